@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# make deps    install the Debian packages arbor needs (idempotent)
+# make         build arbord and arborctl into build/
+# make check   deps, build, every test (unit + integration)
+# make asan    the whole suite under ASan+UBSan (build/asan/)
+# make demo    deps, build, run arbord on config/examples/demo.conf
+# V=1 shows the commands.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-qual -Wsign-compare -Werror
+CPPFLAGS += -D_GNU_SOURCE -I.
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
+LIBS := -lconfig -ljansson
+
+DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
+	libcmocka-dev jq procps util-linux
+
+COMMON_SRC := daemon/util.c config/spec.c config/config.c
+ARBORD_SRC := $(COMMON_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
+	daemon/control.c daemon/event.c daemon/log.c daemon/arbord.c
+ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
+UNIT_TESTS := test_engine test_config
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+ARBORD_OBJ := $(call obj,$(ARBORD_SRC))
+ARBORCTL_OBJ := $(call obj,$(ARBORCTL_SRC))
+ENGINE_TEST_OBJ := $(call obj,tests/unit/test_engine.c tests/unit/harness.c daemon/engine.c $(COMMON_SRC))
+CONFIG_TEST_OBJ := $(call obj,tests/unit/test_config.c $(COMMON_SRC))
+
+.PHONY: all deps check unit integration asan demo clean
+
+all: $(BUILD)/arbord $(BUILD)/arborctl
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/arbord: $(ARBORD_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lpthread
+
+$(BUILD)/arborctl: $(ARBORCTL_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljansson
+
+$(BUILD)/test_engine: $(ENGINE_TEST_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/test_config: $(CONFIG_TEST_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+# Installs only what is missing; apt-get update first, as a fresh machine
+# has no package lists.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+unit: $(addprefix $(BUILD)/,$(UNIT_TESTS))
+	$(Q)fail=0; for t in $(UNIT_TESTS); do \
+		$(BUILD)/$$t || fail=1; done; exit $$fail
+
+integration: all
+	$(Q)BUILD=$(BUILD) tests/integration/run.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit integration
+
+asan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		all unit integration
+
+demo: deps all
+	@echo "arbord on config/examples/demo.conf; in another shell:"
+	@echo "  ARBOR_SOCKET=/tmp/arbor-demo.sock $(BUILD)/arborctl status"
+	$(BUILD)/arbord -c config/examples/demo.conf -s /tmp/arbor-demo.sock
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

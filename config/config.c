@@ -1,0 +1,958 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * libconfig file -> validated struct spec. Every problem is collected (not
+ * only the first) so a user fixes a file in one pass; a file with any error
+ * yields no spec at all.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <grp.h>
+#include <pwd.h>
+
+#include "config.h"
+#include "../daemon/util.h"
+
+struct ctx {
+	const char *file;
+	struct config_diag *diag;
+};
+
+static void
+add_line(char ***list, size_t *n, char *line)
+{
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = line;
+}
+
+static void __attribute__((format(printf, 5, 0)))
+vreport(struct ctx *c, bool warn, const config_setting_t *s, const char *path,
+    const char *fmt, va_list ap)
+{
+	char *msg = xvasprintf(fmt, ap);
+	int line = s ? config_setting_source_line(s) : 0;
+	char *full;
+
+	if (line > 0)
+		full = xasprintf("%s:%d: %s: %s%s", c->file, line, path,
+		    warn ? "warning: " : "", msg);
+	else
+		full = xasprintf("%s: %s: %s%s", c->file, path,
+		    warn ? "warning: " : "", msg);
+	free(msg);
+	if (warn)
+		add_line(&c->diag->warnings, &c->diag->nwarnings, full);
+	else
+		add_line(&c->diag->errors, &c->diag->nerrors, full);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+error(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, false, s, path, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+warning(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(c, true, s, path, fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+type_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP: return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64: return "an integer";
+	case CONFIG_TYPE_FLOAT: return "a float";
+	case CONFIG_TYPE_STRING: return "a string";
+	case CONFIG_TYPE_BOOL: return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST: return "a list";
+	default: return "an unknown type";
+	}
+}
+
+static bool
+is_int(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+
+	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+static bool
+is_list(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+
+	return t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST;
+}
+
+/* Reports unknown keys of group s; allowed is NULL-terminated. */
+static void
+check_keys(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *const *allowed, const char *what)
+{
+	int n = config_setting_length(s);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(s, i);
+		const char *name = config_setting_name(m);
+		bool ok = false;
+
+		for (const char *const *a = allowed; *a; a++)
+			if (strcmp(*a, name) == 0)
+				ok = true;
+		if (!ok)
+			error(c, m, path, "unknown key \"%s\" for %s", name,
+			    what);
+	}
+}
+
+static bool
+get_string(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, const char **out)
+{
+	const config_setting_t *m = config_setting_get_member(s, key);
+
+	if (!m)
+		return false;
+	if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+		error(c, m, path, "%s: expected a string, got %s", key,
+		    type_name(m));
+		return false;
+	}
+	*out = config_setting_get_string(m);
+	return true;
+}
+
+static bool
+get_bool(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, bool *out)
+{
+	const config_setting_t *m = config_setting_get_member(s, key);
+
+	if (!m)
+		return false;
+	if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
+		error(c, m, path, "%s: expected a boolean, got %s", key,
+		    type_name(m));
+		return false;
+	}
+	*out = config_setting_get_bool(m);
+	return true;
+}
+
+/* An integer in [min, max]; false (after an error) when absent or bad. */
+static bool
+get_int(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, long long min, long long max, long long *out)
+{
+	const config_setting_t *m = config_setting_get_member(s, key);
+	long long v;
+
+	if (!m)
+		return false;
+	if (!is_int(m)) {
+		error(c, m, path, "%s: expected an integer, got %s", key,
+		    type_name(m));
+		return false;
+	}
+	v = config_setting_get_int64(m);
+	if (v < min || v > max) {
+		error(c, m, path, "%s: %lld is out of range [%lld, %lld]", key,
+		    v, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* A duration in ms, or one of the words given (returned as -1, -2). */
+static bool
+get_ms(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, const char *word1, const char *word2, long long *out)
+{
+	const config_setting_t *m = config_setting_get_member(s, key);
+
+	if (!m)
+		return false;
+	if (config_setting_type(m) == CONFIG_TYPE_STRING) {
+		const char *v = config_setting_get_string(m);
+
+		if (word1 && strcmp(v, word1) == 0) {
+			*out = -1;
+			return true;
+		}
+		if (word2 && strcmp(v, word2) == 0) {
+			*out = -2;
+			return true;
+		}
+		if (word1)
+			error(c, m, path, "%s: expected milliseconds or \"%s\"%s%s%s, got \"%s\"",
+			    key, word1, word2 ? " or \"" : "", word2 ? word2 : "",
+			    word2 ? "\"" : "", v);
+		else
+			error(c, m, path, "%s: expected milliseconds, got \"%s\"",
+			    key, v);
+		return false;
+	}
+	return get_int(c, s, path, key, 0, UINT32_MAX, out);
+}
+
+static bool
+valid_name(const char *name)
+{
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' &&
+		    *p != '-')
+			return false;
+	return true;
+}
+
+/* A list of strings; returns a NULL-terminated copy or NULL after an error. */
+static char **
+get_strings(struct ctx *c, const config_setting_t *m, const char *path,
+    const char *key, size_t *n)
+{
+	char **v;
+	int len;
+
+	if (!is_list(m)) {
+		error(c, m, path, "%s: expected a list of strings, got %s", key,
+		    type_name(m));
+		return NULL;
+	}
+	len = config_setting_length(m);
+	v = xcalloc((size_t)len + 1, sizeof(*v));
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *e = config_setting_get_elem(m, i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			error(c, e, path, "%s[%d]: expected a string, got %s",
+			    key, i, type_name(e));
+			strv_free(v);
+			return NULL;
+		}
+		v[i] = xstrdup(config_setting_get_string(e));
+	}
+	*n = (size_t)len;
+	return v;
+}
+
+static const struct {
+	const char *name;
+	int resource;
+} rlimit_names[] = {
+	{ "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU },
+	{ "data", RLIMIT_DATA }, { "fsize", RLIMIT_FSIZE },
+	{ "locks", RLIMIT_LOCKS }, { "memlock", RLIMIT_MEMLOCK },
+	{ "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE },
+	{ "nofile", RLIMIT_NOFILE }, { "nproc", RLIMIT_NPROC },
+	{ "rss", RLIMIT_RSS }, { "rtprio", RLIMIT_RTPRIO },
+	{ "rttime", RLIMIT_RTTIME }, { "sigpending", RLIMIT_SIGPENDING },
+	{ "stack", RLIMIT_STACK },
+};
+
+static void
+parse_rlimits(struct ctx *c, const config_setting_t *m, const char *path,
+    struct spec_worker *w)
+{
+	int n;
+
+	if (config_setting_type(m) != CONFIG_TYPE_GROUP) {
+		error(c, m, path, "rlimits: expected a group, got %s",
+		    type_name(m));
+		return;
+	}
+	n = config_setting_length(m);
+	w->rlimits = xcalloc((size_t)n + 1, sizeof(*w->rlimits));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(m, i);
+		const char *name = config_setting_name(e);
+		int res = -1;
+		uint64_t val;
+
+		for (size_t k = 0; k < ARRAY_SIZE(rlimit_names); k++)
+			if (strcmp(rlimit_names[k].name, name) == 0)
+				res = rlimit_names[k].resource;
+		if (res < 0) {
+			error(c, e, path, "rlimits: unknown limit \"%s\"", name);
+			continue;
+		}
+		if (config_setting_type(e) == CONFIG_TYPE_STRING &&
+		    (strcmp(config_setting_get_string(e), "unlimited") == 0 ||
+		    strcmp(config_setting_get_string(e), "infinity") == 0)) {
+			val = UINT64_MAX;
+		} else if (is_int(e) && config_setting_get_int64(e) >= 0) {
+			val = (uint64_t)config_setting_get_int64(e);
+		} else {
+			error(c, e, path,
+			    "rlimits.%s: expected a non-negative integer or \"unlimited\"",
+			    name);
+			continue;
+		}
+		w->rlimits[w->nrlimits].resource = res;
+		w->rlimits[w->nrlimits].value = val;
+		w->nrlimits++;
+	}
+}
+
+static void
+parse_stdio(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, struct spec_stdio *out)
+{
+	const char *v;
+
+	out->kind = STDIO_INHERIT;
+	if (!get_string(c, s, path, key, &v))
+		return;
+	if (strcmp(v, "inherit") == 0)
+		out->kind = STDIO_INHERIT;
+	else if (strcmp(v, "null") == 0)
+		out->kind = STDIO_NULL;
+	else if (strncmp(v, "file:", 5) == 0 && v[5] == '/') {
+		out->kind = STDIO_FILE;
+		out->path = xstrdup(v + 5);
+	} else
+		error(c, config_setting_get_member(s, key), path,
+		    "%s: expected \"inherit\", \"null\" or \"file:/absolute/path\", got \"%s\"",
+		    key, v);
+}
+
+static void
+parse_restart(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_node *n)
+{
+	const char *v;
+
+	n->restart = RESTART_PERMANENT;
+	if (!get_string(c, s, path, "restart", &v))
+		return;
+	if (strcmp(v, "permanent") == 0)
+		n->restart = RESTART_PERMANENT;
+	else if (strcmp(v, "transient") == 0)
+		n->restart = RESTART_TRANSIENT;
+	else if (strcmp(v, "temporary") == 0)
+		n->restart = RESTART_TEMPORARY;
+	else
+		error(c, config_setting_get_member(s, "restart"), path,
+		    "unknown restart type \"%s\"", v);
+}
+
+static void
+parse_shutdown(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_node *n, bool supervisor)
+{
+	long long v;
+
+	if (supervisor)
+		n->shutdown.kind = SHUTDOWN_INFINITY;
+	else {
+		n->shutdown.kind = SHUTDOWN_TIMEOUT;
+		n->shutdown.ms = 5000;
+	}
+	if (!get_ms(c, s, path, "shutdown", "brutal_kill", "infinity", &v))
+		return;
+	if (v == -1)
+		n->shutdown.kind = SHUTDOWN_BRUTAL_KILL;
+	else if (v == -2)
+		n->shutdown.kind = SHUTDOWN_INFINITY;
+	else {
+		n->shutdown.kind = SHUTDOWN_TIMEOUT;
+		n->shutdown.ms = (uint32_t)v;
+	}
+}
+
+static const char *const worker_keys[] = {
+	"name", "command", "restart", "shutdown", "stop_signal", "ready",
+	"ready_timeout", "watchdog", "restart_delay", "restart_delay_max",
+	"success_exit_codes", "env", "env_clear", "cwd", "umask", "user",
+	"group", "no_new_privs", "rlimits", "stdout", "stderr", "significant",
+	NULL,
+};
+
+static const char *const supervisor_keys[] = {
+	"name", "strategy", "intensity", "period", "children", "template",
+	"max_children", "restart", "auto_shutdown", "significant", "shutdown",
+	NULL,
+};
+
+static void
+parse_command(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
+{
+	const config_setting_t *m = config_setting_get_member(s, "command");
+
+	if (!m) {
+		error(c, s, path, "missing \"command\"");
+		return;
+	}
+	w->argv = get_strings(c, m, path, "command", &w->argc);
+	if (!w->argv)
+		return;
+	if (w->argc == 0) {
+		error(c, m, path, "command: must not be empty");
+		return;
+	}
+	if (w->argv[0][0] != '/') {
+		error(c, m, path, "command[0]: \"%s\" is not an absolute path",
+		    w->argv[0]);
+		return;
+	}
+	if (access(w->argv[0], X_OK) != 0)
+		warning(c, m, path, "command[0]: \"%s\": %s", w->argv[0],
+		    strerror(errno));
+}
+
+static void
+parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_node *n)
+{
+	struct spec_worker *w = &n->w;
+	const config_setting_t *m;
+	const char *str;
+	long long v;
+
+	check_keys(c, s, path, worker_keys, "a worker");
+	parse_command(c, s, path, w);
+	parse_restart(c, s, path, n);
+	parse_shutdown(c, s, path, n, false);
+
+	w->stop_signal = SIGTERM;
+	if ((m = config_setting_get_member(s, "stop_signal"))) {
+		int sig = -1;
+
+		if (config_setting_type(m) == CONFIG_TYPE_STRING)
+			sig = signal_from_name(config_setting_get_string(m));
+		else if (is_int(m) && config_setting_get_int64(m) >= 1 &&
+		    config_setting_get_int64(m) <= 64)
+			sig = (int)config_setting_get_int64(m);
+		if (sig < 0)
+			error(c, m, path, "stop_signal: not a signal name or number (1-64)");
+		else
+			w->stop_signal = sig;
+	}
+
+	w->ready = READY_EXEC;
+	if (get_string(c, s, path, "ready", &str)) {
+		if (strcmp(str, "exec") == 0)
+			w->ready = READY_EXEC;
+		else if (strcmp(str, "notify") == 0)
+			w->ready = READY_NOTIFY;
+		else
+			error(c, config_setting_get_member(s, "ready"), path,
+			    "ready: expected \"exec\" or \"notify\", got \"%s\"",
+			    str);
+	}
+	w->ready_timeout_ms = 10000;
+	if (get_ms(c, s, path, "ready_timeout", "infinity", NULL, &v))
+		w->ready_timeout_ms = v < 0 ? 0 : (uint32_t)v;
+	if (get_ms(c, s, path, "watchdog", NULL, NULL, &v)) {
+		w->watchdog_ms = (uint32_t)v;
+		if (v > 0 && w->ready != READY_NOTIFY)
+			error(c, config_setting_get_member(s, "watchdog"), path,
+			    "watchdog: needs ready = \"notify\"");
+	}
+	if (get_ms(c, s, path, "restart_delay", NULL, NULL, &v))
+		w->restart_delay_ms = (uint32_t)v;
+	if (get_ms(c, s, path, "restart_delay_max", NULL, NULL, &v)) {
+		w->restart_delay_max_ms = (uint32_t)v;
+		if (v > 0 && v < w->restart_delay_ms)
+			error(c, config_setting_get_member(s, "restart_delay_max"),
+			    path, "restart_delay_max: %lld is less than restart_delay %u",
+			    v, w->restart_delay_ms);
+	}
+
+	if ((m = config_setting_get_member(s, "success_exit_codes"))) {
+		if (!is_list(m)) {
+			error(c, m, path, "success_exit_codes: expected a list of integers, got %s",
+			    type_name(m));
+		} else {
+			int len = config_setting_length(m);
+
+			w->success_codes = xcalloc((size_t)len + 1,
+			    sizeof(*w->success_codes));
+			for (int i = 0; i < len; i++) {
+				const config_setting_t *e =
+				    config_setting_get_elem(m, i);
+
+				if (!is_int(e) || config_setting_get_int64(e) < 0 ||
+				    config_setting_get_int64(e) > 255) {
+					error(c, e, path,
+					    "success_exit_codes[%d]: expected an exit status 0-255",
+					    i);
+					continue;
+				}
+				w->success_codes[w->nsuccess++] =
+				    (int)config_setting_get_int64(e);
+			}
+		}
+	} else {
+		w->success_codes = xcalloc(1, sizeof(*w->success_codes));
+		w->nsuccess = 1;
+	}
+
+	if ((m = config_setting_get_member(s, "env"))) {
+		w->env = get_strings(c, m, path, "env", &w->nenv);
+		for (size_t i = 0; w->env && i < w->nenv; i++) {
+			const char *eq = strchr(w->env[i], '=');
+
+			if (!eq || eq == w->env[i])
+				error(c, m, path, "env[%zu]: \"%s\" is not of the form K=V",
+				    i, w->env[i]);
+		}
+	}
+	get_bool(c, s, path, "env_clear", &w->env_clear);
+
+	if (get_string(c, s, path, "cwd", &str)) {
+		if (str[0] != '/')
+			error(c, config_setting_get_member(s, "cwd"), path,
+			    "cwd: \"%s\" is not an absolute path", str);
+		else
+			w->cwd = xstrdup(str);
+	}
+	if ((m = config_setting_get_member(s, "umask"))) {
+		char *end = NULL;
+		long u = -1;
+
+		if (config_setting_type(m) == CONFIG_TYPE_STRING) {
+			const char *us = config_setting_get_string(m);
+
+			errno = 0;
+			u = strtol(us, &end, 8);
+			if (errno || !*us || *end)
+				u = -1;
+		} else if (is_int(m))
+			u = (long)config_setting_get_int64(m);
+		if (u < 0 || u > 0777)
+			error(c, m, path, "umask: expected an octal string such as \"022\"");
+		else {
+			w->has_umask = true;
+			w->umask = (mode_t)u;
+		}
+	}
+	if (get_string(c, s, path, "user", &str)) {
+		if (!*str)
+			error(c, config_setting_get_member(s, "user"), path,
+			    "user: must not be empty");
+		else {
+			w->user = xstrdup(str);
+			if (!getpwnam(str))
+				warning(c, config_setting_get_member(s, "user"),
+				    path, "user \"%s\" does not exist (yet)", str);
+		}
+	}
+	if (get_string(c, s, path, "group", &str)) {
+		if (!*str)
+			error(c, config_setting_get_member(s, "group"), path,
+			    "group: must not be empty");
+		else {
+			w->group = xstrdup(str);
+			if (!getgrnam(str))
+				warning(c, config_setting_get_member(s, "group"),
+				    path, "group \"%s\" does not exist (yet)", str);
+		}
+	}
+	get_bool(c, s, path, "no_new_privs", &w->no_new_privs);
+	if ((m = config_setting_get_member(s, "rlimits")))
+		parse_rlimits(c, m, path, w);
+	parse_stdio(c, s, path, "stdout", &w->out);
+	parse_stdio(c, s, path, "stderr", &w->err);
+}
+
+static struct spec_node *parse_node(struct ctx *, const config_setting_t *,
+    const char *parent_path, int index, enum auto_shutdown parent_auto);
+
+static void
+parse_supervisor(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_node *n)
+{
+	const config_setting_t *m;
+	const char *str;
+	long long v;
+
+	check_keys(c, s, path, supervisor_keys, "a supervisor");
+	parse_restart(c, s, path, n);
+	parse_shutdown(c, s, path, n, true);
+
+	if (get_string(c, s, path, "strategy", &str)) {
+		if (strcmp(str, "one_for_one") == 0)
+			n->strategy = STRATEGY_ONE_FOR_ONE;
+		else if (strcmp(str, "one_for_all") == 0)
+			n->strategy = STRATEGY_ONE_FOR_ALL;
+		else if (strcmp(str, "rest_for_one") == 0)
+			n->strategy = STRATEGY_REST_FOR_ONE;
+		else if (strcmp(str, "simple_one_for_one") == 0)
+			n->strategy = STRATEGY_SIMPLE_ONE_FOR_ONE;
+		else
+			error(c, config_setting_get_member(s, "strategy"), path,
+			    "unknown strategy \"%s\"", str);
+	}
+	n->intensity = 3;
+	if (get_int(c, s, path, "intensity", 0, 100000, &v))
+		n->intensity = (uint32_t)v;
+	n->period_s = 5;
+	if (get_int(c, s, path, "period", 1, 86400 * 365, &v))
+		n->period_s = (uint32_t)v;
+	if (get_string(c, s, path, "auto_shutdown", &str)) {
+		if (strcmp(str, "never") == 0)
+			n->auto_shutdown = AUTO_SHUTDOWN_NEVER;
+		else if (strcmp(str, "any_significant") == 0)
+			n->auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
+		else if (strcmp(str, "all_significant") == 0)
+			n->auto_shutdown = AUTO_SHUTDOWN_ALL_SIGNIFICANT;
+		else
+			error(c, config_setting_get_member(s, "auto_shutdown"),
+			    path, "unknown auto_shutdown \"%s\"", str);
+	}
+
+	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE) {
+		if ((m = config_setting_get_member(s, "children")))
+			error(c, m, path, "children: not allowed with simple_one_for_one (use template)");
+		if (get_int(c, s, path, "max_children", 0, INT32_MAX, &v))
+			n->max_children = (uint32_t)v;
+		m = config_setting_get_member(s, "template");
+		if (!m) {
+			error(c, s, path, "simple_one_for_one needs a \"template\"");
+		} else if (config_setting_type(m) != CONFIG_TYPE_GROUP) {
+			error(c, m, path, "template: expected a group, got %s",
+			    type_name(m));
+		} else if (config_setting_get_member(m, "strategy")) {
+			error(c, m, path, "template: must be a worker, not a supervisor");
+		} else {
+			char *tpath = xasprintf("%s/template", path);
+			const char *tname = "child";
+
+			n->template = xcalloc(1, sizeof(*n->template));
+			n->template->line = config_setting_source_line(m);
+			if (get_string(c, m, tpath, "name", &tname) &&
+			    !valid_name(tname))
+				error(c, config_setting_get_member(m, "name"),
+				    tpath, "invalid name \"%s\" (allowed: A-Z a-z 0-9 _ . -)",
+				    tname);
+			n->template->name = xstrdup(tname);
+			parse_worker(c, m, tpath, n->template);
+			if (get_bool(c, m, tpath, "significant",
+			    &n->template->significant))
+				error(c, config_setting_get_member(m, "significant"),
+				    tpath, "significant: not supported on a template");
+			free(tpath);
+		}
+		return;
+	}
+
+	if ((m = config_setting_get_member(s, "template")))
+		error(c, m, path, "template: only allowed with simple_one_for_one");
+	if ((m = config_setting_get_member(s, "max_children")))
+		error(c, m, path, "max_children: only allowed with simple_one_for_one");
+	m = config_setting_get_member(s, "children");
+	if (!m)
+		return;
+	if (config_setting_type(m) != CONFIG_TYPE_LIST) {
+		error(c, m, path, "children: expected a list of groups ( {...}, ... ), got %s",
+		    type_name(m));
+		return;
+	}
+	int len = config_setting_length(m);
+
+	n->children = xcalloc((size_t)len + 1, sizeof(*n->children));
+	for (int i = 0; i < len; i++) {
+		struct spec_node *ch = parse_node(c,
+		    config_setting_get_elem(m, i), path, i, n->auto_shutdown);
+
+		if (!ch)
+			continue;
+		for (size_t k = 0; k < n->nchildren; k++)
+			if (strcmp(n->children[k]->name, ch->name) == 0)
+				error(c, config_setting_get_elem(m, i), path,
+				    "duplicate child name \"%s\" (first on line %d)",
+				    ch->name, n->children[k]->line);
+		n->children[n->nchildren++] = ch;
+	}
+}
+
+static struct spec_node *
+parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
+    int index, enum auto_shutdown parent_auto)
+{
+	struct spec_node *n;
+	const char *name = NULL;
+	char *path;
+
+	if (parent_path &&
+	    config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		char *p = xasprintf("%s/children[%d]", parent_path, index);
+
+		error(c, s, p, "expected a group, got %s", type_name(s));
+		free(p);
+		return NULL;
+	}
+	if (!get_string(c, s, parent_path ? parent_path : "tree", "name",
+	    &name)) {
+		if (parent_path) {
+			char *p = xasprintf("%s/children[%d]", parent_path, index);
+
+			if (!config_setting_get_member(s, "name"))
+				error(c, s, p, "missing \"name\"");
+			free(p);
+			return NULL;
+		}
+		name = "root";
+	}
+	path = parent_path ? xasprintf("%s/%s", parent_path, name)
+	    : xstrdup(name);
+	if (!valid_name(name))
+		error(c, config_setting_get_member(s, "name"), path,
+		    "invalid name \"%s\" (allowed: A-Z a-z 0-9 _ . -)", name);
+
+	n = xcalloc(1, sizeof(*n));
+	n->name = xstrdup(name);
+	n->line = config_setting_source_line(s);
+	n->is_supervisor = config_setting_get_member(s, "strategy") != NULL;
+	if (n->is_supervisor)
+		parse_supervisor(c, s, path, n);
+	else
+		parse_worker(c, s, path, n);
+
+	if (get_bool(c, s, path, "significant", &n->significant) &&
+	    n->significant) {
+		if (!parent_path)
+			error(c, config_setting_get_member(s, "significant"),
+			    path, "significant: the root has no parent");
+		else if (parent_auto == AUTO_SHUTDOWN_NEVER)
+			error(c, config_setting_get_member(s, "significant"),
+			    path, "significant: the parent's auto_shutdown is \"never\"");
+		if (n->restart == RESTART_PERMANENT)
+			error(c, config_setting_get_member(s, "significant"),
+			    path, "significant: a permanent child cannot be significant (use transient or temporary)");
+	}
+	free(path);
+	return n;
+}
+
+static void
+parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
+{
+	static const char *const keys[] = { "socket", NULL };
+	const char *str;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		error(c, s, "daemon", "expected a group, got %s", type_name(s));
+		return;
+	}
+	check_keys(c, s, "daemon", keys, "daemon");
+	if (get_string(c, s, "daemon", "socket", &str)) {
+		if (str[0] != '/')
+			error(c, config_setting_get_member(s, "socket"), "daemon",
+			    "socket: \"%s\" is not an absolute path", str);
+		else if (strlen(str) >= 108)
+			error(c, config_setting_get_member(s, "socket"), "daemon",
+			    "socket: path longer than 107 bytes");
+		else
+			sp->socket = xstrdup(str);
+	}
+}
+
+static void
+parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
+{
+	static const char *const keys[] = { "bpf", "metrics_listen",
+		"event_log", "event_log_max_bytes", "event_log_keep", NULL };
+	const char *p = "observability";
+	const char *str;
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		error(c, s, p, "expected a group, got %s", type_name(s));
+		return;
+	}
+	check_keys(c, s, p, keys, "observability");
+	if (get_string(c, s, p, "bpf", &str)) {
+		if (strcmp(str, "auto") == 0)
+			sp->bpf = BPF_AUTO;
+		else if (strcmp(str, "on") == 0)
+			sp->bpf = BPF_ON;
+		else if (strcmp(str, "off") == 0)
+			sp->bpf = BPF_OFF;
+		else
+			error(c, config_setting_get_member(s, "bpf"), p,
+			    "bpf: expected \"auto\", \"on\" or \"off\", got \"%s\"",
+			    str);
+	}
+	if (get_string(c, s, p, "metrics_listen", &str)) {
+		const char *colon = strrchr(str, ':');
+		char *end;
+		long port = colon ? strtol(colon + 1, &end, 10) : -1;
+
+		if (*str && (!colon || colon == str || !colon[1] || *end ||
+		    port < 1 || port > 65535))
+			error(c, config_setting_get_member(s, "metrics_listen"),
+			    p, "metrics_listen: expected \"HOST:PORT\" or \"\", got \"%s\"",
+			    str);
+		else {
+			free(sp->metrics_listen);
+			sp->metrics_listen = xstrdup(str);
+		}
+	}
+	if (get_string(c, s, p, "event_log", &str)) {
+		if (*str && str[0] != '/')
+			error(c, config_setting_get_member(s, "event_log"), p,
+			    "event_log: \"%s\" is not an absolute path", str);
+		else
+			sp->event_log = xstrdup(str);
+	}
+	if (get_int(c, s, p, "event_log_max_bytes", 4096, INT64_MAX, &v))
+		sp->event_log_max_bytes = (uint64_t)v;
+	if (get_int(c, s, p, "event_log_keep", 0, 1000, &v))
+		sp->event_log_keep = (uint32_t)v;
+}
+
+struct spec *
+config_load(const char *file, struct config_diag *diag)
+{
+	static const char *const top_keys[] = { "daemon", "observability",
+		"tree", NULL };
+	struct ctx c = { .file = file, .diag = diag };
+	struct spec *sp;
+	config_t cfg;
+	config_setting_t *root, *s;
+
+	memset(diag, 0, sizeof(*diag));
+	config_init(&cfg);
+	if (config_read_file(&cfg, file) != CONFIG_TRUE) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			add_line(&diag->errors, &diag->nerrors,
+			    xasprintf("%s: cannot read: %s", file,
+			    strerror(errno)));
+		else
+			add_line(&diag->errors, &diag->nerrors,
+			    xasprintf("%s:%d: syntax error: %s", file,
+			    config_error_line(&cfg), config_error_text(&cfg)));
+		config_destroy(&cfg);
+		return NULL;
+	}
+
+	sp = xcalloc(1, sizeof(*sp));
+	sp->file = xstrdup(file);
+	sp->bpf = BPF_AUTO;
+	sp->metrics_listen = xstrdup("127.0.0.1:9725");
+	sp->event_log_max_bytes = 16777216;
+	sp->event_log_keep = 5;
+
+	root = config_root_setting(&cfg);
+	check_keys(&c, root, "(top level)", top_keys, "the top level");
+	if ((s = config_setting_get_member(root, "daemon")))
+		parse_daemon(&c, s, sp);
+	if ((s = config_setting_get_member(root, "observability")))
+		parse_observability(&c, s, sp);
+	s = config_setting_get_member(root, "tree");
+	if (!s)
+		add_line(&diag->errors, &diag->nerrors,
+		    xasprintf("%s: tree: missing (the tree group is required)",
+		    file));
+	else if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		error(&c, s, "tree", "expected a group, got %s", type_name(s));
+	else if (!config_setting_get_member(s, "strategy"))
+		error(&c, s, "tree", "the root must be a supervisor (give it a strategy)");
+	else
+		sp->root = parse_node(&c, s, NULL, 0, AUTO_SHUTDOWN_NEVER);
+
+	config_destroy(&cfg);
+	if (diag->nerrors > 0) {
+		spec_free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+void
+config_diag_free(struct config_diag *d)
+{
+	for (size_t i = 0; i < d->nerrors; i++)
+		free(d->errors[i]);
+	for (size_t i = 0; i < d->nwarnings; i++)
+		free(d->warnings[i]);
+	free(d->errors);
+	free(d->warnings);
+	memset(d, 0, sizeof(*d));
+}
+
+static void
+print_shutdown(FILE *f, const struct spec_shutdown *s)
+{
+	switch (s->kind) {
+	case SHUTDOWN_BRUTAL_KILL: fprintf(f, " shutdown=brutal_kill"); break;
+	case SHUTDOWN_INFINITY: fprintf(f, " shutdown=infinity"); break;
+	case SHUTDOWN_TIMEOUT: fprintf(f, " shutdown=%ums", s->ms); break;
+	}
+}
+
+static void
+print_worker(FILE *f, const struct spec_node *n)
+{
+	fprintf(f, " restart=%s", restart_type_name(n->restart));
+	print_shutdown(f, &n->shutdown);
+	if (n->w.ready == READY_NOTIFY)
+		fprintf(f, " ready=notify");
+	if (n->significant)
+		fprintf(f, " significant");
+	fprintf(f, " command=[");
+	for (size_t i = 0; i < n->w.argc; i++)
+		fprintf(f, "%s\"%s\"", i ? ", " : "", n->w.argv[i]);
+	fprintf(f, "]\n");
+}
+
+static void
+print_node(FILE *f, const struct spec_node *n, int depth)
+{
+	fprintf(f, "%*s%s", depth * 2, "", n->name);
+	if (!n->is_supervisor) {
+		fprintf(f, " (worker)");
+		print_worker(f, n);
+		return;
+	}
+	fprintf(f, " (supervisor %s intensity=%u period=%us", strategy_name(n->strategy),
+	    n->intensity, n->period_s);
+	if (depth > 0)
+		fprintf(f, " restart=%s", restart_type_name(n->restart));
+	if (n->auto_shutdown != AUTO_SHUTDOWN_NEVER)
+		fprintf(f, " auto_shutdown=%s", auto_shutdown_name(n->auto_shutdown));
+	if (n->max_children)
+		fprintf(f, " max_children=%u", n->max_children);
+	fprintf(f, ")\n");
+	for (size_t i = 0; i < n->nchildren; i++)
+		print_node(f, n->children[i], depth + 1);
+	if (n->template) {
+		fprintf(f, "%*s[template %s]", (depth + 1) * 2, "",
+		    n->template->name);
+		print_worker(f, n->template);
+	}
+}
+
+void
+config_print_tree(FILE *f, const struct spec *sp)
+{
+	print_node(f, sp->root, 0);
+}

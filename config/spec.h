@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The validated tree spec: plain structs produced by config/config.c and
+ * consumed by the engine and the runtime. A spec is immutable once loaded;
+ * the engine keeps a pointer to the spec it runs and a reload swaps in a new
+ * one.
+ */
+#ifndef ARBOR_SPEC_H
+#define ARBOR_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum restart_type { RESTART_PERMANENT, RESTART_TRANSIENT, RESTART_TEMPORARY };
+
+enum strategy {
+	STRATEGY_ONE_FOR_ONE,
+	STRATEGY_ONE_FOR_ALL,
+	STRATEGY_REST_FOR_ONE,
+	STRATEGY_SIMPLE_ONE_FOR_ONE,
+};
+
+enum auto_shutdown {
+	AUTO_SHUTDOWN_NEVER,
+	AUTO_SHUTDOWN_ANY_SIGNIFICANT,
+	AUTO_SHUTDOWN_ALL_SIGNIFICANT,
+};
+
+enum shutdown_kind { SHUTDOWN_TIMEOUT, SHUTDOWN_BRUTAL_KILL, SHUTDOWN_INFINITY };
+
+enum ready_kind { READY_EXEC, READY_NOTIFY };
+
+enum stdio_kind { STDIO_INHERIT, STDIO_NULL, STDIO_FILE };
+
+enum bpf_mode { BPF_AUTO, BPF_ON, BPF_OFF };
+
+struct spec_shutdown {
+	enum shutdown_kind kind;
+	uint32_t ms; /* only for SHUTDOWN_TIMEOUT */
+};
+
+struct spec_stdio {
+	enum stdio_kind kind;
+	char *path; /* only for STDIO_FILE */
+};
+
+struct spec_rlimit {
+	int resource;		/* RLIMIT_* */
+	uint64_t value;		/* soft = hard; UINT64_MAX is unlimited */
+};
+
+struct spec_worker {
+	char **argv;		/* NULL-terminated */
+	size_t argc;
+	int stop_signal;
+	enum ready_kind ready;
+	uint32_t ready_timeout_ms;
+	uint32_t watchdog_ms;
+	uint32_t restart_delay_ms;
+	uint32_t restart_delay_max_ms;
+	int *success_codes;
+	size_t nsuccess;
+	char **env;		/* "K=V", NULL-terminated */
+	size_t nenv;
+	bool env_clear;
+	char *cwd;		/* NULL: arbord's */
+	bool has_umask;
+	mode_t umask;
+	char *user;		/* NULL: arbord's */
+	char *group;
+	bool no_new_privs;
+	struct spec_rlimit *rlimits;
+	size_t nrlimits;
+	struct spec_stdio out;
+	struct spec_stdio err;
+};
+
+struct spec_node {
+	char *name;
+	int line;		/* line in the config file, 0 if none */
+	bool is_supervisor;
+	enum restart_type restart;
+	bool significant;
+	struct spec_shutdown shutdown;
+
+	/* supervisor */
+	enum strategy strategy;
+	uint32_t intensity;
+	uint32_t period_s;
+	enum auto_shutdown auto_shutdown;
+	uint32_t max_children;	/* 0: unlimited */
+	struct spec_node **children;
+	size_t nchildren;
+	struct spec_node *template;	/* simple_one_for_one only */
+
+	/* worker */
+	struct spec_worker w;
+};
+
+struct spec {
+	char *file;
+	char *socket;		/* NULL: the default of SPEC §6 */
+	enum bpf_mode bpf;
+	char *metrics_listen;
+	char *event_log;
+	uint64_t event_log_max_bytes;
+	uint32_t event_log_keep;
+	struct spec_node *root;
+};
+
+void spec_free(struct spec *);
+void spec_node_free(struct spec_node *);
+
+const char *restart_type_name(enum restart_type);
+const char *strategy_name(enum strategy);
+const char *auto_shutdown_name(enum auto_shutdown);
+
+/* Signal names without the SIG prefix: "TERM" for SIGTERM. */
+int signal_from_name(const char *);
+const char *signal_name(int);
+
+#endif

@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * OTP supervision applied to OS processes. The flow of a decision follows
+ * supervisor.erl: a child exits -> its restart type and the exit reason
+ * decide -> the restart is recorded in the supervisor's sliding window
+ * (give up past intensity) -> the strategy picks which children to stop
+ * (reverse order) and start again (start order, each gated on the previous
+ * being started).
+ *
+ * A supervisor keeps two marks on its children: to_stop (alive, must be
+ * stopped by the current group restart or shutdown) and pending (must be
+ * started). sup_step() drives both to completion, one child at a time where
+ * order matters, and is called again whenever a child changes state.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "util.h"
+
+enum timer_kind {
+	TK_NONE,
+	TK_KILL,		/* stop_signal sent; SIGKILL at deadline */
+	TK_BACKOFF,		/* restart_delay elapsed at deadline */
+	TK_READY,		/* ready_timeout */
+	TK_FAILED_START,	/* a failed spawn, handled on the next tick */
+	TK_SUP_KILL,		/* a supervisor's shutdown time ran out */
+};
+
+enum sup_end {
+	SUP_END_STOP,		/* stopped by its parent or a command */
+	SUP_END_GIVE_UP,
+	SUP_END_AUTO,		/* auto_shutdown */
+};
+
+struct enode {
+	struct engine *eng;
+	struct enode *parent;
+	const struct spec_node *spec;
+	char *name;
+	char *path;
+	char **argv;		/* dynamic children: command + args */
+	bool dynamic;
+
+	enum node_state state;
+	int pid;
+	uint64_t started_ns;	/* entered NS_RUNNING */
+	uint64_t spawned_ns;
+	uint32_t restarts;
+	bool has_exit;
+	struct exit_info last_exit;
+	bool ever_started;
+
+	uint64_t deadline;
+	enum timer_kind timer;
+	uint64_t timer_gen;	/* engine tick generation when armed */
+	uint64_t ran_ns;	/* how long the last run lasted */
+
+	/* Marks set by the parent (see the top of this file). */
+	bool to_stop;
+	bool pending;
+	bool held;		/* stopped by command: never restarted */
+	bool restart_after_stop;
+	bool remove_after_stop;
+	bool failed;		/* stopping because of fail_info */
+	struct exit_info fail_info;
+
+	/* Worker backoff. */
+	uint32_t crash_streak;
+	uint32_t delay_ms;	/* applied before its next start */
+
+	/* Supervisor. */
+	struct enode **children;
+	size_t nchildren;
+	uint64_t *rtimes;	/* ring of restart times, capacity intensity+1 */
+	size_t rt_first;
+	size_t rt_count;
+	uint32_t next_id;	/* dynamic child names, never reused */
+	enum sup_end end;
+	bool in_step;
+	bool step_again;
+};
+
+struct engine {
+	const struct spec *spec;
+	const struct engine_ops *ops;
+	void *ctx;
+	struct enode *root;
+	bool shutting_down;
+	bool exited;
+	uint64_t gen;		/* counts engine_tick calls */
+};
+
+static void sup_step(struct enode *s, uint64_t now);
+static void start_node(struct enode *n, uint64_t now);
+static void stop_node(struct enode *n, uint64_t now);
+static void node_stopped(struct enode *n, const struct exit_info *ei,
+    bool record, uint64_t now);
+static void kill_subtree(struct enode *n);
+
+static void
+emit(struct enode *n, struct event *ev)
+{
+	ev->node = n;
+	n->eng->ops->event(n->eng->ctx, ev);
+}
+
+static struct enode *
+node_new(struct engine *e, struct enode *parent, const struct spec_node *sp,
+    const char *name)
+{
+	struct enode *n = xcalloc(1, sizeof(*n));
+
+	n->eng = e;
+	n->parent = parent;
+	n->spec = sp;
+	n->name = xstrdup(name);
+	n->path = parent ? xasprintf("%s/%s", parent->path, name)
+	    : xstrdup(name);
+	n->state = NS_STOPPED;
+	if (sp->is_supervisor) {
+		n->children = xcalloc(sp->nchildren + 1, sizeof(*n->children));
+		for (size_t i = 0; i < sp->nchildren; i++)
+			n->children[n->nchildren++] = node_new(e, n,
+			    sp->children[i], sp->children[i]->name);
+		n->rtimes = xcalloc(sp->intensity + 1, sizeof(*n->rtimes));
+	}
+	return n;
+}
+
+static void
+node_free(struct enode *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->nchildren; i++)
+		node_free(n->children[i]);
+	free(n->children);
+	free(n->rtimes);
+	strv_free(n->argv);
+	free(n->name);
+	free(n->path);
+	free(n);
+}
+
+struct engine *
+engine_new(const struct spec *sp, const struct engine_ops *ops, void *ctx)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+
+	e->spec = sp;
+	e->ops = ops;
+	e->ctx = ctx;
+	e->root = node_new(e, NULL, sp->root, sp->root->name);
+	return e;
+}
+
+void
+engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	node_free(e->root);
+	free(e);
+}
+
+static bool
+alive(const struct enode *n)
+{
+	return n->state == NS_STARTING || n->state == NS_RUNNING ||
+	    n->state == NS_STOPPING;
+}
+
+static void
+arm(struct enode *n, enum timer_kind k, uint64_t at)
+{
+	n->timer = k;
+	n->deadline = at;
+	n->timer_gen = n->eng->gen;
+}
+
+static void
+disarm(struct enode *n)
+{
+	n->timer = TK_NONE;
+	n->deadline = 0;
+}
+
+static size_t
+child_index(const struct enode *s, const struct enode *c)
+{
+	for (size_t i = 0; i < s->nchildren; i++)
+		if (s->children[i] == c)
+			return i;
+	return s->nchildren;
+}
+
+static void
+remove_child(struct enode *s, struct enode *c, uint64_t now)
+{
+	size_t i = child_index(s, c);
+	struct event ev = { .kind = EV_CHILD_REMOVED, .mono_ns = now };
+
+	if (i == s->nchildren)
+		return;
+	emit(c, &ev);
+	memmove(&s->children[i], &s->children[i + 1],
+	    (s->nchildren - i - 1) * sizeof(*s->children));
+	s->nchildren--;
+	node_free(c);
+}
+
+/*
+ * Records a restart decision at now. Returns false when it makes more than
+ * intensity restarts within the last period: the supervisor must give up.
+ * The ring holds at most intensity+1 entries, so memory stays bounded however
+ * many times children crash.
+ */
+static bool
+add_restart(struct enode *s, uint64_t now)
+{
+	uint32_t cap = s->spec->intensity + 1;
+	uint64_t period = (uint64_t)s->spec->period_s * NSEC_PER_SEC;
+
+	while (s->rt_count > 0 &&
+	    now - s->rtimes[s->rt_first] >= period) {
+		s->rt_first = (s->rt_first + 1) % cap;
+		s->rt_count--;
+	}
+	if (s->rt_count == cap) {
+		s->rt_first = (s->rt_first + 1) % cap;
+		s->rt_count--;
+	}
+	s->rtimes[(s->rt_first + s->rt_count) % cap] = now;
+	s->rt_count++;
+	return s->rt_count <= s->spec->intensity;
+}
+
+static bool
+restart_wanted(enum restart_type t, enum exit_reason r)
+{
+	switch (t) {
+	case RESTART_PERMANENT: return r != EXIT_SHUTDOWN;
+	case RESTART_TRANSIENT: return r == EXIT_CRASH;
+	case RESTART_TEMPORARY: return false;
+	}
+	return false;
+}
+
+/* The delay before restarting n after its own exit, doubling per crash. */
+static uint32_t
+backoff_delay(struct enode *n)
+{
+	const struct spec_worker *w = &n->spec->w;
+	uint64_t stable = (uint64_t)n->parent->spec->period_s * NSEC_PER_SEC;
+	uint64_t d;
+
+	if (n->spec->is_supervisor || w->restart_delay_ms == 0)
+		return 0;
+	if (n->ran_ns >= stable)
+		n->crash_streak = 0;
+	n->crash_streak++;
+	d = w->restart_delay_ms;
+	if (w->restart_delay_max_ms > w->restart_delay_ms) {
+		for (uint32_t i = 1; i < n->crash_streak &&
+		    d < w->restart_delay_max_ms; i++)
+			d *= 2;
+		if (d > w->restart_delay_max_ms)
+			d = w->restart_delay_max_ms;
+	}
+	return (uint32_t)d;
+}
+
+static void
+give_up(struct enode *s, uint64_t now)
+{
+	struct event ev = { .kind = EV_GIVE_UP, .mono_ns = now };
+	char why[160];
+
+	snprintf(why, sizeof(why),
+	    "more than %u restart%s within %u s (intensity %u, period %u)",
+	    s->spec->intensity, s->spec->intensity == 1 ? "" : "s",
+	    s->spec->period_s, s->spec->intensity, s->spec->period_s);
+	ev.text = why;
+	emit(s, &ev);
+	s->end = SUP_END_GIVE_UP;
+	stop_node(s, now);
+}
+
+static void
+auto_shutdown_check(struct enode *s, const struct enode *c, uint64_t now)
+{
+	if (!c->spec->significant || s->state == NS_STOPPING)
+		return;
+	switch (s->spec->auto_shutdown) {
+	case AUTO_SHUTDOWN_NEVER:
+		return;
+	case AUTO_SHUTDOWN_ANY_SIGNIFICANT:
+		break;
+	case AUTO_SHUTDOWN_ALL_SIGNIFICANT:
+		for (size_t i = 0; i < s->nchildren; i++)
+			if (s->children[i]->spec->significant &&
+			    (s->children[i]->state != NS_STOPPED ||
+			    s->children[i]->pending))
+				return;
+		break;
+	}
+	s->end = SUP_END_AUTO;
+	stop_node(s, now);
+}
+
+static bool
+group_strategy(const struct enode *s)
+{
+	return s->spec->strategy == STRATEGY_ONE_FOR_ALL ||
+	    s->spec->strategy == STRATEGY_REST_FOR_ONE;
+}
+
+/* Marks sibling o for stop-and-restart because c exited. */
+static void
+mark_sibling(struct enode *o, struct enode *c, uint64_t now)
+{
+	struct event ev = { .kind = EV_RESTART, .mono_ns = now, .cause = c };
+
+	if (o->held)
+		return;
+	if (alive(o) || o->state == NS_BACKOFF)
+		o->to_stop = true;
+	if (o->spec->restart == RESTART_TEMPORARY)
+		return;
+	if (o->ever_started)
+		o->restarts++;
+	o->pending = true;
+	emit(o, &ev);
+}
+
+/*
+ * Child c of s terminated on its own (not by s) with reason r: apply c's
+ * restart type, the intensity check, and s's strategy.
+ */
+static void
+child_died(struct enode *s, struct enode *c, enum exit_reason r, uint64_t now)
+{
+	struct event ev = { .kind = EV_RESTART, .mono_ns = now, .cause = c };
+	size_t idx;
+
+	if (!restart_wanted(c->spec->restart, r)) {
+		c->pending = false;
+		auto_shutdown_check(s, c, now);
+		if (c->dynamic && s->state != NS_STOPPING)
+			remove_child(s, c, now);
+		return;
+	}
+	if (!add_restart(s, now)) {
+		c->pending = false;
+		give_up(s, now);
+		return;
+	}
+	c->delay_ms = backoff_delay(c);
+	c->pending = true;
+	if (c->ever_started)
+		c->restarts++;
+	ev.delay_ms = c->delay_ms;
+	emit(c, &ev);
+
+	idx = child_index(s, c);
+	switch (s->spec->strategy) {
+	case STRATEGY_ONE_FOR_ONE:
+	case STRATEGY_SIMPLE_ONE_FOR_ONE:
+		break;
+	case STRATEGY_ONE_FOR_ALL:
+		for (size_t i = 0; i < s->nchildren; i++)
+			if (i != idx)
+				mark_sibling(s->children[i], c, now);
+		break;
+	case STRATEGY_REST_FOR_ONE:
+		for (size_t i = idx + 1; i < s->nchildren; i++)
+			mark_sibling(s->children[i], c, now);
+		break;
+	}
+}
+
+/* A child of s has stopped, for whatever reason. */
+static void
+child_stopped(struct enode *s, struct enode *c, const struct exit_info *ei,
+    uint64_t now)
+{
+	bool ordered = c->to_stop;
+
+	c->to_stop = false;
+	if (s->state == NS_STOPPING || s->state == NS_STOPPED) {
+		c->pending = false;
+	} else if (ordered) {
+		/*
+		 * Stopped (or died first) as part of a group restart: the
+		 * decision is made already, pending says whether it returns.
+		 */
+		c->restart_after_stop = false;
+	} else if (ei->reason == EXIT_SHUTDOWN && c->restart_after_stop) {
+		c->restart_after_stop = false;
+		c->held = false;
+		start_node(c, now);
+	} else if (ei->reason == EXIT_SHUTDOWN) {
+		if (c->remove_after_stop)
+			remove_child(s, c, now);
+	} else {
+		child_died(s, c, ei->reason, now);
+	}
+	if (s->state != NS_STOPPED)
+		sup_step(s, now);
+}
+
+/*
+ * n reached NS_STOPPED with ei; tell its parent (or end arbord). record is
+ * false when nothing ran (a backoff cut short): last_exit keeps the exit
+ * that caused the backoff.
+ */
+static void
+node_stopped(struct enode *n, const struct exit_info *ei, bool record,
+    uint64_t now)
+{
+	struct engine *e = n->eng;
+
+	n->ran_ns = n->started_ns ? now - n->started_ns : 0;
+	n->state = NS_STOPPED;
+	n->pid = 0;
+	n->started_ns = 0;
+	n->failed = false;
+	disarm(n);
+	if (record) {
+		n->has_exit = true;
+		n->last_exit = *ei;
+	}
+	if (n->parent) {
+		child_stopped(n->parent, n, ei, now);
+		return;
+	}
+	if (!e->exited) {
+		e->exited = true;
+		e->ops->exit(e->ctx, n->end == SUP_END_GIVE_UP ? 3 : 0);
+	}
+}
+
+/* A supervisor's children are all stopped: it ends per s->end. */
+static void
+sup_finished(struct enode *s, uint64_t now)
+{
+	struct exit_info ei = { .status = -1 };
+
+	/* Dynamic children do not outlive their supervisor. */
+	while (s->spec->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE &&
+	    s->nchildren > 0)
+		remove_child(s, s->children[s->nchildren - 1], now);
+	s->rt_count = 0;
+	s->rt_first = 0;
+	switch (s->end) {
+	case SUP_END_STOP:
+		ei.reason = EXIT_SHUTDOWN;
+		ei.cause = CAUSE_EXIT;
+		break;
+	case SUP_END_GIVE_UP:
+		/* SPEC §3: the parent treats a give-up as an abnormal exit. */
+		ei.reason = EXIT_CRASH;
+		ei.cause = CAUSE_GIVE_UP;
+		break;
+	case SUP_END_AUTO:
+		ei.reason = EXIT_NORMAL;
+		ei.cause = CAUSE_AUTO_SHUTDOWN;
+		break;
+	}
+	node_stopped(s, &ei, true, now);
+}
+
+/*
+ * Drives supervisor s towards what its marks and state ask for. Re-entrant
+ * calls (a child stopping synchronously inside the loop) only ask for
+ * another pass, so depth stays bounded by the tree's depth.
+ */
+static void
+sup_step(struct enode *s, uint64_t now)
+{
+	if (s->in_step) {
+		s->step_again = true;
+		return;
+	}
+	s->in_step = true;
+	do {
+		struct enode *c = NULL;
+		bool waiting = false;
+
+		s->step_again = false;
+
+		/* Stop phase: marked children, last started first. */
+		for (size_t i = s->nchildren; i-- > 0;) {
+			struct enode *k = s->children[i];
+
+			if (!k->to_stop)
+				continue;
+			if (k->state == NS_STOPPING) {
+				waiting = true;
+				break;
+			}
+			c = k;
+			break;
+		}
+		if (c) {
+			stop_node(c, now);
+			s->step_again = true;
+			continue;
+		}
+		if (waiting)
+			break;
+		if (s->state == NS_STOPPING) {
+			/* Wait for any child still stopping (commands). */
+			for (size_t i = 0; i < s->nchildren; i++)
+				if (alive(s->children[i]))
+					waiting = true;
+			if (!waiting) {
+				s->in_step = false;
+				sup_finished(s, now);
+				return;
+			}
+			break;
+		}
+		if (s->state == NS_STOPPED)
+			break;
+
+		/* Start phase: pending children in order. */
+		bool gated = s->state == NS_STARTING || group_strategy(s);
+
+		for (size_t i = 0; i < s->nchildren; i++) {
+			struct enode *k = s->children[i];
+
+			if (!k->pending)
+				continue;
+			if (k->state == NS_STOPPED) {
+				start_node(k, now);
+				s->step_again = true;
+			}
+			if (gated && k->pending) {
+				waiting = true;
+				break;
+			}
+		}
+		if (!waiting && !s->step_again && s->state == NS_STARTING) {
+			s->state = NS_RUNNING;
+			s->started_ns = now;
+			s->pending = false;
+			if (s->parent)
+				sup_step(s->parent, now);
+		}
+	} while (s->step_again);
+	s->in_step = false;
+}
+
+static void
+start_worker(struct enode *n, uint64_t now)
+{
+	const struct engine *e = n->eng;
+	struct event ev = { .mono_ns = now };
+	int err = 0;
+	int pid;
+
+	n->state = NS_STARTING;
+	n->spawned_ns = now;
+	pid = e->ops->spawn(e->ctx, n, &err);
+	if (pid < 0) {
+		/*
+		 * Handled on the next tick, as OTP's try_again_restart: a
+		 * child that cannot start never loops inside one input.
+		 */
+		n->fail_info = (struct exit_info){ .reason = EXIT_CRASH,
+		    .cause = CAUSE_SPAWN_FAILED, .status = -1, .err = err };
+		arm(n, TK_FAILED_START, now);
+		return;
+	}
+	n->pid = pid;
+	ev.kind = EV_SPAWN;
+	ev.pid = pid;
+	emit(n, &ev);
+	if (n->spec->w.ready == READY_EXEC) {
+		ev.kind = EV_EXEC;
+		emit(n, &ev);
+		n->state = NS_RUNNING;
+		n->started_ns = now;
+		n->pending = false;
+	} else if (n->spec->w.ready_timeout_ms > 0) {
+		arm(n, TK_READY,
+		    now + n->spec->w.ready_timeout_ms * NSEC_PER_MSEC);
+	}
+}
+
+static void
+start_node(struct enode *n, uint64_t now)
+{
+	if (n->state != NS_STOPPED)
+		return;
+	if (n->delay_ms > 0) {
+		n->state = NS_BACKOFF;
+		arm(n, TK_BACKOFF, now + n->delay_ms * NSEC_PER_MSEC);
+		n->delay_ms = 0;
+		return;
+	}
+	n->ever_started = true;
+	n->held = false;
+	if (!n->spec->is_supervisor) {
+		start_worker(n, now);
+		return;
+	}
+	n->state = NS_STARTING;
+	n->end = SUP_END_STOP;
+	n->rt_count = 0;
+	n->rt_first = 0;
+	for (size_t i = 0; i < n->nchildren; i++) {
+		struct enode *c = n->children[i];
+
+		c->held = false;
+		c->pending = true;
+		c->crash_streak = 0;
+		c->delay_ms = 0;
+	}
+	sup_step(n, now);
+}
+
+static void
+stop_worker(struct enode *n, uint64_t now)
+{
+	const struct engine *e = n->eng;
+	const struct spec_shutdown *sd = &n->spec->shutdown;
+	struct event ev = { .kind = EV_STOP, .mono_ns = now, .pid = n->pid };
+
+	if (n->timer == TK_FAILED_START) {
+		/*
+		 * The spawn failed and nothing runs; the failure is reported,
+		 * but the stop that overtook it is what the parent sees.
+		 */
+		struct exit_info ei = n->fail_info;
+
+		ev.kind = EV_EXIT;
+		ev.exit = ei;
+		emit(n, &ev);
+		ei.reason = EXIT_SHUTDOWN;
+		node_stopped(n, &ei, true, now);
+		return;
+	}
+	n->state = NS_STOPPING;
+	disarm(n);
+	ev.signal = sd->kind == SHUTDOWN_BRUTAL_KILL ? SIGKILL
+	    : n->spec->w.stop_signal;
+	emit(n, &ev);
+	e->ops->signal(e->ctx, n, n->pid, ev.signal);
+	if (sd->kind == SHUTDOWN_TIMEOUT)
+		arm(n, TK_KILL, now + sd->ms * NSEC_PER_MSEC);
+}
+
+static void
+stop_node(struct enode *n, uint64_t now)
+{
+	struct exit_info ei = { .reason = EXIT_SHUTDOWN, .status = -1 };
+
+	switch (n->state) {
+	case NS_STOPPED:
+		n->to_stop = false;
+		n->pending = false;
+		return;
+	case NS_STOPPING:
+		return;
+	case NS_BACKOFF:
+		node_stopped(n, &ei, false, now);
+		return;
+	case NS_STARTING:
+	case NS_RUNNING:
+		break;
+	}
+	if (!n->spec->is_supervisor) {
+		stop_worker(n, now);
+		return;
+	}
+	n->state = NS_STOPPING;
+	disarm(n);
+	if (n->spec->shutdown.kind == SHUTDOWN_TIMEOUT)
+		arm(n, TK_SUP_KILL, now + n->spec->shutdown.ms * NSEC_PER_MSEC);
+	for (size_t i = 0; i < n->nchildren; i++) {
+		n->children[i]->pending = false;
+		n->children[i]->restart_after_stop = false;
+		if (alive(n->children[i]) ||
+		    n->children[i]->state == NS_BACKOFF)
+			n->children[i]->to_stop = true;
+	}
+	if (n->spec->shutdown.kind == SHUTDOWN_BRUTAL_KILL)
+		kill_subtree(n);
+	sup_step(n, now);
+}
+
+static bool
+is_success(const struct spec_worker *w, int status)
+{
+	for (size_t i = 0; i < w->nsuccess; i++)
+		if (w->success_codes[i] == status)
+			return true;
+	return false;
+}
+
+void
+engine_exited(struct engine *e, struct enode *n, int status, int sig,
+    uint64_t now)
+{
+	struct exit_info ei = { .cause = CAUSE_EXIT, .status = status,
+	    .signal = sig };
+	struct event ev = { .kind = EV_EXIT, .mono_ns = now, .pid = n->pid };
+
+	(void)e;
+	if (!alive(n) || n->spec->is_supervisor)
+		return;
+	if (n->state == NS_STOPPING)
+		ei.reason = n->failed ? EXIT_CRASH : EXIT_SHUTDOWN;
+	else if (n->state == NS_STARTING)
+		ei.reason = EXIT_CRASH;	/* exited before it was ready */
+	else if (sig == 0 && is_success(&n->spec->w, status))
+		ei.reason = EXIT_NORMAL;
+	else
+		ei.reason = EXIT_CRASH;
+	if (n->failed)
+		ei.cause = n->fail_info.cause;
+	ev.exit = ei;
+	emit(n, &ev);
+	node_stopped(n, &ei, true, now);
+}
+
+void
+engine_ready(struct engine *e, struct enode *n, uint64_t now)
+{
+	struct event ev = { .kind = EV_READY, .mono_ns = now, .pid = n->pid };
+
+	(void)e;
+	if (n->state != NS_STARTING || n->pid <= 0)
+		return;
+	disarm(n);
+	n->state = NS_RUNNING;
+	n->started_ns = now;
+	n->pending = false;
+	emit(n, &ev);
+	if (n->parent)
+		sup_step(n->parent, now);
+}
+
+/* Signals every live worker under n; used when a supervisor's time ran out. */
+static void
+kill_subtree(struct enode *n)
+{
+	const struct engine *e = n->eng;
+
+	if (!n->spec->is_supervisor) {
+		if (alive(n) && n->pid > 0)
+			e->ops->signal(e->ctx, n, n->pid, SIGKILL);
+		return;
+	}
+	for (size_t i = 0; i < n->nchildren; i++)
+		kill_subtree(n->children[i]);
+}
+
+static void
+fire(struct enode *n, uint64_t now)
+{
+	const struct engine *e = n->eng;
+	enum timer_kind k = n->timer;
+	struct exit_info ei;
+
+	disarm(n);
+	switch (k) {
+	case TK_NONE:
+		break;
+	case TK_KILL:
+		if (n->state == NS_STOPPING && n->pid > 0)
+			e->ops->signal(e->ctx, n, n->pid, SIGKILL);
+		break;
+	case TK_SUP_KILL:
+		if (n->state == NS_STOPPING)
+			kill_subtree(n);
+		break;
+	case TK_BACKOFF:
+		if (n->state == NS_BACKOFF) {
+			n->state = NS_STOPPED;
+			if (n->parent)
+				sup_step(n->parent, now);
+		}
+		break;
+	case TK_FAILED_START: {
+		struct event ev = { .kind = EV_EXIT, .mono_ns = now };
+
+		ei = n->fail_info;
+		ev.exit = ei;
+		emit(n, &ev);
+		node_stopped(n, &ei, true, now);
+		break;
+	}
+	case TK_READY:
+		if (n->state == NS_STARTING) {
+			n->failed = true;
+			n->fail_info = (struct exit_info){ .reason = EXIT_CRASH,
+			    .cause = CAUSE_READY_TIMEOUT, .status = -1 };
+			stop_worker(n, now);
+		}
+		break;
+	}
+}
+
+static struct enode *
+find_due(struct enode *n, uint64_t now, uint64_t gen)
+{
+	if (n->timer != TK_NONE && n->deadline <= now && n->timer_gen < gen)
+		return n;
+	for (size_t i = 0; i < n->nchildren; i++) {
+		struct enode *d = find_due(n->children[i], now, gen);
+
+		if (d)
+			return d;
+	}
+	return NULL;
+}
+
+/*
+ * Fires every timer due at now that was armed before this tick; a timer a
+ * firing arms for "now" (a failed start's retry) waits for the next tick, so
+ * the loop serves other inputs in between. O(N) over the tree per firing:
+ * timers are rare (stops, backoffs, ready timeouts), so no heap is kept.
+ */
+void
+engine_tick(struct engine *e, uint64_t now)
+{
+	struct enode *n;
+	uint64_t gen = ++e->gen;
+
+	while ((n = find_due(e->root, now, gen)))
+		fire(n, now);
+}
+
+static uint64_t
+next_deadline(const struct enode *n)
+{
+	uint64_t d = n->timer != TK_NONE ? n->deadline : UINT64_MAX;
+
+	for (size_t i = 0; i < n->nchildren; i++) {
+		uint64_t c = next_deadline(n->children[i]);
+
+		if (c < d)
+			d = c;
+	}
+	return d;
+}
+
+uint64_t
+engine_next_deadline(const struct engine *e)
+{
+	return next_deadline(e->root);
+}
+
+void
+engine_start(struct engine *e, uint64_t now)
+{
+	start_node(e->root, now);
+}
+
+void
+engine_shutdown(struct engine *e, uint64_t now)
+{
+	e->shutting_down = true;
+	if (e->root->state == NS_STOPPED) {
+		struct exit_info ei = { .reason = EXIT_SHUTDOWN, .status = -1 };
+
+		e->root->end = SUP_END_STOP;
+		node_stopped(e->root, &ei, true, now);
+		return;
+	}
+	if (e->root->state != NS_STOPPING)
+		e->root->end = SUP_END_STOP;
+	stop_node(e->root, now);
+}
+
+bool
+engine_stopping(const struct engine *e)
+{
+	return e->shutting_down || e->root->state == NS_STOPPING;
+}
+
+static bool
+parent_running(const struct enode *n, const char **why)
+{
+	if (!n->parent) {
+		*why = "the root cannot be started or stopped alone (use shutdown)";
+		return false;
+	}
+	if (n->parent->state != NS_RUNNING && n->parent->state != NS_STARTING) {
+		*why = "its supervisor is not running";
+		return false;
+	}
+	return true;
+}
+
+int
+engine_cmd_start(struct engine *e, struct enode *n, uint64_t now,
+    const char **why)
+{
+	(void)e;
+	if (!parent_running(n, why))
+		return -1;
+	if (n->state == NS_BACKOFF) {
+		/* Skip the rest of the backoff: the user asked for it now. */
+		n->state = NS_STOPPED;
+		disarm(n);
+	} else if (n->state != NS_STOPPED) {
+		*why = "already running";
+		return -1;
+	}
+	n->held = false;
+	n->delay_ms = 0;
+	n->pending = false;
+	start_node(n, now);
+	return 0;
+}
+
+int
+engine_cmd_stop(struct engine *e, struct enode *n, uint64_t now,
+    const char **why)
+{
+	(void)e;
+	if (!parent_running(n, why))
+		return -1;
+	n->held = true;
+	n->pending = false;
+	n->restart_after_stop = false;
+	if (n->state == NS_STOPPED)
+		return 0;
+	if (n->spec->is_supervisor)
+		n->end = SUP_END_STOP;
+	stop_node(n, now);
+	return 0;
+}
+
+int
+engine_cmd_restart(struct engine *e, struct enode *n, uint64_t now,
+    const char **why)
+{
+	if (!parent_running(n, why))
+		return -1;
+	if (n->state == NS_STOPPED || n->state == NS_BACKOFF)
+		return engine_cmd_start(e, n, now, why);
+	n->held = false;
+	n->pending = false;
+	n->restart_after_stop = true;
+	if (n->state == NS_STOPPING)
+		return 0;
+	if (n->spec->is_supervisor)
+		n->end = SUP_END_STOP;
+	stop_node(n, now);
+	return 0;
+}
+
+int
+engine_cmd_signal(struct engine *e, struct enode *n, int sig,
+    const char **why)
+{
+	if (n->spec->is_supervisor) {
+		*why = "not a worker";
+		return -1;
+	}
+	if (!alive(n) || n->pid <= 0) {
+		*why = "not running";
+		return -1;
+	}
+	e->ops->signal(e->ctx, n, n->pid, sig);
+	return 0;
+}
+
+struct enode *
+engine_start_child(struct engine *e, struct enode *s, char *const *args,
+    uint64_t now, const char **why)
+{
+	const struct spec_node *t = s->spec->template;
+	struct event ev = { .kind = EV_CHILD_ADDED, .mono_ns = now };
+	struct enode *c;
+	size_t nargs = strv_len(args);
+	char *name;
+
+	if (!s->spec->is_supervisor ||
+	    s->spec->strategy != STRATEGY_SIMPLE_ONE_FOR_ONE) {
+		*why = "not a simple_one_for_one supervisor";
+		return NULL;
+	}
+	if (s->state != NS_RUNNING && s->state != NS_STARTING) {
+		*why = "the supervisor is not running";
+		return NULL;
+	}
+	if (s->spec->max_children && s->nchildren >= s->spec->max_children) {
+		*why = "max_children reached";
+		return NULL;
+	}
+	name = xasprintf("%s.%u", t->name, ++s->next_id);
+	c = node_new(e, s, t, name);
+	free(name);
+	c->dynamic = true;
+	c->argv = xcalloc(t->w.argc + nargs + 1, sizeof(*c->argv));
+	for (size_t i = 0; i < t->w.argc; i++)
+		c->argv[i] = xstrdup(t->w.argv[i]);
+	for (size_t i = 0; i < nargs; i++)
+		c->argv[t->w.argc + i] = xstrdup(args[i]);
+	s->children = xreallocarray(s->children, s->nchildren + 1,
+	    sizeof(*s->children));
+	s->children[s->nchildren++] = c;
+	emit(c, &ev);
+	start_node(c, now);
+	return c;
+}
+
+int
+engine_terminate_child(struct engine *e, struct enode *n, uint64_t now,
+    const char **why)
+{
+	(void)e;
+	if (!n->dynamic) {
+		*why = "not a dynamic child (see start-child)";
+		return -1;
+	}
+	n->held = true;
+	n->pending = false;
+	n->restart_after_stop = false;
+	n->remove_after_stop = true;
+	if (n->state == NS_STOPPED) {
+		remove_child(n->parent, n, now);
+		return 0;
+	}
+	stop_node(n, now);
+	return 0;
+}
+
+struct enode *
+engine_root(const struct engine *e)
+{
+	return e->root;
+}
+
+struct enode *
+engine_find(const struct engine *e, const char *path)
+{
+	struct enode *n = e->root;
+	size_t len = strlen(n->name);
+
+	if (strncmp(path, n->name, len) != 0 ||
+	    (path[len] != '\0' && path[len] != '/'))
+		return NULL;
+	path += len;
+	while (*path == '/') {
+		const char *seg = path + 1;
+		const char *end = strchrnul(seg, '/');
+		struct enode *next = NULL;
+
+		for (size_t i = 0; i < n->nchildren; i++)
+			if (strlen(n->children[i]->name) == (size_t)(end - seg) &&
+			    strncmp(n->children[i]->name, seg,
+			    (size_t)(end - seg)) == 0)
+				next = n->children[i];
+		if (!next)
+			return NULL;
+		n = next;
+		path = end;
+	}
+	return *path ? NULL : n;
+}
+
+static struct enode *
+find_pid(struct enode *n, int pid)
+{
+	if (!n->spec->is_supervisor)
+		return n->pid == pid && alive(n) ? n : NULL;
+	for (size_t i = 0; i < n->nchildren; i++) {
+		struct enode *f = find_pid(n->children[i], pid);
+
+		if (f)
+			return f;
+	}
+	return NULL;
+}
+
+struct enode *
+engine_find_pid(const struct engine *e, int pid)
+{
+	return pid > 0 ? find_pid(e->root, pid) : NULL;
+}
+
+size_t enode_nchildren(const struct enode *n) { return n->nchildren; }
+struct enode *enode_child(const struct enode *n, size_t i) { return n->children[i]; }
+const struct spec_node *enode_spec(const struct enode *n) { return n->spec; }
+const char *enode_path(const struct enode *n) { return n->path; }
+const char *enode_name(const struct enode *n) { return n->name; }
+bool enode_is_supervisor(const struct enode *n) { return n->spec->is_supervisor; }
+int enode_pid(const struct enode *n) { return n->pid; }
+uint32_t enode_restarts(const struct enode *n) { return n->restarts; }
+uint64_t enode_started_ns(const struct enode *n) { return n->started_ns; }
+
+enum node_state
+enode_state(const struct enode *n)
+{
+	/* Supervisors show running, stopping or stopped (SPEC §6). */
+	if (n->spec->is_supervisor && n->state == NS_STARTING)
+		return NS_RUNNING;
+	return n->state;
+}
+
+const struct exit_info *
+enode_last_exit(const struct enode *n)
+{
+	return n->has_exit ? &n->last_exit : NULL;
+}
+
+char *const *
+enode_argv(const struct enode *n)
+{
+	return n->argv ? n->argv : n->spec->w.argv;
+}
+
+const char *
+node_state_name(enum node_state s)
+{
+	switch (s) {
+	case NS_STOPPED: return "stopped";
+	case NS_STARTING: return "starting";
+	case NS_RUNNING: return "running";
+	case NS_STOPPING: return "stopping";
+	case NS_BACKOFF: return "backoff";
+	}
+	return "?";
+}
+
+const char *
+exit_reason_name(enum exit_reason r)
+{
+	switch (r) {
+	case EXIT_NORMAL: return "normal";
+	case EXIT_SHUTDOWN: return "shutdown";
+	case EXIT_CRASH: return "crash";
+	}
+	return "?";
+}
+
+const char *
+event_kind_name(enum event_kind k)
+{
+	static const char *const names[] = {
+		[EV_SPAWN] = "spawn", [EV_EXEC] = "exec", [EV_READY] = "ready",
+		[EV_EXIT] = "exit", [EV_RESTART] = "restart", [EV_STOP] = "stop",
+		[EV_GIVE_UP] = "give_up", [EV_CHILD_ADDED] = "child_added",
+		[EV_CHILD_REMOVED] = "child_removed", [EV_RELOAD] = "reload",
+		[EV_OBS_RESTART] = "obs_restart",
+	};
+
+	return k < ARRAY_SIZE(names) ? names[k] : "?";
+}

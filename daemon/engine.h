@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The supervision engine: the tree and OTP's rules (SPEC §3), and nothing
+ * else. It makes no system call and reads no clock: every input carries the
+ * time (CLOCK_MONOTONIC ns), and every effect goes out through the ops table
+ * the caller provides (the runtime in arbord, a fake in the unit tests). An
+ * op must not call back into the engine.
+ */
+#ifndef ARBOR_ENGINE_H
+#define ARBOR_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../config/spec.h"
+
+enum node_state {
+	NS_STOPPED,
+	NS_STARTING,
+	NS_RUNNING,
+	NS_STOPPING,
+	NS_BACKOFF,
+};
+
+enum exit_reason { EXIT_NORMAL, EXIT_SHUTDOWN, EXIT_CRASH };
+
+enum exit_cause {
+	CAUSE_EXIT,		/* the process exited or was killed */
+	CAUSE_SPAWN_FAILED,	/* fork or execve failed; see err */
+	CAUSE_READY_TIMEOUT,	/* not ready within ready_timeout */
+	CAUSE_GIVE_UP,		/* a supervisor exceeded its intensity */
+	CAUSE_AUTO_SHUTDOWN,	/* a supervisor ended by auto_shutdown */
+};
+
+struct exit_info {
+	enum exit_reason reason;
+	enum exit_cause cause;
+	int status;		/* exit status, -1 if none */
+	int signal;		/* terminating signal, 0 if none */
+	int err;		/* errno of a failed spawn */
+};
+
+enum event_kind {
+	EV_SPAWN,
+	EV_EXEC,
+	EV_READY,
+	EV_EXIT,
+	EV_RESTART,
+	EV_STOP,
+	EV_GIVE_UP,
+	EV_CHILD_ADDED,
+	EV_CHILD_REMOVED,
+	EV_RELOAD,
+	EV_OBS_RESTART,
+};
+
+struct enode;
+
+struct event {
+	enum event_kind kind;
+	uint64_t mono_ns;
+	const struct enode *node;
+	int pid;			/* 0 if none */
+	struct exit_info exit;		/* EV_EXIT */
+	const struct enode *cause;	/* EV_RESTART: the child whose exit caused it */
+	uint32_t delay_ms;		/* EV_RESTART: backoff before the start */
+	int signal;			/* EV_STOP: the signal sent */
+	const char *text;		/* EV_GIVE_UP: why; EV_STOP: who asked */
+};
+
+struct engine_ops {
+	/*
+	 * Starts the worker's process. Returns its pid once execve has
+	 * succeeded, or -1 with *err set (the failure is the child's crash).
+	 */
+	int (*spawn)(void *ctx, const struct enode *, int *err);
+	/* Sends sig to the process group of pid. */
+	void (*signal)(void *ctx, const struct enode *, int pid, int sig);
+	void (*event)(void *ctx, const struct event *);
+	/* The root has stopped: arbord exits with this code. */
+	void (*exit)(void *ctx, int code);
+};
+
+struct engine;
+
+/* Borrows spec, which must outlive the engine. */
+struct engine *engine_new(const struct spec *, const struct engine_ops *,
+    void *ctx);
+void engine_free(struct engine *);
+
+/* Inputs. */
+void engine_start(struct engine *, uint64_t now);
+/* The main process of a worker exited; status/signal as from waitid. */
+void engine_exited(struct engine *, struct enode *, int status, int signal,
+    uint64_t now);
+void engine_ready(struct engine *, struct enode *, uint64_t now);
+void engine_tick(struct engine *, uint64_t now);
+/* Orderly shutdown of the whole tree; ops->exit(0) when done. */
+void engine_shutdown(struct engine *, uint64_t now);
+
+/* Commands; on refusal they return -1 and set *why (static text). */
+int engine_cmd_start(struct engine *, struct enode *, uint64_t now,
+    const char **why);
+int engine_cmd_stop(struct engine *, struct enode *, uint64_t now,
+    const char **why);
+int engine_cmd_restart(struct engine *, struct enode *, uint64_t now,
+    const char **why);
+int engine_cmd_signal(struct engine *, struct enode *, int sig,
+    const char **why);
+/* New child of a simple_one_for_one supervisor; args appended to the template. */
+struct enode *engine_start_child(struct engine *, struct enode *sup,
+    char *const *args, uint64_t now, const char **why);
+int engine_terminate_child(struct engine *, struct enode *, uint64_t now,
+    const char **why);
+
+/* The earliest timer deadline, UINT64_MAX when none is armed. */
+uint64_t engine_next_deadline(const struct engine *);
+bool engine_stopping(const struct engine *);
+
+/* Read-only views, for status and the runtime. */
+struct enode *engine_root(const struct engine *);
+struct enode *engine_find(const struct engine *, const char *path);
+struct enode *engine_find_pid(const struct engine *, int pid);
+size_t enode_nchildren(const struct enode *);
+struct enode *enode_child(const struct enode *, size_t i);
+const struct spec_node *enode_spec(const struct enode *);
+const char *enode_path(const struct enode *);
+const char *enode_name(const struct enode *);
+bool enode_is_supervisor(const struct enode *);
+enum node_state enode_state(const struct enode *);
+int enode_pid(const struct enode *);
+uint32_t enode_restarts(const struct enode *);
+uint64_t enode_started_ns(const struct enode *);	/* 0: not running */
+const struct exit_info *enode_last_exit(const struct enode *);	/* NULL: none */
+/* The full argv: the spec's command plus a dynamic child's arguments. */
+char *const *enode_argv(const struct enode *);
+
+const char *node_state_name(enum node_state);
+const char *exit_reason_name(enum exit_reason);
+const char *event_kind_name(enum event_kind);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Small helpers shared by every module. Out-of-memory policy: allocation
+ * failure aborts the process with a message (arbord cannot supervise without
+ * memory, and PR_SET_PDEATHSIG then takes the workers down with it).
+ */
+#ifndef ARBOR_UTIL_H
+#define ARBOR_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list) __attribute__((format(printf, 1, 0)));
+void strv_free(char **);
+size_t strv_len(char *const *);
+
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define NSEC_PER_MSEC 1000000ULL
+#define NSEC_PER_SEC 1000000000ULL
+
+#endif

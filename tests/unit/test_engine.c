@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * SPEC §3 rule by rule, against the pure engine with a fake clock and fake
+ * processes. Test names say the behaviour, after OTP's supervisor_SUITE.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "daemon/util.h"
+
+#define assert_log(f, prefix, expected) do {				\
+		char *got_ = fake_take((f), (prefix));			\
+		assert_string_equal(got_, (expected));			\
+		free(got_);						\
+	} while (0)
+
+#define W(name, extra) "{ name = \"" name "\"; command = [\"/bin/true\"]; " extra " }"
+
+static void
+start_in_list_order(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "") "," W("b", "") "," W("c", "") "); };");
+
+	(void)state;
+	assert_log(f, "spawn", "spawn root/a 1001; spawn root/b 1002; spawn root/c 1003");
+	assert_string_equal(state_of(f, "root"), "running");
+	fake_free(f);
+}
+
+static void
+start_gated_on_notify_ready(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("db", "ready = \"notify\";") "," W("app", "") "); };");
+
+	(void)state;
+	assert_log(f, "spawn", "spawn root/db 1001");
+	assert_string_equal(state_of(f, "root/db"), "starting");
+	assert_string_equal(state_of(f, "root/app"), "stopped");
+	engine_ready(f->eng, node(f, "root/db"), f->now);
+	assert_log(f, "spawn", "spawn root/app 1002");
+	assert_string_equal(state_of(f, "root/db"), "running");
+	fake_free(f);
+}
+
+static void
+ready_timeout_is_a_crash(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("db", "ready = \"notify\"; ready_timeout = 500; shutdown = 100;") "); };");
+
+	(void)state;
+	fake_clear(f);
+	fake_advance(f, 499);
+	assert_log(f, "signal", "");
+	fake_advance(f, 1);
+	assert_log(f, "signal", "signal root/db 1001 TERM");
+	fake_exit(f, "root/db", 0, SIGTERM);
+	assert_int_equal(enode_last_exit(node(f, "root/db"))->reason, EXIT_CRASH);
+	assert_int_equal(enode_last_exit(node(f, "root/db"))->cause, CAUSE_READY_TIMEOUT);
+	assert_int_equal(pid_of(f, "root/db"), 1002);
+	assert_int_equal(enode_restarts(node(f, "root/db")), 1);
+	fake_free(f);
+}
+
+static void
+permanent_restarted_after_any_exit(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 10; children = ("
+	    W("a", "") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 0, 0);
+	assert_int_equal(pid_of(f, "root/a"), 1002);
+	fake_exit(f, "root/a", 1, 0);
+	assert_int_equal(pid_of(f, "root/a"), 1003);
+	fake_exit(f, "root/a", -1, SIGSEGV);
+	assert_int_equal(pid_of(f, "root/a"), 1004);
+	assert_int_equal(enode_restarts(node(f, "root/a")), 3);
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->signal, SIGSEGV);
+	fake_free(f);
+}
+
+static void
+transient_normal_exit_not_restarted(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "restart = \"transient\";") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 0, 0);
+	assert_string_equal(state_of(f, "root/a"), "stopped");
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->reason, EXIT_NORMAL);
+	fake_free(f);
+}
+
+static void
+transient_abnormal_restarted(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "restart = \"transient\";") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 2, 0);
+	assert_string_equal(state_of(f, "root/a"), "running");
+	assert_int_equal(pid_of(f, "root/a"), 1002);
+	fake_free(f);
+}
+
+static void
+temporary_never_restarted(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "restart = \"temporary\";") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", -1, SIGKILL);
+	assert_string_equal(state_of(f, "root/a"), "stopped");
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->reason, EXIT_CRASH);
+	fake_free(f);
+}
+
+static void
+success_exit_codes_count_as_normal(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "restart = \"transient\"; success_exit_codes = [3];") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 3, 0);
+	assert_string_equal(state_of(f, "root/a"), "stopped");
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->reason, EXIT_NORMAL);
+	engine_cmd_start(f->eng, node(f, "root/a"), f->now, &(const char *){ 0 });
+	fake_exit(f, "root/a", 0, 0);	/* 0 is no longer in the list */
+	assert_string_equal(state_of(f, "root/a"), "running");
+	fake_free(f);
+}
+
+static void
+one_for_one_restarts_only_the_crashed_child(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "") "," W("b", "") "," W("c", "") "); };");
+
+	(void)state;
+	fake_clear(f);
+	fake_exit(f, "root/b", 1, 0);
+	assert_log(f, "s", "spawn root/b 1004");
+	assert_int_equal(pid_of(f, "root/a"), 1001);
+	assert_int_equal(pid_of(f, "root/c"), 1003);
+	fake_free(f);
+}
+
+static void
+one_for_all_stops_in_reverse_and_starts_in_order(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_all\"; children = ("
+	    W("a", "") "," W("b", "") "," W("c", "") "," W("d", "") "); };");
+
+	(void)state;
+	fake_clear(f);
+	fake_exit(f, "root/b", 1, 0);
+	/* Reverse order, one at a time: d first; c only once d is gone. */
+	assert_log(f, "signal", "signal root/d 1004 TERM");
+	fake_exit(f, "root/d", 0, SIGTERM);
+	assert_log(f, "signal", "signal root/c 1003 TERM");
+	fake_exit(f, "root/c", 0, SIGTERM);
+	assert_log(f, "signal", "signal root/a 1001 TERM");
+	fake_exit(f, "root/a", 0, SIGTERM);
+	assert_log(f, "spawn", "spawn root/a 1005; spawn root/b 1006; spawn root/c 1007; spawn root/d 1008");
+	assert_int_equal(enode_last_exit(node(f, "root/c"))->reason, EXIT_SHUTDOWN);
+	assert_int_equal(enode_restarts(node(f, "root/a")), 1);
+	fake_free(f);
+}
+
+static void
+rest_for_one_restarts_exactly_the_later_siblings(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"rest_for_one\"; children = ("
+	    W("a", "") "," W("b", "") "," W("c", "") "," W("d", "") "); };");
+
+	(void)state;
+	fake_clear(f);
+	fake_exit(f, "root/b", 1, 0);
+	assert_log(f, "signal", "signal root/d 1004 TERM");
+	fake_exit(f, "root/d", 0, SIGTERM);
+	assert_log(f, "signal", "signal root/c 1003 TERM");
+	fake_exit(f, "root/c", 0, SIGTERM);
+	assert_log(f, "s", "spawn root/b 1005; spawn root/c 1006; spawn root/d 1007");
+	assert_int_equal(pid_of(f, "root/a"), 1001);
+	assert_int_equal(enode_restarts(node(f, "root/a")), 0);
+	fake_free(f);
+}
+
+static void
+intensity_exceeded_root_gives_up_exit_3(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 2; period = 5; children = ("
+	    W("a", "") "," W("b", "") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 1, 0);
+	fake_exit(f, "root/a", 1, 0);
+	assert_int_equal(f->exit_code, -1);
+	fake_clear(f);
+	fake_exit(f, "root/a", 1, 0);	/* third restart within 5 s: give up */
+	assert_log(f, "", "ev exit root/a crash; ev give_up root; ev stop root/b; signal root/b 1002 TERM");
+	fake_exit(f, "root/b", 0, SIGTERM);
+	assert_int_equal(f->exit_code, 3);
+	assert_string_equal(state_of(f, "root"), "stopped");
+	fake_free(f);
+}
+
+static void
+sliding_window_forgets_old_restarts(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 2; period = 5; children = ("
+	    W("a", "") "); };");
+
+	(void)state;
+	for (int i = 0; i < 50; i++) {
+		fake_exit(f, "root/a", 1, 0);
+		fake_advance(f, 2600);	/* at most 2 in any 5 s window */
+	}
+	assert_int_equal(f->exit_code, -1);
+	assert_int_equal(enode_restarts(node(f, "root/a")), 50);
+	fake_free(f);
+}
+
+static void
+intensity_zero_gives_up_on_first_restart(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 0; children = ("
+	    W("a", "") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 1, 0);
+	assert_int_equal(f->exit_code, 3);
+	fake_free(f);
+}
+
+static void
+one_for_all_round_counts_once(void **state)
+{
+	/* intensity 1: one round is allowed, whatever the number of children. */
+	struct fake *f = fake_new("tree = { strategy = \"one_for_all\"; intensity = 1; children = ("
+	    W("a", "") "," W("b", "") "," W("c", "") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 1, 0);
+	fake_exit(f, "root/c", 0, SIGTERM);
+	fake_exit(f, "root/b", 0, SIGTERM);
+	assert_int_equal(f->exit_code, -1);
+	assert_string_equal(state_of(f, "root/c"), "running");
+	assert_int_equal(pid_of(f, "root/c"), 1006);
+	fake_free(f);
+}
+
+static void
+sibling_dying_during_group_restart_is_absorbed(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_all\"; intensity = 1; children = ("
+	    W("a", "") "," W("b", "") "," W("c", "") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 1, 0);		/* round 1: c is being stopped */
+	fake_exit(f, "root/b", 1, 0);		/* b crashes before its turn */
+	fake_exit(f, "root/c", 0, SIGTERM);
+	assert_int_equal(f->exit_code, -1);	/* still one decision */
+	assert_string_equal(state_of(f, "root/b"), "running");
+	fake_free(f);
+}
+
+#define NESTED \
+	"tree = { strategy = \"one_for_one\"; intensity = 5; children = (" \
+	"  { name = \"left\"; strategy = \"one_for_one\"; intensity = 2; period = 10; children = (" \
+	W("loop", "") "," W("calm", "") "); }," \
+	"  { name = \"right\"; strategy = \"one_for_one\"; children = (" W("x", "") "); }" \
+	"); };"
+
+static void
+crash_loop_escalates_and_parent_restarts_subtree_fresh(void **state)
+{
+	struct fake *f = fake_new(NESTED);
+	int right_pid = pid_of(f, "root/right/x");
+
+	(void)state;
+	fake_exit(f, "root/left/loop", 1, 0);
+	fake_exit(f, "root/left/loop", 1, 0);
+	fake_clear(f);
+	fake_exit(f, "root/left/loop", 1, 0);	/* left gives up */
+	assert_log(f, "ev give_up", "ev give_up root/left");
+	assert_string_equal(state_of(f, "root/left"), "stopping");
+	fake_exit(f, "root/left/calm", 0, SIGTERM);
+	/* root restarted left: both children fresh, right untouched. */
+	assert_string_equal(state_of(f, "root/left"), "running");
+	assert_int_equal(enode_restarts(node(f, "root/left")), 1);
+	assert_int_equal(enode_last_exit(node(f, "root/left"))->cause, CAUSE_GIVE_UP);
+	assert_int_equal(pid_of(f, "root/right/x"), right_pid);
+	assert_string_equal(state_of(f, "root/left/calm"), "running");
+	/* Fresh counters: two more crashes are allowed again. */
+	fake_exit(f, "root/left/loop", 1, 0);
+	fake_exit(f, "root/left/loop", 1, 0);
+	assert_string_equal(state_of(f, "root/left"), "running");
+	assert_int_equal(f->exit_code, -1);
+	fake_free(f);
+}
+
+static void
+escalation_reaches_root_exit_3(void **state)
+{
+	struct fake *f = fake_new(
+	    "tree = { strategy = \"one_for_one\"; intensity = 0; children = ("
+	    "  { name = \"sub\"; strategy = \"one_for_one\"; intensity = 0; children = (" W("w", "") "); }"
+	    "); };");
+
+	(void)state;
+	fake_exit(f, "root/sub/w", 1, 0);	/* sub gives up; root gives up */
+	assert_int_equal(f->exit_code, 3);
+	fake_free(f);
+}
+
+static void
+transient_supervisor_restarted_after_give_up(void **state)
+{
+	struct fake *f = fake_new(
+	    "tree = { strategy = \"one_for_one\"; children = ("
+	    "  { name = \"sub\"; strategy = \"one_for_one\"; restart = \"transient\"; intensity = 0; children = (" W("w", "") "); }"
+	    "); };");
+
+	(void)state;
+	fake_exit(f, "root/sub/w", 1, 0);
+	assert_string_equal(state_of(f, "root/sub"), "running");
+	assert_int_equal(pid_of(f, "root/sub/w"), 1002);
+	fake_free(f);
+}
+
+static void
+failed_start_is_a_crash_subject_to_intensity(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 3; children = ("
+	    W("a", "") "," W("bad", "") "); };");
+
+	(void)state;
+	f->fail_spawn = "root/bad";
+	fake_exit(f, "root/bad", 1, 0);		/* restart 1: spawn fails */
+	assert_int_equal(f->spawns, 3);
+	/* The failure is handled on the next tick, not in a loop. */
+	assert_string_equal(state_of(f, "root/bad"), "starting");
+	engine_tick(f->eng, f->now);		/* crash; restart 2 fails */
+	assert_int_equal(enode_last_exit(node(f, "root/bad"))->cause, CAUSE_SPAWN_FAILED);
+	assert_int_equal(enode_last_exit(node(f, "root/bad"))->err, ENOENT);
+	assert_int_equal(f->spawns, 4);
+	engine_tick(f->eng, f->now);		/* restart 3 fails */
+	assert_int_equal(f->spawns, 5);
+	assert_int_equal(f->exit_code, -1);
+	engine_tick(f->eng, f->now);		/* a 4th restart: give up */
+	assert_int_equal(f->spawns, 5);
+	fake_exit(f, "root/a", 0, SIGTERM);
+	assert_int_equal(f->exit_code, 3);
+	fake_free(f);
+}
+
+static void
+shutdown_stops_in_reverse_order_and_kills_after_timeout(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "shutdown = 100;") "," W("b", "shutdown = 2000; stop_signal = \"SIGINT\";") "); };");
+
+	(void)state;
+	fake_clear(f);
+	engine_shutdown(f->eng, f->now);
+	assert_log(f, "signal", "signal root/b 1002 INT");
+	fake_advance(f, 1999);
+	assert_log(f, "signal", "");
+	fake_advance(f, 1);
+	assert_log(f, "signal", "signal root/b 1002 KILL");
+	fake_exit(f, "root/b", -1, SIGKILL);
+	assert_log(f, "signal", "signal root/a 1001 TERM");
+	fake_exit(f, "root/a", 0, 0);
+	assert_int_equal(f->exit_code, 0);
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->reason, EXIT_SHUTDOWN);
+	fake_free(f);
+}
+
+static void
+brutal_kill_and_infinity(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "shutdown = \"infinity\";") "," W("b", "shutdown = \"brutal_kill\";") "); };");
+
+	(void)state;
+	fake_clear(f);
+	engine_shutdown(f->eng, f->now);
+	assert_log(f, "signal", "signal root/b 1002 KILL");
+	fake_exit(f, "root/b", -1, SIGKILL);
+	fake_advance(f, 3600 * 1000);
+	assert_log(f, "signal", "signal root/a 1001 TERM");
+	assert_string_equal(state_of(f, "root/a"), "stopping");
+	fake_exit(f, "root/a", 0, 0);
+	assert_int_equal(f->exit_code, 0);
+	fake_free(f);
+}
+
+static void
+nested_supervisor_stops_its_children_in_reverse(void **state)
+{
+	struct fake *f = fake_new(
+	    "tree = { strategy = \"one_for_one\"; children = (" W("first", "") ","
+	    "  { name = \"sub\"; strategy = \"one_for_one\"; children = (" W("x", "") "," W("y", "") "); }"
+	    "); };");
+
+	(void)state;
+	fake_clear(f);
+	engine_shutdown(f->eng, f->now);
+	assert_log(f, "signal", "signal root/sub/y 1003 TERM");
+	fake_exit(f, "root/sub/y", 0, SIGTERM);
+	assert_log(f, "signal", "signal root/sub/x 1002 TERM");
+	fake_exit(f, "root/sub/x", 0, SIGTERM);
+	assert_log(f, "signal", "signal root/first 1001 TERM");
+	fake_exit(f, "root/first", 0, SIGTERM);
+	assert_int_equal(f->exit_code, 0);
+	fake_free(f);
+}
+
+static void
+supervisor_shutdown_timeout_kills_subtree(void **state)
+{
+	struct fake *f = fake_new(
+	    "tree = { strategy = \"one_for_one\"; children = ("
+	    "  { name = \"sub\"; strategy = \"one_for_one\"; shutdown = 1000; children = ("
+	    W("x", "shutdown = \"infinity\";") "); }); };");
+
+	(void)state;
+	fake_clear(f);
+	engine_shutdown(f->eng, f->now);
+	fake_advance(f, 1000);
+	assert_log(f, "signal", "signal root/sub/x 1001 TERM; signal root/sub/x 1001 KILL");
+	fake_exit(f, "root/sub/x", -1, SIGKILL);
+	assert_int_equal(f->exit_code, 0);
+	fake_free(f);
+}
+
+static void
+exit_while_stopping_is_shutdown_not_restarted(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "") "); };");
+	const char *why;
+
+	(void)state;
+	assert_int_equal(engine_cmd_stop(f->eng, node(f, "root/a"), f->now, &why), 0);
+	fake_exit(f, "root/a", 1, 0);	/* its status does not matter */
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->reason, EXIT_SHUTDOWN);
+	assert_string_equal(state_of(f, "root/a"), "stopped");
+	fake_free(f);
+}
+
+static void
+restart_delay_doubles_up_to_max_and_resets(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 100; period = 10; children = ("
+	    W("a", "restart_delay = 100; restart_delay_max = 350;") "); };");
+	const uint64_t expect[] = { 100, 200, 350, 350 };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(expect); i++) {
+		fake_exit(f, "root/a", 1, 0);
+		assert_string_equal(state_of(f, "root/a"), "backoff");
+		fake_advance(f, expect[i] - 1);
+		assert_string_equal(state_of(f, "root/a"), "backoff");
+		fake_advance(f, 1);
+		assert_string_equal(state_of(f, "root/a"), "running");
+	}
+	fake_advance(f, 10 * 1000);	/* stable for a period: reset */
+	fake_exit(f, "root/a", 1, 0);
+	fake_advance(f, 100);
+	assert_string_equal(state_of(f, "root/a"), "running");
+	fake_free(f);
+}
+
+static void
+auto_shutdown_any_significant(void **state)
+{
+	struct fake *f = fake_new(
+	    "tree = { strategy = \"one_for_one\"; children = ("
+	    "  { name = \"job\"; strategy = \"one_for_one\"; restart = \"transient\"; auto_shutdown = \"any_significant\"; children = ("
+	    W("main", "restart = \"transient\"; significant = true;") "," W("helper", "") "); }"
+	    "); };");
+
+	(void)state;
+	fake_exit(f, "root/job/main", 0, 0);	/* done: job shuts down */
+	assert_string_equal(state_of(f, "root/job"), "stopping");
+	fake_exit(f, "root/job/helper", 0, SIGTERM);
+	assert_string_equal(state_of(f, "root/job"), "stopped");
+	assert_int_equal(enode_last_exit(node(f, "root/job"))->reason, EXIT_NORMAL);
+	assert_int_equal(f->exit_code, -1);
+	fake_free(f);
+}
+
+static void
+auto_shutdown_all_significant(void **state)
+{
+	struct fake *f = fake_new(
+	    "tree = { strategy = \"one_for_one\"; auto_shutdown = \"all_significant\"; children = ("
+	    W("a", "restart = \"temporary\"; significant = true;") ","
+	    W("b", "restart = \"temporary\"; significant = true;") "," W("c", "") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 1, 0);
+	assert_string_equal(state_of(f, "root"), "running");
+	fake_exit(f, "root/b", 0, 0);
+	assert_string_equal(state_of(f, "root"), "stopping");
+	fake_exit(f, "root/c", 0, SIGTERM);
+	assert_int_equal(f->exit_code, 0);
+	fake_free(f);
+}
+
+#define POOL "tree = { strategy = \"one_for_one\"; children = (" \
+	"  { name = \"pool\"; strategy = \"simple_one_for_one\"; intensity = 1; max_children = 2;" \
+	"    template = { command = [\"/bin/true\", \"-x\"]; restart = \"transient\"; }; }" \
+	"); };"
+
+static void
+simple_one_for_one_children_named_and_never_reused(void **state)
+{
+	struct fake *f = fake_new(POOL);
+	char *const args[] = { "a1", NULL };
+	const char *why = NULL;
+	struct enode *c1, *c2;
+
+	(void)state;
+	assert_int_equal(enode_nchildren(node(f, "root/pool")), 0);
+	c1 = engine_start_child(f->eng, node(f, "root/pool"), args, f->now, &why);
+	assert_non_null(c1);
+	assert_string_equal(enode_path(c1), "root/pool/child.1");
+	assert_string_equal(enode_argv(c1)[1], "-x");
+	assert_string_equal(enode_argv(c1)[2], "a1");
+	c2 = engine_start_child(f->eng, node(f, "root/pool"), NULL, f->now, &why);
+	assert_string_equal(enode_path(c2), "root/pool/child.2");
+	assert_null(engine_start_child(f->eng, node(f, "root/pool"), NULL, f->now, &why));
+	assert_string_equal(why, "max_children reached");
+	/* transient, normal exit: removed; the number is not reused. */
+	fake_exit(f, "root/pool/child.1", 0, 0);
+	assert_int_equal(enode_nchildren(node(f, "root/pool")), 1);
+	c1 = engine_start_child(f->eng, node(f, "root/pool"), NULL, f->now, &why);
+	assert_string_equal(enode_path(c1), "root/pool/child.3");
+	/* crash: restarted from the template with the same arguments. */
+	fake_exit(f, "root/pool/child.3", 1, 0);
+	assert_string_equal(state_of(f, "root/pool/child.3"), "running");
+	fake_free(f);
+}
+
+static void
+simple_one_for_one_restart_starts_empty(void **state)
+{
+	struct fake *f = fake_new(POOL);
+	const char *why = NULL;
+
+	(void)state;
+	engine_start_child(f->eng, node(f, "root/pool"), NULL, f->now, &why);
+	engine_start_child(f->eng, node(f, "root/pool"), NULL, f->now, &why);
+	fake_exit(f, "root/pool/child.1", 1, 0);
+	fake_exit(f, "root/pool/child.1", 1, 0);	/* pool gives up */
+	fake_exit(f, "root/pool/child.2", 0, SIGTERM);
+	assert_string_equal(state_of(f, "root/pool"), "running");
+	assert_int_equal(enode_nchildren(node(f, "root/pool")), 0);
+	assert_int_equal(enode_restarts(node(f, "root/pool")), 1);
+	fake_free(f);
+}
+
+static void
+terminate_child_stops_and_removes(void **state)
+{
+	struct fake *f = fake_new(POOL);
+	const char *why = NULL;
+	struct enode *c;
+
+	(void)state;
+	c = engine_start_child(f->eng, node(f, "root/pool"), NULL, f->now, &why);
+	fake_clear(f);
+	assert_int_equal(engine_terminate_child(f->eng, c, f->now, &why), 0);
+	assert_log(f, "signal", "signal root/pool/child.1 1001 TERM");
+	fake_exit(f, "root/pool/child.1", 0, SIGTERM);
+	assert_int_equal(enode_nchildren(node(f, "root/pool")), 0);
+	assert_int_equal(engine_terminate_child(f->eng, node(f, "root/pool"), f->now, &why), -1);
+	fake_free(f);
+}
+
+static void
+stop_holds_until_start(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_all\"; children = ("
+	    W("a", "") "," W("b", "") "); };");
+	const char *why = NULL;
+
+	(void)state;
+	engine_cmd_stop(f->eng, node(f, "root/b"), f->now, &why);
+	fake_exit(f, "root/b", 0, SIGTERM);
+	/* a sibling's crash restarts the group, but b stays stopped */
+	fake_exit(f, "root/a", 1, 0);
+	assert_string_equal(state_of(f, "root/a"), "running");
+	assert_string_equal(state_of(f, "root/b"), "stopped");
+	assert_int_equal(engine_cmd_start(f->eng, node(f, "root/b"), f->now, &why), 0);
+	assert_string_equal(state_of(f, "root/b"), "running");
+	assert_int_equal(engine_cmd_start(f->eng, node(f, "root/b"), f->now, &why), -1);
+	assert_string_equal(why, "already running");
+	assert_int_equal(engine_cmd_stop(f->eng, node(f, "root"), f->now, &why), -1);
+	fake_free(f);
+}
+
+static void
+restart_command_counts_no_crash(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 0; children = ("
+	    W("a", "") "); };");
+	const char *why = NULL;
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		int pid = pid_of(f, "root/a");
+
+		assert_int_equal(engine_cmd_restart(f->eng, node(f, "root/a"), f->now, &why), 0);
+		fake_exit(f, "root/a", 0, SIGTERM);
+		assert_int_not_equal(pid_of(f, "root/a"), pid);
+	}
+	assert_int_equal(f->exit_code, -1);
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->reason, EXIT_SHUTDOWN);
+	fake_free(f);
+}
+
+static void
+signal_command_reaches_workers_only(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "") "); };");
+	const char *why = NULL;
+
+	(void)state;
+	fake_clear(f);
+	assert_int_equal(engine_cmd_signal(f->eng, node(f, "root/a"), SIGHUP, &why), 0);
+	assert_log(f, "signal", "signal root/a 1001 HUP");
+	assert_int_equal(engine_cmd_signal(f->eng, node(f, "root"), SIGHUP, &why), -1);
+	assert_string_equal(why, "not a worker");
+	fake_free(f);
+}
+
+static void
+shutdown_during_backoff_needs_no_signal(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "restart_delay = 1000;") "); };");
+
+	(void)state;
+	fake_exit(f, "root/a", 1, 0);
+	assert_string_equal(state_of(f, "root/a"), "backoff");
+	fake_clear(f);
+	engine_shutdown(f->eng, f->now);
+	assert_log(f, "signal", "");
+	assert_int_equal(f->exit_code, 0);
+	assert_int_equal(engine_next_deadline(f->eng), UINT64_MAX);
+	fake_free(f);
+}
+
+static void
+hanging_restart_loop_stays_bounded(void **state)
+{
+	/* A million crashes cost no more state than one. */
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 5; period = 1; children = ("
+	    W("a", "") "); };");
+
+	(void)state;
+	for (int i = 0; i < 1000000; i++) {
+		fake_exit(f, "root/a", 1, 0);
+		f->now += 250 * NSEC_PER_MSEC;
+		fake_clear(f);
+	}
+	assert_int_equal(f->exit_code, -1);
+	assert_int_equal(enode_restarts(node(f, "root/a")), 1000000);
+	fake_free(f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(start_in_list_order),
+		cmocka_unit_test(start_gated_on_notify_ready),
+		cmocka_unit_test(ready_timeout_is_a_crash),
+		cmocka_unit_test(permanent_restarted_after_any_exit),
+		cmocka_unit_test(transient_normal_exit_not_restarted),
+		cmocka_unit_test(transient_abnormal_restarted),
+		cmocka_unit_test(temporary_never_restarted),
+		cmocka_unit_test(success_exit_codes_count_as_normal),
+		cmocka_unit_test(one_for_one_restarts_only_the_crashed_child),
+		cmocka_unit_test(one_for_all_stops_in_reverse_and_starts_in_order),
+		cmocka_unit_test(rest_for_one_restarts_exactly_the_later_siblings),
+		cmocka_unit_test(intensity_exceeded_root_gives_up_exit_3),
+		cmocka_unit_test(sliding_window_forgets_old_restarts),
+		cmocka_unit_test(intensity_zero_gives_up_on_first_restart),
+		cmocka_unit_test(one_for_all_round_counts_once),
+		cmocka_unit_test(sibling_dying_during_group_restart_is_absorbed),
+		cmocka_unit_test(crash_loop_escalates_and_parent_restarts_subtree_fresh),
+		cmocka_unit_test(escalation_reaches_root_exit_3),
+		cmocka_unit_test(transient_supervisor_restarted_after_give_up),
+		cmocka_unit_test(failed_start_is_a_crash_subject_to_intensity),
+		cmocka_unit_test(shutdown_stops_in_reverse_order_and_kills_after_timeout),
+		cmocka_unit_test(brutal_kill_and_infinity),
+		cmocka_unit_test(nested_supervisor_stops_its_children_in_reverse),
+		cmocka_unit_test(supervisor_shutdown_timeout_kills_subtree),
+		cmocka_unit_test(exit_while_stopping_is_shutdown_not_restarted),
+		cmocka_unit_test(restart_delay_doubles_up_to_max_and_resets),
+		cmocka_unit_test(auto_shutdown_any_significant),
+		cmocka_unit_test(auto_shutdown_all_significant),
+		cmocka_unit_test(simple_one_for_one_children_named_and_never_reused),
+		cmocka_unit_test(simple_one_for_one_restart_starts_empty),
+		cmocka_unit_test(terminate_child_stops_and_removes),
+		cmocka_unit_test(stop_holds_until_start),
+		cmocka_unit_test(restart_command_counts_no_crash),
+		cmocka_unit_test(signal_command_reaches_workers_only),
+		cmocka_unit_test(shutdown_during_backoff_needs_no_signal),
+		cmocka_unit_test(hanging_restart_loop_stays_bounded),
+	};
+
+	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
