@@ -74,7 +74,7 @@ struct engine_ops {
 	 * Starts the worker's process. Returns its pid once execve has
 	 * succeeded, or -1 with *err set (the failure is the child's crash).
 	 */
-	int (*spawn)(void *ctx, const struct enode *, int *err);
+	int (*spawn)(void *ctx, struct enode *, int *err);
 	/* Sends sig to the process group of pid. */
 	void (*signal)(void *ctx, const struct enode *, int pid, int sig);
 	void (*event)(void *ctx, const struct event *);

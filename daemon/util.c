@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -88,4 +89,19 @@ strv_len(char *const *v)
 	while (v && v[n])
 		n++;
 	return n;
+}
+
+char *
+default_socket_path(void)
+{
+	const char *env = getenv("ARBOR_SOCKET");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (env && *env)
+		return xstrdup(env);
+	if (geteuid() == 0)
+		return xstrdup("/run/arbor/arbord.sock");
+	if (xdg && *xdg)
+		return xasprintf("%s/arbor/arbord.sock", xdg);
+	return xasprintf("/tmp/arbor-%u/arbord.sock", (unsigned)geteuid());
 }

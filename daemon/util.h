@@ -26,4 +26,13 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_SEC 1000000000ULL
 
+
+
+/*
+ * The control socket when neither -s nor the config names one: $ARBOR_SOCKET,
+ * else /run/arbor/arbord.sock for root, else
+ * $XDG_RUNTIME_DIR/arbor/arbord.sock (/tmp/arbor-UID/arbord.sock without it).
+ * Returns a new string.
+ */
+char *default_socket_path(void);
 #endif

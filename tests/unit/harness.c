@@ -24,7 +24,7 @@ logf_(struct fake *f, const char *fmt, ...)
 }
 
 static int
-op_spawn(void *ctx, const struct enode *n, int *err)
+op_spawn(void *ctx, struct enode *n, int *err)
 {
 	struct fake *f = ctx;
 

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * arborctl: one request, one reply line (SPEC §6). Exit codes: 0 success,
+ * 1 arbord refused the command, 2 arbord could not be reached (or usage).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util.h"
+
+enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_UNREACHABLE = 2 };
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: arborctl [-s SOCKET] COMMAND [ARG...]\n"
+	    "\n"
+	    "  status [PATH] [--json]     the tree or a subtree\n"
+	    "  start PATH                 start a stopped child\n"
+	    "  stop PATH                  stop a child; it stays stopped\n"
+	    "  restart PATH               stop then start it (no crash counted)\n"
+	    "  signal PATH SIG            send SIG to the worker's process group\n"
+	    "  start-child SUP [ARG...]   new child of a simple_one_for_one SUP\n"
+	    "  terminate-child PATH       stop and remove a dynamic child\n"
+	    "  reload                     re-read the configuration\n"
+	    "  events [--follow]          events as JSON lines\n"
+	    "  metrics                    the Prometheus exposition\n"
+	    "  trace --duration S -o FILE record a Perfetto trace\n"
+	    "  shutdown                   stop the tree and arbord\n"
+	    "\n"
+	    "The socket is -s, else $ARBOR_SOCKET, else /run/arbor/arbord.sock\n"
+	    "(root) or $XDG_RUNTIME_DIR/arbor/arbord.sock.\n");
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 30 };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "arborctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "arborctl: cannot reach arbord at %s: %s\n",
+		    path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Reads one line; returns a malloc'd string or NULL on EOF/error. */
+static char *
+read_line(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = xcalloc(cap, 1);
+
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= cap) {
+			cap *= 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = read(fd, buf + len, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return NULL;
+		}
+		if (buf[len] == '\n') {
+			buf[len] = '\0';
+			return buf;
+		}
+		len++;
+	}
+}
+
+static void
+format_duration(double s, char *buf, size_t len)
+{
+	long t = (long)s;
+
+	if (t < 60)
+		snprintf(buf, len, "%.1fs", s);
+	else if (t < 3600)
+		snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(buf, len, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+	else
+		snprintf(buf, len, "%ldd%02ldh", t / 86400, (t % 86400) / 3600);
+}
+
+static void
+print_node(json_t *n, int depth)
+{
+	const char *path = json_string_value(json_object_get(n, "path"));
+	const char *name = strrchr(path, '/');
+	json_t *strategy = json_object_get(n, "strategy");
+	json_t *pid = json_object_get(n, "pid");
+	json_t *up = json_object_get(n, "uptime_s");
+	json_t *le = json_object_get(n, "last_exit");
+	json_t *children = json_object_get(n, "children");
+	char label[256], pidbuf[16] = "-", upbuf[32] = "-", exitbuf[128] = "-";
+	json_t *ch;
+	size_t i;
+
+	name = depth == 0 || !name ? path : name + 1;
+	if (strategy)
+		snprintf(label, sizeof(label), "%*s%s (%s)", depth * 2, "",
+		    name, json_string_value(strategy));
+	else
+		snprintf(label, sizeof(label), "%*s%s", depth * 2, "", name);
+	if (pid)
+		snprintf(pidbuf, sizeof(pidbuf), "%lld",
+		    (long long)json_integer_value(pid));
+	if (up)
+		format_duration(json_real_value(up), upbuf, sizeof(upbuf));
+	if (le) {
+		json_t *st = json_object_get(le, "status");
+		json_t *sig = json_object_get(le, "signal");
+		json_t *cause = json_object_get(le, "cause");
+		json_t *err = json_object_get(le, "error");
+		int k = snprintf(exitbuf, sizeof(exitbuf), "%s",
+		    json_string_value(json_object_get(le, "reason")));
+
+		if (json_is_integer(st))
+			k += snprintf(exitbuf + k, sizeof(exitbuf) - (size_t)k,
+			    " status=%lld", (long long)json_integer_value(st));
+		if (json_is_string(sig))
+			k += snprintf(exitbuf + k, sizeof(exitbuf) - (size_t)k,
+			    " signal=%s", json_string_value(sig));
+		if (json_is_string(cause))
+			k += snprintf(exitbuf + k, sizeof(exitbuf) - (size_t)k,
+			    " (%s%s%s)", json_string_value(cause),
+			    err ? ": " : "", err ? json_string_value(err) : "");
+	}
+	printf("%-36s %-9s %8s %9s %8lld  %s\n", label,
+	    json_string_value(json_object_get(n, "state")), pidbuf, upbuf,
+	    (long long)json_integer_value(json_object_get(n, "restarts")),
+	    exitbuf);
+	json_array_foreach(children, i, ch)
+		print_node(ch, depth + 1);
+}
+
+/* Sends req (taking it), prints the reply; returns the exit code. */
+static int
+run(const char *sock, json_t *req, bool json_out, bool wait_eof)
+{
+	char *s = json_dumps(req, JSON_COMPACT);
+	json_error_t jerr;
+	json_t *reply, *ok;
+	char *line;
+	int fd, code;
+
+	json_decref(req);
+	if ((fd = connect_to(sock)) < 0) {
+		free(s);
+		return EXIT_UNREACHABLE;
+	}
+	if (dprintf(fd, "%s\n", s) < 0) {
+		fprintf(stderr, "arborctl: write: %s\n", strerror(errno));
+		free(s);
+		close(fd);
+		return EXIT_UNREACHABLE;
+	}
+	free(s);
+	line = read_line(fd);
+	if (!line) {
+		fprintf(stderr, "arborctl: no reply from arbord\n");
+		close(fd);
+		return EXIT_UNREACHABLE;
+	}
+	reply = json_loads(line, 0, &jerr);
+	ok = json_object_get(reply, "ok");
+	if (!reply || !json_is_boolean(ok)) {
+		fprintf(stderr, "arborctl: malformed reply: %s\n", line);
+		free(line);
+		json_decref(reply);
+		close(fd);
+		return EXIT_UNREACHABLE;
+	}
+	if (!json_is_true(ok)) {
+		fprintf(stderr, "arborctl: %s\n",
+		    json_string_value(json_object_get(reply, "error")));
+		code = EXIT_REFUSED;
+	} else {
+		json_t *status = json_object_get(reply, "status");
+		json_t *path = json_object_get(reply, "path");
+
+		code = EXIT_OK;
+		if (status && json_out) {
+			json_dumpf(status, stdout, JSON_COMPACT);
+			putchar('\n');
+		} else if (status) {
+			printf("%-36s %-9s %8s %9s %8s  %s\n", "NAME", "STATE",
+			    "PID", "UPTIME", "RESTARTS", "LAST EXIT");
+			print_node(status, 0);
+		} else if (json_is_string(path))
+			printf("%s\n", json_string_value(path));
+		if (wait_eof) {
+			/* shutdown: return once arbord has gone. */
+			struct timeval tv = { 0 };
+			char b;
+
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			while (read(fd, &b, 1) > 0 || errno == EINTR)
+				;
+		}
+	}
+	free(line);
+	json_decref(reply);
+	close(fd);
+	return code;
+}
+
+static int
+need_args(int argc, int want_min, int want_max, const char *cmd)
+{
+	if (argc - 1 < want_min || (want_max >= 0 && argc - 1 > want_max)) {
+		fprintf(stderr, "arborctl: %s: wrong number of arguments\n", cmd);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock_opt = NULL;
+	char *sock;
+	const char *cmd;
+	json_t *req;
+	bool json_out = false;
+	int code;
+
+	while (argc > 1 && argv[1][0] == '-') {
+		if (strcmp(argv[1], "-s") == 0 && argc > 2) {
+			sock_opt = argv[2];
+			argc -= 2;
+			argv += 2;
+		} else if (strcmp(argv[1], "-h") == 0 ||
+		    strcmp(argv[1], "--help") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "arborctl: unknown option %s\n", argv[1]);
+			usage(stderr);
+			return EXIT_UNREACHABLE;
+		}
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_UNREACHABLE;
+	}
+	argc--;
+	argv++;
+	cmd = argv[0];
+	req = json_pack("{s:s}", "cmd", cmd);
+
+	if (strcmp(cmd, "status") == 0) {
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0)
+				json_out = true;
+			else if (!json_object_get(req, "path"))
+				json_object_set_new(req, "path",
+				    json_string(argv[i]));
+			else {
+				fprintf(stderr, "arborctl: status: unexpected \"%s\"\n",
+				    argv[i]);
+				json_decref(req);
+				return EXIT_UNREACHABLE;
+			}
+		}
+	} else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	    strcmp(cmd, "restart") == 0 ||
+	    strcmp(cmd, "terminate-child") == 0) {
+		if (need_args(argc, 1, 1, cmd) < 0) {
+			json_decref(req);
+			return EXIT_UNREACHABLE;
+		}
+		json_object_set_new(req, "path", json_string(argv[1]));
+	} else if (strcmp(cmd, "signal") == 0) {
+		if (need_args(argc, 2, 2, cmd) < 0) {
+			json_decref(req);
+			return EXIT_UNREACHABLE;
+		}
+		json_object_set_new(req, "path", json_string(argv[1]));
+		json_object_set_new(req, "signal", json_string(argv[2]));
+	} else if (strcmp(cmd, "start-child") == 0) {
+		json_t *args = json_array();
+
+		if (need_args(argc, 1, -1, cmd) < 0) {
+			json_decref(args);
+			json_decref(req);
+			return EXIT_UNREACHABLE;
+		}
+		json_object_set_new(req, "path", json_string(argv[1]));
+		for (int i = 2; i < argc; i++)
+			json_array_append_new(args, json_string(argv[i]));
+		json_object_set_new(req, "args", args);
+	} else if (strcmp(cmd, "shutdown") == 0 || strcmp(cmd, "reload") == 0 ||
+	    strcmp(cmd, "metrics") == 0 || strcmp(cmd, "events") == 0 ||
+	    strcmp(cmd, "trace") == 0) {
+		/* Options of events/trace travel as given; arbord judges them. */
+		json_t *args = json_array();
+
+		for (int i = 1; i < argc; i++)
+			json_array_append_new(args, json_string(argv[i]));
+		json_object_set_new(req, "args", args);
+	} else {
+		fprintf(stderr, "arborctl: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		json_decref(req);
+		return EXIT_UNREACHABLE;
+	}
+
+	sock = sock_opt ? xstrdup(sock_opt) : default_socket_path();
+	code = run(sock, req, json_out, strcmp(cmd, "shutdown") == 0);
+	free(sock);
+	return code;
+}

@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The control socket: one JSON object per line each way. Every client is
+ * non-blocking with bounded buffers, so a slow, idle or hostile client costs
+ * at most its buffers and never stalls supervision: a request line over
+ * CTL_MAX_LINE is refused (the connection goes on at the next newline), a
+ * reader that lets CTL_MAX_OUT pile up is dropped, and past CTL_MAX_CLIENTS
+ * the least recently active client makes room.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "event.h"
+#include "util.h"
+
+#define CTL_MAX_LINE (64 * 1024)
+#define CTL_MAX_OUT (16 * 1024 * 1024)
+#define CTL_MAX_CLIENTS 128
+
+struct client {
+	struct watch w;
+	struct control *ctl;
+	char in[CTL_MAX_LINE];
+	size_t inlen;
+	bool discarding;	/* dropping an overlong line up to its newline */
+	char *out;
+	size_t outlen, outoff;
+	uint64_t last_active;
+	struct client *prev, *next;
+};
+
+struct control {
+	struct loop *loop;
+	struct watch w;
+	char *path;
+	struct client *clients;
+	size_t nclients;
+};
+
+static void client_close(struct client *);
+
+static void
+client_free(void *p)
+{
+	struct client *c = p;
+
+	free(c->out);
+	free(c);
+}
+
+static void
+client_close(struct client *c)
+{
+	struct control *ctl = c->ctl;
+
+	if (c->w.dead)
+		return;
+	loop_unwatch(ctl->loop, &c->w);
+	close(c->w.fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl->nclients--;
+	loop_defer_free(ctl->loop, c, client_free);
+}
+
+static void
+client_flush(struct client *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t n = write(c->w.fd, c->out + c->outoff,
+		    c->outlen - c->outoff);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			loop_modify(c->ctl->loop, &c->w, EPOLLIN | EPOLLOUT);
+			return;
+		}
+		if (n < 0) {
+			client_close(c);
+			return;
+		}
+		c->outoff += (size_t)n;
+	}
+	c->outoff = c->outlen = 0;
+	loop_modify(c->ctl->loop, &c->w, EPOLLIN);
+}
+
+/* Queues one reply line; takes ownership of o. */
+static void
+client_send(struct client *c, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	size_t len;
+
+	json_decref(o);
+	if (!s)
+		fatal("%s: json_dumps: out of memory", __func__);
+	len = strlen(s);
+	if (c->outlen - c->outoff + len + 1 > CTL_MAX_OUT) {
+		free(s);
+		client_close(c);	/* it does not read its replies */
+		return;
+	}
+	if (c->outoff > 0) {
+		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+		c->outlen -= c->outoff;
+		c->outoff = 0;
+	}
+	c->out = xreallocarray(c->out, c->outlen + len + 1, 1);
+	memcpy(c->out + c->outlen, s, len);
+	c->out[c->outlen + len] = '\n';
+	c->outlen += len + 1;
+	free(s);
+	client_flush(c);
+}
+
+static void
+send_error(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+send_error(struct client *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	client_send(c, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+	free(msg);
+}
+
+static void
+send_ok(struct client *c)
+{
+	client_send(c, json_pack("{s:b}", "ok", 1));
+}
+
+static json_t *
+status_json(const struct enode *n, uint64_t now)
+{
+	json_t *o = json_object();
+	const struct exit_info *ei = enode_last_exit(n);
+	enum node_state st = enode_state(n);
+
+	json_object_set_new(o, "path", json_string(enode_path(n)));
+	json_object_set_new(o, "kind", json_string(enode_is_supervisor(n)
+	    ? "supervisor" : "worker"));
+	if (enode_is_supervisor(n))
+		json_object_set_new(o, "strategy",
+		    json_string(strategy_name(enode_spec(n)->strategy)));
+	json_object_set_new(o, "state", json_string(node_state_name(st)));
+	if (enode_pid(n) > 0)
+		json_object_set_new(o, "pid", json_integer(enode_pid(n)));
+	json_object_set_new(o, "restarts", json_integer(enode_restarts(n)));
+	if (enode_started_ns(n) && st == NS_RUNNING)
+		json_object_set_new(o, "uptime_s", json_real((double)
+		    ((now - enode_started_ns(n)) / NSEC_PER_MSEC) / 1000.0));
+	if (ei) {
+		json_t *e = json_object();
+
+		exit_info_to_json(e, ei);
+		json_object_set_new(o, "last_exit", e);
+	}
+	if (enode_is_supervisor(n)) {
+		json_t *ch = json_array();
+
+		for (size_t i = 0; i < enode_nchildren(n); i++)
+			json_array_append_new(ch,
+			    status_json(enode_child(n, i), now));
+		json_object_set_new(o, "children", ch);
+	}
+	return o;
+}
+
+/* The node named by the request's "path"; replies with an error if none. */
+static struct enode *
+req_node(struct client *c, json_t *req, bool required)
+{
+	struct engine *eng = loop_engine(c->ctl->loop);
+	json_t *p = json_object_get(req, "path");
+	struct enode *n;
+
+	if (!p && !required)
+		return engine_root(eng);
+	if (!json_is_string(p)) {
+		send_error(c, "\"path\" must be a string");
+		return NULL;
+	}
+	n = engine_find(eng, json_string_value(p));
+	if (!n)
+		send_error(c, "unknown path \"%s\"", json_string_value(p));
+	return n;
+}
+
+static void
+cmd_status(struct client *c, json_t *req)
+{
+	struct enode *n = req_node(c, req, false);
+
+	if (n)
+		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "status",
+		    status_json(n, loop_now())));
+}
+
+typedef int (*node_cmd)(struct engine *, struct enode *, uint64_t,
+    const char **);
+
+static void
+run_node_cmd(struct client *c, json_t *req, node_cmd fn)
+{
+	struct enode *n = req_node(c, req, true);
+	const char *why = NULL;
+
+	if (!n)
+		return;
+	if (fn(loop_engine(c->ctl->loop), n, loop_now(), &why) < 0)
+		send_error(c, "%s: %s", enode_path(n), why);
+	else
+		send_ok(c);
+}
+
+static void cmd_start(struct client *c, json_t *r) { run_node_cmd(c, r, engine_cmd_start); }
+static void cmd_stop(struct client *c, json_t *r) { run_node_cmd(c, r, engine_cmd_stop); }
+static void cmd_restart(struct client *c, json_t *r) { run_node_cmd(c, r, engine_cmd_restart); }
+static void cmd_terminate_child(struct client *c, json_t *r) { run_node_cmd(c, r, engine_terminate_child); }
+
+static void
+cmd_signal(struct client *c, json_t *req)
+{
+	struct enode *n = req_node(c, req, true);
+	json_t *s = json_object_get(req, "signal");
+	const char *why = NULL;
+	int sig = -1;
+
+	if (!n)
+		return;
+	if (json_is_string(s))
+		sig = signal_from_name(json_string_value(s));
+	else if (json_is_integer(s) && json_integer_value(s) >= 1 &&
+	    json_integer_value(s) <= 64)
+		sig = (int)json_integer_value(s);
+	if (sig < 0) {
+		send_error(c, "\"signal\" must be a signal name or number 1-64");
+		return;
+	}
+	if (engine_cmd_signal(loop_engine(c->ctl->loop), n, sig, &why) < 0)
+		send_error(c, "%s: %s", enode_path(n), why);
+	else
+		send_ok(c);
+}
+
+static void
+cmd_start_child(struct client *c, json_t *req)
+{
+	struct enode *n = req_node(c, req, true);
+	json_t *args = json_object_get(req, "args");
+	const char *why = NULL;
+	struct enode *child;
+	char **argv;
+	size_t i;
+	json_t *a;
+
+	if (!n)
+		return;
+	if (args && !json_is_array(args)) {
+		send_error(c, "\"args\" must be a list of strings");
+		return;
+	}
+	argv = xcalloc(json_array_size(args) + 1, sizeof(*argv));
+	json_array_foreach(args, i, a) {
+		if (!json_is_string(a)) {
+			strv_free(argv);
+			send_error(c, "\"args\" must be a list of strings");
+			return;
+		}
+		argv[i] = xstrdup(json_string_value(a));
+	}
+	child = engine_start_child(loop_engine(c->ctl->loop), n, argv,
+	    loop_now(), &why);
+	strv_free(argv);
+	if (!child)
+		send_error(c, "%s: %s", enode_path(n), why);
+	else
+		client_send(c, json_pack("{s:b, s:s}", "ok", 1, "path",
+		    enode_path(child)));
+}
+
+static void
+cmd_shutdown(struct client *c, json_t *req)
+{
+	(void)req;
+	send_ok(c);
+	loop_shutdown(c->ctl->loop, "arborctl shutdown");
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct client *, json_t *);
+} commands[] = {
+	{ "status", cmd_status },
+	{ "start", cmd_start },
+	{ "stop", cmd_stop },
+	{ "restart", cmd_restart },
+	{ "signal", cmd_signal },
+	{ "start-child", cmd_start_child },
+	{ "terminate-child", cmd_terminate_child },
+	{ "shutdown", cmd_shutdown },
+};
+
+static void
+handle_line(struct client *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req, *cmd;
+
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
+		send_error(c, "invalid JSON at column %d: %s", jerr.column,
+		    jerr.text);
+		return;
+	}
+	cmd = json_object_get(req, "cmd");
+	if (!json_is_object(req) || !json_is_string(cmd)) {
+		send_error(c, "a request is an object with a string \"cmd\"");
+		json_decref(req);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, json_string_value(cmd)) == 0) {
+			commands[i].fn(c, req);
+			json_decref(req);
+			return;
+		}
+	send_error(c, "unknown command \"%s\"", json_string_value(cmd));
+	json_decref(req);
+}
+
+static void
+on_client(struct loop *l, void *owner, uint32_t events)
+{
+	struct client *c = owner;
+
+	c->last_active = loop_now();
+	if (events & EPOLLOUT)
+		client_flush(c);
+	if (c->w.dead || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	for (;;) {
+		ssize_t n = read(c->w.fd, c->in + c->inlen,
+		    sizeof(c->in) - c->inlen);
+		size_t start = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+		c->inlen += (size_t)n;
+		for (size_t i = 0; i < c->inlen && !c->w.dead; i++) {
+			if (c->in[i] != '\n')
+				continue;
+			if (!c->discarding && i > start)
+				handle_line(c, c->in + start, i - start);
+			c->discarding = false;
+			start = i + 1;
+		}
+		if (c->w.dead)
+			return;
+		memmove(c->in, c->in + start, c->inlen - start);
+		c->inlen -= start;
+		if (c->inlen == sizeof(c->in)) {
+			if (!c->discarding)
+				send_error(c, "request longer than %d bytes",
+				    CTL_MAX_LINE);
+			c->discarding = true;
+			c->inlen = 0;
+			if (c->w.dead)
+				return;
+		}
+	}
+	(void)l;
+}
+
+static void
+evict_oldest(struct control *ctl)
+{
+	struct client *old = ctl->clients;
+
+	for (struct client *c = ctl->clients; c; c = c->next)
+		if (c->last_active < old->last_active)
+			old = c;
+	if (old)
+		client_close(old);
+}
+
+static void
+on_accept(struct loop *l, void *owner, uint32_t events)
+{
+	struct control *ctl = owner;
+
+	(void)events;
+	for (;;) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		struct client *c;
+		int fd = accept4(ctl->w.fd, NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				log_msg(LOG_WARN, "control: accept: %s",
+				    strerror(errno));
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+		    (cred.uid != 0 && cred.uid != geteuid())) {
+			static const char denied[] =
+			    "{\"ok\":false,\"error\":\"permission denied\"}\n";
+
+			(void)!write(fd, denied, sizeof(denied) - 1);
+			close(fd);
+			continue;
+		}
+		if (ctl->nclients >= CTL_MAX_CLIENTS)
+			evict_oldest(ctl);
+		c = xcalloc(1, sizeof(*c));
+		c->ctl = ctl;
+		c->last_active = loop_now();
+		if (loop_watch(l, &c->w, fd, EPOLLIN, on_client, c) < 0) {
+			log_msg(LOG_WARN, "control: epoll_ctl: %s", strerror(errno));
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = ctl->clients;
+		if (ctl->clients)
+			ctl->clients->prev = c;
+		ctl->clients = c;
+		ctl->nclients++;
+	}
+}
+
+/* mkdir -p of the socket's directory, mode 0755 for what it creates. */
+static int
+make_parent_dirs(const char *path)
+{
+	char *dir = xstrdup(path);
+
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			free(dir);
+			return -1;
+		}
+		*p = '/';
+	}
+	free(dir);
+	return 0;
+}
+
+struct control *
+control_open(struct loop *l, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct control *ctl;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "path too long");
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	if (make_parent_dirs(path) < 0) {
+		snprintf(err, errlen, "creating its directory: %s",
+		    strerror(errno));
+		return NULL;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	/* A socket file nobody answers on is stale: take its place. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		snprintf(err, errlen, "another arbord is running there");
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		umask(old);
+		snprintf(err, errlen, "bind: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	umask(old);
+	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	ctl = xcalloc(1, sizeof(*ctl));
+	ctl->loop = l;
+	ctl->path = xstrdup(path);
+	if (loop_watch(l, &ctl->w, fd, EPOLLIN, on_accept, ctl) < 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		close(fd);
+		unlink(path);
+		free(ctl->path);
+		free(ctl);
+		return NULL;
+	}
+	return ctl;
+}
+
+void
+control_close(struct control *ctl)
+{
+	if (!ctl)
+		return;
+	/* The loop has ended: no batch is running, free at once. */
+	while (ctl->clients) {
+		struct client *c = ctl->clients;
+
+		ctl->clients = c->next;
+		loop_unwatch(ctl->loop, &c->w);
+		close(c->w.fd);
+		client_free(c);
+	}
+	loop_unwatch(ctl->loop, &ctl->w);
+	close(ctl->w.fd);
+	unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* arbord's own log on stderr: one line per event or message. */
+#ifndef ARBOR_LOG_H
+#define ARBOR_LOG_H
+
+#include <stdbool.h>
+
+#include "engine.h"
+
+enum log_format { LOG_TEXT, LOG_JSON };
+enum log_level { LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_init(enum log_format);
+void log_event(const struct event *);
+void log_msg(enum log_level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

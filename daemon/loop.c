@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "loop.h"
+#include "spawn.h"
+#include "util.h"
+
+/* A worker's main process, watched through its pidfd. */
+struct proc {
+	struct watch w;
+	pid_t pid;
+	struct enode *node;
+	struct proc *prev, *next;
+};
+
+struct deferred {
+	void *p;
+	void (*fn)(void *);
+};
+
+struct loop {
+	int epfd;
+	struct watch sigw;
+	struct watch timerw;
+	uint64_t armed;		/* deadline the timerfd holds */
+	int devnull;
+	struct spec *spec;
+	struct engine *eng;
+	struct control *ctl;
+	struct proc *procs;
+	struct deferred *deferred;
+	size_t ndeferred, capdeferred;
+	bool done;
+	int exit_code;
+};
+
+uint64_t
+loop_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+struct engine *
+loop_engine(struct loop *l)
+{
+	return l->eng;
+}
+
+int
+loop_watch(struct loop *l, struct watch *w, int fd, uint32_t events,
+    watch_fn fn, void *owner)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	w->fn = fn;
+	w->owner = owner;
+	w->fd = fd;
+	w->dead = false;
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void
+loop_modify(struct loop *l, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+		log_msg(LOG_WARN, "%s: epoll_ctl: %s", __func__, strerror(errno));
+}
+
+void
+loop_unwatch(struct loop *l, struct watch *w)
+{
+	if (w->dead)
+		return;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	w->dead = true;
+}
+
+void
+loop_defer_free(struct loop *l, void *p, void (*fn)(void *))
+{
+	if (l->ndeferred == l->capdeferred) {
+		l->capdeferred = l->capdeferred ? l->capdeferred * 2 : 16;
+		l->deferred = xreallocarray(l->deferred, l->capdeferred,
+		    sizeof(*l->deferred));
+	}
+	l->deferred[l->ndeferred].p = p;
+	l->deferred[l->ndeferred].fn = fn;
+	l->ndeferred++;
+}
+
+static void
+run_deferred(struct loop *l)
+{
+	for (size_t i = 0; i < l->ndeferred; i++)
+		l->deferred[i].fn(l->deferred[i].p);
+	l->ndeferred = 0;
+}
+
+void
+loop_shutdown(struct loop *l, const char *why)
+{
+	if (engine_stopping(l->eng)) {
+		log_msg(LOG_INFO, "%s: shutdown already in progress", why);
+		return;
+	}
+	log_msg(LOG_INFO, "%s: orderly shutdown", why);
+	engine_shutdown(l->eng, loop_now());
+}
+
+static struct proc *
+proc_find(struct loop *l, pid_t pid)
+{
+	/* O(workers); runs only for SIGCHLD of processes not yet handled. */
+	for (struct proc *p = l->procs; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+static void
+proc_free(void *p)
+{
+	free(p);
+}
+
+/*
+ * The main process of a worker is a zombie: kill what is left of its
+ * process group while the zombie still holds the group id, reap it, and
+ * tell the engine.
+ */
+static void
+proc_exited(struct loop *l, struct proc *p)
+{
+	siginfo_t si;
+	int status = -1, sig = 0;
+
+	memset(&si, 0, sizeof(si));
+	kill(-p->pid, SIGKILL);
+	if (waitid(P_PIDFD, (id_t)p->w.fd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	if (si.si_code == CLD_EXITED)
+		status = si.si_status;
+	else
+		sig = si.si_status;
+	loop_unwatch(l, &p->w);
+	close(p->w.fd);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		l->procs = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	loop_defer_free(l, p, proc_free);
+	if (enode_pid(p->node) == p->pid)
+		engine_exited(l->eng, p->node, status, sig, loop_now());
+}
+
+static void
+on_pidfd(struct loop *l, void *owner, uint32_t events)
+{
+	(void)events;
+	proc_exited(l, owner);
+}
+
+/* Reaps orphans re-parented to arbord (subreaper, or PID 1). */
+static void
+reap_children(struct loop *l)
+{
+	for (;;) {
+		siginfo_t si;
+		struct proc *p;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+		    si.si_pid == 0)
+			return;
+		p = proc_find(l, si.si_pid);
+		if (p)
+			proc_exited(l, p);
+		else
+			waitid(P_PID, (id_t)si.si_pid, &si, WEXITED | WNOHANG);
+	}
+}
+
+static void
+on_signal(struct loop *l, void *owner, uint32_t events)
+{
+	struct signalfd_siginfo ssi;
+	bool chld = false;
+
+	(void)owner;
+	(void)events;
+	while (read(l->sigw.fd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi)) {
+		switch (ssi.ssi_signo) {
+		case SIGCHLD:
+			chld = true;
+			break;
+		case SIGTERM:
+			loop_shutdown(l, "SIGTERM");
+			break;
+		case SIGINT:
+			loop_shutdown(l, "SIGINT");
+			break;
+		case SIGHUP:
+			log_msg(LOG_WARN, "SIGHUP: configuration reload is not implemented yet; nothing changed");
+			break;
+		}
+	}
+	if (chld)
+		reap_children(l);
+}
+
+static void
+on_timer(struct loop *l, void *owner, uint32_t events)
+{
+	uint64_t expirations;
+
+	(void)owner;
+	(void)events;
+	(void)!read(l->timerw.fd, &expirations, sizeof(expirations));
+	l->armed = UINT64_MAX;
+	engine_tick(l->eng, loop_now());
+}
+
+static void
+rearm_timer(struct loop *l)
+{
+	uint64_t d = engine_next_deadline(l->eng);
+	struct itimerspec its;
+
+	if (d == l->armed)
+		return;
+	memset(&its, 0, sizeof(its));
+	if (d != UINT64_MAX) {
+		its.it_value.tv_sec = (time_t)(d / NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(d % NSEC_PER_SEC);
+		if (d == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	if (timerfd_settime(l->timerw.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		fatal("%s: timerfd_settime: %s", __func__, strerror(errno));
+	l->armed = d;
+}
+
+static int
+op_spawn(void *ctx, struct enode *n, int *err)
+{
+	struct loop *l = ctx;
+	char msg[512];
+	struct proc *p;
+	int pidfd;
+	pid_t pid;
+
+	pid = spawn_worker(n, l->devnull, &pidfd, err, msg, sizeof(msg));
+	if (pid < 0) {
+		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
+		return -1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->pid = pid;
+	p->node = n;
+	if (loop_watch(l, &p->w, pidfd, EPOLLIN, on_pidfd, p) < 0)
+		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
+	p->next = l->procs;
+	if (l->procs)
+		l->procs->prev = p;
+	l->procs = p;
+	return pid;
+}
+
+static void
+op_signal(void *ctx, const struct enode *n, int pid, int sig)
+{
+	(void)ctx;
+	if (pid <= 0)
+		return;
+	if (kill(-pid, sig) < 0 && errno != ESRCH)
+		log_msg(LOG_WARN, "%s: kill(-%d, %d): %s", enode_path(n), pid,
+		    sig, strerror(errno));
+}
+
+static void
+op_event(void *ctx, const struct event *ev)
+{
+	(void)ctx;
+	log_event(ev);
+}
+
+static void
+op_exit(void *ctx, int code)
+{
+	struct loop *l = ctx;
+
+	l->done = true;
+	l->exit_code = code;
+}
+
+static const struct engine_ops runtime_ops = {
+	.spawn = op_spawn,
+	.signal = op_signal,
+	.event = op_event,
+	.exit = op_exit,
+};
+
+/*
+ * At exit nothing may outlive arbord: descendants that escaped their
+ * worker's process group and were re-parented here are killed and reaped.
+ */
+static void
+kill_leftovers(void)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", getpid());
+	if ((d = opendir(path))) {
+		while ((de = readdir(d))) {
+			char cpath[384];
+			FILE *f;
+			int pid;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(cpath, sizeof(cpath), "%s/%s/children", path,
+			    de->d_name);
+			if (!(f = fopen(cpath, "re")))
+				continue;
+			while (fscanf(f, "%d", &pid) == 1)
+				kill(pid, SIGKILL);
+			fclose(f);
+		}
+		closedir(d);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0 || errno == EINTR)
+		;
+	/* Those just killed may need a moment to become zombies. */
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+}
+
+static int
+setup(struct loop *l, const struct loop_options *o)
+{
+	sigset_t mask;
+	char err[256];
+	int fd;
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_msg(LOG_WARN, "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		fatal("%s: sigprocmask: %s", __func__, strerror(errno));
+
+	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		fatal("%s: epoll_create1: %s", __func__, strerror(errno));
+	if ((fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    loop_watch(l, &l->sigw, fd, EPOLLIN, on_signal, NULL) < 0)
+		fatal("%s: signalfd: %s", __func__, strerror(errno));
+	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+	    loop_watch(l, &l->timerw, fd, EPOLLIN, on_timer, NULL) < 0)
+		fatal("%s: timerfd: %s", __func__, strerror(errno));
+	l->armed = UINT64_MAX;
+	if ((l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		fatal("%s: /dev/null: %s", __func__, strerror(errno));
+
+	l->ctl = control_open(l, o->socket_path, err, sizeof(err));
+	if (!l->ctl) {
+		log_msg(LOG_ERROR, "control socket %s: %s; nothing was started",
+		    o->socket_path, err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+loop_run(struct spec *spec, const struct loop_options *o)
+{
+	struct loop l = { .spec = spec, .exit_code = 0, .epfd = -1 };
+	struct epoll_event evs[64];
+
+	if (setup(&l, o) < 0)
+		return 1;
+	log_msg(LOG_INFO, "arbord %d started on %s, control socket %s",
+	    getpid(), o->config_file, o->socket_path);
+	l.eng = engine_new(spec, &runtime_ops, &l);
+	engine_start(l.eng, loop_now());
+	rearm_timer(&l);
+
+	while (!l.done) {
+		int n = epoll_wait(l.epfd, evs, (int)ARRAY_SIZE(evs), -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("%s: epoll_wait: %s", __func__, strerror(errno));
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			if (!w->dead)
+				w->fn(&l, w->owner, evs[i].events);
+		}
+		run_deferred(&l);
+		rearm_timer(&l);
+	}
+
+	control_close(l.ctl);
+	kill_leftovers();
+	for (struct proc *p = l.procs, *next; p; p = next) {
+		next = p->next;
+		close(p->w.fd);
+		free(p);
+	}
+	engine_free(l.eng);
+	free(l.deferred);
+	close(l.sigw.fd);
+	close(l.timerw.fd);
+	close(l.devnull);
+	close(l.epfd);
+	log_msg(LOG_INFO, "arbord exits with code %d", l.exit_code);
+	return l.exit_code;
+}

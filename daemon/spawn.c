@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Spawning a worker. Everything that allocates or may block (the
+ * environment, user lookup, opening output files) happens in the parent;
+ * the child, created with CLONE_VM | CLONE_VFORK on a stack of its own, only
+ * makes system calls and then execve()s. The parent is suspended until the
+ * child has exec'd or died, so an exec failure written to a CLOEXEC pipe is
+ * read at once and without blocking.
+ *
+ * The child changes credentials with raw system calls: glibc's setuid() and
+ * friends broadcast to every thread of the process, and in a CLONE_VM child
+ * those "threads" are arbord's own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "util.h"
+
+extern char **environ;
+
+#define CHILD_STACK_SIZE (256 * 1024)
+
+enum step {
+	STEP_SETPGID, STEP_PDEATHSIG, STEP_RLIMIT, STEP_CHDIR, STEP_STDIO,
+	STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_NO_NEW_PRIVS,
+	STEP_SIGMASK, STEP_EXECVE,
+};
+
+static const char *const step_names[] = {
+	[STEP_SETPGID] = "setpgid", [STEP_PDEATHSIG] = "prctl(PDEATHSIG)",
+	[STEP_RLIMIT] = "setrlimit", [STEP_CHDIR] = "chdir",
+	[STEP_STDIO] = "dup2", [STEP_SETGROUPS] = "setgroups",
+	[STEP_SETGID] = "setgid", [STEP_SETUID] = "setuid",
+	[STEP_NO_NEW_PRIVS] = "prctl(NO_NEW_PRIVS)",
+	[STEP_SIGMASK] = "sigprocmask", [STEP_EXECVE] = "execve",
+};
+
+struct child_failure {
+	int err;
+	int step;
+};
+
+struct child_args {
+	char *const *argv;
+	char **envp;
+	const char *cwd;
+	bool has_umask;
+	mode_t umask;
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	bool set_uid;
+	gid_t *groups;
+	size_t ngroups;
+	bool no_new_privs;
+	const struct spec_rlimit *rlimits;
+	size_t nrlimits;
+	int stdin_fd, stdout_fd, stderr_fd;	/* -1: inherit */
+	int errpipe;
+	pid_t parent;
+};
+
+static void *child_stack;
+
+static _Noreturn void
+child_fail(const struct child_args *a, enum step step)
+{
+	struct child_failure f = { .err = errno, .step = step };
+
+	(void)!write(a->errpipe, &f, sizeof(f));
+	_exit(127);
+}
+
+static int
+child_main(void *arg)
+{
+	const struct child_args *a = arg;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	if (setpgid(0, 0) < 0)
+		child_fail(a, STEP_SETPGID);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(a, STEP_PDEATHSIG);
+	if (getppid() != a->parent)	/* arbord died before PDEATHSIG */
+		_exit(127);
+	for (size_t i = 0; i < a->nrlimits; i++) {
+		rlim_t v = a->rlimits[i].value == UINT64_MAX ? RLIM_INFINITY
+		    : (rlim_t)a->rlimits[i].value;
+		struct rlimit rl = { v, v };
+
+		if (setrlimit(a->rlimits[i].resource, &rl) < 0)
+			child_fail(a, STEP_RLIMIT);
+	}
+	if (a->has_umask)
+		umask(a->umask);
+	if (a->cwd && chdir(a->cwd) < 0)
+		child_fail(a, STEP_CHDIR);
+	if ((a->stdin_fd >= 0 && dup2(a->stdin_fd, 0) < 0) ||
+	    (a->stdout_fd >= 0 && dup2(a->stdout_fd, 1) < 0) ||
+	    (a->stderr_fd >= 0 && dup2(a->stderr_fd, 2) < 0))
+		child_fail(a, STEP_STDIO);
+	if (a->set_ids) {
+		if (syscall(SYS_setgroups, a->ngroups, a->groups) < 0)
+			child_fail(a, STEP_SETGROUPS);
+		if (syscall(SYS_setresgid, a->gid, a->gid, a->gid) < 0)
+			child_fail(a, STEP_SETGID);
+		if (a->set_uid &&
+		    syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
+			child_fail(a, STEP_SETUID);
+	}
+	if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(a, STEP_NO_NEW_PRIVS);
+	/* arbord ignores SIGPIPE and blocks what its signalfd reads. */
+	sigaction(SIGPIPE, &dfl, NULL);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		child_fail(a, STEP_SIGMASK);
+	execve(a->argv[0], a->argv, a->envp);
+	child_fail(a, STEP_EXECVE);
+}
+
+static bool
+internal_var(const char *kv)
+{
+	static const char *const names[] = {
+		"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+		"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+		"ARBOR_OBS_FAULT=", "ARBOR_PATH=",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strncmp(kv, names[i], strlen(names[i])) == 0)
+			return true;
+	return false;
+}
+
+static bool
+overridden(const struct spec_worker *w, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < w->nenv; i++)
+		if (strncmp(w->env[i], kv, klen + 1) == 0)
+			return true;
+	return false;
+}
+
+/* arbord's environment less its own variables, then env, then ARBOR_PATH. */
+static char **
+build_env(const struct enode *n)
+{
+	const struct spec_worker *w = &enode_spec(n)->w;
+	size_t cap = strv_len(environ) + w->nenv + 2;
+	char **envp = xcalloc(cap, sizeof(*envp));
+	size_t k = 0;
+
+	if (!w->env_clear)
+		for (char **e = environ; *e; e++)
+			if (!internal_var(*e) && !overridden(w, *e))
+				envp[k++] = xstrdup(*e);
+	for (size_t i = 0; i < w->nenv; i++)
+		envp[k++] = xstrdup(w->env[i]);
+	envp[k++] = xasprintf("ARBOR_PATH=%s", enode_path(n));
+	return envp;
+}
+
+static int
+open_output(const struct spec_stdio *s, int devnull)
+{
+	if (s->kind == STDIO_INHERIT)
+		return -1;
+	if (s->kind == STDIO_NULL)
+		return devnull;
+	return open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* Resolves user/group into a; returns -1 with msg on failure. */
+static int
+resolve_ids(const struct spec_worker *w, struct child_args *a, char *msg,
+    size_t msglen)
+{
+	struct passwd *pw = NULL;
+	struct group *gr;
+	int ng;
+
+	if (!w->user && !w->group)
+		return 0;
+	errno = 0;
+	if (w->user && !(pw = getpwnam(w->user))) {
+		snprintf(msg, msglen, "unknown user \"%s\"", w->user);
+		return -1;
+	}
+	a->set_ids = true;
+	if (pw) {
+		a->set_uid = true;
+		a->uid = pw->pw_uid;
+		a->gid = pw->pw_gid;
+	}
+	if (w->group) {
+		if (!(gr = getgrnam(w->group))) {
+			snprintf(msg, msglen, "unknown group \"%s\"", w->group);
+			return -1;
+		}
+		a->gid = gr->gr_gid;
+	}
+	if (!pw) {
+		/* A group alone: that group is the only one kept. */
+		a->groups = xcalloc(1, sizeof(*a->groups));
+		a->groups[0] = a->gid;
+		a->ngroups = 1;
+		return 0;
+	}
+	ng = 32;
+	for (;;) {
+		int want = ng;
+
+		a->groups = xreallocarray(a->groups, (size_t)ng,
+		    sizeof(*a->groups));
+		if (getgrouplist(pw->pw_name, a->gid, a->groups, &ng) >= 0)
+			break;
+		if (ng <= want)
+			ng = want * 2;
+	}
+	a->ngroups = (size_t)ng;
+	return 0;
+}
+
+pid_t
+spawn_worker(const struct enode *n, int devnull, int *pidfd, int *err,
+    char *msg, size_t msglen)
+{
+	const struct spec_worker *w = &enode_spec(n)->w;
+	struct child_args a = {
+		.argv = enode_argv(n),
+		.cwd = w->cwd,
+		.has_umask = w->has_umask,
+		.umask = w->umask,
+		.no_new_privs = w->no_new_privs,
+		.rlimits = w->rlimits,
+		.nrlimits = w->nrlimits,
+		.stdin_fd = devnull,
+		.stdout_fd = -1,
+		.stderr_fd = -1,
+		.parent = getpid(),
+	};
+	struct child_failure f;
+	int pipefd[2] = { -1, -1 };
+	pid_t pid = -1;
+	ssize_t r;
+
+	*pidfd = -1;
+	*err = 0;
+	msg[0] = '\0';
+	if (!child_stack) {
+		child_stack = mmap(NULL, CHILD_STACK_SIZE,
+		    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+		    MAP_STACK, -1, 0);
+		if (child_stack == MAP_FAILED) {
+			child_stack = NULL;
+			*err = errno;
+			snprintf(msg, msglen, "mmap of a child stack: %s",
+			    strerror(*err));
+			return -1;
+		}
+	}
+	if (resolve_ids(w, &a, msg, msglen) < 0) {
+		*err = errno ? errno : ENOENT;
+		goto out;
+	}
+	if ((a.stdout_fd = open_output(&w->out, devnull)) < 0 &&
+	    w->out.kind == STDIO_FILE) {
+		*err = errno;
+		snprintf(msg, msglen, "stdout %s: %s", w->out.path,
+		    strerror(*err));
+		goto out;
+	}
+	if ((a.stderr_fd = open_output(&w->err, devnull)) < 0 &&
+	    w->err.kind == STDIO_FILE) {
+		*err = errno;
+		snprintf(msg, msglen, "stderr %s: %s", w->err.path,
+		    strerror(*err));
+		goto out;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		*err = errno;
+		snprintf(msg, msglen, "pipe: %s", strerror(*err));
+		goto out;
+	}
+	a.errpipe = pipefd[1];
+	a.envp = build_env(n);
+
+	pid = clone(child_main, (char *)child_stack + CHILD_STACK_SIZE,
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, pidfd);
+	if (pid < 0) {
+		*err = errno;
+		snprintf(msg, msglen, "clone: %s", strerror(*err));
+		goto out;
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	do
+		r = read(pipefd[0], &f, sizeof(f));
+	while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)sizeof(f)) {
+		siginfo_t si;
+
+		*err = f.err;
+		snprintf(msg, msglen, "%s %s: %s",
+		    f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names)
+		    ? step_names[f.step] : "?", a.argv[0], strerror(f.err));
+		/* It has exited already; this reaps it without waiting. */
+		waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED);
+		close(*pidfd);
+		*pidfd = -1;
+		pid = -1;
+	}
+out:
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (a.stdout_fd >= 0 && a.stdout_fd != devnull)
+		close(a.stdout_fd);
+	if (a.stderr_fd >= 0 && a.stderr_fd != devnull)
+		close(a.stderr_fd);
+	strv_free(a.envp);
+	free(a.groups);
+	return pid;
+}

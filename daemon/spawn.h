@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#ifndef ARBOR_SPAWN_H
+#define ARBOR_SPAWN_H
+
+#include <sys/types.h>
+
+#include "engine.h"
+
+/*
+ * Starts worker n in its own process group. Returns its pid, with *pidfd set,
+ * once execve has succeeded; or -1 with *err set and a message in msg naming
+ * the step, the command and the error (nothing is left running). devnull is
+ * an open fd of /dev/null for the worker's stdin.
+ */
+pid_t spawn_worker(const struct enode *n, int devnull, int *pidfd, int *err,
+    char *msg, size_t msglen);
+
+#endif
