@@ -368,6 +368,7 @@ setup(struct loop *l, const struct loop_options *o)
 
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_msg(LOG_WARN, "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+	spawn_init();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -376,6 +377,14 @@ setup(struct loop *l, const struct loop_options *o)
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		fatal("%s: sigprocmask: %s", __func__, strerror(errno));
+	/*
+	 * An ignored signal is discarded even while blocked, so signalfd
+	 * would never see it: arbord started as a background job of a shell
+	 * ignores SIGINT. Our signals are blocked, so default is safe.
+	 */
+	for (int sig = 1; sig < 32; sig++)
+		if (sigismember(&mask, sig))
+			signal(sig, SIG_DFL);
 
 	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("%s: epoll_create1: %s", __func__, strerror(errno));

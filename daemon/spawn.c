@@ -76,6 +76,23 @@ struct child_args {
 };
 
 static void *child_stack;
+/* Signals arbord found ignored (SIG_IGN survives execve): reset in workers. */
+static int ignored[64];
+static size_t nignored;
+
+void
+spawn_init(void)
+{
+	for (int sig = 1; sig < 65 && nignored < ARRAY_SIZE(ignored); sig++) {
+		struct sigaction sa;
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &sa) == 0 &&
+		    (sa.sa_handler == SIG_IGN || sig == SIGPIPE))
+			ignored[nignored++] = sig;
+	}
+}
 
 static _Noreturn void
 child_fail(const struct child_args *a, enum step step)
@@ -126,8 +143,13 @@ child_main(void *arg)
 	}
 	if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(a, STEP_NO_NEW_PRIVS);
-	/* arbord ignores SIGPIPE and blocks what its signalfd reads. */
-	sigaction(SIGPIPE, &dfl, NULL);
+	/*
+	 * Workers start with default dispositions and an empty mask, whatever
+	 * arbord inherited (a shell's background job ignores SIGINT) or set
+	 * for itself (SIGPIPE ignored, signalfd signals blocked).
+	 */
+	for (size_t i = 0; i < nignored; i++)
+		sigaction(ignored[i], &dfl, NULL);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		child_fail(a, STEP_SIGMASK);

@@ -6,6 +6,10 @@
 
 #include "engine.h"
 
+/* Records the signal dispositions to reset in workers; call before any other
+ * change to arbord's own dispositions. */
+void spawn_init(void);
+
 /*
  * Starts worker n in its own process group. Returns its pid, with *pidfd set,
  * once execve has succeeded; or -1 with *err set and a message in msg naming

@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Helpers for integration tests: each test_* function runs in a subshell
+# with its own directory $T, and fails by returning non-zero (see fail).
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+ARBORD=$BUILD/arbord
+ARBORCTL=$BUILD/arborctl
+HELPERS=$ROOT/tests/integration
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -n "${T:-}" ] && [ -f "$T/log" ]; then
+		echo "--- arbord log (last 40 lines):" >&2
+		tail -n 40 "$T/log" >&2
+	fi
+	return 1
+}
+
+# wait_for DESCRIPTION COMMAND...: polls every 20 ms for up to 10 s.
+wait_for() {
+	local desc=$1 i
+	shift
+	for ((i = 0; i < 500; i++)); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.02
+	done
+	fail "timed out waiting for: $desc"
+}
+
+ctl() { "$ARBORCTL" -s "$T/sock" "$@"; }
+
+# start_arbord CONFIG [ARGS...]: runs arbord in the background, waits for
+# its control socket.
+start_arbord() {
+	local conf=$1
+	shift
+	"$ARBORD" -c "$conf" -s "$T/sock" "$@" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord control socket" ctl status
+}
+
+# stop_arbord: orderly shutdown, returns arbord's exit code.
+stop_arbord() {
+	ctl shutdown >/dev/null 2>&1
+	wait "$ARBORD_PID"
+}
+
+# json PATH JQ: a field of status --json.
+json() { ctl status "$1" --json | jq -r "$2"; }
+state_of() { json "$1" .state; }
+pid_of() { json "$1" '.pid // empty'; }
+is_state() { [ "$(state_of "$1")" = "$2" ]; }
+is_running_new() { [ "$(state_of "$1")" = running ] && [ "$(pid_of "$1")" != "$2" ]; }
+alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+dead() { ! alive "$1"; }
+log_has() { grep -q -- "$1" "$T/log"; }
+
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() {
+	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+# conf NAME <<EOF ... EOF: writes $T/NAME.conf from stdin.
+conf() { cat >"$T/$1.conf"; }

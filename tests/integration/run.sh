@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Runs every test_* function of tests/integration/t_*.sh, each in a subshell
+# with a fresh directory and a hard timeout. Prints "N passed, N failed".
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+pass=0 failed=0 skipped=0 failures=()
+only=${1:-}
+
+for file in "$here"/t_*.sh; do
+	for t in $(bash -c "source '$here/lib.sh'; source '$file'; declare -F" |
+	    awk '{print $3}' | grep '^test_'); do
+		[ -n "$only" ] && [[ $t != *$only* ]] && continue
+		dir=$(mktemp -d /tmp/arbor-it.XXXXXX)
+		start=$EPOCHREALTIME
+		timeout -k 5 120 bash -c "
+			set -u
+			T='$dir'
+			source '$here/lib.sh'
+			source '$file'
+			cleanup() {
+				[ -n \"\${ARBORD_PID:-}\" ] && kill -9 \"\$ARBORD_PID\" 2>/dev/null
+				true
+			}
+			trap cleanup EXIT
+			$t
+		" >"$dir/out" 2>&1
+		rc=$?
+		secs=$(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $start }")
+		name="$(basename "$file" .sh):$t"
+		if [ $rc -eq 0 ]; then
+			pass=$((pass + 1))
+			echo "ok   $name (${secs}s)"
+		elif [ $rc -eq 77 ]; then
+			skipped=$((skipped + 1))
+			echo "skip $name: $(tail -n 1 "$dir/out")"
+		else
+			failed=$((failed + 1))
+			failures+=("$name")
+			echo "FAIL $name (rc=$rc, ${secs}s)"
+			sed 's/^/    /' "$dir/out"
+		fi
+		rm -rf "$dir"
+	done
+done
+[ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
+echo "integration: $pass passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]

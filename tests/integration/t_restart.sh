@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Restart types, success_exit_codes, restart_delay and escalation (SPEC §3).
+
+# A worker that exits with the status written in $T/code.<name> when that
+# file appears, and otherwise sleeps.
+exiter() {
+	echo "[\"/bin/sh\", \"-c\", \"while [ ! -e $T/code.$1 ]; do sleep 0.02; done; c=\$(cat $T/code.$1); rm -f $T/code.$1; exit \$c\"]"
+}
+
+test_restart_types() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 20; children = (
+  { name = "perm"; command = $(exiter perm); },
+  { name = "trans"; command = $(exiter trans); restart = "transient"; },
+  { name = "trans2"; command = $(exiter trans2); restart = "transient"; success_exit_codes = [0, 7]; },
+  { name = "temp"; command = $(exiter temp); restart = "temporary"; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	local p=$(pid_of root/perm) t=$(pid_of root/trans) t2=$(pid_of root/trans2)
+	# permanent: restarted even after a normal exit
+	echo 0 >"$T/code.perm"
+	wait_for "perm restarted" is_running_new root/perm "$p" || return 1
+	assert_eq "perm exit" normal "$(json root/perm .last_exit.reason)" || return 1
+	# transient: a crash restarts it, a normal exit does not
+	echo 1 >"$T/code.trans"
+	wait_for "trans restarted" is_running_new root/trans "$t" || return 1
+	echo 0 >"$T/code.trans"
+	wait_for "trans stopped" is_state root/trans stopped || return 1
+	assert_eq "trans exit" normal "$(json root/trans .last_exit.reason)" || return 1
+	# success_exit_codes: 7 is normal for trans2
+	echo 7 >"$T/code.trans2"
+	wait_for "trans2 stopped" is_state root/trans2 stopped || return 1
+	assert_eq "trans2 status" "normal 7" "$(json root/trans2 '"\(.last_exit.reason) \(.last_exit.status)"')" || return 1
+	# temporary: never restarted, even after a crash
+	echo 3 >"$T/code.temp"
+	wait_for "temp stopped" is_state root/temp stopped || return 1
+	assert_eq "temp exit" "crash 3" "$(json root/temp '"\(.last_exit.reason) \(.last_exit.status)"')" || return 1
+	assert_eq "temp restarts" 0 "$(json root/temp .restarts)"
+}
+
+test_restart_delay_backoff() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 20; children = (
+  { name = "w"; command = $(exiter w); restart_delay = 300; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	local p=$(pid_of root/w)
+	echo 1 >"$T/code.w"
+	wait_for "backoff" is_state root/w backoff || return 1
+	wait_for "restarted after the delay" is_running_new root/w "$p"
+}
+
+test_nested_give_up_restarts_subtree_and_keeps_siblings() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 5; children = (
+  { name = "left"; strategy = "one_for_one"; intensity = 1; period = 30; children = (
+      { name = "loop"; command = $(exiter loop); },
+      { name = "calm"; command = ["/bin/sleep", "1000"]; }
+  ); },
+  { name = "right"; strategy = "one_for_one"; children = (
+      { name = "x"; command = ["/bin/sleep", "1000"]; }
+  ); }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	local x=$(pid_of root/right/x) calm=$(pid_of root/left/calm) l=$(pid_of root/left/loop)
+	echo 1 >"$T/code.loop"
+	wait_for "loop restarted" is_running_new root/left/loop "$l" || return 1
+	echo 1 >"$T/code.loop"	# second restart in 30 s: left gives up
+	wait_for "left restarted by root" bash -c "[ \"\$($ARBORCTL -s $T/sock status root/left --json | jq .restarts)\" = 1 ]" || return 1
+	wait_for "calm restarted fresh" is_running_new root/left/calm "$calm" || return 1
+	log_has "give_up root/left: more than 1 restart within 30 s" || fail "no give_up line" || return 1
+	assert_eq "sibling subtree keeps its pid" "$x" "$(pid_of root/right/x)" || return 1
+	assert_eq "left last exit" "crash give_up" "$(json root/left '"\(.last_exit.reason) \(.last_exit.cause)"')"
+}
+
+test_root_give_up_exits_3() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 2; period = 30; children = (
+  { name = "bad"; command = ["/bin/sh", "-c", "exit 1"]; },
+  { name = "other"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait "$ARBORD_PID"
+	assert_eq "exit code" 3 "$?" || return 1
+	log_has "give_up root: more than 2 restarts within 30 s" || fail "no give_up line" || return 1
+	log_has "stop root/other" || fail "other was not stopped" || return 1
+	[ ! -e "$T/sock" ] || fail "socket left behind"
+}
+
+test_exec_failure_is_a_crash_with_a_clear_line() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 1; period = 30; children = (
+  { name = "ok"; command = ["/bin/sleep", "1000"]; },
+  { name = "missing"; command = ["/nonexistent/arbor-test"]; restart = "transient"; }
+); };
+CONF
+	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait "$ARBORD_PID"
+	assert_eq "exit code after intensity" 3 "$?" || return 1
+	log_has 'root/missing: cannot start: execve /nonexistent/arbor-test: No such file or directory' ||
+		fail "no line naming the command and errno" || return 1
+	log_has 'exit root/missing reason=crash cause=spawn_failed' || fail "no crash event"
+}
