@@ -23,7 +23,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
 LIBS := -lconfig -ljansson
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
-	libcmocka-dev jq procps util-linux
+	libcmocka-dev jq procps util-linux python3 passwd
 
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
 ARBORD_SRC := $(COMMON_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \

@@ -10,7 +10,8 @@ only=${1:-}
 for file in "$here"/t_*.sh; do
 	for t in $(bash -c "source '$here/lib.sh'; source '$file'; declare -F" |
 	    awk '{print $3}' | grep '^test_'); do
-		[ -n "$only" ] && [[ $t != *$only* ]] && continue
+		name="$(basename "$file" .sh):$t"
+		[ -n "$only" ] && [[ $name != *$only* ]] && continue
 		dir=$(mktemp -d /tmp/arbor-it.XXXXXX)
 		start=$EPOCHREALTIME
 		timeout -k 5 120 bash -c "
@@ -27,7 +28,6 @@ for file in "$here"/t_*.sh; do
 		" >"$dir/out" 2>&1
 		rc=$?
 		secs=$(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $start }")
-		name="$(basename "$file" .sh):$t"
 		if [ $rc -eq 0 ]; then
 			pass=$((pass + 1))
 			echo "ok   $name (${secs}s)"

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Raw control-socket client for tests.
+
+  rawclient.py send SOCK N     send stdin as-is, print N reply lines
+  rawclient.py idle SOCK N     hold N idle connections until killed
+  rawclient.py noread SOCK     flood status requests without reading replies
+"""
+import socket
+import sys
+import time
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+
+def main():
+    mode, path = sys.argv[1], sys.argv[2]
+    if mode == "send":
+        s = connect(path)
+        s.settimeout(10)
+        s.sendall(sys.stdin.buffer.read())
+        f = s.makefile("rb")
+        for _ in range(int(sys.argv[3])):
+            line = f.readline()
+            if not line:
+                print("EOF")
+                break
+            sys.stdout.write(line.decode(errors="replace"))
+        return
+    if mode == "idle":
+        conns = [connect(path) for _ in range(int(sys.argv[3]))]
+        print("ready", flush=True)
+        while True:
+            time.sleep(60)
+        del conns
+    if mode == "noread":
+        s = connect(path)
+        s.setblocking(False)
+        req = b'{"cmd":"status"}\n' * 1000
+        sent = 0
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                sent += s.send(req)
+            except BlockingIOError:
+                time.sleep(0.01)
+            except (BrokenPipeError, ConnectionResetError):
+                print("dropped after", sent, "bytes", flush=True)
+                return
+        print("never dropped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# arborctl commands and exit codes; bad and hostile control clients (SPEC §6).
+
+raw() { python3 "$HELPERS/rawclient.py" "$@"; }
+
+small_tree() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 20; children = (
+  { name = "a"; command = ["/bin/sh", "-c", "trap 'echo hup >> $T/hups' HUP; while :; do sleep 0.02; done"]; },
+  { name = "sub"; strategy = "one_for_all"; children = (
+    { name = "b"; command = ["/bin/sleep", "1000"]; }
+  ); }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+}
+
+test_status_human_and_json() {
+	small_tree
+	ctl status >"$T/out" || fail "status failed" || return 1
+	grep -q '^NAME .*STATE .*PID .*UPTIME .*RESTARTS .*LAST EXIT' "$T/out" || fail "no header: $(cat "$T/out")" || return 1
+	grep -Eq '^root \(one_for_one\) +running' "$T/out" || fail "no root line" || return 1
+	grep -Eq "^    b +running +$(pid_of root/sub/b) " "$T/out" || fail "b not indented under sub: $(cat "$T/out")" || return 1
+	assert_eq "json tree" "supervisor one_for_one running worker" \
+		"$(ctl status --json | jq -r '"\(.kind) \(.strategy) \(.state) \(.children[0].kind)"')" || return 1
+	assert_eq "subtree" "root/sub/b" "$(ctl status root/sub --json | jq -r '.children[0].path')" || return 1
+	ctl status root/nope 2>"$T/err"
+	assert_eq "unknown path exit code" 1 "$?" || return 1
+	grep -q 'unknown path "root/nope"' "$T/err" || fail "no clear error"
+}
+
+test_start_stop_restart_signal() {
+	small_tree
+	local a=$(pid_of root/a) b=$(pid_of root/sub/b)
+	ctl stop root/a || return 1
+	wait_for "a stopped" is_state root/a stopped || return 1
+	assert_eq "stop reason" shutdown "$(json root/a .last_exit.reason)" || return 1
+	dead "$a" || fail "a still alive" || return 1
+	ctl stop root/a || fail "stopping a stopped child should succeed" || return 1
+	ctl start root/a || return 1
+	wait_for "a running" is_state root/a running || return 1
+	ctl start root/a 2>"$T/err"
+	assert_eq "start running child" 1 "$?" || return 1
+	grep -q "already running" "$T/err" || fail "no reason given" || return 1
+	a=$(pid_of root/a)
+	ctl restart root/a || return 1
+	wait_for "a restarted" is_running_new root/a "$a" || return 1
+	assert_eq "restart is no crash" shutdown "$(json root/a .last_exit.reason)" || return 1
+	ctl restart root/sub || return 1
+	wait_for "b restarted with sub" is_running_new root/sub/b "$b" || return 1
+	ctl signal root/a HUP || return 1
+	wait_for "HUP delivered" test -s "$T/hups" || return 1
+	ctl signal root/sub HUP 2>"$T/err"
+	assert_eq "signal a supervisor" 1 "$?" || return 1
+	grep -q "not a worker" "$T/err" || fail "no reason" || return 1
+	ctl signal root/a NOSUCHSIG 2>/dev/null
+	assert_eq "bad signal" 1 "$?" || return 1
+	ctl stop root 2>/dev/null
+	assert_eq "stop root" 1 "$?" || return 1
+	ctl start-child root/sub 2>"$T/err"
+	assert_eq "start-child on one_for_all" 1 "$?" || return 1
+	grep -q "not a simple_one_for_one" "$T/err" || fail "no reason"
+}
+
+test_exit_codes_usage_and_unreachable() {
+	"$ARBORCTL" -s "$T/none.sock" status 2>"$T/err"
+	assert_eq "unreachable" 2 "$?" || return 1
+	grep -q "cannot reach arbord at $T/none.sock" "$T/err" || fail "no clear error" || return 1
+	"$ARBORCTL" -s "$T/none.sock" bogus 2>/dev/null
+	assert_eq "unknown command" 2 "$?" || return 1
+	"$ARBORCTL" -s "$T/none.sock" stop 2>/dev/null
+	assert_eq "missing argument" 2 "$?" || return 1
+	ARBOR_SOCKET=$T/none.sock "$ARBORCTL" status 2>"$T/err"
+	grep -q "$T/none.sock" "$T/err" || fail "ARBOR_SOCKET not used"
+}
+
+test_shutdown_command_returns_when_arbord_is_gone() {
+	small_tree
+	local a=$(pid_of root/a)
+	ctl shutdown || return 1
+	dead "$ARBORD_PID" || fail "arbord still running after arborctl shutdown returned" || return 1
+	dead "$a" || fail "worker left behind" || return 1
+	wait "$ARBORD_PID"
+	assert_eq "exit code" 0 "$?"
+}
+
+test_bad_requests_get_errors_and_the_connection_goes_on() {
+	small_tree
+	printf '%s\n' '{"cmd":' 'null' '[1,2]' '{"nocmd":1}' '{"cmd":"fly"}' \
+		'{"cmd":"stop","path":7}' '{"cmd":"stop"}' '{"cmd":"signal","path":"root/a","signal":999}' \
+		'{"cmd":"status","path":"root/a"}' >"$T/req"
+	raw send "$T/sock" 9 <"$T/req" >"$T/replies" || return 1
+	assert_eq "error replies" 8 "$(head -n 8 "$T/replies" | jq -r 'select(.ok == false) | .error' | wc -l)" || return 1
+	grep -q 'invalid JSON' "$T/replies" || fail "no JSON error" || return 1
+	grep -q 'unknown command \\"fly\\"' "$T/replies" || fail "no unknown command error: $(cat "$T/replies")" || return 1
+	assert_eq "connection still served" running "$(tail -n 1 "$T/replies" | jq -r .status.state)" || return 1
+	# an 8 MiB line, garbage bytes, then a good request on the same connection
+	{ head -c $((8 * 1024 * 1024)) /dev/zero | tr '\0' 'x'; printf '\n\x01\xff\xfe garbage\n{"cmd":"status","path":"root/a"}\n'; } >"$T/big"
+	raw send "$T/sock" 3 <"$T/big" >"$T/replies" || return 1
+	grep -q 'request longer than 65536 bytes' "$T/replies" || fail "no size error: $(head -c 300 "$T/replies")" || return 1
+	assert_eq "after the flood" running "$(tail -n 1 "$T/replies" | jq -r .status.state)" || return 1
+	is_state root/a running
+}
+
+test_hostile_clients_never_stall_supervision() {
+	small_tree
+	raw idle "$T/sock" 300 >"$T/idle" &
+	local idle=$!
+	wait_for "idle clients connected" grep -q ready "$T/idle" || return 1
+	raw noread "$T/sock" >"$T/noread" &
+	local noread=$!
+	local a=$(pid_of root/a)
+	kill -KILL "$a"
+	wait_for "a restarted while clients misbehave" is_running_new root/a "$a" || return 1
+	wait "$noread"
+	grep -q 'dropped after' "$T/noread" || fail "a client that never reads was not dropped: $(cat "$T/noread")" || return 1
+	kill "$idle"
+	ctl status >/dev/null
+}
+
+test_socket_mode_and_peer_credentials() {
+	[ "$(id -u)" = 0 ] || { echo "needs root to act as another uid"; return 77; }
+	small_tree
+	assert_eq "socket mode" 600 "$(stat -c %a "$T/sock")" || return 1
+	chmod 755 "$T"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$ARBORCTL" -s "$T/sock" status 2>"$T/err"
+	assert_eq "other uid cannot connect" 2 "$?" || return 1
+	# Even with the file opened up, SO_PEERCRED refuses another uid.
+	chmod 666 "$T/sock"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$ARBORCTL" -s "$T/sock" status 2>"$T/err"
+	assert_eq "other uid refused" 1 "$?" || return 1
+	grep -q "permission denied" "$T/err" || fail "no permission error: $(cat "$T/err")" || return 1
+	ctl status >/dev/null
+}
+
+test_second_arbord_on_the_same_socket_is_refused() {
+	small_tree
+	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" 2>"$T/err2"
+	assert_eq "exit code" 1 "$?" || return 1
+	grep -q "another arbord is running there; nothing was started" "$T/err2" || fail "no clear error: $(cat "$T/err2")" || return 1
+	ctl status >/dev/null
+}

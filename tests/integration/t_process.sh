@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# What a worker's process looks like: environment, cwd, umask, credentials,
+# rlimits, no_new_privs, stdio, process group (SPEC §2, §3).
+
+# A worker that reports about itself into $T/<what> and then sleeps.
+REPORT='env > $D/env; pwd > $D/cwd; umask > $D/umask; ulimit -n > $D/nofile; ulimit -c > $D/core;
+grep -E "^(Uid|Gid|Groups|NoNewPrivs):" /proc/self/status > $D/status;
+ps -o pgid= -p $$ | tr -d " " > $D/pgid; echo $$ > $D/pid; echo to-stdout; echo to-stderr >&2;
+exec sleep 1000'
+
+report_worker() {
+	# report_worker NAME EXTRA_KEYS
+	local d=$T/$1
+	mkdir -p "$d"
+	chmod 777 "$d"
+	chmod 755 "$T"
+	printf '  { name = "%s"; command = ["/bin/sh", "-c", "D=%s; %s"]; %s }' \
+		"$1" "$d" "$(printf '%s' "$REPORT" | tr '\n' ' ' | sed 's/"/\\"/g')" "$2"
+}
+
+test_environment_cwd_umask_stdio() {
+	mkdir -p "$T/work"
+	export ARBOR_OBS_FAULT=none NOTIFY_SOCKET=/nonexistent FROM_ARBORD=yes
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+$(report_worker plain 'stdout = "file:'"$T"'/plain.out"; stderr = "null";'),
+$(report_worker custom 'env = ["MODE=prod", "FROM_ARBORD=overridden"]; cwd = "'"$T"'/work"; umask = "027"; stdout = "file:'"$T"'/custom.out"; stderr = "file:'"$T"'/custom.out";'),
+$(report_worker clear 'env = ["ONLY=this"]; env_clear = true;')
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	for w in plain custom clear; do
+		wait_for "$w reported" test -s "$T/$w/pid" || return 1
+	done
+	grep -qx 'ARBOR_PATH=root/plain' "$T/plain/env" || fail "no ARBOR_PATH" || return 1
+	grep -qx 'FROM_ARBORD=yes' "$T/plain/env" || fail "arbord's environment not inherited" || return 1
+	grep -q '^ARBOR_OBS_FAULT=\|^NOTIFY_SOCKET=' "$T/plain/env" && fail "arbord's internal variables leak" && return 1
+	grep -qx 'MODE=prod' "$T/custom/env" || fail "env not added" || return 1
+	grep -qx 'FROM_ARBORD=overridden' "$T/custom/env" || fail "env does not override" || return 1
+	assert_eq "env_clear" "ARBOR_PATH=root/clear ONLY=this" \
+		"$(grep -v '^PWD=\|^SHLVL=\|^_=' "$T/clear/env" | sort | tr '\n' ' ' | sed 's/ $//')" || return 1
+	assert_eq "cwd" "$T/work" "$(cat "$T/custom/cwd")" || return 1
+	assert_eq "umask" 0027 "$(cat "$T/custom/umask")" || return 1
+	assert_eq "stdout file" to-stdout "$(cat "$T/plain.out")" || return 1
+	assert_eq "stdout+stderr file" "to-stdout to-stderr" "$(tr '\n' ' ' <"$T/custom.out" | sed 's/ $//')" || return 1
+	grep -q to-stderr "$T/log" && fail "stderr = null leaked into arbord's stderr" && return 1
+	# each worker leads its own process group
+	assert_eq "own process group" "$(cat "$T/plain/pid")" "$(cat "$T/plain/pgid")"
+}
+
+test_rlimits_and_no_new_privs() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+$(report_worker lim 'rlimits = { nofile = 333; core = 0; }; no_new_privs = true;')
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "reported" test -s "$T/lim/pid" || return 1
+	assert_eq "nofile" 333 "$(cat "$T/lim/nofile")" || return 1
+	assert_eq "core" 0 "$(cat "$T/lim/core")" || return 1
+	grep -q 'NoNewPrivs:[[:space:]]1' "$T/lim/status" || fail "NoNewPrivs not set: $(cat "$T/lim/status")"
+}
+
+test_user_group_and_supplementary_groups() {
+	[ "$(id -u)" = 0 ] || { echo "needs root to change credentials"; return 77; }
+	getent group arbor-it-sup >/dev/null || groupadd --system arbor-it-sup || return 1
+	getent passwd arbor-it >/dev/null ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin -G arbor-it-sup arbor-it || return 1
+	local uid=$(id -u arbor-it) gid=$(id -g arbor-it) sup=$(getent group arbor-it-sup | cut -d: -f3)
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+$(report_worker asuser 'user = "arbor-it";'),
+$(report_worker asgroup 'user = "arbor-it"; group = "nogroup";')
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "asuser reported" test -s "$T/asuser/pid" || return 1
+	wait_for "asgroup reported" test -s "$T/asgroup/pid" || return 1
+	grep -Eq "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid$" "$T/asuser/status" || fail "uid: $(cat "$T/asuser/status")" || return 1
+	grep -Eq "^Gid:[[:space:]]+$gid[[:space:]]+$gid[[:space:]]+$gid[[:space:]]+$gid$" "$T/asuser/status" || fail "gid: $(cat "$T/asuser/status")" || return 1
+	assert_eq "supplementary groups" "$(echo $gid $sup | tr ' ' '\n' | sort -n | tr '\n' ' ')" \
+		"$(grep ^Groups: "$T/asuser/status" | cut -f2 | tr ' ' '\n' | grep . | sort -n | tr '\n' ' ')" || return 1
+	grep -Eq "^Gid:[[:space:]]+65534[[:space:]]" "$T/asgroup/status" || fail "group override: $(cat "$T/asgroup/status")"
+}
+
+test_unknown_user_is_a_failed_start() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 0; children = (
+  { name = "w"; command = ["/bin/true"]; user = "no-such-user-arbor"; }
+); };
+CONF
+	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait "$ARBORD_PID"
+	assert_eq "exit code" 3 "$?" || return 1
+	log_has 'root/w: cannot start: unknown user "no-such-user-arbor"' || fail "no clear line"
+}
