@@ -705,7 +705,9 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 	    config_setting_type(s) != CONFIG_TYPE_GROUP) {
 		char *p = xasprintf("%s/children[%d]", parent_path, index);
 
-		error(c, s, p, "expected a group, got %s", type_name(s));
+		/* libconfig dates a scalar by its lookahead token: name the list. */
+		error(c, config_setting_parent(s), p, "expected a group, got %s",
+		    type_name(s));
 		free(p);
 		return NULL;
 	}
@@ -744,7 +746,7 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 		else if (parent_auto == AUTO_SHUTDOWN_NEVER)
 			error(c, config_setting_get_member(s, "significant"),
 			    path, "significant: the parent's auto_shutdown is \"never\"");
-		if (n->restart == RESTART_PERMANENT)
+		else if (n->restart == RESTART_PERMANENT)
 			error(c, config_setting_get_member(s, "significant"),
 			    path, "significant: a permanent child cannot be significant (use transient or temporary)");
 	}

@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# arbord --check, refused configurations, options (SPEC §1, §2).
+
+test_check_prints_the_tree() {
+	"$ARBORD" --check -c "$ROOT/config/examples/demo.conf" >"$T/out" 2>"$T/err"
+	assert_eq "exit code" 0 "$?" || return 1
+	head -n 1 "$T/out" | grep -q '^root (supervisor one_for_one' || fail "no root: $(cat "$T/out")" || return 1
+	grep -q '^    .* (worker) restart=' "$T/out" || fail "nested workers not shown" || return 1
+	[ ! -s "$T/err" ] || fail "unexpected diagnostics: $(cat "$T/err")"
+}
+
+test_invalid_config_refused_whole_nothing_started() {
+	conf bad <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "good"; command = ["/bin/sh", "-c", "touch $T/started; exec sleep 1000"]; },
+  { name = "web"; command = ["/bin/true"]; restart = "sometimes"; },
+  { name = "web"; command = ["relative"]; }
+); };
+CONF
+	"$ARBORD" --check -c "$T/bad.conf" >"$T/out" 2>"$T/err"
+	assert_eq "--check exit code" 1 "$?" || return 1
+	cat >"$T/expected" <<EXP
+$T/bad.conf:3: root/web: unknown restart type "sometimes"
+$T/bad.conf:4: root/web: command[0]: "relative" is not an absolute path
+$T/bad.conf:4: root: duplicate child name "web" (first on line 3)
+arbord: $T/bad.conf: 3 errors; nothing was started
+EXP
+	diff "$T/expected" "$T/err" >&2 || fail "--check errors differ" || return 1
+	"$ARBORD" -c "$T/bad.conf" -s "$T/sock" >"$T/out" 2>"$T/err"
+	assert_eq "arbord exit code" 1 "$?" || return 1
+	diff "$T/expected" "$T/err" >&2 || fail "arbord errors differ" || return 1
+	[ ! -e "$T/started" ] && [ ! -e "$T/sock" ] || fail "something was started"
+}
+
+test_options() {
+	"$ARBORD" >/dev/null 2>"$T/err"
+	assert_eq "no -c" 1 "$?" || return 1
+	grep -q -- '-c FILE is required' "$T/err" || fail "no clear error" || return 1
+	"$ARBORD" -c x --log-format xml 2>"$T/err"
+	assert_eq "bad --log-format" 1 "$?" || return 1
+	"$ARBORD" --bogus 2>/dev/null
+	assert_eq "unknown option" 1 "$?" || return 1
+	"$ARBORD" --version | grep -Eq '^arbord [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version" || return 1
+	"$ARBORD" --help | grep -q -- '--no-bpf' || fail "--help" || return 1
+	"$ARBORD" -c /nonexistent.conf 2>"$T/err"
+	assert_eq "missing file" 1 "$?" || return 1
+	grep -q '/nonexistent.conf: cannot read: No such file or directory' "$T/err" || fail "no clear error"
+}
+
+test_json_log_format() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "a"; command = ["/bin/sh", "-c", "exit 4"]; restart = "temporary"; }
+); };
+CONF
+	start_arbord "$T/tree.conf" --log-format json
+	wait_for "a stopped" is_state root/a stopped || return 1
+	stop_arbord
+	grep '"event"' "$T/log" >"$T/events"
+	jq -e . "$T/events" >/dev/null || fail "not JSON lines" || return 1
+	assert_eq "exit event" "root/a crash 4 null" \
+		"$(jq -r 'select(.event == "exit") | "\(.path) \(.reason) \(.status) \(.signal)"' "$T/events")" || return 1
+	jq -e 'select(.event == "spawn") | (.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")) and (.mono_ns > 0) and (.pid > 0)' "$T/events" >/dev/null ||
+		fail "spawn event fields"
+}
+
+test_socket_from_config_and_environment() {
+	conf tree <<CONF
+daemon = { socket = "$T/from-config.sock"; };
+tree = { strategy = "one_for_one"; children = ( { name = "a"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	"$ARBORD" -c "$T/tree.conf" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "socket from the config" "$ARBORCTL" -s "$T/from-config.sock" status || return 1
+	ARBOR_SOCKET=$T/from-config.sock "$ARBORCTL" shutdown || return 1
+	wait "$ARBORD_PID"
+}

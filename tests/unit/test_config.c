@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * config_load: every kind of error, with its FILE:LINE: PATH: message line,
+ * and every key of SPEC §2 read into the spec.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "daemon/util.h"
+
+static char file[] = "/tmp/arbor-conf-XXXXXX";
+
+/* Loads text; returns the spec (or NULL) and the diagnostics joined by '\n'
+ * with the temporary file's name replaced by "F". */
+static struct spec *
+load(const char *text, char **errors, char **warnings)
+{
+	struct config_diag d;
+	struct spec *sp;
+	int fd;
+
+	strcpy(file, "/tmp/arbor-conf-XXXXXX");
+	fd = mkstemp(file);
+	assert_true(fd >= 0);
+	assert_true(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	sp = config_load(file, &d);
+	unlink(file);
+	for (int k = 0; k < 2; k++) {
+		char **lines = k ? d.warnings : d.errors;
+		size_t n = k ? d.nwarnings : d.nerrors;
+		char **out = k ? warnings : errors;
+		size_t len = 1;
+
+		for (size_t i = 0; i < n; i++)
+			len += strlen(lines[i]) + 1;
+		*out = xcalloc(len, 1);
+		for (size_t i = 0; i < n; i++) {
+			const char *l = lines[i];
+
+			if (strncmp(l, file, strlen(file)) == 0) {
+				strcat(*out, "F");
+				l += strlen(file);
+			}
+			strcat(*out, l);
+			if (i + 1 < n)
+				strcat(*out, "\n");
+		}
+	}
+	config_diag_free(&d);
+	return sp;
+}
+
+/* Asserts that text is refused with exactly the error lines expected. */
+static void
+refused(const char *text, const char *expected)
+{
+	char *errors, *warnings;
+	struct spec *sp = load(text, &errors, &warnings);
+
+	if (sp || strcmp(errors, expected) != 0)
+		fail_msg("for:\n%s\nexpected:\n%s\ngot:\n%s", text, expected,
+		    errors);
+	free(errors);
+	free(warnings);
+}
+
+#define TREE(children) "tree = { strategy = \"one_for_one\";\n children = (\n" children "\n); };\n"
+
+static void
+syntax_error_names_the_line(void **state)
+{
+	(void)state;
+	refused("tree = {\n strategy = ;\n};\n",
+	    "F:2: syntax error: syntax error");
+}
+
+static void
+unreadable_file(void **state)
+{
+	struct config_diag d;
+
+	(void)state;
+	assert_null(config_load("/nonexistent/arbor.conf", &d));
+	assert_int_equal(d.nerrors, 1);
+	assert_string_equal(d.errors[0],
+	    "/nonexistent/arbor.conf: cannot read: No such file or directory");
+	config_diag_free(&d);
+}
+
+static void
+tree_is_required_and_a_supervisor(void **state)
+{
+	(void)state;
+	refused("daemon = { };\n", "F: tree: missing (the tree group is required)");
+	refused("tree = 3;\n", "F:1: tree: expected a group, got an integer");
+	refused("tree = { command = [\"/bin/true\"]; };\n",
+	    "F:1: tree: the root must be a supervisor (give it a strategy)");
+}
+
+static void
+unknown_keys_everywhere(void **state)
+{
+	(void)state;
+	refused("color = 1;\n" TREE(""),
+	    "F:1: (top level): unknown key \"color\" for the top level");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; colour = \"red\"; }"),
+	    "F:3: root/w: unknown key \"colour\" for a worker");
+	refused(TREE("{ name = \"s\"; strategy = \"one_for_one\"; command = [\"/bin/true\"]; }"),
+	    "F:3: root/s: unknown key \"command\" for a supervisor");
+	refused("daemon = { sock = \"/x\"; };\n" TREE(""),
+	    "F:1: daemon: unknown key \"sock\" for daemon");
+	refused("observability = { metrics = \"\"; };\n" TREE(""),
+	    "F:1: observability: unknown key \"metrics\" for observability");
+}
+
+static void
+wrong_types(void **state)
+{
+	(void)state;
+	refused("tree = { strategy = \"one_for_one\"; intensity = \"3\"; };\n",
+	    "F:1: root: intensity: expected an integer, got a string");
+	refused(TREE("{ name = \"w\"; command = \"/bin/true\"; }"),
+	    "F:3: root/w: command: expected a list of strings, got a string");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; env = (\"A=1\", 2); }"),
+	    "F:3: root/w: env[1]: expected a string, got an integer");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; env_clear = 1; }"),
+	    "F:3: root/w: env_clear: expected a boolean, got an integer");
+	refused(TREE("\"w\""),
+	    "F:2: root/children[0]: expected a group, got a string");
+	refused("tree = { strategy = \"one_for_one\"; children = { }; };\n",
+	    "F:1: root: children: expected a list of groups ( {...}, ... ), got a group");
+}
+
+static void
+names_required_valid_and_unique(void **state)
+{
+	(void)state;
+	refused(TREE("{ command = [\"/bin/true\"]; }"),
+	    "F:3: root/children[0]: missing \"name\"");
+	refused(TREE("{ name = \"a/b\"; command = [\"/bin/true\"]; }"),
+	    "F:3: root/a/b: invalid name \"a/b\" (allowed: A-Z a-z 0-9 _ . -)");
+	refused(TREE("{ name = \"..\"; command = [\"/bin/true\"]; }"),
+	    "F:3: root/..: invalid name \"..\" (allowed: A-Z a-z 0-9 _ . -)");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; },\n{ name = \"w\"; command = [\"/bin/true\"]; }"),
+	    "F:4: root: duplicate child name \"w\" (first on line 3)");
+}
+
+static void
+commands_must_be_absolute_and_non_empty(void **state)
+{
+	(void)state;
+	refused(TREE("{ name = \"w\"; }"), "F:3: root/w: missing \"command\"");
+	refused(TREE("{ name = \"w\"; command = []; }"),
+	    "F:3: root/w: command: must not be empty");
+	refused(TREE("{ name = \"w\"; command = [\"true\"]; }"),
+	    "F:3: root/w: command[0]: \"true\" is not an absolute path");
+}
+
+static void
+missing_executable_is_only_a_warning(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp = load(TREE("{ name = \"w\"; command = [\"/nonexistent/x\"]; user = \"no-such-user-arbor\"; }"),
+	    &errors, &warnings);
+
+	(void)state;
+	assert_non_null(sp);
+	assert_string_equal(errors, "");
+	assert_string_equal(warnings,
+	    "F:3: root/w: warning: command[0]: \"/nonexistent/x\": No such file or directory\n"
+	    "F:3: root/w: warning: user \"no-such-user-arbor\" does not exist (yet)");
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+}
+
+static void
+impossible_values(void **state)
+{
+	(void)state;
+	refused(TREE("{ name = \"web\"; command = [\"/bin/true\"]; restart = \"sometimes\"; }"),
+	    "F:3: root/web: unknown restart type \"sometimes\"");
+	refused("tree = { strategy = \"one_for_some\"; };\n",
+	    "F:1: root: unknown strategy \"one_for_some\"");
+	refused("tree = { strategy = \"one_for_one\"; auto_shutdown = \"maybe\"; };\n",
+	    "F:1: root: unknown auto_shutdown \"maybe\"");
+	refused("tree = { strategy = \"one_for_one\"; intensity = -1; };\n",
+	    "F:1: root: intensity: -1 is out of range [0, 100000]");
+	refused("tree = { strategy = \"one_for_one\"; period = 0; };\n",
+	    "F:1: root: period: 0 is out of range [1, 31536000]");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; shutdown = \"soon\"; }"),
+	    "F:3: root/w: shutdown: expected milliseconds or \"brutal_kill\" or \"infinity\", got \"soon\"");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; shutdown = -5; }"),
+	    "F:3: root/w: shutdown: -5 is out of range [0, 4294967295]");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; stop_signal = \"SIGNOPE\"; }"),
+	    "F:3: root/w: stop_signal: not a signal name or number (1-64)");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; ready = \"soon\"; }"),
+	    "F:3: root/w: ready: expected \"exec\" or \"notify\", got \"soon\"");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; watchdog = 1000; }"),
+	    "F:3: root/w: watchdog: needs ready = \"notify\"");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; restart_delay = 500; restart_delay_max = 100; }"),
+	    "F:3: root/w: restart_delay_max: 100 is less than restart_delay 500");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; success_exit_codes = [0, 300]; }"),
+	    "F:3: root/w: success_exit_codes[1]: expected an exit status 0-255");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; env = [\"NOEQUALS\"]; }"),
+	    "F:3: root/w: env[0]: \"NOEQUALS\" is not of the form K=V");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; cwd = \"tmp\"; }"),
+	    "F:3: root/w: cwd: \"tmp\" is not an absolute path");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; umask = \"089\"; }"),
+	    "F:3: root/w: umask: expected an octal string such as \"022\"");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; user = \"\"; }"),
+	    "F:3: root/w: user: must not be empty");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; rlimits = { files = 10; }; }"),
+	    "F:3: root/w: rlimits: unknown limit \"files\"");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; rlimits = { nofile = -1; }; }"),
+	    "F:3: root/w: rlimits.nofile: expected a non-negative integer or \"unlimited\"");
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; stdout = \"file:rel\"; }"),
+	    "F:3: root/w: stdout: expected \"inherit\", \"null\" or \"file:/absolute/path\", got \"file:rel\"");
+}
+
+static void
+simple_one_for_one_rules(void **state)
+{
+	(void)state;
+	refused("tree = { strategy = \"simple_one_for_one\"; };\n",
+	    "F:1: root: simple_one_for_one needs a \"template\"");
+	refused("tree = { strategy = \"simple_one_for_one\"; children = (); template = { command = [\"/bin/true\"]; }; };\n",
+	    "F:1: root: children: not allowed with simple_one_for_one (use template)");
+	refused("tree = { strategy = \"simple_one_for_one\"; template = { strategy = \"one_for_one\"; }; };\n",
+	    "F:1: root: template: must be a worker, not a supervisor");
+	refused("tree = { strategy = \"one_for_one\"; max_children = 3; };\n",
+	    "F:1: root: max_children: only allowed with simple_one_for_one");
+	refused("tree = { strategy = \"one_for_one\"; template = { command = [\"/bin/true\"]; }; };\n",
+	    "F:1: root: template: only allowed with simple_one_for_one");
+	refused("tree = { strategy = \"simple_one_for_one\"; template = { command = [\"/bin/true\"]; restart = \"never\"; }; };\n",
+	    "F:1: root/template: unknown restart type \"never\"");
+}
+
+static void
+significant_rules(void **state)
+{
+	(void)state;
+	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; significant = true; restart = \"transient\"; }"),
+	    "F:3: root/w: significant: the parent's auto_shutdown is \"never\"");
+	refused("tree = { strategy = \"one_for_one\"; auto_shutdown = \"any_significant\"; children = (\n"
+	    "{ name = \"w\"; command = [\"/bin/true\"]; significant = true; }); };\n",
+	    "F:2: root/w: significant: a permanent child cannot be significant (use transient or temporary)");
+	refused("tree = { strategy = \"one_for_one\"; significant = true; };\n",
+	    "F:1: root: significant: the root has no parent");
+}
+
+static void
+daemon_and_observability_values(void **state)
+{
+	(void)state;
+	refused("daemon = { socket = \"rel.sock\"; };\n" TREE(""),
+	    "F:1: daemon: socket: \"rel.sock\" is not an absolute path");
+	refused("observability = { bpf = \"maybe\"; };\n" TREE(""),
+	    "F:1: observability: bpf: expected \"auto\", \"on\" or \"off\", got \"maybe\"");
+	refused("observability = { metrics_listen = \"localhost\"; };\n" TREE(""),
+	    "F:1: observability: metrics_listen: expected \"HOST:PORT\" or \"\", got \"localhost\"");
+	refused("observability = { event_log = \"events.log\"; };\n" TREE(""),
+	    "F:1: observability: event_log: \"events.log\" is not an absolute path");
+	refused("observability = { event_log_max_bytes = 10; };\n" TREE(""),
+	    "F:1: observability: event_log_max_bytes: 10 is out of range [4096, 9223372036854775807]");
+}
+
+static void
+every_problem_is_listed(void **state)
+{
+	(void)state;
+	refused(TREE("{ name = \"a\"; command = [\"rel\"]; restart = \"x\"; },\n"
+	    "{ name = \"b\"; strategy = \"bogus\"; children = ({ name = \"c\"; }); }"),
+	    "F:3: root/a: command[0]: \"rel\" is not an absolute path\n"
+	    "F:3: root/a: unknown restart type \"x\"\n"
+	    "F:4: root/b: unknown strategy \"bogus\"\n"
+	    "F:4: root/b/c: missing \"command\"");
+}
+
+static void
+every_key_is_read(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp = load(
+	    "daemon = { socket = \"/run/x.sock\"; };\n"
+	    "observability = { bpf = \"off\"; metrics_listen = \"\"; event_log = \"/var/log/a.jsonl\";\n"
+	    "  event_log_max_bytes = 8192; event_log_keep = 2; };\n"
+	    "tree = { name = \"top\"; strategy = \"rest_for_one\"; intensity = 7; period = 9;\n"
+	    " auto_shutdown = \"all_significant\"; children = (\n"
+	    " { name = \"w\"; command = [\"/bin/true\", \"-x\"]; restart = \"transient\"; shutdown = \"brutal_kill\";\n"
+	    "   stop_signal = \"HUP\"; ready = \"notify\"; ready_timeout = \"infinity\"; watchdog = 300;\n"
+	    "   restart_delay = 10; restart_delay_max = 80; success_exit_codes = [0, 2]; env = [\"A=1\"];\n"
+	    "   env_clear = true; cwd = \"/tmp\"; umask = \"077\"; user = \"root\"; group = \"root\";\n"
+	    "   no_new_privs = true; rlimits = { nofile = 64; core = \"unlimited\"; };\n"
+	    "   stdout = \"null\"; stderr = \"file:/tmp/e\"; significant = true; },\n"
+	    " { name = \"pool\"; strategy = \"simple_one_for_one\"; max_children = 4; restart = \"temporary\";\n"
+	    "   shutdown = 250; template = { name = \"conn\"; command = [\"/bin/true\"]; }; }\n"
+	    "); };\n", &errors, &warnings);
+	const struct spec_node *w, *pool;
+
+	(void)state;
+	if (!sp)
+		fail_msg("%s", errors);
+	assert_string_equal(sp->socket, "/run/x.sock");
+	assert_int_equal(sp->bpf, BPF_OFF);
+	assert_string_equal(sp->metrics_listen, "");
+	assert_string_equal(sp->event_log, "/var/log/a.jsonl");
+	assert_int_equal(sp->event_log_max_bytes, 8192);
+	assert_int_equal(sp->event_log_keep, 2);
+	assert_string_equal(sp->root->name, "top");
+	assert_int_equal(sp->root->strategy, STRATEGY_REST_FOR_ONE);
+	assert_int_equal(sp->root->intensity, 7);
+	assert_int_equal(sp->root->period_s, 9);
+	assert_int_equal(sp->root->auto_shutdown, AUTO_SHUTDOWN_ALL_SIGNIFICANT);
+	w = sp->root->children[0];
+	assert_int_equal(w->w.argc, 2);
+	assert_string_equal(w->w.argv[1], "-x");
+	assert_null(w->w.argv[2]);
+	assert_int_equal(w->restart, RESTART_TRANSIENT);
+	assert_int_equal(w->shutdown.kind, SHUTDOWN_BRUTAL_KILL);
+	assert_int_equal(w->w.stop_signal, SIGHUP);
+	assert_int_equal(w->w.ready, READY_NOTIFY);
+	assert_int_equal(w->w.ready_timeout_ms, 0);
+	assert_int_equal(w->w.watchdog_ms, 300);
+	assert_int_equal(w->w.restart_delay_ms, 10);
+	assert_int_equal(w->w.restart_delay_max_ms, 80);
+	assert_int_equal(w->w.nsuccess, 2);
+	assert_int_equal(w->w.success_codes[1], 2);
+	assert_string_equal(w->w.env[0], "A=1");
+	assert_true(w->w.env_clear);
+	assert_string_equal(w->w.cwd, "/tmp");
+	assert_true(w->w.has_umask);
+	assert_int_equal(w->w.umask, 077);
+	assert_string_equal(w->w.user, "root");
+	assert_string_equal(w->w.group, "root");
+	assert_true(w->w.no_new_privs);
+	assert_int_equal(w->w.nrlimits, 2);
+	assert_int_equal(w->w.rlimits[0].resource, RLIMIT_NOFILE);
+	assert_int_equal(w->w.rlimits[0].value, 64);
+	assert_true(w->w.rlimits[1].value == UINT64_MAX);
+	assert_int_equal(w->w.out.kind, STDIO_NULL);
+	assert_int_equal(w->w.err.kind, STDIO_FILE);
+	assert_string_equal(w->w.err.path, "/tmp/e");
+	assert_true(w->significant);
+	pool = sp->root->children[1];
+	assert_true(pool->is_supervisor);
+	assert_int_equal(pool->strategy, STRATEGY_SIMPLE_ONE_FOR_ONE);
+	assert_int_equal(pool->max_children, 4);
+	assert_int_equal(pool->restart, RESTART_TEMPORARY);
+	assert_int_equal(pool->shutdown.kind, SHUTDOWN_TIMEOUT);
+	assert_int_equal(pool->shutdown.ms, 250);
+	assert_string_equal(pool->template->name, "conn");
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+}
+
+static void
+defaults_match_the_spec(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp = load(TREE("{ name = \"w\"; command = [\"/bin/true\"]; },\n"
+	    "{ name = \"s\"; strategy = \"one_for_all\"; }"), &errors, &warnings);
+	const struct spec_node *w, *s;
+
+	(void)state;
+	assert_non_null(sp);
+	assert_null(sp->socket);
+	assert_int_equal(sp->bpf, BPF_AUTO);
+	assert_string_equal(sp->metrics_listen, "127.0.0.1:9725");
+	assert_int_equal(sp->event_log_max_bytes, 16777216);
+	assert_int_equal(sp->event_log_keep, 5);
+	assert_string_equal(sp->root->name, "root");
+	assert_int_equal(sp->root->intensity, 3);
+	assert_int_equal(sp->root->period_s, 5);
+	w = sp->root->children[0];
+	assert_int_equal(w->restart, RESTART_PERMANENT);
+	assert_int_equal(w->shutdown.kind, SHUTDOWN_TIMEOUT);
+	assert_int_equal(w->shutdown.ms, 5000);
+	assert_int_equal(w->w.stop_signal, SIGTERM);
+	assert_int_equal(w->w.ready, READY_EXEC);
+	assert_int_equal(w->w.ready_timeout_ms, 10000);
+	assert_int_equal(w->w.nsuccess, 1);
+	assert_int_equal(w->w.success_codes[0], 0);
+	assert_int_equal(w->w.out.kind, STDIO_INHERIT);
+	s = sp->root->children[1];
+	assert_int_equal(s->shutdown.kind, SHUTDOWN_INFINITY);
+	assert_int_equal(s->auto_shutdown, AUTO_SHUTDOWN_NEVER);
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(syntax_error_names_the_line),
+		cmocka_unit_test(unreadable_file),
+		cmocka_unit_test(tree_is_required_and_a_supervisor),
+		cmocka_unit_test(unknown_keys_everywhere),
+		cmocka_unit_test(wrong_types),
+		cmocka_unit_test(names_required_valid_and_unique),
+		cmocka_unit_test(commands_must_be_absolute_and_non_empty),
+		cmocka_unit_test(missing_executable_is_only_a_warning),
+		cmocka_unit_test(impossible_values),
+		cmocka_unit_test(simple_one_for_one_rules),
+		cmocka_unit_test(significant_rules),
+		cmocka_unit_test(daemon_and_observability_values),
+		cmocka_unit_test(every_problem_is_listed),
+		cmocka_unit_test(every_key_is_read),
+		cmocka_unit_test(defaults_match_the_spec),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
