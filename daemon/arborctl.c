@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,23 +170,22 @@ run(const char *sock, json_t *req, bool json_out, bool wait_eof)
 	json_error_t jerr;
 	json_t *reply, *ok;
 	char *line;
-	int fd, code;
+	int fd, code, werr;
 
 	json_decref(req);
 	if ((fd = connect_to(sock)) < 0) {
 		free(s);
 		return EXIT_UNREACHABLE;
 	}
-	if (dprintf(fd, "%s\n", s) < 0) {
-		fprintf(stderr, "arborctl: write: %s\n", strerror(errno));
-		free(s);
-		close(fd);
-		return EXIT_UNREACHABLE;
-	}
+	/* A refusal may come before the request is read: read it anyway. */
+	werr = dprintf(fd, "%s\n", s) < 0 ? errno : 0;
 	free(s);
 	line = read_line(fd);
 	if (!line) {
-		fprintf(stderr, "arborctl: no reply from arbord\n");
+		if (werr)
+			fprintf(stderr, "arborctl: write: %s\n", strerror(werr));
+		else
+			fprintf(stderr, "arborctl: no reply from arbord\n");
 		close(fd);
 		return EXIT_UNREACHABLE;
 	}
@@ -253,6 +253,7 @@ main(int argc, char **argv)
 	bool json_out = false;
 	int code;
 
+	signal(SIGPIPE, SIG_IGN);
 	while (argc > 1 && argv[1][0] == '-') {
 		if (strcmp(argv[1], "-s") == 0 && argc > 2) {
 			sock_opt = argv[2];

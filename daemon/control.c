@@ -550,13 +550,16 @@ control_close(struct control *ctl)
 {
 	if (!ctl)
 		return;
-	/* The loop has ended: no batch is running, free at once. */
+	/*
+	 * The loop has ended, so no batch is running: free at once. Client
+	 * fds stay open until the process exits, so `arborctl shutdown`
+	 * sees EOF only once arbord is gone.
+	 */
 	while (ctl->clients) {
 		struct client *c = ctl->clients;
 
 		ctl->clients = c->next;
 		loop_unwatch(ctl->loop, &c->w);
-		close(c->w.fd);
 		client_free(c);
 	}
 	loop_unwatch(ctl->loop, &ctl->w);
