@@ -33,7 +33,7 @@ struct client {
 	size_t inlen;
 	bool discarding;	/* dropping an overlong line up to its newline */
 	char *out;
-	size_t outlen, outoff;
+	size_t outlen, outoff, outcap;
 	uint64_t last_active;
 	struct client *prev, *next;
 };
@@ -115,12 +115,17 @@ client_send(struct client *c, json_t *o)
 		client_close(c);	/* it does not read its replies */
 		return;
 	}
-	if (c->outoff > 0) {
+	if (c->outoff > 0 && c->outoff >= c->outcap / 2) {
 		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
 		c->outlen -= c->outoff;
 		c->outoff = 0;
 	}
-	c->out = xreallocarray(c->out, c->outlen + len + 1, 1);
+	if (c->outlen + len + 1 > c->outcap) {
+		/* Doubling keeps a flood of replies linear in its size. */
+		while (c->outlen + len + 1 > c->outcap)
+			c->outcap = c->outcap ? c->outcap * 2 : 4096;
+		c->out = xreallocarray(c->out, c->outcap, 1);
+	}
 	memcpy(c->out + c->outlen, s, len);
 	c->out[c->outlen + len] = '\n';
 	c->outlen += len + 1;

@@ -31,6 +31,17 @@
 #include "spawn.h"
 #include "util.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/*
+ * A child never returns, so the stack redzones ASan poisons for its frames
+ * stay poisoned in the shared shadow memory: clear them before each reuse.
+ */
+#define CHILD_STACK_CLEAN(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define CHILD_STACK_CLEAN(p, n) ((void)0)
+#endif
+
 extern char **environ;
 
 #define CHILD_STACK_SIZE (256 * 1024)
@@ -94,13 +105,24 @@ spawn_init(void)
 	}
 }
 
+/*
+ * Leaves the child without any exit hook: it shares arbord's memory, and a
+ * hook (a sanitizer's leak check, say) must not run there.
+ */
+static _Noreturn void
+child_exit(void)
+{
+	for (;;)
+		syscall(SYS_exit_group, 127);
+}
+
 static _Noreturn void
 child_fail(const struct child_args *a, enum step step)
 {
 	struct child_failure f = { .err = errno, .step = step };
 
 	(void)!write(a->errpipe, &f, sizeof(f));
-	_exit(127);
+	child_exit();
 }
 
 static int
@@ -115,7 +137,7 @@ child_main(void *arg)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		child_fail(a, STEP_PDEATHSIG);
 	if (getppid() != a->parent)	/* arbord died before PDEATHSIG */
-		_exit(127);
+		child_exit();
 	for (size_t i = 0; i < a->nrlimits; i++) {
 		rlim_t v = a->rlimits[i].value == UINT64_MAX ? RLIM_INFINITY
 		    : (rlim_t)a->rlimits[i].value;
@@ -327,6 +349,7 @@ spawn_worker(const struct enode *n, int devnull, int *pidfd, int *err,
 	a.errpipe = pipefd[1];
 	a.envp = build_env(n);
 
+	CHILD_STACK_CLEAN(child_stack, CHILD_STACK_SIZE);
 	pid = clone(child_main, (char *)child_stack + CHILD_STACK_SIZE,
 	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, pidfd);
 	if (pid < 0) {

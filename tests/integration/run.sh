@@ -27,6 +27,12 @@ for file in "$here"/t_*.sh; do
 			$t
 		" >"$dir/out" 2>&1
 		rc=$?
+		# A sanitizer report from arbord fails the test whatever it asserted.
+		if [ $rc -eq 0 ] && grep -qsE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$dir"/log "$dir"/out; then
+			echo "sanitizer report:" >>"$dir/out"
+			grep -hE -A20 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$dir"/log >>"$dir/out"
+			rc=1
+		fi
 		secs=$(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $start }")
 		if [ $rc -eq 0 ]; then
 			pass=$((pass + 1))
