@@ -75,3 +75,15 @@ CONF
 	ARBOR_SOCKET=$T/from-config.sock "$ARBORCTL" shutdown || return 1
 	wait "$ARBORD_PID"
 }
+
+test_demo_tree_runs() {
+	sed "s|/tmp/arbor-demo.sock|$T/sock|" "$ROOT/config/examples/demo.conf" >"$T/demo.conf"
+	"$ARBORD" -c "$T/demo.conf" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "demo up" ctl status || return 1
+	for p in root/clock root/stack/db root/stack/cache root/stack/app root/pair/left root/pair/right; do
+		wait_for "$p running" is_state "$p" running || return 1
+	done
+	assert_eq "pool" root/pool/job.1 "$(ctl start-child root/pool 30)" || return 1
+	stop_arbord
+}

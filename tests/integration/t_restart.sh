@@ -107,3 +107,37 @@ CONF
 		fail "no line naming the command and errno" || return 1
 	log_has 'exit root/missing reason=crash cause=spawn_failed' || fail "no crash event"
 }
+
+test_auto_shutdown_any_significant() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "job"; strategy = "one_for_one"; restart = "transient"; auto_shutdown = "any_significant";
+    children = (
+      { name = "main"; command = $(exiter main); restart = "transient"; significant = true; },
+      { name = "helper"; command = ["/bin/sleep", "1000"]; }
+  ); },
+  { name = "other"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	local helper=$(pid_of root/job/helper)
+	echo 0 >"$T/code.main"	# main is done: job shuts down, not restarted
+	wait_for "job stopped" is_state root/job stopped || return 1
+	dead "$helper" || fail "helper survived" || return 1
+	assert_eq "job exit" normal "$(json root/job .last_exit.reason)" || return 1
+	is_state root/other running || fail "other disturbed"
+}
+
+test_root_auto_shutdown_ends_arbord_with_0() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; auto_shutdown = "all_significant"; children = (
+  { name = "x"; command = ["/bin/sh", "-c", "exit 0"]; restart = "temporary"; significant = true; },
+  { name = "y"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait "$ARBORD_PID"
+	assert_eq "exit code" 0 "$?" || return 1
+	log_has "stop root/y" || fail "y not stopped"
+}

@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Idle cost and bounded resources of arbord itself (DESIGN.md point 2).
+
+# Context switches of every thread of a process: it changes only when the
+# process wakes up.
+switches() {
+	cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ { n += $2 } END { print n }'
+}
+
+test_idle_arbord_never_wakes() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "a"; command = ["/bin/sleep", "1000"]; },
+  { name = "b"; command = ["/bin/sleep", "1000"]; shutdown = 100000; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	local before=$(switches "$ARBORD_PID")
+	sleep 1.5	# measuring an absence: nothing to wait on
+	assert_eq "context switches over 1.5 s idle" "$before" "$(switches "$ARBORD_PID")"
+}
+
+# The fewest open fds of arbord over 20 samples: a crash loop holds a pidfd
+# and a spawn pipe only for moments, so the minimum is its baseline.
+min_fds() {
+	local i n min=100000
+	for ((i = 0; i < 20; i++)); do
+		n=$(ls /proc/"$1"/fd | wc -l)
+		[ "$n" -lt "$min" ] && min=$n
+	done
+	echo "$min"
+}
+
+test_crash_loop_costs_no_memory_or_fds() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (
+  { name = "crasher"; command = ["/bin/false"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "500 restarts" bash -c "[ \$($ARBORCTL -s $T/sock status root/crasher --json | jq .restarts) -ge 500 ]" || return 1
+	local fds1=$(min_fds "$ARBORD_PID")
+	local rss1=$(awk '/VmRSS/ { print $2 }' /proc/"$ARBORD_PID"/status)
+	wait_for "3000 restarts" bash -c "[ \$($ARBORCTL -s $T/sock status root/crasher --json | jq .restarts) -ge 3000 ]" || return 1
+	local fds2=$(min_fds "$ARBORD_PID")
+	local rss2=$(awk '/VmRSS/ { print $2 }' /proc/"$ARBORD_PID"/status)
+	echo "fds $fds1 -> $fds2, rss ${rss1}k -> ${rss2}k"
+	# 2500 cycles lie between the samples: a leak of one fd per cycle shows
+	# as thousands; a worker's pidfd open or not moves the count by one.
+	[ $((fds2 - fds1)) -le 2 ] || fail "open fds grew from $fds1 to $fds2" || return 1
+	# RSS may move by a page or two of allocator noise, never grow with cycles.
+	[ $((rss2 - rss1)) -le 64 ] || fail "RSS grew from ${rss1}k to ${rss2}k"
+}
