@@ -66,3 +66,12 @@ assert_eq() {
 
 # conf NAME <<EOF ... EOF: writes $T/NAME.conf from stdin.
 conf() { cat >"$T/$1.conf"; }
+
+# expect_exit CODE CONFIG: runs arbord on CONFIG until it exits by itself
+# and checks its exit code.
+expect_exit() {
+	"$ARBORD" -c "$2" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait "$ARBORD_PID"
+	assert_eq "arbord exit code" "$1" "$?"
+}

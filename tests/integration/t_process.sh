@@ -89,9 +89,6 @@ tree = { strategy = "one_for_one"; intensity = 0; children = (
   { name = "w"; command = ["/bin/true"]; user = "no-such-user-arbor"; }
 ); };
 CONF
-	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
-	ARBORD_PID=$!
-	wait "$ARBORD_PID"
-	assert_eq "exit code" 3 "$?" || return 1
+	expect_exit 3 "$T/tree.conf" || return 1
 	log_has 'root/w: cannot start: unknown user "no-such-user-arbor"' || fail "no clear line"
 }

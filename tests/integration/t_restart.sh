@@ -83,10 +83,7 @@ tree = { strategy = "one_for_one"; intensity = 2; period = 30; children = (
   { name = "other"; command = ["/bin/sleep", "1000"]; }
 ); };
 CONF
-	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
-	ARBORD_PID=$!
-	wait "$ARBORD_PID"
-	assert_eq "exit code" 3 "$?" || return 1
+	expect_exit 3 "$T/tree.conf" || return 1
 	log_has "give_up root: more than 2 restarts within 30 s" || fail "no give_up line" || return 1
 	log_has "stop root/other" || fail "other was not stopped" || return 1
 	[ ! -e "$T/sock" ] || fail "socket left behind"
@@ -99,10 +96,7 @@ tree = { strategy = "one_for_one"; intensity = 1; period = 30; children = (
   { name = "missing"; command = ["/nonexistent/arbor-test"]; restart = "transient"; }
 ); };
 CONF
-	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
-	ARBORD_PID=$!
-	wait "$ARBORD_PID"
-	assert_eq "exit code after intensity" 3 "$?" || return 1
+	expect_exit 3 "$T/tree.conf" || return 1
 	log_has 'root/missing: cannot start: execve /nonexistent/arbor-test: No such file or directory' ||
 		fail "no line naming the command and errno" || return 1
 	log_has 'exit root/missing reason=crash cause=spawn_failed' || fail "no crash event"
@@ -135,9 +129,6 @@ tree = { strategy = "one_for_one"; auto_shutdown = "all_significant"; children =
   { name = "y"; command = ["/bin/sleep", "1000"]; }
 ); };
 CONF
-	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
-	ARBORD_PID=$!
-	wait "$ARBORD_PID"
-	assert_eq "exit code" 0 "$?" || return 1
+	expect_exit 0 "$T/tree.conf" || return 1
 	log_has "stop root/y" || fail "y not stopped"
 }
