@@ -27,7 +27,7 @@ DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
 ARBORD_SRC := $(COMMON_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
-	daemon/control.c daemon/event.c daemon/log.c daemon/arbord.c
+	daemon/control.c daemon/notify.c daemon/event.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
 UNIT_TESTS := test_engine test_config
 

@@ -30,6 +30,122 @@ spec_node_free(struct spec_node *n)
 	free(n);
 }
 
+static char **
+strv_dup(char *const *v)
+{
+	size_t n = strv_len(v);
+	char **d;
+
+	if (!v)
+		return NULL;
+	d = xcalloc(n + 1, sizeof(*d));
+	for (size_t i = 0; i < n; i++)
+		d[i] = xstrdup(v[i]);
+	return d;
+}
+
+static char *
+str_dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct spec_node *
+spec_node_dup(const struct spec_node *n)
+{
+	struct spec_node *d;
+
+	if (!n)
+		return NULL;
+	d = xcalloc(1, sizeof(*d));
+	*d = *n;
+	d->name = xstrdup(n->name);
+	d->children = n->children
+	    ? xcalloc(n->nchildren + 1, sizeof(*d->children)) : NULL;
+	for (size_t i = 0; i < n->nchildren; i++)
+		d->children[i] = spec_node_dup(n->children[i]);
+	d->template = spec_node_dup(n->template);
+	d->w.argv = strv_dup(n->w.argv);
+	d->w.env = strv_dup(n->w.env);
+	d->w.success_codes = xcalloc(n->w.nsuccess + 1,
+	    sizeof(*d->w.success_codes));
+	memcpy(d->w.success_codes, n->w.success_codes,
+	    n->w.nsuccess * sizeof(*d->w.success_codes));
+	d->w.rlimits = xcalloc(n->w.nrlimits + 1, sizeof(*d->w.rlimits));
+	memcpy(d->w.rlimits, n->w.rlimits,
+	    n->w.nrlimits * sizeof(*d->w.rlimits));
+	d->w.cwd = str_dup_or_null(n->w.cwd);
+	d->w.user = str_dup_or_null(n->w.user);
+	d->w.group = str_dup_or_null(n->w.group);
+	d->w.out.path = str_dup_or_null(n->w.out.path);
+	d->w.err.path = str_dup_or_null(n->w.err.path);
+	return d;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+strv_eq(char *const *a, char *const *b)
+{
+	size_t n = strv_len(a);
+
+	if (n != strv_len(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool
+stdio_eq(const struct spec_stdio *a, const struct spec_stdio *b)
+{
+	return a->kind == b->kind && str_eq(a->path, b->path);
+}
+
+bool
+spec_worker_equal(const struct spec_node *a, const struct spec_node *b)
+{
+	const struct spec_worker *x = &a->w, *y = &b->w;
+
+	return !a->is_supervisor && !b->is_supervisor &&
+	    a->restart == b->restart && a->significant == b->significant &&
+	    a->shutdown.kind == b->shutdown.kind &&
+	    a->shutdown.ms == b->shutdown.ms &&
+	    strv_eq(x->argv, y->argv) && x->stop_signal == y->stop_signal &&
+	    x->ready == y->ready && x->ready_timeout_ms == y->ready_timeout_ms &&
+	    x->watchdog_ms == y->watchdog_ms &&
+	    x->restart_delay_ms == y->restart_delay_ms &&
+	    x->restart_delay_max_ms == y->restart_delay_max_ms &&
+	    x->nsuccess == y->nsuccess &&
+	    memcmp(x->success_codes, y->success_codes,
+	    x->nsuccess * sizeof(*x->success_codes)) == 0 &&
+	    strv_eq(x->env, y->env) && x->env_clear == y->env_clear &&
+	    str_eq(x->cwd, y->cwd) && x->has_umask == y->has_umask &&
+	    x->umask == y->umask && str_eq(x->user, y->user) &&
+	    str_eq(x->group, y->group) && x->no_new_privs == y->no_new_privs &&
+	    x->nrlimits == y->nrlimits &&
+	    memcmp(x->rlimits, y->rlimits,
+	    x->nrlimits * sizeof(*x->rlimits)) == 0 &&
+	    stdio_eq(&x->out, &y->out) && stdio_eq(&x->err, &y->err);
+}
+
+bool
+spec_supervisor_equal(const struct spec_node *a, const struct spec_node *b)
+{
+	return a->is_supervisor && b->is_supervisor &&
+	    a->strategy == b->strategy && a->intensity == b->intensity &&
+	    a->period_s == b->period_s && a->auto_shutdown == b->auto_shutdown &&
+	    a->max_children == b->max_children && a->restart == b->restart &&
+	    a->significant == b->significant &&
+	    a->shutdown.kind == b->shutdown.kind &&
+	    a->shutdown.ms == b->shutdown.ms;
+}
+
 void
 spec_free(struct spec *sp)
 {

@@ -112,6 +112,12 @@ struct spec {
 
 void spec_free(struct spec *);
 void spec_node_free(struct spec_node *);
+/* A deep copy of a node and its subtree. */
+struct spec_node *spec_node_dup(const struct spec_node *);
+/* Two workers identical in every key (reload keeps such a worker running). */
+bool spec_worker_equal(const struct spec_node *, const struct spec_node *);
+/* Two supervisors identical in their own keys, children aside. */
+bool spec_supervisor_equal(const struct spec_node *, const struct spec_node *);
 
 const char *restart_type_name(enum restart_type);
 const char *strategy_name(enum strategy);

@@ -154,12 +154,39 @@ print_node(json_t *n, int depth)
 			    " (%s%s%s)", json_string_value(cause),
 			    err ? ": " : "", err ? json_string_value(err) : "");
 	}
-	printf("%-36s %-9s %8s %9s %8lld  %s\n", label,
+	printf("%-36s %-9s %8s %9s %8lld  %s", label,
 	    json_string_value(json_object_get(n, "state")), pidbuf, upbuf,
 	    (long long)json_integer_value(json_object_get(n, "restarts")),
 	    exitbuf);
+	if (json_is_string(json_object_get(n, "status_text")))
+		printf("  \"%s\"", json_string_value(json_object_get(n,
+		    "status_text")));
+	putchar('\n');
 	json_array_foreach(children, i, ch)
 		print_node(ch, depth + 1);
+}
+
+static void
+print_reload(json_t *r)
+{
+	static const char *const keys[] = { "added", "removed", "changed",
+	    "updated" };
+	bool any = false;
+
+	for (size_t k = 0; k < 4; k++) {
+		json_t *a = json_object_get(r, keys[k]), *p;
+		size_t i;
+
+		if (json_array_size(a) == 0)
+			continue;
+		any = true;
+		printf("%s:", keys[k]);
+		json_array_foreach(a, i, p)
+			printf(" %s", json_string_value(p));
+		putchar('\n');
+	}
+	if (!any)
+		printf("reloaded: nothing changed\n");
 }
 
 /* Sends req (taking it), prints the reply; returns the exit code. */
@@ -199,12 +226,18 @@ run(const char *sock, json_t *req, bool json_out, bool wait_eof)
 		return EXIT_UNREACHABLE;
 	}
 	if (!json_is_true(ok)) {
+		json_t *errors = json_object_get(reply, "errors"), *e;
+		size_t i;
+
+		json_array_foreach(errors, i, e)
+			fprintf(stderr, "%s\n", json_string_value(e));
 		fprintf(stderr, "arborctl: %s\n",
 		    json_string_value(json_object_get(reply, "error")));
 		code = EXIT_REFUSED;
 	} else {
 		json_t *status = json_object_get(reply, "status");
 		json_t *path = json_object_get(reply, "path");
+		json_t *reload = json_object_get(reply, "reload");
 
 		code = EXIT_OK;
 		if (status && json_out) {
@@ -216,6 +249,8 @@ run(const char *sock, json_t *req, bool json_out, bool wait_eof)
 			print_node(status, 0);
 		} else if (json_is_string(path))
 			printf("%s\n", json_string_value(path));
+		else if (reload)
+			print_reload(reload);
 		if (wait_eof) {
 			/* shutdown: return once arbord has gone. */
 			struct timeval tv = { 0 };

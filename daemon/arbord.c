@@ -128,7 +128,7 @@ main(int argc, char **argv)
 		socket_path = default_socket_path();
 	o.socket_path = socket_path;
 	log_init(o.log_format);
-	code = loop_run(spec, &o);
+	code = loop_run(&spec, &o);
 	spec_free(spec);
 	free(socket_path);
 	return code;

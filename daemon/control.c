@@ -176,6 +176,9 @@ status_json(const struct enode *n, uint64_t now)
 	if (enode_started_ns(n) && st == NS_RUNNING)
 		json_object_set_new(o, "uptime_s", json_real((double)
 		    ((now - enode_started_ns(n)) / NSEC_PER_MSEC) / 1000.0));
+	if (enode_status_text(n))
+		json_object_set_new(o, "status_text",
+		    json_string(enode_status_text(n)));
 	if (ei) {
 		json_t *e = json_object();
 
@@ -307,6 +310,22 @@ cmd_start_child(struct client *c, json_t *req)
 }
 
 static void
+cmd_reload(struct client *c, json_t *req)
+{
+	json_t *errors = NULL, *summary = NULL;
+
+	(void)req;
+	if (loop_reload(c->ctl->loop, "arborctl reload", &errors, &summary) < 0)
+		client_send(c, json_pack("{s:b, s:s, s:o}", "ok", 0, "error",
+		    "configuration refused, nothing changed", "errors", errors));
+	else {
+		json_decref(errors);
+		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "reload",
+		    summary));
+	}
+}
+
+static void
 cmd_shutdown(struct client *c, json_t *req)
 {
 	(void)req;
@@ -325,6 +344,7 @@ static const struct {
 	{ "signal", cmd_signal },
 	{ "start-child", cmd_start_child },
 	{ "terminate-child", cmd_terminate_child },
+	{ "reload", cmd_reload },
 	{ "shutdown", cmd_shutdown },
 };
 

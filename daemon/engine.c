@@ -27,6 +27,7 @@ enum timer_kind {
 	TK_READY,		/* ready_timeout */
 	TK_FAILED_START,	/* a failed spawn, handled on the next tick */
 	TK_SUP_KILL,		/* a supervisor's shutdown time ran out */
+	TK_WATCHDOG,		/* no WATCHDOG=1 in time */
 };
 
 enum sup_end {
@@ -43,6 +44,8 @@ struct enode {
 	char *path;
 	char **argv;		/* dynamic children: command + args */
 	bool dynamic;
+	struct spec_node *owned_spec;	/* a removed node's copy of its spec */
+	char *status_text;	/* last sd_notify STATUS= */
 
 	enum node_state state;
 	int pid;
@@ -99,6 +102,8 @@ static void stop_node(struct enode *n, uint64_t now);
 static void node_stopped(struct enode *n, const struct exit_info *ei,
     bool record, uint64_t now);
 static void kill_subtree(struct enode *n);
+static void arm_watchdog(struct enode *n, uint64_t now);
+static void watchdog_fail(struct enode *n, uint64_t now);
 
 static void
 emit(struct enode *n, struct event *ev)
@@ -140,6 +145,8 @@ node_free(struct enode *n)
 	free(n->children);
 	free(n->rtimes);
 	strv_free(n->argv);
+	spec_node_free(n->owned_spec);
+	free(n->status_text);
 	free(n->name);
 	free(n->path);
 	free(n);
@@ -428,6 +435,8 @@ node_stopped(struct enode *n, const struct exit_info *ei, bool record,
 	n->pid = 0;
 	n->started_ns = 0;
 	n->failed = false;
+	free(n->status_text);
+	n->status_text = NULL;
 	disarm(n);
 	if (record) {
 		n->has_exit = true;
@@ -478,6 +487,18 @@ sup_finished(struct enode *s, uint64_t now)
  * calls (a child stopping synchronously inside the loop) only ask for
  * another pass, so depth stays bounded by the tree's depth.
  */
+/* Lets every supervisor of the tree act on its marks, deepest first. */
+static void
+sup_step_all(struct enode *s, uint64_t now)
+{
+	if (!s->spec->is_supervisor)
+		return;
+	for (size_t i = 0; i < s->nchildren; i++)
+		sup_step_all(s->children[i], now);
+	if (s->state != NS_STOPPED)
+		sup_step(s, now);
+}
+
 static void
 sup_step(struct enode *s, uint64_t now)
 {
@@ -624,8 +645,9 @@ start_node(struct enode *n, uint64_t now)
 	sup_step(n, now);
 }
 
+/* Stops a worker with sig (0: its stop_signal), then SIGKILL per shutdown. */
 static void
-stop_worker(struct enode *n, uint64_t now)
+stop_worker(struct enode *n, int sig, uint64_t now)
 {
 	const struct engine *e = n->eng;
 	const struct spec_shutdown *sd = &n->spec->shutdown;
@@ -647,8 +669,10 @@ stop_worker(struct enode *n, uint64_t now)
 	}
 	n->state = NS_STOPPING;
 	disarm(n);
-	ev.signal = sd->kind == SHUTDOWN_BRUTAL_KILL ? SIGKILL
-	    : n->spec->w.stop_signal;
+	if (sig == 0)
+		sig = sd->kind == SHUTDOWN_BRUTAL_KILL ? SIGKILL
+		    : n->spec->w.stop_signal;
+	ev.signal = sig;
 	emit(n, &ev);
 	e->ops->signal(e->ctx, n, n->pid, ev.signal);
 	if (sd->kind == SHUTDOWN_TIMEOUT)
@@ -675,7 +699,7 @@ stop_node(struct enode *n, uint64_t now)
 		break;
 	}
 	if (!n->spec->is_supervisor) {
-		stop_worker(n, now);
+		stop_worker(n, 0, now);
 		return;
 	}
 	n->state = NS_STOPPING;
@@ -741,9 +765,47 @@ engine_ready(struct engine *e, struct enode *n, uint64_t now)
 	n->state = NS_RUNNING;
 	n->started_ns = now;
 	n->pending = false;
+	arm_watchdog(n, now);
 	emit(n, &ev);
 	if (n->parent)
 		sup_step(n->parent, now);
+}
+
+void
+engine_watchdog(struct engine *e, struct enode *n, uint64_t now)
+{
+	(void)e;
+	if (n->state == NS_RUNNING && n->timer == TK_WATCHDOG)
+		arm_watchdog(n, now);
+}
+
+void
+engine_watchdog_trigger(struct engine *e, struct enode *n, uint64_t now)
+{
+	(void)e;
+	if (n->state == NS_RUNNING)
+		watchdog_fail(n, now);
+}
+
+void
+engine_extend_timeout(struct engine *e, struct enode *n, uint64_t usec,
+    uint64_t now)
+{
+	uint64_t until = now + usec * 1000;
+
+	(void)e;
+	/* As systemd: the timeout becomes "usec from now" if that is later. */
+	if (n->state == NS_STARTING && n->timer == TK_READY &&
+	    until > n->deadline)
+		n->deadline = until;
+}
+
+void
+engine_set_status_text(struct engine *e, struct enode *n, const char *text)
+{
+	(void)e;
+	free(n->status_text);
+	n->status_text = xstrdup(text);
 }
 
 /* Signals every live worker under n; used when a supervisor's time ran out. */
@@ -759,6 +821,23 @@ kill_subtree(struct enode *n)
 	}
 	for (size_t i = 0; i < n->nchildren; i++)
 		kill_subtree(n->children[i]);
+}
+
+/* A missed watchdog is a crash: SIGABRT first, as systemd does. */
+static void
+watchdog_fail(struct enode *n, uint64_t now)
+{
+	n->failed = true;
+	n->fail_info = (struct exit_info){ .reason = EXIT_CRASH,
+	    .cause = CAUSE_WATCHDOG, .status = -1 };
+	stop_worker(n, SIGABRT, now);
+}
+
+static void
+arm_watchdog(struct enode *n, uint64_t now)
+{
+	if (n->spec->w.watchdog_ms > 0)
+		arm(n, TK_WATCHDOG, now + n->spec->w.watchdog_ms * NSEC_PER_MSEC);
 }
 
 static void
@@ -801,8 +880,12 @@ fire(struct enode *n, uint64_t now)
 			n->failed = true;
 			n->fail_info = (struct exit_info){ .reason = EXIT_CRASH,
 			    .cause = CAUSE_READY_TIMEOUT, .status = -1 };
-			stop_worker(n, now);
+			stop_worker(n, 0, now);
 		}
+		break;
+	case TK_WATCHDOG:
+		if (n->state == NS_RUNNING)
+			watchdog_fail(n, now);
 		break;
 	}
 }
@@ -1035,6 +1118,199 @@ engine_terminate_child(struct engine *e, struct enode *n, uint64_t now,
 	return 0;
 }
 
+static void
+summary_add(char ***list, const char *path)
+{
+	size_t n = strv_len(*list);
+
+	*list = xreallocarray(*list, n + 2, sizeof(**list));
+	(*list)[n] = xstrdup(path);
+	(*list)[n + 1] = NULL;
+}
+
+void
+reload_summary_free(struct reload_summary *sum)
+{
+	strv_free(sum->added);
+	strv_free(sum->removed);
+	strv_free(sum->changed);
+	strv_free(sum->updated);
+	memset(sum, 0, sizeof(*sum));
+}
+
+/* Points n and its subtree at sp, a tree of the same shape. */
+static void
+adopt_spec(struct enode *n, const struct spec_node *sp)
+{
+	n->spec = sp;
+	for (size_t i = 0; i < n->nchildren; i++) {
+		struct enode *c = n->children[i];
+
+		if (c->dynamic) {
+			adopt_spec(c, sp->template);
+			continue;
+		}
+		for (size_t k = 0; k < sp->nchildren; k++)
+			if (strcmp(sp->children[k]->name, c->name) == 0)
+				adopt_spec(c, sp->children[k]);
+	}
+}
+
+/* The same kind of node: worker, simple_one_for_one, other supervisor. */
+static bool
+same_kind(const struct spec_node *a, const struct spec_node *b)
+{
+	if (a->is_supervisor != b->is_supervisor)
+		return false;
+	return !a->is_supervisor ||
+	    (a->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE) ==
+	    (b->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE);
+}
+
+/* Keeps the newest restart times that fit a new intensity. */
+static void
+resize_window(struct enode *s, uint32_t old_intensity)
+{
+	uint32_t oldcap = old_intensity + 1, cap = s->spec->intensity + 1;
+	uint64_t *r = xcalloc(cap, sizeof(*r));
+	size_t keep = s->rt_count < cap ? s->rt_count : cap;
+
+	for (size_t i = 0; i < keep; i++)
+		r[i] = s->rtimes[(s->rt_first + s->rt_count - keep + i) % oldcap];
+	free(s->rtimes);
+	s->rtimes = r;
+	s->rt_first = 0;
+	s->rt_count = keep;
+}
+
+static void reconcile(struct enode *s, const struct spec_node *sp,
+    uint64_t now, struct reload_summary *sum);
+
+/* A child of s is gone from the spec: it stops and is removed. */
+static void
+retire(struct enode *c, uint64_t now, struct reload_summary *sum)
+{
+	summary_add(&sum->removed, c->path);
+	c->owned_spec = spec_node_dup(c->spec);
+	adopt_spec(c, c->owned_spec);
+	c->held = true;
+	c->pending = false;
+	c->to_stop = false;
+	c->restart_after_stop = false;
+	c->remove_after_stop = true;
+	if (c->spec->is_supervisor)
+		c->end = SUP_END_STOP;
+	if (c->state == NS_STOPPED)
+		remove_child(c->parent, c, now);
+	else
+		stop_node(c, now);
+}
+
+static void
+reconcile(struct enode *s, const struct spec_node *sp, uint64_t now,
+    struct reload_summary *sum)
+{
+	uint32_t old_intensity = s->spec->intensity;
+	bool running = s->state == NS_RUNNING || s->state == NS_STARTING;
+	struct enode **next, **old = s->children;
+	size_t nold = s->nchildren, n = 0;
+	struct enode **gone;
+	size_t ngone = 0;
+
+	if (!spec_supervisor_equal(s->spec, sp))
+		summary_add(&sum->updated, s->path);
+	s->spec = sp;
+	if (sp->intensity != old_intensity)
+		resize_window(s, old_intensity);
+	if (sp->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE) {
+		/* Dynamic children stay; they restart from the new template. */
+		for (size_t i = 0; i < nold; i++)
+			old[i]->spec = sp->template;
+		return;
+	}
+
+	next = xcalloc(sp->nchildren + nold + 1, sizeof(*next));
+	gone = xcalloc(nold + 1, sizeof(*gone));
+	for (size_t k = 0; k < sp->nchildren; k++) {
+		const struct spec_node *cs = sp->children[k];
+		struct enode *c = NULL;
+
+		for (size_t i = 0; i < nold; i++)
+			if (old[i] && strcmp(old[i]->name, cs->name) == 0 &&
+			    same_kind(old[i]->spec, cs)) {
+				c = old[i];
+				old[i] = NULL;
+			}
+		if (!c) {
+			c = node_new(s->eng, s, cs, cs->name);
+			c->pending = running;
+			summary_add(&sum->added, c->path);
+		}
+		next[n++] = c;
+	}
+	/* The rest are gone; they stay listed (after the others) until stopped. */
+	for (size_t i = 0; i < nold; i++)
+		if (old[i]) {
+			gone[ngone++] = old[i];
+			next[n++] = old[i];
+		}
+	free(s->children);
+	s->children = next;
+	s->nchildren = n;
+
+	for (size_t i = 0; i < n - ngone; i++) {
+		struct enode *c = next[i];
+		const struct spec_node *cs = sp->children[i];
+
+		if (c->spec == cs)
+			continue;	/* added just now */
+		if (cs->is_supervisor) {
+			reconcile(c, cs, now, sum);
+			continue;
+		}
+		if (spec_worker_equal(c->spec, cs)) {
+			c->spec = cs;
+			continue;
+		}
+		summary_add(&sum->changed, c->path);
+		if (alive(c) && c->state != NS_STOPPING) {
+			/* Stopped per the old spec, started per the new one. */
+			c->restart_after_stop = true;
+			stop_node(c, now);
+		}
+		c->spec = cs;
+	}
+	for (size_t i = 0; i < ngone; i++)
+		retire(gone[i], now, sum);
+	free(gone);
+}
+
+int
+engine_reload(struct engine *e, const struct spec *sp, uint64_t now,
+    struct reload_summary *sum, const char **why)
+{
+	struct event ev = { .kind = EV_RELOAD, .mono_ns = now, .reload = sum };
+	struct enode *root = e->root;
+
+	memset(sum, 0, sizeof(*sum));
+	if (strcmp(sp->root->name, root->name) != 0) {
+		*why = "the root's name cannot change on reload (restart arbord)";
+		return -1;
+	}
+	if (!same_kind(root->spec, sp->root)) {
+		*why = "the root cannot change to or from simple_one_for_one on reload (restart arbord)";
+		return -1;
+	}
+	e->spec = sp;
+	/* Steps are taken once the whole tree is consistent again. */
+	root->in_step = true;
+	reconcile(root, sp->root, now, sum);
+	root->in_step = false;
+	emit(root, &ev);
+	sup_step_all(root, now);
+	return 0;
+}
+
 struct enode *
 engine_root(const struct engine *e)
 {
@@ -1107,6 +1383,9 @@ enode_state(const struct enode *n)
 		return NS_RUNNING;
 	return n->state;
 }
+
+const char *enode_status_text(const struct enode *n) { return n->status_text; }
+bool enode_dynamic(const struct enode *n) { return n->dynamic; }
 
 const struct exit_info *
 enode_last_exit(const struct enode *n)

@@ -29,6 +29,7 @@ enum exit_cause {
 	CAUSE_EXIT,		/* the process exited or was killed */
 	CAUSE_SPAWN_FAILED,	/* fork or execve failed; see err */
 	CAUSE_READY_TIMEOUT,	/* not ready within ready_timeout */
+	CAUSE_WATCHDOG,		/* no WATCHDOG=1 within watchdog */
 	CAUSE_GIVE_UP,		/* a supervisor exceeded its intensity */
 	CAUSE_AUTO_SHUTDOWN,	/* a supervisor ended by auto_shutdown */
 };
@@ -57,6 +58,14 @@ enum event_kind {
 
 struct enode;
 
+/* What a reload changed, as node paths. */
+struct reload_summary {
+	char **added;		/* NULL-terminated, like the others */
+	char **removed;
+	char **changed;		/* restarted with their new spec */
+	char **updated;		/* supervisors changed in place */
+};
+
 struct event {
 	enum event_kind kind;
 	uint64_t mono_ns;
@@ -66,7 +75,8 @@ struct event {
 	const struct enode *cause;	/* EV_RESTART: the child whose exit caused it */
 	uint32_t delay_ms;		/* EV_RESTART: backoff before the start */
 	int signal;			/* EV_STOP: the signal sent */
-	const char *text;		/* EV_GIVE_UP: why; EV_STOP: who asked */
+	const char *text;		/* EV_GIVE_UP: why */
+	const struct reload_summary *reload;	/* EV_RELOAD */
 };
 
 struct engine_ops {
@@ -94,7 +104,13 @@ void engine_start(struct engine *, uint64_t now);
 /* The main process of a worker exited; status/signal as from waitid. */
 void engine_exited(struct engine *, struct enode *, int status, int signal,
     uint64_t now);
+/* sd_notify: READY=1, WATCHDOG=1, EXTEND_TIMEOUT_USEC=, STATUS=. */
 void engine_ready(struct engine *, struct enode *, uint64_t now);
+void engine_watchdog(struct engine *, struct enode *, uint64_t now);
+void engine_watchdog_trigger(struct engine *, struct enode *, uint64_t now);
+void engine_extend_timeout(struct engine *, struct enode *, uint64_t usec,
+    uint64_t now);
+void engine_set_status_text(struct engine *, struct enode *, const char *);
 void engine_tick(struct engine *, uint64_t now);
 /* Orderly shutdown of the whole tree; ops->exit(0) when done. */
 void engine_shutdown(struct engine *, uint64_t now);
@@ -113,6 +129,19 @@ struct enode *engine_start_child(struct engine *, struct enode *sup,
     char *const *args, uint64_t now, const char **why);
 int engine_terminate_child(struct engine *, struct enode *, uint64_t now,
     const char **why);
+
+/*
+ * Applies the difference from the running spec to spec (SPEC §6 reload):
+ * removed children stop, added ones start in their place, changed workers
+ * restart with their new spec (no crash counted), supervisors' own keys
+ * change in place, the rest keep running. Borrows spec from now on; the
+ * caller frees the old one after success. Fills *sum (free it with
+ * reload_summary_free). Returns -1 with *why when it refuses, changing
+ * nothing.
+ */
+int engine_reload(struct engine *, const struct spec *, uint64_t now,
+    struct reload_summary *sum, const char **why);
+void reload_summary_free(struct reload_summary *);
 
 /* The earliest timer deadline, UINT64_MAX when none is armed. */
 uint64_t engine_next_deadline(const struct engine *);
@@ -133,6 +162,8 @@ int enode_pid(const struct enode *);
 uint32_t enode_restarts(const struct enode *);
 uint64_t enode_started_ns(const struct enode *);	/* 0: not running */
 const struct exit_info *enode_last_exit(const struct enode *);	/* NULL: none */
+const char *enode_status_text(const struct enode *);	/* NULL: none */
+bool enode_dynamic(const struct enode *);
 /* The full argv: the spec's command plus a dynamic child's arguments. */
 char *const *enode_argv(const struct enode *);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,6 +44,7 @@ cause_name(enum exit_cause c)
 	case CAUSE_EXIT: return "exit";
 	case CAUSE_SPAWN_FAILED: return "spawn_failed";
 	case CAUSE_READY_TIMEOUT: return "ready_timeout";
+	case CAUSE_WATCHDOG: return "watchdog";
 	case CAUSE_GIVE_UP: return "give_up";
 	case CAUSE_AUTO_SHUTDOWN: return "auto_shutdown";
 	}
@@ -62,6 +64,16 @@ exit_info_to_json(json_t *o, const struct exit_info *ei)
 		    json_string(cause_name(ei->cause)));
 	if (ei->cause == CAUSE_SPAWN_FAILED)
 		json_object_set_new(o, "error", json_string(strerror(ei->err)));
+}
+
+static json_t *
+paths_json(char *const *v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
 }
 
 json_t *
@@ -94,64 +106,97 @@ event_to_json(const struct event *ev, int64_t realtime_ns)
 		json_object_set_new(o, "detail",
 		    json_string(ev->text ? ev->text : ""));
 		break;
+	case EV_RELOAD:
+		json_object_set_new(o, "added", paths_json(ev->reload->added));
+		json_object_set_new(o, "removed",
+		    paths_json(ev->reload->removed));
+		json_object_set_new(o, "changed",
+		    paths_json(ev->reload->changed));
+		json_object_set_new(o, "updated",
+		    paths_json(ev->reload->updated));
+		break;
 	default:
 		break;
 	}
 	return o;
 }
 
+/* Appends to buf like snprintf, never past len, truncating what does not fit. */
+static void __attribute__((format(printf, 4, 5)))
+appendf(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (*n >= len)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(buf + *n, len - *n, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		*n = *n + (size_t)r < len ? *n + (size_t)r : len;
+}
+
 void
 event_to_text(const struct event *ev, char *buf, size_t len)
 {
 	const struct exit_info *ei = &ev->exit;
-	int n = snprintf(buf, len, "%s %s", event_kind_name(ev->kind),
-	    enode_path(ev->node));
 	const char *sig;
+	size_t n = 0;
 
-	if (n < 0 || (size_t)n >= len)
-		return;
+	buf[0] = '\0';
+	appendf(buf, len, &n, "%s %s", event_kind_name(ev->kind),
+	    enode_path(ev->node));
 	if (ev->pid > 0)
-		n += snprintf(buf + n, len - (size_t)n, " pid=%d", ev->pid);
+		appendf(buf, len, &n, " pid=%d", ev->pid);
 	switch (ev->kind) {
 	case EV_EXIT:
-		n += snprintf(buf + n, len - (size_t)n, " reason=%s",
-		    exit_reason_name(ei->reason));
+		appendf(buf, len, &n, " reason=%s", exit_reason_name(ei->reason));
 		if (ei->cause == CAUSE_SPAWN_FAILED)
-			n += snprintf(buf + n, len - (size_t)n,
-			    " cause=spawn_failed error=\"%s\"", strerror(ei->err));
+			appendf(buf, len, &n, " cause=spawn_failed error=\"%s\"",
+			    strerror(ei->err));
 		else if (ei->cause != CAUSE_EXIT)
-			n += snprintf(buf + n, len - (size_t)n, " cause=%s",
-			    cause_name(ei->cause));
+			appendf(buf, len, &n, " cause=%s", cause_name(ei->cause));
 		if (ei->status >= 0)
-			n += snprintf(buf + n, len - (size_t)n, " status=%d",
-			    ei->status);
+			appendf(buf, len, &n, " status=%d", ei->status);
 		if (ei->signal > 0) {
 			sig = signal_name(ei->signal);
 			if (sig)
-				snprintf(buf + n, len - (size_t)n,
-				    " signal=SIG%s", sig);
+				appendf(buf, len, &n, " signal=SIG%s", sig);
 			else
-				snprintf(buf + n, len - (size_t)n,
-				    " signal=%d", ei->signal);
+				appendf(buf, len, &n, " signal=%d", ei->signal);
 		}
 		break;
 	case EV_RESTART:
 		if (ev->cause && ev->cause != ev->node)
-			n += snprintf(buf + n, len - (size_t)n, " cause=%s",
-			    enode_path(ev->cause));
+			appendf(buf, len, &n, " cause=%s", enode_path(ev->cause));
 		if (ev->delay_ms)
-			snprintf(buf + n, len - (size_t)n, " delay=%ums",
-			    ev->delay_ms);
+			appendf(buf, len, &n, " delay=%ums", ev->delay_ms);
 		break;
 	case EV_STOP:
 		sig = signal_name(ev->signal);
-		snprintf(buf + n, len - (size_t)n, " signal=SIG%s",
-		    sig ? sig : "?");
+		appendf(buf, len, &n, " signal=SIG%s", sig ? sig : "?");
 		break;
 	case EV_GIVE_UP:
-		snprintf(buf + n, len - (size_t)n, ": %s, stopping its children",
+		appendf(buf, len, &n, ": %s, stopping its children",
 		    ev->text ? ev->text : "");
 		break;
+	case EV_RELOAD: {
+		static const char *const names[] = { "added", "removed",
+		    "changed", "updated" };
+		char *const *lists[] = { ev->reload->added, ev->reload->removed,
+		    ev->reload->changed, ev->reload->updated };
+
+		for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
+			if (!lists[k])
+				continue;
+			appendf(buf, len, &n, " %s=", names[k]);
+			for (size_t i = 0; lists[k][i]; i++)
+				appendf(buf, len, &n, "%s%s", i ? "," : "",
+				    lists[k][i]);
+		}
+		break;
+	}
 	default:
 		break;
 	}

@@ -14,8 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../config/config.h"
 #include "control.h"
 #include "loop.h"
+#include "notify.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -39,8 +41,10 @@ struct loop {
 	uint64_t armed;		/* deadline the timerfd holds */
 	int devnull;
 	struct spec *spec;
+	const char *config_file;
 	struct engine *eng;
 	struct control *ctl;
+	struct notify *notify;
 	struct proc *procs;
 	struct deferred *deferred;
 	size_t ndeferred, capdeferred;
@@ -221,9 +225,13 @@ on_signal(struct loop *l, void *owner, uint32_t events)
 		case SIGINT:
 			loop_shutdown(l, "SIGINT");
 			break;
-		case SIGHUP:
-			log_msg(LOG_WARN, "SIGHUP: configuration reload is not implemented yet; nothing changed");
+		case SIGHUP: {
+			json_t *errors = NULL;
+
+			loop_reload(l, "SIGHUP", &errors, NULL);
+			json_decref(errors);
 			break;
+		}
 		}
 	}
 	if (chld)
@@ -271,7 +279,8 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	int pidfd;
 	pid_t pid;
 
-	pid = spawn_worker(n, l->devnull, &pidfd, err, msg, sizeof(msg));
+	pid = spawn_worker(n, l->devnull, notify_path(l->notify), &pidfd, err,
+	    msg, sizeof(msg));
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
 		return -1;
@@ -359,11 +368,72 @@ kill_leftovers(void)
 		;
 }
 
+int
+loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
+{
+	struct config_diag diag;
+	struct reload_summary sum;
+	struct spec *spec;
+	const char *refusal;
+
+	*errors = json_array();
+	spec = config_load(l->config_file, &diag);
+	for (size_t i = 0; i < diag.nwarnings; i++)
+		log_msg(LOG_WARN, "%s: %s", why, diag.warnings[i]);
+	if (!spec) {
+		for (size_t i = 0; i < diag.nerrors; i++) {
+			log_msg(LOG_ERROR, "%s: %s", why, diag.errors[i]);
+			json_array_append_new(*errors,
+			    json_string(diag.errors[i]));
+		}
+		log_msg(LOG_ERROR, "%s: %s refused, nothing changed", why,
+		    l->config_file);
+		config_diag_free(&diag);
+		return -1;
+	}
+	config_diag_free(&diag);
+	if (engine_reload(l->eng, spec, loop_now(), &sum, &refusal) < 0) {
+		log_msg(LOG_ERROR, "%s: %s: %s; nothing changed", why,
+		    l->config_file, refusal);
+		json_array_append_new(*errors, json_pack("s++", l->config_file,
+		    ": ", refusal));
+		spec_free(spec);
+		return -1;
+	}
+	if ((spec->socket || l->spec->socket) &&
+	    (!spec->socket || !l->spec->socket ||
+	    strcmp(spec->socket, l->spec->socket) != 0))
+		log_msg(LOG_WARN, "%s: daemon.socket changes at the next start of arbord",
+		    why);
+	if (summary) {
+		json_t *o = json_object();
+		char **lists[] = { sum.added, sum.removed, sum.changed,
+		    sum.updated };
+		const char *names[] = { "added", "removed", "changed",
+		    "updated" };
+
+		for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
+			json_t *a = json_array();
+
+			for (size_t i = 0; lists[k] && lists[k][i]; i++)
+				json_array_append_new(a,
+				    json_string(lists[k][i]));
+			json_object_set_new(o, names[k], a);
+		}
+		*summary = o;
+	}
+	reload_summary_free(&sum);
+	spec_free(l->spec);
+	l->spec = spec;
+	return 0;
+}
+
 static int
 setup(struct loop *l, const struct loop_options *o)
 {
 	sigset_t mask;
 	char err[256];
+	char *path;
 	int fd;
 
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
@@ -404,20 +474,30 @@ setup(struct loop *l, const struct loop_options *o)
 		    o->socket_path, err);
 		return -1;
 	}
+	path = xasprintf("%s.notify", o->socket_path);
+	l->notify = notify_open(l, path, err, sizeof(err));
+	if (!l->notify) {
+		log_msg(LOG_ERROR, "notify socket %s: %s; nothing was started",
+		    path, err);
+		free(path);
+		return -1;
+	}
+	free(path);
 	return 0;
 }
 
 int
-loop_run(struct spec *spec, const struct loop_options *o)
+loop_run(struct spec **specp, const struct loop_options *o)
 {
-	struct loop l = { .spec = spec, .exit_code = 0, .epfd = -1 };
+	struct loop l = { .spec = *specp, .config_file = o->config_file,
+	    .exit_code = 0, .epfd = -1 };
 	struct epoll_event evs[64];
 
 	if (setup(&l, o) < 0)
 		return 1;
 	log_msg(LOG_INFO, "arbord %d started on %s, control socket %s",
 	    getpid(), o->config_file, o->socket_path);
-	l.eng = engine_new(spec, &runtime_ops, &l);
+	l.eng = engine_new(l.spec, &runtime_ops, &l);
 	engine_start(l.eng, loop_now());
 	rearm_timer(&l);
 
@@ -440,6 +520,7 @@ loop_run(struct spec *spec, const struct loop_options *o)
 	}
 
 	control_close(l.ctl);
+	notify_close(l.notify);
 	kill_leftovers();
 	for (struct proc *p = l.procs, *next; p; p = next) {
 		next = p->next;
@@ -447,6 +528,8 @@ loop_run(struct spec *spec, const struct loop_options *o)
 		free(p);
 	}
 	engine_free(l.eng);
+	/* Reloads replace the spec: the caller gets back the one in use. */
+	*specp = l.spec;
 	free(l.deferred);
 	close(l.sigw.fd);
 	close(l.timerw.fd);

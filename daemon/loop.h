@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "engine.h"
 #include "log.h"
 
@@ -31,8 +33,19 @@ struct loop_options {
 	enum log_format log_format;
 };
 
-/* Runs the tree of spec until shutdown; returns arbord's exit code. */
-int loop_run(struct spec *spec, const struct loop_options *);
+/*
+ * Runs the tree of *spec until shutdown; returns arbord's exit code. A
+ * reload replaces *spec (freeing the old one): the caller frees what it
+ * finds there afterwards.
+ */
+int loop_run(struct spec **spec, const struct loop_options *);
+/*
+ * Re-reads the configuration and applies it (SPEC §6 reload). Returns 0, or
+ * -1 with every problem in *errors (a JSON array of strings) and nothing
+ * changed. *summary, if asked, gets what changed as a JSON object.
+ */
+int loop_reload(struct loop *, const char *why, json_t **errors,
+    json_t **summary);
 
 int loop_watch(struct loop *, struct watch *, int fd, uint32_t events,
     watch_fn, void *owner);

@@ -205,12 +205,15 @@ overridden(const struct spec_worker *w, const char *kv)
 	return false;
 }
 
-/* arbord's environment less its own variables, then env, then ARBOR_PATH. */
+/*
+ * arbord's environment less its own variables, then env, then ARBOR_PATH
+ * and, for notify workers, NOTIFY_SOCKET and WATCHDOG_USEC.
+ */
 static char **
-build_env(const struct enode *n)
+build_env(const struct enode *n, const char *notify_socket)
 {
 	const struct spec_worker *w = &enode_spec(n)->w;
-	size_t cap = strv_len(environ) + w->nenv + 2;
+	size_t cap = strv_len(environ) + w->nenv + 4;
 	char **envp = xcalloc(cap, sizeof(*envp));
 	size_t k = 0;
 
@@ -221,6 +224,11 @@ build_env(const struct enode *n)
 	for (size_t i = 0; i < w->nenv; i++)
 		envp[k++] = xstrdup(w->env[i]);
 	envp[k++] = xasprintf("ARBOR_PATH=%s", enode_path(n));
+	if (w->ready == READY_NOTIFY && notify_socket)
+		envp[k++] = xasprintf("NOTIFY_SOCKET=%s", notify_socket);
+	if (w->ready == READY_NOTIFY && w->watchdog_ms > 0)
+		envp[k++] = xasprintf("WATCHDOG_USEC=%llu",
+		    (unsigned long long)w->watchdog_ms * 1000);
 	return envp;
 }
 
@@ -286,8 +294,8 @@ resolve_ids(const struct spec_worker *w, struct child_args *a, char *msg,
 }
 
 pid_t
-spawn_worker(const struct enode *n, int devnull, int *pidfd, int *err,
-    char *msg, size_t msglen)
+spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
+    int *pidfd, int *err, char *msg, size_t msglen)
 {
 	const struct spec_worker *w = &enode_spec(n)->w;
 	struct child_args a = {
@@ -347,7 +355,7 @@ spawn_worker(const struct enode *n, int devnull, int *pidfd, int *err,
 		goto out;
 	}
 	a.errpipe = pipefd[1];
-	a.envp = build_env(n);
+	a.envp = build_env(n, notify_socket);
 
 	CHILD_STACK_CLEAN(child_stack, CHILD_STACK_SIZE);
 	pid = clone(child_main, (char *)child_stack + CHILD_STACK_SIZE,

@@ -14,9 +14,11 @@ void spawn_init(void);
  * Starts worker n in its own process group. Returns its pid, with *pidfd set,
  * once execve has succeeded; or -1 with *err set and a message in msg naming
  * the step, the command and the error (nothing is left running). devnull is
- * an open fd of /dev/null for the worker's stdin.
+ * an open fd of /dev/null for the worker's stdin; notify_socket the path
+ * given as NOTIFY_SOCKET to ready = "notify" workers.
  */
-pid_t spawn_worker(const struct enode *n, int devnull, int *pidfd, int *err,
-    char *msg, size_t msglen);
+pid_t spawn_worker(const struct enode *n, int devnull,
+    const char *notify_socket, int *pidfd, int *err, char *msg,
+    size_t msglen);
 
 #endif

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "util.h"
+
+struct notify {
+	struct loop *loop;
+	struct watch w;
+	char *path;
+	uint64_t rejected;
+	uint64_t last_warning;	/* rate limit for the log, ns */
+};
+
+static bool
+parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 19)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static bool
+key_is(const char *line, size_t keylen, const char *key)
+{
+	return keylen == strlen(key) && memcmp(line, key, keylen) == 0;
+}
+
+int
+notify_parse(const char *buf, size_t len, struct notify_msg *m,
+    const char **why)
+{
+	size_t pos = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (memchr(buf, '\0', len)) {
+		*why = "NUL byte in the message";
+		return -1;
+	}
+	while (pos < len) {
+		const char *line = buf + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - line) : len - pos;
+		const char *eq = memchr(line, '=', llen);
+		const char *val;
+		size_t klen, vlen;
+
+		pos += llen + 1;
+		if (llen == 0)
+			continue;
+		if (!eq || eq == line) {
+			*why = "a line is not KEY=VALUE";
+			return -1;
+		}
+		klen = (size_t)(eq - line);
+		val = eq + 1;
+		vlen = llen - klen - 1;
+		if (key_is(line, klen, "READY"))
+			m->ready = vlen == 1 && val[0] == '1';
+		else if (key_is(line, klen, "STOPPING"))
+			m->stopping = vlen == 1 && val[0] == '1';
+		else if (key_is(line, klen, "WATCHDOG")) {
+			if (vlen == 1 && val[0] == '1')
+				m->watchdog = true;
+			else if (vlen == 7 && memcmp(val, "trigger", 7) == 0)
+				m->watchdog_trigger = true;
+		} else if (key_is(line, klen, "STATUS")) {
+			size_t n = vlen < NOTIFY_MAX_STATUS - 1 ? vlen
+			    : NOTIFY_MAX_STATUS - 1;
+
+			memcpy(m->status, val, n);
+			m->status[n] = '\0';
+			m->has_status = true;
+		} else if (key_is(line, klen, "EXTEND_TIMEOUT_USEC")) {
+			if (!parse_u64(val, vlen, &m->extend_usec)) {
+				*why = "EXTEND_TIMEOUT_USEC is not a number";
+				return -1;
+			}
+			m->has_extend = true;
+		}
+	}
+	return 0;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+reject(struct notify *nt, const char *fmt, ...)
+{
+	uint64_t now = loop_now();
+	va_list ap;
+	char *msg;
+
+	nt->rejected++;
+	if (now - nt->last_warning < NSEC_PER_SEC && nt->last_warning)
+		return;
+	nt->last_warning = now;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_msg(LOG_WARN, "notify: ignored a datagram: %s (%llu ignored so far)",
+	    msg, (unsigned long long)nt->rejected);
+	free(msg);
+}
+
+/* The notify worker pid belongs to: its main process or its group. */
+static struct enode *
+sender(struct engine *eng, pid_t pid)
+{
+	struct enode *n = engine_find_pid(eng, pid);
+	pid_t pgid;
+
+	if (!n && (pgid = getpgid(pid)) > 0)
+		n = engine_find_pid(eng, pgid);
+	if (n && enode_spec(n)->w.ready != READY_NOTIFY)
+		return NULL;
+	return n;
+}
+
+static void
+on_datagram(struct loop *l, void *owner, uint32_t events)
+{
+	struct notify *nt = owner;
+
+	(void)events;
+	for (;;) {
+		char buf[NOTIFY_MAX_DATAGRAM + 1];
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(sizeof(struct ucred)) +
+			    CMSG_SPACE(sizeof(int) * 16)];
+		} cm;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = &cm, .msg_controllen = sizeof(cm) };
+		struct ucred *cred = NULL;
+		struct notify_msg m;
+		const char *why;
+		struct enode *n;
+		ssize_t len;
+		uint64_t now;
+
+		len = recvmsg(nt->w.fd, &mh, MSG_DONTWAIT | MSG_TRUNC |
+		    MSG_CMSG_CLOEXEC);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
+		    c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET)
+				continue;
+			if (c->cmsg_type == SCM_CREDENTIALS &&
+			    c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+				cred = (struct ucred *)CMSG_DATA(c);
+			else if (c->cmsg_type == SCM_RIGHTS) {
+				/* No fd store: close what was passed. */
+				int *fds = (int *)CMSG_DATA(c);
+				size_t nfds = (c->cmsg_len - CMSG_LEN(0)) /
+				    sizeof(int);
+
+				for (size_t i = 0; i < nfds; i++)
+					close(fds[i]);
+			}
+		}
+		if ((size_t)len > NOTIFY_MAX_DATAGRAM ||
+		    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			reject(nt, "larger than %d bytes", NOTIFY_MAX_DATAGRAM);
+			continue;
+		}
+		if (!cred || cred->pid <= 0) {
+			reject(nt, "no sender credentials");
+			continue;
+		}
+		n = sender(loop_engine(l), cred->pid);
+		if (!n) {
+			reject(nt, "pid %d is not a notify worker or in its process group",
+			    cred->pid);
+			continue;
+		}
+		if (notify_parse(buf, (size_t)len, &m, &why) < 0) {
+			reject(nt, "from %s (pid %d): %s", enode_path(n),
+			    cred->pid, why);
+			continue;
+		}
+		now = loop_now();
+		if (m.has_status)
+			engine_set_status_text(loop_engine(l), n, m.status);
+		if (m.has_extend)
+			engine_extend_timeout(loop_engine(l), n, m.extend_usec,
+			    now);
+		if (m.ready)
+			engine_ready(loop_engine(l), n, now);
+		if (m.watchdog)
+			engine_watchdog(loop_engine(l), n, now);
+		if (m.watchdog_trigger)
+			engine_watchdog_trigger(loop_engine(l), n, now);
+	}
+}
+
+struct notify *
+notify_open(struct loop *l, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct notify *nt;
+	int one = 1, fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "path too long");
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	unlink(path);
+	/*
+	 * Workers may run as any user, so anyone may send; the kernel's
+	 * credentials decide whom a datagram is from.
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0666) < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	nt = xcalloc(1, sizeof(*nt));
+	nt->loop = l;
+	nt->path = xstrdup(path);
+	if (loop_watch(l, &nt->w, fd, EPOLLIN, on_datagram, nt) < 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		close(fd);
+		unlink(path);
+		free(nt->path);
+		free(nt);
+		return NULL;
+	}
+	return nt;
+}
+
+void
+notify_close(struct notify *nt)
+{
+	if (!nt)
+		return;
+	loop_unwatch(nt->loop, &nt->w);
+	close(nt->w.fd);
+	unlink(nt->path);
+	free(nt->path);
+	free(nt);
+}
+
+const char *
+notify_path(const struct notify *nt)
+{
+	return nt->path;
+}
+
+uint64_t
+notify_rejected(const struct notify *nt)
+{
+	return nt->rejected;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sd_notify: the datagram socket workers with ready = "notify" find in
+ * NOTIFY_SOCKET, and the parser of what they send (systemd's protocol:
+ * newline-separated KEY=VALUE assignments).
+ */
+#ifndef ARBOR_NOTIFY_H
+#define ARBOR_NOTIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop.h"
+
+#define NOTIFY_MAX_DATAGRAM 4096
+#define NOTIFY_MAX_STATUS 256
+
+struct notify_msg {
+	bool ready;		/* READY=1 */
+	bool stopping;		/* STOPPING=1 */
+	bool watchdog;		/* WATCHDOG=1 */
+	bool watchdog_trigger;	/* WATCHDOG=trigger */
+	bool has_status;
+	char status[NOTIFY_MAX_STATUS];	/* STATUS=, truncated */
+	bool has_extend;
+	uint64_t extend_usec;	/* EXTEND_TIMEOUT_USEC= */
+};
+
+/*
+ * Parses one datagram. Unknown keys are ignored, as systemd does; a NUL
+ * byte, a line without '=', or a bad number makes it malformed: -1, *why.
+ */
+int notify_parse(const char *buf, size_t len, struct notify_msg *,
+    const char **why);
+
+struct notify;
+
+struct notify *notify_open(struct loop *, const char *path, char *err,
+    size_t errlen);
+void notify_close(struct notify *);
+const char *notify_path(const struct notify *);
+/* Datagrams ignored: malformed, oversize, forged or from a stranger. */
+uint64_t notify_rejected(const struct notify *);
+
+#endif
