@@ -27,9 +27,9 @@ DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
 ARBORD_SRC := $(COMMON_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
-	daemon/control.c daemon/notify.c daemon/event.c daemon/log.c daemon/arbord.c
+	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
-UNIT_TESTS := test_engine test_config
+UNIT_TESTS := test_engine test_config test_notify
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -37,6 +37,7 @@ ARBORD_OBJ := $(call obj,$(ARBORD_SRC))
 ARBORCTL_OBJ := $(call obj,$(ARBORCTL_SRC))
 ENGINE_TEST_OBJ := $(call obj,tests/unit/test_engine.c tests/unit/harness.c daemon/engine.c $(COMMON_SRC))
 CONFIG_TEST_OBJ := $(call obj,tests/unit/test_config.c $(COMMON_SRC))
+NOTIFY_TEST_OBJ := $(call obj,tests/unit/test_notify.c daemon/notify_parse.c daemon/util.c)
 
 .PHONY: all deps check unit integration asan demo clean
 
@@ -58,6 +59,10 @@ $(BUILD)/arborctl: $(ARBORCTL_OBJ)
 $(BUILD)/test_engine: $(ENGINE_TEST_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/test_notify: $(NOTIFY_TEST_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 
 $(BUILD)/test_config: $(CONFIG_TEST_OBJ)
 	$(if $(Q),@echo "  LD      $@")

@@ -69,17 +69,26 @@ spec_node_dup(const struct spec_node *n)
 	d->w.env = strv_dup(n->w.env);
 	d->w.success_codes = xcalloc(n->w.nsuccess + 1,
 	    sizeof(*d->w.success_codes));
-	memcpy(d->w.success_codes, n->w.success_codes,
-	    n->w.nsuccess * sizeof(*d->w.success_codes));
+	if (n->w.nsuccess)
+		memcpy(d->w.success_codes, n->w.success_codes,
+		    n->w.nsuccess * sizeof(*d->w.success_codes));
 	d->w.rlimits = xcalloc(n->w.nrlimits + 1, sizeof(*d->w.rlimits));
-	memcpy(d->w.rlimits, n->w.rlimits,
-	    n->w.nrlimits * sizeof(*d->w.rlimits));
+	if (n->w.nrlimits)
+		memcpy(d->w.rlimits, n->w.rlimits,
+		    n->w.nrlimits * sizeof(*d->w.rlimits));
 	d->w.cwd = str_dup_or_null(n->w.cwd);
 	d->w.user = str_dup_or_null(n->w.user);
 	d->w.group = str_dup_or_null(n->w.group);
 	d->w.out.path = str_dup_or_null(n->w.out.path);
 	d->w.err.path = str_dup_or_null(n->w.err.path);
 	return d;
+}
+
+/* memcmp that accepts NULL for zero bytes (memcmp itself may not). */
+static bool
+mem_eq(const void *a, const void *b, size_t n)
+{
+	return n == 0 || memcmp(a, b, n) == 0;
 }
 
 static bool
@@ -122,15 +131,14 @@ spec_worker_equal(const struct spec_node *a, const struct spec_node *b)
 	    x->restart_delay_ms == y->restart_delay_ms &&
 	    x->restart_delay_max_ms == y->restart_delay_max_ms &&
 	    x->nsuccess == y->nsuccess &&
-	    memcmp(x->success_codes, y->success_codes,
-	    x->nsuccess * sizeof(*x->success_codes)) == 0 &&
+	    mem_eq(x->success_codes, y->success_codes,
+	    x->nsuccess * sizeof(*x->success_codes)) &&
 	    strv_eq(x->env, y->env) && x->env_clear == y->env_clear &&
 	    str_eq(x->cwd, y->cwd) && x->has_umask == y->has_umask &&
 	    x->umask == y->umask && str_eq(x->user, y->user) &&
 	    str_eq(x->group, y->group) && x->no_new_privs == y->no_new_privs &&
 	    x->nrlimits == y->nrlimits &&
-	    memcmp(x->rlimits, y->rlimits,
-	    x->nrlimits * sizeof(*x->rlimits)) == 0 &&
+	    mem_eq(x->rlimits, y->rlimits, x->nrlimits * sizeof(*x->rlimits)) &&
 	    stdio_eq(&x->out, &y->out) && stdio_eq(&x->err, &y->err);
 }
 

@@ -77,24 +77,65 @@ static const struct engine_ops fake_ops = {
 	.exit = op_exit,
 };
 
-struct fake *
-fake_new(const char *conf)
+static struct spec *
+load_spec(const char *conf)
 {
 	char path[] = "/tmp/arbor-test-XXXXXX";
 	struct config_diag d;
-	struct fake *f;
+	struct spec *sp;
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	assert_true(write(fd, conf, strlen(conf)) == (ssize_t)strlen(conf));
 	close(fd);
-	f = xcalloc(1, sizeof(*f));
-	f->spec = config_load(path, &d);
+	sp = config_load(path, &d);
 	unlink(path);
 	for (size_t i = 0; i < d.nerrors; i++)
 		fprintf(stderr, "%s\n", d.errors[i]);
 	config_diag_free(&d);
-	assert_non_null(f->spec);
+	assert_non_null(sp);
+	return sp;
+}
+
+int
+fake_reload(struct fake *f, const char *conf, struct reload_summary *sum,
+    const char **why)
+{
+	struct spec *sp = load_spec(conf);
+
+	if (engine_reload(f->eng, sp, f->now, sum, why) < 0) {
+		spec_free(sp);
+		return -1;
+	}
+	spec_free(f->spec);
+	f->spec = sp;
+	return 0;
+}
+
+char *
+joined(char *const *v)
+{
+	size_t len = 1;
+	char *out;
+
+	for (size_t i = 0; v && v[i]; i++)
+		len += strlen(v[i]) + 1;
+	out = xcalloc(len, 1);
+	for (size_t i = 0; v && v[i]; i++) {
+		if (i)
+			strcat(out, " ");
+		strcat(out, v[i]);
+	}
+	return out;
+}
+
+struct fake *
+fake_new(const char *conf)
+{
+	struct fake *f;
+
+	f = xcalloc(1, sizeof(*f));
+	f->spec = load_spec(conf);
 	f->next_pid = 1001;
 	f->exit_code = -1;
 	f->now = 1000 * NSEC_PER_SEC;

@@ -43,5 +43,11 @@ void fake_advance(struct fake *, uint64_t ms);
 /* Log entries starting with prefix, joined with "; ", then the log is cleared. */
 char *fake_take(struct fake *, const char *prefix);
 void fake_clear(struct fake *);
+/* Reloads conf; on success the old spec is freed at once (so a node left
+ * pointing into it shows up under ASan). Returns engine_reload's result. */
+int fake_reload(struct fake *, const char *conf, struct reload_summary *,
+    const char **why);
+/* The paths of a summary list, joined by " ". */
+char *joined(char *const *);
 
 #endif

@@ -684,6 +684,172 @@ hanging_restart_loop_stays_bounded(void **state)
 	fake_free(f);
 }
 
+static void
+watchdog_miss_is_a_crash_sigabrt_then_sigkill(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("w", "ready = \"notify\"; watchdog = 1000; shutdown = 100;") "); };");
+
+	(void)state;
+	engine_ready(f->eng, node(f, "root/w"), f->now);
+	fake_advance(f, 900);
+	engine_watchdog(f->eng, node(f, "root/w"), f->now);	/* fed in time */
+	fake_advance(f, 900);
+	assert_string_equal(state_of(f, "root/w"), "running");
+	fake_clear(f);
+	fake_advance(f, 100);
+	assert_log(f, "signal", "signal root/w 1001 ABRT");
+	fake_advance(f, 100);
+	assert_log(f, "signal", "signal root/w 1001 KILL");
+	fake_exit(f, "root/w", -1, SIGKILL);
+	assert_int_equal(enode_last_exit(node(f, "root/w"))->reason, EXIT_CRASH);
+	assert_int_equal(enode_last_exit(node(f, "root/w"))->cause, CAUSE_WATCHDOG);
+	assert_int_equal(pid_of(f, "root/w"), 1002);
+	assert_int_equal(enode_restarts(node(f, "root/w")), 1);
+	fake_free(f);
+}
+
+static void
+watchdog_trigger_fails_at_once(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("w", "ready = \"notify\"; watchdog = 1000;") "); };");
+
+	(void)state;
+	engine_ready(f->eng, node(f, "root/w"), f->now);
+	fake_clear(f);
+	engine_watchdog_trigger(f->eng, node(f, "root/w"), f->now);
+	assert_log(f, "signal", "signal root/w 1001 ABRT");
+	fake_free(f);
+}
+
+static void
+extend_timeout_moves_the_ready_deadline(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("w", "ready = \"notify\"; ready_timeout = 500;") "); };");
+
+	(void)state;
+	fake_advance(f, 400);
+	engine_extend_timeout(f->eng, node(f, "root/w"), 1000000, f->now);
+	fake_advance(f, 999);
+	assert_string_equal(state_of(f, "root/w"), "starting");
+	fake_clear(f);
+	fake_advance(f, 1);
+	assert_log(f, "signal", "signal root/w 1001 TERM");
+	fake_free(f);
+}
+
+#define RELOAD_A "tree = { strategy = \"one_for_one\"; intensity = 2; children = (" \
+	W("a", "") "," W("b", "") "," W("c", "stop_signal = \"INT\";") "," \
+	"{ name = \"sub\"; strategy = \"one_for_one\"; children = (" W("x", "") "); }," \
+	"{ name = \"pool\"; strategy = \"simple_one_for_one\"; template = { command = [\"/bin/true\"]; }; }" \
+	"); };"
+
+static void
+reload_applies_the_difference(void **state)
+{
+	struct fake *f = fake_new(RELOAD_A);
+	struct reload_summary sum;
+	const char *why = NULL;
+	char *s;
+	int a = pid_of(f, "root/a"), x = pid_of(f, "root/sub/x");
+
+	(void)state;
+	engine_start_child(f->eng, node(f, "root/pool"), NULL, f->now, &why);
+	fake_clear(f);
+	/* b removed, c changed, d added after a, sub's intensity in place */
+	assert_int_equal(fake_reload(f, "tree = { strategy = \"one_for_one\"; intensity = 2; children = ("
+	    W("a", "") "," W("d", "") ","
+	    "{ name = \"c\"; command = [\"/bin/true\", \"--new\"]; }, "
+	    "{ name = \"sub\"; strategy = \"one_for_one\"; intensity = 9; children = (" W("x", "") "); },"
+	    "{ name = \"pool\"; strategy = \"simple_one_for_one\"; template = { command = [\"/bin/true\"]; }; }"
+	    "); };", &sum, &why), 0);
+	s = joined(sum.added); assert_string_equal(s, "root/d"); free(s);
+	s = joined(sum.removed); assert_string_equal(s, "root/b"); free(s);
+	s = joined(sum.changed); assert_string_equal(s, "root/c"); free(s);
+	s = joined(sum.updated); assert_string_equal(s, "root/sub"); free(s);
+	reload_summary_free(&sum);
+	/* c is stopped with its old stop_signal; b with its own */
+	assert_log(f, "", "ev stop root/c; signal root/c 1003 INT; ev stop root/b; "
+	    "signal root/b 1002 TERM; ev reload root; spawn root/d 1006; ev spawn root/d; ev exec root/d");
+	fake_exit(f, "root/c", 0, SIGINT);
+	assert_string_equal(enode_argv(node(f, "root/c"))[1], "--new");
+	assert_int_equal(pid_of(f, "root/c"), 1007);
+	assert_int_equal(enode_restarts(node(f, "root/c")), 0);
+	fake_exit(f, "root/b", 0, SIGTERM);
+	assert_null(engine_find(f->eng, "root/b"));
+	/* unchanged children and dynamic ones keep running */
+	assert_int_equal(pid_of(f, "root/a"), a);
+	assert_int_equal(pid_of(f, "root/sub/x"), x);
+	assert_int_equal(pid_of(f, "root/pool/child.1"), 1005);
+	/* the order is the new spec's */
+	assert_string_equal(enode_name(enode_child(node(f, "root"), 1)), "d");
+	/* sub's new intensity holds: 9 restarts are allowed */
+	for (int i = 0; i < 9; i++)
+		fake_exit(f, "root/sub/x", 1, 0);
+	assert_string_equal(state_of(f, "root/sub"), "running");
+	assert_int_equal(enode_restarts(node(f, "root/sub")), 0);
+	fake_free(f);
+}
+
+static void
+reload_with_no_change_touches_nothing(void **state)
+{
+	struct fake *f = fake_new(RELOAD_A);
+	struct reload_summary sum;
+	const char *why = NULL;
+
+	(void)state;
+	fake_clear(f);
+	assert_int_equal(fake_reload(f, RELOAD_A, &sum, &why), 0);
+	assert_null(sum.added);
+	assert_null(sum.removed);
+	assert_null(sum.changed);
+	assert_null(sum.updated);
+	reload_summary_free(&sum);
+	assert_log(f, "", "ev reload root");
+	fake_free(f);
+}
+
+static void
+reload_refuses_a_new_root_name(void **state)
+{
+	struct fake *f = fake_new(RELOAD_A);
+	struct reload_summary sum;
+	const char *why = NULL;
+
+	(void)state;
+	fake_clear(f);
+	assert_int_equal(fake_reload(f, "tree = { name = \"other\"; strategy = \"one_for_one\"; };",
+	    &sum, &why), -1);
+	assert_string_equal(why, "the root's name cannot change on reload (restart arbord)");
+	assert_log(f, "", "");
+	assert_int_equal(pid_of(f, "root/a"), 1001);
+	fake_free(f);
+}
+
+static void
+reload_removes_a_subtree_in_reverse_order(void **state)
+{
+	struct fake *f = fake_new(RELOAD_A);
+	struct reload_summary sum;
+	const char *why = NULL;
+
+	(void)state;
+	fake_clear(f);
+	assert_int_equal(fake_reload(f, "tree = { strategy = \"one_for_one\"; intensity = 2; children = ("
+	    W("a", "") "," W("b", "") "," W("c", "stop_signal = \"INT\";") "); };", &sum, &why), 0);
+	reload_summary_free(&sum);
+	assert_log(f, "signal", "signal root/sub/x 1004 TERM");
+	/* the removed subtree outlives the old spec until it has stopped */
+	assert_string_equal(state_of(f, "root/sub"), "stopping");
+	fake_exit(f, "root/sub/x", 0, SIGTERM);
+	assert_null(engine_find(f->eng, "root/sub"));
+	assert_null(engine_find(f->eng, "root/pool"));
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -724,6 +890,13 @@ main(void)
 		cmocka_unit_test(signal_command_reaches_workers_only),
 		cmocka_unit_test(shutdown_during_backoff_needs_no_signal),
 		cmocka_unit_test(hanging_restart_loop_stays_bounded),
+		cmocka_unit_test(watchdog_miss_is_a_crash_sigabrt_then_sigkill),
+		cmocka_unit_test(watchdog_trigger_fails_at_once),
+		cmocka_unit_test(extend_timeout_moves_the_ready_deadline),
+		cmocka_unit_test(reload_applies_the_difference),
+		cmocka_unit_test(reload_with_no_change_touches_nothing),
+		cmocka_unit_test(reload_refuses_a_new_root_name),
+		cmocka_unit_test(reload_removes_a_subtree_in_reverse_order),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
