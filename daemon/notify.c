@@ -18,7 +18,8 @@ struct notify {
 	struct watch w;
 	char *path;
 	uint64_t rejected;
-	uint64_t last_warning;	/* rate limit for the log, ns */
+	uint64_t window_start;	/* the log says at most 5 lines a second */
+	unsigned window_lines;
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -29,9 +30,12 @@ reject(struct notify *nt, const char *fmt, ...)
 	char *msg;
 
 	nt->rejected++;
-	if (now - nt->last_warning < NSEC_PER_SEC && nt->last_warning)
-		return;
-	nt->last_warning = now;
+	if (now - nt->window_start >= NSEC_PER_SEC) {
+		nt->window_start = now;
+		nt->window_lines = 0;
+	}
+	if (++nt->window_lines > 5)
+		return;	/* a flood is counted, not logged line by line */
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Live reload: arborctl reload and SIGHUP (SPEC §6).
+
+v1() {
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "keep"; command = ["/bin/sleep", "1000"]; },
+  { name = "gone"; command = ["/bin/sleep", "1001"]; },
+  { name = "change"; command = ["/bin/sh", "-c", "echo \$MODE > $T/mode; exec sleep 1000"]; env = ["MODE=one"]; },
+  { name = "pool"; strategy = "simple_one_for_one"; template = { command = ["/bin/sleep", "1000"]; }; }
+); };
+CONF
+}
+
+v2() {
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; intensity = 7; children = (
+  { name = "keep"; command = ["/bin/sleep", "1000"]; },
+  { name = "added"; command = ["/bin/sleep", "1002"]; },
+  { name = "change"; command = ["/bin/sh", "-c", "echo \$MODE > $T/mode; exec sleep 1000"]; env = ["MODE=two"]; },
+  { name = "pool"; strategy = "simple_one_for_one"; template = { command = ["/bin/sleep", "1000"]; }; }
+); };
+CONF
+}
+
+test_reload_adds_removes_changes_keeps() {
+	v1
+	start_arbord "$T/tree.conf"
+	ctl start-child root/pool >/dev/null || return 1
+	wait_for "mode one" grep -qx one "$T/mode" || return 1
+	local keep=$(pid_of root/keep) gone=$(pid_of root/gone) change=$(pid_of root/change) dyn=$(pid_of root/pool/child.1)
+	v2
+	ctl reload >"$T/out" || fail "reload failed" || return 1
+	cat >"$T/expected" <<EXP
+added: root/added
+removed: root/gone
+changed: root/change
+updated: root
+EXP
+	diff "$T/expected" "$T/out" >&2 || fail "reload summary differs" || return 1
+	wait_for "gone is gone" bash -c "! $ARBORCTL -s $T/sock status root/gone" || return 1
+	dead "$gone" || fail "removed worker still running" || return 1
+	wait_for "added running" is_state root/added running || return 1
+	wait_for "change restarted" is_running_new root/change "$change" || return 1
+	wait_for "mode two" grep -qx two "$T/mode" || return 1
+	assert_eq "change is no crash" "shutdown 0" "$(json root/change '"\(.last_exit.reason) \(.restarts)"')" || return 1
+	assert_eq "unchanged keeps its pid" "$keep" "$(pid_of root/keep)" || return 1
+	assert_eq "dynamic child kept" "$dyn" "$(pid_of root/pool/child.1)" || return 1
+	assert_eq "order of the new file" "keep added change pool" \
+		"$(ctl status --json | jq -r '[.children[] | .path | split("/")[1]] | join(" ")')" || return 1
+	log_has "reload root added=root/added removed=root/gone changed=root/change updated=root" || fail "no reload event"
+}
+
+test_invalid_reload_changes_nothing() {
+	v1
+	start_arbord "$T/tree.conf"
+	local before=$(ctl status --json | jq -c '[.. | .pid? // empty]')
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "keep"; command = ["/bin/sleep", "1000"]; restart = "sometimes"; },
+  { name = "x"; command = ["relative"]; }
+); };
+CONF
+	ctl reload 2>"$T/err"
+	assert_eq "exit code" 1 "$?" || return 1
+	grep -qx "$T/tree.conf:2: root/keep: unknown restart type \"sometimes\"" "$T/err" || fail "first error missing: $(cat "$T/err")" || return 1
+	grep -qx "$T/tree.conf:3: root/x: command\[0\]: \"relative\" is not an absolute path" "$T/err" || fail "second error missing" || return 1
+	grep -q "configuration refused, nothing changed" "$T/err" || fail "no summary line" || return 1
+	assert_eq "same processes" "$before" "$(ctl status --json | jq -c '[.. | .pid? // empty]')" || return 1
+	log_has "arborctl reload: $T/tree.conf:2: root/keep: unknown restart type" || fail "errors not logged"
+	# A syntax error is refused the same way.
+	echo 'tree = {' >"$T/tree.conf"
+	ctl reload 2>"$T/err"
+	assert_eq "exit code" 1 "$?" || return 1
+	grep -q "syntax error" "$T/err" || fail "no syntax error"
+}
+
+test_sighup_reloads() {
+	v1
+	start_arbord "$T/tree.conf"
+	local gone=$(pid_of root/gone)
+	v2
+	kill -HUP "$ARBORD_PID"
+	wait_for "added by SIGHUP" is_state root/added running || return 1
+	wait_for "gone stopped" dead "$gone" || return 1
+	# A broken file on SIGHUP is logged and changes nothing.
+	echo 'tree = {' >"$T/tree.conf"
+	kill -HUP "$ARBORD_PID"
+	wait_for "refusal logged" log_has "SIGHUP: .* refused, nothing changed" || return 1
+	is_state root/added running
+}
