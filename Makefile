@@ -23,13 +23,23 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
 LIBS := -lconfig -ljansson
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
-	libcmocka-dev jq procps util-linux python3 passwd
+	libcmocka-dev jq procps util-linux python3 passwd \
+	clang bpftool libbpf-dev libelf-dev zlib1g-dev
+
+# BPF needs the kernel's BTF (for vmlinux.h), bpftool and clang at build
+# time; without them arbord is built without BPF and says so.
+CLANG ?= clang
+BPFTOOL ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null && \
+	command -v $(CLANG) >/dev/null && echo 1)
 
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
-ARBORD_SRC := $(COMMON_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
+BPF_SRC := bpf/loader.c
+ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
-UNIT_TESTS := test_engine test_config test_notify
+UNIT_TESTS := test_engine test_config test_notify test_probes
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -39,6 +49,16 @@ ENGINE_TEST_OBJ := $(call obj,tests/unit/test_engine.c tests/unit/harness.c daem
 CONFIG_TEST_OBJ := $(call obj,tests/unit/test_config.c $(COMMON_SRC))
 NOTIFY_TEST_OBJ := $(call obj,tests/unit/test_notify.c daemon/notify_parse.c daemon/util.c)
 
+ifeq ($(HAVE_BPF),1)
+CPPFLAGS += -I$(BUILD)/bpf
+LIBS += -lbpf -lelf -lz
+BPF_SKEL := $(BUILD)/bpf/arbor.skel.h
+else
+CPPFLAGS += -DARBOR_NO_BPF
+BPF_SKEL :=
+$(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and clang))
+endif
+
 .PHONY: all deps check unit integration asan demo clean
 
 all: $(BUILD)/arbord $(BUILD)/arborctl
@@ -47,6 +67,26 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  BTF     $@")
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(BUILD)/bpf/arbor.bpf.o: bpf/arbor.bpf.c bpf/arbor.h $(BUILD)/bpf/vmlinux.h
+	$(if $(Q),@echo "  BPF     $@")
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(BUILD)/bpf -Ibpf \
+		-c $< -o $@
+
+$(BUILD)/bpf/arbor.skel.h: $(BUILD)/bpf/arbor.bpf.o
+	$(if $(Q),@echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name arbor_bpf > $@
+
+$(call obj,bpf/loader.c): $(BPF_SKEL)
+
+$(BUILD)/test_probes: $(call obj,tests/bpf/test_probes.c $(BPF_SRC))
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 $(BUILD)/arbord: $(ARBORD_OBJ)
 	$(if $(Q),@echo "  LD      $@")

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/*
+ * arbor's kernel side: follows arbord's workers and their descendants, and
+ * reports their exits, execs, fatal signals and OOM kills through a ring
+ * buffer; run-queue latency goes into per-worker log2 histograms in a map,
+ * with no per-event ring traffic. Every program checks the tracked set first
+ * so that an untracked task costs one map lookup.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "arbor.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader before load. */
+const volatile __u32 arbord_tgid = 0;
+const volatile __u32 core_tid = 0;
+
+#define TASK_RUNNING 0
+#define SIGKILL 9
+
+/* tgid -> the main tgid of the worker it belongs to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} tracked SEC(".maps");
+
+/* tgid -> the last fatal signal generated for it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct arbor_fatal);
+} fatal SEC(".maps");
+
+/* tid -> when it was woken (run-queue latency). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} wakeup SEC(".maps");
+
+/* worker main tgid (ARBOR_SELF_KEY: arbord's core thread) -> histogram. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct arbor_hist);
+} runq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* Records the ring buffer could not take. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} dropped SEC(".maps");
+
+static __always_inline void
+count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&dropped, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u32 *worker, main;
+
+	if (child->pid != child->tgid)
+		return 0;	/* a new thread: its tgid is tracked already */
+	if (ptgid == arbord_tgid) {
+		main = ctgid;	/* a worker's main process */
+		bpf_map_update_elem(&tracked, &ctgid, &main, BPF_ANY);
+		return 0;
+	}
+	worker = bpf_map_lookup_elem(&tracked, &ptgid);
+	if (worker)
+		bpf_map_update_elem(&tracked, &ctgid, worker, BPF_ANY);
+	return 0;
+}
+
+static __always_inline void
+fill_comm(char *dst, struct task_struct *t)
+{
+	bpf_probe_read_kernel_str(dst, ARBOR_COMM_LEN, t->comm);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid,
+    struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+	__u32 *worker = bpf_map_lookup_elem(&tracked, &tgid);
+	struct arbor_rec *r;
+
+	if (!worker)
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop();
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->kind = ARBOR_REC_EXEC;
+	r->tgid = tgid;
+	r->worker = *worker;
+	r->ts = bpf_ktime_get_ns();
+	fill_comm(r->comm, p);
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
+{
+	__u32 tgid = p->tgid;
+	__u32 *worker;
+	struct arbor_fatal *f;
+	struct arbor_rec *r;
+
+	if (!group_dead)
+		return 0;	/* a thread; the process lives on */
+	worker = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!worker)
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (r) {
+		__builtin_memset(r, 0, sizeof(*r));
+		r->kind = ARBOR_REC_EXIT;
+		r->tgid = tgid;
+		r->worker = *worker;
+		r->exit_code = p->exit_code;
+		r->ts = bpf_ktime_get_ns();
+		fill_comm(r->comm, p);
+		f = bpf_map_lookup_elem(&fatal, &tgid);
+		if (f) {
+			r->has_fatal = 1;
+			r->fatal = *f;
+		}
+		bpf_ringbuf_submit(r, 0);
+	} else
+		count_drop();
+	bpf_map_delete_elem(&fatal, &tgid);
+	bpf_map_delete_elem(&tracked, &tgid);
+	return 0;
+}
+
+/* Signals whose default action ends the process. */
+static __always_inline int
+default_fatal(int sig)
+{
+	switch (sig) {
+	case 17: case 18: case 19: case 20: case 21: case 22: case 23: case 28:
+		return 0;	/* CHLD CONT STOP TSTP TTIN TTOU URG WINCH */
+	default:
+		return sig >= 1 && sig <= 31;
+	}
+}
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info,
+    struct task_struct *task, int group, int result)
+{
+	__u32 tgid = task->tgid;
+	struct arbor_fatal f = {};
+	struct task_struct *cur;
+	void *handler = 0;
+	int code = 0;
+
+	if (!bpf_map_lookup_elem(&tracked, &tgid))
+		return 0;
+	if (result != 0 || !default_fatal(sig))
+		return 0;	/* not delivered, or not fatal by default */
+	if (sig != SIGKILL) {
+		struct sighand_struct *sh = task->sighand;
+		unsigned int idx = (unsigned int)(sig - 1) & 63;
+
+		bpf_probe_read_kernel(&handler, sizeof(handler),
+		    &sh->action[idx].sa.sa_handler);
+		if (handler)
+			return 0;	/* handled or ignored: not fatal */
+	}
+	/* SEND_SIG_NOINFO (0) is a user's kill; SEND_SIG_PRIV (1) the kernel. */
+	if ((unsigned long)info == 1)
+		code = 0x80;
+	else if (info)
+		bpf_probe_read_kernel(&code, sizeof(code), &info->si_code);
+	f.ts = bpf_ktime_get_ns();
+	f.sig = sig;
+	f.kernel = code > 0;
+	if (!f.kernel) {
+		cur = bpf_get_current_task_btf();
+		f.sender_pid = cur->tgid;
+		fill_comm(f.sender_comm, cur);
+	}
+	bpf_map_update_elem(&fatal, &tgid, &f, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(on_oom_victim, struct task_struct *task, uid_t uid)
+{
+	__u32 tgid = task->tgid;
+	struct arbor_fatal f = {}, *old;
+
+	if (!bpf_map_lookup_elem(&tracked, &tgid))
+		return 0;
+	old = bpf_map_lookup_elem(&fatal, &tgid);
+	if (old)
+		f = *old;
+	f.ts = bpf_ktime_get_ns();
+	f.sig = SIGKILL;
+	f.kernel = 1;
+	f.oom = 1;
+	f.sender_pid = 0;
+	f.sender_comm[0] = 0;
+	bpf_map_update_elem(&fatal, &tgid, &f, BPF_ANY);
+	return 0;
+}
+
+/* The histogram key of a task, or -1 when it is not watched. */
+static __always_inline long
+runq_key(struct task_struct *t)
+{
+	__u32 tgid = t->tgid;
+	__u32 *worker;
+
+	if (t->pid == core_tid)
+		return ARBOR_SELF_KEY;
+	worker = bpf_map_lookup_elem(&tracked, &tgid);
+	return worker ? (long)*worker : -1;
+}
+
+static __always_inline void
+mark_wakeup(struct task_struct *t)
+{
+	__u32 tid = t->pid;
+	__u64 now;
+
+	if (runq_key(t) < 0)
+		return;
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&wakeup, &tid, &now, BPF_ANY);
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(on_wakeup, struct task_struct *p)
+{
+	mark_wakeup(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(on_wakeup_new, struct task_struct *p)
+{
+	mark_wakeup(p);
+	return 0;
+}
+
+static __always_inline __u32
+log2_slot(__u64 v)
+{
+	__u32 slot = 0;
+
+	/* Bounded for the verifier: 64 halvings at most. */
+	for (int i = 0; i < 64 && v > 1; i++) {
+		v >>= 1;
+		slot++;
+	}
+	return slot < ARBOR_HIST_SLOTS ? slot : ARBOR_HIST_SLOTS - 1;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
+    struct task_struct *next, unsigned int prev_state)
+{
+	__u32 tid = next->pid;
+	struct arbor_hist *h, zero = {};
+	__u64 *ts, delta;
+	__u32 key;
+	long k;
+
+	/* A watched task preempted while runnable waits in the queue again. */
+	if (prev_state == TASK_RUNNING)
+		mark_wakeup(prev);
+	ts = bpf_map_lookup_elem(&wakeup, &tid);
+	if (!ts)
+		return 0;
+	delta = bpf_ktime_get_ns() - *ts;
+	bpf_map_delete_elem(&wakeup, &tid);
+	k = runq_key(next);
+	if (k < 0)
+		return 0;
+	key = (__u32)k;
+	h = bpf_map_lookup_elem(&runq, &key);
+	if (!h) {
+		bpf_map_update_elem(&runq, &key, &zero, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&runq, &key);
+		if (!h)
+			return 0;
+	}
+	__sync_fetch_and_add(&h->slots[log2_slot(delta)], 1);
+	return 0;
+}

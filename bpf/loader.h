@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Loads and attaches arbor's BPF programs, and reads what they report. Used
+ * by the observability thread only; a failure here never reaches the tree.
+ */
+#ifndef ARBOR_LOADER_H
+#define ARBOR_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include "arbor.h"
+
+struct probes;
+
+typedef void (*probes_rec_fn)(void *ctx, const struct arbor_rec *);
+
+/*
+ * Follows the children of tgid (arbord) and their descendants, and core_tid's
+ * run-queue latency. Returns NULL with err set when BPF is unavailable or a
+ * step fails (the message names the step).
+ */
+struct probes *probes_open(pid_t tgid, pid_t core_tid, probes_rec_fn,
+    void *ctx, char *err, size_t errlen);
+/* Detaches every program and frees everything. */
+void probes_close(struct probes *);
+/* An fd that is readable when records wait; then call probes_consume. */
+int probes_fd(const struct probes *);
+int probes_consume(struct probes *);
+/* The run-queue histogram of key (a worker's main tgid, or ARBOR_SELF_KEY);
+ * -1 when it has none. */
+int probes_runq(const struct probes *, uint32_t key, struct arbor_hist *);
+void probes_runq_forget(const struct probes *, uint32_t key);
+/* Records the ring buffer had no room for. */
+uint64_t probes_dropped(const struct probes *);
+
+#endif

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The BPF programs against real processes. A launcher process plays arbord:
+ * the probes follow its children and their descendants; what this test
+ * forks itself is untracked. Skipped, with the reason printed, where BPF
+ * cannot be loaded.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "bpf/loader.h"
+
+static struct probes *probes;
+static char skip_reason[256];
+static pid_t launcher;
+static int cmd_fd, reply_fd;
+static struct arbor_rec recs[4096];
+static size_t nrecs;
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void
+on_rec(void *ctx, const struct arbor_rec *r)
+{
+	(void)ctx;
+	if (nrecs < sizeof(recs) / sizeof(recs[0]))
+		recs[nrecs++] = *r;
+}
+
+/* Waits up to 5 s for a record of kind about tgid. */
+static const struct arbor_rec *
+wait_rec(uint32_t kind, pid_t tgid)
+{
+	uint64_t deadline = mono_ns() + 5000000000ULL;
+
+	while (mono_ns() < deadline) {
+		struct pollfd pfd = { .fd = probes_fd(probes), .events = POLLIN };
+
+		for (size_t i = 0; i < nrecs; i++)
+			if (recs[i].kind == kind && recs[i].tgid == (uint32_t)tgid)
+				return &recs[i];
+		poll(&pfd, 1, 50);
+		probes_consume(probes);
+	}
+	fail_msg("no record of kind %u for %d", kind, tgid);
+	return NULL;
+}
+
+static void
+pin_to_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* In the launcher: one command byte in, one child started, its pid out. */
+static void
+launcher_loop(int in, int out)
+{
+	char c;
+
+	while (read(in, &c, 1) == 1) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			switch (c) {
+			case 'e':
+				_exit(3);
+			case 'k':
+				pause();
+				_exit(0);
+			case 's':
+				*(volatile int *)0 = 1;
+				_exit(0);
+			case 'x':
+				execl("/bin/true", "true", (char *)NULL);
+				_exit(127);
+			case 'g':
+				if (fork() == 0)
+					_exit(5);
+				wait(NULL);
+				pause();
+				_exit(0);
+			case 'b':
+				pin_to_cpu0();
+				for (;;)
+					;
+			}
+			_exit(0);
+		}
+		if (write(out, &pid, sizeof(pid)) != sizeof(pid))
+			_exit(1);
+		/* Zombies are reaped so the launcher keeps going. */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+	_exit(0);
+}
+
+static pid_t
+launch(char c)
+{
+	pid_t pid;
+
+	assert_int_equal(write(cmd_fd, &c, 1), 1);
+	assert_int_equal(read(reply_fd, &pid, sizeof(pid)), sizeof(pid));
+	return pid;
+}
+
+static int
+setup(void **state)
+{
+	int to[2], from[2];
+
+	(void)state;
+	if (pipe(to) < 0 || pipe(from) < 0)
+		return -1;
+	launcher = fork();
+	if (launcher == 0) {
+		close(to[1]);
+		close(from[0]);
+		/* cmocka catches SIGSEGV and friends: workers must not. */
+		for (int sig = 1; sig < 32; sig++)
+			signal(sig, SIG_DFL);
+		launcher_loop(to[0], from[1]);
+	}
+	close(to[0]);
+	close(from[1]);
+	cmd_fd = to[1];
+	reply_fd = from[0];
+	probes = probes_open(launcher, (pid_t)gettid(), on_rec, NULL,
+	    skip_reason, sizeof(skip_reason));
+	if (!probes)
+		fprintf(stderr, "SKIP: BPF unavailable: %s\n", skip_reason);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	probes_close(probes);
+	close(cmd_fd);
+	kill(launcher, SIGKILL);
+	waitpid(launcher, NULL, 0);
+	return 0;
+}
+
+#define NEED_BPF() do { if (!probes) { skip(); } } while (0)
+
+static void
+exit_status_with_kernel_timestamp(void **state)
+{
+	uint64_t before = mono_ns();
+	const struct arbor_rec *r;
+	pid_t pid;
+
+	(void)state;
+	NEED_BPF();
+	pid = launch('e');
+	r = wait_rec(ARBOR_REC_EXIT, pid);
+	assert_int_equal(r->worker, pid);
+	assert_int_equal(r->exit_code, 3 << 8);
+	assert_int_equal(r->has_fatal, 0);
+	assert_true(r->ts > before && r->ts < mono_ns());
+}
+
+static void
+kill_is_attributed_to_its_sender(void **state)
+{
+	const struct arbor_rec *r;
+	pid_t victim, killer;
+
+	(void)state;
+	NEED_BPF();
+	victim = launch('k');
+	killer = fork();
+	if (killer == 0) {
+		prctl(PR_SET_NAME, "arbor-killer");
+		kill(victim, SIGKILL);
+		_exit(0);
+	}
+	waitpid(killer, NULL, 0);
+	r = wait_rec(ARBOR_REC_EXIT, victim);
+	assert_int_equal(r->exit_code & 0x7f, SIGKILL);
+	assert_int_equal(r->has_fatal, 1);
+	assert_int_equal(r->fatal.sig, SIGKILL);
+	assert_int_equal(r->fatal.kernel, 0);
+	assert_int_equal(r->fatal.sender_pid, killer);
+	assert_string_equal(r->fatal.sender_comm, "arbor-killer");
+}
+
+static void
+segfault_comes_from_the_kernel(void **state)
+{
+	const struct arbor_rec *r;
+	pid_t pid;
+
+	(void)state;
+	NEED_BPF();
+	pid = launch('s');
+	r = wait_rec(ARBOR_REC_EXIT, pid);
+	assert_int_equal(r->exit_code & 0x7f, SIGSEGV);
+	assert_int_equal(r->has_fatal, 1);
+	assert_int_equal(r->fatal.sig, SIGSEGV);
+	assert_int_equal(r->fatal.kernel, 1);
+	assert_int_equal(r->fatal.sender_pid, 0);
+}
+
+static void
+exec_is_recorded(void **state)
+{
+	const struct arbor_rec *r;
+	pid_t pid;
+
+	(void)state;
+	NEED_BPF();
+	pid = launch('x');
+	r = wait_rec(ARBOR_REC_EXEC, pid);
+	assert_string_equal(r->comm, "true");
+	assert_int_equal(r->worker, pid);
+}
+
+static void
+descendants_are_followed(void **state)
+{
+	pid_t pid;
+	size_t i;
+
+	(void)state;
+	NEED_BPF();
+	pid = launch('g');
+	/* The grandchild exits with 5; its record names the worker. */
+	for (uint64_t deadline = mono_ns() + 5000000000ULL; mono_ns() < deadline;) {
+		struct pollfd pfd = { .fd = probes_fd(probes), .events = POLLIN };
+
+		for (i = 0; i < nrecs; i++)
+			if (recs[i].kind == ARBOR_REC_EXIT &&
+			    recs[i].worker == (uint32_t)pid &&
+			    recs[i].tgid != (uint32_t)pid) {
+				assert_int_equal(recs[i].exit_code, 5 << 8);
+				kill(pid, SIGKILL);
+				return;
+			}
+		poll(&pfd, 1, 50);
+		probes_consume(probes);
+	}
+	fail_msg("no exit record of a descendant of %d", pid);
+}
+
+static uint64_t
+hist_total(const struct arbor_hist *h)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < ARBOR_HIST_SLOTS; i++)
+		n += h->slots[i];
+	return n;
+}
+
+static void
+runq_fills_for_workers_only(void **state)
+{
+	struct arbor_hist h;
+	pid_t tracked, untracked;
+
+	(void)state;
+	NEED_BPF();
+	tracked = launch('b');
+	untracked = fork();
+	if (untracked == 0) {
+		pin_to_cpu0();
+		for (;;)
+			;
+	}
+	/* Two spinners on one CPU wait for each other in its run queue. */
+	usleep(500000);
+	assert_int_equal(probes_runq(probes, (uint32_t)tracked, &h), 0);
+	assert_true(hist_total(&h) > 0);
+	assert_int_equal(probes_runq(probes, (uint32_t)untracked, &h), -1);
+	/* This thread (as arbord's core) sleeps and wakes: it is measured. */
+	assert_int_equal(probes_runq(probes, ARBOR_SELF_KEY, &h), 0);
+	assert_true(hist_total(&h) > 0);
+	kill(tracked, SIGKILL);
+	kill(untracked, SIGKILL);
+	waitpid(untracked, NULL, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(exit_status_with_kernel_timestamp),
+		cmocka_unit_test(kill_is_attributed_to_its_sender),
+		cmocka_unit_test(segfault_comes_from_the_kernel),
+		cmocka_unit_test(exec_is_recorded),
+		cmocka_unit_test(descendants_are_followed),
+		cmocka_unit_test(runq_fills_for_workers_only),
+	};
+
+	return cmocka_run_group_tests_name("bpf", tests, setup, teardown);
+}
