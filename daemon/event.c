@@ -37,8 +37,17 @@ signal_json(int sig)
 	return json_string(buf);
 }
 
-static const char *
-cause_name(enum exit_cause c)
+int64_t
+realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * (int64_t)NSEC_PER_SEC + ts.tv_nsec;
+}
+
+const char *
+exit_cause_name(enum exit_cause c)
 {
 	switch (c) {
 	case CAUSE_EXIT: return "exit";
@@ -61,64 +70,9 @@ exit_info_to_json(json_t *o, const struct exit_info *ei)
 	json_object_set_new(o, "signal", signal_json(ei->signal));
 	if (ei->cause != CAUSE_EXIT)
 		json_object_set_new(o, "cause",
-		    json_string(cause_name(ei->cause)));
+		    json_string(exit_cause_name(ei->cause)));
 	if (ei->cause == CAUSE_SPAWN_FAILED)
 		json_object_set_new(o, "error", json_string(strerror(ei->err)));
-}
-
-static json_t *
-paths_json(char *const *v)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; v && v[i]; i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
-
-json_t *
-event_to_json(const struct event *ev, int64_t realtime_ns)
-{
-	json_t *o = json_object();
-	char ts[48];
-
-	format_ts(realtime_ns, ts, sizeof(ts));
-	json_object_set_new(o, "ts", json_string(ts));
-	json_object_set_new(o, "mono_ns", json_integer((json_int_t)ev->mono_ns));
-	json_object_set_new(o, "event", json_string(event_kind_name(ev->kind)));
-	json_object_set_new(o, "path", json_string(enode_path(ev->node)));
-	if (ev->pid > 0)
-		json_object_set_new(o, "pid", json_integer(ev->pid));
-	switch (ev->kind) {
-	case EV_EXIT:
-		exit_info_to_json(o, &ev->exit);
-		break;
-	case EV_RESTART:
-		if (ev->cause)
-			json_object_set_new(o, "cause",
-			    json_string(enode_path(ev->cause)));
-		json_object_set_new(o, "delay_ms", json_integer(ev->delay_ms));
-		break;
-	case EV_STOP:
-		json_object_set_new(o, "signal", signal_json(ev->signal));
-		break;
-	case EV_GIVE_UP:
-		json_object_set_new(o, "detail",
-		    json_string(ev->text ? ev->text : ""));
-		break;
-	case EV_RELOAD:
-		json_object_set_new(o, "added", paths_json(ev->reload->added));
-		json_object_set_new(o, "removed",
-		    paths_json(ev->reload->removed));
-		json_object_set_new(o, "changed",
-		    paths_json(ev->reload->changed));
-		json_object_set_new(o, "updated",
-		    paths_json(ev->reload->updated));
-		break;
-	default:
-		break;
-	}
-	return o;
 }
 
 /* Appends to buf like snprintf, never past len, truncating what does not fit. */
@@ -137,26 +91,109 @@ appendf(char *buf, size_t len, size_t *n, const char *fmt, ...)
 		*n = *n + (size_t)r < len ? *n + (size_t)r : len;
 }
 
-void
-event_to_text(const struct event *ev, char *buf, size_t len)
+static void
+copy_str(char *dst, size_t len, const char *src)
 {
-	const struct exit_info *ei = &ev->exit;
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+/* "added=a,b removed=c ...": what a reload changed, in one line. */
+static void
+reload_text(const struct reload_summary *r, char *buf, size_t len)
+{
+	static const char *const names[] = { "added", "removed", "changed",
+	    "updated" };
+	char *const *lists[] = { r->added, r->removed, r->changed, r->updated };
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
+		if (!lists[k])
+			continue;
+		appendf(buf, len, &n, "%s%s=", n ? " " : "", names[k]);
+		for (size_t i = 0; lists[k][i]; i++)
+			appendf(buf, len, &n, "%s%s", i ? "," : "", lists[k][i]);
+	}
+}
+
+void
+event_to_msg(const struct event *ev, struct obs_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = OBS_MSG_EVENT;
+	m->event = ev->kind;
+	m->mono_ns = ev->mono_ns;
+	m->real_ns = realtime_ns();
+	m->pid = ev->pid;
+	m->exit = ev->exit;
+	m->delay_ms = ev->delay_ms;
+	m->signal = ev->signal;
+	m->fd = -1;
+	copy_str(m->path, sizeof(m->path), ev->node ? enode_path(ev->node) : "arbord");
+	if (ev->cause)
+		copy_str(m->cause, sizeof(m->cause), enode_path(ev->cause));
+	if (ev->kind == EV_RELOAD && ev->reload)
+		reload_text(ev->reload, m->text, sizeof(m->text));
+	else
+		copy_str(m->text, sizeof(m->text), ev->text);
+}
+
+json_t *
+msg_to_json(const struct obs_msg *m)
+{
+	json_t *o = json_object();
+	char ts[48];
+
+	format_ts(m->real_ns, ts, sizeof(ts));
+	json_object_set_new(o, "ts", json_string(ts));
+	json_object_set_new(o, "mono_ns", json_integer((json_int_t)m->mono_ns));
+	json_object_set_new(o, "event", json_string(event_kind_name(m->event)));
+	json_object_set_new(o, "path", json_string(m->path));
+	if (m->pid > 0)
+		json_object_set_new(o, "pid", json_integer(m->pid));
+	switch (m->event) {
+	case EV_EXIT:
+		exit_info_to_json(o, &m->exit);
+		break;
+	case EV_RESTART:
+		if (m->cause[0])
+			json_object_set_new(o, "cause", json_string(m->cause));
+		json_object_set_new(o, "delay_ms", json_integer(m->delay_ms));
+		break;
+	case EV_STOP:
+		json_object_set_new(o, "signal", signal_json(m->signal));
+		break;
+	case EV_GIVE_UP:
+	case EV_RELOAD:
+	case EV_OBS_RESTART:
+		json_object_set_new(o, "detail", json_string(m->text));
+		break;
+	default:
+		break;
+	}
+	return o;
+}
+
+void
+msg_to_text(const struct obs_msg *m, char *buf, size_t len)
+{
+	const struct exit_info *ei = &m->exit;
 	const char *sig;
 	size_t n = 0;
 
 	buf[0] = '\0';
-	appendf(buf, len, &n, "%s %s", event_kind_name(ev->kind),
-	    enode_path(ev->node));
-	if (ev->pid > 0)
-		appendf(buf, len, &n, " pid=%d", ev->pid);
-	switch (ev->kind) {
+	appendf(buf, len, &n, "%s %s", event_kind_name(m->event), m->path);
+	if (m->pid > 0)
+		appendf(buf, len, &n, " pid=%d", m->pid);
+	switch (m->event) {
 	case EV_EXIT:
 		appendf(buf, len, &n, " reason=%s", exit_reason_name(ei->reason));
 		if (ei->cause == CAUSE_SPAWN_FAILED)
 			appendf(buf, len, &n, " cause=spawn_failed error=\"%s\"",
 			    strerror(ei->err));
 		else if (ei->cause != CAUSE_EXIT)
-			appendf(buf, len, &n, " cause=%s", cause_name(ei->cause));
+			appendf(buf, len, &n, " cause=%s",
+			    exit_cause_name(ei->cause));
 		if (ei->status >= 0)
 			appendf(buf, len, &n, " status=%d", ei->status);
 		if (ei->signal > 0) {
@@ -168,35 +205,23 @@ event_to_text(const struct event *ev, char *buf, size_t len)
 		}
 		break;
 	case EV_RESTART:
-		if (ev->cause && ev->cause != ev->node)
-			appendf(buf, len, &n, " cause=%s", enode_path(ev->cause));
-		if (ev->delay_ms)
-			appendf(buf, len, &n, " delay=%ums", ev->delay_ms);
+		if (m->cause[0] && strcmp(m->cause, m->path) != 0)
+			appendf(buf, len, &n, " cause=%s", m->cause);
+		if (m->delay_ms)
+			appendf(buf, len, &n, " delay=%ums", m->delay_ms);
 		break;
 	case EV_STOP:
-		sig = signal_name(ev->signal);
+		sig = signal_name(m->signal);
 		appendf(buf, len, &n, " signal=SIG%s", sig ? sig : "?");
 		break;
 	case EV_GIVE_UP:
-		appendf(buf, len, &n, ": %s, stopping its children",
-		    ev->text ? ev->text : "");
+		appendf(buf, len, &n, ": %s, stopping its children", m->text);
 		break;
-	case EV_RELOAD: {
-		static const char *const names[] = { "added", "removed",
-		    "changed", "updated" };
-		char *const *lists[] = { ev->reload->added, ev->reload->removed,
-		    ev->reload->changed, ev->reload->updated };
-
-		for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
-			if (!lists[k])
-				continue;
-			appendf(buf, len, &n, " %s=", names[k]);
-			for (size_t i = 0; lists[k][i]; i++)
-				appendf(buf, len, &n, "%s%s", i ? "," : "",
-				    lists[k][i]);
-		}
+	case EV_RELOAD:
+	case EV_OBS_RESTART:
+		if (m->text[0])
+			appendf(buf, len, &n, " %s", m->text);
 		break;
-	}
 	default:
 		break;
 	}

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* Events of SPEC §5 as JSON objects and as one-line text. */
+/*
+ * Events of SPEC §5. An engine event becomes an obs_msg (a plain copy, paths
+ * included) once; the stderr log and the observability thread both format
+ * from that copy.
+ */
 #ifndef ARBOR_EVENT_H
 #define ARBOR_EVENT_H
 
@@ -8,13 +12,18 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "obsq.h"
 
 /* RFC 3339 UTC with microseconds, from CLOCK_REALTIME ns. */
 void format_ts(int64_t realtime_ns, char *buf, size_t len);
+int64_t realtime_ns(void);
 /* The exit fields of status and events: reason, status, signal (+ cause). */
 void exit_info_to_json(json_t *obj, const struct exit_info *);
-json_t *event_to_json(const struct event *, int64_t realtime_ns);
+const char *exit_cause_name(enum exit_cause);
+/* Copies ev into m, stamped with the wall clock now. */
+void event_to_msg(const struct event *ev, struct obs_msg *m);
+json_t *msg_to_json(const struct obs_msg *);
 /* "exit root/web pid=42 reason=crash status=1", without the timestamp. */
-void event_to_text(const struct event *, char *buf, size_t len);
+void msg_to_text(const struct obs_msg *, char *buf, size_t len);
 
 #endif

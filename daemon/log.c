@@ -17,22 +17,11 @@ log_init(enum log_format f)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 }
 
-static int64_t
-realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * (int64_t)NSEC_PER_SEC + ts.tv_nsec;
-}
-
 void
-log_event(const struct event *ev)
+log_event(const struct obs_msg *m)
 {
-	int64_t now = realtime_ns();
-
 	if (log_format == LOG_JSON) {
-		json_t *o = event_to_json(ev, now);
+		json_t *o = msg_to_json(m);
 
 		json_dumpf(o, stderr, JSON_COMPACT);
 		fputc('\n', stderr);
@@ -40,8 +29,8 @@ log_event(const struct event *ev)
 	} else {
 		char ts[48], text[512];
 
-		format_ts(now, ts, sizeof(ts));
-		event_to_text(ev, text, sizeof(text));
+		format_ts(m->real_ns, ts, sizeof(ts));
+		msg_to_text(m, text, sizeof(text));
 		fprintf(stderr, "%s arbord: %s\n", ts, text);
 	}
 }

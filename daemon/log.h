@@ -5,13 +5,13 @@
 
 #include <stdbool.h>
 
-#include "engine.h"
+#include "obsq.h"
 
 enum log_format { LOG_TEXT, LOG_JSON };
 enum log_level { LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_init(enum log_format);
-void log_event(const struct event *);
+void log_event(const struct obs_msg *);
 void log_msg(enum log_level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

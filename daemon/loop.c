@@ -16,6 +16,7 @@
 
 #include "../config/config.h"
 #include "control.h"
+#include "event.h"
 #include "loop.h"
 #include "notify.h"
 #include "spawn.h"
@@ -311,8 +312,11 @@ op_signal(void *ctx, const struct enode *n, int pid, int sig)
 static void
 op_event(void *ctx, const struct event *ev)
 {
+	struct obs_msg m;
+
 	(void)ctx;
-	log_event(ev);
+	event_to_msg(ev, &m);
+	log_event(&m);
 }
 
 static void

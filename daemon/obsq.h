@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The one thing the core and the observability thread share: a bounded,
+ * lock-free, single-producer (core) single-consumer (observability) queue
+ * of fixed-size messages. The producer never waits: when the queue is full
+ * the message is dropped and counted.
+ */
+#ifndef ARBOR_OBSQ_H
+#define ARBOR_OBSQ_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+#define OBSQ_CAPACITY 4096	/* a power of two */
+#define OBSQ_PATH 160
+#define OBSQ_TEXT 240
+
+enum obs_msg_kind {
+	OBS_MSG_EVENT,		/* a lifecycle event of the engine */
+	OBS_MSG_CLIENT,		/* a control client handed over (fd) */
+};
+
+struct obs_msg {
+	enum obs_msg_kind kind;
+	enum event_kind event;
+	uint64_t mono_ns;
+	int64_t real_ns;
+	int32_t pid;
+	struct exit_info exit;
+	uint32_t delay_ms;
+	int32_t signal;
+	char path[OBSQ_PATH];
+	char cause[OBSQ_PATH];	/* EV_RESTART: the child whose exit caused it */
+	char text[OBSQ_TEXT];	/* EV_GIVE_UP: why; EV_RELOAD: what changed */
+	int fd;			/* OBS_MSG_CLIENT */
+	char request[32];	/* OBS_MSG_CLIENT: the command */
+};
+
+struct obsq {
+	_Atomic uint64_t head;	/* next to read; written by the consumer */
+	_Atomic uint64_t tail;	/* next to write; written by the producer */
+	_Atomic uint64_t dropped;
+	struct obs_msg slots[OBSQ_CAPACITY];
+};
+
+/* Producer side: false (and counted) when full. */
+bool obsq_push(struct obsq *, const struct obs_msg *);
+/* Consumer side: false when empty. */
+bool obsq_pop(struct obsq *, struct obs_msg *);
+
+#endif
