@@ -37,7 +37,8 @@ HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null &
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
 BPF_SRC := bpf/loader.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
-	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/log.c daemon/arbord.c
+	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c \
+	daemon/obswatch.c exporters/obs.c exporters/metrics.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
 UNIT_TESTS := test_engine test_config test_notify test_probes
 
@@ -90,7 +91,7 @@ $(BUILD)/test_probes: $(call obj,tests/bpf/test_probes.c $(BPF_SRC))
 
 $(BUILD)/arbord: $(ARBORD_OBJ)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lpthread
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lpthread -lm
 
 $(BUILD)/arborctl: $(ARBORCTL_OBJ)
 	$(if $(Q),@echo "  LD      $@")

@@ -251,6 +251,9 @@ run(const char *sock, json_t *req, bool json_out, bool wait_eof)
 			printf("%s\n", json_string_value(path));
 		else if (reload)
 			print_reload(reload);
+		else if (json_is_string(json_object_get(reply, "metrics")))
+			fputs(json_string_value(json_object_get(reply,
+			    "metrics")), stdout);
 		if (wait_eof) {
 			/* shutdown: return once arbord has gone. */
 			struct timeval tv = { 0 };

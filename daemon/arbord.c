@@ -66,7 +66,7 @@ main(int argc, char **argv)
 			check = true;
 			break;
 		case OPT_NO_BPF:
-			/* eBPF arrives with the observability thread. */
+			o.no_bpf = true;
 			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "text") == 0)

@@ -20,6 +20,7 @@
 
 #include "control.h"
 #include "event.h"
+#include "obswatch.h"
 #include "util.h"
 
 #define CTL_MAX_LINE (64 * 1024)
@@ -46,7 +47,13 @@ struct control {
 	size_t nclients;
 };
 
-static void client_close(struct client *);
+static void client_release(struct client *, bool keep_fd);
+
+static void
+client_close(struct client *c)
+{
+	client_release(c, false);
+}
 
 static void
 client_free(void *p)
@@ -57,15 +64,17 @@ client_free(void *p)
 	free(c);
 }
 
+/* Forgets a client; its fd is closed unless keep_fd (handed over). */
 static void
-client_close(struct client *c)
+client_release(struct client *c, bool keep_fd)
 {
 	struct control *ctl = c->ctl;
 
 	if (c->w.dead)
 		return;
 	loop_unwatch(ctl->loop, &c->w);
-	close(c->w.fd);
+	if (!keep_fd)
+		close(c->w.fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -325,6 +334,28 @@ cmd_reload(struct client *c, json_t *req)
 	}
 }
 
+/*
+ * The observability thread answers this one: the client leaves the core's
+ * epoll first (the thread may close its fd at once), then goes over.
+ */
+static void
+cmd_metrics(struct client *c, json_t *req)
+{
+	static const char down[] = "{\"ok\":false,\"error\":\"observability is not running (it restarts with backoff)\"}\n";
+	struct loop *l = c->ctl->loop;
+	int fd = c->w.fd;
+
+	(void)req;
+	client_flush(c);
+	if (c->w.dead)
+		return;
+	client_release(c, true);
+	if (obswatch_hand_over(loop_obs(l), fd, "metrics") < 0) {
+		(void)!write(fd, down, sizeof(down) - 1);
+		close(fd);
+	}
+}
+
 static void
 cmd_shutdown(struct client *c, json_t *req)
 {
@@ -345,6 +376,7 @@ static const struct {
 	{ "start-child", cmd_start_child },
 	{ "terminate-child", cmd_terminate_child },
 	{ "reload", cmd_reload },
+	{ "metrics", cmd_metrics },
 	{ "shutdown", cmd_shutdown },
 };
 

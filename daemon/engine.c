@@ -601,9 +601,9 @@ start_worker(struct enode *n, uint64_t now)
 	ev.kind = EV_SPAWN;
 	ev.pid = pid;
 	emit(n, &ev);
+	ev.kind = EV_EXEC;	/* spawn returns only once execve succeeded */
+	emit(n, &ev);
 	if (n->spec->w.ready == READY_EXEC) {
-		ev.kind = EV_EXEC;
-		emit(n, &ev);
 		n->state = NS_RUNNING;
 		n->started_ns = now;
 		n->pending = false;

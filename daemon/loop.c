@@ -19,6 +19,7 @@
 #include "event.h"
 #include "loop.h"
 #include "notify.h"
+#include "obswatch.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -46,6 +47,7 @@ struct loop {
 	struct engine *eng;
 	struct control *ctl;
 	struct notify *notify;
+	struct obswatch *obs;
 	struct proc *procs;
 	struct deferred *deferred;
 	size_t ndeferred, capdeferred;
@@ -312,11 +314,12 @@ op_signal(void *ctx, const struct enode *n, int pid, int sig)
 static void
 op_event(void *ctx, const struct event *ev)
 {
+	struct loop *l = ctx;
 	struct obs_msg m;
 
-	(void)ctx;
 	event_to_msg(ev, &m);
 	log_event(&m);
+	obswatch_event(l->obs, &m);
 }
 
 static void
@@ -487,7 +490,14 @@ setup(struct loop *l, const struct loop_options *o)
 		return -1;
 	}
 	free(path);
+	l->obs = obswatch_start(l, l->spec, o->no_bpf);
 	return 0;
+}
+
+struct obswatch *
+loop_obs(struct loop *l)
+{
+	return l->obs;
 }
 
 int
@@ -525,6 +535,7 @@ loop_run(struct spec **specp, const struct loop_options *o)
 
 	control_close(l.ctl);
 	notify_close(l.notify);
+	obswatch_stop(l.obs);
 	kill_leftovers();
 	for (struct proc *p = l.procs, *next; p; p = next) {
 		next = p->next;

@@ -31,6 +31,7 @@ struct loop_options {
 	const char *config_file;
 	const char *socket_path;
 	enum log_format log_format;
+	bool no_bpf;
 };
 
 /*
@@ -57,6 +58,7 @@ void loop_defer_free(struct loop *, void *p, void (*fn)(void *));
 
 uint64_t loop_now(void);
 struct engine *loop_engine(struct loop *);
+struct obswatch *loop_obs(struct loop *);
 void loop_shutdown(struct loop *, const char *why);
 
 #endif

@@ -34,7 +34,7 @@ static const struct family {
 	[M_READY_LATENCY] = { "arbor_ready_latency_seconds", T_HISTOGRAM, "path",
 	    NULL, "execve of a worker to it being ready." },
 	[M_RUNQ_LATENCY] = { "arbor_runqueue_latency_seconds", T_HISTOGRAM,
-	    "path", NULL, "Wakeup to on-CPU latency of a worker's tasks (path \\"arbord\\": arbord's core thread)." },
+	    "path", NULL, "Wakeup to on-CPU latency of a worker's tasks (path=arbord: arbord's own core thread)." },
 	[M_OOM_KILLS] = { "arbor_oom_kills_total", T_COUNTER, "path", NULL,
 	    "Processes of the worker killed by the OOM killer." },
 	[M_BPF_ENABLED] = { "arbor_bpf_enabled", T_GAUGE, NULL, NULL,

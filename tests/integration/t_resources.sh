@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Idle cost and bounded resources of arbord itself (DESIGN.md point 2).
 
-# Context switches of every thread of a process: it changes only when the
-# process wakes up.
+# Context switches of a process's core (main) thread: it changes only when
+# that thread wakes up. The observability thread has a heartbeat of its own.
 switches() {
-	cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ { n += $2 } END { print n }'
+	awk '/ctxt_switches/ { n += $2 } END { print n }' /proc/"$1"/task/"$1"/status
 }
 
 test_idle_arbord_never_wakes() {
@@ -17,7 +17,7 @@ CONF
 	start_arbord "$T/tree.conf"
 	local before=$(switches "$ARBORD_PID")
 	sleep 1.5	# measuring an absence: nothing to wait on
-	assert_eq "context switches over 1.5 s idle" "$before" "$(switches "$ARBORD_PID")"
+	assert_eq "core thread context switches over 1.5 s idle" "$before" "$(switches "$ARBORD_PID")"
 }
 
 # The fewest open fds of arbord over 20 samples: a crash loop holds a pidfd
@@ -33,7 +33,7 @@ min_fds() {
 
 test_crash_loop_costs_no_memory_or_fds() {
 	conf tree <<CONF
-tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (
+tree = { strategy = "one_for_one"; intensity = 10000; period = 1; children = (
   { name = "crasher"; command = ["/bin/false"]; }
 ); };
 CONF
@@ -41,16 +41,18 @@ CONF
 	# free) and RSS grows by design; without it RSS means what it says.
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0 \
 		start_arbord "$T/tree.conf"
-	wait_for "500 restarts" bash -c "[ \$($ARBORCTL -s $T/sock status root/crasher --json | jq .restarts) -ge 500 ]" || return 1
+	# Past warm-up (allocator arenas, BPF maps) before the first sample.
+	wait_for "1500 restarts" bash -c "[ \$($ARBORCTL -s $T/sock status root/crasher --json | jq .restarts) -ge 1500 ]" || return 1
 	local fds1=$(min_fds "$ARBORD_PID")
 	local rss1=$(awk '/VmRSS/ { print $2 }' /proc/"$ARBORD_PID"/status)
-	wait_for "3000 restarts" bash -c "[ \$($ARBORCTL -s $T/sock status root/crasher --json | jq .restarts) -ge 3000 ]" || return 1
+	wait_for "5000 restarts" bash -c "[ \$($ARBORCTL -s $T/sock status root/crasher --json | jq .restarts) -ge 5000 ]" || return 1
 	local fds2=$(min_fds "$ARBORD_PID")
 	local rss2=$(awk '/VmRSS/ { print $2 }' /proc/"$ARBORD_PID"/status)
 	echo "fds $fds1 -> $fds2, rss ${rss1}k -> ${rss2}k"
-	# 2500 cycles lie between the samples: a leak of one fd per cycle shows
+	# 3500 cycles lie between the samples: a leak of one fd per cycle shows
 	# as thousands; a worker's pidfd open or not moves the count by one.
 	[ $((fds2 - fds1)) -le 2 ] || fail "open fds grew from $fds1 to $fds2" || return 1
-	# RSS may move by a page or two of allocator noise, never grow with cycles.
-	[ $((rss2 - rss1)) -le 64 ] || fail "RSS grew from ${rss1}k to ${rss2}k"
+	# The intensity window (10001 slots of 8 bytes) is touched page by page
+	# as it turns: up to 28k here. A leak of 32 bytes a cycle would be 109k.
+	[ $((rss2 - rss1)) -le 96 ] || fail "RSS grew from ${rss1}k to ${rss2}k"
 }

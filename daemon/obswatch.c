@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "../exporters/obs.h"
+#include "event.h"
+#include "obswatch.h"
+#include "util.h"
+
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define STABLE_NS (60 * NSEC_PER_SEC)	/* ran this long: backoff resets */
+
+struct obswatch {
+	struct loop *loop;
+	struct obsq *q;
+	int wake_fd;
+	struct watch exitw;	/* eventfd: the thread ended */
+	struct watch stallw;	/* timerfd: no heartbeat in time */
+	struct watch restartw;	/* timerfd: backoff over */
+	pthread_t thread;
+	struct obs_args *args;
+	bool running;
+	bool cancelling;
+	uint64_t started_ns;
+	uint32_t backoff_ms;
+	uint64_t restarts;
+	/* What every incarnation is given. */
+	enum bpf_mode bpf;
+	char *event_log;
+	enum obs_fault fault;
+};
+
+static void
+arm(int fd, uint64_t ms)
+{
+	struct itimerspec its = { 0 };
+
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	if (ms == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_sec = 0;	/* disarm */
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static void
+start_thread(struct obswatch *w)
+{
+	struct obs_args *a = xcalloc(1, sizeof(*a));
+	sigset_t all, old;
+	int err;
+
+	a->q = w->q;
+	a->wake_fd = w->wake_fd;
+	a->exit_fd = w->exitw.fd;
+	a->stall_fd = w->stallw.fd;
+	a->tgid = getpid();
+	a->core_tid = gettid();
+	a->bpf = w->bpf;
+	a->event_log = w->event_log ? xstrdup(w->event_log) : NULL;
+	a->fault = w->fault;
+	a->restarts = w->restarts;
+	/* The thread takes no signal: all go to the core's signalfd. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&w->thread, NULL, obs_thread_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		log_msg(LOG_ERROR, "observability thread: pthread_create: %s",
+		    strerror(err));
+		free(a->event_log);
+		free(a);
+		arm(w->restartw.fd, w->backoff_ms ? w->backoff_ms : BACKOFF_FIRST_MS);
+		return;
+	}
+	w->args = a;
+	w->running = true;
+	w->cancelling = false;
+	w->started_ns = loop_now();
+	arm(w->stallw.fd, OBS_STALL_MS);
+}
+
+static void
+on_exit_fd(struct loop *l, void *owner, uint32_t events)
+{
+	struct obswatch *w = owner;
+	uint64_t n;
+
+	(void)l;
+	(void)events;
+	(void)!read(w->exitw.fd, &n, sizeof(n));
+	if (!w->running)
+		return;
+	pthread_join(w->thread, NULL);
+	free(w->args->event_log);
+	free(w->args);
+	w->args = NULL;
+	w->running = false;
+	arm(w->stallw.fd, 0);
+	if (loop_now() - w->started_ns >= STABLE_NS || w->backoff_ms == 0)
+		w->backoff_ms = BACKOFF_FIRST_MS;
+	else if ((w->backoff_ms *= 2) > BACKOFF_MAX_MS)
+		w->backoff_ms = BACKOFF_MAX_MS;
+	log_msg(LOG_WARN, "observability thread %s; restarting it in %u ms (supervision is unaffected)",
+	    w->cancelling ? "stalled and was stopped" : "ended", w->backoff_ms);
+	arm(w->restartw.fd, w->backoff_ms);
+}
+
+static void
+on_stall(struct loop *l, void *owner, uint32_t events)
+{
+	struct obswatch *w = owner;
+	uint64_t n;
+
+	(void)l;
+	(void)events;
+	(void)!read(w->stallw.fd, &n, sizeof(n));
+	if (!w->running || w->cancelling)
+		return;
+	/*
+	 * Cancellation takes effect where the thread waits; its cleanup
+	 * detaches BPF and writes exitw, where the join happens. A thread
+	 * stuck elsewhere cannot be stopped, and observability stays off.
+	 */
+	w->cancelling = true;
+	pthread_cancel(w->thread);
+}
+
+static void
+on_restart(struct loop *l, void *owner, uint32_t events)
+{
+	struct obswatch *w = owner;
+	struct obs_msg m = { .kind = OBS_MSG_EVENT, .event = EV_OBS_RESTART,
+	    .fd = -1 };
+	uint64_t n;
+
+	(void)events;
+	(void)!read(w->restartw.fd, &n, sizeof(n));
+	if (w->running)
+		return;
+	w->restarts++;
+	m.mono_ns = loop_now();
+	m.real_ns = realtime_ns();
+	snprintf(m.path, sizeof(m.path), "arbord");
+	snprintf(m.text, sizeof(m.text), "restart %llu after %u ms",
+	    (unsigned long long)w->restarts, w->backoff_ms);
+	log_event(&m);
+	obsq_push(w->q, &m);
+	(void)l;
+	start_thread(w);
+}
+
+static enum obs_fault
+fault_from_env(void)
+{
+	const char *f = getenv("ARBOR_OBS_FAULT");
+
+	if (!f || !*f)
+		return OBS_FAULT_NONE;
+	if (strcmp(f, "stall") == 0)
+		return OBS_FAULT_STALL;
+	if (strcmp(f, "crash") == 0)
+		return OBS_FAULT_CRASH;
+	if (strcmp(f, "bpf") == 0)
+		return OBS_FAULT_BPF;
+	log_msg(LOG_WARN, "ARBOR_OBS_FAULT=%s: not stall, crash or bpf; ignored", f);
+	return OBS_FAULT_NONE;
+}
+
+struct obswatch *
+obswatch_start(struct loop *l, const struct spec *sp, bool no_bpf)
+{
+	struct obswatch *w = xcalloc(1, sizeof(*w));
+	int efd, sfd, rfd;
+
+	w->loop = l;
+	w->q = xcalloc(1, sizeof(*w->q));
+	w->bpf = no_bpf ? BPF_OFF : sp->bpf;
+	w->event_log = sp->event_log ? xstrdup(sp->event_log) : NULL;
+	w->fault = fault_from_env();
+	if (w->fault != OBS_FAULT_NONE)
+		log_msg(LOG_WARN, "ARBOR_OBS_FAULT=%s: injecting a fault into the observability thread",
+		    getenv("ARBOR_OBS_FAULT"));
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	sfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	rfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (w->wake_fd < 0 || efd < 0 || sfd < 0 || rfd < 0 ||
+	    loop_watch(l, &w->exitw, efd, EPOLLIN, on_exit_fd, w) < 0 ||
+	    loop_watch(l, &w->stallw, sfd, EPOLLIN, on_stall, w) < 0 ||
+	    loop_watch(l, &w->restartw, rfd, EPOLLIN, on_restart, w) < 0)
+		fatal("%s: eventfd/timerfd: %s", __func__, strerror(errno));
+	start_thread(w);
+	return w;
+}
+
+void
+obswatch_stop(struct obswatch *w)
+{
+	if (!w)
+		return;
+	if (w->running) {
+		pthread_cancel(w->thread);
+		pthread_join(w->thread, NULL);
+		free(w->args->event_log);
+		free(w->args);
+	}
+	loop_unwatch(w->loop, &w->exitw);
+	loop_unwatch(w->loop, &w->stallw);
+	loop_unwatch(w->loop, &w->restartw);
+	close(w->exitw.fd);
+	close(w->stallw.fd);
+	close(w->restartw.fd);
+	close(w->wake_fd);
+	free(w->event_log);
+	free(w->q);
+	free(w);
+}
+
+static void
+wake(struct obswatch *w)
+{
+	uint64_t one = 1;
+
+	(void)!write(w->wake_fd, &one, sizeof(one));
+}
+
+void
+obswatch_event(struct obswatch *w, const struct obs_msg *m)
+{
+	if (obsq_push(w->q, m) && w->running)
+		wake(w);
+}
+
+int
+obswatch_hand_over(struct obswatch *w, int fd, const char *request)
+{
+	struct obs_msg m = { .kind = OBS_MSG_CLIENT, .fd = fd };
+
+	if (!w || !w->running || w->cancelling)
+		return -1;
+	snprintf(m.request, sizeof(m.request), "%s", request);
+	if (!obsq_push(w->q, &m))
+		return -1;
+	wake(w);
+	return 0;
+}

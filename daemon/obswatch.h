@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The core's side of the observability thread: it starts the thread, hands
+ * it events through the queue without ever waiting, and restarts it with
+ * backoff when it ends or stops beating (SPEC §7).
+ */
+#ifndef ARBOR_OBSWATCH_H
+#define ARBOR_OBSWATCH_H
+
+#include <stdbool.h>
+
+#include "loop.h"
+#include "obsq.h"
+
+struct obswatch;
+
+/* Starts the thread per spec's observability settings. */
+struct obswatch *obswatch_start(struct loop *, const struct spec *,
+    bool no_bpf);
+/* Stops the thread for good (arbord exits). */
+void obswatch_stop(struct obswatch *);
+/* Queues an event; never blocks (a full queue drops and counts it). */
+void obswatch_event(struct obswatch *, const struct obs_msg *);
+/* Hands a control client's fd over for request ("metrics"); -1 when the
+ * thread is down or the queue full (the fd stays the caller's). */
+int obswatch_hand_over(struct obswatch *, int fd, const char *request);
+
+#endif

@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The observability thread. Core events and kernel records about the same
+ * process arrive on two channels in either order; they are joined by pid,
+ * each side waiting at most JOIN_WAIT_NS for the other. Tables are bounded
+ * and forget a process once its exit is written, so a crash loop costs
+ * nothing over time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "obs.h"
+#include "metrics.h"
+#include "../bpf/loader.h"
+#include "../daemon/event.h"
+#include "../daemon/log.h"
+#include "../daemon/util.h"
+
+#define JOIN_WAIT_NS (200 * NSEC_PER_MSEC)
+#define MAX_PROCS 4096
+#define PID_BUCKETS 1024
+
+/* What is known of one process, from either side. */
+struct proc {
+	int pid;
+	char path[OBSQ_PATH];	/* from the core's spawn event */
+	uint64_t spawn_ns;	/* core time of the spawn */
+	uint64_t seen_ns;	/* when this entry was made (for expiry) */
+	bool have_kexec;
+	uint64_t kexec_ns;
+	bool have_kexit;
+	struct arbor_rec kexit;
+	bool exec_waiting;	/* the core's exec event waits for the kernel's */
+	struct obs_msg exec_msg;
+	bool exit_waiting;
+	struct obs_msg exit_msg;
+	uint64_t deadline;
+	struct proc *next;
+};
+
+/* What is known of one path across its processes. */
+struct path_state {
+	char path[OBSQ_PATH];
+	uint64_t last_kexit_ns;
+	bool restart_pending;
+	int live_pid;
+	uint64_t runq[ARBOR_HIST_SLOTS];	/* processes gone, added up */
+	struct path_state *next;
+};
+
+struct obs {
+	struct obs_args *a;
+	struct registry *reg;
+	struct probes *probes;
+	FILE *log;
+	bool log_failed;
+	struct proc *procs[PID_BUCKETS];
+	size_t nprocs;
+	struct path_state *paths;
+	int epfd, hb_fd;
+	uint64_t runq_self[ARBOR_HIST_SLOTS];
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static struct proc *
+proc_get(struct obs *o, int pid, bool create)
+{
+	struct proc **b = &o->procs[(unsigned)pid % PID_BUCKETS], *p;
+
+	for (p = *b; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	if (!create || o->nprocs >= MAX_PROCS)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->pid = pid;
+	p->seen_ns = now_ns();
+	p->next = *b;
+	*b = p;
+	o->nprocs++;
+	return p;
+}
+
+static void
+proc_drop(struct obs *o, struct proc *p)
+{
+	struct proc **b = &o->procs[(unsigned)p->pid % PID_BUCKETS];
+
+	for (; *b; b = &(*b)->next)
+		if (*b == p) {
+			*b = p->next;
+			free(p);
+			o->nprocs--;
+			return;
+		}
+}
+
+static struct path_state *
+path_get(struct obs *o, const char *path, bool create)
+{
+	struct path_state *s;
+
+	for (s = o->paths; s; s = s->next)
+		if (strcmp(s->path, path) == 0)
+			return s;
+	if (!create)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->next = o->paths;
+	o->paths = s;
+	return s;
+}
+
+static void
+path_drop(struct obs *o, const char *path)
+{
+	for (struct path_state **p = &o->paths; *p; p = &(*p)->next)
+		if (strcmp((*p)->path, path) == 0) {
+			struct path_state *dead = *p;
+
+			*p = dead->next;
+			free(dead);
+			return;
+		}
+}
+
+/* Appends one event to the event log; a failing write is said once. */
+static void
+write_event(struct obs *o, json_t *j)
+{
+	if (o->log && json_dumpf(j, o->log, JSON_COMPACT) == 0 &&
+	    fputc('\n', o->log) != EOF && fflush(o->log) == 0) {
+		o->log_failed = false;
+	} else if (o->log && !o->log_failed) {
+		o->log_failed = true;
+		log_msg(LOG_WARN, "event log %s: %s; events are dropped until it works again",
+		    o->a->event_log, strerror(errno));
+		clearerr(o->log);
+	}
+	json_decref(j);
+}
+
+static void
+emit_exec(struct obs *o, struct proc *p)
+{
+	json_t *j = msg_to_json(&p->exec_msg);
+	struct path_state *ps = path_get(o, p->exec_msg.path, true);
+
+	p->exec_waiting = false;
+	if (p->have_kexec) {
+		json_object_set_new(j, "mono_ns", json_integer((json_int_t)p->kexec_ns));
+		json_object_set_new(j, "arbord_mono_ns",
+		    json_integer((json_int_t)p->exec_msg.mono_ns));
+		if (ps->restart_pending && ps->last_kexit_ns &&
+		    p->kexec_ns > ps->last_kexit_ns) {
+			uint64_t lat = p->kexec_ns - ps->last_kexit_ns;
+
+			json_object_set_new(j, "restart_latency_ns",
+			    json_integer((json_int_t)lat));
+			reg_observe(o->reg, M_RESTART_LATENCY, ps->path,
+			    (double)lat / 1e9);
+		}
+	}
+	ps->restart_pending = false;
+	write_event(o, j);
+}
+
+static void
+fold_runq(struct obs *o, struct path_state *ps, int pid)
+{
+	struct arbor_hist h;
+
+	if (!o->probes || probes_runq(o->probes, (uint32_t)pid, &h) < 0)
+		return;
+	for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
+		ps->runq[k] += h.slots[k];
+	probes_runq_forget(o->probes, (uint32_t)pid);
+}
+
+static void
+emit_exit(struct obs *o, struct proc *p)
+{
+	json_t *j = msg_to_json(&p->exit_msg);
+	struct path_state *ps = path_get(o, p->exit_msg.path, true);
+
+	if (p->have_kexit) {
+		const struct arbor_rec *r = &p->kexit;
+
+		json_object_set_new(j, "mono_ns", json_integer((json_int_t)r->ts));
+		json_object_set_new(j, "arbord_mono_ns",
+		    json_integer((json_int_t)p->exit_msg.mono_ns));
+		if (p->exit_msg.mono_ns > r->ts)
+			reg_observe(o->reg, M_EXIT_DETECT_LATENCY, NULL,
+			    (double)(p->exit_msg.mono_ns - r->ts) / 1e9);
+		json_object_set_new(j, "oom", json_boolean(r->has_fatal && r->fatal.oom));
+		if (r->has_fatal && !r->fatal.kernel) {
+			json_object_set_new(j, "killer_pid",
+			    json_integer(r->fatal.sender_pid));
+			json_object_set_new(j, "killer_comm",
+			    json_string(r->fatal.sender_comm));
+		} else if (r->has_fatal) {
+			json_object_set_new(j, "killer_pid", json_null());
+			json_object_set_new(j, "killer_comm", json_string("kernel"));
+		}
+		if (r->has_fatal && r->fatal.oom)
+			reg_add(o->reg, M_OOM_KILLS, ps->path, NULL, 1);
+		ps->last_kexit_ns = r->ts;
+	}
+	fold_runq(o, ps, p->pid);
+	if (ps->live_pid == p->pid)
+		ps->live_pid = 0;
+	write_event(o, j);
+	proc_drop(o, p);
+}
+
+/* Waits for the other side, or goes out now when there is none. */
+static void
+hold(struct obs *o, struct proc *p)
+{
+	(void)o;
+	p->deadline = now_ns() + JOIN_WAIT_NS;
+}
+
+static void
+on_core_event(struct obs *o, const struct obs_msg *m)
+{
+	struct proc *p;
+
+	switch (m->event) {
+	case EV_SPAWN:
+		if ((p = proc_get(o, m->pid, true))) {
+			snprintf(p->path, sizeof(p->path), "%s", m->path);
+			p->spawn_ns = m->mono_ns;
+		}
+		path_get(o, m->path, true)->live_pid = m->pid;
+		break;
+	case EV_EXEC:
+		reg_set(o->reg, M_CHILD_UP, m->path, NULL, 1);
+		if ((p = proc_get(o, m->pid, true))) {
+			p->exec_msg = *m;
+			p->exec_waiting = true;
+			if (p->have_kexec || !o->probes)
+				emit_exec(o, p);
+			else
+				hold(o, p);
+			return;
+		}
+		break;
+	case EV_READY:
+		reg_set(o->reg, M_CHILD_UP, m->path, NULL, 1);
+		if ((p = proc_get(o, m->pid, false)) && p->have_kexec &&
+		    m->mono_ns > p->kexec_ns)
+			reg_observe(o->reg, M_READY_LATENCY, m->path,
+			    (double)(m->mono_ns - p->kexec_ns) / 1e9);
+		else if (p && m->mono_ns > p->spawn_ns)
+			reg_observe(o->reg, M_READY_LATENCY, m->path,
+			    (double)(m->mono_ns - p->spawn_ns) / 1e9);
+		break;
+	case EV_EXIT:
+		reg_set(o->reg, M_CHILD_UP, m->path, NULL, 0);
+		reg_add(o->reg, M_CHILD_EXITS, m->path,
+		    exit_reason_name(m->exit.reason), 1);
+		if (m->pid > 0 && (p = proc_get(o, m->pid, true))) {
+			p->exit_msg = *m;
+			p->exit_waiting = true;
+			if (p->have_kexit || !o->probes)
+				emit_exit(o, p);
+			else
+				hold(o, p);
+			return;
+		}
+		break;
+	case EV_RESTART:
+		reg_add(o->reg, M_CHILD_RESTARTS, m->path, NULL, 1);
+		path_get(o, m->path, true)->restart_pending = true;
+		break;
+	case EV_GIVE_UP:
+		reg_add(o->reg, M_GIVE_UPS, m->path, NULL, 1);
+		break;
+	case EV_CHILD_REMOVED:
+		reg_forget(o->reg, m->path);
+		path_drop(o, m->path);
+		break;
+	default:
+		break;
+	}
+	write_event(o, msg_to_json(m));
+}
+
+static void
+on_record(void *ctx, const struct arbor_rec *r)
+{
+	struct obs *o = ctx;
+	struct proc *p;
+
+	if (r->tgid != r->worker) {
+		/* A descendant: only an OOM kill of it is worth a count. */
+		struct proc *w = proc_get(o, (int)r->worker, false);
+
+		if (r->kind == ARBOR_REC_EXIT && r->has_fatal && r->fatal.oom &&
+		    w && w->path[0])
+			reg_add(o->reg, M_OOM_KILLS, w->path, NULL, 1);
+		return;
+	}
+	if (!(p = proc_get(o, (int)r->tgid, true)))
+		return;
+	if (r->kind == ARBOR_REC_EXEC) {
+		p->have_kexec = true;
+		p->kexec_ns = r->ts;
+		if (p->exec_waiting)
+			emit_exec(o, p);
+	} else if (r->kind == ARBOR_REC_EXIT) {
+		p->have_kexit = true;
+		p->kexit = *r;
+		if (p->exit_waiting)
+			emit_exit(o, p);
+	}
+}
+
+/* Sends what waited too long, and forgets kernel-only entries. */
+static void
+flush_expired(struct obs *o)
+{
+	uint64_t now = now_ns();
+
+	for (int b = 0; b < PID_BUCKETS; b++)
+		for (struct proc *p = o->procs[b], *next; p; p = next) {
+			next = p->next;
+			if (p->exec_waiting && now >= p->deadline)
+				emit_exec(o, p);
+			if (p->exit_waiting && now >= p->deadline)
+				emit_exit(o, p);
+			else if (!p->exit_waiting && !p->exec_waiting &&
+			    !p->path[0] && now - p->seen_ns > 5 * NSEC_PER_SEC)
+				proc_drop(o, p);	/* never spawned by the core */
+		}
+}
+
+static bool
+anything_waiting(const struct obs *o)
+{
+	for (int b = 0; b < PID_BUCKETS; b++)
+		for (const struct proc *p = o->procs[b]; p; p = p->next)
+			if (p->exec_waiting || p->exit_waiting)
+				return true;
+	return false;
+}
+
+/* The registry's view of things only read on demand. */
+static void
+refresh(struct obs *o)
+{
+	struct arbor_hist h;
+	uint64_t slots[ARBOR_HIST_SLOTS];
+
+	reg_set(o->reg, M_BPF_ENABLED, NULL, NULL, o->probes ? 1 : 0);
+	reg_set(o->reg, M_EVENTS_DROPPED, "core", NULL,
+	    (double)atomic_load(&o->a->q->dropped));
+	reg_set(o->reg, M_EVENTS_DROPPED, "bpf", NULL,
+	    o->probes ? (double)probes_dropped(o->probes) : 0);
+	reg_set(o->reg, M_OBS_RESTARTS, NULL, NULL, (double)o->a->restarts);
+	if (!o->probes)
+		return;
+	for (struct path_state *ps = o->paths; ps; ps = ps->next) {
+		memcpy(slots, ps->runq, sizeof(slots));
+		if (ps->live_pid && probes_runq(o->probes,
+		    (uint32_t)ps->live_pid, &h) == 0)
+			for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
+				slots[k] += h.slots[k];
+		reg_set_log2(o->reg, M_RUNQ_LATENCY, ps->path, slots,
+		    ARBOR_HIST_SLOTS);
+	}
+	if (probes_runq(o->probes, ARBOR_SELF_KEY, &h) == 0) {
+		for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
+			slots[k] = h.slots[k];
+		reg_set_log2(o->reg, M_RUNQ_LATENCY, "arbord", slots,
+		    ARBOR_HIST_SLOTS);
+	}
+}
+
+/* Answers a control client the core handed over, then closes it. */
+static void
+serve_client(struct obs *o, const struct obs_msg *m)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	char *text = NULL, *line;
+	size_t len = 0, off = 0;
+	FILE *f;
+	json_t *reply;
+
+	setsockopt(m->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	fcntl(m->fd, F_SETFL, fcntl(m->fd, F_GETFL) & ~O_NONBLOCK);
+	if (strcmp(m->request, "metrics") == 0 &&
+	    (f = open_memstream(&text, &len))) {
+		refresh(o);
+		registry_format(o->reg, f);
+		fclose(f);
+		reply = json_pack("{s:b, s:s}", "ok", 1, "metrics", text);
+		free(text);
+	} else
+		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "unknown request");
+	line = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	len = strlen(line);
+	line[len] = '\n';
+	while (off <= len) {
+		ssize_t n = write(m->fd, line + off, len + 1 - off);
+
+		if (n <= 0 && errno != EINTR)
+			break;	/* a client that does not read is dropped */
+		if (n > 0)
+			off += (size_t)n;
+	}
+	free(line);
+	close(m->fd);
+}
+
+static void
+drain_queue(struct obs *o)
+{
+	struct obs_msg m;
+
+	while (obsq_pop(o->a->q, &m)) {
+		if (m.kind == OBS_MSG_CLIENT)
+			serve_client(o, &m);
+		else
+			on_core_event(o, &m);
+	}
+}
+
+/* Loads BPF per the mode; a failure is said once per arbord, never fatal. */
+static void
+load_bpf(struct obs *o)
+{
+	static atomic_bool said;
+	char err[256];
+
+	if (o->a->bpf == BPF_OFF)
+		return;
+	if (o->a->fault == OBS_FAULT_BPF)
+		snprintf(err, sizeof(err), "injected fault (ARBOR_OBS_FAULT=bpf)");
+	else {
+		o->probes = probes_open(o->a->tgid, o->a->core_tid, on_record,
+		    o, err, sizeof(err));
+		if (o->probes) {
+			log_msg(LOG_INFO, "eBPF probes attached");
+			return;
+		}
+	}
+	if (o->a->bpf == BPF_ON)
+		log_msg(LOG_ERROR, "eBPF unavailable (bpf = \"on\"): %s; supervising without it",
+		    err);
+	else if (!atomic_exchange(&said, true))
+		log_msg(LOG_INFO, "eBPF unavailable: %s; observability runs without it",
+		    err);
+}
+
+static void
+cleanup(void *arg)
+{
+	struct obs *o = arg;
+	uint64_t one = 1;
+
+	probes_close(o->probes);
+	if (o->log)
+		fclose(o->log);
+	registry_free(o->reg);
+	for (int b = 0; b < PID_BUCKETS; b++)
+		for (struct proc *p = o->procs[b], *n; p; p = n) {
+			n = p->next;
+			free(p);
+		}
+	for (struct path_state *s = o->paths, *n; s; s = n) {
+		n = s->next;
+		free(s);
+	}
+	if (o->epfd >= 0)
+		close(o->epfd);
+	if (o->hb_fd >= 0)
+		close(o->hb_fd);
+	(void)!write(o->a->exit_fd, &one, sizeof(one));
+	free(o);
+}
+
+static void
+heartbeat(struct obs *o)
+{
+	struct itimerspec its = { 0 };
+	uint64_t n;
+
+	(void)!read(o->hb_fd, &n, sizeof(n));
+	its.it_value.tv_sec = OBS_STALL_MS / 1000;
+	its.it_value.tv_nsec = (OBS_STALL_MS % 1000) * 1000000L;
+	timerfd_settime(o->a->stall_fd, 0, &its, NULL);
+}
+
+void *
+obs_thread_main(void *arg)
+{
+	struct obs *o = xcalloc(1, sizeof(*o));
+	struct itimerspec hb = { 0 };
+	struct epoll_event ev;
+	uint64_t start = now_ns();
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_setname_np(pthread_self(), "arbor-obs");
+	o->a = arg;
+	o->epfd = o->hb_fd = -1;
+	pthread_cleanup_push(cleanup, o);
+	o->reg = registry_new();
+	if (o->a->event_log && *o->a->event_log &&
+	    !(o->log = fopen(o->a->event_log, "ae")))
+		log_msg(LOG_WARN, "event log %s: %s", o->a->event_log,
+		    strerror(errno));
+	load_bpf(o);
+	o->epfd = epoll_create1(EPOLL_CLOEXEC);
+	o->hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	hb.it_value.tv_nsec = hb.it_interval.tv_nsec = OBS_HEARTBEAT_MS * 1000000L;
+	timerfd_settime(o->hb_fd, 0, &hb, NULL);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
+	epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->a->wake_fd, &ev);
+	ev.data.u32 = 1;
+	epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->hb_fd, &ev);
+	if (o->probes) {
+		ev.data.u32 = 2;
+		epoll_ctl(o->epfd, EPOLL_CTL_ADD, probes_fd(o->probes), &ev);
+	}
+	heartbeat(o);
+	for (;;) {
+		struct epoll_event evs[8];
+		int n, timeout = anything_waiting(o) ? 50 : -1;
+
+		if (o->a->fault != OBS_FAULT_NONE && o->a->fault != OBS_FAULT_BPF &&
+		    now_ns() - start > 200 * NSEC_PER_MSEC) {
+			if (o->a->fault == OBS_FAULT_CRASH)
+				break;	/* the loop dies */
+			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+			for (;;)	/* the loop stops making progress */
+				sleep(3600);
+		}
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		n = epoll_wait(o->epfd, evs, 8, o->a->fault ? 50 : timeout);
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		for (int i = 0; i < n; i++) {
+			uint64_t c;
+
+			if (evs[i].data.u32 == 0)
+				(void)!read(o->a->wake_fd, &c, sizeof(c));
+			else if (evs[i].data.u32 == 1)
+				heartbeat(o);
+		}
+		if (o->probes)
+			probes_consume(o->probes);
+		drain_queue(o);
+		flush_expired(o);
+	}
+	pthread_cleanup_pop(1);
+	return NULL;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The observability thread (SPEC §7): it reads the core's queue and the BPF
+ * ring buffer, joins the two, keeps the metrics registry and writes the
+ * event log. It never reads or writes core state; the core watches it
+ * (daemon/obswatch.c) and restarts it when it dies or stalls.
+ */
+#ifndef ARBOR_OBS_H
+#define ARBOR_OBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../config/spec.h"
+#include "../daemon/obsq.h"
+
+enum obs_fault { OBS_FAULT_NONE, OBS_FAULT_STALL, OBS_FAULT_CRASH, OBS_FAULT_BPF };
+
+/* What one incarnation of the thread is given; the core frees it after join. */
+struct obs_args {
+	struct obsq *q;		/* shared with the core, outlives the thread */
+	int wake_fd;		/* eventfd the core writes after a push */
+	int exit_fd;		/* eventfd the thread writes when it ends */
+	int stall_fd;		/* the core's timerfd: each heartbeat pushes it on */
+	pid_t tgid;		/* arbord */
+	pid_t core_tid;
+	enum bpf_mode bpf;
+	char *event_log;	/* NULL: none */
+	enum obs_fault fault;
+	uint64_t restarts;	/* for arbor_obs_restarts_total */
+};
+
+/* A thread's heartbeat period, and how long without one is a stall. */
+#define OBS_HEARTBEAT_MS 500
+#define OBS_STALL_MS 3000
+
+void *obs_thread_main(void *args);
+
+#endif
