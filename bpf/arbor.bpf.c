@@ -22,9 +22,13 @@ const volatile __u32 core_tid = 0;
 #define TASK_RUNNING 0
 #define SIGKILL 9
 
-/* tgid -> the main tgid of the worker it belongs to. */
+/*
+ * tgid -> the main tgid of the worker it belongs to. LRU: user space seeds
+ * workers started before the programs were attached, and a seed that races
+ * with its process's exit must not hold a slot forever.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
 	__type(value, __u32);

@@ -25,6 +25,7 @@ int probes_fd(const struct probes *p) { (void)p; return -1; }
 int probes_consume(struct probes *p) { (void)p; return 0; }
 int probes_runq(const struct probes *p, uint32_t k, struct arbor_hist *h) { (void)p; (void)k; (void)h; return -1; }
 void probes_runq_forget(const struct probes *p, uint32_t k) { (void)p; (void)k; }
+void probes_track(const struct probes *p, pid_t pid) { (void)p; (void)pid; }
 uint64_t probes_dropped(const struct probes *p) { (void)p; return 0; }
 
 #else
@@ -141,6 +142,15 @@ void
 probes_runq_forget(const struct probes *p, uint32_t key)
 {
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.runq), &key);
+}
+
+void
+probes_track(const struct probes *p, pid_t pid)
+{
+	uint32_t key = (uint32_t)pid, main = (uint32_t)pid;
+
+	bpf_map_update_elem(bpf_map__fd(p->skel->maps.tracked), &key, &main,
+	    BPF_NOEXIST);
 }
 
 uint64_t

@@ -33,6 +33,8 @@ int probes_consume(struct probes *);
  * -1 when it has none. */
 int probes_runq(const struct probes *, uint32_t key, struct arbor_hist *);
 void probes_runq_forget(const struct probes *, uint32_t key);
+/* Follows pid as a worker's main process (one started before attach). */
+void probes_track(const struct probes *, pid_t pid);
 /* Records the ring buffer had no room for. */
 uint64_t probes_dropped(const struct probes *);
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,15 @@
 #define MAX_PROCS 4096
 #define PID_BUCKETS 1024
 
+/*
+ * The event log keeps the core's order: an event waiting for its kernel
+ * record holds back those after it (for JOIN_WAIT_NS at most).
+ */
+struct out {
+	json_t *j;		/* NULL while waiting */
+	struct out *next;
+};
+
 /* What is known of one process, from either side. */
 struct proc {
 	int pid;
@@ -43,8 +53,10 @@ struct proc {
 	struct arbor_rec kexit;
 	bool exec_waiting;	/* the core's exec event waits for the kernel's */
 	struct obs_msg exec_msg;
+	struct out *exec_out;
 	bool exit_waiting;
 	struct obs_msg exit_msg;
+	struct out *exit_out;
 	uint64_t deadline;
 	struct proc *next;
 };
@@ -69,7 +81,8 @@ struct obs {
 	size_t nprocs;
 	struct path_state *paths;
 	int epfd, hb_fd;
-	uint64_t runq_self[ARBOR_HIST_SLOTS];
+	uint64_t attached_ns;	/* when BPF was attached; 0: it is not */
+	struct out *out_head, **out_tail;
 };
 
 static uint64_t
@@ -146,7 +159,7 @@ path_drop(struct obs *o, const char *path)
 
 /* Appends one event to the event log; a failing write is said once. */
 static void
-write_event(struct obs *o, json_t *j)
+write_now(struct obs *o, json_t *j)
 {
 	if (o->log && json_dumpf(j, o->log, JSON_COMPACT) == 0 &&
 	    fputc('\n', o->log) != EOF && fflush(o->log) == 0) {
@@ -158,6 +171,39 @@ write_event(struct obs *o, json_t *j)
 		clearerr(o->log);
 	}
 	json_decref(j);
+}
+
+/* Queues an event in order; with slot, it waits to be filled in. */
+static struct out *
+queue_out(struct obs *o, json_t *j)
+{
+	struct out *e = xcalloc(1, sizeof(*e));
+
+	e->j = j;
+	*o->out_tail = e;
+	o->out_tail = &e->next;
+	return e;
+}
+
+static void
+write_event(struct obs *o, json_t *j)
+{
+	queue_out(o, j);
+}
+
+/* Writes what is ready at the head of the queue. */
+static void
+flush_out(struct obs *o)
+{
+	while (o->out_head && o->out_head->j) {
+		struct out *e = o->out_head;
+
+		o->out_head = e->next;
+		if (!o->out_head)
+			o->out_tail = &o->out_head;
+		write_now(o, e->j);
+		free(e);
+	}
 }
 
 static void
@@ -182,7 +228,11 @@ emit_exec(struct obs *o, struct proc *p)
 		}
 	}
 	ps->restart_pending = false;
-	write_event(o, j);
+	if (p->exec_out) {
+		p->exec_out->j = j;
+		p->exec_out = NULL;
+	} else
+		write_event(o, j);
 }
 
 static void
@@ -229,16 +279,25 @@ emit_exit(struct obs *o, struct proc *p)
 	fold_runq(o, ps, p->pid);
 	if (ps->live_pid == p->pid)
 		ps->live_pid = 0;
-	write_event(o, j);
+	if (p->exit_out) {
+		p->exit_out->j = j;
+		p->exit_out = NULL;
+	} else
+		write_event(o, j);
+	if (p->exec_out) {
+		/* Its exec never met the kernel's: out as the core saw it. */
+		p->exec_out->j = msg_to_json(&p->exec_msg);
+		p->exec_out = NULL;
+	}
 	proc_drop(o, p);
 }
 
-/* Waits for the other side, or goes out now when there is none. */
-static void
+/* Keeps p's event's place in the log while it waits for the kernel's. */
+static struct out *
 hold(struct obs *o, struct proc *p)
 {
-	(void)o;
 	p->deadline = now_ns() + JOIN_WAIT_NS;
+	return queue_out(o, NULL);
 }
 
 static void
@@ -252,6 +311,9 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 			snprintf(p->path, sizeof(p->path), "%s", m->path);
 			p->spawn_ns = m->mono_ns;
 		}
+		/* Started before the probes were there: follow it from now. */
+		if (o->probes && m->mono_ns < o->attached_ns && kill(m->pid, 0) == 0)
+			probes_track(o->probes, m->pid);
 		path_get(o, m->path, true)->live_pid = m->pid;
 		break;
 	case EV_EXEC:
@@ -262,7 +324,7 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 			if (p->have_kexec || !o->probes)
 				emit_exec(o, p);
 			else
-				hold(o, p);
+				p->exec_out = hold(o, p);
 			return;
 		}
 		break;
@@ -286,7 +348,7 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 			if (p->have_kexit || !o->probes)
 				emit_exit(o, p);
 			else
-				hold(o, p);
+				p->exit_out = hold(o, p);
 			return;
 		}
 		break;
@@ -464,6 +526,7 @@ load_bpf(struct obs *o)
 		o->probes = probes_open(o->a->tgid, o->a->core_tid, on_record,
 		    o, err, sizeof(err));
 		if (o->probes) {
+			o->attached_ns = now_ns();
 			log_msg(LOG_INFO, "eBPF probes attached");
 			return;
 		}
@@ -494,6 +557,11 @@ cleanup(void *arg)
 	for (struct path_state *s = o->paths, *n; s; s = n) {
 		n = s->next;
 		free(s);
+	}
+	for (struct out *e = o->out_head, *n; e; e = n) {
+		n = e->next;
+		json_decref(e->j);
+		free(e);
 	}
 	if (o->epfd >= 0)
 		close(o->epfd);
@@ -527,6 +595,7 @@ obs_thread_main(void *arg)
 	pthread_setname_np(pthread_self(), "arbor-obs");
 	o->a = arg;
 	o->epfd = o->hb_fd = -1;
+	o->out_tail = &o->out_head;
 	pthread_cleanup_push(cleanup, o);
 	o->reg = registry_new();
 	if (o->a->event_log && *o->a->event_log &&
@@ -574,6 +643,7 @@ obs_thread_main(void *arg)
 			probes_consume(o->probes);
 		drain_queue(o);
 		flush_expired(o);
+		flush_out(o);
 	}
 	pthread_cleanup_pop(1);
 	return NULL;
