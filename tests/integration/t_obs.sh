@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Kernel-observed facts through arbord, and the isolation of the
+# observability thread (SPEC §5, §7). BPF tests skip with the reason arbord
+# gives where BPF cannot be loaded.
+
+# start_obs CONF [ARGS]: arbord with an event log at $T/events.jsonl.
+start_obs() {
+	start_arbord "$@" || return 1
+}
+
+# needs_bpf: skips (77) unless arbord attached its probes.
+needs_bpf() {
+	wait_for "BPF attached or refused" grep -qE "eBPF probes attached|eBPF unavailable" "$T/log" 2>/dev/null
+	if ! log_has "eBPF probes attached"; then
+		grep -o "eBPF unavailable.*" "$T/log" | head -n 1
+		return 77
+	fi
+}
+
+ev() { jq -c "select($1)" "$T/events.jsonl"; }
+# has_event FILTER: some line of the event log matches (jq -e alone would
+# judge by the last line only).
+has_event() { jq -se "map(select($1)) | length > 0" "$T/events.jsonl" >/dev/null 2>&1; }
+metric() { ctl metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+
+obs_conf() {
+	cat >"$T/tree.conf" <<CONF
+observability = { event_log = "$T/events.jsonl"; ${2:-} };
+tree = { strategy = "one_for_one"; intensity = 50; period = 10; children = (
+$1
+); };
+CONF
+}
+
+test_kill_is_attributed_to_the_killer() {
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_obs "$T/tree.conf" || return 1
+	needs_bpf || return $?
+	local p=$(pid_of root/w)
+	sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
+	local killer=$(cat "$T/killer")
+	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
+	assert_eq "attribution" "$killer kill false SIGKILL" \
+		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm) \(.oom) \(.signal)"')"
+}
+
+test_segfault_comes_from_the_kernel() {
+	obs_conf '{ name = "segv"; command = ["/usr/bin/env", "python3", "-c", "import ctypes; ctypes.string_at(0)"]; restart = "temporary"; }'
+	start_obs "$T/tree.conf" || return 1
+	needs_bpf || return $?
+	wait_for "segv exited" is_state root/segv stopped || return 1
+	wait_for "exit event" has_event '.event == "exit"' || return 1
+	assert_eq "segv" "SIGSEGV kernel null" \
+		"$(ev '.event == "exit"' | jq -r '"\(.signal) \(.killer_comm) \(.killer_pid)"')"
+}
+
+# A memory cgroup with a 64 MiB limit: v1 where mounted, else v2.
+make_memcg() {
+	local v1=/sys/fs/cgroup/memory v2=/sys/fs/cgroup
+	CG=
+	if [ -w "$v1" ] && [ -e "$v1/memory.limit_in_bytes" ]; then
+		CG=$v1/arbor-it-$$
+		mkdir -p "$CG" && echo $((64 << 20)) >"$CG/memory.limit_in_bytes" || return 1
+		[ -e "$CG/memory.memsw.limit_in_bytes" ] && echo $((64 << 20)) >"$CG/memory.memsw.limit_in_bytes"
+	elif grep -qw memory "$v2/cgroup.controllers" 2>/dev/null && [ -w "$v2" ]; then
+		CG=$v2/arbor-it-$$
+		mkdir -p "$CG" && echo $((64 << 20)) >"$CG/memory.max" || return 1
+		echo 0 >"$CG/memory.swap.max" 2>/dev/null
+	else
+		echo "no writable memory cgroup (v1 or v2) here"
+		return 77
+	fi
+}
+
+test_oom_kill_is_reported() {
+	make_memcg || return $?
+	obs_conf "{ name = \"hog\"; restart = \"temporary\"; command = [\"/bin/sh\", \"-c\",
+	  \"echo \$\$ > $CG/cgroup.procs && exec python3 -c 'x = bytearray(512 << 20)'\"]; }"
+	start_obs "$T/tree.conf" || return 1
+	needs_bpf || { local rc=$?; rmdir "$CG"; return $rc; }
+	wait_for "hog exited" is_state root/hog stopped || { rmdir "$CG"; return 1; }
+	wait_for "exit event" has_event '.event == "exit"' || return 1
+	rmdir "$CG" 2>/dev/null
+	assert_eq "oom" "true SIGKILL kernel" \
+		"$(ev '.event == "exit"' | jq -r '"\(.oom) \(.signal) \(.killer_comm)"')" || return 1
+	assert_eq "oom counter" 1 "$(metric 'arbor_oom_kills_total{path="root/hog"}')"
+}
+
+test_restart_latency_from_kernel_timestamps() {
+	obs_conf '{ name = "w"; command = ["/bin/sh", "-c", "sleep 0.2; exit 1"]; }'
+	start_obs "$T/tree.conf" || return 1
+	needs_bpf || return $?
+	wait_for "three restarts" bash -c "[ \$($ARBORCTL -s $T/sock status root/w --json | jq .restarts) -ge 3 ]" || return 1
+	wait_for "latency on the exec events" bash -c "[ \$(jq -s 'map(select(.event == \"exec\" and .restart_latency_ns)) | length' $T/events.jsonl) -ge 3 ]" || return 1
+	jq -se 'map(select(.event == "exec" and .restart_latency_ns)) | all(.restart_latency_ns > 0 and .restart_latency_ns < 1000000000)' "$T/events.jsonl" >/dev/null ||
+		fail "implausible latencies: $(ev '.restart_latency_ns' | jq -c .restart_latency_ns)" || return 1
+	[ "$(metric 'arbor_restart_latency_seconds_count{path="root/w"}')" -ge 3 ] || fail "histogram not fed" || return 1
+	[ "$(metric 'arbor_exit_detect_latency_seconds_count')" -ge 3 ] || fail "exit detection latency not fed"
+}
+
+runq_count() { metric "arbor_runqueue_latency_seconds_count{path=\"$1\"}"; }
+
+test_runqueue_histograms_follow_workers_only() {
+	command -v taskset >/dev/null || { echo "taskset not installed"; return 77; }
+	obs_conf '{ name = "idle"; command = ["/bin/sleep", "1000"]; },
+{ name = "busy"; command = ["/usr/bin/taskset", "-c", "0", "/bin/sh", "-c", "while [ ! -e '"$T"'/go ]; do :; done; while :; do :; done"]; }'
+	start_obs "$T/tree.conf" || return 1
+	needs_bpf || return $?
+	local i0=$(runq_count root/idle)
+	# An untracked busy process on the same CPU adds nothing to workers.
+	taskset -c 0 sh -c 'end=$(($(date +%s) + 1)); while [ $(date +%s) -le $end ]; do :; done' &
+	local spinner=$!
+	wait "$spinner"
+	assert_eq "idle worker's count" "${i0:-0}" "$(runq_count root/idle)" || return 1
+	# The busy worker competes with arbord's own threads and the spinner.
+	local b0=$(runq_count root/busy)
+	taskset -c 0 sh -c 'end=$(($(date +%s) + 1)); while [ $(date +%s) -le $end ]; do :; done' &
+	spinner=$!
+	touch "$T/go"
+	wait "$spinner"
+	[ "$(runq_count root/busy)" -gt "${b0:-0}" ] || fail "busy worker's histogram did not fill" || return 1
+	[ -n "$(runq_count arbord)" ] || fail "no histogram for arbord's core thread"
+}
+
+# The lifecycle lines of a run, pids left out.
+lifecycle() {
+	awk '$3 ~ /^(spawn|exec|exit|restart|stop|give_up)$/ {
+		line = $3 " " $4
+		for (i = 5; i <= NF; i++) if ($i !~ /^pid=/) line = line " " $i
+		print line
+	}' "$1"
+}
+
+# Drives one fixed scenario: a crashes three times, then an orderly stop.
+scenario() {
+	local fault=$1
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_all"; intensity = 10; period = 60; children = (
+  { name = "a"; command = ["/bin/sh", "-c", "while [ ! -e $T/crash ]; do sleep 0.02; done; rm -f $T/crash; exit 1"]; },
+  { name = "b"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	ARBOR_OBS_FAULT=$fault start_arbord "$T/tree.conf" || return 1
+	if [ "$fault" = stall ] || [ "$fault" = crash ]; then
+		wait_for "obs_restart with fault $fault" log_has "obs_restart arbord" || return 1
+	fi
+	for i in 1 2 3; do
+		local b=$(pid_of root/b)
+		touch "$T/crash"
+		wait_for "round $i" is_running_new root/b "$b" || return 1
+		wait_for "a back" is_state root/a running || return 1
+	done
+	stop_arbord
+	assert_eq "exit code with fault '$fault'" 0 "$?" || return 1
+	lifecycle "$T/log" >"$T/lifecycle.$fault"
+	cp "$T/log" "$T/log.$fault"
+	assert_eq "crashes of a with fault '$fault'" 3 "$(grep -c '^exit root/a reason=crash status=1$' "$T/lifecycle.$fault")"
+}
+
+test_faults_leave_supervision_exact() {
+	scenario none || return 1
+	for fault in stall crash bpf; do
+		scenario $fault || return 1
+		diff "$T/lifecycle.none" "$T/lifecycle.$fault" >&2 ||
+			fail "supervision differs under ARBOR_OBS_FAULT=$fault" || return 1
+	done
+	grep -q "observability thread stalled and was stopped" "$T/log.stall" || fail "stall not detected" || return 1
+	grep -q "observability thread ended" "$T/log.crash" || fail "crash not detected" || return 1
+	grep -q "eBPF unavailable: injected fault" "$T/log.bpf" || fail "bpf fault not reported"
+}
+
+test_bpf_on_failure_is_loud_never_fatal() {
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }' 'bpf = "on";'
+	ARBOR_OBS_FAULT=bpf start_obs "$T/tree.conf" || return 1
+	wait_for "loud error" log_has 'error: eBPF unavailable (bpf = "on"): injected fault' || return 1
+	assert_eq "bpf gauge" 0 "$(metric arbor_bpf_enabled)" || return 1
+	is_state root/w running
+}
+
+test_no_bpf_option() {
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_obs "$T/tree.conf" --no-bpf || return 1
+	assert_eq "bpf gauge" 0 "$(metric arbor_bpf_enabled)" || return 1
+	log_has "eBPF probes attached" && fail "probes attached despite --no-bpf"
+	local p=$(pid_of root/w)
+	kill -9 "$p"
+	wait_for "restart" is_running_new root/w "$p" || return 1
+	wait_for "exit event without BPF" has_event ".event == \"exit\" and .pid == $p" || return 1
+	assert_eq "no kernel fields" null "$(ev ".event == \"exit\" and .pid == $p" | jq -c .killer_pid)"
+}
