@@ -5,6 +5,7 @@
 # make check   deps, build, every test (unit + integration)
 # make asan    the whole suite under ASan+UBSan (build/asan/)
 # make demo    deps, build, run arbord on config/examples/demo.conf
+# make bench   benchmarks (figures for BENCHMARKS.md, never a test)
 # V=1 shows the commands.
 
 .DELETE_ON_ERROR:
@@ -60,7 +61,7 @@ BPF_SKEL :=
 $(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and clang))
 endif
 
-.PHONY: all deps check unit integration asan demo clean
+.PHONY: all deps check unit integration asan demo bench clean
 
 all: $(BUILD)/arbord $(BUILD)/arborctl
 
@@ -137,6 +138,20 @@ asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		all unit integration
+
+# Figures only, never a gate: see BENCHMARKS.md.
+BENCH_PACKAGES := linux-perf util-linux
+bench: deps
+	@missing=$$(for p in $(BENCH_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; fi
+	$(Q)$(MAKE) --no-print-directory all
+	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
+	$(Q)BUILD=$(BUILD) tests/bench/bpf_cost.sh
 
 demo: deps all
 	@echo "arbord on config/examples/demo.conf; in another shell:"

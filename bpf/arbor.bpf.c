@@ -17,7 +17,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader before load. */
 const volatile __u32 arbord_tgid = 0;
-const volatile __u32 core_tid = 0;
 
 #define TASK_RUNNING 0
 #define SIGKILL 9
@@ -42,13 +41,17 @@ struct {
 	__type(value, struct arbor_fatal);
 } fatal SEC(".maps");
 
-/* tid -> when it was woken (run-queue latency). */
+/*
+ * Per-task state of watched tasks (every thread of a worker, and arbord's
+ * core thread), hung off the task itself: on the scheduler's hot paths an
+ * unwatched task costs one pointer read, not a hash lookup.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u64);
-} wakeup SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct arbor_task);
+} tasks SEC(".maps");
 
 /* worker main tgid (ARBOR_SELF_KEY: arbord's core thread) -> histogram. */
 struct {
@@ -84,19 +87,28 @@ count_drop(void)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	__u32 *worker, main;
+	__u32 ctgid = child->tgid, key;
+	bool process = child->pid == child->tgid;
+	struct arbor_task *pt, *ct;
 
-	if (child->pid != child->tgid)
-		return 0;	/* a new thread: its tgid is tracked already */
-	if (ptgid == arbord_tgid) {
-		main = ctgid;	/* a worker's main process */
-		bpf_map_update_elem(&tracked, &ctgid, &main, BPF_ANY);
-		return 0;
+	if (parent->tgid == arbord_tgid) {
+		if (!process)
+			return 0;	/* arbord's own threads are not workers */
+		key = ctgid;		/* a worker's main process */
+	} else {
+		pt = bpf_task_storage_get(&tasks, parent, 0, 0);
+		if (!pt || pt->key == ARBOR_SELF_KEY)
+			return 0;
+		key = pt->key;
 	}
-	worker = bpf_map_lookup_elem(&tracked, &ptgid);
-	if (worker)
-		bpf_map_update_elem(&tracked, &ctgid, worker, BPF_ANY);
+	if (process)
+		bpf_map_update_elem(&tracked, &ctgid, &key, BPF_ANY);
+	ct = bpf_task_storage_get(&tasks, child, 0,
+	    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ct) {
+		ct->key = key;
+		ct->wakeup_ns = 0;
+	}
 	return 0;
 }
 
@@ -239,29 +251,13 @@ int BPF_PROG(on_oom_victim, struct task_struct *task, uid_t uid)
 	return 0;
 }
 
-/* The histogram key of a task, or -1 when it is not watched. */
-static __always_inline long
-runq_key(struct task_struct *t)
-{
-	__u32 tgid = t->tgid;
-	__u32 *worker;
-
-	if (t->pid == core_tid)
-		return ARBOR_SELF_KEY;
-	worker = bpf_map_lookup_elem(&tracked, &tgid);
-	return worker ? (long)*worker : -1;
-}
-
 static __always_inline void
 mark_wakeup(struct task_struct *t)
 {
-	__u32 tid = t->pid;
-	__u64 now;
+	struct arbor_task *ts = bpf_task_storage_get(&tasks, t, 0, 0);
 
-	if (runq_key(t) < 0)
-		return;
-	now = bpf_ktime_get_ns();
-	bpf_map_update_elem(&wakeup, &tid, &now, BPF_ANY);
+	if (ts)
+		ts->wakeup_ns = bpf_ktime_get_ns();
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -295,24 +291,20 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
     struct task_struct *next, unsigned int prev_state)
 {
-	__u32 tid = next->pid;
 	struct arbor_hist *h, zero = {};
-	__u64 *ts, delta;
+	struct arbor_task *ts;
+	__u64 delta;
 	__u32 key;
-	long k;
 
 	/* A watched task preempted while runnable waits in the queue again. */
 	if (prev_state == TASK_RUNNING)
 		mark_wakeup(prev);
-	ts = bpf_map_lookup_elem(&wakeup, &tid);
-	if (!ts)
+	ts = bpf_task_storage_get(&tasks, next, 0, 0);
+	if (!ts || !ts->wakeup_ns)
 		return 0;
-	delta = bpf_ktime_get_ns() - *ts;
-	bpf_map_delete_elem(&wakeup, &tid);
-	k = runq_key(next);
-	if (k < 0)
-		return 0;
-	key = (__u32)k;
+	delta = bpf_ktime_get_ns() - ts->wakeup_ns;
+	ts->wakeup_ns = 0;
+	key = ts->key;
 	h = bpf_map_lookup_elem(&runq, &key);
 	if (!h) {
 		bpf_map_update_elem(&runq, &key, &zero, BPF_NOEXIST);

@@ -42,6 +42,13 @@ struct arbor_rec {
 	char comm[ARBOR_COMM_LEN];
 };
 
+/* Per-task state (task storage) of a watched task. */
+struct arbor_task {
+	__u32 key;		/* its worker's main tgid, or ARBOR_SELF_KEY */
+	__u32 pad;
+	__u64 wakeup_ns;	/* when it was last woken; 0: not waiting */
+};
+
 struct arbor_hist {
 	__u64 slots[ARBOR_HIST_SLOTS];
 };

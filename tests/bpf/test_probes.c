@@ -93,7 +93,10 @@ __attribute__((no_sanitize("address", "undefined"), noinline))
 static void
 fault(void)
 {
-	*(volatile int *)0 = 1;
+	/* Through a volatile pointer: the compiler cannot see it is NULL. */
+	volatile int *volatile p = NULL;
+
+	*p = 1;
 }
 
 /* In the launcher: one command byte in, one child started, its pid out. */
