@@ -263,6 +263,9 @@ emit_exit(struct obs *o, struct proc *p)
 			reg_observe(o->reg, M_EXIT_DETECT_LATENCY, NULL,
 			    (double)(p->exit_msg.mono_ns - r->ts) / 1e9);
 		json_object_set_new(j, "oom", json_boolean(r->has_fatal && r->fatal.oom));
+		/* The kernel's exit code: 0x80 marks a core dump. */
+		json_object_set_new(j, "core_dumped",
+		    json_boolean((r->exit_code & 0x7f) && (r->exit_code & 0x80)));
 		if (r->has_fatal && !r->fatal.kernel) {
 			json_object_set_new(j, "killer_pid",
 			    json_integer(r->fatal.sender_pid));
