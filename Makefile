@@ -21,11 +21,12 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wsign-compare -Werror
 CPPFLAGS += -D_GNU_SOURCE -I.
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
-LIBS := -lconfig -ljansson
+LIBS := -lconfig -ljansson -lmicrohttpd -lz
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd \
-	clang bpftool libbpf-dev libelf-dev zlib1g-dev
+	clang bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
+	prometheus curl
 
 # BPF needs the kernel's BTF (for vmlinux.h), bpftool and clang at build
 # time; without them arbord is built without BPF and says so.
@@ -39,7 +40,8 @@ COMMON_SRC := daemon/util.c config/spec.c config/config.c
 BPF_SRC := bpf/loader.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c \
-	daemon/obswatch.c exporters/obs.c exporters/metrics.c daemon/log.c daemon/arbord.c
+	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
+	exporters/http.c exporters/trace.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
 UNIT_TESTS := test_engine test_config test_notify test_probes
 

@@ -189,9 +189,17 @@ print_reload(json_t *r)
 		printf("reloaded: nothing changed\n");
 }
 
+struct output {
+	bool json;		/* status --json */
+	bool wait_eof;		/* shutdown: return once arbord is gone */
+	bool stream;		/* events: print lines after the reply */
+	bool no_timeout;	/* events --follow, trace */
+	const char *trace_file;	/* trace -o */
+};
+
 /* Sends req (taking it), prints the reply; returns the exit code. */
 static int
-run(const char *sock, json_t *req, bool json_out, bool wait_eof)
+run(const char *sock, json_t *req, const struct output *out)
 {
 	char *s = json_dumps(req, JSON_COMPACT);
 	json_error_t jerr;
@@ -203,6 +211,11 @@ run(const char *sock, json_t *req, bool json_out, bool wait_eof)
 	if ((fd = connect_to(sock)) < 0) {
 		free(s);
 		return EXIT_UNREACHABLE;
+	}
+	if (out->no_timeout) {
+		struct timeval none = { 0 };
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	}
 	/* A refusal may come before the request is read: read it anyway. */
 	werr = dprintf(fd, "%s\n", s) < 0 ? errno : 0;
@@ -240,7 +253,16 @@ run(const char *sock, json_t *req, bool json_out, bool wait_eof)
 		json_t *reload = json_object_get(reply, "reload");
 
 		code = EXIT_OK;
-		if (status && json_out) {
+		if (out->trace_file) {
+			FILE *f = fopen(out->trace_file, "we");
+
+			if (!f || json_dumpf(json_object_get(reply, "trace"), f,
+			    JSON_COMPACT) < 0 || fclose(f) != 0) {
+				fprintf(stderr, "arborctl: %s: %s\n",
+				    out->trace_file, strerror(errno));
+				code = EXIT_REFUSED;
+			}
+		} else if (status && out->json) {
 			json_dumpf(status, stdout, JSON_COMPACT);
 			putchar('\n');
 		} else if (status) {
@@ -254,7 +276,16 @@ run(const char *sock, json_t *req, bool json_out, bool wait_eof)
 		else if (json_is_string(json_object_get(reply, "metrics")))
 			fputs(json_string_value(json_object_get(reply,
 			    "metrics")), stdout);
-		if (wait_eof) {
+		if (out->stream) {
+			char *ev;
+
+			setvbuf(stdout, NULL, _IOLBF, 0);
+			while ((ev = read_line(fd))) {
+				puts(ev);
+				free(ev);
+			}
+		}
+		if (out->wait_eof) {
 			/* shutdown: return once arbord has gone. */
 			struct timeval tv = { 0 };
 			char b;
@@ -285,10 +316,10 @@ int
 main(int argc, char **argv)
 {
 	const char *sock_opt = NULL;
+	struct output out = { 0 };
 	char *sock;
 	const char *cmd;
 	json_t *req;
-	bool json_out = false;
 	int code;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -319,7 +350,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0) {
 		for (int i = 1; i < argc; i++) {
 			if (strcmp(argv[i], "--json") == 0)
-				json_out = true;
+				out.json = true;
 			else if (!json_object_get(req, "path"))
 				json_object_set_new(req, "path",
 				    json_string(argv[i]));
@@ -358,14 +389,43 @@ main(int argc, char **argv)
 			json_array_append_new(args, json_string(argv[i]));
 		json_object_set_new(req, "args", args);
 	} else if (strcmp(cmd, "shutdown") == 0 || strcmp(cmd, "reload") == 0 ||
-	    strcmp(cmd, "metrics") == 0 || strcmp(cmd, "events") == 0 ||
-	    strcmp(cmd, "trace") == 0) {
-		/* Options of events/trace travel as given; arbord judges them. */
-		json_t *args = json_array();
+	    strcmp(cmd, "metrics") == 0) {
+		if (need_args(argc, 0, 0, cmd) < 0) {
+			json_decref(req);
+			return EXIT_UNREACHABLE;
+		}
+		out.wait_eof = strcmp(cmd, "shutdown") == 0;
+	} else if (strcmp(cmd, "events") == 0) {
+		out.stream = true;
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--follow") != 0 &&
+			    strcmp(argv[i], "-f") != 0) {
+				fprintf(stderr, "arborctl: events: unexpected \"%s\"\n",
+				    argv[i]);
+				json_decref(req);
+				return EXIT_UNREACHABLE;
+			}
+			json_object_set_new(req, "follow", json_true());
+			out.no_timeout = true;
+		}
+	} else if (strcmp(cmd, "trace") == 0) {
+		double secs = 0;
 
-		for (int i = 1; i < argc; i++)
-			json_array_append_new(args, json_string(argv[i]));
-		json_object_set_new(req, "args", args);
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
+				secs = atof(argv[++i]);
+			else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+				out.trace_file = argv[++i];
+			else
+				secs = -1;
+		}
+		if (secs <= 0 || !out.trace_file) {
+			fprintf(stderr, "arborctl: trace --duration SECONDS -o FILE\n");
+			json_decref(req);
+			return EXIT_UNREACHABLE;
+		}
+		json_object_set_new(req, "duration", json_real(secs));
+		out.no_timeout = true;
 	} else {
 		fprintf(stderr, "arborctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
@@ -374,7 +434,7 @@ main(int argc, char **argv)
 	}
 
 	sock = sock_opt ? xstrdup(sock_opt) : default_socket_path();
-	code = run(sock, req, json_out, strcmp(cmd, "shutdown") == 0);
+	code = run(sock, req, &out);
 	free(sock);
 	return code;
 }

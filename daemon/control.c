@@ -335,25 +335,53 @@ cmd_reload(struct client *c, json_t *req)
 }
 
 /*
- * The observability thread answers this one: the client leaves the core's
+ * The observability thread answers these: the client leaves the core's
  * epoll first (the thread may close its fd at once), then goes over.
  */
 static void
-cmd_metrics(struct client *c, json_t *req)
+hand_over(struct client *c, const char *request)
 {
 	static const char down[] = "{\"ok\":false,\"error\":\"observability is not running (it restarts with backoff)\"}\n";
 	struct loop *l = c->ctl->loop;
 	int fd = c->w.fd;
 
-	(void)req;
 	client_flush(c);
 	if (c->w.dead)
 		return;
 	client_release(c, true);
-	if (obswatch_hand_over(loop_obs(l), fd, "metrics") < 0) {
+	if (obswatch_hand_over(loop_obs(l), fd, request) < 0) {
 		(void)!write(fd, down, sizeof(down) - 1);
 		close(fd);
 	}
+}
+
+static void
+cmd_metrics(struct client *c, json_t *req)
+{
+	(void)req;
+	hand_over(c, "metrics");
+}
+
+static void
+cmd_events(struct client *c, json_t *req)
+{
+	hand_over(c, json_is_true(json_object_get(req, "follow"))
+	    ? "events --follow" : "events");
+}
+
+static void
+cmd_trace(struct client *c, json_t *req)
+{
+	json_t *d = json_object_get(req, "duration");
+	char request[32];
+
+	if (!json_is_number(d) || json_number_value(d) <= 0 ||
+	    json_number_value(d) > 3600) {
+		send_error(c, "\"duration\" must be seconds, more than 0 and at most 3600");
+		return;
+	}
+	snprintf(request, sizeof(request), "trace %.3f", json_number_value(d));
+	hand_over(c, request);
 }
 
 static void
@@ -377,6 +405,8 @@ static const struct {
 	{ "terminate-child", cmd_terminate_child },
 	{ "reload", cmd_reload },
 	{ "metrics", cmd_metrics },
+	{ "events", cmd_events },
+	{ "trace", cmd_trace },
 	{ "shutdown", cmd_shutdown },
 };
 

@@ -607,6 +607,8 @@ start_worker(struct enode *n, uint64_t now)
 		n->state = NS_RUNNING;
 		n->started_ns = now;
 		n->pending = false;
+		ev.kind = EV_READY;	/* started, per its ready = "exec" */
+		emit(n, &ev);
 	} else if (n->spec->w.ready_timeout_ms > 0) {
 		arm(n, TK_READY,
 		    now + n->spec->w.ready_timeout_ms * NSEC_PER_MSEC);

@@ -36,6 +36,9 @@ struct obswatch {
 	/* What every incarnation is given. */
 	enum bpf_mode bpf;
 	char *event_log;
+	uint64_t event_log_max_bytes;
+	uint32_t event_log_keep;
+	char *metrics_listen;
 	enum obs_fault fault;
 };
 
@@ -49,6 +52,16 @@ arm(int fd, uint64_t ms)
 	if (ms == 0 && its.it_value.tv_nsec == 0)
 		its.it_value.tv_sec = 0;	/* disarm */
 	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static void
+args_free(struct obs_args *a)
+{
+	if (!a)
+		return;
+	free(a->event_log);
+	free(a->metrics_listen);
+	free(a);
 }
 
 static void
@@ -66,6 +79,9 @@ start_thread(struct obswatch *w)
 	a->core_tid = gettid();
 	a->bpf = w->bpf;
 	a->event_log = w->event_log ? xstrdup(w->event_log) : NULL;
+	a->event_log_max_bytes = w->event_log_max_bytes;
+	a->event_log_keep = w->event_log_keep;
+	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
 	a->fault = w->fault;
 	a->restarts = w->restarts;
 	/* The thread takes no signal: all go to the core's signalfd. */
@@ -76,8 +92,7 @@ start_thread(struct obswatch *w)
 	if (err) {
 		log_msg(LOG_ERROR, "observability thread: pthread_create: %s",
 		    strerror(err));
-		free(a->event_log);
-		free(a);
+		args_free(a);
 		arm(w->restartw.fd, w->backoff_ms ? w->backoff_ms : BACKOFF_FIRST_MS);
 		return;
 	}
@@ -100,8 +115,7 @@ on_exit_fd(struct loop *l, void *owner, uint32_t events)
 	if (!w->running)
 		return;
 	pthread_join(w->thread, NULL);
-	free(w->args->event_log);
-	free(w->args);
+	args_free(w->args);
 	w->args = NULL;
 	w->running = false;
 	arm(w->stallw.fd, 0);
@@ -185,6 +199,9 @@ obswatch_start(struct loop *l, const struct spec *sp, bool no_bpf)
 	w->q = xcalloc(1, sizeof(*w->q));
 	w->bpf = no_bpf ? BPF_OFF : sp->bpf;
 	w->event_log = sp->event_log ? xstrdup(sp->event_log) : NULL;
+	w->event_log_max_bytes = sp->event_log_max_bytes;
+	w->event_log_keep = sp->event_log_keep;
+	w->metrics_listen = sp->metrics_listen ? xstrdup(sp->metrics_listen) : NULL;
 	w->fault = fault_from_env();
 	if (w->fault != OBS_FAULT_NONE)
 		log_msg(LOG_WARN, "ARBOR_OBS_FAULT=%s: injecting a fault into the observability thread",
@@ -210,8 +227,7 @@ obswatch_stop(struct obswatch *w)
 	if (w->running) {
 		pthread_cancel(w->thread);
 		pthread_join(w->thread, NULL);
-		free(w->args->event_log);
-		free(w->args);
+		args_free(w->args);
 	}
 	loop_unwatch(w->loop, &w->exitw);
 	loop_unwatch(w->loop, &w->stallw);
@@ -221,6 +237,7 @@ obswatch_stop(struct obswatch *w)
 	close(w->restartw.fd);
 	close(w->wake_fd);
 	free(w->event_log);
+	free(w->metrics_listen);
 	free(w->q);
 	free(w);
 }

@@ -22,13 +22,19 @@
 #include <unistd.h>
 
 #include "obs.h"
+#include "eventlog.h"
+#include "http.h"
 #include "metrics.h"
+#include "trace.h"
 #include "../bpf/loader.h"
 #include "../daemon/event.h"
 #include "../daemon/log.h"
 #include "../daemon/util.h"
 
 #define JOIN_WAIT_NS (200 * NSEC_PER_MSEC)
+#define RECENT_EVENTS 512	/* what `arborctl events` shows first */
+#define MAX_FOLLOWERS 16
+#define HTTP_RETRY_MAX_MS 30000
 #define MAX_PROCS 4096
 #define PID_BUCKETS 1024
 
@@ -75,8 +81,15 @@ struct obs {
 	struct obs_args *a;
 	struct registry *reg;
 	struct probes *probes;
-	FILE *log;
-	bool log_failed;
+	struct eventlog *log;
+	struct http *http;
+	uint64_t http_retry_at;
+	uint32_t http_backoff_ms;
+	bool http_said;
+	char *recent[RECENT_EVENTS];	/* ring of JSON lines */
+	size_t recent_next;
+	int followers[MAX_FOLLOWERS];
+	struct trace *trace;
 	struct proc *procs[PID_BUCKETS];
 	size_t nprocs;
 	struct path_state *paths;
@@ -157,19 +170,43 @@ path_drop(struct obs *o, const char *path)
 		}
 }
 
-/* Appends one event to the event log; a failing write is said once. */
+/* Sends line to a follower without waiting: one that lags is dropped. */
+static void
+follow_send(struct obs *o, int i, const char *line, size_t len)
+{
+	ssize_t n = send(o->followers[i], line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n != (ssize_t)len) {
+		close(o->followers[i]);
+		o->followers[i] = -1;
+	}
+}
+
+/* An event is final: to the event log, the recent ring, followers, trace. */
 static void
 write_now(struct obs *o, json_t *j)
 {
-	if (o->log && json_dumpf(j, o->log, JSON_COMPACT) == 0 &&
-	    fputc('\n', o->log) != EOF && fflush(o->log) == 0) {
-		o->log_failed = false;
-	} else if (o->log && !o->log_failed) {
-		o->log_failed = true;
-		log_msg(LOG_WARN, "event log %s: %s; events are dropped until it works again",
-		    o->a->event_log, strerror(errno));
-		clearerr(o->log);
+	char *line = json_dumps(j, JSON_COMPACT);
+	size_t len;
+
+	if (!line) {
+		json_decref(j);
+		return;
 	}
+	len = strlen(line);
+	if (o->log)
+		eventlog_write(o->log, line, len);
+	if (o->trace)
+		trace_event(o->trace, j);
+	line = xreallocarray(line, len + 2, 1);
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	for (int i = 0; i < MAX_FOLLOWERS; i++)
+		if (o->followers[i] >= 0)
+			follow_send(o, i, line, len + 1);
+	free(o->recent[o->recent_next]);
+	o->recent[o->recent_next] = line;
+	o->recent_next = (o->recent_next + 1) % RECENT_EVENTS;
 	json_decref(j);
 }
 
@@ -443,6 +480,8 @@ refresh(struct obs *o)
 	    (double)atomic_load(&o->a->q->dropped));
 	reg_set(o->reg, M_EVENTS_DROPPED, "bpf", NULL,
 	    o->probes ? (double)probes_dropped(o->probes) : 0);
+	reg_set(o->reg, M_EVENTS_DROPPED, "event_log", NULL,
+	    (double)eventlog_dropped(o->log));
 	reg_set(o->reg, M_OBS_RESTARTS, NULL, NULL, (double)o->a->restarts);
 	if (!o->probes)
 		return;
@@ -463,42 +502,162 @@ refresh(struct obs *o)
 	}
 }
 
-/* Answers a control client the core handed over, then closes it. */
+/* The exposition, as /metrics and `arborctl metrics` serve it. */
+static char *
+render(void *ctx, size_t *len)
+{
+	struct obs *o = ctx;
+	char *text = NULL;
+	FILE *f;
+
+	*len = 0;
+	refresh(o);
+	if (!(f = open_memstream(&text, len)))
+		fatal("%s: open_memstream: out of memory", __func__);
+	registry_format(o->reg, f);
+	fclose(f);
+	return text;
+}
+
+/* Writes all of buf (2 s at most per write); false if the client is gone. */
+static bool
+send_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		off += (size_t)n;
+	}
+	return true;
+}
+
+static bool
+send_json(int fd, json_t *reply)
+{
+	char *line = json_dumps(reply, JSON_COMPACT);
+	size_t len = strlen(line);
+	bool ok;
+
+	json_decref(reply);
+	line = xreallocarray(line, len + 2, 1);
+	line[len] = '\n';
+	ok = send_all(fd, line, len + 1);
+	free(line);
+	return ok;
+}
+
+/* `arborctl events [--follow]`: the recent ring, then (if following) more. */
+static void
+serve_events(struct obs *o, int fd, bool follow)
+{
+	if (!send_json(fd, json_pack("{s:b}", "ok", 1)))
+		goto done;
+	for (size_t i = 0; i < RECENT_EVENTS; i++) {
+		const char *line = o->recent[(o->recent_next + i) % RECENT_EVENTS];
+
+		if (line && !send_all(fd, line, strlen(line)))
+			goto done;
+	}
+	if (!follow)
+		goto done;
+	for (int i = 0; i < MAX_FOLLOWERS; i++)
+		if (o->followers[i] < 0) {
+			o->followers[i] = fd;
+			return;
+		}
+	send_json(fd, json_pack("{s:b, s:s}", "ok", 0, "error",
+	    "too many followers"));
+done:
+	close(fd);
+}
+
+/* Answers a control client the core handed over. */
 static void
 serve_client(struct obs *o, const struct obs_msg *m)
 {
 	struct timeval tv = { .tv_sec = 2 };
-	char *text = NULL, *line;
-	size_t len = 0, off = 0;
-	FILE *f;
-	json_t *reply;
+	char *text;
+	size_t len;
 
 	setsockopt(m->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	fcntl(m->fd, F_SETFL, fcntl(m->fd, F_GETFL) & ~O_NONBLOCK);
-	if (strcmp(m->request, "metrics") == 0 &&
-	    (f = open_memstream(&text, &len))) {
-		refresh(o);
-		registry_format(o->reg, f);
-		fclose(f);
-		reply = json_pack("{s:b, s:s}", "ok", 1, "metrics", text);
+	if (strcmp(m->request, "metrics") == 0) {
+		text = render(o, &len);
+		send_json(m->fd, json_pack("{s:b, s:s}", "ok", 1, "metrics", text));
 		free(text);
-	} else
-		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
-		    "unknown request");
-	line = json_dumps(reply, JSON_COMPACT);
-	json_decref(reply);
-	len = strlen(line);
-	line[len] = '\n';
-	while (off <= len) {
-		ssize_t n = write(m->fd, line + off, len + 1 - off);
+	} else if (strcmp(m->request, "events") == 0 ||
+	    strcmp(m->request, "events --follow") == 0) {
+		serve_events(o, m->fd, strchr(m->request, '-') != NULL);
+		return;
+	} else if (strncmp(m->request, "trace ", 6) == 0) {
+		double secs = atof(m->request + 6);
 
-		if (n <= 0 && errno != EINTR)
-			break;	/* a client that does not read is dropped */
-		if (n > 0)
-			off += (size_t)n;
-	}
-	free(line);
+		if (o->trace)
+			send_json(m->fd, json_pack("{s:b, s:s}", "ok", 0,
+			    "error", "a trace is already being recorded"));
+		else {
+			o->trace = trace_start(m->fd, now_ns(),
+			    now_ns() + (uint64_t)(secs * 1e9));
+			for (struct path_state *ps = o->paths; ps; ps = ps->next)
+				if (ps->live_pid)
+					trace_running(o->trace, ps->path);
+			return;	/* answered when it ends */
+		}
+	} else
+		send_json(m->fd, json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "unknown request"));
 	close(m->fd);
+}
+
+/* Ends a trace whose time is up: the client gets it, then is closed. */
+static void
+check_trace(struct obs *o)
+{
+	json_t *t;
+	int fd;
+
+	if (!o->trace || now_ns() < trace_end(o->trace))
+		return;
+	fd = trace_fd(o->trace);
+	t = trace_finish(o->trace, now_ns());
+	o->trace = NULL;
+	send_json(fd, json_pack("{s:b, s:o}", "ok", 1, "trace", t));
+	close(fd);
+}
+
+/* Listens for scrapes; a taken port is said once and retried with backoff. */
+static void
+try_http(struct obs *o)
+{
+	char err[256];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 3 };
+
+	if (o->http || !o->a->metrics_listen || !*o->a->metrics_listen ||
+	    now_ns() < o->http_retry_at)
+		return;
+	o->http = http_open(o->a->metrics_listen, render, o, err, sizeof(err));
+	if (o->http) {
+		epoll_ctl(o->epfd, EPOLL_CTL_ADD, http_fd(o->http), &ev);
+		if (o->http_said)
+			log_msg(LOG_INFO, "metrics: listening on %s now",
+			    o->a->metrics_listen);
+		o->http_backoff_ms = 0;
+		return;
+	}
+	o->http_backoff_ms = o->http_backoff_ms ? o->http_backoff_ms * 2 : 1000;
+	if (o->http_backoff_ms > HTTP_RETRY_MAX_MS)
+		o->http_backoff_ms = HTTP_RETRY_MAX_MS;
+	o->http_retry_at = now_ns() + o->http_backoff_ms * NSEC_PER_MSEC;
+	if (!o->http_said)
+		log_msg(LOG_WARN, "metrics: %s; retrying with backoff (supervision is unaffected)",
+		    err);
+	o->http_said = true;
 }
 
 static void
@@ -549,8 +708,16 @@ cleanup(void *arg)
 	uint64_t one = 1;
 
 	probes_close(o->probes);
-	if (o->log)
-		fclose(o->log);
+	eventlog_close(o->log);
+	http_close(o->http);
+	if (o->trace)
+		close(trace_fd(o->trace));
+	trace_free(o->trace);
+	for (int i = 0; i < MAX_FOLLOWERS; i++)
+		if (o->followers[i] >= 0)
+			close(o->followers[i]);
+	for (size_t i = 0; i < RECENT_EVENTS; i++)
+		free(o->recent[i]);
 	registry_free(o->reg);
 	for (int b = 0; b < PID_BUCKETS; b++)
 		for (struct proc *p = o->procs[b], *n; p; p = n) {
@@ -600,11 +767,12 @@ obs_thread_main(void *arg)
 	o->epfd = o->hb_fd = -1;
 	o->out_tail = &o->out_head;
 	pthread_cleanup_push(cleanup, o);
+	for (int i = 0; i < MAX_FOLLOWERS; i++)
+		o->followers[i] = -1;
 	o->reg = registry_new();
-	if (o->a->event_log && *o->a->event_log &&
-	    !(o->log = fopen(o->a->event_log, "ae")))
-		log_msg(LOG_WARN, "event log %s: %s", o->a->event_log,
-		    strerror(errno));
+	if (o->a->event_log && *o->a->event_log)
+		o->log = eventlog_open(o->a->event_log,
+		    o->a->event_log_max_bytes, o->a->event_log_keep);
 	load_bpf(o);
 	o->epfd = epoll_create1(EPOLL_CLOEXEC);
 	o->hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -619,9 +787,21 @@ obs_thread_main(void *arg)
 		epoll_ctl(o->epfd, EPOLL_CTL_ADD, probes_fd(o->probes), &ev);
 	}
 	heartbeat(o);
+	try_http(o);
 	for (;;) {
 		struct epoll_event evs[8];
 		int n, timeout = anything_waiting(o) ? 50 : -1;
+
+		if (o->http) {
+			int t = http_timeout_ms(o->http);
+
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = t;
+		} else if (o->a->metrics_listen && *o->a->metrics_listen &&
+		    (timeout < 0 || timeout > 1000))
+			timeout = 1000;	/* the next try to listen */
+		if (o->trace && (timeout < 0 || timeout > 100))
+			timeout = 100;
 
 		if (o->a->fault != OBS_FAULT_NONE && o->a->fault != OBS_FAULT_BPF &&
 		    now_ns() - start > 200 * NSEC_PER_MSEC) {
@@ -642,6 +822,11 @@ obs_thread_main(void *arg)
 			else if (evs[i].data.u32 == 1)
 				heartbeat(o);
 		}
+		if (o->http)
+			http_run(o->http);
+		else
+			try_http(o);
+		check_trace(o);
 		if (o->probes)
 			probes_consume(o->probes);
 		drain_queue(o);

@@ -27,6 +27,9 @@ struct obs_args {
 	pid_t core_tid;
 	enum bpf_mode bpf;
 	char *event_log;	/* NULL: none */
+	uint64_t event_log_max_bytes;
+	uint32_t event_log_keep;
+	char *metrics_listen;	/* NULL or "": none */
 	enum obs_fault fault;
 	uint64_t restarts;	/* for arbor_obs_restarts_total */
 };

@@ -772,7 +772,7 @@ reload_applies_the_difference(void **state)
 	reload_summary_free(&sum);
 	/* c is stopped with its old stop_signal; b with its own */
 	assert_log(f, "", "ev stop root/c; signal root/c 1003 INT; ev stop root/b; "
-	    "signal root/b 1002 TERM; ev reload root; spawn root/d 1006; ev spawn root/d; ev exec root/d");
+	    "signal root/b 1002 TERM; ev reload root; spawn root/d 1006; ev spawn root/d; ev exec root/d; ev ready root/d");
 	fake_exit(f, "root/c", 0, SIGINT);
 	assert_string_equal(enode_argv(node(f, "root/c"))[1], "--new");
 	assert_int_equal(pid_of(f, "root/c"), 1007);

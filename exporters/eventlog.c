@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "eventlog.h"
+#include "../daemon/log.h"
+#include "../daemon/util.h"
+
+#define RETRY_NS (5 * NSEC_PER_SEC)
+
+struct eventlog {
+	char *path;
+	uint64_t max_bytes;
+	uint32_t keep;
+	int fd;
+	uint64_t size;
+	bool failing;		/* said once; said again when it works */
+	uint64_t retry_at;
+	uint64_t dropped;
+};
+
+static uint64_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void
+failed(struct eventlog *l, const char *what, int err)
+{
+	l->retry_at = mono_now() + RETRY_NS;
+	if (l->failing)
+		return;
+	l->failing = true;
+	log_msg(LOG_WARN, "event log %s: %s: %s; events are dropped and counted, retrying every %d s",
+	    l->path, what, strerror(err), (int)(RETRY_NS / NSEC_PER_SEC));
+}
+
+static bool
+reopen(struct eventlog *l)
+{
+	struct stat st;
+
+	if (l->fd >= 0)
+		return true;
+	if (mono_now() < l->retry_at)
+		return false;
+	l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (l->fd < 0) {
+		failed(l, "open", errno);
+		return false;
+	}
+	l->size = fstat(l->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	return true;
+}
+
+/* Compresses src into dst (via a temporary name); removes src on success. */
+static int
+gzip_file(const char *src, const char *dst)
+{
+	char *tmp = xasprintf("%s.tmp", dst);
+	char buf[65536];
+	gzFile gz = NULL;
+	int in, err = 0;
+	ssize_t n;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		err = errno;
+	else if (!(gz = gzopen(tmp, "wb6")))
+		err = errno ? errno : ENOMEM;
+	while (!err && (n = read(in, buf, sizeof(buf))) > 0)
+		if (gzwrite(gz, buf, (unsigned)n) != (int)n)
+			err = EIO;
+	if (gz && gzclose(gz) != Z_OK && !err)
+		err = EIO;
+	if (in >= 0)
+		close(in);
+	if (!err && rename(tmp, dst) < 0)
+		err = errno;
+	if (err)
+		unlink(tmp);
+	else
+		unlink(src);
+	free(tmp);
+	return err;
+}
+
+static void
+rotate(struct eventlog *l)
+{
+	char *from, *to, *plain;
+	int err;
+
+	close(l->fd);
+	l->fd = -1;
+	if (l->keep == 0) {
+		unlink(l->path);
+		return;
+	}
+	to = xasprintf("%s.%u.gz", l->path, l->keep);
+	unlink(to);
+	free(to);
+	for (uint32_t i = l->keep; i > 1; i--) {
+		from = xasprintf("%s.%u.gz", l->path, i - 1);
+		to = xasprintf("%s.%u.gz", l->path, i);
+		rename(from, to);
+		free(from);
+		free(to);
+	}
+	plain = xasprintf("%s.1", l->path);
+	to = xasprintf("%s.1.gz", l->path);
+	if (rename(l->path, plain) < 0)
+		log_msg(LOG_WARN, "event log %s: rotate: %s", l->path, strerror(errno));
+	else if ((err = gzip_file(plain, to)) != 0)
+		log_msg(LOG_WARN, "event log %s: gzip: %s", plain, strerror(err));
+	free(plain);
+	free(to);
+}
+
+struct eventlog *
+eventlog_open(const char *path, uint64_t max_bytes, uint32_t keep)
+{
+	struct eventlog *l = xcalloc(1, sizeof(*l));
+
+	l->path = xstrdup(path);
+	l->max_bytes = max_bytes;
+	l->keep = keep;
+	l->fd = -1;
+	reopen(l);
+	return l;
+}
+
+void
+eventlog_close(struct eventlog *l)
+{
+	if (!l)
+		return;
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->path);
+	free(l);
+}
+
+void
+eventlog_write(struct eventlog *l, const char *line, size_t len)
+{
+	char *buf;
+	ssize_t n;
+
+	if (!reopen(l)) {
+		l->dropped++;
+		return;
+	}
+	if (l->size > 0 && l->size + len + 1 > l->max_bytes) {
+		rotate(l);
+		if (!reopen(l)) {
+			l->dropped++;
+			return;
+		}
+	}
+	buf = xcalloc(len + 2, 1);
+	memcpy(buf, line, len);
+	buf[len] = '\n';
+	/* One write per line: O_APPEND keeps lines whole. */
+	n = write(l->fd, buf, len + 1);
+	free(buf);
+	if (n != (ssize_t)len + 1) {
+		l->dropped++;
+		failed(l, "write", n < 0 ? errno : ENOSPC);
+		close(l->fd);
+		l->fd = -1;
+		return;
+	}
+	l->size += len + 1;
+	if (l->failing) {
+		l->failing = false;
+		log_msg(LOG_INFO, "event log %s: writing again (%llu events dropped so far)",
+		    l->path, (unsigned long long)l->dropped);
+	}
+}
+
+uint64_t
+eventlog_dropped(const struct eventlog *l)
+{
+	return l ? l->dropped : 0;
+}

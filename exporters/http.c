@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "http.h"
+#include "../daemon/util.h"
+
+/* Limits set on purpose (issue: a flood of scrapes must stay cheap). */
+#define HTTP_MAX_CONNECTIONS 32
+#define HTTP_MAX_PER_IP 8
+#define HTTP_TIMEOUT_S 10
+
+struct http {
+	struct MHD_Daemon *d;
+	http_render_fn render;
+	void *ctx;
+};
+
+static bool
+wants_gzip(struct MHD_Connection *c)
+{
+	const char *ae = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT_ENCODING);
+
+	return ae && strstr(ae, "gzip");
+}
+
+/* gzip of buf; NULL when zlib fails (the plain text goes out then). */
+static char *
+gzip_buf(const char *buf, size_t len, size_t *outlen)
+{
+	z_stream z = { 0 };
+	size_t cap = compressBound((uLong)len) + 32;
+	char *out = xcalloc(cap, 1);
+
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(out);
+		return NULL;
+	}
+	z.next_in = (Bytef *)(uintptr_t)buf;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(out);
+		return NULL;
+	}
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	return out;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *c, unsigned code, const char *text)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text),
+	    (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct http *h = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len, zlen;
+	char *body, *z;
+
+	(void)version;
+	(void)upload_data;
+	(void)con_cls;
+	if (*upload_data_size) {
+		*upload_data_size = 0;	/* a body is not for us: drop it */
+		return MHD_YES;
+	}
+	if (strcmp(url, "/metrics") != 0)
+		return reply(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	body = h->render(h->ctx, &len);
+	if (wants_gzip(c) && (z = gzip_buf(body, len, &zlen))) {
+		free(body);
+		body = z;
+		len = zlen;
+		r = MHD_create_response_from_buffer(len, body,
+		    MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING,
+		    "gzip");
+	} else
+		r = MHD_create_response_from_buffer(len, body,
+		    MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; version=0.0.4; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+struct http *
+http_open(const char *listen, http_render_fn render, void *ctx, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+	    .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	const char *colon = strrchr(listen, ':');
+	char host[256], port[16];
+	unsigned flags = MHD_USE_EPOLL;
+	struct http *h;
+	size_t hl;
+	int rc;
+
+	if (!colon || colon == listen) {
+		snprintf(err, errlen, "not HOST:PORT: %s", listen);
+		return NULL;
+	}
+	hl = (size_t)(colon - listen);
+	if (listen[0] == '[' && colon[-1] == ']') {
+		listen++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host)) {
+		snprintf(err, errlen, "host too long");
+		return NULL;
+	}
+	memcpy(host, listen, hl);
+	host[hl] = '\0';
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "%s: %s", listen, gai_strerror(rc));
+		return NULL;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h = xcalloc(1, sizeof(*h));
+	h->render = render;
+	h->ctx = ctx;
+	errno = 0;
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	    MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!h->d) {
+		snprintf(err, errlen, "cannot listen on %s: %s", listen,
+		    errno ? strerror(errno) : "address in use or not available");
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+http_close(struct http *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->d);
+	free(h);
+}
+
+int
+http_fd(const struct http *h)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d,
+	    MHD_DAEMON_INFO_EPOLL_FD);
+
+	return i ? i->epoll_fd : -1;
+}
+
+int
+http_timeout_ms(const struct http *h)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+
+	if (MHD_get_timeout(h->d, &t) != MHD_YES)
+		return -1;
+	return t > 60000 ? 60000 : (int)t;
+}
+
+void
+http_run(struct http *h)
+{
+	MHD_run(h->d);
+}
