@@ -43,7 +43,7 @@ ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loo
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
 	exporters/http.c exporters/trace.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
-UNIT_TESTS := test_engine test_config test_notify test_probes
+UNIT_TESTS := test_engine test_config test_notify test_metrics test_probes
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -103,6 +103,10 @@ $(BUILD)/arborctl: $(ARBORCTL_OBJ)
 $(BUILD)/test_engine: $(ENGINE_TEST_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/test_metrics: $(call obj,tests/unit/test_metrics.c exporters/metrics.c daemon/util.c)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -lm
 
 $(BUILD)/test_notify: $(NOTIFY_TEST_OBJ)
 	$(if $(Q),@echo "  LD      $@")

@@ -553,9 +553,12 @@ send_json(int fd, json_t *reply)
 }
 
 /* `arborctl events [--follow]`: the recent ring, then (if following) more. */
+static void flush_out(struct obs *);
+
 static void
 serve_events(struct obs *o, int fd, bool follow)
 {
+	flush_out(o);	/* what is final already belongs to the recent ones */
 	if (!send_json(fd, json_pack("{s:b}", "ok", 1)))
 		goto done;
 	for (size_t i = 0; i < RECENT_EVENTS; i++) {

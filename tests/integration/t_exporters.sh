@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Prometheus endpoint, event log rotation, events, traces, dashboards and
+# alerts (SPEC §5-§7).
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+exp_conf() {
+	PORT=${PORT:-$(free_port)}
+	cat >"$T/tree.conf" <<CONF
+observability = { metrics_listen = "127.0.0.1:$PORT"; event_log = "$T/events.jsonl"; ${2:-} };
+tree = { strategy = "one_for_one"; intensity = 1000; period = 10; children = (
+$1
+); };
+CONF
+}
+
+scrape() { curl -sf "$@" "http://127.0.0.1:$PORT/metrics"; }
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+test_metrics_endpoint() {
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; },
+{ name = "odd-name.x_y"; strategy = "simple_one_for_one"; template = { name = "c.d-e"; command = ["/bin/sleep", "1000"]; }; }'
+	start_arbord "$T/tree.conf" || return 1
+	ctl start-child root/odd-name.x_y >/dev/null || return 1
+	wait_for "endpoint up" scrape -o /dev/null || return 1
+	scrape >"$T/plain" || return 1
+	promtool check metrics <"$T/plain" >&2 || fail "promtool check metrics failed" || return 1
+	grep -qx 'arbor_child_up{path="root/w"} 1' "$T/plain" || fail "no arbor_child_up for root/w" || return 1
+	grep -q 'arbor_child_up{path="root/odd-name.x_y/c.d-e.1"} 1' "$T/plain" || fail "odd path missing" || return 1
+	for m in arbor_child_restarts_total arbor_child_exits_total arbor_supervisor_give_ups_total \
+	    arbor_restart_latency_seconds arbor_exit_detect_latency_seconds arbor_ready_latency_seconds \
+	    arbor_runqueue_latency_seconds arbor_oom_kills_total arbor_bpf_enabled \
+	    arbor_obs_events_dropped_total arbor_obs_restarts_total process_cpu_seconds_total \
+	    process_resident_memory_bytes process_open_fds process_start_time_seconds; do
+		grep -q "^# TYPE $m " "$T/plain" || fail "no TYPE for $m" || return 1
+	done
+	# gzip when asked, plain otherwise; same families either way
+	curl -sf -D "$T/headers" -H 'Accept-Encoding: gzip' -o "$T/body.gz" "http://127.0.0.1:$PORT/metrics" || return 1
+	grep -qi '^content-encoding: gzip' "$T/headers" || fail "no gzip encoding" || return 1
+	grep -qi '^content-type: text/plain; version=0.0.4' "$T/headers" || fail "content type" || return 1
+	gunzip -c "$T/body.gz" >"$T/unzipped" || fail "not gzip" || return 1
+	assert_eq "same families" "$(grep '^# TYPE' "$T/plain")" "$(grep '^# TYPE' "$T/unzipped")" || return 1
+	assert_eq "404" 404 "$(http_code "http://127.0.0.1:$PORT/other")" || return 1
+	assert_eq "405" 405 "$(http_code -X POST "http://127.0.0.1:$PORT/metrics")" || return 1
+	# arborctl metrics prints the same exposition
+	ctl metrics | grep -qx 'arbor_child_up{path="root/w"} 1' || fail "arborctl metrics differs"
+}
+
+test_real_prometheus_scrapes_arbord() {
+	command -v prometheus >/dev/null || { echo "prometheus not installed"; return 77; }
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	local pport=$(free_port)
+	cat >"$T/prom.yml" <<YML
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+rule_files: [ "$ROOT/exporters/prometheus/arbor-alerts.yml" ]
+scrape_configs:
+  - job_name: arbor
+    static_configs: [ { targets: [ "127.0.0.1:$PORT" ] } ]
+YML
+	prometheus --config.file="$T/prom.yml" --storage.tsdb.path="$T/tsdb" \
+		--web.listen-address="127.0.0.1:$pport" >"$T/prom.log" 2>&1 &
+	local prom=$!
+	local q="http://127.0.0.1:$pport/api/v1/query?query=arbor_child_up%7Bpath%3D%22root%2Fw%22%7D"
+	local i ok=
+	for ((i = 0; i < 300; i++)); do
+		if [ "$(curl -s "$q" | jq -r '.data.result[0].value[1] // empty' 2>/dev/null)" = 1 ]; then
+			ok=1
+			break
+		fi
+		sleep 0.1
+	done
+	kill "$prom"
+	wait "$prom" 2>/dev/null
+	[ -n "$ok" ] || fail "Prometheus never returned arbor_child_up for root/w: $(tail -n 5 "$T/prom.log")"
+}
+
+test_event_log_rotates_into_gzip() {
+	exp_conf '{ name = "crasher"; command = ["/bin/false"]; }' 'event_log_max_bytes = 4096; event_log_keep = 2;'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "two rotations" test -e "$T/events.jsonl.2.gz" || return 1
+	wait_for "a third" bash -c "[ \$(gunzip -c $T/events.jsonl.1.gz | wc -l) -gt 0 ]" || return 1
+	[ ! -e "$T/events.jsonl.3.gz" ] || fail "more than event_log_keep files" || return 1
+	for f in "$T/events.jsonl.1.gz" "$T/events.jsonl.2.gz"; do
+		gunzip -c "$f" | jq -e . >/dev/null || fail "$f: not gzip JSON lines" || return 1
+		[ "$(gunzip -c "$f" | wc -c)" -le 4096 ] || fail "$f: over event_log_max_bytes" || return 1
+	done
+	[ "$(stat -c %s "$T/events.jsonl")" -le 4096 ] || fail "current file over its limit"
+}
+
+test_events_follow_sees_exit_and_restart() {
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	ctl events >"$T/recent" || return 1
+	grep -q '"event":"spawn","path":"root/w"' "$T/recent" || fail "recent events missing the spawn" || return 1
+	ctl events --follow >"$T/follow" &
+	local follower=$! p=$(pid_of root/w)
+	sleep 0.2	# let the follower register before the kill
+	kill -9 "$p"
+	wait_for "exit followed" grep -q "\"event\":\"exit\",\"path\":\"root/w\",\"pid\":$p" "$T/follow" || return 1
+	wait_for "restart followed" grep -q '"event":"restart","path":"root/w"' "$T/follow" || return 1
+	kill "$follower"
+}
+
+test_trace_is_strictly_nested_and_names_the_worker() {
+	exp_conf '{ name = "flappy"; command = ["/bin/sh", "-c", "sleep 0.3; exit 1"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	ctl trace --duration 1.5 -o "$T/trace.json" || return 1
+	jq -e . "$T/trace.json" >/dev/null || fail "trace is not JSON" || return 1
+	local tid=$(jq -r '.traceEvents[] | select(.ph == "M" and .name == "thread_name" and .args.name == "root/flappy") | .tid' "$T/trace.json")
+	[ -n "$tid" ] || fail "no track named root/flappy" || return 1
+	# Spans of one track never overlap, in time order.
+	jq -e --argjson tid "$tid" '[.traceEvents[] | select(.ph == "X" and .tid == $tid)] | sort_by(.ts)
+		| (length >= 4) and ([range(1; length) as $i | .[$i - 1].ts + .[$i - 1].dur <= .[$i].ts + 0.001] | all)' \
+		"$T/trace.json" >/dev/null || fail "spans overlap or too few: $(jq -c '[.traceEvents[] | select(.ph == "X") | [.name, .ts, .dur]]' "$T/trace.json")" || return 1
+	for name in down start up; do
+		jq -e --arg n "$name" '[.traceEvents[] | select(.ph == "X" and .name == $n)] | length > 0' "$T/trace.json" >/dev/null ||
+			fail "no $name span" || return 1
+	done
+	ctl trace --duration 0 -o "$T/x.json" 2>/dev/null
+	assert_eq "bad duration" 2 "$?"
+}
+
+test_taken_port_and_unwritable_log_leave_supervision_alone() {
+	PORT=$(free_port)
+	python3 -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(); time.sleep(3)" &
+	local holder=$!
+	sleep 0.3
+	touch "$T/not-a-dir"
+	cat >"$T/tree.conf" <<CONF
+observability = { metrics_listen = "127.0.0.1:$PORT"; event_log = "$T/not-a-dir/events.jsonl"; };
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "port refusal logged" log_has "metrics: cannot listen on 127.0.0.1:$PORT" || return 1
+	wait_for "log refusal logged" log_has "event log $T/not-a-dir/events.jsonl: open" || return 1
+	local p=$(pid_of root/w)
+	kill -9 "$p"
+	wait_for "restart as usual" is_running_new root/w "$p" || return 1
+	wait "$holder"
+	# Once the port is free, the retry takes it.
+	wait_for "listening after the retry" scrape -o /dev/null || return 1
+	assert_eq "the port was said once" 1 "$(grep -c 'metrics: cannot listen' "$T/log")"
+}
+
+test_scrape_flood_leaves_supervision_alone() {
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "endpoint up" scrape -o /dev/null || return 1
+	local curls=() i
+	for ((i = 0; i < 200; i++)); do
+		curl -s -o /dev/null -m 5 "http://127.0.0.1:$PORT/metrics" &
+		curls+=($!)
+	done
+	local p=$(pid_of root/w)
+	kill -9 "$p"
+	wait_for "restart during the flood" is_running_new root/w "$p" || return 1
+	wait "${curls[@]}"
+	scrape -o /dev/null || fail "endpoint gone after the flood"
+}
+
+test_dashboard_and_alerts() {
+	command -v promtool >/dev/null || { echo "promtool not installed"; return 77; }
+	promtool check rules "$ROOT/exporters/prometheus/arbor-alerts.yml" >&2 || fail "rules" || return 1
+	(cd "$ROOT/exporters/prometheus" && promtool test rules arbor-alerts.test.yml) >&2 || fail "rule tests" || return 1
+	jq -e '.panels | length >= 6' "$ROOT/exporters/dashboards/arbor.json" >/dev/null || fail "dashboard" || return 1
+	# Every metric the dashboard queries is one arbord exports.
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "endpoint up" scrape -o /dev/null || return 1
+	scrape | awk '/^# TYPE/ { print $3 }' >"$T/exported"
+	jq -r '.panels[].targets[].expr' "$ROOT/exporters/dashboards/arbor.json" |
+		grep -oE '(arbor|process)_[a-z_]+' | sed -E 's/_(bucket|sum|count)$//' | sort -u >"$T/used"
+	local missing=$(comm -23 "$T/used" <(sort -u "$T/exported"))
+	[ -z "$missing" ] || fail "dashboard queries metrics arbord does not export: $missing"
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The registry's text exposition: escaping, histograms, forgetting. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "exporters/metrics.h"
+
+static char *
+format(struct registry *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	registry_format(r, f);
+	fclose(f);
+	return text;
+}
+
+static void
+label_values_are_escaped(void **state)
+{
+	struct registry *r = registry_new();
+	char *t;
+
+	(void)state;
+	reg_set(r, M_CHILD_UP, "odd\"path\\with\nnewline", NULL, 1);
+	t = format(r);
+	assert_non_null(strstr(t, "arbor_child_up{path=\"odd\\\"path\\\\with\\nnewline\"} 1\n"));
+	free(t);
+	registry_free(r);
+}
+
+static void
+every_family_has_help_and_type(void **state)
+{
+	struct registry *r = registry_new();
+	char *t;
+
+	(void)state;
+	t = format(r);
+	assert_non_null(strstr(t, "# HELP arbor_child_restarts_total "));
+	assert_non_null(strstr(t, "# TYPE arbor_child_restarts_total counter\n"));
+	assert_non_null(strstr(t, "# TYPE arbor_restart_latency_seconds histogram\n"));
+	assert_non_null(strstr(t, "# TYPE process_open_fds gauge\n"));
+	free(t);
+	registry_free(r);
+}
+
+static void
+histogram_buckets_are_cumulative_from_us_to_a_minute(void **state)
+{
+	struct registry *r = registry_new();
+	char *t;
+
+	(void)state;
+	reg_observe(r, M_RESTART_LATENCY, "root/w", 0.0007);
+	reg_observe(r, M_RESTART_LATENCY, "root/w", 2.0);
+	t = format(r);
+	assert_non_null(strstr(t, "arbor_restart_latency_seconds_bucket{path=\"root/w\",le=\"1e-06\"} 0\n"));
+	assert_non_null(strstr(t, "arbor_restart_latency_seconds_bucket{path=\"root/w\",le=\"0.001\"} 1\n"));
+	assert_non_null(strstr(t, "arbor_restart_latency_seconds_bucket{path=\"root/w\",le=\"60\"} 2\n"));
+	assert_non_null(strstr(t, "arbor_restart_latency_seconds_bucket{path=\"root/w\",le=\"+Inf\"} 2\n"));
+	assert_non_null(strstr(t, "arbor_restart_latency_seconds_count{path=\"root/w\"} 2\n"));
+	assert_non_null(strstr(t, "arbor_restart_latency_seconds_sum{path=\"root/w\"} 2.0007\n"));
+	free(t);
+	registry_free(r);
+}
+
+static void
+log2_histograms_from_the_kernel(void **state)
+{
+	struct registry *r = registry_new();
+	uint64_t slots[32] = { 0 };
+	char *t;
+
+	(void)state;
+	slots[10] = 3;	/* [1024, 2048) ns */
+	slots[20] = 1;	/* about 1 ms */
+	reg_set_log2(r, M_RUNQ_LATENCY, "root/w", slots, 32);
+	t = format(r);
+	assert_non_null(strstr(t, "arbor_runqueue_latency_seconds_bucket{path=\"root/w\",le=\"2.048e-06\"} 3\n"));
+	assert_non_null(strstr(t, "arbor_runqueue_latency_seconds_bucket{path=\"root/w\",le=\"+Inf\"} 4\n"));
+	free(t);
+	registry_free(r);
+}
+
+static void
+forgotten_paths_leave_no_series(void **state)
+{
+	struct registry *r = registry_new();
+	char *t;
+
+	(void)state;
+	reg_add(r, M_CHILD_EXITS, "root/pool/child.1", "crash", 1);
+	reg_set(r, M_CHILD_UP, "root/pool/child.1", NULL, 0);
+	reg_set(r, M_CHILD_UP, "root/keep", NULL, 1);
+	reg_forget(r, "root/pool/child.1");
+	t = format(r);
+	assert_null(strstr(t, "child.1"));
+	assert_non_null(strstr(t, "root/keep"));
+	free(t);
+	registry_free(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(label_values_are_escaped),
+		cmocka_unit_test(every_family_has_help_and_type),
+		cmocka_unit_test(histogram_buckets_are_cumulative_from_us_to_a_minute),
+		cmocka_unit_test(log2_histograms_from_the_kernel),
+		cmocka_unit_test(forgotten_paths_leave_no_series),
+	};
+
+	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
+}
