@@ -357,7 +357,7 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 		path_get(o, m->path, true)->live_pid = m->pid;
 		break;
 	case EV_EXEC:
-		reg_set(o->reg, M_CHILD_UP, m->path, NULL, 1);
+		/* Not up yet: a notify worker is up at READY=1 (EV_READY). */
 		if ((p = proc_get(o, m->pid, true))) {
 			p->exec_msg = *m;
 			p->exec_waiting = true;

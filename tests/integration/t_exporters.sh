@@ -46,6 +46,15 @@ test_metrics_endpoint() {
 	ctl metrics | grep -qx 'arbor_child_up{path="root/w"} 1' || fail "arborctl metrics differs"
 }
 
+test_child_up_follows_readiness() {
+	exp_conf "{ name = \"late\"; command = [\"/usr/bin/env\", \"python3\", \"$HELPERS/notifier.py\", \"--delay\", \"0.5\", \"--ready\"]; ready = \"notify\"; }"
+	start_arbord "$T/tree.conf" || return 1
+	local up=$(ctl metrics | awk '$1 == "arbor_child_up{path=\"root/late\"}" { print $2 }')
+	assert_eq "up before READY=1 (no series or 0)" 0 "${up:-0}" || return 1
+	wait_for "ready" is_state root/late running || return 1
+	wait_for "up after READY=1" bash -c "$ARBORCTL -s $T/sock metrics | grep -qx 'arbor_child_up{path=\"root/late\"} 1'"
+}
+
 test_real_prometheus_scrapes_arbord() {
 	command -v prometheus >/dev/null || { echo "prometheus not installed"; return 77; }
 	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
