@@ -24,7 +24,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
 LIBS := -lconfig -ljansson -lmicrohttpd -lz
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
-	libcmocka-dev jq procps util-linux python3 passwd \
+	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db \
 	clang bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
 	prometheus curl
 
@@ -63,7 +63,21 @@ BPF_SKEL :=
 $(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and clang))
 endif
 
-.PHONY: all deps check unit integration asan demo bench clean
+.PHONY: all deps check unit integration asan demo bench install uninstall clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/arbor
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(MANDIR)/man8/arbord.8 \
+	$(MANDIR)/man8/arborctl.8 $(MANDIR)/man5/arbor.conf.5 \
+	$(UNITDIR)/arbord.service $(COMPLETIONDIR)/arborctl \
+	$(addprefix $(DOCDIR)/examples/,$(notdir $(wildcard config/examples/*.conf)))
 
 all: $(BUILD)/arbord $(BUILD)/arborctl
 
@@ -163,6 +177,25 @@ demo: deps all
 	@echo "arbord on config/examples/demo.conf; in another shell:"
 	@echo "  ARBOR_SOCKET=/tmp/arbor-demo.sock $(BUILD)/arborctl status"
 	$(BUILD)/arbord -c config/examples/demo.conf -s /tmp/arbor-demo.sock
+
+# arbord(8) in sbin, arborctl for everyone in bin; the unit points at them.
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BUILD)/arbord $(DESTDIR)$(SBINDIR)/arbord
+	install -m 0755 $(BUILD)/arborctl $(DESTDIR)$(BINDIR)/arborctl
+	install -m 0644 man/arbord.8 man/arborctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/arbor.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		dist/arbord.service.in > $(DESTDIR)$(UNITDIR)/arbord.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/arbord.service
+	install -m 0644 dist/arborctl.bash $(DESTDIR)$(COMPLETIONDIR)/arborctl
+	install -m 0644 config/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf build

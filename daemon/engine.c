@@ -965,6 +965,12 @@ engine_shutdown(struct engine *e, uint64_t now)
 }
 
 bool
+engine_started(const struct engine *e)
+{
+	return e->root->state == NS_RUNNING;
+}
+
+bool
 engine_stopping(const struct engine *e)
 {
 	return e->shutting_down || e->root->state == NS_STOPPING;

@@ -146,6 +146,8 @@ void reload_summary_free(struct reload_summary *);
 /* The earliest timer deadline, UINT64_MAX when none is armed. */
 uint64_t engine_next_deadline(const struct engine *);
 bool engine_stopping(const struct engine *);
+/* The root has started all its children (once true, stays so until it stops). */
+bool engine_started(const struct engine *);
 
 /* Read-only views, for status and the runtime. */
 struct enode *engine_root(const struct engine *);

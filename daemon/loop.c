@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -53,6 +56,11 @@ struct loop {
 	size_t ndeferred, capdeferred;
 	bool done;
 	int exit_code;
+	/* arbord's own supervisor (systemd Type=notify): NULL when none. */
+	char *notify_self;
+	bool ready_sent;
+	char status_sent[128];
+	uint64_t status_at;
 };
 
 uint64_t
@@ -122,6 +130,79 @@ run_deferred(struct loop *l)
 	l->ndeferred = 0;
 }
 
+/* One datagram to arbord's own supervisor ("@name" is abstract). */
+static void
+notify_self(struct loop *l, const char *msg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!l->notify_self || strlen(l->notify_self) >= sizeof(sa.sun_path))
+		return;
+	strcpy(sa.sun_path, l->notify_self);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(l->notify_self));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	else
+		len++;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	    len) < 0)
+		log_msg(LOG_WARN, "NOTIFY_SOCKET %s: %s", l->notify_self,
+		    strerror(errno));
+	close(fd);
+}
+
+static void
+count_workers(const struct enode *n, unsigned *running, unsigned *all,
+    unsigned long *restarts)
+{
+	if (enode_is_supervisor(n)) {
+		for (size_t i = 0; i < enode_nchildren(n); i++)
+			count_workers(enode_child(n, i), running, all, restarts);
+		return;
+	}
+	(*all)++;
+	*running += enode_state(n) == NS_RUNNING;
+	*restarts += enode_restarts(n);
+}
+
+/*
+ * READY=1 once the whole tree has started, then STATUS= when the summary
+ * changes, at most once a second: O(workers), so never per event.
+ */
+static void
+update_notify_self(struct loop *l)
+{
+	unsigned running = 0, all = 0;
+	unsigned long restarts = 0;
+	char status[128], msg[160];
+	uint64_t now;
+
+	if (!l->notify_self || engine_stopping(l->eng))
+		return;
+	now = loop_now();
+	if (l->ready_sent && now - l->status_at < NSEC_PER_SEC)
+		return;
+	if (!l->ready_sent && !engine_started(l->eng))
+		return;
+	count_workers(engine_root(l->eng), &running, &all, &restarts);
+	snprintf(status, sizeof(status), "%u/%u workers running, %lu restarts",
+	    running, all, restarts);
+	if (l->ready_sent && strcmp(status, l->status_sent) == 0)
+		return;
+	snprintf(msg, sizeof(msg), "%sSTATUS=%s", l->ready_sent ? "" :
+	    "READY=1\n", status);
+	notify_self(l, msg);
+	l->ready_sent = true;
+	snprintf(l->status_sent, sizeof(l->status_sent), "%s", status);
+	l->status_at = now;
+}
+
 void
 loop_shutdown(struct loop *l, const char *why)
 {
@@ -130,6 +211,7 @@ loop_shutdown(struct loop *l, const char *why)
 		return;
 	}
 	log_msg(LOG_INFO, "%s: orderly shutdown", why);
+	notify_self(l, "STOPPING=1\nSTATUS=stopping the tree");
 	engine_shutdown(l->eng, loop_now());
 }
 
@@ -511,9 +593,12 @@ loop_run(struct spec **specp, const struct loop_options *o)
 		return 1;
 	log_msg(LOG_INFO, "arbord %d started on %s, control socket %s",
 	    getpid(), o->config_file, o->socket_path);
+	if (getenv("NOTIFY_SOCKET") && *getenv("NOTIFY_SOCKET"))
+		l.notify_self = xstrdup(getenv("NOTIFY_SOCKET"));
 	l.eng = engine_new(l.spec, &runtime_ops, &l);
 	engine_start(l.eng, loop_now());
 	rearm_timer(&l);
+	update_notify_self(&l);
 
 	while (!l.done) {
 		int n = epoll_wait(l.epfd, evs, (int)ARRAY_SIZE(evs), -1);
@@ -531,6 +616,7 @@ loop_run(struct spec **specp, const struct loop_options *o)
 		}
 		run_deferred(&l);
 		rearm_timer(&l);
+		update_notify_self(&l);
 	}
 
 	control_close(l.ctl);
@@ -550,6 +636,7 @@ loop_run(struct spec **specp, const struct loop_options *o)
 	close(l.timerw.fd);
 	close(l.devnull);
 	close(l.epfd);
+	free(l.notify_self);
 	log_msg(LOG_INFO, "arbord exits with code %d", l.exit_code);
 	return l.exit_code;
 }

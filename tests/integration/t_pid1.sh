@@ -24,3 +24,14 @@ CONF
 	log_has "SIGTERM: orderly shutdown" || fail "SIGTERM not handled as shutdown" || return 1
 	log_has "exit root/leaver pid=[0-9]* reason=shutdown" || fail "worker not stopped"
 }
+
+test_pid1_exit_code_when_the_root_gives_up() {
+	unshare --pid --fork true 2>/dev/null || { echo "unshare --pid not permitted here"; return 77; }
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 1; period = 30; children = (
+  { name = "bad"; command = ["/bin/false"]; }
+); };
+CONF
+	unshare --pid --fork --kill-child "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1
+	assert_eq "exit code of arbord as PID 1" 3 "$?"
+}
