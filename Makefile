@@ -24,7 +24,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
 LIBS := -lconfig -ljansson -lmicrohttpd -lz
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
-	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db \
+	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
 	clang bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
 	prometheus curl
 

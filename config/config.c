@@ -13,6 +13,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <grp.h>
 #include <pwd.h>
@@ -840,8 +841,23 @@ config_load(const char *file, struct config_diag *diag)
 	struct spec *sp;
 	config_t cfg;
 	config_setting_t *root, *s;
+	struct stat st;
 
 	memset(diag, 0, sizeof(*diag));
+	/*
+	 * Whoever can write the file decides what root runs: as root, a file
+	 * that others, or a group other than root's, can write is refused.
+	 * (Group root is allowed: a checkout made by root under umask 002.)
+	 */
+	if (geteuid() == 0 && stat(file, &st) == 0 &&
+	    ((st.st_mode & S_IWOTH) ||
+	    ((st.st_mode & S_IWGRP) && st.st_gid != 0))) {
+		add_line(&diag->errors, &diag->nerrors,
+		    xasprintf("%s: writable by %s (mode %04o); arbord running as root refuses it (chmod go-w)",
+		    file, st.st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777)));
+		return NULL;
+	}
 	config_init(&cfg);
 	if (config_read_file(&cfg, file) != CONFIG_TRUE) {
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)

@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -45,9 +46,18 @@ struct control {
 	char *path;
 	struct client *clients;
 	size_t nclients;
+	/*
+	 * Out of fds, accept() fails while the socket stays readable: the
+	 * listener is paused (or epoll would spin) until a client goes or
+	 * the retry timer fires.
+	 */
+	bool paused;
+	bool exhausted;		/* said; said again when accept works */
+	struct watch retryw;
 };
 
 static void client_release(struct client *, bool keep_fd);
+static void resume_accept(struct control *);
 
 static void
 client_close(struct client *c)
@@ -83,6 +93,8 @@ client_release(struct client *c, bool keep_fd)
 		c->next->prev = c->prev;
 	ctl->nclients--;
 	loop_defer_free(ctl->loop, c, client_free);
+	if (ctl->paused && !keep_fd)
+		resume_accept(ctl);
 }
 
 static void
@@ -500,6 +512,43 @@ evict_oldest(struct control *ctl)
 }
 
 static void
+resume_accept(struct control *ctl)
+{
+	struct itimerspec off = { 0 };
+
+	ctl->paused = false;
+	timerfd_settime(ctl->retryw.fd, 0, &off, NULL);
+	loop_modify(ctl->loop, &ctl->w, EPOLLIN);
+}
+
+static void
+pause_accept(struct control *ctl, int err)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = 1 } };
+
+	if (!ctl->exhausted)
+		log_msg(LOG_WARN, "control: accept: %s; not accepting for now (supervision goes on)",
+		    strerror(err));
+	ctl->exhausted = true;
+	ctl->paused = true;
+	loop_modify(ctl->loop, &ctl->w, 0);
+	timerfd_settime(ctl->retryw.fd, 0, &its, NULL);
+}
+
+static void
+on_retry(struct loop *l, void *owner, uint32_t events)
+{
+	struct control *ctl = owner;
+	uint64_t n;
+
+	(void)l;
+	(void)events;
+	(void)!read(ctl->retryw.fd, &n, sizeof(n));
+	if (ctl->paused)
+		resume_accept(ctl);
+}
+
+static void
 on_accept(struct loop *l, void *owner, uint32_t events)
 {
 	struct control *ctl = owner;
@@ -515,7 +564,10 @@ on_accept(struct loop *l, void *owner, uint32_t events)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				pause_accept(ctl, errno);
+			else if (errno != EAGAIN)
 				log_msg(LOG_WARN, "control: accept: %s",
 				    strerror(errno));
 			return;
@@ -528,6 +580,10 @@ on_accept(struct loop *l, void *owner, uint32_t events)
 			(void)!write(fd, denied, sizeof(denied) - 1);
 			close(fd);
 			continue;
+		}
+		if (ctl->exhausted) {
+			ctl->exhausted = false;
+			log_msg(LOG_INFO, "control: accepting clients again");
 		}
 		if (ctl->nclients >= CTL_MAX_CLIENTS)
 			evict_oldest(ctl);
@@ -621,6 +677,10 @@ control_open(struct loop *l, const char *path, char *err, size_t errlen)
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->loop = l;
 	ctl->path = xstrdup(path);
+	ctl->retryw.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ctl->retryw.fd < 0 ||
+	    loop_watch(l, &ctl->retryw, ctl->retryw.fd, EPOLLIN, on_retry, ctl) < 0)
+		fatal("%s: timerfd: %s", __func__, strerror(errno));
 	if (loop_watch(l, &ctl->w, fd, EPOLLIN, on_accept, ctl) < 0) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		close(fd);
@@ -650,7 +710,9 @@ control_close(struct control *ctl)
 		client_free(c);
 	}
 	loop_unwatch(ctl->loop, &ctl->w);
+	loop_unwatch(ctl->loop, &ctl->retryw);
 	close(ctl->w.fd);
+	close(ctl->retryw.fd);
 	unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);

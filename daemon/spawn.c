@@ -134,10 +134,6 @@ child_main(void *arg)
 
 	if (setpgid(0, 0) < 0)
 		child_fail(a, STEP_SETPGID);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		child_fail(a, STEP_PDEATHSIG);
-	if (getppid() != a->parent)	/* arbord died before PDEATHSIG */
-		child_exit();
 	for (size_t i = 0; i < a->nrlimits; i++) {
 		rlim_t v = a->rlimits[i].value == UINT64_MAX ? RLIM_INFINITY
 		    : (rlim_t)a->rlimits[i].value;
@@ -163,6 +159,14 @@ child_main(void *arg)
 		    syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
 			child_fail(a, STEP_SETUID);
 	}
+	/*
+	 * After the credentials change: the kernel clears the parent-death
+	 * signal whenever the effective uid or gid changes.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(a, STEP_PDEATHSIG);
+	if (getppid() != a->parent)	/* arbord died before PDEATHSIG */
+		child_exit();
 	if (a->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(a, STEP_NO_NEW_PRIVS);
 	/*
