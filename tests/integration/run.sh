@@ -14,13 +14,18 @@ for file in "$here"/t_*.sh; do
 		[ -n "$only" ] && [[ $name != *$only* ]] && continue
 		dir=$(mktemp -d /tmp/arbor-it.XXXXXX)
 		start=$EPOCHREALTIME
-		timeout -k 5 120 bash -c "
+		# Each test has a session of its own; whatever it leaves running
+		# there (arbord, workers, helpers) is killed when it ends.
+		setsid --wait timeout -k 5 120 bash -c "
 			set -u
 			T='$dir'
 			source '$here/lib.sh'
 			source '$file'
 			cleanup() {
 				[ -n \"\${ARBORD_PID:-}\" ] && kill -9 \"\$ARBORD_PID\" 2>/dev/null
+				for p in \$(pgrep -s 0); do
+					[ \"\$p\" != \$\$ ] && [ \"\$p\" != \$BASHPID ] && [ \"\$p\" != \$PPID ] && kill -9 \"\$p\" 2>/dev/null
+				done
 				true
 			}
 			trap cleanup EXIT

@@ -104,10 +104,10 @@ test_bad_requests_get_errors_and_the_connection_goes_on() {
 
 test_hostile_clients_never_stall_supervision() {
 	small_tree
-	raw idle "$T/sock" 300 >"$T/idle" &
+	python3 "$HELPERS/rawclient.py" idle "$T/sock" 300 >"$T/idle" &
 	local idle=$!
 	wait_for "idle clients connected" grep -q ready "$T/idle" || return 1
-	raw noread "$T/sock" >"$T/noread" &
+	python3 "$HELPERS/rawclient.py" noread "$T/sock" >"$T/noread" &
 	local noread=$!
 	local a=$(pid_of root/a)
 	kill -KILL "$a"

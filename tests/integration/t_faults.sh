@@ -71,7 +71,7 @@ CONF
 	ARBORD_PID=$!
 	wait_for "arbord up" ctl status || return 1
 	local p=$(pid_of root/w)
-	raw idle "$T/sock" 60 >"$T/idle" 2>&1 &
+	python3 "$HELPERS/rawclient.py" idle "$T/sock" 60 >"$T/idle" 2>&1 &
 	local idle=$!
 	wait_for "accept paused" log_has "control: accept: Too many open files; not accepting for now" || return 1
 	# Out of fds, the worker's restart fails and is retried; nothing spins.
