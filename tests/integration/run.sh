@@ -42,6 +42,7 @@ for file in "$here"/t_*.sh; do
 		if [ $rc -eq 0 ]; then
 			pass=$((pass + 1))
 			echo "ok   $name (${secs}s)"
+			grep '^report:' "$dir/out" | sed 's/^/    /'	# figures a test measured
 		elif [ $rc -eq 77 ]; then
 			skipped=$((skipped + 1))
 			echo "skip $name: $(tail -n 1 "$dir/out")"
