@@ -25,7 +25,7 @@ LIBS := -lconfig -ljansson -lmicrohttpd -lz
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
-	clang bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
+	clang libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
 	prometheus curl
 
 # BPF needs the kernel's BTF (for vmlinux.h), bpftool and clang at build
@@ -63,7 +63,17 @@ BPF_SKEL :=
 $(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and clang))
 endif
 
-.PHONY: all deps check unit integration asan demo bench install uninstall clean
+.PHONY: all deps check unit integration asan demo bench install uninstall clean \
+	fuzz fuzz-short
+
+# libFuzzer harnesses (clang). New inputs go to a scratch directory; the
+# committed seed corpus stays as it is.
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -D_GNU_SOURCE -I.
+FUZZ_TARGETS := fuzz_config fuzz_notify fuzz_control
+FUZZ_SECONDS ?= 60
+FUZZ_SHORT_SECONDS ?= 7
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -85,6 +95,37 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lconfig -ljansson
+
+$(BUILD)/fuzz/fuzz_notify: tests/fuzz/fuzz_notify.c daemon/notify_parse.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
+
+$(BUILD)/fuzz/fuzz_control: tests/fuzz/fuzz_control.c daemon/control.c \
+		daemon/engine.c daemon/event.c daemon/log.c $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  FUZZ    $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lconfig -ljansson
+
+# fuzz: FUZZ_SECONDS of new inputs for each; fuzz-short (in make check): the
+# seed corpus, then FUZZ_SHORT_SECONDS of new inputs each.
+fuzz fuzz-short: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	$(Q)secs=$(if $(filter fuzz,$@),$(FUZZ_SECONDS),$(FUZZ_SHORT_SECONDS)); \
+	for t in $(FUZZ_TARGETS); do \
+		c=$${t#fuzz_}; scratch=$$(mktemp -d /tmp/arbor-fuzz-$$c.XXXXXX); \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp \
+		$(BUILD)/fuzz/$$t -max_total_time=$$secs -timeout=10 -rss_limit_mb=1024 \
+			-artifact_prefix=$(BUILD)/fuzz/$$t- $$scratch tests/fuzz/corpus/$$c \
+			> $(BUILD)/fuzz/$$t.log 2>&1; rc=$$?; \
+		echo "fuzz: $$t: $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' $(BUILD)/fuzz/$$t.log | tail -1), exit $$rc"; \
+		rm -rf $$scratch; \
+		if [ $$rc -ne 0 ]; then tail -n 40 $(BUILD)/fuzz/$$t.log; exit 1; fi; \
+	done
 
 $(BUILD)/bpf/vmlinux.h:
 	@mkdir -p $(dir $@)
@@ -152,7 +193,7 @@ integration: all
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory unit integration
+	$(Q)$(MAKE) --no-print-directory unit integration fuzz-short
 
 asan: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \

@@ -450,11 +450,62 @@ handle_line(struct client *c, const char *line, size_t len)
 	json_decref(req);
 }
 
+/* c->inlen new bytes were appended to c->in: serve every whole line. */
+static void
+client_lines(struct client *c)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < c->inlen && !c->w.dead; i++) {
+		if (c->in[i] != '\n')
+			continue;
+		if (!c->discarding && i > start)
+			handle_line(c, c->in + start, i - start);
+		c->discarding = false;
+		start = i + 1;
+	}
+	if (c->w.dead)
+		return;
+	memmove(c->in, c->in + start, c->inlen - start);
+	c->inlen -= start;
+	if (c->inlen == sizeof(c->in)) {
+		if (!c->discarding)
+			send_error(c, "request longer than %d bytes",
+			    CTL_MAX_LINE);
+		c->discarding = true;
+		c->inlen = 0;
+	}
+}
+
+void
+control_drop(struct client *c)
+{
+	client_close(c);
+}
+
+bool
+control_input(struct client *c, const char *buf, size_t len)
+{
+	while (len > 0 && !c->w.dead) {
+		size_t n = sizeof(c->in) - c->inlen;
+
+		if (n > len)
+			n = len;
+		memcpy(c->in + c->inlen, buf, n);
+		c->inlen += n;
+		buf += n;
+		len -= n;
+		client_lines(c);
+	}
+	return !c->w.dead;
+}
+
 static void
 on_client(struct loop *l, void *owner, uint32_t events)
 {
 	struct client *c = owner;
 
+	(void)l;
 	c->last_active = loop_now();
 	if (events & EPOLLOUT)
 		client_flush(c);
@@ -463,7 +514,6 @@ on_client(struct loop *l, void *owner, uint32_t events)
 	for (;;) {
 		ssize_t n = read(c->w.fd, c->in + c->inlen,
 		    sizeof(c->in) - c->inlen);
-		size_t start = 0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -474,29 +524,10 @@ on_client(struct loop *l, void *owner, uint32_t events)
 			return;
 		}
 		c->inlen += (size_t)n;
-		for (size_t i = 0; i < c->inlen && !c->w.dead; i++) {
-			if (c->in[i] != '\n')
-				continue;
-			if (!c->discarding && i > start)
-				handle_line(c, c->in + start, i - start);
-			c->discarding = false;
-			start = i + 1;
-		}
+		client_lines(c);
 		if (c->w.dead)
 			return;
-		memmove(c->in, c->in + start, c->inlen - start);
-		c->inlen -= start;
-		if (c->inlen == sizeof(c->in)) {
-			if (!c->discarding)
-				send_error(c, "request longer than %d bytes",
-				    CTL_MAX_LINE);
-			c->discarding = true;
-			c->inlen = 0;
-			if (c->w.dead)
-				return;
-		}
 	}
-	(void)l;
 }
 
 static void
@@ -557,7 +588,6 @@ on_accept(struct loop *l, void *owner, uint32_t events)
 	for (;;) {
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
-		struct client *c;
 		int fd = accept4(ctl->w.fd, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -585,23 +615,33 @@ on_accept(struct loop *l, void *owner, uint32_t events)
 			ctl->exhausted = false;
 			log_msg(LOG_INFO, "control: accepting clients again");
 		}
-		if (ctl->nclients >= CTL_MAX_CLIENTS)
-			evict_oldest(ctl);
-		c = xcalloc(1, sizeof(*c));
-		c->ctl = ctl;
-		c->last_active = loop_now();
-		if (loop_watch(l, &c->w, fd, EPOLLIN, on_client, c) < 0) {
-			log_msg(LOG_WARN, "control: epoll_ctl: %s", strerror(errno));
+		if (!control_adopt(ctl, fd))
 			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = ctl->clients;
-		if (ctl->clients)
-			ctl->clients->prev = c;
-		ctl->clients = c;
-		ctl->nclients++;
 	}
+	(void)l;
+}
+
+struct client *
+control_adopt(struct control *ctl, int fd)
+{
+	struct client *c;
+
+	if (ctl->nclients >= CTL_MAX_CLIENTS)
+		evict_oldest(ctl);
+	c = xcalloc(1, sizeof(*c));
+	c->ctl = ctl;
+	c->last_active = loop_now();
+	if (loop_watch(ctl->loop, &c->w, fd, EPOLLIN, on_client, c) < 0) {
+		log_msg(LOG_WARN, "control: epoll_ctl: %s", strerror(errno));
+		free(c);
+		return NULL;
+	}
+	c->next = ctl->clients;
+	if (ctl->clients)
+		ctl->clients->prev = c;
+	ctl->clients = c;
+	ctl->nclients++;
+	return c;
 }
 
 /* mkdir -p of the socket's directory, mode 0755 for what it creates. */

@@ -2,6 +2,7 @@
 #ifndef ARBOR_CONTROL_H
 #define ARBOR_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "loop.h"
@@ -13,5 +14,13 @@ struct control *control_open(struct loop *, const char *path, char *err,
     size_t errlen);
 /* Closes every client and removes the socket file. */
 void control_close(struct control *);
+
+struct client;
+/* A new client on a connected fd (what accept gives); NULL on failure. */
+struct client *control_adopt(struct control *, int fd);
+/* Serves bytes as if read from the client; false once it was closed. */
+bool control_input(struct client *, const char *buf, size_t len);
+/* Closes a client as if it had hung up. */
+void control_drop(struct client *);
 
 #endif

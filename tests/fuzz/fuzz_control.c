@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * libFuzzer: bytes from a control client -> replies, never a crash. The
+ * real control code and engine run; the loop is replaced by stubs (no
+ * epoll, no processes: spawns are pretend).
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "daemon/control.h"
+#include "daemon/engine.h"
+#include "daemon/obswatch.h"
+#include "daemon/util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct engine *eng;
+static struct control *ctl;
+static uint64_t now = 1000000000;
+static int next_pid = 1000;
+static struct { void *p; void (*fn)(void *); } deferred[1024];
+static size_t ndeferred;
+
+static int op_spawn(void *c, struct enode *n, int *e) { (void)c; (void)n; (void)e; return next_pid++; }
+static void op_signal(void *c, const struct enode *n, int p, int s) { (void)c; (void)n; (void)p; (void)s; }
+static void op_event(void *c, const struct event *ev) { (void)c; (void)ev; }
+static void op_exit(void *c, int code) { (void)c; (void)code; }
+static const struct engine_ops ops = { op_spawn, op_signal, op_event, op_exit };
+
+/* The loop, as far as control.c needs it. */
+uint64_t loop_now(void) { return now += 1000; }
+struct engine *loop_engine(struct loop *l) { (void)l; return eng; }
+struct obswatch *loop_obs(struct loop *l) { (void)l; return NULL; }
+int obswatch_hand_over(struct obswatch *w, int fd, const char *r) { (void)w; (void)fd; (void)r; return -1; }
+void loop_shutdown(struct loop *l, const char *why) { (void)l; (void)why; }
+int loop_watch(struct loop *l, struct watch *w, int fd, uint32_t ev, watch_fn fn, void *o)
+{ (void)l; (void)ev; w->fd = fd; w->fn = fn; w->owner = o; w->dead = false; return 0; }
+void loop_modify(struct loop *l, struct watch *w, uint32_t ev) { (void)l; (void)w; (void)ev; }
+void loop_unwatch(struct loop *l, struct watch *w) { (void)l; w->dead = true; }
+void loop_defer_free(struct loop *l, void *p, void (*fn)(void *))
+{ (void)l; deferred[ndeferred].p = p; deferred[ndeferred++].fn = fn; }
+int loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
+{ (void)l; (void)why; (void)summary; *errors = json_pack("[s]", "reload is not fuzzed"); return -1; }
+
+static void
+setup(void)
+{
+	static const char conf[] =
+	    "tree = { strategy = \"one_for_one\"; intensity = 100000; children = (\n"
+	    "  { name = \"a\"; command = [\"/bin/true\"]; },\n"
+	    "  { name = \"sub\"; strategy = \"rest_for_one\"; children = ( { name = \"b\"; command = [\"/bin/true\"]; } ); },\n"
+	    "  { name = \"pool\"; strategy = \"simple_one_for_one\"; max_children = 4; template = { command = [\"/bin/true\"]; }; }\n"
+	    "); };\n";
+	char path[] = "/tmp/arbor-fuzz-XXXXXX", sock[64], err[128];
+	struct config_diag d;
+	struct spec *sp;
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, conf, sizeof(conf) - 1) < 0)
+		abort();
+	close(fd);
+	sp = config_load(path, &d);
+	unlink(path);
+	config_diag_free(&d);
+	if (!sp)
+		abort();
+	eng = engine_new(sp, &ops, NULL);	/* lives as long as the fuzzer */
+	engine_start(eng, now);
+	snprintf(sock, sizeof(sock), "/tmp/arbor-fuzz-%d.sock", getpid());
+	ctl = control_open((struct loop *)1, sock, err, sizeof(err));
+	if (!ctl)
+		abort();
+	unlink(sock);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct client *c;
+
+	if (!eng)
+		setup();
+	c = control_adopt(ctl, open("/dev/null", O_WRONLY | O_CLOEXEC));
+	if (control_input(c, (const char *)data, size))
+		control_drop(c);
+	for (size_t i = 0; i < ndeferred; i++)
+		deferred[i].fn(deferred[i].p);
+	ndeferred = 0;
+	return 0;
+}
