@@ -4,6 +4,8 @@
 # make         build arbord and arborctl into build/
 # make check   deps, build, every test (unit + integration)
 # make asan    the whole suite under ASan+UBSan (build/asan/)
+# make tsan    the observability thread and its queue under TSan
+# make fuzz    libFuzzer on the config, control and notify parsers
 # make demo    deps, build, run arbord on config/examples/demo.conf
 # make bench   benchmarks (figures for BENCHMARKS.md, never a test)
 # V=1 shows the commands.
@@ -43,7 +45,7 @@ ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loo
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
 	exporters/http.c exporters/trace.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
-UNIT_TESTS := test_engine test_config test_notify test_metrics test_probes
+UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_probes
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -63,7 +65,7 @@ BPF_SKEL :=
 $(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and clang))
 endif
 
-.PHONY: all deps check unit integration asan demo bench install uninstall clean \
+.PHONY: all deps check unit integration asan asan-suite tsan tsan-suite demo bench install uninstall clean \
 	fuzz fuzz-short
 
 # libFuzzer harnesses (clang). New inputs go to a scratch directory; the
@@ -163,6 +165,10 @@ $(BUILD)/test_metrics: $(call obj,tests/unit/test_metrics.c exporters/metrics.c 
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -lm
 
+$(BUILD)/test_obsq: $(call obj,tests/unit/test_obsq.c daemon/obsq.c)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -lpthread
+
 $(BUILD)/test_notify: $(NOTIFY_TEST_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka
@@ -194,11 +200,27 @@ integration: all
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit integration fuzz-short
+	$(Q)$(MAKE) --no-print-directory asan-suite tsan-suite
 
 asan: deps
+	$(Q)$(MAKE) --no-print-directory asan-suite
+
+asan-suite:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		all unit integration
+
+# The observability thread and its queue under ThreadSanitizer.
+TSAN_FILES := t_obs.sh t_exporters.sh
+tsan: deps
+	$(Q)$(MAKE) --no-print-directory tsan-suite
+
+tsan-suite:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread" \
+		all build/tsan/test_obsq
+	$(Q)build/tsan/test_obsq
+	$(Q)TSAN_OPTIONS="die_after_fork=0 suppressions=$(CURDIR)/tests/tsan.supp" \
+		BUILD=build/tsan FILES="$(TSAN_FILES)" tests/integration/run.sh
 
 # Figures only, never a gate: see BENCHMARKS.md.
 BENCH_PACKAGES := linux-perf util-linux

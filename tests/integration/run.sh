@@ -6,8 +6,11 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pass=0 failed=0 skipped=0 failures=()
 only=${1:-}
+# A space-separated list of test files to run (default: all).
+files=${FILES:-$(cd "$here" && ls t_*.sh)}
 
-for file in "$here"/t_*.sh; do
+for f in $files; do
+	file=$here/$f
 	for t in $(bash -c "source '$here/lib.sh'; source '$file'; declare -F" |
 	    awk '{print $3}' | grep '^test_'); do
 		name="$(basename "$file" .sh):$t"
@@ -33,9 +36,9 @@ for file in "$here"/t_*.sh; do
 		" >"$dir/out" 2>&1
 		rc=$?
 		# A sanitizer report from arbord fails the test whatever it asserted.
-		if [ $rc -eq 0 ] && grep -qsE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$dir"/log "$dir"/out; then
+		if [ $rc -eq 0 ] && grep -qsE 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' "$dir"/log "$dir"/out; then
 			echo "sanitizer report:" >>"$dir/out"
-			grep -hE -A20 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$dir"/log >>"$dir/out"
+			grep -hE -A20 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' "$dir"/log >>"$dir/out"
 			rc=1
 		fi
 		secs=$(awk "BEGIN { printf \"%.2f\", $EPOCHREALTIME - $start }")
