@@ -222,18 +222,35 @@ tsan-suite:
 	$(Q)TSAN_OPTIONS="die_after_fork=0 suppressions=$(CURDIR)/tests/tsan.supp" \
 		BUILD=build/tsan FILES="$(TSAN_FILES)" tests/integration/run.sh
 
-# Figures only, never a gate: see BENCHMARKS.md.
-BENCH_PACKAGES := linux-perf util-linux
+# Figures only, never a gate: see BENCHMARKS.md. The peers come from
+# Debian; policy-rc.d keeps their packages from starting services here.
+BENCH_PACKAGES := linux-perf util-linux runit s6 daemontools supervisor libbpf-tools
+BENCH_RESTARTS ?= 25
+
+$(BUILD)/bench/probe: tests/bench/probe.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -o $@ $<
+
+$(BUILD)/bench/floor: tests/bench/floor.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
+
 bench: deps
 	@missing=$$(for p in $(BENCH_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
 		grep -q '^install ok installed$$' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		created=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null; \
+			$$SUDO chmod 755 /usr/sbin/policy-rc.d; created=1; fi; \
 		$$SUDO apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; fi
-	$(Q)$(MAKE) --no-print-directory all
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; rc=$$?; \
+		[ -n "$$created" ] && $$SUDO rm -f /usr/sbin/policy-rc.d; [ $$rc -eq 0 ]; fi
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/probe $(BUILD)/bench/floor
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
+	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS)
+	$(Q)python3 tests/bench/scale.py $(BUILD) 1000 10000
 	$(Q)BUILD=$(BUILD) tests/bench/bpf_cost.sh
 
 demo: deps all

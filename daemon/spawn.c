@@ -90,10 +90,24 @@ static void *child_stack;
 /* Signals arbord found ignored (SIG_IGN survives execve): reset in workers. */
 static int ignored[64];
 static size_t nignored;
+/* arbord's soft RLIMIT_NOFILE as it started: workers get it back. */
+static struct rlimit nofile_at_start;
+static bool nofile_raised;
 
 void
 spawn_init(void)
 {
+	struct rlimit rl;
+
+	/*
+	 * A pidfd per worker: arbord takes what the hard limit allows, and
+	 * gives its workers the limit it was started with.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		nofile_at_start = rl;
+		rl.rlim_cur = rl.rlim_max;
+		nofile_raised = setrlimit(RLIMIT_NOFILE, &rl) == 0;
+	}
 	for (int sig = 1; sig < 65 && nignored < ARRAY_SIZE(ignored); sig++) {
 		struct sigaction sa;
 
@@ -134,6 +148,8 @@ child_main(void *arg)
 
 	if (setpgid(0, 0) < 0)
 		child_fail(a, STEP_SETPGID);
+	if (nofile_raised && setrlimit(RLIMIT_NOFILE, &nofile_at_start) < 0)
+		child_fail(a, STEP_RLIMIT);
 	for (size_t i = 0; i < a->nrlimits; i++) {
 		rlim_t v = a->rlimits[i].value == UINT64_MAX ? RLIM_INFINITY
 		    : (rlim_t)a->rlimits[i].value;

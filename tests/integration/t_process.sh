@@ -48,6 +48,20 @@ CONF
 	assert_eq "own process group" "$(cat "$T/plain/pid")" "$(cat "$T/plain/pgid")"
 }
 
+test_workers_get_arbords_original_nofile_limit() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+$(report_worker plain '')
+); };
+CONF
+	# arbord raises its own soft limit (a pidfd per worker), not theirs.
+	prlimit --nofile=512:4096 "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "reported" test -s "$T/plain/pid" || return 1
+	assert_eq "worker's soft nofile" 512 "$(cat "$T/plain/nofile")" || return 1
+	assert_eq "arbord's soft nofile" 4096 "$(awk '/Max open files/ { print $4 }' /proc/$ARBORD_PID/limits)"
+}
+
 test_rlimits_and_no_new_privs() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (

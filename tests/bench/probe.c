@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The benchmark's worker: appends "start NS" (CLOCK_MONOTONIC) to its log,
+ * lives LIFE_MS, appends "exit NS" just before exiting 1. The log is
+ * argv[1], else ./probe.log (supervisors that run ./run give no arguments).
+ * If fd 3 is open it writes a newline there: s6's notification-fd. With
+ * PROBE_LIFE_MS=0 it exits at once (the crash-loop benchmark).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void
+stamp(int fd, const char *what)
+{
+	struct timespec ts;
+	char line[64];
+	int n;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	n = snprintf(line, sizeof(line), "%s %lld\n", what,
+	    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	if (write(fd, line, (size_t)n) != n)
+		_exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *life = getenv("PROBE_LIFE_MS");
+	long ms = life ? atol(life) : 1200;
+	int fd = open(argc > 1 ? argv[1] : "probe.log",
+	    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	struct timespec d = { ms / 1000, (ms % 1000) * 1000000L };
+
+	if (fd < 0)
+		return 2;
+	stamp(fd, "start");
+	if (fcntl(3, F_GETFD) >= 0)
+		(void)!write(3, "\n", 1);
+	if (ms > 0)
+		nanosleep(&d, NULL);
+	stamp(fd, "exit");
+	return 1;
+}

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""How fast a crashed service comes back, arbord against the floor and the
+peers, in one run. Every system runs tests/bench/probe from a tmpfs
+directory with no shell in the gap; the gap is the probe's own next start
+minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
+
+  restart.py BUILD_DIR [RESTARTS]
+"""
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+N = int(sys.argv[2]) if len(sys.argv) > 2 else 25
+ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
+ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
+PROBE = os.path.abspath(os.path.join(BUILD, "bench", "probe"))
+FLOOR = os.path.abspath(os.path.join(BUILD, "bench", "floor"))
+
+
+def workdir(name):
+    return tempfile.mkdtemp(prefix="arbor-bench-%s-" % name, dir="/dev/shm")
+
+
+def starts_exits(log):
+    starts, exits = [], []
+    try:
+        with open(log) as f:
+            for line in f:
+                kind, ns = line.split()
+                (starts if kind == "start" else exits).append(int(ns))
+    except FileNotFoundError:
+        pass
+    return starts, exits
+
+
+def wait_starts(log, count, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if len(starts_exits(log)[0]) >= count:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def gaps_ms(log):
+    starts, exits = starts_exits(log)
+    return [(s - e) / 1e6 for e, s in zip(exits, starts[1:]) if s > e]
+
+
+def stop(proc, sig=signal.SIGTERM):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def kill_probes(d):
+    subprocess.run(["pkill", "-KILL", "-f", "^" + PROBE], check=False)
+    subprocess.run(["pkill", "-KILL", "-f", "^%s/run" % d], check=False)
+
+
+def service_dir(d, env_file=None):
+    svc = os.path.join(d, "svc")
+    os.makedirs(svc)
+    os.symlink(PROBE, os.path.join(svc, "run"))
+    return svc, os.path.join(svc, "probe.log")
+
+
+def run_floor(d, env):
+    log = os.path.join(d, "probe.log")
+    subprocess.run([FLOOR, str(N + 1), PROBE, log], env=env, check=True)
+    return log
+
+
+def run_arbord(d, env, extra_args=(), fault=None, event_log=True):
+    log = os.path.join(d, "probe.log")
+    conf = os.path.join(d, "arbor.conf")
+    with open(conf, "w") as f:
+        f.write('observability = { metrics_listen = ""; %s };\n' %
+                ('event_log = "%s/events.jsonl";' % d if event_log else ""))
+        f.write('tree = { strategy = "one_for_one"; intensity = 100000; period = 1;\n'
+                '  children = ( { name = "probe"; command = ["%s", "%s"]; } ); };\n' % (PROBE, log))
+    e = dict(env)
+    if fault:
+        e["ARBOR_OBS_FAULT"] = fault
+    p = subprocess.Popen([ARBORD, "-c", conf, "-s", os.path.join(d, "sock")] + list(extra_args),
+                         env=e, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "arbord.log"), "w"))
+    return p, log
+
+
+def run_system(name, d, env, timeout):
+    if name == "floor":
+        return run_floor(d, env), None
+    if name.startswith("arbord"):
+        args = ["--no-bpf"] if name == "arbord (BPF off)" else []
+        fault = {"arbord (obs stalled)": "stall", "arbord (obs crashing)": "crash"}.get(name)
+        p, log = run_arbord(d, env, args, fault)
+    elif name == "runit (runsv)":
+        svc, log = service_dir(d)
+        p = subprocess.Popen(["runsv", svc], env=env)
+    elif name.startswith("s6"):
+        svc, log = service_dir(d)
+        if "notification" in name:
+            with open(os.path.join(svc, "notification-fd"), "w") as f:
+                f.write("3\n")
+        p = subprocess.Popen(["s6-supervise", svc], env=env)
+    elif name == "daemontools (supervise)":
+        svc, log = service_dir(d)
+        p = subprocess.Popen(["supervise", svc], env=env)
+    elif name == "supervisord":
+        log = os.path.join(d, "probe.log")
+        conf = os.path.join(d, "supervisord.conf")
+        life = env.get("PROBE_LIFE_MS", "1200")
+        with open(conf, "w") as f:
+            f.write("[supervisord]\nnodaemon=true\nlogfile=%s/supervisord.log\npidfile=%s/supervisord.pid\n"
+                    "[program:probe]\ncommand=%s %s\nautorestart=true\nstartsecs=0\n"
+                    "startretries=1000000\nenvironment=PROBE_LIFE_MS=\"%s\"\n" % (d, d, PROBE, log, life))
+        p = subprocess.Popen(["supervisord", "-c", conf], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        raise ValueError(name)
+    return log, p
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+SYSTEMS = ["floor", "arbord (BPF on)", "arbord (BPF off)", "runit (runsv)",
+           "s6 (s6-supervise)", "s6 (notification-fd)", "daemontools (supervise)", "supervisord"]
+
+
+def restart_latency():
+    rows, kernel = [], []
+    env = dict(os.environ)
+    env["PROBE_LIFE_MS"] = "1200"
+    for name in SYSTEMS + ["arbord (obs stalled)", "arbord (obs crashing)"]:
+        if not name.startswith(("floor", "arbord")) and not shutil.which(
+                {"runit (runsv)": "runsv", "daemontools (supervise)": "supervise",
+                 "supervisord": "supervisord"}.get(name, "s6-supervise")):
+            rows.append((name, None))
+            continue
+        d = workdir("restart")
+        log, p = run_system(name, d, env, timeout=N * 3 + 30)
+        if p is not None:
+            ok = wait_starts(log, N + 1, timeout=N * 3 + 30)
+            stop(p)
+            kill_probes(d)
+        g = gaps_ms(log)[:N]
+        rows.append((name, g))
+        if name == "arbord (BPF on)":
+            try:
+                with open(os.path.join(d, "events.jsonl")) as f:
+                    kernel = [json.loads(l)["restart_latency_ns"] / 1e6 for l in f
+                              if '"restart_latency_ns"' in l][:N]
+            except FileNotFoundError:
+                pass
+        shutil.rmtree(d, ignore_errors=True)
+    return rows, kernel
+
+
+def crash_loop(seconds=5.0):
+    env = dict(os.environ)
+    env["PROBE_LIFE_MS"] = "0"
+    out = []
+    for name in SYSTEMS[1:]:
+        if name.startswith("s6 (notification"):
+            continue
+        tool = {"runit (runsv)": "runsv", "daemontools (supervise)": "supervise",
+                "supervisord": "supervisord", "s6 (s6-supervise)": "s6-supervise"}.get(name)
+        if tool and not shutil.which(tool):
+            out.append((name, None))
+            continue
+        d = workdir("crash")
+        log, p = run_system(name, d, env, timeout=seconds)
+        time.sleep(seconds)
+        n = len(starts_exits(log)[0])
+        stop(p)
+        kill_probes(d)
+        out.append((name, n / seconds))
+        shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
+def main():
+    print("restart latency: probe lives 1.2 s then exits 1; gap = next start - previous exit; %d restarts each" % N)
+    rows, kernel = restart_latency()
+    floor = statistics.median(rows[0][1]) if rows[0][1] else None
+    print("  %-26s %8s %8s %8s %8s %8s" % ("system", "p50 ms", "p90 ms", "p99 ms", "max ms", "p50/floor"))
+    for name, g in rows:
+        if not g:
+            print("  %-26s %s" % (name, "not installed" if g is None else "no restarts seen"))
+            continue
+        print("  %-26s %8.3f %8.3f %8.3f %8.3f %8.2fx" % (
+            name, pct(g, .5), pct(g, .9), pct(g, .99), max(g), statistics.median(g) / floor))
+    if kernel:
+        print("  %-26s %8.3f %8.3f %8.3f %8.3f   (kernel exit -> replacement execve, from arbord's event log)" % (
+            "arbord, kernel timestamps", pct(kernel, .5), pct(kernel, .9), pct(kernel, .99), max(kernel)))
+    healthy = dict(rows).get("arbord (BPF on)")
+    for name in ("arbord (obs stalled)", "arbord (obs crashing)"):
+        g = dict(rows).get(name)
+        if g and healthy:
+            print("  isolation: %s p50 / healthy p50 = %.3f (target <= 1.05)" % (
+                name, statistics.median(g) / statistics.median(healthy)))
+    print("crash loop: probe exits at once; starts per second over 5 s")
+    for name, rate in crash_loop():
+        print("  %-26s %s" % (name, "not installed" if rate is None else "%8.1f/s" % rate))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""How far arbord scales: 1,000 and 10,000 sleeping workers. Figures only.
+
+  scale.py BUILD_DIR [COUNTS...]
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+COUNTS = [int(c) for c in sys.argv[2:]] or [1000, 10000]
+ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
+ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
+
+
+def status(sock):
+    out = subprocess.run([ARBORCTL, "-s", sock, "status", "--json"],
+                         capture_output=True, text=True, timeout=60).stdout
+    return json.loads(out) if out else None
+
+
+def workers(tree):
+    return tree["children"][0]["children"]
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1])
+
+
+def core_switches(pid):
+    n = 0
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        for line in f:
+            if "ctxt_switches" in line:
+                n += int(line.split()[1])
+    return n
+
+
+def run(count):
+    d = tempfile.mkdtemp(prefix="arbor-scale-", dir="/dev/shm")
+    sock = os.path.join(d, "sock")
+    port = 19800 + count % 100
+    conf = os.path.join(d, "arbor.conf")
+    with open(conf, "w") as f:
+        f.write('observability = { metrics_listen = "127.0.0.1:%d"; };\n' % port)
+        f.write('tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (\n'
+                '  { name = "pool"; strategy = "one_for_one"; intensity = 100000; period = 1; children = (\n')
+        f.write(",\n".join('    { name = "w%d"; command = ["/bin/sleep", "100000"]; }' % i
+                           for i in range(count)))
+        f.write("\n  ); }\n); };\n")
+    t0 = time.monotonic()
+    p = subprocess.Popen([ARBORD, "-c", conf, "-s", sock], stdout=subprocess.DEVNULL,
+                         stderr=open(os.path.join(d, "log"), "w"))
+    res = {"workers": count}
+    while True:
+        time.sleep(0.1)
+        try:
+            t = status(sock)
+        except Exception:
+            continue
+        if t and all(w["state"] == "running" for w in workers(t)):
+            res["all started s"] = round(time.monotonic() - t0, 3)
+            break
+        if time.monotonic() - t0 > 300:
+            res["all started s"] = "timeout"
+            break
+    time.sleep(1)
+    res["arbord RSS MiB"] = round(rss_kb(p.pid) / 1024, 1)
+    # idle: the core thread's context switches over 10 s
+    s0 = core_switches(p.pid)
+    time.sleep(10)
+    res["idle wake-ups /10 s"] = core_switches(p.pid) - s0
+    t1 = time.monotonic()
+    status(sock)
+    res["status --json s"] = round(time.monotonic() - t1, 3)
+    try:
+        t1 = time.monotonic()
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30).read()
+        res["/metrics s"] = round(time.monotonic() - t1, 3)
+        res["/metrics KiB"] = round(len(body) / 1024, 1)
+    except Exception as e:
+        res["/metrics s"] = "failed: %s" % e
+    # storm: every worker killed at once
+    old = {w["path"]: w.get("pid") for w in workers(status(sock))}
+    t1 = time.monotonic()
+    for pid in old.values():
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    while True:
+        time.sleep(0.1)
+        ws = workers(status(sock))
+        if all(w["state"] == "running" and w.get("pid") != old[w["path"]] for w in ws):
+            res["storm: all back s"] = round(time.monotonic() - t1, 3)
+            break
+        if time.monotonic() - t1 > 300:
+            res["storm: all back s"] = "timeout"
+            break
+    subprocess.run([ARBORCTL, "-s", sock, "shutdown"], timeout=300)
+    p.wait()
+    shutil.rmtree(d, ignore_errors=True)
+    return res
+
+
+def main():
+    base = None
+    print("scale: N sleeping workers under one supervisor")
+    for n in COUNTS:
+        r = run(n)
+        print("  " + ", ".join("%s: %s" % kv for kv in r.items()))
+
+
+if __name__ == "__main__":
+    main()
