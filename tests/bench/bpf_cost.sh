@@ -47,17 +47,31 @@ stop_arbord() {
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-echo "bpf_cost: perf bench sched pipe -l $LOOPS, pinned to CPU 0, $ROUNDS pairs"
+RUNQLAT=$(command -v runqlat || true)
+echo "bpf_cost: perf bench sched pipe -l $LOOPS, pinned to CPU 0, $ROUNDS rounds${RUNQLAT:+ (off, arbord, libbpf-tools runqlat)}"
 : >"$dir/ratios"
+: >"$dir/runqlat"
 for r in $(seq "$ROUNDS"); do
 	off=$(pipe_usecs)
 	start_arbord ""
 	on=$(pipe_usecs)
 	stop_arbord
-	echo "$on $off" | awk -v r="$r" '{ printf "  round %d: off %.3f us/op, on %.3f us/op, ratio %.3f\n", r, $2, $1, $1 / $2 }'
+	echo "$on $off" | awk -v r="$r" '{ printf "  round %d: off %.3f us/op, arbord %.3f us/op, ratio %.3f", r, $2, $1, $1 / $2 }'
 	echo "$on $off" | awk '{ print $1 / $2 }' >>"$dir/ratios"
+	if [ -n "$RUNQLAT" ]; then
+		"$RUNQLAT" 3600 1 >/dev/null 2>&1 &
+		rq=$!
+		sleep 1	# attached
+		rql=$(pipe_usecs)
+		kill -INT "$rq" 2>/dev/null; wait "$rq" 2>/dev/null
+		echo "$rql $off" | awk '{ printf ", runqlat %.3f us/op, ratio %.3f", $1, $1 / $2 }'
+		echo "$rql $off" | awk '{ print $1 / $2 }' >>"$dir/runqlat"
+	fi
+	echo
 done
-printf "bpf_cost: untracked processes, median ratio on/off: %.3f (target <= 1.10)\n" "$(median <"$dir/ratios")"
+printf "bpf_cost: untracked processes, median ratio arbord/off: %.3f (target <= 1.10)\n" "$(median <"$dir/ratios")"
+[ -s "$dir/runqlat" ] &&
+	printf "bpf_cost: untracked processes, median ratio runqlat/off: %.3f\n" "$(median <"$dir/runqlat")"
 
 # Worst case: the benchmark is itself a worker, every switch is measured.
 : >"$dir/ratios"

@@ -115,11 +115,17 @@ def run(count):
 
 
 def main():
-    base = None
+    results = []
     print("scale: N sleeping workers under one supervisor")
     for n in COUNTS:
         r = run(n)
+        results.append(r)
         print("  " + ", ".join("%s: %s" % kv for kv in r.items()))
+    if len(results) >= 2:
+        a, b = results[0], results[-1]
+        per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
+        print("  arbord RSS per worker (from %d to %d workers): %.2f KiB (target <= 3 KiB)" % (
+            a["workers"], b["workers"], per))
 
 
 if __name__ == "__main__":
