@@ -34,8 +34,9 @@ def starts_exits(log):
     try:
         with open(log) as f:
             for line in f:
-                kind, ns = line.split()
-                (starts if kind == "start" else exits).append(int(ns))
+                parts = line.split()
+                if len(parts) == 2:
+                    (starts if parts[0] == "start" else exits).append(int(parts[1]))
     except FileNotFoundError:
         pass
     return starts, exits
