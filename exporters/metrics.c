@@ -59,7 +59,7 @@ struct series {
 	double value;		/* counter, gauge; histogram: sum */
 	uint64_t count;		/* histogram */
 	bool log2;		/* buckets are log2 ns slots */
-	uint64_t buckets[LOG2_SLOTS > NBOUNDS ? LOG2_SLOTS : NBOUNDS];
+	uint64_t *buckets;	/* histograms only: most series are not */
 	struct series *next;
 };
 
@@ -73,9 +73,20 @@ registry_new(void)
 	return xcalloc(1, sizeof(struct registry));
 }
 
+/* A histogram's buckets, allocated on first use. */
+static uint64_t *
+buckets(struct series *s)
+{
+	if (!s->buckets)
+		s->buckets = xcalloc(LOG2_SLOTS > NBOUNDS ? LOG2_SLOTS : NBOUNDS,
+		    sizeof(*s->buckets));
+	return s->buckets;
+}
+
 static void
 series_free(struct series *s)
 {
+	free(s->buckets);
 	free(s->label);
 	free(s->reason);
 	free(s);
@@ -141,7 +152,7 @@ reg_observe(struct registry *r, enum metric m, const char *label,
 	s->value += seconds;
 	for (size_t i = 0; i < NBOUNDS; i++)
 		if (seconds <= bounds[i])
-			s->buckets[i]++;
+			buckets(s)[i]++;
 }
 
 void
@@ -154,7 +165,7 @@ reg_set_log2(struct registry *r, enum metric m, const char *label,
 	s->count = 0;
 	s->value = 0;
 	for (int k = 0; k < nslots && k < LOG2_SLOTS; k++) {
-		s->buckets[k] = slots[k];
+		buckets(s)[k] = slots[k];
 		s->count += slots[k];
 		/* The kernel keeps counts only: the sum takes each slot's middle. */
 		s->value += (double)slots[k] * 1.5 * ldexp(1, k) / 1e9;
@@ -220,11 +231,12 @@ put_labels(FILE *f, const struct family *fam, const struct series *s,
 }
 
 static void
-put_histogram(FILE *f, const struct family *fam, const struct series *s)
+put_histogram(FILE *f, const struct family *fam, struct series *s)
 {
 	uint64_t cum = 0;
 	char le[32];
 
+	buckets(s);
 	if (s->log2) {
 		for (int k = 0; k < LOG2_SLOTS; k++) {
 			cum += s->buckets[k];
@@ -314,7 +326,7 @@ registry_format(struct registry *r, FILE *f)
 
 		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help,
 		    fam->name, types[fam->type]);
-		for (const struct series *s = r->series[m]; s; s = s->next) {
+		for (struct series *s = r->series[m]; s; s = s->next) {
 			if (fam->type == T_HISTOGRAM) {
 				put_histogram(f, fam, s);
 				continue;

@@ -2,7 +2,8 @@
 /*
  * The benchmark's worker: appends "start NS" (CLOCK_MONOTONIC) to its log,
  * lives LIFE_MS, appends "exit NS" just before exiting 1. The log is
- * argv[1], else ./probe.log (supervisors that run ./run give no arguments).
+ * argv[1] unless that is a directory, else ./probe.log (supervisors that
+ * run ./run give no argument, or the service directory).
  * If fd 3 is open it writes a newline there: s6's notification-fd. With
  * PROBE_LIFE_MS=0 it exits at once (the crash-loop benchmark).
  */
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,8 +37,11 @@ main(int argc, char **argv)
 	long ms = life ? atol(life) : 1200;
 	/* Before opening anything, or the log itself would be fd 3. */
 	bool notify = fcntl(3, F_GETFD) >= 0;
-	int fd = open(argc > 1 ? argv[1] : "probe.log",
-	    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	struct stat st;
+	/* s6-supervise gives ./run its service directory: log in the cwd. */
+	const char *log = argc > 1 && !(stat(argv[1], &st) == 0 &&
+	    S_ISDIR(st.st_mode)) ? argv[1] : "probe.log";
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	struct timespec d = { ms / 1000, (ms % 1000) * 1000000L };
 
 	if (fd < 0)
