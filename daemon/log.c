@@ -10,11 +10,21 @@
 
 static enum log_format log_format = LOG_TEXT;
 
+/*
+ * Events are buffered and written once per loop batch (log_flush); other
+ * messages, from any thread and rare, go out at once.
+ */
 void
 log_init(enum log_format f)
 {
 	log_format = f;
-	setvbuf(stderr, NULL, _IOLBF, 0);
+	setvbuf(stderr, NULL, _IOFBF, 1 << 16);
+}
+
+void
+log_flush(void)
+{
+	fflush(stderr);
 }
 
 void
@@ -57,5 +67,6 @@ log_msg(enum log_level level, const char *fmt, ...)
 		json_decref(o);
 	} else
 		fprintf(stderr, "%s arbord: %s: %s\n", ts, names[level], msg);
+	fflush(stderr);
 	free(msg);
 }

@@ -12,6 +12,8 @@ enum log_level { LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_init(enum log_format);
 void log_event(const struct obs_msg *);
+/* Writes out buffered event lines (the loop calls it after each batch). */
+void log_flush(void);
 void log_msg(enum log_level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -599,6 +599,8 @@ loop_run(struct spec **specp, const struct loop_options *o)
 	engine_start(l.eng, loop_now());
 	rearm_timer(&l);
 	update_notify_self(&l);
+	obswatch_flush(l.obs);
+	log_flush();
 
 	while (!l.done) {
 		int n = epoll_wait(l.epfd, evs, (int)ARRAY_SIZE(evs), -1);
@@ -617,6 +619,8 @@ loop_run(struct spec **specp, const struct loop_options *o)
 		run_deferred(&l);
 		rearm_timer(&l);
 		update_notify_self(&l);
+		obswatch_flush(l.obs);
+		log_flush();
 	}
 
 	control_close(l.ctl);
@@ -638,5 +642,6 @@ loop_run(struct spec **specp, const struct loop_options *o)
 	close(l.epfd);
 	free(l.notify_self);
 	log_msg(LOG_INFO, "arbord exits with code %d", l.exit_code);
+	log_flush();
 	return l.exit_code;
 }

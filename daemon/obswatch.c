@@ -30,6 +30,7 @@ struct obswatch {
 	struct obs_args *args;
 	bool running;
 	bool cancelling;
+	bool wake_pending;	/* pushed since the last wake-up */
 	uint64_t started_ns;
 	uint32_t backoff_ms;
 	uint64_t restarts;
@@ -250,11 +251,24 @@ wake(struct obswatch *w)
 	(void)!write(w->wake_fd, &one, sizeof(one));
 }
 
+/*
+ * Queues an event; the thread is woken once per loop batch (obswatch_flush),
+ * not per event: a restart makes five events and the syscalls add up.
+ */
 void
 obswatch_event(struct obswatch *w, const struct obs_msg *m)
 {
-	if (obsq_push(w->q, m) && w->running)
+	if (obsq_push(w->q, m))
+		w->wake_pending = true;
+}
+
+void
+obswatch_flush(struct obswatch *w)
+{
+	if (w && w->wake_pending && w->running)
 		wake(w);
+	if (w)
+		w->wake_pending = false;
 }
 
 int

@@ -21,6 +21,8 @@ struct obswatch *obswatch_start(struct loop *, const struct spec *,
 void obswatch_stop(struct obswatch *);
 /* Queues an event; never blocks (a full queue drops and counts it). */
 void obswatch_event(struct obswatch *, const struct obs_msg *);
+/* Wakes the thread if events were queued: once per loop batch. */
+void obswatch_flush(struct obswatch *);
 /* Hands a control client's fd over for request ("metrics"); -1 when the
  * thread is down or the queue full (the fd stays the caller's). */
 int obswatch_hand_over(struct obswatch *, int fd, const char *request);

@@ -15,6 +15,7 @@ fatal(const char *fmt, ...)
 	fputs("arbord: fatal: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	fflush(stderr);
 	va_end(ap);
 	abort();
 }
