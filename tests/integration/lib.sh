@@ -75,3 +75,15 @@ expect_exit() {
 	wait "$ARBORD_PID"
 	assert_eq "arbord exit code" "$1" "$?"
 }
+
+# min_fds PID: the fewest open fds of PID over 20 samples. A crash loop
+# holds a pidfd and a spawn pipe only for moments: the minimum is its
+# baseline.
+min_fds() {
+	local i n min=100000
+	for ((i = 0; i < 20; i++)); do
+		n=$(ls /proc/"$1"/fd | wc -l)
+		[ "$n" -lt "$min" ] && min=$n
+	done
+	echo "$min"
+}

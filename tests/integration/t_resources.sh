@@ -20,17 +20,6 @@ CONF
 	assert_eq "core thread context switches over 1.5 s idle" "$before" "$(switches "$ARBORD_PID")"
 }
 
-# The fewest open fds of arbord over 20 samples: a crash loop holds a pidfd
-# and a spawn pipe only for moments, so the minimum is its baseline.
-min_fds() {
-	local i n min=100000
-	for ((i = 0; i < 20; i++)); do
-		n=$(ls /proc/"$1"/fd | wc -l)
-		[ "$n" -lt "$min" ] && min=$n
-	done
-	echo "$min"
-}
-
 test_crash_loop_costs_no_memory_or_fds() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; intensity = 10000; period = 1; children = (

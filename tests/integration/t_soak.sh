@@ -15,15 +15,6 @@ wait_restarts() {
 }
 
 rss_kb() { awk '/VmRSS/ { print $2 }' /proc/"$1"/status; }
-min_fds() {
-	local i n min=100000
-	for ((i = 0; i < 20; i++)); do
-		n=$(ls /proc/"$1"/fd | wc -l)
-		[ "$n" -lt "$min" ] && min=$n
-	done
-	echo "$min"
-}
-
 soak() {
 	local label=$1
 	shift
