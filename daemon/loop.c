@@ -598,9 +598,9 @@ loop_run(struct spec **specp, const struct loop_options *o)
 	l.eng = engine_new(l.spec, &runtime_ops, &l);
 	engine_start(l.eng, loop_now());
 	rearm_timer(&l);
-	update_notify_self(&l);
 	obswatch_flush(l.obs);
 	log_flush();
+	update_notify_self(&l);
 
 	while (!l.done) {
 		int n = epoll_wait(l.epfd, evs, (int)ARRAY_SIZE(evs), -1);
@@ -618,9 +618,10 @@ loop_run(struct spec **specp, const struct loop_options *o)
 		}
 		run_deferred(&l);
 		rearm_timer(&l);
-		update_notify_self(&l);
+		/* The log says what happened before systemd is told of it. */
 		obswatch_flush(l.obs);
 		log_flush();
+		update_notify_self(&l);
 	}
 
 	control_close(l.ctl);
