@@ -50,7 +50,6 @@ struct enode {
 	enum node_state state;
 	int pid;
 	uint64_t started_ns;	/* entered NS_RUNNING */
-	uint64_t spawned_ns;
 	uint32_t restarts;
 	bool has_exit;
 	struct exit_info last_exit;
@@ -585,7 +584,6 @@ start_worker(struct enode *n, uint64_t now)
 	int pid;
 
 	n->state = NS_STARTING;
-	n->spawned_ns = now;
 	pid = e->ops->spawn(e->ctx, n, &err);
 	if (pid < 0) {
 		/*
@@ -1393,7 +1391,6 @@ enode_state(const struct enode *n)
 }
 
 const char *enode_status_text(const struct enode *n) { return n->status_text; }
-bool enode_dynamic(const struct enode *n) { return n->dynamic; }
 
 const struct exit_info *
 enode_last_exit(const struct enode *n)

@@ -165,7 +165,6 @@ uint32_t enode_restarts(const struct enode *);
 uint64_t enode_started_ns(const struct enode *);	/* 0: not running */
 const struct exit_info *enode_last_exit(const struct enode *);	/* NULL: none */
 const char *enode_status_text(const struct enode *);	/* NULL: none */
-bool enode_dynamic(const struct enode *);
 /* The full argv: the spec's command plus a dynamic child's arguments. */
 char *const *enode_argv(const struct enode *);
 

@@ -200,9 +200,3 @@ notify_path(const struct notify *nt)
 {
 	return nt->path;
 }
-
-uint64_t
-notify_rejected(const struct notify *nt)
-{
-	return nt->rejected;
-}

@@ -40,7 +40,5 @@ struct notify *notify_open(struct loop *, const char *path, char *err,
     size_t errlen);
 void notify_close(struct notify *);
 const char *notify_path(const struct notify *);
-/* Datagrams ignored: malformed, oversize, forged or from a stranger. */
-uint64_t notify_rejected(const struct notify *);
 
 #endif
