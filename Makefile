@@ -103,7 +103,7 @@ $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(COMMON_SRC)
 	$(if $(Q),@echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lconfig -ljansson
 
-$(BUILD)/fuzz/fuzz_notify: tests/fuzz/fuzz_notify.c daemon/notify_parse.c
+$(BUILD)/fuzz/fuzz_notify: tests/fuzz/fuzz_notify.c daemon/notify_parse.c daemon/util.c
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  FUZZ    $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^

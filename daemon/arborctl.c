@@ -344,6 +344,14 @@ main(int argc, char **argv)
 	}
 	argc--;
 	argv++;
+	/* Requests are JSON, whose strings are UTF-8: say so rather than send
+	 * a request with the argument missing. */
+	for (int i = 0; i < argc; i++)
+		if (!utf8_valid(argv[i])) {
+			fprintf(stderr, "arborctl: argument %d is not valid "
+			    "UTF-8; requests carry UTF-8 text only\n", i + 1);
+			return EXIT_UNREACHABLE;
+		}
 	cmd = argv[0];
 	req = json_pack("{s:s}", "cmd", cmd);
 

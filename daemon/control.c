@@ -124,9 +124,15 @@ client_flush(struct client *c)
 static void
 client_send(struct client *c, json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT);
+	char *s;
 	size_t len;
 
+	/* A reply that could not be built (json_pack refusing a value) still
+	 * gets an answer: the client waits for one line per request. */
+	if (!o)
+		o = json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "internal error: the reply could not be encoded");
+	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!s)
 		fatal("%s: json_dumps: out of memory", __func__);
@@ -167,6 +173,7 @@ send_error(struct client *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
+	utf8_scrub(msg);	/* it may echo the request's bytes */
 	client_send(c, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 	free(msg);
 }
@@ -199,7 +206,7 @@ status_json(const struct enode *n, uint64_t now)
 		    ((now - enode_started_ns(n)) / NSEC_PER_MSEC) / 1000.0));
 	if (enode_status_text(n))
 		json_object_set_new(o, "status_text",
-		    json_string(enode_status_text(n)));
+		    json_text(enode_status_text(n)));
 	if (ei) {
 		json_t *e = json_object();
 

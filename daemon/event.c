@@ -1,11 +1,27 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "event.h"
 #include "util.h"
+
+json_t *
+json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	char *copy;
+
+	if (j || !s)
+		return j;
+	copy = xstrdup(s);
+	utf8_scrub(copy);
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
 
 void
 format_ts(int64_t realtime_ns, char *buf, size_t len)
@@ -148,7 +164,7 @@ msg_to_json(const struct obs_msg *m)
 	json_object_set_new(o, "ts", json_string(ts));
 	json_object_set_new(o, "mono_ns", json_integer((json_int_t)m->mono_ns));
 	json_object_set_new(o, "event", json_string(event_kind_name(m->event)));
-	json_object_set_new(o, "path", json_string(m->path));
+	json_object_set_new(o, "path", json_text(m->path));
 	if (m->pid > 0)
 		json_object_set_new(o, "pid", json_integer(m->pid));
 	switch (m->event) {
@@ -157,7 +173,7 @@ msg_to_json(const struct obs_msg *m)
 		break;
 	case EV_RESTART:
 		if (m->cause[0])
-			json_object_set_new(o, "cause", json_string(m->cause));
+			json_object_set_new(o, "cause", json_text(m->cause));
 		json_object_set_new(o, "delay_ms", json_integer(m->delay_ms));
 		break;
 	case EV_STOP:
@@ -166,7 +182,7 @@ msg_to_json(const struct obs_msg *m)
 	case EV_GIVE_UP:
 	case EV_RELOAD:
 	case EV_OBS_RESTART:
-		json_object_set_new(o, "detail", json_string(m->text));
+		json_object_set_new(o, "detail", json_text(m->text));
 		break;
 	default:
 		break;

@@ -14,6 +14,12 @@
 #include "engine.h"
 #include "obsq.h"
 
+/*
+ * json_string() for text that came from outside and may not be UTF-8 (jansson
+ * refuses such text and returns NULL): invalid bytes become '?'. Never NULL
+ * but on memory exhaustion.
+ */
+json_t *json_text(const char *);
 /* RFC 3339 UTC with microseconds, from CLOCK_REALTIME ns. */
 void format_ts(int64_t realtime_ns, char *buf, size_t len);
 int64_t realtime_ns(void);

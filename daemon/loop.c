@@ -473,7 +473,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
 		for (size_t i = 0; i < diag.nerrors; i++) {
 			log_msg(LOG_ERROR, "%s: %s", why, diag.errors[i]);
 			json_array_append_new(*errors,
-			    json_string(diag.errors[i]));
+			    json_text(diag.errors[i]));
 		}
 		log_msg(LOG_ERROR, "%s: %s refused, nothing changed", why,
 		    l->config_file);
@@ -484,8 +484,10 @@ loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
 	if (engine_reload(l->eng, spec, loop_now(), &sum, &refusal) < 0) {
 		log_msg(LOG_ERROR, "%s: %s: %s; nothing changed", why,
 		    l->config_file, refusal);
-		json_array_append_new(*errors, json_pack("s++", l->config_file,
-		    ": ", refusal));
+		char *line = xasprintf("%s: %s", l->config_file, refusal);
+
+		json_array_append_new(*errors, json_text(line));
+		free(line);
 		spec_free(spec);
 		return -1;
 	}
@@ -506,7 +508,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
 
 			for (size_t i = 0; lists[k] && lists[k][i]; i++)
 				json_array_append_new(a,
-				    json_string(lists[k][i]));
+				    json_text(lists[k][i]));
 			json_object_set_new(o, names[k], a);
 		}
 		*summary = o;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "notify.h"
+#include "util.h"
 
 static bool
 parse_u64(const char *s, size_t len, uint64_t *out)
@@ -68,8 +69,14 @@ notify_parse(const char *buf, size_t len, struct notify_msg *m,
 			size_t n = vlen < NOTIFY_MAX_STATUS - 1 ? vlen
 			    : NOTIFY_MAX_STATUS - 1;
 
+			/* Cut at a character boundary, and make the text
+			 * UTF-8: it goes into status and events as JSON. */
+			if (n < vlen)
+				while (n > 0 && ((unsigned char)val[n] & 0xc0) == 0x80)
+					n--;
 			memcpy(m->status, val, n);
 			m->status[n] = '\0';
+			utf8_scrub(m->status);
 			m->has_status = true;
 		} else if (key_is(line, klen, "EXTEND_TIMEOUT_USEC")) {
 			if (!parse_u64(val, vlen, &m->extend_usec)) {

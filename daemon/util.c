@@ -40,6 +40,69 @@ xreallocarray(void *p, size_t n, size_t size)
 	return q;
 }
 
+/* Length of the well-formed UTF-8 sequence at p, or 0 if there is none. */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	unsigned c = p[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* past U+10FFFF */
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+size_t
+utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t bad = 0, n;
+
+	while (*p) {
+		if ((n = utf8_seq(p)) == 0) {
+			*p++ = '?';
+			bad++;
+		} else
+			p += n;
+	}
+	return bad;
+}
+
+int
+utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p) {
+		if ((n = utf8_seq(p)) == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
 char *
 xstrdup(const char *s)
 {

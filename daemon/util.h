@@ -19,6 +19,17 @@ char *xstrdup(const char *);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list) __attribute__((format(printf, 1, 0)));
 void strv_free(char **);
+
+/*
+ * Replaces every byte of s that is not part of well-formed UTF-8 (stray
+ * continuation bytes, truncated or overlong sequences, surrogates, code points
+ * past U+10FFFF) with '?', in place, so text from outside (a worker's STATUS=,
+ * a process's comm, the echo of a malformed request) can always be put in a
+ * JSON string. Returns the number of bytes replaced.
+ */
+size_t utf8_scrub(char *s);
+/* Whether s is well-formed UTF-8 throughout. */
+int utf8_valid(const char *s);
 size_t strv_len(char *const *);
 
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

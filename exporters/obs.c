@@ -307,7 +307,7 @@ emit_exit(struct obs *o, struct proc *p)
 			json_object_set_new(j, "killer_pid",
 			    json_integer(r->fatal.sender_pid));
 			json_object_set_new(j, "killer_comm",
-			    json_string(r->fatal.sender_comm));
+			    json_text(r->fatal.sender_comm));
 		} else if (r->has_fatal) {
 			json_object_set_new(j, "killer_pid", json_null());
 			json_object_set_new(j, "killer_comm", json_string("kernel"));
@@ -540,11 +540,18 @@ send_all(int fd, const char *buf, size_t len)
 static bool
 send_json(int fd, json_t *reply)
 {
-	char *line = json_dumps(reply, JSON_COMPACT);
-	size_t len = strlen(line);
+	char *line;
+	size_t len;
 	bool ok;
 
+	if (!reply)	/* json_pack refused a value: still answer */
+		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "internal error: the reply could not be encoded");
+	line = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
+	if (!line)
+		return false;
+	len = strlen(line);
 	line = xreallocarray(line, len + 2, 1);
 	line[len] = '\n';
 	ok = send_all(fd, line, len + 1);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """A worker that speaks sd_notify from its main process, for tests.
 
-  notifier.py [--delay S] [--extend USEC] [--status TEXT] [--ready]
+  notifier.py [--delay S] [--extend USEC] [--status TEXT]
+              [--status-hex HEX] [--ready]
               [--watchdog-until FILE] [--malformed]
 
 Sleeps forever after doing what it was asked, in this order.
@@ -15,7 +16,8 @@ import time
 
 def send(msg):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.sendto(msg.encode(), os.environ["NOTIFY_SOCKET"])
+    s.sendto(msg if isinstance(msg, bytes) else msg.encode(),
+             os.environ["NOTIFY_SOCKET"])
     s.close()
 
 
@@ -24,6 +26,7 @@ def main():
     p.add_argument("--delay", type=float, default=0)
     p.add_argument("--extend", type=int)
     p.add_argument("--status")
+    p.add_argument("--status-hex", help="STATUS= with these raw bytes")
     p.add_argument("--ready", action="store_true")
     p.add_argument("--watchdog-until")
     p.add_argument("--malformed", action="store_true",
@@ -36,6 +39,8 @@ def main():
         send("READY=1\0")
     if a.status:
         send("STATUS=" + a.status)
+    if a.status_hex:
+        send(b"STATUS=" + bytes.fromhex(a.status_hex))
     if a.ready:
         send("READY=1")
     if a.watchdog_until:

@@ -99,6 +99,13 @@ test_bad_requests_get_errors_and_the_connection_goes_on() {
 	raw send "$T/sock" 3 <"$T/big" >"$T/replies" || return 1
 	grep -q 'request longer than 65536 bytes' "$T/replies" || fail "no size error: $(head -c 300 "$T/replies")" || return 1
 	assert_eq "after the flood" running "$(tail -n 1 "$T/replies" | jq -r .status.state)" || return 1
+	# jansson's error text cuts the bad token inside a UTF-8 sequence
+	# ("invalid escape near '\"p\\\xc8'"): the reply must still be JSON
+	printf '{"p\\\xc8\x85"}\n{"cmd":"status","path":"root/a"}\n' >"$T/utf8"
+	raw send "$T/sock" 2 <"$T/utf8" >"$T/replies" || return 1
+	assert_eq "error for a cut UTF-8 token" "invalid escape" \
+		"$(head -n 1 "$T/replies" | jq -r .error | grep -o 'invalid escape')" || return 1
+	assert_eq "after the cut token" running "$(tail -n 1 "$T/replies" | jq -r .status.state)" || return 1
 	is_state root/a running
 }
 

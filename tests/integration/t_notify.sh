@@ -51,6 +51,19 @@ CONF
 	ctl status | grep -q '"warmed up"' || fail "status text not in the human form"
 }
 
+test_status_text_that_is_not_utf8_is_shown_scrubbed() {
+	# "café \xff ok": the stray byte becomes '?', the rest is kept
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = $(notifier --status-hex 636166c3a920ff206f6b --ready); ready = "notify"; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "ready" is_state root/w running || return 1
+	wait_for "status text" bash -c "[ \"\$($ARBORCTL -s $T/sock status root/w --json | jq -r .status_text)\" = 'café ? ok' ]" || return 1
+	ctl status | grep -q '"café ? ok"' || fail "status text not in the human form"
+}
+
 test_watchdog_miss_restarts_with_sigabrt() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; intensity = 10; children = (

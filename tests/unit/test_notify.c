@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "daemon/notify.h"
+#include "daemon/util.h"
 
 static int
 parse(const char *s, struct notify_msg *m, const char **why)
@@ -103,6 +104,42 @@ oversize_status_is_truncated(void **state)
 	assert_int_equal(strlen(m.status), NOTIFY_MAX_STATUS - 1);
 }
 
+static void
+status_text_is_made_utf8(void **state)
+{
+	char buf[NOTIFY_MAX_DATAGRAM];
+	struct notify_msg m;
+	const char *why = NULL;
+	size_t n;
+
+	(void)state;
+	/* a stray byte, a surrogate, an overlong '/', good text kept */
+	assert_int_equal(parse("STATUS=caf\xc3\xa9 \xff \xed\xa0\x80 \xc0\xaf ok",
+	    &m, &why), 0);
+	assert_string_equal(m.status, "caf\xc3\xa9 ? ??? ?? ok");
+	/* truncation never cuts a character in two: 'é' straddles the cut */
+	memcpy(buf, "STATUS=", 7);
+	n = 7 + NOTIFY_MAX_STATUS - 2;
+	memset(buf + 7, 'x', n - 7);
+	memcpy(buf + n, "\xc3\xa9tail", 6);
+	assert_int_equal(notify_parse(buf, n + 6, &m, &why), 0);
+	assert_int_equal(strlen(m.status), NOTIFY_MAX_STATUS - 2);
+	assert_int_equal(m.status[NOTIFY_MAX_STATUS - 3], 'x');
+}
+
+static void
+utf8_scrub_counts_and_valid_agrees(void **state)
+{
+	char s[] = "ok \xe2\x82\xac \xf4\x90\x80\x80 \xe2\x82";
+
+	(void)state;
+	assert_true(utf8_valid("plain \xe2\x82\xac \xf0\x9f\x98\x80"));
+	assert_false(utf8_valid(s));
+	assert_int_equal(utf8_scrub(s), 6);	/* past U+10FFFF: 4, cut euro: 2 */
+	assert_string_equal(s, "ok \xe2\x82\xac ???? ??");
+	assert_true(utf8_valid(s));
+}
+
 int
 main(void)
 {
@@ -113,6 +150,8 @@ main(void)
 		cmocka_unit_test(unknown_keys_and_blank_lines_are_ignored),
 		cmocka_unit_test(garbage_is_malformed),
 		cmocka_unit_test(oversize_status_is_truncated),
+		cmocka_unit_test(status_text_is_made_utf8),
+		cmocka_unit_test(utf8_scrub_counts_and_valid_agrees),
 	};
 
 	return cmocka_run_group_tests_name("notify", tests, NULL, NULL);
