@@ -129,6 +129,7 @@ main(int argc, char **argv)
 	o.socket_path = socket_path;
 	log_init(o.log_format);
 	code = loop_run(&spec, &o);
+	log_close();
 	spec_free(spec);
 	free(socket_path);
 	return code;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* arbord's own log on stderr: one line per event or message. */
+/* arbord's own log on stderr: one line per event or message, never
+ * blocking the caller (see log.c). */
 #ifndef ARBOR_LOG_H
 #define ARBOR_LOG_H
 
@@ -10,7 +11,10 @@
 enum log_format { LOG_TEXT, LOG_JSON };
 enum log_level { LOG_INFO, LOG_WARN, LOG_ERROR };
 
+/* Starts the writer thread; from then on no log call blocks on stderr. */
 void log_init(enum log_format);
+/* Writes out what is queued (waiting at most 2 s for a stalled stderr). */
+void log_close(void);
 void log_event(const struct obs_msg *);
 /* Writes out buffered event lines (the loop calls it after each batch). */
 void log_flush(void);

@@ -620,7 +620,7 @@ loop_run(struct spec **specp, const struct loop_options *o)
 		}
 		run_deferred(&l);
 		rearm_timer(&l);
-		/* The log says what happened before systemd is told of it. */
+		/* Hand the batch's lines to the log writer, then tell systemd. */
 		obswatch_flush(l.obs);
 		log_flush();
 		update_notify_self(&l);

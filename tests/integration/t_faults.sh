@@ -45,9 +45,10 @@ tree = { strategy = "one_for_one"; children = (
   { name = "c"; command = ["/bin/sleep", "1000"]; restart = "temporary"; }
 ); };
 CONF
-	# arbord, its observability thread, a and b: the fifth fork of this uid fails.
+	# arbord, its observability and log threads, a and b: the sixth fork of
+	# this uid fails.
 	setpriv --reuid=arbor-it --regid=arbor-it --init-groups \
-		prlimit --nproc=4:4 "$ARBORD" -c "$T/tree.conf" -s "$T/run/sock" --no-bpf >"$T/log" 2>&1 &
+		prlimit --nproc=5:5 "$ARBORD" -c "$T/tree.conf" -s "$T/run/sock" --no-bpf >"$T/log" 2>&1 &
 	ARBORD_PID=$!
 	wait_for "arbord up" "$ARBORCTL" -s "$T/run/sock" status || return 1
 	wait_for "c's failed start logged" log_has "root/c: cannot start: clone: Resource temporarily unavailable" || return 1
@@ -104,6 +105,41 @@ CONF
 	assert_eq "said once" 1 "$(grep -c 'event log /dev/full: write' "$T/log")" || return 1
 	[ "$(ctl metrics | awk '$1 == "arbor_obs_events_dropped_total{source=\"event_log\"}" { print $2 }')" -gt 0 ] ||
 		fail "drops not counted"
+}
+
+test_a_stalled_stderr_never_stalls_supervision() {
+	# arbord's stderr is a pipe that nobody reads: once it and the log
+	# ring are full, lines are dropped and counted, the tree goes on.
+	conf tree <<CONF
+observability = { metrics_listen = ""; };
+tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (
+  { name = "crasher"; command = ["/bin/false"]; }
+); };
+CONF
+	mkfifo "$T/stderr"
+	exec 3<>"$T/stderr"	# holds the pipe open, never reads it
+	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" --no-bpf 2>"$T/stderr" >/dev/null &
+	ARBORD_PID=$!
+	wait_for "arbord control socket" ctl status || return 1
+	# About 3 lines of 80 bytes per restart: 3000 restarts are 700 KiB,
+	# past the pipe (64 KiB) and the ring (256 KiB).
+	local i n=0 out
+	for ((i = 0; i < 500; i++)); do
+		out=$(timeout 2 "$ARBORCTL" -s "$T/sock" status root/crasher --json) ||
+			fail "status did not answer with stderr stalled (after $n restarts)" || return 1
+		n=$(jq .restarts <<<"$out")
+		[ "$n" -ge 3000 ] && break
+		sleep 0.02
+	done
+	[ "$n" -ge 3000 ] || fail "only $n restarts with stderr stalled" || return 1
+	# Read it now: the lines queued, then how many were dropped.
+	timeout 3 cat <&3 >"$T/drained"
+	exec 3<&-
+	grep -qE 'arbord: warning: [0-9]+ log lines dropped: stderr was not read fast enough' "$T/drained" ||
+		fail "drops not said: $(tail -c 300 "$T/drained")" || return 1
+	grep -q 'exit root/crasher' "$T/drained" || fail "no event lines" || return 1
+	stop_arbord
+	assert_eq "exit code" 0 "$?"
 }
 
 test_setsid_escapee_is_a_limit_until_arbord_exits() {
