@@ -35,8 +35,11 @@
 #define RECENT_EVENTS 512	/* what `arborctl events` shows first */
 #define MAX_FOLLOWERS 16
 #define HTTP_RETRY_MAX_MS 30000
-#define MAX_PROCS 4096
-#define PID_BUCKETS 1024
+/* Entries exist for live workers and, for 5 s, kernel-only main processes:
+ * the cap only guards against a flood of the latter. */
+#define MAX_PROCS (1u << 18)
+#define PID_BUCKETS 4096
+#define PATH_BUCKETS 4096
 
 /*
  * The event log keeps the core's order: an event waiting for its kernel
@@ -47,21 +50,22 @@ struct out {
 	struct out *next;
 };
 
-/* What is known of one process, from either side. */
+/*
+ * What is known of one process, from either side. One lives as long as its
+ * worker does, so it stays small: the core's event is copied only while it
+ * waits for the kernel's record (for JOIN_WAIT_NS at most).
+ */
 struct proc {
 	int pid;
-	char path[OBSQ_PATH];	/* from the core's spawn event */
+	bool have_kexec;
+	char *path;		/* from the core's spawn event; NULL: none */
 	uint64_t spawn_ns;	/* core time of the spawn */
 	uint64_t seen_ns;	/* when this entry was made (for expiry) */
-	bool have_kexec;
 	uint64_t kexec_ns;
-	bool have_kexit;
-	struct arbor_rec kexit;
-	bool exec_waiting;	/* the core's exec event waits for the kernel's */
-	struct obs_msg exec_msg;
+	struct arbor_rec *kexit;	/* the kernel's exit, while unjoined */
+	struct obs_msg *exec_msg;	/* the core's exec, waiting */
 	struct out *exec_out;
-	bool exit_waiting;
-	struct obs_msg exit_msg;
+	struct obs_msg *exit_msg;	/* the core's exit, waiting */
 	struct out *exit_out;
 	uint64_t deadline;
 	struct proc *next;
@@ -69,12 +73,13 @@ struct proc {
 
 /* What is known of one path across its processes. */
 struct path_state {
-	char path[OBSQ_PATH];
+	char *path;
 	uint64_t last_kexit_ns;
 	bool restart_pending;
 	int live_pid;
-	uint64_t runq[ARBOR_HIST_SLOTS];	/* processes gone, added up */
-	struct path_state *next;
+	uint64_t *runq;		/* processes gone, added up; NULL: none yet */
+	struct path_state *next;	/* all of them */
+	struct path_state *hnext;	/* same hash bucket */
 };
 
 struct obs {
@@ -93,6 +98,7 @@ struct obs {
 	struct proc *procs[PID_BUCKETS];
 	size_t nprocs;
 	struct path_state *paths;
+	struct path_state *path_buckets[PATH_BUCKETS];
 	int epfd, hb_fd;
 	uint64_t attached_ns;	/* when BPF was attached; 0: it is not */
 	struct out *out_head, **out_tail;
@@ -127,6 +133,16 @@ proc_get(struct obs *o, int pid, bool create)
 }
 
 static void
+proc_free(struct proc *p)
+{
+	free(p->path);
+	free(p->kexit);
+	free(p->exec_msg);
+	free(p->exit_msg);
+	free(p);
+}
+
+static void
 proc_drop(struct obs *o, struct proc *p)
 {
 	struct proc **b = &o->procs[(unsigned)p->pid % PID_BUCKETS];
@@ -134,40 +150,75 @@ proc_drop(struct obs *o, struct proc *p)
 	for (; *b; b = &(*b)->next)
 		if (*b == p) {
 			*b = p->next;
-			free(p);
+			proc_free(p);
 			o->nprocs--;
 			return;
 		}
 }
 
+static struct obs_msg *
+msg_copy(const struct obs_msg *m)
+{
+	struct obs_msg *c = xcalloc(1, sizeof(*c));
+
+	*c = *m;
+	return c;
+}
+
+static unsigned
+path_hash(const char *path)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *path; path++)
+		h = (h ^ (unsigned char)*path) * 16777619u;
+	return h % PATH_BUCKETS;
+}
+
 static struct path_state *
 path_get(struct obs *o, const char *path, bool create)
 {
-	struct path_state *s;
+	struct path_state **b = &o->path_buckets[path_hash(path)], *s;
 
-	for (s = o->paths; s; s = s->next)
+	for (s = *b; s; s = s->hnext)
 		if (strcmp(s->path, path) == 0)
 			return s;
 	if (!create)
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
-	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->path = xstrdup(path);
+	s->hnext = *b;
+	*b = s;
 	s->next = o->paths;
 	o->paths = s;
 	return s;
 }
 
 static void
+path_free(struct path_state *s)
+{
+	free(s->path);
+	free(s->runq);
+	free(s);
+}
+
+static void
 path_drop(struct obs *o, const char *path)
 {
-	for (struct path_state **p = &o->paths; *p; p = &(*p)->next)
-		if (strcmp((*p)->path, path) == 0) {
-			struct path_state *dead = *p;
+	struct path_state **b = &o->path_buckets[path_hash(path)], *dead;
 
+	for (; *b; b = &(*b)->hnext)
+		if (strcmp((*b)->path, path) == 0)
+			break;
+	if (!(dead = *b))
+		return;
+	*b = dead->hnext;
+	for (struct path_state **p = &o->paths; *p; p = &(*p)->next)
+		if (*p == dead) {
 			*p = dead->next;
-			free(dead);
-			return;
+			break;
 		}
+	path_free(dead);
 }
 
 /* Sends line to a follower without waiting: one that lags is dropped. */
@@ -243,17 +294,17 @@ flush_out(struct obs *o)
 	}
 }
 
+/* The core's exec event m of p, joined with the kernel's if it came. */
 static void
-emit_exec(struct obs *o, struct proc *p)
+emit_exec(struct obs *o, struct proc *p, const struct obs_msg *m)
 {
-	json_t *j = msg_to_json(&p->exec_msg);
-	struct path_state *ps = path_get(o, p->exec_msg.path, true);
+	json_t *j = msg_to_json(m);
+	struct path_state *ps = path_get(o, m->path, true);
 
-	p->exec_waiting = false;
 	if (p->have_kexec) {
 		json_object_set_new(j, "mono_ns", json_integer((json_int_t)p->kexec_ns));
 		json_object_set_new(j, "arbord_mono_ns",
-		    json_integer((json_int_t)p->exec_msg.mono_ns));
+		    json_integer((json_int_t)m->mono_ns));
 		if (ps->restart_pending && ps->last_kexit_ns &&
 		    p->kexec_ns > ps->last_kexit_ns) {
 			uint64_t lat = p->kexec_ns - ps->last_kexit_ns;
@@ -272,6 +323,17 @@ emit_exec(struct obs *o, struct proc *p)
 		write_event(o, j);
 }
 
+/* The exec event that waited: out now, joined or not. */
+static void
+exec_done(struct obs *o, struct proc *p)
+{
+	struct obs_msg *m = p->exec_msg;
+
+	p->exec_msg = NULL;
+	emit_exec(o, p, m);
+	free(m);
+}
+
 static void
 fold_runq(struct obs *o, struct path_state *ps, int pid)
 {
@@ -279,26 +341,29 @@ fold_runq(struct obs *o, struct path_state *ps, int pid)
 
 	if (!o->probes || probes_runq(o->probes, (uint32_t)pid, &h) < 0)
 		return;
+	if (!ps->runq)
+		ps->runq = xcalloc(ARBOR_HIST_SLOTS, sizeof(*ps->runq));
 	for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
 		ps->runq[k] += h.slots[k];
 	probes_runq_forget(o->probes, (uint32_t)pid);
 }
 
+/* The core's exit event m of p, joined with the kernel's; p goes. */
 static void
-emit_exit(struct obs *o, struct proc *p)
+emit_exit(struct obs *o, struct proc *p, const struct obs_msg *m)
 {
-	json_t *j = msg_to_json(&p->exit_msg);
-	struct path_state *ps = path_get(o, p->exit_msg.path, true);
+	json_t *j = msg_to_json(m);
+	struct path_state *ps = path_get(o, m->path, true);
 
-	if (p->have_kexit) {
-		const struct arbor_rec *r = &p->kexit;
+	if (p->kexit) {
+		const struct arbor_rec *r = p->kexit;
 
 		json_object_set_new(j, "mono_ns", json_integer((json_int_t)r->ts));
 		json_object_set_new(j, "arbord_mono_ns",
-		    json_integer((json_int_t)p->exit_msg.mono_ns));
-		if (p->exit_msg.mono_ns > r->ts)
+		    json_integer((json_int_t)m->mono_ns));
+		if (m->mono_ns > r->ts)
 			reg_observe(o->reg, M_EXIT_DETECT_LATENCY, NULL,
-			    (double)(p->exit_msg.mono_ns - r->ts) / 1e9);
+			    (double)(m->mono_ns - r->ts) / 1e9);
 		json_object_set_new(j, "oom", json_boolean(r->has_fatal && r->fatal.oom));
 		/* The kernel's exit code: 0x80 marks a core dump. */
 		json_object_set_new(j, "core_dumped",
@@ -326,10 +391,10 @@ emit_exit(struct obs *o, struct proc *p)
 		write_event(o, j);
 	if (p->exec_out) {
 		/* Its exec never met the kernel's: out as the core saw it. */
-		p->exec_out->j = msg_to_json(&p->exec_msg);
+		p->exec_out->j = msg_to_json(p->exec_msg);
 		p->exec_out = NULL;
 	}
-	proc_drop(o, p);
+	proc_drop(o, p);	/* frees m if it was p's */
 }
 
 /* Keeps p's event's place in the log while it waits for the kernel's. */
@@ -348,7 +413,8 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 	switch (m->event) {
 	case EV_SPAWN:
 		if ((p = proc_get(o, m->pid, true))) {
-			snprintf(p->path, sizeof(p->path), "%s", m->path);
+			free(p->path);
+			p->path = xstrdup(m->path);
 			p->spawn_ns = m->mono_ns;
 		}
 		/* Started before the probes were there: follow it from now. */
@@ -359,12 +425,13 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 	case EV_EXEC:
 		/* Not up yet: a notify worker is up at READY=1 (EV_READY). */
 		if ((p = proc_get(o, m->pid, true))) {
-			p->exec_msg = *m;
-			p->exec_waiting = true;
 			if (p->have_kexec || !o->probes)
-				emit_exec(o, p);
-			else
+				emit_exec(o, p, m);
+			else {
+				free(p->exec_msg);
+				p->exec_msg = msg_copy(m);
 				p->exec_out = hold(o, p);
+			}
 			return;
 		}
 		break;
@@ -383,12 +450,13 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 		reg_add(o->reg, M_CHILD_EXITS, m->path,
 		    exit_reason_name(m->exit.reason), 1);
 		if (m->pid > 0 && (p = proc_get(o, m->pid, true))) {
-			p->exit_msg = *m;
-			p->exit_waiting = true;
-			if (p->have_kexit || !o->probes)
-				emit_exit(o, p);
-			else
+			if (p->kexit || !o->probes)
+				emit_exit(o, p, m);
+			else {
+				free(p->exit_msg);
+				p->exit_msg = msg_copy(m);
 				p->exit_out = hold(o, p);
+			}
 			return;
 		}
 		break;
@@ -420,7 +488,7 @@ on_record(void *ctx, const struct arbor_rec *r)
 		struct proc *w = proc_get(o, (int)r->worker, false);
 
 		if (r->kind == ARBOR_REC_EXIT && r->has_fatal && r->fatal.oom &&
-		    w && w->path[0])
+		    w && w->path)
 			reg_add(o->reg, M_OOM_KILLS, w->path, NULL, 1);
 		return;
 	}
@@ -429,13 +497,14 @@ on_record(void *ctx, const struct arbor_rec *r)
 	if (r->kind == ARBOR_REC_EXEC) {
 		p->have_kexec = true;
 		p->kexec_ns = r->ts;
-		if (p->exec_waiting)
-			emit_exec(o, p);
+		if (p->exec_msg)
+			exec_done(o, p);
 	} else if (r->kind == ARBOR_REC_EXIT) {
-		p->have_kexit = true;
-		p->kexit = *r;
-		if (p->exit_waiting)
-			emit_exit(o, p);
+		if (!p->kexit)
+			p->kexit = xcalloc(1, sizeof(*p->kexit));
+		*p->kexit = *r;
+		if (p->exit_msg)
+			emit_exit(o, p, p->exit_msg);
 	}
 }
 
@@ -448,12 +517,12 @@ flush_expired(struct obs *o)
 	for (int b = 0; b < PID_BUCKETS; b++)
 		for (struct proc *p = o->procs[b], *next; p; p = next) {
 			next = p->next;
-			if (p->exec_waiting && now >= p->deadline)
-				emit_exec(o, p);
-			if (p->exit_waiting && now >= p->deadline)
-				emit_exit(o, p);
-			else if (!p->exit_waiting && !p->exec_waiting &&
-			    !p->path[0] && now - p->seen_ns > 5 * NSEC_PER_SEC)
+			if (p->exec_msg && now >= p->deadline)
+				exec_done(o, p);
+			if (p->exit_msg && now >= p->deadline)
+				emit_exit(o, p, p->exit_msg);
+			else if (!p->exit_msg && !p->exec_msg &&
+			    !p->path && now - p->seen_ns > 5 * NSEC_PER_SEC)
 				proc_drop(o, p);	/* never spawned by the core */
 		}
 }
@@ -463,7 +532,7 @@ anything_waiting(const struct obs *o)
 {
 	for (int b = 0; b < PID_BUCKETS; b++)
 		for (const struct proc *p = o->procs[b]; p; p = p->next)
-			if (p->exec_waiting || p->exit_waiting)
+			if (p->exec_msg || p->exit_msg)
 				return true;
 	return false;
 }
@@ -486,7 +555,10 @@ refresh(struct obs *o)
 	if (!o->probes)
 		return;
 	for (struct path_state *ps = o->paths; ps; ps = ps->next) {
-		memcpy(slots, ps->runq, sizeof(slots));
+		if (ps->runq)
+			memcpy(slots, ps->runq, sizeof(slots));
+		else
+			memset(slots, 0, sizeof(slots));
 		if (ps->live_pid && probes_runq(o->probes,
 		    (uint32_t)ps->live_pid, &h) == 0)
 			for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
@@ -732,11 +804,11 @@ cleanup(void *arg)
 	for (int b = 0; b < PID_BUCKETS; b++)
 		for (struct proc *p = o->procs[b], *n; p; p = n) {
 			n = p->next;
-			free(p);
+			proc_free(p);
 		}
 	for (struct path_state *s = o->paths, *n; s; s = n) {
 		n = s->next;
-		free(s);
+		path_free(s);
 	}
 	for (struct out *e = o->out_head, *n; e; e = n) {
 		n = e->next;
