@@ -52,6 +52,8 @@ struct loop {
 	struct notify *notify;
 	struct obswatch *obs;
 	struct proc *procs;
+	size_t nprocs;
+	uint64_t reap_at;	/* orphan scan due (0: none) */
 	struct deferred *deferred;
 	size_t ndeferred, capdeferred;
 	bool done;
@@ -71,6 +73,16 @@ loop_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
+
+/*
+ * Orphans (descendants re-parented to arbord) are reaped with
+ * waitid(P_ALL), which the kernel answers by walking all of arbord's
+ * children. With few workers that is done at each SIGCHLD; with many, at
+ * most once per REAP_DELAY_NS, so a storm of exits (each one handled through
+ * its pidfd anyway) does not cost a walk over every worker per exit.
+ */
+#define REAP_NOW_MAX 64
+#define REAP_DELAY_NS (50 * NSEC_PER_MSEC)
 
 struct engine *
 loop_engine(struct loop *l)
@@ -259,6 +271,7 @@ proc_exited(struct loop *l, struct proc *p)
 		l->procs = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
+	l->nprocs--;
 	loop_defer_free(l, p, proc_free);
 	if (enode_pid(p->node) == p->pid)
 		engine_exited(l->eng, p->node, status, sig, loop_now());
@@ -319,8 +332,12 @@ on_signal(struct loop *l, void *owner, uint32_t events)
 		}
 		}
 	}
-	if (chld)
+	if (!chld)
+		return;
+	if (l->nprocs <= REAP_NOW_MAX)
 		reap_children(l);
+	else if (!l->reap_at)
+		l->reap_at = loop_now() + REAP_DELAY_NS;
 }
 
 static void
@@ -332,6 +349,10 @@ on_timer(struct loop *l, void *owner, uint32_t events)
 	(void)events;
 	(void)!read(l->timerw.fd, &expirations, sizeof(expirations));
 	l->armed = UINT64_MAX;
+	if (l->reap_at && loop_now() >= l->reap_at) {
+		l->reap_at = 0;
+		reap_children(l);
+	}
 	engine_tick(l->eng, loop_now());
 }
 
@@ -341,6 +362,8 @@ rearm_timer(struct loop *l)
 	uint64_t d = engine_next_deadline(l->eng);
 	struct itimerspec its;
 
+	if (l->reap_at && l->reap_at < d)
+		d = l->reap_at;
 	if (d == l->armed)
 		return;
 	memset(&its, 0, sizeof(its));
@@ -379,6 +402,7 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	if (l->procs)
 		l->procs->prev = p;
 	l->procs = p;
+	l->nprocs++;
 	return pid;
 }
 

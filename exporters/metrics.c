@@ -60,17 +60,77 @@ struct series {
 	uint64_t count;		/* histogram */
 	bool log2;		/* buckets are log2 ns slots */
 	uint64_t *buckets;	/* histograms only: most series are not */
-	struct series *next;
+	enum metric m;
+	uint32_t hash;
+	struct series *next;	/* same family, in the order of rendering */
+	struct series *hnext;	/* same hash bucket */
 };
 
+/*
+ * Series by family for rendering, and in a hash on (family, label, reason)
+ * for updates: every event updates a few series, and a tree may have
+ * 10,000 paths.
+ */
 struct registry {
 	struct series *series[M_COUNT];
+	struct series **index;
+	size_t nindex;		/* buckets, a power of 2 */
+	size_t count;
 };
 
 struct registry *
 registry_new(void)
 {
-	return xcalloc(1, sizeof(struct registry));
+	struct registry *r = xcalloc(1, sizeof(struct registry));
+
+	r->nindex = 64;
+	r->index = xcalloc(r->nindex, sizeof(*r->index));
+	return r;
+}
+
+static uint32_t
+hash_str(uint32_t h, const char *s)
+{
+	if (!s)
+		return h * 16777619u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;	/* FNV-1a */
+	return (h ^ 0xff) * 16777619u;
+}
+
+static uint32_t
+series_hash(enum metric m, const char *label, const char *reason)
+{
+	return hash_str(hash_str(2166136261u ^ (uint32_t)m, label), reason);
+}
+
+static void
+index_grow(struct registry *r)
+{
+	size_t n = r->nindex * 2;
+	struct series **ix = xcalloc(n, sizeof(*ix));
+
+	for (size_t b = 0; b < r->nindex; b++)
+		for (struct series *s = r->index[b], *next; s; s = next) {
+			next = s->hnext;
+			s->hnext = ix[s->hash & (n - 1)];
+			ix[s->hash & (n - 1)] = s;
+		}
+	free(r->index);
+	r->index = ix;
+	r->nindex = n;
+}
+
+static void
+index_remove(struct registry *r, struct series *dead)
+{
+	for (struct series **p = &r->index[dead->hash & (r->nindex - 1)]; *p;
+	    p = &(*p)->hnext)
+		if (*p == dead) {
+			*p = dead->hnext;
+			r->count--;
+			return;
+		}
 }
 
 /* A histogram's buckets, allocated on first use. */
@@ -102,6 +162,7 @@ registry_free(struct registry *r)
 			n = s->next;
 			series_free(s);
 		}
+	free(r->index);
 	free(r);
 }
 
@@ -111,20 +172,27 @@ same(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* O(series of the family); a tree has tens to hundreds of paths. */
 static struct series *
 find(struct registry *r, enum metric m, const char *label, const char *reason)
 {
+	uint32_t h = series_hash(m, label, reason);
 	struct series *s;
 
-	for (s = r->series[m]; s; s = s->next)
-		if (same(s->label, label) && same(s->reason, reason))
+	for (s = r->index[h & (r->nindex - 1)]; s; s = s->hnext)
+		if (s->hash == h && s->m == m && same(s->label, label) &&
+		    same(s->reason, reason))
 			return s;
 	s = xcalloc(1, sizeof(*s));
 	s->label = label ? xstrdup(label) : NULL;
 	s->reason = reason ? xstrdup(reason) : NULL;
+	s->m = m;
+	s->hash = h;
 	s->next = r->series[m];
 	r->series[m] = s;
+	if (++r->count > r->nindex)
+		index_grow(r);
+	s->hnext = r->index[h & (r->nindex - 1)];
+	r->index[h & (r->nindex - 1)] = s;
 	return s;
 }
 
@@ -183,6 +251,7 @@ reg_forget(struct registry *r, const char *path)
 				struct series *dead = *p;
 
 				*p = dead->next;
+				index_remove(r, dead);
 				series_free(dead);
 			} else
 				p = &(*p)->next;

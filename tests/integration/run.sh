@@ -11,6 +11,14 @@ files=${FILES:-$(cd "$here" && ls t_*.sh)}
 
 for f in $files; do
 	file=$here/$f
+	# A file that does not parse would silently lose its tests.
+	if ! err=$(bash -n "$file" 2>&1); then
+		failed=$((failed + 1))
+		failures+=("$f")
+		echo "FAIL $f does not parse:"
+		echo "$err" | sed 's/^/    /'
+		continue
+	fi
 	for t in $(bash -c "source '$here/lib.sh'; source '$file'; declare -F" |
 	    awk '{print $3}' | grep '^test_'); do
 		name="$(basename "$file" .sh):$t"

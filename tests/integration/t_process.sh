@@ -106,3 +106,37 @@ CONF
 	expect_exit 3 "$T/tree.conf" || return 1
 	log_has 'root/w: cannot start: unknown user "no-such-user-arbor"' || fail "no clear line"
 }
+
+# fds of a worker's main process: what its sleep holds open.
+worker_fds() { ls /proc/"$1"/fd | sort -n | tr '\n' ' '; }
+
+test_workers_inherit_only_their_stdio() {
+	# fds 10 and 251 are open in the runner (and so in arbord), and
+	# arbord holds a pidfd per worker: a worker gets 0, 1 and 2 only, both
+	# when arbord keeps its pidfds high (its usual way) and when its fd
+	# limit keeps them low.
+	exec 10</dev/null 251</dev/null
+	local kids="" i
+	for ((i = 0; i < 40; i++)); do kids+="{ name = \"s$i\"; command = [\"/bin/sleep\", \"1000\"]; },"; done
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  $kids
+  { name = "w"; command = ["/bin/sh", "-c", "echo hello \$\$; exec sleep 1000"]; stdout = "file:$T/w.out"; }
+); };
+CONF
+	local limit
+	for limit in "" 128; do
+		if [ -z "$limit" ]; then
+			start_arbord "$T/tree.conf" || return 1
+		else
+			prlimit --nofile=$limit:$limit "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+			ARBORD_PID=$!
+			wait_for "arbord control socket" ctl status || return 1
+		fi
+		wait_for "w started" is_state root/w running || return 1
+		local p=$(pid_of root/w)
+		wait_for "w wrote" grep -q "hello $p" "$T/w.out" || return 1
+		assert_eq "fds of a worker (fd limit ${limit:-raised})" "0 1 2 " "$(worker_fds "$p")" || return 1
+		stop_arbord
+	done
+}

@@ -90,3 +90,27 @@ CONF
 	wait_for "grandchild re-parented to arbord" bash -c "[ \"\$(ps -o ppid= -p $gc | tr -d ' ')\" = $ARBORD_PID ]" || return 1
 	wait_for "grandchild reaped" bash -c "! kill -0 $gc"
 }
+
+test_orphans_are_reaped_in_a_big_tree() {
+	# Past 64 workers arbord looks for orphans at most every 50 ms rather
+	# than at each SIGCHLD: they are still reaped, and a worker's exit is
+	# still handled at once.
+	local kids="" i
+	for ((i = 0; i < 80; i++)); do kids+="{ name = \"s$i\"; command = [\"/bin/sleep\", \"1000\"]; },"; done
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  $kids
+  { name = "w"; command = ["/bin/sh", "-c", "(sh -c 'echo \$\$ > $T/gc; sleep 0.2' &) ; exec sleep 1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "grandchild started" test -s "$T/gc" || return 1
+	local gc=$(cat "$T/gc")
+	wait_for "grandchild re-parented to arbord" bash -c "[ \"\$(ps -o ppid= -p $gc | tr -d ' ')\" = $ARBORD_PID ]" || return 1
+	wait_for "grandchild reaped" bash -c "! kill -0 $gc" || return 1
+	local p=$(pid_of root/s7)
+	kill -9 "$p"
+	wait_for "s7 restarted" is_running_new root/s7 "$p" || return 1
+	dead "$p" || fail "s7's old process left a zombie" || return 1
+	assert_eq "zombies among arbord's children" "" "$(ps --ppid "$ARBORD_PID" -o stat= | grep Z)"
+}

@@ -109,6 +109,42 @@ forgotten_paths_leave_no_series(void **state)
 	registry_free(r);
 }
 
+/* 10,000 paths: every update finds its own series, before and after
+ * half of them are forgotten and the index has grown many times. */
+static void
+many_paths_keep_their_own_series(void **state)
+{
+	struct registry *r = registry_new();
+	char path[64], want[128], *t;
+
+	(void)state;
+	for (int i = 0; i < 10000; i++) {
+		snprintf(path, sizeof(path), "root/pool/w%d", i);
+		reg_add(r, M_CHILD_RESTARTS, path, NULL, i);
+		reg_add(r, M_CHILD_EXITS, path, "crash", 1);
+		reg_add(r, M_CHILD_EXITS, path, "normal", 2);
+	}
+	for (int i = 0; i < 10000; i += 2) {
+		snprintf(path, sizeof(path), "root/pool/w%d", i);
+		reg_forget(r, path);
+	}
+	for (int i = 1; i < 10000; i += 2) {
+		snprintf(path, sizeof(path), "root/pool/w%d", i);
+		reg_add(r, M_CHILD_RESTARTS, path, NULL, 1);
+		reg_add(r, M_CHILD_EXITS, path, "crash", 1);
+	}
+	t = format(r);
+	assert_null(strstr(t, "path=\"root/pool/w9998\""));
+	assert_non_null(strstr(t, "arbor_child_restarts_total{path=\"root/pool/w9999\"} 10000\n"));
+	assert_non_null(strstr(t, "arbor_child_restarts_total{path=\"root/pool/w1\"} 2\n"));
+	snprintf(want, sizeof(want), "arbor_child_exits_total{path=\"root/pool/w777\",reason=\"crash\"} 2\n");
+	assert_non_null(strstr(t, want));
+	snprintf(want, sizeof(want), "arbor_child_exits_total{path=\"root/pool/w777\",reason=\"normal\"} 2\n");
+	assert_non_null(strstr(t, want));
+	free(t);
+	registry_free(r);
+}
+
 int
 main(void)
 {
@@ -118,6 +154,7 @@ main(void)
 		cmocka_unit_test(histogram_buckets_are_cumulative_from_us_to_a_minute),
 		cmocka_unit_test(log2_histograms_from_the_kernel),
 		cmocka_unit_test(forgotten_paths_leave_no_series),
+		cmocka_unit_test(many_paths_keep_their_own_series),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
