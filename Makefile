@@ -225,7 +225,8 @@ tsan-suite:
 # Figures only, never a gate: see BENCHMARKS.md. The peers come from
 # Debian; policy-rc.d keeps their packages from starting services here.
 BENCH_PACKAGES := linux-perf util-linux runit s6 daemontools supervisor libbpf-tools
-BENCH_RESTARTS ?= 25
+BENCH_RESTARTS ?= 40
+BENCH_ROUNDS ?= 5
 
 $(BUILD)/bench/probe: tests/bench/probe.c
 	@mkdir -p $(dir $@)
@@ -249,7 +250,7 @@ bench: deps
 		[ -n "$$created" ] && $$SUDO rm -f /usr/sbin/policy-rc.d; [ $$rc -eq 0 ]; fi
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/probe $(BUILD)/bench/floor
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
-	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS)
+	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS)
 	$(Q)python3 tests/bench/scale.py $(BUILD) 1000 10000
 	$(Q)BUILD=$(BUILD) tests/bench/bpf_cost.sh
 

@@ -5,7 +5,11 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS]]
+
+The restarts of each system are taken in ROUNDS rounds, the systems one
+after the other in each round, so drift of the machine over the run (a
+noisy neighbour, frequency changes) falls on every system alike.
 """
 import json
 import os
@@ -18,7 +22,8 @@ import tempfile
 import time
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
-N = int(sys.argv[2]) if len(sys.argv) > 2 else 25
+N = int(sys.argv[2]) if len(sys.argv) > 2 else 40
+ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
 ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
 PROBE = os.path.abspath(os.path.join(BUILD, "bench", "probe"))
@@ -78,9 +83,9 @@ def service_dir(d, env_file=None):
     return svc, os.path.join(svc, "probe.log")
 
 
-def run_floor(d, env):
+def run_floor(d, env, count):
     log = os.path.join(d, "probe.log")
-    subprocess.run([FLOOR, str(N + 1), PROBE, log], env=env, check=True)
+    subprocess.run([FLOOR, str(count + 1), PROBE, log], env=env, check=True)
     return log
 
 
@@ -100,9 +105,9 @@ def run_arbord(d, env, extra_args=(), fault=None, event_log=True):
     return p, log
 
 
-def run_system(name, d, env, timeout):
+def run_system(name, d, env, count):
     if name == "floor":
-        return run_floor(d, env), None
+        return run_floor(d, env, count), None
     if name.startswith("arbord"):
         args = ["--no-bpf"] if name == "arbord (BPF off)" else []
         fault = {"arbord (obs stalled)": "stall", "arbord (obs crashing)": "crash"}.get(name)
@@ -144,32 +149,35 @@ SYSTEMS = ["floor", "arbord (BPF on)", "arbord (BPF off)", "runit (runsv)",
 
 
 def restart_latency():
-    rows, kernel = [], []
+    names = SYSTEMS + ["arbord (obs stalled)", "arbord (obs crashing)"]
+    gaps = {name: [] for name in names}
+    kernel = []
     env = dict(os.environ)
     env["PROBE_LIFE_MS"] = "1200"
-    for name in SYSTEMS + ["arbord (obs stalled)", "arbord (obs crashing)"]:
-        if not name.startswith(("floor", "arbord")) and not shutil.which(
-                {"runit (runsv)": "runsv", "daemontools (supervise)": "supervise",
-                 "supervisord": "supervisord"}.get(name, "s6-supervise")):
-            rows.append((name, None))
-            continue
-        d = workdir("restart")
-        log, p = run_system(name, d, env, timeout=N * 3 + 30)
-        if p is not None:
-            ok = wait_starts(log, N + 1, timeout=N * 3 + 30)
-            stop(p)
-            kill_probes(d)
-        g = gaps_ms(log)[:N]
-        rows.append((name, g))
-        if name == "arbord (BPF on)":
-            try:
-                with open(os.path.join(d, "events.jsonl")) as f:
-                    kernel = [json.loads(l)["restart_latency_ns"] / 1e6 for l in f
-                              if '"restart_latency_ns"' in l][:N]
-            except FileNotFoundError:
-                pass
-        shutil.rmtree(d, ignore_errors=True)
-    return rows, kernel
+    per_round = -(-N // ROUNDS)
+    for _ in range(ROUNDS):
+        for name in names:
+            if not name.startswith(("floor", "arbord")) and not shutil.which(
+                    {"runit (runsv)": "runsv", "daemontools (supervise)": "supervise",
+                     "supervisord": "supervisord"}.get(name, "s6-supervise")):
+                gaps[name] = None
+                continue
+            d = workdir("restart")
+            log, p = run_system(name, d, env, per_round)
+            if p is not None:
+                wait_starts(log, per_round + 1, timeout=per_round * 3 + 30)
+                stop(p)
+                kill_probes(d)
+            gaps[name] += gaps_ms(log)[:per_round]
+            if name == "arbord (BPF on)":
+                try:
+                    with open(os.path.join(d, "events.jsonl")) as f:
+                        kernel += [json.loads(l)["restart_latency_ns"] / 1e6 for l in f
+                                   if '"restart_latency_ns"' in l][:per_round]
+                except FileNotFoundError:
+                    pass
+            shutil.rmtree(d, ignore_errors=True)
+    return [(name, gaps[name]) for name in names], kernel
 
 
 def crash_loop(seconds=5.0):
@@ -185,7 +193,7 @@ def crash_loop(seconds=5.0):
             out.append((name, None))
             continue
         d = workdir("crash")
-        log, p = run_system(name, d, env, timeout=seconds)
+        log, p = run_system(name, d, env, 0)
         time.sleep(seconds)
         n = len(starts_exits(log)[0])
         stop(p)
@@ -196,7 +204,8 @@ def crash_loop(seconds=5.0):
 
 
 def main():
-    print("restart latency: probe lives 1.2 s then exits 1; gap = next start - previous exit; %d restarts each" % N)
+    print("restart latency: probe lives 1.2 s then exits 1; gap = next start - previous exit; "
+          "%d restarts each, in %d interleaved rounds" % (-(-N // ROUNDS) * ROUNDS, ROUNDS))
     rows, kernel = restart_latency()
     floor = statistics.median(rows[0][1]) if rows[0][1] else None
     print("  %-26s %8s %8s %8s %8s %8s" % ("system", "p50 ms", "p90 ms", "p99 ms", "max ms", "p50/floor"))
