@@ -139,7 +139,13 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid,
 	r->worker = *worker;
 	r->ts = bpf_ktime_get_ns();
 	fill_comm(r->comm, p);
-	bpf_ringbuf_submit(r, 0);
+	/*
+	 * No wake-up: user space only joins a main process's exec with the
+	 * core's exec event, whose arrival wakes the observability thread
+	 * anyway; waking it here would put it on a CPU in the middle of a
+	 * restart.
+	 */
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -170,7 +176,10 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 			r->has_fatal = 1;
 			r->fatal = *f;
 		}
-		bpf_ringbuf_submit(r, 0);
+		/* A main process's exit is followed by the core's exit
+		 * event (see on_exec); a descendant's may be an OOM kill
+		 * that nothing else announces. */
+		bpf_ringbuf_submit(r, tgid == *worker ? BPF_RB_NO_WAKEUP : 0);
 	} else
 		count_drop();
 	bpf_map_delete_elem(&fatal, &tgid);

@@ -97,6 +97,8 @@ struct obs {
 	struct trace *trace;
 	struct proc *procs[PID_BUCKETS];
 	size_t nprocs;
+	size_t nwaiting;	/* procs whose core event waits for the kernel */
+	uint64_t swept_ns;	/* when kernel-only entries were last looked at */
 	struct path_state *paths;
 	struct path_state *path_buckets[PATH_BUCKETS];
 	int epfd, hb_fd;
@@ -150,6 +152,7 @@ proc_drop(struct obs *o, struct proc *p)
 	for (; *b; b = &(*b)->next)
 		if (*b == p) {
 			*b = p->next;
+			o->nwaiting -= (p->exec_msg != NULL) + (p->exit_msg != NULL);
 			proc_free(p);
 			o->nprocs--;
 			return;
@@ -330,6 +333,7 @@ exec_done(struct obs *o, struct proc *p)
 	struct obs_msg *m = p->exec_msg;
 
 	p->exec_msg = NULL;
+	o->nwaiting--;
 	emit_exec(o, p, m);
 	free(m);
 }
@@ -428,7 +432,10 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 			if (p->have_kexec || !o->probes)
 				emit_exec(o, p, m);
 			else {
-				free(p->exec_msg);
+				if (p->exec_msg)
+					free(p->exec_msg);
+				else
+					o->nwaiting++;
 				p->exec_msg = msg_copy(m);
 				p->exec_out = hold(o, p);
 			}
@@ -453,7 +460,10 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 			if (p->kexit || !o->probes)
 				emit_exit(o, p, m);
 			else {
-				free(p->exit_msg);
+				if (p->exit_msg)
+					free(p->exit_msg);
+				else
+					o->nwaiting++;
 				p->exit_msg = msg_copy(m);
 				p->exit_out = hold(o, p);
 			}
@@ -514,6 +524,11 @@ flush_expired(struct obs *o)
 {
 	uint64_t now = now_ns();
 
+	/* A walk over every entry: when something waits, or once a second
+	 * for kernel-only entries, not at every wake-up. */
+	if (!o->nwaiting && now - o->swept_ns < NSEC_PER_SEC)
+		return;
+	o->swept_ns = now;
 	for (int b = 0; b < PID_BUCKETS; b++)
 		for (struct proc *p = o->procs[b], *next; p; p = next) {
 			next = p->next;
@@ -530,11 +545,7 @@ flush_expired(struct obs *o)
 static bool
 anything_waiting(const struct obs *o)
 {
-	for (int b = 0; b < PID_BUCKETS; b++)
-		for (const struct proc *p = o->procs[b]; p; p = p->next)
-			if (p->exec_msg || p->exit_msg)
-				return true;
-	return false;
+	return o->nwaiting > 0;
 }
 
 /* The registry's view of things only read on demand. */
