@@ -159,15 +159,6 @@ proc_drop(struct obs *o, struct proc *p)
 		}
 }
 
-static struct obs_msg *
-msg_copy(const struct obs_msg *m)
-{
-	struct obs_msg *c = xcalloc(1, sizeof(*c));
-
-	*c = *m;
-	return c;
-}
-
 static unsigned
 path_hash(const char *path)
 {
@@ -401,12 +392,22 @@ emit_exit(struct obs *o, struct proc *p, const struct obs_msg *m)
 	proc_drop(o, p);	/* frees m if it was p's */
 }
 
-/* Keeps p's event's place in the log while it waits for the kernel's. */
-static struct out *
-hold(struct obs *o, struct proc *p)
+/*
+ * Keeps a copy of m in *slot, and its place in the log in *out, while it
+ * waits for the kernel's record (JOIN_WAIT_NS at most).
+ */
+static void
+hold(struct obs *o, struct proc *p, struct obs_msg **slot, struct out **out,
+    const struct obs_msg *m)
 {
+	if (*slot)
+		free(*slot);
+	else
+		o->nwaiting++;
+	*slot = xcalloc(1, sizeof(**slot));
+	**slot = *m;
 	p->deadline = now_ns() + JOIN_WAIT_NS;
-	return queue_out(o, NULL);
+	*out = queue_out(o, NULL);
 }
 
 static void
@@ -431,14 +432,8 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 		if ((p = proc_get(o, m->pid, true))) {
 			if (p->have_kexec || !o->probes)
 				emit_exec(o, p, m);
-			else {
-				if (p->exec_msg)
-					free(p->exec_msg);
-				else
-					o->nwaiting++;
-				p->exec_msg = msg_copy(m);
-				p->exec_out = hold(o, p);
-			}
+			else
+				hold(o, p, &p->exec_msg, &p->exec_out, m);
 			return;
 		}
 		break;
@@ -459,14 +454,8 @@ on_core_event(struct obs *o, const struct obs_msg *m)
 		if (m->pid > 0 && (p = proc_get(o, m->pid, true))) {
 			if (p->kexit || !o->probes)
 				emit_exit(o, p, m);
-			else {
-				if (p->exit_msg)
-					free(p->exit_msg);
-				else
-					o->nwaiting++;
-				p->exit_msg = msg_copy(m);
-				p->exit_out = hold(o, p);
-			}
+			else
+				hold(o, p, &p->exit_msg, &p->exit_out, m);
 			return;
 		}
 		break;

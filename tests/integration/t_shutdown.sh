@@ -79,12 +79,23 @@ test_orphans_are_reaped() {
 	# The worker's child forks a short-lived grandchild and exits, so the
 	# grandchild is re-parented to arbord (a subreaper); when it exits it
 	# must be reaped, not left a zombie (kill -0 succeeds on a zombie).
+	orphan_tree ""
+	start_arbord "$T/tree.conf"
+	orphan_reaped
+}
+
+# orphan_tree EXTRA_CHILDREN: worker w forks a grandchild and exits at once.
+orphan_tree() {
 	conf tree <<CONF
-tree = { strategy = "one_for_one"; children = (
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  $1
   { name = "w"; command = ["/bin/sh", "-c", "(sh -c 'echo \$\$ > $T/gc; sleep 0.2' &) ; exec sleep 1000"]; }
 ); };
 CONF
-	start_arbord "$T/tree.conf"
+}
+
+# orphan_reaped: the grandchild was re-parented to arbord and then reaped.
+orphan_reaped() {
 	wait_for "grandchild started" test -s "$T/gc" || return 1
 	local gc=$(cat "$T/gc")
 	wait_for "grandchild re-parented to arbord" bash -c "[ \"\$(ps -o ppid= -p $gc | tr -d ' ')\" = $ARBORD_PID ]" || return 1
@@ -97,17 +108,9 @@ test_orphans_are_reaped_in_a_big_tree() {
 	# still handled at once.
 	local kids="" i
 	for ((i = 0; i < 80; i++)); do kids+="{ name = \"s$i\"; command = [\"/bin/sleep\", \"1000\"]; },"; done
-	conf tree <<CONF
-tree = { strategy = "one_for_one"; intensity = 10; children = (
-  $kids
-  { name = "w"; command = ["/bin/sh", "-c", "(sh -c 'echo \$\$ > $T/gc; sleep 0.2' &) ; exec sleep 1000"]; }
-); };
-CONF
+	orphan_tree "$kids"
 	start_arbord "$T/tree.conf"
-	wait_for "grandchild started" test -s "$T/gc" || return 1
-	local gc=$(cat "$T/gc")
-	wait_for "grandchild re-parented to arbord" bash -c "[ \"\$(ps -o ppid= -p $gc | tr -d ' ')\" = $ARBORD_PID ]" || return 1
-	wait_for "grandchild reaped" bash -c "! kill -0 $gc" || return 1
+	orphan_reaped || return 1
 	local p=$(pid_of root/s7)
 	kill -9 "$p"
 	wait_for "s7 restarted" is_running_new root/s7 "$p" || return 1
