@@ -147,3 +147,12 @@ test_second_arbord_on_the_same_socket_is_refused() {
 	grep -q "another arbord is running there; nothing was started" "$T/err2" || fail "no clear error: $(cat "$T/err2")" || return 1
 	ctl status >/dev/null
 }
+
+test_arguments_that_are_not_utf8_are_refused_by_arborctl() {
+	small_tree
+	local rc=0
+	ctl restart $'root/\xff' 2>"$T/err" || rc=$?
+	assert_eq "exit code" 2 "$rc" || return 1
+	grep -q 'argument 2 is not valid UTF-8' "$T/err" || fail "no clear error: $(cat "$T/err")" || return 1
+	is_state root/a running
+}
