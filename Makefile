@@ -75,7 +75,7 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -D_GNU_SOURCE -I.
 FUZZ_TARGETS := fuzz_config fuzz_notify fuzz_control
 FUZZ_SECONDS ?= 60
-FUZZ_SHORT_SECONDS ?= 7
+FUZZ_SHORT_SECONDS ?= 20
 
 PREFIX ?= /usr/local
 DESTDIR ?=
