@@ -125,11 +125,11 @@ print_node(json_t *n, int depth)
 	size_t i;
 
 	name = depth == 0 || !name ? path : name + 1;
-	if (strategy)
-		snprintf(label, sizeof(label), "%*s%s (%s)", depth * 2, "",
-		    name, json_string_value(strategy));
-	else
-		snprintf(label, sizeof(label), "%*s%s", depth * 2, "", name);
+	/* One being removed shows beside the node that replaces it. */
+	snprintf(label, sizeof(label), "%*s%s%s%s%s%s", depth * 2, "", name,
+	    strategy ? " (" : "", strategy ? json_string_value(strategy) : "",
+	    strategy ? ")" : "",
+	    json_is_true(json_object_get(n, "removing")) ? " [removed]" : "");
 	if (pid)
 		snprintf(pidbuf, sizeof(pidbuf), "%lld",
 		    (long long)json_integer_value(pid));

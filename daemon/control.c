@@ -198,6 +198,8 @@ status_json(const struct enode *n, uint64_t now)
 		json_object_set_new(o, "strategy",
 		    json_string(strategy_name(enode_spec(n)->strategy)));
 	json_object_set_new(o, "state", json_string(node_state_name(st)));
+	if (enode_removing(n))
+		json_object_set_new(o, "removing", json_true());
 	if (enode_pid(n) > 0)
 		json_object_set_new(o, "pid", json_integer(enode_pid(n)));
 	json_object_set_new(o, "restarts", json_integer(enode_restarts(n)));

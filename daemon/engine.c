@@ -396,7 +396,14 @@ child_stopped(struct enode *s, struct enode *c, const struct exit_info *ei,
 	bool ordered = c->to_stop;
 
 	c->to_stop = false;
-	if (s->state == NS_STOPPING || s->state == NS_STOPPED) {
+	if (c->remove_after_stop) {
+		/*
+		 * Gone from the config (or terminated): removed however it
+		 * stopped and whatever its supervisor is doing, so that no
+		 * later start of the supervisor brings it back.
+		 */
+		remove_child(s, c, now);
+	} else if (s->state == NS_STOPPING || s->state == NS_STOPPED) {
 		c->pending = false;
 	} else if (ordered) {
 		/*
@@ -409,8 +416,7 @@ child_stopped(struct enode *s, struct enode *c, const struct exit_info *ei,
 		c->held = false;
 		start_node(c, now);
 	} else if (ei->reason == EXIT_SHUTDOWN) {
-		if (c->remove_after_stop)
-			remove_child(s, c, now);
+		/* stopped by command: held */
 	} else {
 		child_died(s, c, ei->reason, now);
 	}
@@ -498,6 +504,30 @@ sup_step_all(struct enode *s, uint64_t now)
 		sup_step(s, now);
 }
 
+/* Being removed: gone from the config, or a terminated dynamic child. */
+static bool
+retiring(const struct enode *n)
+{
+	return n->remove_after_stop;
+}
+
+/*
+ * A child of s added by a reload under the name of one still being removed
+ * (of another kind: a worker that became a supervisor) starts only once
+ * the old one is gone, as a changed worker does.
+ */
+static bool
+shadowed(const struct enode *s, const struct enode *k)
+{
+	if (retiring(k))
+		return false;
+	for (size_t i = 0; i < s->nchildren; i++)
+		if (s->children[i] != k && retiring(s->children[i]) &&
+		    strcmp(s->children[i]->name, k->name) == 0)
+			return true;
+	return false;
+}
+
 static void
 sup_step(struct enode *s, uint64_t now)
 {
@@ -555,7 +585,7 @@ sup_step(struct enode *s, uint64_t now)
 
 			if (!k->pending)
 				continue;
-			if (k->state == NS_STOPPED) {
+			if (k->state == NS_STOPPED && !shadowed(s, k)) {
 				start_node(k, now);
 				s->step_again = true;
 			}
@@ -977,6 +1007,15 @@ engine_stopping(const struct engine *e)
 static bool
 parent_running(const struct enode *n, const char **why)
 {
+	if (n->eng->shutting_down) {
+		*why = "arbord is shutting down";
+		return false;
+	}
+	if (retiring(n)) {
+		*why = n->dynamic ? "being terminated"
+		    : "being removed (gone from the configuration)";
+		return false;
+	}
 	if (!n->parent) {
 		*why = "the root cannot be started or stopped alone (use shutdown)";
 		return false;
@@ -1196,6 +1235,8 @@ static void reconcile(struct enode *s, const struct spec_node *sp,
 static void
 retire(struct enode *c, uint64_t now, struct reload_summary *sum)
 {
+	if (retiring(c))
+		return;		/* removed by an earlier reload, still stopping */
 	summary_add(&sum->removed, c->path);
 	c->owned_spec = spec_node_dup(c->spec);
 	adopt_spec(c, c->owned_spec);
@@ -1210,6 +1251,29 @@ retire(struct enode *c, uint64_t now, struct reload_summary *sum)
 		remove_child(c->parent, c, now);
 	else
 		stop_node(c, now);
+}
+
+/*
+ * c, removed by an earlier reload and still stopping, is in the config
+ * again: it loses its removal marks and its own copy of the spec, and
+ * starts again with cs once it has stopped (as a changed worker does).
+ */
+static void
+revive(struct enode *c, const struct spec_node *cs, uint64_t now,
+    struct reload_summary *sum)
+{
+	struct spec_node *owned = c->owned_spec;
+
+	summary_add(&sum->added, c->path);
+	c->owned_spec = NULL;
+	c->remove_after_stop = false;
+	c->held = false;
+	c->restart_after_stop = true;
+	if (cs->is_supervisor)
+		reconcile(c, cs, now, sum);	/* points the subtree at cs */
+	else
+		c->spec = cs;
+	spec_node_free(owned);
 }
 
 static void
@@ -1241,12 +1305,25 @@ reconcile(struct enode *s, const struct spec_node *sp, uint64_t now,
 		const struct spec_node *cs = sp->children[k];
 		struct enode *c = NULL;
 
-		for (size_t i = 0; i < nold; i++)
-			if (old[i] && strcmp(old[i]->name, cs->name) == 0 &&
-			    same_kind(old[i]->spec, cs)) {
-				c = old[i];
-				old[i] = NULL;
-			}
+		/*
+		 * One node per name: a live one first (the removed ones are
+		 * listed after it), then one still being removed, which is
+		 * brought back (revive).
+		 */
+		for (size_t pass = 0; pass < 2 && !c; pass++)
+			for (size_t i = 0; i < nold && !c; i++)
+				if (old[i] && (pass == 1 || !retiring(old[i])) &&
+				    !old[i]->dynamic &&
+				    strcmp(old[i]->name, cs->name) == 0 &&
+				    same_kind(old[i]->spec, cs)) {
+					c = old[i];
+					old[i] = NULL;
+				}
+		if (c && retiring(c)) {
+			revive(c, cs, now, sum);
+			next[n++] = c;
+			continue;
+		}
 		if (!c) {
 			c = node_new(s->eng, s, cs, cs->name);
 			c->pending = running;
@@ -1269,7 +1346,7 @@ reconcile(struct enode *s, const struct spec_node *sp, uint64_t now,
 		const struct spec_node *cs = sp->children[i];
 
 		if (c->spec == cs)
-			continue;	/* added just now */
+			continue;	/* added just now, or revived */
 		if (cs->is_supervisor) {
 			reconcile(c, cs, now, sum);
 			continue;
@@ -1338,7 +1415,9 @@ engine_find(const struct engine *e, const char *path)
 		const char *end = strchrnul(seg, '/');
 		struct enode *next = NULL;
 
-		for (size_t i = 0; i < n->nchildren; i++)
+		/* The first of a name: one being removed is listed after
+		 * the node a reload put in its place. */
+		for (size_t i = 0; i < n->nchildren && !next; i++)
 			if (strlen(n->children[i]->name) == (size_t)(end - seg) &&
 			    strncmp(n->children[i]->name, seg,
 			    (size_t)(end - seg)) == 0)
@@ -1391,6 +1470,7 @@ enode_state(const struct enode *n)
 }
 
 const char *enode_status_text(const struct enode *n) { return n->status_text; }
+bool enode_removing(const struct enode *n) { return n->remove_after_stop; }
 
 const struct exit_info *
 enode_last_exit(const struct enode *n)

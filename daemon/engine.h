@@ -165,6 +165,8 @@ uint32_t enode_restarts(const struct enode *);
 uint64_t enode_started_ns(const struct enode *);	/* 0: not running */
 const struct exit_info *enode_last_exit(const struct enode *);	/* NULL: none */
 const char *enode_status_text(const struct enode *);	/* NULL: none */
+/* Stopping to be removed: gone from the config, or a terminated child. */
+bool enode_removing(const struct enode *);
 /* The full argv: the spec's command plus a dynamic child's arguments. */
 char *const *enode_argv(const struct enode *);
 

@@ -89,3 +89,35 @@ test_sighup_reloads() {
 	wait_for "refusal logged" log_has "SIGHUP: .* refused, nothing changed" || return 1
 	is_state root/added running
 }
+
+# Issue 12.1: a reload that re-adds a child still stopping keeps it.
+test_readding_a_child_still_stopping_keeps_it() {
+	local a=$T/a.conf b=$T/b.conf
+	cat >"$a" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "x"; command = ["/bin/sh", "-c", "trap '' TERM; echo \$\$ > $T/x.pid; while :; do sleep 0.05; done"]; shutdown = 3000; },
+  { name = "y"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	cat >"$b" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "y"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	cp "$a" "$T/tree.conf"
+	start_arbord "$T/tree.conf"
+	wait_for "x running" is_state root/x running || return 1
+	local old=$(pid_of root/x)
+	cp "$b" "$T/tree.conf"
+	ctl reload | grep -qx "removed: root/x" || fail "x not removed" || return 1
+	assert_eq "x stopping" "stopping true" "$(json root/x '"\(.state) \(.removing)"')" || return 1
+	ctl restart root/x 2>"$T/err" && fail "restart of a removed child accepted" && return 1
+	grep -q "being removed" "$T/err" || fail "restart refusal: $(cat "$T/err")" || return 1
+	cp "$a" "$T/tree.conf"
+	ctl reload | grep -qx "added: root/x" || fail "x not re-added" || return 1
+	# the old process is killed at its shutdown time; x comes back
+	wait_for "x back with a new pid" is_running_new root/x "$old" || return 1
+	dead "$old" || fail "old x still alive" || return 1
+	assert_eq "x kept" "x y" "$(ctl status --json | jq -r '[.children[] | .path | split("/")[1]] | join(" ")')" || return 1
+	assert_eq "not removing" "null" "$(json root/x .removing)"
+}

@@ -850,6 +850,141 @@ reload_removes_a_subtree_in_reverse_order(void **state)
 	fake_free(f);
 }
 
+#define RELOAD_X_Y "tree = { strategy = \"one_for_one\"; intensity = 5; children = (" \
+	W("x", "shutdown = 3000;") "," W("y", "") "); };"
+#define RELOAD_Y "tree = { strategy = \"one_for_one\"; intensity = 5; children = (" \
+	W("y", "") "); };"
+
+/* Issue 12.1: a child re-added while it is still stopping is kept. */
+static void
+reload_readding_a_child_still_stopping_keeps_it(void **state)
+{
+	struct fake *f = fake_new(RELOAD_X_Y);
+	struct reload_summary sum;
+	const char *why = NULL;
+	char *s;
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(fake_reload(f, RELOAD_Y, &sum, &why), 0);
+		s = joined(sum.removed); assert_string_equal(s, "root/x"); free(s);
+		reload_summary_free(&sum);
+		assert_string_equal(state_of(f, "root/x"), "stopping");
+		assert_true(enode_removing(node(f, "root/x")));
+		assert_int_equal(fake_reload(f, RELOAD_X_Y, &sum, &why), 0);
+		s = joined(sum.added); assert_string_equal(s, "root/x"); free(s);
+		reload_summary_free(&sum);
+		assert_false(enode_removing(node(f, "root/x")));
+	}
+	fake_clear(f);
+	/* the old process ends: x starts again, per the config */
+	fake_exit(f, "root/x", 0, SIGTERM);
+	assert_log(f, "spawn", "spawn root/x 1003");
+	assert_string_equal(state_of(f, "root/x"), "running");
+	assert_int_equal(enode_nchildren(node(f, "root")), 2);
+	/* and a later removal still removes it */
+	assert_int_equal(fake_reload(f, RELOAD_Y, &sum, &why), 0);
+	reload_summary_free(&sum);
+	fake_exit(f, "root/x", 0, SIGTERM);
+	assert_null(engine_find(f->eng, "root/x"));
+	fake_free(f);
+}
+
+/* Issue 12.1: a command cannot bring back a child the config removed. */
+static void
+commands_refuse_a_child_being_removed(void **state)
+{
+	struct fake *f = fake_new(RELOAD_X_Y);
+	struct reload_summary sum;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(fake_reload(f, RELOAD_Y, &sum, &why), 0);
+	reload_summary_free(&sum);
+	assert_int_equal(engine_cmd_restart(f->eng, node(f, "root/x"), f->now, &why), -1);
+	assert_string_equal(why, "being removed (gone from the configuration)");
+	assert_int_equal(engine_cmd_start(f->eng, node(f, "root/x"), f->now, &why), -1);
+	fake_clear(f);
+	fake_exit(f, "root/x", 0, SIGTERM);
+	assert_log(f, "spawn", "");
+	assert_null(engine_find(f->eng, "root/x"));
+	fake_free(f);
+}
+
+/* Issue 12.1: a worker that becomes a supervisor: one node per path. */
+static void
+worker_becoming_supervisor_replaces_it_once_stopped(void **state)
+{
+	struct fake *f = fake_new(RELOAD_X_Y);
+	struct reload_summary sum;
+	const char *why = NULL;
+	struct enode *x;
+
+	(void)state;
+	fake_clear(f);
+	assert_int_equal(fake_reload(f, "tree = { strategy = \"one_for_one\"; intensity = 5; children = ("
+	    "{ name = \"x\"; strategy = \"one_for_one\"; children = (" W("inner", "") "); },"
+	    W("y", "") "); };", &sum, &why), 0);
+	reload_summary_free(&sum);
+	x = engine_find(f->eng, "root/x");
+	assert_non_null(x);
+	assert_true(enode_is_supervisor(x));
+	assert_non_null(engine_find(f->eng, "root/x/inner"));
+	/* the new x waits for the old one */
+	assert_log(f, "spawn", "");
+	/* root/x names the supervisor now: the old worker ends by its node */
+	assert_int_equal(enode_nchildren(node(f, "root")), 3);
+	for (size_t i = 0; i < enode_nchildren(node(f, "root")); i++) {
+		struct enode *c = enode_child(node(f, "root"), i);
+
+		if (enode_removing(c))
+			engine_exited(f->eng, c, 0, SIGTERM, f->now);
+	}
+	assert_int_equal(enode_nchildren(node(f, "root")), 2);
+	assert_log(f, "spawn", "spawn root/x/inner 1003");
+	assert_string_equal(state_of(f, "root/x/inner"), "running");
+	fake_free(f);
+}
+
+/* Issue 12.1: a restart of its supervisor does not bring a removed child back. */
+static void
+removed_child_stays_removed_when_its_supervisor_restarts(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 5; children = ("
+	    "{ name = \"sub\"; strategy = \"one_for_all\"; children = ("
+	    W("x", "shutdown = 3000;") "," W("y", "") "); }); };");
+	struct reload_summary sum;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(fake_reload(f, "tree = { strategy = \"one_for_one\"; intensity = 5; children = ("
+	    "{ name = \"sub\"; strategy = \"one_for_all\"; children = (" W("y", "") "); }); };",
+	    &sum, &why), 0);
+	reload_summary_free(&sum);
+	assert_int_equal(engine_cmd_restart(f->eng, node(f, "root/sub"), f->now, &why), 0);
+	fake_exit(f, "root/sub/y", 0, SIGTERM);
+	fake_clear(f);
+	fake_exit(f, "root/sub/x", 0, SIGTERM);
+	assert_log(f, "spawn", "spawn root/sub/y 1003");
+	assert_null(engine_find(f->eng, "root/sub/x"));
+	assert_int_equal(enode_nchildren(node(f, "root/sub")), 1);
+	fake_free(f);
+}
+
+/* Issue 12.13: commands during shutdown say so. */
+static void
+commands_during_shutdown_say_so(void **state)
+{
+	struct fake *f = fake_new(RELOAD_X_Y);
+	const char *why = NULL;
+
+	(void)state;
+	engine_shutdown(f->eng, f->now);
+	assert_int_equal(engine_cmd_stop(f->eng, node(f, "root/x"), f->now, &why), -1);
+	assert_string_equal(why, "arbord is shutting down");
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -894,6 +1029,11 @@ main(void)
 		cmocka_unit_test(watchdog_trigger_fails_at_once),
 		cmocka_unit_test(extend_timeout_moves_the_ready_deadline),
 		cmocka_unit_test(reload_applies_the_difference),
+		cmocka_unit_test(reload_readding_a_child_still_stopping_keeps_it),
+		cmocka_unit_test(commands_refuse_a_child_being_removed),
+		cmocka_unit_test(worker_becoming_supervisor_replaces_it_once_stopped),
+		cmocka_unit_test(removed_child_stays_removed_when_its_supervisor_restarts),
+		cmocka_unit_test(commands_during_shutdown_say_so),
 		cmocka_unit_test(reload_with_no_change_touches_nothing),
 		cmocka_unit_test(reload_refuses_a_new_root_name),
 		cmocka_unit_test(reload_removes_a_subtree_in_reverse_order),
