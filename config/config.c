@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -583,6 +584,17 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 	parse_stdio(c, s, path, "stderr", &w->err);
 }
 
+/* The level of the node at path: the root is 1. */
+static int
+tree_depth(const char *path)
+{
+	int d = 1;
+
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}
+
 static struct spec_node *parse_node(struct ctx *, const config_setting_t *,
     const char *parent_path, int index, enum auto_shutdown parent_auto);
 
@@ -678,6 +690,11 @@ parse_supervisor(struct ctx *c, const config_setting_t *s, const char *path,
 	}
 	int len = config_setting_length(m);
 
+	if (len > 0 && tree_depth(path) >= SPEC_MAX_DEPTH) {
+		error(c, m, path, "children: the tree is deeper than %d levels, the most arbor takes",
+		    SPEC_MAX_DEPTH);
+		return;
+	}
 	n->children = xcalloc((size_t)len + 1, sizeof(*n->children));
 	for (int i = 0; i < len; i++) {
 		struct spec_node *ch = parse_node(c,
@@ -832,6 +849,159 @@ parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 		sp->event_log_keep = (uint32_t)v;
 }
 
+/* The largest configuration file read (a 20,000-worker tree is ~2 MiB). */
+#define CONFIG_MAX_BYTES (64u << 20)
+
+static void __attribute__((format(printf, 2, 3)))
+file_error(struct config_diag *diag, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_line(&diag->errors, &diag->nerrors, xvasprintf(fmt, ap));
+	va_end(ap);
+}
+
+/*
+ * Whoever can write the file, or replace it, decides what root runs: as
+ * root, a file or a directory above it that others, or a group other than
+ * root's, can write is refused. (Group root is allowed: a checkout made by
+ * root under umask 002. A sticky directory such as /tmp is allowed: no one
+ * but the owner can replace a file in it.)
+ */
+static bool
+writable_by_others(const struct stat *st)
+{
+	return (st->st_mode & S_IWOTH) ||
+	    ((st->st_mode & S_IWGRP) && st->st_gid != 0);
+}
+
+static bool
+trusted(const char *file, const struct stat *st, struct config_diag *diag)
+{
+	char *real, *slash;
+
+	if (geteuid() != 0)
+		return true;
+	if (writable_by_others(st)) {
+		file_error(diag, "%s: writable by %s (mode %04o); arbord running as root refuses it (chmod go-w)",
+		    file, st->st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st->st_mode & 07777));
+		return false;
+	}
+	if (!(real = realpath(file, NULL))) {
+		file_error(diag, "%s: %s", file, strerror(errno));
+		return false;
+	}
+	while ((slash = strrchr(real, '/'))) {
+		struct stat d;
+
+		slash[slash == real] = '\0';	/* "/a/b" -> "/a", "/a" -> "/" */
+		if (stat(real, &d) == 0 && writable_by_others(&d) &&
+		    !(d.st_mode & S_ISVTX)) {
+			file_error(diag, "%s: its directory %s is writable by %s (mode %04o); arbord running as root refuses it (chmod go-w, or the sticky bit)",
+			    file, real, d.st_mode & S_IWOTH ? "others" : "its group",
+			    (unsigned)(d.st_mode & 07777));
+			free(real);
+			return false;
+		}
+		if (slash == real)
+			break;
+	}
+	free(real);
+	return true;
+}
+
+static const char *
+file_kind(mode_t m)
+{
+	if (S_ISDIR(m)) return "is a directory";
+	if (S_ISFIFO(m)) return "is a FIFO, not a regular file";
+	if (S_ISSOCK(m)) return "is a socket, not a regular file";
+	if (S_ISCHR(m) || S_ISBLK(m)) return "is a device, not a regular file";
+	return "is not a regular file";
+}
+
+/*
+ * libconfig's @include opens files libconfig finds itself (relative to the
+ * working directory), beyond every check made here: refused, with the line.
+ */
+static bool
+has_include(const char *file, const char *text, struct config_diag *diag)
+{
+	int line = 1;
+	bool found = false;
+
+	for (const char *p = text; *p; line++) {
+		const char *q = p + strspn(p, " \t");
+		const char *nl = strchrnul(p, '\n');
+
+		if (strncmp(q, "@include", 8) == 0) {
+			file_error(diag, "%s:%d: @include is not supported: put the whole configuration in one file",
+			    file, line);
+			found = true;
+		}
+		p = *nl ? nl + 1 : nl;
+	}
+	return found;
+}
+
+/*
+ * The whole file, read without ever blocking (a FIFO or a device is
+ * refused before any read); NULL with the reason in diag.
+ */
+static char *
+read_config(const char *file, struct config_diag *diag)
+{
+	struct stat st = { 0 };
+	char *text;
+	size_t len = 0;
+	int fd;
+
+	fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		file_error(diag, "%s: cannot read: %s", file, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    !trusted(file, &st, diag)) {
+		if (diag->nerrors == 0)
+			file_error(diag, "%s: %s", file, file_kind(st.st_mode));
+		close(fd);
+		return NULL;
+	}
+	if ((uint64_t)st.st_size > CONFIG_MAX_BYTES) {
+		file_error(diag, "%s: larger than %u MiB", file,
+		    CONFIG_MAX_BYTES >> 20);
+		close(fd);
+		return NULL;
+	}
+	text = xcalloc((size_t)st.st_size + 1, 1);
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				file_error(diag, "%s: cannot read: %s", file,
+				    strerror(errno));
+			break;	/* shrank while read: parse what is there */
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	text[len] = '\0';
+	if (diag->nerrors > 0 || memchr(text, '\0', len) ||
+	    has_include(file, text, diag)) {
+		if (diag->nerrors == 0)
+			file_error(diag, "%s: a NUL byte: not a text file", file);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 struct spec *
 config_load(const char *file, struct config_diag *diag)
 {
@@ -841,36 +1011,21 @@ config_load(const char *file, struct config_diag *diag)
 	struct spec *sp;
 	config_t cfg;
 	config_setting_t *root, *s;
-	struct stat st;
+	char *text;
 
 	memset(diag, 0, sizeof(*diag));
-	/*
-	 * Whoever can write the file decides what root runs: as root, a file
-	 * that others, or a group other than root's, can write is refused.
-	 * (Group root is allowed: a checkout made by root under umask 002.)
-	 */
-	if (geteuid() == 0 && stat(file, &st) == 0 &&
-	    ((st.st_mode & S_IWOTH) ||
-	    ((st.st_mode & S_IWGRP) && st.st_gid != 0))) {
-		add_line(&diag->errors, &diag->nerrors,
-		    xasprintf("%s: writable by %s (mode %04o); arbord running as root refuses it (chmod go-w)",
-		    file, st.st_mode & S_IWOTH ? "others" : "its group",
-		    (unsigned)(st.st_mode & 07777)));
+	if (!(text = read_config(file, diag)))
 		return NULL;
-	}
 	config_init(&cfg);
-	if (config_read_file(&cfg, file) != CONFIG_TRUE) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			add_line(&diag->errors, &diag->nerrors,
-			    xasprintf("%s: cannot read: %s", file,
-			    strerror(errno)));
-		else
-			add_line(&diag->errors, &diag->nerrors,
-			    xasprintf("%s:%d: syntax error: %s", file,
-			    config_error_line(&cfg), config_error_text(&cfg)));
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+		add_line(&diag->errors, &diag->nerrors,
+		    xasprintf("%s:%d: syntax error: %s", file,
+		    config_error_line(&cfg), config_error_text(&cfg)));
 		config_destroy(&cfg);
+		free(text);
 		return NULL;
 	}
+	free(text);
 
 	sp = xcalloc(1, sizeof(*sp));
 	sp->file = xstrdup(file);

@@ -11,6 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * The deepest tree taken (levels, the root is 1): deep enough for any real
+ * tree, and shallow enough that status stays within JSON parsers' nesting
+ * limits (two per level).
+ */
+#define SPEC_MAX_DEPTH 64
 #include <sys/types.h>
 
 enum restart_type { RESTART_PERMANENT, RESTART_TRANSIENT, RESTART_TEMPORARY };

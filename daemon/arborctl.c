@@ -172,10 +172,11 @@ print_reload(json_t *r)
 	static const char *const keys[] = { "added", "removed", "changed",
 	    "updated" };
 	bool any = false;
+	json_t *p;
+	size_t i;
 
 	for (size_t k = 0; k < 4; k++) {
-		json_t *a = json_object_get(r, keys[k]), *p;
-		size_t i;
+		json_t *a = json_object_get(r, keys[k]);
 
 		if (json_array_size(a) == 0)
 			continue;
@@ -187,6 +188,8 @@ print_reload(json_t *r)
 	}
 	if (!any)
 		printf("reloaded: nothing changed\n");
+	json_array_foreach(json_object_get(r, "warnings"), i, p)
+		printf("warning: %s\n", json_string_value(p));
 }
 
 struct output {

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* arbord: options, configuration, then the core loop (SPEC §1). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../config/config.h"
 #include "log.h"
@@ -31,6 +33,23 @@ usage(FILE *f)
 	    "      --help            print this help\n");
 }
 
+/*
+ * Started with any of fds 0-2 closed (some init scripts do), the first
+ * files arbord opens would take their places: its log would go into a
+ * timerfd and workers would inherit it as their stdio. /dev/null holds
+ * them, before anything else is opened.
+ */
+static void
+hold_stdio(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -54,6 +73,7 @@ main(int argc, char **argv)
 	char *socket_path;
 	int c, code;
 
+	hold_stdio();
 	while ((c = getopt_long(argc, argv, "c:s:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -821,7 +821,8 @@ void
 engine_extend_timeout(struct engine *e, struct enode *n, uint64_t usec,
     uint64_t now)
 {
-	uint64_t until = now + usec * 1000;
+	/* Saturated: a huge extension is "no timeout", never a tiny one. */
+	uint64_t until = sat_add_u64(now, sat_mul_u64(usec, 1000));
 
 	(void)e;
 	/* As systemd: the timeout becomes "usec from now" if that is later. */

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -54,6 +55,7 @@ struct loop {
 	struct proc *procs;
 	size_t nprocs;
 	uint64_t reap_at;	/* orphan scan due (0: none) */
+	bool said_signal[_NSIG];	/* ignored signals, logged once */
 	struct deferred *deferred;
 	size_t ndeferred, capdeferred;
 	bool done;
@@ -304,6 +306,19 @@ reap_children(struct loop *l)
 	}
 }
 
+/* A signal arbord does not act on: said once per signal, then ignored. */
+static void
+ignored_signal(struct loop *l, const struct signalfd_siginfo *ssi)
+{
+	unsigned sig = ssi->ssi_signo;
+
+	if (sig >= ARRAY_SIZE(l->said_signal) || l->said_signal[sig])
+		return;
+	l->said_signal[sig] = true;
+	log_msg(LOG_WARN, "signal %u (%s) from pid %u ignored: arbord acts on SIGTERM and SIGINT (shutdown) and SIGHUP (reload); said once",
+	    sig, strsignal((int)sig), ssi->ssi_pid);
+}
+
 static void
 on_signal(struct loop *l, void *owner, uint32_t events)
 {
@@ -330,6 +345,9 @@ on_signal(struct loop *l, void *owner, uint32_t events)
 			json_decref(errors);
 			break;
 		}
+		default:
+			ignored_signal(l, &ssi);
+			break;
 		}
 	}
 	if (!chld)
@@ -415,6 +433,14 @@ op_signal(void *ctx, const struct enode *n, int pid, int sig)
 	if (kill(-pid, sig) < 0 && errno != ESRCH)
 		log_msg(LOG_WARN, "%s: kill(-%d, %d): %s", enode_path(n), pid,
 		    sig, strerror(errno));
+	/*
+	 * A main process that moved to another group of its session is not
+	 * reached by the group's signal: it gets its own. (It is arbord's
+	 * unreaped child, so its pid cannot have been reused.)
+	 */
+	if (getpgid(pid) != pid && kill(pid, sig) < 0 && errno != ESRCH)
+		log_msg(LOG_WARN, "%s: kill(%d, %d): %s", enode_path(n), pid,
+		    sig, strerror(errno));
 }
 
 static void
@@ -444,41 +470,145 @@ static const struct engine_ops runtime_ops = {
 	.exit = op_exit,
 };
 
-/*
- * At exit nothing may outlive arbord: descendants that escaped their
- * worker's process group and were re-parented here are killed and reaped.
- */
-static void
-kill_leftovers(void)
+/* SIGKILLs every child of arbord's (any thread's); returns how many. */
+static unsigned
+kill_children(void)
 {
 	char path[64];
+	unsigned n = 0;
 	DIR *d;
 	struct dirent *de;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", getpid());
-	if ((d = opendir(path))) {
-		while ((de = readdir(d))) {
-			char cpath[384];
-			FILE *f;
-			int pid;
+	if (!(d = opendir(path)))
+		return 0;
+	while ((de = readdir(d))) {
+		char cpath[384];
+		FILE *f;
+		int pid;
 
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(cpath, sizeof(cpath), "%s/%s/children", path,
-			    de->d_name);
-			if (!(f = fopen(cpath, "re")))
-				continue;
-			while (fscanf(f, "%d", &pid) == 1)
-				kill(pid, SIGKILL);
-			fclose(f);
-		}
-		closedir(d);
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(cpath, sizeof(cpath), "%s/%s/children", path,
+		    de->d_name);
+		if (!(f = fopen(cpath, "re")))
+			continue;
+		while (fscanf(f, "%d", &pid) == 1)
+			n += kill(pid, SIGKILL) == 0;
+		fclose(f);
 	}
-	while (waitpid(-1, NULL, WNOHANG) > 0 || errno == EINTR)
-		;
-	/* Those just killed may need a moment to become zombies. */
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-		;
+	closedir(d);
+	return n;
+}
+
+#define LEFTOVERS_DEADLINE_NS (5 * NSEC_PER_SEC)
+
+/*
+ * At exit nothing may outlive arbord: descendants that escaped their
+ * worker's process group are re-parented here (a subreaper) as their
+ * parents die, so they are killed and reaped round after round until none
+ * is left. Never a blocking wait: a process that cannot die (stuck in the
+ * kernel) costs at most LEFTOVERS_DEADLINE_NS, then arbord exits anyway.
+ */
+static void
+kill_leftovers(void)
+{
+	uint64_t deadline = loop_now() + LEFTOVERS_DEADLINE_NS;
+	const struct timespec pause = { .tv_nsec = 2 * 1000 * 1000 };
+	unsigned killed = 0;
+
+	for (;;) {
+		pid_t r;
+
+		killed += kill_children();
+		while ((r = waitpid(-1, NULL, WNOHANG)) > 0 ||
+		    (r < 0 && errno == EINTR))
+			;
+		if (r < 0)
+			break;		/* ECHILD: nothing is left */
+		if (loop_now() >= deadline) {
+			log_msg(LOG_WARN, "exit: processes left after %d s of SIGKILL (%u signals sent); exiting without them",
+			    (int)(LEFTOVERS_DEADLINE_NS / NSEC_PER_SEC), killed);
+			break;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
+static bool
+str_differs(const char *a, const char *b)
+{
+	return (a || b) && (!a || !b || strcmp(a, b) != 0);
+}
+
+/*
+ * Keys a reload cannot apply (they are read when arbord, or its
+ * observability thread, starts): one warning each, never silence.
+ */
+static json_t *
+restart_only_changes(const struct spec *old, const struct spec *new)
+{
+	json_t *w = json_array();
+	const char *keys[6];
+	size_t n = 0;
+
+	if (str_differs(old->socket, new->socket))
+		keys[n++] = "daemon.socket";
+	if (str_differs(old->metrics_listen, new->metrics_listen))
+		keys[n++] = "observability.metrics_listen";
+	if (str_differs(old->event_log, new->event_log))
+		keys[n++] = "observability.event_log";
+	if (old->event_log_max_bytes != new->event_log_max_bytes)
+		keys[n++] = "observability.event_log_max_bytes";
+	if (old->event_log_keep != new->event_log_keep)
+		keys[n++] = "observability.event_log_keep";
+	if (old->bpf != new->bpf)
+		keys[n++] = "observability.bpf";
+	for (size_t i = 0; i < n; i++) {
+		char *line = xasprintf("%s changed: it applies at the next start of arbord; the running value stays",
+		    keys[i]);
+
+		json_array_append_new(w, json_string(line));
+		free(line);
+	}
+	return w;
+}
+
+/* Workers the tree may run at once: static ones and each pool's maximum. */
+static size_t
+count_spec_workers(const struct spec_node *n)
+{
+	size_t k = 0;
+
+	if (!n->is_supervisor)
+		return 1;
+	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE)
+		return n->max_children;
+	for (size_t i = 0; i < n->nchildren; i++)
+		k += count_spec_workers(n->children[i]);
+	return k;
+}
+
+/*
+ * Each running worker holds a pidfd (and a pipe while it spawns): a tree
+ * larger than the fd limit fails part-way, so say it at load.
+ */
+#define FDS_RESERVED 64		/* sockets, epoll, timers, clients, logs */
+
+static void
+warn_fd_limit(const struct spec *spec)
+{
+	size_t workers = count_spec_workers(spec->root);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	if (workers + FDS_RESERVED > rl.rlim_cur)
+		log_msg(LOG_WARN, "the tree can run %zu workers, each holding a file descriptor, but arbord's limit is %llu (RLIMIT_NOFILE, hard limit %llu): workers past about %llu will fail to start; raise the limit (ulimit -Hn, LimitNOFILE=)",
+		    workers, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max,
+		    (unsigned long long)(rl.rlim_cur > FDS_RESERVED ?
+		    rl.rlim_cur - FDS_RESERVED : 0));
 }
 
 int
@@ -488,6 +618,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
 	struct reload_summary sum;
 	struct spec *spec;
 	const char *refusal;
+	json_t *warnings;
 
 	*errors = json_array();
 	spec = config_load(l->config_file, &diag);
@@ -515,13 +646,15 @@ loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
 		spec_free(spec);
 		return -1;
 	}
-	if ((spec->socket || l->spec->socket) &&
-	    (!spec->socket || !l->spec->socket ||
-	    strcmp(spec->socket, l->spec->socket) != 0))
-		log_msg(LOG_WARN, "%s: daemon.socket changes at the next start of arbord",
-		    why);
+	warnings = restart_only_changes(l->spec, spec);
+	for (size_t i = 0; i < json_array_size(warnings); i++)
+		log_msg(LOG_WARN, "%s: %s", why,
+		    json_string_value(json_array_get(warnings, i)));
+	warn_fd_limit(spec);
 	if (summary) {
 		json_t *o = json_object();
+
+		json_object_set(o, "warnings", warnings);
 		char **lists[] = { sum.added, sum.removed, sum.changed,
 		    sum.updated };
 		const char *names[] = { "added", "removed", "changed",
@@ -537,6 +670,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
 		}
 		*summary = o;
 	}
+	json_decref(warnings);
 	reload_summary_free(&sum);
 	spec_free(l->spec);
 	l->spec = spec;
@@ -555,11 +689,27 @@ setup(struct loop *l, const struct loop_options *o)
 		log_msg(LOG_WARN, "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 	spawn_init();
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Every signal another process can send goes to the signalfd: the
+	 * ones arbord acts on (SIGCHLD, SIGTERM, SIGINT, SIGHUP) and all the
+	 * others, whose default would end or stop arbord and the tree with
+	 * it (logrotate's SIGUSR1, SIGALRM, SIGPWR, SIGTSTP, SIGRTMIN+n...):
+	 * those are said once and ignored. Faults raised by arbord's own code
+	 * (SIGSEGV, SIGABRT...) keep their default. Threads start with every
+	 * signal blocked (log.c, obswatch.c), so none is delivered elsewhere.
+	 */
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
+	for (int sig = 1; sig <= SIGRTMAX; sig++) {
+		switch (sig) {
+		case SIGKILL: case SIGSTOP: case SIGPIPE:
+		case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL:
+		case SIGTRAP: case SIGABRT: case SIGSYS:
+			continue;
+		}
+		if (sig >= 32 && sig < SIGRTMIN)
+			continue;	/* the C library's own */
+		sigaddset(&mask, sig);
+	}
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		fatal("%s: sigprocmask: %s", __func__, strerror(errno));
 	/*
@@ -567,9 +717,10 @@ setup(struct loop *l, const struct loop_options *o)
 	 * would never see it: arbord started as a background job of a shell
 	 * ignores SIGINT. Our signals are blocked, so default is safe.
 	 */
-	for (int sig = 1; sig < 32; sig++)
-		if (sigismember(&mask, sig))
-			signal(sig, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
 
 	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("%s: epoll_create1: %s", __func__, strerror(errno));
@@ -599,6 +750,7 @@ setup(struct loop *l, const struct loop_options *o)
 	}
 	free(path);
 	l->obs = obswatch_start(l, l->spec, o->no_bpf);
+	warn_fd_limit(l->spec);		/* once spawn_init has raised it */
 	return 0;
 }
 

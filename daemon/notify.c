@@ -44,14 +44,20 @@ reject(struct notify *nt, const char *fmt, ...)
 	free(msg);
 }
 
-/* The notify worker pid belongs to: its main process or its group. */
+/*
+ * The notify worker pid belongs to: its main process, or a process of the
+ * worker's session and process group. Each worker leads a session of its
+ * own (spawn.c), which no other process can join, so only its descendants
+ * are in it; the group alone would not do (a process may join any group
+ * of its own session).
+ */
 static struct enode *
 sender(struct engine *eng, pid_t pid)
 {
 	struct enode *n = engine_find_pid(eng, pid);
 	pid_t pgid;
 
-	if (!n && (pgid = getpgid(pid)) > 0)
+	if (!n && (pgid = getpgid(pid)) > 0 && getsid(pid) == pgid)
 		n = engine_find_pid(eng, pgid);
 	if (n && enode_spec(n)->w.ready != READY_NOTIFY)
 		return NULL;
@@ -69,7 +75,7 @@ on_datagram(struct loop *l, void *owner, uint32_t events)
 		union {
 			struct cmsghdr h;
 			char b[CMSG_SPACE(sizeof(struct ucred)) +
-			    CMSG_SPACE(sizeof(int) * 16)];
+			    CMSG_SPACE(sizeof(int) * NOTIFY_MAX_FDS)];
 		} cm;
 		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -106,8 +112,14 @@ on_datagram(struct loop *l, void *owner, uint32_t events)
 			}
 		}
 		if ((size_t)len > NOTIFY_MAX_DATAGRAM ||
-		    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		    (mh.msg_flags & MSG_TRUNC)) {
 			reject(nt, "larger than %d bytes", NOTIFY_MAX_DATAGRAM);
+			continue;
+		}
+		if (mh.msg_flags & MSG_CTRUNC) {
+			/* The kernel closes what did not fit. */
+			reject(nt, "more than %d file descriptors passed",
+			    NOTIFY_MAX_FDS);
 			continue;
 		}
 		if (!cred || cred->pid <= 0) {

@@ -14,6 +14,8 @@
 #include "loop.h"
 
 #define NOTIFY_MAX_DATAGRAM 4096
+/* File descriptors one datagram may pass (all closed: no fd store). */
+#define NOTIFY_MAX_FDS 16
 #define NOTIFY_MAX_STATUS 256
 
 struct notify_msg {

@@ -226,9 +226,15 @@ obswatch_stop(struct obswatch *w)
 	if (!w)
 		return;
 	if (w->running) {
+		struct timespec until;
+
+		/* Bounded, as everything at exit: a thread that does not end
+		 * in time is left to end with the process. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 2;
 		pthread_cancel(w->thread);
-		pthread_join(w->thread, NULL);
-		args_free(w->args);
+		if (pthread_timedjoin_np(w->thread, NULL, &until) == 0)
+			args_free(w->args);
 	}
 	loop_unwatch(w->loop, &w->exitw);
 	loop_unwatch(w->loop, &w->stallw);

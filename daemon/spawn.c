@@ -65,13 +65,13 @@ extern char **environ;
 #endif
 
 enum step {
-	STEP_UNSHARE, STEP_SETPGID, STEP_PDEATHSIG, STEP_RLIMIT, STEP_CHDIR,
+	STEP_UNSHARE, STEP_SETSID, STEP_PDEATHSIG, STEP_RLIMIT, STEP_CHDIR,
 	STEP_STDIO, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_NO_NEW_PRIVS,
 	STEP_SIGMASK, STEP_EXECVE,
 };
 
 static const char *const step_names[] = {
-	[STEP_UNSHARE] = "unshare(CLONE_FILES)", [STEP_SETPGID] = "setpgid",
+	[STEP_UNSHARE] = "unshare(CLONE_FILES)", [STEP_SETSID] = "setsid",
 	[STEP_PDEATHSIG] = "prctl(PDEATHSIG)",
 	[STEP_RLIMIT] = "setrlimit", [STEP_CHDIR] = "chdir",
 	[STEP_STDIO] = "dup2", [STEP_SETGROUPS] = "setgroups",
@@ -197,8 +197,14 @@ child_main(void *arg)
 	    syscall(SYS_close_range, SPAWN_FD_BASE, ~0U, CLOSE_RANGE_UNSHARE) < 0 &&
 	    syscall(SYS_unshare, CLONE_FILES) < 0)
 		child_fail(a, STEP_UNSHARE);
-	if (setpgid(0, 0) < 0)
-		child_fail(a, STEP_SETPGID);
+	/*
+	 * A session of its own (as systemd gives each service): its process
+	 * group can then be joined only by its own descendants, never by
+	 * another worker or arbord's group, so group and session say whom a
+	 * process belongs to (stop signals, sd_notify senders).
+	 */
+	if (setsid() < 0)
+		child_fail(a, STEP_SETSID);
 	if (nofile_raised && setrlimit(RLIMIT_NOFILE, &nofile_at_start) < 0)
 		child_fail(a, STEP_RLIMIT);
 	for (size_t i = 0; i < a->nrlimits; i++) {

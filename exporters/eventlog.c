@@ -64,14 +64,29 @@ reopen(struct eventlog *l)
 	return true;
 }
 
-/* Compresses src into dst (via a temporary name); removes src on success. */
+/* What a failed gz call says, as an errno (a full disk is ENOSPC). */
+static int
+gz_errno(gzFile gz, int rc)
+{
+	int zerr = rc;
+
+	if (gz)
+		gzerror(gz, &zerr);
+	return zerr == Z_ERRNO && errno ? errno : EIO;
+}
+
+/*
+ * Compresses src into dst through a temporary name, so that dst is either
+ * complete or absent; removes src either way (a plain rotated file would
+ * be overwritten by the next rotation). Returns 0 or an errno.
+ */
 static int
 gzip_file(const char *src, const char *dst)
 {
 	char *tmp = xasprintf("%s.tmp", dst);
 	char buf[65536];
 	gzFile gz = NULL;
-	int in, err = 0;
+	int in, rc, err = 0;
 	ssize_t n;
 
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
@@ -80,17 +95,19 @@ gzip_file(const char *src, const char *dst)
 		err = errno ? errno : ENOMEM;
 	while (!err && (n = read(in, buf, sizeof(buf))) > 0)
 		if (gzwrite(gz, buf, (unsigned)n) != (int)n)
-			err = EIO;
-	if (gz && gzclose(gz) != Z_OK && !err)
-		err = EIO;
+			err = gz_errno(gz, Z_ERRNO);
+	if (gz) {
+		errno = 0;
+		if ((rc = gzclose(gz)) != Z_OK && !err)
+			err = rc == Z_ERRNO && errno ? errno : EIO;
+	}
 	if (in >= 0)
 		close(in);
 	if (!err && rename(tmp, dst) < 0)
 		err = errno;
 	if (err)
 		unlink(tmp);
-	else
-		unlink(src);
+	unlink(src);
 	free(tmp);
 	return err;
 }
@@ -122,7 +139,8 @@ rotate(struct eventlog *l)
 	if (rename(l->path, plain) < 0)
 		log_msg(LOG_WARN, "event log %s: rotate: %s", l->path, strerror(errno));
 	else if ((err = gzip_file(plain, to)) != 0)
-		log_msg(LOG_WARN, "event log %s: gzip: %s", plain, strerror(err));
+		log_msg(LOG_WARN, "event log %s: rotation: cannot write %s: %s; the rotated events are lost",
+		    l->path, to, strerror(err));
 	free(plain);
 	free(to);
 }
@@ -175,8 +193,15 @@ eventlog_write(struct eventlog *l, const char *line, size_t len)
 	n = write(l->fd, buf, len + 1);
 	free(buf);
 	if (n != (ssize_t)len + 1) {
+		int err = n < 0 ? errno : ENOSPC;
+
+		/* A short write leaves part of a line: cut it off, so every
+		 * line stays whole JSON and the next one starts a line. */
+		if (n > 0 && ftruncate(l->fd, (off_t)l->size) < 0)
+			log_msg(LOG_WARN, "event log %s: cannot remove a partial line: %s",
+			    l->path, strerror(errno));
 		l->dropped++;
-		failed(l, "write", n < 0 ? errno : ENOSPC);
+		failed(l, "write", err);
 		close(l->fd);
 		l->fd = -1;
 		return;

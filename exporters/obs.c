@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "obs.h"
+#include "clients.h"
 #include "eventlog.h"
 #include "http.h"
 #include "metrics.h"
@@ -34,6 +35,7 @@
 #define JOIN_WAIT_NS (200 * NSEC_PER_MSEC)
 #define RECENT_EVENTS 512	/* what `arborctl events` shows first */
 #define MAX_FOLLOWERS 16
+#define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-3 are taken) */
 #define HTTP_RETRY_MAX_MS 30000
 /* Entries exist for live workers and, for 5 s, kernel-only main processes:
  * the cap only guards against a flood of the latter. */
@@ -93,8 +95,9 @@ struct obs {
 	bool http_said;
 	char *recent[RECENT_EVENTS];	/* ring of JSON lines */
 	size_t recent_next;
-	int followers[MAX_FOLLOWERS];
+	struct clients *clients;	/* control clients being answered */
 	struct trace *trace;
+	struct client *trace_client;	/* answered when the trace ends */
 	struct proc *procs[PID_BUCKETS];
 	size_t nprocs;
 	size_t nwaiting;	/* procs whose core event waits for the kernel */
@@ -215,18 +218,6 @@ path_drop(struct obs *o, const char *path)
 	path_free(dead);
 }
 
-/* Sends line to a follower without waiting: one that lags is dropped. */
-static void
-follow_send(struct obs *o, int i, const char *line, size_t len)
-{
-	ssize_t n = send(o->followers[i], line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-	if (n != (ssize_t)len) {
-		close(o->followers[i]);
-		o->followers[i] = -1;
-	}
-}
-
 /* An event is final: to the event log, the recent ring, followers, trace. */
 static void
 write_now(struct obs *o, json_t *j)
@@ -246,9 +237,7 @@ write_now(struct obs *o, json_t *j)
 	line = xreallocarray(line, len + 2, 1);
 	line[len] = '\n';
 	line[len + 1] = '\0';
-	for (int i = 0; i < MAX_FOLLOWERS; i++)
-		if (o->followers[i] >= 0)
-			follow_send(o, i, line, len + 1);
+	clients_broadcast(o->clients, line, len + 1, now_ns());
 	free(o->recent[o->recent_next]);
 	o->recent[o->recent_next] = line;
 	o->recent_next = (o->recent_next + 1) % RECENT_EVENTS;
@@ -591,30 +580,12 @@ render(void *ctx, size_t *len)
 	return text;
 }
 
-/* Writes all of buf (2 s at most per write); false if the client is gone. */
-static bool
-send_all(int fd, const char *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		off += (size_t)n;
-	}
-	return true;
-}
-
-static bool
-send_json(int fd, json_t *reply)
+/* One JSON line to c, queued without ever blocking (clients.h). */
+static void
+send_json(struct obs *o, struct client *c, json_t *reply)
 {
 	char *line;
 	size_t len;
-	bool ok;
 
 	if (!reply)	/* json_pack refused a value: still answer */
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
@@ -622,79 +593,83 @@ send_json(int fd, json_t *reply)
 	line = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
 	if (!line)
-		return false;
+		return;
 	len = strlen(line);
 	line = xreallocarray(line, len + 2, 1);
 	line[len] = '\n';
-	ok = send_all(fd, line, len + 1);
+	client_put(o->clients, c, line, len + 1, now_ns());
 	free(line);
-	return ok;
+}
+
+static void
+send_error(struct obs *o, struct client *c, const char *why)
+{
+	send_json(o, c, json_pack("{s:b, s:s}", "ok", 0, "error", why));
 }
 
 /* `arborctl events [--follow]`: the recent ring, then (if following) more. */
 static void flush_out(struct obs *);
 
 static void
-serve_events(struct obs *o, int fd, bool follow)
+serve_events(struct obs *o, struct client *c, bool follow)
 {
 	flush_out(o);	/* what is final already belongs to the recent ones */
-	if (!send_json(fd, json_pack("{s:b}", "ok", 1)))
-		goto done;
+	if (follow && clients_followers(o->clients) >= MAX_FOLLOWERS) {
+		send_error(o, c, "too many followers");
+		client_end(o->clients, c);
+		return;
+	}
+	send_json(o, c, json_pack("{s:b}", "ok", 1));
 	for (size_t i = 0; i < RECENT_EVENTS; i++) {
 		const char *line = o->recent[(o->recent_next + i) % RECENT_EVENTS];
 
-		if (line && !send_all(fd, line, strlen(line)))
-			goto done;
+		if (line)
+			client_put(o->clients, c, line, strlen(line), now_ns());
 	}
-	if (!follow)
-		goto done;
-	for (int i = 0; i < MAX_FOLLOWERS; i++)
-		if (o->followers[i] < 0) {
-			o->followers[i] = fd;
-			return;
-		}
-	send_json(fd, json_pack("{s:b, s:s}", "ok", 0, "error",
-	    "too many followers"));
-done:
-	close(fd);
+	if (follow)
+		client_follow(c);
+	else
+		client_end(o->clients, c);
 }
 
-/* Answers a control client the core handed over. */
+/* Answers a control client the core handed over; never blocks. */
 static void
 serve_client(struct obs *o, const struct obs_msg *m)
 {
-	struct timeval tv = { .tv_sec = 2 };
+	struct client *c = clients_add(o->clients, m->fd, now_ns());
 	char *text;
 	size_t len;
 
-	setsockopt(m->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	fcntl(m->fd, F_SETFL, fcntl(m->fd, F_GETFL) & ~O_NONBLOCK);
+	if (!c) {
+		log_msg(LOG_WARN, "observability: %d clients are being answered; one more was closed",
+		    MAX_CLIENTS);
+		return;
+	}
 	if (strcmp(m->request, "metrics") == 0) {
 		text = render(o, &len);
-		send_json(m->fd, json_pack("{s:b, s:s}", "ok", 1, "metrics", text));
+		send_json(o, c, json_pack("{s:b, s:s}", "ok", 1, "metrics", text));
 		free(text);
 	} else if (strcmp(m->request, "events") == 0 ||
 	    strcmp(m->request, "events --follow") == 0) {
-		serve_events(o, m->fd, strchr(m->request, '-') != NULL);
+		serve_events(o, c, strchr(m->request, '-') != NULL);
 		return;
 	} else if (strncmp(m->request, "trace ", 6) == 0) {
 		double secs = atof(m->request + 6);
 
 		if (o->trace)
-			send_json(m->fd, json_pack("{s:b, s:s}", "ok", 0,
-			    "error", "a trace is already being recorded"));
+			send_error(o, c, "a trace is already being recorded");
 		else {
 			o->trace = trace_start(m->fd, now_ns(),
 			    now_ns() + (uint64_t)(secs * 1e9));
+			o->trace_client = c;
 			for (struct path_state *ps = o->paths; ps; ps = ps->next)
 				if (ps->live_pid)
 					trace_running(o->trace, ps->path);
 			return;	/* answered when it ends */
 		}
 	} else
-		send_json(m->fd, json_pack("{s:b, s:s}", "ok", 0, "error",
-		    "unknown request"));
-	close(m->fd);
+		send_error(o, c, "unknown request");
+	client_end(o->clients, c);
 }
 
 /* Ends a trace whose time is up: the client gets it, then is closed. */
@@ -702,15 +677,15 @@ static void
 check_trace(struct obs *o)
 {
 	json_t *t;
-	int fd;
 
 	if (!o->trace || now_ns() < trace_end(o->trace))
 		return;
-	fd = trace_fd(o->trace);
 	t = trace_finish(o->trace, now_ns());
 	o->trace = NULL;
-	send_json(fd, json_pack("{s:b, s:o}", "ok", 1, "trace", t));
-	close(fd);
+	send_json(o, o->trace_client, json_pack("{s:b, s:o}", "ok", 1,
+	    "trace", t));
+	client_end(o->clients, o->trace_client);
+	o->trace_client = NULL;
 }
 
 /* Listens for scrapes; a taken port is said once and retried with backoff. */
@@ -792,12 +767,8 @@ cleanup(void *arg)
 	probes_close(o->probes);
 	eventlog_close(o->log);
 	http_close(o->http);
-	if (o->trace)
-		close(trace_fd(o->trace));
-	trace_free(o->trace);
-	for (int i = 0; i < MAX_FOLLOWERS; i++)
-		if (o->followers[i] >= 0)
-			close(o->followers[i]);
+	trace_free(o->trace);	/* its client is closed with the others */
+	clients_free(o->clients);
 	for (size_t i = 0; i < RECENT_EVENTS; i++)
 		free(o->recent[i]);
 	registry_free(o->reg);
@@ -849,8 +820,6 @@ obs_thread_main(void *arg)
 	o->epfd = o->hb_fd = -1;
 	o->out_tail = &o->out_head;
 	pthread_cleanup_push(cleanup, o);
-	for (int i = 0; i < MAX_FOLLOWERS; i++)
-		o->followers[i] = -1;
 	o->reg = registry_new();
 	if (o->a->event_log && *o->a->event_log)
 		o->log = eventlog_open(o->a->event_log,
@@ -858,6 +827,7 @@ obs_thread_main(void *arg)
 	load_bpf(o);
 	o->epfd = epoll_create1(EPOLL_CLOEXEC);
 	o->hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	o->clients = clients_new(o->epfd, CLIENT_IDS);
 	hb.it_value.tv_nsec = hb.it_interval.tv_nsec = OBS_HEARTBEAT_MS * 1000000L;
 	timerfd_settime(o->hb_fd, 0, &hb, NULL);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
@@ -872,11 +842,10 @@ obs_thread_main(void *arg)
 	try_http(o);
 	for (;;) {
 		struct epoll_event evs[8];
-		int n, timeout = anything_waiting(o) ? 50 : -1;
+		int n, t, timeout = anything_waiting(o) ? 50 : -1;
 
 		if (o->http) {
-			int t = http_timeout_ms(o->http);
-
+			t = http_timeout_ms(o->http);
 			if (t >= 0 && (timeout < 0 || t < timeout))
 				timeout = t;
 		} else if (o->a->metrics_listen && *o->a->metrics_listen &&
@@ -884,6 +853,9 @@ obs_thread_main(void *arg)
 			timeout = 1000;	/* the next try to listen */
 		if (o->trace && (timeout < 0 || timeout > 100))
 			timeout = 100;
+		if ((t = clients_sweep(o->clients, now_ns())) >= 0 &&
+		    (timeout < 0 || t < timeout))
+			timeout = t;
 
 		if (o->a->fault != OBS_FAULT_NONE && o->a->fault != OBS_FAULT_BPF &&
 		    now_ns() - start > 200 * NSEC_PER_MSEC) {
@@ -903,6 +875,9 @@ obs_thread_main(void *arg)
 				(void)!read(o->a->wake_fd, &c, sizeof(c));
 			else if (evs[i].data.u32 == 1)
 				heartbeat(o);
+			else
+				clients_on_event(o->clients, evs[i].data.u32,
+				    now_ns());
 		}
 		if (o->http)
 			http_run(o->http);

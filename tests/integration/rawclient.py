@@ -5,6 +5,9 @@
   rawclient.py send SOCK N     send stdin as-is, print N reply lines
   rawclient.py idle SOCK N     hold N idle connections until killed
   rawclient.py noread SOCK     flood status requests without reading replies
+  rawclient.py stuck SOCK N REQUEST
+                               N connections each send REQUEST (a JSON line)
+                               and never read; "ready", then hold them
 """
 import socket
 import sys
@@ -37,6 +40,16 @@ def main():
         while True:
             time.sleep(60)
         del conns
+    if mode == "stuck":
+        conns = []
+        for _ in range(int(sys.argv[3])):
+            s = connect(path)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(sys.argv[4].encode() + b"\n")
+            conns.append(s)
+        print("ready", flush=True)
+        while True:
+            time.sleep(60)
     if mode == "noread":
         s = connect(path)
         s.setblocking(False)

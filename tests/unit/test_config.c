@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -82,6 +83,76 @@ syntax_error_names_the_line(void **state)
 	(void)state;
 	refused("tree = {\n strategy = ;\n};\n",
 	    "F:2: syntax error: syntax error");
+}
+
+/* Issue 12.5: only a regular file is read, and nothing blocks. */
+static void
+fifo_and_directory_are_refused_without_blocking(void **state)
+{
+	char dir[] = "/tmp/arbor-conf-dir-XXXXXX", *fifo;
+	struct config_diag d;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_null(config_load(dir, &d));
+	assert_int_equal(d.nerrors, 1);
+	fifo = xasprintf("%s: is a directory", dir);
+	assert_string_equal(d.errors[0], fifo);
+	free(fifo);
+	config_diag_free(&d);
+	fifo = xasprintf("%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_null(config_load(fifo, &d));	/* no writer: would block */
+	assert_int_equal(d.nerrors, 1);
+	assert_non_null(strstr(d.errors[0], ": is a FIFO, not a regular file"));
+	config_diag_free(&d);
+	unlink(fifo);
+	free(fifo);
+	rmdir(dir);
+}
+
+/* Issue 12.7: @include is refused, with its line. */
+static void
+include_is_refused_with_its_line(void **state)
+{
+	(void)state;
+	refused("# a comment @include \"x\"\n  @include \"other.conf\"\n" TREE(""),
+	    "F:2: @include is not supported: put the whole configuration in one file");
+}
+
+/* Issue 12.13: a tree deeper than SPEC_MAX_DEPTH is refused at load. */
+static void
+tree_deeper_than_the_limit_is_refused(void **state)
+{
+	char *errors, *warnings, *text = xstrdup("");
+	struct spec *sp;
+
+	(void)state;
+	for (int depth = SPEC_MAX_DEPTH; depth <= SPEC_MAX_DEPTH + 1; depth++) {
+		char *t = xstrdup("{ name = \"w\"; command = [\"/bin/true\"]; }");
+
+		for (int i = 1; i < depth; i++) {
+			char *u = xasprintf("%s{ name = \"s\"; strategy = \"one_for_one\"; children = ( %s ); }",
+			    i == depth - 1 ? "tree = " : "", t);
+
+			free(t);
+			t = u;
+		}
+		free(text);
+		text = xasprintf("%s;\n", t);
+		free(t);
+		sp = load(text, &errors, &warnings);
+		if (depth == SPEC_MAX_DEPTH) {
+			assert_non_null(sp);
+			spec_free(sp);
+		} else {
+			assert_null(sp);
+			assert_non_null(strstr(errors, ": children: the tree is deeper than 64 levels, the most arbor takes"));
+		}
+		free(errors);
+		free(warnings);
+	}
+	free(text);
 }
 
 static void
@@ -407,6 +478,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(syntax_error_names_the_line),
 		cmocka_unit_test(unreadable_file),
+		cmocka_unit_test(fifo_and_directory_are_refused_without_blocking),
+		cmocka_unit_test(include_is_refused_with_its_line),
+		cmocka_unit_test(tree_deeper_than_the_limit_is_refused),
 		cmocka_unit_test(tree_is_required_and_a_supervisor),
 		cmocka_unit_test(unknown_keys_everywhere),
 		cmocka_unit_test(wrong_types),

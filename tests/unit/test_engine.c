@@ -985,6 +985,25 @@ commands_during_shutdown_say_so(void **state)
 	fake_free(f);
 }
 
+/* Issue 12.8: an EXTEND_TIMEOUT_USEC too large for ns saturates. */
+static void
+huge_extend_timeout_saturates(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "ready = \"notify\"; ready_timeout = 100;") "); };");
+
+	(void)state;
+	fake_clear(f);
+	engine_extend_timeout(f->eng, node(f, "root/a"), 18446744073709552ULL, f->now);
+	fake_advance(f, 1000);
+	assert_string_equal(state_of(f, "root/a"), "starting");
+	assert_log(f, "signal", "");
+	engine_extend_timeout(f->eng, node(f, "root/a"), UINT64_MAX, f->now);
+	fake_advance(f, 1000);
+	assert_string_equal(state_of(f, "root/a"), "starting");
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -1034,6 +1053,7 @@ main(void)
 		cmocka_unit_test(worker_becoming_supervisor_replaces_it_once_stopped),
 		cmocka_unit_test(removed_child_stays_removed_when_its_supervisor_restarts),
 		cmocka_unit_test(commands_during_shutdown_say_so),
+		cmocka_unit_test(huge_extend_timeout_saturates),
 		cmocka_unit_test(reload_with_no_change_touches_nothing),
 		cmocka_unit_test(reload_refuses_a_new_root_name),
 		cmocka_unit_test(reload_removes_a_subtree_in_reverse_order),
