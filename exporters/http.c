@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,13 +17,23 @@
 #include "http.h"
 #include "../daemon/util.h"
 
-/* Limits set on purpose (issue: a flood of scrapes must stay cheap). */
+/*
+ * Limits set on purpose: a flood of scrapes, or of connections that never
+ * finish a request, must stay cheap. arbord accepts connections itself and
+ * hands them to libmicrohttpd, which closes at once one past a limit: a
+ * full listener still accepts (and closes) promptly, so the kernel's
+ * backlog never holds clients behind slow ones, and a slot held by an idle
+ * or half-sent request is freed after HTTP_TIMEOUT_S.
+ */
 #define HTTP_MAX_CONNECTIONS 32
 #define HTTP_MAX_PER_IP 8
-#define HTTP_TIMEOUT_S 10
+#define HTTP_TIMEOUT_S 5
+#define HTTP_BACKLOG 128
 
 struct http {
 	struct MHD_Daemon *d;
+	int listen_fd;
+	int spare_fd;		/* given up to accept (and close) when out of fds */
 	http_render_fn render;
 	void *ctx;
 };
@@ -116,13 +130,39 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return ret;
 }
 
+/* A non-blocking listening socket on ai; -1 with err set. */
+static int
+listen_on(const struct addrinfo *ai, const char *text, char *err,
+    size_t errlen)
+{
+	int one = 1, fd;
+
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, HTTP_BACKLOG) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", text,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 struct http *
 http_open(const char *listen, http_render_fn render, void *ctx, char *err,
     size_t errlen)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 	    .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	const char *colon = strrchr(listen, ':');
+	const char *colon = strrchr(listen, ':'), *text = listen;
 	char host[256], port[16];
 	unsigned flags = MHD_USE_EPOLL;
 	struct http *h;
@@ -154,21 +194,71 @@ http_open(const char *listen, http_render_fn render, void *ctx, char *err,
 	h = xcalloc(1, sizeof(*h));
 	h->render = render;
 	h->ctx = ctx;
+	h->listen_fd = listen_on(ai, text, err, errlen);
+	freeaddrinfo(ai);
+	if (h->listen_fd < 0) {
+		free(h);
+		return NULL;
+	}
+	h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	errno = 0;
-	h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+	h->d = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET, 0, NULL,
+	    NULL, on_request, h,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_END);
-	freeaddrinfo(ai);
 	if (!h->d) {
-		snprintf(err, errlen, "cannot listen on %s: %s", listen,
-		    errno ? strerror(errno) : "address in use or not available");
+		snprintf(err, errlen, "%s: libmicrohttpd: %s", listen,
+		    errno ? strerror(errno) : "cannot start");
+		close(h->listen_fd);
+		if (h->spare_fd >= 0)
+			close(h->spare_fd);
 		free(h);
 		return NULL;
 	}
 	return h;
+}
+
+int
+http_listen_fd(const struct http *h)
+{
+	return h->listen_fd;
+}
+
+/*
+ * Takes every pending connection. libmicrohttpd closes one past its
+ * limits; out of fds, the spare fd makes room to accept and close one, so
+ * the listener never spins on a connection it cannot take.
+ */
+void
+http_accept(struct http *h)
+{
+	for (;;) {
+		struct sockaddr_storage sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(h->listen_fd, (struct sockaddr *)&sa, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) &&
+			    h->spare_fd >= 0) {
+				close(h->spare_fd);
+				fd = accept(h->listen_fd, NULL, NULL);
+				if (fd >= 0)
+					close(fd);
+				h->spare_fd = open("/dev/null",
+				    O_RDONLY | O_CLOEXEC);
+				if (fd >= 0)
+					continue;
+			}
+			return;	/* EAGAIN: none left */
+		}
+		/* On refusal (a limit), the connection is closed already. */
+		(void)MHD_add_connection(h->d, fd, (struct sockaddr *)&sa, len);
+	}
 }
 
 void
@@ -177,6 +267,9 @@ http_close(struct http *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->d);
+	close(h->listen_fd);
+	if (h->spare_fd >= 0)
+		close(h->spare_fd);
 	free(h);
 }
 

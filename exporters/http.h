@@ -21,5 +21,8 @@ void http_close(struct http *);
 int http_fd(const struct http *);
 int http_timeout_ms(const struct http *);
 void http_run(struct http *);
+/* The listening socket, to watch for EPOLLIN; then http_accept. */
+int http_listen_fd(const struct http *);
+void http_accept(struct http *);
 
 #endif

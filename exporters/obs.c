@@ -35,7 +35,7 @@
 #define JOIN_WAIT_NS (200 * NSEC_PER_MSEC)
 #define RECENT_EVENTS 512	/* what `arborctl events` shows first */
 #define MAX_FOLLOWERS 16
-#define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-3 are taken) */
+#define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-4 are taken) */
 #define HTTP_RETRY_MAX_MS 30000
 /* Entries exist for live workers and, for 5 s, kernel-only main processes:
  * the cap only guards against a flood of the latter. */
@@ -701,6 +701,8 @@ try_http(struct obs *o)
 	o->http = http_open(o->a->metrics_listen, render, o, err, sizeof(err));
 	if (o->http) {
 		epoll_ctl(o->epfd, EPOLL_CTL_ADD, http_fd(o->http), &ev);
+		ev.data.u32 = 4;
+		epoll_ctl(o->epfd, EPOLL_CTL_ADD, http_listen_fd(o->http), &ev);
 		if (o->http_said)
 			log_msg(LOG_INFO, "metrics: listening on %s now",
 			    o->a->metrics_listen);
@@ -875,6 +877,8 @@ obs_thread_main(void *arg)
 				(void)!read(o->a->wake_fd, &c, sizeof(c));
 			else if (evs[i].data.u32 == 1)
 				heartbeat(o);
+			else if (evs[i].data.u32 == 4)
+				http_accept(o->http);
 			else
 				clients_on_event(o->clients, evs[i].data.u32,
 				    now_ns());

@@ -185,3 +185,36 @@ test_dashboard_and_alerts() {
 	local missing=$(comm -23 "$T/used" <(sort -u "$T/exported"))
 	[ -z "$missing" ] || fail "dashboard queries metrics arbord does not export: $missing"
 }
+
+# Issue 12.12: 200 half-sent requests from 8 loopback addresses fill the
+# listener's slots; more connections are accepted and closed at once, the
+# half-sent ones are cut after seconds, and a scrape gets through while
+# they are all still held open.
+test_half_sent_requests_do_not_hold_the_listener() {
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "endpoint up" scrape -o /dev/null || return 1
+	python3 - "$PORT" >"$T/holder" <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for i in range(200):
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (2 + i % 8), 0))
+    s.connect(("127.0.0.1", port))
+    s.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    held.append(s)
+print("held", flush=True)
+time.sleep(60)
+PY
+	local holder=$!
+	wait_for "half-sent requests held" grep -q held "$T/holder" || return 1
+	# Full: a new connection is closed promptly, not left in the backlog.
+	curl -s -o /dev/null -m 3 "http://127.0.0.1:$PORT/metrics"
+	local rc=$?
+	[ $rc != 28 ] || fail "a connection to the full listener hung (curl timed out)" || return 1
+	# The half-sent ones are cut within seconds: a scrape gets through.
+	wait_for "a scrape while they are held" scrape -m 1 -o /dev/null || return 1
+	alive "$holder" || fail "the holder ended early"
+	kill "$holder"
+}

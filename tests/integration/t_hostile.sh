@@ -247,3 +247,68 @@ CONF
 	done
 	! log_has "observability thread stalled" || fail "the observability thread stalled"
 }
+
+# Issue 12.6: signals arbord does not act on (logrotate's SIGUSR1 and the
+# like) are said once and ignored; the tree goes on.
+test_stray_signals_are_ignored_and_said_once() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	start_arbord "$T/tree.conf"
+	local p=$(pid_of root/w) sig
+	for sig in USR1 USR1 USR2 ALRM PWR VTALRM PROF IO XCPU TSTP TTIN QUIT RTMIN+3 RTMAX; do
+		kill -s "$sig" "$ARBORD_PID" || return 1
+	done
+	wait_for "the last one said" log_has "signal 64 (Real-time signal 30) from pid" || return 1
+	alive "$ARBORD_PID" || fail "arbord died of a stray signal" || return 1
+	[ "$(ps -o stat= -p "$ARBORD_PID" | cut -c1)" != T ] || fail "arbord was stopped" || return 1
+	assert_eq "SIGUSR1 said once" 1 "$(grep -c 'signal 10 (User defined signal 1) from pid .* ignored' "$T/log")" || return 1
+	assert_eq "the worker untouched" "$p" "$(pid_of root/w)" || return 1
+	stop_arbord
+	assert_eq "exit code" 0 "$?"
+}
+
+# Issue 12.13: keys a reload cannot apply are said, not silently kept.
+test_reload_says_which_keys_need_a_restart() {
+	conf tree <<CONF
+observability = { metrics_listen = ""; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	start_arbord "$T/tree.conf"
+	sed -i "s|metrics_listen = \"\";|metrics_listen = \"127.0.0.1:1\"; event_log = \"$T/ev.jsonl\";|" "$T/tree.conf"
+	ctl reload >"$T/out" || fail "reload refused" || return 1
+	grep -qx "warning: observability.metrics_listen changed: it applies at the next start of arbord; the running value stays" "$T/out" ||
+		fail "no warning for metrics_listen: $(cat "$T/out")" || return 1
+	grep -q "warning: observability.event_log changed" "$T/out" || fail "no warning for event_log" || return 1
+	log_has "arborctl reload: observability.event_log changed" || fail "not in the log"
+}
+
+# Issue 12.13: a tree that cannot fit the fd limit is said at start.
+test_fd_limit_too_small_for_the_tree_is_said_at_start() {
+	local i kids=""
+	for ((i = 0; i < 100; i++)); do kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"]; },"; done
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = ( ${kids%,} ); };
+CONF
+	prlimit --nofile=120:120 "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord control socket" ctl status || return 1
+	log_has "warning: the tree can run 100 workers, each holding a file descriptor, but arbord's limit is 120" ||
+		fail "no warning about the fd limit"
+}
+
+# Issue 12.13: a datagram passing too many fds is said as such.
+test_notify_with_too_many_fds_is_said_as_such() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	start_arbord "$T/tree.conf"
+	python3 -c "
+import os, socket
+fds = [os.open('/dev/null', os.O_RDONLY) for _ in range(20)]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendmsg([b'READY=1'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(memoryview(__import__('array').array('i', fds))))], 0, '$T/sock.notify')
+"
+	wait_for "the refusal" log_has "ignored a datagram: more than 16 file descriptors passed" || return 1
+	! log_has "larger than 4096 bytes" || fail "said as too large"
+}
