@@ -316,7 +316,8 @@ open_output(const struct spec_stdio *s, int devnull)
 		return -1;
 	if (s->kind == STDIO_NULL)
 		return devnull;
-	return open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	return open_noblock(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0644);
 }
 
 /* Resolves user/group into a; returns -1 with msg on failure. */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,4 +169,14 @@ default_socket_path(void)
 	if (xdg && *xdg)
 		return xasprintf("%s/arbor/arbord.sock", xdg);
 	return xasprintf("/tmp/arbor-%u/arbord.sock", (unsigned)geteuid());
+}
+
+int
+open_noblock(const char *path, int flags, mode_t mode)
+{
+	int fd = open(path, flags | O_NONBLOCK, mode);
+
+	if (fd >= 0 && !(flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
 }

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -36,6 +37,13 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 
 #define NSEC_PER_MSEC 1000000ULL
 #define NSEC_PER_SEC 1000000000ULL
+
+/*
+ * open(path, flags | O_NONBLOCK), then back to blocking: a FIFO named
+ * where a file is expected never blocks the caller (without a reader it
+ * fails with ENXIO), and what is opened behaves as a plain open's would.
+ */
+int open_noblock(const char *path, int flags, mode_t mode);
 
 /* Saturating arithmetic, for numbers that come from outside (a worker's
  * EXTEND_TIMEOUT_USEC): never wraps to a small value. */

@@ -55,7 +55,8 @@ reopen(struct eventlog *l)
 		return true;
 	if (mono_now() < l->retry_at)
 		return false;
-	l->fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	l->fd = open_noblock(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0640);
 	if (l->fd < 0) {
 		failed(l, "open", errno);
 		return false;

@@ -312,3 +312,19 @@ s.sendmsg([b'READY=1'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, bytes(memoryview
 	wait_for "the refusal" log_has "ignored a datagram: more than 16 file descriptors passed" || return 1
 	! log_has "larger than 4096 bytes" || fail "said as too large"
 }
+
+# Issue 12.5, the same kind elsewhere: a worker's stdout file that is a
+# FIFO nobody reads fails that start; it never blocks arbord.
+test_stdout_fifo_without_reader_never_blocks_arbord() {
+	mkfifo "$T/out.fifo"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 100; period = 1; children = (
+  { name = "ok"; command = ["/bin/sleep", "1000"]; },
+  { name = "w"; command = ["/bin/sleep", "1000"]; stdout = "file:$T/out.fifo"; restart_delay = 200; } ); };
+CONF
+	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord answers" timeout 2 "$ARBORCTL" -s "$T/sock" status || return 1
+	wait_for "the failed start said" log_has "root/w: cannot start: .*No such device or address" || return 1
+	assert_eq "the other worker" running "$(state_of root/ok)"
+}
