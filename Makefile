@@ -2,7 +2,7 @@
 #
 # make deps    install the Debian packages arbor needs (idempotent)
 # make         build arbord and arborctl into build/
-# make check   deps, build, every test (unit + integration)
+# make check   deps, the include-graph check, build, every test (unit + integration)
 # make asan    the whole suite under ASan+UBSan (build/asan/)
 # make tsan    the observability thread and its queue under TSan
 # make fuzz    libFuzzer on the config, control and notify parsers
@@ -41,7 +41,7 @@ HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null &
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
 BPF_SRC := bpf/loader.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
-	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c \
+	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
 	exporters/http.c exporters/trace.c exporters/clients.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
@@ -198,6 +198,7 @@ integration: all
 	$(Q)BUILD=$(BUILD) tests/integration/run.sh
 
 check: deps
+	$(Q)python3 tests/check_includes.py
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit integration fuzz-short
 	$(Q)$(MAKE) --no-print-directory asan-suite tsan-suite

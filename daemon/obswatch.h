@@ -9,13 +9,14 @@
 
 #include <stdbool.h>
 
-#include "loop.h"
+#include "../config/spec.h"
+#include "reactor.h"
 #include "obsq.h"
 
 struct obswatch;
 
 /* Starts the thread per spec's observability settings. */
-struct obswatch *obswatch_start(struct loop *, const struct spec *,
+struct obswatch *obswatch_start(struct reactor *, const struct spec *,
     bool no_bpf);
 /* Stops the thread for good (arbord exits). */
 void obswatch_stop(struct obswatch *);

@@ -98,6 +98,7 @@ struct obs {
 	struct clients *clients;	/* control clients being answered */
 	struct trace *trace;
 	struct client *trace_client;	/* answered when the trace ends */
+	const char *setup_failed;	/* what failed in setup_loop */
 	struct proc *procs[PID_BUCKETS];
 	size_t nprocs;
 	size_t nwaiting;	/* procs whose core event waits for the kernel */
@@ -108,15 +109,6 @@ struct obs {
 	uint64_t attached_ns;	/* when BPF was attached; 0: it is not */
 	struct out *out_head, **out_tail;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static struct proc *
 proc_get(struct obs *o, int pid, bool create)
@@ -130,7 +122,7 @@ proc_get(struct obs *o, int pid, bool create)
 		return NULL;
 	p = xcalloc(1, sizeof(*p));
 	p->pid = pid;
-	p->seen_ns = now_ns();
+	p->seen_ns = mono_ns();
 	p->next = *b;
 	*b = p;
 	o->nprocs++;
@@ -165,11 +157,7 @@ proc_drop(struct obs *o, struct proc *p)
 static unsigned
 path_hash(const char *path)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *path; path++)
-		h = (h ^ (unsigned char)*path) * 16777619u;
-	return h % PATH_BUCKETS;
+	return fnv1a(FNV1A_INIT, path) % PATH_BUCKETS;
 }
 
 static struct path_state *
@@ -237,7 +225,7 @@ write_now(struct obs *o, json_t *j)
 	line = xreallocarray(line, len + 2, 1);
 	line[len] = '\n';
 	line[len + 1] = '\0';
-	clients_broadcast(o->clients, line, len + 1, now_ns());
+	clients_broadcast(o->clients, line, len + 1, mono_ns());
 	free(o->recent[o->recent_next]);
 	o->recent[o->recent_next] = line;
 	o->recent_next = (o->recent_next + 1) % RECENT_EVENTS;
@@ -395,7 +383,7 @@ hold(struct obs *o, struct proc *p, struct obs_msg **slot, struct out **out,
 		o->nwaiting++;
 	*slot = xcalloc(1, sizeof(**slot));
 	**slot = *m;
-	p->deadline = now_ns() + JOIN_WAIT_NS;
+	p->deadline = mono_ns() + JOIN_WAIT_NS;
 	*out = queue_out(o, NULL);
 }
 
@@ -500,7 +488,7 @@ on_record(void *ctx, const struct arbor_rec *r)
 static void
 flush_expired(struct obs *o)
 {
-	uint64_t now = now_ns();
+	uint64_t now = mono_ns();
 
 	/* A walk over every entry: when something waits, or once a second
 	 * for kernel-only entries, not at every wake-up. */
@@ -597,7 +585,7 @@ send_json(struct obs *o, struct client *c, json_t *reply)
 	len = strlen(line);
 	line = xreallocarray(line, len + 2, 1);
 	line[len] = '\n';
-	client_put(o->clients, c, line, len + 1, now_ns());
+	client_put(o->clients, c, line, len + 1, mono_ns());
 	free(line);
 }
 
@@ -624,7 +612,7 @@ serve_events(struct obs *o, struct client *c, bool follow)
 		const char *line = o->recent[(o->recent_next + i) % RECENT_EVENTS];
 
 		if (line)
-			client_put(o->clients, c, line, strlen(line), now_ns());
+			client_put(o->clients, c, line, strlen(line), mono_ns());
 	}
 	if (follow)
 		client_follow(c);
@@ -636,7 +624,7 @@ serve_events(struct obs *o, struct client *c, bool follow)
 static void
 serve_client(struct obs *o, const struct obs_msg *m)
 {
-	struct client *c = clients_add(o->clients, m->fd, now_ns());
+	struct client *c = clients_add(o->clients, m->fd, mono_ns());
 	char *text;
 	size_t len;
 
@@ -659,8 +647,8 @@ serve_client(struct obs *o, const struct obs_msg *m)
 		if (o->trace)
 			send_error(o, c, "a trace is already being recorded");
 		else {
-			o->trace = trace_start(m->fd, now_ns(),
-			    now_ns() + (uint64_t)(secs * 1e9));
+			o->trace = trace_start(m->fd, mono_ns(),
+			    mono_ns() + (uint64_t)(secs * 1e9));
 			o->trace_client = c;
 			for (struct path_state *ps = o->paths; ps; ps = ps->next)
 				if (ps->live_pid)
@@ -678,9 +666,9 @@ check_trace(struct obs *o)
 {
 	json_t *t;
 
-	if (!o->trace || now_ns() < trace_end(o->trace))
+	if (!o->trace || mono_ns() < trace_end(o->trace))
 		return;
-	t = trace_finish(o->trace, now_ns());
+	t = trace_finish(o->trace, mono_ns());
 	o->trace = NULL;
 	send_json(o, o->trace_client, json_pack("{s:b, s:o}", "ok", 1,
 	    "trace", t));
@@ -696,7 +684,7 @@ try_http(struct obs *o)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 3 };
 
 	if (o->http || !o->a->metrics_listen || !*o->a->metrics_listen ||
-	    now_ns() < o->http_retry_at)
+	    mono_ns() < o->http_retry_at)
 		return;
 	o->http = http_open(o->a->metrics_listen, render, o, err, sizeof(err));
 	if (o->http) {
@@ -712,7 +700,7 @@ try_http(struct obs *o)
 	o->http_backoff_ms = o->http_backoff_ms ? o->http_backoff_ms * 2 : 1000;
 	if (o->http_backoff_ms > HTTP_RETRY_MAX_MS)
 		o->http_backoff_ms = HTTP_RETRY_MAX_MS;
-	o->http_retry_at = now_ns() + o->http_backoff_ms * NSEC_PER_MSEC;
+	o->http_retry_at = mono_ns() + o->http_backoff_ms * NSEC_PER_MSEC;
 	if (!o->http_said)
 		log_msg(LOG_WARN, "metrics: %s; retrying with backoff (supervision is unaffected)",
 		    err);
@@ -747,7 +735,7 @@ load_bpf(struct obs *o)
 		o->probes = probes_open(o->a->tgid, o->a->core_tid, on_record,
 		    o, err, sizeof(err));
 		if (o->probes) {
-			o->attached_ns = now_ns();
+			o->attached_ns = mono_ns();
 			log_msg(LOG_INFO, "eBPF probes attached");
 			return;
 		}
@@ -799,22 +787,52 @@ cleanup(void *arg)
 static void
 heartbeat(struct obs *o)
 {
-	struct itimerspec its = { 0 };
 	uint64_t n;
 
 	(void)!read(o->hb_fd, &n, sizeof(n));
-	its.it_value.tv_sec = OBS_STALL_MS / 1000;
-	its.it_value.tv_nsec = (OBS_STALL_MS % 1000) * 1000000L;
-	timerfd_settime(o->a->stall_fd, 0, &its, NULL);
+	timerfd_arm(o->a->stall_fd, OBS_STALL_MS, 0);
+}
+
+/* The thread's epoll and heartbeat; -1 with errno and o->setup_failed. */
+static int
+setup_loop(struct obs *o)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
+
+	if ((o->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		o->setup_failed = "epoll_create1";
+		return -1;
+	}
+	o->clients = clients_new(o->epfd, CLIENT_IDS);
+	if ((o->hb_fd = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+	    timerfd_arm(o->hb_fd, OBS_HEARTBEAT_MS, OBS_HEARTBEAT_MS) < 0) {
+		o->setup_failed = "the heartbeat timerfd";
+		return -1;
+	}
+	if (epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->a->wake_fd, &ev) < 0) {
+		o->setup_failed = "epoll_ctl (the wake-up eventfd)";
+		return -1;
+	}
+	ev.data.u32 = 1;
+	if (epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->hb_fd, &ev) < 0) {
+		o->setup_failed = "epoll_ctl (the heartbeat)";
+		return -1;
+	}
+	ev.data.u32 = 2;
+	if (o->probes && epoll_ctl(o->epfd, EPOLL_CTL_ADD,
+	    probes_fd(o->probes), &ev) < 0) {
+		o->setup_failed = "epoll_ctl (the BPF ring buffer)";
+		return -1;
+	}
+	return 0;
 }
 
 void *
 obs_thread_main(void *arg)
 {
 	struct obs *o = xcalloc(1, sizeof(*o));
-	struct itimerspec hb = { 0 };
-	struct epoll_event ev;
-	uint64_t start = now_ns();
+	uint64_t start = mono_ns();
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_setname_np(pthread_self(), "arbor-obs");
@@ -827,18 +845,10 @@ obs_thread_main(void *arg)
 		o->log = eventlog_open(o->a->event_log,
 		    o->a->event_log_max_bytes, o->a->event_log_keep);
 	load_bpf(o);
-	o->epfd = epoll_create1(EPOLL_CLOEXEC);
-	o->hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	o->clients = clients_new(o->epfd, CLIENT_IDS);
-	hb.it_value.tv_nsec = hb.it_interval.tv_nsec = OBS_HEARTBEAT_MS * 1000000L;
-	timerfd_settime(o->hb_fd, 0, &hb, NULL);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
-	epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->a->wake_fd, &ev);
-	ev.data.u32 = 1;
-	epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->hb_fd, &ev);
-	if (o->probes) {
-		ev.data.u32 = 2;
-		epoll_ctl(o->epfd, EPOLL_CTL_ADD, probes_fd(o->probes), &ev);
+	if (setup_loop(o) < 0) {
+		log_msg(LOG_ERROR, "observability thread: %s: %s; it ends (restarted with backoff, supervision is unaffected)",
+		    o->setup_failed, strerror(errno));
+		goto out;
 	}
 	heartbeat(o);
 	try_http(o);
@@ -855,12 +865,12 @@ obs_thread_main(void *arg)
 			timeout = 1000;	/* the next try to listen */
 		if (o->trace && (timeout < 0 || timeout > 100))
 			timeout = 100;
-		if ((t = clients_sweep(o->clients, now_ns())) >= 0 &&
+		if ((t = clients_sweep(o->clients, mono_ns())) >= 0 &&
 		    (timeout < 0 || t < timeout))
 			timeout = t;
 
 		if (o->a->fault != OBS_FAULT_NONE && o->a->fault != OBS_FAULT_BPF &&
-		    now_ns() - start > 200 * NSEC_PER_MSEC) {
+		    mono_ns() - start > 200 * NSEC_PER_MSEC) {
 			if (o->a->fault == OBS_FAULT_CRASH)
 				break;	/* the loop dies */
 			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
@@ -881,7 +891,7 @@ obs_thread_main(void *arg)
 				http_accept(o->http);
 			else
 				clients_on_event(o->clients, evs[i].data.u32,
-				    now_ns());
+				    mono_ns());
 		}
 		if (o->http)
 			http_run(o->http);
@@ -894,6 +904,7 @@ obs_thread_main(void *arg)
 		flush_expired(o);
 		flush_out(o);
 	}
+out:
 	pthread_cleanup_pop(1);
 	return NULL;
 }
