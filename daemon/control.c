@@ -365,7 +365,7 @@ cmd_reload(struct client *c, json_t *req)
  * epoll first (the thread may close its fd at once), then goes over.
  */
 static void
-hand_over(struct client *c, const char *request)
+hand_over(struct client *c, const struct obs_request *req)
 {
 	static const char down[] = "{\"ok\":false,\"error\":\"observability is not running (it restarts with backoff)\"}\n";
 	struct obswatch *obs = c->ctl->obs;
@@ -375,7 +375,7 @@ hand_over(struct client *c, const char *request)
 	if (c->w.dead)
 		return;
 	client_release(c, true);
-	if (obswatch_hand_over(obs, fd, request) < 0) {
+	if (obswatch_hand_over(obs, fd, req) < 0) {
 		(void)!write(fd, down, sizeof(down) - 1);
 		close(fd);
 	}
@@ -384,30 +384,34 @@ hand_over(struct client *c, const char *request)
 static void
 cmd_metrics(struct client *c, json_t *req)
 {
+	const struct obs_request r = { .kind = OBS_REQ_METRICS };
+
 	(void)req;
-	hand_over(c, "metrics");
+	hand_over(c, &r);
 }
 
 static void
 cmd_events(struct client *c, json_t *req)
 {
-	hand_over(c, json_is_true(json_object_get(req, "follow"))
-	    ? "events --follow" : "events");
+	const struct obs_request r = { .kind = OBS_REQ_EVENTS,
+	    .follow = json_is_true(json_object_get(req, "follow")) };
+
+	hand_over(c, &r);
 }
 
 static void
 cmd_trace(struct client *c, json_t *req)
 {
 	json_t *d = json_object_get(req, "duration");
-	char request[32];
+	struct obs_request r = { .kind = OBS_REQ_TRACE };
 
 	if (!json_is_number(d) || json_number_value(d) <= 0 ||
 	    json_number_value(d) > 3600) {
 		send_error(c, "\"duration\" must be seconds, more than 0 and at most 3600");
 		return;
 	}
-	snprintf(request, sizeof(request), "trace %.3f", json_number_value(d));
-	hand_over(c, request);
+	r.trace_ns = (uint64_t)(json_number_value(d) * 1e9);
+	hand_over(c, &r);
 }
 
 static void

@@ -264,13 +264,12 @@ obswatch_flush(struct obswatch *w)
 }
 
 int
-obswatch_hand_over(struct obswatch *w, int fd, const char *request)
+obswatch_hand_over(struct obswatch *w, int fd, const struct obs_request *req)
 {
-	struct obs_msg m = { .kind = OBS_MSG_CLIENT, .fd = fd };
+	struct obs_msg m = { .kind = OBS_MSG_CLIENT, .fd = fd, .req = *req };
 
 	if (!w || !w->running || w->cancelling)
 		return -1;
-	snprintf(m.request, sizeof(m.request), "%s", request);
 	if (!obsq_push(w->q, &m))
 		return -1;
 	wake(w);
