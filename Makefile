@@ -2,7 +2,7 @@
 #
 # make deps    install the Debian packages arbor needs (idempotent)
 # make         build arbord and arborctl into build/
-# make check   deps, build, every test (unit + integration)
+# make check   deps, the include-graph check, build, every test (unit + integration)
 # make asan    the whole suite under ASan+UBSan (build/asan/)
 # make tsan    the observability thread and its queue under TSan
 # make fuzz    libFuzzer on the config, control and notify parsers
@@ -41,11 +41,11 @@ HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null &
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
 BPF_SRC := bpf/loader.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
-	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c \
+	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
-	exporters/http.c exporters/trace.c exporters/clients.c daemon/log.c daemon/arbord.c
+	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
-UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_probes
+UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_probes
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -145,7 +145,7 @@ $(BUILD)/bpf/arbor.skel.h: $(BUILD)/bpf/arbor.bpf.o
 
 $(call obj,bpf/loader.c): $(BPF_SKEL)
 
-$(BUILD)/test_probes: $(call obj,tests/bpf/test_probes.c $(BPF_SRC))
+$(BUILD)/test_probes: $(call obj,tests/bpf/test_probes.c $(BPF_SRC) daemon/util.c)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
@@ -164,6 +164,11 @@ $(BUILD)/test_engine: $(ENGINE_TEST_OBJ)
 $(BUILD)/test_metrics: $(call obj,tests/unit/test_metrics.c exporters/metrics.c daemon/util.c)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -lm
+
+$(BUILD)/test_join: $(call obj,tests/unit/test_join.c exporters/join.c daemon/event.c \
+		daemon/engine.c $(COMMON_SRC))
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -ljansson -lconfig
 
 $(BUILD)/test_obsq: $(call obj,tests/unit/test_obsq.c daemon/obsq.c)
 	$(if $(Q),@echo "  LD      $@")
@@ -198,6 +203,7 @@ integration: all
 	$(Q)BUILD=$(BUILD) tests/integration/run.sh
 
 check: deps
+	$(Q)python3 tests/check_includes.py
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit integration fuzz-short
 	$(Q)$(MAKE) --no-print-directory asan-suite tsan-suite

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "loader.h"
+#include "../daemon/util.h"
 
 #ifdef ARBOR_NO_BPF
 
@@ -89,13 +90,9 @@ struct probes *
 probes_open(pid_t tgid, pid_t core_tid, probes_rec_fn fn, void *ctx,
     char *err, size_t errlen)
 {
-	struct probes *p = calloc(1, sizeof(*p));
+	struct probes *p = xcalloc(1, sizeof(*p));	/* arbor's one OOM policy */
 	int e;
 
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	p->fn = fn;
 	p->ctx = ctx;
 	libbpf_set_print(libbpf_print);

@@ -428,6 +428,9 @@ parse_command(struct ctx *c, const config_setting_t *s, const char *path,
 		    strerror(errno));
 }
 
+static void resolve_ids(struct ctx *, const config_setting_t *,
+    const char *path, struct spec_worker *);
+
 static void
 parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
     struct spec_node *n)
@@ -559,29 +562,78 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 		if (!*str)
 			error(c, config_setting_get_member(s, "user"), path,
 			    "user: must not be empty");
-		else {
+		else
 			w->user = xstrdup(str);
-			if (!getpwnam(str))
-				warning(c, config_setting_get_member(s, "user"),
-				    path, "user \"%s\" does not exist (yet)", str);
-		}
 	}
 	if (get_string(c, s, path, "group", &str)) {
 		if (!*str)
 			error(c, config_setting_get_member(s, "group"), path,
 			    "group: must not be empty");
-		else {
+		else
 			w->group = xstrdup(str);
-			if (!getgrnam(str))
-				warning(c, config_setting_get_member(s, "group"),
-				    path, "group \"%s\" does not exist (yet)", str);
-		}
 	}
+	resolve_ids(c, s, path, w);
 	get_bool(c, s, path, "no_new_privs", &w->no_new_privs);
 	if ((m = config_setting_get_member(s, "rlimits")))
 		parse_rlimits(c, m, path, w);
 	parse_stdio(c, s, path, "stdout", &w->out);
 	parse_stdio(c, s, path, "stderr", &w->err);
+}
+
+/*
+ * user and group to ids (NSS), here at load and never at a spawn: a slow
+ * directory cannot stall supervision. A name not found is a warning; the
+ * worker's starts then fail with ids.error until a reload finds it.
+ */
+static void
+resolve_ids(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
+{
+	struct spec_ids *ids = &w->ids;
+	struct passwd *pw = NULL;
+	struct group *gr;
+	int ng = 32;
+
+	if (w->user && !(pw = getpwnam(w->user))) {
+		warning(c, config_setting_get_member(s, "user"), path,
+		    "user \"%s\" does not exist (yet)", w->user);
+		ids->error = xasprintf("unknown user \"%s\"", w->user);
+		return;
+	}
+	if (pw) {
+		ids->set_uid = true;
+		ids->uid = pw->pw_uid;
+		ids->gid = pw->pw_gid;
+	}
+	if (w->group) {
+		if (!(gr = getgrnam(w->group))) {
+			warning(c, config_setting_get_member(s, "group"), path,
+			    "group \"%s\" does not exist (yet)", w->group);
+			ids->error = xasprintf("unknown group \"%s\"", w->group);
+			return;
+		}
+		ids->gid = gr->gr_gid;
+	}
+	if (!pw) {
+		if (!w->group)
+			return;
+		/* A group alone: that group is the only one kept. */
+		ids->groups = xcalloc(1, sizeof(*ids->groups));
+		ids->groups[0] = ids->gid;
+		ids->ngroups = 1;
+		return;
+	}
+	for (;;) {
+		int want = ng;
+
+		ids->groups = xreallocarray(ids->groups, (size_t)ng,
+		    sizeof(*ids->groups));
+		if (getgrouplist(pw->pw_name, ids->gid, ids->groups, &ng) >= 0)
+			break;
+		if (ng <= want)
+			ng = want * 2;
+	}
+	ids->ngroups = (size_t)ng;
 }
 
 /* The level of the node at path: the root is 1. */

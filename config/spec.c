@@ -24,6 +24,8 @@ spec_node_free(struct spec_node *n)
 	free(n->w.cwd);
 	free(n->w.user);
 	free(n->w.group);
+	free(n->w.ids.groups);
+	free(n->w.ids.error);
 	free(n->w.rlimits);
 	free(n->w.out.path);
 	free(n->w.err.path);
@@ -79,6 +81,12 @@ spec_node_dup(const struct spec_node *n)
 	d->w.cwd = str_dup_or_null(n->w.cwd);
 	d->w.user = str_dup_or_null(n->w.user);
 	d->w.group = str_dup_or_null(n->w.group);
+	d->w.ids.error = str_dup_or_null(n->w.ids.error);
+	d->w.ids.groups = n->w.ids.ngroups
+	    ? xcalloc(n->w.ids.ngroups, sizeof(*d->w.ids.groups)) : NULL;
+	if (n->w.ids.ngroups)
+		memcpy(d->w.ids.groups, n->w.ids.groups,
+		    n->w.ids.ngroups * sizeof(*d->w.ids.groups));
 	d->w.out.path = str_dup_or_null(n->w.out.path);
 	d->w.err.path = str_dup_or_null(n->w.err.path);
 	return d;
@@ -95,6 +103,17 @@ static bool
 str_eq(const char *a, const char *b)
 {
 	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The same ids: a reload that finds a user's uid or groups changed
+ * restarts the worker with them. */
+static bool
+ids_eq(const struct spec_ids *a, const struct spec_ids *b)
+{
+	return a->set_uid == b->set_uid && a->uid == b->uid &&
+	    a->gid == b->gid && a->ngroups == b->ngroups &&
+	    mem_eq(a->groups, b->groups, a->ngroups * sizeof(*a->groups)) &&
+	    str_eq(a->error, b->error);
 }
 
 static bool
@@ -136,7 +155,8 @@ spec_worker_equal(const struct spec_node *a, const struct spec_node *b)
 	    strv_eq(x->env, y->env) && x->env_clear == y->env_clear &&
 	    str_eq(x->cwd, y->cwd) && x->has_umask == y->has_umask &&
 	    x->umask == y->umask && str_eq(x->user, y->user) &&
-	    str_eq(x->group, y->group) && x->no_new_privs == y->no_new_privs &&
+	    str_eq(x->group, y->group) && ids_eq(&x->ids, &y->ids) &&
+	    x->no_new_privs == y->no_new_privs &&
 	    x->nrlimits == y->nrlimits &&
 	    mem_eq(x->rlimits, y->rlimits, x->nrlimits * sizeof(*x->rlimits)) &&
 	    stdio_eq(&x->out, &y->out) && stdio_eq(&x->err, &y->err);

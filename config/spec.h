@@ -58,6 +58,21 @@ struct spec_rlimit {
 	uint64_t value;		/* soft = hard; UINT64_MAX is unlimited */
 };
 
+/*
+ * user and group as ids, looked up (NSS) when the config is loaded or
+ * reloaded, never at a spawn: a slow directory (LDAP, sssd) cannot stall
+ * supervision. error is set when a name did not resolve then: each start
+ * of the worker fails with it until a reload finds the name.
+ */
+struct spec_ids {
+	bool set_uid;		/* user given: uid, its gid, its groups */
+	uid_t uid;
+	gid_t gid;		/* the user's, or group's when given */
+	gid_t *groups;		/* supplementary groups (setgroups) */
+	size_t ngroups;
+	char *error;		/* "unknown user \"x\"", NULL: resolved */
+};
+
 struct spec_worker {
 	char **argv;		/* NULL-terminated */
 	size_t argc;
@@ -77,6 +92,7 @@ struct spec_worker {
 	mode_t umask;
 	char *user;		/* NULL: arbord's */
 	char *group;
+	struct spec_ids ids;	/* user and group, resolved at load */
 	bool no_new_privs;
 	struct spec_rlimit *rlimits;
 	size_t nrlimits;

@@ -22,6 +22,7 @@
 #include "control.h"
 #include "event.h"
 #include "obswatch.h"
+#include "log.h"
 #include "util.h"
 
 #define CTL_MAX_LINE (64 * 1024)
@@ -41,7 +42,10 @@ struct client {
 };
 
 struct control {
-	struct loop *loop;
+	struct reactor *r;
+	struct engine *eng;
+	struct obswatch *obs;
+	struct control_ops ops;
 	struct watch w;
 	char *path;
 	struct client *clients;
@@ -82,7 +86,7 @@ client_release(struct client *c, bool keep_fd)
 
 	if (c->w.dead)
 		return;
-	loop_unwatch(ctl->loop, &c->w);
+	reactor_unwatch(ctl->r, &c->w);
 	if (!keep_fd)
 		close(c->w.fd);
 	if (c->prev)
@@ -92,7 +96,7 @@ client_release(struct client *c, bool keep_fd)
 	if (c->next)
 		c->next->prev = c->prev;
 	ctl->nclients--;
-	loop_defer_free(ctl->loop, c, client_free);
+	reactor_defer_free(ctl->r, c, client_free);
 	if (ctl->paused && !keep_fd)
 		resume_accept(ctl);
 }
@@ -107,7 +111,7 @@ client_flush(struct client *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			loop_modify(c->ctl->loop, &c->w, EPOLLIN | EPOLLOUT);
+			reactor_modify(c->ctl->r, &c->w, EPOLLIN | EPOLLOUT);
 			return;
 		}
 		if (n < 0) {
@@ -117,7 +121,7 @@ client_flush(struct client *c)
 		c->outoff += (size_t)n;
 	}
 	c->outoff = c->outlen = 0;
-	loop_modify(c->ctl->loop, &c->w, EPOLLIN);
+	reactor_modify(c->ctl->r, &c->w, EPOLLIN);
 }
 
 /* Queues one reply line; takes ownership of o. */
@@ -230,7 +234,7 @@ status_json(const struct enode *n, uint64_t now)
 static struct enode *
 req_node(struct client *c, json_t *req, bool required)
 {
-	struct engine *eng = loop_engine(c->ctl->loop);
+	struct engine *eng = c->ctl->eng;
 	json_t *p = json_object_get(req, "path");
 	struct enode *n;
 
@@ -253,7 +257,7 @@ cmd_status(struct client *c, json_t *req)
 
 	if (n)
 		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "status",
-		    status_json(n, loop_now())));
+		    status_json(n, mono_ns())));
 }
 
 typedef int (*node_cmd)(struct engine *, struct enode *, uint64_t,
@@ -267,7 +271,7 @@ run_node_cmd(struct client *c, json_t *req, node_cmd fn)
 
 	if (!n)
 		return;
-	if (fn(loop_engine(c->ctl->loop), n, loop_now(), &why) < 0)
+	if (fn(c->ctl->eng, n, mono_ns(), &why) < 0)
 		send_error(c, "%s: %s", enode_path(n), why);
 	else
 		send_ok(c);
@@ -297,7 +301,7 @@ cmd_signal(struct client *c, json_t *req)
 		send_error(c, "\"signal\" must be a signal name or number 1-64");
 		return;
 	}
-	if (engine_cmd_signal(loop_engine(c->ctl->loop), n, sig, &why) < 0)
+	if (engine_cmd_signal(c->ctl->eng, n, sig, &why) < 0)
 		send_error(c, "%s: %s", enode_path(n), why);
 	else
 		send_ok(c);
@@ -329,8 +333,8 @@ cmd_start_child(struct client *c, json_t *req)
 		}
 		argv[i] = xstrdup(json_string_value(a));
 	}
-	child = engine_start_child(loop_engine(c->ctl->loop), n, argv,
-	    loop_now(), &why);
+	child = engine_start_child(c->ctl->eng, n, argv,
+	    mono_ns(), &why);
 	strv_free(argv);
 	if (!child)
 		send_error(c, "%s: %s", enode_path(n), why);
@@ -345,7 +349,8 @@ cmd_reload(struct client *c, json_t *req)
 	json_t *errors = NULL, *summary = NULL;
 
 	(void)req;
-	if (loop_reload(c->ctl->loop, "arborctl reload", &errors, &summary) < 0)
+	if (c->ctl->ops.reload(c->ctl->ops.ctx, "arborctl reload", &errors,
+	    &summary) < 0)
 		client_send(c, json_pack("{s:b, s:s, s:o}", "ok", 0, "error",
 		    "configuration refused, nothing changed", "errors", errors));
 	else {
@@ -360,17 +365,17 @@ cmd_reload(struct client *c, json_t *req)
  * epoll first (the thread may close its fd at once), then goes over.
  */
 static void
-hand_over(struct client *c, const char *request)
+hand_over(struct client *c, const struct obs_request *req)
 {
 	static const char down[] = "{\"ok\":false,\"error\":\"observability is not running (it restarts with backoff)\"}\n";
-	struct loop *l = c->ctl->loop;
+	struct obswatch *obs = c->ctl->obs;
 	int fd = c->w.fd;
 
 	client_flush(c);
 	if (c->w.dead)
 		return;
 	client_release(c, true);
-	if (obswatch_hand_over(loop_obs(l), fd, request) < 0) {
+	if (obswatch_hand_over(obs, fd, req) < 0) {
 		(void)!write(fd, down, sizeof(down) - 1);
 		close(fd);
 	}
@@ -379,30 +384,34 @@ hand_over(struct client *c, const char *request)
 static void
 cmd_metrics(struct client *c, json_t *req)
 {
+	const struct obs_request r = { .kind = OBS_REQ_METRICS };
+
 	(void)req;
-	hand_over(c, "metrics");
+	hand_over(c, &r);
 }
 
 static void
 cmd_events(struct client *c, json_t *req)
 {
-	hand_over(c, json_is_true(json_object_get(req, "follow"))
-	    ? "events --follow" : "events");
+	const struct obs_request r = { .kind = OBS_REQ_EVENTS,
+	    .follow = json_is_true(json_object_get(req, "follow")) };
+
+	hand_over(c, &r);
 }
 
 static void
 cmd_trace(struct client *c, json_t *req)
 {
 	json_t *d = json_object_get(req, "duration");
-	char request[32];
+	struct obs_request r = { .kind = OBS_REQ_TRACE };
 
 	if (!json_is_number(d) || json_number_value(d) <= 0 ||
 	    json_number_value(d) > 3600) {
 		send_error(c, "\"duration\" must be seconds, more than 0 and at most 3600");
 		return;
 	}
-	snprintf(request, sizeof(request), "trace %.3f", json_number_value(d));
-	hand_over(c, request);
+	r.trace_ns = (uint64_t)(json_number_value(d) * 1e9);
+	hand_over(c, &r);
 }
 
 static void
@@ -410,7 +419,7 @@ cmd_shutdown(struct client *c, json_t *req)
 {
 	(void)req;
 	send_ok(c);
-	loop_shutdown(c->ctl->loop, "arborctl shutdown");
+	c->ctl->ops.shutdown(c->ctl->ops.ctx, "arborctl shutdown");
 }
 
 static const struct {
@@ -510,12 +519,11 @@ control_input(struct client *c, const char *buf, size_t len)
 }
 
 static void
-on_client(struct loop *l, void *owner, uint32_t events)
+on_client(void *owner, uint32_t events)
 {
 	struct client *c = owner;
 
-	(void)l;
-	c->last_active = loop_now();
+	c->last_active = mono_ns();
 	if (events & EPOLLOUT)
 		client_flush(c);
 	if (c->w.dead || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
@@ -554,34 +562,29 @@ evict_oldest(struct control *ctl)
 static void
 resume_accept(struct control *ctl)
 {
-	struct itimerspec off = { 0 };
-
 	ctl->paused = false;
-	timerfd_settime(ctl->retryw.fd, 0, &off, NULL);
-	loop_modify(ctl->loop, &ctl->w, EPOLLIN);
+	timerfd_arm(ctl->retryw.fd, 0, 0);
+	reactor_modify(ctl->r, &ctl->w, EPOLLIN);
 }
 
 static void
 pause_accept(struct control *ctl, int err)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = 1 } };
-
 	if (!ctl->exhausted)
 		log_msg(LOG_WARN, "control: accept: %s; not accepting for now (supervision goes on)",
 		    strerror(err));
 	ctl->exhausted = true;
 	ctl->paused = true;
-	loop_modify(ctl->loop, &ctl->w, 0);
-	timerfd_settime(ctl->retryw.fd, 0, &its, NULL);
+	reactor_modify(ctl->r, &ctl->w, 0);
+	timerfd_arm(ctl->retryw.fd, 1000, 0);
 }
 
 static void
-on_retry(struct loop *l, void *owner, uint32_t events)
+on_retry(void *owner, uint32_t events)
 {
 	struct control *ctl = owner;
 	uint64_t n;
 
-	(void)l;
 	(void)events;
 	(void)!read(ctl->retryw.fd, &n, sizeof(n));
 	if (ctl->paused)
@@ -589,7 +592,7 @@ on_retry(struct loop *l, void *owner, uint32_t events)
 }
 
 static void
-on_accept(struct loop *l, void *owner, uint32_t events)
+on_accept(void *owner, uint32_t events)
 {
 	struct control *ctl = owner;
 
@@ -627,7 +630,6 @@ on_accept(struct loop *l, void *owner, uint32_t events)
 		if (!control_adopt(ctl, fd))
 			close(fd);
 	}
-	(void)l;
 }
 
 struct client *
@@ -639,8 +641,8 @@ control_adopt(struct control *ctl, int fd)
 		evict_oldest(ctl);
 	c = xcalloc(1, sizeof(*c));
 	c->ctl = ctl;
-	c->last_active = loop_now();
-	if (loop_watch(ctl->loop, &c->w, fd, EPOLLIN, on_client, c) < 0) {
+	c->last_active = mono_ns();
+	if (reactor_watch(ctl->r, &c->w, fd, EPOLLIN, on_client, c) < 0) {
 		log_msg(LOG_WARN, "control: epoll_ctl: %s", strerror(errno));
 		free(c);
 		return NULL;
@@ -674,10 +676,13 @@ make_parent_dirs(const char *path)
 }
 
 struct control *
-control_open(struct loop *l, const char *path, char *err, size_t errlen)
+control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
+    const struct control_ops *ops, const char *path, char *err,
+    size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct control *ctl;
+	const char *what;
 	mode_t old;
 	int fd;
 
@@ -704,41 +709,56 @@ control_open(struct loop *l, const char *path, char *err, size_t errlen)
 	}
 	close(fd);
 	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
-	}
+
+	ctl = xcalloc(1, sizeof(*ctl));
+	ctl->r = r;
+	ctl->eng = eng;
+	ctl->obs = obs;
+	ctl->ops = *ops;
+	ctl->w.fd = ctl->retryw.fd = -1;
+	what = "socket";
+	if ((fd = ctl->w.fd = socket(AF_UNIX,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
 	old = umask(0177);
+	what = "bind";
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		umask(old);
-		snprintf(err, errlen, "bind: %s", strerror(errno));
-		close(fd);
-		return NULL;
+		goto fail;
 	}
 	umask(old);
-	if (chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		close(fd);
-		unlink(path);
-		return NULL;
-	}
-	ctl = xcalloc(1, sizeof(*ctl));
-	ctl->loop = l;
 	ctl->path = xstrdup(path);
-	ctl->retryw.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (ctl->retryw.fd < 0 ||
-	    loop_watch(l, &ctl->retryw, ctl->retryw.fd, EPOLLIN, on_retry, ctl) < 0)
-		fatal("%s: timerfd: %s", __func__, strerror(errno));
-	if (loop_watch(l, &ctl->w, fd, EPOLLIN, on_accept, ctl) < 0) {
-		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
-		close(fd);
-		unlink(path);
-		free(ctl->path);
-		free(ctl);
-		return NULL;
+	what = "chmod";
+	if (chmod(path, 0600) < 0)
+		goto fail;
+	what = "listen";
+	if (listen(fd, 64) < 0)
+		goto fail;
+	what = "timerfd";
+	if ((ctl->retryw.fd = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
+		goto fail;
+	what = "epoll_ctl";
+	if (reactor_watch(r, &ctl->retryw, ctl->retryw.fd, EPOLLIN, on_retry,
+	    ctl) < 0)
+		goto fail;
+	if (reactor_watch(r, &ctl->w, fd, EPOLLIN, on_accept, ctl) < 0) {
+		reactor_unwatch(r, &ctl->retryw);
+		goto fail;
 	}
 	return ctl;
+fail:
+	/* The one way out of a failure: whatever was made is undone. */
+	snprintf(err, errlen, "%s: %s", what, strerror(errno));
+	if (ctl->retryw.fd >= 0)
+		close(ctl->retryw.fd);
+	if (ctl->w.fd >= 0)
+		close(ctl->w.fd);
+	if (ctl->path)
+		unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+	return NULL;
 }
 
 void
@@ -755,11 +775,11 @@ control_close(struct control *ctl)
 		struct client *c = ctl->clients;
 
 		ctl->clients = c->next;
-		loop_unwatch(ctl->loop, &c->w);
+		reactor_unwatch(ctl->r, &c->w);
 		client_free(c);
 	}
-	loop_unwatch(ctl->loop, &ctl->w);
-	loop_unwatch(ctl->loop, &ctl->retryw);
+	reactor_unwatch(ctl->r, &ctl->w);
+	reactor_unwatch(ctl->r, &ctl->retryw);
 	close(ctl->w.fd);
 	close(ctl->retryw.fd);
 	unlink(ctl->path);

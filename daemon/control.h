@@ -5,13 +5,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "loop.h"
+#include <jansson.h>
+
+#include "engine.h"
+#include "obswatch.h"
+#include "reactor.h"
 
 struct control;
 
+/* What the control socket asks of arbord beyond the engine. */
+struct control_ops {
+	/* As loop.c's reload: 0, or -1 with *errors (a JSON array). */
+	int (*reload)(void *ctx, const char *why, json_t **errors,
+	    json_t **summary);
+	void (*shutdown)(void *ctx, const char *why);
+	void *ctx;
+};
+
 /* Listens on path (mode 0600); NULL with err set when it cannot. */
-struct control *control_open(struct loop *, const char *path, char *err,
-    size_t errlen);
+struct control *control_open(struct reactor *, struct engine *,
+    struct obswatch *, const struct control_ops *, const char *path,
+    char *err, size_t errlen);
 /* Closes every client and removes the socket file. */
 void control_close(struct control *);
 

@@ -24,24 +24,21 @@
 #include "loop.h"
 #include "notify.h"
 #include "obswatch.h"
+#include "reactor.h"
 #include "spawn.h"
 #include "util.h"
 
 /* A worker's main process, watched through its pidfd. */
 struct proc {
 	struct watch w;
+	struct loop *loop;
 	pid_t pid;
 	struct enode *node;
 	struct proc *prev, *next;
 };
 
-struct deferred {
-	void *p;
-	void (*fn)(void *);
-};
-
 struct loop {
-	int epfd;
+	struct reactor *r;
 	struct watch sigw;
 	struct watch timerw;
 	uint64_t armed;		/* deadline the timerfd holds */
@@ -56,8 +53,6 @@ struct loop {
 	size_t nprocs;
 	uint64_t reap_at;	/* orphan scan due (0: none) */
 	bool said_signal[_NSIG];	/* ignored signals, logged once */
-	struct deferred *deferred;
-	size_t ndeferred, capdeferred;
 	bool done;
 	int exit_code;
 	/* arbord's own supervisor (systemd Type=notify): NULL when none. */
@@ -66,15 +61,6 @@ struct loop {
 	char status_sent[128];
 	uint64_t status_at;
 };
-
-uint64_t
-loop_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Orphans (descendants re-parented to arbord) are reaped with
@@ -85,64 +71,6 @@ loop_now(void)
  */
 #define REAP_NOW_MAX 64
 #define REAP_DELAY_NS (50 * NSEC_PER_MSEC)
-
-struct engine *
-loop_engine(struct loop *l)
-{
-	return l->eng;
-}
-
-int
-loop_watch(struct loop *l, struct watch *w, int fd, uint32_t events,
-    watch_fn fn, void *owner)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	w->fn = fn;
-	w->owner = owner;
-	w->fd = fd;
-	w->dead = false;
-	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
-}
-
-void
-loop_modify(struct loop *l, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
-		log_msg(LOG_WARN, "%s: epoll_ctl: %s", __func__, strerror(errno));
-}
-
-void
-loop_unwatch(struct loop *l, struct watch *w)
-{
-	if (w->dead)
-		return;
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	w->dead = true;
-}
-
-void
-loop_defer_free(struct loop *l, void *p, void (*fn)(void *))
-{
-	if (l->ndeferred == l->capdeferred) {
-		l->capdeferred = l->capdeferred ? l->capdeferred * 2 : 16;
-		l->deferred = xreallocarray(l->deferred, l->capdeferred,
-		    sizeof(*l->deferred));
-	}
-	l->deferred[l->ndeferred].p = p;
-	l->deferred[l->ndeferred].fn = fn;
-	l->ndeferred++;
-}
-
-static void
-run_deferred(struct loop *l)
-{
-	for (size_t i = 0; i < l->ndeferred; i++)
-		l->deferred[i].fn(l->deferred[i].p);
-	l->ndeferred = 0;
-}
 
 /* One datagram to arbord's own supervisor ("@name" is abstract). */
 static void
@@ -199,7 +127,7 @@ update_notify_self(struct loop *l)
 
 	if (!l->notify_self || engine_stopping(l->eng))
 		return;
-	now = loop_now();
+	now = mono_ns();
 	if (l->ready_sent && now - l->status_at < NSEC_PER_SEC)
 		return;
 	if (!l->ready_sent && !engine_started(l->eng))
@@ -217,7 +145,7 @@ update_notify_self(struct loop *l)
 	l->status_at = now;
 }
 
-void
+static void
 loop_shutdown(struct loop *l, const char *why)
 {
 	if (engine_stopping(l->eng)) {
@@ -226,7 +154,7 @@ loop_shutdown(struct loop *l, const char *why)
 	}
 	log_msg(LOG_INFO, "%s: orderly shutdown", why);
 	notify_self(l, "STOPPING=1\nSTATUS=stopping the tree");
-	engine_shutdown(l->eng, loop_now());
+	engine_shutdown(l->eng, mono_ns());
 }
 
 static struct proc *
@@ -265,7 +193,7 @@ proc_exited(struct loop *l, struct proc *p)
 		status = si.si_status;
 	else
 		sig = si.si_status;
-	loop_unwatch(l, &p->w);
+	reactor_unwatch(l->r, &p->w);
 	close(p->w.fd);
 	if (p->prev)
 		p->prev->next = p->next;
@@ -274,16 +202,18 @@ proc_exited(struct loop *l, struct proc *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	l->nprocs--;
-	loop_defer_free(l, p, proc_free);
+	reactor_defer_free(l->r, p, proc_free);
 	if (enode_pid(p->node) == p->pid)
-		engine_exited(l->eng, p->node, status, sig, loop_now());
+		engine_exited(l->eng, p->node, status, sig, mono_ns());
 }
 
 static void
-on_pidfd(struct loop *l, void *owner, uint32_t events)
+on_pidfd(void *owner, uint32_t events)
 {
+	struct proc *p = owner;
+
 	(void)events;
-	proc_exited(l, owner);
+	proc_exited(p->loop, p);
 }
 
 /* Reaps orphans re-parented to arbord (subreaper, or PID 1). */
@@ -306,6 +236,9 @@ reap_children(struct loop *l)
 	}
 }
 
+static int loop_reload(struct loop *, const char *why, json_t **errors,
+    json_t **summary);
+
 /* A signal arbord does not act on: said once per signal, then ignored. */
 static void
 ignored_signal(struct loop *l, const struct signalfd_siginfo *ssi)
@@ -320,12 +253,12 @@ ignored_signal(struct loop *l, const struct signalfd_siginfo *ssi)
 }
 
 static void
-on_signal(struct loop *l, void *owner, uint32_t events)
+on_signal(void *owner, uint32_t events)
 {
+	struct loop *l = owner;
 	struct signalfd_siginfo ssi;
 	bool chld = false;
 
-	(void)owner;
 	(void)events;
 	while (read(l->sigw.fd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi)) {
 		switch (ssi.ssi_signo) {
@@ -355,23 +288,23 @@ on_signal(struct loop *l, void *owner, uint32_t events)
 	if (l->nprocs <= REAP_NOW_MAX)
 		reap_children(l);
 	else if (!l->reap_at)
-		l->reap_at = loop_now() + REAP_DELAY_NS;
+		l->reap_at = mono_ns() + REAP_DELAY_NS;
 }
 
 static void
-on_timer(struct loop *l, void *owner, uint32_t events)
+on_timer(void *owner, uint32_t events)
 {
+	struct loop *l = owner;
 	uint64_t expirations;
 
-	(void)owner;
 	(void)events;
 	(void)!read(l->timerw.fd, &expirations, sizeof(expirations));
 	l->armed = UINT64_MAX;
-	if (l->reap_at && loop_now() >= l->reap_at) {
+	if (l->reap_at && mono_ns() >= l->reap_at) {
 		l->reap_at = 0;
 		reap_children(l);
 	}
-	engine_tick(l->eng, loop_now());
+	engine_tick(l->eng, mono_ns());
 }
 
 static void
@@ -412,9 +345,10 @@ op_spawn(void *ctx, struct enode *n, int *err)
 		return -1;
 	}
 	p = xcalloc(1, sizeof(*p));
+	p->loop = l;
 	p->pid = pid;
 	p->node = n;
-	if (loop_watch(l, &p->w, pidfd, EPOLLIN, on_pidfd, p) < 0)
+	if (reactor_watch(l->r, &p->w, pidfd, EPOLLIN, on_pidfd, p) < 0)
 		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
 	p->next = l->procs;
 	if (l->procs)
@@ -513,7 +447,7 @@ kill_children(void)
 static void
 kill_leftovers(void)
 {
-	uint64_t deadline = loop_now() + LEFTOVERS_DEADLINE_NS;
+	uint64_t deadline = mono_ns() + LEFTOVERS_DEADLINE_NS;
 	const struct timespec pause = { .tv_nsec = 2 * 1000 * 1000 };
 	unsigned killed = 0;
 
@@ -526,7 +460,7 @@ kill_leftovers(void)
 			;
 		if (r < 0)
 			break;		/* ECHILD: nothing is left */
-		if (loop_now() >= deadline) {
+		if (mono_ns() >= deadline) {
 			log_msg(LOG_WARN, "exit: processes left after %d s of SIGKILL (%u signals sent); exiting without them",
 			    (int)(LEFTOVERS_DEADLINE_NS / NSEC_PER_SEC), killed);
 			break;
@@ -611,8 +545,9 @@ warn_fd_limit(const struct spec *spec)
 		    rl.rlim_cur - FDS_RESERVED : 0));
 }
 
-int
-loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
+static int
+loop_reload(struct loop *l, const char *why, json_t **errors,
+    json_t **summary)
 {
 	struct config_diag diag;
 	struct reload_summary sum;
@@ -636,7 +571,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
 		return -1;
 	}
 	config_diag_free(&diag);
-	if (engine_reload(l->eng, spec, loop_now(), &sum, &refusal) < 0) {
+	if (engine_reload(l->eng, spec, mono_ns(), &sum, &refusal) < 0) {
 		log_msg(LOG_ERROR, "%s: %s: %s; nothing changed", why,
 		    l->config_file, refusal);
 		char *line = xasprintf("%s: %s", l->config_file, refusal);
@@ -678,8 +613,22 @@ loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
 }
 
 static int
+ops_reload(void *ctx, const char *why, json_t **errors, json_t **summary)
+{
+	return loop_reload(ctx, why, errors, summary);
+}
+
+static void
+ops_shutdown(void *ctx, const char *why)
+{
+	loop_shutdown(ctx, why);
+}
+
+static int
 setup(struct loop *l, const struct loop_options *o)
 {
+	const struct control_ops ops = { .reload = ops_reload,
+	    .shutdown = ops_shutdown, .ctx = l };
 	sigset_t mask;
 	char err[256];
 	char *path;
@@ -722,26 +671,29 @@ setup(struct loop *l, const struct loop_options *o)
 	signal(SIGHUP, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 
-	if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		fatal("%s: epoll_create1: %s", __func__, strerror(errno));
+	l->r = reactor_new();
 	if ((fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-	    loop_watch(l, &l->sigw, fd, EPOLLIN, on_signal, NULL) < 0)
+	    reactor_watch(l->r, &l->sigw, fd, EPOLLIN, on_signal, l) < 0)
 		fatal("%s: signalfd: %s", __func__, strerror(errno));
 	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
-	    loop_watch(l, &l->timerw, fd, EPOLLIN, on_timer, NULL) < 0)
+	    reactor_watch(l->r, &l->timerw, fd, EPOLLIN, on_timer, l) < 0)
 		fatal("%s: timerfd: %s", __func__, strerror(errno));
 	l->armed = UINT64_MAX;
 	if ((l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		fatal("%s: /dev/null: %s", __func__, strerror(errno));
 
-	l->ctl = control_open(l, o->socket_path, err, sizeof(err));
+	/* The engine exists before the sockets that feed it open. */
+	l->obs = obswatch_start(l->r, l->spec, o->no_bpf);
+	l->eng = engine_new(l->spec, &runtime_ops, l);
+	l->ctl = control_open(l->r, l->eng, l->obs, &ops, o->socket_path, err,
+	    sizeof(err));
 	if (!l->ctl) {
 		log_msg(LOG_ERROR, "control socket %s: %s; nothing was started",
 		    o->socket_path, err);
 		return -1;
 	}
 	path = xasprintf("%s.notify", o->socket_path);
-	l->notify = notify_open(l, path, err, sizeof(err));
+	l->notify = notify_open(l->r, l->eng, path, err, sizeof(err));
 	if (!l->notify) {
 		log_msg(LOG_ERROR, "notify socket %s: %s; nothing was started",
 		    path, err);
@@ -749,52 +701,33 @@ setup(struct loop *l, const struct loop_options *o)
 		return -1;
 	}
 	free(path);
-	l->obs = obswatch_start(l, l->spec, o->no_bpf);
 	warn_fd_limit(l->spec);		/* once spawn_init has raised it */
 	return 0;
-}
-
-struct obswatch *
-loop_obs(struct loop *l)
-{
-	return l->obs;
 }
 
 int
 loop_run(struct spec **specp, const struct loop_options *o)
 {
 	struct loop l = { .spec = *specp, .config_file = o->config_file,
-	    .exit_code = 0, .epfd = -1 };
-	struct epoll_event evs[64];
+	    .exit_code = 0 };
+	int code;
 
-	if (setup(&l, o) < 0)
-		return 1;
+	if (setup(&l, o) < 0) {
+		code = 1;
+		goto out;
+	}
 	log_msg(LOG_INFO, "arbord %d started on %s, control socket %s",
 	    getpid(), o->config_file, o->socket_path);
 	if (getenv("NOTIFY_SOCKET") && *getenv("NOTIFY_SOCKET"))
 		l.notify_self = xstrdup(getenv("NOTIFY_SOCKET"));
-	l.eng = engine_new(l.spec, &runtime_ops, &l);
-	engine_start(l.eng, loop_now());
+	engine_start(l.eng, mono_ns());
 	rearm_timer(&l);
 	obswatch_flush(l.obs);
 	log_flush();
 	update_notify_self(&l);
 
 	while (!l.done) {
-		int n = epoll_wait(l.epfd, evs, (int)ARRAY_SIZE(evs), -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fatal("%s: epoll_wait: %s", __func__, strerror(errno));
-		}
-		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
-
-			if (!w->dead)
-				w->fn(&l, w->owner, evs[i].events);
-		}
-		run_deferred(&l);
+		reactor_run_once(l.r, -1);
 		rearm_timer(&l);
 		/* Hand the batch's lines to the log writer, then tell systemd. */
 		obswatch_flush(l.obs);
@@ -802,6 +735,10 @@ loop_run(struct spec **specp, const struct loop_options *o)
 		update_notify_self(&l);
 	}
 
+	log_msg(LOG_INFO, "arbord exits with code %d", l.exit_code);
+	code = l.exit_code;
+out:
+	/* Also the way out of a failed setup: whatever was made is undone. */
 	control_close(l.ctl);
 	notify_close(l.notify);
 	obswatch_stop(l.obs);
@@ -814,13 +751,13 @@ loop_run(struct spec **specp, const struct loop_options *o)
 	engine_free(l.eng);
 	/* Reloads replace the spec: the caller gets back the one in use. */
 	*specp = l.spec;
-	free(l.deferred);
-	close(l.sigw.fd);
-	close(l.timerw.fd);
-	close(l.devnull);
-	close(l.epfd);
+	if (l.r) {
+		close(l.sigw.fd);
+		close(l.timerw.fd);
+		close(l.devnull);
+	}
+	reactor_free(l.r);
 	free(l.notify_self);
-	log_msg(LOG_INFO, "arbord exits with code %d", l.exit_code);
 	log_flush();
-	return l.exit_code;
+	return code;
 }

@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "log.h"
 #include "util.h"
 
 struct notify {
-	struct loop *loop;
+	struct reactor *r;
+	struct engine *eng;
 	struct watch w;
 	char *path;
 	uint64_t rejected;
@@ -25,7 +27,7 @@ struct notify {
 static void __attribute__((format(printf, 2, 3)))
 reject(struct notify *nt, const char *fmt, ...)
 {
-	uint64_t now = loop_now();
+	uint64_t now = mono_ns();
 	va_list ap;
 	char *msg;
 
@@ -65,7 +67,7 @@ sender(struct engine *eng, pid_t pid)
 }
 
 static void
-on_datagram(struct loop *l, void *owner, uint32_t events)
+on_datagram(void *owner, uint32_t events)
 {
 	struct notify *nt = owner;
 
@@ -126,7 +128,7 @@ on_datagram(struct loop *l, void *owner, uint32_t events)
 			reject(nt, "no sender credentials");
 			continue;
 		}
-		n = sender(loop_engine(l), cred->pid);
+		n = sender(nt->eng, cred->pid);
 		if (!n) {
 			reject(nt, "pid %d is not a notify worker or in its process group",
 			    cred->pid);
@@ -137,23 +139,24 @@ on_datagram(struct loop *l, void *owner, uint32_t events)
 			    cred->pid, why);
 			continue;
 		}
-		now = loop_now();
+		now = mono_ns();
 		if (m.has_status)
-			engine_set_status_text(loop_engine(l), n, m.status);
+			engine_set_status_text(nt->eng, n, m.status);
 		if (m.has_extend)
-			engine_extend_timeout(loop_engine(l), n, m.extend_usec,
+			engine_extend_timeout(nt->eng, n, m.extend_usec,
 			    now);
 		if (m.ready)
-			engine_ready(loop_engine(l), n, now);
+			engine_ready(nt->eng, n, now);
 		if (m.watchdog)
-			engine_watchdog(loop_engine(l), n, now);
+			engine_watchdog(nt->eng, n, now);
 		if (m.watchdog_trigger)
-			engine_watchdog_trigger(loop_engine(l), n, now);
+			engine_watchdog_trigger(nt->eng, n, now);
 	}
 }
 
 struct notify *
-notify_open(struct loop *l, const char *path, char *err, size_t errlen)
+notify_open(struct reactor *r, struct engine *eng, const char *path,
+    char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct notify *nt;
@@ -182,9 +185,10 @@ notify_open(struct loop *l, const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	nt = xcalloc(1, sizeof(*nt));
-	nt->loop = l;
+	nt->r = r;
+	nt->eng = eng;
 	nt->path = xstrdup(path);
-	if (loop_watch(l, &nt->w, fd, EPOLLIN, on_datagram, nt) < 0) {
+	if (reactor_watch(r, &nt->w, fd, EPOLLIN, on_datagram, nt) < 0) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		close(fd);
 		unlink(path);
@@ -200,7 +204,7 @@ notify_close(struct notify *nt)
 {
 	if (!nt)
 		return;
-	loop_unwatch(nt->loop, &nt->w);
+	reactor_unwatch(nt->r, &nt->w);
 	close(nt->w.fd);
 	unlink(nt->path);
 	free(nt->path);

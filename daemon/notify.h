@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loop.h"
+#include "engine.h"
+#include "reactor.h"
 
 #define NOTIFY_MAX_DATAGRAM 4096
 /* File descriptors one datagram may pass (all closed: no fd store). */
@@ -38,8 +39,8 @@ int notify_parse(const char *buf, size_t len, struct notify_msg *,
 
 struct notify;
 
-struct notify *notify_open(struct loop *, const char *path, char *err,
-    size_t errlen);
+struct notify *notify_open(struct reactor *, struct engine *,
+    const char *path, char *err, size_t errlen);
 void notify_close(struct notify *);
 const char *notify_path(const struct notify *);
 

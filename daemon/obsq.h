@@ -23,6 +23,15 @@ enum obs_msg_kind {
 	OBS_MSG_CLIENT,		/* a control client handed over (fd) */
 };
 
+/* A control request the observability thread answers, as typed fields. */
+enum obs_request_kind { OBS_REQ_METRICS, OBS_REQ_EVENTS, OBS_REQ_TRACE };
+
+struct obs_request {
+	enum obs_request_kind kind;
+	bool follow;		/* OBS_REQ_EVENTS: then live ones */
+	uint64_t trace_ns;	/* OBS_REQ_TRACE: how long to record */
+};
+
 struct obs_msg {
 	enum obs_msg_kind kind;
 	enum event_kind event;
@@ -36,7 +45,7 @@ struct obs_msg {
 	char cause[OBSQ_PATH];	/* EV_RESTART: the child whose exit caused it */
 	char text[OBSQ_TEXT];	/* EV_GIVE_UP: why; EV_RELOAD: what changed */
 	int fd;			/* OBS_MSG_CLIENT */
-	char request[32];	/* OBS_MSG_CLIENT: the command */
+	struct obs_request req;	/* OBS_MSG_CLIENT: what it asks */
 };
 
 struct obsq {

@@ -13,6 +13,7 @@
 #include "../exporters/obs.h"
 #include "event.h"
 #include "obswatch.h"
+#include "log.h"
 #include "util.h"
 
 #define BACKOFF_FIRST_MS 1000
@@ -20,7 +21,7 @@
 #define STABLE_NS (60 * NSEC_PER_SEC)	/* ran this long: backoff resets */
 
 struct obswatch {
-	struct loop *loop;
+	struct reactor *r;
 	struct obsq *q;
 	int wake_fd;
 	struct watch exitw;	/* eventfd: the thread ended */
@@ -42,18 +43,6 @@ struct obswatch {
 	char *metrics_listen;
 	enum obs_fault fault;
 };
-
-static void
-arm(int fd, uint64_t ms)
-{
-	struct itimerspec its = { 0 };
-
-	its.it_value.tv_sec = (time_t)(ms / 1000);
-	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
-	if (ms == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_sec = 0;	/* disarm */
-	timerfd_settime(fd, 0, &its, NULL);
-}
 
 static void
 args_free(struct obs_args *a)
@@ -94,23 +83,22 @@ start_thread(struct obswatch *w)
 		log_msg(LOG_ERROR, "observability thread: pthread_create: %s",
 		    strerror(err));
 		args_free(a);
-		arm(w->restartw.fd, w->backoff_ms ? w->backoff_ms : BACKOFF_FIRST_MS);
+		timerfd_arm(w->restartw.fd, w->backoff_ms ? w->backoff_ms : BACKOFF_FIRST_MS, 0);
 		return;
 	}
 	w->args = a;
 	w->running = true;
 	w->cancelling = false;
-	w->started_ns = loop_now();
-	arm(w->stallw.fd, OBS_STALL_MS);
+	w->started_ns = mono_ns();
+	timerfd_arm(w->stallw.fd, OBS_STALL_MS, 0);
 }
 
 static void
-on_exit_fd(struct loop *l, void *owner, uint32_t events)
+on_exit_fd(void *owner, uint32_t events)
 {
 	struct obswatch *w = owner;
 	uint64_t n;
 
-	(void)l;
 	(void)events;
 	(void)!read(w->exitw.fd, &n, sizeof(n));
 	if (!w->running)
@@ -119,23 +107,22 @@ on_exit_fd(struct loop *l, void *owner, uint32_t events)
 	args_free(w->args);
 	w->args = NULL;
 	w->running = false;
-	arm(w->stallw.fd, 0);
-	if (loop_now() - w->started_ns >= STABLE_NS || w->backoff_ms == 0)
+	timerfd_arm(w->stallw.fd, 0, 0);
+	if (mono_ns() - w->started_ns >= STABLE_NS || w->backoff_ms == 0)
 		w->backoff_ms = BACKOFF_FIRST_MS;
 	else if ((w->backoff_ms *= 2) > BACKOFF_MAX_MS)
 		w->backoff_ms = BACKOFF_MAX_MS;
 	log_msg(LOG_WARN, "observability thread %s; restarting it in %u ms (supervision is unaffected)",
 	    w->cancelling ? "stalled and was stopped" : "ended", w->backoff_ms);
-	arm(w->restartw.fd, w->backoff_ms);
+	timerfd_arm(w->restartw.fd, w->backoff_ms, 0);
 }
 
 static void
-on_stall(struct loop *l, void *owner, uint32_t events)
+on_stall(void *owner, uint32_t events)
 {
 	struct obswatch *w = owner;
 	uint64_t n;
 
-	(void)l;
 	(void)events;
 	(void)!read(w->stallw.fd, &n, sizeof(n));
 	if (!w->running || w->cancelling)
@@ -150,7 +137,7 @@ on_stall(struct loop *l, void *owner, uint32_t events)
 }
 
 static void
-on_restart(struct loop *l, void *owner, uint32_t events)
+on_restart(void *owner, uint32_t events)
 {
 	struct obswatch *w = owner;
 	struct obs_msg m = { .kind = OBS_MSG_EVENT, .event = EV_OBS_RESTART,
@@ -162,14 +149,13 @@ on_restart(struct loop *l, void *owner, uint32_t events)
 	if (w->running)
 		return;
 	w->restarts++;
-	m.mono_ns = loop_now();
+	m.mono_ns = mono_ns();
 	m.real_ns = realtime_ns();
 	snprintf(m.path, sizeof(m.path), "arbord");
 	snprintf(m.text, sizeof(m.text), "restart %llu after %u ms",
 	    (unsigned long long)w->restarts, w->backoff_ms);
 	log_event(&m);
 	obsq_push(w->q, &m);
-	(void)l;
 	start_thread(w);
 }
 
@@ -191,12 +177,12 @@ fault_from_env(void)
 }
 
 struct obswatch *
-obswatch_start(struct loop *l, const struct spec *sp, bool no_bpf)
+obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf)
 {
 	struct obswatch *w = xcalloc(1, sizeof(*w));
 	int efd, sfd, rfd;
 
-	w->loop = l;
+	w->r = r;
 	w->q = xcalloc(1, sizeof(*w->q));
 	w->bpf = no_bpf ? BPF_OFF : sp->bpf;
 	w->event_log = sp->event_log ? xstrdup(sp->event_log) : NULL;
@@ -212,9 +198,9 @@ obswatch_start(struct loop *l, const struct spec *sp, bool no_bpf)
 	sfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	rfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->wake_fd < 0 || efd < 0 || sfd < 0 || rfd < 0 ||
-	    loop_watch(l, &w->exitw, efd, EPOLLIN, on_exit_fd, w) < 0 ||
-	    loop_watch(l, &w->stallw, sfd, EPOLLIN, on_stall, w) < 0 ||
-	    loop_watch(l, &w->restartw, rfd, EPOLLIN, on_restart, w) < 0)
+	    reactor_watch(r, &w->exitw, efd, EPOLLIN, on_exit_fd, w) < 0 ||
+	    reactor_watch(r, &w->stallw, sfd, EPOLLIN, on_stall, w) < 0 ||
+	    reactor_watch(r, &w->restartw, rfd, EPOLLIN, on_restart, w) < 0)
 		fatal("%s: eventfd/timerfd: %s", __func__, strerror(errno));
 	start_thread(w);
 	return w;
@@ -236,9 +222,9 @@ obswatch_stop(struct obswatch *w)
 		if (pthread_timedjoin_np(w->thread, NULL, &until) == 0)
 			args_free(w->args);
 	}
-	loop_unwatch(w->loop, &w->exitw);
-	loop_unwatch(w->loop, &w->stallw);
-	loop_unwatch(w->loop, &w->restartw);
+	reactor_unwatch(w->r, &w->exitw);
+	reactor_unwatch(w->r, &w->stallw);
+	reactor_unwatch(w->r, &w->restartw);
 	close(w->exitw.fd);
 	close(w->stallw.fd);
 	close(w->restartw.fd);
@@ -278,13 +264,12 @@ obswatch_flush(struct obswatch *w)
 }
 
 int
-obswatch_hand_over(struct obswatch *w, int fd, const char *request)
+obswatch_hand_over(struct obswatch *w, int fd, const struct obs_request *req)
 {
-	struct obs_msg m = { .kind = OBS_MSG_CLIENT, .fd = fd };
+	struct obs_msg m = { .kind = OBS_MSG_CLIENT, .fd = fd, .req = *req };
 
 	if (!w || !w->running || w->cancelling)
 		return -1;
-	snprintf(m.request, sizeof(m.request), "%s", request);
 	if (!obsq_push(w->q, &m))
 		return -1;
 	wake(w);

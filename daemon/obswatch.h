@@ -9,13 +9,14 @@
 
 #include <stdbool.h>
 
-#include "loop.h"
+#include "../config/spec.h"
+#include "reactor.h"
 #include "obsq.h"
 
 struct obswatch;
 
 /* Starts the thread per spec's observability settings. */
-struct obswatch *obswatch_start(struct loop *, const struct spec *,
+struct obswatch *obswatch_start(struct reactor *, const struct spec *,
     bool no_bpf);
 /* Stops the thread for good (arbord exits). */
 void obswatch_stop(struct obswatch *);
@@ -23,8 +24,8 @@ void obswatch_stop(struct obswatch *);
 void obswatch_event(struct obswatch *, const struct obs_msg *);
 /* Wakes the thread if events were queued: once per loop batch. */
 void obswatch_flush(struct obswatch *);
-/* Hands a control client's fd over for request ("metrics"); -1 when the
- * thread is down or the queue full (the fd stays the caller's). */
-int obswatch_hand_over(struct obswatch *, int fd, const char *request);
+/* Hands a control client's fd over for req; -1 when the thread is down or
+ * the queue full (the fd stays the caller's). */
+int obswatch_hand_over(struct obswatch *, int fd, const struct obs_request *);
 
 #endif

@@ -23,8 +23,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,7 +93,7 @@ struct child_args {
 	uid_t uid;
 	gid_t gid;
 	bool set_uid;
-	gid_t *groups;
+	const gid_t *groups;
 	size_t ngroups;
 	bool no_new_privs;
 	const struct spec_rlimit *rlimits;
@@ -320,54 +318,27 @@ open_output(const struct spec_stdio *s, int devnull)
 	    0644);
 }
 
-/* Resolves user/group into a; returns -1 with msg on failure. */
+/*
+ * The ids resolved when the config was loaded (never a lookup here, in the
+ * core); -1 with msg when they were not found then.
+ */
 static int
-resolve_ids(const struct spec_worker *w, struct child_args *a, char *msg,
+take_ids(const struct spec_worker *w, struct child_args *a, char *msg,
     size_t msglen)
 {
-	struct passwd *pw = NULL;
-	struct group *gr;
-	int ng;
-
 	if (!w->user && !w->group)
 		return 0;
-	errno = 0;
-	if (w->user && !(pw = getpwnam(w->user))) {
-		snprintf(msg, msglen, "unknown user \"%s\"", w->user);
+	if (w->ids.error) {
+		snprintf(msg, msglen, "%s", w->ids.error);
+		errno = ENOENT;
 		return -1;
 	}
 	a->set_ids = true;
-	if (pw) {
-		a->set_uid = true;
-		a->uid = pw->pw_uid;
-		a->gid = pw->pw_gid;
-	}
-	if (w->group) {
-		if (!(gr = getgrnam(w->group))) {
-			snprintf(msg, msglen, "unknown group \"%s\"", w->group);
-			return -1;
-		}
-		a->gid = gr->gr_gid;
-	}
-	if (!pw) {
-		/* A group alone: that group is the only one kept. */
-		a->groups = xcalloc(1, sizeof(*a->groups));
-		a->groups[0] = a->gid;
-		a->ngroups = 1;
-		return 0;
-	}
-	ng = 32;
-	for (;;) {
-		int want = ng;
-
-		a->groups = xreallocarray(a->groups, (size_t)ng,
-		    sizeof(*a->groups));
-		if (getgrouplist(pw->pw_name, a->gid, a->groups, &ng) >= 0)
-			break;
-		if (ng <= want)
-			ng = want * 2;
-	}
-	a->ngroups = (size_t)ng;
+	a->set_uid = w->ids.set_uid;
+	a->uid = w->ids.uid;
+	a->gid = w->ids.gid;
+	a->groups = w->ids.groups;
+	a->ngroups = w->ids.ngroups;
 	return 0;
 }
 
@@ -409,7 +380,7 @@ spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
 			return -1;
 		}
 	}
-	if (resolve_ids(w, &a, msg, msglen) < 0) {
+	if (take_ids(w, &a, msg, msglen) < 0) {
 		*err = errno ? errno : ENOENT;
 		goto out;
 	}
@@ -485,6 +456,5 @@ out:
 	if (a.stderr_fd >= 0 && a.stderr_fd != devnull)
 		close(a.stderr_fd);
 	strv_free(a.envp);
-	free(a.groups);
 	return pid;
 }

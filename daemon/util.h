@@ -45,6 +45,18 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  */
 int open_noblock(const char *path, int flags, mode_t mode);
 
+/* CLOCK_MONOTONIC in ns: the one clock of arbord's logic. */
+uint64_t mono_ns(void);
+
+/* Arms timerfd fd (relative): first after ms, then every interval_ms
+ * (0: once); ms = 0 disarms it. Returns timerfd_settime's result. */
+int timerfd_arm(int fd, uint64_t ms, uint64_t interval_ms);
+
+/* 32-bit FNV-1a: h for the first call, the previous result to chain. */
+#define FNV1A_INIT 2166136261u
+#define FNV1A_PRIME 16777619u
+uint32_t fnv1a(uint32_t h, const char *s);
+
 /* Saturating arithmetic, for numbers that come from outside (a worker's
  * EXTEND_TIMEOUT_USEC): never wraps to a small value. */
 static inline uint64_t

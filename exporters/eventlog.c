@@ -26,19 +26,10 @@ struct eventlog {
 	uint64_t dropped;
 };
 
-static uint64_t
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 static void
 failed(struct eventlog *l, const char *what, int err)
 {
-	l->retry_at = mono_now() + RETRY_NS;
+	l->retry_at = mono_ns() + RETRY_NS;
 	if (l->failing)
 		return;
 	l->failing = true;
@@ -53,7 +44,7 @@ reopen(struct eventlog *l)
 
 	if (l->fd >= 0)
 		return true;
-	if (mono_now() < l->retry_at)
+	if (mono_ns() < l->retry_at)
 		return false;
 	l->fd = open_noblock(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0640);

@@ -88,20 +88,19 @@ registry_new(void)
 	return r;
 }
 
+/* FNV-1a of s and an end mark (NULL differs from ""). */
 static uint32_t
-hash_str(uint32_t h, const char *s)
+hash_part(uint32_t h, const char *s)
 {
 	if (!s)
-		return h * 16777619u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;	/* FNV-1a */
-	return (h ^ 0xff) * 16777619u;
+		return h * FNV1A_PRIME;
+	return (fnv1a(h, s) ^ 0xff) * FNV1A_PRIME;
 }
 
 static uint32_t
 series_hash(enum metric m, const char *label, const char *reason)
 {
-	return hash_str(hash_str(2166136261u ^ (uint32_t)m, label), reason);
+	return hash_part(hash_part(FNV1A_INIT ^ (uint32_t)m, label), reason);
 }
 
 static void

@@ -25,6 +25,7 @@
 #include "clients.h"
 #include "eventlog.h"
 #include "http.h"
+#include "join.h"
 #include "metrics.h"
 #include "trace.h"
 #include "../bpf/loader.h"
@@ -32,56 +33,17 @@
 #include "../daemon/log.h"
 #include "../daemon/util.h"
 
-#define JOIN_WAIT_NS (200 * NSEC_PER_MSEC)
 #define RECENT_EVENTS 512	/* what `arborctl events` shows first */
 #define MAX_FOLLOWERS 16
 #define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-4 are taken) */
 #define HTTP_RETRY_MAX_MS 30000
-/* Entries exist for live workers and, for 5 s, kernel-only main processes:
- * the cap only guards against a flood of the latter. */
-#define MAX_PROCS (1u << 18)
-#define PID_BUCKETS 4096
-#define PATH_BUCKETS 4096
+#define RUNQ_BUCKETS 4096
 
-/*
- * The event log keeps the core's order: an event waiting for its kernel
- * record holds back those after it (for JOIN_WAIT_NS at most).
- */
-struct out {
-	json_t *j;		/* NULL while waiting */
-	struct out *next;
-};
-
-/*
- * What is known of one process, from either side. One lives as long as its
- * worker does, so it stays small: the core's event is copied only while it
- * waits for the kernel's record (for JOIN_WAIT_NS at most).
- */
-struct proc {
-	int pid;
-	bool have_kexec;
-	char *path;		/* from the core's spawn event; NULL: none */
-	uint64_t spawn_ns;	/* core time of the spawn */
-	uint64_t seen_ns;	/* when this entry was made (for expiry) */
-	uint64_t kexec_ns;
-	struct arbor_rec *kexit;	/* the kernel's exit, while unjoined */
-	struct obs_msg *exec_msg;	/* the core's exec, waiting */
-	struct out *exec_out;
-	struct obs_msg *exit_msg;	/* the core's exit, waiting */
-	struct out *exit_out;
-	uint64_t deadline;
-	struct proc *next;
-};
-
-/* What is known of one path across its processes. */
-struct path_state {
+/* The run-queue histograms of a path's processes that are gone, added up. */
+struct runq {
 	char *path;
-	uint64_t last_kexit_ns;
-	bool restart_pending;
-	int live_pid;
-	uint64_t *runq;		/* processes gone, added up; NULL: none yet */
-	struct path_state *next;	/* all of them */
-	struct path_state *hnext;	/* same hash bucket */
+	uint64_t slots[ARBOR_HIST_SLOTS];
+	struct runq *next;
 };
 
 struct obs {
@@ -98,130 +60,18 @@ struct obs {
 	struct clients *clients;	/* control clients being answered */
 	struct trace *trace;
 	struct client *trace_client;	/* answered when the trace ends */
-	struct proc *procs[PID_BUCKETS];
-	size_t nprocs;
-	size_t nwaiting;	/* procs whose core event waits for the kernel */
-	uint64_t swept_ns;	/* when kernel-only entries were last looked at */
-	struct path_state *paths;
-	struct path_state *path_buckets[PATH_BUCKETS];
+	const char *setup_failed;	/* what failed in setup_loop */
+	struct join *join;
+	struct runq *runq[RUNQ_BUCKETS];
 	int epfd, hb_fd;
 	uint64_t attached_ns;	/* when BPF was attached; 0: it is not */
-	struct out *out_head, **out_tail;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static struct proc *
-proc_get(struct obs *o, int pid, bool create)
-{
-	struct proc **b = &o->procs[(unsigned)pid % PID_BUCKETS], *p;
-
-	for (p = *b; p; p = p->next)
-		if (p->pid == pid)
-			return p;
-	if (!create || o->nprocs >= MAX_PROCS)
-		return NULL;
-	p = xcalloc(1, sizeof(*p));
-	p->pid = pid;
-	p->seen_ns = now_ns();
-	p->next = *b;
-	*b = p;
-	o->nprocs++;
-	return p;
-}
-
-static void
-proc_free(struct proc *p)
-{
-	free(p->path);
-	free(p->kexit);
-	free(p->exec_msg);
-	free(p->exit_msg);
-	free(p);
-}
-
-static void
-proc_drop(struct obs *o, struct proc *p)
-{
-	struct proc **b = &o->procs[(unsigned)p->pid % PID_BUCKETS];
-
-	for (; *b; b = &(*b)->next)
-		if (*b == p) {
-			*b = p->next;
-			o->nwaiting -= (p->exec_msg != NULL) + (p->exit_msg != NULL);
-			proc_free(p);
-			o->nprocs--;
-			return;
-		}
-}
-
-static unsigned
-path_hash(const char *path)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *path; path++)
-		h = (h ^ (unsigned char)*path) * 16777619u;
-	return h % PATH_BUCKETS;
-}
-
-static struct path_state *
-path_get(struct obs *o, const char *path, bool create)
-{
-	struct path_state **b = &o->path_buckets[path_hash(path)], *s;
-
-	for (s = *b; s; s = s->hnext)
-		if (strcmp(s->path, path) == 0)
-			return s;
-	if (!create)
-		return NULL;
-	s = xcalloc(1, sizeof(*s));
-	s->path = xstrdup(path);
-	s->hnext = *b;
-	*b = s;
-	s->next = o->paths;
-	o->paths = s;
-	return s;
-}
-
-static void
-path_free(struct path_state *s)
-{
-	free(s->path);
-	free(s->runq);
-	free(s);
-}
-
-static void
-path_drop(struct obs *o, const char *path)
-{
-	struct path_state **b = &o->path_buckets[path_hash(path)], *dead;
-
-	for (; *b; b = &(*b)->hnext)
-		if (strcmp((*b)->path, path) == 0)
-			break;
-	if (!(dead = *b))
-		return;
-	*b = dead->hnext;
-	for (struct path_state **p = &o->paths; *p; p = &(*p)->next)
-		if (*p == dead) {
-			*p = dead->next;
-			break;
-		}
-	path_free(dead);
-}
 
 /* An event is final: to the event log, the recent ring, followers, trace. */
 static void
-write_now(struct obs *o, json_t *j)
+write_now(void *ctx, json_t *j)
 {
+	struct obs *o = ctx;
 	char *line = json_dumps(j, JSON_COMPACT);
 	size_t len;
 
@@ -237,293 +87,122 @@ write_now(struct obs *o, json_t *j)
 	line = xreallocarray(line, len + 2, 1);
 	line[len] = '\n';
 	line[len + 1] = '\0';
-	clients_broadcast(o->clients, line, len + 1, now_ns());
+	clients_broadcast(o->clients, line, len + 1, mono_ns());
 	free(o->recent[o->recent_next]);
 	o->recent[o->recent_next] = line;
 	o->recent_next = (o->recent_next + 1) % RECENT_EVENTS;
 	json_decref(j);
 }
 
-/* Queues an event in order; with slot, it waits to be filled in. */
-static struct out *
-queue_out(struct obs *o, json_t *j)
+static struct runq **
+runq_slot(struct obs *o, const char *path)
 {
-	struct out *e = xcalloc(1, sizeof(*e));
+	struct runq **b = &o->runq[fnv1a(FNV1A_INIT, path) % RUNQ_BUCKETS];
 
-	e->j = j;
-	*o->out_tail = e;
-	o->out_tail = &e->next;
-	return e;
+	while (*b && strcmp((*b)->path, path) != 0)
+		b = &(*b)->next;
+	return b;
 }
 
 static void
-write_event(struct obs *o, json_t *j)
+runq_free(struct runq *r)
 {
-	queue_out(o, j);
+	free(r->path);
+	free(r);
 }
 
-/* Writes what is ready at the head of the queue. */
+/* The join's effects on the registry and the probes. */
 static void
-flush_out(struct obs *o)
+op_observe(void *ctx, enum metric m, const char *path, double v)
 {
-	while (o->out_head && o->out_head->j) {
-		struct out *e = o->out_head;
+	reg_observe(((struct obs *)ctx)->reg, m, path, v);
+}
 
-		o->out_head = e->next;
-		if (!o->out_head)
-			o->out_tail = &o->out_head;
-		write_now(o, e->j);
-		free(e);
+static void
+op_add(void *ctx, enum metric m, const char *path, const char *label,
+    double v)
+{
+	reg_add(((struct obs *)ctx)->reg, m, path, label, v);
+}
+
+static void
+op_set(void *ctx, enum metric m, const char *path, const char *label,
+    double v)
+{
+	reg_set(((struct obs *)ctx)->reg, m, path, label, v);
+}
+
+static void
+op_forget(void *ctx, const char *path)
+{
+	struct obs *o = ctx;
+	struct runq **b = runq_slot(o, path), *dead = *b;
+
+	reg_forget(o->reg, path);
+	if (dead) {
+		*b = dead->next;
+		runq_free(dead);
 	}
 }
 
-/* The core's exec event m of p, joined with the kernel's if it came. */
+/* A process of path is gone: its run-queue histogram joins the path's. */
 static void
-emit_exec(struct obs *o, struct proc *p, const struct obs_msg *m)
+op_proc_gone(void *ctx, const char *path, int pid)
 {
-	json_t *j = msg_to_json(m);
-	struct path_state *ps = path_get(o, m->path, true);
-
-	if (p->have_kexec) {
-		json_object_set_new(j, "mono_ns", json_integer((json_int_t)p->kexec_ns));
-		json_object_set_new(j, "arbord_mono_ns",
-		    json_integer((json_int_t)m->mono_ns));
-		if (ps->restart_pending && ps->last_kexit_ns &&
-		    p->kexec_ns > ps->last_kexit_ns) {
-			uint64_t lat = p->kexec_ns - ps->last_kexit_ns;
-
-			json_object_set_new(j, "restart_latency_ns",
-			    json_integer((json_int_t)lat));
-			reg_observe(o->reg, M_RESTART_LATENCY, ps->path,
-			    (double)lat / 1e9);
-		}
-	}
-	ps->restart_pending = false;
-	if (p->exec_out) {
-		p->exec_out->j = j;
-		p->exec_out = NULL;
-	} else
-		write_event(o, j);
-}
-
-/* The exec event that waited: out now, joined or not. */
-static void
-exec_done(struct obs *o, struct proc *p)
-{
-	struct obs_msg *m = p->exec_msg;
-
-	p->exec_msg = NULL;
-	o->nwaiting--;
-	emit_exec(o, p, m);
-	free(m);
-}
-
-static void
-fold_runq(struct obs *o, struct path_state *ps, int pid)
-{
+	struct obs *o = ctx;
 	struct arbor_hist h;
+	struct runq **b;
 
 	if (!o->probes || probes_runq(o->probes, (uint32_t)pid, &h) < 0)
 		return;
-	if (!ps->runq)
-		ps->runq = xcalloc(ARBOR_HIST_SLOTS, sizeof(*ps->runq));
+	if (!*(b = runq_slot(o, path))) {
+		*b = xcalloc(1, sizeof(**b));
+		(*b)->path = xstrdup(path);
+	}
 	for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
-		ps->runq[k] += h.slots[k];
+		(*b)->slots[k] += h.slots[k];
 	probes_runq_forget(o->probes, (uint32_t)pid);
 }
 
-/* The core's exit event m of p, joined with the kernel's; p goes. */
 static void
-emit_exit(struct obs *o, struct proc *p, const struct obs_msg *m)
+op_track(void *ctx, int pid)
 {
-	json_t *j = msg_to_json(m);
-	struct path_state *ps = path_get(o, m->path, true);
+	struct obs *o = ctx;
 
-	if (p->kexit) {
-		const struct arbor_rec *r = p->kexit;
-
-		json_object_set_new(j, "mono_ns", json_integer((json_int_t)r->ts));
-		json_object_set_new(j, "arbord_mono_ns",
-		    json_integer((json_int_t)m->mono_ns));
-		if (m->mono_ns > r->ts)
-			reg_observe(o->reg, M_EXIT_DETECT_LATENCY, NULL,
-			    (double)(m->mono_ns - r->ts) / 1e9);
-		json_object_set_new(j, "oom", json_boolean(r->has_fatal && r->fatal.oom));
-		/* The kernel's exit code: 0x80 marks a core dump. */
-		json_object_set_new(j, "core_dumped",
-		    json_boolean((r->exit_code & 0x7f) && (r->exit_code & 0x80)));
-		if (r->has_fatal && !r->fatal.kernel) {
-			json_object_set_new(j, "killer_pid",
-			    json_integer(r->fatal.sender_pid));
-			json_object_set_new(j, "killer_comm",
-			    json_text(r->fatal.sender_comm));
-		} else if (r->has_fatal) {
-			json_object_set_new(j, "killer_pid", json_null());
-			json_object_set_new(j, "killer_comm", json_string("kernel"));
-		}
-		if (r->has_fatal && r->fatal.oom)
-			reg_add(o->reg, M_OOM_KILLS, ps->path, NULL, 1);
-		ps->last_kexit_ns = r->ts;
-	}
-	fold_runq(o, ps, p->pid);
-	if (ps->live_pid == p->pid)
-		ps->live_pid = 0;
-	if (p->exit_out) {
-		p->exit_out->j = j;
-		p->exit_out = NULL;
-	} else
-		write_event(o, j);
-	if (p->exec_out) {
-		/* Its exec never met the kernel's: out as the core saw it. */
-		p->exec_out->j = msg_to_json(p->exec_msg);
-		p->exec_out = NULL;
-	}
-	proc_drop(o, p);	/* frees m if it was p's */
+	if (o->probes && kill(pid, 0) == 0)
+		probes_track(o->probes, pid);
 }
 
-/*
- * Keeps a copy of m in *slot, and its place in the log in *out, while it
- * waits for the kernel's record (JOIN_WAIT_NS at most).
- */
-static void
-hold(struct obs *o, struct proc *p, struct obs_msg **slot, struct out **out,
-    const struct obs_msg *m)
-{
-	if (*slot)
-		free(*slot);
-	else
-		o->nwaiting++;
-	*slot = xcalloc(1, sizeof(**slot));
-	**slot = *m;
-	p->deadline = now_ns() + JOIN_WAIT_NS;
-	*out = queue_out(o, NULL);
-}
-
-static void
-on_core_event(struct obs *o, const struct obs_msg *m)
-{
-	struct proc *p;
-
-	switch (m->event) {
-	case EV_SPAWN:
-		if ((p = proc_get(o, m->pid, true))) {
-			free(p->path);
-			p->path = xstrdup(m->path);
-			p->spawn_ns = m->mono_ns;
-		}
-		/* Started before the probes were there: follow it from now. */
-		if (o->probes && m->mono_ns < o->attached_ns && kill(m->pid, 0) == 0)
-			probes_track(o->probes, m->pid);
-		path_get(o, m->path, true)->live_pid = m->pid;
-		break;
-	case EV_EXEC:
-		/* Not up yet: a notify worker is up at READY=1 (EV_READY). */
-		if ((p = proc_get(o, m->pid, true))) {
-			if (p->have_kexec || !o->probes)
-				emit_exec(o, p, m);
-			else
-				hold(o, p, &p->exec_msg, &p->exec_out, m);
-			return;
-		}
-		break;
-	case EV_READY:
-		reg_set(o->reg, M_CHILD_UP, m->path, NULL, 1);
-		if ((p = proc_get(o, m->pid, false)) && p->have_kexec &&
-		    m->mono_ns > p->kexec_ns)
-			reg_observe(o->reg, M_READY_LATENCY, m->path,
-			    (double)(m->mono_ns - p->kexec_ns) / 1e9);
-		else if (p && m->mono_ns > p->spawn_ns)
-			reg_observe(o->reg, M_READY_LATENCY, m->path,
-			    (double)(m->mono_ns - p->spawn_ns) / 1e9);
-		break;
-	case EV_EXIT:
-		reg_set(o->reg, M_CHILD_UP, m->path, NULL, 0);
-		reg_add(o->reg, M_CHILD_EXITS, m->path,
-		    exit_reason_name(m->exit.reason), 1);
-		if (m->pid > 0 && (p = proc_get(o, m->pid, true))) {
-			if (p->kexit || !o->probes)
-				emit_exit(o, p, m);
-			else
-				hold(o, p, &p->exit_msg, &p->exit_out, m);
-			return;
-		}
-		break;
-	case EV_RESTART:
-		reg_add(o->reg, M_CHILD_RESTARTS, m->path, NULL, 1);
-		path_get(o, m->path, true)->restart_pending = true;
-		break;
-	case EV_GIVE_UP:
-		reg_add(o->reg, M_GIVE_UPS, m->path, NULL, 1);
-		break;
-	case EV_CHILD_REMOVED:
-		reg_forget(o->reg, m->path);
-		path_drop(o, m->path);
-		break;
-	default:
-		break;
-	}
-	write_event(o, msg_to_json(m));
-}
+static const struct join_ops join_ops = {
+	.emit = write_now, .observe = op_observe, .add = op_add,
+	.set = op_set, .forget = op_forget, .proc_gone = op_proc_gone,
+	.track = op_track,
+};
 
 static void
 on_record(void *ctx, const struct arbor_rec *r)
 {
 	struct obs *o = ctx;
-	struct proc *p;
 
-	if (r->tgid != r->worker) {
-		/* A descendant: only an OOM kill of it is worth a count. */
-		struct proc *w = proc_get(o, (int)r->worker, false);
-
-		if (r->kind == ARBOR_REC_EXIT && r->has_fatal && r->fatal.oom &&
-		    w && w->path)
-			reg_add(o->reg, M_OOM_KILLS, w->path, NULL, 1);
-		return;
-	}
-	if (!(p = proc_get(o, (int)r->tgid, true)))
-		return;
-	if (r->kind == ARBOR_REC_EXEC) {
-		p->have_kexec = true;
-		p->kexec_ns = r->ts;
-		if (p->exec_msg)
-			exec_done(o, p);
-	} else if (r->kind == ARBOR_REC_EXIT) {
-		if (!p->kexit)
-			p->kexit = xcalloc(1, sizeof(*p->kexit));
-		*p->kexit = *r;
-		if (p->exit_msg)
-			emit_exit(o, p, p->exit_msg);
-	}
+	join_kernel(o->join, r, mono_ns());
 }
 
-/* Sends what waited too long, and forgets kernel-only entries. */
 static void
-flush_expired(struct obs *o)
+refresh_path(void *arg, const char *path, int live_pid)
 {
-	uint64_t now = now_ns();
+	struct obs *o = arg;
+	struct runq *r = *runq_slot(o, path);
+	uint64_t slots[ARBOR_HIST_SLOTS];
+	struct arbor_hist h;
 
-	/* A walk over every entry: when something waits, or once a second
-	 * for kernel-only entries, not at every wake-up. */
-	if (!o->nwaiting && now - o->swept_ns < NSEC_PER_SEC)
-		return;
-	o->swept_ns = now;
-	for (int b = 0; b < PID_BUCKETS; b++)
-		for (struct proc *p = o->procs[b], *next; p; p = next) {
-			next = p->next;
-			if (p->exec_msg && now >= p->deadline)
-				exec_done(o, p);
-			if (p->exit_msg && now >= p->deadline)
-				emit_exit(o, p, p->exit_msg);
-			else if (!p->exit_msg && !p->exec_msg &&
-			    !p->path && now - p->seen_ns > 5 * NSEC_PER_SEC)
-				proc_drop(o, p);	/* never spawned by the core */
-		}
-}
-
-static bool
-anything_waiting(const struct obs *o)
-{
-	return o->nwaiting > 0;
+	if (r)
+		memcpy(slots, r->slots, sizeof(slots));
+	else
+		memset(slots, 0, sizeof(slots));
+	if (live_pid && probes_runq(o->probes, (uint32_t)live_pid, &h) == 0)
+		for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
+			slots[k] += h.slots[k];
+	reg_set_log2(o->reg, M_RUNQ_LATENCY, path, slots, ARBOR_HIST_SLOTS);
 }
 
 /* The registry's view of things only read on demand. */
@@ -543,18 +222,7 @@ refresh(struct obs *o)
 	reg_set(o->reg, M_OBS_RESTARTS, NULL, NULL, (double)o->a->restarts);
 	if (!o->probes)
 		return;
-	for (struct path_state *ps = o->paths; ps; ps = ps->next) {
-		if (ps->runq)
-			memcpy(slots, ps->runq, sizeof(slots));
-		else
-			memset(slots, 0, sizeof(slots));
-		if (ps->live_pid && probes_runq(o->probes,
-		    (uint32_t)ps->live_pid, &h) == 0)
-			for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
-				slots[k] += h.slots[k];
-		reg_set_log2(o->reg, M_RUNQ_LATENCY, ps->path, slots,
-		    ARBOR_HIST_SLOTS);
-	}
+	join_each_path(o->join, refresh_path, o);
 	if (probes_runq(o->probes, ARBOR_SELF_KEY, &h) == 0) {
 		for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
 			slots[k] = h.slots[k];
@@ -597,7 +265,7 @@ send_json(struct obs *o, struct client *c, json_t *reply)
 	len = strlen(line);
 	line = xreallocarray(line, len + 2, 1);
 	line[len] = '\n';
-	client_put(o->clients, c, line, len + 1, now_ns());
+	client_put(o->clients, c, line, len + 1, mono_ns());
 	free(line);
 }
 
@@ -608,12 +276,9 @@ send_error(struct obs *o, struct client *c, const char *why)
 }
 
 /* `arborctl events [--follow]`: the recent ring, then (if following) more. */
-static void flush_out(struct obs *);
-
 static void
 serve_events(struct obs *o, struct client *c, bool follow)
 {
-	flush_out(o);	/* what is final already belongs to the recent ones */
 	if (follow && clients_followers(o->clients) >= MAX_FOLLOWERS) {
 		send_error(o, c, "too many followers");
 		client_end(o->clients, c);
@@ -624,7 +289,7 @@ serve_events(struct obs *o, struct client *c, bool follow)
 		const char *line = o->recent[(o->recent_next + i) % RECENT_EVENTS];
 
 		if (line)
-			client_put(o->clients, c, line, strlen(line), now_ns());
+			client_put(o->clients, c, line, strlen(line), mono_ns());
 	}
 	if (follow)
 		client_follow(c);
@@ -632,11 +297,20 @@ serve_events(struct obs *o, struct client *c, bool follow)
 		client_end(o->clients, c);
 }
 
+static void
+trace_path(void *arg, const char *path, int live_pid)
+{
+	struct obs *o = arg;
+
+	if (live_pid)
+		trace_running(o->trace, path);
+}
+
 /* Answers a control client the core handed over; never blocks. */
 static void
 serve_client(struct obs *o, const struct obs_msg *m)
 {
-	struct client *c = clients_add(o->clients, m->fd, now_ns());
+	struct client *c = clients_add(o->clients, m->fd, mono_ns());
 	char *text;
 	size_t len;
 
@@ -645,30 +319,26 @@ serve_client(struct obs *o, const struct obs_msg *m)
 		    MAX_CLIENTS);
 		return;
 	}
-	if (strcmp(m->request, "metrics") == 0) {
+	switch (m->req.kind) {
+	case OBS_REQ_METRICS:
 		text = render(o, &len);
 		send_json(o, c, json_pack("{s:b, s:s}", "ok", 1, "metrics", text));
 		free(text);
-	} else if (strcmp(m->request, "events") == 0 ||
-	    strcmp(m->request, "events --follow") == 0) {
-		serve_events(o, c, strchr(m->request, '-') != NULL);
+		break;
+	case OBS_REQ_EVENTS:
+		serve_events(o, c, m->req.follow);
 		return;
-	} else if (strncmp(m->request, "trace ", 6) == 0) {
-		double secs = atof(m->request + 6);
-
-		if (o->trace)
+	case OBS_REQ_TRACE:
+		if (o->trace) {
 			send_error(o, c, "a trace is already being recorded");
-		else {
-			o->trace = trace_start(m->fd, now_ns(),
-			    now_ns() + (uint64_t)(secs * 1e9));
-			o->trace_client = c;
-			for (struct path_state *ps = o->paths; ps; ps = ps->next)
-				if (ps->live_pid)
-					trace_running(o->trace, ps->path);
-			return;	/* answered when it ends */
+			break;
 		}
-	} else
-		send_error(o, c, "unknown request");
+		o->trace = trace_start(m->fd, mono_ns(),
+		    mono_ns() + m->req.trace_ns);
+		o->trace_client = c;
+		join_each_path(o->join, trace_path, o);
+		return;	/* answered when it ends */
+	}
 	client_end(o->clients, c);
 }
 
@@ -678,9 +348,9 @@ check_trace(struct obs *o)
 {
 	json_t *t;
 
-	if (!o->trace || now_ns() < trace_end(o->trace))
+	if (!o->trace || mono_ns() < trace_end(o->trace))
 		return;
-	t = trace_finish(o->trace, now_ns());
+	t = trace_finish(o->trace, mono_ns());
 	o->trace = NULL;
 	send_json(o, o->trace_client, json_pack("{s:b, s:o}", "ok", 1,
 	    "trace", t));
@@ -696,7 +366,7 @@ try_http(struct obs *o)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 3 };
 
 	if (o->http || !o->a->metrics_listen || !*o->a->metrics_listen ||
-	    now_ns() < o->http_retry_at)
+	    mono_ns() < o->http_retry_at)
 		return;
 	o->http = http_open(o->a->metrics_listen, render, o, err, sizeof(err));
 	if (o->http) {
@@ -712,7 +382,7 @@ try_http(struct obs *o)
 	o->http_backoff_ms = o->http_backoff_ms ? o->http_backoff_ms * 2 : 1000;
 	if (o->http_backoff_ms > HTTP_RETRY_MAX_MS)
 		o->http_backoff_ms = HTTP_RETRY_MAX_MS;
-	o->http_retry_at = now_ns() + o->http_backoff_ms * NSEC_PER_MSEC;
+	o->http_retry_at = mono_ns() + o->http_backoff_ms * NSEC_PER_MSEC;
 	if (!o->http_said)
 		log_msg(LOG_WARN, "metrics: %s; retrying with backoff (supervision is unaffected)",
 		    err);
@@ -728,7 +398,7 @@ drain_queue(struct obs *o)
 		if (m.kind == OBS_MSG_CLIENT)
 			serve_client(o, &m);
 		else
-			on_core_event(o, &m);
+			join_core(o->join, &m, mono_ns());
 	}
 }
 
@@ -747,7 +417,7 @@ load_bpf(struct obs *o)
 		o->probes = probes_open(o->a->tgid, o->a->core_tid, on_record,
 		    o, err, sizeof(err));
 		if (o->probes) {
-			o->attached_ns = now_ns();
+			o->attached_ns = mono_ns();
 			log_msg(LOG_INFO, "eBPF probes attached");
 			return;
 		}
@@ -774,20 +444,12 @@ cleanup(void *arg)
 	for (size_t i = 0; i < RECENT_EVENTS; i++)
 		free(o->recent[i]);
 	registry_free(o->reg);
-	for (int b = 0; b < PID_BUCKETS; b++)
-		for (struct proc *p = o->procs[b], *n; p; p = n) {
-			n = p->next;
-			proc_free(p);
+	join_free(o->join);
+	for (size_t b = 0; b < RUNQ_BUCKETS; b++)
+		for (struct runq *r = o->runq[b], *n; r; r = n) {
+			n = r->next;
+			runq_free(r);
 		}
-	for (struct path_state *s = o->paths, *n; s; s = n) {
-		n = s->next;
-		path_free(s);
-	}
-	for (struct out *e = o->out_head, *n; e; e = n) {
-		n = e->next;
-		json_decref(e->j);
-		free(e);
-	}
 	if (o->epfd >= 0)
 		close(o->epfd);
 	if (o->hb_fd >= 0)
@@ -799,52 +461,75 @@ cleanup(void *arg)
 static void
 heartbeat(struct obs *o)
 {
-	struct itimerspec its = { 0 };
 	uint64_t n;
 
 	(void)!read(o->hb_fd, &n, sizeof(n));
-	its.it_value.tv_sec = OBS_STALL_MS / 1000;
-	its.it_value.tv_nsec = (OBS_STALL_MS % 1000) * 1000000L;
-	timerfd_settime(o->a->stall_fd, 0, &its, NULL);
+	timerfd_arm(o->a->stall_fd, OBS_STALL_MS, 0);
+}
+
+/* The thread's epoll and heartbeat; -1 with errno and o->setup_failed. */
+static int
+setup_loop(struct obs *o)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
+
+	if ((o->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		o->setup_failed = "epoll_create1";
+		return -1;
+	}
+	o->clients = clients_new(o->epfd, CLIENT_IDS);
+	if ((o->hb_fd = timerfd_create(CLOCK_MONOTONIC,
+	    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+	    timerfd_arm(o->hb_fd, OBS_HEARTBEAT_MS, OBS_HEARTBEAT_MS) < 0) {
+		o->setup_failed = "the heartbeat timerfd";
+		return -1;
+	}
+	if (epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->a->wake_fd, &ev) < 0) {
+		o->setup_failed = "epoll_ctl (the wake-up eventfd)";
+		return -1;
+	}
+	ev.data.u32 = 1;
+	if (epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->hb_fd, &ev) < 0) {
+		o->setup_failed = "epoll_ctl (the heartbeat)";
+		return -1;
+	}
+	ev.data.u32 = 2;
+	if (o->probes && epoll_ctl(o->epfd, EPOLL_CTL_ADD,
+	    probes_fd(o->probes), &ev) < 0) {
+		o->setup_failed = "epoll_ctl (the BPF ring buffer)";
+		return -1;
+	}
+	return 0;
 }
 
 void *
 obs_thread_main(void *arg)
 {
 	struct obs *o = xcalloc(1, sizeof(*o));
-	struct itimerspec hb = { 0 };
-	struct epoll_event ev;
-	uint64_t start = now_ns();
+	uint64_t start = mono_ns();
 
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_setname_np(pthread_self(), "arbor-obs");
 	o->a = arg;
 	o->epfd = o->hb_fd = -1;
-	o->out_tail = &o->out_head;
 	pthread_cleanup_push(cleanup, o);
 	o->reg = registry_new();
 	if (o->a->event_log && *o->a->event_log)
 		o->log = eventlog_open(o->a->event_log,
 		    o->a->event_log_max_bytes, o->a->event_log_keep);
+	o->join = join_new(&join_ops, o);
 	load_bpf(o);
-	o->epfd = epoll_create1(EPOLL_CLOEXEC);
-	o->hb_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	o->clients = clients_new(o->epfd, CLIENT_IDS);
-	hb.it_value.tv_nsec = hb.it_interval.tv_nsec = OBS_HEARTBEAT_MS * 1000000L;
-	timerfd_settime(o->hb_fd, 0, &hb, NULL);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 0 };
-	epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->a->wake_fd, &ev);
-	ev.data.u32 = 1;
-	epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->hb_fd, &ev);
-	if (o->probes) {
-		ev.data.u32 = 2;
-		epoll_ctl(o->epfd, EPOLL_CTL_ADD, probes_fd(o->probes), &ev);
+	join_kernel_side(o->join, o->probes != NULL, o->attached_ns);
+	if (setup_loop(o) < 0) {
+		log_msg(LOG_ERROR, "observability thread: %s: %s; it ends (restarted with backoff, supervision is unaffected)",
+		    o->setup_failed, strerror(errno));
+		goto out;
 	}
 	heartbeat(o);
 	try_http(o);
 	for (;;) {
 		struct epoll_event evs[8];
-		int n, t, timeout = anything_waiting(o) ? 50 : -1;
+		int n, t, timeout = join_waiting(o->join) ? 50 : -1;
 
 		if (o->http) {
 			t = http_timeout_ms(o->http);
@@ -855,12 +540,12 @@ obs_thread_main(void *arg)
 			timeout = 1000;	/* the next try to listen */
 		if (o->trace && (timeout < 0 || timeout > 100))
 			timeout = 100;
-		if ((t = clients_sweep(o->clients, now_ns())) >= 0 &&
+		if ((t = clients_sweep(o->clients, mono_ns())) >= 0 &&
 		    (timeout < 0 || t < timeout))
 			timeout = t;
 
 		if (o->a->fault != OBS_FAULT_NONE && o->a->fault != OBS_FAULT_BPF &&
-		    now_ns() - start > 200 * NSEC_PER_MSEC) {
+		    mono_ns() - start > 200 * NSEC_PER_MSEC) {
 			if (o->a->fault == OBS_FAULT_CRASH)
 				break;	/* the loop dies */
 			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
@@ -881,7 +566,7 @@ obs_thread_main(void *arg)
 				http_accept(o->http);
 			else
 				clients_on_event(o->clients, evs[i].data.u32,
-				    now_ns());
+				    mono_ns());
 		}
 		if (o->http)
 			http_run(o->http);
@@ -891,9 +576,9 @@ obs_thread_main(void *arg)
 		if (o->probes)
 			probes_consume(o->probes);
 		drain_queue(o);
-		flush_expired(o);
-		flush_out(o);
+		join_tick(o->join, mono_ns());
 	}
+out:
 	pthread_cleanup_pop(1);
 	return NULL;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: bytes from a control client -> replies, never a crash. The
- * real control code and engine run; the loop is replaced by stubs (no
+ * real control code and engine run; the reactor is replaced by stubs (no
  * epoll, no processes: spawns are pretend).
  */
 #include <fcntl.h>
@@ -31,20 +31,18 @@ static void op_event(void *c, const struct event *ev) { (void)c; (void)ev; }
 static void op_exit(void *c, int code) { (void)c; (void)code; }
 static const struct engine_ops ops = { op_spawn, op_signal, op_event, op_exit };
 
-/* The loop, as far as control.c needs it. */
-uint64_t loop_now(void) { return now += 1000; }
-struct engine *loop_engine(struct loop *l) { (void)l; return eng; }
-struct obswatch *loop_obs(struct loop *l) { (void)l; return NULL; }
-int obswatch_hand_over(struct obswatch *w, int fd, const char *r) { (void)w; (void)fd; (void)r; return -1; }
-void loop_shutdown(struct loop *l, const char *why) { (void)l; (void)why; }
-int loop_watch(struct loop *l, struct watch *w, int fd, uint32_t ev, watch_fn fn, void *o)
-{ (void)l; (void)ev; w->fd = fd; w->fn = fn; w->owner = o; w->dead = false; return 0; }
-void loop_modify(struct loop *l, struct watch *w, uint32_t ev) { (void)l; (void)w; (void)ev; }
-void loop_unwatch(struct loop *l, struct watch *w) { (void)l; w->dead = true; }
-void loop_defer_free(struct loop *l, void *p, void (*fn)(void *))
-{ (void)l; deferred[ndeferred].p = p; deferred[ndeferred++].fn = fn; }
-int loop_reload(struct loop *l, const char *why, json_t **errors, json_t **summary)
-{ (void)l; (void)why; (void)summary; *errors = json_pack("[s]", "reload is not fuzzed"); return -1; }
+/* The reactor and the observability side, as far as control.c needs them. */
+int obswatch_hand_over(struct obswatch *w, int fd, const struct obs_request *r) { (void)w; (void)fd; (void)r; return -1; }
+int reactor_watch(struct reactor *r, struct watch *w, int fd, uint32_t ev, watch_fn fn, void *o)
+{ (void)r; (void)ev; w->fd = fd; w->fn = fn; w->owner = o; w->dead = false; return 0; }
+void reactor_modify(struct reactor *r, struct watch *w, uint32_t ev) { (void)r; (void)w; (void)ev; }
+void reactor_unwatch(struct reactor *r, struct watch *w) { (void)r; w->dead = true; }
+void reactor_defer_free(struct reactor *r, void *p, void (*fn)(void *))
+{ (void)r; deferred[ndeferred].p = p; deferred[ndeferred++].fn = fn; }
+static int ops_reload(void *c, const char *why, json_t **errors, json_t **summary)
+{ (void)c; (void)why; (void)summary; *errors = json_pack("[s]", "reload is not fuzzed"); return -1; }
+static void ops_shutdown(void *c, const char *why) { (void)c; (void)why; }
+static const struct control_ops ctl_ops = { ops_reload, ops_shutdown, NULL };
 
 static void
 setup(void)
@@ -71,7 +69,7 @@ setup(void)
 	eng = engine_new(sp, &ops, NULL);	/* lives as long as the fuzzer */
 	engine_start(eng, now);
 	snprintf(sock, sizeof(sock), "/tmp/arbor-fuzz-%d.sock", getpid());
-	ctl = control_open((struct loop *)1, sock, err, sizeof(err));
+	ctl = control_open(NULL, eng, NULL, &ctl_ops, sock, err, sizeof(err));
 	if (!ctl)
 		abort();
 	unlink(sock);

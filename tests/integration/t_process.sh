@@ -140,3 +140,23 @@ CONF
 		stop_arbord
 	done
 }
+
+# Users are looked up (NSS: files, LDAP, sssd) when the config is loaded,
+# never at a spawn in the core: restarts open no user database.
+test_spawns_look_up_no_user() {
+	[ "$(id -u)" = 0 ] || { echo "needs root (user = nobody)"; return 77; }
+	command -v strace >/dev/null || { echo "strace not installed"; return 77; }
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 1000; period = 1; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "exit 1"]; user = "nobody"; group = "nogroup"; restart_delay = 20; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	strace -f -qq -e trace=openat,connect -p "$ARBORD_PID" -o "$T/strace" &
+	local st=$! n0=$(json root/w .restarts)
+	wait_for "strace attached" grep -q . "$T/strace" || { kill "$st"; return 1; }
+	wait_for "ten restarts traced" bash -c "[ \$($ARBORCTL -s $T/sock status root/w --json | jq .restarts) -ge $((n0 + 10)) ]" ||
+		{ kill "$st"; return 1; }
+	kill "$st"; wait "$st" 2>/dev/null
+	! grep -E '/etc/(passwd|group|nsswitch)|nscd|sss' "$T/strace" >&2 || fail "a spawn looked a user up"
+}

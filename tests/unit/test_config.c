@@ -237,6 +237,36 @@ commands_must_be_absolute_and_non_empty(void **state)
 	    "F:3: root/w: command[0]: \"true\" is not an absolute path");
 }
 
+/* Issue 13.7: users and groups are resolved at load, not at each spawn. */
+static void
+user_and_group_are_resolved_at_load(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp = load(TREE("{ name = \"a\"; command = [\"/bin/true\"]; user = \"root\"; },\n"
+	    "{ name = \"b\"; command = [\"/bin/true\"]; group = \"root\"; },\n"
+	    "{ name = \"c\"; command = [\"/bin/true\"]; user = \"no-such-user-arbor\"; }"),
+	    &errors, &warnings);
+	const struct spec_ids *a, *b, *c;
+
+	(void)state;
+	assert_non_null(sp);
+	a = &sp->root->children[0]->w.ids;
+	b = &sp->root->children[1]->w.ids;
+	c = &sp->root->children[2]->w.ids;
+	assert_true(a->set_uid);
+	assert_int_equal(a->uid, 0);
+	assert_int_equal(a->gid, 0);
+	assert_true(a->ngroups >= 1);
+	assert_null(a->error);
+	assert_false(b->set_uid);
+	assert_int_equal(b->ngroups, 1);
+	assert_int_equal(b->groups[0], 0);
+	assert_string_equal(c->error, "unknown user \"no-such-user-arbor\"");
+	free(errors);
+	free(warnings);
+	spec_free(sp);
+}
+
 static void
 missing_executable_is_only_a_warning(void **state)
 {
@@ -487,6 +517,7 @@ main(void)
 		cmocka_unit_test(names_required_valid_and_unique),
 		cmocka_unit_test(commands_must_be_absolute_and_non_empty),
 		cmocka_unit_test(missing_executable_is_only_a_warning),
+		cmocka_unit_test(user_and_group_are_resolved_at_load),
 		cmocka_unit_test(impossible_values),
 		cmocka_unit_test(simple_one_for_one_rules),
 		cmocka_unit_test(significant_rules),

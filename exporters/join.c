@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <stdlib.h>
+#include <string.h>
+
+#include "join.h"
+#include "../daemon/util.h"
+
+#define PID_BUCKETS 4096
+#define PATH_BUCKETS 4096
+
+/* A place in the output order; j is NULL while its event waits. */
+struct out {
+	json_t *j;
+	struct out *next;
+};
+
+/*
+ * What is known of one process, from either side. One lives as long as its
+ * worker does, so it stays small: the core's event is copied only while it
+ * waits for the kernel's record.
+ */
+struct proc {
+	int pid;
+	bool have_kexec;
+	char *path;		/* from the core's spawn event; NULL: none */
+	uint64_t spawn_ns;	/* core time of the spawn */
+	uint64_t seen_ns;	/* when this entry was made (for expiry) */
+	uint64_t kexec_ns;
+	struct arbor_rec *kexit;	/* the kernel's exit, while unjoined */
+	struct obs_msg *exec_msg;	/* the core's exec, waiting */
+	struct out *exec_out;
+	struct obs_msg *exit_msg;	/* the core's exit, waiting */
+	struct out *exit_out;
+	uint64_t deadline;
+	struct proc *next;
+};
+
+/* What is known of one path across its processes. */
+struct path_state {
+	char *path;
+	uint64_t last_kexit_ns;
+	bool restart_pending;
+	int live_pid;
+	struct path_state *next;	/* all of them */
+	struct path_state *hnext;	/* same hash bucket */
+};
+
+struct join {
+	const struct join_ops *ops;
+	void *ctx;
+	bool kernel;		/* kernel records come */
+	uint64_t attached_ns;
+	struct proc *procs[PID_BUCKETS];
+	size_t nprocs;
+	size_t nwaiting;	/* procs whose core event waits for the kernel */
+	uint64_t swept_ns;	/* when kernel-only entries were last looked at */
+	struct path_state *paths;
+	struct path_state *path_buckets[PATH_BUCKETS];
+	struct out *out_head, **out_tail;
+};
+
+struct join *
+join_new(const struct join_ops *ops, void *ctx)
+{
+	struct join *j = xcalloc(1, sizeof(*j));
+
+	j->ops = ops;
+	j->ctx = ctx;
+	j->out_tail = &j->out_head;
+	return j;
+}
+
+void
+join_kernel_side(struct join *j, bool on, uint64_t attached_ns)
+{
+	j->kernel = on;
+	j->attached_ns = attached_ns;
+}
+
+size_t
+join_nprocs(const struct join *j)
+{
+	return j->nprocs;
+}
+
+bool
+join_waiting(const struct join *j)
+{
+	return j->nwaiting > 0;
+}
+
+static struct proc *
+proc_get(struct join *j, int pid, bool create, uint64_t now)
+{
+	struct proc **b = &j->procs[(unsigned)pid % PID_BUCKETS], *p;
+
+	for (p = *b; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	if (!create || j->nprocs >= JOIN_MAX_PROCS)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->pid = pid;
+	p->seen_ns = now;
+	p->next = *b;
+	*b = p;
+	j->nprocs++;
+	return p;
+}
+
+static void
+proc_free(struct proc *p)
+{
+	free(p->path);
+	free(p->kexit);
+	free(p->exec_msg);
+	free(p->exit_msg);
+	free(p);
+}
+
+static void
+proc_drop(struct join *j, struct proc *p)
+{
+	struct proc **b = &j->procs[(unsigned)p->pid % PID_BUCKETS];
+
+	for (; *b; b = &(*b)->next)
+		if (*b == p) {
+			*b = p->next;
+			j->nwaiting -= (p->exec_msg != NULL) + (p->exit_msg != NULL);
+			proc_free(p);
+			j->nprocs--;
+			return;
+		}
+}
+
+static unsigned
+path_hash(const char *path)
+{
+	return fnv1a(FNV1A_INIT, path) % PATH_BUCKETS;
+}
+
+static struct path_state *
+path_get(struct join *j, const char *path)
+{
+	struct path_state **b = &j->path_buckets[path_hash(path)], *s;
+
+	for (s = *b; s; s = s->hnext)
+		if (strcmp(s->path, path) == 0)
+			return s;
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	s->hnext = *b;
+	*b = s;
+	s->next = j->paths;
+	j->paths = s;
+	return s;
+}
+
+static void
+path_free(struct path_state *s)
+{
+	free(s->path);
+	free(s);
+}
+
+static void
+path_drop(struct join *j, const char *path)
+{
+	struct path_state **b = &j->path_buckets[path_hash(path)], *dead;
+
+	for (; *b; b = &(*b)->hnext)
+		if (strcmp((*b)->path, path) == 0)
+			break;
+	if (!(dead = *b))
+		return;
+	*b = dead->hnext;
+	for (struct path_state **p = &j->paths; *p; p = &(*p)->next)
+		if (*p == dead) {
+			*p = dead->next;
+			break;
+		}
+	path_free(dead);
+}
+
+void
+join_each_path(const struct join *j,
+    void (*fn)(void *arg, const char *path, int live_pid), void *arg)
+{
+	for (const struct path_state *s = j->paths; s; s = s->next)
+		fn(arg, s->path, s->live_pid);
+}
+
+/* A place in the output order; with j NULL, it waits to be filled in. */
+static struct out *
+queue_out(struct join *j, json_t *ev)
+{
+	struct out *e = xcalloc(1, sizeof(*e));
+
+	e->j = ev;
+	*j->out_tail = e;
+	j->out_tail = &e->next;
+	return e;
+}
+
+/* Sends what is ready at the head of the order. */
+static void
+flush_out(struct join *j)
+{
+	while (j->out_head && j->out_head->j) {
+		struct out *e = j->out_head;
+
+		j->out_head = e->next;
+		if (!j->out_head)
+			j->out_tail = &j->out_head;
+		j->ops->emit(j->ctx, e->j);
+		free(e);
+	}
+}
+
+/* ev goes out in its place: at *out when it waited, else last. */
+static void
+place(struct join *j, struct out **out, json_t *ev)
+{
+	if (*out) {
+		(*out)->j = ev;
+		*out = NULL;
+	} else
+		queue_out(j, ev);
+}
+
+/* The core's exec event m of p, joined with the kernel's if it came. */
+static void
+emit_exec(struct join *j, struct proc *p, const struct obs_msg *m)
+{
+	json_t *ev = msg_to_json(m);
+	struct path_state *ps = path_get(j, m->path);
+
+	if (p->have_kexec) {
+		json_object_set_new(ev, "mono_ns", json_integer((json_int_t)p->kexec_ns));
+		json_object_set_new(ev, "arbord_mono_ns",
+		    json_integer((json_int_t)m->mono_ns));
+		if (ps->restart_pending && ps->last_kexit_ns &&
+		    p->kexec_ns > ps->last_kexit_ns) {
+			uint64_t lat = p->kexec_ns - ps->last_kexit_ns;
+
+			json_object_set_new(ev, "restart_latency_ns",
+			    json_integer((json_int_t)lat));
+			j->ops->observe(j->ctx, M_RESTART_LATENCY, ps->path,
+			    (double)lat / 1e9);
+		}
+	}
+	ps->restart_pending = false;
+	place(j, &p->exec_out, ev);
+}
+
+/* The exec event that waited: out now, joined or not. */
+static void
+exec_done(struct join *j, struct proc *p)
+{
+	struct obs_msg *m = p->exec_msg;
+
+	p->exec_msg = NULL;
+	j->nwaiting--;
+	emit_exec(j, p, m);
+	free(m);
+}
+
+/* What the kernel's exit record r adds to the core's exit event ev. */
+static void
+add_kernel_exit(struct join *j, json_t *ev, const struct arbor_rec *r,
+    const struct obs_msg *m, struct path_state *ps)
+{
+	json_object_set_new(ev, "mono_ns", json_integer((json_int_t)r->ts));
+	json_object_set_new(ev, "arbord_mono_ns",
+	    json_integer((json_int_t)m->mono_ns));
+	if (m->mono_ns > r->ts)
+		j->ops->observe(j->ctx, M_EXIT_DETECT_LATENCY, NULL,
+		    (double)(m->mono_ns - r->ts) / 1e9);
+	json_object_set_new(ev, "oom", json_boolean(r->has_fatal && r->fatal.oom));
+	/* The kernel's exit code: 0x80 marks a core dump. */
+	json_object_set_new(ev, "core_dumped",
+	    json_boolean((r->exit_code & 0x7f) && (r->exit_code & 0x80)));
+	if (r->has_fatal && !r->fatal.kernel) {
+		json_object_set_new(ev, "killer_pid",
+		    json_integer(r->fatal.sender_pid));
+		json_object_set_new(ev, "killer_comm",
+		    json_text(r->fatal.sender_comm));
+	} else if (r->has_fatal) {
+		json_object_set_new(ev, "killer_pid", json_null());
+		json_object_set_new(ev, "killer_comm", json_string("kernel"));
+	}
+	if (r->has_fatal && r->fatal.oom)
+		j->ops->add(j->ctx, M_OOM_KILLS, ps->path, NULL, 1);
+	ps->last_kexit_ns = r->ts;
+}
+
+/* The core's exit event m of p, joined with the kernel's; p goes. */
+static void
+emit_exit(struct join *j, struct proc *p, const struct obs_msg *m)
+{
+	json_t *ev = msg_to_json(m);
+	struct path_state *ps = path_get(j, m->path);
+
+	if (p->kexit)
+		add_kernel_exit(j, ev, p->kexit, m, ps);
+	j->ops->proc_gone(j->ctx, ps->path, p->pid);
+	if (ps->live_pid == p->pid)
+		ps->live_pid = 0;
+	place(j, &p->exit_out, ev);
+	if (p->exec_out) {
+		/* Its exec never met the kernel's: out as the core saw it. */
+		p->exec_out->j = msg_to_json(p->exec_msg);
+		p->exec_out = NULL;
+	}
+	proc_drop(j, p);	/* frees m if it was p's */
+}
+
+/*
+ * Keeps a copy of m in *slot, and its place in the order in *out, while
+ * it waits for the kernel's record (JOIN_WAIT_NS at most).
+ */
+static void
+hold(struct join *j, struct proc *p, struct obs_msg **slot,
+    struct out **out, const struct obs_msg *m, uint64_t now)
+{
+	if (*slot)
+		free(*slot);
+	else
+		j->nwaiting++;
+	*slot = xcalloc(1, sizeof(**slot));
+	**slot = *m;
+	p->deadline = now + JOIN_WAIT_NS;
+	*out = queue_out(j, NULL);
+}
+
+/* The counters and gauges an event moves, whatever the join does. */
+static void
+count(struct join *j, const struct obs_msg *m)
+{
+	switch (m->event) {
+	case EV_EXIT:
+		j->ops->set(j->ctx, M_CHILD_UP, m->path, NULL, 0);
+		j->ops->add(j->ctx, M_CHILD_EXITS, m->path,
+		    exit_reason_name(m->exit.reason), 1);
+		break;
+	case EV_READY:
+		j->ops->set(j->ctx, M_CHILD_UP, m->path, NULL, 1);
+		break;
+	case EV_RESTART:
+		j->ops->add(j->ctx, M_CHILD_RESTARTS, m->path, NULL, 1);
+		break;
+	case EV_GIVE_UP:
+		j->ops->add(j->ctx, M_GIVE_UPS, m->path, NULL, 1);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+ready_latency(struct join *j, const struct obs_msg *m, uint64_t now)
+{
+	struct proc *p = proc_get(j, m->pid, false, now);
+
+	if (p && p->have_kexec && m->mono_ns > p->kexec_ns)
+		j->ops->observe(j->ctx, M_READY_LATENCY, m->path,
+		    (double)(m->mono_ns - p->kexec_ns) / 1e9);
+	else if (p && m->mono_ns > p->spawn_ns)
+		j->ops->observe(j->ctx, M_READY_LATENCY, m->path,
+		    (double)(m->mono_ns - p->spawn_ns) / 1e9);
+}
+
+void
+join_core(struct join *j, const struct obs_msg *m, uint64_t now)
+{
+	struct proc *p;
+
+	count(j, m);
+	switch (m->event) {
+	case EV_SPAWN:
+		if ((p = proc_get(j, m->pid, true, now))) {
+			free(p->path);
+			p->path = xstrdup(m->path);
+			p->spawn_ns = m->mono_ns;
+		}
+		/* Started before the probes were there: follow it from now. */
+		if (j->kernel && m->mono_ns < j->attached_ns)
+			j->ops->track(j->ctx, m->pid);
+		path_get(j, m->path)->live_pid = m->pid;
+		break;
+	case EV_EXEC:
+		/* Not up yet: a notify worker is up at READY=1 (EV_READY). */
+		if ((p = proc_get(j, m->pid, true, now))) {
+			if (p->have_kexec || !j->kernel)
+				emit_exec(j, p, m);
+			else
+				hold(j, p, &p->exec_msg, &p->exec_out, m, now);
+			flush_out(j);
+			return;
+		}
+		break;
+	case EV_READY:
+		ready_latency(j, m, now);
+		break;
+	case EV_EXIT:
+		if (m->pid > 0 && (p = proc_get(j, m->pid, true, now))) {
+			if (p->kexit || !j->kernel)
+				emit_exit(j, p, m);
+			else
+				hold(j, p, &p->exit_msg, &p->exit_out, m, now);
+			flush_out(j);
+			return;
+		}
+		break;
+	case EV_RESTART:
+		path_get(j, m->path)->restart_pending = true;
+		break;
+	case EV_CHILD_REMOVED:
+		j->ops->forget(j->ctx, m->path);
+		path_drop(j, m->path);
+		break;
+	default:
+		break;
+	}
+	queue_out(j, msg_to_json(m));
+	flush_out(j);
+}
+
+void
+join_kernel(struct join *j, const struct arbor_rec *r, uint64_t now)
+{
+	struct proc *p;
+
+	if (r->tgid != r->worker) {
+		/* A descendant: only an OOM kill of it is worth a count. */
+		struct proc *w = proc_get(j, (int)r->worker, false, now);
+
+		if (r->kind == ARBOR_REC_EXIT && r->has_fatal && r->fatal.oom &&
+		    w && w->path)
+			j->ops->add(j->ctx, M_OOM_KILLS, w->path, NULL, 1);
+		return;
+	}
+	if (!(p = proc_get(j, (int)r->tgid, true, now)))
+		return;
+	if (r->kind == ARBOR_REC_EXEC) {
+		p->have_kexec = true;
+		p->kexec_ns = r->ts;
+		if (p->exec_msg)
+			exec_done(j, p);
+	} else if (r->kind == ARBOR_REC_EXIT) {
+		if (!p->kexit)
+			p->kexit = xcalloc(1, sizeof(*p->kexit));
+		*p->kexit = *r;
+		if (p->exit_msg)
+			emit_exit(j, p, p->exit_msg);
+	}
+	flush_out(j);
+}
+
+void
+join_tick(struct join *j, uint64_t now)
+{
+	/* A walk over every entry: when something waits, or once a second
+	 * for kernel-only entries, not at every wake-up. */
+	if (!j->nwaiting && now - j->swept_ns < NSEC_PER_SEC)
+		return;
+	j->swept_ns = now;
+	for (int b = 0; b < PID_BUCKETS; b++)
+		for (struct proc *p = j->procs[b], *next; p; p = next) {
+			next = p->next;
+			if (p->exec_msg && now >= p->deadline)
+				exec_done(j, p);
+			if (p->exit_msg && now >= p->deadline)
+				emit_exit(j, p, p->exit_msg);
+			else if (!p->exit_msg && !p->exec_msg && !p->path &&
+			    now - p->seen_ns > JOIN_FORGET_NS)
+				proc_drop(j, p);	/* never spawned by the core */
+		}
+	flush_out(j);
+}
+
+void
+join_free(struct join *j)
+{
+	if (!j)
+		return;
+	for (int b = 0; b < PID_BUCKETS; b++)
+		for (struct proc *p = j->procs[b], *n; p; p = n) {
+			n = p->next;
+			proc_free(p);
+		}
+	for (struct path_state *s = j->paths, *n; s; s = n) {
+		n = s->next;
+		path_free(s);
+	}
+	for (struct out *e = j->out_head, *n; e; e = n) {
+		n = e->next;
+		json_decref(e->j);
+		free(e);
+	}
+	free(j);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The join: the core's lifecycle events and the kernel's records (BPF)
+ * about the same process arrive in either order and are joined by pid into
+ * one event. Pure, as the engine is: no system call, no clock (time comes
+ * in with each input), every effect through the ops table; so each of its
+ * rules has a unit test on a fake clock (tests/unit/test_join.c).
+ *
+ * Rules:
+ * - A core exec or exit waits at most JOIN_WAIT_NS for its kernel record,
+ *   then goes out alone; with no kernel side (no BPF) it goes out at once.
+ * - Joined, an exit carries the kernel's timestamp (mono_ns, the core's as
+ *   arbord_mono_ns), oom, core_dumped, and who killed it (killer_pid and
+ *   killer_comm, or "kernel"); an exec carries restart_latency_ns, from the
+ *   kernel's exit of the previous process of its path to this execve.
+ * - Events go out in the core's order: one that waits holds back those
+ *   queued after it.
+ * - Entries are bounded: one per live worker process, kernel-only ones
+ *   forgotten after JOIN_FORGET_NS, never more than JOIN_MAX_PROCS.
+ */
+#ifndef ARBOR_JOIN_H
+#define ARBOR_JOIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include <linux/types.h>
+
+#include "../bpf/arbor.h"
+#include "../daemon/event.h"
+
+#define JOIN_WAIT_NS (200 * 1000000ULL)
+#define JOIN_FORGET_NS (5 * 1000000000ULL)
+#define JOIN_MAX_PROCS (1u << 18)
+
+struct join_ops {
+	/* An event is final, in order; the callee owns j. */
+	void (*emit)(void *ctx, json_t *j);
+	/* Metrics: as reg_observe, reg_add, reg_set, reg_forget. */
+	void (*observe)(void *ctx, enum metric, const char *path, double v);
+	void (*add)(void *ctx, enum metric, const char *path,
+	    const char *label, double v);
+	void (*set)(void *ctx, enum metric, const char *path,
+	    const char *label, double v);
+	void (*forget)(void *ctx, const char *path);
+	/* The process pid of path is gone: fold what is kept per pid. */
+	void (*proc_gone)(void *ctx, const char *path, int pid);
+	/* pid was spawned before the kernel side was there: follow it. */
+	void (*track)(void *ctx, int pid);
+};
+
+struct join;
+
+struct join *join_new(const struct join_ops *, void *ctx);
+void join_free(struct join *);
+
+/* Whether kernel records come (BPF attached at attached_ns), or not. */
+void join_kernel_side(struct join *, bool on, uint64_t attached_ns);
+void join_core(struct join *, const struct obs_msg *, uint64_t now);
+void join_kernel(struct join *, const struct arbor_rec *, uint64_t now);
+/* Sends what waited its time out, forgets stale entries. */
+void join_tick(struct join *, uint64_t now);
+/* Something waits for the kernel (call join_tick within JOIN_WAIT_NS). */
+bool join_waiting(const struct join *);
+size_t join_nprocs(const struct join *);
+
+/* The paths known, and the pid of each one's running process (0: none). */
+void join_each_path(const struct join *,
+    void (*fn)(void *arg, const char *path, int live_pid), void *arg);
+
+#endif

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The join of core events and kernel records (exporters/join.h), rule by
+ * rule, on a fake clock and fake ops: what goes out, in which order, with
+ * which fields, and what the registry is told.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "exporters/join.h"
+#include "daemon/util.h"
+
+#define MS 1000000ULL
+
+struct fake {
+	struct join *j;
+	json_t *out;		/* emitted events, in order */
+	char log[8192];		/* metric calls, "observe restart_latency root/w 0.05; " */
+	int tracked;
+	int gone;
+};
+
+static void
+logf_(struct fake *f, const char *fmt, ...)
+{
+	size_t n = strlen(f->log);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(f->log + n, sizeof(f->log) - n, fmt, ap);
+	va_end(ap);
+}
+
+static void op_emit(void *c, json_t *j) { json_array_append_new(((struct fake *)c)->out, j); }
+static void op_observe(void *c, enum metric m, const char *p, double v)
+{ logf_(c, "observe %d %s %.3f; ", (int)m, p ? p : "-", v); }
+static void op_add(void *c, enum metric m, const char *p, const char *l, double v)
+{ logf_(c, "add %d %s %s %.0f; ", (int)m, p ? p : "-", l ? l : "-", v); }
+static void op_set(void *c, enum metric m, const char *p, const char *l, double v)
+{ (void)c; (void)m; (void)p; (void)l; (void)v; }
+static void op_forget(void *c, const char *p) { logf_(c, "forget %s; ", p); }
+static void op_gone(void *c, const char *p, int pid) { (void)p; (void)pid; ((struct fake *)c)->gone++; }
+static void op_track(void *c, int pid) { (void)pid; ((struct fake *)c)->tracked++; }
+
+static const struct join_ops ops = {
+	op_emit, op_observe, op_add, op_set, op_forget, op_gone, op_track,
+};
+
+static struct fake *
+fake_new(bool kernel)
+{
+	struct fake *f = xcalloc(1, sizeof(*f));
+
+	f->out = json_array();
+	f->j = join_new(&ops, f);
+	join_kernel_side(f->j, kernel, 0);
+	return f;
+}
+
+static void
+fake_free(struct fake *f)
+{
+	join_free(f->j);
+	json_decref(f->out);
+	free(f);
+}
+
+static struct obs_msg
+core(enum event_kind k, const char *path, int pid, uint64_t t)
+{
+	struct obs_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = OBS_MSG_EVENT;
+	m.event = k;
+	m.mono_ns = t;
+	m.pid = pid;
+	m.exit.status = -1;
+	snprintf(m.path, sizeof(m.path), "%s", path);
+	return m;
+}
+
+static void
+send_core(struct fake *f, enum event_kind k, const char *path, int pid,
+    uint64_t t)
+{
+	struct obs_msg m = core(k, path, pid, t);
+
+	if (k == EV_EXIT) {
+		m.exit.reason = EXIT_CRASH;
+		m.exit.signal = 9;
+	}
+	join_core(f->j, &m, t);
+}
+
+static struct arbor_rec
+krec(int kind, int pid, uint64_t t)
+{
+	struct arbor_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = (uint32_t)kind;
+	r.tgid = r.worker = (uint32_t)pid;
+	r.ts = t;
+	return r;
+}
+
+/* Field key of the i-th emitted event, as an integer (-1: absent). */
+static long long
+field(struct fake *f, size_t i, const char *key)
+{
+	json_t *v = json_object_get(json_array_get(f->out, i), key);
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/* The registry was told this (fmt takes the metric's number). */
+static void
+assert_logged(struct fake *f, const char *fmt, enum metric m)
+{
+	char want[128];
+
+	snprintf(want, sizeof(want), fmt, (int)m);
+	if (!strstr(f->log, want))
+		fail_msg("\"%s\" not in \"%s\"", want, f->log);
+}
+
+static const char *
+kind(struct fake *f, size_t i)
+{
+	return json_string_value(json_object_get(json_array_get(f->out, i),
+	    "event"));
+}
+
+static void
+exit_joined_with_its_kernel_record(void **state)
+{
+	struct fake *f = fake_new(true);
+	struct arbor_rec r = krec(ARBOR_REC_EXIT, 42, 1000 * MS);
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 10 * MS);
+	r.exit_code = 9;
+	r.has_fatal = 1;
+	r.fatal.sender_pid = 77;
+	snprintf(r.fatal.sender_comm, sizeof(r.fatal.sender_comm), "bash");
+	send_core(f, EV_EXIT, "root/w", 42, 1003 * MS);
+	assert_int_equal(json_array_size(f->out), 1);	/* the exit waits */
+	assert_true(join_waiting(f->j));
+	join_kernel(f->j, &r, 1004 * MS);
+	assert_int_equal(json_array_size(f->out), 2);
+	assert_string_equal(kind(f, 1), "exit");
+	assert_int_equal(field(f, 1, "mono_ns"), 1000 * MS);
+	assert_int_equal(field(f, 1, "arbord_mono_ns"), 1003 * MS);
+	assert_int_equal(field(f, 1, "killer_pid"), 77);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(f->out, 1),
+	    "killer_comm")), "bash");
+	assert_false(json_is_true(json_object_get(json_array_get(f->out, 1), "oom")));
+	/* exit-detect latency: kernel exit to the core's, 3 ms */
+	assert_logged(f, "observe %d - 0.003;", M_EXIT_DETECT_LATENCY);
+	assert_false(join_waiting(f->j));
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(join_nprocs(f->j), 0);	/* the process is forgotten */
+	fake_free(f);
+}
+
+static void
+kernel_record_first_joins_at_once(void **state)
+{
+	struct fake *f = fake_new(true);
+	struct arbor_rec r = krec(ARBOR_REC_EXIT, 42, 500 * MS);
+
+	(void)state;
+	r.has_fatal = 1;
+	r.fatal.kernel = 1;
+	r.fatal.oom = 1;
+	send_core(f, EV_SPAWN, "root/w", 42, 10 * MS);
+	join_kernel(f->j, &r, 501 * MS);
+	send_core(f, EV_EXIT, "root/w", 42, 502 * MS);
+	assert_int_equal(json_array_size(f->out), 2);
+	assert_true(json_is_true(json_object_get(json_array_get(f->out, 1), "oom")));
+	assert_true(json_is_null(json_object_get(json_array_get(f->out, 1), "killer_pid")));
+	assert_string_equal(json_string_value(json_object_get(json_array_get(f->out, 1),
+	    "killer_comm")), "kernel");
+	assert_logged(f, "add %d root/w - 1;", M_OOM_KILLS);
+	fake_free(f);
+}
+
+static void
+restart_latency_from_kernel_exit_to_kernel_exec(void **state)
+{
+	struct fake *f = fake_new(true);
+	struct arbor_rec ex = krec(ARBOR_REC_EXIT, 42, 1000 * MS);
+	struct arbor_rec ec = krec(ARBOR_REC_EXEC, 43, 1050 * MS);
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 10 * MS);
+	join_kernel(f->j, &ex, 1000 * MS);
+	send_core(f, EV_EXIT, "root/w", 42, 1001 * MS);
+	send_core(f, EV_RESTART, "root/w", 0, 1001 * MS);
+	send_core(f, EV_SPAWN, "root/w", 43, 1040 * MS);
+	send_core(f, EV_EXEC, "root/w", 43, 1041 * MS);	/* waits */
+	assert_string_equal(kind(f, json_array_size(f->out) - 1), "spawn");
+	join_kernel(f->j, &ec, 1051 * MS);
+	assert_string_equal(kind(f, json_array_size(f->out) - 1), "exec");
+	assert_int_equal(field(f, json_array_size(f->out) - 1, "restart_latency_ns"),
+	    50 * MS);
+	assert_int_equal(field(f, json_array_size(f->out) - 1, "mono_ns"), 1050 * MS);
+	assert_logged(f, "observe %d root/w 0.050;", M_RESTART_LATENCY);
+	fake_free(f);
+}
+
+static void
+core_event_waits_at_most_the_join_window_then_goes_alone(void **state)
+{
+	struct fake *f = fake_new(true);
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 0);
+	send_core(f, EV_EXIT, "root/w", 42, 1000 * MS);
+	join_tick(f->j, 1000 * MS + JOIN_WAIT_NS - 1);
+	assert_int_equal(json_array_size(f->out), 1);
+	join_tick(f->j, 1000 * MS + JOIN_WAIT_NS);
+	assert_int_equal(json_array_size(f->out), 2);
+	assert_string_equal(kind(f, 1), "exit");
+	assert_int_equal(field(f, 1, "killer_pid"), -1);	/* alone: no kernel fields */
+	assert_int_equal(field(f, 1, "mono_ns"), 1000 * MS);
+	assert_false(join_waiting(f->j));
+	fake_free(f);
+}
+
+static void
+order_is_kept_behind_a_waiting_event(void **state)
+{
+	struct fake *f = fake_new(true);
+	struct arbor_rec r = krec(ARBOR_REC_EXIT, 42, 999 * MS);
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 0);
+	send_core(f, EV_EXIT, "root/w", 42, 1000 * MS);
+	send_core(f, EV_RESTART, "root/w", 0, 1000 * MS);
+	send_core(f, EV_GIVE_UP, "root", 0, 1000 * MS);
+	assert_int_equal(json_array_size(f->out), 1);	/* all held by the exit */
+	join_kernel(f->j, &r, 1001 * MS);
+	assert_int_equal(json_array_size(f->out), 4);
+	assert_string_equal(kind(f, 1), "exit");
+	assert_string_equal(kind(f, 2), "restart");
+	assert_string_equal(kind(f, 3), "give_up");
+	fake_free(f);
+}
+
+static void
+without_the_kernel_side_events_go_out_at_once(void **state)
+{
+	struct fake *f = fake_new(false);
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 0);
+	send_core(f, EV_EXEC, "root/w", 42, 1);
+	send_core(f, EV_EXIT, "root/w", 42, 2);
+	assert_int_equal(json_array_size(f->out), 3);
+	assert_false(join_waiting(f->j));
+	assert_int_equal(f->tracked, 0);
+	fake_free(f);
+}
+
+static void
+entries_are_bounded_and_kernel_only_ones_forgotten(void **state)
+{
+	struct fake *f = fake_new(true);
+
+	(void)state;
+	/* kernel records of processes the core never spawned */
+	for (int pid = 1; pid <= 1000; pid++) {
+		struct arbor_rec r = krec(ARBOR_REC_EXEC, pid, 0);
+
+		join_kernel(f->j, &r, 0);
+	}
+	assert_int_equal(join_nprocs(f->j), 1000);
+	join_tick(f->j, JOIN_FORGET_NS);
+	assert_int_equal(join_nprocs(f->j), 1000);
+	/* swept once a second when nothing waits */
+	join_tick(f->j, JOIN_FORGET_NS + NSEC_PER_SEC / 2);
+	assert_int_equal(join_nprocs(f->j), 1000);
+	join_tick(f->j, JOIN_FORGET_NS + NSEC_PER_SEC);
+	assert_int_equal(join_nprocs(f->j), 0);
+	/* a crash loop leaves nothing behind either */
+	for (int i = 0; i < 10000; i++) {
+		send_core(f, EV_SPAWN, "root/w", 5000 + i, (uint64_t)i * MS);
+		send_core(f, EV_EXIT, "root/w", 5000 + i, (uint64_t)i * MS);
+		join_tick(f->j, (uint64_t)i * MS + JOIN_WAIT_NS);
+	}
+	assert_int_equal(join_nprocs(f->j), 0);
+	assert_false(join_waiting(f->j));
+	fake_free(f);
+}
+
+static void
+removed_child_is_forgotten(void **state)
+{
+	struct fake *f = fake_new(false);
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 0);
+	send_core(f, EV_CHILD_REMOVED, "root/w", 0, 1);
+	assert_non_null(strstr(f->log, "forget root/w;"));
+	fake_free(f);
+}
+
+static void
+spawned_before_attach_is_tracked(void **state)
+{
+	struct fake *f = fake_new(true);
+
+	(void)state;
+	join_kernel_side(f->j, true, 100);
+	send_core(f, EV_SPAWN, "root/w", 42, 50);
+	send_core(f, EV_SPAWN, "root/v", 43, 150);
+	assert_int_equal(f->tracked, 1);
+	fake_free(f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(exit_joined_with_its_kernel_record),
+		cmocka_unit_test(kernel_record_first_joins_at_once),
+		cmocka_unit_test(restart_latency_from_kernel_exit_to_kernel_exec),
+		cmocka_unit_test(core_event_waits_at_most_the_join_window_then_goes_alone),
+		cmocka_unit_test(order_is_kept_behind_a_waiting_event),
+		cmocka_unit_test(without_the_kernel_side_events_go_out_at_once),
+		cmocka_unit_test(entries_are_bounded_and_kernel_only_ones_forgotten),
+		cmocka_unit_test(removed_child_is_forgotten),
+		cmocka_unit_test(spawned_before_attach_is_tracked),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
