@@ -124,7 +124,7 @@ struct spec_node {
 
 struct spec {
 	char *file;
-	char *socket;		/* NULL: the default of SPEC §6 */
+	char *socket;		/* NULL: the default in arbor.conf(5), DAEMON */
 	enum bpf_mode bpf;
 	char *metrics_listen;
 	char *event_log;

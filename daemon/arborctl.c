@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * arborctl: one request, one reply line (SPEC §6). Exit codes: 0 success,
+ * arborctl: one request, one reply line (arborctl(8)). Exit codes: 0 success,
  * 1 arbord refused the command, 2 arbord could not be reached (or usage).
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* arbord: options, configuration, then the core loop (SPEC §1). */
+/* arbord: options, configuration, then the core loop (arbord(8)). */
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -475,7 +475,7 @@ sup_finished(struct enode *s, uint64_t now)
 		ei.cause = CAUSE_EXIT;
 		break;
 	case SUP_END_GIVE_UP:
-		/* SPEC §3: the parent treats a give-up as an abnormal exit. */
+		/* As in OTP: the parent treats a give-up as an abnormal exit. */
 		ei.reason = EXIT_CRASH;
 		ei.cause = CAUSE_GIVE_UP;
 		break;
@@ -1464,7 +1464,7 @@ uint64_t enode_started_ns(const struct enode *n) { return n->started_ns; }
 enum node_state
 enode_state(const struct enode *n)
 {
-	/* Supervisors show running, stopping or stopped (SPEC §6). */
+	/* Supervisors show running, stopping or stopped (arborctl(8), status). */
 	if (n->spec->is_supervisor && n->state == NS_STARTING)
 		return NS_RUNNING;
 	return n->state;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The supervision engine: the tree and OTP's rules (SPEC §3), and nothing
+ * The supervision engine: the tree and OTP's rules (arbord(8), DESCRIPTION), and nothing
  * else. It makes no system call and reads no clock: every input carries the
  * time (CLOCK_MONOTONIC ns), and every effect goes out through the ops table
  * the caller provides (the runtime in arbord, a fake in the unit tests). An
@@ -131,7 +131,7 @@ int engine_terminate_child(struct engine *, struct enode *, uint64_t now,
     const char **why);
 
 /*
- * Applies the difference from the running spec to spec (SPEC §6 reload):
+ * Applies the difference from the running spec to spec (arborctl(8), reload):
  * removed children stop, added ones start in their place, changed workers
  * restart with their new spec (no crash counted), supervisors' own keys
  * change in place, the rest keep running. Borrows spec from now on; the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Events of SPEC §5. An engine event becomes an obs_msg (a plain copy, paths
+ * The events of the event log and `arborctl events` (arborctl(8)). An engine event becomes an obs_msg (a plain copy, paths
  * included) once; the stderr log and the observability thread both format
  * from that copy.
  */

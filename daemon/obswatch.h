@@ -2,7 +2,7 @@
 /*
  * The core's side of the observability thread: it starts the thread, hands
  * it events through the queue without ever waiting, and restarts it with
- * backoff when it ends or stops beating (SPEC §7).
+ * backoff when it ends or stops beating.
  */
 #ifndef ARBOR_OBSWATCH_H
 #define ARBOR_OBSWATCH_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The event log (SPEC §2 observability, §5): JSON lines appended to a file,
+ * The event log (arbor.conf(5), OBSERVABILITY): JSON lines appended to a file,
  * rotated at a size into gzip files (FILE.1.gz newest ... FILE.N.gz). A
  * failing write is logged once, counted and retried; it never blocks long.
  */

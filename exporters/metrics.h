@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The metrics registry of SPEC §7, owned by the observability thread: every
+ * The metrics registry of arbord(8), METRICS, owned by the observability thread: every
  * family with its HELP and TYPE, series keyed by label values, and the text
  * exposition format 0.0.4. Not thread-safe: only its owner touches it.
  */

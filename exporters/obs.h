@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The observability thread (SPEC §7): it reads the core's queue and the BPF
+ * The observability thread (arbord(8), METRICS): it reads the core's queue and the BPF
  * ring buffer, joins the two, keeps the metrics registry and writes the
  * event log. It never reads or writes core state; the core watches it
  * (daemon/obswatch.c) and restarts it when it dies or stalls.

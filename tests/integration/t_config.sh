@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# arbord --check, refused configurations, options (SPEC §1, §2).
+# arbord --check, refused configurations, options (arbord(8), arbor.conf(5)).
 
 test_check_prints_the_tree() {
 	"$ARBORD" --check -c "$ROOT/config/examples/demo.conf" >"$T/out" 2>"$T/err"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# arborctl commands and exit codes; bad and hostile control clients (SPEC §6).
+# arborctl commands and exit codes; bad and hostile control clients (arborctl(8)).
 
 raw() { python3 "$HELPERS/rawclient.py" "$@"; }
 

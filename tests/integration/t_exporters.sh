@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Prometheus endpoint, event log rotation, events, traces, dashboards and
-# alerts (SPEC §5-§7).
+# alerts (arbord(8), arborctl(8)).
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -186,7 +186,7 @@ test_dashboard_and_alerts() {
 	[ -z "$missing" ] || fail "dashboard queries metrics arbord does not export: $missing"
 }
 
-# Issue 12.12: 200 half-sent requests from 8 loopback addresses fill the
+# 200 half-sent requests from 8 loopback addresses fill the
 # listener's slots; more connections are accepted and closed at once, the
 # half-sent ones are cut after seconds, and a scrape gets through while
 # they are all still held open.

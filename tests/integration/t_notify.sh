@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# sd_notify readiness, watchdog, status, and forged datagrams (SPEC §2).
+# sd_notify readiness, watchdog, status, and forged datagrams (arbor.conf(5): ready, watchdog).
 
 notifier() {
 	local a out="[\"/usr/bin/env\", \"python3\", \"$HELPERS/notifier.py\""

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Kernel-observed facts through arbord, and the isolation of the
-# observability thread (SPEC §5, §7). BPF tests skip with the reason arbord
+# observability thread (arbord(8)). BPF tests skip with the reason arbord
 # gives where BPF cannot be loaded.
 
 # start_obs CONF [ARGS]: arbord with an event log at $T/events.jsonl.

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# arbord as PID 1 of a PID namespace, as in a container (SPEC §1).
+# arbord as PID 1 of a PID namespace, as in a container (arbord(8)).
 
 test_pid1_reaps_zombies_and_shuts_down_on_sigterm() {
 	unshare --pid --fork true 2>/dev/null || { echo "unshare --pid not permitted here"; return 77; }

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # What a worker's process looks like: environment, cwd, umask, credentials,
-# rlimits, no_new_privs, stdio, process group (SPEC §2, §3).
+# rlimits, no_new_privs, stdio, session and process group (arbor.conf(5), arbord(8)).
 
 # A worker that reports about itself into $T/<what> and then sleeps.
 REPORT='env > $D/env; pwd > $D/cwd; umask > $D/umask; ulimit -n > $D/nofile; ulimit -c > $D/core;

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# Live reload: arborctl reload and SIGHUP (SPEC §6).
+# Live reload: arborctl reload and SIGHUP (arborctl(8)).
 
 v1() {
 	cat >"$T/tree.conf" <<CONF
@@ -90,7 +90,7 @@ test_sighup_reloads() {
 	is_state root/added running
 }
 
-# Issue 12.1: a reload that re-adds a child still stopping keeps it.
+# a reload that re-adds a child still stopping keeps it.
 test_readding_a_child_still_stopping_keeps_it() {
 	local a=$T/a.conf b=$T/b.conf
 	cat >"$a" <<CONF

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# Restart types, success_exit_codes, restart_delay and escalation (SPEC §3).
+# Restart types, success_exit_codes, restart_delay and escalation (arbord(8)).
 
 # A worker that exits with the status written in $T/code.<name> when that
 # file appears, and otherwise sleeps.

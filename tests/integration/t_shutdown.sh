@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# Orderly shutdown: reverse order, stop_signal, shutdown timeouts (SPEC §3).
+# Orderly shutdown: reverse order, stop_signal, shutdown timeouts (arbord(8)).
 
 test_shutdown_reverse_order_and_timeouts() {
 	conf tree <<CONF

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
-# Each strategy on real processes (SPEC §3).
+# Each strategy on real processes (arbord(8)).
 
 three_children() {
 	conf tree <<CONF

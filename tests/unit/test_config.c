@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * config_load: every kind of error, with its FILE:LINE: PATH: message line,
- * and every key of SPEC §2 read into the spec.
+ * and every key of arbor.conf(5) read into the spec.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -85,7 +85,7 @@ syntax_error_names_the_line(void **state)
 	    "F:2: syntax error: syntax error");
 }
 
-/* Issue 12.5: only a regular file is read, and nothing blocks. */
+/* only a regular file is read, and nothing blocks. */
 static void
 fifo_and_directory_are_refused_without_blocking(void **state)
 {
@@ -111,7 +111,7 @@ fifo_and_directory_are_refused_without_blocking(void **state)
 	rmdir(dir);
 }
 
-/* Issue 12.7: @include is refused, with its line. */
+/* @include is refused, with its line. */
 static void
 include_is_refused_with_its_line(void **state)
 {
@@ -120,7 +120,7 @@ include_is_refused_with_its_line(void **state)
 	    "F:2: @include is not supported: put the whole configuration in one file");
 }
 
-/* Issue 12.13: a tree deeper than SPEC_MAX_DEPTH is refused at load. */
+/* a tree deeper than SPEC_MAX_DEPTH is refused at load. */
 static void
 tree_deeper_than_the_limit_is_refused(void **state)
 {
@@ -237,7 +237,7 @@ commands_must_be_absolute_and_non_empty(void **state)
 	    "F:3: root/w: command[0]: \"true\" is not an absolute path");
 }
 
-/* Issue 13.7: users and groups are resolved at load, not at each spawn. */
+/* users and groups are resolved at load, not at each spawn. */
 static void
 user_and_group_are_resolved_at_load(void **state)
 {
