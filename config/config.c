@@ -431,36 +431,75 @@ parse_command(struct ctx *c, const config_setting_t *s, const char *path,
 static void resolve_ids(struct ctx *, const config_setting_t *,
     const char *path, struct spec_worker *);
 
+/* A worker's keys that are absent take these (arbor.conf(5)). */
+static const struct spec_worker worker_defaults = {
+	.stop_signal = SIGTERM,
+	.ready = READY_EXEC,
+	.ready_timeout_ms = 10000,
+};
+
 static void
-parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
-    struct spec_node *n)
+parse_stop_signal(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
 {
-	struct spec_worker *w = &n->w;
-	const config_setting_t *m;
+	const config_setting_t *m = config_setting_get_member(s, "stop_signal");
+	int sig = -1;
+
+	if (!m)
+		return;
+	if (config_setting_type(m) == CONFIG_TYPE_STRING)
+		sig = signal_from_name(config_setting_get_string(m));
+	else if (is_int(m) && config_setting_get_int64(m) >= 1 &&
+	    config_setting_get_int64(m) <= 64)
+		sig = (int)config_setting_get_int64(m);
+	if (sig < 0)
+		error(c, m, path, "stop_signal: not a signal name or number (1-64)");
+	else
+		w->stop_signal = sig;
+}
+
+static void
+parse_success_codes(struct ctx *c, const config_setting_t *s,
+    const char *path, struct spec_worker *w)
+{
+	const config_setting_t *m = config_setting_get_member(s,
+	    "success_exit_codes");
+	int len;
+
+	if (!m) {
+		w->success_codes = xcalloc(1, sizeof(*w->success_codes));
+		w->nsuccess = 1;	/* exit status 0 */
+		return;
+	}
+	if (!is_list(m)) {
+		error(c, m, path, "success_exit_codes: expected a list of integers, got %s",
+		    type_name(m));
+		return;
+	}
+	len = config_setting_length(m);
+	w->success_codes = xcalloc((size_t)len + 1, sizeof(*w->success_codes));
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *e = config_setting_get_elem(m, i);
+
+		if (!is_int(e) || config_setting_get_int64(e) < 0 ||
+		    config_setting_get_int64(e) > 255) {
+			error(c, e, path,
+			    "success_exit_codes[%d]: expected an exit status 0-255", i);
+			continue;
+		}
+		w->success_codes[w->nsuccess++] = (int)config_setting_get_int64(e);
+	}
+}
+
+/* How the worker runs and is judged: readiness, timers, exit codes. */
+static void
+parse_exec(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
+{
 	const char *str;
 	long long v;
 
-	check_keys(c, s, path, worker_keys, "a worker");
-	parse_command(c, s, path, w);
-	parse_restart(c, s, path, n);
-	parse_shutdown(c, s, path, n, false);
-
-	w->stop_signal = SIGTERM;
-	if ((m = config_setting_get_member(s, "stop_signal"))) {
-		int sig = -1;
-
-		if (config_setting_type(m) == CONFIG_TYPE_STRING)
-			sig = signal_from_name(config_setting_get_string(m));
-		else if (is_int(m) && config_setting_get_int64(m) >= 1 &&
-		    config_setting_get_int64(m) <= 64)
-			sig = (int)config_setting_get_int64(m);
-		if (sig < 0)
-			error(c, m, path, "stop_signal: not a signal name or number (1-64)");
-		else
-			w->stop_signal = sig;
-	}
-
-	w->ready = READY_EXEC;
+	parse_stop_signal(c, s, path, w);
 	if (get_string(c, s, path, "ready", &str)) {
 		if (strcmp(str, "exec") == 0)
 			w->ready = READY_EXEC;
@@ -471,7 +510,6 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 			    "ready: expected \"exec\" or \"notify\", got \"%s\"",
 			    str);
 	}
-	w->ready_timeout_ms = 10000;
 	if (get_ms(c, s, path, "ready_timeout", "infinity", NULL, &v))
 		w->ready_timeout_ms = v < 0 ? 0 : (uint32_t)v;
 	if (get_ms(c, s, path, "watchdog", NULL, NULL, &v)) {
@@ -489,35 +527,59 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 			    path, "restart_delay_max: %lld is less than restart_delay %u",
 			    v, w->restart_delay_ms);
 	}
+	parse_success_codes(c, s, path, w);
+}
 
-	if ((m = config_setting_get_member(s, "success_exit_codes"))) {
-		if (!is_list(m)) {
-			error(c, m, path, "success_exit_codes: expected a list of integers, got %s",
-			    type_name(m));
-		} else {
-			int len = config_setting_length(m);
+/* A non-empty string key, copied into *out. */
+static void
+get_name(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, char **out)
+{
+	const char *str;
 
-			w->success_codes = xcalloc((size_t)len + 1,
-			    sizeof(*w->success_codes));
-			for (int i = 0; i < len; i++) {
-				const config_setting_t *e =
-				    config_setting_get_elem(m, i);
+	if (!get_string(c, s, path, key, &str))
+		return;
+	if (!*str)
+		error(c, config_setting_get_member(s, key), path,
+		    "%s: must not be empty", key);
+	else
+		*out = xstrdup(str);
+}
 
-				if (!is_int(e) || config_setting_get_int64(e) < 0 ||
-				    config_setting_get_int64(e) > 255) {
-					error(c, e, path,
-					    "success_exit_codes[%d]: expected an exit status 0-255",
-					    i);
-					continue;
-				}
-				w->success_codes[w->nsuccess++] =
-				    (int)config_setting_get_int64(e);
-			}
-		}
-	} else {
-		w->success_codes = xcalloc(1, sizeof(*w->success_codes));
-		w->nsuccess = 1;
+static void
+parse_umask(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
+{
+	const config_setting_t *m = config_setting_get_member(s, "umask");
+	char *end = NULL;
+	long u = -1;
+
+	if (!m)
+		return;
+	if (config_setting_type(m) == CONFIG_TYPE_STRING) {
+		const char *us = config_setting_get_string(m);
+
+		errno = 0;
+		u = strtol(us, &end, 8);
+		if (errno || !*us || *end)
+			u = -1;
+	} else if (is_int(m))
+		u = (long)config_setting_get_int64(m);
+	if (u < 0 || u > 0777)
+		error(c, m, path, "umask: expected an octal string such as \"022\"");
+	else {
+		w->has_umask = true;
+		w->umask = (mode_t)u;
 	}
+}
+
+/* Who and where it runs: environment, directory, umask, user, group. */
+static void
+parse_identity(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
+{
+	const config_setting_t *m;
+	const char *str;
 
 	if ((m = config_setting_get_member(s, "env"))) {
 		w->env = get_strings(c, m, path, "env", &w->nenv);
@@ -530,7 +592,6 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 		}
 	}
 	get_bool(c, s, path, "env_clear", &w->env_clear);
-
 	if (get_string(c, s, path, "cwd", &str)) {
 		if (str[0] != '/')
 			error(c, config_setting_get_member(s, "cwd"), path,
@@ -538,44 +599,38 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 		else
 			w->cwd = xstrdup(str);
 	}
-	if ((m = config_setting_get_member(s, "umask"))) {
-		char *end = NULL;
-		long u = -1;
-
-		if (config_setting_type(m) == CONFIG_TYPE_STRING) {
-			const char *us = config_setting_get_string(m);
-
-			errno = 0;
-			u = strtol(us, &end, 8);
-			if (errno || !*us || *end)
-				u = -1;
-		} else if (is_int(m))
-			u = (long)config_setting_get_int64(m);
-		if (u < 0 || u > 0777)
-			error(c, m, path, "umask: expected an octal string such as \"022\"");
-		else {
-			w->has_umask = true;
-			w->umask = (mode_t)u;
-		}
-	}
-	if (get_string(c, s, path, "user", &str)) {
-		if (!*str)
-			error(c, config_setting_get_member(s, "user"), path,
-			    "user: must not be empty");
-		else
-			w->user = xstrdup(str);
-	}
-	if (get_string(c, s, path, "group", &str)) {
-		if (!*str)
-			error(c, config_setting_get_member(s, "group"), path,
-			    "group: must not be empty");
-		else
-			w->group = xstrdup(str);
-	}
+	parse_umask(c, s, path, w);
+	get_name(c, s, path, "user", &w->user);
+	get_name(c, s, path, "group", &w->group);
 	resolve_ids(c, s, path, w);
+}
+
+/* What bounds it: no_new_privs, rlimits. */
+static void
+parse_limits(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
+{
+	const config_setting_t *m;
+
 	get_bool(c, s, path, "no_new_privs", &w->no_new_privs);
 	if ((m = config_setting_get_member(s, "rlimits")))
 		parse_rlimits(c, m, path, w);
+}
+
+static void
+parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_node *n)
+{
+	struct spec_worker *w = &n->w;
+
+	*w = worker_defaults;
+	check_keys(c, s, path, worker_keys, "a worker");
+	parse_command(c, s, path, w);
+	parse_restart(c, s, path, n);
+	parse_shutdown(c, s, path, n, false);
+	parse_exec(c, s, path, w);
+	parse_identity(c, s, path, w);
+	parse_limits(c, s, path, w);
 	parse_stdio(c, s, path, "stdout", &w->out);
 	parse_stdio(c, s, path, "stderr", &w->err);
 }
@@ -650,98 +705,107 @@ tree_depth(const char *path)
 static struct spec_node *parse_node(struct ctx *, const config_setting_t *,
     const char *parent_path, int index, enum auto_shutdown parent_auto);
 
+struct word {
+	const char *name;
+	int value;
+};
+
+static const struct word strategies[] = {
+	{ "one_for_one", STRATEGY_ONE_FOR_ONE },
+	{ "one_for_all", STRATEGY_ONE_FOR_ALL },
+	{ "rest_for_one", STRATEGY_REST_FOR_ONE },
+	{ "simple_one_for_one", STRATEGY_SIMPLE_ONE_FOR_ONE },
+	{ NULL, 0 },
+};
+
+static const struct word auto_shutdowns[] = {
+	{ "never", AUTO_SHUTDOWN_NEVER },
+	{ "any_significant", AUTO_SHUTDOWN_ANY_SIGNIFICANT },
+	{ "all_significant", AUTO_SHUTDOWN_ALL_SIGNIFICANT },
+	{ NULL, 0 },
+};
+
+/* A string key that must be one of words: its value in *out. */
+static bool
+get_word(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, const struct word *words, int *out)
+{
+	const char *str;
+
+	if (!get_string(c, s, path, key, &str))
+		return false;
+	for (const struct word *w = words; w->name; w++)
+		if (strcmp(str, w->name) == 0) {
+			*out = w->value;
+			return true;
+		}
+	error(c, config_setting_get_member(s, key), path, "unknown %s \"%s\"",
+	    key, str);
+	return false;
+}
+
+/* simple_one_for_one: the template its children are made from. */
 static void
-parse_supervisor(struct ctx *c, const config_setting_t *s, const char *path,
+parse_template(struct ctx *c, const config_setting_t *s, const char *path,
     struct spec_node *n)
 {
 	const config_setting_t *m;
-	const char *str;
+	const char *tname = "child";
+	char *tpath;
 	long long v;
 
-	check_keys(c, s, path, supervisor_keys, "a supervisor");
-	parse_restart(c, s, path, n);
-	parse_shutdown(c, s, path, n, true);
-
-	if (get_string(c, s, path, "strategy", &str)) {
-		if (strcmp(str, "one_for_one") == 0)
-			n->strategy = STRATEGY_ONE_FOR_ONE;
-		else if (strcmp(str, "one_for_all") == 0)
-			n->strategy = STRATEGY_ONE_FOR_ALL;
-		else if (strcmp(str, "rest_for_one") == 0)
-			n->strategy = STRATEGY_REST_FOR_ONE;
-		else if (strcmp(str, "simple_one_for_one") == 0)
-			n->strategy = STRATEGY_SIMPLE_ONE_FOR_ONE;
-		else
-			error(c, config_setting_get_member(s, "strategy"), path,
-			    "unknown strategy \"%s\"", str);
-	}
-	n->intensity = 3;
-	if (get_int(c, s, path, "intensity", 0, 100000, &v))
-		n->intensity = (uint32_t)v;
-	n->period_s = 5;
-	if (get_int(c, s, path, "period", 1, 86400 * 365, &v))
-		n->period_s = (uint32_t)v;
-	if (get_string(c, s, path, "auto_shutdown", &str)) {
-		if (strcmp(str, "never") == 0)
-			n->auto_shutdown = AUTO_SHUTDOWN_NEVER;
-		else if (strcmp(str, "any_significant") == 0)
-			n->auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
-		else if (strcmp(str, "all_significant") == 0)
-			n->auto_shutdown = AUTO_SHUTDOWN_ALL_SIGNIFICANT;
-		else
-			error(c, config_setting_get_member(s, "auto_shutdown"),
-			    path, "unknown auto_shutdown \"%s\"", str);
-	}
-
-	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE) {
-		if ((m = config_setting_get_member(s, "children")))
-			error(c, m, path, "children: not allowed with simple_one_for_one (use template)");
-		if (get_int(c, s, path, "max_children", 0, INT32_MAX, &v))
-			n->max_children = (uint32_t)v;
-		m = config_setting_get_member(s, "template");
-		if (!m) {
-			error(c, s, path, "simple_one_for_one needs a \"template\"");
-		} else if (config_setting_type(m) != CONFIG_TYPE_GROUP) {
-			error(c, m, path, "template: expected a group, got %s",
-			    type_name(m));
-		} else if (config_setting_get_member(m, "strategy")) {
-			error(c, m, path, "template: must be a worker, not a supervisor");
-		} else {
-			char *tpath = xasprintf("%s/template", path);
-			const char *tname = "child";
-
-			n->template = xcalloc(1, sizeof(*n->template));
-			n->template->line = config_setting_source_line(m);
-			if (get_string(c, m, tpath, "name", &tname) &&
-			    !valid_name(tname))
-				error(c, config_setting_get_member(m, "name"),
-				    tpath, "invalid name \"%s\" (allowed: A-Z a-z 0-9 _ . -)",
-				    tname);
-			n->template->name = xstrdup(tname);
-			parse_worker(c, m, tpath, n->template);
-			if (get_bool(c, m, tpath, "significant",
-			    &n->template->significant))
-				error(c, config_setting_get_member(m, "significant"),
-				    tpath, "significant: not supported on a template");
-			free(tpath);
-		}
+	if ((m = config_setting_get_member(s, "children")))
+		error(c, m, path, "children: not allowed with simple_one_for_one (use template)");
+	if (get_int(c, s, path, "max_children", 0, INT32_MAX, &v))
+		n->max_children = (uint32_t)v;
+	m = config_setting_get_member(s, "template");
+	if (!m) {
+		error(c, s, path, "simple_one_for_one needs a \"template\"");
 		return;
 	}
+	if (config_setting_type(m) != CONFIG_TYPE_GROUP) {
+		error(c, m, path, "template: expected a group, got %s",
+		    type_name(m));
+		return;
+	}
+	if (config_setting_get_member(m, "strategy")) {
+		error(c, m, path, "template: must be a worker, not a supervisor");
+		return;
+	}
+	tpath = xasprintf("%s/template", path);
+	n->template = xcalloc(1, sizeof(*n->template));
+	n->template->line = config_setting_source_line(m);
+	if (get_string(c, m, tpath, "name", &tname) && !valid_name(tname))
+		error(c, config_setting_get_member(m, "name"), tpath,
+		    "invalid name \"%s\" (allowed: A-Z a-z 0-9 _ . -)", tname);
+	n->template->name = xstrdup(tname);
+	parse_worker(c, m, tpath, n->template);
+	if (get_bool(c, m, tpath, "significant", &n->template->significant))
+		error(c, config_setting_get_member(m, "significant"), tpath,
+		    "significant: not supported on a template");
+	free(tpath);
+}
+
+/* Any other strategy: its children, in start order. */
+static void
+parse_children(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_node *n)
+{
+	const config_setting_t *m;
+	int len;
 
 	if ((m = config_setting_get_member(s, "template")))
 		error(c, m, path, "template: only allowed with simple_one_for_one");
 	if ((m = config_setting_get_member(s, "max_children")))
 		error(c, m, path, "max_children: only allowed with simple_one_for_one");
-	m = config_setting_get_member(s, "children");
-	if (!m)
+	if (!(m = config_setting_get_member(s, "children")))
 		return;
 	if (config_setting_type(m) != CONFIG_TYPE_LIST) {
 		error(c, m, path, "children: expected a list of groups ( {...}, ... ), got %s",
 		    type_name(m));
 		return;
 	}
-	int len = config_setting_length(m);
-
+	len = config_setting_length(m);
 	if (len > 0 && tree_depth(path) >= SPEC_MAX_DEPTH) {
 		error(c, m, path, "children: the tree is deeper than %d levels, the most arbor takes",
 		    SPEC_MAX_DEPTH);
@@ -761,6 +825,32 @@ parse_supervisor(struct ctx *c, const config_setting_t *s, const char *path,
 				    ch->name, n->children[k]->line);
 		n->children[n->nchildren++] = ch;
 	}
+}
+
+static void
+parse_supervisor(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_node *n)
+{
+	long long v;
+	int w;
+
+	check_keys(c, s, path, supervisor_keys, "a supervisor");
+	parse_restart(c, s, path, n);
+	parse_shutdown(c, s, path, n, true);
+	if (get_word(c, s, path, "strategy", strategies, &w))
+		n->strategy = (enum strategy)w;
+	n->intensity = 3;
+	if (get_int(c, s, path, "intensity", 0, 100000, &v))
+		n->intensity = (uint32_t)v;
+	n->period_s = 5;
+	if (get_int(c, s, path, "period", 1, 86400 * 365, &v))
+		n->period_s = (uint32_t)v;
+	if (get_word(c, s, path, "auto_shutdown", auto_shutdowns, &w))
+		n->auto_shutdown = (enum auto_shutdown)w;
+	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE)
+		parse_template(c, s, path, n);
+	else
+		parse_children(c, s, path, n);
 }
 
 static struct spec_node *

@@ -200,6 +200,40 @@ struct output {
 	const char *trace_file;	/* trace -o */
 };
 
+/* What an ok reply carries, printed as the command asks. */
+static int
+print_reply(json_t *reply, const struct output *out)
+{
+	json_t *status = json_object_get(reply, "status");
+	json_t *path = json_object_get(reply, "path");
+	json_t *reload = json_object_get(reply, "reload");
+	json_t *metrics = json_object_get(reply, "metrics");
+	FILE *f;
+
+	if (out->trace_file) {
+		if (!(f = fopen(out->trace_file, "we")) ||
+		    json_dumpf(json_object_get(reply, "trace"), f,
+		    JSON_COMPACT) < 0 || fclose(f) != 0) {
+			fprintf(stderr, "arborctl: %s: %s\n", out->trace_file,
+			    strerror(errno));
+			return EXIT_REFUSED;
+		}
+	} else if (status && out->json) {
+		json_dumpf(status, stdout, JSON_COMPACT);
+		putchar('\n');
+	} else if (status) {
+		printf("%-36s %-9s %8s %9s %8s  %s\n", "NAME", "STATE", "PID",
+		    "UPTIME", "RESTARTS", "LAST EXIT");
+		print_node(status, 0);
+	} else if (json_is_string(path))
+		printf("%s\n", json_string_value(path));
+	else if (reload)
+		print_reload(reload);
+	else if (json_is_string(metrics))
+		fputs(json_string_value(metrics), stdout);
+	return EXIT_OK;
+}
+
 /* Sends req (taking it), prints the reply; returns the exit code. */
 static int
 run(const char *sock, json_t *req, const struct output *out)
@@ -251,34 +285,7 @@ run(const char *sock, json_t *req, const struct output *out)
 		    json_string_value(json_object_get(reply, "error")));
 		code = EXIT_REFUSED;
 	} else {
-		json_t *status = json_object_get(reply, "status");
-		json_t *path = json_object_get(reply, "path");
-		json_t *reload = json_object_get(reply, "reload");
-
-		code = EXIT_OK;
-		if (out->trace_file) {
-			FILE *f = fopen(out->trace_file, "we");
-
-			if (!f || json_dumpf(json_object_get(reply, "trace"), f,
-			    JSON_COMPACT) < 0 || fclose(f) != 0) {
-				fprintf(stderr, "arborctl: %s: %s\n",
-				    out->trace_file, strerror(errno));
-				code = EXIT_REFUSED;
-			}
-		} else if (status && out->json) {
-			json_dumpf(status, stdout, JSON_COMPACT);
-			putchar('\n');
-		} else if (status) {
-			printf("%-36s %-9s %8s %9s %8s  %s\n", "NAME", "STATE",
-			    "PID", "UPTIME", "RESTARTS", "LAST EXIT");
-			print_node(status, 0);
-		} else if (json_is_string(path))
-			printf("%s\n", json_string_value(path));
-		else if (reload)
-			print_reload(reload);
-		else if (json_is_string(json_object_get(reply, "metrics")))
-			fputs(json_string_value(json_object_get(reply,
-			    "metrics")), stdout);
+		code = print_reply(reply, out);
 		if (out->stream) {
 			char *ev;
 
@@ -304,49 +311,171 @@ run(const char *sock, json_t *req, const struct output *out)
 	return code;
 }
 
+/*
+ * Each command fills the request from its arguments (argv[0] is the
+ * command) and says how to print the reply; -1 after a usage message.
+ */
+typedef int (*build_fn)(json_t *req, int argc, char **argv,
+    struct output *out);
+
 static int
-need_args(int argc, int want_min, int want_max, const char *cmd)
+bad_arg(const char *cmd, const char *arg)
 {
-	if (argc - 1 < want_min || (want_max >= 0 && argc - 1 > want_max)) {
-		fprintf(stderr, "arborctl: %s: wrong number of arguments\n", cmd);
-		usage(stderr);
-		return -1;
+	fprintf(stderr, "arborctl: %s: unexpected \"%s\"\n", cmd, arg);
+	return -1;
+}
+
+static int
+build_status(json_t *req, int argc, char **argv, struct output *out)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			out->json = true;
+		else if (!json_object_get(req, "path"))
+			json_object_set_new(req, "path", json_string(argv[i]));
+		else
+			return bad_arg(argv[0], argv[i]);
 	}
 	return 0;
+}
+
+static int
+build_path(json_t *req, int argc, char **argv, struct output *out)
+{
+	(void)argc;
+	(void)out;
+	json_object_set_new(req, "path", json_string(argv[1]));
+	return 0;
+}
+
+static int
+build_signal(json_t *req, int argc, char **argv, struct output *out)
+{
+	build_path(req, argc, argv, out);
+	json_object_set_new(req, "signal", json_string(argv[2]));
+	return 0;
+}
+
+static int
+build_start_child(json_t *req, int argc, char **argv, struct output *out)
+{
+	json_t *args = json_array();
+
+	build_path(req, argc, argv, out);
+	for (int i = 2; i < argc; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	json_object_set_new(req, "args", args);
+	return 0;
+}
+
+static int
+build_none(json_t *req, int argc, char **argv, struct output *out)
+{
+	(void)req;
+	(void)argc;
+	out->wait_eof = strcmp(argv[0], "shutdown") == 0;
+	return 0;
+}
+
+static int
+build_events(json_t *req, int argc, char **argv, struct output *out)
+{
+	out->stream = true;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--follow") != 0 && strcmp(argv[i], "-f") != 0)
+			return bad_arg(argv[0], argv[i]);
+		json_object_set_new(req, "follow", json_true());
+		out->no_timeout = true;
+	}
+	return 0;
+}
+
+static int
+build_trace(json_t *req, int argc, char **argv, struct output *out)
+{
+	double secs = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
+			secs = atof(argv[++i]);
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			out->trace_file = argv[++i];
+		else
+			secs = -1;
+	}
+	if (secs <= 0 || !out->trace_file) {
+		fprintf(stderr, "arborctl: trace --duration SECONDS -o FILE\n");
+		return -1;
+	}
+	json_object_set_new(req, "duration", json_real(secs));
+	out->no_timeout = true;
+	return 0;
+}
+
+/* The commands, as control.c has them; -1: any number of arguments. */
+static const struct command {
+	const char *name;
+	int min_args, max_args;
+	build_fn build;
+} commands[] = {
+	{ "status", 0, -1, build_status },
+	{ "start", 1, 1, build_path },
+	{ "stop", 1, 1, build_path },
+	{ "restart", 1, 1, build_path },
+	{ "terminate-child", 1, 1, build_path },
+	{ "signal", 2, 2, build_signal },
+	{ "start-child", 1, -1, build_start_child },
+	{ "shutdown", 0, 0, build_none },
+	{ "reload", 0, 0, build_none },
+	{ "metrics", 0, 0, build_none },
+	{ "events", 0, -1, build_events },
+	{ "trace", 0, -1, build_trace },
+};
+
+/* Takes -s and -h; returns how many arguments it took, or -1 (exit). */
+static int
+options(int argc, char **argv, const char **sock, int *code)
+{
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
+			*sock = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			*code = EXIT_OK;
+			return -1;
+		} else {
+			fprintf(stderr, "arborctl: unknown option %s\n", argv[i]);
+			usage(stderr);
+			*code = EXIT_UNREACHABLE;
+			return -1;
+		}
+	}
+	return i;
 }
 
 int
 main(int argc, char **argv)
 {
 	const char *sock_opt = NULL;
+	const struct command *cmd = NULL;
 	struct output out = { 0 };
 	char *sock;
-	const char *cmd;
 	json_t *req;
-	int code;
+	int code, first;
 
 	signal(SIGPIPE, SIG_IGN);
-	while (argc > 1 && argv[1][0] == '-') {
-		if (strcmp(argv[1], "-s") == 0 && argc > 2) {
-			sock_opt = argv[2];
-			argc -= 2;
-			argv += 2;
-		} else if (strcmp(argv[1], "-h") == 0 ||
-		    strcmp(argv[1], "--help") == 0) {
-			usage(stdout);
-			return EXIT_OK;
-		} else {
-			fprintf(stderr, "arborctl: unknown option %s\n", argv[1]);
-			usage(stderr);
-			return EXIT_UNREACHABLE;
-		}
-	}
-	if (argc < 2) {
+	if ((first = options(argc, argv, &sock_opt, &code)) < 0)
+		return code;
+	argc -= first;
+	argv += first;
+	if (argc < 1) {
 		usage(stderr);
 		return EXIT_UNREACHABLE;
 	}
-	argc--;
-	argv++;
 	/* Requests are JSON, whose strings are UTF-8: say so rather than send
 	 * a request with the argument missing. */
 	for (int i = 0; i < argc; i++)
@@ -355,95 +484,26 @@ main(int argc, char **argv)
 			    "UTF-8; requests carry UTF-8 text only\n", i + 1);
 			return EXIT_UNREACHABLE;
 		}
-	cmd = argv[0];
-	req = json_pack("{s:s}", "cmd", cmd);
-
-	if (strcmp(cmd, "status") == 0) {
-		for (int i = 1; i < argc; i++) {
-			if (strcmp(argv[i], "--json") == 0)
-				out.json = true;
-			else if (!json_object_get(req, "path"))
-				json_object_set_new(req, "path",
-				    json_string(argv[i]));
-			else {
-				fprintf(stderr, "arborctl: status: unexpected \"%s\"\n",
-				    argv[i]);
-				json_decref(req);
-				return EXIT_UNREACHABLE;
-			}
-		}
-	} else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
-	    strcmp(cmd, "restart") == 0 ||
-	    strcmp(cmd, "terminate-child") == 0) {
-		if (need_args(argc, 1, 1, cmd) < 0) {
-			json_decref(req);
-			return EXIT_UNREACHABLE;
-		}
-		json_object_set_new(req, "path", json_string(argv[1]));
-	} else if (strcmp(cmd, "signal") == 0) {
-		if (need_args(argc, 2, 2, cmd) < 0) {
-			json_decref(req);
-			return EXIT_UNREACHABLE;
-		}
-		json_object_set_new(req, "path", json_string(argv[1]));
-		json_object_set_new(req, "signal", json_string(argv[2]));
-	} else if (strcmp(cmd, "start-child") == 0) {
-		json_t *args = json_array();
-
-		if (need_args(argc, 1, -1, cmd) < 0) {
-			json_decref(args);
-			json_decref(req);
-			return EXIT_UNREACHABLE;
-		}
-		json_object_set_new(req, "path", json_string(argv[1]));
-		for (int i = 2; i < argc; i++)
-			json_array_append_new(args, json_string(argv[i]));
-		json_object_set_new(req, "args", args);
-	} else if (strcmp(cmd, "shutdown") == 0 || strcmp(cmd, "reload") == 0 ||
-	    strcmp(cmd, "metrics") == 0) {
-		if (need_args(argc, 0, 0, cmd) < 0) {
-			json_decref(req);
-			return EXIT_UNREACHABLE;
-		}
-		out.wait_eof = strcmp(cmd, "shutdown") == 0;
-	} else if (strcmp(cmd, "events") == 0) {
-		out.stream = true;
-		for (int i = 1; i < argc; i++) {
-			if (strcmp(argv[i], "--follow") != 0 &&
-			    strcmp(argv[i], "-f") != 0) {
-				fprintf(stderr, "arborctl: events: unexpected \"%s\"\n",
-				    argv[i]);
-				json_decref(req);
-				return EXIT_UNREACHABLE;
-			}
-			json_object_set_new(req, "follow", json_true());
-			out.no_timeout = true;
-		}
-	} else if (strcmp(cmd, "trace") == 0) {
-		double secs = 0;
-
-		for (int i = 1; i < argc; i++) {
-			if (strcmp(argv[i], "--duration") == 0 && i + 1 < argc)
-				secs = atof(argv[++i]);
-			else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
-				out.trace_file = argv[++i];
-			else
-				secs = -1;
-		}
-		if (secs <= 0 || !out.trace_file) {
-			fprintf(stderr, "arborctl: trace --duration SECONDS -o FILE\n");
-			json_decref(req);
-			return EXIT_UNREACHABLE;
-		}
-		json_object_set_new(req, "duration", json_real(secs));
-		out.no_timeout = true;
-	} else {
-		fprintf(stderr, "arborctl: unknown command \"%s\"\n", cmd);
+	for (size_t i = 0; i < ARRAY_SIZE(commands) && !cmd; i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "arborctl: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);
+		return EXIT_UNREACHABLE;
+	}
+	if (argc - 1 < cmd->min_args ||
+	    (cmd->max_args >= 0 && argc - 1 > cmd->max_args)) {
+		fprintf(stderr, "arborctl: %s: wrong number of arguments\n",
+		    cmd->name);
+		usage(stderr);
+		return EXIT_UNREACHABLE;
+	}
+	req = json_pack("{s:s}", "cmd", cmd->name);
+	if (cmd->build(req, argc, argv, &out) < 0) {
 		json_decref(req);
 		return EXIT_UNREACHABLE;
 	}
-
 	sock = sock_opt ? xstrdup(sock_opt) : default_socket_path();
 	code = run(sock, req, &out);
 	free(sock);

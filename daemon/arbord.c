@@ -50,8 +50,13 @@ hold_stdio(void)
 		close(fd);
 }
 
-int
-main(int argc, char **argv)
+/*
+ * The command line into o; -1 to go on, or the code to exit with at once
+ * (--help, --version, a usage error).
+ */
+static int
+parse_args(int argc, char **argv, struct loop_options *o,
+    const char **socket_opt, bool *check)
 {
 	enum { OPT_CHECK = 256, OPT_NO_BPF, OPT_LOG_FORMAT, OPT_VERSION,
 	    OPT_HELP };
@@ -65,34 +70,27 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct loop_options o = { .log_format = LOG_TEXT };
-	const char *socket_opt = NULL;
-	struct config_diag diag;
-	struct spec *spec;
-	bool check = false;
-	char *socket_path;
-	int c, code;
+	int c;
 
-	hold_stdio();
 	while ((c = getopt_long(argc, argv, "c:s:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			o.config_file = optarg;
+			o->config_file = optarg;
 			break;
 		case 's':
-			socket_opt = optarg;
+			*socket_opt = optarg;
 			break;
 		case OPT_CHECK:
-			check = true;
+			*check = true;
 			break;
 		case OPT_NO_BPF:
-			o.no_bpf = true;
+			o->no_bpf = true;
 			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "text") == 0)
-				o.log_format = LOG_TEXT;
+				o->log_format = LOG_TEXT;
 			else if (strcmp(optarg, "json") == 0)
-				o.log_format = LOG_JSON;
+				o->log_format = LOG_JSON;
 			else {
 				fprintf(stderr, "arbord: --log-format: expected text or json, got \"%s\"\n",
 				    optarg);
@@ -116,12 +114,28 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (!o.config_file) {
+	if (!o->config_file) {
 		fprintf(stderr, "arbord: -c FILE is required\n");
 		usage(stderr);
 		return 1;
 	}
+	return -1;
+}
 
+int
+main(int argc, char **argv)
+{
+	struct loop_options o = { .log_format = LOG_TEXT };
+	const char *socket_opt = NULL;
+	struct config_diag diag;
+	struct spec *spec;
+	bool check = false;
+	char *socket_path;
+	int code;
+
+	hold_stdio();
+	if ((code = parse_args(argc, argv, &o, &socket_opt, &check)) >= 0)
+		return code;
 	spec = config_load(o.config_file, &diag);
 	for (size_t i = 0; i < diag.nerrors; i++)
 		fprintf(stderr, "%s\n", diag.errors[i]);

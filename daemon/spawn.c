@@ -342,6 +342,96 @@ take_ids(const struct spec_worker *w, struct child_args *a, char *msg,
 	return 0;
 }
 
+/* The stack children run on until execve (CLONE_VM | CLONE_VFORK). */
+static int
+child_stack_ready(int *err, char *msg, size_t msglen)
+{
+	if (child_stack)
+		return 0;
+	child_stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (child_stack != MAP_FAILED)
+		return 0;
+	child_stack = NULL;
+	*err = errno;
+	snprintf(msg, msglen, "mmap of a child stack: %s", strerror(*err));
+	return -1;
+}
+
+/* stdout and stderr per the spec; -1 with msg when a file cannot open. */
+static int
+open_stdio(const struct spec_worker *w, struct child_args *a, int devnull,
+    int *err, char *msg, size_t msglen)
+{
+	const struct {
+		const char *name;
+		const struct spec_stdio *spec;
+		int *fd;
+	} outs[] = {
+		{ "stdout", &w->out, &a->stdout_fd },
+		{ "stderr", &w->err, &a->stderr_fd },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(outs); i++)
+		if ((*outs[i].fd = open_output(outs[i].spec, devnull)) < 0 &&
+		    outs[i].spec->kind == STDIO_FILE) {
+			*err = errno;
+			snprintf(msg, msglen, "%s %s: %s", outs[i].name,
+			    outs[i].spec->path, strerror(*err));
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * Clones the child and waits (CLONE_VFORK) until it has exec'd or failed;
+ * its failure comes back through the CLOEXEC pipe. Returns the pid, or -1
+ * with *err and msg (the child is reaped then).
+ */
+static pid_t
+clone_and_exec(struct child_args *a, int errpipe_read, int *pidfd, int *err,
+    char *msg, size_t msglen)
+{
+	struct child_failure f;
+	siginfo_t si;
+	pid_t pid;
+	ssize_t r;
+	int high;
+
+	CHILD_STACK_CLEAN(child_stack, CHILD_STACK_SIZE);
+	pid = clone(child_main, (char *)child_stack + CHILD_STACK_SIZE,
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+	    (a->shares_files ? CLONE_FILES : 0), a, pidfd);
+	if (pid < 0) {
+		*err = errno;
+		snprintf(msg, msglen, "clone: %s", strerror(*err));
+		return -1;
+	}
+	close(a->errpipe);
+	a->errpipe = -1;
+	do
+		r = read(errpipe_read, &f, sizeof(f));
+	while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)sizeof(f)) {
+		*err = f.err;
+		snprintf(msg, msglen, "%s %s: %s",
+		    f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names)
+		    ? step_names[f.step] : "?", a->argv[0], strerror(f.err));
+		/* It has exited already; this reaps it without waiting. */
+		waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED);
+		close(*pidfd);
+		*pidfd = -1;
+		return -1;
+	}
+	/* Out of the range children copy (see the top of this file); where
+	 * the limit does not allow it, it stays. */
+	if ((high = fcntl(*pidfd, F_DUPFD_CLOEXEC, SPAWN_FD_BASE)) >= 0) {
+		close(*pidfd);
+		*pidfd = high;
+	}
+	return pid;
+}
+
 pid_t
 spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
     int *pidfd, int *err, char *msg, size_t msglen)
@@ -358,46 +448,23 @@ spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
 		.stdin_fd = devnull,
 		.stdout_fd = -1,
 		.stderr_fd = -1,
+		.errpipe = -1,
 		.parent = getpid(),
 	};
-	struct child_failure f;
 	int pipefd[2] = { -1, -1 };
 	pid_t pid = -1;
-	ssize_t r;
 
 	*pidfd = -1;
 	*err = 0;
 	msg[0] = '\0';
-	if (!child_stack) {
-		child_stack = mmap(NULL, CHILD_STACK_SIZE,
-		    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-		    MAP_STACK, -1, 0);
-		if (child_stack == MAP_FAILED) {
-			child_stack = NULL;
-			*err = errno;
-			snprintf(msg, msglen, "mmap of a child stack: %s",
-			    strerror(*err));
-			return -1;
-		}
-	}
+	if (child_stack_ready(err, msg, msglen) < 0)
+		return -1;
 	if (take_ids(w, &a, msg, msglen) < 0) {
 		*err = errno ? errno : ENOENT;
 		goto out;
 	}
-	if ((a.stdout_fd = open_output(&w->out, devnull)) < 0 &&
-	    w->out.kind == STDIO_FILE) {
-		*err = errno;
-		snprintf(msg, msglen, "stdout %s: %s", w->out.path,
-		    strerror(*err));
+	if (open_stdio(w, &a, devnull, err, msg, msglen) < 0)
 		goto out;
-	}
-	if ((a.stderr_fd = open_output(&w->err, devnull)) < 0 &&
-	    w->err.kind == STDIO_FILE) {
-		*err = errno;
-		snprintf(msg, msglen, "stderr %s: %s", w->err.path,
-		    strerror(*err));
-		goto out;
-	}
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		*err = errno;
 		snprintf(msg, msglen, "pipe: %s", strerror(*err));
@@ -405,52 +472,15 @@ spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
 	}
 	a.errpipe = pipefd[1];
 	a.envp = build_env(n, notify_socket);
-
 	a.shares_files = devnull < SPAWN_FD_BASE &&
 	    a.stdout_fd < SPAWN_FD_BASE && a.stderr_fd < SPAWN_FD_BASE &&
 	    pipefd[1] < SPAWN_FD_BASE;
-
-	CHILD_STACK_CLEAN(child_stack, CHILD_STACK_SIZE);
-	pid = clone(child_main, (char *)child_stack + CHILD_STACK_SIZE,
-	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
-	    (a.shares_files ? CLONE_FILES : 0), &a, pidfd);
-	if (pid < 0) {
-		*err = errno;
-		snprintf(msg, msglen, "clone: %s", strerror(*err));
-		goto out;
-	}
-	close(pipefd[1]);
-	pipefd[1] = -1;
-	do
-		r = read(pipefd[0], &f, sizeof(f));
-	while (r < 0 && errno == EINTR);
-	if (r == (ssize_t)sizeof(f)) {
-		siginfo_t si;
-
-		*err = f.err;
-		snprintf(msg, msglen, "%s %s: %s",
-		    f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names)
-		    ? step_names[f.step] : "?", a.argv[0], strerror(f.err));
-		/* It has exited already; this reaps it without waiting. */
-		waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED);
-		close(*pidfd);
-		*pidfd = -1;
-		pid = -1;
-	} else {
-		/* Out of the range children copy (see the top of this file);
-		 * where the limit does not allow it, it stays. */
-		int high = fcntl(*pidfd, F_DUPFD_CLOEXEC, SPAWN_FD_BASE);
-
-		if (high >= 0) {
-			close(*pidfd);
-			*pidfd = high;
-		}
-	}
+	pid = clone_and_exec(&a, pipefd[0], pidfd, err, msg, msglen);
 out:
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
+	if (a.errpipe >= 0)
+		close(a.errpipe);
 	if (a.stdout_fd >= 0 && a.stdout_fd != devnull)
 		close(a.stdout_fd);
 	if (a.stderr_fd >= 0 && a.stderr_fd != devnull)
