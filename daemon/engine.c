@@ -748,6 +748,37 @@ stop_node(struct enode *n, uint64_t now)
 	sup_step(n, now);
 }
 
+/*
+ * A worker's inputs from its process and from sd_notify, and which of them
+ * each state acts on: every pair not marked is a no-op, here and nowhere
+ * else (a late READY=1 after a crash, an exit reported twice, a watchdog
+ * ping while starting...). Supervisors take none of them.
+ */
+enum worker_input {
+	WI_EXITED,		/* its main process ended */
+	WI_READY,		/* READY=1 */
+	WI_WATCHDOG,		/* WATCHDOG=1 */
+	WI_WATCHDOG_TRIGGER,	/* WATCHDOG=trigger */
+	WI_EXTEND,		/* EXTEND_TIMEOUT_USEC= */
+	WI_STATUS,		/* STATUS= */
+	WI_COUNT,
+};
+
+static const bool worker_takes[][WI_COUNT] = {
+	/*		 exited ready  wdog   trigger extend status */
+	[NS_STOPPED] =	{ false, false, false, false, false, true },
+	[NS_STARTING] =	{ true,  true,  false, false, true,  true },
+	[NS_RUNNING] =	{ true,  false, true,  true,  false, true },
+	[NS_STOPPING] =	{ true,  false, false, false, false, true },
+	[NS_BACKOFF] =	{ false, false, false, false, false, true },
+};
+
+struct worker_args {
+	int status, signal;	/* WI_EXITED */
+	uint64_t usec;		/* WI_EXTEND */
+	const char *text;	/* WI_STATUS */
+};
+
 static bool
 is_success(const struct spec_worker *w, int status)
 {
@@ -757,17 +788,13 @@ is_success(const struct spec_worker *w, int status)
 	return false;
 }
 
-void
-engine_exited(struct engine *e, struct enode *n, int status, int sig,
-    uint64_t now)
+static void
+worker_exited(struct enode *n, int status, int sig, uint64_t now)
 {
 	struct exit_info ei = { .cause = CAUSE_EXIT, .status = status,
 	    .signal = sig };
 	struct event ev = { .kind = EV_EXIT, .mono_ns = now, .pid = n->pid };
 
-	(void)e;
-	if (!alive(n) || n->spec->is_supervisor)
-		return;
 	if (n->state == NS_STOPPING)
 		ei.reason = n->failed ? EXIT_CRASH : EXIT_SHUTDOWN;
 	else if (n->state == NS_STARTING)
@@ -783,14 +810,11 @@ engine_exited(struct engine *e, struct enode *n, int status, int sig,
 	node_stopped(n, &ei, true, now);
 }
 
-void
-engine_ready(struct engine *e, struct enode *n, uint64_t now)
+static void
+worker_ready(struct enode *n, uint64_t now)
 {
 	struct event ev = { .kind = EV_READY, .mono_ns = now, .pid = n->pid };
 
-	(void)e;
-	if (n->state != NS_STARTING || n->pid <= 0)
-		return;
 	disarm(n);
 	n->state = NS_RUNNING;
 	n->started_ns = now;
@@ -801,42 +825,89 @@ engine_ready(struct engine *e, struct enode *n, uint64_t now)
 		sup_step(n->parent, now);
 }
 
+/* Applies input in to worker n of e, if its state takes it (worker_takes). */
+static void
+worker_input(struct engine *e, struct enode *n, enum worker_input in,
+    const struct worker_args *a, uint64_t now)
+{
+	uint64_t until;
+
+	if (n->eng != e || n->spec->is_supervisor ||
+	    !worker_takes[n->state][in])
+		return;
+	switch (in) {
+	case WI_EXITED:
+		worker_exited(n, a->status, a->signal, now);
+		break;
+	case WI_READY:
+		if (n->pid > 0)
+			worker_ready(n, now);
+		break;
+	case WI_WATCHDOG:
+		if (n->timer == TK_WATCHDOG)
+			arm_watchdog(n, now);
+		break;
+	case WI_WATCHDOG_TRIGGER:
+		watchdog_fail(n, now);
+		break;
+	case WI_EXTEND:
+		/* As systemd: the timeout becomes "usec from now" if that is
+		 * later. Saturated: a huge one is "no timeout", never tiny. */
+		until = sat_add_u64(now, sat_mul_u64(a->usec, 1000));
+		if (n->timer == TK_READY && until > n->deadline)
+			n->deadline = until;
+		break;
+	case WI_STATUS:
+		free(n->status_text);
+		n->status_text = xstrdup(a->text);
+		break;
+	case WI_COUNT:
+		break;
+	}
+}
+
+void
+engine_exited(struct engine *e, struct enode *n, int status, int sig,
+    uint64_t now)
+{
+	const struct worker_args a = { .status = status, .signal = sig };
+
+	worker_input(e, n, WI_EXITED, &a, now);
+}
+
+void
+engine_ready(struct engine *e, struct enode *n, uint64_t now)
+{
+	worker_input(e, n, WI_READY, NULL, now);
+}
+
 void
 engine_watchdog(struct engine *e, struct enode *n, uint64_t now)
 {
-	(void)e;
-	if (n->state == NS_RUNNING && n->timer == TK_WATCHDOG)
-		arm_watchdog(n, now);
+	worker_input(e, n, WI_WATCHDOG, NULL, now);
 }
 
 void
 engine_watchdog_trigger(struct engine *e, struct enode *n, uint64_t now)
 {
-	(void)e;
-	if (n->state == NS_RUNNING)
-		watchdog_fail(n, now);
+	worker_input(e, n, WI_WATCHDOG_TRIGGER, NULL, now);
 }
 
 void
 engine_extend_timeout(struct engine *e, struct enode *n, uint64_t usec,
     uint64_t now)
 {
-	/* Saturated: a huge extension is "no timeout", never a tiny one. */
-	uint64_t until = sat_add_u64(now, sat_mul_u64(usec, 1000));
+	const struct worker_args a = { .usec = usec };
 
-	(void)e;
-	/* As systemd: the timeout becomes "usec from now" if that is later. */
-	if (n->state == NS_STARTING && n->timer == TK_READY &&
-	    until > n->deadline)
-		n->deadline = until;
+	worker_input(e, n, WI_EXTEND, &a, now);
 }
 
 void
 engine_set_status_text(struct engine *e, struct enode *n, const char *text)
 {
-	(void)e;
-	free(n->status_text);
-	n->status_text = xstrdup(text);
+	const struct worker_args a = { .text = text };
+
+	worker_input(e, n, WI_STATUS, &a, 0);
 }
 
 /* Signals every live worker under n; used when a supervisor's time ran out. */
@@ -1005,10 +1076,35 @@ engine_stopping(const struct engine *e)
 	return e->shutting_down || e->root->state == NS_STOPPING;
 }
 
-static bool
-parent_running(const struct enode *n, const char **why)
+/*
+ * What becomes of a node once the stop asked for it is done: the marks
+ * that say it, set here only (commands, reload, terminate-child).
+ */
+enum after_stop {
+	STAY_STOPPED,	/* held: nothing restarts it until a start */
+	START_AGAIN,	/* started again (restart command, changed spec) */
+	REMOVE,		/* removed from its supervisor */
+};
+
+static void
+mark_for_stop(struct enode *n, enum after_stop after)
 {
-	if (n->eng->shutting_down) {
+	n->pending = false;
+	n->held = after != START_AGAIN;
+	n->restart_after_stop = after == START_AGAIN;
+	n->remove_after_stop = after == REMOVE;
+}
+
+/* Whether commands may act on n of e now; why not, if they may not. */
+static bool
+parent_running(const struct engine *e, const struct enode *n,
+    const char **why)
+{
+	if (n->eng != e) {
+		*why = "not a node of this tree";
+		return false;
+	}
+	if (e->shutting_down) {
 		*why = "arbord is shutting down";
 		return false;
 	}
@@ -1032,8 +1128,7 @@ int
 engine_cmd_start(struct engine *e, struct enode *n, uint64_t now,
     const char **why)
 {
-	(void)e;
-	if (!parent_running(n, why))
+	if (!parent_running(e, n, why))
 		return -1;
 	if (n->state == NS_BACKOFF) {
 		/* Skip the rest of the backoff: the user asked for it now. */
@@ -1054,12 +1149,9 @@ int
 engine_cmd_stop(struct engine *e, struct enode *n, uint64_t now,
     const char **why)
 {
-	(void)e;
-	if (!parent_running(n, why))
+	if (!parent_running(e, n, why))
 		return -1;
-	n->held = true;
-	n->pending = false;
-	n->restart_after_stop = false;
+	mark_for_stop(n, STAY_STOPPED);
 	if (n->state == NS_STOPPED)
 		return 0;
 	if (n->spec->is_supervisor)
@@ -1072,13 +1164,11 @@ int
 engine_cmd_restart(struct engine *e, struct enode *n, uint64_t now,
     const char **why)
 {
-	if (!parent_running(n, why))
+	if (!parent_running(e, n, why))
 		return -1;
 	if (n->state == NS_STOPPED || n->state == NS_BACKOFF)
 		return engine_cmd_start(e, n, now, why);
-	n->held = false;
-	n->pending = false;
-	n->restart_after_stop = true;
+	mark_for_stop(n, START_AGAIN);
 	if (n->state == NS_STOPPING)
 		return 0;
 	if (n->spec->is_supervisor)
@@ -1147,15 +1237,11 @@ int
 engine_terminate_child(struct engine *e, struct enode *n, uint64_t now,
     const char **why)
 {
-	(void)e;
-	if (!n->dynamic) {
+	if (n->eng != e || !n->dynamic) {
 		*why = "not a dynamic child (see start-child)";
 		return -1;
 	}
-	n->held = true;
-	n->pending = false;
-	n->restart_after_stop = false;
-	n->remove_after_stop = true;
+	mark_for_stop(n, REMOVE);
 	if (n->state == NS_STOPPED) {
 		remove_child(n->parent, n, now);
 		return 0;
@@ -1241,11 +1327,8 @@ retire(struct enode *c, uint64_t now, struct reload_summary *sum)
 	summary_add(&sum->removed, c->path);
 	c->owned_spec = spec_node_dup(c->spec);
 	adopt_spec(c, c->owned_spec);
-	c->held = true;
-	c->pending = false;
-	c->to_stop = false;
-	c->restart_after_stop = false;
-	c->remove_after_stop = true;
+	mark_for_stop(c, REMOVE);
+	c->to_stop = false;	/* its own stop, not a group restart's */
 	if (c->spec->is_supervisor)
 		c->end = SUP_END_STOP;
 	if (c->state == NS_STOPPED)
@@ -1267,9 +1350,7 @@ revive(struct enode *c, const struct spec_node *cs, uint64_t now,
 
 	summary_add(&sum->added, c->path);
 	c->owned_spec = NULL;
-	c->remove_after_stop = false;
-	c->held = false;
-	c->restart_after_stop = true;
+	mark_for_stop(c, START_AGAIN);
 	if (cs->is_supervisor)
 		reconcile(c, cs, now, sum);	/* points the subtree at cs */
 	else

@@ -1004,6 +1004,39 @@ huge_extend_timeout_saturates(void **state)
 	fake_free(f);
 }
 
+/* The inputs a worker's state does not take change nothing (worker_takes). */
+static void
+inputs_a_state_does_not_take_are_no_ops(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("n", "ready = \"notify\"; ready_timeout = 100; watchdog = 50;") "," W("x", "") "); };");
+	struct enode *n = node(f, "root/n"), *x = node(f, "root/x");
+
+	(void)state;
+	fake_clear(f);
+	/* starting: no watchdog yet, neither a ping nor a trigger counts */
+	engine_watchdog(f->eng, n, f->now);
+	engine_watchdog_trigger(f->eng, n, f->now);
+	assert_string_equal(state_of(f, "root/n"), "starting");
+	assert_log(f, "", "");
+	engine_ready(f->eng, n, f->now);
+	assert_string_equal(state_of(f, "root/n"), "running");
+	fake_clear(f);
+	/* running: a second READY=1 and a late extension are no-ops */
+	engine_ready(f->eng, n, f->now);
+	engine_extend_timeout(f->eng, n, 1, f->now);
+	assert_log(f, "", "");
+	/* stopped (by command): an exit reported late changes nothing */
+	engine_cmd_stop(f->eng, x, f->now, &(const char *){ NULL });
+	fake_exit(f, "root/x", 0, SIGTERM);
+	fake_clear(f);
+	engine_exited(f->eng, x, 1, 0, f->now);
+	engine_ready(f->eng, x, f->now);
+	assert_log(f, "", "");
+	assert_string_equal(state_of(f, "root/x"), "stopped");
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -1054,6 +1087,7 @@ main(void)
 		cmocka_unit_test(removed_child_stays_removed_when_its_supervisor_restarts),
 		cmocka_unit_test(commands_during_shutdown_say_so),
 		cmocka_unit_test(huge_extend_timeout_saturates),
+		cmocka_unit_test(inputs_a_state_does_not_take_are_no_ops),
 		cmocka_unit_test(reload_with_no_change_touches_nothing),
 		cmocka_unit_test(reload_refuses_a_new_root_name),
 		cmocka_unit_test(reload_removes_a_subtree_in_reverse_order),
