@@ -130,38 +130,43 @@ check_keys(struct ctx *c, const config_setting_t *s, const char *path,
 	}
 }
 
+/* Member key of s if it has type; NULL when absent, or after an error. */
+static const config_setting_t *
+get_typed(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, int type, const char *what)
+{
+	const config_setting_t *m = config_setting_get_member(s, key);
+
+	if (m && config_setting_type(m) != type) {
+		error(c, m, path, "%s: expected %s, got %s", key, what,
+		    type_name(m));
+		return NULL;
+	}
+	return m;
+}
+
 static bool
 get_string(struct ctx *c, const config_setting_t *s, const char *path,
     const char *key, const char **out)
 {
-	const config_setting_t *m = config_setting_get_member(s, key);
+	const config_setting_t *m = get_typed(c, s, path, key,
+	    CONFIG_TYPE_STRING, "a string");
 
-	if (!m)
-		return false;
-	if (config_setting_type(m) != CONFIG_TYPE_STRING) {
-		error(c, m, path, "%s: expected a string, got %s", key,
-		    type_name(m));
-		return false;
-	}
-	*out = config_setting_get_string(m);
-	return true;
+	if (m)
+		*out = config_setting_get_string(m);
+	return m != NULL;
 }
 
 static bool
 get_bool(struct ctx *c, const config_setting_t *s, const char *path,
     const char *key, bool *out)
 {
-	const config_setting_t *m = config_setting_get_member(s, key);
+	const config_setting_t *m = get_typed(c, s, path, key,
+	    CONFIG_TYPE_BOOL, "a boolean");
 
-	if (!m)
-		return false;
-	if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
-		error(c, m, path, "%s: expected a boolean, got %s", key,
-		    type_name(m));
-		return false;
-	}
-	*out = config_setting_get_bool(m);
-	return true;
+	if (m)
+		*out = config_setting_get_bool(m);
+	return m != NULL;
 }
 
 /* An integer in [min, max]; false (after an error) when absent or bad. */

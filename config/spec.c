@@ -190,35 +190,38 @@ spec_free(struct spec *sp)
 const char *
 restart_type_name(enum restart_type r)
 {
-	switch (r) {
-	case RESTART_PERMANENT: return "permanent";
-	case RESTART_TRANSIENT: return "transient";
-	case RESTART_TEMPORARY: return "temporary";
-	}
-	return "?";
+	static const char *const names[] = {
+		[RESTART_PERMANENT] = "permanent",
+		[RESTART_TRANSIENT] = "transient",
+		[RESTART_TEMPORARY] = "temporary",
+	};
+
+	return NAME_OF(names, r);
 }
 
 const char *
 strategy_name(enum strategy s)
 {
-	switch (s) {
-	case STRATEGY_ONE_FOR_ONE: return "one_for_one";
-	case STRATEGY_ONE_FOR_ALL: return "one_for_all";
-	case STRATEGY_REST_FOR_ONE: return "rest_for_one";
-	case STRATEGY_SIMPLE_ONE_FOR_ONE: return "simple_one_for_one";
-	}
-	return "?";
+	static const char *const names[] = {
+		[STRATEGY_ONE_FOR_ONE] = "one_for_one",
+		[STRATEGY_ONE_FOR_ALL] = "one_for_all",
+		[STRATEGY_REST_FOR_ONE] = "rest_for_one",
+		[STRATEGY_SIMPLE_ONE_FOR_ONE] = "simple_one_for_one",
+	};
+
+	return NAME_OF(names, s);
 }
 
 const char *
 auto_shutdown_name(enum auto_shutdown a)
 {
-	switch (a) {
-	case AUTO_SHUTDOWN_NEVER: return "never";
-	case AUTO_SHUTDOWN_ANY_SIGNIFICANT: return "any_significant";
-	case AUTO_SHUTDOWN_ALL_SIGNIFICANT: return "all_significant";
-	}
-	return "?";
+	static const char *const names[] = {
+		[AUTO_SHUTDOWN_NEVER] = "never",
+		[AUTO_SHUTDOWN_ANY_SIGNIFICANT] = "any_significant",
+		[AUTO_SHUTDOWN_ALL_SIGNIFICANT] = "all_significant",
+	};
+
+	return NAME_OF(names, a);
 }
 
 static const struct {

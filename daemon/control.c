@@ -583,10 +583,9 @@ static void
 on_retry(void *owner, uint32_t events)
 {
 	struct control *ctl = owner;
-	uint64_t n;
 
 	(void)events;
-	(void)!read(ctl->retryw.fd, &n, sizeof(n));
+	read_counter(ctl->retryw.fd);
 	if (ctl->paused)
 		resume_accept(ctl);
 }

@@ -1095,6 +1095,22 @@ mark_for_stop(struct enode *n, enum after_stop after)
 	n->remove_after_stop = after == REMOVE;
 }
 
+/*
+ * stop or restart by command: the marks, then a stop unless one is under
+ * way (a stop by command still turns a supervisor's give-up into a stop).
+ */
+static void
+command_stop(struct enode *n, enum after_stop after, uint64_t now)
+{
+	mark_for_stop(n, after);
+	if (n->state == NS_STOPPED ||
+	    (after == START_AGAIN && n->state == NS_STOPPING))
+		return;
+	if (n->spec->is_supervisor)
+		n->end = SUP_END_STOP;
+	stop_node(n, now);
+}
+
 /* Whether commands may act on n of e now; why not, if they may not. */
 static bool
 parent_running(const struct engine *e, const struct enode *n,
@@ -1151,12 +1167,7 @@ engine_cmd_stop(struct engine *e, struct enode *n, uint64_t now,
 {
 	if (!parent_running(e, n, why))
 		return -1;
-	mark_for_stop(n, STAY_STOPPED);
-	if (n->state == NS_STOPPED)
-		return 0;
-	if (n->spec->is_supervisor)
-		n->end = SUP_END_STOP;
-	stop_node(n, now);
+	command_stop(n, STAY_STOPPED, now);
 	return 0;
 }
 
@@ -1168,12 +1179,7 @@ engine_cmd_restart(struct engine *e, struct enode *n, uint64_t now,
 		return -1;
 	if (n->state == NS_STOPPED || n->state == NS_BACKOFF)
 		return engine_cmd_start(e, n, now, why);
-	mark_for_stop(n, START_AGAIN);
-	if (n->state == NS_STOPPING)
-		return 0;
-	if (n->spec->is_supervisor)
-		n->end = SUP_END_STOP;
-	stop_node(n, now);
+	command_stop(n, START_AGAIN, now);
 	return 0;
 }
 
@@ -1569,25 +1575,24 @@ enode_argv(const struct enode *n)
 const char *
 node_state_name(enum node_state s)
 {
-	switch (s) {
-	case NS_STOPPED: return "stopped";
-	case NS_STARTING: return "starting";
-	case NS_RUNNING: return "running";
-	case NS_STOPPING: return "stopping";
-	case NS_BACKOFF: return "backoff";
-	}
-	return "?";
+	static const char *const names[] = {
+		[NS_STOPPED] = "stopped", [NS_STARTING] = "starting",
+		[NS_RUNNING] = "running", [NS_STOPPING] = "stopping",
+		[NS_BACKOFF] = "backoff",
+	};
+
+	return NAME_OF(names, s);
 }
 
 const char *
 exit_reason_name(enum exit_reason r)
 {
-	switch (r) {
-	case EXIT_NORMAL: return "normal";
-	case EXIT_SHUTDOWN: return "shutdown";
-	case EXIT_CRASH: return "crash";
-	}
-	return "?";
+	static const char *const names[] = {
+		[EXIT_NORMAL] = "normal", [EXIT_SHUTDOWN] = "shutdown",
+		[EXIT_CRASH] = "crash",
+	};
+
+	return NAME_OF(names, r);
 }
 
 const char *
@@ -1601,5 +1606,5 @@ event_kind_name(enum event_kind k)
 		[EV_OBS_RESTART] = "obs_restart",
 	};
 
-	return k < ARRAY_SIZE(names) ? names[k] : "?";
+	return NAME_OF(names, k);
 }

@@ -295,10 +295,9 @@ static void
 on_timer(void *owner, uint32_t events)
 {
 	struct loop *l = owner;
-	uint64_t expirations;
 
 	(void)events;
-	(void)!read(l->timerw.fd, &expirations, sizeof(expirations));
+	read_counter(l->timerw.fd);
 	l->armed = UINT64_MAX;
 	if (l->reap_at && mono_ns() >= l->reap_at) {
 		l->reap_at = 0;

@@ -97,10 +97,9 @@ static void
 on_exit_fd(void *owner, uint32_t events)
 {
 	struct obswatch *w = owner;
-	uint64_t n;
 
 	(void)events;
-	(void)!read(w->exitw.fd, &n, sizeof(n));
+	read_counter(w->exitw.fd);
 	if (!w->running)
 		return;
 	pthread_join(w->thread, NULL);
@@ -121,10 +120,9 @@ static void
 on_stall(void *owner, uint32_t events)
 {
 	struct obswatch *w = owner;
-	uint64_t n;
 
 	(void)events;
-	(void)!read(w->stallw.fd, &n, sizeof(n));
+	read_counter(w->stallw.fd);
 	if (!w->running || w->cancelling)
 		return;
 	/*
@@ -142,10 +140,9 @@ on_restart(void *owner, uint32_t events)
 	struct obswatch *w = owner;
 	struct obs_msg m = { .kind = OBS_MSG_EVENT, .event = EV_OBS_RESTART,
 	    .fd = -1 };
-	uint64_t n;
 
 	(void)events;
-	(void)!read(w->restartw.fd, &n, sizeof(n));
+	read_counter(w->restartw.fd);
 	if (w->running)
 		return;
 	w->restarts++;

@@ -45,6 +45,13 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  */
 int open_noblock(const char *path, int flags, mode_t mode);
 
+/* Consumes the 8-byte count an eventfd or a timerfd holds. */
+void read_counter(int fd);
+
+/* The name of v in a table indexed by an enum; "?" when it has none. */
+#define NAME_OF(names, v) \
+	((size_t)(v) < ARRAY_SIZE(names) && (names)[v] ? (names)[v] : "?")
+
 /* CLOCK_MONOTONIC in ns: the one clock of arbord's logic. */
 uint64_t mono_ns(void);
 

@@ -333,6 +333,22 @@ hold(struct join *j, struct proc *p, struct obs_msg **slot,
 	*out = queue_out(j, NULL);
 }
 
+/* The core's exec or exit m of p: out now if its kernel record came (or
+ * none will), else held for it. */
+static void
+take_or_hold(struct join *j, struct proc *p, const struct obs_msg *m,
+    uint64_t now)
+{
+	bool exec = m->event == EV_EXEC;
+
+	if (!j->kernel || (exec ? p->have_kexec : p->kexit != NULL))
+		(exec ? emit_exec : emit_exit)(j, p, m);
+	else if (exec)
+		hold(j, p, &p->exec_msg, &p->exec_out, m, now);
+	else
+		hold(j, p, &p->exit_msg, &p->exit_out, m, now);
+}
+
 /* The counters and gauges an event moves, whatever the join does. */
 static void
 count(struct join *j, const struct obs_msg *m)
@@ -388,29 +404,16 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 			j->ops->track(j->ctx, m->pid);
 		path_get(j, m->path)->live_pid = m->pid;
 		break;
-	case EV_EXEC:
-		/* Not up yet: a notify worker is up at READY=1 (EV_READY). */
-		if ((p = proc_get(j, m->pid, true, now))) {
-			if (p->have_kexec || !j->kernel)
-				emit_exec(j, p, m);
-			else
-				hold(j, p, &p->exec_msg, &p->exec_out, m, now);
+	case EV_EXEC:	/* not up yet: a notify worker is up at EV_READY */
+	case EV_EXIT:
+		if (m->pid > 0 && (p = proc_get(j, m->pid, true, now))) {
+			take_or_hold(j, p, m, now);
 			flush_out(j);
 			return;
 		}
 		break;
 	case EV_READY:
 		ready_latency(j, m, now);
-		break;
-	case EV_EXIT:
-		if (m->pid > 0 && (p = proc_get(j, m->pid, true, now))) {
-			if (p->kexit || !j->kernel)
-				emit_exit(j, p, m);
-			else
-				hold(j, p, &p->exit_msg, &p->exit_out, m, now);
-			flush_out(j);
-			return;
-		}
 		break;
 	case EV_RESTART:
 		path_get(j, m->path)->restart_pending = true;

@@ -461,9 +461,8 @@ cleanup(void *arg)
 static void
 heartbeat(struct obs *o)
 {
-	uint64_t n;
 
-	(void)!read(o->hb_fd, &n, sizeof(n));
+	read_counter(o->hb_fd);
 	timerfd_arm(o->a->stall_fd, OBS_STALL_MS, 0);
 }
 
@@ -556,10 +555,8 @@ obs_thread_main(void *arg)
 		n = epoll_wait(o->epfd, evs, 8, o->a->fault ? 50 : timeout);
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 		for (int i = 0; i < n; i++) {
-			uint64_t c;
-
 			if (evs[i].data.u32 == 0)
-				(void)!read(o->a->wake_fd, &c, sizeof(c));
+				read_counter(o->a->wake_fd);
 			else if (evs[i].data.u32 == 1)
 				heartbeat(o);
 			else if (evs[i].data.u32 == 4)
