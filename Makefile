@@ -217,7 +217,7 @@ asan-suite:
 		all unit integration
 
 # The observability thread and its queue under ThreadSanitizer.
-TSAN_FILES := t_obs.sh t_exporters.sh
+TSAN_FILES := t_obs.sh t_exporters.sh t_hostile.sh
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory tsan-suite
 

@@ -2,7 +2,7 @@
 # What a hostile run found (workers, signals, config files, clients and
 # disks that misbehave): each test fails on the code before its fix.
 
-# a worker that tries to leave its process group (into
+# A worker that tries to leave its process group (into
 # arbord's, as the hostile run did) is still stopped: each worker leads a
 # session of its own, so it cannot, and SIGKILL at its shutdown time ends it.
 test_worker_leaving_its_group_is_still_stopped() {
@@ -30,7 +30,7 @@ CONF
 	dead "$p" || fail "main process alive"
 }
 
-# joining another worker's process group proves nothing.
+# Joining another worker's process group proves nothing.
 test_notify_from_a_process_that_joined_a_workers_group_is_refused() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
@@ -61,7 +61,7 @@ CONF
 	assert_eq "a is not ready" starting "$(state_of root/a)"
 }
 
-# shutdown ends although escaped descendants keep being
+# Shutdown ends although escaped descendants keep being
 # re-parented to arbord as their parents are killed.
 test_shutdown_ends_with_escaped_descendants() {
 	conf tree <<CONF
@@ -79,7 +79,7 @@ CONF
 	dead "$gc" || fail "the escaped grandchild outlived arbord"
 }
 
-# a config replaced by a FIFO or a directory is refused at
+# A config replaced by a FIFO or a directory is refused at
 # once on reload, and arbord goes on supervising.
 test_reload_of_a_fifo_or_directory_is_refused_at_once() {
 	conf tree <<CONF
@@ -126,7 +126,7 @@ CONF
 	"$ARBORD" --check -c "$T/open/tree.conf" >/dev/null || fail "a sticky directory is safe"
 }
 
-# an EXTEND_TIMEOUT_USEC beyond what ns can hold saturates.
+# An EXTEND_TIMEOUT_USEC beyond what ns can hold saturates.
 test_huge_extend_timeout_is_kept() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
@@ -139,7 +139,7 @@ CONF
 	assert_eq "restarts" 0 "$(json root/w .restarts)"
 }
 
-# started with fds 0-2 closed, arbord keeps them on /dev/null.
+# Started with fds 0-2 closed, arbord keeps them on /dev/null.
 test_closed_stdio_at_start_is_held_by_dev_null() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
@@ -176,7 +176,7 @@ for n, line in enumerate(open(sys.argv[1], "rb"), 1):
 ' "$1"
 }
 
-# a short write on a full disk leaves no partial line.
+# A short write on a full disk leaves no partial line.
 test_event_log_on_a_full_disk_keeps_lines_whole() {
 	small_disk "$T/disk" 256 || return
 	# Three pages left for the log: it fills up in the middle of a line.
@@ -197,7 +197,7 @@ CONF
 	[ $rc = 0 ] || fail "a line of the event log is not whole JSON"
 }
 
-# a rotation that cannot be compressed leaves no plain file
+# A rotation that cannot be compressed leaves no plain file
 # for the next rotation to overwrite, and says why.
 test_event_log_rotation_on_a_full_disk_is_gzip_or_nothing() {
 	small_disk "$T/disk" 64 || return
@@ -224,7 +224,7 @@ CONF
 	[ $ok = 1 ]
 }
 
-# clients of the observability thread that never read are
+# Clients of the observability thread that never read are
 # queued and dropped, never waited for: metrics stay served, no stall.
 test_events_clients_that_never_read_never_stall_observability() {
 	local name=$(printf 'c%.0s' {1..200})
@@ -248,7 +248,7 @@ CONF
 	! log_has "observability thread stalled" || fail "the observability thread stalled"
 }
 
-# signals arbord does not act on (logrotate's SIGUSR1 and the
+# Signals arbord does not act on (logrotate's SIGUSR1 and the
 # like) are said once and ignored; the tree goes on.
 test_stray_signals_are_ignored_and_said_once() {
 	conf tree <<CONF
@@ -268,7 +268,7 @@ CONF
 	assert_eq "exit code" 0 "$?"
 }
 
-# keys a reload cannot apply are said, not silently kept.
+# Keys a reload cannot apply are said, not silently kept.
 test_reload_says_which_keys_need_a_restart() {
 	conf tree <<CONF
 observability = { metrics_listen = ""; };
@@ -283,7 +283,7 @@ CONF
 	log_has "arborctl reload: observability.event_log changed" || fail "not in the log"
 }
 
-# a tree that cannot fit the fd limit is said at start.
+# A tree that cannot fit the fd limit is said at start.
 test_fd_limit_too_small_for_the_tree_is_said_at_start() {
 	local i kids=""
 	for ((i = 0; i < 100; i++)); do kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"]; },"; done
@@ -297,7 +297,7 @@ CONF
 		fail "no warning about the fd limit"
 }
 
-# a datagram passing too many fds is said as such.
+# A datagram passing too many fds is said as such.
 test_notify_with_too_many_fds_is_said_as_such() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };

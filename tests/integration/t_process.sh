@@ -107,7 +107,7 @@ CONF
 	log_has 'root/w: cannot start: unknown user "no-such-user-arbor"' || fail "no clear line"
 }
 
-# fds of a worker's main process: what its sleep holds open.
+# Fds of a worker's main process: what its sleep holds open.
 worker_fds() { ls /proc/"$1"/fd | sort -n | tr '\n' ' '; }
 
 test_workers_inherit_only_their_stdio() {

@@ -90,7 +90,7 @@ test_sighup_reloads() {
 	is_state root/added running
 }
 
-# a reload that re-adds a child still stopping keeps it.
+# A reload that re-adds a child still stopping keeps it.
 test_readding_a_child_still_stopping_keeps_it() {
 	local a=$T/a.conf b=$T/b.conf
 	cat >"$a" <<CONF

@@ -85,7 +85,7 @@ syntax_error_names_the_line(void **state)
 	    "F:2: syntax error: syntax error");
 }
 
-/* only a regular file is read, and nothing blocks. */
+/* Only a regular file is read, and nothing blocks. */
 static void
 fifo_and_directory_are_refused_without_blocking(void **state)
 {
@@ -120,7 +120,7 @@ include_is_refused_with_its_line(void **state)
 	    "F:2: @include is not supported: put the whole configuration in one file");
 }
 
-/* a tree deeper than SPEC_MAX_DEPTH is refused at load. */
+/* A tree deeper than SPEC_MAX_DEPTH is refused at load. */
 static void
 tree_deeper_than_the_limit_is_refused(void **state)
 {
@@ -237,7 +237,7 @@ commands_must_be_absolute_and_non_empty(void **state)
 	    "F:3: root/w: command[0]: \"true\" is not an absolute path");
 }
 
-/* users and groups are resolved at load, not at each spawn. */
+/* Users and groups are resolved at load, not at each spawn. */
 static void
 user_and_group_are_resolved_at_load(void **state)
 {

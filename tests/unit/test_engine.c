@@ -855,7 +855,7 @@ reload_removes_a_subtree_in_reverse_order(void **state)
 #define RELOAD_Y "tree = { strategy = \"one_for_one\"; intensity = 5; children = (" \
 	W("y", "") "); };"
 
-/* a child re-added while it is still stopping is kept. */
+/* A child re-added while it is still stopping is kept. */
 static void
 reload_readding_a_child_still_stopping_keeps_it(void **state)
 {
@@ -890,7 +890,7 @@ reload_readding_a_child_still_stopping_keeps_it(void **state)
 	fake_free(f);
 }
 
-/* a command cannot bring back a child the config removed. */
+/* A command cannot bring back a child the config removed. */
 static void
 commands_refuse_a_child_being_removed(void **state)
 {
@@ -911,7 +911,7 @@ commands_refuse_a_child_being_removed(void **state)
 	fake_free(f);
 }
 
-/* a worker that becomes a supervisor: one node per path. */
+/* A worker that becomes a supervisor: one node per path. */
 static void
 worker_becoming_supervisor_replaces_it_once_stopped(void **state)
 {
@@ -946,7 +946,7 @@ worker_becoming_supervisor_replaces_it_once_stopped(void **state)
 	fake_free(f);
 }
 
-/* a restart of its supervisor does not bring a removed child back. */
+/* A restart of its supervisor does not bring a removed child back. */
 static void
 removed_child_stays_removed_when_its_supervisor_restarts(void **state)
 {
@@ -971,7 +971,7 @@ removed_child_stays_removed_when_its_supervisor_restarts(void **state)
 	fake_free(f);
 }
 
-/* commands during shutdown say so. */
+/* Commands during shutdown say so. */
 static void
 commands_during_shutdown_say_so(void **state)
 {
@@ -985,7 +985,7 @@ commands_during_shutdown_say_so(void **state)
 	fake_free(f);
 }
 
-/* an EXTEND_TIMEOUT_USEC too large for ns saturates. */
+/* An EXTEND_TIMEOUT_USEC too large for ns saturates. */
 static void
 huge_extend_timeout_saturates(void **state)
 {
