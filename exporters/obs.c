@@ -22,19 +22,16 @@
 #include <unistd.h>
 
 #include "obs.h"
-#include "clients.h"
 #include "eventlog.h"
 #include "http.h"
 #include "join.h"
 #include "metrics.h"
-#include "trace.h"
+#include "serve.h"
 #include "../bpf/loader.h"
 #include "../daemon/event.h"
 #include "../daemon/log.h"
 #include "../daemon/util.h"
 
-#define RECENT_EVENTS 512	/* what `arborctl events` shows first */
-#define MAX_FOLLOWERS 16
 #define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-4 are taken) */
 #define HTTP_RETRY_MAX_MS 30000
 #define RUNQ_BUCKETS 4096
@@ -55,11 +52,7 @@ struct obs {
 	uint64_t http_retry_at;
 	uint32_t http_backoff_ms;
 	bool http_said;
-	char *recent[RECENT_EVENTS];	/* ring of JSON lines */
-	size_t recent_next;
-	struct clients *clients;	/* control clients being answered */
-	struct trace *trace;
-	struct client *trace_client;	/* answered when the trace ends */
+	struct server *server;		/* control clients: events, metrics, traces */
 	const char *setup_failed;	/* what failed in setup_loop */
 	struct join *join;
 	struct runq *runq[RUNQ_BUCKETS];
@@ -67,31 +60,18 @@ struct obs {
 	uint64_t attached_ns;	/* when BPF was attached; 0: it is not */
 };
 
-/* An event is final: to the event log, the recent ring, followers, trace. */
+/* An event is final: to the event log, then to the clients (serve.c). */
 static void
 write_now(void *ctx, json_t *j)
 {
 	struct obs *o = ctx;
-	char *line = json_dumps(j, JSON_COMPACT);
-	size_t len;
+	char *line;
 
-	if (!line) {
-		json_decref(j);
-		return;
+	if (o->log && (line = json_dumps(j, JSON_COMPACT))) {
+		eventlog_write(o->log, line, strlen(line));
+		free(line);
 	}
-	len = strlen(line);
-	if (o->log)
-		eventlog_write(o->log, line, len);
-	if (o->trace)
-		trace_event(o->trace, j);
-	line = xreallocarray(line, len + 2, 1);
-	line[len] = '\n';
-	line[len + 1] = '\0';
-	clients_broadcast(o->clients, line, len + 1, mono_ns());
-	free(o->recent[o->recent_next]);
-	o->recent[o->recent_next] = line;
-	o->recent_next = (o->recent_next + 1) % RECENT_EVENTS;
-	json_decref(j);
+	server_event(o->server, j, mono_ns());
 }
 
 static struct runq **
@@ -248,114 +228,11 @@ render(void *ctx, size_t *len)
 	return text;
 }
 
-/* One JSON line to c, queued without ever blocking (clients.h). */
 static void
-send_json(struct obs *o, struct client *c, json_t *reply)
+each_path(void *ctx, void (*fn)(void *arg, const char *path, int live_pid),
+    void *arg)
 {
-	char *line;
-	size_t len;
-
-	if (!reply)	/* json_pack refused a value: still answer */
-		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
-		    "internal error: the reply could not be encoded");
-	line = json_dumps(reply, JSON_COMPACT);
-	json_decref(reply);
-	if (!line)
-		return;
-	len = strlen(line);
-	line = xreallocarray(line, len + 2, 1);
-	line[len] = '\n';
-	client_put(o->clients, c, line, len + 1, mono_ns());
-	free(line);
-}
-
-static void
-send_error(struct obs *o, struct client *c, const char *why)
-{
-	send_json(o, c, json_pack("{s:b, s:s}", "ok", 0, "error", why));
-}
-
-/* `arborctl events [--follow]`: the recent ring, then (if following) more. */
-static void
-serve_events(struct obs *o, struct client *c, bool follow)
-{
-	if (follow && clients_followers(o->clients) >= MAX_FOLLOWERS) {
-		send_error(o, c, "too many followers");
-		client_end(o->clients, c);
-		return;
-	}
-	send_json(o, c, json_pack("{s:b}", "ok", 1));
-	for (size_t i = 0; i < RECENT_EVENTS; i++) {
-		const char *line = o->recent[(o->recent_next + i) % RECENT_EVENTS];
-
-		if (line)
-			client_put(o->clients, c, line, strlen(line), mono_ns());
-	}
-	if (follow)
-		client_follow(c);
-	else
-		client_end(o->clients, c);
-}
-
-static void
-trace_path(void *arg, const char *path, int live_pid)
-{
-	struct obs *o = arg;
-
-	if (live_pid)
-		trace_running(o->trace, path);
-}
-
-/* Answers a control client the core handed over; never blocks. */
-static void
-serve_client(struct obs *o, const struct obs_msg *m)
-{
-	struct client *c = clients_add(o->clients, m->fd, mono_ns());
-	char *text;
-	size_t len;
-
-	if (!c) {
-		log_msg(LOG_WARN, "observability: %d clients are being answered; one more was closed",
-		    MAX_CLIENTS);
-		return;
-	}
-	switch (m->req.kind) {
-	case OBS_REQ_METRICS:
-		text = render(o, &len);
-		send_json(o, c, json_pack("{s:b, s:s}", "ok", 1, "metrics", text));
-		free(text);
-		break;
-	case OBS_REQ_EVENTS:
-		serve_events(o, c, m->req.follow);
-		return;
-	case OBS_REQ_TRACE:
-		if (o->trace) {
-			send_error(o, c, "a trace is already being recorded");
-			break;
-		}
-		o->trace = trace_start(m->fd, mono_ns(),
-		    mono_ns() + m->req.trace_ns);
-		o->trace_client = c;
-		join_each_path(o->join, trace_path, o);
-		return;	/* answered when it ends */
-	}
-	client_end(o->clients, c);
-}
-
-/* Ends a trace whose time is up: the client gets it, then is closed. */
-static void
-check_trace(struct obs *o)
-{
-	json_t *t;
-
-	if (!o->trace || mono_ns() < trace_end(o->trace))
-		return;
-	t = trace_finish(o->trace, mono_ns());
-	o->trace = NULL;
-	send_json(o, o->trace_client, json_pack("{s:b, s:o}", "ok", 1,
-	    "trace", t));
-	client_end(o->clients, o->trace_client);
-	o->trace_client = NULL;
+	join_each_path(((struct obs *)ctx)->join, fn, arg);
 }
 
 /* Listens for scrapes; a taken port is said once and retried with backoff. */
@@ -396,7 +273,7 @@ drain_queue(struct obs *o)
 
 	while (obsq_pop(o->a->q, &m)) {
 		if (m.kind == OBS_MSG_CLIENT)
-			serve_client(o, &m);
+			server_client(o->server, &m, mono_ns());
 		else
 			join_core(o->join, &m, mono_ns());
 	}
@@ -439,10 +316,7 @@ cleanup(void *arg)
 	probes_close(o->probes);
 	eventlog_close(o->log);
 	http_close(o->http);
-	trace_free(o->trace);	/* its client is closed with the others */
-	clients_free(o->clients);
-	for (size_t i = 0; i < RECENT_EVENTS; i++)
-		free(o->recent[i]);
+	server_free(o->server);
 	registry_free(o->reg);
 	join_free(o->join);
 	for (size_t b = 0; b < RUNQ_BUCKETS; b++)
@@ -470,13 +344,15 @@ heartbeat(struct obs *o)
 static int
 setup_loop(struct obs *o)
 {
+	const struct serve_ops serve_ops = { .render = render,
+	    .each_path = each_path, .ctx = o };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
 
 	if ((o->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		o->setup_failed = "epoll_create1";
 		return -1;
 	}
-	o->clients = clients_new(o->epfd, CLIENT_IDS);
+	o->server = server_new(o->epfd, CLIENT_IDS, &serve_ops);
 	if ((o->hb_fd = timerfd_create(CLOCK_MONOTONIC,
 	    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
 	    timerfd_arm(o->hb_fd, OBS_HEARTBEAT_MS, OBS_HEARTBEAT_MS) < 0) {
@@ -537,9 +413,7 @@ obs_thread_main(void *arg)
 		} else if (o->a->metrics_listen && *o->a->metrics_listen &&
 		    (timeout < 0 || timeout > 1000))
 			timeout = 1000;	/* the next try to listen */
-		if (o->trace && (timeout < 0 || timeout > 100))
-			timeout = 100;
-		if ((t = clients_sweep(o->clients, mono_ns())) >= 0 &&
+		if ((t = server_tick(o->server, mono_ns())) >= 0 &&
 		    (timeout < 0 || t < timeout))
 			timeout = t;
 
@@ -562,14 +436,13 @@ obs_thread_main(void *arg)
 			else if (evs[i].data.u32 == 4)
 				http_accept(o->http);
 			else
-				clients_on_event(o->clients, evs[i].data.u32,
+				server_on_event(o->server, evs[i].data.u32,
 				    mono_ns());
 		}
 		if (o->http)
 			http_run(o->http);
 		else
 			try_http(o);
-		check_trace(o);
 		if (o->probes)
 			probes_consume(o->probes);
 		drain_queue(o);

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clients.h"
+#include "serve.h"
+#include "trace.h"
+#include "../daemon/log.h"
+#include "../daemon/util.h"
+
+#define RECENT_EVENTS 512	/* what `arborctl events` shows first */
+#define MAX_FOLLOWERS 16
+
+struct server {
+	struct serve_ops ops;
+	struct clients *clients;	/* control clients being answered */
+	char *recent[RECENT_EVENTS];	/* ring of JSON lines */
+	size_t recent_next;
+	struct trace *trace;
+	struct client *trace_client;	/* answered when the trace ends */
+};
+
+struct server *
+server_new(int epfd, uint32_t id_base, const struct serve_ops *ops)
+{
+	struct server *sv = xcalloc(1, sizeof(*sv));
+
+	sv->ops = *ops;
+	sv->clients = clients_new(epfd, id_base);
+	return sv;
+}
+
+void
+server_free(struct server *sv)
+{
+	if (!sv)
+		return;
+	trace_free(sv->trace);	/* its client is closed with the others */
+	clients_free(sv->clients);
+	for (size_t i = 0; i < RECENT_EVENTS; i++)
+		free(sv->recent[i]);
+	free(sv);
+}
+
+void
+server_event(struct server *sv, json_t *j, uint64_t now)
+{
+	char *line = json_dumps(j, JSON_COMPACT);
+	size_t len;
+
+	if (sv->trace)
+		trace_event(sv->trace, j);
+	json_decref(j);
+	if (!line)
+		return;
+	len = strlen(line);
+	line = xreallocarray(line, len + 2, 1);
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	clients_broadcast(sv->clients, line, len + 1, now);
+	free(sv->recent[sv->recent_next]);
+	sv->recent[sv->recent_next] = line;
+	sv->recent_next = (sv->recent_next + 1) % RECENT_EVENTS;
+}
+
+/* One JSON line to c, queued without ever blocking (clients.h). */
+static void
+send_json(struct server *sv, struct client *c, json_t *reply, uint64_t now)
+{
+	char *line;
+	size_t len;
+
+	if (!reply)	/* json_pack refused a value: still answer */
+		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "internal error: the reply could not be encoded");
+	line = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (!line)
+		return;
+	len = strlen(line);
+	line = xreallocarray(line, len + 2, 1);
+	line[len] = '\n';
+	client_put(sv->clients, c, line, len + 1, now);
+	free(line);
+}
+
+static void
+send_error(struct server *sv, struct client *c, const char *why,
+    uint64_t now)
+{
+	send_json(sv, c, json_pack("{s:b, s:s}", "ok", 0, "error", why), now);
+}
+
+/* `arborctl events [--follow]`: the recent ring, then (if following) more. */
+static void
+serve_events(struct server *sv, struct client *c, bool follow, uint64_t now)
+{
+	if (follow && clients_followers(sv->clients) >= MAX_FOLLOWERS) {
+		send_error(sv, c, "too many followers", now);
+		client_end(sv->clients, c);
+		return;
+	}
+	send_json(sv, c, json_pack("{s:b}", "ok", 1), now);
+	for (size_t i = 0; i < RECENT_EVENTS; i++) {
+		const char *line = sv->recent[(sv->recent_next + i) % RECENT_EVENTS];
+
+		if (line)
+			client_put(sv->clients, c, line, strlen(line), now);
+	}
+	if (follow)
+		client_follow(c);
+	else
+		client_end(sv->clients, c);
+}
+
+static void
+trace_path(void *arg, const char *path, int live_pid)
+{
+	struct server *sv = arg;
+
+	if (live_pid)
+		trace_running(sv->trace, path);
+}
+
+void
+server_client(struct server *sv, const struct obs_msg *m, uint64_t now)
+{
+	struct client *c = clients_add(sv->clients, m->fd, now);
+	char *text;
+	size_t len;
+
+	if (!c) {
+		log_msg(LOG_WARN, "observability: %d clients are being answered; one more was closed",
+		    MAX_CLIENTS);
+		return;
+	}
+	switch (m->req.kind) {
+	case OBS_REQ_METRICS:
+		text = sv->ops.render(sv->ops.ctx, &len);
+		send_json(sv, c, json_pack("{s:b, s:s}", "ok", 1, "metrics",
+		    text), now);
+		free(text);
+		break;
+	case OBS_REQ_EVENTS:
+		serve_events(sv, c, m->req.follow, now);
+		return;
+	case OBS_REQ_TRACE:
+		if (sv->trace) {
+			send_error(sv, c, "a trace is already being recorded", now);
+			break;
+		}
+		sv->trace = trace_start(m->fd, now, now + m->req.trace_ns);
+		sv->trace_client = c;
+		sv->ops.each_path(sv->ops.ctx, trace_path, sv);
+		return;	/* answered when it ends */
+	}
+	client_end(sv->clients, c);
+}
+
+bool
+server_on_event(struct server *sv, uint32_t id, uint64_t now)
+{
+	return clients_on_event(sv->clients, id, now);
+}
+
+int
+server_tick(struct server *sv, uint64_t now)
+{
+	int t = clients_sweep(sv->clients, now);
+
+	if (sv->trace && now >= trace_end(sv->trace)) {
+		/* The trace's time is up: its client gets it, then is closed. */
+		json_t *tr = trace_finish(sv->trace, now);
+
+		sv->trace = NULL;
+		send_json(sv, sv->trace_client, json_pack("{s:b, s:o}", "ok", 1,
+		    "trace", tr), now);
+		client_end(sv->clients, sv->trace_client);
+		sv->trace_client = NULL;
+	}
+	if (sv->trace && (t < 0 || t > 100))
+		t = 100;	/* the trace's end is looked for every 100 ms */
+	return t;
+}
