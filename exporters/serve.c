@@ -42,22 +42,34 @@ server_free(struct server *sv)
 	free(sv);
 }
 
+/* j as one line of compact JSON with its newline (j is taken); NULL if
+ * jansson cannot encode it. */
+static char *
+json_line(json_t *j, size_t *len)
+{
+	char *line = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	if (!line)
+		return NULL;
+	*len = strlen(line);
+	line = xreallocarray(line, *len + 2, 1);
+	line[(*len)++] = '\n';
+	line[*len] = '\0';
+	return line;
+}
+
 void
 server_event(struct server *sv, json_t *j, uint64_t now)
 {
-	char *line = json_dumps(j, JSON_COMPACT);
+	char *line;
 	size_t len;
 
 	if (sv->trace)
 		trace_event(sv->trace, j);
-	json_decref(j);
-	if (!line)
+	if (!(line = json_line(j, &len)))
 		return;
-	len = strlen(line);
-	line = xreallocarray(line, len + 2, 1);
-	line[len] = '\n';
-	line[len + 1] = '\0';
-	clients_broadcast(sv->clients, line, len + 1, now);
+	clients_broadcast(sv->clients, line, len, now);
 	free(sv->recent[sv->recent_next]);
 	sv->recent[sv->recent_next] = line;
 	sv->recent_next = (sv->recent_next + 1) % RECENT_EVENTS;
@@ -73,14 +85,8 @@ send_json(struct server *sv, struct client *c, json_t *reply, uint64_t now)
 	if (!reply)	/* json_pack refused a value: still answer */
 		reply = json_pack("{s:b, s:s}", "ok", 0, "error",
 		    "internal error: the reply could not be encoded");
-	line = json_dumps(reply, JSON_COMPACT);
-	json_decref(reply);
-	if (!line)
-		return;
-	len = strlen(line);
-	line = xreallocarray(line, len + 2, 1);
-	line[len] = '\n';
-	client_put(sv->clients, c, line, len + 1, now);
+	if ((line = json_line(reply, &len)))
+		client_put(sv->clients, c, line, len, now);
 	free(line);
 }
 
