@@ -465,7 +465,7 @@ main(int argc, char **argv)
 	struct output out = { 0 };
 	char *sock;
 	json_t *req;
-	int code, first;
+	int code = EXIT_UNREACHABLE, first;
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((first = options(argc, argv, &sock_opt, &code)) < 0)
