@@ -1110,10 +1110,11 @@ read_config(const char *file, struct config_diag *diag)
 		file_error(diag, "%s: cannot read: %s", file, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    !trusted(file, &st, diag)) {
-		if (diag->nerrors == 0)
-			file_error(diag, "%s: %s", file, file_kind(st.st_mode));
+	if (fstat(fd, &st) < 0)
+		file_error(diag, "%s: fstat: %s", file, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		file_error(diag, "%s: %s", file, file_kind(st.st_mode));
+	if (diag->nerrors > 0 || !trusted(file, &st, diag)) {
 		close(fd);
 		return NULL;
 	}
