@@ -80,6 +80,7 @@ struct enode {
 	size_t rt_first;
 	size_t rt_count;
 	uint32_t next_id;	/* dynamic child names, never reused */
+	size_t nremoving;	/* children marked remove_after_stop */
 	enum sup_end end;
 	bool in_step;
 	bool step_again;
@@ -211,6 +212,8 @@ remove_child(struct enode *s, struct enode *c, uint64_t now)
 
 	if (i == s->nchildren)
 		return;
+	if (c->remove_after_stop)
+		s->nremoving--;
 	emit(c, &ev);
 	memmove(&s->children[i], &s->children[i + 1],
 	    (s->nchildren - i - 1) * sizeof(*s->children));
@@ -519,8 +522,8 @@ retiring(const struct enode *n)
 static bool
 shadowed(const struct enode *s, const struct enode *k)
 {
-	if (retiring(k))
-		return false;
+	if (s->nremoving == 0 || retiring(k))
+		return false;	/* the common case costs no walk */
 	for (size_t i = 0; i < s->nchildren; i++)
 		if (s->children[i] != k && retiring(s->children[i]) &&
 		    strcmp(s->children[i]->name, k->name) == 0)
@@ -1089,10 +1092,14 @@ enum after_stop {
 static void
 mark_for_stop(struct enode *n, enum after_stop after)
 {
+	bool was = n->remove_after_stop;
+
 	n->pending = false;
 	n->held = after != START_AGAIN;
 	n->restart_after_stop = after == START_AGAIN;
 	n->remove_after_stop = after == REMOVE;
+	if (n->parent && was != n->remove_after_stop)
+		n->parent->nremoving += n->remove_after_stop ? 1 : -1;
 }
 
 /*
