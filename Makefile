@@ -28,7 +28,7 @@ LIBS := -lconfig -ljansson -lmicrohttpd -lz
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
 	clang libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
-	prometheus curl
+	prometheus curl strace
 
 # BPF needs the kernel's BTF (for vmlinux.h), bpftool and clang at build
 # time; without them arbord is built without BPF and says so.

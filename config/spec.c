@@ -99,11 +99,6 @@ mem_eq(const void *a, const void *b, size_t n)
 	return n == 0 || memcmp(a, b, n) == 0;
 }
 
-static bool
-str_eq(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0);
-}
 
 /* The same ids: a reload that finds a user's uid or groups changed
  * restarts the worker with them. */

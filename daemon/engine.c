@@ -418,11 +418,9 @@ child_stopped(struct enode *s, struct enode *c, const struct exit_info *ei,
 		c->restart_after_stop = false;
 		c->held = false;
 		start_node(c, now);
-	} else if (ei->reason == EXIT_SHUTDOWN) {
-		/* stopped by command: held */
-	} else {
+	} else if (ei->reason != EXIT_SHUTDOWN) {
 		child_died(s, c, ei->reason, now);
-	}
+	}	/* else stopped by command: it stays stopped (held) */
 	if (s->state != NS_STOPPED)
 		sup_step(s, now);
 }
@@ -507,13 +505,6 @@ sup_step_all(struct enode *s, uint64_t now)
 		sup_step(s, now);
 }
 
-/* Being removed: gone from the config, or a terminated dynamic child. */
-static bool
-retiring(const struct enode *n)
-{
-	return n->remove_after_stop;
-}
-
 /*
  * A child of s added by a reload under the name of one still being removed
  * (of another kind: a worker that became a supervisor) starts only once
@@ -522,10 +513,10 @@ retiring(const struct enode *n)
 static bool
 shadowed(const struct enode *s, const struct enode *k)
 {
-	if (s->nremoving == 0 || retiring(k))
+	if (s->nremoving == 0 || enode_removing(k))
 		return false;	/* the common case costs no walk */
 	for (size_t i = 0; i < s->nchildren; i++)
-		if (s->children[i] != k && retiring(s->children[i]) &&
+		if (s->children[i] != k && enode_removing(s->children[i]) &&
 		    strcmp(s->children[i]->name, k->name) == 0)
 			return true;
 	return false;
@@ -1131,7 +1122,7 @@ parent_running(const struct engine *e, const struct enode *n,
 		*why = "arbord is shutting down";
 		return false;
 	}
-	if (retiring(n)) {
+	if (enode_removing(n)) {
 		*why = n->dynamic ? "being terminated"
 		    : "being removed (gone from the configuration)";
 		return false;
@@ -1335,7 +1326,7 @@ static void reconcile(struct enode *s, const struct spec_node *sp,
 static void
 retire(struct enode *c, uint64_t now, struct reload_summary *sum)
 {
-	if (retiring(c))
+	if (enode_removing(c))
 		return;		/* removed by an earlier reload, still stopping */
 	summary_add(&sum->removed, c->path);
 	c->owned_spec = spec_node_dup(c->spec);
@@ -1407,14 +1398,14 @@ reconcile(struct enode *s, const struct spec_node *sp, uint64_t now,
 		 */
 		for (size_t pass = 0; pass < 2 && !c; pass++)
 			for (size_t i = 0; i < nold && !c; i++)
-				if (old[i] && (pass == 1 || !retiring(old[i])) &&
+				if (old[i] && (pass == 1 || !enode_removing(old[i])) &&
 				    !old[i]->dynamic &&
 				    strcmp(old[i]->name, cs->name) == 0 &&
 				    same_kind(old[i]->spec, cs)) {
 					c = old[i];
 					old[i] = NULL;
 				}
-		if (c && retiring(c)) {
+		if (c && enode_removing(c)) {
 			revive(c, cs, now, sum);
 			next[n++] = c;
 			continue;

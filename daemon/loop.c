@@ -363,16 +363,10 @@ op_signal(void *ctx, const struct enode *n, int pid, int sig)
 	(void)ctx;
 	if (pid <= 0)
 		return;
+	/* The group holds the main process: it leads its own session
+	 * (spawn.c), and a session leader cannot leave its group. */
 	if (kill(-pid, sig) < 0 && errno != ESRCH)
 		log_msg(LOG_WARN, "%s: kill(-%d, %d): %s", enode_path(n), pid,
-		    sig, strerror(errno));
-	/*
-	 * A main process that moved to another group of its session is not
-	 * reached by the group's signal: it gets its own. (It is arbord's
-	 * unreaped child, so its pid cannot have been reused.)
-	 */
-	if (getpgid(pid) != pid && kill(pid, sig) < 0 && errno != ESRCH)
-		log_msg(LOG_WARN, "%s: kill(%d, %d): %s", enode_path(n), pid,
 		    sig, strerror(errno));
 }
 
@@ -468,12 +462,6 @@ kill_leftovers(void)
 	}
 }
 
-static bool
-str_differs(const char *a, const char *b)
-{
-	return (a || b) && (!a || !b || strcmp(a, b) != 0);
-}
-
 /*
  * Keys a reload cannot apply (they are read when arbord, or its
  * observability thread, starts): one warning each, never silence.
@@ -485,11 +473,11 @@ restart_only_changes(const struct spec *old, const struct spec *new)
 	const char *keys[6];
 	size_t n = 0;
 
-	if (str_differs(old->socket, new->socket))
+	if (!str_eq(old->socket, new->socket))
 		keys[n++] = "daemon.socket";
-	if (str_differs(old->metrics_listen, new->metrics_listen))
+	if (!str_eq(old->metrics_listen, new->metrics_listen))
 		keys[n++] = "observability.metrics_listen";
-	if (str_differs(old->event_log, new->event_log))
+	if (!str_eq(old->event_log, new->event_log))
 		keys[n++] = "observability.event_log";
 	if (old->event_log_max_bytes != new->event_log_max_bytes)
 		keys[n++] = "observability.event_log_max_bytes";
@@ -587,12 +575,12 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 	warn_fd_limit(spec);
 	if (summary) {
 		json_t *o = json_object();
-
-		json_object_set(o, "warnings", warnings);
 		char **lists[] = { sum.added, sum.removed, sum.changed,
 		    sum.updated };
 		const char *names[] = { "added", "removed", "changed",
 		    "updated" };
+
+		json_object_set(o, "warnings", warnings);
 
 		for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
 			json_t *a = json_array();

@@ -216,8 +216,13 @@ obswatch_stop(struct obswatch *w)
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 2;
 		pthread_cancel(w->thread);
-		if (pthread_timedjoin_np(w->thread, NULL, &until) == 0)
-			args_free(w->args);
+		if (pthread_timedjoin_np(w->thread, NULL, &until) != 0) {
+			/* It still uses the queue, its args and their fds:
+			 * all are left to the process's exit. */
+			log_msg(LOG_WARN, "observability thread did not end within 2 s; exiting without it");
+			return;
+		}
+		args_free(w->args);
 	}
 	reactor_unwatch(w->r, &w->exitw);
 	reactor_unwatch(w->r, &w->stallw);

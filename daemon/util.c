@@ -220,3 +220,9 @@ read_counter(int fd)
 
 	(void)!read(fd, &n, sizeof(n));
 }
+
+bool
+str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}

@@ -8,6 +8,7 @@
 #define ARBOR_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -44,6 +45,9 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * fails with ENXIO), and what is opened behaves as a plain open's would.
  */
 int open_noblock(const char *path, int flags, mode_t mode);
+
+/* Equal strings, either of which may be NULL (equal only to NULL). */
+bool str_eq(const char *a, const char *b);
 
 /* Consumes the 8-byte count an eventfd or a timerfd holds. */
 void read_counter(int fd);

@@ -25,7 +25,6 @@ struct clients {
 	uint32_t id_base;
 	struct client c[MAX_CLIENTS];
 	size_t buffered;	/* unsent bytes over all clients */
-	uint64_t dropped;
 };
 
 struct clients *
@@ -74,10 +73,10 @@ release(struct clients *t, struct client *c)
 	c->fd = -1;
 }
 
+/* A client too slow, stalled or gone: closed, its backlog freed. */
 static void
 drop(struct clients *t, struct client *c)
 {
-	t->dropped++;
 	release(t, c);
 }
 
@@ -106,7 +105,6 @@ clients_add(struct clients *t, int fd, uint64_t now)
 		return c;
 	}
 	fd_close(fd);
-	t->dropped++;
 	return NULL;
 }
 
@@ -250,10 +248,4 @@ clients_sweep(struct clients *t, uint64_t now)
 	if (next == UINT64_MAX)
 		return -1;
 	return (int)((next - now) / NSEC_PER_MSEC) + 1;
-}
-
-uint64_t
-clients_dropped(const struct clients *t)
-{
-	return t->dropped;
 }

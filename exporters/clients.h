@@ -45,7 +45,5 @@ bool clients_on_event(struct clients *, uint32_t id, uint64_t now);
 /* Drops clients stalled past CLIENT_STALL_NS; the ms until the next check
  * (-1: nothing to watch). */
 int clients_sweep(struct clients *, uint64_t now);
-/* Clients dropped so far (full buffer, stall or error). */
-uint64_t clients_dropped(const struct clients *);
 
 #endif
