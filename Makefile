@@ -41,9 +41,11 @@ HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null &
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
 BPF_SRC := bpf/loader.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
+	daemon/cgroup.c daemon/cglimits.c \
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
-	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c daemon/log.c daemon/arbord.c
+	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c \
+	daemon/log.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
 UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_probes
 

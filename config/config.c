@@ -392,18 +392,173 @@ parse_shutdown(struct ctx *c, const config_setting_t *s, const char *path,
 	}
 }
 
+#define RESOURCE_KEYS "memory_max", "memory_high", "memory_swap_max", \
+	"pids_max", "cpu_max", "cpu_weight", "io_weight", "oom_group"
+
+/*
+ * "12345", "64M" (K M G T: powers of 1024) or "max" into *out; false when it
+ * is none of these or does not fit in 64 bits.
+ */
+static bool
+parse_size(const char *str, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v;
+	const char *u;
+	char *end;
+
+	if (strcmp(str, "max") == 0) {
+		*out = RES_MAX;
+		return true;
+	}
+	if (!isdigit((unsigned char)str[0]))
+		return false;
+	errno = 0;
+	v = strtoull(str, &end, 10);
+	if (errno)
+		return false;
+	if (*end) {
+		if (end[1] || !(u = strchr(units, *end)))
+			return false;
+		for (long k = 0; k <= u - units; k++) {
+			if (v > UINT64_MAX / 1024)
+				return false;
+			v *= 1024;
+		}
+	}
+	if (v == RES_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A byte count: an integer, or a string parse_size takes. */
+static bool
+get_size(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *key, uint64_t *out)
+{
+	const config_setting_t *m = config_setting_get_member(s, key);
+
+	if (!m)
+		return false;
+	if (is_int(m) && config_setting_get_int64(m) >= 0) {
+		*out = (uint64_t)config_setting_get_int64(m);
+		return true;
+	}
+	if (config_setting_type(m) == CONFIG_TYPE_STRING &&
+	    parse_size(config_setting_get_string(m), out))
+		return true;
+	if (config_setting_type(m) == CONFIG_TYPE_STRING)
+		error(c, m, path, "%s: \"%s\" is not a size (bytes, or a number with K, M, G or T, or \"max\")",
+		    key, config_setting_get_string(m));
+	else
+		error(c, m, path, "%s: expected a size (bytes, or a string such as \"64M\" or \"max\"), got %s",
+		    key, is_int(m) ? "a negative integer" : type_name(m));
+	return false;
+}
+
+#define CPU_PERIOD_DEFAULT_US 100000
+#define CPU_PERIOD_MIN_US 1000
+#define CPU_PERIOD_MAX_US 1000000
+
+/* cpu_max: "50%" of one CPU, "QUOTA_US PERIOD_US", or "max". */
+static void
+parse_cpu_max(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_resources *r)
+{
+	const char *str;
+	unsigned long long q, p;
+	char *end;
+
+	if (!get_string(c, s, path, "cpu_max", &str))
+		return;
+	r->cpu_period_us = CPU_PERIOD_DEFAULT_US;
+	if (strcmp(str, "max") == 0) {
+		r->cpu_quota_us = RES_MAX;
+		r->set |= 1U << RES_CPU_MAX;
+		return;
+	}
+	if (isdigit((unsigned char)str[0])) {
+		q = strtoull(str, &end, 10);
+		if (strcmp(end, "%") == 0 && q > 0 && q <= 100000) {
+			r->cpu_quota_us = q * CPU_PERIOD_DEFAULT_US / 100;
+			r->set |= 1U << RES_CPU_MAX;
+			return;
+		}
+		if (*end == ' ' && isdigit((unsigned char)end[1])) {
+			p = strtoull(end + 1, &end, 10);
+			if (!*end && q >= CPU_PERIOD_MIN_US &&
+			    q <= UINT32_MAX && p >= CPU_PERIOD_MIN_US &&
+			    p <= CPU_PERIOD_MAX_US) {
+				r->cpu_quota_us = q;
+				r->cpu_period_us = p;
+				r->set |= 1U << RES_CPU_MAX;
+				return;
+			}
+		}
+	}
+	error(c, config_setting_get_member(s, "cpu_max"), path,
+	    "cpu_max: \"%s\" is neither a share of one CPU (\"50%%\", 1-100000%%) nor \"QUOTA_US PERIOD_US\" (quota at least %d, period %d-%d) nor \"max\"",
+	    str, CPU_PERIOD_MIN_US, CPU_PERIOD_MIN_US, CPU_PERIOD_MAX_US);
+}
+
+/* The cgroup bounds of a worker or a supervisor (arbor.conf(5), RESOURCES). */
+static void
+parse_resources(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_resources *r)
+{
+	const struct {
+		const char *key;
+		enum res_key k;
+		uint64_t *v;
+	} sizes[] = {
+		{ "memory_max", RES_MEMORY_MAX, &r->memory_max },
+		{ "memory_high", RES_MEMORY_HIGH, &r->memory_high },
+		{ "memory_swap_max", RES_MEMORY_SWAP_MAX, &r->memory_swap_max },
+	};
+	const config_setting_t *m;
+	long long v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
+		if (get_size(c, s, path, sizes[i].key, sizes[i].v))
+			r->set |= 1U << sizes[i].k;
+	m = config_setting_get_member(s, "pids_max");
+	if (m && config_setting_type(m) == CONFIG_TYPE_STRING &&
+	    strcmp(config_setting_get_string(m), "max") == 0) {
+		r->pids_max = RES_MAX;
+		r->set |= 1U << RES_PIDS_MAX;
+	} else if (m && !is_int(m))
+		error(c, m, path, "pids_max: expected an integer or \"max\", got %s",
+		    type_name(m));
+	else if (get_int(c, s, path, "pids_max", 1, INT32_MAX, &v)) {
+		r->pids_max = (uint64_t)v;
+		r->set |= 1U << RES_PIDS_MAX;
+	}
+	parse_cpu_max(c, s, path, r);
+	if (get_int(c, s, path, "cpu_weight", 1, 10000, &v)) {
+		r->cpu_weight = (uint32_t)v;
+		r->set |= 1U << RES_CPU_WEIGHT;
+	}
+	if (get_int(c, s, path, "io_weight", 1, 10000, &v)) {
+		r->io_weight = (uint32_t)v;
+		r->set |= 1U << RES_IO_WEIGHT;
+	}
+	if (get_bool(c, s, path, "oom_group", &r->oom_group))
+		r->set |= 1U << RES_OOM_GROUP;
+}
+
 static const char *const worker_keys[] = {
 	"name", "command", "restart", "shutdown", "stop_signal", "ready",
 	"ready_timeout", "watchdog", "restart_delay", "restart_delay_max",
 	"success_exit_codes", "env", "env_clear", "cwd", "umask", "user",
 	"group", "no_new_privs", "rlimits", "stdout", "stderr", "significant",
-	NULL,
+	RESOURCE_KEYS, NULL,
 };
 
 static const char *const supervisor_keys[] = {
 	"name", "strategy", "intensity", "period", "children", "template",
 	"max_children", "restart", "auto_shutdown", "significant", "shutdown",
-	NULL,
+	RESOURCE_KEYS, NULL,
 };
 
 static void
@@ -638,6 +793,7 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 	parse_limits(c, s, path, w);
 	parse_stdio(c, s, path, "stdout", &w->out);
 	parse_stdio(c, s, path, "stderr", &w->err);
+	parse_resources(c, s, path, &n->res);
 }
 
 /*
@@ -840,6 +996,7 @@ parse_supervisor(struct ctx *c, const config_setting_t *s, const char *path,
 	int w;
 
 	check_keys(c, s, path, supervisor_keys, "a supervisor");
+	parse_resources(c, s, path, &n->res);
 	parse_restart(c, s, path, n);
 	parse_shutdown(c, s, path, n, true);
 	if (get_word(c, s, path, "strategy", strategies, &w))
@@ -902,6 +1059,9 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 		parse_supervisor(c, s, path, n);
 	else
 		parse_worker(c, s, path, n);
+	if (!parent_path && strcmp(name, "arbord") == 0)
+		error(c, config_setting_get_member(s, "name"), path,
+		    "the root cannot be named \"arbord\": that is the name of arbord's own cgroup beside the tree");
 
 	if (get_bool(c, s, path, "significant", &n->significant) &&
 	    n->significant) {
@@ -922,7 +1082,7 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 static void
 parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 {
-	static const char *const keys[] = { "socket", NULL };
+	static const char *const keys[] = { "socket", "cgroup", NULL };
 	const char *str;
 
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
@@ -939,6 +1099,20 @@ parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 			    "socket: path longer than 107 bytes");
 		else
 			sp->socket = xstrdup(str);
+	}
+	if (get_string(c, s, "daemon", "cgroup", &str)) {
+		if (strcmp(str, "auto") == 0)
+			sp->cgroup = CGROUP_AUTO;
+		else if (strcmp(str, "off") == 0)
+			sp->cgroup = CGROUP_OFF;
+		else if (str[0] == '/' && !strstr(str, "/..") &&
+		    strlen(str) < PATH_MAX / 2) {
+			sp->cgroup = CGROUP_PATH;
+			sp->cgroup_path = xstrdup(str);
+		} else
+			error(c, config_setting_get_member(s, "cgroup"), "daemon",
+			    "cgroup: \"%s\" is not \"auto\", \"off\" or the absolute path of a cgroup v2 directory",
+			    str);
 	}
 }
 

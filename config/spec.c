@@ -130,6 +130,18 @@ stdio_eq(const struct spec_stdio *a, const struct spec_stdio *b)
 	return a->kind == b->kind && str_eq(a->path, b->path);
 }
 
+static bool
+res_eq(const struct spec_resources *a, const struct spec_resources *b)
+{
+	return a->set == b->set && a->memory_max == b->memory_max &&
+	    a->memory_high == b->memory_high &&
+	    a->memory_swap_max == b->memory_swap_max &&
+	    a->pids_max == b->pids_max && a->cpu_quota_us == b->cpu_quota_us &&
+	    a->cpu_period_us == b->cpu_period_us &&
+	    a->cpu_weight == b->cpu_weight && a->io_weight == b->io_weight &&
+	    a->oom_group == b->oom_group;
+}
+
 bool
 spec_worker_equal(const struct spec_node *a, const struct spec_node *b)
 {
@@ -152,6 +164,7 @@ spec_worker_equal(const struct spec_node *a, const struct spec_node *b)
 	    x->umask == y->umask && str_eq(x->user, y->user) &&
 	    str_eq(x->group, y->group) && ids_eq(&x->ids, &y->ids) &&
 	    x->no_new_privs == y->no_new_privs &&
+	    res_eq(&a->res, &b->res) &&
 	    x->nrlimits == y->nrlimits &&
 	    mem_eq(x->rlimits, y->rlimits, x->nrlimits * sizeof(*x->rlimits)) &&
 	    stdio_eq(&x->out, &y->out) && stdio_eq(&x->err, &y->err);
@@ -166,7 +179,22 @@ spec_supervisor_equal(const struct spec_node *a, const struct spec_node *b)
 	    a->max_children == b->max_children && a->restart == b->restart &&
 	    a->significant == b->significant &&
 	    a->shutdown.kind == b->shutdown.kind &&
-	    a->shutdown.ms == b->shutdown.ms;
+	    a->shutdown.ms == b->shutdown.ms &&
+	    res_eq(&a->res, &b->res);
+}
+
+const char *
+res_key_name(enum res_key k)
+{
+	static const char *const names[] = {
+		[RES_MEMORY_MAX] = "memory_max", [RES_MEMORY_HIGH] = "memory_high",
+		[RES_MEMORY_SWAP_MAX] = "memory_swap_max",
+		[RES_OOM_GROUP] = "oom_group", [RES_PIDS_MAX] = "pids_max",
+		[RES_CPU_MAX] = "cpu_max", [RES_CPU_WEIGHT] = "cpu_weight",
+		[RES_IO_WEIGHT] = "io_weight",
+	};
+
+	return (size_t)k < ARRAY_SIZE(names) ? names[k] : "?";
 }
 
 void
@@ -176,6 +204,7 @@ spec_free(struct spec *sp)
 		return;
 	free(sp->file);
 	free(sp->socket);
+	free(sp->cgroup_path);
 	free(sp->metrics_listen);
 	free(sp->event_log);
 	spec_node_free(sp->root);

@@ -100,6 +100,28 @@ struct spec_worker {
 	struct spec_stdio err;
 };
 
+/*
+ * Resource bounds of a worker or a supervisor (the whole subtree), applied
+ * to its cgroup (arbor.conf(5), RESOURCES). set says which keys were given;
+ * RES_MAX is "max", no limit.
+ */
+enum res_key {
+	RES_MEMORY_MAX, RES_MEMORY_HIGH, RES_MEMORY_SWAP_MAX, RES_OOM_GROUP,
+	RES_PIDS_MAX, RES_CPU_MAX, RES_CPU_WEIGHT, RES_IO_WEIGHT,
+	RES_NKEYS,
+};
+#define RES_MAX UINT64_MAX
+
+struct spec_resources {
+	unsigned set;		/* 1 << enum res_key for each key given */
+	uint64_t memory_max, memory_high, memory_swap_max;	/* bytes */
+	uint64_t pids_max;
+	uint64_t cpu_quota_us;	/* RES_MAX: no quota */
+	uint64_t cpu_period_us;
+	uint32_t cpu_weight, io_weight;	/* 1-10000 */
+	bool oom_group;
+};
+
 struct spec_node {
 	char *name;
 	int line;		/* line in the config file, 0 if none */
@@ -120,11 +142,17 @@ struct spec_node {
 
 	/* worker */
 	struct spec_worker w;
+
+	struct spec_resources res;
 };
+
+enum cgroup_mode { CGROUP_AUTO, CGROUP_OFF, CGROUP_PATH };
 
 struct spec {
 	char *file;
 	char *socket;		/* NULL: the default in arbor.conf(5), DAEMON */
+	enum cgroup_mode cgroup;
+	char *cgroup_path;	/* CGROUP_PATH only */
 	enum bpf_mode bpf;
 	char *metrics_listen;
 	char *event_log;
@@ -141,6 +169,9 @@ struct spec_node *spec_node_dup(const struct spec_node *);
 bool spec_worker_equal(const struct spec_node *, const struct spec_node *);
 /* Two supervisors identical in their own keys, children aside. */
 bool spec_supervisor_equal(const struct spec_node *, const struct spec_node *);
+
+/* The config key of a resource ("memory_max"). */
+const char *res_key_name(enum res_key);
 
 const char *restart_type_name(enum restart_type);
 const char *strategy_name(enum strategy);

@@ -110,6 +110,23 @@ format_duration(double s, char *buf, size_t len)
 		snprintf(buf, len, "%ldd%02ldh", t / 86400, (t % 86400) / 3600);
 }
 
+/* 1536 -> "1.5K", in powers of 1024 as the config's sizes. */
+static void
+format_bytes(double v, char *buf, size_t len)
+{
+	static const char units[] = "BKMGT";
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0fB", v);
+	else
+		snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+}
+
 static void
 print_node(json_t *n, int depth)
 {
@@ -120,7 +137,10 @@ print_node(json_t *n, int depth)
 	json_t *up = json_object_get(n, "uptime_s");
 	json_t *le = json_object_get(n, "last_exit");
 	json_t *children = json_object_get(n, "children");
+	json_t *mem = json_object_get(n, "memory_bytes");
+	json_t *cpu = json_object_get(n, "cpu_seconds");
 	char label[256], pidbuf[16] = "-", upbuf[32] = "-", exitbuf[128] = "-";
+	char membuf[16] = "-", cpubuf[16] = "-";
 	json_t *ch;
 	size_t i;
 
@@ -135,6 +155,11 @@ print_node(json_t *n, int depth)
 		    (long long)json_integer_value(pid));
 	if (up)
 		format_duration(json_real_value(up), upbuf, sizeof(upbuf));
+	if (json_is_integer(mem))
+		format_bytes((double)json_integer_value(mem), membuf,
+		    sizeof(membuf));
+	if (json_is_number(cpu))
+		snprintf(cpubuf, sizeof(cpubuf), "%.2fs", json_number_value(cpu));
 	if (le) {
 		json_t *st = json_object_get(le, "status");
 		json_t *sig = json_object_get(le, "signal");
@@ -154,10 +179,10 @@ print_node(json_t *n, int depth)
 			    " (%s%s%s)", json_string_value(cause),
 			    err ? ": " : "", err ? json_string_value(err) : "");
 	}
-	printf("%-36s %-9s %8s %9s %8lld  %s", label,
+	printf("%-36s %-9s %8s %9s %8lld %7s %8s  %s", label,
 	    json_string_value(json_object_get(n, "state")), pidbuf, upbuf,
 	    (long long)json_integer_value(json_object_get(n, "restarts")),
-	    exitbuf);
+	    membuf, cpubuf, exitbuf);
 	if (json_is_string(json_object_get(n, "status_text")))
 		printf("  \"%s\"", json_string_value(json_object_get(n,
 		    "status_text")));
@@ -222,8 +247,8 @@ print_reply(json_t *reply, const struct output *out)
 		json_dumpf(status, stdout, JSON_COMPACT);
 		putchar('\n');
 	} else if (status) {
-		printf("%-36s %-9s %8s %9s %8s  %s\n", "NAME", "STATE", "PID",
-		    "UPTIME", "RESTARTS", "LAST EXIT");
+		printf("%-36s %-9s %8s %9s %8s %7s %8s  %s\n", "NAME", "STATE",
+		    "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "LAST EXIT");
 		print_node(status, 0);
 	} else if (json_is_string(path))
 		printf("%s\n", json_string_value(path));

@@ -189,7 +189,8 @@ send_ok(struct client *c)
 }
 
 static json_t *
-status_json(const struct enode *n, uint64_t now)
+status_json(const struct control *ctl, const struct enode *n, uint64_t now,
+    bool *figures)
 {
 	json_t *o = json_object();
 	const struct exit_info *ei = enode_last_exit(n);
@@ -219,12 +220,14 @@ status_json(const struct enode *n, uint64_t now)
 		exit_info_to_json(e, ei);
 		json_object_set_new(o, "last_exit", e);
 	}
+	if (ctl->ops.node_status && ctl->ops.node_status(ctl->ops.ctx, n, o))
+		*figures = true;
 	if (enode_is_supervisor(n)) {
 		json_t *ch = json_array();
 
 		for (size_t i = 0; i < enode_nchildren(n); i++)
 			json_array_append_new(ch,
-			    status_json(enode_child(n, i), now));
+			    status_json(ctl, enode_child(n, i), now, figures));
 		json_object_set_new(o, "children", ch);
 	}
 	return o;
@@ -250,14 +253,31 @@ req_node(struct client *c, json_t *req, bool required)
 	return n;
 }
 
+static void hand_over_or(struct client *, const struct obs_request *,
+    json_t *fallback);
+
+/*
+ * The tree as the engine has it; where cgroups hold the nodes, the
+ * observability thread adds their figures and replies (the core reads no
+ * cgroup file), and if it is not running the reply goes without them.
+ */
 static void
 cmd_status(struct client *c, json_t *req)
 {
 	struct enode *n = req_node(c, req, false);
+	struct obs_request r = { .kind = OBS_REQ_STATUS };
+	bool figures = false;
+	json_t *st;
 
-	if (n)
-		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "status",
-		    status_json(n, mono_ns())));
+	if (!n)
+		return;
+	st = status_json(c->ctl, n, mono_ns(), &figures);
+	if (!figures) {
+		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "status", st));
+		return;
+	}
+	r.status = st;
+	hand_over_or(c, &r, json_pack("{s:b, s:o}", "ok", 1, "status", st));
 }
 
 typedef int (*node_cmd)(struct engine *, struct enode *, uint64_t,
@@ -365,20 +385,40 @@ cmd_reload(struct client *c, json_t *req)
  * epoll first (the thread may close its fd at once), then goes over.
  */
 static void
-hand_over(struct client *c, const struct obs_request *req)
+hand_over_or(struct client *c, const struct obs_request *req,
+    json_t *fallback)
 {
 	static const char down[] = "{\"ok\":false,\"error\":\"observability is not running (it restarts with backoff)\"}\n";
 	struct obswatch *obs = c->ctl->obs;
 	int fd = c->w.fd;
 
 	client_flush(c);
-	if (c->w.dead)
+	if (c->w.dead) {
+		json_decref(fallback);
 		return;
+	}
+	if (fallback && !obswatch_ready(obs)) {
+		client_send(c, fallback);	/* without the figures */
+		return;
+	}
+	if (fallback) {
+		/* The thread's alone before it can see it (no shared refcount). */
+		json_incref((json_t *)req->status);
+		json_decref(fallback);
+	}
 	client_release(c, true);
 	if (obswatch_hand_over(obs, fd, req) < 0) {
+		if (fallback)
+			json_decref((json_t *)req->status);
 		(void)!write(fd, down, sizeof(down) - 1);
 		close(fd);
 	}
+}
+
+static void
+hand_over(struct client *c, const struct obs_request *req)
+{
+	hand_over_or(c, req, NULL);
 }
 
 static void

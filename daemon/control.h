@@ -19,6 +19,12 @@ struct control_ops {
 	int (*reload)(void *ctx, const char *why, json_t **errors,
 	    json_t **summary);
 	void (*shutdown)(void *ctx, const char *why);
+	/*
+	 * Adds the runtime's own fields to a node of status (containment,
+	 * cgroup, limits); true when the observability thread should add
+	 * the cgroup figures. NULL: none.
+	 */
+	bool (*node_status)(void *ctx, const struct enode *, json_t *node);
 	void *ctx;
 };
 

@@ -46,6 +46,7 @@ struct enode {
 	bool dynamic;
 	struct spec_node *owned_spec;	/* a removed node's copy of its spec */
 	char *status_text;	/* last sd_notify STATUS= */
+	uintptr_t runtime;	/* the runtime's own word (enode_runtime) */
 
 	enum node_state state;
 	int pid;
@@ -1557,6 +1558,9 @@ enode_state(const struct enode *n)
 
 const char *enode_status_text(const struct enode *n) { return n->status_text; }
 bool enode_removing(const struct enode *n) { return n->remove_after_stop; }
+struct enode *enode_parent(const struct enode *n) { return n->parent; }
+uintptr_t enode_runtime(const struct enode *n) { return n->runtime; }
+void enode_set_runtime(struct enode *n, uintptr_t v) { n->runtime = v; }
 
 const struct exit_info *
 enode_last_exit(const struct enode *n)

@@ -167,6 +167,13 @@ const struct exit_info *enode_last_exit(const struct enode *);	/* NULL: none */
 const char *enode_status_text(const struct enode *);	/* NULL: none */
 /* Stopping to be removed: gone from the config, or a terminated child. */
 bool enode_removing(const struct enode *);
+struct enode *enode_parent(const struct enode *);	/* NULL: the root */
+/*
+ * A word the runtime keeps per node (containment state); the engine only
+ * stores it, and it starts at 0.
+ */
+uintptr_t enode_runtime(const struct enode *);
+void enode_set_runtime(struct enode *, uintptr_t);
 /* The full argv: the spec's command plus a dynamic child's arguments. */
 char *const *enode_argv(const struct enode *);
 

@@ -170,6 +170,8 @@ msg_to_json(const struct obs_msg *m)
 	switch (m->event) {
 	case EV_EXIT:
 		exit_info_to_json(o, &m->exit);
+		if (m->oom)
+			json_object_set_new(o, "oom", json_true());
 		break;
 	case EV_RESTART:
 		if (m->cause[0])

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../config/config.h"
+#include "cgroup.h"
 #include "control.h"
 #include "event.h"
 #include "loop.h"
@@ -35,6 +36,10 @@ struct proc {
 	pid_t pid;
 	struct enode *node;
 	struct proc *prev, *next;
+	/* Reaped while its cgroup still held processes being killed. */
+	bool reaped;
+	int status, sig;
+	struct watch drain;	/* the cgroup's cgroup.events, EPOLLPRI */
 };
 
 struct loop {
@@ -49,6 +54,8 @@ struct loop {
 	struct control *ctl;
 	struct notify *notify;
 	struct obswatch *obs;
+	struct cgroups *cg;	/* NULL: process groups */
+	size_t ndraining;
 	struct proc *procs;
 	size_t nprocs;
 	uint64_t reap_at;	/* orphan scan due (0: none) */
@@ -173,28 +180,9 @@ proc_free(void *p)
 	free(p);
 }
 
-/*
- * The main process of a worker is a zombie: kill what is left of its
- * process group while the zombie still holds the group id, reap it, and
- * tell the engine.
- */
 static void
-proc_exited(struct loop *l, struct proc *p)
+proc_unlink(struct loop *l, struct proc *p)
 {
-	siginfo_t si;
-	int status = -1, sig = 0;
-
-	memset(&si, 0, sizeof(si));
-	kill(-p->pid, SIGKILL);
-	if (waitid(P_PIDFD, (id_t)p->w.fd, &si, WEXITED | WNOHANG) < 0 ||
-	    si.si_pid == 0)
-		return;
-	if (si.si_code == CLD_EXITED)
-		status = si.si_status;
-	else
-		sig = si.si_status;
-	reactor_unwatch(l->r, &p->w);
-	close(p->w.fd);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -203,8 +191,66 @@ proc_exited(struct loop *l, struct proc *p)
 		p->next->prev = p->prev;
 	l->nprocs--;
 	reactor_defer_free(l->r, p, proc_free);
+}
+
+/* The worker is over: its main process reaped, its cgroup empty. */
+static void
+proc_done(struct loop *l, struct proc *p)
+{
+	proc_unlink(l, p);
 	if (enode_pid(p->node) == p->pid)
-		engine_exited(l->eng, p->node, status, sig, mono_ns());
+		engine_exited(l->eng, p->node, p->status, p->sig, mono_ns());
+}
+
+static void
+on_drained(void *owner, uint32_t events)
+{
+	struct proc *p = owner;
+	struct loop *l = p->loop;
+
+	(void)events;
+	if (!cgroups_empty(p->drain.fd))
+		return;
+	reactor_unwatch(l->r, &p->drain);
+	close(p->drain.fd);
+	l->ndraining--;
+	cgroups_renew(l->cg, p->node);
+	proc_done(l, p);
+}
+
+/*
+ * The main process of a worker is a zombie. With process groups: kill
+ * what is left of its group while the zombie still holds the group id.
+ * Then reap it; with cgroups, the engine hears of the exit only once the
+ * worker's cgroup is empty (cgroups_drain killed what was left), so no
+ * replacement starts beside a leftover.
+ */
+static void
+proc_exited(struct loop *l, struct proc *p)
+{
+	siginfo_t si;
+	int fd;
+
+	memset(&si, 0, sizeof(si));
+	if (!l->cg)
+		kill(-p->pid, SIGKILL);
+	if (waitid(P_PIDFD, (id_t)p->w.fd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	p->status = si.si_code == CLD_EXITED ? si.si_status : -1;
+	p->sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
+	reactor_unwatch(l->r, &p->w);
+	close(p->w.fd);
+	p->reaped = true;
+	if (l->cg && (fd = cgroups_drain(l->cg, p->node)) >= 0) {
+		if (reactor_watch(l->r, &p->drain, fd, EPOLLPRI, on_drained,
+		    p) < 0)
+			fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
+		l->ndraining++;
+		on_drained(p, 0);	/* emptied since it was read */
+		return;
+	}
+	proc_done(l, p);
 }
 
 static void
@@ -229,7 +275,7 @@ reap_children(struct loop *l)
 		    si.si_pid == 0)
 			return;
 		p = proc_find(l, si.si_pid);
-		if (p)
+		if (p && !p->reaped)
 			proc_exited(l, p);
 		else
 			waitid(P_PID, (id_t)si.si_pid, &si, WEXITED | WNOHANG);
@@ -337,8 +383,17 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	int pidfd;
 	pid_t pid;
 
-	pid = spawn_worker(n, l->devnull, notify_path(l->notify), &pidfd, err,
-	    msg, sizeof(msg));
+	struct cg_spawn cgs;
+
+	if (l->cg && cgroups_prepare(l->cg, n, &cgs, msg, sizeof(msg)) < 0) {
+		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
+		*err = EIO;
+		return -1;
+	}
+	pid = spawn_worker(n, l->devnull, notify_path(l->notify),
+	    l->cg ? &cgs : NULL, &pidfd, err, msg, sizeof(msg));
+	if (l->cg)
+		cg_spawn_close(&cgs);
 	if (pid < 0) {
 		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
 		return -1;
@@ -357,11 +412,24 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	return pid;
 }
 
+/* Its main process reaped, its cgroup being killed: pid is no longer its. */
+static bool
+draining(const struct loop *l, const struct enode *n)
+{
+	if (!l->ndraining)
+		return false;
+	for (const struct proc *p = l->procs; p; p = p->next)
+		if (p->node == n && p->reaped)
+			return true;
+	return false;
+}
+
 static void
 op_signal(void *ctx, const struct enode *n, int pid, int sig)
 {
-	(void)ctx;
-	if (pid <= 0)
+	struct loop *l = ctx;
+
+	if (pid <= 0 || draining(l, n))
 		return;
 	/* The group holds the main process: it leads its own session
 	 * (spawn.c), and a session leader cannot leave its group. */
@@ -376,6 +444,8 @@ op_event(void *ctx, const struct event *ev)
 	struct loop *l = ctx;
 	struct obs_msg m;
 
+	if (ev->kind == EV_CHILD_REMOVED)
+		cgroups_removed(l->cg, ev->node);
 	event_to_msg(ev, &m);
 	log_event(&m);
 	obswatch_event(l->obs, &m);
@@ -470,7 +540,7 @@ static json_t *
 restart_only_changes(const struct spec *old, const struct spec *new)
 {
 	json_t *w = json_array();
-	const char *keys[6];
+	const char *keys[7];
 	size_t n = 0;
 
 	if (!str_eq(old->socket, new->socket))
@@ -485,6 +555,9 @@ restart_only_changes(const struct spec *old, const struct spec *new)
 		keys[n++] = "observability.event_log_keep";
 	if (old->bpf != new->bpf)
 		keys[n++] = "observability.bpf";
+	if (old->cgroup != new->cgroup ||
+	    !str_eq(old->cgroup_path, new->cgroup_path))
+		keys[n++] = "daemon.cgroup";
 	for (size_t i = 0; i < n; i++) {
 		char *line = xasprintf("%s changed: it applies at the next start of arbord; the running value stays",
 		    keys[i]);
@@ -493,6 +566,22 @@ restart_only_changes(const struct spec *old, const struct spec *new)
 		free(line);
 	}
 	return w;
+}
+
+/* Resource keys this host cannot apply: a warning each, in the log and in warnings (NULL: log only). */
+static void
+unapplied_warnings(const struct cgroups *cg, const struct spec *spec,
+    json_t *warnings)
+{
+	char **lines = cgroups_unapplied(cg, spec);
+
+	for (char **w = lines; *w; w++) {
+		if (warnings)
+			json_array_append_new(warnings, json_text(*w));
+		else
+			log_msg(LOG_WARN, "%s", *w);
+	}
+	strv_free(lines);
 }
 
 /* Workers the tree may run at once: static ones and each pool's maximum. */
@@ -569,6 +658,8 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 		return -1;
 	}
 	warnings = restart_only_changes(l->spec, spec);
+	cgroups_reloaded(l->cg, engine_root(l->eng), spec);
+	unapplied_warnings(l->cg, spec, warnings);
 	for (size_t i = 0; i < json_array_size(warnings); i++)
 		log_msg(LOG_WARN, "%s: %s", why,
 		    json_string_value(json_array_get(warnings, i)));
@@ -611,11 +702,82 @@ ops_shutdown(void *ctx, const char *why)
 	loop_shutdown(ctx, why);
 }
 
+/* A resource key's applied value, as the config writes it. */
+static json_t *
+limit_json(const struct spec_resources *r, enum res_key k)
+{
+	char buf[64];
+
+	switch (k) {
+	case RES_MEMORY_MAX:
+	case RES_MEMORY_HIGH:
+	case RES_MEMORY_SWAP_MAX:
+	case RES_PIDS_MAX: {
+		uint64_t v = k == RES_MEMORY_MAX ? r->memory_max :
+		    k == RES_MEMORY_HIGH ? r->memory_high :
+		    k == RES_MEMORY_SWAP_MAX ? r->memory_swap_max : r->pids_max;
+
+		return v == RES_MAX ? json_string("max") :
+		    json_integer((json_int_t)v);
+	}
+	case RES_CPU_MAX:
+		if (r->cpu_quota_us == RES_MAX)
+			return json_string("max");
+		snprintf(buf, sizeof(buf), "%llu %llu",
+		    (unsigned long long)r->cpu_quota_us,
+		    (unsigned long long)r->cpu_period_us);
+		return json_string(buf);
+	case RES_CPU_WEIGHT:
+		return json_integer(r->cpu_weight);
+	case RES_IO_WEIGHT:
+		return json_integer(r->io_weight);
+	case RES_OOM_GROUP:
+		return json_boolean(r->oom_group);
+	default:
+		return json_null();
+	}
+}
+
+/*
+ * status: how the node is contained, its cgroup below the mount and the
+ * limits applied there; the figures come from the observability thread.
+ */
+static bool
+ops_node_status(void *ctx, const struct enode *n, json_t *o)
+{
+	struct loop *l = ctx;
+	const struct spec_resources *r = &enode_spec(n)->res;
+	unsigned applied;
+	json_t *lim;
+	char *path;
+
+	json_object_set_new(o, "containment", json_string(l->cg ? "cgroup" :
+	    "pgroup"));
+	if (!l->cg)
+		return false;
+	path = xasprintf("%s/%s", cgroups_base(l->cg), enode_path(n));
+	json_object_set_new(o, "cgroup", json_text(path));
+	free(path);
+	json_object_set_new(o, "memory_bytes", json_null());
+	json_object_set_new(o, "cpu_seconds", json_null());
+	json_object_set_new(o, "pids", json_null());
+	if ((applied = cgroups_applied(n) & r->set)) {
+		lim = json_object();
+		for (int k = 0; k < RES_NKEYS; k++)
+			if (applied & (1U << k))
+				json_object_set_new(lim, res_key_name((enum res_key)k),
+				    limit_json(r, (enum res_key)k));
+		json_object_set_new(o, "limits", lim);
+	}
+	return true;
+}
+
 static int
 setup(struct loop *l, const struct loop_options *o)
 {
 	const struct control_ops ops = { .reload = ops_reload,
-	    .shutdown = ops_shutdown, .ctx = l };
+	    .shutdown = ops_shutdown, .node_status = ops_node_status,
+	    .ctx = l };
 	sigset_t mask;
 	char err[256];
 	char *path;
@@ -669,8 +831,16 @@ setup(struct loop *l, const struct loop_options *o)
 	if ((l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		fatal("%s: /dev/null: %s", __func__, strerror(errno));
 
+	{
+		bool failed;
+
+		l->cg = cgroups_open(l->r, l->spec, o->socket_path, &failed);
+		if (failed)
+			return -1;
+		unapplied_warnings(l->cg, l->spec, NULL);
+	}
 	/* The engine exists before the sockets that feed it open. */
-	l->obs = obswatch_start(l->r, l->spec, o->no_bpf);
+	l->obs = obswatch_start(l->r, l->spec, o->no_bpf, l->cg);
 	l->eng = engine_new(l->spec, &runtime_ops, l);
 	l->ctl = control_open(l->r, l->eng, l->obs, &ops, o->socket_path, err,
 	    sizeof(err));
@@ -680,7 +850,7 @@ setup(struct loop *l, const struct loop_options *o)
 		return -1;
 	}
 	path = xasprintf("%s.notify", o->socket_path);
-	l->notify = notify_open(l->r, l->eng, path, err, sizeof(err));
+	l->notify = notify_open(l->r, l->eng, l->cg, path, err, sizeof(err));
 	if (!l->notify) {
 		log_msg(LOG_ERROR, "notify socket %s: %s; nothing was started",
 		    path, err);
@@ -729,10 +899,11 @@ out:
 	control_close(l.ctl);
 	notify_close(l.notify);
 	obswatch_stop(l.obs);
+	cgroups_close(l.cg);
 	kill_leftovers();
 	for (struct proc *p = l.procs, *next; p; p = next) {
 		next = p->next;
-		close(p->w.fd);
+		close(p->reaped ? p->drain.fd : p->w.fd);
 		free(p);
 	}
 	engine_free(l.eng);

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "notify.h"
 #include "log.h"
 #include "util.h"
@@ -17,6 +18,7 @@
 struct notify {
 	struct reactor *r;
 	struct engine *eng;
+	const struct cgroups *cg;
 	struct watch w;
 	char *path;
 	uint64_t rejected;
@@ -47,19 +49,28 @@ reject(struct notify *nt, const char *fmt, ...)
 }
 
 /*
- * The notify worker pid belongs to: its main process, or a process of the
+ * The notify worker pid belongs to. With cgroups: the worker whose cgroup
+ * pid is in, which every descendant inherits and none can leave (setsid or
+ * not). With process groups: its main process, or a process of the
  * worker's session and process group. Each worker leads a session of its
  * own (spawn.c), which no other process can join, so only its descendants
  * are in it; the group alone would not do (a process may join any group
  * of its own session).
  */
 static struct enode *
-sender(struct engine *eng, pid_t pid)
+sender(const struct notify *nt, pid_t pid)
 {
-	struct enode *n = engine_find_pid(eng, pid);
+	struct engine *eng = nt->eng;
+	struct enode *n = NULL;
+	char path[4096];
 	pid_t pgid;
 
-	if (!n && (pgid = getpgid(pid)) > 0 && getsid(pid) == pgid)
+	if (nt->cg) {
+		if (cgroups_node_of(nt->cg, pid, path, sizeof(path)) &&
+		    (n = engine_find(eng, path)) && enode_is_supervisor(n))
+			n = NULL;
+	} else if (!(n = engine_find_pid(eng, pid)) &&
+	    (pgid = getpgid(pid)) > 0 && getsid(pid) == pgid)
 		n = engine_find_pid(eng, pgid);
 	if (n && enode_spec(n)->w.ready != READY_NOTIFY)
 		return NULL;
@@ -128,7 +139,7 @@ on_datagram(void *owner, uint32_t events)
 			reject(nt, "no sender credentials");
 			continue;
 		}
-		n = sender(nt->eng, cred->pid);
+		n = sender(nt, cred->pid);
 		if (!n) {
 			reject(nt, "pid %d is not a notify worker or in its process group",
 			    cred->pid);
@@ -155,8 +166,8 @@ on_datagram(void *owner, uint32_t events)
 }
 
 struct notify *
-notify_open(struct reactor *r, struct engine *eng, const char *path,
-    char *err, size_t errlen)
+notify_open(struct reactor *r, struct engine *eng, const struct cgroups *cg,
+    const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct notify *nt;
@@ -187,6 +198,7 @@ notify_open(struct reactor *r, struct engine *eng, const char *path,
 	nt = xcalloc(1, sizeof(*nt));
 	nt->r = r;
 	nt->eng = eng;
+	nt->cg = cg;
 	nt->path = xstrdup(path);
 	if (reactor_watch(r, &nt->w, fd, EPOLLIN, on_datagram, nt) < 0) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));

@@ -38,9 +38,11 @@ int notify_parse(const char *buf, size_t len, struct notify_msg *,
     const char **why);
 
 struct notify;
+struct cgroups;
 
+/* cg (NULL: process groups) says which cgroup a sender is in. */
 struct notify *notify_open(struct reactor *, struct engine *,
-    const char *path, char *err, size_t errlen);
+    const struct cgroups *cg, const char *path, char *err, size_t errlen);
 void notify_close(struct notify *);
 const char *notify_path(const struct notify *);
 

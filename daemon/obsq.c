@@ -17,6 +17,15 @@ obsq_push(struct obsq *q, const struct obs_msg *m)
 }
 
 bool
+obsq_room(struct obsq *q)
+{
+	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+
+	return tail - head < OBSQ_CAPACITY;
+}
+
+bool
 obsq_pop(struct obsq *q, struct obs_msg *m)
 {
 	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);

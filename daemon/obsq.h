@@ -24,12 +24,17 @@ enum obs_msg_kind {
 };
 
 /* A control request the observability thread answers, as typed fields. */
-enum obs_request_kind { OBS_REQ_METRICS, OBS_REQ_EVENTS, OBS_REQ_TRACE };
+enum obs_request_kind {
+	OBS_REQ_METRICS, OBS_REQ_EVENTS, OBS_REQ_TRACE, OBS_REQ_STATUS,
+};
 
 struct obs_request {
 	enum obs_request_kind kind;
 	bool follow;		/* OBS_REQ_EVENTS: then live ones */
 	uint64_t trace_ns;	/* OBS_REQ_TRACE: how long to record */
+	/* OBS_REQ_STATUS: the core's status tree (a json_t *), which the
+	 * thread completes with cgroup figures and sends; it owns it now. */
+	void *status;
 };
 
 struct obs_msg {
@@ -41,6 +46,7 @@ struct obs_msg {
 	struct exit_info exit;
 	uint32_t delay_ms;
 	int32_t signal;
+	bool oom;		/* EV_EXIT: the cgroup counted an OOM kill (obs only) */
 	char path[OBSQ_PATH];
 	char cause[OBSQ_PATH];	/* EV_RESTART: the child whose exit caused it */
 	char text[OBSQ_TEXT];	/* EV_GIVE_UP: why; EV_RELOAD: what changed */
@@ -57,6 +63,8 @@ struct obsq {
 
 /* Producer side: false (and counted) when full. */
 bool obsq_push(struct obsq *, const struct obs_msg *);
+/* Producer side: the next push would succeed. */
+bool obsq_room(struct obsq *);
 /* Consumer side: false when empty. */
 bool obsq_pop(struct obsq *, struct obs_msg *);
 

@@ -42,6 +42,7 @@ struct obswatch {
 	uint32_t event_log_keep;
 	char *metrics_listen;
 	enum obs_fault fault;
+	struct cg_view cg;
 };
 
 static void
@@ -51,6 +52,7 @@ args_free(struct obs_args *a)
 		return;
 	free(a->event_log);
 	free(a->metrics_listen);
+	cg_view_free(&a->cg);
 	free(a);
 }
 
@@ -74,6 +76,10 @@ start_thread(struct obswatch *w)
 	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
 	a->fault = w->fault;
 	a->restarts = w->restarts;
+	a->cg.v2_base = w->cg.v2_base ? xstrdup(w->cg.v2_base) : NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(a->cg.v1_base); i++)
+		a->cg.v1_base[i] = w->cg.v1_base[i] ?
+		    xstrdup(w->cg.v1_base[i]) : NULL;
 	/* The thread takes no signal: all go to the core's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -174,11 +180,13 @@ fault_from_env(void)
 }
 
 struct obswatch *
-obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf)
+obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
+    const struct cgroups *cg)
 {
 	struct obswatch *w = xcalloc(1, sizeof(*w));
 	int efd, sfd, rfd;
 
+	cgroups_view(cg, &w->cg);
 	w->r = r;
 	w->q = xcalloc(1, sizeof(*w->q));
 	w->bpf = no_bpf ? BPF_OFF : sp->bpf;
@@ -233,6 +241,7 @@ obswatch_stop(struct obswatch *w)
 	close(w->wake_fd);
 	free(w->event_log);
 	free(w->metrics_listen);
+	cg_view_free(&w->cg);
 	free(w->q);
 	free(w);
 }
@@ -263,6 +272,12 @@ obswatch_flush(struct obswatch *w)
 		wake(w);
 	if (w)
 		w->wake_pending = false;
+}
+
+bool
+obswatch_ready(const struct obswatch *w)
+{
+	return w && w->running && !w->cancelling && obsq_room(w->q);
 }
 
 int

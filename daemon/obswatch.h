@@ -10,20 +10,26 @@
 #include <stdbool.h>
 
 #include "../config/spec.h"
+#include "cgroup.h"
 #include "reactor.h"
 #include "obsq.h"
 
 struct obswatch;
 
-/* Starts the thread per spec's observability settings. */
+/*
+ * Starts the thread per spec's observability settings; cg (NULL: no
+ * cgroups) says where nodes' cgroup files are (copied).
+ */
 struct obswatch *obswatch_start(struct reactor *, const struct spec *,
-    bool no_bpf);
+    bool no_bpf, const struct cgroups *cg);
 /* Stops the thread for good (arbord exits). */
 void obswatch_stop(struct obswatch *);
 /* Queues an event; never blocks (a full queue drops and counts it). */
 void obswatch_event(struct obswatch *, const struct obs_msg *);
 /* Wakes the thread if events were queued: once per loop batch. */
 void obswatch_flush(struct obswatch *);
+/* A hand-over would be taken now (the thread runs, the queue has room). */
+bool obswatch_ready(const struct obswatch *);
 /* Hands a control client's fd over for req; -1 when the thread is down or
  * the queue full (the fd stays the caller's). */
 int obswatch_hand_over(struct obswatch *, int fd, const struct obs_request *);

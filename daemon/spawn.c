@@ -63,13 +63,14 @@ extern char **environ;
 #endif
 
 enum step {
-	STEP_UNSHARE, STEP_SETSID, STEP_PDEATHSIG, STEP_RLIMIT, STEP_CHDIR,
+	STEP_UNSHARE, STEP_CGROUP, STEP_SETSID, STEP_PDEATHSIG, STEP_RLIMIT, STEP_CHDIR,
 	STEP_STDIO, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_NO_NEW_PRIVS,
 	STEP_SIGMASK, STEP_EXECVE,
 };
 
 static const char *const step_names[] = {
-	[STEP_UNSHARE] = "unshare(CLONE_FILES)", [STEP_SETSID] = "setsid",
+	[STEP_UNSHARE] = "unshare(CLONE_FILES)",
+	[STEP_CGROUP] = "joining its cgroup", [STEP_SETSID] = "setsid",
 	[STEP_PDEATHSIG] = "prctl(PDEATHSIG)",
 	[STEP_RLIMIT] = "setrlimit", [STEP_CHDIR] = "chdir",
 	[STEP_STDIO] = "dup2", [STEP_SETGROUPS] = "setgroups",
@@ -102,6 +103,8 @@ struct child_args {
 	int errpipe;
 	pid_t parent;
 	bool shares_files;	/* CLONE_FILES: unshare before any fd change */
+	const int *join_fds;	/* cgroup.procs files to write "0" to */
+	size_t njoin;
 };
 
 static void *child_stack;
@@ -195,6 +198,10 @@ child_main(void *arg)
 	    syscall(SYS_close_range, SPAWN_FD_BASE, ~0U, CLOSE_RANGE_UNSHARE) < 0 &&
 	    syscall(SYS_unshare, CLONE_FILES) < 0)
 		child_fail(a, STEP_UNSHARE);
+	/* v1 groups (hybrid hosts): before anything of the program runs. */
+	for (size_t i = 0; i < a->njoin; i++)
+		if (write(a->join_fds[i], "0", 1) != 1)
+			child_fail(a, STEP_CGROUP);
 	/*
 	 * A session of its own (as systemd gives each service): its process
 	 * group can then be joined only by its own descendants, never by
@@ -383,14 +390,60 @@ open_stdio(const struct spec_worker *w, struct child_args *a, int devnull,
 	return 0;
 }
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+struct clone3_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+	    stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/*
+ * clone3 with a stack of the child's own: the child returns from the system
+ * call on that stack, with no frame of ours to return to, so it must call
+ * its function at once, which only assembly can say. x86_64 only; elsewhere
+ * CLONE_INTO_CGROUP is not used and the child joins its cgroup by writing
+ * its cgroup.procs before execve (spawn_worker).
+ */
+#if defined(__x86_64__)
+#define HAVE_CLONE3_STACK 1
+static long
+clone3_run(struct clone3_args *ca, int (*fn)(void *), void *arg)
+{
+	register long ret __asm__("rax") = SYS_clone3;
+	register void *rfn __asm__("r12") = (void *)fn;
+	register void *rarg __asm__("r13") = arg;
+
+	__asm__ volatile(
+	    "syscall\n\t"
+	    "test %%rax, %%rax\n\t"
+	    "jnz 1f\n\t"
+	    "xor %%ebp, %%ebp\n\t"
+	    "mov %%r13, %%rdi\n\t"
+	    "call *%%r12\n\t"
+	    "mov %%eax, %%edi\n\t"
+	    "mov $231, %%eax\n\t"		/* exit_group */
+	    "syscall\n\t"
+	    "hlt\n"
+	    "1:"
+	    : "+r"(ret)
+	    : "D"(ca), "S"(sizeof(*ca)), "r"(rfn), "r"(rarg)
+	    : "rcx", "r11", "memory", "cc");
+	return ret;
+}
+#else
+#define HAVE_CLONE3_STACK 0
+#endif
+
 /*
  * Clones the child and waits (CLONE_VFORK) until it has exec'd or failed;
  * its failure comes back through the CLOEXEC pipe. Returns the pid, or -1
  * with *err and msg (the child is reaped then).
  */
 static pid_t
-clone_and_exec(struct child_args *a, int errpipe_read, int *pidfd, int *err,
-    char *msg, size_t msglen)
+clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
+    int *pidfd, int *err, char *msg, size_t msglen)
 {
 	struct child_failure f;
 	siginfo_t si;
@@ -399,12 +452,34 @@ clone_and_exec(struct child_args *a, int errpipe_read, int *pidfd, int *err,
 	int high;
 
 	CHILD_STACK_CLEAN(child_stack, CHILD_STACK_SIZE);
-	pid = clone(child_main, (char *)child_stack + CHILD_STACK_SIZE,
-	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
-	    (a->shares_files ? CLONE_FILES : 0), a, pidfd);
+	if (cgroup_fd >= 0) {
+#if HAVE_CLONE3_STACK
+		struct clone3_args ca = {
+			.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
+			    CLONE_INTO_CGROUP | (a->shares_files ? CLONE_FILES : 0),
+			.pidfd = (uint64_t)(uintptr_t)pidfd,
+			.exit_signal = SIGCHLD,
+			.stack = (uint64_t)(uintptr_t)child_stack,
+			.stack_size = CHILD_STACK_SIZE,
+			.cgroup = (uint64_t)cgroup_fd,
+		};
+		long ret = clone3_run(&ca, child_main, a);
+
+		pid = ret < 0 ? -1 : (pid_t)ret;
+		if (ret < 0)
+			errno = (int)-ret;
+#else
+		pid = -1;
+		errno = ENOSYS;
+#endif
+	} else
+		pid = clone(child_main, (char *)child_stack + CHILD_STACK_SIZE,
+		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD |
+		    (a->shares_files ? CLONE_FILES : 0), a, pidfd);
 	if (pid < 0) {
 		*err = errno;
-		snprintf(msg, msglen, "clone: %s", strerror(*err));
+		snprintf(msg, msglen, "%s: %s", cgroup_fd >= 0 ?
+		    "clone3(CLONE_INTO_CGROUP)" : "clone", strerror(*err));
 		return -1;
 	}
 	close(a->errpipe);
@@ -434,7 +509,7 @@ clone_and_exec(struct child_args *a, int errpipe_read, int *pidfd, int *err,
 
 pid_t
 spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
-    int *pidfd, int *err, char *msg, size_t msglen)
+    const struct cg_spawn *cg, int *pidfd, int *err, char *msg, size_t msglen)
 {
 	const struct spec_worker *w = &enode_spec(n)->w;
 	struct child_args a = {
@@ -452,6 +527,7 @@ spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
 		.parent = getpid(),
 	};
 	int pipefd[2] = { -1, -1 };
+	int join[ARRAY_SIZE(cg->v1fd) + 1], cgroup_fd = -1, procs_fd = -1;
 	pid_t pid = -1;
 
 	*pidfd = -1;
@@ -471,12 +547,31 @@ spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
 		goto out;
 	}
 	a.errpipe = pipefd[1];
+	if (cg) {
+		for (size_t i = 0; i < cg->nv1; i++)
+			join[a.njoin++] = cg->v1fd[i];
+		if (HAVE_CLONE3_STACK)
+			cgroup_fd = cg->dirfd;
+		else if ((procs_fd = openat(cg->dirfd, "cgroup.procs",
+		    O_WRONLY | O_CLOEXEC)) >= 0)
+			join[a.njoin++] = procs_fd;
+		else {
+			*err = errno;
+			snprintf(msg, msglen, "cgroup.procs: %s", strerror(*err));
+			goto out;
+		}
+		a.join_fds = join;
+	}
 	a.envp = build_env(n, notify_socket);
 	a.shares_files = devnull < SPAWN_FD_BASE &&
 	    a.stdout_fd < SPAWN_FD_BASE && a.stderr_fd < SPAWN_FD_BASE &&
 	    pipefd[1] < SPAWN_FD_BASE;
-	pid = clone_and_exec(&a, pipefd[0], pidfd, err, msg, msglen);
+	for (size_t i = 0; i < a.njoin; i++)
+		a.shares_files &= join[i] < SPAWN_FD_BASE;
+	pid = clone_and_exec(&a, cgroup_fd, pipefd[0], pidfd, err, msg, msglen);
 out:
+	if (procs_fd >= 0)
+		close(procs_fd);
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	if (a.errpipe >= 0)

@@ -43,6 +43,14 @@ static const struct family {
 	    "source", NULL, "Events dropped on the way to the observability thread." },
 	[M_OBS_RESTARTS] = { "arbor_obs_restarts_total", T_COUNTER, NULL, NULL,
 	    "Restarts of the observability thread." },
+	[M_CHILD_CPU] = { "arbor_child_cpu_seconds_total", T_COUNTER, "path",
+	    "mode", "CPU time of the child's cgroup (user, system)." },
+	[M_CHILD_MEMORY] = { "arbor_child_memory_bytes", T_GAUGE, "path", NULL,
+	    "Memory charged to the child's cgroup." },
+	[M_CHILD_PIDS] = { "arbor_child_pids", T_GAUGE, "path", NULL,
+	    "Processes in the child's cgroup." },
+	[M_CHILD_PRESSURE] = { "arbor_child_pressure_seconds_total", T_COUNTER,
+	    "path", "resource", "Time some of the child's tasks stalled on a resource (PSI some)." },
 };
 
 /* Bucket bounds in seconds: 1 us to 60 s. */

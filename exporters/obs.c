@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "obs.h"
+#include "cgstat.h"
 #include "eventlog.h"
 #include "http.h"
 #include "join.h"
@@ -37,9 +38,11 @@
 #define RUNQ_BUCKETS 4096
 
 /* The run-queue histograms of a path's processes that are gone, added up. */
+/* What the thread keeps per path: run-queue slots, OOM kills seen. */
 struct runq {
 	char *path;
 	uint64_t slots[ARBOR_HIST_SLOTS];
+	int64_t oom_seen;	/* the cgroup's oom_kill count last read */
 	struct runq *next;
 };
 
@@ -185,6 +188,88 @@ refresh_path(void *arg, const char *path, int live_pid)
 	reg_set_log2(o->reg, M_RUNQ_LATENCY, path, slots, ARBOR_HIST_SLOTS);
 }
 
+static struct runq *
+path_rec(struct obs *o, const char *path)
+{
+	struct runq **b = runq_slot(o, path);
+
+	if (!*b) {
+		*b = xcalloc(1, sizeof(**b));
+		(*b)->path = xstrdup(path);
+	}
+	return *b;
+}
+
+/*
+ * New OOM kills of path's cgroup since it was last read (its counter
+ * starts again when the cgroup is made anew). Without the probes these
+ * are the OOM kills arbord counts; with them, the probes count.
+ */
+static int64_t
+oom_since(struct obs *o, const char *path, int64_t count)
+{
+	struct runq *r;
+	int64_t d;
+
+	if (count < 0)
+		return 0;
+	r = path_rec(o, path);
+	d = count >= r->oom_seen ? count - r->oom_seen : count;
+	r->oom_seen = count;
+	if (d > 0 && !o->probes)
+		reg_add(o->reg, M_OOM_KILLS, path, NULL, (double)d);
+	return d;
+}
+
+/* A worker's cgroup figures into the registry, read now. */
+static void
+cg_refresh_path(void *arg, const char *path, int live_pid)
+{
+	struct obs *o = arg;
+	struct cg_fig f;
+
+	(void)live_pid;
+	if (!cgstat_read(&o->a->cg, path, true, &f))
+		return;
+	if (f.cpu_user_s >= 0)
+		reg_set(o->reg, M_CHILD_CPU, path, "user", f.cpu_user_s);
+	if (f.cpu_system_s >= 0)
+		reg_set(o->reg, M_CHILD_CPU, path, "system", f.cpu_system_s);
+	if (f.memory_bytes >= 0)
+		reg_set(o->reg, M_CHILD_MEMORY, path, NULL,
+		    (double)f.memory_bytes);
+	if (f.pids >= 0)
+		reg_set(o->reg, M_CHILD_PIDS, path, NULL, (double)f.pids);
+	for (int p = 0; p < PSI_N; p++)
+		if (f.pressure_s[p] >= 0)
+			reg_set(o->reg, M_CHILD_PRESSURE, path,
+			    cg_psi_name((enum cg_psi)p), f.pressure_s[p]);
+	oom_since(o, path, f.oom_kills);
+}
+
+/* A status tree gets each node's figures (null where there are none). */
+static void
+figures(void *ctx, json_t *node)
+{
+	struct obs *o = ctx;
+	const char *path = json_string_value(json_object_get(node, "path"));
+	json_t *ch = json_object_get(node, "children"), *c;
+	struct cg_fig f;
+	size_t i;
+
+	if (path && o->a->cg.v2_base && cgstat_read(&o->a->cg, path,
+	    !json_is_array(ch), &f)) {
+		json_object_set_new(node, "memory_bytes", f.memory_bytes >= 0 ?
+		    json_integer(f.memory_bytes) : json_null());
+		json_object_set_new(node, "cpu_seconds", f.cpu_user_s >= 0 ?
+		    json_real(f.cpu_user_s + f.cpu_system_s) : json_null());
+		json_object_set_new(node, "pids", f.pids >= 0 ?
+		    json_integer(f.pids) : json_null());
+	}
+	json_array_foreach(ch, i, c)
+		figures(ctx, c);
+}
+
 /* The registry's view of things only read on demand. */
 static void
 refresh(struct obs *o)
@@ -200,6 +285,8 @@ refresh(struct obs *o)
 	reg_set(o->reg, M_EVENTS_DROPPED, "event_log", NULL,
 	    (double)eventlog_dropped(o->log));
 	reg_set(o->reg, M_OBS_RESTARTS, NULL, NULL, (double)o->a->restarts);
+	if (o->a->cg.v2_base)
+		join_each_path(o->join, cg_refresh_path, o);
 	if (!o->probes)
 		return;
 	join_each_path(o->join, refresh_path, o);
@@ -272,10 +359,18 @@ drain_queue(struct obs *o)
 	struct obs_msg m;
 
 	while (obsq_pop(o->a->q, &m)) {
-		if (m.kind == OBS_MSG_CLIENT)
+		if (m.kind == OBS_MSG_CLIENT) {
 			server_client(o->server, &m, mono_ns());
-		else
-			join_core(o->join, &m, mono_ns());
+			continue;
+		}
+		/* Without the probes, the cgroup says whether it was an OOM kill. */
+		if (m.event == EV_EXIT && !o->probes && o->a->cg.v2_base) {
+			struct cg_fig f;
+
+			if (cgstat_read(&o->a->cg, m.path, true, &f))
+				m.oom = oom_since(o, m.path, f.oom_kills) > 0;
+		}
+		join_core(o->join, &m, mono_ns());
 	}
 }
 
@@ -345,7 +440,7 @@ static int
 setup_loop(struct obs *o)
 {
 	const struct serve_ops serve_ops = { .render = render,
-	    .each_path = each_path, .ctx = o };
+	    .each_path = each_path, .figures = figures, .ctx = o };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
 
 	if ((o->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "../config/spec.h"
+#include "../daemon/cgroup.h"
 #include "../daemon/obsq.h"
 
 enum obs_fault { OBS_FAULT_NONE, OBS_FAULT_STALL, OBS_FAULT_CRASH, OBS_FAULT_BPF };
@@ -32,6 +33,7 @@ struct obs_args {
 	char *metrics_listen;	/* NULL or "": none */
 	enum obs_fault fault;
 	uint64_t restarts;	/* for arbor_obs_restarts_total */
+	struct cg_view cg;	/* nodes' cgroup files; v2_base NULL: none */
 };
 
 /* A thread's heartbeat period, and how long without one is a stall. */

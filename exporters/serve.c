@@ -135,6 +135,8 @@ server_client(struct server *sv, const struct obs_msg *m, uint64_t now)
 	char *text;
 	size_t len;
 
+	if (!c && m->req.kind == OBS_REQ_STATUS)
+		json_decref(m->req.status);
 	if (!c) {
 		log_msg(LOG_WARN, "observability: %d clients are being answered; one more was closed",
 		    MAX_CLIENTS);
@@ -159,6 +161,11 @@ server_client(struct server *sv, const struct obs_msg *m, uint64_t now)
 		sv->trace_client = c;
 		sv->ops.each_path(sv->ops.ctx, trace_path, sv);
 		return;	/* answered when it ends */
+	case OBS_REQ_STATUS:
+		sv->ops.figures(sv->ops.ctx, m->req.status);
+		send_json(sv, c, json_pack("{s:b, s:o}", "ok", 1, "status",
+		    (json_t *)m->req.status), now);
+		break;
 	}
 	client_end(sv->clients, c);
 }

@@ -22,6 +22,8 @@ struct serve_ops {
 	/* Calls fn for each path with its live pid (0: none), for a trace. */
 	void (*each_path)(void *ctx,
 	    void (*fn)(void *arg, const char *path, int live_pid), void *arg);
+	/* Adds cgroup figures to a status tree (`arborctl status`). */
+	void (*figures)(void *ctx, json_t *status);
 	void *ctx;
 };
 

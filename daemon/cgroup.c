@@ -1,0 +1,1173 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The cgroup subtree (arbord(8), CONTAINMENT):
+ *
+ *   <base>/arbord            arbord and its guardian, never limited
+ *   <base>/root/api/web      a directory per supervisor, a leaf per worker
+ *
+ * The base is arbord's own cgroup when it was delegated to it (systemd's
+ * Delegate=yes marks it with the xattr trusted.delegate; a container's init
+ * owns its whole cgroup namespace), else a directory "arbor-<socket path>"
+ * made at the root of the v2 mount: named after the control socket, which
+ * two live arbords never share, and which the next arbord of that socket
+ * finds again to clean up after one that was SIGKILLed.
+ *
+ * On hybrid hosts (memory, pids and cpu mounted as cgroup v1) the same
+ * paths are made below arbord's own group of each v1 controller, only for
+ * nodes whose limits need it: joining a v1 group is a migration, which the
+ * kernel makes slow (it waits for an RCU grace period), so a worker without
+ * such limits never pays for it.
+ *
+ * The runtime word of each node (enode_runtime) holds what was done to its
+ * cgroup; nothing else is kept per node.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cglimits.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* The runtime word: keys applied (v2, v1), directories made, draining. */
+#define RT_V2_KEYS(w)	((unsigned)((w) & 0xff))
+#define RT_V1_KEYS(w)	((unsigned)(((w) >> 8) & 0xff))
+#define RT_MADE		((uintptr_t)1 << 16)
+#define RT_V1_MADE(c)	((uintptr_t)1 << (17 + (c)))	/* c < CTRL_N */
+
+#define LEAF_SELF "arbord"
+#define DRAIN_WAIT_NS (5 * NSEC_PER_SEC)
+
+struct cgroups {
+	struct reactor *r;
+	char *mount;		/* the v2 mount point */
+	char *base;		/* absolute */
+	char *home;		/* arbord's cgroup before it moved, absolute */
+	bool owned_base;	/* made here: removed at exit */
+	int basefd;
+	unsigned offered;	/* v2 controllers below the base (1 << cg_ctrl) */
+	unsigned enabled;	/* written to subtree_control */
+	char *v1[CTRL_N];	/* a v1 controller's base, NULL: none */
+	bool v1_made[CTRL_N];
+	int self_pidfd;
+	int killfd;		/* <base>/cgroup.kill, for the guardian */
+	pid_t guardian;
+	struct watch gw;	/* the guardian's pidfd */
+};
+
+/* ---- small file helpers ---- */
+
+static int
+write_at(int dirfd, const char *file, const char *text)
+{
+	int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
+	ssize_t w;
+	int e;
+
+	if (fd < 0)
+		return -1;
+	w = write(fd, text, strlen(text));
+	e = errno;
+	close(fd);
+	errno = e;
+	return w == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int
+write_file(const char *path, const char *text)
+{
+	return write_at(AT_FDCWD, path, text);
+}
+
+/* Reads up to len-1 bytes of dirfd/file; -1 when it cannot. */
+static ssize_t
+read_at(int dirfd, const char *file, char *buf, size_t len)
+{
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* "populated 0" in a cgroup.events read from offset 0. */
+static bool
+events_empty(int fd)
+{
+	char buf[256];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	const char *p;
+
+	if (n < 0)
+		return true;	/* gone: nothing left in it */
+	buf[n] = '\0';
+	p = strstr(buf, "populated ");
+	return !p || p[10] == '0';
+}
+
+/* ---- where things are ---- */
+
+/* Is tok one of the comma-separated words of list? (list is cut up.) */
+static bool
+has_token(char *list, const char *tok)
+{
+	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+	    t = strtok_r(NULL, ",", &save))
+		if (strcmp(t, tok) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The mount point of cgroup v2 (ctrl < 0) or of the v1 hierarchy that
+ * carries controller name; NULL when none.
+ */
+static char *
+find_mount(const char *ctrl)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *found = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	while (!found && getline(&line, &cap, f) > 0) {
+		char mnt[4096], type[64], opts[1024];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(sep + 3, "%63s %*s %1023s", type, opts) != 2)
+			continue;
+		if (!ctrl && strcmp(type, "cgroup2") == 0)
+			found = xstrdup(mnt);
+		else if (ctrl && strcmp(type, "cgroup") == 0 &&
+		    has_token(opts, ctrl))
+			found = xstrdup(mnt);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/*
+ * arbord's cgroup in the v2 hierarchy (ctrl NULL) or in a v1 one, from
+ * /proc/self/cgroup: "/" or "/a/b"; NULL when not listed.
+ */
+static char *
+own_cgroup(const char *ctrl)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char *line = NULL, *found = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return NULL;
+	while (!found && (n = getline(&line, &cap, f)) > 0) {
+		char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+
+		if (!b)
+			continue;
+		if (line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		*b = '\0';
+		if (!ctrl ? a[1] == '\0' : has_token(a + 1, ctrl))
+			found = xstrdup(b + 1);
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* "/run/arbor/arbor.sock" -> "arbor-run-arbor-arbor.sock". */
+static char *
+base_name(const char *socket_path)
+{
+	char *s = xasprintf("arbor-%s", socket_path + (socket_path[0] == '/'));
+
+	for (char *p = s + 6; *p; p++)
+		if (*p == '/')
+			*p = '-';
+		else if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && *p != '.' && *p != '_' &&
+		    *p != '-')
+			*p = '_';
+	return s;
+}
+
+static bool
+delegated(const char *dir)
+{
+	static const char *const names[] = { "trusted.delegate", "user.delegate" };
+	char v[8];
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		ssize_t n = getxattr(dir, names[i], v, sizeof(v) - 1);
+
+		if (n > 0 && v[0] == '1')
+			return true;
+	}
+	return false;
+}
+
+static bool
+on_cgroup2(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+/* ---- killing and removing ---- */
+
+/*
+ * Kills everything in dirfd/rel and waits (poll on cgroup.events, never a
+ * sleep) until it is empty, at most DRAIN_WAIT_NS; false if not empty then.
+ */
+static bool
+kill_and_wait(int dirfd, const char *rel)
+{
+	char path[4096];
+	uint64_t deadline = mono_ns() + DRAIN_WAIT_NS;
+	struct pollfd p = { .events = POLLPRI };
+	bool empty;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", rel);
+	if ((p.fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/cgroup.kill", rel);
+	if (!events_empty(p.fd) && write_at(dirfd, path, "1") < 0)
+		log_msg(LOG_WARN, "cgroup %s: cgroup.kill: %s", rel,
+		    strerror(errno));
+	while (!(empty = events_empty(p.fd))) {
+		uint64_t now = mono_ns();
+
+		if (now >= deadline)
+			break;
+		poll(&p, 1, (int)((deadline - now) / NSEC_PER_MSEC) + 1);
+	}
+	close(p.fd);
+	return empty;
+}
+
+/* Removes dirfd/rel and the directories below it, depth first. */
+static void
+rmdir_tree(int dirfd, const char *rel)
+{
+	int fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
+
+	if (fd < 0)
+		return;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0)
+			rmdir_tree(fd, e->d_name);
+	closedir(d);
+	if (unlinkat(dirfd, rel, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		log_msg(LOG_WARN, "cgroup %s: rmdir: %s", rel, strerror(errno));
+}
+
+/* A pid other than ours in dirfd/rel/cgroup.procs: 0 when none. */
+static int
+other_member(int dirfd, const char *rel)
+{
+	char path[4096], buf[4096];
+	char *p, *end;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", rel);
+	if (read_at(dirfd, path, buf, sizeof(buf)) <= 0)
+		return 0;
+	for (p = buf; *p; p = end) {
+		long pid = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (pid > 0 && pid != getpid())
+			return (int)pid;
+	}
+	return 0;
+}
+
+/*
+ * What a SIGKILLed arbord of this base left: every directory in it is
+ * killed and removed. -1 when a live arbord still holds the base.
+ */
+static int
+clean_base(int basefd, const char *base)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd = openat(basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), holder;
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	if ((holder = other_member(basefd, LEAF_SELF))) {
+		closedir(d);
+		log_msg(LOG_ERROR, "cgroup %s is held by process %d: another arbord is running there; nothing was started",
+		    base, holder);
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (strcmp(e->d_name, LEAF_SELF) != 0) {
+			log_msg(LOG_WARN, "cgroup %s/%s: left by an arbord that did not exit in order: killing and removing it",
+			    base, e->d_name);
+			if (!kill_and_wait(basefd, e->d_name))
+				log_msg(LOG_WARN, "cgroup %s/%s: not empty after %d s of cgroup.kill",
+				    base, e->d_name, (int)(DRAIN_WAIT_NS / NSEC_PER_SEC));
+		}
+		rmdir_tree(basefd, e->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* ---- the guardian ---- */
+
+/*
+ * A process of its own, in arbord's leaf, that waits on a pidfd of arbord;
+ * when arbord is gone, whatever the cause, it writes cgroup.kill of the
+ * base, which kills every process of the subtree, itself included: it
+ * cannot outlive the tree it guards. Forked, not exec'd: it runs only
+ * system calls, so the other threads of arbord do not matter to it.
+ */
+static _Noreturn void
+guardian_main(int pidfd, int killfd)
+{
+	struct pollfd p = { .fd = 3, .events = POLLIN };
+	sigset_t all;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	if (dup2(pidfd, 3) < 0 || dup2(killfd, 4) < 0)
+		syscall(SYS_exit_group, 1);
+	syscall(SYS_close_range, 5, ~0U, 0);
+	prctl(PR_SET_NAME, "arbord-guard", 0, 0, 0);
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	(void)!write(4, "1", 1);
+	syscall(SYS_exit_group, 0);
+	for (;;)
+		;
+}
+
+static void on_guardian(void *owner, uint32_t events);
+
+static int
+guardian_start(struct cgroups *cg)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		guardian_main(cg->self_pidfd, cg->killfd);
+	if ((fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0 ||
+	    reactor_watch(cg->r, &cg->gw, fd, EPOLLIN, on_guardian, cg) < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	cg->guardian = pid;
+	return 0;
+}
+
+static void
+guardian_stop(struct cgroups *cg)
+{
+	if (cg->guardian <= 0)
+		return;
+	reactor_unwatch(cg->r, &cg->gw);
+	kill(cg->guardian, SIGKILL);
+	waitid(P_PIDFD, (id_t)cg->gw.fd, &(siginfo_t){ 0 }, WEXITED);
+	close(cg->gw.fd);
+	cg->guardian = 0;
+}
+
+/* Someone killed the guardian: say so and start another one. */
+static void
+on_guardian(void *owner, uint32_t events)
+{
+	struct cgroups *cg = owner;
+	pid_t old = cg->guardian;
+
+	(void)events;
+	reactor_unwatch(cg->r, &cg->gw);
+	waitid(P_PIDFD, (id_t)cg->gw.fd, &(siginfo_t){ 0 }, WEXITED | WNOHANG);
+	close(cg->gw.fd);
+	cg->guardian = 0;
+	if (guardian_start(cg) < 0)
+		log_msg(LOG_ERROR, "the guardian (pid %d) died and no other could start: %s; if arbord dies now, its workers' descendants may outlive it",
+		    old, strerror(errno));
+	else
+		log_msg(LOG_WARN, "the guardian (pid %d) died; started another (pid %d)",
+		    old, cg->guardian);
+}
+
+/* ---- setting up ---- */
+
+static unsigned
+ctrls_used(const struct spec_node *n)
+{
+	unsigned m = 0;
+
+	for (int k = 0; k < RES_NKEYS; k++)
+		if (n->res.set & (1U << k))
+			m |= 1U << cg_key_ctrl((enum res_key)k);
+	for (size_t i = 0; i < n->nchildren; i++)
+		m |= ctrls_used(n->children[i]);
+	if (n->template)
+		m |= ctrls_used(n->template);
+	return m;
+}
+
+/* The v2 controllers dirfd offers (its cgroup.controllers). */
+static unsigned
+offered_at(int dirfd, const char *rel)
+{
+	char path[4096], buf[512];
+	unsigned m = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", rel);
+	if (read_at(dirfd, path, buf, sizeof(buf)) < 0)
+		return 0;
+	for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t;
+	    t = strtok_r(NULL, " \n", &save))
+		for (int c = 0; c < CTRL_N; c++)
+			if (strcmp(t, cg_ctrl_name((enum cg_ctrl)c)) == 0)
+				m |= 1U << c;
+	return m;
+}
+
+/* Writes "+memory +pids ..." for mask into dirfd/rel/cgroup.subtree_control. */
+static int
+enable_at(int dirfd, const char *rel, unsigned mask, char sign)
+{
+	char path[4096], buf[128] = "";
+	size_t k = 0;
+
+	if (!mask)
+		return 0;
+	for (int c = 0; c < CTRL_N; c++)
+		if (mask & (1U << c))
+			k += (size_t)snprintf(buf + k, sizeof(buf) - k, "%s%c%s",
+			    k ? " " : "", sign, cg_ctrl_name((enum cg_ctrl)c));
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", rel);
+	return write_at(dirfd, path, buf);
+}
+
+/* Which controllers go below the base: memory and pids for their figures, cpu and io when a key needs them. */
+static unsigned
+wanted(const struct spec *sp)
+{
+	return (1U << CTRL_MEMORY) | (1U << CTRL_PIDS) | ctrls_used(sp->root);
+}
+
+/* The v1 hierarchies of memory, pids and cpu that v2 does not offer. */
+static void
+find_v1(struct cgroups *cg, const char *name, bool own_base)
+{
+	static const enum cg_ctrl v1ctrls[] = { CTRL_MEMORY, CTRL_PIDS, CTRL_CPU };
+
+	for (size_t i = 0; i < ARRAY_SIZE(v1ctrls); i++) {
+		enum cg_ctrl c = v1ctrls[i];
+		char *mnt, *own, *dir;
+
+		if (cg->offered & (1U << c))
+			continue;
+		if (!(mnt = find_mount(cg_ctrl_name(c))))
+			continue;
+		own = own_cgroup(cg_ctrl_name(c));
+		dir = xasprintf("%s%s", mnt, own && strcmp(own, "/") ? own : "");
+		if (access(dir, W_OK) == 0) {
+			cg->v1[c] = own_base ? xasprintf("%s/%s", dir, name)
+			    : xstrdup(dir);
+			cg->v1_made[c] = own_base;
+			/* What a SIGKILLed arbord left there holds no process now. */
+			if (own_base)
+				rmdir_tree(AT_FDCWD, cg->v1[c]);
+		}
+		free(dir);
+		free(own);
+		free(mnt);
+	}
+}
+
+static void
+cg_free(struct cgroups *cg)
+{
+	if (!cg)
+		return;
+	if (cg->basefd >= 0)
+		close(cg->basefd);
+	if (cg->killfd >= 0)
+		close(cg->killfd);
+	if (cg->self_pidfd >= 0)
+		close(cg->self_pidfd);
+	for (int c = 0; c < CTRL_N; c++)
+		free(cg->v1[c]);
+	free(cg->mount);
+	free(cg->base);
+	free(cg->home);
+	free(cg);
+}
+
+/* Picks the base; NULL with why when there is none to use. */
+static char *
+choose_base(struct cgroups *cg, const struct spec *sp, const char *name,
+    const char *own, char *why, size_t whylen)
+{
+	char *dir;
+
+	if (sp->cgroup == CGROUP_PATH) {
+		struct stat st;
+		char *parent = xstrdup(sp->cgroup_path), *slash;
+		bool exists = stat(sp->cgroup_path, &st) == 0;
+
+		if ((slash = strrchr(parent, '/')) && slash != parent)
+			*slash = '\0';
+		if (!on_cgroup2(exists ? sp->cgroup_path : parent)) {
+			snprintf(why, whylen, "%s is not on a cgroup v2 mount",
+			    exists ? sp->cgroup_path : parent);
+			free(parent);
+			return NULL;
+		}
+		if (access(exists ? sp->cgroup_path : parent, W_OK) < 0) {
+			snprintf(why, whylen, "%s is not writable: %s",
+			    exists ? sp->cgroup_path : parent, strerror(errno));
+			free(parent);
+			return NULL;
+		}
+		free(parent);
+		cg->owned_base = !exists;
+		return xstrdup(sp->cgroup_path);
+	}
+	dir = xasprintf("%s%s", cg->mount, strcmp(own, "/") ? own : "");
+	if ((strcmp(own, "/") != 0 && delegated(dir)) ||
+	    (getpid() == 1 && strcmp(own, "/") == 0)) {
+		if (access(dir, W_OK) == 0)
+			return dir;
+	}
+	free(dir);
+	if (access(cg->mount, W_OK) < 0) {
+		snprintf(why, whylen, "%s is not writable (%s) and arbord's own cgroup %s was not delegated to it",
+		    cg->mount, strerror(errno), own);
+		return NULL;
+	}
+	cg->owned_base = true;
+	return xasprintf("%s/%s", cg->mount, name);
+}
+
+struct cgroups *
+cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
+    bool *failed)
+{
+	struct cgroups *cg;
+	char why[512] = "", pid[32];
+	char *name, *own = NULL;
+	bool explicit = sp->cgroup == CGROUP_PATH;
+
+	*failed = false;
+	if (sp->cgroup == CGROUP_OFF) {
+		log_msg(LOG_INFO, "containment: process groups (daemon.cgroup = \"off\")");
+		return NULL;
+	}
+	cg = xcalloc(1, sizeof(*cg));
+	cg->r = r;
+	cg->basefd = cg->killfd = cg->self_pidfd = -1;
+	name = base_name(socket_path);
+	if (!(cg->mount = find_mount(NULL)))
+		snprintf(why, sizeof(why), "no cgroup v2 mount");
+	else if (!(own = own_cgroup(NULL)))
+		snprintf(why, sizeof(why), "arbord is in no cgroup v2 (/proc/self/cgroup)");
+	else if ((cg->base = choose_base(cg, sp, name, own, why, sizeof(why))) &&
+	    cg->owned_base && mkdir(cg->base, 0755) < 0 && errno != EEXIST)
+		snprintf(why, sizeof(why), "mkdir %s: %s", cg->base,
+		    strerror(errno));
+	else if (cg->base && (cg->basefd = open(cg->base,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		snprintf(why, sizeof(why), "%s: %s", cg->base, strerror(errno));
+	else if (cg->base && faccessat(cg->basefd, "cgroup.kill", W_OK, 0) < 0)
+		snprintf(why, sizeof(why), "%s has no writable cgroup.kill (Linux 5.14 or later): %s",
+		    cg->base, strerror(errno));
+	if (why[0])
+		goto fallback;
+	cg->home = xasprintf("%s%s", cg->mount, strcmp(own, "/") ? own : "");
+	if (clean_base(cg->basefd, cg->base) < 0) {
+		*failed = true;
+		goto out;
+	}
+	/* A base of our own at the root gets its controllers from there. */
+	cg->offered = offered_at(cg->basefd, ".");
+	if (cg->owned_base) {
+		char *parent = xstrdup(cg->base);
+
+		*strrchr(parent, '/') = '\0';
+		enable_at(AT_FDCWD, parent, offered_at(AT_FDCWD, parent) &
+		    wanted(sp) & ~offered_at(cg->basefd, "."), '+');
+		free(parent);
+		cg->offered = offered_at(cg->basefd, ".");
+	}
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (mkdirat(cg->basefd, LEAF_SELF, 0755) < 0 && errno != EEXIST) {
+		snprintf(why, sizeof(why), "mkdir %s/%s: %s", cg->base, LEAF_SELF,
+		    strerror(errno));
+		goto fallback;
+	}
+	if (write_at(cg->basefd, LEAF_SELF "/cgroup.procs", pid) < 0) {
+		snprintf(why, sizeof(why), "moving arbord into %s/%s: %s",
+		    cg->base, LEAF_SELF, strerror(errno));
+		unlinkat(cg->basefd, LEAF_SELF, AT_REMOVEDIR);
+		goto fallback;
+	}
+	cg->enabled = cg->offered & wanted(sp);
+	if (enable_at(cg->basefd, ".", cg->enabled, '+') < 0) {
+		log_msg(LOG_WARN, "cgroup %s: enabling controllers: %s", cg->base,
+		    strerror(errno));
+		cg->enabled = 0;
+	}
+	find_v1(cg, name, cg->owned_base);
+	if ((cg->self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0)) < 0 ||
+	    (cg->killfd = openat(cg->basefd, "cgroup.kill",
+	    O_WRONLY | O_CLOEXEC)) < 0 || guardian_start(cg) < 0) {
+		snprintf(why, sizeof(why), "starting the guardian: %s",
+		    strerror(errno));
+		char *home = xasprintf("%s/cgroup.procs", cg->home);
+
+		write_file(home, pid);
+		free(home);
+		unlinkat(cg->basefd, LEAF_SELF, AT_REMOVEDIR);
+		goto fallback;
+	}
+	fcntl(cg->self_pidfd, F_SETFD, FD_CLOEXEC);
+	{
+		char list[128] = "";
+		size_t k = 0;
+
+		for (int c = 0; c < CTRL_N; c++) {
+			if (cg->enabled & (1U << c))
+				k += (size_t)snprintf(list + k, sizeof(list) - k,
+				    " %s", cg_ctrl_name((enum cg_ctrl)c));
+			else if (cg->v1[c])
+				k += (size_t)snprintf(list + k, sizeof(list) - k,
+				    " %s(v1)", cg_ctrl_name((enum cg_ctrl)c));
+		}
+		log_msg(LOG_INFO, "containment: cgroup %s (controllers:%s), guardian pid %d",
+		    cg->base, k ? list : " none", cg->guardian);
+	}
+	free(name);
+	free(own);
+	return cg;
+fallback:
+	if (explicit) {
+		log_msg(LOG_ERROR, "daemon.cgroup = \"%s\": %s; nothing was started",
+		    sp->cgroup_path, why);
+		*failed = true;
+	} else
+		log_msg(LOG_WARN, "containment: process groups, not cgroups: %s",
+		    why);
+	if (cg->owned_base && cg->basefd >= 0)
+		unlinkat(AT_FDCWD, cg->base, AT_REMOVEDIR);
+out:
+	free(name);
+	free(own);
+	cg_free(cg);
+	return NULL;
+}
+
+void
+cgroups_close(struct cgroups *cg)
+{
+	char pid[32], *home;
+
+	if (!cg)
+		return;
+	guardian_stop(cg);
+	/* The tree stopped in order; anything still there is killed. */
+	{
+		int fd = openat(cg->basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *e;
+
+		while (d && (e = readdir(d)))
+			if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
+			    strcmp(e->d_name, LEAF_SELF) != 0) {
+				kill_and_wait(cg->basefd, e->d_name);
+				rmdir_tree(cg->basefd, e->d_name);
+			}
+		if (d)
+			closedir(d);
+		else if (fd >= 0)
+			close(fd);
+	}
+	for (int c = 0; c < CTRL_N; c++)
+		if (cg->v1[c] && cg->v1_made[c])
+			rmdir_tree(AT_FDCWD, cg->v1[c]);
+	/* A cgroup with controllers enabled below it may hold no process. */
+	enable_at(cg->basefd, ".", cg->enabled, '-');
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	home = xasprintf("%s/cgroup.procs", cg->home);
+	if (write_file(home, pid) < 0)
+		log_msg(LOG_WARN, "exit: moving arbord back to %s: %s", cg->home,
+		    strerror(errno));
+	free(home);
+	if (unlinkat(cg->basefd, LEAF_SELF, AT_REMOVEDIR) < 0)
+		log_msg(LOG_WARN, "exit: rmdir %s/%s: %s", cg->base, LEAF_SELF,
+		    strerror(errno));
+	if (cg->owned_base && rmdir(cg->base) < 0)
+		log_msg(LOG_WARN, "exit: rmdir %s: %s", cg->base, strerror(errno));
+	cg_free(cg);
+}
+
+const char *
+cgroups_base(const struct cgroups *cg)
+{
+	return cg->base + strlen(cg->mount);
+}
+
+void
+cgroups_view(const struct cgroups *cg, struct cg_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (!cg)
+		return;
+	v->v2_base = xstrdup(cg->base);
+	for (int c = 0; c < CTRL_N && c < (int)ARRAY_SIZE(v->v1_base); c++)
+		v->v1_base[c] = cg->v1[c] ? xstrdup(cg->v1[c]) : NULL;
+}
+
+void
+cg_view_free(struct cg_view *v)
+{
+	free(v->v2_base);
+	for (size_t c = 0; c < ARRAY_SIZE(v->v1_base); c++)
+		free(v->v1_base[c]);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- per node ---- */
+
+/* Keys of n's own spec that go to v2 here, and those that go to v1. */
+static unsigned
+v2_keys(const struct cgroups *cg)
+{
+	unsigned m = 0;
+
+	for (int c = 0; c < CTRL_N; c++)
+		if (cg->enabled & (1U << c))
+			m |= cg_keys_of((enum cg_ctrl)c);
+	return m;
+}
+
+static unsigned
+v1_keys(const struct cgroups *cg)
+{
+	unsigned m = 0;
+
+	for (int c = 0; c < CTRL_N; c++)
+		if (cg->v1[c] && !(cg->enabled & (1U << c)))
+			m |= cg_keys_of((enum cg_ctrl)c);
+	for (int k = 0; k < RES_NKEYS; k++)
+		if (cg_v1_lacks((enum res_key)k))
+			m &= ~(1U << k);
+	return m;
+}
+
+/* Writes n's limits (and resets those it no longer sets) into dirfd/rel. */
+static void
+apply_v2(struct cgroups *cg, struct enode *n, const char *rel)
+{
+	uintptr_t w = enode_runtime(n);
+	const struct spec_resources *r = &enode_spec(n)->res;
+	unsigned keys = (r->set | RT_V2_KEYS(w)) & v2_keys(cg), done;
+	char why[256];
+	int fd;
+
+	if (!keys)
+		return;
+	if ((fd = openat(cg->basefd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	done = cg_write_v2(fd, r, keys, why, sizeof(why));
+	close(fd);
+	if (done != keys)
+		log_msg(LOG_WARN, "%s: cgroup limits: %s", enode_path(n), why);
+	enode_set_runtime(n, (w & ~(uintptr_t)0xff) | (done & r->set));
+}
+
+static void
+apply_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, const char *dir)
+{
+	uintptr_t w = enode_runtime(n);
+	const struct spec_resources *r = &enode_spec(n)->res;
+	unsigned keys = (r->set | RT_V1_KEYS(w)) & v1_keys(cg) & cg_keys_of(c),
+	    done;
+	char why[256];
+	int fd;
+
+	if (!keys || (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	done = cg_write_v1(fd, c, r, keys, why, sizeof(why));
+	close(fd);
+	if (done != keys)
+		log_msg(LOG_WARN, "%s: cgroup v1 %s limits: %s", enode_path(n),
+		    cg_ctrl_name(c), why);
+	w &= ~((uintptr_t)(keys & 0xff) << 8);
+	enode_set_runtime(n, w | ((uintptr_t)(done & r->set) << 8));
+}
+
+/* Makes the v2 directory of n; its parent exists. */
+static int
+make_dir(struct cgroups *cg, struct enode *n, char *msg, size_t msglen)
+{
+	const char *rel = enode_path(n);
+	struct stat st;
+
+	if (mkdirat(cg->basefd, rel, 0755) < 0 && errno != EEXIST) {
+		snprintf(msg, msglen, "cgroup %s/%s: mkdir: %s", cg->base, rel,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstatat(cg->basefd, rel, &st, 0) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(msg, msglen, "cgroup %s/%s: the name \"%s\" is a cgroup interface file there; rename the node",
+		    cg->base, rel, enode_name(n));
+		return -1;
+	}
+	if (enode_is_supervisor(n) && enable_at(cg->basefd, rel, cg->enabled,
+	    '+') < 0)
+		log_msg(LOG_WARN, "cgroup %s/%s: enabling controllers: %s",
+		    cg->base, rel, strerror(errno));
+	enode_set_runtime(n, enode_runtime(n) | RT_MADE);
+	apply_v2(cg, n, rel);
+	return 0;
+}
+
+/* Does n or a supervisor above it set a key of c? */
+static bool
+needs_v1(const struct cgroups *cg, const struct enode *n, enum cg_ctrl c)
+{
+	unsigned keys = cg_keys_of(c) & v1_keys(cg);
+
+	for (; n; n = enode_parent(n))
+		if ((enode_spec(n)->res.set | RT_V1_KEYS(enode_runtime(n))) & keys)
+			return true;
+	return false;
+}
+
+/* The v1 directories of c down to n, made where missing; -1 with msg. */
+static int
+make_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, char *msg,
+    size_t msglen)
+{
+	struct enode *chain[SPEC_MAX_DEPTH + 8];
+	size_t k = 0;
+
+	for (struct enode *a = n; a && k < ARRAY_SIZE(chain); a = enode_parent(a))
+		chain[k++] = a;
+	if (mkdir(cg->v1[c], 0755) < 0 && errno != EEXIST) {
+		snprintf(msg, msglen, "cgroup v1 %s: mkdir: %s", cg->v1[c],
+		    strerror(errno));
+		return -1;
+	}
+	while (k-- > 0) {
+		char *dir = xasprintf("%s/%s", cg->v1[c], enode_path(chain[k]));
+
+		if (!(enode_runtime(chain[k]) & RT_V1_MADE(c))) {
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+				snprintf(msg, msglen, "cgroup v1 %s: mkdir: %s",
+				    dir, strerror(errno));
+				free(dir);
+				return -1;
+			}
+			enode_set_runtime(chain[k], enode_runtime(chain[k]) |
+			    RT_V1_MADE(c));
+			if (chain[k] != n)
+				apply_v1(cg, chain[k], c, dir);
+		}
+		if (chain[k] == n)
+			apply_v1(cg, n, c, dir);
+		free(dir);
+	}
+	return 0;
+}
+
+int
+cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
+    char *msg, size_t msglen)
+{
+	static const enum cg_ctrl v1ctrls[] = { CTRL_MEMORY, CTRL_PIDS, CTRL_CPU };
+	struct enode *chain[SPEC_MAX_DEPTH + 8];
+	size_t k = 0;
+
+	s->dirfd = -1;
+	s->nv1 = 0;
+	for (struct enode *a = n; a && k < ARRAY_SIZE(chain); a = enode_parent(a))
+		chain[k++] = a;
+	while (k-- > 0) {
+		if (!(enode_runtime(chain[k]) & RT_MADE)) {
+			if (make_dir(cg, chain[k], msg, msglen) < 0)
+				return -1;
+		} else if (chain[k] == n)
+			apply_v2(cg, n, enode_path(n));
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(v1ctrls); i++) {
+		enum cg_ctrl c = v1ctrls[i];
+		char *procs;
+
+		if (!cg->v1[c] || (cg->enabled & (1U << c)) || !needs_v1(cg, n, c))
+			continue;
+		if (make_v1(cg, n, c, msg, msglen) < 0)
+			goto fail;
+		procs = xasprintf("%s/%s/cgroup.procs", cg->v1[c], enode_path(n));
+		s->v1fd[s->nv1] = open(procs, O_WRONLY | O_CLOEXEC);
+		free(procs);
+		if (s->v1fd[s->nv1] < 0) {
+			snprintf(msg, msglen, "cgroup v1 %s of %s: %s",
+			    cg_ctrl_name(c), enode_path(n), strerror(errno));
+			goto fail;
+		}
+		s->nv1++;
+	}
+	if ((s->dirfd = openat(cg->basefd, enode_path(n),
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, enode_path(n),
+		    strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	cg_spawn_close(s);
+	return -1;
+}
+
+void
+cg_spawn_close(struct cg_spawn *s)
+{
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	s->dirfd = -1;
+	for (size_t i = 0; i < s->nv1; i++)
+		close(s->v1fd[i]);
+	s->nv1 = 0;
+}
+
+int
+cgroups_drain(struct cgroups *cg, struct enode *n)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", enode_path(n));
+	if ((fd = openat(cg->basefd, path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (events_empty(fd)) {
+		close(fd);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.kill", enode_path(n));
+	if (write_at(cg->basefd, path, "1") < 0)
+		log_msg(LOG_WARN, "%s: cgroup.kill: %s", enode_path(n),
+		    strerror(errno));
+	return fd;
+}
+
+bool
+cgroups_empty(int events_fd)
+{
+	return events_empty(events_fd);
+}
+
+/*
+ * After a cgroup.kill the leaf is made anew: Linux 6.18 (kill_seq) kills
+ * every child later born into a once-killed cgroup with CLONE_INTO_CGROUP,
+ * so the replacement would die at once (seen here: each restart SIGKILLed
+ * within 20 us). The leaf is empty now; its limits are written again.
+ */
+void
+cgroups_renew(struct cgroups *cg, struct enode *n)
+{
+	if (unlinkat(cg->basefd, enode_path(n), AT_REMOVEDIR) < 0) {
+		log_msg(LOG_WARN, "cgroup %s/%s: rmdir: %s", cg->base,
+		    enode_path(n), strerror(errno));
+		return;
+	}
+	enode_set_runtime(n, enode_runtime(n) & ~(RT_MADE | 0xff));
+}
+
+void
+cgroups_removed(struct cgroups *cg, const struct enode *n)
+{
+	if (!cg)
+		return;
+	if (enode_runtime(n) & RT_MADE)
+		rmdir_tree(cg->basefd, enode_path(n));
+	for (int c = 0; c < CTRL_N; c++)
+		if (cg->v1[c] && (enode_runtime(n) & RT_V1_MADE(c))) {
+			char *dir = xasprintf("%s/%s", cg->v1[c], enode_path(n));
+
+			rmdir_tree(AT_FDCWD, dir);
+			free(dir);
+		}
+}
+
+/* Supervisors' limits again, top-down, and controllers for new keys. */
+static void
+reapply(struct cgroups *cg, struct enode *n, unsigned newly)
+{
+	if (!enode_is_supervisor(n) || !(enode_runtime(n) & RT_MADE))
+		return;
+	if (newly && enable_at(cg->basefd, enode_path(n), newly, '+') < 0)
+		log_msg(LOG_WARN, "cgroup %s/%s: enabling controllers: %s",
+		    cg->base, enode_path(n), strerror(errno));
+	apply_v2(cg, n, enode_path(n));
+	for (int c = 0; c < CTRL_N; c++)
+		if (cg->v1[c] && (enode_runtime(n) & RT_V1_MADE(c))) {
+			char *dir = xasprintf("%s/%s", cg->v1[c], enode_path(n));
+
+			apply_v1(cg, n, (enum cg_ctrl)c, dir);
+			free(dir);
+		}
+	for (size_t i = 0; i < enode_nchildren(n); i++)
+		reapply(cg, enode_child(n, i), newly);
+}
+
+void
+cgroups_reloaded(struct cgroups *cg, struct enode *root, const struct spec *sp)
+{
+	unsigned newly;
+
+	if (!cg)
+		return;
+	newly = cg->offered & wanted(sp) & ~cg->enabled;
+	if (newly && enable_at(cg->basefd, ".", newly, '+') < 0) {
+		log_msg(LOG_WARN, "cgroup %s: enabling controllers: %s", cg->base,
+		    strerror(errno));
+		newly = 0;
+	}
+	cg->enabled |= newly;
+	reapply(cg, root, newly);
+}
+
+static void
+unapplied_walk(const struct cgroups *cg, const struct spec_node *n,
+    const char *parent, char ***out, size_t *k)
+{
+	char *path = parent ? xasprintf("%s/%s", parent, n->name)
+	    : xstrdup(n->name);
+
+	for (int key = 0; key < RES_NKEYS; key++) {
+		enum cg_ctrl c = cg_key_ctrl((enum res_key)key);
+		char *line = NULL;
+
+		if (!(n->res.set & (1U << key)))
+			continue;
+		if (!cg)
+			line = xasprintf("%s: %s: not applied: containment is process groups, not cgroups (see the start of the log)",
+			    path, res_key_name((enum res_key)key));
+		else if (cg->enabled & (1U << c))
+			continue;
+		else if (cg->offered & (1U << c))
+			continue;	/* enabled once a reload needs it */
+		else if (cg->v1[c] && cg_v1_lacks((enum res_key)key))
+			line = xasprintf("%s: %s: not applied: %s", path,
+			    res_key_name((enum res_key)key),
+			    cg_v1_lacks((enum res_key)key));
+		else if (!cg->v1[c])
+			line = xasprintf("%s: %s: not applied: this host offers no %s controller (neither in cgroup v2 below %s nor as a writable cgroup v1 hierarchy)",
+			    path, res_key_name((enum res_key)key), cg_ctrl_name(c),
+			    cg->base);
+		if (line) {
+			*out = xreallocarray(*out, *k + 2, sizeof(**out));
+			(*out)[(*k)++] = line;
+			(*out)[*k] = NULL;
+		}
+	}
+	for (size_t i = 0; i < n->nchildren; i++)
+		unapplied_walk(cg, n->children[i], path, out, k);
+	if (n->template)
+		unapplied_walk(cg, n->template, path, out, k);
+	free(path);
+}
+
+char **
+cgroups_unapplied(const struct cgroups *cg, const struct spec *sp)
+{
+	char **out = xcalloc(1, sizeof(*out));
+	size_t k = 0;
+
+	unapplied_walk(cg, sp->root, NULL, &out, &k);
+	return out;
+}
+
+unsigned
+cgroups_applied(const struct enode *n)
+{
+	uintptr_t w = enode_runtime(n);
+
+	return RT_V2_KEYS(w) | RT_V1_KEYS(w);
+}
+
+bool
+cgroups_node_of(const struct cgroups *cg, int pid, char *path, size_t len)
+{
+	char file[64], buf[4096];
+	const char *rel = cgroups_base(cg), *p;
+	size_t rlen = strlen(rel);
+	ssize_t n;
+
+	snprintf(file, sizeof(file), "/proc/%d/cgroup", pid);
+	if ((n = read_at(AT_FDCWD, file, buf, sizeof(buf))) <= 0)
+		return false;
+	/* The v2 line, "0::/path", is the last one. */
+	p = strstr(buf, "0::");
+	while (p && p != buf && p[-1] != '\n')
+		p = strstr(p + 1, "0::");
+	if (!p)
+		return false;
+	p += 3;
+	if (strncmp(p, rel, rlen) != 0 || p[rlen] != '/')
+		return false;
+	p += rlen + 1;
+	snprintf(path, len, "%.*s", (int)strcspn(p, "\n"), p);
+	return strncmp(path, LEAF_SELF "/", strlen(LEAF_SELF) + 1) != 0 &&
+	    strcmp(path, LEAF_SELF) != 0;
+}

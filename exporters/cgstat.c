@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgstat.h"
+#include "../daemon/cglimits.h"
+
+/* dir/path/file into buf; the length, or -1. */
+static ssize_t
+slurp(const char *dir, const char *path, const char *file, char *buf,
+    size_t len)
+{
+	char name[4096];
+	ssize_t n;
+	int fd;
+
+	if (!dir)
+		return -1;
+	snprintf(name, sizeof(name), "%s/%s/%s", dir, path, file);
+	if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* The number after "key " (at a line's start) in text; -1 when absent. */
+static int64_t
+keyed(const char *text, const char *key)
+{
+	size_t k = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (strncmp(p, key, k) == 0 && p[k] == ' ')
+			return strtoll(p + k + 1, NULL, 10);
+	return -1;
+}
+
+static int64_t
+single(const char *dir, const char *path, const char *file)
+{
+	char buf[64];
+
+	if (slurp(dir, path, file, buf, sizeof(buf)) <= 0)
+		return -1;
+	return strtoll(buf, NULL, 10);
+}
+
+const char *
+cg_psi_name(enum cg_psi p)
+{
+	static const char *const names[] = { [PSI_CPU] = "cpu",
+	    [PSI_MEMORY] = "memory", [PSI_IO] = "io" };
+
+	return names[p];
+}
+
+bool
+cgstat_read(const struct cg_view *v, const char *path, bool leaf,
+    struct cg_fig *f)
+{
+	const char *v1mem = leaf ? v->v1_base[CTRL_MEMORY] : NULL;
+	const char *v1pids = leaf ? v->v1_base[CTRL_PIDS] : NULL;
+	char buf[4096];
+	int64_t x;
+
+	f->cpu_user_s = f->cpu_system_s = -1;
+	f->memory_bytes = f->pids = f->oom_kills = -1;
+	for (int p = 0; p < PSI_N; p++)
+		f->pressure_s[p] = -1;
+	if (!v->v2_base || slurp(v->v2_base, path, "cpu.stat", buf,
+	    sizeof(buf)) < 0)
+		return false;
+	if ((x = keyed(buf, "user_usec")) >= 0)
+		f->cpu_user_s = (double)x / 1e6;
+	if ((x = keyed(buf, "system_usec")) >= 0)
+		f->cpu_system_s = (double)x / 1e6;
+	if ((f->memory_bytes = single(v->v2_base, path, "memory.current")) < 0)
+		f->memory_bytes = single(v1mem, path, "memory.usage_in_bytes");
+	if ((f->pids = single(v->v2_base, path, "pids.current")) < 0 &&
+	    (f->pids = single(v1pids, path, "pids.current")) < 0 && leaf &&
+	    slurp(v->v2_base, path, "cgroup.procs", buf, sizeof(buf)) >= 0) {
+		/* Neither pids controller: count the members (a leaf's own). */
+		f->pids = 0;
+		for (const char *p = buf; *p; p++)
+			f->pids += *p == '\n';
+	}
+	for (int p = 0; p < PSI_N; p++) {
+		char file[32];
+		const char *t;
+
+		snprintf(file, sizeof(file), "%s.pressure", cg_psi_name(p));
+		if (slurp(v->v2_base, path, file, buf, sizeof(buf)) > 0 &&
+		    strncmp(buf, "some ", 5) == 0 && (t = strstr(buf, "total=")))
+			f->pressure_s[p] = (double)strtoll(t + 6, NULL, 10) / 1e6;
+	}
+	if (slurp(v->v2_base, path, "memory.events", buf, sizeof(buf)) > 0 ||
+	    slurp(v1mem, path, "memory.oom_control", buf, sizeof(buf)) > 0)
+		f->oom_kills = keyed(buf, "oom_kill");
+	return true;
+}
