@@ -87,3 +87,26 @@ min_fds() {
 	done
 	echo "$min"
 }
+
+# need_cgroups: 77 (skip, saying why) unless arbord can keep a cgroup v2
+# subtree here: a writable cgroup2 mount on Linux 5.14+ (cgroup.kill).
+CGMOUNT=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") print $5; break } }' /proc/self/mountinfo | head -n 1)
+need_cgroups() {
+	[ -n "$CGMOUNT" ] || { echo "no cgroup v2 mount here"; return 77; }
+	[ -w "$CGMOUNT" ] || { echo "cgroup v2 at $CGMOUNT is not writable (not root?)"; return 77; }
+	local v; v=$(uname -r); v=${v%%-*}
+	if [ "${v%%.*}" -lt 5 ] || { [ "${v%%.*}" -eq 5 ] && [ "$(echo "$v" | cut -d. -f2)" -lt 14 ]; }; then
+		echo "Linux $v has no cgroup.kill (5.14+)"; return 77
+	fi
+}
+# cgbase: the cgroup base of the test's arbord (socket $T/sock).
+cgbase() { echo "$CGMOUNT/arbor-$(echo "${T#/}/sock" | tr / -)"; }
+# v1dir CONTROLLER: arbord's v1 base of CONTROLLER (hybrid hosts), or nothing.
+v1dir() {
+	local mnt own
+	mnt=$(awk -v c="$1" '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup" && ("," $(i+3) ",") ~ ("," c ",")) print $5; break } }' /proc/self/mountinfo | head -n 1)
+	[ -n "$mnt" ] || return 1
+	own=$(awk -F: -v c="$1" '("," $2 ",") ~ ("," c ",") { print $3 }' /proc/self/cgroup)
+	[ "$own" = / ] && own=
+	echo "$mnt$own/arbor-$(echo "${T#/}/sock" | tr / -)"
+}

@@ -9,6 +9,21 @@ only=${1:-}
 # A space-separated list of test files to run (default: all).
 files=${FILES:-$(cd "$here" && ls t_*.sh)}
 
+# cgroup_leftovers DIR: kills and removes the cgroup bases of arbords
+# whose control socket was in DIR (arbord(8), CONTAINMENT: their names).
+cgroup_leftovers() {
+	local base i
+	for base in $(find /sys/fs/cgroup -maxdepth 4 -type d \
+	    -name "arbor-$(echo "${1#/}" | tr / -)-*" 2>/dev/null); do
+		[ -e "$base/cgroup.kill" ] && echo 1 >"$base/cgroup.kill" 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
+			find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$base" ] || break
+			sleep 0.02
+		done
+	done
+}
+
 for f in $files; do
 	file=$here/$f
 	# A file that does not parse would silently lose its tests.
@@ -43,6 +58,9 @@ for f in $files; do
 			$t
 		" >"$dir/out" 2>&1
 		rc=$?
+		# What the test's arbords left in cgroupfs (one was SIGKILLed,
+		# say): its base is named after the socket in $dir.
+		cgroup_leftovers "$dir"
 		# A sanitizer report from arbord fails the test whatever it asserted.
 		if [ $rc -eq 0 ] && grep -qsE 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' "$dir"/log "$dir"/out; then
 			echo "sanitizer report:" >>"$dir/out"

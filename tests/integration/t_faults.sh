@@ -142,24 +142,6 @@ CONF
 	assert_eq "exit code" 0 "$?"
 }
 
-test_setsid_escapee_is_a_limit_until_arbord_exits() {
-	conf tree <<CONF
-tree = { strategy = "one_for_one"; intensity = 10; children = (
-  { name = "w"; command = ["/bin/sh", "-c", "setsid sleep 1000 & echo \$! > $T/escapee; while [ ! -e $T/go ]; do sleep 0.02; done; rm -f $T/go; exit 1"]; }
-); };
-CONF
-	start_arbord "$T/tree.conf" || return 1
-	wait_for "escapee started" test -s "$T/escapee" || return 1
-	local esc=$(cat "$T/escapee") p=$(pid_of root/w)
-	touch "$T/go"
-	wait_for "restarted" is_running_new root/w "$p" || return 1
-	# The documented limit: it left the group, so the group kill missed it.
-	alive "$esc" || fail "expected the setsid escapee to survive a restart (limit until cgroups)" || return 1
-	stop_arbord
-	# It was re-parented to arbord (a subreaper), which kills it on exit.
-	wait_for "escapee killed at arbord's exit" dead "$esc"
-}
-
 test_no_shell_in_the_spawn_path() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (

@@ -502,6 +502,74 @@ defaults_match_the_spec(void **state)
 	free(warnings);
 }
 
+/* Resource keys on workers and supervisors, read as the spec keeps them. */
+static void
+resource_keys_are_read(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp;
+	const struct spec_resources *r, *w;
+
+	(void)state;
+	sp = load("daemon = { cgroup = \"/sys/fs/cgroup/arbor\"; };\n"
+	    "tree = { strategy = \"one_for_one\"; memory_max = \"1G\"; cpu_max = \"250%\";\n"
+	    " children = (\n"
+	    "  { name = \"w\"; command = [\"/bin/true\"]; memory_max = 65536;"
+	    " memory_high = \"48M\"; memory_swap_max = \"max\"; pids_max = 20;"
+	    " cpu_max = \"20000 50000\"; cpu_weight = 1; io_weight = 10000;"
+	    " oom_group = true; }\n); };\n", &errors, &warnings);
+	assert_non_null(sp);
+	assert_string_equal(errors, "");
+	assert_int_equal(sp->cgroup, CGROUP_PATH);
+	assert_string_equal(sp->cgroup_path, "/sys/fs/cgroup/arbor");
+	r = &sp->root->res;
+	assert_int_equal(r->set, (1U << RES_MEMORY_MAX) | (1U << RES_CPU_MAX));
+	assert_int_equal(r->memory_max, 1ULL << 30);
+	assert_int_equal(r->cpu_quota_us, 250000);
+	assert_int_equal(r->cpu_period_us, 100000);
+	w = &sp->root->children[0]->res;
+	assert_int_equal(w->set, (1U << RES_NKEYS) - 1);
+	assert_int_equal(w->memory_max, 65536);
+	assert_int_equal(w->memory_high, 48ULL << 20);
+	assert_true(w->memory_swap_max == RES_MAX);
+	assert_int_equal(w->pids_max, 20);
+	assert_int_equal(w->cpu_quota_us, 20000);
+	assert_int_equal(w->cpu_period_us, 50000);
+	assert_int_equal(w->cpu_weight, 1);
+	assert_int_equal(w->io_weight, 10000);
+	assert_true(w->oom_group);
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+}
+
+static void
+bad_resource_values_are_refused(void **state)
+{
+	(void)state;
+	refused(TREE("  { name = \"w\"; command = [\"/bin/true\"];\n"
+	    "    memory_max = \"12Q\";\n"
+	    "    cpu_weight = 0;\n"
+	    "    cpu_max = \"150\";\n"
+	    "    memory_high = -1;\n"
+	    "    pids_max = \"lots\";\n"
+	    "    io_weight = 10001;\n"
+	    "    memory_swap_max = \"99999999999999999999\"; }"),
+	    "F:4: root/w: memory_max: \"12Q\" is not a size (bytes, or a number with K, M, G or T, or \"max\")\n"
+	    "F:7: root/w: memory_high: expected a size (bytes, or a string such as \"64M\" or \"max\"), got a negative integer\n"
+	    "F:10: root/w: memory_swap_max: \"99999999999999999999\" is not a size (bytes, or a number with K, M, G or T, or \"max\")\n"
+	    "F:8: root/w: pids_max: expected an integer or \"max\", got a string\n"
+	    "F:6: root/w: cpu_max: \"150\" is neither a share of one CPU (\"50%\", 1-100000%) nor \"QUOTA_US PERIOD_US\" (quota at least 1000, period 1000-1000000) nor \"max\"\n"
+	    "F:5: root/w: cpu_weight: 0 is out of range [1, 10000]\n"
+	    "F:9: root/w: io_weight: 10001 is out of range [1, 10000]");
+	refused("daemon = { cgroup = \"sys/fs/cgroup\"; };\n"
+	    TREE("  { name = \"w\"; command = [\"/bin/true\"]; }"),
+	    "F:1: daemon: cgroup: \"sys/fs/cgroup\" is not \"auto\", \"off\" or the absolute path of a cgroup v2 directory");
+	refused("tree = { name = \"arbord\"; strategy = \"one_for_one\"; children = (\n"
+	    "  { name = \"w\"; command = [\"/bin/true\"]; }\n); };\n",
+	    "F:1: arbord: the root cannot be named \"arbord\": that is the name of arbord's own cgroup beside the tree");
+}
+
 int
 main(void)
 {
@@ -525,6 +593,8 @@ main(void)
 		cmocka_unit_test(every_problem_is_listed),
 		cmocka_unit_test(every_key_is_read),
 		cmocka_unit_test(defaults_match_the_spec),
+		cmocka_unit_test(resource_keys_are_read),
+		cmocka_unit_test(bad_resource_values_are_refused),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

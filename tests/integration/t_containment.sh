@@ -1,0 +1,312 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Containment (arbord(8), CONTAINMENT): the cgroup subtree, what it kills,
+# what it bounds and what it measures, on real processes.
+
+# proc_state PID: the state letter of PID (R, S, Z...), empty once gone.
+proc_state() { sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -c1; }
+gone() { local s; s=$(proc_state "$1"); [ -z "$s" ] || [ "$s" = Z ]; }
+contained() { [ "$(json root .containment)" = cgroup ]; }
+
+# A worker that leaves two descendants behind, one setsid, one double
+# forked (re-parented), then waits for $T/go. Each start checks whether the
+# escapees of the start before are still there, and says so in $T/seen.
+escapee_tree() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "for p in \$(cat $T/esc 2>/dev/null); do s=\$(sed 's/.*) //' /proc/\$p/stat 2>/dev/null | cut -c1); [ -n \"\$s\" ] && [ \"\$s\" != Z ] && echo \$p >> $T/seen; done; : > $T/esc; setsid sleep 1000 & echo \$! >> $T/esc; (sleep 1001 & echo \$! >> $T/esc); while [ ! -e $T/go ]; do sleep 0.02; done; rm -f $T/go; exit 1"]; },
+  { name = "sibling"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+}
+
+test_setsid_and_double_fork_escapees_are_gone_before_the_restart() {
+	need_cgroups || return $?
+	escapee_tree
+	start_arbord "$T/tree.conf" || return 1
+	contained || fail "not contained: $(json root .containment)" || return 1
+	wait_for "two escapees" test "$(wc -l < "$T/esc" 2>/dev/null)" = 2 || return 1
+	local esc p=$(pid_of root/w)
+	esc=$(cat "$T/esc")
+	for e in $esc; do
+		assert_eq "escapee $e in the worker's cgroup" "0::/$(basename "$(cgbase)")/root/w" "$(grep '^0::' /proc/"$e"/cgroup)" || return 1
+	done
+	touch "$T/go"
+	wait_for "restarted" is_running_new root/w "$p" || return 1
+	wait_for "the new start's escapees" test "$(wc -l < "$T/esc" 2>/dev/null)" = 2 || return 1
+	[ ! -s "$T/seen" ] || fail "escapees still there when the replacement started: $(cat "$T/seen")" || return 1
+	for e in $esc; do
+		gone "$e" || fail "escapee $e outlived its worker" || return 1
+	done
+}
+
+test_stop_leaves_the_cgroup_empty() {
+	need_cgroups || return $?
+	escapee_tree
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "two escapees" test "$(wc -l < "$T/esc" 2>/dev/null)" = 2 || return 1
+	ctl stop root/w >/dev/null || return 1
+	wait_for "stopped" is_state root/w stopped || return 1
+	for e in $(cat "$T/esc"); do
+		gone "$e" || fail "escapee $e outlived stop" || return 1
+	done
+	assert_eq "processes left in root/w" "" "$(cat "$(cgbase)/root/w/cgroup.procs")"
+	stop_arbord || return 1
+	for e in $(cat "$T/esc"); do gone "$e" || return 1; done
+	[ ! -e "$(cgbase)" ] || fail "base left after an orderly exit: $(find "$(cgbase)" -type d)"
+}
+
+test_a_stopped_supervisor_leaves_its_subtree_empty() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "sub"; strategy = "one_for_all"; children = (
+    { name = "a"; command = ["/bin/sh", "-c", "setsid sleep 1000 & echo \$! > $T/a; exec sleep 1000"]; },
+    { name = "b"; command = ["/bin/sh", "-c", "(sleep 1000 &); exec sleep 1000"]; }
+  ); }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "a's escapee" test -s "$T/a" || return 1
+	wait_for "b running" is_state root/sub/b running || return 1
+	ctl stop root/sub >/dev/null || return 1
+	wait_for "sub stopped" is_state root/sub stopped || return 1
+	assert_eq "processes below root/sub" "" "$(find "$(cgbase)/root/sub" -name cgroup.procs -exec cat {} +)" || return 1
+	gone "$(cat "$T/a")"
+}
+
+test_sigkilled_arbord_leaves_no_descendant() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "sleep 1000 & setsid sleep 1001 & (sleep 1002 &); exec sleep 1003"]; },
+  { name = "sub"; strategy = "one_for_one"; children = (
+    { name = "x"; command = ["/bin/sh", "-c", "setsid sh -c 'sleep 1004 & exec sleep 1005' & exec sleep 1006"]; }
+  ); }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "seven processes" test "$(find "$(cgbase)/root" -name cgroup.procs -exec cat {} + | wc -l)" -ge 7 || return 1
+	local pids i start end
+	pids=$(find "$(cgbase)/root" -name cgroup.procs -exec cat {} +)
+	start=$EPOCHREALTIME
+	kill -9 "$ARBORD_PID"
+	for ((i = 0; i < 100; i++)); do
+		local left=
+		for p in $pids; do gone "$p" || left="$left $p"; done
+		[ -z "$left" ] && break
+		sleep 0.01
+	done
+	end=$EPOCHREALTIME
+	[ -z "$left" ] || fail "left running 1 s after arbord was SIGKILLed:$left ($(ps -o pid,cmd -p "${left# }" | tail -n +2))" || return 1
+	echo "report: all $(echo $pids | wc -w) processes of the subtree gone $(awk "BEGIN { printf \"%.0f\", ($end - $start) * 1000 }") ms after SIGKILL (polled every 10 ms)"
+}
+
+test_leftover_subtree_is_killed_and_removed_at_the_next_start() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "setsid sleep 1000 & echo \$! > $T/esc; exec sleep 1001"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "escapee" test -s "$T/esc" || return 1
+	local esc guardian
+	esc=$(cat "$T/esc")
+	# Both arbord and its guardian gone at once (the guardian stopped first,
+	# or it would empty the subtree): the escapee is left behind.
+	guardian=$(grep -v "^$ARBORD_PID\$" "$(cgbase)/arbord/cgroup.procs")
+	[ -n "$guardian" ] || fail "no guardian in $(cgbase)/arbord" || return 1
+	kill -STOP "$guardian"
+	kill -9 "$ARBORD_PID"
+	wait "$ARBORD_PID" 2>/dev/null
+	kill -9 "$guardian"
+	sleep 0.1
+	alive "$esc" || fail "the escapee should have been left (nothing killed it)" || return 1
+	start_arbord "$T/tree.conf" || { kill -9 "$esc"; return 1; }
+	log_has "left by an arbord that did not exit in order: killing and removing it" || fail "no word of the leftover" || return 1
+	wait_for "the leftover escapee killed" gone "$esc" || return 1
+	wait_for "the new escapee" test "$(cat "$T/esc")" != "$esc" || return 1
+	is_state root/w running
+}
+
+test_memory_max_gives_a_real_oom_kill_counted_without_bpf() {
+	need_cgroups || return $?
+	conf tree <<CONF
+observability = { bpf = "off"; };
+tree = { strategy = "one_for_one"; children = (
+  { name = "hog"; command = ["/usr/bin/tail", "/dev/zero"]; restart = "temporary"; memory_max = "64M"; memory_swap_max = 0; },
+  { name = "sibling"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	log_has "memory_max: not applied" && { echo "no memory controller here: $(grep 'memory_max: not applied' "$T/log")"; return 77; }
+	wait_for "the hog stopped" is_state root/hog stopped || return 1
+	assert_eq "exit signal" SIGKILL "$(json root/hog .last_exit.signal)" || return 1
+	wait_for "exit event with oom" sh -c "'$ARBORCTL' -s '$T/sock' events | grep '\"path\":\"root/hog\"' | grep '\"event\":\"exit\"' | grep -q '\"oom\":true'" || return 1
+	ctl metrics | grep -q '^arbor_oom_kills_total{path="root/hog"} [1-9]' || fail "no OOM kill counted: $(ctl metrics | grep oom)" || return 1
+	is_state root/sibling running
+}
+
+test_pids_max_bounds_a_fork_bomb() {
+	need_cgroups || return $?
+	# Forks 200 sleepers, going on when a fork fails; says how many it got.
+	cat >"$T/bomb.py" <<PY
+import os, time
+n = 0
+for i in range(200):
+    try:
+        if os.fork() == 0:
+            time.sleep(1000)
+            os._exit(0)
+        n += 1
+    except OSError:
+        pass
+open("$T/bomb", "w").write(str(n))
+time.sleep(1000)
+PY
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "bomb"; command = ["/usr/bin/python3", "$T/bomb.py"]; pids_max = 20; },
+  { name = "sibling"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	log_has "pids_max: not applied" && { echo "no pids controller here: $(grep 'pids_max: not applied' "$T/log")"; return 77; }
+	wait_for "the bomb's loop over" test -s "$T/bomb" || return 1
+	local n
+	[ "$(cat "$T/bomb")" -lt 20 ] || fail "the bomb forked $(cat "$T/bomb") times (bound 20)" || return 1
+	n=$(json root/bomb .pids)
+	[ "$n" -le 20 ] && [ "$n" -ge 10 ] || fail "pids of the bomb: $n (bound 20)" || return 1
+	assert_eq "pids_max applied" 20 "$(json root/bomb .limits.pids_max)" || return 1
+	is_state root/sibling running || return 1
+	ctl restart root/sibling >/dev/null || return 1
+	wait_for "the sibling restarts while the bomb is at its bound" is_state root/sibling running
+}
+
+test_cpu_seconds_grow_for_a_spinner_only() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "spin"; command = ["/bin/sh", "-c", "while :; do :; done"]; },
+  { name = "idle"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	cpu() { ctl metrics | awk -v p="$1" '$1 == "arbor_child_cpu_seconds_total{path=\"" p "\",mode=\"user\"}" || $1 == "arbor_child_cpu_seconds_total{path=\"" p "\",mode=\"system\"}" { s += $2 } END { print s + 0 }'; }
+	spin_above() { awk "BEGIN { exit !($(cpu root/spin) > $1) }"; }
+	local s1 i1 s2 i2
+	wait_for "spinner on the CPU" spin_above 0.05 || return 1
+	s1=$(cpu root/spin); i1=$(cpu root/idle)
+	wait_for "spinner's CPU time grows" spin_above "$s1 + 0.2" || return 1
+	s2=$(cpu root/spin); i2=$(cpu root/idle)
+	awk "BEGIN { exit !($i2 - $i1 < 0.01) }" || fail "the idle worker's CPU time grew: $i1 -> $i2" || return 1
+	local st
+	st=$(json root/spin .cpu_seconds)
+	awk "BEGIN { exit !($st >= $s2) }" || fail "status cpu_seconds $st below the metric's $s2" || return 1
+	ctl status | grep -q '^ *spin .* [0-9.]*s ' || fail "no CPU column: $(ctl status)"
+}
+
+test_cgroup_off_keeps_process_groups() {
+	conf tree <<CONF
+daemon = { cgroup = "off"; };
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "setsid sleep 1000 & echo \$! > $T/escapee; while [ ! -e $T/go ]; do sleep 0.02; done; rm -f $T/go; exit 1"]; memory_max = "64M"; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	log_has 'containment: process groups (daemon.cgroup = "off")' || fail "fallback not said" || return 1
+	log_has 'root/w: memory_max: not applied: containment is process groups' || fail "no warning for the limit" || return 1
+	assert_eq "containment" pgroup "$(json root/w .containment)" || return 1
+	assert_eq "no cgroup" null "$(json root/w .cgroup)" || return 1
+	wait_for "escapee started" test -s "$T/escapee" || return 1
+	local esc=$(cat "$T/escapee") p=$(pid_of root/w)
+	touch "$T/go"
+	wait_for "restarted" is_running_new root/w "$p" || return 1
+	# Process groups' limit: it left the group, so the group kill missed it.
+	alive "$esc" || fail "expected the setsid escapee to survive a restart with process groups" || return 1
+	stop_arbord
+	# It was re-parented to arbord (a subreaper), which kills it on exit.
+	wait_for "escapee killed at arbord's exit" dead "$esc"
+}
+
+test_explicit_cgroup_path_that_is_not_cgroup2_is_an_error() {
+	conf tree <<CONF
+daemon = { cgroup = "$T/notcg"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	mkdir "$T/notcg"
+	expect_exit 1 "$T/tree.conf" || return 1
+	log_has "daemon.cgroup = \"$T/notcg\": $T/notcg is not on a cgroup v2 mount; nothing was started" || fail "no clear error: $(cat "$T/log")"
+}
+
+test_explicit_cgroup_path_is_used_and_removed() {
+	need_cgroups || return $?
+	local base="$CGMOUNT/arbor-it-$(basename "$T")"
+	conf tree <<CONF
+daemon = { cgroup = "$base"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	assert_eq "the worker's cgroup" "0::/arbor-it-$(basename "$T")/root/w" "$(grep '^0::' /proc/"$(pid_of root/w)"/cgroup)" || return 1
+	stop_arbord || return 1
+	[ ! -e "$base" ] || { find "$base" -depth -type d -exec rmdir {} +; fail "$base left behind"; }
+}
+
+test_reload_applies_new_limits_and_keeps_unchanged_workers() {
+	need_cgroups || return $?
+	write() {
+		conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "sub"; strategy = "one_for_one"; pids_max = $1; children = (
+    { name = "a"; command = ["/bin/sleep", "1000"]; pids_max = $2; },
+    { name = "b"; command = ["/bin/sleep", "1001"]; }
+  ); }
+); };
+CONF
+	}
+	write 100 10
+	start_arbord "$T/tree.conf" || return 1
+	log_has "pids_max: not applied" && { echo "no pids controller here"; return 77; }
+	wait_for "b running" is_state root/sub/b running || return 1
+	local pa pb cb
+	pa=$(pid_of root/sub/a); pb=$(pid_of root/sub/b)
+	cb=$(json root/sub/b .cgroup)
+	write 50 5
+	ctl reload >/dev/null || return 1
+	wait_for "a restarted with its new limit" is_running_new root/sub/a "$pa" || return 1
+	assert_eq "a's limit" 5 "$(json root/sub/a .limits.pids_max)" || return 1
+	assert_eq "the supervisor's limit, in place" 50 "$(json root/sub .limits.pids_max)" || return 1
+	assert_eq "b kept its pid" "$pb" "$(pid_of root/sub/b)" || return 1
+	assert_eq "b kept its cgroup" "$cb" "$(json root/sub/b .cgroup)" || return 1
+	assert_eq "b still in it" "0::$cb" "$(grep '^0::' /proc/"$pb"/cgroup)" || return 1
+	local f
+	f=$(v1dir pids)/root/sub/pids.max
+	[ -e "$f" ] || f=$(cgbase)/root/sub/pids.max
+	assert_eq "pids.max of root/sub" 50 "$(cat "$f")"
+}
+
+test_notify_from_a_setsid_descendant_is_accepted() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "n"; command = ["/bin/sh", "-c", "setsid python3 $HELPERS/notifier.py --ready & exec sleep 1000"]; ready = "notify"; ready_timeout = 5000; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "ready through a process of another session" is_state root/n running
+}
+
+test_bad_resource_values_name_the_place() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/true"];
+    memory_max = "12Q";
+    cpu_weight = 0;
+    cpu_max = "150"; }
+); };
+CONF
+	expect_exit 1 "$T/tree.conf" || return 1
+	log_has "tree.conf:3: root/w: memory_max: \"12Q\" is not a size" || fail "memory_max: $(cat "$T/log")" || return 1
+	log_has "tree.conf:4: root/w: cpu_weight: 0 is out of range \[1, 10000\]" || fail "cpu_weight: $(cat "$T/log")" || return 1
+	log_has "tree.conf:5: root/w: cpu_max: \"150\" is neither" || fail "cpu_max: $(cat "$T/log")"
+}
