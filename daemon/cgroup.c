@@ -56,6 +56,8 @@
 #define RT_V1_MADE(c)	((uintptr_t)1 << (17 + (c)))	/* c < CTRL_N */
 
 #define LEAF_SELF "arbord"
+/* On the directories arbord makes in a base it shares (delegated, given). */
+#define MARK_XATTR "trusted.arbor"
 #define DRAIN_WAIT_NS (5 * NSEC_PER_SEC)
 
 struct cgroups {
@@ -63,6 +65,7 @@ struct cgroups {
 	char *mount;		/* the v2 mount point */
 	char *base;		/* absolute */
 	char *home;		/* arbord's cgroup before it moved, absolute */
+	char *root_name;	/* the tree's directory below the base */
 	bool owned_base;	/* made here: removed at exit */
 	int basefd;
 	unsigned offered;	/* v2 controllers below the base (1 << cg_ctrl) */
@@ -236,6 +239,21 @@ delegated(const char *dir)
 	return false;
 }
 
+/*
+ * A container's init with a cgroup namespace of its own owns the cgroup it
+ * sees as "/"; without one (unshare -p alone), "/" is the host's root.
+ */
+#define CGROUP_NS_INIT_INO 0xEFFFFFFBU
+
+static bool
+own_cgroup_ns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/cgroup", &st) == 0 &&
+	    st.st_ino != CGROUP_NS_INIT_INO;
+}
+
 static bool
 on_cgroup2(const char *path)
 {
@@ -324,8 +342,21 @@ other_member(int dirfd, const char *rel)
  * What a SIGKILLed arbord of this base left: every directory in it is
  * killed and removed. -1 when a live arbord still holds the base.
  */
+static ssize_t
+fgetxattr_at(int dirfd, const char *name, char *v, size_t len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = fgetxattr(fd, MARK_XATTR, v, len);
+	close(fd);
+	return n;
+}
+
 static int
-clean_base(int basefd, const char *base)
+clean_base(int basefd, const char *base, bool owned, const char *root_name)
 {
 	DIR *d;
 	struct dirent *e;
@@ -343,7 +374,15 @@ clean_base(int basefd, const char *base)
 		return -1;
 	}
 	while ((e = readdir(d))) {
+		char v[4];
+
 		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		/* In a base of its own everything is arbord's; elsewhere only
+		 * what it marked, its leaf and the tree's root. */
+		if (!owned && strcmp(e->d_name, LEAF_SELF) != 0 &&
+		    strcmp(e->d_name, root_name) != 0 &&
+		    fgetxattr_at(basefd, e->d_name, v, sizeof(v)) <= 0)
 			continue;
 		if (strcmp(e->d_name, LEAF_SELF) != 0) {
 			log_msg(LOG_WARN, "cgroup %s/%s: left by an arbord that did not exit in order: killing and removing it",
@@ -549,6 +588,7 @@ cg_free(struct cgroups *cg)
 	free(cg->mount);
 	free(cg->base);
 	free(cg->home);
+	free(cg->root_name);
 	free(cg);
 }
 
@@ -584,7 +624,7 @@ choose_base(struct cgroups *cg, const struct spec *sp, const char *name,
 	}
 	dir = xasprintf("%s%s", cg->mount, strcmp(own, "/") ? own : "");
 	if ((strcmp(own, "/") != 0 && delegated(dir)) ||
-	    (getpid() == 1 && strcmp(own, "/") == 0)) {
+	    (getpid() == 1 && strcmp(own, "/") == 0 && own_cgroup_ns())) {
 		if (access(dir, W_OK) == 0)
 			return dir;
 	}
@@ -615,6 +655,7 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 	cg = xcalloc(1, sizeof(*cg));
 	cg->r = r;
 	cg->basefd = cg->killfd = cg->self_pidfd = -1;
+	cg->root_name = xstrdup(sp->root->name);
 	name = base_name(socket_path);
 	if (!(cg->mount = find_mount(NULL)))
 		snprintf(why, sizeof(why), "no cgroup v2 mount");
@@ -633,7 +674,7 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 	if (why[0])
 		goto fallback;
 	cg->home = xasprintf("%s%s", cg->mount, strcmp(own, "/") ? own : "");
-	if (clean_base(cg->basefd, cg->base) < 0) {
+	if (clean_base(cg->basefd, cg->base, cg->owned_base, sp->root->name) < 0) {
 		*failed = true;
 		goto out;
 	}
@@ -731,7 +772,8 @@ cgroups_close(struct cgroups *cg)
 
 		while (d && (e = readdir(d)))
 			if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
-			    strcmp(e->d_name, LEAF_SELF) != 0) {
+			    strcmp(e->d_name, LEAF_SELF) != 0 &&
+			    (cg->owned_base || strcmp(e->d_name, cg->root_name) == 0)) {
 				kill_and_wait(cg->basefd, e->d_name);
 				rmdir_tree(cg->basefd, e->d_name);
 			}
@@ -871,6 +913,14 @@ make_dir(struct cgroups *cg, struct enode *n, char *msg, size_t msglen)
 		snprintf(msg, msglen, "cgroup %s/%s: the name \"%s\" is a cgroup interface file there; rename the node",
 		    cg->base, rel, enode_name(n));
 		return -1;
+	}
+	if (!enode_parent(n) && !cg->owned_base) {
+		int fd = openat(cg->basefd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd >= 0) {
+			(void)fsetxattr(fd, MARK_XATTR, "1", 1, 0);
+			close(fd);
+		}
 	}
 	if (enode_is_supervisor(n) && enable_at(cg->basefd, rel, cg->enabled,
 	    '+') < 0)
