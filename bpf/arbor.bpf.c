@@ -17,6 +17,29 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader before load. */
 const volatile __u32 arbord_tgid = 0;
+/*
+ * With cgroups (base_cgid != 0): the subtree's base, its level in the v2
+ * hierarchy and arbord's own leaf beside the tree. A task whose cgroup is
+ * below the base, and not arbord's leaf, is a supervised one, whatever its
+ * session or PID namespace.
+ */
+const volatile __u64 base_cgid = 0;
+const volatile __u64 self_cgid = 0;
+const volatile __u32 base_level = 0;
+/*
+ * The level of arbord's PID namespace, read off its core thread when that
+ * forks or runs (from inside a namespace, user space cannot see how deep it
+ * is): pids in records are the ones arbord sees.
+ */
+__u32 ns_level = 0;
+/* Set by the loader when arbord is in the initial PID namespace. */
+const volatile __u32 pid_ns_init = 0;
+
+/* Kernels before 6.1 kept ancestors' ids, not pointers. */
+struct cgroup___old {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
 
 #define TASK_RUNNING 0
 #define SIGKILL 9
@@ -84,6 +107,84 @@ count_drop(void)
 		__sync_fetch_and_add(n, 1);
 }
 
+/* The id of t's v2 cgroup's ancestor at level (itself at its own); 0 if none. */
+static __always_inline __u64
+cgroup_at(struct task_struct *t, __u32 level)
+{
+	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp), *a = 0;
+	__u64 id = 0;
+
+	if (!cg || BPF_CORE_READ(cg, level) < (int)level || level > 255)
+		return 0;
+	if (bpf_core_field_exists(cg->ancestors)) {
+		bpf_probe_read_kernel(&a, sizeof(a), (void *)cg +
+		    bpf_core_field_offset(struct cgroup, ancestors) +
+		    level * sizeof(a));
+		return a ? BPF_CORE_READ(a, kn, id) : 0;
+	}
+	bpf_probe_read_kernel(&id, sizeof(id), (void *)cg +
+	    bpf_core_field_offset(struct cgroup___old, ancestor_ids) +
+	    level * sizeof(id));
+	return id;
+}
+
+/* t is in a worker's cgroup: below the base, not in arbord's own leaf. */
+static __always_inline bool
+in_tree(struct task_struct *t)
+{
+	__u64 leaf;
+
+	if (!base_cgid || cgroup_at(t, base_level) != base_cgid)
+		return false;
+	leaf = cgroup_at(t, base_level + 1);
+	return leaf && leaf != self_cgid;
+}
+
+/* t's process id in the PID namespace of level; 0: not there. */
+static __always_inline __u32
+tgid_at(struct task_struct *t, __u32 level)
+{
+	struct pid *p;
+	struct upid u = {};
+
+	if (!level)
+		return t->tgid;
+	p = BPF_CORE_READ(t, group_leader, thread_pid);
+	if (!p || BPF_CORE_READ(p, level) < level || level > 63)
+		return 0;
+	bpf_probe_read_kernel(&u, sizeof(u), (void *)p +
+	    bpf_core_field_offset(struct pid, numbers) + level * sizeof(u));
+	return (__u32)u.nr;
+}
+
+/*
+ * t's process id as arbord sees it. Until arbord's level is known (its
+ * core thread has not run since the probes came), a task's own level
+ * stands for it: a worker's is arbord's.
+ */
+static __always_inline __u32
+vtgid(struct task_struct *t)
+{
+	if (pid_ns_init)
+		return t->tgid;
+	return tgid_at(t, ns_level ? ns_level : BPF_CORE_READ(t, thread_pid, level));
+}
+
+/*
+ * The worker (its main process, as arbord sees it) process tgid belongs
+ * to; 0: none. Without a lineage entry, a process in a worker's cgroup
+ * (one there before the probes were) stands for itself.
+ */
+static __always_inline __u32
+worker_of(struct task_struct *t, __u32 tgid)
+{
+	__u32 *w = bpf_map_lookup_elem(&tracked, &tgid);
+
+	if (w)
+		return *w;
+	return base_cgid && in_tree(t) ? vtgid(t) : 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -91,16 +192,23 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	bool process = child->pid == child->tgid;
 	struct arbor_task *pt, *ct;
 
-	if (parent->tgid == arbord_tgid) {
+	pt = bpf_task_storage_get(&tasks, parent, 0, 0);
+	if (pt && pt->key == ARBOR_SELF_KEY)
+		ns_level = BPF_CORE_READ(parent, thread_pid, level);
+	if (pt && pt->key != ARBOR_SELF_KEY)
+		key = pt->key;		/* a worker's descendant */
+	else if (base_cgid ? in_tree(child) && !in_tree(parent) :
+	    parent->tgid == arbord_tgid) {
+		/*
+		 * Born from arbord into a worker's leaf (with cgroups: not
+		 * its guardian), or a child of arbord (lineage): a worker's
+		 * main process.
+		 */
 		if (!process)
-			return 0;	/* arbord's own threads are not workers */
-		key = ctgid;		/* a worker's main process */
-	} else {
-		pt = bpf_task_storage_get(&tasks, parent, 0, 0);
-		if (!pt || pt->key == ARBOR_SELF_KEY)
-			return 0;
-		key = pt->key;
-	}
+			return 0;	/* arbord's own threads */
+		key = vtgid(child);
+	} else
+		return 0;
 	if (process)
 		bpf_map_update_elem(&tracked, &ctgid, &key, BPF_ANY);
 	ct = bpf_task_storage_get(&tasks, child, 0,
@@ -135,7 +243,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid,
 	}
 	__builtin_memset(r, 0, sizeof(*r));
 	r->kind = ARBOR_REC_EXEC;
-	r->tgid = tgid;
+	r->tgid = vtgid(p);
 	r->worker = *worker;
 	r->ts = bpf_ktime_get_ns();
 	fill_comm(r->comm, p);
@@ -152,22 +260,20 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid,
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 {
-	__u32 tgid = p->tgid;
-	__u32 *worker;
+	__u32 tgid = p->tgid, worker;
 	struct arbor_fatal *f;
 	struct arbor_rec *r;
 
 	if (!group_dead)
 		return 0;	/* a thread; the process lives on */
-	worker = bpf_map_lookup_elem(&tracked, &tgid);
-	if (!worker)
+	if (!(worker = worker_of(p, tgid)))
 		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (r) {
 		__builtin_memset(r, 0, sizeof(*r));
 		r->kind = ARBOR_REC_EXIT;
-		r->tgid = tgid;
-		r->worker = *worker;
+		r->tgid = vtgid(p);
+		r->worker = worker;
 		r->exit_code = p->exit_code;
 		r->ts = bpf_ktime_get_ns();
 		fill_comm(r->comm, p);
@@ -179,7 +285,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 		/* A main process's exit is followed by the core's exit
 		 * event (see on_exec); a descendant's may be an OOM kill
 		 * that nothing else announces. */
-		bpf_ringbuf_submit(r, tgid == *worker ? BPF_RB_NO_WAKEUP : 0);
+		bpf_ringbuf_submit(r, r->tgid == worker ? BPF_RB_NO_WAKEUP : 0);
 	} else
 		count_drop();
 	bpf_map_delete_elem(&fatal, &tgid);
@@ -209,10 +315,10 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info,
 	void *handler = 0;
 	int code = 0;
 
-	if (!bpf_map_lookup_elem(&tracked, &tgid))
-		return 0;
 	if (result != 0 || !default_fatal(sig))
 		return 0;	/* not delivered, or not fatal by default */
+	if (!worker_of(task, tgid))
+		return 0;
 	if (sig != SIGKILL) {
 		struct sighand_struct *sh = task->sighand;
 		unsigned int idx = (unsigned int)(sig - 1) & 63;
@@ -232,7 +338,7 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info,
 	f.kernel = code > 0;
 	if (!f.kernel) {
 		cur = bpf_get_current_task_btf();
-		f.sender_pid = cur->tgid;
+		f.sender_pid = vtgid(cur);
 		fill_comm(f.sender_comm, cur);
 	}
 	bpf_map_update_elem(&fatal, &tgid, &f, BPF_ANY);
@@ -245,7 +351,7 @@ int BPF_PROG(on_oom_victim, struct task_struct *task, uid_t uid)
 	__u32 tgid = task->tgid;
 	struct arbor_fatal f = {}, *old;
 
-	if (!bpf_map_lookup_elem(&tracked, &tgid))
+	if (!worker_of(task, tgid))
 		return 0;
 	old = bpf_map_lookup_elem(&fatal, &tgid);
 	if (old)
@@ -309,7 +415,11 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 	if (prev_state == TASK_RUNNING)
 		mark_wakeup(prev);
 	ts = bpf_task_storage_get(&tasks, next, 0, 0);
-	if (!ts || !ts->wakeup_ns)
+	if (!ts)
+		return 0;
+	if (ts->key == ARBOR_SELF_KEY)
+		ns_level = BPF_CORE_READ(next, thread_pid, level);
+	if (!ts->wakeup_ns)
 		return 0;
 	delta = bpf_ktime_get_ns() - ts->wakeup_ns;
 	ts->wakeup_ns = 0;

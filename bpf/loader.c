@@ -10,11 +10,12 @@
 #ifdef ARBOR_NO_BPF
 
 struct probes *
-probes_open(pid_t tgid, pid_t core_tid, probes_rec_fn fn, void *ctx,
-    char *err, size_t errlen)
+probes_open(pid_t tgid, pid_t core_tid, const struct probes_cgroup *cg,
+    probes_rec_fn fn, void *ctx, char *err, size_t errlen)
 {
 	(void)tgid;
 	(void)core_tid;
+	(void)cg;
 	(void)fn;
 	(void)ctx;
 	snprintf(err, errlen, "this arbord was built without BPF (no BTF, bpftool or clang at build time)");
@@ -33,6 +34,7 @@ uint64_t probes_dropped(const struct probes *p) { (void)p; return 0; }
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -86,9 +88,18 @@ libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* The initial PID namespace has a fixed inode (PROC_PID_INIT_INO). */
+static bool
+in_initial_pid_ns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCU;
+}
+
 struct probes *
-probes_open(pid_t tgid, pid_t core_tid, probes_rec_fn fn, void *ctx,
-    char *err, size_t errlen)
+probes_open(pid_t tgid, pid_t core_tid, const struct probes_cgroup *cg,
+    probes_rec_fn fn, void *ctx, char *err, size_t errlen)
 {
 	struct probes *p = xcalloc(1, sizeof(*p));	/* arbor's one OOM policy */
 	int e;
@@ -103,6 +114,12 @@ probes_open(pid_t tgid, pid_t core_tid, probes_rec_fn fn, void *ctx,
 		goto cleanup;
 	}
 	p->skel->rodata->arbord_tgid = (__u32)tgid;
+	p->skel->rodata->pid_ns_init = in_initial_pid_ns();
+	if (cg) {
+		p->skel->rodata->base_cgid = cg->base_id;
+		p->skel->rodata->self_cgid = cg->self_id;
+		p->skel->rodata->base_level = cg->base_level;
+	}
 	if ((e = arbor_bpf__load(p->skel)) != 0) {
 		snprintf(err, errlen, "load (verifier or BTF): %s", strerror(-e));
 		goto cleanup;

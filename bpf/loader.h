@@ -17,13 +17,24 @@ struct probes;
 
 typedef void (*probes_rec_fn)(void *ctx, const struct arbor_rec *);
 
+/* Where the supervised tasks' cgroups are (arbord(8), CONTAINMENT). */
+struct probes_cgroup {
+	uint64_t base_id;	/* the base's cgroup id (its inode) */
+	uint64_t self_id;	/* arbord's own leaf in it */
+	uint32_t base_level;	/* the base's depth below the v2 root */
+};
+
 /*
- * Follows the children of tgid (arbord) and their descendants, and core_tid's
- * run-queue latency. Returns NULL with err set when BPF is unavailable or a
- * step fails (the message names the step).
+ * Follows the workers' processes and their descendants: with cg, every
+ * task born into a cgroup of the tree (what a PID namespace or setsid does
+ * not change); without, the children of tgid (arbord). And core_tid's
+ * run-queue latency. Pids in records are those of arbord's PID namespace.
+ * Returns NULL with err set when BPF is unavailable or a step fails (the
+ * message names the step).
  */
-struct probes *probes_open(pid_t tgid, pid_t core_tid, probes_rec_fn,
-    void *ctx, char *err, size_t errlen);
+struct probes *probes_open(pid_t tgid, pid_t core_tid,
+    const struct probes_cgroup *cg, probes_rec_fn, void *ctx, char *err,
+    size_t errlen);
 /* Detaches every program and frees everything. */
 void probes_close(struct probes *);
 /* An fd that is readable when records wait; then call probes_consume. */

@@ -810,12 +810,21 @@ cgroups_base(const struct cgroups *cg)
 void
 cgroups_view(const struct cgroups *cg, struct cg_view *v)
 {
+	struct stat st;
+
 	memset(v, 0, sizeof(*v));
 	if (!cg)
 		return;
 	v->v2_base = xstrdup(cg->base);
 	for (int c = 0; c < CTRL_N && c < (int)ARRAY_SIZE(v->v1_base); c++)
 		v->v1_base[c] = cg->v1[c] ? xstrdup(cg->v1[c]) : NULL;
+	/* A v2 cgroup's id is its directory's inode number. */
+	if (fstat(cg->basefd, &st) == 0)
+		v->base_id = st.st_ino;
+	if (fstatat(cg->basefd, LEAF_SELF, &st, 0) == 0)
+		v->self_id = st.st_ino;
+	for (const char *p = cgroups_base(cg); *p; p++)
+		v->base_level += *p == '/';
 }
 
 void

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../config/spec.h"
 #include "engine.h"
@@ -23,6 +24,10 @@ struct cgroups;
 struct cg_view {
 	char *v2_base;		/* absolute: <mount><base> */
 	char *v1_base[4];	/* per enum cg_ctrl, NULL: not used */
+	/* For the probes: the base's and arbord's leaf's cgroup ids (their
+	 * inodes) and the base's depth below the v2 root. */
+	uint64_t base_id, self_id;
+	uint32_t base_level;
 };
 
 /*

@@ -80,6 +80,9 @@ start_thread(struct obswatch *w)
 	for (size_t i = 0; i < ARRAY_SIZE(a->cg.v1_base); i++)
 		a->cg.v1_base[i] = w->cg.v1_base[i] ?
 		    xstrdup(w->cg.v1_base[i]) : NULL;
+	a->cg.base_id = w->cg.base_id;
+	a->cg.self_id = w->cg.self_id;
+	a->cg.base_level = w->cg.base_level;
 	/* The thread takes no signal: all go to the core's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

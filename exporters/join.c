@@ -281,8 +281,9 @@ add_kernel_exit(struct join *j, json_t *ev, const struct arbor_rec *r,
 	json_object_set_new(ev, "core_dumped",
 	    json_boolean((r->exit_code & 0x7f) && (r->exit_code & 0x80)));
 	if (r->has_fatal && !r->fatal.kernel) {
-		json_object_set_new(ev, "killer_pid",
-		    json_integer(r->fatal.sender_pid));
+		/* 0: a sender outside arbord's PID namespace. */
+		json_object_set_new(ev, "killer_pid", r->fatal.sender_pid ?
+		    json_integer(r->fatal.sender_pid) : json_null());
 		json_object_set_new(ev, "killer_comm",
 		    json_text(r->fatal.sender_comm));
 	} else if (r->has_fatal) {

@@ -386,8 +386,13 @@ load_bpf(struct obs *o)
 	if (o->a->fault == OBS_FAULT_BPF)
 		snprintf(err, sizeof(err), "injected fault (ARBOR_OBS_FAULT=bpf)");
 	else {
-		o->probes = probes_open(o->a->tgid, o->a->core_tid, on_record,
-		    o, err, sizeof(err));
+		const struct probes_cgroup pc = { .base_id = o->a->cg.base_id,
+		    .self_id = o->a->cg.self_id,
+		    .base_level = o->a->cg.base_level };
+
+		o->probes = probes_open(o->a->tgid, o->a->core_tid,
+		    o->a->cg.base_id ? &pc : NULL, on_record, o, err,
+		    sizeof(err));
 		if (o->probes) {
 			o->attached_ns = mono_ns();
 			log_msg(LOG_INFO, "eBPF probes attached");

@@ -174,7 +174,7 @@ setup(void **state)
 	close(from[1]);
 	cmd_fd = to[1];
 	reply_fd = from[0];
-	probes = probes_open(launcher, (pid_t)gettid(), on_rec, NULL,
+	probes = probes_open(launcher, (pid_t)gettid(), NULL, on_rec, NULL,
 	    skip_reason, sizeof(skip_reason));
 	if (!probes)
 		fprintf(stderr, "SKIP: BPF unavailable: %s\n", skip_reason);

@@ -310,3 +310,31 @@ CONF
 	log_has "tree.conf:4: root/w: cpu_weight: 0 is out of range \[1, 10000\]" || fail "cpu_weight: $(cat "$T/log")" || return 1
 	log_has "tree.conf:5: root/w: cpu_max: \"150\" is neither" || fail "cpu_max: $(cat "$T/log")"
 }
+
+# The probes know the workers by their cgroup: inside a PID namespace
+# (where arbord's pids are not the kernel's) exits still carry the kernel's
+# account, and pids are those arbord sees.
+test_probes_see_workers_inside_a_pid_namespace() {
+	need_cgroups || return $?
+	command -v unshare >/dev/null || { echo "no unshare"; return 77; }
+	conf tree <<CONF
+observability = { bpf = "on"; };
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "setsid sleep 1000 & exec sleep 1001"]; }
+); };
+CONF
+	unshare --pid --fork --mount-proc "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord control socket" ctl status || return 1
+	wait_for "probes attached or refused" grep -qE "eBPF probes attached|eBPF: " "$T/log" || return 1
+	log_has "eBPF probes attached" || { echo "no BPF here: $(grep eBPF "$T/log")"; return 77; }
+	local p host
+	p=$(pid_of root/w)
+	host=$(grep -l "^0::$(json root/w .cgroup)\$" /proc/[0-9]*/cgroup 2>/dev/null | while read -r f; do d=${f%/cgroup}; [ "$(cat "$d/comm")" = sleep ] && grep -q 1001 "$d/cmdline" && echo "${d#/proc/}"; done | head -n 1)
+	[ -n "$host" ] || fail "the worker's process not found from the host" || return 1
+	[ "$host" != "$p" ] || fail "pid $p is the same in the namespace: not inside one?" || return 1
+	kill -9 "$host"
+	wait_for "restarted" is_running_new root/w "$p" || return 1
+	wait_for "the exit joined with the kernel's" sh -c "'$ARBORCTL' -s '$T/sock' events | grep '\"event\":\"exit\"' | grep '\"pid\":$p,' | grep -q '\"killer_comm\"'" || return 1
+	ctl events | grep '"event":"exit"' | grep "\"pid\":$p," | grep -q '"signal":"SIGKILL"'
+}
