@@ -825,6 +825,7 @@ cgroups_view(const struct cgroups *cg, struct cg_view *v)
 		v->self_id = st.st_ino;
 	for (const char *p = cgroups_base(cg); *p; p++)
 		v->base_level += *p == '/';
+	v->v2_ctrls = cg->enabled;
 }
 
 void

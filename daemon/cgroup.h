@@ -28,6 +28,7 @@ struct cg_view {
 	 * inodes) and the base's depth below the v2 root. */
 	uint64_t base_id, self_id;
 	uint32_t base_level;
+	unsigned v2_ctrls;	/* v2 controllers enabled below the base (1 << cg_ctrl) */
 };
 
 /*

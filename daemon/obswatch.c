@@ -83,6 +83,7 @@ start_thread(struct obswatch *w)
 	a->cg.base_id = w->cg.base_id;
 	a->cg.self_id = w->cg.self_id;
 	a->cg.base_level = w->cg.base_level;
+	a->cg.v2_ctrls = w->cg.v2_ctrls;
 	/* The thread takes no signal: all go to the core's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -61,12 +61,28 @@ cg_psi_name(enum cg_psi p)
 	return names[p];
 }
 
+/* Processes of a leaf with no pids controller: its cgroup.procs lines. */
+static int64_t
+members(const char *dir, const char *path)
+{
+	char buf[4096];
+	int64_t n = 0;
+
+	if (slurp(dir, path, "cgroup.procs", buf, sizeof(buf)) < 0)
+		return -1;
+	for (const char *p = buf; *p; p++)
+		n += *p == '\n';
+	return n;
+}
+
 bool
 cgstat_read(const struct cg_view *v, const char *path, bool leaf,
-    struct cg_fig *f)
+    unsigned what, struct cg_fig *f)
 {
-	const char *v1mem = leaf ? v->v1_base[CTRL_MEMORY] : NULL;
-	const char *v1pids = leaf ? v->v1_base[CTRL_PIDS] : NULL;
+	bool mem2 = v->v2_ctrls & (1U << CTRL_MEMORY);
+	bool pids2 = v->v2_ctrls & (1U << CTRL_PIDS);
+	const char *v1mem = leaf && !mem2 ? v->v1_base[CTRL_MEMORY] : NULL;
+	const char *v1pids = leaf && !pids2 ? v->v1_base[CTRL_PIDS] : NULL;
 	char buf[4096];
 	int64_t x;
 
@@ -81,17 +97,16 @@ cgstat_read(const struct cg_view *v, const char *path, bool leaf,
 		f->cpu_user_s = (double)x / 1e6;
 	if ((x = keyed(buf, "system_usec")) >= 0)
 		f->cpu_system_s = (double)x / 1e6;
-	if ((f->memory_bytes = single(v->v2_base, path, "memory.current")) < 0)
-		f->memory_bytes = single(v1mem, path, "memory.usage_in_bytes");
-	if ((f->pids = single(v->v2_base, path, "pids.current")) < 0 &&
-	    (f->pids = single(v1pids, path, "pids.current")) < 0 && leaf &&
-	    slurp(v->v2_base, path, "cgroup.procs", buf, sizeof(buf)) >= 0) {
-		/* Neither pids controller: count the members (a leaf's own). */
-		f->pids = 0;
-		for (const char *p = buf; *p; p++)
-			f->pids += *p == '\n';
+	if (what & CG_FIG_BASIC) {
+		f->memory_bytes = mem2 ? single(v->v2_base, path,
+		    "memory.current") : single(v1mem, path,
+		    "memory.usage_in_bytes");
+		f->pids = pids2 ? single(v->v2_base, path, "pids.current") :
+		    v1pids ? single(v1pids, path, "pids.current") : -1;
+		if (f->pids < 0 && leaf && !pids2)
+			f->pids = members(v->v2_base, path);
 	}
-	for (int p = 0; p < PSI_N; p++) {
+	for (int p = 0; p < PSI_N && (what & CG_FIG_PRESSURE); p++) {
 		char file[32];
 		const char *t;
 
@@ -100,8 +115,9 @@ cgstat_read(const struct cg_view *v, const char *path, bool leaf,
 		    strncmp(buf, "some ", 5) == 0 && (t = strstr(buf, "total=")))
 			f->pressure_s[p] = (double)strtoll(t + 6, NULL, 10) / 1e6;
 	}
-	if (slurp(v->v2_base, path, "memory.events", buf, sizeof(buf)) > 0 ||
-	    slurp(v1mem, path, "memory.oom_control", buf, sizeof(buf)) > 0)
+	if ((what & CG_FIG_OOM) &&
+	    (mem2 ? slurp(v->v2_base, path, "memory.events", buf, sizeof(buf))
+	    : slurp(v1mem, path, "memory.oom_control", buf, sizeof(buf))) > 0)
 		f->oom_kills = keyed(buf, "oom_kill");
 	return true;
 }

@@ -24,12 +24,16 @@ struct cg_fig {
 };
 
 /*
- * The figures of the node at path ("root/api/web"); false: no cgroup. v1
+ * The figures of the node at path ("root/api/web"); false: no cgroup.
+ * Only files that can be there are opened (the view says which controllers
+ * are where): at 10,000 workers a scrape opens each worker's few. v1
  * figures (hybrid hosts) are taken for a worker only (leaf): a v1 group of
  * a supervisor holds only those of its workers that joined it.
  */
+enum { CG_FIG_BASIC = 1, CG_FIG_PRESSURE = 2, CG_FIG_OOM = 4 };
+/* what: CG_FIG_BASIC (CPU, memory, processes), pressure, OOM kills. */
 bool cgstat_read(const struct cg_view *, const char *path, bool leaf,
-    struct cg_fig *);
+    unsigned what, struct cg_fig *);
 
 const char *cg_psi_name(enum cg_psi);
 

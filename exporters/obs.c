@@ -229,7 +229,8 @@ cg_refresh_path(void *arg, const char *path, int live_pid)
 	struct cg_fig f;
 
 	(void)live_pid;
-	if (!cgstat_read(&o->a->cg, path, true, &f))
+	if (!cgstat_read(&o->a->cg, path, true,
+	    CG_FIG_BASIC | CG_FIG_PRESSURE | CG_FIG_OOM, &f))
 		return;
 	if (f.cpu_user_s >= 0)
 		reg_set(o->reg, M_CHILD_CPU, path, "user", f.cpu_user_s);
@@ -258,7 +259,7 @@ figures(void *ctx, json_t *node)
 	size_t i;
 
 	if (path && o->a->cg.v2_base && cgstat_read(&o->a->cg, path,
-	    !json_is_array(ch), &f)) {
+	    !json_is_array(ch), CG_FIG_BASIC, &f)) {
 		json_object_set_new(node, "memory_bytes", f.memory_bytes >= 0 ?
 		    json_integer(f.memory_bytes) : json_null());
 		json_object_set_new(node, "cpu_seconds", f.cpu_user_s >= 0 ?
@@ -367,7 +368,7 @@ drain_queue(struct obs *o)
 		if (m.event == EV_EXIT && !o->probes && o->a->cg.v2_base) {
 			struct cg_fig f;
 
-			if (cgstat_read(&o->a->cg, m.path, true, &f))
+			if (cgstat_read(&o->a->cg, m.path, true, CG_FIG_OOM, &f))
 				m.oom = oom_since(o, m.path, f.oom_kills) > 0;
 		}
 		join_core(o->join, &m, mono_ns());
