@@ -89,10 +89,12 @@ def run_floor(d, env, count):
     return log
 
 
-def run_arbord(d, env, extra_args=(), fault=None, event_log=True):
+def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None):
     log = os.path.join(d, "probe.log")
     conf = os.path.join(d, "arbor.conf")
     with open(conf, "w") as f:
+        if cgroup:
+            f.write('daemon = { cgroup = "%s"; };\n' % cgroup)
         f.write('observability = { metrics_listen = ""; %s };\n' %
                 ('event_log = "%s/events.jsonl";' % d if event_log else ""))
         f.write('tree = { strategy = "one_for_one"; intensity = 100000; period = 1;\n'
@@ -111,7 +113,8 @@ def run_system(name, d, env, count):
     if name.startswith("arbord"):
         args = ["--no-bpf"] if name == "arbord (BPF off)" else []
         fault = {"arbord (obs stalled)": "stall", "arbord (obs crashing)": "crash"}.get(name)
-        p, log = run_arbord(d, env, args, fault)
+        p, log = run_arbord(d, env, args, fault,
+                            cgroup="off" if name == "arbord (cgroup off)" else None)
     elif name == "runit (runsv)":
         svc, log = service_dir(d)
         p = subprocess.Popen(["runsv", svc], env=env)
@@ -149,7 +152,7 @@ SYSTEMS = ["floor", "arbord (BPF on)", "arbord (BPF off)", "runit (runsv)",
 
 
 def restart_latency():
-    names = SYSTEMS + ["arbord (obs stalled)", "arbord (obs crashing)"]
+    names = SYSTEMS + ["arbord (cgroup off)", "arbord (obs stalled)", "arbord (obs crashing)"]
     gaps = {name: [] for name in names}
     kernel = []
     env = dict(os.environ)
@@ -219,6 +222,10 @@ def main():
         print("  %-26s %8.3f %8.3f %8.3f %8.3f   (kernel exit -> replacement execve, from arbord's event log)" % (
             "arbord, kernel timestamps", pct(kernel, .5), pct(kernel, .9), pct(kernel, .99), max(kernel)))
     healthy = dict(rows).get("arbord (BPF on)")
+    off = dict(rows).get("arbord (cgroup off)")
+    if healthy and off:
+        print("  containment: arbord (BPF on, cgroups) p50 / arbord (cgroup off) p50 = %.3f (target <= 1.03)" % (
+            statistics.median(healthy) / statistics.median(off)))
     for name in ("arbord (obs stalled)", "arbord (obs crashing)"):
         g = dict(rows).get(name)
         if g and healthy:

@@ -114,6 +114,23 @@ def run(count):
     return res
 
 
+def bare_spawn(count):
+    """The floor for starting count workers: a loop of posix_spawn of the
+    same program, each returning once it has exec'd (glibc's posix_spawn
+    uses CLONE_VFORK), as arbord's spawns do."""
+    argv = ["/bin/sleep", "100000"]
+    pids = []
+    t0 = time.monotonic()
+    for _ in range(count):
+        pids.append(os.posix_spawn(argv[0], argv, os.environ))
+    took = time.monotonic() - t0
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return took
+
+
 def main():
     results = []
     print("scale: N sleeping workers under one supervisor")
@@ -121,6 +138,12 @@ def main():
         r = run(n)
         results.append(r)
         print("  " + ", ".join("%s: %s" % kv for kv in r.items()))
+    if results:
+        n = results[-1]["workers"]
+        bare = bare_spawn(n)
+        started = results[-1]["all started s"]
+        print("  a bare posix_spawn loop of %d: %.3f s; arbord's start / the loop = %s (target <= 1.15)" % (
+            n, bare, "%.3f" % (started / bare) if isinstance(started, float) else "-"))
     if len(results) >= 2:
         a, b = results[0], results[-1]
         per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
