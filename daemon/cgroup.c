@@ -102,23 +102,6 @@ write_file(const char *path, const char *text)
 	return write_at(AT_FDCWD, path, text);
 }
 
-/* Reads up to len-1 bytes of dirfd/file; -1 when it cannot. */
-static ssize_t
-read_at(int dirfd, const char *file, char *buf, size_t len)
-{
-	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
-}
-
 /* "populated 0" in a cgroup.events read from offset 0. */
 static bool
 events_empty(int fd)
@@ -325,7 +308,7 @@ other_member(int dirfd, const char *rel)
 	char *p, *end;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", rel);
-	if (read_at(dirfd, path, buf, sizeof(buf)) <= 0)
+	if (read_small(dirfd, path, buf, sizeof(buf)) <= 0)
 		return 0;
 	for (p = buf; *p; p = end) {
 		long pid = strtol(p, &end, 10);
@@ -508,7 +491,7 @@ offered_at(int dirfd, const char *rel)
 	unsigned m = 0;
 
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", rel);
-	if (read_at(dirfd, path, buf, sizeof(buf)) < 0)
+	if (read_small(dirfd, path, buf, sizeof(buf)) < 0)
 		return 0;
 	for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t;
 	    t = strtok_r(NULL, " \n", &save))
@@ -1031,6 +1014,11 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, enode_path(n),
 		    strerror(errno));
+		/* Removed behind arbord's back: made again at the next start. */
+		if (errno == ENOENT)
+			for (struct enode *a = n; a; a = enode_parent(a))
+				enode_set_runtime(a, enode_runtime(a) &
+				    ~(RT_MADE | 0xff));
 		goto fail;
 	}
 	return 0;
@@ -1215,7 +1203,7 @@ cgroups_node_of(const struct cgroups *cg, int pid, char *path, size_t len)
 	ssize_t n;
 
 	snprintf(file, sizeof(file), "/proc/%d/cgroup", pid);
-	if ((n = read_at(AT_FDCWD, file, buf, sizeof(buf))) <= 0)
+	if ((n = read_small(AT_FDCWD, file, buf, sizeof(buf))) <= 0)
 		return false;
 	/* The v2 line, "0::/path", is the last one. */
 	p = strstr(buf, "0::");

@@ -45,6 +45,11 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * fails with ENXIO), and what is opened behaves as a plain open's would.
  */
 int open_noblock(const char *path, int flags, mode_t mode);
+/*
+ * A small file (a /proc or cgroup file) at dirfd/path, read once into buf
+ * (up to len-1 bytes, NUL-terminated); its length, or -1.
+ */
+ssize_t read_small(int dirfd, const char *path, char *buf, size_t len);
 
 /* Equal strings, either of which may be NULL (equal only to NULL). */
 bool str_eq(const char *a, const char *b);

@@ -7,6 +7,7 @@
 
 #include "cgstat.h"
 #include "../daemon/cglimits.h"
+#include "../daemon/util.h"
 
 /* dir/path/file into buf; the length, or -1. */
 static ssize_t
@@ -14,20 +15,11 @@ slurp(const char *dir, const char *path, const char *file, char *buf,
     size_t len)
 {
 	char name[4096];
-	ssize_t n;
-	int fd;
 
 	if (!dir)
 		return -1;
 	snprintf(name, sizeof(name), "%s/%s/%s", dir, path, file);
-	if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
+	return read_small(AT_FDCWD, name, buf, len);
 }
 
 /* The number after "key " (at a line's start) in text; -1 when absent. */

@@ -110,3 +110,10 @@ v1dir() {
 	[ "$own" = / ] && own=
 	echo "$mnt$own/arbor-$(echo "${T#/}/sock" | tr / -)"
 }
+
+# ensure_test_user: the unprivileged user arbor-it (group arbor-it-sup too).
+ensure_test_user() {
+	getent group arbor-it-sup >/dev/null || groupadd --system arbor-it-sup || return 1
+	getent passwd arbor-it >/dev/null ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin -G arbor-it-sup arbor-it
+}

@@ -229,6 +229,23 @@ CONF
 	wait_for "escapee killed at arbord's exit" dead "$esc"
 }
 
+test_unprivileged_arbord_falls_back_to_process_groups() {
+	[ "$(id -u)" = 0 ] || { echo "needs root to become another user"; return 77; }
+	command -v setpriv >/dev/null || { echo "no setpriv"; return 77; }
+	ensure_test_user || return 1
+	chmod 755 "$T"
+	mkdir -m 0777 "$T/u"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	setpriv --reuid arbor-it --regid arbor-it --clear-groups \
+	    "$ARBORD" -c "$T/tree.conf" -s "$T/u/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord control socket" "$ARBORCTL" -s "$T/u/sock" status || return 1
+	log_has "containment: process groups, not cgroups: " || fail "the fallback was not said" || return 1
+	assert_eq "containment" pgroup "$("$ARBORCTL" -s "$T/u/sock" status root/w --json | jq -r .containment)"
+}
+
 test_explicit_cgroup_path_that_is_not_cgroup2_is_an_error() {
 	conf tree <<CONF
 daemon = { cgroup = "$T/notcg"; };

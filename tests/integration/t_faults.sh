@@ -5,12 +5,6 @@
 
 raw() { python3 "$HELPERS/rawclient.py" "$@"; }
 
-ensure_test_user() {
-	getent group arbor-it-sup >/dev/null || groupadd --system arbor-it-sup || return 1
-	getent passwd arbor-it >/dev/null ||
-		useradd --system --no-create-home --shell /usr/sbin/nologin -G arbor-it-sup arbor-it
-}
-
 test_config_others_can_write_is_refused_as_root() {
 	[ "$(id -u)" = 0 ] || { echo "needs root"; return 77; }
 	conf tree <<CONF
