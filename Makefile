@@ -251,6 +251,10 @@ $(BUILD)/bench/floor: tests/bench/floor.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
 
+$(BUILD)/bench/spawn_many: tests/bench/spawn_many.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
+
 bench: deps
 	@missing=$$(for p in $(BENCH_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
@@ -263,7 +267,8 @@ bench: deps
 		$$SUDO apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; rc=$$?; \
 		[ -n "$$created" ] && $$SUDO rm -f /usr/sbin/policy-rc.d; [ $$rc -eq 0 ]; fi
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/probe $(BUILD)/bench/floor
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/probe $(BUILD)/bench/floor \
+		$(BUILD)/bench/spawn_many
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS)
 	$(Q)python3 tests/bench/scale.py $(BUILD) 1000 10000

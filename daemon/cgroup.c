@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,8 @@ struct cgroups {
 	int killfd;		/* <base>/cgroup.kill, for the guardian */
 	pid_t guardian;
 	struct watch gw;	/* the guardian's pidfd */
+	pthread_t premaker;
+	bool premaking;
 };
 
 /* ---- small file helpers ---- */
@@ -739,6 +742,78 @@ out:
 	return NULL;
 }
 
+/*
+ * The premaker: making a cgroup is the dearest step of a first start (the
+ * kernel allocates per-CPU state for each), and a spawn waits for its
+ * child's execve with the core's CPU idle beside it. So at start a thread
+ * of its own makes the static tree's directories, in start order, while
+ * the core spawns behind it; the core makes whatever is not there yet
+ * itself (mkdir says EEXIST for the rest), and writes every limit.
+ */
+struct premake {
+	int basefd;
+	unsigned enabled;
+	char **paths;		/* NULL-terminated; "+" first: a supervisor */
+};
+
+static void *
+premake_main(void *arg)
+{
+	struct premake *pm = arg;
+
+	for (char **p = pm->paths; *p; p++) {
+		const char *rel = *p + 1;
+
+		if (mkdirat(pm->basefd, rel, 0755) == 0 && **p == '+')
+			enable_at(pm->basefd, rel, pm->enabled, '+');
+	}
+	strv_free(pm->paths);
+	free(pm);
+	return NULL;
+}
+
+static void
+premake_list(const struct spec_node *n, const char *parent, char ***v,
+    size_t *k, size_t *cap)
+{
+	char *path = parent ? xasprintf("%s/%s", parent, n->name)
+	    : xstrdup(n->name);
+
+	if (*k + 2 > *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = xreallocarray(*v, *cap, sizeof(**v));
+	}
+	(*v)[(*k)++] = xasprintf("%c%s", n->is_supervisor ? '+' : '-', path);
+	(*v)[*k] = NULL;
+	for (size_t i = 0; i < n->nchildren; i++)
+		premake_list(n->children[i], path, v, k, cap);
+	free(path);
+}
+
+void
+cgroups_premake(struct cgroups *cg, const struct spec *sp)
+{
+	struct premake *pm;
+	sigset_t all, old;
+	size_t k = 0, cap = 0;
+
+	if (!cg)
+		return;
+	pm = xcalloc(1, sizeof(*pm));
+	pm->basefd = cg->basefd;
+	pm->enabled = cg->enabled;
+	premake_list(sp->root, NULL, &pm->paths, &k, &cap);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	cg->premaking = pthread_create(&cg->premaker, NULL, premake_main,
+	    pm) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!cg->premaking) {
+		strv_free(pm->paths);
+		free(pm);
+	}
+}
+
 void
 cgroups_close(struct cgroups *cg)
 {
@@ -746,6 +821,8 @@ cgroups_close(struct cgroups *cg)
 
 	if (!cg)
 		return;
+	if (cg->premaking)
+		pthread_join(cg->premaker, NULL);
 	guardian_stop(cg);
 	/* The tree stopped in order; anything still there is killed. */
 	{
@@ -890,37 +967,43 @@ apply_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, const char *dir)
 	enode_set_runtime(n, w | ((uintptr_t)(done & r->set) << 8));
 }
 
-/* Makes the v2 directory of n; its parent exists. */
+/*
+ * Makes the v2 directory of n (its parent exists), unless the premaker
+ * (below) made it already; with fdp, hands its fd back open.
+ */
 static int
-make_dir(struct cgroups *cg, struct enode *n, char *msg, size_t msglen)
+make_dir(struct cgroups *cg, struct enode *n, int *fdp, char *msg,
+    size_t msglen)
 {
 	const char *rel = enode_path(n);
-	struct stat st;
+	int fd;
 
 	if (mkdirat(cg->basefd, rel, 0755) < 0 && errno != EEXIST) {
 		snprintf(msg, msglen, "cgroup %s/%s: mkdir: %s", cg->base, rel,
 		    strerror(errno));
 		return -1;
 	}
-	if (fstatat(cg->basefd, rel, &st, 0) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(msg, msglen, "cgroup %s/%s: the name \"%s\" is a cgroup interface file there; rename the node",
-		    cg->base, rel, enode_name(n));
+	if ((fd = openat(cg->basefd, rel, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0) {
+		if (errno == ENOTDIR)
+			snprintf(msg, msglen, "cgroup %s/%s: the name \"%s\" is a cgroup interface file there; rename the node",
+			    cg->base, rel, enode_name(n));
+		else
+			snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, rel,
+			    strerror(errno));
 		return -1;
 	}
-	if (!enode_parent(n) && !cg->owned_base) {
-		int fd = openat(cg->basefd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd >= 0) {
-			(void)fsetxattr(fd, MARK_XATTR, "1", 1, 0);
-			close(fd);
-		}
-	}
-	if (enode_is_supervisor(n) && enable_at(cg->basefd, rel, cg->enabled,
-	    '+') < 0)
+	if (!enode_parent(n) && !cg->owned_base)
+		(void)fsetxattr(fd, MARK_XATTR, "1", 1, 0);
+	if (enode_is_supervisor(n) && enable_at(fd, ".", cg->enabled, '+') < 0)
 		log_msg(LOG_WARN, "cgroup %s/%s: enabling controllers: %s",
 		    cg->base, rel, strerror(errno));
 	enode_set_runtime(n, enode_runtime(n) | RT_MADE);
 	apply_v2(cg, n, rel);
+	if (fdp)
+		*fdp = fd;
+	else
+		close(fd);
 	return 0;
 }
 
@@ -987,7 +1070,8 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 		chain[k++] = a;
 	while (k-- > 0) {
 		if (!(enode_runtime(chain[k]) & RT_MADE)) {
-			if (make_dir(cg, chain[k], msg, msglen) < 0)
+			if (make_dir(cg, chain[k], chain[k] == n ? &s->dirfd :
+			    NULL, msg, msglen) < 0)
 				return -1;
 		} else if (chain[k] == n)
 			apply_v2(cg, n, enode_path(n));
@@ -1010,7 +1094,7 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 		}
 		s->nv1++;
 	}
-	if ((s->dirfd = openat(cg->basefd, enode_path(n),
+	if (s->dirfd < 0 && (s->dirfd = openat(cg->basefd, enode_path(n),
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, enode_path(n),
 		    strerror(errno));

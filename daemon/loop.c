@@ -36,9 +36,10 @@ struct proc {
 	pid_t pid;
 	struct enode *node;
 	struct proc *prev, *next;
-	/* Reaped while its cgroup still held processes being killed. */
-	bool reaped;
+	bool exited;		/* status and sig are known */
 	int status, sig;
+	/* Its cgroup still held processes, being killed: reaped, waiting. */
+	bool draining;
 	struct watch drain;	/* the cgroup's cgroup.events, EPOLLPRI */
 };
 
@@ -193,13 +194,32 @@ proc_unlink(struct loop *l, struct proc *p)
 	reactor_defer_free(l->r, p, proc_free);
 }
 
-/* The worker is over: its main process reaped, its cgroup empty. */
+static void
+proc_reap(struct proc *p)
+{
+	siginfo_t si;
+
+	if (p->w.fd < 0)
+		return;
+	waitid(P_PIDFD, (id_t)p->w.fd, &si, WEXITED | WNOHANG);
+	close(p->w.fd);
+	p->w.fd = -1;
+}
+
+/*
+ * The worker is over: its cgroup empty. The zombie is reaped only after
+ * the engine has heard (and started a replacement): until then it holds
+ * its cgroup's css_set, which the kernel then gives the replacement rather
+ * than making a new one, a cost that otherwise lengthened every restart by
+ * about a tenth (make bench).
+ */
 static void
 proc_done(struct loop *l, struct proc *p)
 {
 	proc_unlink(l, p);
 	if (enode_pid(p->node) == p->pid)
 		engine_exited(l->eng, p->node, p->status, p->sig, mono_ns());
+	proc_reap(p);
 }
 
 static void
@@ -213,6 +233,7 @@ on_drained(void *owner, uint32_t events)
 		return;
 	reactor_unwatch(l->r, &p->drain);
 	close(p->drain.fd);
+	p->draining = false;
 	l->ndraining--;
 	cgroups_renew(l->cg, p->node);
 	proc_done(l, p);
@@ -221,9 +242,9 @@ on_drained(void *owner, uint32_t events)
 /*
  * The main process of a worker is a zombie. With process groups: kill
  * what is left of its group while the zombie still holds the group id.
- * Then reap it; with cgroups, the engine hears of the exit only once the
- * worker's cgroup is empty (cgroups_drain killed what was left), so no
- * replacement starts beside a leftover.
+ * With cgroups, the engine hears of the exit only once the worker's
+ * cgroup is empty (cgroups_drain killed what was left), so no replacement
+ * starts beside a leftover.
  */
 static void
 proc_exited(struct loop *l, struct proc *p)
@@ -234,15 +255,18 @@ proc_exited(struct loop *l, struct proc *p)
 	memset(&si, 0, sizeof(si));
 	if (!l->cg)
 		kill(-p->pid, SIGKILL);
-	if (waitid(P_PIDFD, (id_t)p->w.fd, &si, WEXITED | WNOHANG) < 0 ||
-	    si.si_pid == 0)
+	/* Read, not reaped: proc_done reaps it. */
+	if (waitid(P_PIDFD, (id_t)p->w.fd, &si,
+	    WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
 		return;
 	p->status = si.si_code == CLD_EXITED ? si.si_status : -1;
 	p->sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
 	reactor_unwatch(l->r, &p->w);
-	close(p->w.fd);
-	p->reaped = true;
+	p->exited = true;
 	if (l->cg && (fd = cgroups_drain(l->cg, p->node)) >= 0) {
+		/* Its leaf is made anew once empty: nothing to keep alive. */
+		proc_reap(p);
+		p->draining = true;
 		if (reactor_watch(l->r, &p->drain, fd, EPOLLPRI, on_drained,
 		    p) < 0)
 			fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
@@ -275,7 +299,7 @@ reap_children(struct loop *l)
 		    si.si_pid == 0)
 			return;
 		p = proc_find(l, si.si_pid);
-		if (p && !p->reaped)
+		if (p && !p->exited)
 			proc_exited(l, p);
 		else
 			waitid(P_PID, (id_t)si.si_pid, &si, WEXITED | WNOHANG);
@@ -419,7 +443,7 @@ draining(const struct loop *l, const struct enode *n)
 	if (!l->ndraining)
 		return false;
 	for (const struct proc *p = l->procs; p; p = p->next)
-		if (p->node == n && p->reaped)
+		if (p->node == n && p->draining)
 			return true;
 	return false;
 }
@@ -837,6 +861,7 @@ setup(struct loop *l, const struct loop_options *o)
 		l->cg = cgroups_open(l->r, l->spec, o->socket_path, &failed);
 		if (failed)
 			return -1;
+		cgroups_premake(l->cg, l->spec);
 		unapplied_warnings(l->cg, l->spec, NULL);
 	}
 	/* The engine exists before the sockets that feed it open. */
@@ -903,7 +928,10 @@ out:
 	kill_leftovers();
 	for (struct proc *p = l.procs, *next; p; p = next) {
 		next = p->next;
-		close(p->reaped ? p->drain.fd : p->w.fd);
+		if (p->draining)
+			close(p->drain.fd);
+		if (p->w.fd >= 0)
+			close(p->w.fd);
 		free(p);
 	}
 	engine_free(l.eng);

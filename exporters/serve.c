@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,12 @@ server_client(struct server *sv, const struct obs_msg *m, uint64_t now)
 		sv->ops.figures(sv->ops.ctx, m->req.status);
 		send_json(sv, c, json_pack("{s:b, s:o}", "ok", 1, "status",
 		    (json_t *)m->req.status), now);
+		/*
+		 * A big tree's status is megabytes made by the core and freed
+		 * here, with the reply's text in this thread's arena: give
+		 * them back, or arbord's RSS keeps the largest one.
+		 */
+		malloc_trim(0);
 		break;
 	}
 	client_end(sv->clients, c);

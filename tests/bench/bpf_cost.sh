@@ -21,8 +21,9 @@ pipe_usecs() {
 }
 
 start_arbord() {
-	# $1: extra tree children
+	# $1: extra tree children; $2: daemon keys (cgroup = "off": lineage only)
 	cat >"$dir/tree.conf" <<CONF
+daemon = { ${2:-} };
 tree = { strategy = "one_for_one"; children = (
   { name = "idle"; command = ["/bin/sleep", "100000"]; }$1
 ); };
@@ -50,14 +51,20 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 RUNQLAT=$(command -v runqlat || true)
 echo "bpf_cost: perf bench sched pipe -l $LOOPS, pinned to CPU 0, $ROUNDS rounds${RUNQLAT:+ (off, arbord, libbpf-tools runqlat)}"
 : >"$dir/ratios"
+: >"$dir/lineage"
 : >"$dir/runqlat"
 for r in $(seq "$ROUNDS"); do
 	off=$(pipe_usecs)
 	start_arbord ""
 	on=$(pipe_usecs)
 	stop_arbord
-	echo "$on $off" | awk -v r="$r" '{ printf "  round %d: off %.3f us/op, arbord %.3f us/op, ratio %.3f", r, $2, $1, $1 / $2 }'
+	# The probes as they were before they knew cgroups: lineage only.
+	start_arbord "" 'cgroup = "off";'
+	lin=$(pipe_usecs)
+	stop_arbord
+	echo "$on $off $lin" | awk -v r="$r" '{ printf "  round %d: off %.3f us/op, arbord %.3f us/op, ratio %.3f, arbord (cgroup off) %.3f us/op, ratio %.3f", r, $2, $1, $1 / $2, $3, $3 / $2 }'
 	echo "$on $off" | awk '{ print $1 / $2 }' >>"$dir/ratios"
+	echo "$lin $off" | awk '{ print $1 / $2 }' >>"$dir/lineage"
 	if [ -n "$RUNQLAT" ]; then
 		"$RUNQLAT" 3600 1 >/dev/null 2>&1 &
 		rq=$!
@@ -70,6 +77,7 @@ for r in $(seq "$ROUNDS"); do
 	echo
 done
 printf "bpf_cost: untracked processes, median ratio arbord/off: %.3f (target <= 1.10)\n" "$(median <"$dir/ratios")"
+printf "bpf_cost: untracked processes, median ratio arbord (cgroup off, lineage only)/off: %.3f (the cgroup-aware probes no worse than this)\n" "$(median <"$dir/lineage")"
 [ -s "$dir/runqlat" ] &&
 	printf "bpf_cost: untracked processes, median ratio runqlat/off: %.3f\n" "$(median <"$dir/runqlat")"
 

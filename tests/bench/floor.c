@@ -2,7 +2,11 @@
 /*
  * The floor of restart latency: spawn, wait on a pidfd, respawn at once,
  * nothing else. Usage: floor COUNT PROGRAM [ARG...] (COUNT spawns).
+ * With FLOOR_CGROUP=DIR (a cgroup v2 directory) each child is born there
+ * (clone3, CLONE_INTO_CGROUP): what the kernel itself charges a process
+ * for living in a cgroup of its own.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,17 +17,45 @@
 
 extern char **environ;
 
+struct clone3_args {
+	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal,
+	    stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+static pid_t
+spawn_into(int cgfd, char **argv)
+{
+	struct clone3_args a = { .flags = 0x4000ULL /* CLONE_VFORK */ |
+	    0x200000000ULL /* CLONE_INTO_CGROUP */, .exit_signal = SIGCHLD,
+	    .cgroup = (unsigned long long)cgfd };
+	long pid = syscall(SYS_clone3, &a, sizeof(a));
+
+	if (pid == 0) {
+		execve(argv[0], argv, environ);
+		_exit(127);
+	}
+	return (pid_t)pid;
+}
+
 int
 main(int argc, char **argv)
 {
 	int count = argc > 2 ? atoi(argv[1]) : 0;
+	const char *cg = getenv("FLOOR_CGROUP");
+	int cgfd = cg ? open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 
+	if (cg && cgfd < 0)
+		return 1;
 	for (int i = 0; i < count; i++) {
 		siginfo_t si;
 		pid_t pid;
 		int pfd;
 
-		if (posix_spawn(&pid, argv[2], NULL, NULL, argv + 2, environ) != 0)
+		if (cgfd >= 0) {
+			if ((pid = spawn_into(cgfd, argv + 2)) < 0)
+				return 1;
+		} else if (posix_spawn(&pid, argv[2], NULL, NULL, argv + 2,
+		    environ) != 0)
 			return 1;
 		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		struct pollfd p = { .fd = pfd, .events = POLLIN };

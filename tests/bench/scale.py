@@ -114,21 +114,27 @@ def run(count):
     return res
 
 
-def bare_spawn(count):
-    """The floor for starting count workers: a loop of posix_spawn of the
-    same program, each returning once it has exec'd (glibc's posix_spawn
-    uses CLONE_VFORK), as arbord's spawns do."""
-    argv = ["/bin/sleep", "100000"]
-    pids = []
-    t0 = time.monotonic()
-    for _ in range(count):
-        pids.append(os.posix_spawn(argv[0], argv, os.environ))
-    took = time.monotonic() - t0
-    for pid in pids:
-        os.kill(pid, signal.SIGKILL)
-    for pid in pids:
-        os.waitpid(pid, 0)
-    return took
+def cgroup2_mount():
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            a, b = line.split(" - ", 1)
+            if b.split()[0] == "cgroup2":
+                return a.split()[4]
+    return None
+
+
+def bare_spawn(count, in_cgroups=False):
+    """The floor for starting count workers (tests/bench/spawn_many.c): a
+    loop of posix_spawn of the same program, or, in_cgroups, each into a
+    cgroup of its own made just before; None when cgroups are not writable."""
+    args = [os.path.join(BUILD, "bench", "spawn_many"), str(count)]
+    if in_cgroups:
+        mnt = cgroup2_mount()
+        if not mnt or not os.access(mnt, os.W_OK):
+            return None
+        args.append(os.path.join(mnt, "arbor-bench-spawn"))
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600).stdout
+    return float(out.split()[0])
 
 
 def main():
@@ -140,10 +146,14 @@ def main():
         print("  " + ", ".join("%s: %s" % kv for kv in r.items()))
     if results:
         n = results[-1]["workers"]
-        bare = bare_spawn(n)
+        bare, leaves = bare_spawn(n), bare_spawn(n, in_cgroups=True)
         started = results[-1]["all started s"]
         print("  a bare posix_spawn loop of %d: %.3f s; arbord's start / the loop = %s (target <= 1.15)" % (
             n, bare, "%.3f" % (started / bare) if isinstance(started, float) else "-"))
+        if leaves:
+            print("  the same loop, each child born into a cgroup of its own: %.3f s (%.3f x the plain loop: "
+                  "the kernel's share); arbord's start / this loop = %s" % (
+                      leaves, leaves / bare, "%.3f" % (started / leaves) if isinstance(started, float) else "-"))
     if len(results) >= 2:
         a, b = results[0], results[-1]
         per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])

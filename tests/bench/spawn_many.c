@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The floor of starting N workers: a loop of posix_spawn of /bin/sleep,
+ * each call returning once its child has exec'd (glibc's posix_spawn waits
+ * with CLONE_VFORK), as arbord's spawns do. Prints the seconds it took,
+ * then kills and reaps them.
+ *
+ *   spawn_many N            plain posix_spawn
+ *   spawn_many N DIR        each child born into a cgroup of its own,
+ *                           DIR/wK, made just before (clone3 with
+ *                           CLONE_INTO_CGROUP): what the kernel charges
+ *                           for a leaf per worker
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct clone3_args {
+	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal,
+	    stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+static double
+now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static pid_t
+spawn_into(int dirfd, int k, char **argv)
+{
+	struct clone3_args a = { .flags = 0x4000ULL /* CLONE_VFORK */ |
+	    0x200000000ULL /* CLONE_INTO_CGROUP */, .exit_signal = SIGCHLD };
+	char name[32];
+	long pid;
+	int fd;
+
+	snprintf(name, sizeof(name), "w%d", k);
+	if (mkdirat(dirfd, name, 0755) < 0 ||
+	    (fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	a.cgroup = (unsigned long long)fd;
+	pid = syscall(SYS_clone3, &a, sizeof(a));
+	if (pid == 0) {
+		execve(argv[0], argv, environ);
+		_exit(127);
+	}
+	close(fd);
+	return (pid_t)pid;
+}
+
+int
+main(int argc, char **argv)
+{
+	char *sleeper[] = { "/bin/sleep", "100000", NULL };
+	int n = argc > 1 ? atoi(argv[1]) : 0, dirfd = -1;
+	pid_t *pids = calloc((size_t)n + 1, sizeof(*pids));
+	double t0;
+
+	if (argc > 2 && (mkdir(argv[2], 0755), dirfd = open(argv[2],
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		perror(argv[2]);
+		return 1;
+	}
+	t0 = now();
+	for (int i = 0; i < n; i++) {
+		if (dirfd >= 0)
+			pids[i] = spawn_into(dirfd, i, sleeper);
+		else if (posix_spawn(&pids[i], sleeper[0], NULL, NULL, sleeper,
+		    environ) != 0)
+			pids[i] = -1;
+		if (pids[i] < 0) {
+			perror("spawn");
+			n = i;
+			break;
+		}
+	}
+	printf("%.3f\n", now() - t0);
+	fflush(stdout);
+	for (int i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	for (int i = 0; i < n; i++)
+		waitpid(pids[i], NULL, 0);
+	for (int i = 0; dirfd >= 0 && i < n; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "w%d", i);
+		unlinkat(dirfd, name, AT_REMOVEDIR);
+	}
+	if (dirfd >= 0)
+		rmdir(argv[2]);
+	free(pids);
+	return 0;
+}
