@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,8 +76,6 @@ struct cgroups {
 	int killfd;		/* <base>/cgroup.kill, for the guardian */
 	pid_t guardian;
 	struct watch gw;	/* the guardian's pidfd */
-	pthread_t premaker;
-	bool premaking;
 };
 
 /* ---- small file helpers ---- */
@@ -742,78 +739,6 @@ out:
 	return NULL;
 }
 
-/*
- * The premaker: making a cgroup is the dearest step of a first start (the
- * kernel allocates per-CPU state for each), and a spawn waits for its
- * child's execve with the core's CPU idle beside it. So at start a thread
- * of its own makes the static tree's directories, in start order, while
- * the core spawns behind it; the core makes whatever is not there yet
- * itself (mkdir says EEXIST for the rest), and writes every limit.
- */
-struct premake {
-	int basefd;
-	unsigned enabled;
-	char **paths;		/* NULL-terminated; "+" first: a supervisor */
-};
-
-static void *
-premake_main(void *arg)
-{
-	struct premake *pm = arg;
-
-	for (char **p = pm->paths; *p; p++) {
-		const char *rel = *p + 1;
-
-		if (mkdirat(pm->basefd, rel, 0755) == 0 && **p == '+')
-			enable_at(pm->basefd, rel, pm->enabled, '+');
-	}
-	strv_free(pm->paths);
-	free(pm);
-	return NULL;
-}
-
-static void
-premake_list(const struct spec_node *n, const char *parent, char ***v,
-    size_t *k, size_t *cap)
-{
-	char *path = parent ? xasprintf("%s/%s", parent, n->name)
-	    : xstrdup(n->name);
-
-	if (*k + 2 > *cap) {
-		*cap = *cap ? *cap * 2 : 64;
-		*v = xreallocarray(*v, *cap, sizeof(**v));
-	}
-	(*v)[(*k)++] = xasprintf("%c%s", n->is_supervisor ? '+' : '-', path);
-	(*v)[*k] = NULL;
-	for (size_t i = 0; i < n->nchildren; i++)
-		premake_list(n->children[i], path, v, k, cap);
-	free(path);
-}
-
-void
-cgroups_premake(struct cgroups *cg, const struct spec *sp)
-{
-	struct premake *pm;
-	sigset_t all, old;
-	size_t k = 0, cap = 0;
-
-	if (!cg)
-		return;
-	pm = xcalloc(1, sizeof(*pm));
-	pm->basefd = cg->basefd;
-	pm->enabled = cg->enabled;
-	premake_list(sp->root, NULL, &pm->paths, &k, &cap);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	cg->premaking = pthread_create(&cg->premaker, NULL, premake_main,
-	    pm) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!cg->premaking) {
-		strv_free(pm->paths);
-		free(pm);
-	}
-}
-
 void
 cgroups_close(struct cgroups *cg)
 {
@@ -821,8 +746,6 @@ cgroups_close(struct cgroups *cg)
 
 	if (!cg)
 		return;
-	if (cg->premaking)
-		pthread_join(cg->premaker, NULL);
 	guardian_stop(cg);
 	/* The tree stopped in order; anything still there is killed. */
 	{
@@ -968,8 +891,8 @@ apply_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, const char *dir)
 }
 
 /*
- * Makes the v2 directory of n (its parent exists), unless the premaker
- * (below) made it already; with fdp, hands its fd back open.
+ * Makes the v2 directory of n (its parent exists); with fdp, hands its
+ * fd back open.
  */
 static int
 make_dir(struct cgroups *cg, struct enode *n, int *fdp, char *msg,

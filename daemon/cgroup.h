@@ -46,12 +46,6 @@ struct cgroups *cgroups_open(struct reactor *, const struct spec *sp,
  */
 void cgroups_close(struct cgroups *);
 
-/*
- * Makes the directories of sp's static tree ahead of their first start,
- * in a thread of its own (cgroup.c says why); joined by cgroups_close.
- */
-void cgroups_premake(struct cgroups *, const struct spec *sp);
-
 /* Below the v2 mount: "/arbor-run-arbor.sock" (for status). */
 const char *cgroups_base(const struct cgroups *);
 void cgroups_view(const struct cgroups *, struct cg_view *);

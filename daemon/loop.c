@@ -206,20 +206,13 @@ proc_reap(struct proc *p)
 	p->w.fd = -1;
 }
 
-/*
- * The worker is over: its cgroup empty. The zombie is reaped only after
- * the engine has heard (and started a replacement): until then it holds
- * its cgroup's css_set, which the kernel then gives the replacement rather
- * than making a new one, a cost that otherwise lengthened every restart by
- * about a tenth (make bench).
- */
+/* The worker is over: its main process reaped, its cgroup empty. */
 static void
 proc_done(struct loop *l, struct proc *p)
 {
 	proc_unlink(l, p);
 	if (enode_pid(p->node) == p->pid)
 		engine_exited(l->eng, p->node, p->status, p->sig, mono_ns());
-	proc_reap(p);
 }
 
 static void
@@ -255,7 +248,6 @@ proc_exited(struct loop *l, struct proc *p)
 	memset(&si, 0, sizeof(si));
 	if (!l->cg)
 		kill(-p->pid, SIGKILL);
-	/* Read, not reaped: proc_done reaps it. */
 	if (waitid(P_PIDFD, (id_t)p->w.fd, &si,
 	    WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
 		return;
@@ -263,9 +255,8 @@ proc_exited(struct loop *l, struct proc *p)
 	p->sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
 	reactor_unwatch(l->r, &p->w);
 	p->exited = true;
+	proc_reap(p);
 	if (l->cg && (fd = cgroups_drain(l->cg, p->node)) >= 0) {
-		/* Its leaf is made anew once empty: nothing to keep alive. */
-		proc_reap(p);
 		p->draining = true;
 		if (reactor_watch(l->r, &p->drain, fd, EPOLLPRI, on_drained,
 		    p) < 0)
@@ -861,7 +852,6 @@ setup(struct loop *l, const struct loop_options *o)
 		l->cg = cgroups_open(l->r, l->spec, o->socket_path, &failed);
 		if (failed)
 			return -1;
-		cgroups_premake(l->cg, l->spec);
 		unapplied_warnings(l->cg, l->spec, NULL);
 	}
 	/* The engine exists before the sockets that feed it open. */
