@@ -15,9 +15,10 @@ CONF
 	log_has "arbord 1 started" || fail "arbord is not PID 1 in its namespace" || return 1
 	# The worker sees the pid arbord reports: both are of the namespace.
 	assert_eq "worker pid inside the namespace" "$(pid_of root/leaver)" "$(cat "$T/leaver")" || return 1
-	# The five orphans are re-parented to arbord (PID 1) and must be reaped.
+	# The five orphans are re-parented to arbord (PID 1) and must be reaped;
+	# what stays is the worker (and, with containment, the guardian).
 	wait_for "orphans reaped" bash -c "[ \"\$(ps -o stat= --ppid $ARBORD_PID | grep -c '^Z')\" = 0 ] &&
-		[ \"\$(ps -o pid= --ppid $ARBORD_PID | wc -l)\" = 1 ]" || return 1
+		[ \"\$(ps -o comm= --ppid $ARBORD_PID | grep -vc '^arbord-guard\$')\" = 1 ]" || return 1
 	kill -TERM "$ARBORD_PID"
 	wait "$unshare_pid"
 	assert_eq "exit code" 0 "$?" || return 1
