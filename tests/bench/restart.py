@@ -216,8 +216,8 @@ def crash_loop(seconds=5.0):
     env = dict(os.environ)
     env["PROBE_LIFE_MS"] = "0"
     out = []
-    for name in SYSTEMS[1:]:
-        if name.startswith("s6 (notification"):
+    for name in SYSTEMS:
+        if name.startswith(("floor", "s6 (notification")):
             continue
         tool = {"runit (runsv)": "runsv", "daemontools (supervise)": "supervise",
                 "supervisord": "supervisord", "s6 (s6-supervise)": "s6-supervise"}.get(name)
