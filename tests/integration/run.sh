@@ -11,17 +11,18 @@ files=${FILES:-$(cd "$here" && ls t_*.sh)}
 
 # cgroup_leftovers DIR: kills and removes the cgroup bases of arbords
 # whose control socket was in DIR (arbord(8), CONTAINMENT: their names).
+# Processes killed there may take a while to be reaped (by init, once
+# arbord is gone): what cannot go yet is tried again at the end.
+leftover_bases=()
 cgroup_leftovers() {
-	local base i
+	local base
 	for base in $(find /sys/fs/cgroup -maxdepth 4 -type d \
 	    -name "arbor-$(echo "${1#/}" | tr / -)-*" 2>/dev/null); do
 		[ -e "$base/cgroup.kill" ] && echo 1 >"$base/cgroup.kill" 2>/dev/null
-		for ((i = 0; i < 50; i++)); do
-			find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
-			[ -d "$base" ] || break
-			sleep 0.02
-		done
+		find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$base" ] && leftover_bases+=("$base")
 	done
+	true
 }
 
 for f in $files; do
@@ -84,6 +85,16 @@ for f in $files; do
 		rm -rf "$dir"
 	done
 done
+for ((i = 0; i < 250 && ${#leftover_bases[@]} > 0; i++)); do
+	left=()
+	for base in "${leftover_bases[@]}"; do
+		find "$base" -depth -type d -exec rmdir {} + 2>/dev/null
+		[ -d "$base" ] && left+=("$base")
+	done
+	leftover_bases=("${left[@]}")
+	[ ${#left[@]} -gt 0 ] && sleep 0.04
+done
+[ ${#leftover_bases[@]} -gt 0 ] && echo "cgroups left (not empty after 10 s): ${leftover_bases[*]}"
 [ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
 echo "integration: $pass passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]
