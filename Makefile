@@ -172,7 +172,7 @@ $(BUILD)/test_join: $(call obj,tests/unit/test_join.c exporters/join.c daemon/ev
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -ljansson -lconfig
 
-$(BUILD)/test_cglimits: $(call obj,tests/unit/test_cglimits.c daemon/cglimits.c daemon/util.c)
+$(BUILD)/test_cglimits: $(call obj,tests/unit/test_cglimits.c daemon/cglimits.c config/spec.c daemon/util.c)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka
 

@@ -183,6 +183,18 @@ spec_supervisor_equal(const struct spec_node *a, const struct spec_node *b)
 	    res_eq(&a->res, &b->res);
 }
 
+uint64_t
+res_size(const struct spec_resources *r, enum res_key k)
+{
+	switch (k) {
+	case RES_MEMORY_MAX: return r->memory_max;
+	case RES_MEMORY_HIGH: return r->memory_high;
+	case RES_MEMORY_SWAP_MAX: return r->memory_swap_max;
+	case RES_PIDS_MAX: return r->pids_max;
+	default: return RES_MAX;
+	}
+}
+
 const char *
 res_key_name(enum res_key k)
 {

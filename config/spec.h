@@ -172,6 +172,8 @@ bool spec_supervisor_equal(const struct spec_node *, const struct spec_node *);
 
 /* The config key of a resource ("memory_max"). */
 const char *res_key_name(enum res_key);
+/* The value of a size-like key (memory_*, pids_max); RES_MAX: "max". */
+uint64_t res_size(const struct spec_resources *, enum res_key);
 
 const char *restart_type_name(enum restart_type);
 const char *strategy_name(enum strategy);

@@ -79,6 +79,22 @@ has(const struct spec_resources *r, enum res_key k)
 	return r->set & (1U << k);
 }
 
+/* A size-like key's value, "max" when it is not given. */
+static uint64_t
+given_size(const struct spec_resources *r, enum res_key k)
+{
+	return has(r, k) ? res_size(r, k) : RES_MAX;
+}
+
+/* Each key's cgroup v2 file. */
+static const char *const v2_files[RES_NKEYS] = {
+	[RES_MEMORY_MAX] = "memory.max", [RES_MEMORY_HIGH] = "memory.high",
+	[RES_MEMORY_SWAP_MAX] = "memory.swap.max",
+	[RES_OOM_GROUP] = "memory.oom.group", [RES_PIDS_MAX] = "pids.max",
+	[RES_CPU_MAX] = "cpu.max", [RES_CPU_WEIGHT] = "cpu.weight",
+	[RES_IO_WEIGHT] = "io.weight",
+};
+
 unsigned
 cg_write_v2(int dirfd, const struct spec_resources *r, unsigned keys,
     char *why, size_t whylen)
@@ -89,37 +105,19 @@ cg_write_v2(int dirfd, const struct spec_resources *r, unsigned keys,
 	if (why && whylen)
 		why[0] = '\0';
 	for (int k = 0; k < RES_NKEYS; k++) {
-		const char *file = NULL;
-
 		if (!(keys & (1U << k)))
 			continue;
 		switch ((enum res_key)k) {
 		case RES_MEMORY_MAX:
-			file = "memory.max";
-			size_text(v, sizeof(v), has(r, k) ? r->memory_max : RES_MAX,
-			    "max");
-			break;
 		case RES_MEMORY_HIGH:
-			file = "memory.high";
-			size_text(v, sizeof(v), has(r, k) ? r->memory_high :
-			    RES_MAX, "max");
-			break;
 		case RES_MEMORY_SWAP_MAX:
-			file = "memory.swap.max";
-			size_text(v, sizeof(v), has(r, k) ? r->memory_swap_max :
-			    RES_MAX, "max");
+		case RES_PIDS_MAX:
+			size_text(v, sizeof(v), given_size(r, k), "max");
 			break;
 		case RES_OOM_GROUP:
-			file = "memory.oom.group";
 			snprintf(v, sizeof(v), "%d", has(r, k) && r->oom_group);
 			break;
-		case RES_PIDS_MAX:
-			file = "pids.max";
-			size_text(v, sizeof(v), has(r, k) ? r->pids_max : RES_MAX,
-			    "max");
-			break;
 		case RES_CPU_MAX:
-			file = "cpu.max";
 			if (has(r, k) && r->cpu_quota_us != RES_MAX)
 				snprintf(v, sizeof(v), "%" PRIu64 " %" PRIu64,
 				    r->cpu_quota_us, r->cpu_period_us);
@@ -128,18 +126,16 @@ cg_write_v2(int dirfd, const struct spec_resources *r, unsigned keys,
 				    has(r, k) ? r->cpu_period_us : 100000);
 			break;
 		case RES_CPU_WEIGHT:
-			file = "cpu.weight";
 			snprintf(v, sizeof(v), "%u", has(r, k) ? r->cpu_weight : 100);
 			break;
 		case RES_IO_WEIGHT:
-			file = "io.weight";
 			snprintf(v, sizeof(v), "default %u",
 			    has(r, k) ? r->io_weight : 100);
 			break;
 		default:
 			continue;
 		}
-		if (put(dirfd, file, v, why, whylen))
+		if (put(dirfd, v2_files[k], v, why, whylen))
 			done |= 1U << k;
 	}
 	return done;
@@ -162,12 +158,13 @@ cg_v1_lacks(enum res_key k)
 static void
 memsw_text(char *v, size_t len, const struct spec_resources *r)
 {
-	if (!has(r, RES_MEMORY_SWAP_MAX) || r->memory_swap_max == RES_MAX ||
-	    !has(r, RES_MEMORY_MAX) || r->memory_max == RES_MAX)
+	uint64_t mem = given_size(r, RES_MEMORY_MAX);
+	uint64_t swap = given_size(r, RES_MEMORY_SWAP_MAX);
+
+	if (mem == RES_MAX || swap == RES_MAX)
 		snprintf(v, len, "-1");
 	else
-		snprintf(v, len, "%" PRIu64,
-		    sat_add_u64(r->memory_max, r->memory_swap_max));
+		snprintf(v, len, "%" PRIu64, sat_add_u64(mem, swap));
 }
 
 unsigned
@@ -183,8 +180,7 @@ cg_write_v1(int dirfd, enum cg_ctrl ctrl, const struct spec_resources *r,
 	if (keys & ((1U << RES_MEMORY_MAX) | (1U << RES_MEMORY_SWAP_MAX))) {
 		bool lim_ok, sw_ok = false;
 
-		size_text(v, sizeof(v), has(r, RES_MEMORY_MAX) ? r->memory_max :
-		    RES_MAX, "-1");
+		size_text(v, sizeof(v), given_size(r, RES_MEMORY_MAX), "-1");
 		/*
 		 * memsw may never be below the limit: a limit raised above
 		 * the old memsw fails until memsw is raised, so try again.
@@ -205,14 +201,12 @@ cg_write_v1(int dirfd, enum cg_ctrl ctrl, const struct spec_resources *r,
 			done |= 1U << RES_MEMORY_SWAP_MAX;
 	}
 	if (keys & (1U << RES_MEMORY_HIGH)) {
-		size_text(v, sizeof(v), has(r, RES_MEMORY_HIGH) ? r->memory_high :
-		    RES_MAX, "-1");
+		size_text(v, sizeof(v), given_size(r, RES_MEMORY_HIGH), "-1");
 		if (put(dirfd, "memory.soft_limit_in_bytes", v, why, whylen))
 			done |= 1U << RES_MEMORY_HIGH;
 	}
 	if (keys & (1U << RES_PIDS_MAX)) {
-		size_text(v, sizeof(v), has(r, RES_PIDS_MAX) ? r->pids_max :
-		    RES_MAX, "max");
+		size_text(v, sizeof(v), given_size(r, RES_PIDS_MAX), "max");
 		if (put(dirfd, "pids.max", v, why, whylen))
 			done |= 1U << RES_PIDS_MAX;
 	}

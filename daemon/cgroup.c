@@ -54,6 +54,8 @@
 #define RT_V1_KEYS(w)	((unsigned)(((w) >> 8) & 0xff))
 #define RT_MADE		((uintptr_t)1 << 16)
 #define RT_V1_MADE(c)	((uintptr_t)1 << (17 + (c)))	/* c < CTRL_N */
+/* What goes with the v2 directory when it is made anew. */
+#define RT_V2_DIR	(RT_MADE | (uintptr_t)0xff)
 
 #define LEAF_SELF "arbord"
 /* On the directories arbord makes in a base it shares (delegated, given). */
@@ -131,7 +133,7 @@ has_token(char *list, const char *tok)
 }
 
 /*
- * The mount point of cgroup v2 (ctrl < 0) or of the v1 hierarchy that
+ * The mount point of cgroup v2 (ctrl NULL) or of the v1 hierarchy that
  * carries controller name; NULL when none.
  */
 static char *
@@ -321,10 +323,7 @@ other_member(int dirfd, const char *rel)
 	return 0;
 }
 
-/*
- * What a SIGKILLed arbord of this base left: every directory in it is
- * killed and removed. -1 when a live arbord still holds the base.
- */
+/* The mark (MARK_XATTR) of directory dirfd/name; its length, or -1. */
 static ssize_t
 fgetxattr_at(int dirfd, const char *name, char *v, size_t len)
 {
@@ -338,6 +337,10 @@ fgetxattr_at(int dirfd, const char *name, char *v, size_t len)
 	return n;
 }
 
+/*
+ * What a SIGKILLed arbord of this base left: every directory in it that is
+ * arbord's is killed and removed. -1 when a live arbord still holds it.
+ */
 static int
 clean_base(int basefd, const char *base, bool owned, const char *root_name)
 {
@@ -397,7 +400,10 @@ guardian_main(int pidfd, int killfd)
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (dup2(pidfd, 3) < 0 || dup2(killfd, 4) < 0)
+	/* Above 4 first, so that neither dup2 can close the other's fd. */
+	if ((pidfd = fcntl(pidfd, F_DUPFD, 5)) < 0 ||
+	    (killfd = fcntl(killfd, F_DUPFD, 5)) < 0 ||
+	    dup2(pidfd, 3) < 0 || dup2(killfd, 4) < 0)
 		syscall(SYS_exit_group, 1);
 	syscall(SYS_close_range, 5, ~0U, 0);
 	prctl(PR_SET_NAME, "arbord-guard", 0, 0, 0);
@@ -429,7 +435,6 @@ guardian_start(struct cgroups *cg)
 			close(fd);
 		return -1;
 	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	cg->guardian = pid;
 	return 0;
 }
@@ -518,11 +523,29 @@ enable_at(int dirfd, const char *rel, unsigned mask, char sign)
 	return write_at(dirfd, path, buf);
 }
 
-/* Which controllers go below the base: memory and pids for their figures, cpu and io when a key needs them. */
+/*
+ * The controllers to enable below the base: memory and pids for their
+ * figures, cpu and io when a key needs them.
+ */
 static unsigned
 wanted(const struct spec *sp)
 {
 	return (1U << CTRL_MEMORY) | (1U << CTRL_PIDS) | ctrls_used(sp->root);
+}
+
+/* Removes arbord's part of v1 hierarchy c: all of it, or the tree's part. */
+static void
+v1_clean(const struct cgroups *cg, enum cg_ctrl c)
+{
+	char *dir;
+
+	if (cg->v1_made[c]) {
+		rmdir_tree(AT_FDCWD, cg->v1[c]);
+		return;
+	}
+	dir = xasprintf("%s/%s", cg->v1[c], cg->root_name);
+	rmdir_tree(AT_FDCWD, dir);
+	free(dir);
 }
 
 /* The v1 hierarchies of memory, pids and cpu that v2 does not offer. */
@@ -546,8 +569,7 @@ find_v1(struct cgroups *cg, const char *name, bool own_base)
 			    : xstrdup(dir);
 			cg->v1_made[c] = own_base;
 			/* What a SIGKILLed arbord left there holds no process now. */
-			if (own_base)
-				rmdir_tree(AT_FDCWD, cg->v1[c]);
+			v1_clean(cg, c);
 		}
 		free(dir);
 		free(own);
@@ -573,6 +595,27 @@ cg_free(struct cgroups *cg)
 	free(cg->home);
 	free(cg->root_name);
 	free(cg);
+}
+
+/*
+ * arbord back where it came from, its leaf removed. The controllers
+ * enabled below the base go first: a cgroup with some enabled below it
+ * may hold no process, and the base may be where arbord came from.
+ */
+static void
+leave_leaf(struct cgroups *cg)
+{
+	char pid[32], *home = xasprintf("%s/cgroup.procs", cg->home);
+
+	enable_at(cg->basefd, ".", cg->enabled, '-');
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (write_file(home, pid) < 0)
+		log_msg(LOG_WARN, "cgroup: moving arbord back to %s: %s",
+		    cg->home, strerror(errno));
+	free(home);
+	if (unlinkat(cg->basefd, LEAF_SELF, AT_REMOVEDIR) < 0)
+		log_msg(LOG_WARN, "cgroup: rmdir %s/%s: %s", cg->base, LEAF_SELF,
+		    strerror(errno));
 }
 
 /* Picks the base; NULL with why when there is none to use. */
@@ -696,14 +739,9 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 	    O_WRONLY | O_CLOEXEC)) < 0 || guardian_start(cg) < 0) {
 		snprintf(why, sizeof(why), "starting the guardian: %s",
 		    strerror(errno));
-		char *home = xasprintf("%s/cgroup.procs", cg->home);
-
-		write_file(home, pid);
-		free(home);
-		unlinkat(cg->basefd, LEAF_SELF, AT_REMOVEDIR);
+		leave_leaf(cg);
 		goto fallback;
 	}
-	fcntl(cg->self_pidfd, F_SETFD, FD_CLOEXEC);
 	{
 		char list[128] = "";
 		size_t k = 0;
@@ -742,8 +780,6 @@ out:
 void
 cgroups_close(struct cgroups *cg)
 {
-	char pid[32], *home;
-
 	if (!cg)
 		return;
 	guardian_stop(cg);
@@ -766,19 +802,9 @@ cgroups_close(struct cgroups *cg)
 			close(fd);
 	}
 	for (int c = 0; c < CTRL_N; c++)
-		if (cg->v1[c] && cg->v1_made[c])
-			rmdir_tree(AT_FDCWD, cg->v1[c]);
-	/* A cgroup with controllers enabled below it may hold no process. */
-	enable_at(cg->basefd, ".", cg->enabled, '-');
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	home = xasprintf("%s/cgroup.procs", cg->home);
-	if (write_file(home, pid) < 0)
-		log_msg(LOG_WARN, "exit: moving arbord back to %s: %s", cg->home,
-		    strerror(errno));
-	free(home);
-	if (unlinkat(cg->basefd, LEAF_SELF, AT_REMOVEDIR) < 0)
-		log_msg(LOG_WARN, "exit: rmdir %s/%s: %s", cg->base, LEAF_SELF,
-		    strerror(errno));
+		if (cg->v1[c])
+			v1_clean(cg, (enum cg_ctrl)c);
+	leave_leaf(cg);
 	if (cg->owned_base && rmdir(cg->base) < 0)
 		log_msg(LOG_WARN, "exit: rmdir %s: %s", cg->base, strerror(errno));
 	cg_free(cg);
@@ -812,6 +838,16 @@ cgroups_view(const struct cgroups *cg, struct cg_view *v)
 }
 
 void
+cg_view_copy(struct cg_view *dst, const struct cg_view *src)
+{
+	*dst = *src;
+	dst->v2_base = src->v2_base ? xstrdup(src->v2_base) : NULL;
+	for (size_t c = 0; c < ARRAY_SIZE(src->v1_base); c++)
+		dst->v1_base[c] = src->v1_base[c] ? xstrdup(src->v1_base[c])
+		    : NULL;
+}
+
+void
 cg_view_free(struct cg_view *v)
 {
 	free(v->v2_base);
@@ -822,7 +858,7 @@ cg_view_free(struct cg_view *v)
 
 /* ---- per node ---- */
 
-/* Keys of n's own spec that go to v2 here, and those that go to v1. */
+/* The keys this host applies through cgroup v2, and through v1. */
 static unsigned
 v2_keys(const struct cgroups *cg)
 {
@@ -1025,7 +1061,7 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 		if (errno == ENOENT)
 			for (struct enode *a = n; a; a = enode_parent(a))
 				enode_set_runtime(a, enode_runtime(a) &
-				    ~(RT_MADE | 0xff));
+				    ~RT_V2_DIR);
 		goto fail;
 	}
 	return 0;
@@ -1085,7 +1121,7 @@ cgroups_renew(struct cgroups *cg, struct enode *n)
 		    enode_path(n), strerror(errno));
 		return;
 	}
-	enode_set_runtime(n, enode_runtime(n) & ~(RT_MADE | 0xff));
+	enode_set_runtime(n, enode_runtime(n) & ~RT_V2_DIR);
 }
 
 void

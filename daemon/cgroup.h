@@ -49,6 +49,7 @@ void cgroups_close(struct cgroups *);
 /* Below the v2 mount: "/arbor-run-arbor.sock" (for status). */
 const char *cgroups_base(const struct cgroups *);
 void cgroups_view(const struct cgroups *, struct cg_view *);
+void cg_view_copy(struct cg_view *dst, const struct cg_view *src);
 void cg_view_free(struct cg_view *);
 
 /* What a spawn needs: the leaf (CLONE_INTO_CGROUP) and v1 groups to join. */

@@ -194,18 +194,6 @@ proc_unlink(struct loop *l, struct proc *p)
 	reactor_defer_free(l->r, p, proc_free);
 }
 
-static void
-proc_reap(struct proc *p)
-{
-	siginfo_t si;
-
-	if (p->w.fd < 0)
-		return;
-	waitid(P_PIDFD, (id_t)p->w.fd, &si, WEXITED | WNOHANG);
-	close(p->w.fd);
-	p->w.fd = -1;
-}
-
 /* The worker is over: its main process reaped, its cgroup empty. */
 static void
 proc_done(struct loop *l, struct proc *p)
@@ -248,14 +236,15 @@ proc_exited(struct loop *l, struct proc *p)
 	memset(&si, 0, sizeof(si));
 	if (!l->cg)
 		kill(-p->pid, SIGKILL);
-	if (waitid(P_PIDFD, (id_t)p->w.fd, &si,
-	    WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+	if (waitid(P_PIDFD, (id_t)p->w.fd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
 		return;
 	p->status = si.si_code == CLD_EXITED ? si.si_status : -1;
 	p->sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
 	reactor_unwatch(l->r, &p->w);
+	close(p->w.fd);
+	p->w.fd = -1;
 	p->exited = true;
-	proc_reap(p);
 	if (l->cg && (fd = cgroups_drain(l->cg, p->node)) >= 0) {
 		p->draining = true;
 		if (reactor_watch(l->r, &p->drain, fd, EPOLLPRI, on_drained,
@@ -395,10 +384,9 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	struct loop *l = ctx;
 	char msg[512];
 	struct proc *p;
+	struct cg_spawn cgs;
 	int pidfd;
 	pid_t pid;
-
-	struct cg_spawn cgs;
 
 	if (l->cg && cgroups_prepare(l->cg, n, &cgs, msg, sizeof(msg)) < 0) {
 		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
@@ -583,7 +571,10 @@ restart_only_changes(const struct spec *old, const struct spec *new)
 	return w;
 }
 
-/* Resource keys this host cannot apply: a warning each, in the log and in warnings (NULL: log only). */
+/*
+ * Resource keys this host cannot apply: a warning each, in warnings, or
+ * in the log when warnings is NULL.
+ */
 static void
 unapplied_warnings(const struct cgroups *cg, const struct spec *spec,
     json_t *warnings)
@@ -727,14 +718,9 @@ limit_json(const struct spec_resources *r, enum res_key k)
 	case RES_MEMORY_MAX:
 	case RES_MEMORY_HIGH:
 	case RES_MEMORY_SWAP_MAX:
-	case RES_PIDS_MAX: {
-		uint64_t v = k == RES_MEMORY_MAX ? r->memory_max :
-		    k == RES_MEMORY_HIGH ? r->memory_high :
-		    k == RES_MEMORY_SWAP_MAX ? r->memory_swap_max : r->pids_max;
-
-		return v == RES_MAX ? json_string("max") :
-		    json_integer((json_int_t)v);
-	}
+	case RES_PIDS_MAX:
+		return res_size(r, k) == RES_MAX ? json_string("max") :
+		    json_integer((json_int_t)res_size(r, k));
 	case RES_CPU_MAX:
 		if (r->cpu_quota_us == RES_MAX)
 			return json_string("max");

@@ -141,8 +141,8 @@ on_datagram(void *owner, uint32_t events)
 		}
 		n = sender(nt, cred->pid);
 		if (!n) {
-			reject(nt, "pid %d is not a notify worker or in its process group",
-			    cred->pid);
+			reject(nt, "pid %d is not a notify worker or in its %s",
+			    cred->pid, nt->cg ? "cgroup" : "process group");
 			continue;
 		}
 		if (notify_parse(buf, (size_t)len, &m, &why) < 0) {

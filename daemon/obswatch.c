@@ -76,14 +76,7 @@ start_thread(struct obswatch *w)
 	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
 	a->fault = w->fault;
 	a->restarts = w->restarts;
-	a->cg.v2_base = w->cg.v2_base ? xstrdup(w->cg.v2_base) : NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(a->cg.v1_base); i++)
-		a->cg.v1_base[i] = w->cg.v1_base[i] ?
-		    xstrdup(w->cg.v1_base[i]) : NULL;
-	a->cg.base_id = w->cg.base_id;
-	a->cg.self_id = w->cg.self_id;
-	a->cg.base_level = w->cg.base_level;
-	a->cg.v2_ctrls = w->cg.v2_ctrls;
+	cg_view_copy(&a->cg, &w->cg);
 	/* The thread takes no signal: all go to the core's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

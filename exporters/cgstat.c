@@ -28,9 +28,12 @@ keyed(const char *text, const char *key)
 {
 	size_t k = strlen(key);
 
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p)
+	for (const char *p = text; p; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
 		if (strncmp(p, key, k) == 0 && p[k] == ' ')
 			return strtoll(p + k + 1, NULL, 10);
+	}
 	return -1;
 }
 

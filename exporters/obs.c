@@ -211,8 +211,8 @@ oom_since(struct obs *o, const char *path, int64_t count)
 	struct runq *r;
 	int64_t d;
 
-	if (count < 0)
-		return 0;
+	if (count < 0 || (count == 0 && !*runq_slot(o, path)))
+		return 0;	/* nothing seen, nothing to keep */
 	r = path_rec(o, path);
 	d = count >= r->oom_seen ? count - r->oom_seen : count;
 	r->oom_seen = count;

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from cgroups import cgroup2_mount
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 40
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
@@ -81,15 +83,6 @@ def service_dir(d, env_file=None):
     os.makedirs(svc)
     os.symlink(PROBE, os.path.join(svc, "run"))
     return svc, os.path.join(svc, "probe.log")
-
-
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            a, b = line.split(" - ", 1)
-            if b.split()[0] == "cgroup2":
-                return a.split()[4]
-    return None
 
 
 def run_floor(d, env, count, in_cgroup=False):

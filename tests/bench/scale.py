@@ -14,6 +14,8 @@ import tempfile
 import time
 import urllib.request
 
+from cgroups import cgroup2_mount
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 COUNTS = [int(c) for c in sys.argv[2:]] or [1000, 10000]
 ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
@@ -112,15 +114,6 @@ def run(count):
     p.wait()
     shutil.rmtree(d, ignore_errors=True)
     return res
-
-
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            a, b = line.split(" - ", 1)
-            if b.split()[0] == "cgroup2":
-                return a.split()[4]
-    return None
 
 
 def bare_spawn(count, in_cgroups=False):
