@@ -332,10 +332,12 @@ parse_stdio(struct ctx *c, const config_setting_t *s, const char *path,
 {
 	const char *v;
 
-	out->kind = STDIO_INHERIT;
+	out->kind = STDIO_LOG;
 	if (!get_string(c, s, path, key, &v))
 		return;
-	if (strcmp(v, "inherit") == 0)
+	if (strcmp(v, "log") == 0)
+		out->kind = STDIO_LOG;
+	else if (strcmp(v, "inherit") == 0)
 		out->kind = STDIO_INHERIT;
 	else if (strcmp(v, "null") == 0)
 		out->kind = STDIO_NULL;
@@ -344,7 +346,7 @@ parse_stdio(struct ctx *c, const config_setting_t *s, const char *path,
 		out->path = xstrdup(v + 5);
 	} else
 		error(c, config_setting_get_member(s, key), path,
-		    "%s: expected \"inherit\", \"null\" or \"file:/absolute/path\", got \"%s\"",
+		    "%s: expected \"log\", \"inherit\", \"null\" or \"file:/absolute/path\", got \"%s\"",
 		    key, v);
 }
 
@@ -1079,11 +1081,16 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 	return n;
 }
 
+static void get_switch(struct ctx *, const config_setting_t *, const char *,
+    enum log_switch *);
+
 static void
 parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 {
-	static const char *const keys[] = { "socket", "cgroup", NULL };
+	static const char *const keys[] = { "socket", "cgroup", "log_dir",
+		"log_max_bytes", "log_keep", "log_journal", "log_echo", NULL };
 	const char *str;
+	long long v;
 
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
 		error(c, s, "daemon", "expected a group, got %s", type_name(s));
@@ -1114,6 +1121,117 @@ parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 			    "cgroup: \"%s\" is not \"auto\", \"off\" or the absolute path of a cgroup v2 directory",
 			    str);
 	}
+	if (get_string(c, s, "daemon", "log_dir", &str)) {
+		if (*str && (str[0] != '/' || strlen(str) >= PATH_MAX / 2))
+			error(c, config_setting_get_member(s, "log_dir"), "daemon",
+			    "log_dir: \"%s\" is not \"\" or an absolute path", str);
+		else {
+			free(sp->log_dir);
+			sp->log_dir = xstrdup(str);
+			sp->log_dir_default = false;
+		}
+	}
+	if (get_int(c, s, "daemon", "log_max_bytes", 4096, INT64_MAX, &v))
+		sp->log_max_bytes = (uint64_t)v;
+	if (get_int(c, s, "daemon", "log_keep", 0, 1000, &v))
+		sp->log_keep = (uint32_t)v;
+	get_switch(c, s, "log_journal", &sp->log_journal);
+	get_switch(c, s, "log_echo", &sp->log_echo);
+}
+
+/* log_journal, log_echo: "auto", "on" or "off". */
+static void
+get_switch(struct ctx *c, const config_setting_t *s, const char *key,
+    enum log_switch *out)
+{
+	static const char *const names[] = { [LOG_SWITCH_AUTO] = "auto",
+		[LOG_SWITCH_ON] = "on", [LOG_SWITCH_OFF] = "off" };
+	const char *str;
+
+	if (!get_string(c, s, "daemon", key, &str))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(str, names[i]) == 0) {
+			*out = (enum log_switch)i;
+			return;
+		}
+	error(c, config_setting_get_member(s, key), "daemon",
+	    "%s: expected \"auto\", \"on\" or \"off\", got \"%s\"", key, str);
+}
+
+/*
+ * Where worker logs go when log_dir is not given: systemd's LogsDirectory=
+ * ($LOGS_DIRECTORY, its first entry), else /var/log/arbor for root, else
+ * $XDG_STATE_HOME/arbor/log ($HOME/.local/state when unset).
+ */
+static char *
+default_log_dir(void)
+{
+	const char *e = getenv("LOGS_DIRECTORY"), *home;
+
+	if (e && e[0] == '/')
+		{
+		char *d = xstrdup(e);
+
+		d[strcspn(d, ":")] = '\0';
+		return d;
+	}
+	if (geteuid() == 0)
+		return xstrdup("/var/log/arbor");
+	if ((e = getenv("XDG_STATE_HOME")) && e[0] == '/')
+		return xasprintf("%s/arbor/log", e);
+	if ((home = getenv("HOME")) && home[0] == '/')
+		return xasprintf("%s/.local/state/arbor/log", home);
+	return xstrdup("");
+}
+
+/*
+ * Whether dir exists as a directory arbord can write, or can be made (its
+ * nearest existing ancestor is one); NULL, or why not. Nothing is created
+ * here: --check has no side effects.
+ */
+static char *
+log_dir_problem(const char *dir)
+{
+	char *p = xstrdup(dir), *why = NULL, *slash;
+	struct stat st;
+
+	for (;;) {
+		if (stat(p, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				why = xasprintf("%s is not a directory", p);
+			else if (access(p, W_OK | X_OK) < 0)
+				why = xasprintf("%s: %s", p, strerror(errno));
+			break;
+		}
+		if (errno != ENOENT) {
+			why = xasprintf("%s: %s", p, strerror(errno));
+			break;
+		}
+		if (!(slash = strrchr(p, '/')) || slash == p)
+			break;	/* "/" exists */
+		*slash = '\0';
+	}
+	free(p);
+	return why;
+}
+
+static void
+check_log_dir(struct ctx *c, const config_setting_t *root, struct spec *sp)
+{
+	const config_setting_t *d = config_setting_get_member(root, "daemon");
+	const config_setting_t *at = d ? config_setting_get_member(d, "log_dir") : NULL;
+	char *why;
+
+	if (!*sp->log_dir || !(why = log_dir_problem(sp->log_dir)))
+		return;
+	if (sp->log_dir_default)
+		warning(c, at, "daemon", "log_dir: the default \"%s\" cannot be created (%s): worker output is kept in memory only (arborctl logs); set log_dir",
+		    sp->log_dir, why);
+	else
+		error(c, at, "daemon", "log_dir: \"%s\" cannot be created: %s",
+		    sp->log_dir, why);
+	free(why);
 }
 
 static void
@@ -1355,6 +1473,10 @@ config_load(const char *file, struct config_diag *diag)
 	sp->metrics_listen = xstrdup("127.0.0.1:9725");
 	sp->event_log_max_bytes = 16777216;
 	sp->event_log_keep = 5;
+	sp->log_dir = default_log_dir();
+	sp->log_dir_default = true;
+	sp->log_max_bytes = 16777216;
+	sp->log_keep = 5;
 
 	root = config_root_setting(&cfg);
 	check_keys(&c, root, "(top level)", top_keys, "the top level");
@@ -1373,6 +1495,7 @@ config_load(const char *file, struct config_diag *diag)
 		error(&c, s, "tree", "the root must be a supervisor (give it a strategy)");
 	else
 		sp->root = parse_node(&c, s, NULL, 0, AUTO_SHUTDOWN_NEVER);
+	check_log_dir(&c, root, sp);
 
 	config_destroy(&cfg);
 	if (diag->nerrors > 0) {

@@ -217,6 +217,7 @@ spec_free(struct spec *sp)
 	free(sp->file);
 	free(sp->socket);
 	free(sp->cgroup_path);
+	free(sp->log_dir);
 	free(sp->metrics_listen);
 	free(sp->event_log);
 	spec_node_free(sp->root);

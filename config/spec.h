@@ -39,7 +39,12 @@ enum shutdown_kind { SHUTDOWN_TIMEOUT, SHUTDOWN_BRUTAL_KILL, SHUTDOWN_INFINITY }
 
 enum ready_kind { READY_EXEC, READY_NOTIFY };
 
-enum stdio_kind { STDIO_INHERIT, STDIO_NULL, STDIO_FILE };
+/* STDIO_LOG (the default): a pipe to arbord's log writer (arbor.conf(5),
+ * OUTPUT). */
+enum stdio_kind { STDIO_LOG, STDIO_INHERIT, STDIO_NULL, STDIO_FILE };
+
+/* log_journal and log_echo. */
+enum log_switch { LOG_SWITCH_AUTO, LOG_SWITCH_ON, LOG_SWITCH_OFF };
 
 enum bpf_mode { BPF_AUTO, BPF_ON, BPF_OFF };
 
@@ -153,6 +158,13 @@ struct spec {
 	char *socket;		/* NULL: the default in arbor.conf(5), DAEMON */
 	enum cgroup_mode cgroup;
 	char *cgroup_path;	/* CGROUP_PATH only */
+	/* Worker output (arbor.conf(5), OUTPUT). log_dir "": memory only. */
+	char *log_dir;
+	bool log_dir_default;	/* not given: a failure to create it warns */
+	uint64_t log_max_bytes;
+	uint32_t log_keep;
+	enum log_switch log_journal;
+	enum log_switch log_echo;
 	enum bpf_mode bpf;
 	char *metrics_listen;
 	char *event_log;

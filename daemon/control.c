@@ -454,6 +454,59 @@ cmd_trace(struct client *c, json_t *req)
 	hand_over(c, &r);
 }
 
+/*
+ * The output thread answers: the client leaves the core first, as for the
+ * observability thread (hand_over_or).
+ */
+static void
+cmd_logs(struct client *c, json_t *req)
+{
+	struct enode *n = req_node(c, req, true);
+	json_t *lines = json_object_get(req, "lines");
+	const struct control_ops *ops = &c->ctl->ops;
+	const char *why = "worker output is not served";
+	json_int_t k = 20;
+	int fd = c->w.fd;
+
+	if (!n)
+		return;
+	if (lines && (!json_is_integer(lines) || json_integer_value(lines) < 0 ||
+	    json_integer_value(lines) > 1000000)) {
+		send_error(c, "\"lines\" must be an integer from 0 to 1000000");
+		return;
+	}
+	if (lines)
+		k = json_integer_value(lines);
+	if (enode_is_supervisor(n)) {
+		send_error(c, "%s: a supervisor has no output (name one of its workers)",
+		    enode_path(n));
+		return;
+	}
+	client_flush(c);
+	if (c->w.dead)
+		return;
+	if (!ops->logs) {
+		send_error(c, "%s: %s", enode_path(n), why);
+		return;
+	}
+	/* Out of the core's epoll before the thread can close it. */
+	client_release(c, true);
+	if (ops->logs(ops->ctx, n, fd, (unsigned)k,
+	    json_is_true(json_object_get(req, "follow")), &why) < 0) {
+		char *msg = xasprintf("%s: %s", enode_path(n), why);
+		json_t *e = json_pack("{s:b, s:o}", "ok", 0, "error",
+		    json_text(msg));
+		char *line = json_dumps(e, JSON_COMPACT);
+
+		free(msg);
+		if (line)
+			dprintf(fd, "%s\n", line);
+		free(line);
+		json_decref(e);
+		close(fd);
+	}
+}
+
 static void
 cmd_shutdown(struct client *c, json_t *req)
 {
@@ -477,6 +530,7 @@ static const struct {
 	{ "metrics", cmd_metrics },
 	{ "events", cmd_events },
 	{ "trace", cmd_trace },
+	{ "logs", cmd_logs },
 	{ "shutdown", cmd_shutdown },
 };
 

@@ -25,6 +25,12 @@ struct control_ops {
 	 * the cgroup figures. NULL: none.
 	 */
 	bool (*node_status)(void *ctx, const struct enode *, json_t *node);
+	/*
+	 * `logs`: takes fd (the client) and replies on it, or returns -1
+	 * with *why (the client stays the caller's). NULL: not served.
+	 */
+	int (*logs)(void *ctx, struct enode *, int fd, unsigned lines,
+	    bool follow, const char **why);
 	void *ctx;
 };
 

@@ -47,6 +47,7 @@ struct enode {
 	struct spec_node *owned_spec;	/* a removed node's copy of its spec */
 	char *status_text;	/* last sd_notify STATUS= */
 	uintptr_t runtime;	/* the runtime's own word (enode_runtime) */
+	void *capture;		/* the runtime's output pipes (enode_capture) */
 
 	enum node_state state;
 	int pid;
@@ -1561,6 +1562,8 @@ bool enode_removing(const struct enode *n) { return n->remove_after_stop; }
 struct enode *enode_parent(const struct enode *n) { return n->parent; }
 uintptr_t enode_runtime(const struct enode *n) { return n->runtime; }
 void enode_set_runtime(struct enode *n, uintptr_t v) { n->runtime = v; }
+void *enode_capture(const struct enode *n) { return n->capture; }
+void enode_set_capture(struct enode *n, void *c) { n->capture = c; }
 
 const struct exit_info *
 enode_last_exit(const struct enode *n)

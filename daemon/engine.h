@@ -174,6 +174,9 @@ struct enode *enode_parent(const struct enode *);	/* NULL: the root */
  */
 uintptr_t enode_runtime(const struct enode *);
 void enode_set_runtime(struct enode *, uintptr_t);
+/* The runtime's worker-output state (daemon/capture.c); NULL: none. */
+void *enode_capture(const struct enode *);
+void enode_set_capture(struct enode *, void *);
 /* The full argv: the spec's command plus a dynamic child's arguments. */
 char *const *enode_argv(const struct enode *);
 

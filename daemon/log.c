@@ -186,6 +186,14 @@ put_line(const char *s, size_t n, bool kick)
 }
 
 void
+log_echo(const char *buf, size_t n)
+{
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	put_line(buf, n, true);
+}
+
+void
 log_flush(void)
 {
 	pthread_mutex_lock(&ring.mu);

@@ -5,6 +5,7 @@
 #define ARBOR_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "obsq.h"
 
@@ -18,6 +19,8 @@ void log_close(void);
 void log_event(const struct obs_msg *);
 /* Writes out buffered event lines (the loop calls it after each batch). */
 void log_flush(void);
+/* Worker lines echoed (log_echo): buf holds whole lines, newline-ended. */
+void log_echo(const char *buf, size_t n);
 void log_msg(enum log_level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

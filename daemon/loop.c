@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../config/config.h"
+#include "capture.h"
 #include "cgroup.h"
 #include "control.h"
 #include "event.h"
@@ -56,6 +57,8 @@ struct loop {
 	struct notify *notify;
 	struct obswatch *obs;
 	struct cgroups *cg;	/* NULL: process groups */
+	struct capture *cap;	/* worker output */
+	pid_t tail_pid;		/* the exit being reported has a stderr tail */
 	size_t ndraining;
 	struct proc *procs;
 	size_t nprocs;
@@ -199,8 +202,12 @@ static void
 proc_done(struct loop *l, struct proc *p)
 {
 	proc_unlink(l, p);
-	if (enode_pid(p->node) == p->pid)
-		engine_exited(l->eng, p->node, p->status, p->sig, mono_ns());
+	if (enode_pid(p->node) != p->pid)
+		return;
+	/* Where its output ends, before a replacement writes. */
+	l->tail_pid = capture_exited(l->cap, p->node, p->pid) ? p->pid : 0;
+	engine_exited(l->eng, p->node, p->status, p->sig, mono_ns());
+	l->tail_pid = 0;
 }
 
 static void
@@ -385,7 +392,7 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	char msg[512];
 	struct proc *p;
 	struct cg_spawn cgs;
-	int pidfd;
+	int pidfd, out[2];
 	pid_t pid;
 
 	if (l->cg && cgroups_prepare(l->cg, n, &cgs, msg, sizeof(msg)) < 0) {
@@ -393,14 +400,17 @@ op_spawn(void *ctx, struct enode *n, int *err)
 		*err = EIO;
 		return -1;
 	}
+	capture_fds(l->cap, n, out);
 	pid = spawn_worker(n, l->devnull, notify_path(l->notify),
-	    l->cg ? &cgs : NULL, &pidfd, err, msg, sizeof(msg));
+	    l->cg ? &cgs : NULL, out, &pidfd, err, msg, sizeof(msg));
 	if (l->cg)
 		cg_spawn_close(&cgs);
 	if (pid < 0) {
+		capture_unused(out);
 		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
 		return -1;
 	}
+	capture_spawned(l->cap, n, pid, out);
 	p = xcalloc(1, sizeof(*p));
 	p->loop = l;
 	p->pid = pid;
@@ -447,9 +457,12 @@ op_event(void *ctx, const struct event *ev)
 	struct loop *l = ctx;
 	struct obs_msg m;
 
-	if (ev->kind == EV_CHILD_REMOVED)
+	if (ev->kind == EV_CHILD_REMOVED) {
 		cgroups_removed(l->cg, ev->node);
+		capture_removed(l->cap, ev->node);
+	}
 	event_to_msg(ev, &m);
+	m.tail = ev->kind == EV_EXIT && ev->pid > 0 && ev->pid == l->tail_pid;
 	log_event(&m);
 	obswatch_event(l->obs, &m);
 }
@@ -665,6 +678,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 	}
 	warnings = restart_only_changes(l->spec, spec);
 	cgroups_reloaded(l->cg, engine_root(l->eng), spec);
+	capture_reload(l->cap, spec);
 	unapplied_warnings(l->cg, spec, warnings);
 	for (size_t i = 0; i < json_array_size(warnings); i++)
 		log_msg(LOG_WARN, "%s: %s", why,
@@ -694,6 +708,15 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 	spec_free(l->spec);
 	l->spec = spec;
 	return 0;
+}
+
+static int
+ops_logs(void *ctx, struct enode *n, int fd, unsigned lines, bool follow,
+    const char **why)
+{
+	struct loop *l = ctx;
+
+	return capture_logs(l->cap, n, fd, lines, follow, why);
 }
 
 static int
@@ -778,7 +801,7 @@ setup(struct loop *l, const struct loop_options *o)
 {
 	const struct control_ops ops = { .reload = ops_reload,
 	    .shutdown = ops_shutdown, .node_status = ops_node_status,
-	    .ctx = l };
+	    .logs = ops_logs, .ctx = l };
 	sigset_t mask;
 	char err[256];
 	char *path;
@@ -840,8 +863,10 @@ setup(struct loop *l, const struct loop_options *o)
 			return -1;
 		unapplied_warnings(l->cg, l->spec, NULL);
 	}
+	l->cap = capture_start(l->spec);
 	/* The engine exists before the sockets that feed it open. */
-	l->obs = obswatch_start(l->r, l->spec, o->no_bpf, l->cg);
+	l->obs = obswatch_start(l->r, l->spec, o->no_bpf, l->cg,
+	    capture_outlog(l->cap));
 	l->eng = engine_new(l->spec, &runtime_ops, l);
 	l->ctl = control_open(l->r, l->eng, l->obs, &ops, o->socket_path, err,
 	    sizeof(err));
@@ -881,6 +906,7 @@ loop_run(struct spec **specp, const struct loop_options *o)
 	engine_start(l.eng, mono_ns());
 	rearm_timer(&l);
 	obswatch_flush(l.obs);
+	capture_kick(l.cap);
 	log_flush();
 	update_notify_self(&l);
 
@@ -889,6 +915,7 @@ loop_run(struct spec **specp, const struct loop_options *o)
 		rearm_timer(&l);
 		/* Hand the batch's lines to the log writer, then tell systemd. */
 		obswatch_flush(l.obs);
+		capture_kick(l.cap);
 		log_flush();
 		update_notify_self(&l);
 	}
@@ -902,6 +929,7 @@ out:
 	obswatch_stop(l.obs);
 	cgroups_close(l.cg);
 	kill_leftovers();
+	capture_stop(l.cap);	/* every writer gone: the last lines out */
 	for (struct proc *p = l.procs, *next; p; p = next) {
 		next = p->next;
 		if (p->draining)

@@ -47,6 +47,7 @@ struct obs_msg {
 	uint32_t delay_ms;
 	int32_t signal;
 	bool oom;		/* EV_EXIT: the cgroup counted an OOM kill (obs only) */
+	bool tail;		/* EV_EXIT: its stderr_tail comes from the output thread */
 	char path[OBSQ_PATH];
 	char cause[OBSQ_PATH];	/* EV_RESTART: the child whose exit caused it */
 	char text[OBSQ_TEXT];	/* EV_GIVE_UP: why; EV_RELOAD: what changed */

@@ -43,6 +43,7 @@ struct obswatch {
 	char *metrics_listen;
 	enum obs_fault fault;
 	struct cg_view cg;
+	struct outlog *out;
 };
 
 static void
@@ -77,6 +78,7 @@ start_thread(struct obswatch *w)
 	a->fault = w->fault;
 	a->restarts = w->restarts;
 	cg_view_copy(&a->cg, &w->cg);
+	a->out = w->out;
 	/* The thread takes no signal: all go to the core's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -178,11 +180,12 @@ fault_from_env(void)
 
 struct obswatch *
 obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
-    const struct cgroups *cg)
+    const struct cgroups *cg, struct outlog *out)
 {
 	struct obswatch *w = xcalloc(1, sizeof(*w));
 	int efd, sfd, rfd;
 
+	w->out = out;
 	cgroups_view(cg, &w->cg);
 	w->r = r;
 	w->q = xcalloc(1, sizeof(*w->q));

@@ -13,15 +13,18 @@
 #include "cgroup.h"
 #include "reactor.h"
 #include "obsq.h"
+#include "outlog.h"
 
 struct obswatch;
 
 /*
  * Starts the thread per spec's observability settings; cg (NULL: no
- * cgroups) says where nodes' cgroup files are (copied).
+ * cgroups) says where nodes' cgroup files are (copied); out (NULL: none)
+ * is the worker-output thread whose notes (stderr tails, dropped lines) it
+ * takes.
  */
 struct obswatch *obswatch_start(struct reactor *, const struct spec *,
-    bool no_bpf, const struct cgroups *cg);
+    bool no_bpf, const struct cgroups *cg, struct outlog *out);
 /* Stops the thread for good (arbord exits). */
 void obswatch_stop(struct obswatch *);
 /* Queues an event; never blocks (a full queue drops and counts it). */

@@ -53,7 +53,6 @@
 extern char **environ;
 
 #define CHILD_STACK_SIZE (256 * 1024)
-#define SPAWN_FD_BASE 256
 
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE (1U << 1)
@@ -317,7 +316,7 @@ build_env(const struct enode *n, const char *notify_socket)
 static int
 open_output(const struct spec_stdio *s, int devnull)
 {
-	if (s->kind == STDIO_INHERIT)
+	if (s->kind == STDIO_INHERIT || s->kind == STDIO_LOG)
 		return -1;
 	if (s->kind == STDIO_NULL)
 		return devnull;
@@ -365,10 +364,14 @@ child_stack_ready(int *err, char *msg, size_t msglen)
 	return -1;
 }
 
-/* stdout and stderr per the spec; -1 with msg when a file cannot open. */
+/*
+ * stdout and stderr per the spec (a captured one is its pipe from
+ * capture, a "log" one without it arbord's own); -1 with msg when a file
+ * cannot open.
+ */
 static int
 open_stdio(const struct spec_worker *w, struct child_args *a, int devnull,
-    int *err, char *msg, size_t msglen)
+    const int capture[2], int *err, char *msg, size_t msglen)
 {
 	const struct {
 		const char *name;
@@ -380,7 +383,9 @@ open_stdio(const struct spec_worker *w, struct child_args *a, int devnull,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(outs); i++)
-		if ((*outs[i].fd = open_output(outs[i].spec, devnull)) < 0 &&
+		if (outs[i].spec->kind == STDIO_LOG)
+			*outs[i].fd = capture[i];
+		else if ((*outs[i].fd = open_output(outs[i].spec, devnull)) < 0 &&
 		    outs[i].spec->kind == STDIO_FILE) {
 			*err = errno;
 			snprintf(msg, msglen, "%s %s: %s", outs[i].name,
@@ -509,7 +514,8 @@ clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
 
 pid_t
 spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
-    const struct cg_spawn *cg, int *pidfd, int *err, char *msg, size_t msglen)
+    const struct cg_spawn *cg, const int capture[2], int *pidfd, int *err,
+    char *msg, size_t msglen)
 {
 	const struct spec_worker *w = &enode_spec(n)->w;
 	struct child_args a = {
@@ -539,7 +545,7 @@ spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
 		*err = errno ? errno : ENOENT;
 		goto out;
 	}
-	if (open_stdio(w, &a, devnull, err, msg, msglen) < 0)
+	if (open_stdio(w, &a, devnull, capture, err, msg, msglen) < 0)
 		goto out;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		*err = errno;
@@ -576,9 +582,9 @@ out:
 		close(pipefd[0]);
 	if (a.errpipe >= 0)
 		close(a.errpipe);
-	if (a.stdout_fd >= 0 && a.stdout_fd != devnull)
+	if (a.stdout_fd >= 0 && a.stdout_fd != devnull && a.stdout_fd != capture[0])
 		close(a.stdout_fd);
-	if (a.stderr_fd >= 0 && a.stderr_fd != devnull)
+	if (a.stderr_fd >= 0 && a.stderr_fd != devnull && a.stderr_fd != capture[1])
 		close(a.stderr_fd);
 	strv_free(a.envp);
 	return pid;

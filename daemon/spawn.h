@@ -7,6 +7,10 @@
 #include "cgroup.h"
 #include "engine.h"
 
+/* fds arbord holds per worker (pidfds, pipes) live at and above this, out
+ * of the range a spawning child copies (spawn.c). */
+#define SPAWN_FD_BASE 256
+
 /* Records the signal dispositions to reset in workers; call before any other
  * change to arbord's own dispositions. */
 void spawn_init(void);
@@ -19,9 +23,11 @@ void spawn_init(void);
  * given as NOTIFY_SOCKET to ready = "notify" workers. With cg (NULL:
  * process groups only) the child is born in the cgroup cg->dirfd
  * (clone3, CLONE_INTO_CGROUP) and joins cg's v1 groups before execve.
+ * capture[] are the pipes for its "log" stdout and stderr (-1: arbord's
+ * stderr); they stay the caller's.
  */
 pid_t spawn_worker(const struct enode *n, int devnull,
-    const char *notify_socket, const struct cg_spawn *cg, int *pidfd,
-    int *err, char *msg, size_t msglen);
+    const char *notify_socket, const struct cg_spawn *cg,
+    const int capture[2], int *pidfd, int *err, char *msg, size_t msglen);
 
 #endif

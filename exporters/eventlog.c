@@ -7,10 +7,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "eventlog.h"
 #include "../daemon/log.h"
+#include "../daemon/rotate.h"
 #include "../daemon/util.h"
 
 #define RETRY_NS (5 * NSEC_PER_SEC)
@@ -56,58 +56,10 @@ reopen(struct eventlog *l)
 	return true;
 }
 
-/* What a failed gz call says, as an errno (a full disk is ENOSPC). */
-static int
-gz_errno(gzFile gz, int rc)
-{
-	int zerr = rc;
-
-	if (gz)
-		gzerror(gz, &zerr);
-	return zerr == Z_ERRNO && errno ? errno : EIO;
-}
-
-/*
- * Compresses src into dst through a temporary name, so that dst is either
- * complete or absent; removes src either way (a plain rotated file would
- * be overwritten by the next rotation). Returns 0 or an errno.
- */
-static int
-gzip_file(const char *src, const char *dst)
-{
-	char *tmp = xasprintf("%s.tmp", dst);
-	char buf[65536];
-	gzFile gz = NULL;
-	int in, rc, err = 0;
-	ssize_t n;
-
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
-		err = errno;
-	else if (!(gz = gzopen(tmp, "wb6")))
-		err = errno ? errno : ENOMEM;
-	while (!err && (n = read(in, buf, sizeof(buf))) > 0)
-		if (gzwrite(gz, buf, (unsigned)n) != (int)n)
-			err = gz_errno(gz, Z_ERRNO);
-	if (gz) {
-		errno = 0;
-		if ((rc = gzclose(gz)) != Z_OK && !err)
-			err = rc == Z_ERRNO && errno ? errno : EIO;
-	}
-	if (in >= 0)
-		close(in);
-	if (!err && rename(tmp, dst) < 0)
-		err = errno;
-	if (err)
-		unlink(tmp);
-	unlink(src);
-	free(tmp);
-	return err;
-}
-
 static void
 rotate(struct eventlog *l)
 {
-	char *from, *to, *plain;
+	char *to, *plain;
 	int err;
 
 	close(l->fd);
@@ -116,16 +68,7 @@ rotate(struct eventlog *l)
 		unlink(l->path);
 		return;
 	}
-	to = xasprintf("%s.%u.gz", l->path, l->keep);
-	unlink(to);
-	free(to);
-	for (uint32_t i = l->keep; i > 1; i--) {
-		from = xasprintf("%s.%u.gz", l->path, i - 1);
-		to = xasprintf("%s.%u.gz", l->path, i);
-		rename(from, to);
-		free(from);
-		free(to);
-	}
+	rotate_shift(l->path, l->keep);
 	plain = xasprintf("%s.1", l->path);
 	to = xasprintf("%s.1.gz", l->path);
 	if (rename(l->path, plain) < 0)

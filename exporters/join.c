@@ -30,6 +30,7 @@ struct proc {
 	struct obs_msg *exec_msg;	/* the core's exec, waiting */
 	struct out *exec_out;
 	struct obs_msg *exit_msg;	/* the core's exit, waiting */
+	char *tail;		/* the output thread's stderr tail, once come */
 	struct out *exit_out;
 	uint64_t deadline;
 	struct proc *next;
@@ -115,6 +116,7 @@ proc_free(struct proc *p)
 	free(p->kexit);
 	free(p->exec_msg);
 	free(p->exit_msg);
+	free(p->tail);
 	free(p);
 }
 
@@ -304,6 +306,8 @@ emit_exit(struct join *j, struct proc *p, const struct obs_msg *m)
 
 	if (p->kexit)
 		add_kernel_exit(j, ev, p->kexit, m, ps);
+	if (p->tail && *p->tail)
+		json_object_set_new(ev, "stderr_tail", json_text(p->tail));
 	j->ops->proc_gone(j->ctx, ps->path, p->pid);
 	if (ps->live_pid == p->pid)
 		ps->live_pid = 0;
@@ -334,6 +338,15 @@ hold(struct join *j, struct proc *p, struct obs_msg **slot,
 	*out = queue_out(j, NULL);
 }
 
+/* Whether the exit m of p has what it waits for: the kernel's record
+ * (when one comes) and its stderr tail (when one comes). */
+static bool
+exit_complete(const struct join *j, const struct proc *p,
+    const struct obs_msg *m)
+{
+	return (!j->kernel || p->kexit) && (!m->tail || p->tail);
+}
+
 /* The core's exec or exit m of p: out now if its kernel record came (or
  * none will), else held for it. */
 static void
@@ -342,7 +355,7 @@ take_or_hold(struct join *j, struct proc *p, const struct obs_msg *m,
 {
 	bool exec = m->event == EV_EXEC;
 
-	if (!j->kernel || (exec ? p->have_kexec : p->kexit != NULL))
+	if (exec ? !j->kernel || p->have_kexec : exit_complete(j, p, m))
 		(exec ? emit_exec : emit_exit)(j, p, m);
 	else if (exec)
 		hold(j, p, &p->exec_msg, &p->exec_out, m, now);
@@ -455,9 +468,23 @@ join_kernel(struct join *j, const struct arbor_rec *r, uint64_t now)
 		if (!p->kexit)
 			p->kexit = xcalloc(1, sizeof(*p->kexit));
 		*p->kexit = *r;
-		if (p->exit_msg)
+		if (p->exit_msg && exit_complete(j, p, p->exit_msg))
 			emit_exit(j, p, p->exit_msg);
 	}
+	flush_out(j);
+}
+
+void
+join_tail(struct join *j, int pid, const char *tail, uint64_t now)
+{
+	struct proc *p;
+
+	if (pid <= 0 || !(p = proc_get(j, pid, true, now)))
+		return;
+	free(p->tail);
+	p->tail = xstrdup(tail);
+	if (p->exit_msg && exit_complete(j, p, p->exit_msg))
+		emit_exit(j, p, p->exit_msg);
 	flush_out(j);
 }
 

@@ -15,6 +15,9 @@
  *   kernel's exit of the previous process of its path to this execve.
  * - Events go out in the core's order: one that waits holds back those
  *   queued after it.
+ * - An exit whose worker's stderr is captured (obs_msg.tail) also waits,
+ *   as long, for the output thread's tail (join_tail), carried as
+ *   stderr_tail when not empty.
  * - Entries are bounded: one per live worker process, kernel-only ones
  *   forgotten after JOIN_FORGET_NS, never more than JOIN_MAX_PROCS.
  */
@@ -60,6 +63,8 @@ void join_free(struct join *);
 void join_kernel_side(struct join *, bool on, uint64_t attached_ns);
 void join_core(struct join *, const struct obs_msg *, uint64_t now);
 void join_kernel(struct join *, const struct arbor_rec *, uint64_t now);
+/* The last stderr lines of process pid ("" when none), for its exit. */
+void join_tail(struct join *, int pid, const char *tail, uint64_t now);
 /* Sends what waited its time out, forgets stale entries. */
 void join_tick(struct join *, uint64_t now);
 /* Something waits for the kernel (call join_tick within JOIN_WAIT_NS). */

@@ -51,6 +51,8 @@ static const struct family {
 	    "Processes in the child's cgroup." },
 	[M_CHILD_PRESSURE] = { "arbor_child_pressure_seconds_total", T_COUNTER,
 	    "path", "resource", "Time some of the child's tasks stalled on a resource (PSI some)." },
+	[M_LOG_DROPPED] = { "arbor_log_lines_dropped_total", T_COUNTER, "path",
+	    NULL, "Output lines of the worker its log could not take (a full or failing disk)." },
 };
 
 /* Bucket bounds in seconds: 1 us to 60 s. */

@@ -27,6 +27,7 @@ enum metric {
 	M_CHILD_MEMORY,
 	M_CHILD_PIDS,
 	M_CHILD_PRESSURE,
+	M_LOG_DROPPED,
 	M_COUNT,
 };
 

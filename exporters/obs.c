@@ -33,7 +33,7 @@
 #include "../daemon/log.h"
 #include "../daemon/util.h"
 
-#define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-4 are taken) */
+#define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-5 are taken) */
 #define HTTP_RETRY_MAX_MS 30000
 #define RUNQ_BUCKETS 4096
 
@@ -43,6 +43,7 @@ struct runq {
 	char *path;
 	uint64_t slots[ARBOR_HIST_SLOTS];
 	int64_t oom_seen;	/* the cgroup's oom_kill count last read */
+	char *tail;		/* the stderr tail of its last exit, NULL: none */
 	struct runq *next;
 };
 
@@ -91,6 +92,7 @@ static void
 runq_free(struct runq *r)
 {
 	free(r->path);
+	free(r->tail);
 	free(r);
 }
 
@@ -255,9 +257,13 @@ figures(void *ctx, json_t *node)
 	struct obs *o = ctx;
 	const char *path = json_string_value(json_object_get(node, "path"));
 	json_t *ch = json_object_get(node, "children"), *c;
+	json_t *last = json_object_get(node, "last_exit");
+	struct runq *r;
 	struct cg_fig f;
 	size_t i;
 
+	if (path && json_is_object(last) && (r = *runq_slot(o, path)) && r->tail)
+		json_object_set_new(last, "stderr_tail", json_text(r->tail));
 	if (path && o->a->cg.v2_base && cgstat_read(&o->a->cg, path,
 	    !json_is_array(ch), CG_FIG_BASIC, &f)) {
 		json_object_set_new(node, "memory_bytes", f.memory_bytes >= 0 ?
@@ -375,6 +381,35 @@ drain_queue(struct obs *o)
 	}
 }
 
+/* The worker-output thread's notes: exits' stderr tails, dropped lines. */
+static void
+take_notes(struct obs *o)
+{
+	struct out_note n;
+
+	read_counter(outlog_notes_fd(o->a->out));
+	while (outlog_note_pop(o->a->out, &n)) {
+		struct runq *r;
+
+		if (n.tail) {
+			join_tail(o->join, n.pid, n.tail, mono_ns());
+			if (*n.tail) {
+				r = path_rec(o, n.path);
+				free(r->tail);
+				r->tail = n.tail;
+				n.tail = NULL;
+			} else if ((r = *runq_slot(o, n.path))) {
+				free(r->tail);
+				r->tail = NULL;
+			}
+		}
+		if (n.dropped)
+			reg_set(o->reg, M_LOG_DROPPED, n.path, NULL,
+			    (double)n.dropped);
+		out_note_free(&n);
+	}
+}
+
 /* Loads BPF per the mode; a failure is said once per arbord, never fatal. */
 static void
 load_bpf(struct obs *o)
@@ -469,6 +504,12 @@ setup_loop(struct obs *o)
 		o->setup_failed = "epoll_ctl (the heartbeat)";
 		return -1;
 	}
+	ev.data.u32 = 5;
+	if (o->a->out && epoll_ctl(o->epfd, EPOLL_CTL_ADD,
+	    outlog_notes_fd(o->a->out), &ev) < 0) {
+		o->setup_failed = "epoll_ctl (the worker-output notes)";
+		return -1;
+	}
 	ev.data.u32 = 2;
 	if (o->probes && epoll_ctl(o->epfd, EPOLL_CTL_ADD,
 	    probes_fd(o->probes), &ev) < 0) {
@@ -536,6 +577,8 @@ obs_thread_main(void *arg)
 				heartbeat(o);
 			else if (evs[i].data.u32 == 4)
 				http_accept(o->http);
+			else if (evs[i].data.u32 == 5)
+				take_notes(o);
 			else
 				server_on_event(o->server, evs[i].data.u32,
 				    mono_ns());

@@ -15,6 +15,7 @@
 #include "../config/spec.h"
 #include "../daemon/cgroup.h"
 #include "../daemon/obsq.h"
+#include "../daemon/outlog.h"
 
 enum obs_fault { OBS_FAULT_NONE, OBS_FAULT_STALL, OBS_FAULT_CRASH, OBS_FAULT_BPF };
 
@@ -34,6 +35,7 @@ struct obs_args {
 	enum obs_fault fault;
 	uint64_t restarts;	/* for arbor_obs_restarts_total */
 	struct cg_view cg;	/* nodes' cgroup files; v2_base NULL: none */
+	struct outlog *out;	/* worker output's notes; NULL: none */
 };
 
 /* A thread's heartbeat period, and how long without one is a stall. */

@@ -1,0 +1,1351 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The worker-output thread (see outlog.h). Everything here runs on the
+ * output thread but the queueing functions (outlog_add ... outlog_kick, the
+ * core's) and the notes (the observability thread's), which only take a
+ * mutex no one holds across a system call.
+ *
+ * A read takes up to OUT_READ bytes from a pipe; its lines share one stamp
+ * and go to the file in one write. Compression of rotated files happens on a
+ * thread of its own: a worker whose previous file is still being compressed
+ * when its current one is full again is not read until that is done, so a
+ * flood slows the flooding worker only (its pipe fills, its writes block).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "log.h"
+#include "outlog.h"
+#include "rotate.h"
+#include "util.h"
+
+#define OUT_READ 65536
+#define STAMP_LEN 27		/* 2026-12-01T20:00:00.123456Z */
+/* One read's lines, stamped: each line costs its stamp and stream. */
+#define OBUF_MAX (OUT_READ + OUT_LINE_MAX + (OUT_READ + 1) * (STAMP_LEN + 6))
+#define MAX_OPEN_FILES 512
+#define RETRY_NS (1 * NSEC_PER_SEC)
+#define NOTE_EVERY_NS (1 * NSEC_PER_SEC)
+#define MSGS_MAX 65536		/* spawn and exit messages past this are dropped */
+#define NOTES_MAX 4096
+#define FOLLOW_MAX (4u << 20)	/* a follower's unsent bytes */
+#define DUMP_MAX (1u << 20)	/* the last lines of `logs -n` */
+#define BOUND_SPINS 100000
+
+enum ep_kind { EP_WAKE, EP_DONE, EP_STREAM, EP_CLIENT };
+
+/* What epoll's data points at: one of these comes first. */
+struct ep {
+	enum ep_kind kind;
+};
+
+struct ostream {
+	struct ep ep;
+	struct outsrc *src;
+	int idx;		/* 0 stdout, 1 stderr */
+	int fd;			/* read end; -1: none */
+	int wfd;		/* the core's write end, for FIONREAD */
+	/* What the thread has read, under a sequence count (odd while a
+	 * read is under way), for outlog_exited on the core. */
+	_Atomic uint32_t seq;
+	_Atomic uint64_t consumed;
+	char *part;		/* a line without its newline yet */
+	size_t partlen, partcap;
+};
+
+struct client {
+	struct ep ep;
+	int fd;
+	struct outsrc *src;
+	bool follow;
+	char *buf;		/* not yet taken by the socket */
+	size_t len;
+	struct client *next;
+};
+
+struct outsrc {
+	struct outlog *ol;
+	char *path, *name;
+	struct ostream st[2];
+	pid_t pid;		/* writing now (0: none or not known yet) */
+	int file;		/* current, or -1 */
+	uint64_t size;
+	bool failing;		/* said; said again when writing works */
+	uint64_t retry_at;
+	uint64_t dropped, dropped_noted;
+	uint64_t noted_at;
+	bool rotating;		/* the compressor has its previous file */
+	bool paused;		/* not read until that is done */
+	bool removed;		/* freed once the compressor lets go */
+	char *mem;		/* log_dir "": the last OUT_MEM_TAIL bytes */
+	uint64_t memlen;
+	char *tail;		/* the stderr lines of pid (a ring) */
+	uint64_t taillen;
+	struct client *clients;
+	struct outsrc *prev, *next;
+	struct outsrc *lru_prev, *lru_next;	/* files open, newest first */
+};
+
+enum msg_kind { M_ADD, M_SPAWN, M_EXIT, M_REMOVE, M_LOGS, M_CONF };
+
+struct msg {
+	enum msg_kind kind;
+	struct outsrc *src;
+	pid_t pid;
+	uint64_t bound[2];
+	int fd;
+	unsigned n;
+	bool follow;
+	struct conf_copy *conf;
+};
+
+struct job {
+	struct outsrc *src;
+	char *current, *plain;
+	uint32_t keep;
+	struct job *next;
+};
+
+struct outlog {
+	pthread_t thread, zthread;
+	int epfd;
+	struct ep wake, done;
+	int wake_fd, done_fd, notes_fd;
+
+	/* The core's queue. */
+	pthread_mutex_t mu;
+	struct msg *q;
+	size_t qlen, qcap;
+	bool pending;		/* queued since the last kick */
+	_Atomic bool queued;	/* something waits in q (read without mu) */
+	bool stopping;
+	uint64_t msgs_dropped;
+
+	/* The compressor's jobs, and the sources it is done with. */
+	pthread_mutex_t zmu;
+	pthread_cond_t zcv;
+	struct job *jobs, **jobs_tail;
+	struct outsrc **zdone;
+	size_t nzdone, zdonecap;
+	bool zstop;
+
+	/* Notes for the observability thread. */
+	pthread_mutex_t nmu;
+	struct out_note *notes;
+	size_t nnotes;
+
+	/* The thread's own. */
+	struct outlog_conf conf;
+	char *dir;
+	struct outsrc *srcs;
+	struct outsrc *lru_head, *lru_tail;
+	size_t nopen;
+	char *rbuf, *obuf, *ebuf;
+	size_t olen, elen;
+	int64_t stamp_sec;
+	char stamp[STAMP_LEN + 1];
+	bool said_dropped;
+};
+
+/* --- the core's side: queueing ------------------------------------ */
+
+static void
+push(struct outlog *ol, const struct msg *m)
+{
+	pthread_mutex_lock(&ol->mu);
+	if (ol->qlen >= MSGS_MAX && (m->kind == M_SPAWN || m->kind == M_EXIT)) {
+		ol->msgs_dropped++;
+		pthread_mutex_unlock(&ol->mu);
+		return;
+	}
+	if (ol->qlen == ol->qcap) {
+		ol->qcap = ol->qcap ? ol->qcap * 2 : 64;
+		ol->q = xreallocarray(ol->q, ol->qcap, sizeof(*ol->q));
+	}
+	ol->q[ol->qlen++] = *m;
+	ol->pending = true;
+	atomic_store(&ol->queued, true);
+	pthread_mutex_unlock(&ol->mu);
+}
+
+static void
+wake(int fd)
+{
+	uint64_t one = 1;
+
+	(void)!write(fd, &one, sizeof(one));
+}
+
+void
+outlog_kick(struct outlog *ol)
+{
+	bool was;
+
+	if (!ol)
+		return;
+	pthread_mutex_lock(&ol->mu);
+	was = ol->pending;
+	ol->pending = false;
+	pthread_mutex_unlock(&ol->mu);
+	if (was)
+		wake(ol->wake_fd);
+}
+
+/* A configuration on its way to the thread, its dir its own. */
+struct conf_copy {
+	struct outlog_conf c;
+	char *dir;
+};
+
+static struct conf_copy *
+conf_dup(const struct outlog_conf *c)
+{
+	struct conf_copy *d = xcalloc(1, sizeof(*d));
+
+	d->c = *c;
+	d->dir = xstrdup(c->dir ? c->dir : "");
+	d->c.dir = d->dir;
+	return d;
+}
+
+void
+outlog_config(struct outlog *ol, const struct outlog_conf *c)
+{
+	push(ol, &(struct msg){ .kind = M_CONF, .conf = conf_dup(c) });
+}
+
+struct outsrc *
+outlog_add(struct outlog *ol, const char *path, const char *name,
+    const int rfd[2], const int wfd[2])
+{
+	struct outsrc *s = xcalloc(1, sizeof(*s));
+
+	s->ol = ol;
+	s->path = xstrdup(path);
+	s->name = xstrdup(name);
+	s->file = -1;
+	for (int i = 0; i < 2; i++) {
+		s->st[i].ep.kind = EP_STREAM;
+		s->st[i].src = s;
+		s->st[i].idx = i;
+		s->st[i].fd = rfd[i];
+		s->st[i].wfd = wfd[i];
+	}
+	push(ol, &(struct msg){ .kind = M_ADD, .src = s });
+	return s;
+}
+
+void
+outlog_spawned(struct outlog *ol, struct outsrc *s, pid_t pid)
+{
+	push(ol, &(struct msg){ .kind = M_SPAWN, .src = s, .pid = pid });
+}
+
+/*
+ * Where the output of the process that just ended stops in stream st: what
+ * the thread has read plus what the pipe holds, taken when no read is under
+ * way (nothing writes the pipe now, so the sum holds still). UINT64_MAX
+ * when the thread kept reading for too long: it then reads what is there.
+ */
+static uint64_t
+boundary(struct ostream *st)
+{
+	for (int i = 0; i < BOUND_SPINS; i++) {
+		uint32_t seq = atomic_load(&st->seq);
+		uint64_t done;
+		int inpipe = 0;
+
+		if (seq & 1)
+			continue;
+		done = atomic_load(&st->consumed);
+		if (ioctl(st->wfd, FIONREAD, &inpipe) < 0)
+			return UINT64_MAX;
+		if (atomic_load(&st->seq) == seq)
+			return done + (uint64_t)inpipe;
+	}
+	return UINT64_MAX;
+}
+
+void
+outlog_exited(struct outlog *ol, struct outsrc *s, pid_t pid)
+{
+	struct msg m = { .kind = M_EXIT, .src = s, .pid = pid };
+
+	for (int i = 0; i < 2; i++)
+		m.bound[i] = s->st[i].fd >= 0 ? boundary(&s->st[i]) : 0;
+	push(ol, &m);
+}
+
+void
+outlog_remove(struct outlog *ol, struct outsrc *s)
+{
+	push(ol, &(struct msg){ .kind = M_REMOVE, .src = s });
+}
+
+void
+outlog_logs(struct outlog *ol, struct outsrc *s, int fd, unsigned n,
+    bool follow)
+{
+	push(ol, &(struct msg){ .kind = M_LOGS, .src = s, .fd = fd, .n = n,
+	    .follow = follow });
+	outlog_kick(ol);
+}
+
+/* --- notes for the observability thread --------------------------- */
+
+static void
+note(struct outlog *ol, struct outsrc *s, pid_t pid, char *tail)
+{
+	struct out_note n = { .pid = pid, .tail = tail,
+	    .dropped = s->dropped };
+
+	if (!tail && s->dropped == s->dropped_noted)
+		return;
+	pthread_mutex_lock(&ol->nmu);
+	if (ol->nnotes >= NOTES_MAX) {
+		pthread_mutex_unlock(&ol->nmu);
+		free(tail);
+		return;
+	}
+	s->dropped_noted = s->dropped;
+	n.path = xstrdup(s->path);
+	ol->notes = xreallocarray(ol->notes, ol->nnotes + 1, sizeof(n));
+	ol->notes[ol->nnotes++] = n;
+	pthread_mutex_unlock(&ol->nmu);
+	wake(ol->notes_fd);
+}
+
+int
+outlog_notes_fd(const struct outlog *ol)
+{
+	return ol ? ol->notes_fd : -1;
+}
+
+bool
+outlog_note_pop(struct outlog *ol, struct out_note *n)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&ol->nmu);
+	if (ol->nnotes > 0) {
+		*n = ol->notes[0];
+		memmove(ol->notes, ol->notes + 1,
+		    (ol->nnotes - 1) * sizeof(*n));
+		ol->nnotes--;
+		got = true;
+	}
+	pthread_mutex_unlock(&ol->nmu);
+	return got;
+}
+
+void
+out_note_free(struct out_note *n)
+{
+	free(n->path);
+	free(n->tail);
+	n->path = n->tail = NULL;
+}
+
+/* --- the compressor ----------------------------------------------- */
+
+static void *
+compressor_main(void *arg)
+{
+	struct outlog *ol = arg;
+
+	pthread_mutex_lock(&ol->zmu);
+	for (;;) {
+		struct job *j = ol->jobs;
+		int err;
+
+		if (!j) {
+			if (ol->zstop)
+				break;
+			pthread_cond_wait(&ol->zcv, &ol->zmu);
+			continue;
+		}
+		if (!(ol->jobs = j->next))
+			ol->jobs_tail = &ol->jobs;
+		pthread_mutex_unlock(&ol->zmu);
+		{
+			char *gz = xasprintf("%s.1.gz", j->current);
+
+			rotate_shift(j->current, j->keep);
+			if ((err = gzip_file(j->plain, gz)) != 0)
+				log_msg(LOG_WARN, "%s: log rotation: cannot write %s: %s; the rotated lines are lost",
+				    j->src->path, gz, strerror(err));
+			free(gz);
+		}
+		pthread_mutex_lock(&ol->zmu);
+		ol->zdone = xreallocarray(ol->zdone, ol->nzdone + 1,
+		    sizeof(*ol->zdone));
+		ol->zdone[ol->nzdone++] = j->src;
+		wake(ol->done_fd);
+		free(j->current);
+		free(j->plain);
+		free(j);
+	}
+	pthread_mutex_unlock(&ol->zmu);
+	return NULL;
+}
+
+/* --- files -------------------------------------------------------- */
+
+static void
+lru_unlink(struct outlog *ol, struct outsrc *s)
+{
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else if (ol->lru_head == s)
+		ol->lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else if (ol->lru_tail == s)
+		ol->lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+}
+
+static void
+lru_front(struct outlog *ol, struct outsrc *s)
+{
+	if (ol->lru_head == s)
+		return;
+	lru_unlink(ol, s);
+	s->lru_next = ol->lru_head;
+	if (ol->lru_head)
+		ol->lru_head->lru_prev = s;
+	ol->lru_head = s;
+	if (!ol->lru_tail)
+		ol->lru_tail = s;
+}
+
+static void
+file_close(struct outlog *ol, struct outsrc *s)
+{
+	if (s->file < 0)
+		return;
+	close(s->file);
+	s->file = -1;
+	lru_unlink(ol, s);
+	ol->nopen--;
+}
+
+static char *
+file_path(const struct outlog *ol, const struct outsrc *s, const char *leaf)
+{
+	return xasprintf("%s/%s/%s", ol->dir, s->path, leaf);
+}
+
+/* mkdir -p of dir; 0 or an errno. */
+static int
+make_dirs(char *dir)
+{
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			int err = errno;
+
+			*p = c;
+			return err;
+		}
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+static void
+failed(struct outsrc *s, const char *what, int err)
+{
+	s->retry_at = mono_ns() + RETRY_NS;
+	if (s->failing)
+		return;
+	s->failing = true;
+	log_msg(LOG_WARN, "%s: log %s/%s/current: %s: %s; its lines are dropped and counted (arbor_log_lines_dropped_total) until writing works again",
+	    s->path, s->ol->dir, s->path, what, strerror(err));
+}
+
+static bool
+file_open(struct outlog *ol, struct outsrc *s)
+{
+	char *path, *dir;
+	struct stat st;
+	int err;
+
+	if (s->file >= 0)
+		return true;
+	if (s->failing && mono_ns() < s->retry_at)
+		return false;
+	if (ol->nopen >= MAX_OPEN_FILES && ol->lru_tail)
+		file_close(ol, ol->lru_tail);
+	dir = xasprintf("%s/%s", ol->dir, s->path);
+	path = file_path(ol, s, "current");
+	s->file = open_noblock(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0640);
+	err = s->file < 0 ? errno : 0;
+	if (err == ENOENT && (err = make_dirs(dir)) == 0) {
+		s->file = open_noblock(path, O_WRONLY | O_CREAT | O_APPEND |
+		    O_CLOEXEC, 0640);
+		err = s->file < 0 ? errno : 0;
+	}
+	if (err)
+		failed(s, "open", err);
+	free(dir);
+	free(path);
+	if (s->file < 0)
+		return false;
+	s->size = fstat(s->file, &st) == 0 && S_ISREG(st.st_mode)
+	    ? (uint64_t)st.st_size : 0;
+	ol->nopen++;
+	lru_front(ol, s);
+	return true;
+}
+
+static void
+pause_src(struct outsrc *s, bool pause)
+{
+	struct outlog *ol = s->ol;
+
+	if (s->paused == pause)
+		return;
+	s->paused = pause;
+	for (int i = 0; i < 2; i++) {
+		struct epoll_event ev = { .events = EPOLLIN,
+		    .data.ptr = &s->st[i].ep };
+
+		if (s->st[i].fd >= 0)
+			epoll_ctl(ol->epfd, pause ? EPOLL_CTL_DEL : EPOLL_CTL_ADD,
+			    s->st[i].fd, &ev);
+	}
+}
+
+/* current is full: it goes to the compressor (or away, with keep = 0). */
+static void
+rotate(struct outlog *ol, struct outsrc *s)
+{
+	char *cur = file_path(ol, s, "current");
+	struct job *j;
+
+	file_close(ol, s);
+	if (ol->conf.keep == 0) {
+		unlink(cur);
+		free(cur);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->src = s;
+	j->current = cur;
+	j->plain = file_path(ol, s, "current.rotated");
+	j->keep = ol->conf.keep;
+	if (rename(cur, j->plain) < 0) {
+		log_msg(LOG_WARN, "%s: log rotation: %s: %s", s->path, cur,
+		    strerror(errno));
+		free(j->current);
+		free(j->plain);
+		free(j);
+		return;
+	}
+	s->rotating = true;
+	pthread_mutex_lock(&ol->zmu);
+	*ol->jobs_tail = j;
+	ol->jobs_tail = &j->next;
+	pthread_cond_signal(&ol->zcv);
+	pthread_mutex_unlock(&ol->zmu);
+}
+
+static size_t
+count_lines(const char *p, size_t n)
+{
+	size_t k = 0;
+
+	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p)));
+	    p++)
+		k++;
+	return k;
+}
+
+/* Appends whole lines to current, in one write. */
+static void
+file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (s->file >= 0 && s->size > 0 && s->size + len > ol->conf.max_bytes) {
+		if (s->rotating)
+			pause_src(s, true);	/* until the compressor is done */
+		else
+			rotate(ol, s);
+	}
+	if (!file_open(ol, s)) {
+		s->dropped += count_lines(buf, len);
+		return;
+	}
+	n = write(s->file, buf, len);
+	if (n != (ssize_t)len) {
+		int err = n < 0 ? errno : ENOSPC;
+
+		/* Never half a line: cut a short write back. */
+		if (n > 0 && ftruncate(s->file, (off_t)s->size) < 0)
+			log_msg(LOG_WARN, "%s: log: cannot remove a partial line: %s",
+			    s->path, strerror(errno));
+		s->dropped += count_lines(buf, len);
+		failed(s, "write", err);
+		file_close(ol, s);
+		return;
+	}
+	s->size += len;
+	lru_front(ol, s);
+	if (s->failing) {
+		s->failing = false;
+		log_msg(LOG_INFO, "%s: log: writing again (%llu lines dropped so far)",
+		    s->path, (unsigned long long)s->dropped);
+	}
+}
+
+/* --- rings: the memory tail and the stderr tail ------------------- */
+
+static void
+ring_put(char **ring, uint64_t *len, size_t size, const char *p, size_t n)
+{
+	if (!*ring)
+		*ring = xcalloc(size, 1);
+	if (n > size) {
+		p += n - size;
+		*len += n - size;
+		n = size;
+	}
+	size_t off = *len % size, first = n < size - off ? n : size - off;
+
+	memcpy(*ring + off, p, first);
+	memcpy(*ring, p + first, n - first);
+	*len += n;
+}
+
+/* The ring's bytes in order, in a new string of *n bytes. */
+static char *
+ring_linear(const char *ring, uint64_t len, size_t size, size_t *n)
+{
+	size_t have = len < size ? (size_t)len : size;
+	size_t off = (size_t)((len - have) % size);
+	size_t first = have < size - off ? have : size - off;
+	char *out = xcalloc(have + 1, 1);
+
+	if (ring) {
+		memcpy(out, ring + off, first);
+		memcpy(out + first, ring, have - first);
+	}
+	*n = have;
+	return out;
+}
+
+/*
+ * The start of the last n lines of text (len bytes, whole lines, the
+ * first maybe cut when wrapped says so).
+ */
+static size_t
+last_lines(const char *text, size_t len, unsigned n, bool wrapped)
+{
+	size_t start = len, k = 0;
+
+	if (len > 0 && text[len - 1] == '\n')
+		start--;
+	while (start > 0 && k < n) {
+		start--;
+		if (text[start] == '\n' && ++k == n) {
+			start++;
+			break;
+		}
+	}
+	if (start == 0 && wrapped && k < n) {
+		const char *nl = memchr(text, '\n', len);
+
+		/* the first line was cut by the ring: not shown, unless it
+		 * is all there is */
+		if (nl && (size_t)(nl - text) + 1 < len)
+			start = (size_t)(nl - text) + 1;
+	}
+	return start;
+}
+
+/* The exit's stderr_tail: valid UTF-8, no NUL, no trailing newline. */
+static char *
+take_tail(struct outsrc *s)
+{
+	size_t n, start;
+	char *all, *t;
+
+	if (!s->taillen)
+		return NULL;
+	all = ring_linear(s->tail, s->taillen, OUT_TAIL_BYTES, &n);
+	start = last_lines(all, n, OUT_TAIL_LINES, s->taillen > OUT_TAIL_BYTES);
+	if (n > start && all[n - 1] == '\n')
+		n--;
+	t = xcalloc(n - start + 1, 1);
+	memcpy(t, all + start, n - start);
+	for (size_t i = 0; i < n - start; i++)
+		if (!t[i])
+			t[i] = '?';
+	utf8_scrub(t);
+	free(all);
+	s->taillen = 0;
+	return t;
+}
+
+/* --- followers and `logs` ----------------------------------------- */
+
+static void
+client_drop(struct outlog *ol, struct client *c)
+{
+	struct client **pp = &c->src->clients;
+
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	epoll_ctl(ol->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+/* Sends what c holds; false when it was dropped. */
+static bool
+client_push(struct outlog *ol, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = &c->ep };
+
+	while (c->len > 0) {
+		ssize_t w = send(c->fd, c->buf, c->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			break;
+		if (w <= 0) {
+			client_drop(ol, c);
+			return false;
+		}
+		memmove(c->buf, c->buf + w, c->len - (size_t)w);
+		c->len -= (size_t)w;
+	}
+	if (c->len == 0 && !c->follow) {
+		client_drop(ol, c);
+		return false;
+	}
+	ev.events |= c->len ? EPOLLOUT : 0;
+	epoll_ctl(ol->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	return true;
+}
+
+/* Queues bytes for c; a follower that lets FOLLOW_MAX pile up is dropped. */
+static bool
+client_put(struct outlog *ol, struct client *c, const char *p, size_t n)
+{
+	if (c->len + n > FOLLOW_MAX) {
+		static const char slow[] = "arborctl: dropped: not reading fast enough\n";
+
+		(void)!send(c->fd, slow, sizeof(slow) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		client_drop(ol, c);
+		return false;
+	}
+	c->buf = xreallocarray(c->buf, c->len + n + 1, 1);
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+	return c->len < 65536 || client_push(ol, c);
+}
+
+/* The last bytes of the source's log: its file's, or its memory tail's. */
+static char *
+recent(struct outlog *ol, struct outsrc *s, size_t *n, bool *cut)
+{
+	char *path, *buf;
+	struct stat st;
+	ssize_t r;
+	off_t from;
+	int fd;
+
+	*cut = false;
+	if (!*ol->dir) {
+		*cut = s->memlen > OUT_MEM_TAIL;
+		return ring_linear(s->mem, s->memlen, OUT_MEM_TAIL, n);
+	}
+	path = file_path(ol, s, "current");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	*n = 0;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return xcalloc(1, 1);
+	}
+	from = st.st_size > DUMP_MAX ? st.st_size - DUMP_MAX : 0;
+	*cut = from > 0;
+	buf = xcalloc((size_t)(st.st_size - from) + 1, 1);
+	r = pread(fd, buf, (size_t)(st.st_size - from), from);
+	*n = r > 0 ? (size_t)r : 0;
+	close(fd);
+	return buf;
+}
+
+static void
+serve_logs(struct outlog *ol, struct msg *m)
+{
+	static const char ok[] = "{\"ok\":true}\n";
+	struct client *c = xcalloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = &c->ep };
+	size_t n, start;
+	bool cut;
+	char *text;
+
+	c->ep.kind = EP_CLIENT;
+	c->fd = m->fd;
+	c->src = m->src;
+	c->follow = m->follow;
+	c->next = m->src->clients;
+	m->src->clients = c;
+	if (epoll_ctl(ol->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+		c->src->clients = c->next;
+		close(c->fd);
+		free(c);
+		return;
+	}
+	text = recent(ol, m->src, &n, &cut);
+	start = last_lines(text, n, m->n, cut);
+	if (m->n == 0)
+		start = n;
+	if (client_put(ol, c, ok, sizeof(ok) - 1) &&
+	    client_put(ol, c, text + start, n - start))
+		client_push(ol, c);
+	free(text);
+}
+
+/* --- lines -------------------------------------------------------- */
+
+static const char *
+stamp_now(struct outlog *ol)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != ol->stamp_sec) {
+		time_t t = ts.tv_sec;
+
+		gmtime_r(&t, &tm);
+		strftime(ol->stamp, sizeof(ol->stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		ol->stamp_sec = ts.tv_sec;
+	}
+	{
+		unsigned us = (unsigned)(ts.tv_nsec / 1000) % 1000000;
+		char *p = ol->stamp + 19;
+
+		p[0] = '.';
+		for (int i = 6; i >= 1; i--, us /= 10)
+			p[i] = (char)('0' + us % 10);
+		p[7] = 'Z';
+		p[8] = '\0';
+	}
+	return ol->stamp;
+}
+
+/* One line of stream idx (its text without newline). */
+static void
+line(struct outlog *ol, struct outsrc *s, int idx, const char *text,
+    size_t len)
+{
+	char *o = ol->obuf + ol->olen;
+
+	memcpy(o, ol->stamp, STAMP_LEN);
+	memcpy(o + STAMP_LEN, idx ? " err " : " out ", 5);
+	memcpy(o + STAMP_LEN + 5, text, len);
+	o[STAMP_LEN + 5 + len] = '\n';
+	ol->olen += STAMP_LEN + 6 + len;
+	if (idx) {
+		ring_put(&s->tail, &s->taillen, OUT_TAIL_BYTES, text, len);
+		ring_put(&s->tail, &s->taillen, OUT_TAIL_BYTES, "\n", 1);
+	}
+	if (ol->conf.echo) {
+		size_t pl = strlen(s->path);
+
+		if (ol->elen + pl + len + 3 > OBUF_MAX) {
+			log_echo(ol->ebuf, ol->elen);
+			ol->elen = 0;
+		}
+		memcpy(ol->ebuf + ol->elen, s->path, pl);
+		memcpy(ol->ebuf + ol->elen + pl, "| ", 2);
+		memcpy(ol->ebuf + ol->elen + pl + 2, text, len);
+		ol->ebuf[ol->elen + pl + 2 + len] = '\n';
+		ol->elen += pl + len + 3;
+	}
+	if (ol->conf.journal)
+		journal_line(s->path, s->name, s->pid, idx, text, len);
+}
+
+/* What line() gathered goes out: to the file (or memory), followers, echo. */
+static void
+flush_lines(struct outlog *ol, struct outsrc *s)
+{
+	if (ol->olen) {
+		if (*ol->dir)
+			file_write(ol, s, ol->obuf, ol->olen);
+		else
+			ring_put(&s->mem, &s->memlen, OUT_MEM_TAIL, ol->obuf,
+			    ol->olen);
+		for (struct client *c = s->clients, *next; c; c = next) {
+			next = c->next;
+			if (c->follow)
+				client_put(ol, c, ol->obuf, ol->olen);
+		}
+	}
+	if (ol->elen)
+		log_echo(ol->ebuf, ol->elen);
+	ol->olen = ol->elen = 0;
+	if (s->dropped != s->dropped_noted &&
+	    mono_ns() - s->noted_at >= NOTE_EVERY_NS) {
+		s->noted_at = mono_ns();
+		note(ol, s, 0, NULL);
+	}
+}
+
+/* The start of a line is kept in a buffer that grows to OUT_LINE_MAX. */
+static void
+part_room(struct ostream *st, size_t need)
+{
+	if (need <= st->partcap)
+		return;
+	st->partcap = st->partcap ? st->partcap : 256;
+	while (st->partcap < need)
+		st->partcap *= 2;
+	if (st->partcap > OUT_LINE_MAX)
+		st->partcap = OUT_LINE_MAX;
+	st->part = xreallocarray(st->part, st->partcap, 1);
+}
+
+/* Bytes read from a stream: whole lines out, a line's start kept. */
+static void
+take(struct outlog *ol, struct ostream *st, const char *p, size_t n)
+{
+	struct outsrc *s = st->src;
+	const char *end = p + n;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t seg = (size_t)((nl ? nl : end) - p);
+
+		if (st->partlen) {
+			size_t room = OUT_LINE_MAX - st->partlen;
+			size_t k = seg < room ? seg : room;
+
+			part_room(st, st->partlen + k);
+			memcpy(st->part + st->partlen, p, k);
+			st->partlen += k;
+			if (!(nl && seg <= room) && seg < room)
+				return;	/* still no end of line */
+			line(ol, s, st->idx, st->part, st->partlen);
+			st->partlen = 0;
+			p += k + (nl && seg <= room);
+			continue;
+		}
+		if (nl && seg <= OUT_LINE_MAX) {
+			line(ol, s, st->idx, p, seg);
+			p = nl + 1;
+		} else if (seg >= OUT_LINE_MAX) {
+			line(ol, s, st->idx, p, OUT_LINE_MAX);
+			p += OUT_LINE_MAX;
+		} else {
+			part_room(st, seg);
+			memcpy(st->part, p, seg);
+			st->partlen = seg;
+			return;
+		}
+	}
+}
+
+/* A line without its newline is written as it is (the process is gone). */
+static void
+end_part(struct outlog *ol, struct ostream *st)
+{
+	if (st->partlen)
+		line(ol, st->src, st->idx, st->part, st->partlen);
+	st->partlen = st->partcap = 0;
+	free(st->part);
+	st->part = NULL;
+}
+
+/*
+ * One read of a stream, at most max bytes; what it read (0 at EAGAIN or
+ * the end), -1 when the stream ended.
+ */
+static ssize_t
+read_stream(struct outlog *ol, struct ostream *st, size_t max)
+{
+	ssize_t r;
+
+	if (max > OUT_READ)
+		max = OUT_READ;
+	atomic_fetch_add(&st->seq, 1);
+	do
+		r = read(st->fd, ol->rbuf, max);
+	while (r < 0 && errno == EINTR);
+	if (r > 0)
+		atomic_fetch_add(&st->consumed, (uint64_t)r);
+	atomic_fetch_add(&st->seq, 1);
+	if (r == 0)
+		return -1;
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -1;
+	stamp_now(ol);
+	take(ol, st, ol->rbuf, (size_t)r);
+	flush_lines(ol, st->src);
+	return r;
+}
+
+static void
+stream_close(struct outlog *ol, struct ostream *st)
+{
+	if (st->fd < 0)
+		return;
+	if (!st->src->paused)
+		epoll_ctl(ol->epfd, EPOLL_CTL_DEL, st->fd, NULL);
+	close(st->fd);
+	close(st->wfd);
+	st->fd = st->wfd = -1;
+}
+
+/* Reads stream st up to offset bound (UINT64_MAX: what it holds now). */
+static void
+read_to(struct outlog *ol, struct ostream *st, uint64_t bound)
+{
+	while (st->fd >= 0) {
+		uint64_t done = atomic_load(&st->consumed);
+		ssize_t r;
+
+		if (bound != UINT64_MAX && done >= bound)
+			break;
+		r = read_stream(ol, st, bound == UINT64_MAX ? OUT_READ :
+		    (size_t)(bound - done));
+		if (r <= 0)
+			break;
+	}
+	stamp_now(ol);
+	end_part(ol, st);
+	flush_lines(ol, st->src);
+}
+
+static void
+src_free(struct outsrc *s)
+{
+	for (int i = 0; i < 2; i++)
+		free(s->st[i].part);
+	free(s->path);
+	free(s->name);
+	free(s->mem);
+	free(s->tail);
+	free(s);
+}
+
+static void
+src_unlink(struct outlog *ol, struct outsrc *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else if (ol->srcs == s)
+		ol->srcs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static void
+remove_src(struct outlog *ol, struct outsrc *s)
+{
+	for (int i = 0; i < 2; i++) {
+		read_to(ol, &s->st[i], UINT64_MAX);
+		stream_close(ol, &s->st[i]);
+	}
+	note(ol, s, 0, NULL);
+	while (s->clients)
+		client_drop(ol, s->clients);
+	file_close(ol, s);
+	src_unlink(ol, s);
+	s->removed = true;
+	if (!s->rotating)
+		src_free(s);
+}
+
+static void
+apply_conf(struct outlog *ol, struct conf_copy *c)
+{
+	for (struct outsrc *s = ol->srcs; s; s = s->next)
+		file_close(ol, s);
+	free(ol->dir);
+	ol->dir = c->dir;
+	ol->conf = c->c;
+	free(c);
+}
+
+static void
+handle(struct outlog *ol, struct msg *m)
+{
+	struct outsrc *s = m->src;
+	char *tail;
+
+	switch (m->kind) {
+	case M_ADD:
+		s->next = ol->srcs;
+		if (ol->srcs)
+			ol->srcs->prev = s;
+		ol->srcs = s;
+		for (int i = 0; i < 2; i++) {
+			struct epoll_event ev = { .events = EPOLLIN,
+			    .data.ptr = &s->st[i].ep };
+
+			if (s->st[i].fd >= 0)
+				epoll_ctl(ol->epfd, EPOLL_CTL_ADD, s->st[i].fd, &ev);
+		}
+		break;
+	case M_SPAWN:
+		s->pid = m->pid;
+		s->taillen = 0;
+		break;
+	case M_EXIT:
+		for (int i = 0; i < 2; i++)
+			read_to(ol, &s->st[i], m->bound[i]);
+		tail = take_tail(s);
+		note(ol, s, m->pid, tail ? tail : xstrdup(""));
+		s->pid = 0;
+		break;
+	case M_REMOVE:
+		remove_src(ol, s);
+		break;
+	case M_LOGS:
+		serve_logs(ol, m);
+		break;
+	case M_CONF:
+		apply_conf(ol, m->conf);
+		break;
+	}
+}
+
+/* Serves what the core queued; false once it asked to stop. */
+static bool
+drain_msgs(struct outlog *ol)
+{
+	struct msg *q;
+	size_t n;
+	bool stop;
+	uint64_t lost;
+
+	pthread_mutex_lock(&ol->mu);
+	q = ol->q;
+	n = ol->qlen;
+	ol->q = NULL;
+	ol->qlen = ol->qcap = 0;
+	atomic_store(&ol->queued, false);
+	stop = ol->stopping;
+	lost = ol->msgs_dropped;
+	pthread_mutex_unlock(&ol->mu);
+	for (size_t i = 0; i < n; i++)
+		handle(ol, &q[i]);
+	free(q);
+	if (lost && !ol->said_dropped) {
+		ol->said_dropped = true;
+		log_msg(LOG_WARN, "worker output: %llu spawn or exit notices dropped (the output thread fell behind): some lines may name the wrong process",
+		    (unsigned long long)lost);
+	}
+	return !stop;
+}
+
+static void
+compressor_done(struct outlog *ol)
+{
+	struct outsrc **done;
+	size_t n;
+
+	read_counter(ol->done_fd);
+	pthread_mutex_lock(&ol->zmu);
+	done = ol->zdone;
+	n = ol->nzdone;
+	ol->zdone = NULL;
+	ol->nzdone = ol->zdonecap = 0;
+	pthread_mutex_unlock(&ol->zmu);
+	for (size_t i = 0; i < n; i++) {
+		struct outsrc *s = done[i];
+
+		s->rotating = false;
+		if (s->removed)
+			src_free(s);
+		else
+			pause_src(s, false);
+	}
+	free(done);
+}
+
+static void
+on_client(struct outlog *ol, struct client *c, uint32_t events)
+{
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		client_drop(ol, c);
+		return;
+	}
+	if (events & EPOLLOUT)
+		client_push(ol, c);
+}
+
+/* At the end: every pipe read out, last lines written, files closed. */
+static void
+finish(struct outlog *ol)
+{
+	while (ol->srcs) {
+		struct outsrc *s = ol->srcs;
+
+		remove_src(ol, s);
+	}
+	pthread_mutex_lock(&ol->zmu);
+	ol->zstop = true;
+	pthread_cond_signal(&ol->zcv);
+	pthread_mutex_unlock(&ol->zmu);
+	pthread_join(ol->zthread, NULL);
+	compressor_done(ol);
+}
+
+static void *
+outlog_main(void *arg)
+{
+	struct outlog *ol = arg;
+	struct epoll_event evs[64];
+
+	for (;;) {
+		int n = epoll_wait(ol->epfd, evs, 64, -1);
+
+		if (n < 0 && errno != EINTR)
+			fatal("%s: epoll_wait: %s", __func__, strerror(errno));
+		for (int i = 0; i < n; i++) {
+			struct ep *e = evs[i].data.ptr;
+
+			switch (e->kind) {
+			case EP_WAKE:
+				read_counter(ol->wake_fd);
+				if (!drain_msgs(ol)) {
+					finish(ol);
+					return NULL;
+				}
+				break;
+			case EP_DONE:
+				compressor_done(ol);
+				break;
+			case EP_STREAM: {
+				struct ostream *st = (struct ostream *)e;
+
+				/* An exit may have been queued meanwhile. */
+				if (atomic_load(&ol->queued) && !drain_msgs(ol)) {
+					finish(ol);
+					return NULL;
+				}
+				if (st->fd >= 0 && !st->src->paused &&
+				    read_stream(ol, st, OUT_READ) < 0) {
+					/* every writer gone: only when the
+					 * core let go of its end */
+					epoll_ctl(ol->epfd, EPOLL_CTL_DEL, st->fd, NULL);
+				}
+				break;
+			}
+			case EP_CLIENT:
+				on_client(ol, (struct client *)e, evs[i].events);
+				break;
+			}
+		}
+	}
+}
+
+struct outlog *
+outlog_start(const struct outlog_conf *c)
+{
+	struct outlog *ol = xcalloc(1, sizeof(*ol));
+	struct epoll_event ev = { .events = EPOLLIN };
+	sigset_t all, old;
+	int err;
+
+	pthread_mutex_init(&ol->mu, NULL);
+	pthread_mutex_init(&ol->zmu, NULL);
+	pthread_mutex_init(&ol->nmu, NULL);
+	pthread_cond_init(&ol->zcv, NULL);
+	ol->jobs_tail = &ol->jobs;
+	ol->wake.kind = EP_WAKE;
+	ol->done.kind = EP_DONE;
+	ol->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ol->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ol->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ol->notes_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ol->epfd < 0 || ol->wake_fd < 0 || ol->done_fd < 0 ||
+	    ol->notes_fd < 0)
+		fatal("worker output: %s", strerror(errno));
+	ev.data.ptr = &ol->wake;
+	epoll_ctl(ol->epfd, EPOLL_CTL_ADD, ol->wake_fd, &ev);
+	ev.data.ptr = &ol->done;
+	epoll_ctl(ol->epfd, EPOLL_CTL_ADD, ol->done_fd, &ev);
+	ol->rbuf = xcalloc(OUT_READ, 1);
+	ol->obuf = xcalloc(OBUF_MAX, 1);
+	ol->ebuf = xcalloc(OBUF_MAX, 1);
+	apply_conf(ol, conf_dup(c));
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&ol->zthread, NULL, compressor_main, ol);
+	if (!err && (err = pthread_create(&ol->thread, NULL, outlog_main, ol)))
+		fatal("worker output thread: %s", strerror(err));
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		fatal("log compressor thread: %s", strerror(err));
+	pthread_setname_np(ol->thread, "arbord-output");
+	pthread_setname_np(ol->zthread, "arbord-gzip");
+	return ol;
+}
+
+void
+outlog_stop(struct outlog *ol)
+{
+	if (!ol)
+		return;
+	pthread_mutex_lock(&ol->mu);
+	ol->stopping = true;
+	pthread_mutex_unlock(&ol->mu);
+	wake(ol->wake_fd);
+	pthread_join(ol->thread, NULL);
+	for (size_t i = 0; i < ol->nnotes; i++)
+		out_note_free(&ol->notes[i]);
+	free(ol->notes);
+	free(ol->q);
+	close(ol->epfd);
+	close(ol->wake_fd);
+	close(ol->done_fd);
+	close(ol->notes_fd);
+	free(ol->rbuf);
+	free(ol->obuf);
+	free(ol->ebuf);
+	free(ol->dir);
+	pthread_mutex_destroy(&ol->mu);
+	pthread_mutex_destroy(&ol->zmu);
+	pthread_mutex_destroy(&ol->nmu);
+	pthread_cond_destroy(&ol->zcv);
+	free(ol);
+}
