@@ -277,7 +277,8 @@ bench: deps
 demo: deps all
 	@echo "arbord on config/examples/demo.conf; in another shell:"
 	@echo "  ARBOR_SOCKET=/tmp/arbor-demo.sock $(BUILD)/arborctl status"
-	$(BUILD)/arbord -c config/examples/demo.conf -s /tmp/arbor-demo.sock
+	@echo "  ARBOR_SOCKET=/tmp/arbor-demo.sock $(BUILD)/arborctl logs root/flaky --follow"
+	LOGS_DIRECTORY=/tmp/arbor-demo.logs $(BUILD)/arbord -c config/examples/demo.conf -s /tmp/arbor-demo.sock
 
 # arbord(8) in sbin, arborctl for everyone in bin; the unit points at them.
 install: all

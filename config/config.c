@@ -1204,7 +1204,7 @@ log_dir_problem(const char *dir)
 				why = xasprintf("%s: %s", p, strerror(errno));
 			break;
 		}
-		if (errno != ENOENT) {
+		if (errno != ENOENT && errno != ENOTDIR) {
 			why = xasprintf("%s: %s", p, strerror(errno));
 			break;
 		}
@@ -1225,10 +1225,11 @@ check_log_dir(struct ctx *c, const config_setting_t *root, struct spec *sp)
 
 	if (!*sp->log_dir || !(why = log_dir_problem(sp->log_dir)))
 		return;
-	if (sp->log_dir_default)
+	if (sp->log_dir_default) {
 		warning(c, at, "daemon", "log_dir: the default \"%s\" cannot be created (%s): worker output is kept in memory only (arborctl logs); set log_dir",
 		    sp->log_dir, why);
-	else
+		sp->log_dir[0] = '\0';
+	} else
 		error(c, at, "daemon", "log_dir: \"%s\" cannot be created: %s",
 		    sp->log_dir, why);
 	free(why);

@@ -36,6 +36,7 @@ usage(FILE *f)
 	    "  events [--follow]          events as JSON lines\n"
 	    "  metrics                    the Prometheus exposition\n"
 	    "  trace --duration S -o FILE record a Perfetto trace\n"
+	    "  logs PATH [-n N] [--follow] a worker's last N lines (20), then new ones\n"
 	    "  shutdown                   stop the tree and arbord\n"
 	    "\n"
 	    "The socket is -s, else $ARBOR_SOCKET, else /run/arbor/arbord.sock\n"
@@ -221,6 +222,7 @@ struct output {
 	bool json;		/* status --json */
 	bool wait_eof;		/* shutdown: return once arbord is gone */
 	bool stream;		/* events: print lines after the reply */
+	bool raw;		/* logs: copy the bytes after the reply */
 	bool no_timeout;	/* events --follow, trace */
 	const char *trace_file;	/* trace -o */
 };
@@ -257,6 +259,20 @@ print_reply(json_t *reply, const struct output *out)
 	else if (json_is_string(metrics))
 		fputs(json_string_value(metrics), stdout);
 	return EXIT_OK;
+}
+
+/* Log lines are bytes (a worker's own): copied as they come. */
+static void
+copy_out(int fd)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			return;
+		else
+			fflush(stdout);
 }
 
 /* Sends req (taking it), prints the reply; returns the exit code. */
@@ -320,6 +336,8 @@ run(const char *sock, json_t *req, const struct output *out)
 				free(ev);
 			}
 		}
+		if (out->raw)
+			copy_out(fd);
 		if (out->wait_eof) {
 			/* shutdown: return once arbord has gone. */
 			struct timeval tv = { 0 };
@@ -416,6 +434,36 @@ build_events(json_t *req, int argc, char **argv, struct output *out)
 }
 
 static int
+build_logs(json_t *req, int argc, char **argv, struct output *out)
+{
+	char *end;
+	long n;
+
+	out->raw = true;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0) {
+			json_object_set_new(req, "follow", json_true());
+			out->no_timeout = true;
+		} else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+			n = strtol(argv[++i], &end, 10);
+			if (*end || end == argv[i] || n < 0 || n > 1000000) {
+				fprintf(stderr, "arborctl: logs: -n takes a number of lines from 0 to 1000000\n");
+				return -1;
+			}
+			json_object_set_new(req, "lines", json_integer(n));
+		} else if (argv[i][0] != '-' && !json_object_get(req, "path"))
+			json_object_set_new(req, "path", json_string(argv[i]));
+		else
+			return bad_arg(argv[0], argv[i]);
+	}
+	if (!json_object_get(req, "path")) {
+		fprintf(stderr, "arborctl: logs PATH [-n N] [--follow]\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 build_trace(json_t *req, int argc, char **argv, struct output *out)
 {
 	double secs = 0;
@@ -455,6 +503,7 @@ static const struct command {
 	{ "metrics", 0, 0, build_none },
 	{ "events", 0, -1, build_events },
 	{ "trace", 0, -1, build_trace },
+	{ "logs", 1, -1, build_logs },
 };
 
 /* Takes -s and -h; returns how many arguments it took, or -1 (exit). */

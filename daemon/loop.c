@@ -603,41 +603,47 @@ unapplied_warnings(const struct cgroups *cg, const struct spec *spec,
 	strv_free(lines);
 }
 
-/* Workers the tree may run at once: static ones and each pool's maximum. */
-static size_t
-count_spec_workers(const struct spec_node *n)
+/*
+ * Workers the tree may run at once (static ones and each pool's maximum),
+ * and the fds they hold: a pidfd each, and the pipes of captured output.
+ */
+static void
+count_spec_workers(const struct spec_node *n, size_t *workers, size_t *fds)
 {
-	size_t k = 0;
-
-	if (!n->is_supervisor)
-		return 1;
-	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE)
-		return n->max_children;
+	if (!n->is_supervisor) {
+		*workers += 1;
+		*fds += 1 + capture_fds_per_worker(n);
+		return;
+	}
+	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE) {
+		*workers += n->max_children;
+		*fds += (size_t)n->max_children * (1 +
+		    (n->template ? capture_fds_per_worker(n->template) : 0));
+		return;
+	}
 	for (size_t i = 0; i < n->nchildren; i++)
-		k += count_spec_workers(n->children[i]);
-	return k;
+		count_spec_workers(n->children[i], workers, fds);
 }
 
 /*
- * Each running worker holds a pidfd (and a pipe while it spawns): a tree
- * larger than the fd limit fails part-way, so say it at load.
+ * A tree that needs more fds than the limit fails part-way: say it at load
+ * (spawn_init has raised the soft limit to the hard one).
  */
 #define FDS_RESERVED 64		/* sockets, epoll, timers, clients, logs */
 
 static void
 warn_fd_limit(const struct spec *spec)
 {
-	size_t workers = count_spec_workers(spec->root);
+	size_t workers = 0, fds = 0;
 	struct rlimit rl;
 
+	count_spec_workers(spec->root, &workers, &fds);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
-	if (workers + FDS_RESERVED > rl.rlim_cur)
-		log_msg(LOG_WARN, "the tree can run %zu workers, each holding a file descriptor, but arbord's limit is %llu (RLIMIT_NOFILE, hard limit %llu): workers past about %llu will fail to start; raise the limit (ulimit -Hn, LimitNOFILE=)",
-		    workers, (unsigned long long)rl.rlim_cur,
-		    (unsigned long long)rl.rlim_max,
-		    (unsigned long long)(rl.rlim_cur > FDS_RESERVED ?
-		    rl.rlim_cur - FDS_RESERVED : 0));
+	if (fds + FDS_RESERVED > rl.rlim_cur)
+		log_msg(LOG_WARN, "the tree can run %zu workers, holding %zu file descriptors (a pidfd each, 4 more for each whose output is captured), but arbord's limit is %llu (RLIMIT_NOFILE, hard limit %llu): workers will fail to start past it; raise the limit (ulimit -Hn, LimitNOFILE=)",
+		    workers, fds, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max);
 }
 
 static int

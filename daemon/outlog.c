@@ -45,6 +45,7 @@
 #define FOLLOW_MAX (4u << 20)	/* a follower's unsent bytes */
 #define DUMP_MAX (1u << 20)	/* the last lines of `logs -n` */
 #define BOUND_SPINS 100000
+#define HELD_MAX (8u << 20)
 
 enum ep_kind { EP_WAKE, EP_DONE, EP_STREAM, EP_CLIENT };
 
@@ -91,6 +92,8 @@ struct outsrc {
 	bool rotating;		/* the compressor has its previous file */
 	bool paused;		/* not read until that is done */
 	bool removed;		/* freed once the compressor lets go */
+	char *held;		/* lines for current once the compressor is done */
+	size_t heldlen;
 	char *mem;		/* log_dir "": the last OUT_MEM_TAIL bytes */
 	uint64_t memlen;
 	char *tail;		/* the stderr lines of pid (a ring) */
@@ -582,21 +585,15 @@ count_lines(const char *p, size_t n)
 	return k;
 }
 
-/* Appends whole lines to current, in one write. */
-static void
-file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
+/* One write of whole lines to current; false when it failed (counted). */
+static bool
+write_lines(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 {
 	ssize_t n;
 
-	if (s->file >= 0 && s->size > 0 && s->size + len > ol->conf.max_bytes) {
-		if (s->rotating)
-			pause_src(s, true);	/* until the compressor is done */
-		else
-			rotate(ol, s);
-	}
 	if (!file_open(ol, s)) {
 		s->dropped += count_lines(buf, len);
-		return;
+		return false;
 	}
 	n = write(s->file, buf, len);
 	if (n != (ssize_t)len) {
@@ -609,7 +606,7 @@ file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 		s->dropped += count_lines(buf, len);
 		failed(s, "write", err);
 		file_close(ol, s);
-		return;
+		return false;
 	}
 	s->size += len;
 	lru_front(ol, s);
@@ -617,6 +614,72 @@ file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 		s->failing = false;
 		log_msg(LOG_INFO, "%s: log: writing again (%llu lines dropped so far)",
 		    s->path, (unsigned long long)s->dropped);
+	}
+	return true;
+}
+
+/* Lines held while the compressor has the previous file. */
+static void
+hold(struct outsrc *s, const char *buf, size_t len)
+{
+	s->held = xreallocarray(s->held, s->heldlen + len, 1);
+	memcpy(s->held + s->heldlen, buf, len);
+	s->heldlen += len;
+	pause_src(s, true);
+}
+
+/*
+ * Appends whole lines to current, rotating it where the next line would
+ * take it past log_max_bytes: one write per file. While the compressor
+ * still has the previous file, the lines that do not fit are held and the
+ * worker is not read until it is done (a worker exiting meanwhile can add
+ * up to HELD_MAX; past that, current grows past its size).
+ */
+static void
+file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
+{
+	uint64_t max = ol->conf.max_bytes;
+
+	if (s->heldlen) {
+		if (s->heldlen + len <= HELD_MAX) {
+			hold(s, buf, len);
+			return;
+		}
+		write_lines(ol, s, s->held, s->heldlen);
+		s->heldlen = 0;
+		write_lines(ol, s, buf, len);
+		return;
+	}
+	while (len > 0) {
+		size_t cut = len;
+
+		if (s->file < 0)
+			file_open(ol, s);
+		if (s->file >= 0 && s->size + len > max) {
+			size_t room = s->size < max ? (size_t)(max - s->size) : 0;
+			const char *nl = room ? memrchr(buf, '\n', room) : NULL;
+
+			if (nl)
+				cut = (size_t)(nl - buf) + 1;
+			else if (s->size > 0 && s->rotating) {
+				hold(s, buf, len);
+				return;
+			} else if (s->size > 0) {
+				rotate(ol, s);	/* not even one line fits */
+				continue;
+			} else if ((nl = memchr(buf, '\n', len)))
+				cut = (size_t)(nl - buf) + 1;	/* alone */
+		}
+		if (!write_lines(ol, s, buf, cut))
+			return;
+		buf += cut;
+		len -= cut;
+		if (len > 0 && s->rotating) {
+			hold(s, buf, len);
+			return;
+		}
+		if (len > 0 || s->size >= max)
+			rotate(ol, s);
 	}
 }
 
@@ -771,7 +834,7 @@ client_put(struct outlog *ol, struct client *c, const char *p, size_t n)
 	c->buf = xreallocarray(c->buf, c->len + n + 1, 1);
 	memcpy(c->buf + c->len, p, n);
 	c->len += n;
-	return c->len < 65536 || client_push(ol, c);
+	return true;
 }
 
 /* The last bytes of the source's log: its file's, or its memory tail's. */
@@ -913,8 +976,8 @@ flush_lines(struct outlog *ol, struct outsrc *s)
 			    ol->olen);
 		for (struct client *c = s->clients, *next; c; c = next) {
 			next = c->next;
-			if (c->follow)
-				client_put(ol, c, ol->obuf, ol->olen);
+			if (c->follow && client_put(ol, c, ol->obuf, ol->olen))
+				client_push(ol, c);
 		}
 	}
 	if (ol->elen)
@@ -1061,6 +1124,7 @@ src_free(struct outsrc *s)
 	free(s->name);
 	free(s->mem);
 	free(s->tail);
+	free(s->held);
 	free(s);
 }
 
@@ -1193,9 +1257,22 @@ compressor_done(struct outlog *ol)
 		struct outsrc *s = done[i];
 
 		s->rotating = false;
-		if (s->removed)
+		if (s->heldlen) {
+			char *held = s->held;
+			size_t len = s->heldlen;
+
+			s->held = NULL;
+			s->heldlen = 0;
+			file_write(ol, s, held, len);
+			free(held);
+		}
+		if (s->removed) {
+			if (s->heldlen)
+				write_lines(ol, s, s->held, s->heldlen);
+			file_close(ol, s);
 			src_free(s);
-		else
+		}
+		else if (!s->heldlen)
 			pause_src(s, false);
 	}
 	free(done);

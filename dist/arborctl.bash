@@ -13,7 +13,7 @@ _arborctl() {
 	local cur prev words cword sock= i cmd=
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="status start stop restart signal start-child terminate-child reload events metrics trace shutdown"
+	local commands="status start stop restart signal start-child terminate-child reload events logs metrics trace shutdown"
 
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
@@ -42,6 +42,9 @@ _arborctl() {
 			COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP" -- "$cur"))
 		fi ;;
 	events) COMPREPLY=($(compgen -W "--follow" -- "$cur")) ;;
+	logs)
+		[ "$prev" = -n ] && return
+		COMPREPLY=($(compgen -W "-n --follow $(_arborctl_paths "$sock")" -- "$cur")) ;;
 	trace) COMPREPLY=($(compgen -W "--duration -o" -- "$cur")) ;;
 	esac
 }

@@ -46,6 +46,9 @@ for f in $files; do
 		setsid --wait timeout -k 5 120 bash -c "
 			set -u
 			T='$dir'
+			# Worker logs (systemd's LogsDirectory=, arbor.conf(5)) stay
+			# in the test's directory.
+			export LOGS_DIRECTORY='$dir/logs'
 			source '$here/lib.sh'
 			source '$file'
 			cleanup() {

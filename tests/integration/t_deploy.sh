@@ -71,7 +71,7 @@ test_man_pages_are_clean_and_complete() {
 	done
 	# every key the config loader accepts, every metric family
 	for key in $(sed -n '/^static const char \*const \(worker\|supervisor\)_keys/,/NULL,/p' "$ROOT/config/config.c" |
-	    grep -oE '"[a-z_]+"' | tr -d '"' | sort -u) socket bpf metrics_listen event_log event_log_max_bytes event_log_keep; do
+	    grep -oE '"[a-z_]+"' | tr -d '"' | sort -u) socket cgroup log_dir log_max_bytes log_keep log_journal log_echo bpf metrics_listen event_log event_log_max_bytes event_log_keep; do
 		grep -qE "\\b$(echo "$key" | sed 's/_/\\\\?_/g')\\b" "$ROOT/man/arbor.conf.5" || fail "arbor.conf.5 lacks $key" || return 1
 	done
 	for m in $(grep -oE '"(arbor|process)_[a-z_]+"' "$ROOT/exporters/metrics.c" | tr -d '"' | sort -u) \
@@ -106,8 +106,14 @@ CONF
 		echo "paths: ${COMPREPLY[*]}"
 		COMP_WORDS=(arborctl -s "$T/sock" signal root/alpha K); COMP_CWORD=5; _arborctl
 		echo "signals: ${COMPREPLY[*]}"
+		COMP_WORDS=(arborctl -s "$T/sock" logs root/a); COMP_CWORD=4; _arborctl
+		echo "logs: ${COMPREPLY[*]}"
+		COMP_WORDS=(arborctl -s "$T/sock" logs root/alpha --f); COMP_CWORD=5; _arborctl
+		echo "logs options: ${COMPREPLY[*]}"
 	) >"$T/out"
 	grep -qx 'commands: status start stop start-child' "$T/out" || fail "$(cat "$T/out")" || return 1
 	grep -qx 'paths: root/grp root/grp/beta' "$T/out" || fail "$(cat "$T/out")" || return 1
-	grep -qx 'signals: KILL' "$T/out" || fail "$(cat "$T/out")"
+	grep -qx 'signals: KILL' "$T/out" || fail "$(cat "$T/out")" || return 1
+	grep -qx 'logs: root/alpha' "$T/out" || fail "$(cat "$T/out")" || return 1
+	grep -qx 'logs options: --follow' "$T/out" || fail "$(cat "$T/out")"
 }

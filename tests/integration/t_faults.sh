@@ -39,10 +39,10 @@ tree = { strategy = "one_for_one"; children = (
   { name = "c"; command = ["/bin/sleep", "1000"]; restart = "temporary"; }
 ); };
 CONF
-	# arbord, its observability and log threads, a and b: the sixth fork of
-	# this uid fails.
+	# arbord, its observability, log, worker-output and compressor
+	# threads, a and b: the eighth fork of this uid fails.
 	setpriv --reuid=arbor-it --regid=arbor-it --init-groups \
-		prlimit --nproc=5:5 "$ARBORD" -c "$T/tree.conf" -s "$T/run/sock" --no-bpf >"$T/log" 2>&1 &
+		prlimit --nproc=7:7 "$ARBORD" -c "$T/tree.conf" -s "$T/run/sock" --no-bpf >"$T/log" 2>&1 &
 	ARBORD_PID=$!
 	wait_for "arbord up" "$ARBORCTL" -s "$T/run/sock" status || return 1
 	wait_for "c's failed start logged" log_has "root/c: cannot start: clone: Resource temporarily unavailable" || return 1

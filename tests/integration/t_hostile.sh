@@ -143,7 +143,8 @@ CONF
 test_closed_stdio_at_start_is_held_by_dev_null() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
-  { name = "w"; command = ["/bin/sh", "-c", "echo \$(readlink /proc/\$\$/fd/0) \$(readlink /proc/\$\$/fd/1) \$(readlink /proc/\$\$/fd/2) > $T/fds.tmp; mv $T/fds.tmp $T/fds; exec sleep 1000"]; }
+  { name = "w"; stdout = "inherit"; stderr = "inherit";
+    command = ["/bin/sh", "-c", "echo \$(readlink /proc/\$\$/fd/0) \$(readlink /proc/\$\$/fd/1) \$(readlink /proc/\$\$/fd/2) > $T/fds.tmp; mv $T/fds.tmp $T/fds; exec sleep 1000"]; }
 ); };
 CONF
 	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" <&- >&- 2>&- &
@@ -286,14 +287,15 @@ CONF
 # A tree that cannot fit the fd limit is said at start.
 test_fd_limit_too_small_for_the_tree_is_said_at_start() {
 	local i kids=""
-	for ((i = 0; i < 100; i++)); do kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"]; },"; done
+	for ((i = 0; i < 100; i++)); do kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; },"; done
+	kids+="{ name = \"c\"; command = [\"/bin/sleep\", \"1000\"]; },"
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = ( ${kids%,} ); };
 CONF
 	prlimit --nofile=120:120 "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
 	ARBORD_PID=$!
 	wait_for "arbord control socket" ctl status || return 1
-	log_has "warning: the tree can run 100 workers, each holding a file descriptor, but arbord's limit is 120" ||
+	log_has "warning: the tree can run 101 workers, holding 105 file descriptors (a pidfd each, 4 more for each whose output is captured), but arbord's limit is 120" ||
 		fail "no warning about the fd limit"
 }
 

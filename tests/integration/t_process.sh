@@ -117,11 +117,12 @@ test_workers_inherit_only_their_stdio() {
 	# limit keeps them low.
 	exec 10</dev/null 251</dev/null
 	local kids="" i
-	for ((i = 0; i < 40; i++)); do kids+="{ name = \"s$i\"; command = [\"/bin/sleep\", \"1000\"]; },"; done
+	for ((i = 0; i < 40; i++)); do kids+="{ name = \"s$i\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; },"; done
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
   $kids
-  { name = "w"; command = ["/bin/sh", "-c", "echo hello \$\$; exec sleep 1000"]; stdout = "file:$T/w.out"; }
+  { name = "w"; command = ["/bin/sh", "-c", "echo hello \$\$; exec sleep 1000"]; stdout = "file:$T/w.out"; },
+  { name = "c"; command = ["/bin/sh", "-c", "echo captured \$\$; exec sleep 1000"]; }
 ); };
 CONF
 	local limit
@@ -137,6 +138,9 @@ CONF
 		local p=$(pid_of root/w)
 		wait_for "w wrote" grep -q "hello $p" "$T/w.out" || return 1
 		assert_eq "fds of a worker (fd limit ${limit:-raised})" "0 1 2 " "$(worker_fds "$p")" || return 1
+		# one whose output is captured: its pipes, no other fd of arbord's
+		p=$(pid_of root/c)
+		assert_eq "fds of a captured worker (fd limit ${limit:-raised})" "0 1 2 " "$(worker_fds "$p")" || return 1
 		stop_arbord
 	done
 }

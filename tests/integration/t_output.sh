@@ -1,0 +1,323 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Worker output (arbor.conf(5), OUTPUT; arborctl(8), logs): captured
+# through pipes kept across restarts, stamped into <log_dir>/<path>/current,
+# rotated, tailed, attached to the exit it explains.
+
+STAMP='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z (out|err) '
+
+# out_conf NAME DAEMON_KEYS CHILDREN: a one_for_one tree, logs under $T/logs.
+out_conf() {
+	conf "$1" <<CONF
+daemon = { log_dir = "$T/logs"; $2 };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; intensity = 1000; period = 1;
+  children = ( $3 ); };
+CONF
+}
+
+# lines_of FILE PATTERN: how many lines of FILE match the extended regex.
+lines_of() { grep -caE -- "$2" "$1" 2>/dev/null || true; }
+
+restarts_of() { json "$1" .restarts; }
+more_restarts() { [ "$(restarts_of "$1")" -ge "$2" ]; }
+
+test_stamped_lines_of_both_streams_and_a_partial_last_line() {
+	out_conf a '' '{ name = "w"; restart = "temporary";
+	  command = ["/bin/sh", "-c", "echo to-out; echo to-err >&2; echo again; printf no-newline; exit 0"]; }'
+	start_arbord "$T/a.conf"
+	local f=$T/logs/root/w/current
+	wait_for "the partial line written at exit" grep -q 'no-newline$' "$f" || return 1
+	assert_eq "lines" 4 "$(wc -l <"$f")" || return 1
+	assert_eq "stamped lines" 4 "$(lines_of "$f" "$STAMP")" || return 1
+	grep -qE "$STAMP" "$f" || return 1
+	grep -qE ' out to-out$' "$f" || fail "stdout line: $(cat "$f")" || return 1
+	grep -qE ' err to-err$' "$f" || fail "stderr line: $(cat "$f")" || return 1
+	grep -qE ' out no-newline$' "$f" || fail "partial line: $(cat "$f")" || return 1
+	# the streams each in the order written
+	assert_eq "stdout order" "to-out again no-newline" \
+	    "$(grep ' out ' "$f" | cut -d' ' -f3 | tr '\n' ' ' | sed 's/ $//')" || return 1
+	log_has 'to-out' && fail "worker output leaked into arbord's stderr" && return 1
+	true
+}
+
+test_stderr_tail_on_a_crash_exit_event_and_status() {
+	out_conf a '' '{ name = "w"; restart = "temporary";
+	  command = ["/bin/sh", "-c", "echo ignore-stdout; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo line-$i >&2; done; printf fatal: >&2; exit 3"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "the crash" is_state root/w stopped || return 1
+	wait_for "its exit event" sh -c "\"$ARBORCTL\" -s $T/sock events | grep -q '\"event\":\"exit\"'" || return 1
+	local ev tail
+	ev=$(ctl events | grep '"event":"exit"')
+	tail=$(echo "$ev" | jq -r .stderr_tail)
+	assert_eq "reason" crash "$(echo "$ev" | jq -r .reason)" || return 1
+	# the last 10 lines of stderr, the partial one included; no stdout
+	assert_eq "stderr_tail" "$(printf 'line-4\nline-5\nline-6\nline-7\nline-8\nline-9\nline-10\nline-11\nline-12\nfatal:')" "$tail" || return 1
+	assert_eq "status last_exit.stderr_tail" "$tail" "$(json root/w .last_exit.stderr_tail)"
+}
+
+# logs_across_restarts LOG_DIR: logs -n and --follow over three restarts.
+logs_across_restarts() {
+	conf a <<CONF
+daemon = { log_dir = "$1"; };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; intensity = 1000; period = 1;
+  children = ( { name = "w"; restart_delay = 100;
+    command = ["/bin/sh", "-c", "echo start-\$\$; echo bye-\$\$ >&2; sleep 0.3; exit 1"]; } ); };
+CONF
+	start_arbord "$T/a.conf"
+	wait_for "a first line" sh -c "\"$ARBORCTL\" -s $T/sock logs root/w | grep -q start-" || return 1
+	ctl logs root/w --follow -n 0 >"$T/follow" &
+	local fpid=$! first pids
+	first=$(restarts_of root/w)
+	wait_for "three restarts" more_restarts root/w $((first + 3)) || return 1
+	wait_for "lines of three processes in the follower" \
+	    sh -c "[ \$(grep -c ' out start-' $T/follow) -ge 3 ]" || return 1
+	kill "$fpid"
+	ctl logs root/w -n 4 >"$T/last4" || return 1
+	assert_eq "logs -n 4 (log_dir=\"$1\")" 4 "$(wc -l <"$T/last4")" || return 1
+	assert_eq "stamped" 4 "$(lines_of "$T/last4" "$STAMP")" || return 1
+	# the lines of one process stay together, in order
+	pids=$(sed -E 's/.* (start|bye)-//' "$T/follow" | uniq | wc -l)
+	[ "$pids" -ge 3 ] || fail "follower saw $pids processes: $(cat "$T/follow")" || return 1
+	ctl logs root/w -n 0 >"$T/none"
+	assert_eq "logs -n 0" 0 "$(wc -l <"$T/none")" || return 1
+	ctl logs root/w >"$T/default"
+	[ "$(wc -l <"$T/default")" -le 20 ] || fail "logs without -n: more than 20 lines" || return 1
+	stop_arbord
+}
+
+test_logs_n_and_follow_across_three_restarts() {
+	logs_across_restarts "$T/logs" || return 1
+	rm -r "$T/logs"
+	logs_across_restarts "" || return 1
+	[ ! -e "$T/logs" ] || fail "log_dir \"\" made files" || return 1
+	start_arbord "$T/a.conf"
+	ctl logs root/nothere >/dev/null 2>"$T/err"
+	assert_eq "unknown path" 1 "$?" || return 1
+	ctl logs root >/dev/null 2>"$T/err"
+	assert_eq "a supervisor" 1 "$?" || return 1
+	grep -q 'a supervisor has no output' "$T/err" || fail "$(cat "$T/err")"
+}
+
+# Every byte a process wrote is in its log, before its replacement's first
+# line, with descendants still writing when the main process died.
+test_nothing_lost_at_a_crash_and_lines_stay_in_order() {
+	out_conf a '' '{ name = "w"; restart_delay = 0;
+	  command = ["/bin/sh", "-c", "(while :; do echo tick-$$; done) & for i in $(seq 1 300); do echo line-$$-$i; done; exit 1"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "five restarts" more_restarts root/w 5 || return 1
+	stop_arbord
+	local f=$T/logs/root/w/current
+	# pids in order of first appearance; each appears in one run only
+	local runs distinct
+	runs=$(sed -E 's/.* (tick|line)-([0-9]+).*/\2/' "$f" | uniq | wc -l)
+	distinct=$(sed -E 's/.* (tick|line)-([0-9]+).*/\2/' "$f" | sort -u | wc -l)
+	assert_eq "each process's lines together" "$distinct" "$runs" || return 1
+	[ "$distinct" -ge 5 ] || fail "only $distinct processes logged" || return 1
+	# nothing lost: each process's 300 lines, in order (but the last one's,
+	# stopped by the shutdown)
+	for p in $(sed -E 's/.* (tick|line)-([0-9]+).*/\2/' "$f" | uniq | head -n -1); do
+		assert_eq "lines of $p" "$(seq 1 300 | tr '\n' ' ')" \
+		    "$(grep -a " out line-$p-" "$f" | sed -E 's/.*-//' | tr '\n' ' ')" || return 1
+	done
+	assert_eq "every line stamped" "$(wc -l <"$f")" "$(lines_of "$f" "$STAMP")"
+}
+
+test_rotation_keeps_log_keep_gzip_files() {
+	out_conf a 'log_max_bytes = 4096; log_keep = 2;' '{ name = "w"; restart = "temporary";
+	  command = ["/bin/sh", "-c", "for i in $(seq 1 400); do echo line-$i-0123456789012345678901234567890123456789012345678901234567890123456789; done; exec sleep 1000"]; }'
+	start_arbord "$T/a.conf"
+	local d=$T/logs/root/w
+	wait_for "the second rotated file" test -s "$d/current.2.gz" || return 1
+	wait_for "the last line" grep -q 'line-400-' "$d/current" || return 1
+	wait_for "compression done" sh -c "! ls $d | grep -qv -e '^current\$' -e '^current\.[12]\.gz\$'" || fail "files: $(ls "$d")" || return 1
+	[ ! -e "$d/current.3.gz" ] || fail "a third rotated file" || return 1
+	for gz in "$d/current.1.gz" "$d/current.2.gz"; do
+		gzip -t "$gz" || fail "$gz is not valid gzip" || return 1
+		local n
+		n=$(zcat "$gz" | wc -l)
+		[ "$n" -gt 0 ] || fail "$gz is empty" || return 1
+		assert_eq "stamped lines in $gz" "$n" "$(zcat "$gz" | grep -caE "$STAMP")" || return 1
+	done
+	[ "$(stat -c %s "$d/current")" -le 4096 ] || fail "current past log_max_bytes" || return 1
+	# newest first: current.1.gz holds later lines than current.2.gz
+	local a b
+	a=$(zcat "$d/current.1.gz" | head -n 1 | sed -E 's/.*line-([0-9]+)-.*/\1/')
+	b=$(zcat "$d/current.2.gz" | head -n 1 | sed -E 's/.*line-([0-9]+)-.*/\1/')
+	[ "$a" -gt "$b" ] || fail "current.1.gz ($a) is not newer than current.2.gz ($b)"
+}
+
+test_a_flooding_worker_slows_only_itself() {
+	out_conf a 'log_max_bytes = 1048576; log_keep = 2;' '
+	  { name = "flood"; command = ["/usr/bin/yes", "flooding-the-log-with-a-line-of-about-a-hundred-bytes-0123456789012345678901234567890"]; },
+	  { name = "crash"; restart_delay = 0; command = ["/bin/sh", "-c", "echo crash-$$; sleep 0.2; exit 1"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "the flood in its log" test -s "$T/logs/root/flood/current" || return 1
+	local r0 t0 t1 i
+	r0=$(restarts_of root/crash)
+	t0=$EPOCHREALTIME
+	wait_for "ten more restarts beside the flood" more_restarts root/crash $((r0 + 10)) || return 1
+	t1=$EPOCHREALTIME
+	echo "report: 10 restarts of a 0.2 s crash loop beside a flood took $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s"
+	for i in 1 2 3 4 5; do
+		timeout 2 "$ARBORCTL" -s "$T/sock" status >/dev/null || fail "status did not answer within 2 s" || return 1
+	done
+	# the crash loop's lines are all there, each process's
+	local pids
+	pids=$(grep -c ' out crash-' "$T/logs/root/crash/current")
+	[ "$pids" -ge 10 ] || fail "crash loop lines: $pids" || return 1
+	ls "$T/logs/root/flood" | grep -q 'current.1.gz' || fail "the flood never rotated: $(ls "$T/logs/root/flood")"
+}
+
+test_a_full_disk_is_said_once_counted_and_writing_resumes() {
+	mkdir -p "$T/logs/root/w"
+	ln -s /dev/full "$T/logs/root/w/current"
+	out_conf a '' '{ name = "w"; restart_delay = 50; command = ["/bin/sh", "-c", "echo line-$$; sleep 0.1; exit 1"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "ten restarts" more_restarts root/w 10 || return 1
+	assert_eq "said once" 1 "$(grep -c 'root/w/current: write: No space left on device' "$T/log")" || return 1
+	wait_for "dropped lines counted" sh -c "\"$ARBORCTL\" -s $T/sock metrics | grep -qE '^arbor_log_lines_dropped_total\{path=\"root/w\"\} [1-9]'" || return 1
+	is_state root/w running || is_state root/w starting || is_state root/w backoff || fail "supervision stopped" || return 1
+	rm "$T/logs/root/w/current"
+	wait_for "writing again" grep -qE ' out line-' "$T/logs/root/w/current" || return 1
+	wait_for "said so" log_has 'root/w: log: writing again' || return 1
+	[ -f "$T/logs/root/w/current" ] && [ ! -L "$T/logs/root/w/current" ] || fail "current is not a new file"
+}
+
+test_binary_output_keeps_bytes_in_files_and_valid_text_in_events() {
+	out_conf a '' '{ name = "w"; restart = "temporary";
+	  command = ["/bin/sh", "-c", "printf '"'"'a\\000b\\377c\\n'"'"'; printf '"'"'bad\\300\\000utf8\\n'"'"' >&2; exit 2"]; }'
+	start_arbord "$T/a.conf"
+	local f=$T/logs/root/w/current
+	wait_for "the crash" is_state root/w stopped || return 1
+	wait_for "both lines" sh -c "[ \$(wc -l < $f) -eq 2 ]" || return 1
+	# the file keeps the bytes as written
+	grep -a ' out ' "$f" | cut -d' ' -f3- | od -An -c | tr -s ' ' >"$T/bytes"
+	grep -q 'a \\0 b 377 c' "$T/bytes" || fail "stdout bytes changed: $(cat "$T/bytes")" || return 1
+	wait_for "its exit event" sh -c "\"$ARBORCTL\" -s $T/sock events | grep -q '\"event\":\"exit\"'" || return 1
+	local tail
+	ctl events | grep '"event":"exit"' >"$T/ev"
+	python3 -c 'import json,sys; json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))' "$T/ev" ||
+	    fail "the exit event is not valid UTF-8 JSON: $(cat "$T/ev")" || return 1
+	tail=$(jq -r .stderr_tail "$T/ev")
+	assert_eq "stderr_tail as text" 'bad??utf8' "$tail"
+}
+
+test_a_100MB_line_is_split_with_memory_bounded() {
+	out_conf a 'log_max_bytes = 1073741824;' '{ name = "w"; restart = "temporary";
+	  command = ["/bin/sh", "-c", "head -c 100000000 /dev/zero | tr '"'"'\\000'"'"' x; sleep 1000"]; }'
+	start_arbord "$T/a.conf"
+	local f=$T/logs/root/w/current rss0 hwm
+	rss0=$(awk '/^VmRSS/ { print $2 }' /proc/"$ARBORD_PID"/status)
+	# 100,000,000 bytes in lines of 16,384: 6,103 full lines so far
+	wait_for "the split lines" sh -c "[ \$(wc -l < $f) -ge 6103 ]" || return 1
+	hwm=$(awk '/^VmHWM/ { print $2 }' /proc/"$ARBORD_PID"/status)
+	echo "report: arbord's peak RSS $hwm KiB (at start $rss0 KiB) through a 100 MB line"
+	[ $((hwm - rss0)) -lt 32768 ] || fail "memory grew by $((hwm - rss0)) KiB" || return 1
+	assert_eq "longest line's text" 16384 "$(head -n 3 "$f" | cut -d' ' -f3- | awk '{ print length($0) }' | sort -n | tail -n 1)" || return 1
+	ctl stop root/w >/dev/null
+	wait_for "the rest written at exit" sh -c "[ \$(wc -l < $f) -eq 6104 ]" || return 1
+	assert_eq "every byte" 100000000 "$(cut -d' ' -f3- "$f" | tr -d '\n' | wc -c)"
+}
+
+test_journal_fields_through_a_stand_in_socket() {
+	command -v unshare >/dev/null || { echo "no unshare here"; return 77; }
+	unshare -m true 2>/dev/null || { echo "cannot make a mount namespace here (not root?)"; return 77; }
+	out_conf a 'log_journal = "auto";' '{ name = "web"; restart = "temporary";
+	  command = ["/bin/sh", "-c", "echo hello-journal; printf '"'"'oops\\377\\n'"'"' >&2; exec sleep 1000"]; }'
+	# journald's socket exists only in this mount namespace, ours.
+	unshare -m sh -c "
+		mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal &&
+		python3 '$HELPERS/journal_standin.py' /run/systemd/journal/socket '$T/journal' &
+		while [ ! -e '$T/journal.ready' ]; do sleep 0.02; done
+		exec '$ARBORD' -c '$T/a.conf' -s '$T/sock'" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord" ctl status || return 1
+	wait_for "two journal entries" sh -c "[ \$(wc -l < $T/journal) -ge 2 ]" || return 1
+	local pid
+	pid=$(pid_of root/web)
+	jq -s -e --arg pid "$pid" 'any(.[]; .MESSAGE == "hello-journal" and
+	    .ARBOR_PATH == "root/web" and .ARBOR_PID == $pid and
+	    .SYSLOG_IDENTIFIER == "web" and .PRIORITY == "6")' "$T/journal" >/dev/null ||
+	    fail "stdout entry (pid $pid): $(cat "$T/journal")" || return 1
+	jq -s -e 'any(.[]; .PRIORITY == "3" and .MESSAGE == "oops?" and .ARBOR_PATH == "root/web")' \
+	    "$T/journal" >/dev/null || fail "stderr entry (valid text): $(cat "$T/journal")" || return 1
+	grep -q invalid_utf8 "$T/journal" && fail "the journal got invalid UTF-8" && return 1
+	grep -q hello-journal "$T/logs/root/web/current" || fail "the file lost the line"
+}
+
+test_echo_prefixes_lines_with_their_path() {
+	out_conf a 'log_echo = "on";' '{ name = "flaky"; restart = "temporary"; command = ["/bin/sh", "-c", "echo crashing >&2; exit 1"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "the echoed line" log_has '^root/flaky| crashing$' || return 1
+	out_conf b 'log_echo = "auto";' '{ name = "quiet"; restart = "temporary"; command = ["/bin/sh", "-c", "echo not-a-terminal"]; }'
+	stop_arbord
+	start_arbord "$T/b.conf"
+	wait_for "its log" grep -q not-a-terminal "$T/logs/root/quiet/current" || return 1
+	log_has 'not-a-terminal' && fail "auto echoed with stderr not a terminal" && return 1
+	true
+}
+
+test_stdout_inherit_still_writes_to_arbords_stderr() {
+	out_conf a '' '{ name = "w"; restart = "temporary"; stdout = "inherit"; stderr = "inherit";
+	  command = ["/bin/sh", "-c", "echo inherited-out; echo inherited-err >&2"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "both lines on arbord's output" sh -c "grep -q '^inherited-out\$' $T/log && grep -q '^inherited-err\$' $T/log" || return 1
+	[ ! -e "$T/logs/root/w" ] || fail "a log was made for an inherited worker"
+	ctl logs root/w 2>"$T/err"
+	assert_eq "logs of it" 1 "$?" || return 1
+	grep -q 'not captured' "$T/err" || fail "$(cat "$T/err")"
+}
+
+test_log_dir_that_cannot_be_made() {
+	touch "$T/file"
+	conf bad <<CONF
+daemon = { log_dir = "$T/file/log"; };
+tree = { name = "root"; strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	"$ARBORD" --check -c "$T/bad.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code" 1 "$?" || return 1
+	grep -q "^$T/bad.conf:1: daemon: log_dir: \"$T/file/log\" cannot be created: $T/file is not a directory" "$T/err" ||
+	    fail "error: $(cat "$T/err")" || return 1
+	conf dflt <<CONF
+tree = { name = "root"; strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	LOGS_DIRECTORY=$T/file/log "$ARBORD" --check -c "$T/dflt.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code (default)" 0 "$?" || return 1
+	grep -q "warning: log_dir: the default \"$T/file/log\" cannot be created" "$T/err" ||
+	    fail "warning: $(cat "$T/err")" || return 1
+	# running, lines go to memory only and logs still serves them
+	conf mem <<CONF
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sh", "-c", "echo kept-in-memory; exec sleep 1000"]; } ); };
+CONF
+	LOGS_DIRECTORY=$T/file/log start_arbord "$T/mem.conf"
+	wait_for "the line in memory" sh -c "\"$ARBORCTL\" -s $T/sock logs root/w | grep -q kept-in-memory"
+}
+
+# Paths are validated names: nothing a config says can put a log outside
+# log_dir.
+test_no_name_escapes_log_dir() {
+	for name in '..' '.' 'a/b' '../x'; do
+		conf bad <<CONF
+daemon = { log_dir = "$T/logs"; };
+tree = { name = "root"; strategy = "one_for_one"; children = ( { name = "$name"; command = ["/bin/true"]; } ); };
+CONF
+		"$ARBORD" --check -c "$T/bad.conf" >/dev/null 2>"$T/err"
+		assert_eq "name \"$name\" refused" 1 "$?" || return 1
+	done
+}
+
+test_a_worker_that_closes_its_output_costs_nothing() {
+	out_conf a '' '{ name = "closed"; command = ["/bin/sh", "-c", "exec >&- 2>&-; exec sleep 1000"]; },
+	  { name = "silent"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "both running" sh -c "[ \"\$(\"$ARBORCTL\" -s $T/sock status --json | jq '[.children[] | select(.state == \"running\")] | length')\" = 2 ]" || return 1
+	local t0 t1
+	t0=$(awk '{ print $14 + $15 }' /proc/"$ARBORD_PID"/stat)
+	sleep 1
+	t1=$(awk '{ print $14 + $15 }' /proc/"$ARBORD_PID"/stat)
+	# a loop on a closed pipe would burn the whole second (100 ticks)
+	[ $((t1 - t0)) -le 5 ] || fail "arbord used $((t1 - t0)) ticks in 1 s idle" || return 1
+	[ ! -e "$T/logs/root/silent/current" ] || fail "a silent worker got a file"
+}
