@@ -85,6 +85,55 @@ syntax_error_names_the_line(void **state)
 	    "F:2: syntax error: syntax error");
 }
 
+/* Output keys: defaults, and each bad value named with its line. */
+static void
+output_keys_defaults_and_errors(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp;
+
+	(void)state;
+	setenv("LOGS_DIRECTORY", "/tmp/arbor-logs-a:/tmp/arbor-logs-b", 1);
+	sp = load(TREE("{ name = \"w\"; command = [\"/bin/true\"]; stderr = \"null\"; }"),
+	    &errors, &warnings);
+	assert_non_null(sp);
+	assert_int_equal(sp->root->children[0]->w.out.kind, STDIO_LOG);
+	assert_int_equal(sp->root->children[0]->w.err.kind, STDIO_NULL);
+	assert_string_equal(sp->log_dir, "/tmp/arbor-logs-a");	/* its first entry */
+	assert_true(sp->log_dir_default);
+	assert_int_equal(sp->log_max_bytes, 16777216);
+	assert_int_equal(sp->log_keep, 5);
+	assert_int_equal(sp->log_journal, LOG_SWITCH_AUTO);
+	assert_int_equal(sp->log_echo, LOG_SWITCH_AUTO);
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+	unsetenv("LOGS_DIRECTORY");
+
+	sp = load("daemon = { log_dir = \"\"; log_keep = 0; log_echo = \"on\"; log_journal = \"off\"; };\n"
+	    TREE("{ name = \"w\"; command = [\"/bin/true\"]; stdout = \"log\"; }"),
+	    &errors, &warnings);
+	assert_non_null(sp);
+	assert_string_equal(sp->log_dir, "");
+	assert_false(sp->log_dir_default);
+	assert_int_equal(sp->log_keep, 0);
+	assert_int_equal(sp->log_echo, LOG_SWITCH_ON);
+	assert_int_equal(sp->log_journal, LOG_SWITCH_OFF);
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+
+	refused("daemon = {\n log_dir = \"logs\";\n log_max_bytes = 100;\n"
+	    " log_keep = -1;\n log_journal = \"yes\";\n log_echo = 1;\n};\n"
+	    TREE("{ name = \"w\"; command = [\"/bin/true\"];\n stdout = \"journal\"; }"),
+	    "F:2: daemon: log_dir: \"logs\" is not \"\" or an absolute path\n"
+	    "F:3: daemon: log_max_bytes: 100 is out of range [4096, 9223372036854775807]\n"
+	    "F:4: daemon: log_keep: -1 is out of range [0, 1000]\n"
+	    "F:5: daemon: log_journal: expected \"auto\", \"on\" or \"off\", got \"yes\"\n"
+	    "F:6: daemon: log_echo: expected a string, got an integer\n"
+	    "F:11: root/w: stdout: expected \"log\", \"inherit\", \"null\" or \"file:/absolute/path\", got \"journal\"");
+}
+
 /* Only a regular file is read, and nothing blocks. */
 static void
 fifo_and_directory_are_refused_without_blocking(void **state)
@@ -326,7 +375,7 @@ impossible_values(void **state)
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; rlimits = { nofile = -1; }; }"),
 	    "F:3: root/w: rlimits.nofile: expected a non-negative integer or \"unlimited\"");
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; stdout = \"file:rel\"; }"),
-	    "F:3: root/w: stdout: expected \"inherit\", \"null\" or \"file:/absolute/path\", got \"file:rel\"");
+	    "F:3: root/w: stdout: expected \"log\", \"inherit\", \"null\" or \"file:/absolute/path\", got \"file:rel\"");
 }
 
 static void
@@ -493,7 +542,8 @@ defaults_match_the_spec(void **state)
 	assert_int_equal(w->w.ready_timeout_ms, 10000);
 	assert_int_equal(w->w.nsuccess, 1);
 	assert_int_equal(w->w.success_codes[0], 0);
-	assert_int_equal(w->w.out.kind, STDIO_INHERIT);
+	assert_int_equal(w->w.out.kind, STDIO_LOG);
+	assert_int_equal(w->w.err.kind, STDIO_LOG);
 	s = sp->root->children[1];
 	assert_int_equal(s->shutdown.kind, SHUTDOWN_INFINITY);
 	assert_int_equal(s->auto_shutdown, AUTO_SHUTDOWN_NEVER);
@@ -575,6 +625,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(syntax_error_names_the_line),
+		cmocka_unit_test(output_keys_defaults_and_errors),
 		cmocka_unit_test(unreadable_file),
 		cmocka_unit_test(fifo_and_directory_are_refused_without_blocking),
 		cmocka_unit_test(include_is_refused_with_its_line),

@@ -326,6 +326,72 @@ spawned_before_attach_is_tracked(void **state)
 	fake_free(f);
 }
 
+/* An exit whose stderr is captured waits for its tail, however late the
+ * kernel's record is or whichever comes first, and carries it. */
+static void
+exit_waits_for_its_stderr_tail_from_either_side(void **state)
+{
+	struct obs_msg m;
+
+	(void)state;
+	for (int tail_first = 0; tail_first < 2; tail_first++) {
+		struct fake *f = fake_new(false);
+		json_t *ev;
+
+		send_core(f, EV_SPAWN, "root/w", 42, 10 * MS);
+		if (tail_first)
+			join_tail(f->j, 42, "boom\nfatal", 11 * MS);
+		m = core(EV_EXIT, "root/w", 42, 12 * MS);
+		m.exit.reason = EXIT_CRASH;
+		m.tail = true;
+		join_core(f->j, &m, 12 * MS);
+		if (!tail_first) {
+			/* no kernel side, but the tail is to come: it waits */
+			assert_int_equal(json_array_size(f->out), 1);
+			assert_true(join_waiting(f->j));
+			join_tail(f->j, 42, "boom\nfatal", 13 * MS);
+		}
+		assert_int_equal(json_array_size(f->out), 2);
+		ev = json_array_get(f->out, 1);
+		assert_string_equal(json_string_value(json_object_get(ev, "stderr_tail")),
+		    "boom\nfatal");
+		assert_int_equal(join_nprocs(f->j), 0);
+		fake_free(f);
+	}
+}
+
+/* A tail that never comes holds the exit for the join window only; an
+ * empty tail adds no field; a tail after its exit is forgotten. */
+static void
+missing_or_empty_tail_never_holds_an_exit_long(void **state)
+{
+	struct fake *f = fake_new(false);
+	struct obs_msg m;
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 10 * MS);
+	m = core(EV_EXIT, "root/w", 42, 12 * MS);
+	m.tail = true;
+	join_core(f->j, &m, 12 * MS);
+	join_tick(f->j, 12 * MS + JOIN_WAIT_NS - 1);
+	assert_int_equal(json_array_size(f->out), 1);
+	join_tick(f->j, 12 * MS + JOIN_WAIT_NS);
+	assert_int_equal(json_array_size(f->out), 2);
+	assert_null(json_object_get(json_array_get(f->out, 1), "stderr_tail"));
+	join_tail(f->j, 42, "late", 300 * MS);	/* its exit is out: kept a while */
+	join_tick(f->j, 300 * MS + JOIN_FORGET_NS + NSEC_PER_SEC);
+	assert_int_equal(join_nprocs(f->j), 0);
+
+	send_core(f, EV_SPAWN, "root/w", 43, 400 * MS);
+	m = core(EV_EXIT, "root/w", 43, 401 * MS);
+	m.tail = true;
+	join_core(f->j, &m, 401 * MS);
+	join_tail(f->j, 43, "", 402 * MS);
+	assert_int_equal(json_array_size(f->out), 4);
+	assert_null(json_object_get(json_array_get(f->out, 3), "stderr_tail"));
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -339,6 +405,8 @@ main(void)
 		cmocka_unit_test(entries_are_bounded_and_kernel_only_ones_forgotten),
 		cmocka_unit_test(removed_child_is_forgotten),
 		cmocka_unit_test(spawned_before_attach_is_tracked),
+		cmocka_unit_test(exit_waits_for_its_stderr_tail_from_either_side),
+		cmocka_unit_test(missing_or_empty_tail_never_holds_an_exit_long),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
