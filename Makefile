@@ -222,11 +222,12 @@ asan-suite:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		all unit integration
 
-# The observability thread and its queue under ThreadSanitizer. Not
+# The observability and worker-output threads and their queues under
+# ThreadSanitizer. Not
 # t_hostile.sh: its flood of observability clients makes gcc 12's TSan
 # runtime abort in its own race reporting (CheckFailed in
 # FindThreadByUidLocked, reporting an fd handed over through the queue).
-TSAN_FILES := t_obs.sh t_exporters.sh
+TSAN_FILES := t_obs.sh t_exporters.sh t_output.sh
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory tsan-suite
 
@@ -272,6 +273,7 @@ bench: deps
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS)
 	$(Q)python3 tests/bench/scale.py $(BUILD) 1000 10000
+	$(Q)python3 tests/bench/logs.py $(BUILD)
 	$(Q)BUILD=$(BUILD) tests/bench/bpf_cost.sh
 
 demo: deps all

@@ -33,7 +33,9 @@
 #include "rotate.h"
 #include "util.h"
 
-#define OUT_READ 65536
+#define OUT_READ (256 * 1024)
+/* A pipe found full grows to this (a flooding worker: fewer, bigger reads). */
+#define PIPE_BIG (1024 * 1024)
 #define STAMP_LEN 27		/* 2026-12-01T20:00:00.123456Z */
 /* One read's lines, stamped: each line costs its stamp and stream. */
 #define OBUF_MAX (OUT_READ + OUT_LINE_MAX + (OUT_READ + 1) * (STAMP_LEN + 6))
@@ -66,6 +68,7 @@ struct ostream {
 	_Atomic uint64_t consumed;
 	char *part;		/* a line without its newline yet */
 	size_t partlen, partcap;
+	bool big;		/* grown to PIPE_BIG */
 };
 
 struct client {
@@ -950,6 +953,8 @@ line(struct outlog *ol, struct outsrc *s, int idx, const char *text,
 	if (ol->conf.echo) {
 		size_t pl = strlen(s->path);
 
+		if (!ol->ebuf)
+			ol->ebuf = xcalloc(OBUF_MAX, 1);
 		if (ol->elen + pl + len + 3 > OBUF_MAX) {
 			log_echo(ol->ebuf, ol->elen);
 			ol->elen = 0;
@@ -1077,6 +1082,13 @@ read_stream(struct outlog *ol, struct ostream *st, size_t max)
 		return -1;
 	if (r < 0)
 		return errno == EAGAIN ? 0 : -1;
+	/* A default pipe's worth (64 KiB) at once: the pipe was full, the
+	 * worker writes faster than one pipe per wake-up. Past the size
+	 * allowed (pipe-max-size, pipe-user-pages-soft) it stays as it is. */
+	if (!st->big && r >= 65536) {
+		st->big = true;
+		fcntl(st->fd, F_SETPIPE_SZ, PIPE_BIG);
+	}
 	stamp_now(ol);
 	take(ol, st, ol->rbuf, (size_t)r);
 	flush_lines(ol, st->src);
@@ -1383,7 +1395,6 @@ outlog_start(const struct outlog_conf *c)
 	epoll_ctl(ol->epfd, EPOLL_CTL_ADD, ol->done_fd, &ev);
 	ol->rbuf = xcalloc(OUT_READ, 1);
 	ol->obuf = xcalloc(OBUF_MAX, 1);
-	ol->ebuf = xcalloc(OBUF_MAX, 1);
 	apply_conf(ol, conf_dup(c));
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -109,8 +109,9 @@ def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None):
     log = os.path.join(d, "probe.log")
     conf = os.path.join(d, "arbor.conf")
     with open(conf, "w") as f:
-        if cgroup:
-            f.write('daemon = { cgroup = "%s"; };\n' % cgroup)
+        # Output captured (the default), its log in the tmpfs directory.
+        f.write('daemon = { log_dir = "%s/logs"; %s };\n' % (
+            d, 'cgroup = "%s";' % cgroup if cgroup else ""))
         f.write('observability = { metrics_listen = ""; %s };\n' %
                 ('event_log = "%s/events.jsonl";' % d if event_log else ""))
         f.write('tree = { strategy = "one_for_one"; intensity = 100000; period = 1;\n'

@@ -6,6 +6,7 @@
 """
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -48,12 +49,22 @@ def core_switches(pid):
     return n
 
 
+def raise_nofile():
+    want = 1 << 16
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+    except (ValueError, OSError):
+        pass    # not root: what the hard limit allows
+
+
 def run(count):
     d = tempfile.mkdtemp(prefix="arbor-scale-", dir="/dev/shm")
     sock = os.path.join(d, "sock")
     port = 19800 + count % 100
     conf = os.path.join(d, "arbor.conf")
     with open(conf, "w") as f:
+        f.write('daemon = { log_dir = "%s/logs"; };\n' % d)
         f.write('observability = { metrics_listen = "127.0.0.1:%d"; };\n' % port)
         f.write('tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (\n'
                 '  { name = "pool"; strategy = "one_for_one"; intensity = 100000; period = 1; children = (\n')
@@ -61,8 +72,10 @@ def run(count):
                            for i in range(count)))
         f.write("\n  ); }\n); };\n")
     t0 = time.monotonic()
+    # A pidfd per worker and 4 fds for its output's pipes: the limit the
+    # unit gives (LimitNOFILE=), not this shell's.
     p = subprocess.Popen([ARBORD, "-c", conf, "-s", sock], stdout=subprocess.DEVNULL,
-                         stderr=open(os.path.join(d, "log"), "w"))
+                         stderr=open(os.path.join(d, "log"), "w"), preexec_fn=raise_nofile)
     res = {"workers": count}
     while True:
         time.sleep(0.1)

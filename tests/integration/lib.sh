@@ -64,6 +64,9 @@ assert_eq() {
 	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
 }
 
+# sanitized: arbord is built with ASan or TSan (its RSS means little then).
+sanitized() { ldd "$ARBORD" | grep -q 'lib[at]san'; }
+
 # conf NAME <<EOF ... EOF: writes $T/NAME.conf from stdin.
 conf() { cat >"$T/$1.conf"; }
 

@@ -42,7 +42,7 @@ CONF
 	# A sanitizer's own bookkeeping grows RSS by a few bytes a cycle: there
 	# the cycles run for the sanitizer's checks, and RSS is judged on the
 	# build users run.
-	if ldd "$ARBORD" | grep -q 'lib[at]san'; then
+	if sanitized; then
 		echo "report: $label: RSS not judged under a sanitizer"
 		return 0
 	fi
