@@ -5,7 +5,7 @@ test_pid1_reaps_zombies_and_shuts_down_on_sigterm() {
 	unshare --pid --fork true 2>/dev/null || { echo "unshare --pid not permitted here"; return 77; }
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
-  { name = "leaver"; command = ["/bin/sh", "-c", "for i in 1 2 3 4 5; do (sleep 0.05 &) ; done; echo \$\$ > $T/leaver; exec sleep 1000"]; }
+  { name = "leaver"; command = ["/bin/sh", "-c", "for i in 1 2 3 4 5; do (sleep 0.05 &) ; done; echo \$\$ > $T/leaver; echo a-line-for-docker-logs; exec sleep 1000"]; }
 ); };
 CONF
 	unshare --pid --fork --kill-child "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
@@ -15,6 +15,8 @@ CONF
 	log_has "arbord 1 started" || fail "arbord is not PID 1 in its namespace" || return 1
 	# The worker sees the pid arbord reports: both are of the namespace.
 	assert_eq "worker pid inside the namespace" "$(pid_of root/leaver)" "$(cat "$T/leaver")" || return 1
+	# As PID 1 (a container), worker lines are echoed for `docker logs`.
+	wait_for "the worker's line echoed with its path" log_has '^root/leaver| a-line-for-docker-logs$' || return 1
 	# The five orphans are re-parented to arbord (PID 1) and must be reaped;
 	# what stays is the worker (and, with containment, the guardian).
 	wait_for "orphans reaped" bash -c "[ \"\$(ps -o stat= --ppid $ARBORD_PID | grep -c '^Z')\" = 0 ] &&
