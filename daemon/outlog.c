@@ -46,6 +46,7 @@
 #define NOTES_MAX 4096
 #define FOLLOW_MAX (4u << 20)	/* a follower's unsent bytes */
 #define DUMP_MAX (1u << 20)	/* the last lines of `logs -n` */
+#define CLIENTS_MAX 64		/* `logs` clients at once */
 #define BOUND_SPINS 100000
 #define HELD_MAX (8u << 20)
 
@@ -160,6 +161,7 @@ struct outlog {
 	struct outsrc *srcs;
 	struct outsrc *lru_head, *lru_tail;
 	size_t nopen;
+	size_t nclients;
 	char *rbuf, *obuf, *ebuf;
 	size_t olen, elen;
 	int64_t stamp_sec;
@@ -791,6 +793,7 @@ client_drop(struct outlog *ol, struct client *c)
 	close(c->fd);
 	free(c->buf);
 	free(c);
+	ol->nclients--;
 }
 
 /* Sends what c holds; false when it was dropped. */
@@ -877,12 +880,21 @@ static void
 serve_logs(struct outlog *ol, struct msg *m)
 {
 	static const char ok[] = "{\"ok\":true}\n";
-	struct client *c = xcalloc(1, sizeof(*c));
-	struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = &c->ep };
+	static const char busy[] = "{\"ok\":false,\"error\":\"too many logs clients at once (64)\"}\n";
+	struct epoll_event ev = { .events = EPOLLRDHUP };
+	struct client *c;
 	size_t n, start;
 	bool cut;
 	char *text;
 
+	if (ol->nclients >= CLIENTS_MAX) {
+		(void)!send(m->fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		close(m->fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	ev.data.ptr = &c->ep;
+	ol->nclients++;
 	c->ep.kind = EP_CLIENT;
 	c->fd = m->fd;
 	c->src = m->src;
@@ -893,6 +905,7 @@ serve_logs(struct outlog *ol, struct msg *m)
 		c->src->clients = c->next;
 		close(c->fd);
 		free(c);
+		ol->nclients--;
 		return;
 	}
 	text = recent(ol, m->src, &n, &cut);

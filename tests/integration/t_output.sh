@@ -255,7 +255,15 @@ test_echo_prefixes_lines_with_their_path() {
 	start_arbord "$T/b.conf"
 	wait_for "its log" grep -q not-a-terminal "$T/logs/root/quiet/current" || return 1
 	log_has 'not-a-terminal' && fail "auto echoed with stderr not a terminal" && return 1
-	true
+	stop_arbord
+	# On a terminal (make demo), auto echoes.
+	command -v script >/dev/null || { echo "no script(1) for a terminal"; return 0; }
+	rm -rf "$T/logs"
+	script -qfec "'$ARBORD' -c '$T/b.conf' -s '$T/sock'" /dev/null >"$T/tty" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "the line echoed on the terminal" grep -q '^root/quiet| not-a-terminal' "$T/tty" || return 1
+	ctl shutdown >/dev/null
+	wait "$ARBORD_PID"
 }
 
 test_stdout_inherit_still_writes_to_arbords_stderr() {
@@ -320,4 +328,35 @@ test_a_worker_that_closes_its_output_costs_nothing() {
 	# a loop on a closed pipe would burn the whole second (100 ticks)
 	[ $((t1 - t0)) -le 5 ] || fail "arbord used $((t1 - t0)) ticks in 1 s idle" || return 1
 	[ ! -e "$T/logs/root/silent/current" ] || fail "a silent worker got a file"
+}
+
+# A follower that never reads is dropped once its backlog is full; the
+# flood, the other workers and the control socket go on.
+test_a_follower_that_never_reads_is_dropped() {
+	out_conf a '' '{ name = "flood"; command = ["/usr/bin/yes", "a-line-of-the-flood-for-a-follower-that-never-reads"]; },
+	  { name = "crash"; restart_delay = 0; command = ["/bin/sh", "-c", "sleep 0.2; exit 1"]; }'
+	start_arbord "$T/a.conf"
+	python3 - "$T/sock" >"$T/follower" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"logs","path":"root/flood","follow":true,"lines":0}\n')
+time.sleep(3)                       # never reads meanwhile
+s.settimeout(20)
+tail = b""
+while True:
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    tail = (tail + b)[-200:]
+print("closed; last bytes:", tail.decode(errors="replace").splitlines()[-1])
+PY
+	local py=$! r0
+	r0=$(restarts_of root/crash)
+	wait_for "restarts beside the stuck follower" more_restarts root/crash $((r0 + 5)) || return 1
+	wait "$py" || fail "the follower was not dropped" || return 1
+	# dropped: closed by arbord (its notice may not fit the full socket)
+	grep -q '^closed;' "$T/follower" || fail "$(cat "$T/follower")" || return 1
+	timeout 2 "$ARBORCTL" -s "$T/sock" status >/dev/null || fail "status did not answer"
 }
