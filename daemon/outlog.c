@@ -120,6 +120,17 @@ struct msg {
 	struct conf_copy *conf;
 };
 
+/* A queue as a vector: two of them, swapped, so none is freed per batch. */
+struct msgs {
+	struct msg *v;
+	size_t len, cap;
+};
+
+struct notes {
+	struct out_note *v;
+	size_t len, cap;
+};
+
 struct job {
 	struct outsrc *src;
 	char *current, *plain;
@@ -135,8 +146,8 @@ struct outlog {
 
 	/* The core's queue. */
 	pthread_mutex_t mu;
-	struct msg *q;
-	size_t qlen, qcap;
+	struct msgs q;		/* under mu */
+	struct msgs taken;	/* the thread's: the last q it took, emptied */
 	bool pending;		/* queued since the last kick */
 	_Atomic bool queued;	/* something waits in q (read without mu) */
 	bool stopping;
@@ -152,8 +163,8 @@ struct outlog {
 
 	/* Notes for the observability thread. */
 	pthread_mutex_t nmu;
-	struct out_note *notes;
-	size_t nnotes;
+	struct notes notes;	/* under nmu */
+	struct notes given;	/* the last ones the observability side took */
 
 	/* The thread's own. */
 	struct outlog_conf conf;
@@ -175,16 +186,16 @@ static void
 push(struct outlog *ol, const struct msg *m)
 {
 	pthread_mutex_lock(&ol->mu);
-	if (ol->qlen >= MSGS_MAX && (m->kind == M_SPAWN || m->kind == M_EXIT)) {
+	if (ol->q.len >= MSGS_MAX && (m->kind == M_SPAWN || m->kind == M_EXIT)) {
 		ol->msgs_dropped++;
 		pthread_mutex_unlock(&ol->mu);
 		return;
 	}
-	if (ol->qlen == ol->qcap) {
-		ol->qcap = ol->qcap ? ol->qcap * 2 : 64;
-		ol->q = xreallocarray(ol->q, ol->qcap, sizeof(*ol->q));
+	if (ol->q.len == ol->q.cap) {
+		ol->q.cap = ol->q.cap ? ol->q.cap * 2 : 64;
+		ol->q.v = xreallocarray(ol->q.v, ol->q.cap, sizeof(*ol->q.v));
 	}
-	ol->q[ol->qlen++] = *m;
+	ol->q.v[ol->q.len++] = *m;
 	ol->pending = true;
 	atomic_store(&ol->queued, true);
 	pthread_mutex_unlock(&ol->mu);
@@ -315,24 +326,33 @@ outlog_logs(struct outlog *ol, struct outsrc *s, int fd, unsigned n,
 
 /* --- notes for the observability thread --------------------------- */
 
+/* An exit's tail (exited; tail NULL: none), or lines dropped so far. */
 static void
-note(struct outlog *ol, struct outsrc *s, pid_t pid, char *tail)
+note(struct outlog *ol, struct outsrc *s, pid_t pid, bool exited, char *tail)
 {
-	struct out_note n = { .pid = pid, .tail = tail,
-	    .dropped = s->dropped };
+	struct out_note *n;
 
-	if (!tail && s->dropped == s->dropped_noted)
+	if (!exited && s->dropped == s->dropped_noted)
 		return;
 	pthread_mutex_lock(&ol->nmu);
-	if (ol->nnotes >= NOTES_MAX) {
+	if (ol->notes.len >= NOTES_MAX) {
 		pthread_mutex_unlock(&ol->nmu);
 		free(tail);
 		return;
 	}
+	if (ol->notes.len == ol->notes.cap) {
+		ol->notes.cap = ol->notes.cap ? ol->notes.cap * 2 : 16;
+		ol->notes.v = xreallocarray(ol->notes.v, ol->notes.cap,
+		    sizeof(*ol->notes.v));
+	}
+	n = &ol->notes.v[ol->notes.len++];
+	memset(n, 0, sizeof(*n));
+	n->pid = pid;
+	n->exited = exited;
+	n->tail = tail;
+	n->dropped = s->dropped;
+	snprintf(n->path, sizeof(n->path), "%s", s->path);
 	s->dropped_noted = s->dropped;
-	n.path = xstrdup(s->path);
-	ol->notes = xreallocarray(ol->notes, ol->nnotes + 1, sizeof(n));
-	ol->notes[ol->nnotes++] = n;
 	pthread_mutex_unlock(&ol->nmu);
 	wake(ol->notes_fd);
 }
@@ -343,29 +363,21 @@ outlog_notes_fd(const struct outlog *ol)
 	return ol ? ol->notes_fd : -1;
 }
 
-bool
-outlog_note_pop(struct outlog *ol, struct out_note *n)
+size_t
+outlog_notes_take(struct outlog *ol, struct out_note **v)
 {
-	bool got = false;
+	struct notes full;
 
 	pthread_mutex_lock(&ol->nmu);
-	if (ol->nnotes > 0) {
-		*n = ol->notes[0];
-		memmove(ol->notes, ol->notes + 1,
-		    (ol->nnotes - 1) * sizeof(*n));
-		ol->nnotes--;
-		got = true;
-	}
+	for (size_t i = 0; i < ol->given.len; i++)
+		free(ol->given.v[i].tail);
+	ol->given.len = 0;
+	full = ol->notes;
+	ol->notes = ol->given;
+	ol->given = full;
 	pthread_mutex_unlock(&ol->nmu);
-	return got;
-}
-
-void
-out_note_free(struct out_note *n)
-{
-	free(n->path);
-	free(n->tail);
-	n->path = n->tail = NULL;
+	*v = full.v;
+	return full.len;
 }
 
 /* --- the compressor ----------------------------------------------- */
@@ -1004,7 +1016,7 @@ flush_lines(struct outlog *ol, struct outsrc *s)
 	if (s->dropped != s->dropped_noted &&
 	    mono_ns() - s->noted_at >= NOTE_EVERY_NS) {
 		s->noted_at = mono_ns();
-		note(ol, s, 0, NULL);
+		note(ol, s, 0, false, NULL);
 	}
 }
 
@@ -1172,7 +1184,7 @@ remove_src(struct outlog *ol, struct outsrc *s)
 		read_to(ol, &s->st[i], UINT64_MAX);
 		stream_close(ol, &s->st[i]);
 	}
-	note(ol, s, 0, NULL);
+	note(ol, s, 0, false, NULL);
 	while (s->clients)
 		client_drop(ol, s->clients);
 	file_close(ol, s);
@@ -1221,7 +1233,7 @@ handle(struct outlog *ol, struct msg *m)
 		for (int i = 0; i < 2; i++)
 			read_to(ol, &s->st[i], m->bound[i]);
 		tail = take_tail(s);
-		note(ol, s, m->pid, tail ? tail : xstrdup(""));
+		note(ol, s, m->pid, true, tail);
 		s->pid = 0;
 		break;
 	case M_REMOVE:
@@ -1240,23 +1252,21 @@ handle(struct outlog *ol, struct msg *m)
 static bool
 drain_msgs(struct outlog *ol)
 {
-	struct msg *q;
-	size_t n;
+	struct msgs full;
 	bool stop;
 	uint64_t lost;
 
 	pthread_mutex_lock(&ol->mu);
-	q = ol->q;
-	n = ol->qlen;
-	ol->q = NULL;
-	ol->qlen = ol->qcap = 0;
+	full = ol->q;
+	ol->q = ol->taken;	/* empty, its room kept */
 	atomic_store(&ol->queued, false);
 	stop = ol->stopping;
 	lost = ol->msgs_dropped;
 	pthread_mutex_unlock(&ol->mu);
-	for (size_t i = 0; i < n; i++)
-		handle(ol, &q[i]);
-	free(q);
+	for (size_t i = 0; i < full.len; i++)
+		handle(ol, &full.v[i]);
+	full.len = 0;
+	ol->taken = full;
 	if (lost && !ol->said_dropped) {
 		ol->said_dropped = true;
 		log_msg(LOG_WARN, "worker output: %llu spawn or exit notices dropped (the output thread fell behind): some lines may name the wrong process",
@@ -1432,10 +1442,14 @@ outlog_stop(struct outlog *ol)
 	pthread_mutex_unlock(&ol->mu);
 	wake(ol->wake_fd);
 	pthread_join(ol->thread, NULL);
-	for (size_t i = 0; i < ol->nnotes; i++)
-		out_note_free(&ol->notes[i]);
-	free(ol->notes);
-	free(ol->q);
+	for (size_t i = 0; i < ol->notes.len; i++)
+		free(ol->notes.v[i].tail);
+	for (size_t i = 0; i < ol->given.len; i++)
+		free(ol->given.v[i].tail);
+	free(ol->notes.v);
+	free(ol->given.v);
+	free(ol->q.v);
+	free(ol->taken.v);
 	close(ol->epfd);
 	close(ol->wake_fd);
 	close(ol->done_fd);

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "obsq.h"
+
 #define OUT_LINE_MAX 16384	/* longer lines are split */
 #define OUT_MEM_TAIL (64 * 1024)	/* kept in memory when log_dir is "" */
 #define OUT_TAIL_LINES 10	/* stderr_tail of an exit */
@@ -37,9 +39,10 @@ struct outlog_conf {
 
 /* What the thread hands to the observability thread. */
 struct out_note {
-	pid_t pid;		/* an exit's tail: its process; 0: only dropped */
-	char *path;
-	char *tail;		/* its last stderr lines (valid UTF-8), or NULL */
+	pid_t pid;		/* exited: the process */
+	bool exited;		/* an exit's tail, else only dropped counts */
+	char path[OBSQ_PATH];
+	char *tail;		/* its last stderr lines (valid UTF-8); NULL: none */
 	uint64_t dropped;	/* lines of path dropped so far */
 };
 
@@ -74,9 +77,12 @@ void outlog_logs(struct outlog *, struct outsrc *, int fd, unsigned n,
 /* Wakes the thread if something was queued since the last kick. */
 void outlog_kick(struct outlog *);
 
-/* Observability side: an eventfd readable when notes wait, and the next. */
+/*
+ * Observability side: an eventfd readable when notes wait, and the notes
+ * queued since the last call (theirs until the next call, which frees
+ * their tails: take a tail by setting it NULL).
+ */
 int outlog_notes_fd(const struct outlog *);
-bool outlog_note_pop(struct outlog *, struct out_note *);
-void out_note_free(struct out_note *);
+size_t outlog_notes_take(struct outlog *, struct out_note **);
 
 #endif

@@ -385,28 +385,31 @@ drain_queue(struct obs *o)
 static void
 take_notes(struct obs *o)
 {
-	struct out_note n;
+	struct out_note *v;
+	size_t n;
 
 	read_counter(outlog_notes_fd(o->a->out));
-	while (outlog_note_pop(o->a->out, &n)) {
+	n = outlog_notes_take(o->a->out, &v);
+	for (size_t i = 0; i < n; i++) {
+		struct out_note *t = &v[i];
 		struct runq *r;
 
-		if (n.tail) {
-			join_tail(o->join, n.pid, n.tail, mono_ns());
-			if (*n.tail) {
-				r = path_rec(o, n.path);
+		if (t->exited) {
+			join_tail(o->join, t->pid, t->tail ? t->tail : "",
+			    mono_ns());
+			if (t->tail) {
+				r = path_rec(o, t->path);
 				free(r->tail);
-				r->tail = n.tail;
-				n.tail = NULL;
-			} else if ((r = *runq_slot(o, n.path))) {
+				r->tail = t->tail;
+				t->tail = NULL;
+			} else if ((r = *runq_slot(o, t->path))) {
 				free(r->tail);
 				r->tail = NULL;
 			}
 		}
-		if (n.dropped)
-			reg_set(o->reg, M_LOG_DROPPED, n.path, NULL,
-			    (double)n.dropped);
-		out_note_free(&n);
+		if (t->dropped)
+			reg_set(o->reg, M_LOG_DROPPED, t->path, NULL,
+			    (double)t->dropped);
 	}
 }
 
