@@ -468,6 +468,11 @@ join_kernel(struct join *j, const struct arbor_rec *r, uint64_t now)
 		if (!p->kexit)
 			p->kexit = xcalloc(1, sizeof(*p->kexit));
 		*p->kexit = *r;
+		/* Now, not when the exit goes out (it may wait for its tail
+		 * past its replacement's exec): the restart latency runs from
+		 * here. */
+		if (p->path)
+			path_get(j, p->path)->last_kexit_ns = r->ts;
 		if (p->exit_msg && exit_complete(j, p, p->exit_msg))
 			emit_exit(j, p, p->exit_msg);
 	}

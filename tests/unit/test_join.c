@@ -360,6 +360,37 @@ exit_waits_for_its_stderr_tail_from_either_side(void **state)
 	}
 }
 
+/* The replacement's exec may go through the join before the exit it
+ * follows (held for its tail): its restart latency is still from that
+ * exit's kernel timestamp, not the one before. */
+static void
+restart_latency_while_the_exit_waits_for_its_tail(void **state)
+{
+	struct fake *f = fake_new(true);
+	struct arbor_rec x1 = krec(ARBOR_REC_EXIT, 42, 1000 * MS);
+	struct arbor_rec e2 = krec(ARBOR_REC_EXEC, 43, 1002 * MS);
+	struct obs_msg m;
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 10 * MS);
+	join_kernel(f->j, &x1, 1000 * MS);
+	m = core(EV_EXIT, "root/w", 42, 1001 * MS);
+	m.exit.reason = EXIT_CRASH;
+	m.tail = true;
+	join_core(f->j, &m, 1001 * MS);	/* waits for its tail */
+	send_core(f, EV_RESTART, "root/w", 0, 1001 * MS);
+	send_core(f, EV_SPAWN, "root/w", 43, 1001 * MS);
+	join_kernel(f->j, &e2, 1002 * MS);
+	send_core(f, EV_EXEC, "root/w", 43, 1002 * MS);
+	join_tail(f->j, 42, "", 1003 * MS);
+	/* spawn, exit, restart, spawn, exec: in the core's order */
+	assert_int_equal(json_array_size(f->out), 5);
+	assert_string_equal(kind(f, 1), "exit");
+	assert_string_equal(kind(f, 4), "exec");
+	assert_int_equal(field(f, 4, "restart_latency_ns"), 2 * MS);
+	fake_free(f);
+}
+
 /* A tail that never comes holds the exit for the join window only; an
  * empty tail adds no field; a tail after its exit is forgotten. */
 static void
@@ -407,6 +438,7 @@ main(void)
 		cmocka_unit_test(spawned_before_attach_is_tracked),
 		cmocka_unit_test(exit_waits_for_its_stderr_tail_from_either_side),
 		cmocka_unit_test(missing_or_empty_tail_never_holds_an_exit_long),
+		cmocka_unit_test(restart_latency_while_the_exit_waits_for_its_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
