@@ -193,8 +193,8 @@ capture_exited(struct capture *c, struct enode *n, pid_t pid)
 
 	if (!c || !cn)
 		return false;
-	outlog_exited(c->ol, cn->src, pid);
-	return captured(enode_spec(n), 1);
+	return outlog_exited(c->ol, cn->src, pid) &&
+	    captured(enode_spec(n), 1);
 }
 
 /* n and everything below it (the engine frees them next). */

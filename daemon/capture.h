@@ -35,7 +35,8 @@ void capture_unused(int fds[2]);
 /*
  * pid, n's process, is gone with everything in its cgroup: where its
  * output ends is taken now, before a replacement writes. True when its
- * stderr is captured (its exit event gets a stderr_tail).
+ * stderr is captured and it wrote there (its exit event waits for its
+ * stderr_tail).
  */
 bool capture_exited(struct capture *, struct enode *n, pid_t);
 /* n is gone, with its subtree. */

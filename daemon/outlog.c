@@ -86,7 +86,7 @@ struct outsrc {
 	struct outlog *ol;
 	char *path, *name;
 	struct ostream st[2];
-	pid_t pid;		/* writing now (0: none or not known yet) */
+	pid_t pid;		/* whose lines are being taken (0: not known) */
 	int file;		/* current, or -1 */
 	uint64_t size;
 	bool failing;		/* said; said again when writing works */
@@ -105,15 +105,21 @@ struct outsrc {
 	struct client *clients;
 	struct outsrc *prev, *next;
 	struct outsrc *lru_prev, *lru_next;	/* files open, newest first */
+	/* The core's: the process it started last, and where the pipes
+	 * stood at the last exit. */
+	_Atomic pid_t core_pid;
+	uint64_t bound_at_exit[2];
+	pid_t exit_pid;		/* the thread's: the exit being read out */
 };
 
-enum msg_kind { M_ADD, M_SPAWN, M_EXIT, M_REMOVE, M_LOGS, M_CONF };
+enum msg_kind { M_ADD, M_EXIT, M_REMOVE, M_LOGS, M_CONF };
 
 struct msg {
 	enum msg_kind kind;
 	struct outsrc *src;
 	pid_t pid;
 	uint64_t bound[2];
+	bool quiet;		/* M_EXIT: nothing on stderr, no note */
 	int fd;
 	unsigned n;
 	bool follow;
@@ -186,7 +192,7 @@ static void
 push(struct outlog *ol, const struct msg *m)
 {
 	pthread_mutex_lock(&ol->mu);
-	if (ol->q.len >= MSGS_MAX && (m->kind == M_SPAWN || m->kind == M_EXIT)) {
+	if (ol->q.len >= MSGS_MAX && m->kind == M_EXIT) {
 		ol->msgs_dropped++;
 		pthread_mutex_unlock(&ol->mu);
 		return;
@@ -268,10 +274,12 @@ outlog_add(struct outlog *ol, const char *path, const char *name,
 	return s;
 }
 
+/* No message: the thread reads the pid when it reads the pipes. */
 void
 outlog_spawned(struct outlog *ol, struct outsrc *s, pid_t pid)
 {
-	push(ol, &(struct msg){ .kind = M_SPAWN, .src = s, .pid = pid });
+	(void)ol;
+	atomic_store(&s->core_pid, pid);
 }
 
 /*
@@ -299,14 +307,23 @@ boundary(struct ostream *st)
 	return UINT64_MAX;
 }
 
-void
+bool
 outlog_exited(struct outlog *ol, struct outsrc *s, pid_t pid)
 {
 	struct msg m = { .kind = M_EXIT, .src = s, .pid = pid };
 
 	for (int i = 0; i < 2; i++)
 		m.bound[i] = s->st[i].fd >= 0 ? boundary(&s->st[i]) : 0;
-	push(ol, &m);
+	/* Not a byte on stderr since the last exit: no tail to wait for;
+	 * on neither stream: nothing for the thread to do (a silent crash
+	 * loop never wakes it). */
+	m.quiet = m.bound[1] != UINT64_MAX && m.bound[1] == s->bound_at_exit[1];
+	if (!m.quiet || m.bound[0] == UINT64_MAX ||
+	    m.bound[0] != s->bound_at_exit[0])
+		push(ol, &m);
+	s->bound_at_exit[0] = m.bound[0];
+	s->bound_at_exit[1] = m.bound[1];
+	return !m.quiet;
 }
 
 void
@@ -1115,6 +1132,8 @@ read_stream(struct outlog *ol, struct ostream *st, size_t max)
 		fcntl(st->fd, F_SETPIPE_SZ, PIPE_BIG);
 	}
 	stamp_now(ol);
+	st->src->pid = st->src->exit_pid ? st->src->exit_pid :
+	    atomic_load(&st->src->core_pid);
 	take(ol, st, ol->rbuf, (size_t)r);
 	flush_lines(ol, st->src);
 	return r;
@@ -1148,6 +1167,8 @@ read_to(struct outlog *ol, struct ostream *st, uint64_t bound)
 			break;
 	}
 	stamp_now(ol);
+	if (st->src->exit_pid)
+		st->src->pid = st->src->exit_pid;
 	end_part(ol, st);
 	flush_lines(ol, st->src);
 }
@@ -1225,16 +1246,16 @@ handle(struct outlog *ol, struct msg *m)
 				epoll_ctl(ol->epfd, EPOLL_CTL_ADD, s->st[i].fd, &ev);
 		}
 		break;
-	case M_SPAWN:
-		s->pid = m->pid;
-		s->taillen = 0;
-		break;
 	case M_EXIT:
+		s->exit_pid = m->pid;
 		for (int i = 0; i < 2; i++)
 			read_to(ol, &s->st[i], m->bound[i]);
+		s->exit_pid = 0;
 		tail = take_tail(s);
-		note(ol, s, m->pid, true, tail);
-		s->pid = 0;
+		if (!m->quiet)
+			note(ol, s, m->pid, true, tail);
+		else
+			free(tail);
 		break;
 	case M_REMOVE:
 		remove_src(ol, s);

@@ -62,9 +62,13 @@ void outlog_config(struct outlog *, const struct outlog_conf *);
  */
 struct outsrc *outlog_add(struct outlog *, const char *path, const char *name,
     const int rfd[2], const int wfd[2]);
+/* pid writes the pipes now (its lines' ARBOR_PID). */
 void outlog_spawned(struct outlog *, struct outsrc *, pid_t);
-/* The process pid is gone and nothing writes its pipes (see above). */
-void outlog_exited(struct outlog *, struct outsrc *, pid_t);
+/*
+ * The process pid is gone and nothing writes its pipes (see above). False
+ * when it wrote nothing on stderr: no tail will be noted for it.
+ */
+bool outlog_exited(struct outlog *, struct outsrc *, pid_t);
 /* The worker is gone: its pipes are read to their end, then closed. */
 void outlog_remove(struct outlog *, struct outsrc *);
 /*

@@ -370,6 +370,15 @@ drain_queue(struct obs *o)
 			server_client(o->server, &m, mono_ns());
 			continue;
 		}
+		/* An exit with no tail to come: the last one is not its. */
+		if (m.event == EV_EXIT && !m.tail) {
+			struct runq *r = *runq_slot(o, m.path);
+
+			if (r) {
+				free(r->tail);
+				r->tail = NULL;
+			}
+		}
 		/* Without the probes, the cgroup says whether it was an OOM kill. */
 		if (m.event == EV_EXIT && !o->probes && o->a->cg.v2_base) {
 			struct cg_fig f;

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""How far arbord scales: 1,000 and 10,000 sleeping workers. Figures only.
+"""How far arbord scales: 1,000 and 10,000 sleeping workers, and 3,000
+for the memory of a worker whose output is captured (the default: a pidfd
+and two pipes, 5 fds each). A size whose fds the hard RLIMIT_NOFILE cannot
+hold runs with its output "null" and says so. Figures only.
 
   scale.py BUILD_DIR [COUNTS...]
 """
@@ -49,16 +52,19 @@ def core_switches(pid):
     return n
 
 
+FDS_PER_CAPTURED = 5     # its pidfd, and two pipes for its output
+
+
 def raise_nofile():
     want = 1 << 16
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
     except (ValueError, OSError):
-        pass    # not root: what the hard limit allows
+        pass    # no CAP_SYS_RESOURCE: what the hard limit allows
 
 
-def run(count):
+def run(count, captured=True):
     d = tempfile.mkdtemp(prefix="arbor-scale-", dir="/dev/shm")
     sock = os.path.join(d, "sock")
     port = 19800 + count % 100
@@ -68,7 +74,8 @@ def run(count):
         f.write('observability = { metrics_listen = "127.0.0.1:%d"; };\n' % port)
         f.write('tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (\n'
                 '  { name = "pool"; strategy = "one_for_one"; intensity = 100000; period = 1; children = (\n')
-        f.write(",\n".join('    { name = "w%d"; command = ["/bin/sleep", "100000"]; }' % i
+        out = '' if captured else ' stdout = "null"; stderr = "null";'
+        f.write(",\n".join('    { name = "w%d"; command = ["/bin/sleep", "100000"];%s }' % (i, out)
                            for i in range(count)))
         f.write("\n  ); }\n); };\n")
     t0 = time.monotonic()
@@ -76,7 +83,7 @@ def run(count):
     # unit gives (LimitNOFILE=), not this shell's.
     p = subprocess.Popen([ARBORD, "-c", conf, "-s", sock], stdout=subprocess.DEVNULL,
                          stderr=open(os.path.join(d, "log"), "w"), preexec_fn=raise_nofile)
-    res = {"workers": count}
+    res = {"workers": count, "output": "captured" if captured else "null"}
     while True:
         time.sleep(0.1)
         try:
@@ -146,9 +153,22 @@ def bare_spawn(count, in_cgroups=False):
 def main():
     results = []
     print("scale: N sleeping workers under one supervisor")
-    for n in COUNTS:
-        r = run(n)
-        results.append(r)
+    raise_nofile()      # for this process, and so for arbord
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    captured = {}
+    for n in sorted(set(COUNTS + [3000])):
+        # Where the fd limit cannot hold every worker's pipes, the size
+        # runs with its output "null", and says so.
+        fits = n * FDS_PER_CAPTURED + 200 <= limit
+        if not fits:
+            print("  (%d workers with their output captured need %d fds; the hard limit here is %d and "
+                  "cannot be raised: this size runs with output \"null\")" % (
+                      n, n * FDS_PER_CAPTURED, limit))
+        r = run(n, captured=fits)
+        if fits:
+            captured[n] = r
+        if n in COUNTS:
+            results.append(r)
         print("  " + ", ".join("%s: %s" % kv for kv in r.items()))
     if results:
         n = results[-1]["workers"]
@@ -163,8 +183,14 @@ def main():
     if len(results) >= 2:
         a, b = results[0], results[-1]
         per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
-        print("  arbord RSS per worker (from %d to %d workers): %.2f KiB (target <= 3 KiB)" % (
-            a["workers"], b["workers"], per))
+        print("  arbord RSS per worker (from %d to %d workers, output %s, %s): %.2f KiB (target <= 3 KiB)" % (
+            a["workers"], b["workers"], a["output"], b["output"], per))
+    if len(captured) >= 2:
+        ns = sorted(captured)
+        a, b = captured[ns[0]], captured[ns[-1]]
+        per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
+        print("  arbord RSS per worker with its output captured (from %d to %d workers): %.2f KiB "
+              "(target <= 3 KiB beyond the kernel's pipe buffers)" % (a["workers"], b["workers"], per))
 
 
 if __name__ == "__main__":
