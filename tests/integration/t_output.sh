@@ -86,6 +86,20 @@ CONF
 	stop_arbord
 }
 
+# A later exit that wrote nothing on stderr has no tail, and status does
+# not show the earlier one as its.
+test_a_silent_exit_has_no_tail() {
+	out_conf a '' "{ name = \"w\"; restart_delay = 100;
+	  command = [\"/bin/sh\", \"-c\", \"[ -e $T/once ] && exit 1; touch $T/once; echo first-tail >&2; exit 1\"]; }"
+	start_arbord "$T/a.conf"
+	wait_for "two restarts" more_restarts root/w 2 || return 1
+	wait_for "three exit events" sh -c "[ \$(\"$ARBORCTL\" -s $T/sock events | grep -c '\"event\":\"exit\"') -ge 3 ]" || return 1
+	ctl events | grep '"event":"exit"' >"$T/exits"
+	assert_eq "the first exit's tail" first-tail "$(head -n 1 "$T/exits" | jq -r .stderr_tail)" || return 1
+	assert_eq "a silent exit's tail" null "$(sed -n 2p "$T/exits" | jq -r .stderr_tail)" || return 1
+	assert_eq "status" null "$(json root/w .last_exit.stderr_tail)"
+}
+
 test_logs_n_and_follow_across_three_restarts() {
 	logs_across_restarts "$T/logs" || return 1
 	rm -r "$T/logs"
