@@ -42,7 +42,8 @@
 #define MAX_OPEN_FILES 512
 #define RETRY_NS (1 * NSEC_PER_SEC)
 #define NOTE_EVERY_NS (1 * NSEC_PER_SEC)
-#define MSGS_MAX 65536		/* spawn and exit messages past this are dropped */
+#define MSGS_MAX 65536		/* exit messages past this are dropped */
+#define MSGS_KEPT 256		/* a queue's room kept between batches */
 #define NOTES_MAX 4096
 #define FOLLOW_MAX (4u << 20)	/* a follower's unsent bytes */
 #define DUMP_MAX (1u << 20)	/* the last lines of `logs -n` */
@@ -389,6 +390,11 @@ outlog_notes_take(struct outlog *ol, struct out_note **v)
 	for (size_t i = 0; i < ol->given.len; i++)
 		free(ol->given.v[i].tail);
 	ol->given.len = 0;
+	if (ol->given.cap > MSGS_KEPT) {
+		free(ol->given.v);
+		ol->given.v = NULL;
+		ol->given.cap = 0;
+	}
 	full = ol->notes;
 	ol->notes = ol->given;
 	ol->given = full;
@@ -1286,6 +1292,13 @@ drain_msgs(struct outlog *ol)
 	pthread_mutex_unlock(&ol->mu);
 	for (size_t i = 0; i < full.len; i++)
 		handle(ol, &full.v[i]);
+	/* Kept for the next batch, unless a big one (a tree's start) grew
+	 * it: that room goes back. */
+	if (full.cap > MSGS_KEPT) {
+		free(full.v);
+		full.v = NULL;
+		full.cap = 0;
+	}
 	full.len = 0;
 	ol->taken = full;
 	if (lost && !ol->said_dropped) {

@@ -191,6 +191,12 @@ def main():
         per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
         print("  arbord RSS per worker with its output captured (from %d to %d workers): %.2f KiB "
               "(target <= 3 KiB beyond the kernel's pipe buffers)" % (a["workers"], b["workers"], per))
+        # The same sizes without capture: what capture itself adds.
+        na, nb = run(a["workers"], captured=False), run(b["workers"], captured=False)
+        plain = (nb["arbord RSS MiB"] - na["arbord RSS MiB"]) * 1024 / (nb["workers"] - na["workers"])
+        print("  the same sizes with output \"null\": %.2f KiB per worker (%.1f and %.1f MiB); "
+              "capture's own share: %.2f KiB" % (plain, na["arbord RSS MiB"], nb["arbord RSS MiB"],
+                                                 per - plain))
 
 
 if __name__ == "__main__":
