@@ -1303,7 +1303,7 @@ drain_msgs(struct outlog *ol)
 	ol->taken = full;
 	if (lost && !ol->said_dropped) {
 		ol->said_dropped = true;
-		log_msg(LOG_WARN, "worker output: %llu spawn or exit notices dropped (the output thread fell behind): some lines may name the wrong process",
+		log_msg(LOG_WARN, "worker output: %llu exit notices dropped (the output thread fell behind): some lines may be taken as another process's",
 		    (unsigned long long)lost);
 	}
 	return !stop;

@@ -57,8 +57,9 @@ void outlog_config(struct outlog *, const struct outlog_conf *);
 
 /*
  * A worker's output: rfd[0] and rfd[1] are the read ends of its stdout and
- * stderr pipes (-1: none; the thread owns them now), wfd[] the write ends
- * the core keeps (read, never written, for outlog_exited).
+ * stderr pipes (-1: none), wfd[] their write ends, which the core keeps
+ * to give copies to each start (outlog_exited only asks them FIONREAD).
+ * The thread owns all four from now and closes them at outlog_remove.
  */
 struct outsrc *outlog_add(struct outlog *, const char *path, const char *name,
     const int rfd[2], const int wfd[2]);
