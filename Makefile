@@ -23,12 +23,12 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wsign-compare -Werror
 CPPFLAGS += -D_GNU_SOURCE -I.
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
-LIBS := -lconfig -ljansson -lmicrohttpd -lz -lsystemd
+LIBS := -lconfig -ljansson -lmicrohttpd -lz -lsystemd -lcurl
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
 	clang libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
-	prometheus curl strace libsystemd-dev
+	prometheus curl strace libsystemd-dev libcurl4-openssl-dev
 
 # BPF needs the kernel's BTF (for vmlinux.h), bpftool and clang at build
 # time; without them arbord is built without BPF and says so.
@@ -45,7 +45,7 @@ ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loo
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
 	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c \
-	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outlog.c daemon/journal.c daemon/arbord.c
+	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outlog.c daemon/journal.c daemon/health.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
 UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_cglimits test_probes
 

@@ -12,8 +12,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <signal.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <grp.h>
@@ -554,7 +557,7 @@ static const char *const worker_keys[] = {
 	"ready_timeout", "watchdog", "restart_delay", "restart_delay_max",
 	"success_exit_codes", "env", "env_clear", "cwd", "umask", "user",
 	"group", "no_new_privs", "rlimits", "stdout", "stderr", "significant",
-	RESOURCE_KEYS, NULL,
+	"health", "restart_delay_jitter", RESOURCE_KEYS, NULL,
 };
 
 static const char *const supervisor_keys[] = {
@@ -653,6 +656,216 @@ parse_success_codes(struct ctx *c, const config_setting_t *s,
 	}
 }
 
+/* restart_delay_jitter: a fraction 0-1 (0 and 1 may be written as integers). */
+static void
+parse_jitter(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
+{
+	const config_setting_t *m = config_setting_get_member(s,
+	    "restart_delay_jitter");
+	double v;
+
+	if (!m)
+		return;
+	if (config_setting_type(m) == CONFIG_TYPE_FLOAT)
+		v = config_setting_get_float(m);
+	else if (is_int(m))
+		v = (double)config_setting_get_int64(m);
+	else {
+		error(c, m, path, "restart_delay_jitter: expected a number from 0 to 1, got %s",
+		    type_name(m));
+		return;
+	}
+	if (!(v >= 0 && v <= 1)) {
+		error(c, m, path, "restart_delay_jitter: %g is out of range [0, 1]",
+		    v);
+		return;
+	}
+	w->restart_delay_jitter = v;
+}
+
+/*
+ * HOST:PORT of a tcp or http check into h: HOST an IPv4 literal, an IPv6
+ * one in brackets, or "localhost" (127.0.0.1). No name is ever looked up:
+ * a resolver can block, and checks run in the core. NULL when good, else
+ * what is wrong.
+ */
+static const char *
+parse_hostport(const char *hp, size_t len, struct spec_health *h)
+{
+	const char *stop = hp + len, *colon;
+	char host[48], *end;
+	unsigned char addr[16];
+	bool bracket = len > 0 && hp[0] == '[';
+	size_t hlen;
+	long port;
+
+	if (len == 0)
+		return "no HOST:PORT";
+	if (bracket) {
+		const char *close = memchr(hp, ']', len);
+
+		if (!close || close + 1 >= hp + len || close[1] != ':')
+			return "an IPv6 address is written [ADDR]:PORT";
+		colon = close + 1;
+		hlen = (size_t)(close - hp - 1);
+		hp++;
+	} else {
+		colon = memrchr(hp, ':', len);
+		if (!colon)
+			return "no :PORT";
+		hlen = (size_t)(colon - hp);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return "no HOST";
+	memcpy(host, hp, hlen);
+	host[hlen] = '\0';
+	if (!isdigit((unsigned char)colon[1]))
+		return "PORT must be a number 1-65535";
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || end != stop || port < 1 || port > 65535)
+		return "PORT must be a number 1-65535";
+	h->port = (uint16_t)port;
+	if (strcmp(host, "localhost") == 0) {
+		h->family = AF_INET;
+		snprintf(h->ip, sizeof(h->ip), "127.0.0.1");
+		h->localhost = true;
+	} else if (inet_pton(AF_INET, host, addr) == 1) {
+		h->family = AF_INET;
+		snprintf(h->ip, sizeof(h->ip), "%s", host);
+	} else if (bracket && inet_pton(AF_INET6, host, addr) == 1) {
+		h->family = AF_INET6;
+		snprintf(h->ip, sizeof(h->ip), "%s", host);
+	} else
+		return "HOST must be an IP address or localhost (no name is looked up)";
+	return NULL;
+}
+
+/* http://HOST:PORT/PATH; NULL when good, else what is wrong. */
+static const char *
+parse_url(const char *url, struct spec_health *h)
+{
+	static const char scheme[] = "http://";
+	const char *auth, *slash;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		return "https is not supported: a check speaks plain http to an address of this host";
+	if (strncmp(url, scheme, strlen(scheme)) != 0)
+		return "expected http://HOST:PORT/PATH";
+	auth = url + strlen(scheme);
+	if (!(slash = strchr(auth, '/')))
+		return "expected http://HOST:PORT/PATH (no /PATH)";
+	if (memchr(auth, '@', (size_t)(slash - auth)))
+		return "a user in the URL is not supported";
+	for (const char *p = slash; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '#')
+			return "PATH holds a space, a control character or a #";
+	return parse_hostport(auth, (size_t)(slash - auth), h);
+}
+
+static const char *const health_keys[] = {
+	"exec", "tcp", "http", "interval", "timeout", "failures",
+	"start_period", NULL,
+};
+
+/* The health group (arbor.conf(5), HEALTH CHECKS). */
+static void
+parse_health(struct ctx *c, const config_setting_t *s, const char *path,
+    struct spec_worker *w)
+{
+	const config_setting_t *g = config_setting_get_member(s, "health");
+	static const char *const kinds[] = { "exec", "tcp", "http" };
+	struct spec_health *h = &w->health;
+	const config_setting_t *m = NULL;
+	const char *given[3], *str, *why;
+	size_t ngiven = 0;
+	long long v;
+
+	if (!g) {
+		if (w->ready == READY_HEALTH)
+			error(c, config_setting_get_member(s, "ready"), path,
+			    "ready = \"health\" needs a health check (health = { tcp = \"127.0.0.1:PORT\"; })");
+		return;
+	}
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		error(c, g, path, "health: expected a group, got %s",
+		    type_name(g));
+		return;
+	}
+	check_keys(c, g, path, health_keys, "health");
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (config_setting_get_member(g, kinds[i])) {
+			given[ngiven++] = kinds[i];
+			if (!m) {
+				m = config_setting_get_member(g, kinds[i]);
+				h->kind = (enum health_kind)(HEALTH_EXEC + i);
+			}
+		}
+	if (ngiven == 0) {
+		error(c, g, path, "health: needs one of exec, tcp, http");
+		return;
+	}
+	if (ngiven > 1) {
+		error(c, g, path, "health: %s and %s given; a check is exactly one of exec, tcp, http",
+		    given[0], given[1]);
+		h->kind = HEALTH_NONE;
+		return;
+	}
+	h->interval_ms = 10000;
+	h->timeout_ms = 2000;
+	h->failures = 3;
+	switch (h->kind) {
+	case HEALTH_EXEC:
+		h->argv = get_strings(c, m, path, "health.exec", &h->argc);
+		if (!h->argv)
+			break;
+		if (h->argc == 0)
+			error(c, m, path, "health.exec: must not be empty");
+		else if (h->argv[0][0] != '/')
+			error(c, m, path, "health.exec[0]: \"%s\" is not an absolute path",
+			    h->argv[0]);
+		else if (access(h->argv[0], X_OK) != 0)
+			warning(c, m, path, "health.exec[0]: \"%s\": %s",
+			    h->argv[0], strerror(errno));
+		break;
+	case HEALTH_TCP:
+	case HEALTH_HTTP:
+		if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+			error(c, m, path, "health.%s: expected a string, got %s",
+			    config_setting_name(m), type_name(m));
+			break;
+		}
+		str = config_setting_get_string(m);
+		why = h->kind == HEALTH_TCP ? parse_hostport(str, strlen(str), h)
+		    : parse_url(str, h);
+		if (why)
+			error(c, m, path, "health.%s: \"%s\": %s",
+			    config_setting_name(m), str, why);
+		else
+			h->target = xstrdup(str);
+		break;
+	case HEALTH_NONE:
+		break;
+	}
+	if (get_ms(c, g, path, "interval", NULL, NULL, &v)) {
+		if (v == 0)
+			error(c, config_setting_get_member(g, "interval"), path,
+			    "health.interval: must be more than 0 ms");
+		h->interval_ms = (uint32_t)v;
+	}
+	if (get_ms(c, g, path, "timeout", NULL, NULL, &v)) {
+		if (v == 0)
+			error(c, config_setting_get_member(g, "timeout"), path,
+			    "health.timeout: must be more than 0 ms");
+		h->timeout_ms = (uint32_t)v;
+	}
+	if (get_int(c, g, path, "failures", 1, 1000000, &v))
+		h->failures = (uint32_t)v;
+	if (get_ms(c, g, path, "start_period", NULL, NULL, &v))
+		h->start_period_ms = (uint32_t)v;
+}
+
 /* How the worker runs and is judged: readiness, timers, exit codes. */
 static void
 parse_exec(struct ctx *c, const config_setting_t *s, const char *path,
@@ -667,9 +880,11 @@ parse_exec(struct ctx *c, const config_setting_t *s, const char *path,
 			w->ready = READY_EXEC;
 		else if (strcmp(str, "notify") == 0)
 			w->ready = READY_NOTIFY;
+		else if (strcmp(str, "health") == 0)
+			w->ready = READY_HEALTH;
 		else
 			error(c, config_setting_get_member(s, "ready"), path,
-			    "ready: expected \"exec\" or \"notify\", got \"%s\"",
+			    "ready: expected \"exec\", \"notify\" or \"health\", got \"%s\"",
 			    str);
 	}
 	if (get_ms(c, s, path, "ready_timeout", "infinity", NULL, &v))
@@ -689,6 +904,7 @@ parse_exec(struct ctx *c, const config_setting_t *s, const char *path,
 			    path, "restart_delay_max: %lld is less than restart_delay %u",
 			    v, w->restart_delay_ms);
 	}
+	parse_jitter(c, s, path, w);
 	parse_success_codes(c, s, path, w);
 }
 
@@ -791,6 +1007,7 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 	parse_restart(c, s, path, n);
 	parse_shutdown(c, s, path, n, false);
 	parse_exec(c, s, path, w);
+	parse_health(c, s, path, w);
 	parse_identity(c, s, path, w);
 	parse_limits(c, s, path, w);
 	parse_stdio(c, s, path, "stdout", &w->out);
@@ -1535,6 +1752,13 @@ print_worker(FILE *f, const struct spec_node *n)
 	print_shutdown(f, &n->shutdown);
 	if (n->w.ready == READY_NOTIFY)
 		fprintf(f, " ready=notify");
+	if (n->w.ready == READY_HEALTH)
+		fprintf(f, " ready=health");
+	if (n->w.health.kind == HEALTH_EXEC)
+		fprintf(f, " health=exec:%s", n->w.health.argv[0]);
+	else if (n->w.health.kind != HEALTH_NONE)
+		fprintf(f, " health=%s:%s", health_kind_name(n->w.health.kind),
+		    n->w.health.target);
 	if (n->significant)
 		fprintf(f, " significant");
 	fprintf(f, " command=[");

@@ -29,6 +29,8 @@ spec_node_free(struct spec_node *n)
 	free(n->w.rlimits);
 	free(n->w.out.path);
 	free(n->w.err.path);
+	strv_free(n->w.health.argv);
+	free(n->w.health.target);
 	free(n);
 }
 
@@ -89,6 +91,8 @@ spec_node_dup(const struct spec_node *n)
 		    n->w.ids.ngroups * sizeof(*d->w.ids.groups));
 	d->w.out.path = str_dup_or_null(n->w.out.path);
 	d->w.err.path = str_dup_or_null(n->w.err.path);
+	d->w.health.argv = strv_dup(n->w.health.argv);
+	d->w.health.target = str_dup_or_null(n->w.health.target);
 	return d;
 }
 
@@ -131,6 +135,15 @@ stdio_eq(const struct spec_stdio *a, const struct spec_stdio *b)
 }
 
 static bool
+health_eq(const struct spec_health *a, const struct spec_health *b)
+{
+	return a->kind == b->kind && strv_eq(a->argv, b->argv) &&
+	    str_eq(a->target, b->target) && a->interval_ms == b->interval_ms &&
+	    a->timeout_ms == b->timeout_ms && a->failures == b->failures &&
+	    a->start_period_ms == b->start_period_ms;
+}
+
+static bool
 res_eq(const struct spec_resources *a, const struct spec_resources *b)
 {
 	return a->set == b->set && a->memory_max == b->memory_max &&
@@ -156,6 +169,8 @@ spec_worker_equal(const struct spec_node *a, const struct spec_node *b)
 	    x->watchdog_ms == y->watchdog_ms &&
 	    x->restart_delay_ms == y->restart_delay_ms &&
 	    x->restart_delay_max_ms == y->restart_delay_max_ms &&
+	    x->restart_delay_jitter == y->restart_delay_jitter &&
+	    health_eq(&x->health, &y->health) &&
 	    x->nsuccess == y->nsuccess &&
 	    mem_eq(x->success_codes, y->success_codes,
 	    x->nsuccess * sizeof(*x->success_codes)) &&
@@ -234,6 +249,17 @@ restart_type_name(enum restart_type r)
 	};
 
 	return NAME_OF(names, r);
+}
+
+const char *
+health_kind_name(enum health_kind k)
+{
+	static const char *const names[] = {
+		[HEALTH_NONE] = "none", [HEALTH_EXEC] = "exec",
+		[HEALTH_TCP] = "tcp", [HEALTH_HTTP] = "http",
+	};
+
+	return NAME_OF(names, k);
 }
 
 const char *

@@ -37,7 +37,10 @@ enum auto_shutdown {
 
 enum shutdown_kind { SHUTDOWN_TIMEOUT, SHUTDOWN_BRUTAL_KILL, SHUTDOWN_INFINITY };
 
-enum ready_kind { READY_EXEC, READY_NOTIFY };
+enum ready_kind { READY_EXEC, READY_NOTIFY, READY_HEALTH };
+
+/* A worker's health check (arbor.conf(5), HEALTH CHECKS). */
+enum health_kind { HEALTH_NONE, HEALTH_EXEC, HEALTH_TCP, HEALTH_HTTP };
 
 /* STDIO_LOG (the default): a pipe to arbord's log writer (arbor.conf(5),
  * OUTPUT). */
@@ -78,6 +81,25 @@ struct spec_ids {
 	char *error;		/* "unknown user \"x\"", NULL: resolved */
 };
 
+/*
+ * tcp and http checks connect to an address taken apart at load: an IP
+ * literal or "localhost" (127.0.0.1), never a name to look up.
+ */
+struct spec_health {
+	enum health_kind kind;	/* HEALTH_NONE: no check */
+	char **argv;		/* HEALTH_EXEC, NULL-terminated */
+	size_t argc;
+	char *target;		/* HEALTH_TCP "HOST:PORT", HEALTH_HTTP the URL */
+	char ip[48];		/* tcp, http: the numeric address */
+	int family;		/* AF_INET, AF_INET6 */
+	uint16_t port;
+	bool localhost;		/* http: the URL says "localhost" */
+	uint32_t interval_ms;
+	uint32_t timeout_ms;
+	uint32_t failures;
+	uint32_t start_period_ms;
+};
+
 struct spec_worker {
 	char **argv;		/* NULL-terminated */
 	size_t argc;
@@ -87,6 +109,7 @@ struct spec_worker {
 	uint32_t watchdog_ms;
 	uint32_t restart_delay_ms;
 	uint32_t restart_delay_max_ms;
+	double restart_delay_jitter;	/* 0-1: spread of each delay, at random */
 	int *success_codes;
 	size_t nsuccess;
 	char **env;		/* "K=V", NULL-terminated */
@@ -103,6 +126,7 @@ struct spec_worker {
 	size_t nrlimits;
 	struct spec_stdio out;
 	struct spec_stdio err;
+	struct spec_health health;
 };
 
 /*
@@ -188,6 +212,8 @@ const char *res_key_name(enum res_key);
 uint64_t res_size(const struct spec_resources *, enum res_key);
 
 const char *restart_type_name(enum restart_type);
+/* "exec", "tcp", "http"; "none" for HEALTH_NONE. */
+const char *health_kind_name(enum health_kind);
 const char *strategy_name(enum strategy);
 const char *auto_shutdown_name(enum auto_shutdown);
 

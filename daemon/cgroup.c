@@ -61,6 +61,8 @@
 /* On the directories arbord makes in a base it shares (delegated, given). */
 #define MARK_XATTR "trusted.arbor"
 #define DRAIN_WAIT_NS (5 * NSEC_PER_SEC)
+/* An exec health check's group, below its worker's leaf. */
+#define CHECK_DIR "health"
 
 struct cgroups {
 	struct reactor *r;
@@ -1070,6 +1072,66 @@ fail:
 	return -1;
 }
 
+int
+cgroups_check_prepare(struct cgroups *cg, struct enode *n, bool renew,
+    struct cg_spawn *s, char *msg, size_t msglen)
+{
+	char path[4096];
+
+	s->dirfd = -1;
+	s->nv1 = 0;
+	snprintf(path, sizeof(path), "%s/%s", enode_path(n), CHECK_DIR);
+	if (renew && unlinkat(cg->basefd, path, AT_REMOVEDIR) < 0 &&
+	    errno != ENOENT) {
+		snprintf(msg, msglen, "cgroup %s/%s: %s (the previous check's processes are still being killed)",
+		    cg->base, path, strerror(errno));
+		return -1;
+	}
+	if ((mkdirat(cg->basefd, path, 0755) < 0 && errno != EEXIST) ||
+	    (s->dirfd = openat(cg->basefd, path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0) {
+		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, path,
+		    strerror(errno));
+		return -1;
+	}
+	/* v1 groups: the worker's own, so its limits bound the check too. */
+	for (int c = 0; c < CTRL_N && s->nv1 < ARRAY_SIZE(s->v1fd); c++) {
+		char *procs;
+
+		if (!cg->v1[c] || !(enode_runtime(n) & RT_V1_MADE(c)))
+			continue;
+		procs = xasprintf("%s/%s/cgroup.procs", cg->v1[c], enode_path(n));
+		s->v1fd[s->nv1] = open(procs, O_WRONLY | O_CLOEXEC);
+		free(procs);
+		if (s->v1fd[s->nv1] >= 0)
+			s->nv1++;
+	}
+	return 0;
+}
+
+bool
+cgroups_check_kill(struct cgroups *cg, const struct enode *n)
+{
+	char path[4096];
+	int fd;
+	bool empty;
+
+	snprintf(path, sizeof(path), "%s/%s/cgroup.events", enode_path(n),
+	    CHECK_DIR);
+	if ((fd = openat(cg->basefd, path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	empty = events_empty(fd);
+	close(fd);
+	if (empty)
+		return false;
+	snprintf(path, sizeof(path), "%s/%s/cgroup.kill", enode_path(n),
+	    CHECK_DIR);
+	if (write_at(cg->basefd, path, "1") < 0)
+		log_msg(LOG_WARN, "%s: health check: cgroup.kill: %s",
+		    enode_path(n), strerror(errno));
+	return true;
+}
+
 void
 cg_spawn_close(struct cg_spawn *s)
 {
@@ -1116,6 +1178,11 @@ cgroups_empty(int events_fd)
 void
 cgroups_renew(struct cgroups *cg, struct enode *n)
 {
+	char path[4096];
+
+	/* A health check's group goes first (a killed leaf is empty). */
+	snprintf(path, sizeof(path), "%s/%s", enode_path(n), CHECK_DIR);
+	(void)unlinkat(cg->basefd, path, AT_REMOVEDIR);
 	if (unlinkat(cg->basefd, enode_path(n), AT_REMOVEDIR) < 0) {
 		log_msg(LOG_WARN, "cgroup %s/%s: rmdir: %s", cg->base,
 		    enode_path(n), strerror(errno));

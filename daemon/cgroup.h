@@ -68,6 +68,17 @@ int cgroups_prepare(struct cgroups *, struct enode *, struct cg_spawn *,
 void cg_spawn_close(struct cg_spawn *);
 
 /*
+ * The group an exec health check of n is born in: <leaf>/health (made if
+ * missing; with renew, removed first, as after a kill it must be), and
+ * the worker's v1 groups; -1 with msg.
+ */
+int cgroups_check_prepare(struct cgroups *, struct enode *, bool renew,
+    struct cg_spawn *, char *msg, size_t msglen);
+/* Kills what is in n's check group; true when something was (then the
+ * next check needs renew). */
+bool cgroups_check_kill(struct cgroups *, const struct enode *);
+
+/*
  * A worker's main process has exited: -1 when its cgroup is empty (no
  * wait); else everything left is killed (cgroup.kill) and the cgroup.events
  * fd is returned, to watch for EPOLLPRI until cgroups_empty says so.

@@ -188,6 +188,31 @@ send_ok(struct client *c)
 	client_send(c, json_pack("{s:b}", "ok", 1));
 }
 
+/* The worker's check and its last result (of the current process). */
+static json_t *
+health_json(const struct enode *n, uint64_t now)
+{
+	const struct spec_health *sh = &enode_spec(n)->w.health;
+	struct health_view v;
+	json_t *o = json_object();
+
+	enode_health(n, &v);
+	json_object_set_new(o, "check", json_string(health_kind_name(sh->kind)));
+	json_object_set_new(o, "target", json_text(sh->kind == HEALTH_EXEC ?
+	    sh->argv[0] : sh->target));
+	json_object_set_new(o, "ok", v.result < 0 ? json_null() :
+	    json_boolean(v.result));
+	if (v.detail) {
+		json_object_set_new(o, "detail", json_text(v.detail));
+		json_object_set_new(o, "age_s", json_real((double)
+		    ((now - v.at_ns) / NSEC_PER_MSEC) / 1000.0));
+	}
+	json_object_set_new(o, "failures", json_integer(v.failures));
+	json_object_set_new(o, "failures_total",
+	    json_integer((json_int_t)v.failures_total));
+	return o;
+}
+
 static json_t *
 status_json(const struct control *ctl, const struct enode *n, uint64_t now,
     bool *figures)
@@ -220,6 +245,9 @@ status_json(const struct control *ctl, const struct enode *n, uint64_t now,
 		exit_info_to_json(e, ei);
 		json_object_set_new(o, "last_exit", e);
 	}
+	if (!enode_is_supervisor(n) &&
+	    enode_spec(n)->w.health.kind != HEALTH_NONE)
+		json_object_set_new(o, "health", health_json(n, now));
 	if (ctl->ops.node_status && ctl->ops.node_status(ctl->ops.ctx, n, o))
 		*figures = true;
 	if (enode_is_supervisor(n)) {

@@ -48,6 +48,7 @@ struct enode {
 	char *status_text;	/* last sd_notify STATUS= */
 	uintptr_t runtime;	/* the runtime's own word (enode_runtime) */
 	void *capture;		/* the runtime's output pipes (enode_capture) */
+	void *checker;		/* the runtime's health checks (enode_checker) */
 
 	enum node_state state;
 	int pid;
@@ -70,6 +71,16 @@ struct enode {
 	bool remove_after_stop;
 	bool failed;		/* stopping because of fail_info */
 	struct exit_info fail_info;
+
+	/* Health checks of the current process (engine_health). */
+	uint64_t spawned_ns;
+	int8_t h_result;	/* last result: 1, 0, -1 none */
+	int8_t h_reported;	/* last result that was an event */
+	bool h_passed;		/* a pass ends start_period early */
+	uint32_t h_fails;	/* consecutive, counted */
+	uint64_t h_fails_total;
+	uint64_t h_at;
+	char *h_detail;
 
 	/* Worker backoff. */
 	uint32_t crash_streak;
@@ -106,6 +117,7 @@ static void node_stopped(struct enode *n, const struct exit_info *ei,
 static void kill_subtree(struct enode *n);
 static void arm_watchdog(struct enode *n, uint64_t now);
 static void watchdog_fail(struct enode *n, uint64_t now);
+static void worker_ready(struct enode *n, uint64_t now);
 
 static void
 emit(struct enode *n, struct event *ev)
@@ -127,6 +139,7 @@ node_new(struct engine *e, struct enode *parent, const struct spec_node *sp,
 	n->path = parent ? xasprintf("%s/%s", parent->path, name)
 	    : xstrdup(name);
 	n->state = NS_STOPPED;
+	n->h_result = n->h_reported = -1;
 	if (sp->is_supervisor) {
 		n->children = xcalloc(sp->nchildren + 1, sizeof(*n->children));
 		for (size_t i = 0; i < sp->nchildren; i++)
@@ -149,6 +162,7 @@ node_free(struct enode *n)
 	strv_free(n->argv);
 	spec_node_free(n->owned_spec);
 	free(n->status_text);
+	free(n->h_detail);
 	free(n->name);
 	free(n->path);
 	free(n);
@@ -280,6 +294,15 @@ backoff_delay(struct enode *n)
 			d *= 2;
 		if (d > w->restart_delay_max_ms)
 			d = w->restart_delay_max_ms;
+	}
+	if (w->restart_delay_jitter > 0 && n->eng->ops->random) {
+		/* d * (1 +- jitter), uniform: u in [-1, 1). */
+		double u = (double)n->eng->ops->random(n->eng->ctx) /
+		    2147483648.0 - 1.0;
+		double j = (double)d * (1.0 + w->restart_delay_jitter * u);
+
+		d = j <= 0 ? 0 : j >= (double)UINT32_MAX ? UINT32_MAX :
+		    (uint64_t)(j + 0.5);
 	}
 	return (uint32_t)d;
 }
@@ -622,6 +645,12 @@ start_worker(struct enode *n, uint64_t now)
 		return;
 	}
 	n->pid = pid;
+	n->spawned_ns = now;
+	n->h_result = n->h_reported = -1;
+	n->h_passed = false;
+	n->h_fails = 0;
+	free(n->h_detail);
+	n->h_detail = NULL;
 	ev.kind = EV_SPAWN;
 	ev.pid = pid;
 	emit(n, &ev);
@@ -757,22 +786,25 @@ enum worker_input {
 	WI_WATCHDOG_TRIGGER,	/* WATCHDOG=trigger */
 	WI_EXTEND,		/* EXTEND_TIMEOUT_USEC= */
 	WI_STATUS,		/* STATUS= */
+	WI_HEALTH,		/* a health check ended */
 	WI_COUNT,
 };
 
 static const bool worker_takes[][WI_COUNT] = {
-	/*		 exited ready  wdog   trigger extend status */
-	[NS_STOPPED] =	{ false, false, false, false, false, true },
-	[NS_STARTING] =	{ true,  true,  false, false, true,  true },
-	[NS_RUNNING] =	{ true,  false, true,  true,  false, true },
-	[NS_STOPPING] =	{ true,  false, false, false, false, true },
-	[NS_BACKOFF] =	{ false, false, false, false, false, true },
+	/*		 exited ready  wdog   trigger extend status health */
+	[NS_STOPPED] =	{ false, false, false, false, false, true,  false },
+	[NS_STARTING] =	{ true,  true,  false, false, true,  true,  true },
+	[NS_RUNNING] =	{ true,  false, true,  true,  false, true,  true },
+	[NS_STOPPING] =	{ true,  false, false, false, false, true,  false },
+	[NS_BACKOFF] =	{ false, false, false, false, false, true,  false },
 };
 
 struct worker_args {
 	int status, signal;	/* WI_EXITED */
 	uint64_t usec;		/* WI_EXTEND */
-	const char *text;	/* WI_STATUS */
+	const char *text;	/* WI_STATUS; WI_HEALTH: detail */
+	bool ok;		/* WI_HEALTH */
+	int err;		/* WI_HEALTH */
 };
 
 static bool
@@ -821,6 +853,62 @@ worker_ready(struct enode *n, uint64_t now)
 		sup_step(n->parent, now);
 }
 
+/* Failing its check `failures` times is a crash: its stop_signal, then
+ * SIGKILL after shutdown, as any stop. */
+static void
+unhealthy_fail(struct enode *n, uint64_t now)
+{
+	n->failed = true;
+	n->fail_info = (struct exit_info){ .reason = EXIT_CRASH,
+	    .cause = CAUSE_UNHEALTHY, .status = -1 };
+	stop_worker(n, 0, now);
+}
+
+/*
+ * A check's result. Failures count once the worker is started and out of
+ * its start_period (which a pass ends early, as Docker's does); before
+ * that they are kept for status only: a ready = "health" worker is simply
+ * not ready yet (ready_timeout bounds that), and a notify one not started.
+ */
+static void
+worker_health(struct enode *n, const struct worker_args *a, uint64_t now)
+{
+	const struct spec_health *h = &n->spec->w.health;
+	struct event ev = { .kind = EV_HEALTH, .mono_ns = now, .pid = n->pid,
+	    .ok = a->ok, .text = a->text ? a->text : "", .err = a->err };
+	uint64_t period_end;
+
+	if (h->kind == HEALTH_NONE || n->pid <= 0)
+		return;
+	free(n->h_detail);
+	n->h_detail = xstrdup(ev.text);
+	n->h_at = now;
+	n->h_result = a->ok;
+	if (a->ok) {
+		n->h_fails = 0;
+		n->h_passed = true;
+		ev.failures_total = n->h_fails_total;
+		if (n->h_reported != 1) {
+			n->h_reported = 1;
+			emit(n, &ev);
+		}
+		if (n->state == NS_STARTING && n->spec->w.ready == READY_HEALTH)
+			worker_ready(n, now);
+		return;
+	}
+	period_end = sat_add_u64(n->spawned_ns,
+	    (uint64_t)h->start_period_ms * NSEC_PER_MSEC);
+	if (n->state != NS_RUNNING || (!n->h_passed && now < period_end))
+		return;
+	ev.failures = ++n->h_fails;
+	ev.failures_total = ++n->h_fails_total;
+	ev.quiet = n->h_reported == 0;
+	n->h_reported = 0;
+	emit(n, &ev);
+	if (n->h_fails >= h->failures)
+		unhealthy_fail(n, now);
+}
+
 /* Applies input in to worker n of e, if its state takes it (worker_takes). */
 static void
 worker_input(struct engine *e, struct enode *n, enum worker_input in,
@@ -856,6 +944,9 @@ worker_input(struct engine *e, struct enode *n, enum worker_input in,
 	case WI_STATUS:
 		free(n->status_text);
 		n->status_text = xstrdup(a->text);
+		break;
+	case WI_HEALTH:
+		worker_health(n, a, now);
 		break;
 	case WI_COUNT:
 		break;
@@ -904,6 +995,15 @@ engine_set_status_text(struct engine *e, struct enode *n, const char *text)
 	const struct worker_args a = { .text = text };
 
 	worker_input(e, n, WI_STATUS, &a, 0);
+}
+
+void
+engine_health(struct engine *e, struct enode *n, bool ok, const char *detail,
+    int err, uint64_t now)
+{
+	const struct worker_args a = { .ok = ok, .text = detail, .err = err };
+
+	worker_input(e, n, WI_HEALTH, &a, now);
 }
 
 /* Signals every live worker under n; used when a supervisor's time ran out. */
@@ -1564,6 +1664,18 @@ uintptr_t enode_runtime(const struct enode *n) { return n->runtime; }
 void enode_set_runtime(struct enode *n, uintptr_t v) { n->runtime = v; }
 void *enode_capture(const struct enode *n) { return n->capture; }
 void enode_set_capture(struct enode *n, void *c) { n->capture = c; }
+void *enode_checker(const struct enode *n) { return n->checker; }
+void enode_set_checker(struct enode *n, void *c) { n->checker = c; }
+
+void
+enode_health(const struct enode *n, struct health_view *v)
+{
+	v->result = n->h_result;
+	v->detail = n->h_detail;
+	v->at_ns = n->h_at;
+	v->failures = n->h_fails;
+	v->failures_total = n->h_fails_total;
+}
 
 const struct exit_info *
 enode_last_exit(const struct enode *n)
@@ -1608,7 +1720,7 @@ event_kind_name(enum event_kind k)
 		[EV_EXIT] = "exit", [EV_RESTART] = "restart", [EV_STOP] = "stop",
 		[EV_GIVE_UP] = "give_up", [EV_CHILD_ADDED] = "child_added",
 		[EV_CHILD_REMOVED] = "child_removed", [EV_RELOAD] = "reload",
-		[EV_OBS_RESTART] = "obs_restart",
+		[EV_OBS_RESTART] = "obs_restart", [EV_HEALTH] = "health",
 	};
 
 	return NAME_OF(names, k);

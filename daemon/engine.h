@@ -32,6 +32,7 @@ enum exit_cause {
 	CAUSE_WATCHDOG,		/* no WATCHDOG=1 within watchdog */
 	CAUSE_GIVE_UP,		/* a supervisor exceeded its intensity */
 	CAUSE_AUTO_SHUTDOWN,	/* a supervisor ended by auto_shutdown */
+	CAUSE_UNHEALTHY,	/* its health check failed `failures` times */
 };
 
 struct exit_info {
@@ -54,6 +55,7 @@ enum event_kind {
 	EV_CHILD_REMOVED,
 	EV_RELOAD,
 	EV_OBS_RESTART,
+	EV_HEALTH,
 };
 
 struct enode;
@@ -75,8 +77,18 @@ struct event {
 	const struct enode *cause;	/* EV_RESTART: the child whose exit caused it */
 	uint32_t delay_ms;		/* EV_RESTART: backoff before the start */
 	int signal;			/* EV_STOP: the signal sent */
-	const char *text;		/* EV_GIVE_UP: why */
+	const char *text;		/* EV_GIVE_UP: why; EV_HEALTH: detail */
 	const struct reload_summary *reload;	/* EV_RELOAD */
+	/*
+	 * EV_HEALTH: the check's result; err its errno (0: none); failures
+	 * the consecutive ones that count, failures_total all that counted
+	 * for the node. quiet: a failure after a failure, no change of
+	 * result: it moves the counter but is not an event of the log.
+	 */
+	bool ok, quiet;
+	int err;
+	uint32_t failures;
+	uint64_t failures_total;
 };
 
 struct engine_ops {
@@ -90,6 +102,8 @@ struct engine_ops {
 	void (*event)(void *ctx, const struct event *);
 	/* The root has stopped: arbord exits with this code. */
 	void (*exit)(void *ctx, int code);
+	/* 32 random bits, for restart_delay_jitter; NULL: no jitter. */
+	uint32_t (*random)(void *ctx);
 };
 
 struct engine;
@@ -111,6 +125,14 @@ void engine_watchdog_trigger(struct engine *, struct enode *, uint64_t now);
 void engine_extend_timeout(struct engine *, struct enode *, uint64_t usec,
     uint64_t now);
 void engine_set_status_text(struct engine *, struct enode *, const char *);
+/*
+ * A health check of the worker ended (arbor.conf(5), HEALTH CHECKS): ok or
+ * not, with what it saw (detail, errno err or 0). A pass makes a
+ * ready = "health" worker started; once started, `failures` failures in a
+ * row (outside its start_period) stop it as a crash, cause unhealthy.
+ */
+void engine_health(struct engine *, struct enode *, bool ok,
+    const char *detail, int err, uint64_t now);
 void engine_tick(struct engine *, uint64_t now);
 /* Orderly shutdown of the whole tree; ops->exit(0) when done. */
 void engine_shutdown(struct engine *, uint64_t now);
@@ -177,6 +199,20 @@ void enode_set_runtime(struct enode *, uintptr_t);
 /* The runtime's worker-output state (daemon/capture.c); NULL: none. */
 void *enode_capture(const struct enode *);
 void enode_set_capture(struct enode *, void *);
+/* The runtime's health-check state (daemon/health.c); NULL: none. */
+void *enode_checker(const struct enode *);
+void enode_set_checker(struct enode *, void *);
+
+/* The last health check of the current process, for status. */
+struct health_view {
+	int result;		/* 1 passed, 0 failed, -1 none yet */
+	const char *detail;	/* NULL: none yet */
+	uint64_t at_ns;		/* when it ended */
+	uint32_t failures;	/* consecutive failures that count */
+	uint64_t failures_total;	/* every failure that counted, all runs */
+};
+void enode_health(const struct enode *, struct health_view *);
+
 /* The full argv: the spec's command plus a dynamic child's arguments. */
 char *const *enode_argv(const struct enode *);
 

@@ -72,6 +72,7 @@ exit_cause_name(enum exit_cause c)
 	case CAUSE_WATCHDOG: return "watchdog";
 	case CAUSE_GIVE_UP: return "give_up";
 	case CAUSE_AUTO_SHUTDOWN: return "auto_shutdown";
+	case CAUSE_UNHEALTHY: return "unhealthy";
 	}
 	return "?";
 }
@@ -145,6 +146,14 @@ event_to_msg(const struct event *ev, struct obs_msg *m)
 	m->delay_ms = ev->delay_ms;
 	m->signal = ev->signal;
 	m->fd = -1;
+	if (ev->kind == EV_HEALTH) {
+		m->ok = ev->ok;
+		m->quiet = ev->quiet;
+		m->err = ev->err;
+		m->failures = ev->failures;
+		m->failures_total = ev->failures_total;
+		m->check = (uint8_t)enode_spec(ev->node)->w.health.kind;
+	}
 	copy_str(m->path, sizeof(m->path), ev->node ? enode_path(ev->node) : "arbord");
 	if (ev->cause)
 		copy_str(m->cause, sizeof(m->cause), enode_path(ev->cause));
@@ -185,6 +194,15 @@ msg_to_json(const struct obs_msg *m)
 	case EV_RELOAD:
 	case EV_OBS_RESTART:
 		json_object_set_new(o, "detail", json_text(m->text));
+		break;
+	case EV_HEALTH:
+		json_object_set_new(o, "ok", json_boolean(m->ok));
+		json_object_set_new(o, "check",
+		    json_string(health_kind_name((enum health_kind)m->check)));
+		json_object_set_new(o, "detail", json_text(m->text));
+		if (m->err)
+			json_object_set_new(o, "errno", json_integer(m->err));
+		json_object_set_new(o, "failures", json_integer(m->failures));
 		break;
 	default:
 		break;
@@ -239,6 +257,13 @@ msg_to_text(const struct obs_msg *m, char *buf, size_t len)
 	case EV_OBS_RESTART:
 		if (m->text[0])
 			appendf(buf, len, &n, " %s", m->text);
+		break;
+	case EV_HEALTH:
+		appendf(buf, len, &n, " %s %s: %s", health_kind_name(
+		    (enum health_kind)m->check), m->ok ? "passed" : "failed",
+		    m->text);
+		if (!m->ok)
+			appendf(buf, len, &n, " (%u in a row)", m->failures);
 		break;
 	default:
 		break;

@@ -23,6 +23,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "event.h"
+#include "health.h"
 #include "loop.h"
 #include "notify.h"
 #include "obswatch.h"
@@ -58,6 +59,7 @@ struct loop {
 	struct obswatch *obs;
 	struct cgroups *cg;	/* NULL: process groups */
 	struct capture *cap;	/* worker output */
+	struct health *health;	/* health checks */
 	pid_t tail_pid;		/* the exit being reported has a stderr tail */
 	size_t ndraining;
 	struct proc *procs;
@@ -288,7 +290,7 @@ reap_children(struct loop *l)
 		p = proc_find(l, si.si_pid);
 		if (p && !p->exited)
 			proc_exited(l, p);
-		else
+		else if (!health_reap(l->health, si.si_pid))
 			waitid(P_PID, (id_t)si.si_pid, &si, WEXITED | WNOHANG);
 	}
 }
@@ -411,6 +413,7 @@ op_spawn(void *ctx, struct enode *n, int *err)
 		return -1;
 	}
 	capture_spawned(l->cap, n, pid, out);
+	health_begin(l->health, n, mono_ns());
 	p = xcalloc(1, sizeof(*p));
 	p->loop = l;
 	p->pid = pid;
@@ -457,13 +460,26 @@ op_event(void *ctx, const struct event *ev)
 	struct loop *l = ctx;
 	struct obs_msg m;
 
-	if (ev->kind == EV_CHILD_REMOVED) {
+	switch (ev->kind) {
+	case EV_CHILD_REMOVED:
+		health_removed(l->health, ev->node);
 		cgroups_removed(l->cg, ev->node);
 		capture_removed(l->cap, ev->node);
+		break;
+	case EV_READY:
+		health_ready(l->health, ev->node, ev->mono_ns);
+		break;
+	case EV_STOP:
+	case EV_EXIT:
+		health_end(l->health, ev->node);
+		break;
+	default:
+		break;
 	}
 	event_to_msg(ev, &m);
 	m.tail = ev->kind == EV_EXIT && ev->pid > 0 && ev->pid == l->tail_pid;
-	log_event(&m);
+	if (!m.quiet)
+		log_event(&m);
 	obswatch_event(l->obs, &m);
 }
 
@@ -476,11 +492,24 @@ op_exit(void *ctx, int code)
 	l->exit_code = code;
 }
 
+/* restart_delay_jitter's randomness: no need for more than rand_r's. */
+static uint32_t
+op_random(void *ctx)
+{
+	static unsigned seed;
+
+	(void)ctx;
+	if (!seed)
+		seed = (unsigned)(mono_ns() ^ (uint64_t)getpid());
+	return ((uint32_t)rand_r(&seed) << 16) ^ (uint32_t)rand_r(&seed);
+}
+
 static const struct engine_ops runtime_ops = {
 	.spawn = op_spawn,
 	.signal = op_signal,
 	.event = op_event,
 	.exit = op_exit,
+	.random = op_random,
 };
 
 /* SIGKILLs every child of arbord's (any thread's); returns how many. */
@@ -874,6 +903,7 @@ setup(struct loop *l, const struct loop_options *o)
 	l->obs = obswatch_start(l->r, l->spec, o->no_bpf, l->cg,
 	    capture_outlog(l->cap));
 	l->eng = engine_new(l->spec, &runtime_ops, l);
+	l->health = health_new(l->r, l->eng, l->cg, l->devnull);
 	l->ctl = control_open(l->r, l->eng, l->obs, &ops, o->socket_path, err,
 	    sizeof(err));
 	if (!l->ctl) {
@@ -933,6 +963,7 @@ out:
 	control_close(l.ctl);
 	notify_close(l.notify);
 	obswatch_stop(l.obs);
+	health_close(l.health);
 	cgroups_close(l.cg);
 	kill_leftovers();
 	capture_stop(l.cap);	/* every writer gone: the last lines out */

@@ -48,6 +48,11 @@ struct obs_msg {
 	int32_t signal;
 	bool oom;		/* EV_EXIT: the cgroup counted an OOM kill (obs only) */
 	bool tail;		/* EV_EXIT: its stderr_tail comes from the output thread */
+	bool ok, quiet;		/* EV_HEALTH (struct event) */
+	uint8_t check;		/* EV_HEALTH: enum health_kind */
+	int32_t err;		/* EV_HEALTH */
+	uint32_t failures;	/* EV_HEALTH */
+	uint64_t failures_total;	/* EV_HEALTH */
 	char path[OBSQ_PATH];
 	char cause[OBSQ_PATH];	/* EV_RESTART: the child whose exit caused it */
 	char text[OBSQ_TEXT];	/* EV_GIVE_UP: why; EV_RELOAD: what changed */

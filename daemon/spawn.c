@@ -512,14 +512,19 @@ clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
 	return pid;
 }
 
-pid_t
-spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
-    const struct cg_spawn *cg, const int capture[2], int *pidfd, int *err,
-    char *msg, size_t msglen)
+/*
+ * A process of worker n: the worker itself (check false: its argv, its
+ * stdout and stderr, NOTIFY_SOCKET) or its health check (argv, both
+ * outputs to out_fd).
+ */
+static pid_t
+spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
+    int devnull, const char *notify_socket, const struct cg_spawn *cg,
+    const int capture[2], int *pidfd, int *err, char *msg, size_t msglen)
 {
 	const struct spec_worker *w = &enode_spec(n)->w;
 	struct child_args a = {
-		.argv = enode_argv(n),
+		.argv = argv,
 		.cwd = w->cwd,
 		.has_umask = w->has_umask,
 		.umask = w->umask,
@@ -545,7 +550,9 @@ spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
 		*err = errno ? errno : ENOENT;
 		goto out;
 	}
-	if (open_stdio(w, &a, devnull, capture, err, msg, msglen) < 0)
+	if (check)
+		a.stdout_fd = a.stderr_fd = out_fd;
+	else if (open_stdio(w, &a, devnull, capture, err, msg, msglen) < 0)
 		goto out;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		*err = errno;
@@ -568,7 +575,7 @@ spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
 		}
 		a.join_fds = join;
 	}
-	a.envp = build_env(n, notify_socket);
+	a.envp = build_env(n, check ? NULL : notify_socket);
 	a.shares_files = devnull < SPAWN_FD_BASE &&
 	    a.stdout_fd < SPAWN_FD_BASE && a.stderr_fd < SPAWN_FD_BASE &&
 	    pipefd[1] < SPAWN_FD_BASE;
@@ -582,10 +589,32 @@ out:
 		close(pipefd[0]);
 	if (a.errpipe >= 0)
 		close(a.errpipe);
-	if (a.stdout_fd >= 0 && a.stdout_fd != devnull && a.stdout_fd != capture[0])
+	if (!check && a.stdout_fd >= 0 && a.stdout_fd != devnull &&
+	    a.stdout_fd != capture[0])
 		close(a.stdout_fd);
-	if (a.stderr_fd >= 0 && a.stderr_fd != devnull && a.stderr_fd != capture[1])
+	if (!check && a.stderr_fd >= 0 && a.stderr_fd != devnull &&
+	    a.stderr_fd != capture[1])
 		close(a.stderr_fd);
 	strv_free(a.envp);
 	return pid;
+}
+
+pid_t
+spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
+    const struct cg_spawn *cg, const int capture[2], int *pidfd, int *err,
+    char *msg, size_t msglen)
+{
+	return spawn_as(n, enode_argv(n), false, -1, devnull, notify_socket,
+	    cg, capture, pidfd, err, msg, msglen);
+}
+
+pid_t
+spawn_check(const struct enode *n, int devnull, int out_fd,
+    const struct cg_spawn *cg, int *pidfd, int *err, char *msg,
+    size_t msglen)
+{
+	static const int none[2] = { -1, -1 };
+
+	return spawn_as(n, enode_spec(n)->w.health.argv, true, out_fd,
+	    devnull, NULL, cg, none, pidfd, err, msg, msglen);
 }

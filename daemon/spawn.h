@@ -30,4 +30,13 @@ pid_t spawn_worker(const struct enode *n, int devnull,
     const char *notify_socket, const struct cg_spawn *cg,
     const int capture[2], int *pidfd, int *err, char *msg, size_t msglen);
 
+/*
+ * Starts the exec health check of worker n as the worker would start (its
+ * user, environment less NOTIFY_SOCKET, cwd, limits; in cg when given),
+ * with stdout and stderr to out_fd. As spawn_worker otherwise.
+ */
+pid_t spawn_check(const struct enode *n, int devnull, int out_fd,
+    const struct cg_spawn *cg, int *pidfd, int *err, char *msg,
+    size_t msglen);
+
 #endif

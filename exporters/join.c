@@ -382,6 +382,13 @@ count(struct join *j, const struct obs_msg *m)
 	case EV_GIVE_UP:
 		j->ops->add(j->ctx, M_GIVE_UPS, m->path, NULL, 1);
 		break;
+	case EV_HEALTH:
+		/* Set from the engine's running count: an observability
+		 * restart loses nothing. */
+		if (m->failures_total)
+			j->ops->set(j->ctx, M_HEALTH_FAILURES, m->path, NULL,
+			    (double)m->failures_total);
+		break;
 	default:
 		break;
 	}
@@ -406,6 +413,8 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 	struct proc *p;
 
 	count(j, m);
+	if (m->quiet)
+		return;		/* a counter's move, not an event */
 	switch (m->event) {
 	case EV_SPAWN:
 		if ((p = proc_get(j, m->pid, true, now))) {

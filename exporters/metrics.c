@@ -53,6 +53,8 @@ static const struct family {
 	    "path", "resource", "Time some of the child's tasks stalled on a resource (PSI some)." },
 	[M_LOG_DROPPED] = { "arbor_log_lines_dropped_total", T_COUNTER, "path",
 	    NULL, "Output lines of the worker its log could not take (a full or failing disk)." },
+	[M_HEALTH_FAILURES] = { "arbor_child_health_failures_total", T_COUNTER,
+	    "path", NULL, "Failed health checks of the worker that counted (once started, after start_period)." },
 };
 
 /* Bucket bounds in seconds: 1 us to 60 s. */

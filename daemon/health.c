@@ -1,0 +1,974 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Health checks in the core thread. Nothing here blocks: an exec check is a
+ * process watched through its pidfd, a tcp check a non-blocking connect, an
+ * http check a transfer of libcurl's multi interface whose sockets and
+ * timer the reactor watches. Each worker with a check has one hnode,
+ * scheduled in a binary heap on its next due time: the start of its next
+ * check, or the deadline of the one under way. One timerfd holds the
+ * earliest of the heap's top and curl's own timer.
+ *
+ * What a result means is the engine's (engine_health): this file only runs
+ * checks, and always hands a result over as the last thing it does, since
+ * the engine may act on it at once (stop the worker: health_end).
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "health.h"
+#include "log.h"
+#include "spawn.h"
+#include "util.h"
+
+/* What of a check's output (exec) or body (http) goes into its detail. */
+#define DETAIL_OUT_MAX 160
+/* An http body is read up to this, then the transfer is cut off. */
+#define HTTP_READ_MAX (64 * 1024)
+/* Until a ready = "health" worker passes: retries from this, doubling up
+ * to its interval. */
+#define START_RETRY_MS 10
+#define HEAP_NONE SIZE_MAX
+
+struct hnode;
+
+/* An exec check's process; detached (hn NULL) once it timed out or its
+ * worker stopped, and then only reaped. */
+struct run {
+	struct health *h;
+	struct hnode *hn;
+	pid_t pid;
+	struct watch pw;	/* pidfd */
+	struct watch ow;	/* its output; fd -1 once closed */
+	char out[DETAIL_OUT_MAX];
+	size_t outlen;
+	struct run *prev, *next;
+};
+
+struct hnode {
+	struct health *h;
+	struct enode *node;
+	struct hnode *prev, *next;
+	size_t heap_i;		/* HEAP_NONE: not scheduled */
+	uint64_t due;		/* next check, or the running one's deadline */
+	uint64_t began;		/* the last check began; 0: none yet */
+	bool started;		/* the worker is: checks at its interval */
+	uint32_t retry_ms;
+	enum health_kind busy;	/* a check under way; HEALTH_NONE: none */
+	bool cg_dirty;		/* its check group was killed: renew it */
+	struct run *run;	/* exec */
+	struct watch sw;	/* tcp: the connecting socket */
+	CURL *easy;		/* http, from its first check on */
+	struct curl_slist *resolve;	/* http "localhost": no lookup */
+	char errbuf[CURL_ERROR_SIZE];
+	char body[DETAIL_OUT_MAX];
+	size_t bodylen, bodyread;
+	bool cut;		/* the body was cut off at HTTP_READ_MAX */
+};
+
+/* A socket of curl's, watched for it. */
+struct csock {
+	struct watch w;
+	struct health *h;
+};
+
+struct health {
+	struct reactor *r;
+	struct engine *eng;
+	struct cgroups *cg;
+	int devnull;
+	struct watch tw;
+	uint64_t armed;		/* what the timerfd holds; UINT64_MAX: none */
+	struct hnode **heap;
+	size_t nheap, capheap;
+	struct hnode *nodes;
+	struct run *runs;
+	CURLM *multi;
+	uint64_t curl_due;
+};
+
+static void finish(struct hnode *, bool ok, const char *detail, int err,
+    uint64_t now);
+
+/* ---- the schedule ---- */
+
+static void
+heap_set(struct health *h, size_t i, struct hnode *hn)
+{
+	h->heap[i] = hn;
+	hn->heap_i = i;
+}
+
+static void
+heap_up(struct health *h, size_t i)
+{
+	struct hnode *hn = h->heap[i];
+
+	while (i > 0 && h->heap[(i - 1) / 2]->due > hn->due) {
+		heap_set(h, i, h->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(h, i, hn);
+}
+
+static void
+heap_down(struct health *h, size_t i)
+{
+	struct hnode *hn = h->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= h->nheap)
+			break;
+		if (c + 1 < h->nheap && h->heap[c + 1]->due < h->heap[c]->due)
+			c++;
+		if (h->heap[c]->due >= hn->due)
+			break;
+		heap_set(h, i, h->heap[c]);
+		i = c;
+	}
+	heap_set(h, i, hn);
+}
+
+static void
+unschedule(struct hnode *hn)
+{
+	struct health *h = hn->h;
+	size_t i = hn->heap_i;
+
+	if (i == HEAP_NONE)
+		return;
+	hn->heap_i = HEAP_NONE;
+	if (i == --h->nheap)
+		return;
+	heap_set(h, i, h->heap[h->nheap]);
+	heap_up(h, i);
+	heap_down(h, h->heap[i]->heap_i);
+}
+
+static void
+schedule(struct hnode *hn, uint64_t at)
+{
+	struct health *h = hn->h;
+
+	unschedule(hn);
+	if (h->nheap == h->capheap) {
+		h->capheap = h->capheap ? h->capheap * 2 : 64;
+		h->heap = xreallocarray(h->heap, h->capheap, sizeof(*h->heap));
+	}
+	hn->due = at;
+	heap_set(h, h->nheap++, hn);
+	heap_up(h, h->nheap - 1);
+}
+
+static void
+rearm(struct health *h)
+{
+	uint64_t d = h->nheap ? h->heap[0]->due : UINT64_MAX;
+	struct itimerspec its;
+
+	if (h->curl_due < d)
+		d = h->curl_due;
+	if (d == h->armed)
+		return;
+	memset(&its, 0, sizeof(its));
+	if (d != UINT64_MAX) {
+		its.it_value.tv_sec = (time_t)(d / NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(d % NSEC_PER_SEC);
+		if (d == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	if (timerfd_settime(h->tw.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		fatal("%s: timerfd_settime: %s", __func__, strerror(errno));
+	h->armed = d;
+}
+
+static const struct spec_health *
+spec_of(const struct hnode *hn)
+{
+	return &enode_spec(hn->node)->w.health;
+}
+
+/* ---- exec checks ---- */
+
+static void
+run_free(void *p)
+{
+	free(p);
+}
+
+static void
+run_read(struct run *r)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (r->ow.fd < 0)
+		return;
+	while ((n = read(r->ow.fd, buf, sizeof(buf))) > 0) {
+		size_t take = sizeof(r->out) - 1 - r->outlen;
+
+		if (take > (size_t)n)
+			take = (size_t)n;
+		memcpy(r->out + r->outlen, buf, take);
+		r->outlen += take;
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		reactor_unwatch(r->h->r, &r->ow);
+		close(r->ow.fd);
+		r->ow.fd = -1;
+	}
+}
+
+static void
+on_run_output(void *owner, uint32_t events)
+{
+	(void)events;
+	run_read(owner);
+}
+
+/* Kills the check and what it started; it is reaped when it is gone. */
+static void
+run_kill(struct run *r)
+{
+	struct health *h = r->h;
+
+	syscall(SYS_pidfd_send_signal, r->pw.fd, SIGKILL, NULL, 0);
+	if (!h->cg)
+		kill(-r->pid, SIGKILL);
+	else if (r->hn && cgroups_check_kill(h->cg, r->hn->node))
+		r->hn->cg_dirty = true;
+}
+
+static void
+run_detach(struct run *r)
+{
+	run_kill(r);
+	if (r->hn)
+		r->hn->run = NULL;
+	r->hn = NULL;
+}
+
+/* The first line of what the check wrote, for its detail. */
+static void
+first_line(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (len > 0 && (s[0] == '\n' || s[0] == '\r' || s[0] == ' ')) {
+		s++;
+		len--;
+	}
+	while (n < len && s[n] != '\n' && s[n] != '\r' && s[n] != '\0')
+		n++;
+	snprintf(out, outlen, "%.*s", (int)n, s);
+}
+
+static void
+run_exited(struct run *r)
+{
+	struct health *h = r->h;
+	struct hnode *hn = r->hn;
+	char detail[DETAIL_OUT_MAX + 64], line[DETAIL_OUT_MAX];
+	siginfo_t si;
+	bool ok;
+
+	/* Its group's leftovers, while the zombie still holds the group id. */
+	if (!h->cg)
+		kill(-r->pid, SIGKILL);
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)r->pw.fd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	reactor_unwatch(h->r, &r->pw);
+	close(r->pw.fd);
+	run_read(r);
+	if (r->ow.fd >= 0) {
+		reactor_unwatch(h->r, &r->ow);
+		close(r->ow.fd);
+		r->ow.fd = -1;
+	}
+	if (hn && h->cg && cgroups_check_kill(h->cg, hn->node))
+		hn->cg_dirty = true;	/* it left processes behind */
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		h->runs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	reactor_defer_free(h->r, r, run_free);
+	if (!hn || hn->run != r)
+		return;
+	hn->run = NULL;
+	first_line(r->out, r->outlen, line, sizeof(line));
+	ok = si.si_code == CLD_EXITED && si.si_status == 0;
+	if (si.si_code == CLD_EXITED)
+		snprintf(detail, sizeof(detail), "exit status %d%s%s",
+		    si.si_status, line[0] ? ": " : "", line);
+	else
+		snprintf(detail, sizeof(detail), "killed by signal SIG%s%s%s",
+		    signal_name(si.si_status) ? signal_name(si.si_status) : "?",
+		    line[0] ? ": " : "", line);
+	finish(hn, ok, detail, 0, mono_ns());
+}
+
+static void
+on_run_exit(void *owner, uint32_t events)
+{
+	(void)events;
+	run_exited(owner);
+}
+
+static void
+start_exec(struct hnode *hn, uint64_t now)
+{
+	struct health *h = hn->h;
+	char msg[512];
+	struct cg_spawn cgs = { .dirfd = -1 };
+	struct run *r;
+	int p[2], pidfd, err, high;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		err = errno;
+		snprintf(msg, sizeof(msg), "pipe: %s", strerror(err));
+		finish(hn, false, msg, err, now);
+		return;
+	}
+	if (h->cg && cgroups_check_prepare(h->cg, hn->node, hn->cg_dirty, &cgs,
+	    msg, sizeof(msg)) < 0) {
+		err = errno;
+		close(p[0]);
+		close(p[1]);
+		finish(hn, false, msg, err, now);
+		return;
+	}
+	hn->cg_dirty = false;
+	pid = spawn_check(hn->node, h->devnull, p[1], h->cg ? &cgs : NULL,
+	    &pidfd, &err, msg, sizeof(msg));
+	cg_spawn_close(&cgs);
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		finish(hn, false, msg, err, now);
+		return;
+	}
+	if ((high = fcntl(p[0], F_DUPFD_CLOEXEC, SPAWN_FD_BASE)) >= 0) {
+		close(p[0]);
+		p[0] = high;
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	r = xcalloc(1, sizeof(*r));
+	r->h = h;
+	r->hn = hn;
+	r->pid = pid;
+	if (reactor_watch(h->r, &r->pw, pidfd, EPOLLIN, on_run_exit, r) < 0 ||
+	    reactor_watch(h->r, &r->ow, p[0], EPOLLIN, on_run_output, r) < 0)
+		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
+	r->next = h->runs;
+	if (h->runs)
+		h->runs->prev = r;
+	h->runs = r;
+	hn->run = r;
+}
+
+/* ---- tcp checks ---- */
+
+/* No TIME_WAIT left behind: a check every second would pile them up. */
+static void
+no_linger(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static socklen_t
+check_addr(const struct spec_health *sh, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (sh->family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(sh->port);
+		inet_pton(AF_INET6, sh->ip, &a->sin6_addr);
+		return sizeof(*a);
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+	a->sin_family = AF_INET;
+	a->sin_port = htons(sh->port);
+	inet_pton(AF_INET, sh->ip, &a->sin_addr);
+	return sizeof(*a);
+}
+
+static void
+tcp_close(struct hnode *hn)
+{
+	reactor_unwatch(hn->h->r, &hn->sw);
+	close(hn->sw.fd);
+	hn->sw.fd = -1;
+}
+
+static void
+tcp_result(struct hnode *hn, int err, uint64_t now)
+{
+	char detail[256];
+
+	if (err == 0)
+		snprintf(detail, sizeof(detail), "connected to %s",
+		    spec_of(hn)->target);
+	else
+		snprintf(detail, sizeof(detail), "connect %s: %s",
+		    spec_of(hn)->target, strerror(err));
+	finish(hn, err == 0, detail, err, now);
+}
+
+static void
+on_tcp(void *owner, uint32_t events)
+{
+	struct hnode *hn = owner;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	(void)events;
+	if (getsockopt(hn->sw.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	tcp_close(hn);
+	tcp_result(hn, err, mono_ns());
+}
+
+static void
+start_tcp(struct hnode *hn, uint64_t now)
+{
+	const struct spec_health *sh = spec_of(hn);
+	struct sockaddr_storage ss;
+	socklen_t len = check_addr(sh, &ss);
+	int fd, err;
+
+	fd = socket(sh->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		tcp_result(hn, errno, now);
+		return;
+	}
+	no_linger(fd);
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
+		close(fd);
+		tcp_result(hn, 0, now);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		err = errno;
+		close(fd);
+		tcp_result(hn, err, now);
+		return;
+	}
+	if (reactor_watch(hn->h->r, &hn->sw, fd, EPOLLOUT, on_tcp, hn) < 0)
+		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
+}
+
+/* ---- http checks (libcurl multi) ---- */
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *userp)
+{
+	struct hnode *hn = userp;
+	size_t len = size * n, take = sizeof(hn->body) - 1 - hn->bodylen;
+
+	if (take > len)
+		take = len;
+	memcpy(hn->body + hn->bodylen, data, take);
+	hn->bodylen += take;
+	hn->bodyread += len;
+	if (hn->bodyread > HTTP_READ_MAX) {
+		hn->cut = true;
+		return 0;	/* never buffered: the transfer ends here */
+	}
+	return len;
+}
+
+static curl_socket_t
+on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)userp;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static int
+on_sockopt(void *userp, curl_socket_t fd, curlsocktype purpose)
+{
+	(void)userp;
+	(void)purpose;
+	no_linger(fd);
+	return CURL_SOCKOPT_OK;
+}
+
+static CURL *
+easy_for(struct hnode *hn)
+{
+	CURL *e;
+
+	if (hn->easy)
+		return hn->easy;
+	if (!(e = curl_easy_init()))
+		return NULL;
+	curl_easy_setopt(e, CURLOPT_PRIVATE, hn);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, hn);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, hn->errbuf);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+	/* A new connection each time, closed after: nothing held between. */
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	/* Straight to the address given: no proxy from the environment, no
+	 * redirect, plain http only. */
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "arbord-health-check");
+	hn->easy = e;
+	return e;
+}
+
+static void
+http_result(struct hnode *hn, CURLcode rc, uint64_t now)
+{
+	const struct spec_health *sh = spec_of(hn);
+	char detail[512], line[DETAIL_OUT_MAX];
+	long code = 0, oserr = 0;
+	bool ok;
+
+	curl_easy_getinfo(hn->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(hn->easy, CURLINFO_OS_ERRNO, &oserr);
+	if (code > 0 && (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR &&
+	    hn->cut))) {
+		ok = code >= 200 && code < 300;
+		first_line(hn->body, hn->bodylen, line, sizeof(line));
+		snprintf(detail, sizeof(detail), "HTTP %ld%s%s%s", code,
+		    !ok && line[0] ? ": " : "", !ok ? line : "",
+		    hn->cut ? " (body cut off at 64 KiB)" : "");
+		finish(hn, ok, detail, 0, now);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s: %s", sh->target,
+	    hn->errbuf[0] ? hn->errbuf : curl_easy_strerror(rc));
+	finish(hn, false, detail, (int)oserr, now);
+}
+
+static void
+curl_done(struct health *h)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(h->multi, &left))) {
+		struct hnode *hn = NULL;
+		CURLcode rc = m->data.result;
+		CURL *e = m->easy_handle;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&hn);
+		curl_multi_remove_handle(h->multi, e);
+		if (hn && hn->busy == HEALTH_HTTP)
+			http_result(hn, rc, mono_ns());
+	}
+}
+
+static void
+on_csock(void *owner, uint32_t events)
+{
+	struct csock *cs = owner;
+	struct health *h = cs->h;
+	int running, mask = 0;
+
+	if (events & EPOLLIN)
+		mask |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		mask |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		mask |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(h->multi, cs->w.fd, mask, &running);
+	curl_done(h);
+	rearm(h);
+}
+
+static void
+csock_free(void *p)
+{
+	free(p);
+}
+
+static int
+on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp,
+    void *socketp)
+{
+	struct health *h = userp;
+	struct csock *cs = socketp;
+	uint32_t ev = 0;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (cs) {
+			reactor_unwatch(h->r, &cs->w);
+			reactor_defer_free(h->r, cs, csock_free);
+			curl_multi_assign(h->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev |= EPOLLOUT;
+	if (cs) {
+		reactor_modify(h->r, &cs->w, ev);
+		return 0;
+	}
+	cs = xcalloc(1, sizeof(*cs));
+	cs->h = h;
+	if (reactor_watch(h->r, &cs->w, fd, ev, on_csock, cs) < 0) {
+		log_msg(LOG_WARN, "health: epoll_ctl of an http check's socket: %s",
+		    strerror(errno));
+		free(cs);
+		return -1;
+	}
+	curl_multi_assign(h->multi, fd, cs);
+	return 0;
+}
+
+static int
+on_curl_timer(CURLM *m, long ms, void *userp)
+{
+	struct health *h = userp;
+
+	(void)m;
+	h->curl_due = ms < 0 ? UINT64_MAX : mono_ns() +
+	    (uint64_t)ms * NSEC_PER_MSEC;
+	rearm(h);
+	return 0;
+}
+
+static void
+start_http(struct hnode *hn, uint64_t now)
+{
+	const struct spec_health *sh = spec_of(hn);
+	CURL *e = easy_for(hn);
+	char entry[96];
+
+	if (!e) {
+		finish(hn, false, "curl_easy_init failed", ENOMEM, now);
+		return;
+	}
+	curl_slist_free_all(hn->resolve);
+	hn->resolve = NULL;
+	if (sh->localhost) {
+		snprintf(entry, sizeof(entry), "localhost:%u:%s", sh->port, sh->ip);
+		hn->resolve = curl_slist_append(NULL, entry);
+	}
+	curl_easy_setopt(e, CURLOPT_RESOLVE, hn->resolve);
+	curl_easy_setopt(e, CURLOPT_URL, sh->target);
+	/* A backstop: the schedule's own deadline ends it first. */
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)sh->timeout_ms + 1000L);
+	hn->errbuf[0] = '\0';
+	hn->bodylen = hn->bodyread = 0;
+	hn->cut = false;
+	if (curl_multi_add_handle(hn->h->multi, e) != CURLM_OK)
+		finish(hn, false, "curl_multi_add_handle failed", 0, now);
+}
+
+/* ---- one check ---- */
+
+/* Ends the check under way without a result. */
+static void
+abort_check(struct hnode *hn)
+{
+	switch (hn->busy) {
+	case HEALTH_EXEC:
+		if (hn->run)
+			run_detach(hn->run);
+		break;
+	case HEALTH_TCP:
+		if (hn->sw.fd >= 0)
+			tcp_close(hn);
+		break;
+	case HEALTH_HTTP:
+		curl_multi_remove_handle(hn->h->multi, hn->easy);
+		break;
+	case HEALTH_NONE:
+		break;
+	}
+	hn->busy = HEALTH_NONE;
+}
+
+static void
+start_check(struct hnode *hn, uint64_t now)
+{
+	const struct spec_health *sh = spec_of(hn);
+
+	hn->began = now;
+	hn->busy = sh->kind;
+	schedule(hn, now + (uint64_t)sh->timeout_ms * NSEC_PER_MSEC);
+	switch (sh->kind) {
+	case HEALTH_EXEC: start_exec(hn, now); break;
+	case HEALTH_TCP: start_tcp(hn, now); break;
+	case HEALTH_HTTP: start_http(hn, now); break;
+	case HEALTH_NONE: hn->busy = HEALTH_NONE; unschedule(hn); break;
+	}
+}
+
+static void
+timed_out(struct hnode *hn, uint64_t now)
+{
+	char detail[96];
+
+	snprintf(detail, sizeof(detail), "timed out after %u ms%s",
+	    spec_of(hn)->timeout_ms, hn->busy == HEALTH_EXEC ? ", killed" : "");
+	abort_check(hn);
+	finish(hn, false, detail, ETIMEDOUT, now);
+}
+
+/*
+ * The check's result: the next one is scheduled, then the engine hears
+ * (last: it may stop the worker, which ends its checks).
+ */
+static void
+finish(struct hnode *hn, bool ok, const char *detail, int err, uint64_t now)
+{
+	const struct spec_health *sh = spec_of(hn);
+	uint64_t interval = (uint64_t)sh->interval_ms * NSEC_PER_MSEC;
+	uint64_t next = hn->began + interval;
+
+	hn->busy = HEALTH_NONE;
+	if (!hn->started && !ok &&
+	    enode_spec(hn->node)->w.ready == READY_HEALTH) {
+		next = now + (uint64_t)hn->retry_ms * NSEC_PER_MSEC;
+		if (hn->retry_ms < sh->interval_ms)
+			hn->retry_ms = hn->retry_ms * 2 < sh->interval_ms
+			    ? hn->retry_ms * 2 : sh->interval_ms;
+	}
+	if (next < now)
+		next = now;
+	schedule(hn, next);
+	engine_health(hn->h->eng, hn->node, ok, detail, err, now);
+}
+
+static void
+on_timer(void *owner, uint32_t events)
+{
+	struct health *h = owner;
+	uint64_t now = mono_ns();
+	int running;
+
+	(void)events;
+	read_counter(h->tw.fd);
+	h->armed = UINT64_MAX;
+	if (h->curl_due <= now) {
+		h->curl_due = UINT64_MAX;
+		curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
+		    &running);
+		curl_done(h);
+	}
+	while (h->nheap && h->heap[0]->due <= now) {
+		struct hnode *hn = h->heap[0];
+
+		unschedule(hn);
+		if (hn->busy != HEALTH_NONE)
+			timed_out(hn, now);
+		else
+			start_check(hn, now);
+	}
+	rearm(h);
+}
+
+/* ---- the worker's side ---- */
+
+void
+health_begin(struct health *h, struct enode *n, uint64_t now)
+{
+	const struct spec_worker *w = &enode_spec(n)->w;
+	struct hnode *hn = enode_checker(n);
+
+	if (!hn && w->health.kind == HEALTH_NONE)
+		return;
+	if (!hn) {
+		hn = xcalloc(1, sizeof(*hn));
+		hn->h = h;
+		hn->node = n;
+		hn->heap_i = HEAP_NONE;
+		hn->sw.fd = -1;
+		hn->next = h->nodes;
+		if (h->nodes)
+			h->nodes->prev = hn;
+		h->nodes = hn;
+		enode_set_checker(n, hn);
+	}
+	abort_check(hn);
+	unschedule(hn);
+	hn->started = false;
+	hn->began = 0;
+	hn->retry_ms = START_RETRY_MS;
+	if (w->health.kind == HEALTH_NONE)
+		return;
+	/* A ready = "health" worker is checked at once; others first after
+	 * an interval, as Docker and Kubernetes do. */
+	schedule(hn, w->ready == READY_HEALTH ? now :
+	    now + (uint64_t)w->health.interval_ms * NSEC_PER_MSEC);
+	rearm(h);
+}
+
+void
+health_ready(struct health *h, const struct enode *n, uint64_t now)
+{
+	struct hnode *hn = enode_checker(n);
+
+	if (!hn || spec_of(hn)->kind == HEALTH_NONE)
+		return;
+	hn->started = true;
+	if (hn->busy == HEALTH_NONE && hn->began)
+		schedule(hn, hn->began + (uint64_t)spec_of(hn)->interval_ms *
+		    NSEC_PER_MSEC > now ? hn->began +
+		    (uint64_t)spec_of(hn)->interval_ms * NSEC_PER_MSEC : now);
+	rearm(h);
+}
+
+void
+health_end(struct health *h, const struct enode *n)
+{
+	struct hnode *hn = enode_checker(n);
+
+	if (!hn)
+		return;
+	abort_check(hn);
+	unschedule(hn);
+	rearm(h);
+}
+
+static void
+hnode_free(struct hnode *hn)
+{
+	struct health *h = hn->h;
+
+	abort_check(hn);
+	unschedule(hn);
+	if (hn->easy)
+		curl_easy_cleanup(hn->easy);
+	curl_slist_free_all(hn->resolve);
+	if (hn->prev)
+		hn->prev->next = hn->next;
+	else
+		h->nodes = hn->next;
+	if (hn->next)
+		hn->next->prev = hn->prev;
+	enode_set_checker(hn->node, NULL);
+	free(hn);
+}
+
+void
+health_removed(struct health *h, const struct enode *n)
+{
+	struct hnode *hn = enode_checker(n);
+
+	if (!hn)
+		return;
+	hnode_free(hn);
+	rearm(h);
+}
+
+bool
+health_reap(struct health *h, pid_t pid)
+{
+	if (!h)
+		return false;
+	for (struct run *r = h->runs; r; r = r->next)
+		if (r->pid == pid) {
+			run_exited(r);
+			rearm(h);
+			return true;
+		}
+	return false;
+}
+
+/* ---- setup ---- */
+
+void
+health_global_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
+		log_msg(LOG_WARN, "curl_global_init failed: http health checks will fail");
+}
+
+void
+health_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+struct health *
+health_new(struct reactor *r, struct engine *eng, struct cgroups *cg,
+    int devnull)
+{
+	struct health *h = xcalloc(1, sizeof(*h));
+	int fd;
+
+	h->r = r;
+	h->eng = eng;
+	h->cg = cg;
+	h->devnull = devnull;
+	h->armed = UINT64_MAX;
+	h->curl_due = UINT64_MAX;
+	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+	    reactor_watch(r, &h->tw, fd, EPOLLIN, on_timer, h) < 0)
+		fatal("%s: timerfd: %s", __func__, strerror(errno));
+	if (!(h->multi = curl_multi_init()))
+		fatal("%s: curl_multi_init failed", __func__);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	return h;
+}
+
+void
+health_close(struct health *h)
+{
+	if (!h)
+		return;
+	while (h->nodes)
+		hnode_free(h->nodes);
+	/* Detached runs: killed; their zombies are reaped at exit. */
+	for (struct run *r = h->runs, *next; r; r = next) {
+		next = r->next;
+		run_kill(r);
+		reactor_unwatch(h->r, &r->pw);
+		close(r->pw.fd);
+		if (r->ow.fd >= 0) {
+			reactor_unwatch(h->r, &r->ow);
+			close(r->ow.fd);
+		}
+		free(r);
+	}
+	curl_multi_cleanup(h->multi);
+	reactor_unwatch(h->r, &h->tw);
+	close(h->tw.fd);
+	free(h->heap);
+	free(h);
+}
