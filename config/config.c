@@ -860,8 +860,13 @@ parse_health(struct ctx *c, const config_setting_t *s, const char *path,
 			    "health.timeout: must be more than 0 ms");
 		h->timeout_ms = (uint32_t)v;
 	}
-	if (get_int(c, g, path, "failures", 1, 1000000, &v))
-		h->failures = (uint32_t)v;
+	if ((m = config_setting_get_member(g, "failures"))) {
+		if (!is_int(m) || config_setting_get_int64(m) < 1 ||
+		    config_setting_get_int64(m) > 1000000)
+			error(c, m, path, "health.failures: expected an integer from 1 to 1000000");
+		else
+			h->failures = (uint32_t)config_setting_get_int64(m);
+	}
 	if (get_ms(c, g, path, "start_period", NULL, NULL, &v))
 		h->start_period_ms = (uint32_t)v;
 }

@@ -56,6 +56,13 @@ op_event(void *ctx, const struct event *ev)
 	if (ev->kind == EV_EXIT)
 		logf_(f, "ev %s %s %s", event_kind_name(ev->kind),
 		    enode_path(ev->node), exit_reason_name(ev->exit.reason));
+	else if (ev->kind == EV_HEALTH)
+		logf_(f, "ev health %s %s %u%s", enode_path(ev->node),
+		    ev->ok ? "ok" : "fail", ev->failures,
+		    ev->quiet ? " quiet" : "");
+	else if (ev->kind == EV_RESTART)
+		logf_(f, "ev restart %s %ums", enode_path(ev->node),
+		    ev->delay_ms);
 	else
 		logf_(f, "ev %s %s", event_kind_name(ev->kind),
 		    enode_path(ev->node));
@@ -70,11 +77,18 @@ op_exit(void *ctx, int code)
 	logf_(f, "exit %d", code);
 }
 
+static uint32_t
+op_random(void *ctx)
+{
+	return ((struct fake *)ctx)->rand;
+}
+
 static const struct engine_ops fake_ops = {
 	.spawn = op_spawn,
 	.signal = op_signal,
 	.event = op_event,
 	.exit = op_exit,
+	.random = op_random,
 };
 
 static struct spec *
@@ -138,6 +152,7 @@ fake_new(const char *conf)
 	f->spec = load_spec(conf);
 	f->next_pid = 1001;
 	f->exit_code = -1;
+	f->rand = 1U << 31;
 	f->now = 1000 * NSEC_PER_SEC;
 	f->eng = engine_new(f->spec, &fake_ops, f);
 	engine_start(f->eng, f->now);

@@ -28,6 +28,7 @@ struct fake {
 	const char *fail_spawn;	/* path whose spawn fails, or NULL */
 	size_t spawns;
 	size_t events;
+	uint32_t rand;		/* what ops->random returns; 2^31: no jitter */
 };
 
 /* Loads config text (a libconfig file body) into a started engine. */

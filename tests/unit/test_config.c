@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -132,6 +133,95 @@ output_keys_defaults_and_errors(void **state)
 	    "F:5: daemon: log_journal: expected \"auto\", \"on\" or \"off\", got \"yes\"\n"
 	    "F:6: daemon: log_echo: expected a string, got an integer\n"
 	    "F:11: root/w: stdout: expected \"log\", \"inherit\", \"null\" or \"file:/absolute/path\", got \"journal\"");
+}
+
+/* Health checks: defaults, addresses taken apart, each bad value named. */
+static void
+health_keys_defaults_and_errors(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp;
+	const struct spec_health *h;
+
+	(void)state;
+	sp = load(TREE("{ name = \"w\"; command = [\"/bin/true\"]; ready = \"health\";\n"
+	    " health = { http = \"http://localhost:8080/healthz\"; }; restart_delay_jitter = 0.25; },\n"
+	    "{ name = \"v\"; command = [\"/bin/true\"];\n"
+	    " health = { tcp = \"[::1]:5432\"; interval = 1000; timeout = 300; failures = 1; start_period = 5000; }; },\n"
+	    "{ name = \"x\"; command = [\"/bin/true\"]; health = { exec = [\"/bin/true\", \"-q\"]; }; }"),
+	    &errors, &warnings);
+	assert_non_null(sp);
+	h = &sp->root->children[0]->w.health;
+	assert_int_equal(sp->root->children[0]->w.ready, READY_HEALTH);
+	assert_true(sp->root->children[0]->w.restart_delay_jitter == 0.25);
+	assert_int_equal(h->kind, HEALTH_HTTP);
+	assert_string_equal(h->ip, "127.0.0.1");
+	assert_true(h->localhost);
+	assert_int_equal(h->port, 8080);
+	assert_int_equal(h->interval_ms, 10000);
+	assert_int_equal(h->timeout_ms, 2000);
+	assert_int_equal(h->failures, 3);
+	assert_int_equal(h->start_period_ms, 0);
+	h = &sp->root->children[1]->w.health;
+	assert_int_equal(h->kind, HEALTH_TCP);
+	assert_string_equal(h->ip, "::1");
+	assert_int_equal(h->family, AF_INET6);
+	assert_int_equal(h->port, 5432);
+	assert_int_equal(h->interval_ms, 1000);
+	assert_int_equal(h->timeout_ms, 300);
+	assert_int_equal(h->failures, 1);
+	assert_int_equal(h->start_period_ms, 5000);
+	h = &sp->root->children[2]->w.health;
+	assert_int_equal(h->kind, HEALTH_EXEC);
+	assert_int_equal(h->argc, 2);
+	/* A changed check is a changed worker (a reload restarts it). */
+	assert_false(spec_worker_equal(sp->root->children[0], sp->root->children[1]));
+	{
+		struct spec_node *d = spec_node_dup(sp->root->children[0]);
+
+		assert_true(spec_worker_equal(d, sp->root->children[0]));
+		d->w.health.interval_ms++;
+		assert_false(spec_worker_equal(d, sp->root->children[0]));
+		spec_node_free(d);
+	}
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+
+	refused(TREE("{ name = \"a\"; command = [\"/bin/true\"];\n"
+	    " health = { exec = [\"/bin/true\"]; tcp = \"127.0.0.1:1\"; }; },\n"
+	    "{ name = \"b\"; command = [\"/bin/true\"];\n"
+	    " health = { http = \"http://db.internal:80/\"; }; },\n"
+	    "{ name = \"c\"; command = [\"/bin/true\"];\n"
+	    " health = { http = \"http://127.0.0.1/health\"; }; },\n"
+	    "{ name = \"d\"; command = [\"/bin/true\"];\n"
+	    " health = { http = \"https://127.0.0.1:443/\"; }; },\n"
+	    "{ name = \"e\"; command = [\"/bin/true\"];\n"
+	    " health = { tcp = \"127.0.0.1:99999\";\n interval = 0;\n timeout = 0;\n failures = 0; }; },\n"
+	    "{ name = \"f\"; command = [\"/bin/true\"];\n"
+	    " health = { tcp = \"::1:80\"; }; },\n"
+	    "{ name = \"g\"; command = [\"/bin/true\"]; ready = \"health\"; },\n"
+	    "{ name = \"h\"; command = [\"/bin/true\"];\n"
+	    " health = { exec = [\"true\"]; every = 1; }; restart_delay_jitter = 1.5; },\n"
+	    "{ name = \"i\"; command = [\"/bin/true\"];\n"
+	    " health = { interval = 100; }; },\n"
+	    "{ name = \"j\"; command = [\"/bin/true\"];\n"
+	    " health = { http = \"http://127.0.0.1:80\"; }; }"),
+	    "F:4: root/a: health: exec and tcp given; a check is exactly one of exec, tcp, http\n"
+	    "F:6: root/b: health.http: \"http://db.internal:80/\": HOST must be an IP address or localhost (no name is looked up)\n"
+	    "F:8: root/c: health.http: \"http://127.0.0.1/health\": no :PORT\n"
+	    "F:10: root/d: health.http: \"https://127.0.0.1:443/\": https is not supported: a check speaks plain http to an address of this host\n"
+	    "F:12: root/e: health.tcp: \"127.0.0.1:99999\": PORT must be a number 1-65535\n"
+	    "F:13: root/e: health.interval: must be more than 0 ms\n"
+	    "F:14: root/e: health.timeout: must be more than 0 ms\n"
+	    "F:15: root/e: health.failures: expected an integer from 1 to 1000000\n"
+	    "F:17: root/f: health.tcp: \"::1:80\": HOST must be an IP address or localhost (no name is looked up)\n"
+	    "F:18: root/g: ready = \"health\" needs a health check (health = { tcp = \"127.0.0.1:PORT\"; })\n"
+	    "F:20: root/h: restart_delay_jitter: 1.5 is out of range [0, 1]\n"
+	    "F:20: root/h: unknown key \"every\" for health\n"
+	    "F:20: root/h: health.exec[0]: \"true\" is not an absolute path\n"
+	    "F:22: root/i: health: needs one of exec, tcp, http\n"
+	    "F:24: root/j: health.http: \"http://127.0.0.1:80\": expected http://HOST:PORT/PATH (no /PATH)");
 }
 
 /* Only a regular file is read, and nothing blocks. */
@@ -355,7 +445,7 @@ impossible_values(void **state)
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; stop_signal = \"SIGNOPE\"; }"),
 	    "F:3: root/w: stop_signal: not a signal name or number (1-64)");
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; ready = \"soon\"; }"),
-	    "F:3: root/w: ready: expected \"exec\" or \"notify\", got \"soon\"");
+	    "F:3: root/w: ready: expected \"exec\", \"notify\" or \"health\", got \"soon\"");
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; watchdog = 1000; }"),
 	    "F:3: root/w: watchdog: needs ready = \"notify\"");
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; restart_delay = 500; restart_delay_max = 100; }"),
@@ -626,6 +716,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(syntax_error_names_the_line),
 		cmocka_unit_test(output_keys_defaults_and_errors),
+		cmocka_unit_test(health_keys_defaults_and_errors),
 		cmocka_unit_test(unreadable_file),
 		cmocka_unit_test(fifo_and_directory_are_refused_without_blocking),
 		cmocka_unit_test(include_is_refused_with_its_line),

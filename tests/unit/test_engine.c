@@ -1037,6 +1037,179 @@ inputs_a_state_does_not_take_are_no_ops(void **state)
 	fake_free(f);
 }
 
+#define TCP_CHECK(extra) "health = { tcp = \"127.0.0.1:1\"; " extra " };"
+
+static void
+health(struct fake *f, const char *path, bool ok)
+{
+	engine_health(f->eng, node(f, path), ok, ok ? "fine" : "bad", 0, f->now);
+}
+
+static void
+ready_health_gates_the_next_sibling(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "ready = \"health\"; " TCP_CHECK("")) ", " W("b", "") "); };");
+
+	(void)state;
+	assert_string_equal(state_of(f, "root/a"), "starting");
+	assert_int_equal(pid_of(f, "root/b"), 0);
+	fake_clear(f);
+	/* Failures before the first pass only delay readiness: no event. */
+	health(f, "root/a", false);
+	health(f, "root/a", false);
+	assert_log(f, "", "");
+	assert_string_equal(state_of(f, "root/a"), "starting");
+	health(f, "root/a", true);
+	assert_log(f, "", "ev health root/a ok 0; ev ready root/a; spawn root/b 1002; ev spawn root/b; ev exec root/b; ev ready root/b");
+	fake_free(f);
+}
+
+static void
+ready_health_never_passing_is_a_ready_timeout(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "ready = \"health\"; ready_timeout = 500; " TCP_CHECK("")) "); };");
+
+	(void)state;
+	fake_advance(f, 400);
+	health(f, "root/a", false);
+	fake_clear(f);
+	fake_advance(f, 100);
+	assert_log(f, "signal", "signal root/a 1001 TERM");
+	fake_exit(f, "root/a", -1, SIGTERM);
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->cause,
+	    CAUSE_READY_TIMEOUT);
+	fake_free(f);
+}
+
+static void
+failures_in_a_row_are_an_unhealthy_crash(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "stop_signal = \"SIGINT\"; shutdown = 100; "
+	    TCP_CHECK("failures = 3;")) "); };");
+	struct health_view v;
+
+	(void)state;
+	fake_clear(f);
+	health(f, "root/a", false);
+	health(f, "root/a", false);
+	health(f, "root/a", true);	/* a pass starts the count again */
+	health(f, "root/a", false);
+	health(f, "root/a", false);
+	assert_log(f, "", "ev health root/a fail 1; ev health root/a fail 2 quiet; ev health root/a ok 0; ev health root/a fail 1; ev health root/a fail 2 quiet");
+	assert_string_equal(state_of(f, "root/a"), "running");
+	health(f, "root/a", false);
+	assert_log(f, "", "ev health root/a fail 3 quiet; ev stop root/a; signal root/a 1001 INT");
+	/* Results while it stops change nothing. */
+	health(f, "root/a", false);
+	assert_log(f, "", "");
+	fake_advance(f, 100);
+	assert_log(f, "signal", "signal root/a 1001 KILL");
+	fake_exit(f, "root/a", -1, SIGKILL);
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->reason, EXIT_CRASH);
+	assert_int_equal(enode_last_exit(node(f, "root/a"))->cause,
+	    CAUSE_UNHEALTHY);
+	assert_int_equal(enode_restarts(node(f, "root/a")), 1);
+	assert_int_equal(pid_of(f, "root/a"), 1002);
+	/* The new process starts with no result; the total stays. */
+	enode_health(node(f, "root/a"), &v);
+	assert_int_equal(v.result, -1);
+	assert_int_equal(v.failures, 0);
+	assert_int_equal(v.failures_total, 5);
+	fake_free(f);
+}
+
+static void
+start_period_failures_do_not_count(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", TCP_CHECK("failures = 1; start_period = 1000;")) ", "
+	    W("b", TCP_CHECK("failures = 1; start_period = 1000;")) "); };");
+	struct health_view v;
+
+	(void)state;
+	fake_clear(f);
+	fake_advance(f, 500);
+	health(f, "root/a", false);
+	health(f, "root/b", false);
+	assert_log(f, "", "");
+	enode_health(node(f, "root/a"), &v);
+	assert_int_equal(v.result, 0);	/* shown in status all the same */
+	assert_string_equal(v.detail, "bad");
+	/* A pass ends b's start period early, as Docker's does. */
+	health(f, "root/b", true);
+	health(f, "root/b", false);
+	assert_log(f, "signal", "signal root/b 1002 TERM");
+	fake_advance(f, 500);
+	assert_string_equal(state_of(f, "root/a"), "running");
+	health(f, "root/a", false);
+	assert_log(f, "signal", "signal root/a 1001 TERM");
+	fake_free(f);
+}
+
+static void
+a_flapping_check_escalates_under_intensity(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 1; period = 10; children = ("
+	    W("a", TCP_CHECK("failures = 1;")) "); };");
+
+	(void)state;
+	health(f, "root/a", true);
+	health(f, "root/a", false);
+	fake_exit(f, "root/a", -1, SIGTERM);
+	assert_int_equal(enode_restarts(node(f, "root/a")), 1);
+	fake_clear(f);
+	health(f, "root/a", true);
+	health(f, "root/a", false);
+	fake_exit(f, "root/a", -1, SIGTERM);
+	assert_log(f, "ev give_up", "ev give_up root");
+	assert_int_equal(f->exit_code, 3);
+	fake_free(f);
+}
+
+static void
+checks_of_a_notify_worker_count_once_it_is_ready(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "ready = \"notify\"; " TCP_CHECK("failures = 1;")) "); };");
+
+	(void)state;
+	health(f, "root/a", false);
+	assert_string_equal(state_of(f, "root/a"), "starting");
+	engine_ready(f->eng, node(f, "root/a"), f->now);
+	fake_clear(f);
+	health(f, "root/a", false);
+	assert_log(f, "signal", "signal root/a 1001 TERM");
+	fake_free(f);
+}
+
+static void
+restart_delay_jitter_spreads_the_delay(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; intensity = 100; children = ("
+	    W("a", "restart_delay = 1000; restart_delay_jitter = 0.5;") "); };");
+
+	(void)state;
+	f->rand = 0;			/* the low end: 1000 * (1 - 0.5) */
+	fake_clear(f);
+	fake_exit(f, "root/a", 1, 0);
+	assert_log(f, "ev restart", "ev restart root/a 500ms");
+	fake_advance(f, 499);
+	assert_int_equal(pid_of(f, "root/a"), 0);
+	fake_advance(f, 1);
+	assert_int_equal(pid_of(f, "root/a"), 1002);
+	f->rand = UINT32_MAX;		/* the high end, just under 1500 */
+	fake_exit(f, "root/a", 1, 0);
+	assert_log(f, "ev restart", "ev restart root/a 1500ms");
+	f->rand = 1U << 31;		/* the middle: the delay itself */
+	fake_advance(f, 1500);
+	fake_exit(f, "root/a", 1, 0);
+	assert_log(f, "ev restart", "ev restart root/a 1000ms");
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -1091,6 +1264,13 @@ main(void)
 		cmocka_unit_test(reload_with_no_change_touches_nothing),
 		cmocka_unit_test(reload_refuses_a_new_root_name),
 		cmocka_unit_test(reload_removes_a_subtree_in_reverse_order),
+		cmocka_unit_test(ready_health_gates_the_next_sibling),
+		cmocka_unit_test(ready_health_never_passing_is_a_ready_timeout),
+		cmocka_unit_test(failures_in_a_row_are_an_unhealthy_crash),
+		cmocka_unit_test(start_period_failures_do_not_count),
+		cmocka_unit_test(a_flapping_check_escalates_under_intensity),
+		cmocka_unit_test(checks_of_a_notify_worker_count_once_it_is_ready),
+		cmocka_unit_test(restart_delay_jitter_spreads_the_delay),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
