@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Loopback servers for the health-check tests (t_health.sh).
+
+  checkserver.py listen PORT [DELAY_S] [STAMP]
+      sleeps DELAY_S, then listens on 127.0.0.1:PORT (accepting and closing)
+      and writes CLOCK_MONOTONIC ns of the listen(2) to STAMP.
+  checkserver.py http PORT FAILFILE
+      answers every GET with 200 "ok", or 500 "broken" while FAILFILE exists.
+  checkserver.py mute PORT
+      accepts connections and never answers.
+  checkserver.py flood PORT SENTFILE
+      answers 200 with a body of 100 MB; writes how many bytes it sent.
+"""
+import http.server
+import os
+import socket
+import sys
+import threading
+import time
+
+
+def listener(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(64)
+    return s
+
+
+def listen(port, delay, stamp):
+    time.sleep(delay)
+    s = listener(port)
+    if stamp:
+        with open(stamp + ".tmp", "w") as f:
+            f.write(str(time.monotonic_ns()))
+        os.rename(stamp + ".tmp", stamp)
+    while True:
+        c, _ = s.accept()
+        c.close()
+
+
+def serve_http(port, failfile):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            broken = os.path.exists(failfile)
+            body = b"broken\n" if broken else b"ok\n"
+            self.send_response(500 if broken else 200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    http.server.ThreadingHTTPServer.allow_reuse_address = True
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def mute(port):
+    s = listener(port)
+    held = []
+    while True:
+        c, _ = s.accept()
+        held.append(c)          # never read, never answered
+
+
+def flood(port, sentfile):
+    s = listener(port)
+    chunk = b"x" * 65536
+    total = 100 * 1024 * 1024
+
+    def serve(c):
+        sent = 0
+        try:
+            c.recv(4096)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % total)
+            while sent < total:
+                sent += c.send(chunk)
+        except OSError:
+            pass
+        with open(sentfile + ".tmp", "w") as f:
+            f.write(str(sent))
+        os.rename(sentfile + ".tmp", sentfile)
+        c.close()
+
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def main():
+    mode, port = sys.argv[1], int(sys.argv[2])
+    if mode == "listen":
+        listen(port, float(sys.argv[3]) if len(sys.argv) > 3 else 0,
+               sys.argv[4] if len(sys.argv) > 4 else None)
+    elif mode == "http":
+        serve_http(port, sys.argv[3])
+    elif mode == "mute":
+        mute(port)
+    elif mode == "flood":
+        flood(port, sys.argv[3])
+
+
+if __name__ == "__main__":
+    main()

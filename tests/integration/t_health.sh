@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Health checks (arbor.conf(5), HEALTH CHECKS): exec, tcp and http checks
+# against real servers on loopback, readiness by a check, unhealthy
+# workers restarted as crashes.
+
+SERVER=$HELPERS/checkserver.py
+
+# health_conf NAME DAEMON_KEYS CHILDREN: a one_for_one tree.
+health_conf() {
+	conf "$1" <<CONF
+daemon = { log_dir = ""; $2 };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; intensity = 100; period = 10;
+  children = ( $3 ); };
+CONF
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# events_of PATH KIND: the events of that kind of the node, one per line.
+events_of() {
+	ctl events | jq -c --arg p "$1" --arg k "$2" 'select(.path == $p and .event == $k)'
+}
+has_event() { [ -n "$(events_of "$1" "$2")" ]; }
+has_unhealthy_exit() { events_of "$1" exit | grep -q '"cause":"unhealthy"'; }
+metric() { ctl metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+health_is() { [ "$(json "$1" .health.detail)" = "$2" ]; }
+
+test_tcp_check_gates_the_next_sibling_until_the_server_listens() {
+	local port listen_ns spawn_ns ev
+	port=$(free_port)
+	health_conf a '' "{ name = \"db\"; ready = \"health\";
+	    command = [\"/usr/bin/python3\", \"$SERVER\", \"listen\", \"$port\", \"1\", \"$T/listening\"];
+	    health = { tcp = \"127.0.0.1:$port\"; interval = 5000; }; },
+	  { name = \"web\"; command = [\"/bin/sleep\", \"1000\"]; }"
+	start_arbord "$T/a.conf"
+	assert_eq "db while its server is not listening" starting "$(state_of root/db)" || return 1
+	assert_eq "web while db is starting" stopped "$(state_of root/web)" || return 1
+	wait_for "web started" is_state root/web running || return 1
+	listen_ns=$(cat "$T/listening")
+	spawn_ns=$(events_of root/web spawn | jq .mono_ns)
+	[ "$spawn_ns" -gt "$listen_ns" ] ||
+	    fail "web spawned at $spawn_ns, before db listened at $listen_ns" || return 1
+	# db is ready by its check's pass: a health event, then ready
+	assert_eq "db's events" "spawn exec health ready" \
+	    "$(ctl events | jq -r 'select(.path == "root/db") | .event' | tr '\n' ' ' | sed 's/ $//')" || return 1
+	ev=$(events_of root/db health)
+	assert_eq "check" tcp "$(echo "$ev" | jq -r .check)" || return 1
+	assert_eq "ok" true "$(echo "$ev" | jq -r .ok)" || return 1
+	assert_eq "detail" "connected to 127.0.0.1:$port" "$(echo "$ev" | jq -r .detail)" || return 1
+	assert_eq "status health.ok" true "$(json root/db .health.ok)"
+}
+
+test_http_check_turns_unhealthy_on_500_and_restarts_the_worker() {
+	local port pid ev
+	port=$(free_port)
+	health_conf a '' "{ name = \"api\"; ready = \"health\";
+	    command = [\"/usr/bin/python3\", \"$SERVER\", \"http\", \"$port\", \"$T/fail\"];
+	    health = { http = \"http://localhost:$port/healthz\"; interval = 200; failures = 2; }; }"
+	start_arbord "$T/a.conf"
+	wait_for "api ready" is_state root/api running || return 1
+	pid=$(pid_of root/api)
+	assert_eq "status detail" "HTTP 200" "$(json root/api .health.detail)" || return 1
+	touch "$T/fail"
+	wait_for "an unhealthy exit" has_unhealthy_exit root/api || return 1
+	rm -f "$T/fail"
+	wait_for "a new api" is_running_new root/api "$pid" || return 1
+	ev=$(events_of root/api exit)
+	assert_eq "exit reason" crash "$(echo "$ev" | jq -r .reason)" || return 1
+	assert_eq "stopped by" SIGTERM "$(echo "$ev" | jq -r .signal)" || return 1
+	ev=$(events_of root/api health | jq -c 'select(.ok == false)')
+	assert_eq "failure events (a change of result only)" 1 "$(echo "$ev" | wc -l)" || return 1
+	assert_eq "failure detail" "HTTP 500: broken" "$(echo "$ev" | jq -r .detail)" || return 1
+	assert_eq "check" http "$(echo "$ev" | jq -r .check)" || return 1
+	has_event root/api restart || fail "no restart event" || return 1
+	assert_eq "restarts" 1 "$(json root/api .restarts)" || return 1
+	assert_eq "last_exit.cause" unhealthy "$(json root/api .last_exit.cause)" || return 1
+	assert_eq "arbor_child_health_failures_total" 2 \
+	    "$(metric 'arbor_child_health_failures_total{path="root/api"}')"
+}
+
+# hanging_exec_check DAEMON_KEYS ESCAPE: an exec check that hangs, with a
+# child (and with ESCAPE one in a session of its own), is killed at its
+# timeout; the failure counts, nothing of it is left.
+hanging_exec_check() {
+	cat >"$T/check.sh" <<SH
+#!/bin/sh
+if mkdir "$T/first" 2>/dev/null; then
+	sleep 1000 & echo \$! >>"$T/pids"
+	$2
+	echo \$\$ >>"$T/pids"
+fi
+exec sleep 1000
+SH
+	chmod +x "$T/check.sh"
+	health_conf a "$1" "{ name = \"w\"; command = [\"/bin/sleep\", \"1000\"];
+	    health = { exec = [\"$T/check.sh\"]; interval = 500; timeout = 300; failures = 1000; }; }"
+	start_arbord "$T/a.conf"
+	wait_for "a failed check" has_event root/w health || return 1
+	local ev pid
+	ev=$(events_of root/w health)
+	assert_eq "ok" false "$(echo "$ev" | jq -r .ok)" || return 1
+	assert_eq "detail" "timed out after 300 ms, killed" "$(echo "$ev" | jq -r .detail)" || return 1
+	assert_eq "failures" 1 "$(echo "$ev" | jq -r .failures)" || return 1
+	[ "$(wc -l <"$T/pids")" -ge 2 ] || fail "pids: $(cat "$T/pids")" || return 1
+	for pid in $(cat "$T/pids"); do
+		wait_for "check process $pid gone" dead "$pid" || return 1
+	done
+	assert_eq "the worker itself" running "$(state_of root/w)"
+}
+
+test_a_hanging_exec_check_is_killed_at_its_timeout_with_its_children() {
+	hanging_exec_check '' 'setsid sleep 1000 & echo $! >>'"$T/pids"
+}
+
+test_a_hanging_exec_check_is_killed_with_its_group_without_cgroups() {
+	hanging_exec_check 'cgroup = "off";' ''
+}
+
+test_start_period_failures_do_not_count() {
+	health_conf a '' '{ name = "w"; command = ["/bin/sleep", "1000"]; restart = "temporary";
+	    health = { exec = ["/bin/false"]; interval = 100; failures = 1; start_period = 1500; }; }'
+	start_arbord "$T/a.conf"
+	wait_for "the unhealthy exit" has_unhealthy_exit root/w || return 1
+	local spawn first
+	spawn=$(events_of root/w spawn | jq .mono_ns)
+	first=$(events_of root/w health | head -1 | jq .mono_ns)
+	[ $((first - spawn)) -ge 1500000000 ] ||
+	    fail "a failure counted $(((first - spawn) / 1000000)) ms after the spawn, within start_period" || return 1
+	assert_eq "health events" 1 "$(events_of root/w health | wc -l)" || return 1
+	assert_eq "detail" "exit status 1" "$(events_of root/w health | jq -r .detail)"
+}
+
+test_a_flapping_check_escalates_under_intensity() {
+	conf a <<CONF
+daemon = { log_dir = ""; };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; intensity = 1; period = 60;
+  children = ( { name = "w"; command = ["/bin/sleep", "1000"];
+    health = { exec = ["/bin/false"]; interval = 50; failures = 1; }; } ); };
+CONF
+	expect_exit 3 "$T/a.conf" || return 1
+	log_has 'give_up root' || fail "no give_up" || return 1
+	assert_eq "unhealthy exits" 2 "$(grep -c 'exit root/w .*cause=unhealthy' "$T/log")"
+}
+
+test_a_check_that_cannot_exec_is_a_failed_check() {
+	health_conf a '' '{ name = "w"; command = ["/bin/sleep", "1000"];
+	    health = { exec = ["/nonexistent/check"]; interval = 100; failures = 1000; }; }'
+	start_arbord "$T/a.conf"
+	wait_for "a failed check" has_event root/w health || return 1
+	local ev
+	ev=$(events_of root/w health)
+	assert_eq "errno" 2 "$(echo "$ev" | jq -r .errno)" || return 1
+	assert_eq "detail" "execve /nonexistent/check: No such file or directory" \
+	    "$(echo "$ev" | jq -r .detail)" || return 1
+	assert_eq "the worker" running "$(state_of root/w)" || return 1
+	alive "$ARBORD_PID" || fail "arbord died"
+}
+
+test_a_server_that_accepts_and_never_answers_is_a_timeout() {
+	local port
+	port=$(free_port)
+	health_conf a '' "{ name = \"mute\"; command = [\"/usr/bin/python3\", \"$SERVER\", \"mute\", \"$port\"]; },
+	  { name = \"w\"; command = [\"/bin/sleep\", \"1000\"];
+	    health = { http = \"http://127.0.0.1:$port/\"; interval = 400; timeout = 300; failures = 1000; }; },
+	  { name = \"t\"; command = [\"/bin/sleep\", \"1000\"];
+	    health = { tcp = \"127.0.0.1:$port\"; interval = 400; }; }"
+	start_arbord "$T/a.conf"
+	wait_for "a timed-out http check" health_is root/w "timed out after 300 ms" || return 1
+	# a connect is all a tcp check asks
+	wait_for "the tcp check's pass" health_is root/t "connected to 127.0.0.1:$port" || return 1
+	alive "$ARBORD_PID" || fail "arbord died"
+}
+
+test_a_100_mb_response_is_cut_off_not_buffered() {
+	local port sent rss
+	port=$(free_port)
+	health_conf a '' "{ name = \"flood\"; command = [\"/usr/bin/python3\", \"$SERVER\", \"flood\", \"$port\", \"$T/sent\"]; },
+	  { name = \"w\"; command = [\"/bin/sleep\", \"1000\"];
+	    health = { http = \"http://127.0.0.1:$port/\"; interval = 300; timeout = 5000; }; }"
+	start_arbord "$T/a.conf"
+	wait_for "the check's pass" health_is root/w "HTTP 200 (body cut off at 64 KiB)" || return 1
+	wait_for "the server's count" test -s "$T/sent" || return 1
+	sent=$(cat "$T/sent")
+	[ "$sent" -lt $((20 * 1024 * 1024)) ] ||
+	    fail "the server sent $sent bytes of the 100 MB body" || return 1
+	if ! sanitized; then
+		rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$ARBORD_PID/status")
+		[ "$rss" -lt 65536 ] || fail "arbord's RSS is $rss KiB" || return 1
+	fi
+	true
+}
