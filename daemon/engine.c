@@ -107,6 +107,10 @@ struct engine {
 	bool shutting_down;
 	bool exited;
 	uint64_t gen;		/* counts engine_tick calls */
+	/* engine_next_deadline's answer, walked again only when a timer
+	 * changed: the loop asks after every batch of events. */
+	uint64_t next;
+	bool next_stale;
 };
 
 static void sup_step(struct enode *s, uint64_t now);
@@ -177,6 +181,7 @@ engine_new(const struct spec *sp, const struct engine_ops *ops, void *ctx)
 	e->ops = ops;
 	e->ctx = ctx;
 	e->root = node_new(e, NULL, sp->root, sp->root->name);
+	e->next_stale = true;
 	return e;
 }
 
@@ -202,11 +207,14 @@ arm(struct enode *n, enum timer_kind k, uint64_t at)
 	n->timer = k;
 	n->deadline = at;
 	n->timer_gen = n->eng->gen;
+	n->eng->next_stale = true;
 }
 
 static void
 disarm(struct enode *n)
 {
+	if (n->timer != TK_NONE)
+		n->eng->next_stale = true;
 	n->timer = TK_NONE;
 	n->deadline = 0;
 }
@@ -223,6 +231,7 @@ child_index(const struct enode *s, const struct enode *c)
 static void
 remove_child(struct enode *s, struct enode *c, uint64_t now)
 {
+	s->eng->next_stale = true;
 	size_t i = child_index(s, c);
 	struct event ev = { .kind = EV_CHILD_REMOVED, .mono_ns = now };
 
@@ -938,8 +947,10 @@ worker_input(struct engine *e, struct enode *n, enum worker_input in,
 		/* As systemd: the timeout becomes "usec from now" if that is
 		 * later. Saturated: a huge one is "no timeout", never tiny. */
 		until = sat_add_u64(now, sat_mul_u64(a->usec, 1000));
-		if (n->timer == TK_READY && until > n->deadline)
+		if (n->timer == TK_READY && until > n->deadline) {
 			n->deadline = until;
+			e->next_stale = true;
+		}
 		break;
 	case WI_STATUS:
 		free(n->status_text);
@@ -1116,6 +1127,7 @@ engine_tick(struct engine *e, uint64_t now)
 
 	while ((n = find_due(e->root, now, gen)))
 		fire(n, now);
+	e->next_stale = true;	/* and a removed node's timer is gone */
 }
 
 static uint64_t
@@ -1133,9 +1145,13 @@ next_deadline(const struct enode *n)
 }
 
 uint64_t
-engine_next_deadline(const struct engine *e)
+engine_next_deadline(struct engine *e)
 {
-	return next_deadline(e->root);
+	if (e->next_stale) {
+		e->next = next_deadline(e->root);
+		e->next_stale = false;
+	}
+	return e->next;
 }
 
 void

@@ -166,7 +166,7 @@ int engine_reload(struct engine *, const struct spec *, uint64_t now,
 void reload_summary_free(struct reload_summary *);
 
 /* The earliest timer deadline, UINT64_MAX when none is armed. */
-uint64_t engine_next_deadline(const struct engine *);
+uint64_t engine_next_deadline(struct engine *);
 bool engine_stopping(const struct engine *);
 /* The root has started all its children (once true, stays so until it stops). */
 bool engine_started(const struct engine *);

@@ -41,6 +41,13 @@
  * to its interval. */
 #define START_RETRY_MS 10
 #define HEAP_NONE SIZE_MAX
+/*
+ * The timer fires this much after the earliest due time, and takes every
+ * check due by then: a thousand workers checked each second share a
+ * hundred wake-ups instead of a thousand. Checks and their timeouts are
+ * that much late at most.
+ */
+#define SLACK_NS (10 * NSEC_PER_MSEC)
 
 struct hnode;
 
@@ -177,7 +184,8 @@ schedule(struct hnode *hn, uint64_t at)
 static void
 rearm(struct health *h)
 {
-	uint64_t d = h->nheap ? h->heap[0]->due : UINT64_MAX;
+	uint64_t d = h->nheap ? sat_add_u64(h->heap[0]->due, SLACK_NS) :
+	    UINT64_MAX;
 	struct itimerspec its;
 
 	if (h->curl_due < d)
@@ -290,7 +298,8 @@ run_exited(struct run *r)
 	if (!h->cg)
 		kill(-r->pid, SIGKILL);
 	memset(&si, 0, sizeof(si));
-	if (waitid(P_PIDFD, (id_t)r->pw.fd, &si, WEXITED | WNOHANG) < 0 ||
+	/* __WALL: it was cloned with no exit signal (spawn_check). */
+	if (waitid(P_PIDFD, (id_t)r->pw.fd, &si, WEXITED | WNOHANG | __WALL) < 0 ||
 	    si.si_pid == 0)
 		return;
 	reactor_unwatch(h->r, &r->pw);
@@ -940,6 +949,9 @@ health_new(struct reactor *r, struct engine *eng, struct cgroups *cg,
 		fatal("%s: timerfd: %s", __func__, strerror(errno));
 	if (!(h->multi = curl_multi_init()))
 		fatal("%s: curl_multi_init failed", __func__);
+	/* Its wake-up socketpair is made without close-on-exec (7.88):
+	 * workers must not inherit it. */
+	spawn_cloexec_all();
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);

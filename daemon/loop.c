@@ -563,7 +563,8 @@ kill_leftovers(void)
 		pid_t r;
 
 		killed += kill_children();
-		while ((r = waitpid(-1, NULL, WNOHANG)) > 0 ||
+		/* __WALL: health checks exit with no signal (spawn_check). */
+		while ((r = waitpid(-1, NULL, WNOHANG | __WALL)) > 0 ||
 		    (r < 0 && errno == EINTR))
 			;
 		if (r < 0)

@@ -14,6 +14,9 @@
 /* Records the signal dispositions to reset in workers; call before any other
  * change to arbord's own dispositions. */
 void spawn_init(void);
+/* Marks every fd above 2 close-on-exec: what arbord inherited, or what a
+ * library opened without the flag. */
+void spawn_cloexec_all(void);
 
 /*
  * Starts worker n in its own process group. Returns its pid, with *pidfd set,
