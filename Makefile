@@ -45,7 +45,7 @@ ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loo
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
 	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c \
-	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outlog.c daemon/journal.c daemon/health.c daemon/arbord.c
+	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outlog.c daemon/journal.c daemon/health.c daemon/netcheck.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
 UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_cglimits test_probes
 
@@ -227,7 +227,7 @@ asan-suite:
 # t_hostile.sh: its flood of observability clients makes gcc 12's TSan
 # runtime abort in its own race reporting (CheckFailed in
 # FindThreadByUidLocked, reporting an fd handed over through the queue).
-TSAN_FILES := t_obs.sh t_exporters.sh t_output.sh
+TSAN_FILES := t_obs.sh t_exporters.sh t_output.sh t_health.sh
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory tsan-suite
 

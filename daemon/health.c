@@ -1,28 +1,24 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Health checks in the core thread. Nothing here blocks: an exec check is a
- * process watched through its pidfd, a tcp check a non-blocking connect, an
- * http check a transfer of libcurl's multi interface whose sockets and
- * timer the reactor watches. Each worker with a check has one hnode,
+ * Health checks, the core's side. Nothing here blocks: an exec check is a
+ * process spawned as the worker is and watched through its pidfd; tcp and
+ * http checks are handed to the checks thread (netcheck.c), whose results
+ * come back through an eventfd. Each worker with a check has one hnode,
  * scheduled in a binary heap on its next due time: the start of its next
- * check, or the deadline of the one under way. One timerfd holds the
- * earliest of the heap's top and curl's own timer.
+ * check, or the deadline of the one under way, which the core enforces for
+ * every kind. One timerfd holds the heap's top.
  *
  * What a result means is the engine's (engine_health): this file only runs
  * checks, and always hands a result over as the last thing it does, since
  * the engine may act on it at once (stop the worker: health_end).
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -30,13 +26,12 @@
 
 #include "health.h"
 #include "log.h"
+#include "netcheck.h"
 #include "spawn.h"
 #include "util.h"
 
-/* What of a check's output (exec) or body (http) goes into its detail. */
+/* What of an exec check's output goes into its detail. */
 #define DETAIL_OUT_MAX 160
-/* An http body is read up to this, then the transfer is cut off. */
-#define HTTP_READ_MAX (64 * 1024)
 /* Until a ready = "health" worker passes: retries from this, doubling up
  * to its interval. */
 #define START_RETRY_MS 10
@@ -76,19 +71,8 @@ struct hnode {
 	enum health_kind busy;	/* a check under way; HEALTH_NONE: none */
 	bool cg_dirty;		/* its check group was killed: renew it */
 	struct run *run;	/* exec */
-	struct watch sw;	/* tcp: the connecting socket */
-	CURL *easy;		/* http, from its first check on */
-	struct curl_slist *resolve;	/* http "localhost": no lookup */
-	char errbuf[CURL_ERROR_SIZE];
-	char body[DETAIL_OUT_MAX];
-	size_t bodylen, bodyread;
-	bool cut;		/* the body was cut off at HTTP_READ_MAX */
-};
-
-/* A socket of curl's, watched for it. */
-struct csock {
-	struct watch w;
-	struct health *h;
+	size_t slot;		/* in health.slots: names its tcp, http checks */
+	uint32_t net_gen;	/* the tcp or http check under way */
 };
 
 struct health {
@@ -102,8 +86,12 @@ struct health {
 	size_t nheap, capheap;
 	struct hnode *nodes;
 	struct run *runs;
-	CURLM *multi;
-	uint64_t curl_due;
+	struct netcheck *net;
+	struct watch nw;	/* its results */
+	struct hnode **slots;	/* by hnode.slot; NULL: free */
+	size_t nslots;
+	size_t *free_slots;
+	size_t nfree;
 };
 
 static void finish(struct hnode *, bool ok, const char *detail, int err,
@@ -188,8 +176,6 @@ rearm(struct health *h)
 	    UINT64_MAX;
 	struct itimerspec its;
 
-	if (h->curl_due < d)
-		d = h->curl_due;
 	if (d == h->armed)
 		return;
 	memset(&its, 0, sizeof(its));
@@ -394,314 +380,42 @@ start_exec(struct hnode *hn, uint64_t now)
 	hn->run = r;
 }
 
-/* ---- tcp checks ---- */
+/* ---- tcp and http checks: the checks thread's ---- */
 
-/* No TIME_WAIT left behind: a check every second would pile them up. */
-static void
-no_linger(int fd)
+static uint64_t
+net_id(const struct hnode *hn)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-}
-
-static socklen_t
-check_addr(const struct spec_health *sh, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (sh->family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(sh->port);
-		inet_pton(AF_INET6, sh->ip, &a->sin6_addr);
-		return sizeof(*a);
-	}
-	struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-	a->sin_family = AF_INET;
-	a->sin_port = htons(sh->port);
-	inet_pton(AF_INET, sh->ip, &a->sin_addr);
-	return sizeof(*a);
+	return (uint64_t)hn->slot << 32 | hn->net_gen;
 }
 
 static void
-tcp_close(struct hnode *hn)
+start_net(struct hnode *hn)
 {
-	reactor_unwatch(hn->h->r, &hn->sw);
-	close(hn->sw.fd);
-	hn->sw.fd = -1;
+	hn->net_gen++;
+	netcheck_begin(hn->h->net, net_id(hn), spec_of(hn));
 }
 
 static void
-tcp_result(struct hnode *hn, int err, uint64_t now)
+on_net_results(void *owner, uint32_t events)
 {
-	char detail[256];
-
-	if (err == 0)
-		snprintf(detail, sizeof(detail), "connected to %s",
-		    spec_of(hn)->target);
-	else
-		snprintf(detail, sizeof(detail), "connect %s: %s",
-		    spec_of(hn)->target, strerror(err));
-	finish(hn, err == 0, detail, err, now);
-}
-
-static void
-on_tcp(void *owner, uint32_t events)
-{
-	struct hnode *hn = owner;
-	int err = 0;
-	socklen_t len = sizeof(err);
+	struct health *h = owner;
+	struct nc_result *v;
+	size_t n;
 
 	(void)events;
-	if (getsockopt(hn->sw.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	tcp_close(hn);
-	tcp_result(hn, err, mono_ns());
-}
+	read_counter(h->nw.fd);
+	n = netcheck_take(h->net, &v);
+	for (size_t i = 0; i < n; i++) {
+		size_t slot = (size_t)(v[i].id >> 32);
+		struct hnode *hn = slot < h->nslots ? h->slots[slot] : NULL;
 
-static void
-start_tcp(struct hnode *hn, uint64_t now)
-{
-	const struct spec_health *sh = spec_of(hn);
-	struct sockaddr_storage ss;
-	socklen_t len = check_addr(sh, &ss);
-	int fd, err;
-
-	fd = socket(sh->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		tcp_result(hn, errno, now);
-		return;
-	}
-	no_linger(fd);
-	if (connect(fd, (struct sockaddr *)&ss, len) == 0) {
-		close(fd);
-		tcp_result(hn, 0, now);
-		return;
-	}
-	if (errno != EINPROGRESS) {
-		err = errno;
-		close(fd);
-		tcp_result(hn, err, now);
-		return;
-	}
-	if (reactor_watch(hn->h->r, &hn->sw, fd, EPOLLOUT, on_tcp, hn) < 0)
-		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
-}
-
-/* ---- http checks (libcurl multi) ---- */
-
-static size_t
-on_body(char *data, size_t size, size_t n, void *userp)
-{
-	struct hnode *hn = userp;
-	size_t len = size * n, take = sizeof(hn->body) - 1 - hn->bodylen;
-
-	if (take > len)
-		take = len;
-	memcpy(hn->body + hn->bodylen, data, take);
-	hn->bodylen += take;
-	hn->bodyread += len;
-	if (hn->bodyread > HTTP_READ_MAX) {
-		hn->cut = true;
-		return 0;	/* never buffered: the transfer ends here */
-	}
-	return len;
-}
-
-static curl_socket_t
-on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	(void)userp;
-	(void)purpose;
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
-static int
-on_sockopt(void *userp, curl_socket_t fd, curlsocktype purpose)
-{
-	(void)userp;
-	(void)purpose;
-	no_linger(fd);
-	return CURL_SOCKOPT_OK;
-}
-
-static CURL *
-easy_for(struct hnode *hn)
-{
-	CURL *e;
-
-	if (hn->easy)
-		return hn->easy;
-	if (!(e = curl_easy_init()))
-		return NULL;
-	curl_easy_setopt(e, CURLOPT_PRIVATE, hn);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, hn);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, hn->errbuf);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
-	/* A new connection each time, closed after: nothing held between. */
-	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-	/* Straight to the address given: no proxy from the environment, no
-	 * redirect, plain http only. */
-	curl_easy_setopt(e, CURLOPT_PROXY, "");
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "arbord-health-check");
-	hn->easy = e;
-	return e;
-}
-
-static void
-http_result(struct hnode *hn, CURLcode rc, uint64_t now)
-{
-	const struct spec_health *sh = spec_of(hn);
-	char detail[512], line[DETAIL_OUT_MAX];
-	long code = 0, oserr = 0;
-	bool ok;
-
-	curl_easy_getinfo(hn->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(hn->easy, CURLINFO_OS_ERRNO, &oserr);
-	if (code > 0 && (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR &&
-	    hn->cut))) {
-		ok = code >= 200 && code < 300;
-		first_line(hn->body, hn->bodylen, line, sizeof(line));
-		snprintf(detail, sizeof(detail), "HTTP %ld%s%s%s", code,
-		    !ok && line[0] ? ": " : "", !ok ? line : "",
-		    hn->cut ? " (body cut off at 64 KiB)" : "");
-		finish(hn, ok, detail, 0, now);
-		return;
-	}
-	snprintf(detail, sizeof(detail), "%s: %s", sh->target,
-	    hn->errbuf[0] ? hn->errbuf : curl_easy_strerror(rc));
-	finish(hn, false, detail, (int)oserr, now);
-}
-
-static void
-curl_done(struct health *h)
-{
-	CURLMsg *m;
-	int left;
-
-	while ((m = curl_multi_info_read(h->multi, &left))) {
-		struct hnode *hn = NULL;
-		CURLcode rc = m->data.result;
-		CURL *e = m->easy_handle;
-
-		if (m->msg != CURLMSG_DONE)
+		/* Not one cancelled, or of a worker gone, since. */
+		if (!hn || hn->net_gen != (uint32_t)v[i].id ||
+		    (hn->busy != HEALTH_TCP && hn->busy != HEALTH_HTTP))
 			continue;
-		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&hn);
-		curl_multi_remove_handle(h->multi, e);
-		if (hn && hn->busy == HEALTH_HTTP)
-			http_result(hn, rc, mono_ns());
+		finish(hn, v[i].ok, v[i].detail, v[i].err, mono_ns());
 	}
-}
-
-static void
-on_csock(void *owner, uint32_t events)
-{
-	struct csock *cs = owner;
-	struct health *h = cs->h;
-	int running, mask = 0;
-
-	if (events & EPOLLIN)
-		mask |= CURL_CSELECT_IN;
-	if (events & EPOLLOUT)
-		mask |= CURL_CSELECT_OUT;
-	if (events & (EPOLLERR | EPOLLHUP))
-		mask |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(h->multi, cs->w.fd, mask, &running);
-	curl_done(h);
 	rearm(h);
-}
-
-static void
-csock_free(void *p)
-{
-	free(p);
-}
-
-static int
-on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp,
-    void *socketp)
-{
-	struct health *h = userp;
-	struct csock *cs = socketp;
-	uint32_t ev = 0;
-
-	(void)e;
-	if (what == CURL_POLL_REMOVE) {
-		if (cs) {
-			reactor_unwatch(h->r, &cs->w);
-			reactor_defer_free(h->r, cs, csock_free);
-			curl_multi_assign(h->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (what & CURL_POLL_IN)
-		ev |= EPOLLIN;
-	if (what & CURL_POLL_OUT)
-		ev |= EPOLLOUT;
-	if (cs) {
-		reactor_modify(h->r, &cs->w, ev);
-		return 0;
-	}
-	cs = xcalloc(1, sizeof(*cs));
-	cs->h = h;
-	if (reactor_watch(h->r, &cs->w, fd, ev, on_csock, cs) < 0) {
-		log_msg(LOG_WARN, "health: epoll_ctl of an http check's socket: %s",
-		    strerror(errno));
-		free(cs);
-		return -1;
-	}
-	curl_multi_assign(h->multi, fd, cs);
-	return 0;
-}
-
-static int
-on_curl_timer(CURLM *m, long ms, void *userp)
-{
-	struct health *h = userp;
-
-	(void)m;
-	h->curl_due = ms < 0 ? UINT64_MAX : mono_ns() +
-	    (uint64_t)ms * NSEC_PER_MSEC;
-	rearm(h);
-	return 0;
-}
-
-static void
-start_http(struct hnode *hn, uint64_t now)
-{
-	const struct spec_health *sh = spec_of(hn);
-	CURL *e = easy_for(hn);
-	char entry[96];
-
-	if (!e) {
-		finish(hn, false, "curl_easy_init failed", ENOMEM, now);
-		return;
-	}
-	curl_slist_free_all(hn->resolve);
-	hn->resolve = NULL;
-	if (sh->localhost) {
-		snprintf(entry, sizeof(entry), "localhost:%u:%s", sh->port, sh->ip);
-		hn->resolve = curl_slist_append(NULL, entry);
-	}
-	curl_easy_setopt(e, CURLOPT_RESOLVE, hn->resolve);
-	curl_easy_setopt(e, CURLOPT_URL, sh->target);
-	/* A backstop: the schedule's own deadline ends it first. */
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)sh->timeout_ms + 1000L);
-	hn->errbuf[0] = '\0';
-	hn->bodylen = hn->bodyread = 0;
-	hn->cut = false;
-	if (curl_multi_add_handle(hn->h->multi, e) != CURLM_OK)
-		finish(hn, false, "curl_multi_add_handle failed", 0, now);
 }
 
 /* ---- one check ---- */
@@ -716,11 +430,8 @@ abort_check(struct hnode *hn)
 			run_detach(hn->run);
 		break;
 	case HEALTH_TCP:
-		if (hn->sw.fd >= 0)
-			tcp_close(hn);
-		break;
 	case HEALTH_HTTP:
-		curl_multi_remove_handle(hn->h->multi, hn->easy);
+		netcheck_cancel(hn->h->net, net_id(hn));
 		break;
 	case HEALTH_NONE:
 		break;
@@ -738,8 +449,8 @@ start_check(struct hnode *hn, uint64_t now)
 	schedule(hn, now + (uint64_t)sh->timeout_ms * NSEC_PER_MSEC);
 	switch (sh->kind) {
 	case HEALTH_EXEC: start_exec(hn, now); break;
-	case HEALTH_TCP: start_tcp(hn, now); break;
-	case HEALTH_HTTP: start_http(hn, now); break;
+	case HEALTH_TCP:
+	case HEALTH_HTTP: start_net(hn); break;
 	case HEALTH_NONE: hn->busy = HEALTH_NONE; unschedule(hn); break;
 	}
 }
@@ -785,17 +496,10 @@ on_timer(void *owner, uint32_t events)
 {
 	struct health *h = owner;
 	uint64_t now = mono_ns();
-	int running;
 
 	(void)events;
 	read_counter(h->tw.fd);
 	h->armed = UINT64_MAX;
-	if (h->curl_due <= now) {
-		h->curl_due = UINT64_MAX;
-		curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0,
-		    &running);
-		curl_done(h);
-	}
 	while (h->nheap && h->heap[0]->due <= now) {
 		struct hnode *hn = h->heap[0];
 
@@ -823,7 +527,16 @@ health_begin(struct health *h, struct enode *n, uint64_t now)
 		hn->h = h;
 		hn->node = n;
 		hn->heap_i = HEAP_NONE;
-		hn->sw.fd = -1;
+		if (h->nfree)
+			hn->slot = h->free_slots[--h->nfree];
+		else {
+			h->slots = xreallocarray(h->slots, h->nslots + 1,
+			    sizeof(*h->slots));
+			h->free_slots = xreallocarray(h->free_slots,
+			    h->nslots + 1, sizeof(*h->free_slots));
+			hn->slot = h->nslots++;
+		}
+		h->slots[hn->slot] = hn;
 		hn->next = h->nodes;
 		if (h->nodes)
 			h->nodes->prev = hn;
@@ -878,9 +591,8 @@ hnode_free(struct hnode *hn)
 
 	abort_check(hn);
 	unschedule(hn);
-	if (hn->easy)
-		curl_easy_cleanup(hn->easy);
-	curl_slist_free_all(hn->resolve);
+	h->slots[hn->slot] = NULL;
+	h->free_slots[h->nfree++] = hn->slot;
 	if (hn->prev)
 		hn->prev->next = hn->next;
 	else
@@ -902,6 +614,13 @@ health_removed(struct health *h, const struct enode *n)
 	rearm(h);
 }
 
+void
+health_flush(struct health *h)
+{
+	if (h)
+		netcheck_flush(h->net);
+}
+
 bool
 health_reap(struct health *h, pid_t pid)
 {
@@ -921,14 +640,13 @@ health_reap(struct health *h, pid_t pid)
 void
 health_global_init(void)
 {
-	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
-		log_msg(LOG_WARN, "curl_global_init failed: http health checks will fail");
+	netcheck_global_init();
 }
 
 void
 health_global_cleanup(void)
 {
-	curl_global_cleanup();
+	netcheck_global_cleanup();
 }
 
 struct health *
@@ -943,19 +661,16 @@ health_new(struct reactor *r, struct engine *eng, struct cgroups *cg,
 	h->cg = cg;
 	h->devnull = devnull;
 	h->armed = UINT64_MAX;
-	h->curl_due = UINT64_MAX;
 	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
 	    reactor_watch(r, &h->tw, fd, EPOLLIN, on_timer, h) < 0)
 		fatal("%s: timerfd: %s", __func__, strerror(errno));
-	if (!(h->multi = curl_multi_init()))
-		fatal("%s: curl_multi_init failed", __func__);
-	/* Its wake-up socketpair is made without close-on-exec (7.88):
+	h->net = netcheck_start();
+	/* curl's wake-up socketpair is made without close-on-exec (7.88):
 	 * workers must not inherit it. */
 	spawn_cloexec_all();
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	if (reactor_watch(r, &h->nw, netcheck_fd(h->net), EPOLLIN,
+	    on_net_results, h) < 0)
+		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
 	return h;
 }
 
@@ -978,9 +693,12 @@ health_close(struct health *h)
 		}
 		free(r);
 	}
-	curl_multi_cleanup(h->multi);
+	reactor_unwatch(h->r, &h->nw);
+	netcheck_stop(h->net);
 	reactor_unwatch(h->r, &h->tw);
 	close(h->tw.fd);
 	free(h->heap);
+	free(h->slots);
+	free(h->free_slots);
 	free(h);
 }

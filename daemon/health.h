@@ -44,5 +44,7 @@ void health_removed(struct health *, const struct enode *n);
  * check's (then it is reaped, and its result taken, here).
  */
 bool health_reap(struct health *, pid_t pid);
+/* After each batch of the loop: tcp and http checks it started go. */
+void health_flush(struct health *);
 
 #endif

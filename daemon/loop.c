@@ -944,6 +944,7 @@ loop_run(struct spec **specp, const struct loop_options *o)
 	rearm_timer(&l);
 	obswatch_flush(l.obs);
 	capture_kick(l.cap);
+	health_flush(l.health);
 	log_flush();
 	update_notify_self(&l);
 
@@ -953,6 +954,7 @@ loop_run(struct spec **specp, const struct loop_options *o)
 		/* Hand the batch's lines to the log writer, then tell systemd. */
 		obswatch_flush(l.obs);
 		capture_kick(l.cap);
+		health_flush(l.health);
 		log_flush();
 		update_notify_self(&l);
 	}
