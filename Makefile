@@ -222,7 +222,7 @@ asan-suite:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		all unit integration
 
-# The observability and worker-output threads and their queues under
+# The observability, worker-output and health-check threads and their queues under
 # ThreadSanitizer. Not
 # t_hostile.sh: its flood of observability clients makes gcc 12's TSan
 # runtime abort in its own race reporting (CheckFailed in
@@ -274,6 +274,7 @@ bench: deps
 	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS)
 	$(Q)python3 tests/bench/scale.py $(BUILD) 1000 10000
 	$(Q)python3 tests/bench/logs.py $(BUILD)
+	$(Q)python3 tests/bench/health.py $(BUILD)
 	$(Q)BUILD=$(BUILD) tests/bench/bpf_cost.sh
 
 demo: deps all
