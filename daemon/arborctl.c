@@ -187,6 +187,14 @@ print_node(json_t *n, int depth)
 	if (json_is_string(json_object_get(n, "status_text")))
 		printf("  \"%s\"", json_string_value(json_object_get(n,
 		    "status_text")));
+	/* A failing check is worth a glance; a passing one is the norm. */
+	if (json_is_false(json_object_get(json_object_get(n, "health"), "ok"))) {
+		json_t *h = json_object_get(n, "health");
+
+		printf("  health failing (%lld in a row): %s",
+		    (long long)json_integer_value(json_object_get(h, "failures")),
+		    json_string_value(json_object_get(h, "detail")));
+	}
 	putchar('\n');
 	json_array_foreach(children, i, ch)
 		print_node(ch, depth + 1);

@@ -170,6 +170,8 @@ test_a_server_that_accepts_and_never_answers_is_a_timeout() {
 	    health = { tcp = \"127.0.0.1:$port\"; interval = 400; }; }"
 	start_arbord "$T/a.conf"
 	wait_for "a timed-out http check" health_is root/w "timed out after 300 ms" || return 1
+	ctl status | grep -E '^  w .*  health failing \([0-9]+ in a row\): timed out after 300 ms$' >/dev/null ||
+	    fail "status: $(ctl status)" || return 1
 	# a connect is all a tcp check asks
 	wait_for "the tcp check's pass" health_is root/t "connected to 127.0.0.1:$port" || return 1
 	alive "$ARBORD_PID" || fail "arbord died"
