@@ -250,6 +250,10 @@ proc_exited(struct loop *l, struct proc *p)
 		return;
 	p->status = si.si_code == CLD_EXITED ? si.si_status : -1;
 	p->sig = si.si_code == CLD_EXITED ? 0 : si.si_status;
+	/* Its checks end with it: none may start in a cgroup being killed,
+	 * nor count against a process that is gone. */
+	if (enode_pid(p->node) == p->pid)
+		health_end(l->health, p->node);
 	reactor_unwatch(l->r, &p->w);
 	close(p->w.fd);
 	p->w.fd = -1;

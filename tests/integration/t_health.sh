@@ -195,3 +195,18 @@ test_a_100_mb_response_is_cut_off_not_buffered() {
 	fi
 	true
 }
+
+test_a_worker_that_dies_ends_its_check_and_the_exit_is_its_own() {
+	# A check always under way (0.2 s each, every 20 ms) when the worker
+	# dies: the check ends with it, and the exit stays a plain crash,
+	# never an "unhealthy" one made of the check killed with the worker.
+	health_conf a '' '{ name = "w"; command = ["/bin/sh", "-c", "sleep 0.3; exit 1"];
+	    health = { exec = ["/bin/sleep", "0.2"]; interval = 20; timeout = 1000; failures = 1; }; }'
+	start_arbord "$T/a.conf"
+	wait_for "five exits" sh -c "[ \$(\"$ARBORCTL\" -s $T/sock events | grep -c '\"event\":\"exit\"') -ge 5 ]" || return 1
+	local exits
+	exits=$(events_of root/w exit)
+	assert_eq "exits that are not status 1" "" \
+	    "$(echo "$exits" | jq -c 'select(.status != 1 or .cause != null)')" || return 1
+	assert_eq "failed checks" "" "$(events_of root/w health | jq -c 'select(.ok == false)')"
+}
