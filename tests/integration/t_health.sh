@@ -210,3 +210,30 @@ test_a_worker_that_dies_ends_its_check_and_the_exit_is_its_own() {
 	    "$(echo "$exits" | jq -c 'select(.status != 1 or .cause != null)')" || return 1
 	assert_eq "failed checks" "" "$(events_of root/w health | jq -c 'select(.ok == false)')"
 }
+
+test_an_exec_check_runs_as_its_worker() {
+	# its user, its environment (and ARBOR_PATH, no NOTIFY_SOCKET), a
+	# cgroup below its own
+	mkdir -m 1777 "$T/seen"
+	chmod 755 "$T"
+	cat >"$T/check.sh" <<'SH'
+#!/bin/sh
+echo "$(id -un) $MODE $ARBOR_PATH ${NOTIFY_SOCKET:-none} $(cut -d: -f3 /proc/self/cgroup | grep '^/arbor')" >"$SEEN/out"
+SH
+	chmod 755 "$T/check.sh"
+	health_conf a '' "{ name = \"w\"; command = [\"/bin/sleep\", \"1000\"]; user = \"nobody\";
+	    env = [\"MODE=prod\", \"SEEN=$T/seen\"];
+	    health = { exec = [\"$T/check.sh\"]; interval = 100; }; }"
+	start_arbord "$T/a.conf"
+	wait_for "the check's pass" health_is root/w "exit status 0" || return 1
+	local seen
+	read -r -a seen <"$T/seen/out"
+	assert_eq "user" nobody "${seen[0]}" || return 1
+	assert_eq "env" prod "${seen[1]}" || return 1
+	assert_eq "ARBOR_PATH" root/w "${seen[2]}" || return 1
+	assert_eq "NOTIFY_SOCKET" none "${seen[3]}" || return 1
+	case ${seen[4]:-} in
+	*/root/w/health) ;;
+	*) fail "the check's cgroup: ${seen[4]:-none}" || return 1 ;;
+	esac
+}
