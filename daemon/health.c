@@ -388,11 +388,30 @@ net_id(const struct hnode *hn)
 	return (uint64_t)hn->slot << 32 | hn->net_gen;
 }
 
+static void on_net_results(void *owner, uint32_t events);
+
+/* The thread starts with the first tcp or http check: a tree without one
+ * has no such thread. */
+static struct netcheck *
+net_of(struct health *h)
+{
+	if (h->net)
+		return h->net;
+	h->net = netcheck_start();
+	/* curl's wake-up socketpair is made without close-on-exec (7.88):
+	 * workers must not inherit it. */
+	spawn_cloexec_all();
+	if (reactor_watch(h->r, &h->nw, netcheck_fd(h->net), EPOLLIN,
+	    on_net_results, h) < 0)
+		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
+	return h->net;
+}
+
 static void
 start_net(struct hnode *hn)
 {
 	hn->net_gen++;
-	netcheck_begin(hn->h->net, net_id(hn), spec_of(hn));
+	netcheck_begin(net_of(hn->h), net_id(hn), spec_of(hn));
 }
 
 static void
@@ -617,7 +636,7 @@ health_removed(struct health *h, const struct enode *n)
 void
 health_flush(struct health *h)
 {
-	if (h)
+	if (h && h->net)
 		netcheck_flush(h->net);
 }
 
@@ -664,13 +683,6 @@ health_new(struct reactor *r, struct engine *eng, struct cgroups *cg,
 	if ((fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
 	    reactor_watch(r, &h->tw, fd, EPOLLIN, on_timer, h) < 0)
 		fatal("%s: timerfd: %s", __func__, strerror(errno));
-	h->net = netcheck_start();
-	/* curl's wake-up socketpair is made without close-on-exec (7.88):
-	 * workers must not inherit it. */
-	spawn_cloexec_all();
-	if (reactor_watch(r, &h->nw, netcheck_fd(h->net), EPOLLIN,
-	    on_net_results, h) < 0)
-		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
 	return h;
 }
 
@@ -693,8 +705,10 @@ health_close(struct health *h)
 		}
 		free(r);
 	}
-	reactor_unwatch(h->r, &h->nw);
-	netcheck_stop(h->net);
+	if (h->net) {
+		reactor_unwatch(h->r, &h->nw);
+		netcheck_stop(h->net);
+	}
 	reactor_unwatch(h->r, &h->tw);
 	close(h->tw.fd);
 	free(h->heap);

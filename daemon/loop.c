@@ -279,14 +279,27 @@ on_pidfd(void *owner, uint32_t events)
 	proc_exited(p->loop, p);
 }
 
-/* Reaps orphans re-parented to arbord (subreaper, or PID 1). */
+/*
+ * Reaps orphans re-parented to arbord (subreaper, or PID 1). At most
+ * REAP_BATCH per call: workers that die as fast as they are restarted
+ * (each restart here spawns one more zombie-to-be) would otherwise keep
+ * this loop going and starve every other input; the rest waits for the
+ * next batch of the loop.
+ */
+#define REAP_BATCH 64
+
 static void
 reap_children(struct loop *l)
 {
-	for (;;) {
+	for (unsigned n = 0;; n++) {
 		siginfo_t si;
 		struct proc *p;
 
+		if (n == REAP_BATCH) {
+			if (!l->reap_at)
+				l->reap_at = mono_ns();
+			return;
+		}
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
 		    si.si_pid == 0)

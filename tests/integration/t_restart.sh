@@ -132,3 +132,22 @@ CONF
 	expect_exit 0 "$T/tree.conf" || return 1
 	log_has "stop root/y" || fail "y not stopped"
 }
+
+test_workers_dying_as_fast_as_restarted_never_starve_commands() {
+	# Sixteen workers that exit at once, restarted with no delay: each
+	# restart makes the next zombie while the last is reaped. Commands
+	# are still answered (arborctl waits 5 s for a reply), every time.
+	local kids="" i
+	for ((i = 0; i < 16; i++)); do kids+="{ name = \"c$i\"; command = [\"/bin/false\"]; },"; done
+	conf a <<CONF
+observability = { metrics_listen = ""; };
+tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = ( ${kids%,} ); };
+CONF
+	start_arbord "$T/a.conf" --no-bpf || return 1
+	wait_for "a thousand restarts" sh -c "[ \$(\"$ARBORCTL\" -s $T/sock status --json | jq '[.children[].restarts] | add') -ge 1000 ]" || return 1
+	for ((i = 0; i < 5; i++)); do
+		ctl status root/c0 --json >/dev/null || fail "status $i went unanswered" || return 1
+	done
+	stop_arbord
+	assert_eq "exit code" 0 "$?"
+}
