@@ -35,6 +35,9 @@ for f in $files; do
 		echo "$err" | sed 's/^/    /'
 		continue
 	fi
+	# A file may give its tests a longer limit: a line "# timeout: SECONDS".
+	limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)
+	limit=${limit:-120}
 	for t in $(bash -c "source '$here/lib.sh'; source '$file'; declare -F" |
 	    awk '{print $3}' | grep '^test_'); do
 		name="$(basename "$file" .sh):$t"
@@ -43,7 +46,7 @@ for f in $files; do
 		start=$EPOCHREALTIME
 		# Each test has a session of its own; whatever it leaves running
 		# there (arbord, workers, helpers) is killed when it ends.
-		setsid --wait timeout -k 5 120 bash -c "
+		setsid --wait timeout -k 5 "$limit" bash -c "
 			set -u
 			T='$dir'
 			# Worker logs (systemd's LogsDirectory=, arbor.conf(5)) stay
