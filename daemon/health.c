@@ -172,22 +172,8 @@ schedule(struct hnode *hn, uint64_t at)
 static void
 rearm(struct health *h)
 {
-	uint64_t d = h->nheap ? sat_add_u64(h->heap[0]->due, SLACK_NS) :
-	    UINT64_MAX;
-	struct itimerspec its;
-
-	if (d == h->armed)
-		return;
-	memset(&its, 0, sizeof(its));
-	if (d != UINT64_MAX) {
-		its.it_value.tv_sec = (time_t)(d / NSEC_PER_SEC);
-		its.it_value.tv_nsec = (long)(d % NSEC_PER_SEC);
-		if (d == 0)
-			its.it_value.tv_nsec = 1;
-	}
-	if (timerfd_settime(h->tw.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		fatal("%s: timerfd_settime: %s", __func__, strerror(errno));
-	h->armed = d;
+	timerfd_arm_at(h->tw.fd, h->nheap ? sat_add_u64(h->heap[0]->due,
+	    SLACK_NS) : UINT64_MAX, &h->armed);
 }
 
 static const struct spec_health *
@@ -254,21 +240,6 @@ run_detach(struct run *r)
 	if (r->hn)
 		r->hn->run = NULL;
 	r->hn = NULL;
-}
-
-/* The first line of what the check wrote, for its detail. */
-static void
-first_line(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	while (len > 0 && (s[0] == '\n' || s[0] == '\r' || s[0] == ' ')) {
-		s++;
-		len--;
-	}
-	while (n < len && s[n] != '\n' && s[n] != '\r' && s[n] != '\0')
-		n++;
-	snprintf(out, outlen, "%.*s", (int)n, s);
 }
 
 static void

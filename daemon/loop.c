@@ -386,22 +386,10 @@ static void
 rearm_timer(struct loop *l)
 {
 	uint64_t d = engine_next_deadline(l->eng);
-	struct itimerspec its;
 
 	if (l->reap_at && l->reap_at < d)
 		d = l->reap_at;
-	if (d == l->armed)
-		return;
-	memset(&its, 0, sizeof(its));
-	if (d != UINT64_MAX) {
-		its.it_value.tv_sec = (time_t)(d / NSEC_PER_SEC);
-		its.it_value.tv_nsec = (long)(d % NSEC_PER_SEC);
-		if (d == 0)
-			its.it_value.tv_nsec = 1;
-	}
-	if (timerfd_settime(l->timerw.fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		fatal("%s: timerfd_settime: %s", __func__, strerror(errno));
-	l->armed = d;
+	timerfd_arm_at(l->timerw.fd, d, &l->armed);
 }
 
 static int

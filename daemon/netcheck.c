@@ -366,20 +366,6 @@ easy_new(void)
 }
 
 static void
-first_line(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t n = 0;
-
-	while (len > 0 && (s[0] == '\n' || s[0] == '\r' || s[0] == ' ')) {
-		s++;
-		len--;
-	}
-	while (n < len && s[n] != '\n' && s[n] != '\r' && s[n] != '\0')
-		n++;
-	snprintf(out, outlen, "%.*s", (int)n, s);
-}
-
-static void
 http_result(struct netcheck *nc, struct xfer *x, CURLcode rc)
 {
 	char detail[2 * NETCHECK_DETAIL], line[BODY_KEEP];

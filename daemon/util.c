@@ -205,6 +205,39 @@ timerfd_arm(int fd, uint64_t ms, uint64_t interval_ms)
 	return timerfd_settime(fd, 0, &its, NULL);
 }
 
+void
+timerfd_arm_at(int fd, uint64_t at, uint64_t *armed)
+{
+	struct itimerspec its;
+
+	if (at == *armed)
+		return;
+	memset(&its, 0, sizeof(its));
+	if (at != UINT64_MAX) {
+		its.it_value.tv_sec = (time_t)(at / NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(at % NSEC_PER_SEC);
+		if (at == 0)
+			its.it_value.tv_nsec = 1;	/* 0 would disarm it */
+	}
+	if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		fatal("timerfd_settime: %s", strerror(errno));
+	*armed = at;
+}
+
+void
+first_line(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (len > 0 && (s[0] == '\n' || s[0] == '\r' || s[0] == ' ')) {
+		s++;
+		len--;
+	}
+	while (n < len && s[n] != '\n' && s[n] != '\r' && s[n] != '\0')
+		n++;
+	snprintf(out, outlen, "%.*s", (int)n, s);
+}
+
 uint32_t
 fnv1a(uint32_t h, const char *s)
 {

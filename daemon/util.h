@@ -67,6 +67,12 @@ uint64_t mono_ns(void);
 /* Arms timerfd fd (relative): first after ms, then every interval_ms
  * (0: once); ms = 0 disarms it. Returns timerfd_settime's result. */
 int timerfd_arm(int fd, uint64_t ms, uint64_t interval_ms);
+/* Arms timerfd fd to fire once at CLOCK_MONOTONIC ns at (UINT64_MAX:
+ * disarms it) unless *armed says it is so already; fatal on failure. */
+void timerfd_arm_at(int fd, uint64_t at, uint64_t *armed);
+
+/* The first line of s[0..len), leading blank lines skipped, into out. */
+void first_line(const char *s, size_t len, char *out, size_t outlen);
 
 /* 32-bit FNV-1a: h for the first call, the previous result to chain. */
 #define FNV1A_INIT 2166136261u
