@@ -33,8 +33,10 @@
 /* What of an exec check's output goes into its detail. */
 #define DETAIL_OUT_MAX 160
 /* Until a ready = "health" worker passes: retries from this, doubling up
- * to its interval. */
+ * to START_RETRY_MAX_MS (or its interval, if shorter), so it is found
+ * ready within half a second of being so, whatever its interval. */
 #define START_RETRY_MS 10
+#define START_RETRY_MAX_MS 500
 #define HEAP_NONE SIZE_MAX
 /*
  * The timer fires this much after the earliest due time, and takes every
@@ -470,10 +472,11 @@ finish(struct hnode *hn, bool ok, const char *detail, int err, uint64_t now)
 	hn->busy = HEALTH_NONE;
 	if (!hn->started && !ok &&
 	    enode_spec(hn->node)->w.ready == READY_HEALTH) {
+		uint32_t most = sh->interval_ms < START_RETRY_MAX_MS ?
+		    sh->interval_ms : START_RETRY_MAX_MS;
+
 		next = now + (uint64_t)hn->retry_ms * NSEC_PER_MSEC;
-		if (hn->retry_ms < sh->interval_ms)
-			hn->retry_ms = hn->retry_ms * 2 < sh->interval_ms
-			    ? hn->retry_ms * 2 : sh->interval_ms;
+		hn->retry_ms = hn->retry_ms * 2 < most ? hn->retry_ms * 2 : most;
 	}
 	if (next < now)
 		next = now;
