@@ -67,32 +67,55 @@ connect_to(const char *path)
 	return fd;
 }
 
+/*
+ * The reply stream: read in big chunks (a status of a big tree is
+ * megabytes, which one byte per read(2) made millions of system calls);
+ * what follows the reply line stays here for the stream that comes after
+ * it (events, logs).
+ */
+struct reader {
+	int fd;
+	size_t off, len;
+	char buf[65536];
+};
+
 /* Reads one line; returns a malloc'd string or NULL on EOF/error. */
 static char *
-read_line(int fd)
+read_line(struct reader *r)
 {
 	size_t len = 0, cap = 4096;
-	char *buf = xcalloc(cap, 1);
+	char *line = xcalloc(cap, 1);
 
 	for (;;) {
+		char *nl;
+		size_t take;
 		ssize_t n;
 
-		if (len + 1 >= cap) {
-			cap *= 2;
-			buf = xreallocarray(buf, cap, 1);
+		if (r->off == r->len) {
+			n = read(r->fd, r->buf, sizeof(r->buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				free(line);
+				return NULL;
+			}
+			r->off = 0;
+			r->len = (size_t)n;
 		}
-		n = read(fd, buf + len, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return NULL;
+		nl = memchr(r->buf + r->off, '\n', r->len - r->off);
+		take = nl ? (size_t)(nl - (r->buf + r->off)) : r->len - r->off;
+		if (len + take + 1 > cap) {
+			while (len + take + 1 > cap)
+				cap *= 2;
+			line = xreallocarray(line, cap, 1);
 		}
-		if (buf[len] == '\n') {
-			buf[len] = '\0';
-			return buf;
+		memcpy(line + len, r->buf + r->off, take);
+		len += take;
+		r->off += take + (nl ? 1 : 0);
+		if (nl) {
+			line[len] = '\0';
+			return line;
 		}
-		len++;
 	}
 }
 
@@ -271,13 +294,20 @@ print_reply(json_t *reply, const struct output *out)
 
 /* Log lines are bytes (a worker's own): copied as they come. */
 static void
-copy_out(int fd)
+copy_out(struct reader *r)
 {
-	char buf[65536];
 	ssize_t n;
 
-	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+	if (r->off < r->len) {
+		if (fwrite(r->buf + r->off, 1, r->len - r->off, stdout) !=
+		    r->len - r->off)
+			return;
+		fflush(stdout);
+		r->off = r->len;
+	}
+	while ((n = read(r->fd, r->buf, sizeof(r->buf))) > 0 ||
+	    (n < 0 && errno == EINTR))
+		if (n > 0 && fwrite(r->buf, 1, (size_t)n, stdout) != (size_t)n)
 			return;
 		else
 			fflush(stdout);
@@ -290,6 +320,7 @@ run(const char *sock, json_t *req, const struct output *out)
 	char *s = json_dumps(req, JSON_COMPACT);
 	json_error_t jerr;
 	json_t *reply, *ok;
+	struct reader *rd;
 	char *line;
 	int fd, code, werr;
 
@@ -306,12 +337,15 @@ run(const char *sock, json_t *req, const struct output *out)
 	/* A refusal may come before the request is read: read it anyway. */
 	werr = dprintf(fd, "%s\n", s) < 0 ? errno : 0;
 	free(s);
-	line = read_line(fd);
+	rd = xcalloc(1, sizeof(*rd));
+	rd->fd = fd;
+	line = read_line(rd);
 	if (!line) {
 		if (werr)
 			fprintf(stderr, "arborctl: write: %s\n", strerror(werr));
 		else
 			fprintf(stderr, "arborctl: no reply from arbord\n");
+		free(rd);
 		close(fd);
 		return EXIT_UNREACHABLE;
 	}
@@ -320,6 +354,7 @@ run(const char *sock, json_t *req, const struct output *out)
 	if (!reply || !json_is_boolean(ok)) {
 		fprintf(stderr, "arborctl: malformed reply: %s\n", line);
 		free(line);
+		free(rd);
 		json_decref(reply);
 		close(fd);
 		return EXIT_UNREACHABLE;
@@ -339,13 +374,13 @@ run(const char *sock, json_t *req, const struct output *out)
 			char *ev;
 
 			setvbuf(stdout, NULL, _IOLBF, 0);
-			while ((ev = read_line(fd))) {
+			while ((ev = read_line(rd))) {
 				puts(ev);
 				free(ev);
 			}
 		}
 		if (out->raw)
-			copy_out(fd);
+			copy_out(rd);
 		if (out->wait_eof) {
 			/* shutdown: return once arbord has gone. */
 			struct timeval tv = { 0 };
@@ -357,6 +392,7 @@ run(const char *sock, json_t *req, const struct output *out)
 		}
 	}
 	free(line);
+	free(rd);
 	json_decref(reply);
 	close(fd);
 	return code;
