@@ -4,7 +4,7 @@
 
   checkserver.py listen PORT [DELAY_S] [STAMP]
       sleeps DELAY_S, then listens on 127.0.0.1:PORT (accepting and closing)
-      and writes CLOCK_MONOTONIC ns of the listen(2) to STAMP.
+      and writes CLOCK_MONOTONIC ns taken just before the listen(2) to STAMP.
   checkserver.py http PORT FAILFILE
       answers every GET with 200 "ok", or 500 "broken" while FAILFILE exists.
   checkserver.py mute PORT
@@ -30,10 +30,12 @@ def listener(port):
 
 def listen(port, delay, stamp):
     time.sleep(delay)
+    # Stamped just before it listens: nothing can connect before that.
+    at = time.monotonic_ns()
     s = listener(port)
     if stamp:
         with open(stamp + ".tmp", "w") as f:
-            f.write(str(time.monotonic_ns()))
+            f.write(str(at))
         os.rename(stamp + ".tmp", stamp)
     while True:
         c, _ = s.accept()
