@@ -187,12 +187,6 @@ spec_of(const struct hnode *hn)
 /* ---- exec checks ---- */
 
 static void
-run_free(void *p)
-{
-	free(p);
-}
-
-static void
 run_read(struct run *r)
 {
 	char buf[4096];
@@ -277,7 +271,7 @@ run_exited(struct run *r)
 		h->runs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	reactor_defer_free(h->r, r, run_free);
+	reactor_defer_free(h->r, r, free);
 	if (!hn || hn->run != r)
 		return;
 	hn->run = NULL;
@@ -558,10 +552,14 @@ health_ready(struct health *h, const struct enode *n, uint64_t now)
 	if (!hn || spec_of(hn)->kind == HEALTH_NONE)
 		return;
 	hn->started = true;
-	if (hn->busy == HEALTH_NONE && hn->began)
-		schedule(hn, hn->began + (uint64_t)spec_of(hn)->interval_ms *
-		    NSEC_PER_MSEC > now ? hn->began +
-		    (uint64_t)spec_of(hn)->interval_ms * NSEC_PER_MSEC : now);
+	/* Passed its first check (ready = "health"): the next comes an
+	 * interval after that one began, not at the start's retry pace. */
+	if (hn->busy == HEALTH_NONE && hn->began) {
+		uint64_t next = hn->began +
+		    (uint64_t)spec_of(hn)->interval_ms * NSEC_PER_MSEC;
+
+		schedule(hn, next > now ? next : now);
+	}
 	rearm(h);
 }
 

@@ -61,7 +61,6 @@ struct watched {
 struct xfer {
 	struct watched w;	/* TAG_TCP: the epoll data of its socket */
 	uint64_t id;
-	enum health_kind kind;
 	char *target;
 	int fd;			/* tcp */
 	CURL *easy;		/* http */
@@ -514,7 +513,6 @@ take_requests(struct netcheck *nc)
 		case NC_START:
 			x = xcalloc(1, sizeof(*x));
 			x->id = r->id;
-			x->kind = r->kind;
 			x->target = r->target;
 			r->target = NULL;
 			x->fd = -1;
