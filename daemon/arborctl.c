@@ -35,6 +35,7 @@ usage(FILE *f)
 	    "  reload                     re-read the configuration\n"
 	    "  events [--follow]          events as JSON lines\n"
 	    "  metrics                    the Prometheus exposition\n"
+	    "  daemon                     arbord's pid, heap in use and RSS (bytes)\n"
 	    "  trace --duration S -o FILE record a Perfetto trace\n"
 	    "  logs PATH [-n N] [--follow] a worker's last N lines (20), then new ones\n"
 	    "  shutdown                   stop the tree and arbord\n"
@@ -266,6 +267,7 @@ print_reply(json_t *reply, const struct output *out)
 	json_t *path = json_object_get(reply, "path");
 	json_t *reload = json_object_get(reply, "reload");
 	json_t *metrics = json_object_get(reply, "metrics");
+	json_t *daemon = json_object_get(reply, "daemon");
 	FILE *f;
 
 	if (out->trace_file) {
@@ -289,6 +291,14 @@ print_reply(json_t *reply, const struct output *out)
 		print_reload(reload);
 	else if (json_is_string(metrics))
 		fputs(json_string_value(metrics), stdout);
+	else if (json_is_object(daemon)) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(daemon, k, v)
+			printf("%s %" JSON_INTEGER_FORMAT "\n", k,
+			    json_integer_value(v));
+	}
 	return EXIT_OK;
 }
 
@@ -545,6 +555,7 @@ static const struct command {
 	{ "shutdown", 0, 0, build_none },
 	{ "reload", 0, 0, build_none },
 	{ "metrics", 0, 0, build_none },
+	{ "daemon", 0, 0, build_none },
 	{ "events", 0, -1, build_events },
 	{ "trace", 0, -1, build_trace },
 	{ "logs", 1, -1, build_logs },

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,29 @@ cmd_status(struct client *c, json_t *req)
 	hand_over_or(c, &r, json_pack("{s:b, s:o}", "ok", 1, "status", st));
 }
 
+/*
+ * arbord itself: the heap in use (mallinfo2: every thread's arena and the
+ * mmapped blocks) and the resident set, for a leak or a per-worker cost.
+ */
+static void
+cmd_daemon(struct client *c, json_t *req)
+{
+	struct mallinfo2 mi = mallinfo2();
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	(void)req;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	client_send(c, json_pack("{s:b, s:{s:I, s:I, s:I}}", "ok", 1, "daemon",
+	    "pid", (json_int_t)getpid(),
+	    "heap_bytes", (json_int_t)(mi.uordblks + mi.hblkhd),
+	    "rss_bytes", (json_int_t)rss * sysconf(_SC_PAGESIZE)));
+}
+
 typedef int (*node_cmd)(struct engine *, struct enode *, uint64_t,
     const char **);
 
@@ -559,6 +583,7 @@ static const struct {
 	{ "events", cmd_events },
 	{ "trace", cmd_trace },
 	{ "logs", cmd_logs },
+	{ "daemon", cmd_daemon },
 	{ "shutdown", cmd_shutdown },
 };
 

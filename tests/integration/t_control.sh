@@ -29,6 +29,21 @@ test_status_human_and_json() {
 	grep -q 'unknown path "root/nope"' "$T/err" || fail "no clear error"
 }
 
+test_daemon_reports_its_pid_heap_and_rss() {
+	small_tree
+	ctl daemon >"$T/out" || fail "daemon failed" || return 1
+	assert_eq "pid" "$ARBORD_PID" "$(awk '$1 == "pid" { print $2 }' "$T/out")" || return 1
+	local heap=$(awk '$1 == "heap_bytes" { print $2 }' "$T/out") rss=$(awk '$1 == "rss_bytes" { print $2 }' "$T/out")
+	local kb=$(awk '/VmRSS/ { print $2 }' /proc/"$ARBORD_PID"/status)
+	# The heap is arbord's own (sanitizers bring their own allocator).
+	sanitized || [ "${heap:-0}" -gt 0 ] || fail "no heap figure: $(cat "$T/out")" || return 1
+	# RSS as /proc says it, within a megabyte of a read a moment later.
+	[ $((rss / 1024 - kb)) -le 1024 ] && [ $((kb - rss / 1024)) -le 1024 ] ||
+		fail "rss_bytes $rss against VmRSS ${kb}k" || return 1
+	ctl daemon extra 2>/dev/null
+	assert_eq "daemon takes no argument (usage)" 2 "$?"
+}
+
 test_start_stop_restart_signal() {
 	small_tree
 	local a=$(pid_of root/a) b=$(pid_of root/sub/b)
