@@ -1461,7 +1461,8 @@ static void
 parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 {
 	static const char *const keys[] = { "bpf", "metrics_listen",
-		"event_log", "event_log_max_bytes", "event_log_keep", NULL };
+		"histograms", "event_log", "event_log_max_bytes",
+		"event_log_keep", NULL };
 	const char *p = "observability";
 	const char *str;
 	long long v;
@@ -1497,6 +1498,14 @@ parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 			free(sp->metrics_listen);
 			sp->metrics_listen = xstrdup(str);
 		}
+	}
+	if (get_string(c, s, p, "histograms", &str)) {
+		if (strcmp(str, "supervisor") == 0 || strcmp(str, "worker") == 0)
+			sp->histograms_per_worker = strcmp(str, "worker") == 0;
+		else
+			error(c, config_setting_get_member(s, "histograms"), p,
+			    "histograms: expected \"supervisor\" or \"worker\", got \"%s\"",
+			    str);
 	}
 	if (get_string(c, s, p, "event_log", &str)) {
 		if (*str && str[0] != '/')

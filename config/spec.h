@@ -191,6 +191,7 @@ struct spec {
 	enum log_switch log_echo;
 	enum bpf_mode bpf;
 	char *metrics_listen;
+	bool histograms_per_worker;	/* observability.histograms = "worker" */
 	char *event_log;
 	uint64_t event_log_max_bytes;
 	uint32_t event_log_keep;

@@ -459,6 +459,19 @@ op_signal(void *ctx, const struct enode *n, int pid, int sig)
 		    sig, strerror(errno));
 }
 
+/* Which parent a node's series go under (OBS_LABEL_*). */
+static uint8_t
+metric_labels(const struct loop *l, const struct enode *n)
+{
+	const struct enode *up = n ? enode_parent(n) : NULL;
+
+	if (!up || enode_is_supervisor(n))
+		return 0;
+	if (enode_spec(up)->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE)
+		return OBS_LABEL_POOLED | OBS_LABEL_HIST_PARENT;
+	return l->spec->histograms_per_worker ? 0 : OBS_LABEL_HIST_PARENT;
+}
+
 static void
 op_event(void *ctx, const struct event *ev)
 {
@@ -482,6 +495,7 @@ op_event(void *ctx, const struct event *ev)
 		break;
 	}
 	event_to_msg(ev, &m);
+	m.labels = metric_labels(l, ev->node);
 	m.tail = ev->kind == EV_EXIT && ev->pid > 0 && ev->pid == l->tail_pid;
 	if (!m.quiet)
 		log_event(&m);

@@ -37,6 +37,14 @@ struct obs_request {
 	void *status;
 };
 
+/*
+ * Where a worker's series go (arbord(8), METRICS): a simple_one_for_one's
+ * children all go under their supervisor's path (POOLED, histograms too);
+ * with observability.histograms = "supervisor" a static worker's
+ * histograms go under its supervisor's (HIST_PARENT).
+ */
+enum { OBS_LABEL_POOLED = 1, OBS_LABEL_HIST_PARENT = 2 };
+
 struct obs_msg {
 	enum obs_msg_kind kind;
 	enum event_kind event;
@@ -48,6 +56,8 @@ struct obs_msg {
 	int32_t signal;
 	bool oom;		/* EV_EXIT: the cgroup counted an OOM kill (obs only) */
 	bool tail;		/* EV_EXIT: its stderr_tail comes from the output thread */
+	/* Metrics label the node's parent, not the node (OBS_LABEL_*). */
+	uint8_t labels;
 	bool ok, quiet;		/* EV_HEALTH (struct event) */
 	uint8_t check;		/* EV_HEALTH: enum health_kind */
 	int32_t err;		/* EV_HEALTH */

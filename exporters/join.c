@@ -39,6 +39,12 @@ struct proc {
 /* What is known of one path across its processes. */
 struct path_state {
 	char *path;
+	/* The labels of its series and of its histograms: path itself, or
+	 * its supervisor's (obs_msg.labels); either may be path. */
+	char *series, *hist;
+	uint8_t labels;
+	bool up;		/* counted in arbor_child_up */
+	uint64_t health_seen;	/* failures_total already added (pooled) */
 	uint64_t last_kexit_ns;
 	bool restart_pending;
 	int live_pid;
@@ -159,8 +165,44 @@ path_get(struct join *j, const char *path)
 }
 
 static void
+labels_free(struct path_state *s)
+{
+	if (s->series != s->path)
+		free(s->series);
+	if (s->hist != s->path && s->hist != s->series)
+		free(s->hist);
+}
+
+/* The supervisor's path of path ("root/pool/3" -> "root/pool"). */
+static char *
+parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return xasprintf("%.*s", slash ? (int)(slash - path) : (int)strlen(path),
+	    path);
+}
+
+/* The state of m's path, labelled as m says. */
+static struct path_state *
+path_of(struct join *j, const struct obs_msg *m)
+{
+	struct path_state *s = path_get(j, m->path);
+
+	if (s->series && s->labels == m->labels)
+		return s;
+	labels_free(s);
+	s->labels = m->labels;
+	s->series = m->labels & OBS_LABEL_POOLED ? parent_of(s->path) : s->path;
+	s->hist = !(m->labels & OBS_LABEL_HIST_PARENT) ? s->path :
+	    s->series != s->path ? s->series : parent_of(s->path);
+	return s;
+}
+
+static void
 path_free(struct path_state *s)
 {
+	labels_free(s);
 	free(s->path);
 	free(s);
 }
@@ -182,6 +224,16 @@ path_drop(struct join *j, const char *path)
 			break;
 		}
 	path_free(dead);
+}
+
+const char *
+join_label(struct join *j, const char *path, bool hist)
+{
+	struct path_state *s = path_get(j, path);
+
+	if (!s->series)
+		return s->path;
+	return hist ? s->hist : s->series;
 }
 
 void
@@ -235,7 +287,7 @@ static void
 emit_exec(struct join *j, struct proc *p, const struct obs_msg *m)
 {
 	json_t *ev = msg_to_json(m);
-	struct path_state *ps = path_get(j, m->path);
+	struct path_state *ps = path_of(j, m);
 
 	if (p->have_kexec) {
 		json_object_set_new(ev, "mono_ns", json_integer((json_int_t)p->kexec_ns));
@@ -247,7 +299,7 @@ emit_exec(struct join *j, struct proc *p, const struct obs_msg *m)
 
 			json_object_set_new(ev, "restart_latency_ns",
 			    json_integer((json_int_t)lat));
-			j->ops->observe(j->ctx, M_RESTART_LATENCY, ps->path,
+			j->ops->observe(j->ctx, M_RESTART_LATENCY, ps->hist,
 			    (double)lat / 1e9);
 		}
 	}
@@ -293,7 +345,7 @@ add_kernel_exit(struct join *j, json_t *ev, const struct arbor_rec *r,
 		json_object_set_new(ev, "killer_comm", json_string("kernel"));
 	}
 	if (r->has_fatal && r->fatal.oom)
-		j->ops->add(j->ctx, M_OOM_KILLS, ps->path, NULL, 1);
+		j->ops->add(j->ctx, M_OOM_KILLS, ps->hist, NULL, 1);
 	ps->last_kexit_ns = r->ts;
 }
 
@@ -302,7 +354,7 @@ static void
 emit_exit(struct join *j, struct proc *p, const struct obs_msg *m)
 {
 	json_t *ev = msg_to_json(m);
-	struct path_state *ps = path_get(j, m->path);
+	struct path_state *ps = path_of(j, m);
 
 	if (p->kexit)
 		add_kernel_exit(j, ev, p->kexit, m, ps);
@@ -363,33 +415,64 @@ take_or_hold(struct join *j, struct proc *p, const struct obs_msg *m,
 		hold(j, p, &p->exit_msg, &p->exit_out, m, now);
 }
 
-/* The counters and gauges an event moves, whatever the join does. */
+/*
+ * The counters and gauges an event moves, whatever the join does. A pooled
+ * child's go under its supervisor, summed: its up is added and taken back.
+ * Health failures and OOM kills are labelled as histograms are (rare
+ * incidents; the event says which worker): summed, they are added as they
+ * grow.
+ */
 static void
 count(struct join *j, const struct obs_msg *m)
 {
+	struct path_state *ps;
+	bool pooled = m->labels & OBS_LABEL_POOLED;
+
 	switch (m->event) {
 	case EV_EXIT:
-		j->ops->set(j->ctx, M_CHILD_UP, m->path, NULL, 0);
-		j->ops->add(j->ctx, M_CHILD_EXITS, m->path,
-		    exit_reason_name(m->exit.reason), 1);
-		break;
 	case EV_READY:
-		j->ops->set(j->ctx, M_CHILD_UP, m->path, NULL, 1);
-		break;
 	case EV_RESTART:
-		j->ops->add(j->ctx, M_CHILD_RESTARTS, m->path, NULL, 1);
+	case EV_HEALTH:
+		ps = path_of(j, m);
 		break;
 	case EV_GIVE_UP:
 		j->ops->add(j->ctx, M_GIVE_UPS, m->path, NULL, 1);
+		return;
+	default:
+		return;
+	}
+	switch (m->event) {
+	case EV_EXIT:
+		if (!pooled)
+			j->ops->set(j->ctx, M_CHILD_UP, ps->series, NULL, 0);
+		else if (ps->up)
+			j->ops->add(j->ctx, M_CHILD_UP, ps->series, NULL, -1);
+		ps->up = false;
+		j->ops->add(j->ctx, M_CHILD_EXITS, ps->series,
+		    exit_reason_name(m->exit.reason), 1);
 		break;
-	case EV_HEALTH:
+	case EV_READY:
+		if (!pooled)
+			j->ops->set(j->ctx, M_CHILD_UP, ps->series, NULL, 1);
+		else if (!ps->up)
+			j->ops->add(j->ctx, M_CHILD_UP, ps->series, NULL, 1);
+		ps->up = true;
+		break;
+	case EV_RESTART:
+		j->ops->add(j->ctx, M_CHILD_RESTARTS, ps->series, NULL, 1);
+		break;
+	default:	/* EV_HEALTH */
 		/* Set from the engine's running count: an observability
 		 * restart loses nothing. */
-		if (m->failures_total)
-			j->ops->set(j->ctx, M_HEALTH_FAILURES, m->path, NULL,
+		if (!m->failures_total)
+			break;
+		if (ps->hist == ps->path)
+			j->ops->set(j->ctx, M_HEALTH_FAILURES, ps->path, NULL,
 			    (double)m->failures_total);
-		break;
-	default:
+		else if (m->failures_total > ps->health_seen)
+			j->ops->add(j->ctx, M_HEALTH_FAILURES, ps->hist, NULL,
+			    (double)(m->failures_total - ps->health_seen));
+		ps->health_seen = m->failures_total;
 		break;
 	}
 }
@@ -398,12 +481,13 @@ static void
 ready_latency(struct join *j, const struct obs_msg *m, uint64_t now)
 {
 	struct proc *p = proc_get(j, m->pid, false, now);
+	const char *label = path_of(j, m)->hist;
 
 	if (p && p->have_kexec && m->mono_ns > p->kexec_ns)
-		j->ops->observe(j->ctx, M_READY_LATENCY, m->path,
+		j->ops->observe(j->ctx, M_READY_LATENCY, label,
 		    (double)(m->mono_ns - p->kexec_ns) / 1e9);
 	else if (p && m->mono_ns > p->spawn_ns)
-		j->ops->observe(j->ctx, M_READY_LATENCY, m->path,
+		j->ops->observe(j->ctx, M_READY_LATENCY, label,
 		    (double)(m->mono_ns - p->spawn_ns) / 1e9);
 }
 
@@ -425,7 +509,7 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 		/* Started before the probes were there: follow it from now. */
 		if (j->kernel && m->mono_ns < j->attached_ns)
 			j->ops->track(j->ctx, m->pid);
-		path_get(j, m->path)->live_pid = m->pid;
+		path_of(j, m)->live_pid = m->pid;
 		break;
 	case EV_EXEC:	/* not up yet: a notify worker is up at EV_READY */
 	case EV_EXIT:
@@ -439,7 +523,7 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 		ready_latency(j, m, now);
 		break;
 	case EV_RESTART:
-		path_get(j, m->path)->restart_pending = true;
+		path_of(j, m)->restart_pending = true;
 		break;
 	case EV_CHILD_REMOVED:
 		j->ops->forget(j->ctx, m->path);
@@ -460,10 +544,14 @@ join_kernel(struct join *j, const struct arbor_rec *r, uint64_t now)
 	if (r->tgid != r->worker) {
 		/* A descendant: only an OOM kill of it is worth a count. */
 		struct proc *w = proc_get(j, (int)r->worker, false, now);
+		const struct path_state *ws;
 
 		if (r->kind == ARBOR_REC_EXIT && r->has_fatal && r->fatal.oom &&
-		    w && w->path)
-			j->ops->add(j->ctx, M_OOM_KILLS, w->path, NULL, 1);
+		    w && w->path) {
+			ws = path_get(j, w->path);
+			j->ops->add(j->ctx, M_OOM_KILLS,
+			    ws->hist ? ws->hist : ws->path, NULL, 1);
+		}
 		return;
 	}
 	if (!(p = proc_get(j, (int)r->tgid, true, now)))

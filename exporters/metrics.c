@@ -64,6 +64,7 @@ static const double bounds[] = {
 };
 #define NBOUNDS ARRAY_SIZE(bounds)
 #define LOG2_SLOTS 32
+#define NSLOTS_MAX (LOG2_SLOTS > NBOUNDS ? LOG2_SLOTS : NBOUNDS)
 
 struct series {
 	char *label;
@@ -149,8 +150,7 @@ static uint64_t *
 buckets(struct series *s)
 {
 	if (!s->buckets)
-		s->buckets = xcalloc(LOG2_SLOTS > NBOUNDS ? LOG2_SLOTS : NBOUNDS,
-		    sizeof(*s->buckets));
+		s->buckets = xcalloc(NSLOTS_MAX, sizeof(*s->buckets));
 	return s->buckets;
 }
 
@@ -240,14 +240,35 @@ reg_set_log2(struct registry *r, enum metric m, const char *label,
 {
 	struct series *s = find(r, m, label, NULL);
 
-	s->log2 = true;
 	s->count = 0;
 	s->value = 0;
+	if (s->buckets)
+		memset(s->buckets, 0, sizeof(*s->buckets) * NSLOTS_MAX);
+	reg_add_log2(r, m, label, slots, nslots);
+}
+
+void
+reg_add_log2(struct registry *r, enum metric m, const char *label,
+    const uint64_t *slots, int nslots)
+{
+	struct series *s = find(r, m, label, NULL);
+
+	s->log2 = true;
 	for (int k = 0; k < nslots && k < LOG2_SLOTS; k++) {
-		buckets(s)[k] = slots[k];
+		buckets(s)[k] += slots[k];
 		s->count += slots[k];
-		/* The kernel keeps counts only: the sum takes each slot's middle. */
 		s->value += (double)slots[k] * 1.5 * ldexp(1, k) / 1e9;
+	}
+}
+
+void
+reg_clear(struct registry *r, enum metric m)
+{
+	for (struct series *s = r->series[m]; s; s = s->next) {
+		s->count = 0;
+		s->value = 0;
+		if (s->buckets)
+			memset(s->buckets, 0, NSLOTS_MAX * sizeof(*s->buckets));
 	}
 }
 

@@ -48,6 +48,11 @@ void reg_observe(struct registry *, enum metric, const char *label,
 /* Replaces a run-queue histogram with log2 ns slots (from the kernel). */
 void reg_set_log2(struct registry *, enum metric, const char *label,
     const uint64_t *slots, int nslots);
+/* Adds log2 ns slots to a run-queue histogram (after reg_clear). */
+void reg_add_log2(struct registry *, enum metric, const char *label,
+    const uint64_t *slots, int nslots);
+/* Zeroes every series of a histogram family, kept (for a new sum). */
+void reg_clear(struct registry *, enum metric);
 /* Drops every series of a path that no longer exists. */
 void reg_forget(struct registry *, const char *path);
 /* The exposition, standard process_* metrics included. */

@@ -43,6 +43,9 @@ struct runq {
 	char *path;
 	uint64_t slots[ARBOR_HIST_SLOTS];
 	int64_t oom_seen;	/* the cgroup's oom_kill count last read */
+	uint64_t dropped_seen;	/* dropped log lines already added */
+	bool sum;		/* slots: the gone processes of the workers
+				 * labelled path (a supervisor's), not its own */
 	char *tail;		/* the stderr tail of its last exit, NULL: none */
 	struct runq *next;
 };
@@ -117,6 +120,18 @@ op_set(void *ctx, enum metric m, const char *path, const char *label,
 	reg_set(((struct obs *)ctx)->reg, m, path, label, v);
 }
 
+static struct runq *
+path_rec(struct obs *o, const char *path)
+{
+	struct runq **b = runq_slot(o, path);
+
+	if (!*b) {
+		*b = xcalloc(1, sizeof(**b));
+		(*b)->path = xstrdup(path);
+	}
+	return *b;
+}
+
 static void
 op_forget(void *ctx, const char *path)
 {
@@ -135,17 +150,17 @@ static void
 op_proc_gone(void *ctx, const char *path, int pid)
 {
 	struct obs *o = ctx;
+	const char *label = join_label(o->join, path, true);
 	struct arbor_hist h;
-	struct runq **b;
+	struct runq *r;
 
 	if (!o->probes || probes_runq(o->probes, (uint32_t)pid, &h) < 0)
 		return;
-	if (!*(b = runq_slot(o, path))) {
-		*b = xcalloc(1, sizeof(**b));
-		(*b)->path = xstrdup(path);
-	}
+	/* Kept by the label's record, which outlives a removed worker. */
+	r = path_rec(o, label);
+	r->sum = strcmp(label, path) != 0;
 	for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
-		(*b)->slots[k] += h.slots[k];
+		r->slots[k] += h.slots[k];
 	probes_runq_forget(o->probes, (uint32_t)pid);
 }
 
@@ -180,26 +195,16 @@ refresh_path(void *arg, const char *path, int live_pid)
 	uint64_t slots[ARBOR_HIST_SLOTS];
 	struct arbor_hist h;
 
-	if (r)
+	if (r && !r->sum)
 		memcpy(slots, r->slots, sizeof(slots));
 	else
 		memset(slots, 0, sizeof(slots));
 	if (live_pid && probes_runq(o->probes, (uint32_t)live_pid, &h) == 0)
 		for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
 			slots[k] += h.slots[k];
-	reg_set_log2(o->reg, M_RUNQ_LATENCY, path, slots, ARBOR_HIST_SLOTS);
-}
-
-static struct runq *
-path_rec(struct obs *o, const char *path)
-{
-	struct runq **b = runq_slot(o, path);
-
-	if (!*b) {
-		*b = xcalloc(1, sizeof(**b));
-		(*b)->path = xstrdup(path);
-	}
-	return *b;
+	/* Summed into its label's histogram, cleared before the round. */
+	reg_add_log2(o->reg, M_RUNQ_LATENCY, join_label(o->join, path, true),
+	    slots, ARBOR_HIST_SLOTS);
 }
 
 /*
@@ -219,7 +224,8 @@ oom_since(struct obs *o, const char *path, int64_t count)
 	d = count >= r->oom_seen ? count - r->oom_seen : count;
 	r->oom_seen = count;
 	if (d > 0 && !o->probes)
-		reg_add(o->reg, M_OOM_KILLS, path, NULL, (double)d);
+		reg_add(o->reg, M_OOM_KILLS, join_label(o->join, path, true),
+		    NULL, (double)d);
 	return d;
 }
 
@@ -228,12 +234,19 @@ static void
 cg_refresh_path(void *arg, const char *path, int live_pid)
 {
 	struct obs *o = arg;
+	const char *label = join_label(o->join, path, false);
+	bool pooled = strcmp(label, path) != 0;
 	struct cg_fig f;
 
 	(void)live_pid;
-	if (!cgstat_read(&o->a->cg, path, true,
-	    CG_FIG_BASIC | CG_FIG_PRESSURE | CG_FIG_OOM, &f))
+	/* A pooled child's OOM kills are its own; the rest is its pool's,
+	 * whose cgroup holds them all (v2; v1 groups only for leaves). */
+	if (pooled && cgstat_read(&o->a->cg, path, true, CG_FIG_OOM, &f))
+		oom_since(o, path, f.oom_kills);
+	if (!cgstat_read(&o->a->cg, label, !pooled,
+	    CG_FIG_BASIC | CG_FIG_PRESSURE | (pooled ? 0 : CG_FIG_OOM), &f))
 		return;
+	path = label;
 	if (f.cpu_user_s >= 0)
 		reg_set(o->reg, M_CHILD_CPU, path, "user", f.cpu_user_s);
 	if (f.cpu_system_s >= 0)
@@ -247,7 +260,8 @@ cg_refresh_path(void *arg, const char *path, int live_pid)
 		if (f.pressure_s[p] >= 0)
 			reg_set(o->reg, M_CHILD_PRESSURE, path,
 			    cg_psi_name((enum cg_psi)p), f.pressure_s[p]);
-	oom_since(o, path, f.oom_kills);
+	if (!pooled)
+		oom_since(o, path, f.oom_kills);
 }
 
 /* A status tree gets each node's figures (null where there are none). */
@@ -296,7 +310,13 @@ refresh(struct obs *o)
 		join_each_path(o->join, cg_refresh_path, o);
 	if (!o->probes)
 		return;
+	reg_clear(o->reg, M_RUNQ_LATENCY);
 	join_each_path(o->join, refresh_path, o);
+	for (size_t b = 0; b < RUNQ_BUCKETS; b++)
+		for (struct runq *r = o->runq[b]; r; r = r->next)
+			if (r->sum)
+				reg_add_log2(o->reg, M_RUNQ_LATENCY, r->path,
+				    r->slots, ARBOR_HIST_SLOTS);
 	if (probes_runq(o->probes, ARBOR_SELF_KEY, &h) == 0) {
 		for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
 			slots[k] = h.slots[k];
@@ -390,6 +410,27 @@ drain_queue(struct obs *o)
 	}
 }
 
+/*
+ * A worker's dropped lines (its running count) under its label, as
+ * histograms are: a supervisor's sums its workers', added as they grow.
+ */
+static void
+log_dropped(struct obs *o, const char *path, uint64_t total)
+{
+	const char *label = join_label(o->join, path, true);
+	struct runq *r;
+
+	if (strcmp(label, path) == 0) {
+		reg_set(o->reg, M_LOG_DROPPED, path, NULL, (double)total);
+		return;
+	}
+	r = path_rec(o, path);
+	if (total > r->dropped_seen)
+		reg_add(o->reg, M_LOG_DROPPED, label, NULL,
+		    (double)(total - r->dropped_seen));
+	r->dropped_seen = total;
+}
+
 /* The worker-output thread's notes: exits' stderr tails, dropped lines. */
 static void
 take_notes(struct obs *o)
@@ -417,8 +458,7 @@ take_notes(struct obs *o)
 			}
 		}
 		if (t->dropped)
-			reg_set(o->reg, M_LOG_DROPPED, t->path, NULL,
-			    (double)t->dropped);
+			log_dropped(o, t->path, t->dropped);
 	}
 }
 

@@ -64,6 +64,13 @@ def raise_nofile():
         pass    # no CAP_SYS_RESOURCE: what the hard limit allows
 
 
+def heap_bytes(sock):
+    """arbord's heap in use (mallinfo2), as arborctl daemon says it."""
+    out = subprocess.run([ARBORCTL, "-s", sock, "daemon"], capture_output=True, text=True,
+                         timeout=60).stdout
+    return int(dict(line.split() for line in out.splitlines())["heap_bytes"])
+
+
 def run(count, captured=True):
     d = tempfile.mkdtemp(prefix="arbor-scale-", dir="/dev/shm")
     sock = os.path.join(d, "sock")
@@ -98,6 +105,7 @@ def run(count, captured=True):
             break
     time.sleep(1)
     res["arbord RSS MiB"] = round(rss_kb(p.pid) / 1024, 1)
+    res["arbord heap MiB"] = round(heap_bytes(sock) / 1048576, 2)
     # idle: the core thread's context switches over 10 s
     s0 = core_switches(p.pid)
     time.sleep(10)
@@ -105,11 +113,19 @@ def run(count, captured=True):
     t1 = time.monotonic()
     status(sock)
     res["status --json s"] = round(time.monotonic() - t1, 3)
+    # End to end, as a user types them (target <= 60 ms at 10,000).
+    for args, key in ((["status", "--json"], "arborctl status --json s"),
+                      (["status"], "arborctl status s"),
+                      (["status", "root/pool/w0"], "arborctl status PATH s")):
+        t1 = time.monotonic()
+        subprocess.run([ARBORCTL, "-s", sock] + args, stdout=subprocess.DEVNULL, timeout=60)
+        res[key] = round(time.monotonic() - t1, 3)
     try:
         t1 = time.monotonic()
         body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30).read()
         res["/metrics s"] = round(time.monotonic() - t1, 3)
         res["/metrics KiB"] = round(len(body) / 1024, 1)
+        res["/metrics samples"] = sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#"))
     except Exception as e:
         res["/metrics s"] = "failed: %s" % e
     # storm: every worker killed at once
@@ -185,6 +201,13 @@ def main():
         per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
         print("  arbord RSS per worker (from %d to %d workers, output %s, %s): %.2f KiB (target <= 3 KiB)" % (
             a["workers"], b["workers"], a["output"], b["output"], per))
+        heap = (b["arbord heap MiB"] - a["arbord heap MiB"]) * 1024 / (b["workers"] - a["workers"])
+        print("  arbord heap per worker (mallinfo2, from %d to %d workers): %.2f KiB (target <= 3 KiB)" % (
+            a["workers"], b["workers"], heap))
+        print("  at %d workers: /metrics %s KiB, %s samples, scraped in %s s (targets <= 2500 KiB, <= 0.1 s); "
+              "arborctl status --json %s s, status %s s (target <= 0.06 s), status PATH %s s" % (
+                  b["workers"], b.get("/metrics KiB"), b.get("/metrics samples"), b.get("/metrics s"),
+                  b["arborctl status --json s"], b["arborctl status s"], b["arborctl status PATH s"]))
     if len(captured) >= 2:
         ns = sorted(captured)
         a, b = captured[ns[0]], captured[ns[-1]]

@@ -132,7 +132,7 @@ CONF
 test_memory_max_gives_a_real_oom_kill_counted_without_bpf() {
 	need_cgroups || return $?
 	conf tree <<CONF
-observability = { bpf = "off"; };
+observability = { bpf = "off"; histograms = "worker"; };
 tree = { strategy = "one_for_one"; children = (
   { name = "hog"; command = ["/usr/bin/tail", "/dev/zero"]; restart = "temporary"; memory_max = "64M"; memory_swap_max = 0; },
   { name = "sibling"; command = ["/bin/sleep", "1000"]; }

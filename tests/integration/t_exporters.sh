@@ -26,7 +26,7 @@ test_metrics_endpoint() {
 	scrape >"$T/plain" || return 1
 	promtool check metrics <"$T/plain" >&2 || fail "promtool check metrics failed" || return 1
 	grep -qx 'arbor_child_up{path="root/w"} 1' "$T/plain" || fail "no arbor_child_up for root/w" || return 1
-	grep -q 'arbor_child_up{path="root/odd-name.x_y/c.d-e.1"} 1' "$T/plain" || fail "odd path missing" || return 1
+	grep -q 'arbor_child_up{path="root/odd-name.x_y"} 1' "$T/plain" || fail "odd pool path missing" || return 1
 	for m in arbor_child_restarts_total arbor_child_exits_total arbor_supervisor_give_ups_total \
 	    arbor_restart_latency_seconds arbor_exit_detect_latency_seconds arbor_ready_latency_seconds \
 	    arbor_runqueue_latency_seconds arbor_oom_kills_total arbor_bpf_enabled \
@@ -53,6 +53,66 @@ test_child_up_follows_readiness() {
 	assert_eq "up before READY=1 (no series or 0)" 0 "${up:-0}" || return 1
 	wait_for "ready" is_state root/late running || return 1
 	wait_for "up after READY=1" bash -c "$ARBORCTL -s $T/sock metrics | grep -qx 'arbor_child_up{path=\"root/late\"} 1'"
+}
+
+# series_of PATH: the samples labelled path="PATH" exactly.
+series_of() { grep -v '^#' "$T/m" | grep -F "{path=\"$1\"" ; }
+
+# SPEC: a static worker costs at most 12 series, histograms per supervisor by
+# default. The worker here has exited for all three reasons.
+test_a_static_worker_costs_at_most_twelve_series() {
+	exp_conf '{ name = "w"; restart = "transient"; restart_delay = 10;
+  command = ["/bin/sh", "-c", "while [ ! -e '"$T"'/go ]; do sleep 0.02; done; [ -e '"$T"'/crashed ] || { touch '"$T"'/crashed; exit 1; }; [ -e '"$T"'/done ] || { touch '"$T"'/done; exit 0; }; exec sleep 1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	# The crash comes once the probes are there (if they can be): the
+	# restart gap needs their exec time.
+	local bpf=0
+	wait_for "bpf attached" bash -c "$ARBORCTL -s $T/sock metrics | grep -qx 'arbor_bpf_enabled 1'" 2>/dev/null && bpf=1
+	touch "$T/go"
+	wait_for "a crash and a normal exit" test -e "$T/done" || return 1
+	ctl start root/w >/dev/null 2>&1
+	wait_for "w running" is_state root/w running || return 1
+	ctl restart root/w || return 1
+	wait_for "w running again" is_state root/w running || return 1
+	wait_for "three exit reasons" bash -c "[ \$($ARBORCTL -s $T/sock metrics | grep -c '^arbor_child_exits_total{path=\"root/w\"') = 3 ]" || return 1
+	ctl metrics >"$T/m" || return 1
+	local n=$(series_of root/w | wc -l)
+	echo "report: root/w: $n series: $(series_of root/w | sed 's/{.*//' | sort | uniq -c | awk '{ printf "%s %s, ", $2, $1 }')"
+	[ "$n" -le 12 ] || fail "root/w has $n series" || return 1
+	series_of root/w | grep -q '_bucket' && { fail "a histogram per worker by default"; return 1; }
+	if [ $bpf = 1 ]; then
+		series_of root | grep -q '^arbor_restart_latency_seconds_count{path="root"} [1-9]' ||
+			fail "no restart-latency histogram for the supervisor: $(series_of root | grep -v _bucket)" || return 1
+	else
+		echo "no BPF here: the supervisor's restart-latency histogram not checked"
+	fi
+	stop_arbord
+	# histograms = "worker": the worker has them again.
+	exp_conf "{ name = \"w\"; command = [\"/usr/bin/env\", \"python3\", \"$HELPERS/notifier.py\", \"--ready\"]; ready = \"notify\"; }" 'histograms = "worker";'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "a worker's ready histogram" bash -c "$ARBORCTL -s $T/sock metrics | grep -q '^arbor_ready_latency_seconds_count{path=\"root/w\"} 1'"
+}
+
+# A pool's children are counted under their supervisor: a day of short
+# children leaves no series of their own.
+test_pool_children_are_counted_under_their_supervisor() {
+	exp_conf '{ name = "pool"; strategy = "simple_one_for_one"; intensity = 1000; period = 10;
+  template = { name = "job"; restart = "transient"; command = ["/bin/sh", "-c", "[ \"$0\" = stay ] && exec sleep 1000; exit 1"]; restart_delay = 10; }; }'
+	start_arbord "$T/tree.conf" || return 1
+	local i
+	for i in 1 2 3; do ctl start-child root/pool stay >/dev/null || return 1; done
+	for i in $(seq 20); do ctl start-child root/pool >/dev/null || return 1; done
+	wait_for "3 up" bash -c "$ARBORCTL -s $T/sock metrics | grep -qx 'arbor_child_up{path=\"root/pool\"} 3'" || return 1
+	# The crashers are restarted until each is given up... by the pool's
+	# intensity or terminated: terminate them all, which removes them.
+	for i in $(seq 4 23); do ctl terminate-child "root/pool/job.$i" >/dev/null 2>&1; done
+	wait_for "crashers gone" bash -c "[ \$($ARBORCTL -s $T/sock status root/pool --json | jq '.children | length') = 3 ]" || return 1
+	ctl metrics >"$T/m" || return 1
+	grep -v '^#' "$T/m" | grep -q 'path="root/pool/' && { fail "series of a pool child: $(grep 'path="root/pool/' "$T/m" | head -3)"; return 1; }
+	local r=$(ctl status root/pool --json | jq '[.children[].restarts] | add')
+	assert_eq "up" 3 "$(series_of root/pool | awk '$1 == "arbor_child_up{path=\"root/pool\"}" { print $2 }')" || return 1
+	[ "$(series_of root/pool | awk '/^arbor_child_restarts_total/ { print $2 }')" -ge 20 ] ||
+		fail "pool restarts: $(series_of root/pool | grep restarts)"
 }
 
 test_real_prometheus_scrapes_arbord() {

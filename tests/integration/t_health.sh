@@ -77,8 +77,9 @@ test_http_check_turns_unhealthy_on_500_and_restarts_the_worker() {
 	has_event root/api restart || fail "no restart event" || return 1
 	assert_eq "restarts" 1 "$(json root/api .restarts)" || return 1
 	assert_eq "last_exit.cause" unhealthy "$(json root/api .last_exit.cause)" || return 1
+	# Counted as histograms are: under the supervisor by default.
 	assert_eq "arbor_child_health_failures_total" 2 \
-	    "$(metric 'arbor_child_health_failures_total{path="root/api"}')"
+	    "$(metric 'arbor_child_health_failures_total{path="root"}')"
 }
 
 # hanging_exec_check DAEMON_KEYS ESCAPE: an exec check that hangs, with a

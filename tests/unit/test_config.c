@@ -509,6 +509,8 @@ daemon_and_observability_values(void **state)
 	    "F:1: observability: bpf: expected \"auto\", \"on\" or \"off\", got \"maybe\"");
 	refused("observability = { metrics_listen = \"localhost\"; };\n" TREE(""),
 	    "F:1: observability: metrics_listen: expected \"HOST:PORT\" or \"\", got \"localhost\"");
+	refused("observability = { histograms = \"path\"; };\n" TREE(""),
+	    "F:1: observability: histograms: expected \"supervisor\" or \"worker\", got \"path\"");
 	refused("observability = { event_log = \"events.log\"; };\n" TREE(""),
 	    "F:1: observability: event_log: \"events.log\" is not an absolute path");
 	refused("observability = { event_log_max_bytes = 10; };\n" TREE(""),
@@ -618,6 +620,7 @@ defaults_match_the_spec(void **state)
 	assert_null(sp->socket);
 	assert_int_equal(sp->bpf, BPF_AUTO);
 	assert_string_equal(sp->metrics_listen, "127.0.0.1:9725");
+	assert_false(sp->histograms_per_worker);
 	assert_int_equal(sp->event_log_max_bytes, 16777216);
 	assert_int_equal(sp->event_log_keep, 5);
 	assert_string_equal(sp->root->name, "root");

@@ -423,6 +423,57 @@ missing_or_empty_tail_never_holds_an_exit_long(void **state)
 	fake_free(f);
 }
 
+/* labels: OBS_LABEL_* for a core event of path. */
+static void
+send_labelled(struct fake *f, enum event_kind k, const char *path, int pid,
+    uint8_t labels, uint64_t t)
+{
+	struct obs_msg m = core(k, path, pid, t);
+
+	m.labels = labels;
+	m.exit.reason = EXIT_CRASH;
+	join_core(f->j, &m, t);
+}
+
+/*
+ * A pool's children count under the supervisor: up is added and taken back
+ * once per child (an exit twice is no second -1), their restarts and exits
+ * added there; a static worker's histograms go to its supervisor's.
+ */
+static void
+pooled_children_and_supervisor_histograms(void **state)
+{
+	struct fake *f = fake_new(false);
+	const uint8_t pool = OBS_LABEL_POOLED | OBS_LABEL_HIST_PARENT;
+	char want[1024];
+
+	(void)state;
+	send_labelled(f, EV_SPAWN, "root/pool/job.1", 11, pool, 1 * MS);
+	send_labelled(f, EV_READY, "root/pool/job.1", 11, pool, 2 * MS);
+	send_labelled(f, EV_READY, "root/pool/job.1", 11, pool, 3 * MS);
+	send_labelled(f, EV_SPAWN, "root/pool/job.2", 12, pool, 4 * MS);
+	send_labelled(f, EV_READY, "root/pool/job.2", 12, pool, 5 * MS);
+	send_labelled(f, EV_EXIT, "root/pool/job.1", 11, pool, 6 * MS);
+	send_labelled(f, EV_EXIT, "root/pool/job.1", 11, pool, 7 * MS);
+	send_labelled(f, EV_RESTART, "root/pool/job.1", 0, pool, 8 * MS);
+	snprintf(want, sizeof(want),
+	    "add %d root/pool - 1; observe %d root/pool 0.001; "
+	    "observe %d root/pool 0.002; "
+	    "add %d root/pool - 1; observe %d root/pool 0.001; "
+	    "add %d root/pool - -1; add %d root/pool crash 1; "
+	    "add %d root/pool crash 1; add %d root/pool - 1; ",
+	    M_CHILD_UP, M_READY_LATENCY, M_READY_LATENCY, M_CHILD_UP,
+	    M_READY_LATENCY, M_CHILD_UP, M_CHILD_EXITS, M_CHILD_EXITS,
+	    M_CHILD_RESTARTS);
+	assert_string_equal(f->log, want);
+	f->log[0] = 0;
+	send_labelled(f, EV_SPAWN, "root/w", 21, OBS_LABEL_HIST_PARENT, 10 * MS);
+	send_labelled(f, EV_READY, "root/w", 21, OBS_LABEL_HIST_PARENT, 12 * MS);
+	snprintf(want, sizeof(want), "observe %d root 0.002; ", M_READY_LATENCY);
+	assert_string_equal(f->log, want);
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -439,6 +490,7 @@ main(void)
 		cmocka_unit_test(exit_waits_for_its_stderr_tail_from_either_side),
 		cmocka_unit_test(missing_or_empty_tail_never_holds_an_exit_long),
 		cmocka_unit_test(restart_latency_while_the_exit_waits_for_its_tail),
+		cmocka_unit_test(pooled_children_and_supervisor_histograms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
