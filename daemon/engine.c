@@ -37,6 +37,7 @@ enum sup_end {
 };
 
 struct enode {
+	struct enode *pid_next;	/* same bucket of the engine's pid index */
 	struct engine *eng;
 	struct enode *parent;
 	const struct spec_node *spec;
@@ -111,6 +112,10 @@ struct engine {
 	 * changed: the loop asks after every batch of events. */
 	uint64_t next;
 	bool next_stale;
+	/* Workers by pid (engine_find_pid, once per notify datagram and per
+	 * exit): chained, grown to keep at most one a bucket on average. */
+	struct enode **pids;
+	size_t npids, pid_buckets;	/* pid_buckets: a power of 2 */
 };
 
 static void sup_step(struct enode *s, uint64_t now);
@@ -154,11 +159,62 @@ node_new(struct engine *e, struct enode *parent, const struct spec_node *sp,
 	return n;
 }
 
+static size_t
+pid_bucket(const struct engine *e, int pid)
+{
+	return ((uint32_t)pid * 2654435761u) & (e->pid_buckets - 1);
+}
+
+static void
+pid_unindex(struct enode *n)
+{
+	struct engine *e = n->eng;
+
+	if (n->pid <= 0 || !e->pids)
+		return;
+	for (struct enode **p = &e->pids[pid_bucket(e, n->pid)]; *p;
+	    p = &(*p)->pid_next)
+		if (*p == n) {
+			*p = n->pid_next;
+			e->npids--;
+			return;
+		}
+}
+
+/* n->pid is set: index it, growing the table first if it is full. */
+static void
+pid_index(struct enode *n)
+{
+	struct engine *e = n->eng;
+	size_t b;
+
+	if (e->npids >= e->pid_buckets) {
+		size_t old = e->pid_buckets;
+		struct enode **was = e->pids;
+
+		e->pid_buckets = old ? old * 2 : 64;
+		e->pids = xcalloc(e->pid_buckets, sizeof(*e->pids));
+		for (size_t i = 0; i < old; i++)
+			for (struct enode *m = was[i], *next; m; m = next) {
+				next = m->pid_next;
+				b = pid_bucket(e, m->pid);
+				m->pid_next = e->pids[b];
+				e->pids[b] = m;
+			}
+		free(was);
+	}
+	b = pid_bucket(e, n->pid);
+	n->pid_next = e->pids[b];
+	e->pids[b] = n;
+	e->npids++;
+}
+
 static void
 node_free(struct enode *n)
 {
 	if (!n)
 		return;
+	pid_unindex(n);
 	for (size_t i = 0; i < n->nchildren; i++)
 		node_free(n->children[i]);
 	free(n->children);
@@ -191,6 +247,7 @@ engine_free(struct engine *e)
 	if (!e)
 		return;
 	node_free(e->root);
+	free(e->pids);
 	free(e);
 }
 
@@ -472,6 +529,7 @@ node_stopped(struct enode *n, const struct exit_info *ei, bool record,
 
 	n->ran_ns = n->started_ns ? now - n->started_ns : 0;
 	n->state = NS_STOPPED;
+	pid_unindex(n);
 	n->pid = 0;
 	n->started_ns = 0;
 	n->failed = false;
@@ -653,7 +711,9 @@ start_worker(struct enode *n, uint64_t now)
 		arm(n, TK_FAILED_START, now);
 		return;
 	}
+	pid_unindex(n);
 	n->pid = pid;
+	pid_index(n);
 	n->spawned_ns = now;
 	n->h_result = n->h_reported = -1;
 	n->h_passed = false;
@@ -1634,24 +1694,15 @@ engine_find(const struct engine *e, const char *path)
 	return *path ? NULL : n;
 }
 
-static struct enode *
-find_pid(struct enode *n, int pid)
-{
-	if (!n->spec->is_supervisor)
-		return n->pid == pid && alive(n) ? n : NULL;
-	for (size_t i = 0; i < n->nchildren; i++) {
-		struct enode *f = find_pid(n->children[i], pid);
-
-		if (f)
-			return f;
-	}
-	return NULL;
-}
-
 struct enode *
 engine_find_pid(const struct engine *e, int pid)
 {
-	return pid > 0 ? find_pid(e->root, pid) : NULL;
+	if (pid <= 0 || !e->pids)
+		return NULL;
+	for (struct enode *n = e->pids[pid_bucket(e, pid)]; n; n = n->pid_next)
+		if (n->pid == pid && alive(n))
+			return n;
+	return NULL;
 }
 
 size_t enode_nchildren(const struct enode *n) { return n->nchildren; }

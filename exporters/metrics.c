@@ -331,6 +331,22 @@ put_labels(FILE *f, const struct family *fam, const struct series *s,
 	fputc('}', f);
 }
 
+/*
+ * The shortest of 15 or 17 digits that reads back as the same double:
+ * 0.003325 rather than 0.0033249999999999998, a tenth of a sample's bytes
+ * at 10,000 workers, and still exact.
+ */
+static void
+put_value(FILE *f, double v)
+{
+	char s[40];
+
+	snprintf(s, sizeof(s), "%.15g", v);
+	if (strtod(s, NULL) != v)
+		snprintf(s, sizeof(s), "%.17g", v);
+	fprintf(f, " %s\n", s);
+}
+
 static void
 put_histogram(FILE *f, const struct family *fam, struct series *s)
 {
@@ -434,7 +450,7 @@ registry_format(struct registry *r, FILE *f)
 			}
 			fputs(fam->name, f);
 			put_labels(f, fam, s, NULL);
-			fprintf(f, " %.17g\n", s->value);
+			put_value(f, s->value);
 		}
 	}
 	process_metrics(f);

@@ -37,6 +37,47 @@ label_values_are_escaped(void **state)
 	registry_free(r);
 }
 
+/* Values as short as they can be and still read back exactly. */
+static void
+values_are_short_and_exact(void **state)
+{
+	struct registry *r = registry_new();
+	double third = 0.1 + 0.2;
+	char *t;
+
+	(void)state;
+	reg_set(r, M_CHILD_CPU, "a", "user", 0.003325);
+	reg_set(r, M_CHILD_CPU, "b", "user", third);
+	reg_set(r, M_CHILD_MEMORY, "a", NULL, 123456789012.0);
+	t = format(r);
+	assert_non_null(strstr(t, "{path=\"a\",mode=\"user\"} 0.003325\n"));
+	assert_non_null(strstr(t, "{path=\"b\",mode=\"user\"} 0.30000000000000004\n"));
+	assert_non_null(strstr(t, "arbor_child_memory_bytes{path=\"a\"} 123456789012\n"));
+	free(t);
+	registry_free(r);
+}
+
+/* Pooled runs: reg_clear then reg_add_log2 sums histograms into one. */
+static void
+log2_histograms_sum_after_a_clear(void **state)
+{
+	struct registry *r = registry_new();
+	uint64_t a[32] = { [3] = 2 }, b[32] = { [3] = 1, [5] = 4 };
+	char *t;
+
+	(void)state;
+	reg_set_log2(r, M_RUNQ_LATENCY, "root", a, 32);
+	reg_clear(r, M_RUNQ_LATENCY);
+	reg_add_log2(r, M_RUNQ_LATENCY, "root", a, 32);
+	reg_add_log2(r, M_RUNQ_LATENCY, "root", b, 32);
+	t = format(r);
+	assert_non_null(strstr(t, "arbor_runqueue_latency_seconds_count{path=\"root\"} 7\n"));
+	/* le 16 ns holds slot 3 (8-16 ns): 2 + 1 */
+	assert_non_null(strstr(t, "arbor_runqueue_latency_seconds_bucket{path=\"root\",le=\"1.6e-08\"} 3\n"));
+	free(t);
+	registry_free(r);
+}
+
 static void
 every_family_has_help_and_type(void **state)
 {
@@ -150,6 +191,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(label_values_are_escaped),
+		cmocka_unit_test(values_are_short_and_exact),
+		cmocka_unit_test(log2_histograms_sum_after_a_clear),
 		cmocka_unit_test(every_family_has_help_and_type),
 		cmocka_unit_test(histogram_buckets_are_cumulative_from_us_to_a_minute),
 		cmocka_unit_test(log2_histograms_from_the_kernel),
