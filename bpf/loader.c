@@ -56,7 +56,7 @@ on_record(void *ctx, void *data, size_t len)
 {
 	struct probes *p = ctx;
 
-	if (len >= sizeof(struct arbor_rec))
+	if (p->fn && len >= sizeof(struct arbor_rec))
 		p->fn(p->ctx, data);
 	return 0;
 }
@@ -145,6 +145,13 @@ probes_open(pid_t tgid, pid_t core_tid, const struct probes_cgroup *cg,
 cleanup:
 	probes_close(p);
 	return NULL;
+}
+
+void
+probes_rebind(struct probes *p, probes_rec_fn fn, void *ctx)
+{
+	p->fn = fn;
+	p->ctx = ctx;
 }
 
 void

@@ -35,6 +35,9 @@ struct probes_cgroup {
 struct probes *probes_open(pid_t tgid, pid_t core_tid,
     const struct probes_cgroup *cg, probes_rec_fn, void *ctx, char *err,
     size_t errlen);
+/* Records go to fn(ctx) from now on: a new observability thread takes over
+ * probes its predecessor loaded (nothing is loaded or attached again). */
+void probes_rebind(struct probes *, probes_rec_fn, void *ctx);
 /* Detaches every program and frees everything. */
 void probes_close(struct probes *);
 /* An fd that is readable when records wait; then call probes_consume. */

@@ -13,6 +13,7 @@
 #include "../exporters/obs.h"
 #include "event.h"
 #include "obswatch.h"
+#include "../bpf/loader.h"
 #include "log.h"
 #include "util.h"
 
@@ -35,6 +36,8 @@ struct obswatch {
 	uint64_t started_ns;
 	uint32_t backoff_ms;
 	uint64_t restarts;
+	struct probes *probes;	/* loaded by a thread, kept for the next */
+	uint64_t probes_ns;
 	/* What every incarnation is given. */
 	enum bpf_mode bpf;
 	char *event_log;
@@ -79,6 +82,8 @@ start_thread(struct obswatch *w)
 	a->restarts = w->restarts;
 	cg_view_copy(&a->cg, &w->cg);
 	a->out = w->out;
+	a->kept = &w->probes;
+	a->kept_ns = &w->probes_ns;
 	/* The thread takes no signal: all go to the core's signalfd. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -132,7 +137,7 @@ on_stall(void *owner, uint32_t events)
 		return;
 	/*
 	 * Cancellation takes effect where the thread waits; its cleanup
-	 * detaches BPF and writes exitw, where the join happens. A thread
+	 * leaves the probes to the next thread and writes exitw, where the join happens. A thread
 	 * stuck elsewhere cannot be stopped, and observability stays off.
 	 */
 	w->cancelling = true;
@@ -232,6 +237,7 @@ obswatch_stop(struct obswatch *w)
 		}
 		args_free(w->args);
 	}
+	probes_close(w->probes);
 	reactor_unwatch(w->r, &w->exitw);
 	reactor_unwatch(w->r, &w->stallw);
 	reactor_unwatch(w->r, &w->restartw);

@@ -469,8 +469,17 @@ load_bpf(struct obs *o)
 	static atomic_bool said;
 	char err[256];
 
-	if (o->a->bpf == BPF_OFF)
+	if (o->a->bpf == BPF_OFF) {
+		probes_close(*o->a->kept);	/* a reload turned them off */
+		*o->a->kept = NULL;
 		return;
+	}
+	if (*o->a->kept) {
+		o->probes = *o->a->kept;
+		o->attached_ns = *o->a->kept_ns;
+		probes_rebind(o->probes, on_record, o);
+		return;
+	}
 	if (o->a->fault == OBS_FAULT_BPF)
 		snprintf(err, sizeof(err), "injected fault (ARBOR_OBS_FAULT=bpf)");
 	else {
@@ -483,6 +492,8 @@ load_bpf(struct obs *o)
 		    sizeof(err));
 		if (o->probes) {
 			o->attached_ns = mono_ns();
+			*o->a->kept = o->probes;
+			*o->a->kept_ns = o->attached_ns;
 			log_msg(LOG_INFO, "eBPF probes attached");
 			return;
 		}
@@ -501,7 +512,9 @@ cleanup(void *arg)
 	struct obs *o = arg;
 	uint64_t one = 1;
 
-	probes_close(o->probes);
+	/* The probes stay loaded and attached for the next thread (kept). */
+	if (o->probes)
+		probes_rebind(o->probes, NULL, NULL);
 	eventlog_close(o->log);
 	http_close(o->http);
 	server_free(o->server);

@@ -36,6 +36,15 @@ struct obs_args {
 	uint64_t restarts;	/* for arbor_obs_restarts_total */
 	struct cg_view cg;	/* nodes' cgroup files; v2_base NULL: none */
 	struct outlog *out;	/* worker output's notes; NULL: none */
+	/*
+	 * The probes, kept by the watcher across the thread's restarts: the
+	 * first thread loads and attaches them, the next ones take them over
+	 * (a BPF load is the verifier's tens of milliseconds of CPU, beside
+	 * the core's). Written by the thread, read by the watcher after the
+	 * join; the watcher closes them when arbord ends.
+	 */
+	struct probes **kept;
+	uint64_t *kept_ns;	/* when they were attached */
 };
 
 /* A thread's heartbeat period, and how long without one is a stall. */

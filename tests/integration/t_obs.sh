@@ -177,6 +177,24 @@ test_faults_leave_supervision_exact() {
 	grep -q "eBPF unavailable: injected fault" "$T/log.bpf" || fail "bpf fault not reported"
 }
 
+# A restarted observability thread takes over the probes its predecessor
+# loaded: they are attached once, and a kill while no thread runs is still
+# attributed (its record waited in the kept ring buffer).
+test_a_restarted_observability_thread_keeps_the_probes() {
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	ARBOR_OBS_FAULT=crash start_obs "$T/tree.conf" || return 1
+	needs_bpf || return $?
+	wait_for "two restarts of the thread" bash -c "[ \$(grep -c 'observability thread ended' $T/log) -ge 2 ]" || return 1
+	local p=$(pid_of root/w)
+	sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
+	local killer=$(cat "$T/killer")
+	wait_for "the exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
+	assert_eq "attribution across restarts" "$killer kill" \
+		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm)"')" || return 1
+	wait_for "a third restart" bash -c "[ \$(grep -c 'observability thread ended' $T/log) -ge 3 ]" || return 1
+	assert_eq "probes attached once" 1 "$(grep -c 'eBPF probes attached' "$T/log")"
+}
+
 test_bpf_on_failure_is_loud_never_fatal() {
 	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }' 'bpf = "on";'
 	ARBOR_OBS_FAULT=bpf start_obs "$T/tree.conf" || return 1
