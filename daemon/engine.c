@@ -37,7 +37,7 @@ enum sup_end {
 };
 
 struct enode {
-	struct enode *pid_next;	/* same bucket of the engine's pid index */
+	struct pid_link pid_link;	/* in the engine's pid index */
 	struct engine *eng;
 	struct enode *parent;
 	const struct spec_node *spec;
@@ -112,10 +112,8 @@ struct engine {
 	 * changed: the loop asks after every batch of events. */
 	uint64_t next;
 	bool next_stale;
-	/* Workers by pid (engine_find_pid, once per notify datagram and per
-	 * exit): chained, grown to keep at most one a bucket on average. */
-	struct enode **pids;
-	size_t npids, pid_buckets;	/* pid_buckets: a power of 2 */
+	/* Workers by pid (engine_find_pid: once per notify datagram). */
+	struct pid_index pids;
 };
 
 static void sup_step(struct enode *s, uint64_t now);
@@ -159,54 +157,18 @@ node_new(struct engine *e, struct enode *parent, const struct spec_node *sp,
 	return n;
 }
 
-static size_t
-pid_bucket(const struct engine *e, int pid)
-{
-	return ((uint32_t)pid * 2654435761u) & (e->pid_buckets - 1);
-}
-
 static void
 pid_unindex(struct enode *n)
 {
-	struct engine *e = n->eng;
-
-	if (n->pid <= 0 || !e->pids)
-		return;
-	for (struct enode **p = &e->pids[pid_bucket(e, n->pid)]; *p;
-	    p = &(*p)->pid_next)
-		if (*p == n) {
-			*p = n->pid_next;
-			e->npids--;
-			return;
-		}
+	if (n->pid > 0)
+		pid_index_del(&n->eng->pids, &n->pid_link);
 }
 
-/* n->pid is set: index it, growing the table first if it is full. */
 static void
 pid_index(struct enode *n)
 {
-	struct engine *e = n->eng;
-	size_t b;
-
-	if (e->npids >= e->pid_buckets) {
-		size_t old = e->pid_buckets;
-		struct enode **was = e->pids;
-
-		e->pid_buckets = old ? old * 2 : 64;
-		e->pids = xcalloc(e->pid_buckets, sizeof(*e->pids));
-		for (size_t i = 0; i < old; i++)
-			for (struct enode *m = was[i], *next; m; m = next) {
-				next = m->pid_next;
-				b = pid_bucket(e, m->pid);
-				m->pid_next = e->pids[b];
-				e->pids[b] = m;
-			}
-		free(was);
-	}
-	b = pid_bucket(e, n->pid);
-	n->pid_next = e->pids[b];
-	e->pids[b] = n;
-	e->npids++;
+	n->pid_link.pid = n->pid;
+	pid_index_add(&n->eng->pids, &n->pid_link);
 }
 
 static void
@@ -247,7 +209,7 @@ engine_free(struct engine *e)
 	if (!e)
 		return;
 	node_free(e->root);
-	free(e->pids);
+	pid_index_free(&e->pids);
 	free(e);
 }
 
@@ -1765,11 +1727,14 @@ engine_find(const struct engine *e, const char *path)
 struct enode *
 engine_find_pid(const struct engine *e, int pid)
 {
-	if (pid <= 0 || !e->pids)
+	if (pid <= 0)
 		return NULL;
-	for (struct enode *n = e->pids[pid_bucket(e, pid)]; n; n = n->pid_next)
-		if (n->pid == pid && alive(n))
+	for (struct pid_link *l = pid_index_bucket(&e->pids, pid); l; l = l->next) {
+		struct enode *n = container_of(l, struct enode, pid_link);
+
+		if (l->pid == pid && n->pid == pid && alive(n))
 			return n;
+	}
 	return NULL;
 }
 

@@ -38,7 +38,7 @@ struct proc {
 	pid_t pid;
 	struct enode *node;
 	struct proc *prev, *next;
-	struct proc *pid_next;	/* same bucket of the loop's pid index */
+	struct pid_link pid_link;	/* in the loop's pid index */
 	bool exited;		/* status and sig are known */
 	int status, sig;
 	/* Its cgroup still held processes, being killed: reaped, waiting. */
@@ -48,10 +48,8 @@ struct proc {
 
 struct loop {
 	struct reactor *r;
-	/* procs by pid (proc_find, for each child reaped): a power of 2 of
-	 * buckets, grown to keep at most one a bucket on average. */
-	struct proc **pids;
-	size_t pid_buckets;
+	/* procs by pid (proc_find: for each child reaped). */
+	struct pid_index pids;
 	struct watch sigw;
 	struct watch timerw;
 	uint64_t armed;		/* deadline the timerfd holds */
@@ -175,47 +173,13 @@ loop_shutdown(struct loop *l, const char *why)
 	engine_shutdown(l->eng, mono_ns());
 }
 
-static size_t
-pid_slot(const struct loop *l, pid_t pid)
-{
-	return ((uint32_t)pid * 2654435761u) & (l->pid_buckets - 1);
-}
-
 static struct proc *
 proc_find(struct loop *l, pid_t pid)
 {
-	if (!l->pids)
-		return NULL;
-	for (struct proc *p = l->pids[pid_slot(l, pid)]; p; p = p->pid_next)
-		if (p->pid == pid)
-			return p;
+	for (struct pid_link *k = pid_index_bucket(&l->pids, pid); k; k = k->next)
+		if (k->pid == pid)
+			return container_of(k, struct proc, pid_link);
 	return NULL;
-}
-
-/* p is new in l->procs (l->nprocs counts it): into the pid index. */
-static void
-pid_index(struct loop *l, struct proc *p)
-{
-	size_t b;
-
-	if (l->nprocs > l->pid_buckets) {
-		size_t old = l->pid_buckets;
-		struct proc **was = l->pids;
-
-		l->pid_buckets = old ? old * 2 : 64;
-		l->pids = xcalloc(l->pid_buckets, sizeof(*l->pids));
-		for (size_t i = 0; i < old; i++)
-			for (struct proc *q = was[i], *next; q; q = next) {
-				next = q->pid_next;
-				b = pid_slot(l, q->pid);
-				q->pid_next = l->pids[b];
-				l->pids[b] = q;
-			}
-		free(was);
-	}
-	b = pid_slot(l, p->pid);
-	p->pid_next = l->pids[b];
-	l->pids[b] = p;
 }
 
 static void
@@ -233,12 +197,7 @@ proc_unlink(struct loop *l, struct proc *p)
 		l->procs = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	for (struct proc **q = &l->pids[pid_slot(l, p->pid)]; *q;
-	    q = &(*q)->pid_next)
-		if (*q == p) {
-			*q = p->pid_next;
-			break;
-		}
+	pid_index_del(&l->pids, &p->pid_link);
 	l->nprocs--;
 	reactor_defer_free(l->r, p, proc_free);
 }
@@ -474,7 +433,8 @@ op_spawn(void *ctx, struct enode *n, int *err)
 		l->procs->prev = p;
 	l->procs = p;
 	l->nprocs++;
-	pid_index(l, p);
+	p->pid_link.pid = pid;
+	pid_index_add(&l->pids, &p->pid_link);
 	return pid;
 }
 
@@ -1042,7 +1002,7 @@ out:
 			close(p->w.fd);
 		free(p);
 	}
-	free(l.pids);
+	pid_index_free(&l.pids);
 	engine_free(l.eng);
 	/* Reloads replace the spec: the caller gets back the one in use. */
 	*specp = l.spec;

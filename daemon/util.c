@@ -275,3 +275,63 @@ read_small(int dirfd, const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 	return n;
 }
+
+static size_t
+pid_index_slot(const struct pid_index *x, int pid)
+{
+	return ((uint32_t)pid * 2654435761u) & (x->nb - 1);
+}
+
+void
+pid_index_add(struct pid_index *x, struct pid_link *l)
+{
+	size_t b;
+
+	if (x->n >= x->nb) {
+		struct pid_link **was = x->b;
+		size_t old = x->nb;
+
+		x->nb = old ? old * 2 : 64;
+		x->b = xcalloc(x->nb, sizeof(*x->b));
+		for (size_t i = 0; i < old; i++)
+			for (struct pid_link *m = was[i], *next; m; m = next) {
+				next = m->next;
+				b = pid_index_slot(x, m->pid);
+				m->next = x->b[b];
+				x->b[b] = m;
+			}
+		free(was);
+	}
+	b = pid_index_slot(x, l->pid);
+	l->next = x->b[b];
+	x->b[b] = l;
+	x->n++;
+}
+
+void
+pid_index_del(struct pid_index *x, struct pid_link *l)
+{
+	if (!x->b)
+		return;
+	for (struct pid_link **p = &x->b[pid_index_slot(x, l->pid)]; *p;
+	    p = &(*p)->next)
+		if (*p == l) {
+			*p = l->next;
+			x->n--;
+			return;
+		}
+}
+
+struct pid_link *
+pid_index_bucket(const struct pid_index *x, int pid)
+{
+	return x->b ? x->b[pid_index_slot(x, pid)] : NULL;
+}
+
+void
+pid_index_free(struct pid_index *x)
+{
+	free(x->b);
+	x->b = NULL;
+	x->nb = x->n = 0;
+}

@@ -79,6 +79,30 @@ void first_line(const char *s, size_t len, char *out, size_t outlen);
 #define FNV1A_PRIME 16777619u
 uint32_t fnv1a(uint32_t h, const char *s);
 
+/* The struct of type t whose member m is at p. */
+#define container_of(p, t, m) ((t *)(void *)((char *)(p) - offsetof(t, m)))
+
+/*
+ * Things by pid, for what is looked up once per event and must not walk
+ * every worker (the engine's nodes, the loop's processes): each thing
+ * embeds a pid_link; chained, grown to at most one a bucket on average.
+ */
+struct pid_link {
+	int pid;
+	struct pid_link *next;
+};
+struct pid_index {
+	struct pid_link **b;
+	size_t nb, n;		/* nb: a power of 2 */
+};
+/* l->pid is set; l is not in x. */
+void pid_index_add(struct pid_index *x, struct pid_link *l);
+/* l is in x, or not (then nothing happens). */
+void pid_index_del(struct pid_index *x, struct pid_link *l);
+/* The first of pid's bucket: follow ->next, comparing ->pid. */
+struct pid_link *pid_index_bucket(const struct pid_index *x, int pid);
+void pid_index_free(struct pid_index *x);
+
 /* Saturating arithmetic, for numbers that come from outside (a worker's
  * EXTEND_TIMEOUT_USEC): never wraps to a small value. */
 static inline uint64_t
