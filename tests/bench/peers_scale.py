@@ -101,7 +101,9 @@ def s6(d):
         os.chmod(os.path.join(svc, "run"), 0o755)
         dirs.append(svc)
     t0 = time.monotonic()
-    p = subprocess.Popen(["s6-svscan", scan], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # s6-svscan supervises at most 500 services unless -c says more.
+    p = subprocess.Popen(["s6-svscan", "-c", str(N + 16), scan], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
 
     def all_up():
         # The last directories come last: when they are up, check them all.
