@@ -137,8 +137,9 @@ on_stall(void *owner, uint32_t events)
 		return;
 	/*
 	 * Cancellation takes effect where the thread waits; its cleanup
-	 * leaves the probes to the next thread and writes exitw, where the join happens. A thread
-	 * stuck elsewhere cannot be stopped, and observability stays off.
+	 * leaves the probes to the next thread and writes exitw, where the
+	 * join happens. A thread stuck elsewhere cannot be stopped, and
+	 * observability stays off.
 	 */
 	w->cancelling = true;
 	pthread_cancel(w->thread);

@@ -44,7 +44,7 @@ struct path_state {
 	char *series, *hist;
 	uint8_t labels;
 	bool up;		/* counted in arbor_child_up */
-	uint64_t health_seen;	/* failures_total already added (pooled) */
+	uint64_t health_seen;	/* failures_total already added to hist */
 	uint64_t last_kexit_ns;
 	bool restart_pending;
 	int live_pid;
@@ -227,12 +227,15 @@ path_drop(struct join *j, const char *path)
 }
 
 const char *
-join_label(struct join *j, const char *path, bool hist)
+join_label(const struct join *j, const char *path, bool hist)
 {
-	struct path_state *s = path_get(j, path);
+	const struct path_state *s = j->path_buckets[path_hash(path)];
 
-	if (!s->series)
-		return s->path;
+	/* Looked up, never made: a path no event labelled is its own label. */
+	while (s && strcmp(s->path, path) != 0)
+		s = s->hnext;
+	if (!s || !s->series)
+		return path;
 	return hist ? s->hist : s->series;
 }
 

@@ -73,7 +73,7 @@ size_t join_nprocs(const struct join *);
 
 /* The label of path's series (hist: of its histograms): path, or its
  * supervisor's (obs_msg.labels). */
-const char *join_label(struct join *, const char *path, bool hist);
+const char *join_label(const struct join *, const char *path, bool hist);
 /* The paths known, and the pid of each one's running process (0: none). */
 void join_each_path(const struct join *,
     void (*fn)(void *arg, const char *path, int live_pid), void *arg);
