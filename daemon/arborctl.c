@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -332,12 +334,26 @@ run(const char *sock, json_t *req, const struct output *out)
 	json_t *reply, *ok;
 	struct reader *rd;
 	char *line;
-	int fd, code, werr;
+	int fd, code, werr, gone = -1;
 
 	json_decref(req);
 	if ((fd = connect_to(sock)) < 0) {
 		free(s);
 		return EXIT_UNREACHABLE;
+	}
+	if (out->wait_eof) {
+		/*
+		 * arbord closes the connection before it has finished exiting
+		 * (the probes and the cgroup go after the sockets): a pidfd
+		 * of the socket's owner says when the process itself is gone.
+		 * No pid (another pid namespace) or no pidfd: the close it is.
+		 */
+		struct ucred cr;
+		socklen_t len = sizeof(cr);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
+		    cr.pid > 0)
+			gone = (int)syscall(SYS_pidfd_open, cr.pid, 0);
 	}
 	if (out->no_timeout) {
 		struct timeval none = { 0 };
@@ -357,6 +373,8 @@ run(const char *sock, json_t *req, const struct output *out)
 			fprintf(stderr, "arborctl: no reply from arbord\n");
 		free(rd);
 		close(fd);
+		if (gone >= 0)
+			close(gone);
 		return EXIT_UNREACHABLE;
 	}
 	reply = json_loads(line, 0, &jerr);
@@ -367,6 +385,8 @@ run(const char *sock, json_t *req, const struct output *out)
 		free(rd);
 		json_decref(reply);
 		close(fd);
+		if (gone >= 0)
+			close(gone);
 		return EXIT_UNREACHABLE;
 	}
 	if (!json_is_true(ok)) {
@@ -399,12 +419,20 @@ run(const char *sock, json_t *req, const struct output *out)
 			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 			while (read(fd, &b, 1) > 0 || errno == EINTR)
 				;
+			if (gone >= 0) {
+				struct pollfd pfd = { .fd = gone, .events = POLLIN };
+
+				while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+					;
+			}
 		}
 	}
 	free(line);
 	free(rd);
 	json_decref(reply);
 	close(fd);
+	if (gone >= 0)
+		close(gone);
 	return code;
 }
 
