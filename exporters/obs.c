@@ -36,6 +36,21 @@
 #define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-5 are taken) */
 #define HTTP_RETRY_MAX_MS 30000
 #define RUNQ_BUCKETS 4096
+/*
+ * Cgroup figures: a file costs some 12 us to open and read, and 10,000
+ * workers' would hold a scrape or a status for half a second. A request
+ * reads figures itself for READ_BUDGET_NS (a small tree's are all read
+ * fresh), then takes them from a cache that a sampler keeps: while a
+ * request in the last WATCH_NS was served from it, the thread rereads
+ * every cached figure, SWEEP_SLICE records between two turns of its loop,
+ * one sweep every SWEEP_PERIOD_NS or ten times a sweep's own cost,
+ * whichever is longer (at most a tenth of a CPU). A figure older than a
+ * period and a sweep, or missing, is read whatever the budget.
+ */
+#define READ_BUDGET_NS (10 * NSEC_PER_MSEC)
+#define WATCH_NS (300 * NSEC_PER_SEC)
+#define SWEEP_PERIOD_NS (2 * NSEC_PER_SEC)
+#define SWEEP_SLICE 128
 
 /* The run-queue histograms of a path's processes that are gone, added up. */
 /* What the thread keeps per path: run-queue slots, OOM kills seen. */
@@ -47,6 +62,13 @@ struct runq {
 	bool sum;		/* slots: the gone processes of the workers
 				 * labelled path (a supervisor's), not its own */
 	char *tail;		/* the stderr tail of its last exit, NULL: none */
+	/* Its cgroup figures as the sampler last read them (fig_ns; 0:
+	 * none): what (CG_FIG_*) and how (leaf) they were asked for. */
+	struct cg_fig fig;
+	uint64_t fig_ns;
+	unsigned fig_what;
+	bool fig_leaf;
+	unsigned applied;	/* struct obs.applied when its pressure was set */
 	struct runq *next;
 };
 
@@ -65,6 +87,12 @@ struct obs {
 	struct runq *runq[RUNQ_BUCKETS];
 	int epfd, hb_fd;
 	uint64_t attached_ns;	/* when BPF was attached; 0: it is not */
+	/* The figure sampler (fig_sweep): on while someone looks. */
+	uint64_t req_ns;	/* when the request being served began */
+	uint64_t watched_ns;	/* the last one the cache served */
+	uint64_t sweep_start_ns, next_sweep_ns, sweep_cost_ns;
+	size_t sweep_bucket;	/* the next bucket to read; RUNQ_BUCKETS: idle */
+	unsigned applied;	/* refresh's generation (struct runq.applied) */
 };
 
 /* An event is final: to the event log, then to the clients (serve.c). */
@@ -229,66 +257,160 @@ oom_since(struct obs *o, const char *path, int64_t count)
 	return d;
 }
 
-/* A worker's cgroup figures into the registry, read now. */
+/* Reads r's figures now; false (and none kept) when it has no cgroup. */
+static bool
+fig_read(struct obs *o, struct runq *r, uint64_t now)
+{
+	if (!cgstat_read(&o->a->cg, r->path, r->fig_leaf, r->fig_what,
+	    &r->fig)) {
+		r->fig_ns = 0;
+		r->fig_what = 0;	/* the sampler passes it by */
+		return false;
+	}
+	r->fig_ns = now;
+	return true;
+}
+
+/*
+ * path's figures (what, of a leaf or not): read now while the request's
+ * READ_BUDGET_NS lasts, then from the cache unless too old or missing.
+ */
+static const struct cg_fig *
+fig_get(struct obs *o, const char *path, bool leaf, unsigned what)
+{
+	uint64_t now = mono_ns(), period = o->sweep_cost_ns * 10;
+	struct runq *r = path_rec(o, path);
+
+	if (period < SWEEP_PERIOD_NS)
+		period = SWEEP_PERIOD_NS;
+	if ((r->fig_what & what) != what || r->fig_leaf != leaf ||
+	    !r->fig_ns || now - r->fig_ns > period + o->sweep_cost_ns +
+	    NSEC_PER_SEC || now - o->req_ns < READ_BUDGET_NS) {
+		r->fig_what |= what;
+		r->fig_leaf = leaf;
+		if (!fig_read(o, r, now))
+			return NULL;
+	} else
+		o->watched_ns = now;	/* the cache served: keep it fresh */
+	return &r->fig;
+}
+
+/*
+ * One slice of the sampler's sweep over the cached figures; the loop's
+ * next timeout (0: more to read now, -1: nothing until someone looks).
+ */
+static int
+fig_sweep(struct obs *o)
+{
+	uint64_t now = mono_ns();
+	size_t done = 0;
+
+	if (o->sweep_bucket >= RUNQ_BUCKETS) {
+		if (!o->watched_ns || now - o->watched_ns > WATCH_NS)
+			return -1;
+		if (now < o->next_sweep_ns)
+			return (int)((o->next_sweep_ns - now) / NSEC_PER_MSEC) + 1;
+		o->sweep_bucket = 0;
+		o->sweep_start_ns = now;
+	}
+	for (; o->sweep_bucket < RUNQ_BUCKETS && done < SWEEP_SLICE;
+	    o->sweep_bucket++)
+		for (struct runq *r = o->runq[o->sweep_bucket]; r; r = r->next)
+			if (r->fig_what && r->fig_ns < o->sweep_start_ns) {
+				fig_read(o, r, now);
+				done++;
+			}
+	if (o->sweep_bucket < RUNQ_BUCKETS)
+		return 0;
+	now = mono_ns();
+	o->sweep_cost_ns = now - o->sweep_start_ns;
+	o->next_sweep_ns = o->sweep_start_ns + (o->sweep_cost_ns * 10 >
+	    SWEEP_PERIOD_NS ? o->sweep_cost_ns * 10 : SWEEP_PERIOD_NS);
+	return fig_sweep(o);
+}
+
+/*
+ * A worker's figures into the registry: CPU, memory and processes under
+ * its series label (a pool's children: the pool's cgroup, which holds
+ * them all; v1 groups are for leaves only), pressure under its histogram
+ * label (a supervisor's cgroup counts the stalls of all below it).
+ */
 static void
 cg_refresh_path(void *arg, const char *path, int live_pid)
 {
 	struct obs *o = arg;
 	const char *label = join_label(o->join, path, false);
+	const char *hist = join_label(o->join, path, true);
 	bool pooled = strcmp(label, path) != 0;
-	struct cg_fig f;
+	bool own_psi = strcmp(hist, label) == 0;
+	const struct cg_fig *f;
+	struct cg_fig oom;
+	struct runq *h;
 
 	(void)live_pid;
-	/* A pooled child's OOM kills are its own; the rest is its pool's,
-	 * whose cgroup holds them all (v2; v1 groups only for leaves). */
-	if (pooled && cgstat_read(&o->a->cg, path, true, CG_FIG_OOM, &f))
-		oom_since(o, path, f.oom_kills);
-	if (!cgstat_read(&o->a->cg, label, !pooled,
-	    CG_FIG_BASIC | CG_FIG_PRESSURE | (pooled ? 0 : CG_FIG_OOM), &f))
+	/* OOM kills, each worker's own, are the probes' when they run. */
+	if (!o->probes && cgstat_read(&o->a->cg, path, true, CG_FIG_OOM, &oom))
+		oom_since(o, path, oom.oom_kills);
+	if (!(f = fig_get(o, label, !pooled, CG_FIG_BASIC |
+	    (own_psi ? CG_FIG_PRESSURE : 0))))
 		return;
-	path = label;
-	if (f.cpu_user_s >= 0)
-		reg_set(o->reg, M_CHILD_CPU, path, "user", f.cpu_user_s);
-	if (f.cpu_system_s >= 0)
-		reg_set(o->reg, M_CHILD_CPU, path, "system", f.cpu_system_s);
-	if (f.memory_bytes >= 0)
-		reg_set(o->reg, M_CHILD_MEMORY, path, NULL,
-		    (double)f.memory_bytes);
-	if (f.pids >= 0)
-		reg_set(o->reg, M_CHILD_PIDS, path, NULL, (double)f.pids);
+	if (f->cpu_user_s >= 0)
+		reg_set(o->reg, M_CHILD_CPU, label, "user", f->cpu_user_s);
+	if (f->cpu_system_s >= 0)
+		reg_set(o->reg, M_CHILD_CPU, label, "system", f->cpu_system_s);
+	if (f->memory_bytes >= 0)
+		reg_set(o->reg, M_CHILD_MEMORY, label, NULL,
+		    (double)f->memory_bytes);
+	if (f->pids >= 0)
+		reg_set(o->reg, M_CHILD_PIDS, label, NULL, (double)f->pids);
+	if (!own_psi) {
+		/* Once per refresh for all the workers that share it. */
+		if ((h = path_rec(o, hist))->applied == o->applied)
+			return;
+		h->applied = o->applied;
+		if (!(f = fig_get(o, hist, false, CG_FIG_PRESSURE)))
+			return;
+	}
 	for (int p = 0; p < PSI_N; p++)
-		if (f.pressure_s[p] >= 0)
-			reg_set(o->reg, M_CHILD_PRESSURE, path,
-			    cg_psi_name((enum cg_psi)p), f.pressure_s[p]);
-	if (!pooled)
-		oom_since(o, path, f.oom_kills);
+		if (f->pressure_s[p] >= 0)
+			reg_set(o->reg, M_CHILD_PRESSURE, own_psi ? label : hist,
+			    cg_psi_name((enum cg_psi)p), f->pressure_s[p]);
 }
 
 /* A status tree gets each node's figures (null where there are none). */
 static void
-figures(void *ctx, json_t *node)
+node_figures(void *ctx, json_t *node)
 {
 	struct obs *o = ctx;
 	const char *path = json_string_value(json_object_get(node, "path"));
 	json_t *ch = json_object_get(node, "children"), *c;
 	json_t *last = json_object_get(node, "last_exit");
+	const struct cg_fig *f;
 	struct runq *r;
-	struct cg_fig f;
 	size_t i;
 
 	if (path && json_is_object(last) && (r = *runq_slot(o, path)) && r->tail)
 		json_object_set_new(last, "stderr_tail", json_text(r->tail));
-	if (path && o->a->cg.v2_base && cgstat_read(&o->a->cg, path,
-	    !json_is_array(ch), CG_FIG_BASIC, &f)) {
-		json_object_set_new(node, "memory_bytes", f.memory_bytes >= 0 ?
-		    json_integer(f.memory_bytes) : json_null());
-		json_object_set_new(node, "cpu_seconds", f.cpu_user_s >= 0 ?
-		    json_real(f.cpu_user_s + f.cpu_system_s) : json_null());
-		json_object_set_new(node, "pids", f.pids >= 0 ?
-		    json_integer(f.pids) : json_null());
+	if (path && o->a->cg.v2_base && (f = fig_get(o, path,
+	    !json_is_array(ch), CG_FIG_BASIC))) {
+		json_object_set_new(node, "memory_bytes", f->memory_bytes >= 0 ?
+		    json_integer(f->memory_bytes) : json_null());
+		json_object_set_new(node, "cpu_seconds", f->cpu_user_s >= 0 ?
+		    json_real(f->cpu_user_s + f->cpu_system_s) : json_null());
+		json_object_set_new(node, "pids", f->pids >= 0 ?
+		    json_integer(f->pids) : json_null());
 	}
 	json_array_foreach(ch, i, c)
-		figures(ctx, c);
+		node_figures(ctx, c);
+}
+
+static void
+figures(void *ctx, json_t *status)
+{
+	struct obs *o = ctx;
+
+	o->req_ns = mono_ns();
+	node_figures(o, status);
 }
 
 /* The registry's view of things only read on demand. */
@@ -306,8 +428,11 @@ refresh(struct obs *o)
 	reg_set(o->reg, M_EVENTS_DROPPED, "event_log", NULL,
 	    (double)eventlog_dropped(o->log));
 	reg_set(o->reg, M_OBS_RESTARTS, NULL, NULL, (double)o->a->restarts);
-	if (o->a->cg.v2_base)
+	if (o->a->cg.v2_base) {
+		o->req_ns = mono_ns();
+		o->applied++;
 		join_each_path(o->join, cg_refresh_path, o);
+	}
 	if (!o->probes)
 		return;
 	reg_clear(o->reg, M_RUNQ_LATENCY);
@@ -594,6 +719,7 @@ obs_thread_main(void *arg)
 	pthread_setname_np(pthread_self(), "arbor-obs");
 	o->a = arg;
 	o->epfd = o->hb_fd = -1;
+	o->sweep_bucket = RUNQ_BUCKETS;
 	pthread_cleanup_push(cleanup, o);
 	o->reg = registry_new();
 	if (o->a->event_log && *o->a->event_log)
@@ -622,6 +748,8 @@ obs_thread_main(void *arg)
 			timeout = 1000;	/* the next try to listen */
 		if ((t = server_tick(o->server, mono_ns())) >= 0 &&
 		    (timeout < 0 || t < timeout))
+			timeout = t;
+		if ((t = fig_sweep(o)) >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
 
 		if (o->a->fault != OBS_FAULT_NONE && o->a->fault != OBS_FAULT_BPF &&
