@@ -45,6 +45,7 @@ struct obswatch {
 	uint32_t event_log_keep;
 	char *metrics_listen;
 	enum obs_fault fault;
+	int64_t fig_budget_ns;
 	struct cg_view cg;
 	struct outlog *out;
 };
@@ -79,6 +80,7 @@ start_thread(struct obswatch *w)
 	a->event_log_keep = w->event_log_keep;
 	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
 	a->fault = w->fault;
+	a->fig_budget_ns = w->fig_budget_ns;
 	a->restarts = w->restarts;
 	cg_view_copy(&a->cg, &w->cg);
 	a->out = w->out;
@@ -201,6 +203,17 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 	w->event_log_keep = sp->event_log_keep;
 	w->metrics_listen = sp->metrics_listen ? xstrdup(sp->metrics_listen) : NULL;
 	w->fault = fault_from_env();
+	w->fig_budget_ns = -1;
+	if (getenv("ARBOR_FIG_BUDGET_MS")) {
+		char *end;
+		long ms = strtol(getenv("ARBOR_FIG_BUDGET_MS"), &end, 10);
+
+		if (*end || ms < 0 || ms > 60000)
+			log_msg(LOG_WARN, "ARBOR_FIG_BUDGET_MS=%s: not a number of milliseconds from 0 to 60000; ignored",
+			    getenv("ARBOR_FIG_BUDGET_MS"));
+		else
+			w->fig_budget_ns = ms * (int64_t)NSEC_PER_MSEC;
+	}
 	if (w->fault != OBS_FAULT_NONE)
 		log_msg(LOG_WARN, "ARBOR_OBS_FAULT=%s: injecting a fault into the observability thread",
 		    getenv("ARBOR_OBS_FAULT"));

@@ -89,6 +89,7 @@ struct obs {
 	uint64_t attached_ns;	/* when BPF was attached; 0: it is not */
 	/* The figure sampler (fig_sweep): on while someone looks. */
 	uint64_t req_ns;	/* when the request being served began */
+	uint64_t budget_ns;	/* how long it reads figures itself */
 	uint64_t watched_ns;	/* the last one the cache served */
 	uint64_t sweep_start_ns, next_sweep_ns, sweep_cost_ns;
 	size_t sweep_bucket;	/* the next bucket to read; RUNQ_BUCKETS: idle */
@@ -285,7 +286,7 @@ fig_get(struct obs *o, const char *path, bool leaf, unsigned what)
 		period = SWEEP_PERIOD_NS;
 	if ((r->fig_what & what) != what || r->fig_leaf != leaf ||
 	    !r->fig_ns || now - r->fig_ns > period + o->sweep_cost_ns +
-	    NSEC_PER_SEC || now - o->req_ns < READ_BUDGET_NS) {
+	    NSEC_PER_SEC || now - o->req_ns < o->budget_ns) {
 		r->fig_what |= what;
 		r->fig_leaf = leaf;
 		if (!fig_read(o, r, now))
@@ -720,6 +721,8 @@ obs_thread_main(void *arg)
 	o->a = arg;
 	o->epfd = o->hb_fd = -1;
 	o->sweep_bucket = RUNQ_BUCKETS;
+	o->budget_ns = o->a->fig_budget_ns >= 0 ? (uint64_t)o->a->fig_budget_ns :
+	    READ_BUDGET_NS;
 	pthread_cleanup_push(cleanup, o);
 	o->reg = registry_new();
 	if (o->a->event_log && *o->a->event_log)

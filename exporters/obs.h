@@ -33,6 +33,7 @@ struct obs_args {
 	uint32_t event_log_keep;
 	char *metrics_listen;	/* NULL or "": none */
 	enum obs_fault fault;
+	int64_t fig_budget_ns;	/* a request's figure reads; -1: the default */
 	uint64_t restarts;	/* for arbor_obs_restarts_total */
 	struct cg_view cg;	/* nodes' cgroup files; v2_base NULL: none */
 	struct outlog *out;	/* worker output's notes; NULL: none */

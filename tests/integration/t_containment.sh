@@ -206,6 +206,29 @@ CONF
 	ctl status | grep -q '^ *spin .* [0-9.]*s ' || fail "no CPU column: $(ctl status)"
 }
 
+# A request reads figures itself for its first 10 ms, then takes those a
+# sampler keeps (at 10,000 workers a status cannot read every worker's
+# files). With no budget at all, every figure after the first comes from the
+# cache, and still follows the workers.
+test_figures_from_the_cache_follow_the_workers() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "forker"; command = ["/bin/sh", "-c", "while [ ! -e $T/go ]; do sleep 0.02; done; for i in 1 2 3 4; do sleep 1000 & done; wait"]; },
+  { name = "spin"; command = ["/bin/sh", "-c", "while :; do :; done"]; }
+); };
+CONF
+	ARBOR_FIG_BUDGET_MS=0 start_arbord "$T/tree.conf" || return 1
+	local n=$(json root/forker .pids) s1
+	[ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "forker's pids before: $n" || return 1
+	s1=$(json root/spin .cpu_seconds)
+	touch "$T/go"
+	wait_for "status says 5 pids" bash -c "[ \$($ARBORCTL -s $T/sock status root/forker --json | jq .pids) = 5 ]" || return 1
+	wait_for "the metric says 5 pids" bash -c "$ARBORCTL -s $T/sock metrics | grep -qx 'arbor_child_pids{path=\"root/forker\"} 5'" || return 1
+	grown() { awk "BEGIN { exit !($(json root/spin .cpu_seconds) > $s1 + 0.2) }"; }
+	wait_for "the spinner's CPU time grows" grown
+}
+
 test_cgroup_off_keeps_process_groups() {
 	conf tree <<CONF
 daemon = { cgroup = "off"; };
