@@ -181,6 +181,12 @@ client_put(struct clients *t, struct client *c, const char *p, size_t n,
 	flush(t, c, now);
 }
 
+size_t
+clients_buffered(const struct clients *t)
+{
+	return t->buffered;
+}
+
 void
 client_end(struct clients *t, struct client *c)
 {

@@ -38,6 +38,8 @@ void client_end(struct clients *, struct client *);
 /* A follower: broadcast lines go to it until it is dropped. */
 void client_follow(struct client *);
 size_t clients_followers(const struct clients *);
+/* Bytes queued and not yet sent, all clients together. */
+size_t clients_buffered(const struct clients *);
 void clients_broadcast(struct clients *, const char *, size_t, uint64_t now);
 
 /* An epoll event whose data.u32 is in this table's range: true if taken. */

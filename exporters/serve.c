@@ -12,6 +12,8 @@
 #define RECENT_EVENTS 512	/* what `arborctl events` shows first */
 #define MAX_FOLLOWERS 16
 
+#define TRIM_DELAY_MS 1000
+
 struct server {
 	struct serve_ops ops;
 	struct clients *clients;	/* control clients being answered */
@@ -19,6 +21,8 @@ struct server {
 	size_t recent_next;
 	struct trace *trace;
 	struct client *trace_client;	/* answered when the trace ends */
+	uint64_t trim_at;	/* when to give the heap back; 0: no need */
+	json_t *garbage;	/* a sent status, freed once it is all out */
 };
 
 struct server *
@@ -37,20 +41,20 @@ server_free(struct server *sv)
 	if (!sv)
 		return;
 	trace_free(sv->trace);	/* its client is closed with the others */
+	json_decref(sv->garbage);
 	clients_free(sv->clients);
 	for (size_t i = 0; i < RECENT_EVENTS; i++)
 		free(sv->recent[i]);
 	free(sv);
 }
 
-/* j as one line of compact JSON with its newline (j is taken); NULL if
- * jansson cannot encode it. */
+/* j as one line of compact JSON with its newline; NULL if jansson cannot
+ * encode it. */
 static char *
-json_line(json_t *j, size_t *len)
+json_line(const json_t *j, size_t *len)
 {
 	char *line = json_dumps(j, JSON_COMPACT);
 
-	json_decref(j);
 	if (!line)
 		return NULL;
 	*len = strlen(line);
@@ -68,7 +72,9 @@ server_event(struct server *sv, json_t *j, uint64_t now)
 
 	if (sv->trace)
 		trace_event(sv->trace, j);
-	if (!(line = json_line(j, &len)))
+	line = json_line(j, &len);
+	json_decref(j);
+	if (!line)
 		return;
 	clients_broadcast(sv->clients, line, len, now);
 	free(sv->recent[sv->recent_next]);
@@ -89,6 +95,10 @@ send_json(struct server *sv, struct client *c, json_t *reply, uint64_t now)
 	if ((line = json_line(reply, &len)))
 		client_put(sv->clients, c, line, len, now);
 	free(line);
+	/* A big status's tree takes a fifth of its time to free: once the
+	 * reply is out (server_tick), not while its client waits for it. */
+	json_decref(sv->garbage);
+	sv->garbage = reply;
 }
 
 static void
@@ -169,9 +179,11 @@ server_client(struct server *sv, const struct obs_msg *m, uint64_t now)
 		/*
 		 * A big tree's status is megabytes made by the core and freed
 		 * here, with the reply's text in this thread's arena: give
-		 * them back, or arbord's RSS keeps the largest one.
+		 * them back, or arbord's RSS keeps the largest one; but once
+		 * the requests stop (a trim costs a status of 10,000 workers
+		 * a tenth of its time), TRIM_DELAY_MS after the last.
 		 */
-		malloc_trim(0);
+		sv->trim_at = now + TRIM_DELAY_MS * NSEC_PER_MSEC;
 		break;
 	}
 	client_end(sv->clients, c);
@@ -187,6 +199,22 @@ int
 server_tick(struct server *sv, uint64_t now)
 {
 	int t = clients_sweep(sv->clients, now);
+
+	if (sv->garbage && (clients_buffered(sv->clients) == 0 ||
+	    (sv->trim_at && now >= sv->trim_at))) {
+		json_decref(sv->garbage);
+		sv->garbage = NULL;
+	}
+	if (sv->trim_at && now >= sv->trim_at) {
+		malloc_trim(0);
+		sv->trim_at = 0;
+	}
+	if (sv->trim_at) {
+		int due = (int)((sv->trim_at - now) / NSEC_PER_MSEC) + 1;
+
+		if (t < 0 || due < t)
+			t = due;
+	}
 
 	if (sv->trace && now >= trace_end(sv->trace)) {
 		/* The trace's time is up: its client gets it, then is closed. */
