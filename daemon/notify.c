@@ -15,6 +15,8 @@
 #include "log.h"
 #include "util.h"
 
+#define NOTIFY_BATCH 256
+
 struct notify {
 	struct reactor *r;
 	struct engine *eng;
@@ -66,7 +68,12 @@ sender(const struct notify *nt, pid_t pid)
 	pid_t pgid;
 
 	if (nt->cg) {
-		if (cgroups_node_of(nt->cg, pid, path, sizeof(path)) &&
+		/* A worker's main process is in its cgroup: the pid index
+		 * answers without reading /proc/PID/cgroup (a file per
+		 * datagram: a WATCHDOG=1 flood's cost). */
+		if ((n = engine_find_pid(eng, pid)))
+			;
+		else if (cgroups_node_of(nt->cg, pid, path, sizeof(path)) &&
 		    (n = engine_find(eng, path)) && enode_is_supervisor(n))
 			n = NULL;
 	} else if (!(n = engine_find_pid(eng, pid)) &&
@@ -83,7 +90,12 @@ on_datagram(void *owner, uint32_t events)
 	struct notify *nt = owner;
 
 	(void)events;
-	for (;;) {
+	/*
+	 * At most NOTIFY_BATCH datagrams a turn: the socket stays readable
+	 * and the reactor comes back to it after the others' events, so a
+	 * flood cannot hold off exits, timers or control requests.
+	 */
+	for (int batch = 0; batch < NOTIFY_BATCH; batch++) {
 		char buf[NOTIFY_MAX_DATAGRAM + 1];
 		union {
 			struct cmsghdr h;

@@ -111,3 +111,30 @@ CONF
 	wait_for "ready through systemd-notify" is_state root/w running || return 1
 	assert_eq "status" "from systemd-notify" "$(json root/w .status_text)"
 }
+
+# A worker that sends WATCHDOG=1 as fast as it can holds off nothing: the
+# notify socket is read NOTIFY_BATCH datagrams a turn, between the others'
+# events, and the sender is found by its pid, not by reading /proc.
+test_a_notify_flood_holds_off_nothing() {
+	cat >"$T/flood.py" <<'PY'
+import os, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+while True:
+    s.sendto(b"WATCHDOG=1", os.environ["NOTIFY_SOCKET"])
+PY
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (
+  { name = "flood"; command = ["/usr/bin/python3", "$T/flood.py"]; ready = "notify"; watchdog = 2000; },
+  { name = "crash"; command = ["/bin/sh", "-c", "sleep 0.05; exit 1"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "flood running" is_state root/flood running || return 1
+	local r0=$(json root/crash .restarts) p=$(pid_of root/flood)
+	more() { [ "$(json root/crash .restarts)" -ge $((r0 + 20)) ]; }
+	wait_for "20 restarts beside the flood" more || return 1
+	assert_eq "the flood's worker, fed, never restarted" "$p" "$(pid_of root/flood)" || return 1
+	log_has "ignored a datagram" && fail "the flood's datagrams were refused: $(grep 'ignored a datagram' "$T/log" | head -2)"
+	return 0
+}
