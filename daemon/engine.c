@@ -62,6 +62,8 @@ struct enode {
 	uint64_t deadline;
 	enum timer_kind timer;
 	uint64_t timer_gen;	/* engine tick generation when armed */
+	size_t heap_at;		/* its place in the timer heap + 1; 0: none */
+	size_t due_at;		/* its place in engine_tick's batch + 1 */
 	uint64_t ran_ns;	/* how long the last run lasted */
 
 	/* Marks set by the parent (see the top of this file). */
@@ -108,15 +110,19 @@ struct engine {
 	bool shutting_down;
 	bool exited;
 	uint64_t gen;		/* counts engine_tick calls */
-	/* engine_next_deadline's answer, walked again only when a timer
-	 * changed: the loop asks after every batch of events. */
-	uint64_t next;
-	bool next_stale;
+	/*
+	 * The armed timers, a binary min-heap by deadline: arming one (a
+	 * WATCHDOG=1 moves its worker's) and finding the next are O(log n)
+	 * and O(1), whatever the tree's size; due: engine_tick's batch.
+	 */
+	struct enode **heap, **due;
+	size_t nheap, heap_cap;
 	/* Workers by pid (engine_find_pid: once per notify datagram). */
 	struct pid_index pids;
 };
 
 static void sup_step(struct enode *s, uint64_t now);
+static void heap_del(struct enode *);
 static void start_node(struct enode *n, uint64_t now);
 static void stop_node(struct enode *n, uint64_t now);
 static void node_stopped(struct enode *n, const struct exit_info *ei,
@@ -177,6 +183,9 @@ node_free(struct enode *n)
 	if (!n)
 		return;
 	pid_unindex(n);
+	heap_del(n);
+	if (n->due_at)	/* freed by a timer of the same tick */
+		n->eng->due[n->due_at - 1] = NULL;
 	for (size_t i = 0; i < n->nchildren; i++)
 		node_free(n->children[i]);
 	free(n->children);
@@ -199,7 +208,6 @@ engine_new(const struct spec *sp, const struct engine_ops *ops, void *ctx)
 	e->ops = ops;
 	e->ctx = ctx;
 	e->root = node_new(e, NULL, sp->root, sp->root->name);
-	e->next_stale = true;
 	return e;
 }
 
@@ -210,6 +218,8 @@ engine_free(struct engine *e)
 		return;
 	node_free(e->root);
 	pid_index_free(&e->pids);
+	free(e->heap);
+	free(e->due);
 	free(e);
 }
 
@@ -221,19 +231,78 @@ alive(const struct enode *n)
 }
 
 static void
+heap_put(struct engine *e, size_t i, struct enode *n)
+{
+	e->heap[i] = n;
+	n->heap_at = i + 1;
+}
+
+/* Moves heap[i] up or down to where its deadline belongs. */
+static void
+heap_fix(struct engine *e, size_t i)
+{
+	struct enode *n = e->heap[i];
+
+	while (i > 0 && e->heap[(i - 1) / 2]->deadline > n->deadline) {
+		heap_put(e, i, e->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= e->nheap)
+			break;
+		if (c + 1 < e->nheap &&
+		    e->heap[c + 1]->deadline < e->heap[c]->deadline)
+			c++;
+		if (e->heap[c]->deadline >= n->deadline)
+			break;
+		heap_put(e, i, e->heap[c]);
+		i = c;
+	}
+	heap_put(e, i, n);
+}
+
+static void
+heap_del(struct enode *n)
+{
+	struct engine *e = n->eng;
+	size_t i = n->heap_at - 1;
+
+	if (!n->heap_at)
+		return;
+	n->heap_at = 0;
+	if (i == --e->nheap)
+		return;
+	heap_put(e, i, e->heap[e->nheap]);
+	heap_fix(e, i);
+}
+
+static void
 arm(struct enode *n, enum timer_kind k, uint64_t at)
 {
+	struct engine *e = n->eng;
+
 	n->timer = k;
 	n->deadline = at;
-	n->timer_gen = n->eng->gen;
-	n->eng->next_stale = true;
+	n->timer_gen = e->gen;
+	if (!n->heap_at) {
+		if (e->nheap == e->heap_cap) {
+			e->heap_cap = e->heap_cap ? 2 * e->heap_cap : 64;
+			e->heap = xreallocarray(e->heap, e->heap_cap,
+			    sizeof(*e->heap));
+			e->due = xreallocarray(e->due, e->heap_cap,
+			    sizeof(*e->due));
+		}
+		heap_put(e, e->nheap++, n);
+	}
+	heap_fix(e, n->heap_at - 1);
 }
 
 static void
 disarm(struct enode *n)
 {
-	if (n->timer != TK_NONE)
-		n->eng->next_stale = true;
+	heap_del(n);
 	n->timer = TK_NONE;
 	n->deadline = 0;
 }
@@ -250,7 +319,6 @@ child_index(const struct enode *s, const struct enode *c)
 static void
 remove_child(struct enode *s, struct enode *c, uint64_t now)
 {
-	s->eng->next_stale = true;
 	size_t i = child_index(s, c);
 	struct event ev = { .kind = EV_CHILD_REMOVED, .mono_ns = now };
 
@@ -971,7 +1039,7 @@ worker_input(struct engine *e, struct enode *n, enum worker_input in,
 		until = sat_add_u64(now, sat_mul_u64(a->usec, 1000));
 		if (n->timer == TK_READY && until > n->deadline) {
 			n->deadline = until;
-			e->next_stale = true;
+			heap_fix(e, n->heap_at - 1);
 		}
 		break;
 	case WI_STATUS:
@@ -1121,59 +1189,41 @@ fire(struct enode *n, uint64_t now)
 	}
 }
 
-static struct enode *
-find_due(struct enode *n, uint64_t now, uint64_t gen)
-{
-	if (n->timer != TK_NONE && n->deadline <= now && n->timer_gen < gen)
-		return n;
-	for (size_t i = 0; i < n->nchildren; i++) {
-		struct enode *d = find_due(n->children[i], now, gen);
-
-		if (d)
-			return d;
-	}
-	return NULL;
-}
-
 /*
- * Fires every timer due at now that was armed before this tick; a timer a
- * firing arms for "now" (a failed start's retry) waits for the next tick, so
- * the loop serves other inputs in between. O(N) over the tree per firing:
- * timers are rare (stops, backoffs, ready timeouts), so no heap is kept.
+ * Fires every timer due at now that was armed before this tick, earliest
+ * first; a timer a firing arms for "now" (a failed start's retry) waits for
+ * the next tick, so the loop serves other inputs in between. The due ones
+ * are taken off the heap first: a firing may disarm or re-arm another.
  */
 void
 engine_tick(struct engine *e, uint64_t now)
 {
-	struct enode *n;
 	uint64_t gen = ++e->gen;
+	size_t ndue = 0;
 
-	while ((n = find_due(e->root, now, gen)))
-		fire(n, now);
-	e->next_stale = true;	/* and a removed node's timer is gone */
-}
+	while (e->nheap && e->heap[0]->deadline <= now) {
+		struct enode *n = e->heap[0];
 
-static uint64_t
-next_deadline(const struct enode *n)
-{
-	uint64_t d = n->timer != TK_NONE ? n->deadline : UINT64_MAX;
-
-	for (size_t i = 0; i < n->nchildren; i++) {
-		uint64_t c = next_deadline(n->children[i]);
-
-		if (c < d)
-			d = c;
+		heap_del(n);
+		e->due[ndue++] = n;
+		n->due_at = ndue;
 	}
-	return d;
+	for (size_t i = 0; i < ndue; i++) {
+		struct enode *n = e->due[i];
+
+		if (!n)
+			continue;	/* freed by an earlier one's firing */
+		n->due_at = 0;
+		/* Still armed as it was (not off, not re-armed this tick). */
+		if (n->timer != TK_NONE && !n->heap_at && n->timer_gen < gen)
+			fire(n, now);
+	}
 }
 
 uint64_t
 engine_next_deadline(struct engine *e)
 {
-	if (e->next_stale) {
-		e->next = next_deadline(e->root);
-		e->next_stale = false;
-	}
-	return e->next;
+	return e->nheap ? e->heap[0]->deadline : UINT64_MAX;
 }
 
 void

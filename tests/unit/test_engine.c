@@ -483,6 +483,49 @@ restart_delay_doubles_up_to_max_and_resets(void **state)
 	fake_free(f);
 }
 
+/*
+ * The timers are a heap: 40 backoffs of as many lengths, armed in the
+ * opposite order, end each at its own time, one stopped while it waits
+ * ends never; the next deadline is always the earliest armed.
+ */
+static void
+timers_fire_in_deadline_order_whatever_the_tree(void **state)
+{
+	char conf[8192] = "tree = { strategy = \"one_for_one\"; intensity = 1000; period = 1; children = (";
+	char path[32];
+	const char *why;
+	uint64_t t0;
+
+	(void)state;
+	for (int i = 0; i < 40; i++)
+		snprintf(conf + strlen(conf), sizeof(conf) - strlen(conf),
+		    "%s{ name = \"w%d\"; command = [\"/bin/true\"]; restart_delay = %d; }",
+		    i ? ", " : "", i, (40 - i) * 10);
+	strcat(conf, "); };");
+	struct fake *f = fake_new(conf);
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "root/w%d", i);
+		fake_exit(f, path, 1, 0);
+	}
+	t0 = f->now;
+	assert_int_equal(engine_next_deadline(f->eng), t0 + 10 * NSEC_PER_MSEC);
+	assert_int_equal(engine_cmd_stop(f->eng, node(f, "root/w20"), f->now, &why), 0);
+	for (int step = 1; step <= 40; step++) {
+		fake_advance(f, 10);
+		for (int i = 0; i < 40; i++) {
+			snprintf(path, sizeof(path), "root/w%d", i);
+			assert_string_equal(state_of(f, path), i == 20 ? "stopped" :
+			    (40 - i) <= step ? "running" : "backoff");
+		}
+		if (step < 40)
+			assert_true(engine_next_deadline(f->eng) ==
+			    t0 + (uint64_t)(step + (step == 19 ? 2 : 1)) * 10 * NSEC_PER_MSEC);
+	}
+	assert_int_equal(engine_next_deadline(f->eng), UINT64_MAX);
+	fake_free(f);
+}
+
 static void
 auto_shutdown_any_significant(void **state)
 {
@@ -1240,6 +1283,7 @@ main(void)
 		cmocka_unit_test(supervisor_shutdown_timeout_kills_subtree),
 		cmocka_unit_test(exit_while_stopping_is_shutdown_not_restarted),
 		cmocka_unit_test(restart_delay_doubles_up_to_max_and_resets),
+		cmocka_unit_test(timers_fire_in_deadline_order_whatever_the_tree),
 		cmocka_unit_test(auto_shutdown_any_significant),
 		cmocka_unit_test(auto_shutdown_all_significant),
 		cmocka_unit_test(simple_one_for_one_children_named_and_never_reused),
