@@ -190,6 +190,14 @@ msg_to_json(const struct obs_msg *m)
 	case EV_STOP:
 		json_object_set_new(o, "signal", signal_json(m->signal));
 		break;
+	case EV_SPAWN:
+		if (m->clone_ns) {
+			json_object_set_new(o, "clone_mono_ns",
+			    json_integer((json_int_t)m->clone_ns));
+			json_object_set_new(o, "spawned_mono_ns",
+			    json_integer((json_int_t)m->spawned_ns));
+		}
+		break;
 	case EV_GIVE_UP:
 	case EV_RELOAD:
 	case EV_OBS_RESTART:

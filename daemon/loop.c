@@ -68,6 +68,7 @@ struct loop {
 	struct proc *procs;
 	size_t nprocs;
 	uint64_t reap_at;	/* orphan scan due (0: none) */
+	uint64_t clone_ns, spawned_ns;	/* the last spawn's (obs_msg) */
 	bool said_signal[_NSIG];	/* ignored signals, logged once */
 	bool done;
 	int exit_code;
@@ -411,8 +412,10 @@ op_spawn(void *ctx, struct enode *n, int *err)
 		return -1;
 	}
 	capture_fds(l->cap, n, out);
+	l->clone_ns = mono_ns();
 	pid = spawn_worker(n, l->devnull, notify_path(l->notify),
 	    l->cg ? &cgs : NULL, out, &pidfd, err, msg, sizeof(msg));
+	l->spawned_ns = mono_ns();
 	if (l->cg)
 		cg_spawn_close(&cgs);
 	if (pid < 0) {
@@ -502,6 +505,10 @@ op_event(void *ctx, const struct event *ev)
 	event_to_msg(ev, &m);
 	m.labels = metric_labels(l, ev->node);
 	m.tail = ev->kind == EV_EXIT && ev->pid > 0 && ev->pid == l->tail_pid;
+	if (ev->kind == EV_SPAWN) {	/* op_spawn has just returned */
+		m.clone_ns = l->clone_ns;
+		m.spawned_ns = l->spawned_ns;
+	}
 	if (!m.quiet)
 		log_event(&m);
 	obswatch_event(l->obs, &m);

@@ -63,6 +63,9 @@ struct obs_msg {
 	int32_t err;		/* EV_HEALTH */
 	uint32_t failures;	/* EV_HEALTH */
 	uint64_t failures_total;	/* EV_HEALTH */
+	/* EV_SPAWN: the core's clock as it called clone, and once the
+	 * worker's execve had succeeded (spawn returns then). */
+	uint64_t clone_ns, spawned_ns;
 	char path[OBSQ_PATH];
 	char cause[OBSQ_PATH];	/* EV_RESTART: the child whose exit caused it */
 	char text[OBSQ_TEXT];	/* EV_GIVE_UP: why; EV_RELOAD: what changed */

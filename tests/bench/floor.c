@@ -4,7 +4,9 @@
  * nothing else. Usage: floor COUNT PROGRAM [ARG...] (COUNT spawns).
  * With FLOOR_CGROUP=DIR (a cgroup v2 directory) each child is born there
  * (clone3, CLONE_INTO_CGROUP): what the kernel itself charges a process
- * for living in a cgroup of its own.
+ * for living in a cgroup of its own. With FLOOR_STAMPS=FILE it appends
+ * "woke NS" when a child's pidfd wakes it and "clone NS" before each spawn
+ * (CLOCK_MONOTONIC): the phases of its restarts (restart.py).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +15,8 @@
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -21,6 +25,18 @@ struct clone3_args {
 	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal,
 	    stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
+
+static void
+stamp(int fd, const char *what)
+{
+	struct timespec ts;
+
+	if (fd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	dprintf(fd, "%s %lld\n", what,
+	    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+}
 
 static pid_t
 spawn_into(int cgfd, char **argv)
@@ -43,6 +59,9 @@ main(int argc, char **argv)
 	int count = argc > 2 ? atoi(argv[1]) : 0;
 	const char *cg = getenv("FLOOR_CGROUP");
 	int cgfd = cg ? open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	const char *st = getenv("FLOOR_STAMPS");
+	int sfd = st ? open(st, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0644) : -1;
 
 	if (cg && cgfd < 0)
 		return 1;
@@ -51,6 +70,7 @@ main(int argc, char **argv)
 		pid_t pid;
 		int pfd;
 
+		stamp(sfd, "clone");
 		if (cgfd >= 0) {
 			if ((pid = spawn_into(cgfd, argv + 2)) < 0)
 				return 1;
@@ -60,6 +80,7 @@ main(int argc, char **argv)
 		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		struct pollfd p = { .fd = pfd, .events = POLLIN };
 		poll(&p, 1, -1);
+		stamp(sfd, "woke");
 		waitid(P_PIDFD, (id_t)pfd, &si, WEXITED);
 		close(pfd);
 	}

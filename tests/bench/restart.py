@@ -229,6 +229,52 @@ def crash_loop(seconds=5.0):
     return out
 
 
+def phases(life_ms=300, count=40):
+    """Where one restart's time goes, by phase (medians, us), for the floor
+    (its own stamps, FLOOR_STAMPS), the floor in a cgroup, and arbord (BPF on)
+    with and without cgroups (its event log: the kernel's exit, arbord acting
+    on it, its clone): from the probe's exit stamp to the supervisor waking,
+    to its clone, to the replacement's start stamp."""
+    env = dict(os.environ, PROBE_LIFE_MS=str(life_ms))
+    med = lambda xs: statistics.median(xs) / 1000 if xs else float("nan")
+    out = []
+    for name in ("floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (BPF off)",
+                 "arbord (cgroup off)"):
+        d = workdir("phases")
+        wake, clone = [], []
+        if name.startswith("floor"):
+            stamps = os.path.join(d, "stamps")
+            log = run_floor(d, dict(env, FLOOR_STAMPS=stamps), count, in_cgroup="cgroup" in name)
+            if log is None:
+                shutil.rmtree(d, ignore_errors=True)
+                continue
+            with open(stamps) as f:
+                for line in f:
+                    k, v = line.split()
+                    (wake if k == "woke" else clone).append(int(v))
+            clone = clone[1:]           # the first start is no restart
+        else:
+            p, log = run_arbord(d, env, ["--no-bpf"] if "BPF off" in name else [],
+                                cgroup="off" if "cgroup off" in name else None)
+            wait_starts(log, count + 1, timeout=count * 3 + 30)
+            stop(p)
+            kill_probes(d)
+            with open(os.path.join(d, "events.jsonl")) as f:
+                for line in f:
+                    e = json.loads(line)
+                    if e["event"] == "exit":    # without BPF, mono_ns is arbord's
+                        wake.append(e.get("arbord_mono_ns", e["mono_ns"]))
+                    elif e["event"] == "spawn" and "clone_mono_ns" in e:
+                        clone.append(e["clone_mono_ns"])
+            clone = clone[1:]
+        starts, exits = starts_exits(log)
+        shutil.rmtree(d, ignore_errors=True)
+        rows = [(w - e, c - w, s - c) for e, w, c, s in zip(exits, wake, clone, starts[1:])
+                if e < w < c < s]
+        out.append((name, len(rows), [med([r[k] for r in rows]) for k in range(3)]))
+    return out
+
+
 def main():
     print("restart latency: probe lives 1.2 s then exits 1; gap = next start - previous exit; "
           "%d restarts each, in %d interleaved rounds" % (-(-N // ROUNDS) * ROUNDS, ROUNDS))
@@ -270,6 +316,11 @@ def main():
         if f and a:
             print("  probe lives %4d ms: floor p50 %.3f ms, arbord p50 %.3f ms: %.3fx the floor (target <= 1.05)" % (
                 life, statistics.median(f), statistics.median(a), statistics.median(a) / statistics.median(f)))
+    print("restart phases: probe lives 300 ms, 40 restarts each; medians in us from the probe's exit stamp")
+    print("  %-22s %8s %12s %10s %14s %8s" % ("system", "restarts", "exit->woken", "->clone",
+                                              "clone->start", "gap"))
+    for name, n, (a, b, c) in phases():
+        print("  %-22s %8d %12.1f %10.1f %14.1f %8.1f" % (name, n, a, b, c, a + b + c))
     print("crash loop: probe exits at once; starts per second over 5 s")
     for name, rate in crash_loop():
         print("  %-26s %s" % (name, "not installed" if rate is None else "%8.1f/s" % rate))
