@@ -273,6 +273,7 @@ bench: deps
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS)
 	$(Q)python3 tests/bench/scale.py $(BUILD) 1000 10000
+	$(Q)python3 tests/bench/events_scale.py $(BUILD) 100 10000
 	$(Q)python3 tests/bench/peers_scale.py $(BUILD) 1000
 	$(Q)python3 tests/bench/logs.py $(BUILD)
 	$(Q)python3 tests/bench/health.py $(BUILD)

@@ -146,6 +146,16 @@ def run(count, captured=True):
         if time.monotonic() - t1 > 300:
             res["storm: all back s"] = "timeout"
             break
+    # reload: the same config and one more sibling (name matching against
+    # count siblings; the loop is blocked for as long as it takes)
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("\n  ); }\n); };\n", ',\n    { name = "extra"; command = ["/bin/sleep", "100000"];%s }'
+                             "\n  ); }\n); };\n" % out))
+    t1 = time.monotonic()
+    r = subprocess.run([ARBORCTL, "-s", sock, "reload"], capture_output=True, text=True, timeout=300)
+    res["reload s"] = round(time.monotonic() - t1, 3) if r.returncode == 0 else "failed: " + r.stderr[-200:]
     subprocess.run([ARBORCTL, "-s", sock, "shutdown"], timeout=300)
     p.wait()
     shutil.rmtree(d, ignore_errors=True)
@@ -208,6 +218,11 @@ def main():
               "arborctl status --json %s s, status %s s (target <= 0.06 s), status PATH %s s" % (
                   b["workers"], b.get("/metrics KiB"), b.get("/metrics samples"), b.get("/metrics s"),
                   b["arborctl status --json s"], b["arborctl status s"], b["arborctl status PATH s"]))
+        if isinstance(a.get("reload s"), float) and isinstance(b.get("reload s"), float):
+            print("  reload adding one sibling to %d: %.3f s, to %d: %.3f s (%.1fx for %.0fx the siblings; "
+                  "linear: %.0fx, quadratic: %.0fx)" % (
+                      a["workers"], a["reload s"], b["workers"], b["reload s"], b["reload s"] / a["reload s"],
+                      b["workers"] / a["workers"], b["workers"] / a["workers"], (b["workers"] / a["workers"]) ** 2))
     if len(captured) >= 2:
         ns = sorted(captured)
         a, b = captured[ns[0]], captured[ns[-1]]
