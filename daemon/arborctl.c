@@ -281,7 +281,7 @@ print_reply(json_t *reply, const struct output *out)
 			return EXIT_REFUSED;
 		}
 	} else if (status && out->json) {
-		json_dumpf(status, stdout, JSON_COMPACT);
+		json_dumpf(status, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
 		putchar('\n');
 	} else if (status) {
 		printf("%-36s %-9s %8s %9s %8s %7s %8s  %s\n", "NAME", "STATE",

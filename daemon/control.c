@@ -137,7 +137,7 @@ client_send(struct client *c, json_t *o)
 	if (!o)
 		o = json_pack("{s:b, s:s}", "ok", 0, "error",
 		    "internal error: the reply could not be encoded");
-	s = json_dumps(o, JSON_COMPACT);
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(o);
 	if (!s)
 		fatal("%s: json_dumps: out of memory", __func__);

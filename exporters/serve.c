@@ -53,7 +53,8 @@ server_free(struct server *sv)
 static char *
 json_line(const json_t *j, size_t *len)
 {
-	char *line = json_dumps(j, JSON_COMPACT);
+	/* 15 digits: what a double holds, without 28.940999999999999 */
+	char *line = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15));
 
 	if (!line)
 		return NULL;
