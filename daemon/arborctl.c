@@ -325,6 +325,45 @@ copy_out(struct reader *r)
 			fflush(stdout);
 }
 
+/*
+ * status --json: arbord's reply is {"ok":true,"status":TREE} in compact
+ * JSON, as arborctl would print TREE itself; a big tree's is megabytes,
+ * whose parse and print were half the command's time. When the line has
+ * that form exactly, TREE's bytes are copied out; anything else is parsed.
+ */
+static bool
+passthrough(const char *line)
+{
+	static const char head[] = "{\"ok\":true,\"status\":{";
+	size_t len = strlen(line);
+
+	const char *t = line + sizeof(head) - 2, *p;
+	bool in_str = false;
+	int depth = 0;
+
+	if (len < sizeof(head) || strncmp(line, head, sizeof(head) - 2) != 0)
+		return false;
+	/* TREE must end where the reply does: nothing after it but "}". */
+	for (p = t; *p; p++) {
+		if (in_str) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '"')
+				in_str = false;
+		} else if (*p == '"')
+			in_str = true;
+		else if (*p == '{' || *p == '[')
+			depth++;
+		else if ((*p == '}' || *p == ']') && --depth == 0)
+			break;
+	}
+	if (!*p || strcmp(p, "}}") != 0)
+		return false;
+	fwrite(line + sizeof(head) - 2, 1, len - (sizeof(head) - 2) - 1, stdout);
+	putchar('\n');
+	return true;
+}
+
 /* Sends req (taking it), prints the reply; returns the exit code. */
 static int
 run(const char *sock, json_t *req, const struct output *out)
@@ -376,6 +415,12 @@ run(const char *sock, json_t *req, const struct output *out)
 		if (gone >= 0)
 			close(gone);
 		return EXIT_UNREACHABLE;
+	}
+	if (out->json && passthrough(line)) {
+		free(line);
+		free(rd);
+		close(fd);
+		return EXIT_OK;
 	}
 	reply = json_loads(line, 0, &jerr);
 	ok = json_object_get(reply, "ok");

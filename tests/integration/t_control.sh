@@ -29,6 +29,25 @@ test_status_human_and_json() {
 	grep -q 'unknown path "root/nope"' "$T/err" || fail "no clear error"
 }
 
+# status --json copies the tree's bytes out of arbord's reply: the same
+# JSON as the reply's "status", even with braces, quotes and backslashes in
+# a string (a worker's status text) that must not end the copy early.
+test_status_json_is_the_replys_tree() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/usr/bin/env", "python3", "$HELPERS/notifier.py", "--status-hex", "7d7d227b5c207d7d", "--ready"]; ready = "notify"; },
+  { name = "x"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "status text" bash -c "$ARBORCTL -s $T/sock status root/w --json | jq -e '.status_text | length > 3'" || return 1
+	printf '{"cmd":"status"}\n' | raw send "$T/sock" 1 >"$T/reply" || return 1
+	ctl status --json >"$T/tree" || return 1
+	assert_eq "the copied tree" "$(jq -cS '.status | del(.. | .uptime_s?, .cpu_seconds?)' "$T/reply")" \
+		"$(jq -cS 'del(.. | .uptime_s?, .cpu_seconds?)' "$T/tree")" || return 1
+	assert_eq "the status text" '}}"{\ }}' "$(jq -r '.children[0].status_text' "$T/tree")"
+}
+
 test_daemon_reports_its_pid_heap_and_rss() {
 	small_tree
 	ctl daemon >"$T/out" || fail "daemon failed" || return 1
