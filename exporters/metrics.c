@@ -294,6 +294,10 @@ reg_forget(struct registry *r, const char *path)
 static void
 put_label_value(FILE *f, const char *v)
 {
+	if (!strpbrk(v, "\\\"\n")) {	/* a path: nothing to escape */
+		fputs(v, f);
+		return;
+	}
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')
 			fputc('\\', f);
@@ -341,6 +345,12 @@ put_value(FILE *f, double v)
 {
 	char s[40];
 
+	/* Counts, pids, bytes: whole numbers, printed as such (cheaper). */
+	if (v > -9007199254740992.0 && v < 9007199254740992.0 &&
+	    v == (double)(long long)v) {
+		fprintf(f, " %lld\n", (long long)v);
+		return;
+	}
 	snprintf(s, sizeof(s), "%.15g", v);
 	if (strtod(s, NULL) != v)
 		snprintf(s, sizeof(s), "%.17g", v);

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -463,6 +464,7 @@ render(void *ctx, size_t *len)
 	refresh(o);
 	if (!(f = open_memstream(&text, len)))
 		fatal("%s: open_memstream: out of memory", __func__);
+	__fsetlocking(f, FSETLOCKING_BYCALLER);	/* this thread's alone */
 	registry_format(o->reg, f);
 	fclose(f);
 	return text;
