@@ -27,6 +27,7 @@ int probes_fd(const struct probes *p) { (void)p; return -1; }
 int probes_consume(struct probes *p) { (void)p; return 0; }
 int probes_runq(const struct probes *p, uint32_t k, struct arbor_hist *h) { (void)p; (void)k; (void)h; return -1; }
 void probes_runq_forget(const struct probes *p, uint32_t k) { (void)p; (void)k; }
+long probes_runq_all(const struct probes *p, uint32_t **k, struct arbor_hist **v) { (void)p; *k = NULL; *v = NULL; return -1; }
 void probes_track(const struct probes *p, pid_t pid) { (void)p; (void)pid; }
 uint64_t probes_dropped(const struct probes *p) { (void)p; return 0; }
 
@@ -176,6 +177,14 @@ probes_consume(struct probes *p)
 	return ring_buffer__consume(p->rb);
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int
 probes_runq(const struct probes *p, uint32_t key, struct arbor_hist *h)
 {
@@ -187,6 +196,62 @@ void
 probes_runq_forget(const struct probes *p, uint32_t key)
 {
 	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.runq), &key);
+}
+
+long
+probes_runq_all(const struct probes *p, uint32_t **keysp,
+    struct arbor_hist **valsp)
+{
+	int fd = bpf_map__fd(p->skel->maps.runq);
+	uint32_t cap = bpf_map__max_entries(p->skel->maps.runq), n = 0;
+	uint32_t *keys = xreallocarray(NULL, cap, sizeof(*keys));
+	struct arbor_hist *vals = xreallocarray(NULL, cap, sizeof(*vals));
+	uint32_t batch, *in = NULL;
+
+	*keysp = NULL;
+	*valsp = NULL;
+	for (;;) {
+		uint32_t count = cap - n;
+		int err;
+
+		if (count == 0)
+			break;
+		err = bpf_map_lookup_batch(fd, in, &batch, keys + n, vals + n,
+		    &count, NULL);
+		n += count;
+		if (err < 0 && errno == ENOENT)
+			break;		/* the end of the map */
+		if (err < 0) {
+			free(keys);
+			free(vals);
+			return -1;
+		}
+		in = &batch;
+	}
+	/* Sorted by key, the values with them (an insertion sort would be
+	 * quadratic: index sort through a permutation). */
+	{
+		uint64_t *kv = xreallocarray(NULL, n ? n : 1, sizeof(*kv));
+		uint32_t *sk = xreallocarray(NULL, n ? n : 1, sizeof(*sk));
+		struct arbor_hist *sv = xreallocarray(NULL, n ? n : 1,
+		    sizeof(*sv));
+
+		for (uint32_t i = 0; i < n; i++)
+			kv[i] = (uint64_t)keys[i] << 32 | i;
+		qsort(kv, n, sizeof(*kv), cmp_u64);
+		for (uint32_t i = 0; i < n; i++) {
+			sk[i] = (uint32_t)(kv[i] >> 32);
+			sv[i] = vals[(uint32_t)kv[i]];
+		}
+		free(kv);
+		free(keys);
+		free(vals);
+		keys = sk;
+		vals = sv;
+	}
+	*keysp = keys;
+	*valsp = vals;
+	return n;
 }
 
 void

@@ -47,6 +47,13 @@ int probes_consume(struct probes *);
  * -1 when it has none. */
 int probes_runq(const struct probes *, uint32_t key, struct arbor_hist *);
 void probes_runq_forget(const struct probes *, uint32_t key);
+/*
+ * Every run-queue histogram at once (a scrape's: one system call per few
+ * thousand, not one per worker): *keys and *vals (malloc'd, the caller
+ * frees both) sorted by key; the count, or -1 (then none are given).
+ */
+long probes_runq_all(const struct probes *, uint32_t **keys,
+    struct arbor_hist **vals);
 /* Follows pid as a worker's main process (one started before attach). */
 void probes_track(const struct probes *, pid_t pid);
 /* Records the ring buffer had no room for. */

@@ -95,6 +95,10 @@ struct obs {
 	uint64_t sweep_start_ns, next_sweep_ns, sweep_cost_ns;
 	size_t sweep_bucket;	/* the next bucket to read; RUNQ_BUCKETS: idle */
 	unsigned applied;	/* refresh's generation (struct runq.applied) */
+	/* refresh's snapshot of the run-queue map (rq_n -1: none) */
+	uint32_t *rq_keys;
+	struct arbor_hist *rq_vals;
+	long rq_n;
 };
 
 /* An event is final: to the event log, then to the clients (serve.c). */
@@ -217,6 +221,30 @@ on_record(void *ctx, const struct arbor_rec *r)
 	join_kernel(o->join, r, mono_ns());
 }
 
+/* pid's run-queue histogram: from refresh's snapshot of the map, if any. */
+static bool
+runq_of(const struct obs *o, uint32_t pid, struct arbor_hist *h)
+{
+	size_t lo = 0, hi;
+
+	if (o->rq_n < 0)
+		return probes_runq(o->probes, pid, h) == 0;
+	hi = (size_t)o->rq_n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (o->rq_keys[mid] == pid) {
+			*h = o->rq_vals[mid];
+			return true;
+		}
+		if (o->rq_keys[mid] < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static void
 refresh_path(void *arg, const char *path, int live_pid)
 {
@@ -229,7 +257,7 @@ refresh_path(void *arg, const char *path, int live_pid)
 		memcpy(slots, r->slots, sizeof(slots));
 	else
 		memset(slots, 0, sizeof(slots));
-	if (live_pid && probes_runq(o->probes, (uint32_t)live_pid, &h) == 0)
+	if (live_pid && runq_of(o, (uint32_t)live_pid, &h))
 		for (int k = 0; k < ARBOR_HIST_SLOTS; k++)
 			slots[k] += h.slots[k];
 	/* Summed into its label's histogram, cleared before the round. */
@@ -438,7 +466,13 @@ refresh(struct obs *o)
 	if (!o->probes)
 		return;
 	reg_clear(o->reg, M_RUNQ_LATENCY);
+	o->rq_n = probes_runq_all(o->probes, &o->rq_keys, &o->rq_vals);
 	join_each_path(o->join, refresh_path, o);
+	free(o->rq_keys);
+	free(o->rq_vals);
+	o->rq_keys = NULL;
+	o->rq_vals = NULL;
+	o->rq_n = -1;
 	for (size_t b = 0; b < RUNQ_BUCKETS; b++)
 		for (struct runq *r = o->runq[b]; r; r = r->next)
 			if (r->sum)
@@ -723,6 +757,7 @@ obs_thread_main(void *arg)
 	o->a = arg;
 	o->epfd = o->hb_fd = -1;
 	o->sweep_bucket = RUNQ_BUCKETS;
+	o->rq_n = -1;
 	o->budget_ns = o->a->fig_budget_ns >= 0 ? (uint64_t)o->a->fig_budget_ns :
 	    READ_BUDGET_NS;
 	pthread_cleanup_push(cleanup, o);
