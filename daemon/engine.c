@@ -62,7 +62,7 @@ struct enode {
 	uint64_t deadline;
 	enum timer_kind timer;
 	uint64_t timer_gen;	/* engine tick generation when armed */
-	size_t heap_at;		/* its place in the timer heap + 1; 0: none */
+	struct heap_link tl;	/* in the timer heap while armed (deadline) */
 	size_t due_at;		/* its place in engine_tick's batch + 1 */
 	uint64_t ran_ns;	/* how long the last run lasted */
 
@@ -115,14 +115,14 @@ struct engine {
 	 * WATCHDOG=1 moves its worker's) and finding the next are O(log n)
 	 * and O(1), whatever the tree's size; due: engine_tick's batch.
 	 */
-	struct enode **heap, **due;
-	size_t nheap, heap_cap;
+	struct min_heap timers;
+	struct enode **due;
+	size_t due_cap;
 	/* Workers by pid (engine_find_pid: once per notify datagram). */
 	struct pid_index pids;
 };
 
 static void sup_step(struct enode *s, uint64_t now);
-static void heap_del(struct enode *);
 static void start_node(struct enode *n, uint64_t now);
 static void stop_node(struct enode *n, uint64_t now);
 static void node_stopped(struct enode *n, const struct exit_info *ei,
@@ -183,7 +183,7 @@ node_free(struct enode *n)
 	if (!n)
 		return;
 	pid_unindex(n);
-	heap_del(n);
+	heap_remove(&n->eng->timers, &n->tl);
 	if (n->due_at)	/* freed by a timer of the same tick */
 		n->eng->due[n->due_at - 1] = NULL;
 	for (size_t i = 0; i < n->nchildren; i++)
@@ -218,7 +218,7 @@ engine_free(struct engine *e)
 		return;
 	node_free(e->root);
 	pid_index_free(&e->pids);
-	free(e->heap);
+	heap_free(&e->timers);
 	free(e->due);
 	free(e);
 }
@@ -231,54 +231,6 @@ alive(const struct enode *n)
 }
 
 static void
-heap_put(struct engine *e, size_t i, struct enode *n)
-{
-	e->heap[i] = n;
-	n->heap_at = i + 1;
-}
-
-/* Moves heap[i] up or down to where its deadline belongs. */
-static void
-heap_fix(struct engine *e, size_t i)
-{
-	struct enode *n = e->heap[i];
-
-	while (i > 0 && e->heap[(i - 1) / 2]->deadline > n->deadline) {
-		heap_put(e, i, e->heap[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= e->nheap)
-			break;
-		if (c + 1 < e->nheap &&
-		    e->heap[c + 1]->deadline < e->heap[c]->deadline)
-			c++;
-		if (e->heap[c]->deadline >= n->deadline)
-			break;
-		heap_put(e, i, e->heap[c]);
-		i = c;
-	}
-	heap_put(e, i, n);
-}
-
-static void
-heap_del(struct enode *n)
-{
-	struct engine *e = n->eng;
-	size_t i = n->heap_at - 1;
-
-	if (!n->heap_at)
-		return;
-	n->heap_at = 0;
-	if (i == --e->nheap)
-		return;
-	heap_put(e, i, e->heap[e->nheap]);
-	heap_fix(e, i);
-}
-
-static void
 arm(struct enode *n, enum timer_kind k, uint64_t at)
 {
 	struct engine *e = n->eng;
@@ -286,23 +238,17 @@ arm(struct enode *n, enum timer_kind k, uint64_t at)
 	n->timer = k;
 	n->deadline = at;
 	n->timer_gen = e->gen;
-	if (!n->heap_at) {
-		if (e->nheap == e->heap_cap) {
-			e->heap_cap = e->heap_cap ? 2 * e->heap_cap : 64;
-			e->heap = xreallocarray(e->heap, e->heap_cap,
-			    sizeof(*e->heap));
-			e->due = xreallocarray(e->due, e->heap_cap,
-			    sizeof(*e->due));
-		}
-		heap_put(e, e->nheap++, n);
+	heap_put(&e->timers, &n->tl, at);
+	if (e->timers.n > e->due_cap) {
+		e->due_cap = e->timers.cap;
+		e->due = xreallocarray(e->due, e->due_cap, sizeof(*e->due));
 	}
-	heap_fix(e, n->heap_at - 1);
 }
 
 static void
 disarm(struct enode *n)
 {
-	heap_del(n);
+	heap_remove(&n->eng->timers, &n->tl);
 	n->timer = TK_NONE;
 	n->deadline = 0;
 }
@@ -1039,7 +985,7 @@ worker_input(struct engine *e, struct enode *n, enum worker_input in,
 		until = sat_add_u64(now, sat_mul_u64(a->usec, 1000));
 		if (n->timer == TK_READY && until > n->deadline) {
 			n->deadline = until;
-			heap_fix(e, n->heap_at - 1);
+			heap_put(&e->timers, &n->tl, until);
 		}
 		break;
 	case WI_STATUS:
@@ -1199,12 +1145,13 @@ void
 engine_tick(struct engine *e, uint64_t now)
 {
 	uint64_t gen = ++e->gen;
+	struct heap_link *t;
 	size_t ndue = 0;
 
-	while (e->nheap && e->heap[0]->deadline <= now) {
-		struct enode *n = e->heap[0];
+	while ((t = heap_top(&e->timers)) && t->key <= now) {
+		struct enode *n = container_of(t, struct enode, tl);
 
-		heap_del(n);
+		heap_remove(&e->timers, t);
 		e->due[ndue++] = n;
 		n->due_at = ndue;
 	}
@@ -1215,7 +1162,7 @@ engine_tick(struct engine *e, uint64_t now)
 			continue;	/* freed by an earlier one's firing */
 		n->due_at = 0;
 		/* Still armed as it was (not off, not re-armed this tick). */
-		if (n->timer != TK_NONE && !n->heap_at && n->timer_gen < gen)
+		if (n->timer != TK_NONE && !n->tl.at && n->timer_gen < gen)
 			fire(n, now);
 	}
 }
@@ -1223,7 +1170,9 @@ engine_tick(struct engine *e, uint64_t now)
 uint64_t
 engine_next_deadline(struct engine *e)
 {
-	return e->nheap ? e->heap[0]->deadline : UINT64_MAX;
+	const struct heap_link *t = heap_top(&e->timers);
+
+	return t ? t->key : UINT64_MAX;
 }
 
 void

@@ -37,7 +37,6 @@
  * ready within half a second of being so, whatever its interval. */
 #define START_RETRY_MS 10
 #define START_RETRY_MAX_MS 500
-#define HEAP_NONE SIZE_MAX
 /*
  * The timer fires this much after the earliest due time, and takes every
  * check due by then: a thousand workers checked each second share a
@@ -65,8 +64,9 @@ struct hnode {
 	struct health *h;
 	struct enode *node;
 	struct hnode *prev, *next;
-	size_t heap_i;		/* HEAP_NONE: not scheduled */
-	uint64_t due;		/* next check, or the running one's deadline */
+	/* In the schedule while due (key: the next check, or the running
+	 * one's deadline). */
+	struct heap_link due;
 	uint64_t began;		/* the last check began; 0: none yet */
 	bool started;		/* the worker is: checks at its interval */
 	uint32_t retry_ms;
@@ -84,8 +84,7 @@ struct health {
 	int devnull;
 	struct watch tw;
 	uint64_t armed;		/* what the timerfd holds; UINT64_MAX: none */
-	struct hnode **heap;
-	size_t nheap, capheap;
+	struct min_heap sched;
 	struct hnode *nodes;
 	struct run *runs;
 	struct netcheck *net;
@@ -102,80 +101,24 @@ static void finish(struct hnode *, bool ok, const char *detail, int err,
 /* ---- the schedule ---- */
 
 static void
-heap_set(struct health *h, size_t i, struct hnode *hn)
-{
-	h->heap[i] = hn;
-	hn->heap_i = i;
-}
-
-static void
-heap_up(struct health *h, size_t i)
-{
-	struct hnode *hn = h->heap[i];
-
-	while (i > 0 && h->heap[(i - 1) / 2]->due > hn->due) {
-		heap_set(h, i, h->heap[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	heap_set(h, i, hn);
-}
-
-static void
-heap_down(struct health *h, size_t i)
-{
-	struct hnode *hn = h->heap[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= h->nheap)
-			break;
-		if (c + 1 < h->nheap && h->heap[c + 1]->due < h->heap[c]->due)
-			c++;
-		if (h->heap[c]->due >= hn->due)
-			break;
-		heap_set(h, i, h->heap[c]);
-		i = c;
-	}
-	heap_set(h, i, hn);
-}
-
-static void
 unschedule(struct hnode *hn)
 {
-	struct health *h = hn->h;
-	size_t i = hn->heap_i;
-
-	if (i == HEAP_NONE)
-		return;
-	hn->heap_i = HEAP_NONE;
-	if (i == --h->nheap)
-		return;
-	heap_set(h, i, h->heap[h->nheap]);
-	heap_up(h, i);
-	heap_down(h, h->heap[i]->heap_i);
+	heap_remove(&hn->h->sched, &hn->due);
 }
 
 static void
 schedule(struct hnode *hn, uint64_t at)
 {
-	struct health *h = hn->h;
-
-	unschedule(hn);
-	if (h->nheap == h->capheap) {
-		h->capheap = h->capheap ? h->capheap * 2 : 64;
-		h->heap = xreallocarray(h->heap, h->capheap, sizeof(*h->heap));
-	}
-	hn->due = at;
-	heap_set(h, h->nheap++, hn);
-	heap_up(h, h->nheap - 1);
+	heap_put(&hn->h->sched, &hn->due, at);
 }
 
 static void
 rearm(struct health *h)
 {
-	timerfd_arm_at(h->tw.fd, h->nheap ? sat_add_u64(h->heap[0]->due,
-	    SLACK_NS) : UINT64_MAX, &h->armed);
+	const struct heap_link *t = heap_top(&h->sched);
+
+	timerfd_arm_at(h->tw.fd, t ? sat_add_u64(t->key, SLACK_NS) :
+	    UINT64_MAX, &h->armed);
 }
 
 static const struct spec_health *
@@ -483,12 +426,13 @@ on_timer(void *owner, uint32_t events)
 {
 	struct health *h = owner;
 	uint64_t now = mono_ns();
+	struct heap_link *t;
 
 	(void)events;
 	read_counter(h->tw.fd);
 	h->armed = UINT64_MAX;
-	while (h->nheap && h->heap[0]->due <= now) {
-		struct hnode *hn = h->heap[0];
+	while ((t = heap_top(&h->sched)) && t->key <= now) {
+		struct hnode *hn = container_of(t, struct hnode, due);
 
 		unschedule(hn);
 		if (hn->busy != HEALTH_NONE)
@@ -513,7 +457,6 @@ health_begin(struct health *h, struct enode *n, uint64_t now)
 		hn = xcalloc(1, sizeof(*hn));
 		hn->h = h;
 		hn->node = n;
-		hn->heap_i = HEAP_NONE;
 		if (h->nfree)
 			hn->slot = h->free_slots[--h->nfree];
 		else {
@@ -683,7 +626,7 @@ health_close(struct health *h)
 	}
 	reactor_unwatch(h->r, &h->tw);
 	close(h->tw.fd);
-	free(h->heap);
+	heap_free(&h->sched);
 	free(h->slots);
 	free(h->free_slots);
 	free(h);

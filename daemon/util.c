@@ -335,3 +335,71 @@ pid_index_free(struct pid_index *x)
 	x->b = NULL;
 	x->nb = x->n = 0;
 }
+
+static void
+heap_place(struct min_heap *h, size_t i, struct heap_link *l)
+{
+	h->v[i] = l;
+	l->at = i + 1;
+}
+
+/* Moves v[i] up or down to where its key belongs. */
+static void
+heap_fix(struct min_heap *h, size_t i)
+{
+	struct heap_link *l = h->v[i];
+
+	while (i > 0 && h->v[(i - 1) / 2]->key > l->key) {
+		heap_place(h, i, h->v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->v[c + 1]->key < h->v[c]->key)
+			c++;
+		if (h->v[c]->key >= l->key)
+			break;
+		heap_place(h, i, h->v[c]);
+		i = c;
+	}
+	heap_place(h, i, l);
+}
+
+void
+heap_put(struct min_heap *h, struct heap_link *l, uint64_t key)
+{
+	l->key = key;
+	if (!l->at) {
+		if (h->n == h->cap) {
+			h->cap = h->cap ? 2 * h->cap : 64;
+			h->v = xreallocarray(h->v, h->cap, sizeof(*h->v));
+		}
+		heap_place(h, h->n++, l);
+	}
+	heap_fix(h, l->at - 1);
+}
+
+void
+heap_remove(struct min_heap *h, struct heap_link *l)
+{
+	size_t i = l->at - 1;
+
+	if (!l->at)
+		return;
+	l->at = 0;
+	if (i == --h->n)
+		return;
+	heap_place(h, i, h->v[h->n]);
+	heap_fix(h, i);
+}
+
+void
+heap_free(struct min_heap *h)
+{
+	free(h->v);
+	h->v = NULL;
+	h->n = h->cap = 0;
+}

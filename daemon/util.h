@@ -103,6 +103,29 @@ void pid_index_del(struct pid_index *x, struct pid_link *l);
 struct pid_link *pid_index_bucket(const struct pid_index *x, int pid);
 void pid_index_free(struct pid_index *x);
 
+/*
+ * A binary min-heap of things by a time (the engine's timers, the health
+ * checks' due times): each thing embeds a heap_link; setting its key puts
+ * it in or moves it, O(log n); the earliest is v[0].
+ */
+struct heap_link {
+	uint64_t key;
+	size_t at;		/* its place + 1; 0: not in the heap */
+};
+struct min_heap {
+	struct heap_link **v;
+	size_t n, cap;
+};
+void heap_put(struct min_heap *, struct heap_link *, uint64_t key);
+/* l is in h, or not (then nothing happens). */
+void heap_remove(struct min_heap *, struct heap_link *);
+void heap_free(struct min_heap *);
+static inline struct heap_link *
+heap_top(const struct min_heap *h)
+{
+	return h->n ? h->v[0] : NULL;
+}
+
 /* Saturating arithmetic, for numbers that come from outside (a worker's
  * EXTEND_TIMEOUT_USEC): never wraps to a small value. */
 static inline uint64_t
