@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from probelog import starts_exits
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 COUNTS = [int(c) for c in sys.argv[2:]] or [100, 10000]
 ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
@@ -58,19 +60,6 @@ def raise_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def starts_exits(log):
-    starts, exits = [], []
-    try:
-        with open(log) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 2:
-                    (starts if parts[0] == "start" else exits).append(int(parts[1]))
-    except FileNotFoundError:
-        pass
-    return starts, exits
 
 
 def gaps_after(log, since):

@@ -22,6 +22,7 @@ import tempfile
 import time
 
 from cgroups import cgroup2_mount
+from probelog import starts_exits
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 40
@@ -34,19 +35,6 @@ FLOOR = os.path.abspath(os.path.join(BUILD, "bench", "floor"))
 
 def workdir(name):
     return tempfile.mkdtemp(prefix="arbor-bench-%s-" % name, dir="/dev/shm")
-
-
-def starts_exits(log):
-    starts, exits = [], []
-    try:
-        with open(log) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 2:
-                    (starts if parts[0] == "start" else exits).append(int(parts[1]))
-    except FileNotFoundError:
-        pass
-    return starts, exits
 
 
 def wait_starts(log, count, timeout):
