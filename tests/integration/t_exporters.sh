@@ -248,6 +248,70 @@ test_scrape_flood_leaves_supervision_alone() {
 	scrape -o /dev/null || fail "endpoint gone after the flood"
 }
 
+# Three hosts' arbords scraped by one real Prometheus: every series comes
+# per instance, each dashboard panel keeps the hosts apart (no series of a
+# panel without its instance), and a crash loop on one host is that host's
+# alone in the alert's expression.
+test_a_fleet_of_three_in_one_prometheus() {
+	command -v prometheus >/dev/null || { echo "prometheus not installed"; return 77; }
+	local h p web targets= crasher= pids=()
+	for h in 1 2 3; do
+		mkdir -p "$T/h$h"
+		p=$(free_port)
+		web='{ name = "web"; command = ["/bin/sleep", "1000"]; }'
+		[ $h = 2 ] && { web='{ name = "web"; command = ["/bin/sh", "-c", "sleep 0.2; exit 1"]; }'; crasher="127.0.0.1:$p"; }
+		cat >"$T/h$h/tree.conf" <<CONF
+observability = { metrics_listen = "127.0.0.1:$p"; };
+tree = { strategy = "one_for_one"; intensity = 1000; period = 10; children = (
+  $web,
+  { name = "db"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+		"$ARBORD" -c "$T/h$h/tree.conf" -s "$T/h$h/sock" >"$T/h$h/log" 2>&1 &
+		pids+=($!)
+		targets+="${targets:+, }\"127.0.0.1:$p\""
+	done
+	local pport=$(free_port)
+	cat >"$T/prom.yml" <<YML
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: arbor
+    static_configs: [ { targets: [ $targets ] } ]
+YML
+	prometheus --config.file="$T/prom.yml" --storage.tsdb.path="$T/tsdb" \
+		--web.listen-address="127.0.0.1:$pport" >"$T/prom.log" 2>&1 &
+	local prom=$!
+	query() { curl -s --get "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"; }
+	hosts_up() { [ "$(query 'count by (instance) (arbor_child_up)' | jq '.data.result | length')" = 3 ]; }
+	crash_seen() { query 'increase(arbor_child_restarts_total[5m]) > 5' | jq -e '.data.result | length > 0' >/dev/null; }
+	local ok=1
+	wait_for "three instances in Prometheus" hosts_up || ok=
+	[ -n "$ok" ] && { wait_for "the crash loop in Prometheus" crash_seen || ok=; }
+	if [ -n "$ok" ]; then
+		assert_eq "the crash loop's series" "$crasher root/web" \
+			"$(query 'increase(arbor_child_restarts_total[5m]) > 5' | jq -r '.data.result[] | "\(.metric.instance) \(.metric.path)"' | sort -u | tr '\n' ' ' | sed 's/ $//')" || ok=
+	fi
+	# Each panel's query, as Grafana would send it for all hosts.
+	local expr n=0
+	while [ -n "$ok" ] && IFS= read -r expr; do
+		expr=${expr//\$__rate_interval/1m}
+		expr=${expr//\$instance/.*}
+		query "$expr" >"$T/q" || { ok=; break; }
+		[ "$(jq -r .status "$T/q")" = success ] || { fail "panel query failed: $expr: $(cat "$T/q")"; ok=; break; }
+		if jq -e '[.data.result[] | select((.metric.instance // "") == "")] | length > 0' "$T/q" >/dev/null; then
+			fail "a panel's series without its instance: $expr: $(jq -c '.data.result[0].metric' "$T/q")"
+			ok=
+		fi
+		n=$((n + 1))
+	done < <(jq -r '.panels[].targets[].expr' "$ROOT/exporters/dashboards/arbor.json")
+	[ -n "$ok" ] && echo "report: $n panel queries against 3 instances, each series per instance"
+	kill "$prom"
+	wait "$prom" 2>/dev/null
+	for h in 1 2 3; do "$ARBORCTL" -s "$T/h$h/sock" shutdown >/dev/null 2>&1; done
+	wait "${pids[@]}" 2>/dev/null
+	[ -n "$ok" ] || fail "fleet: $(tail -n 3 "$T/prom.log")"
+}
+
 test_dashboard_and_alerts() {
 	command -v promtool >/dev/null || { echo "promtool not installed"; return 77; }
 	promtool check rules "$ROOT/exporters/prometheus/arbor-alerts.yml" >&2 || fail "rules" || return 1
