@@ -1197,19 +1197,37 @@ parse_children(struct ctx *c, const config_setting_t *s, const char *path,
 		return;
 	}
 	n->children = xcalloc((size_t)len + 1, sizeof(*n->children));
+	/* Names seen, by hash (open addressing, index + 1): a duplicate is
+	 * found in one probe or so, not by comparing every pair (20,000
+	 * siblings made a reload's parse quadratic). */
+	size_t nb = 16, *seen;
+
+	while (nb < 2 * (size_t)len)
+		nb *= 2;
+	seen = xcalloc(nb, sizeof(*seen));
 	for (int i = 0; i < len; i++) {
 		struct spec_node *ch = parse_node(c,
 		    config_setting_get_elem(m, i), path, i, n->auto_shutdown);
+		size_t b;
 
 		if (!ch)
 			continue;
-		for (size_t k = 0; k < n->nchildren; k++)
-			if (strcmp(n->children[k]->name, ch->name) == 0)
+		for (b = fnv1a(FNV1A_INIT, ch->name) & (nb - 1); seen[b];
+		    b = (b + 1) & (nb - 1)) {
+			const struct spec_node *first = n->children[seen[b] - 1];
+
+			if (strcmp(first->name, ch->name) == 0) {
 				error(c, config_setting_get_elem(m, i), path,
 				    "duplicate child name \"%s\" (first on line %d)",
-				    ch->name, n->children[k]->line);
+				    ch->name, first->line);
+				break;
+			}
+		}
+		if (!seen[b])
+			seen[b] = n->nchildren + 1;
 		n->children[n->nchildren++] = ch;
 	}
+	free(seen);
 }
 
 static void
