@@ -315,7 +315,8 @@ fig_get(struct obs *o, const char *path, bool leaf, unsigned what)
 		period = SWEEP_PERIOD_NS;
 	if ((r->fig_what & what) != what || r->fig_leaf != leaf ||
 	    !r->fig_ns || now - r->fig_ns > period + o->sweep_cost_ns +
-	    NSEC_PER_SEC || now - o->req_ns < o->budget_ns) {
+	    NSEC_PER_SEC || (now - o->req_ns < o->budget_ns &&
+	    r->fig_ns < o->req_ns)) {	/* a pool's: once per request */
 		r->fig_what |= what;
 		r->fig_leaf = leaf;
 		if (!fig_read(o, r, now))
