@@ -1177,6 +1177,7 @@ parse_children(struct ctx *c, const config_setting_t *s, const char *path,
     struct spec_node *n)
 {
 	const config_setting_t *m;
+	size_t nb = 16, *seen;
 	int len;
 
 	if ((m = config_setting_get_member(s, "template")))
@@ -1200,8 +1201,6 @@ parse_children(struct ctx *c, const config_setting_t *s, const char *path,
 	/* Names seen, by hash (open addressing, index + 1): a duplicate is
 	 * found in one probe or so, not by comparing every pair (20,000
 	 * siblings made a reload's parse quadratic). */
-	size_t nb = 16, *seen;
-
 	while (nb < 2 * (size_t)len)
 		nb *= 2;
 	seen = xcalloc(nb, sizeof(*seen));

@@ -391,6 +391,9 @@ put_histogram(FILE *f, const struct family *fam, struct series *s)
 	fprintf(f, " %llu\n", (unsigned long long)s->count);
 }
 
+static int fds_seen;	/* process_metrics' last count, and when */
+static uint64_t fds_at;
+
 static void
 process_metrics(FILE *f)
 {
@@ -423,13 +426,8 @@ process_metrics(FILE *f)
 				break;
 		fclose(p);
 	}
-	/*
-	 * Counted at most once a second: /proc/self/fd of 10,000 workers'
-	 * pidfds is a tenth of a scrape's time to read.
-	 */
-	static int fds_seen;
-	static uint64_t fds_at;
-
+	/* Counted at most once a second: /proc/self/fd of 10,000 workers'
+	 * pidfds is a tenth of a scrape's time to read. */
 	if (fds_at && mono_ns() - fds_at < NSEC_PER_SEC)
 		fds = fds_seen;
 	else if ((d = opendir("/proc/self/fd"))) {

@@ -305,14 +305,20 @@ fig_read(struct obs *o, struct runq *r, uint64_t now)
  * path's figures (what, of a leaf or not): read now while the request's
  * READ_BUDGET_NS lasts, then from the cache unless too old or missing.
  */
+/* The sampler's pace: a sweep every SWEEP_PERIOD_NS or ten times its cost. */
+static uint64_t
+sweep_period(const struct obs *o)
+{
+	return o->sweep_cost_ns * 10 > SWEEP_PERIOD_NS ? o->sweep_cost_ns * 10 :
+	    SWEEP_PERIOD_NS;
+}
+
 static const struct cg_fig *
 fig_get(struct obs *o, const char *path, bool leaf, unsigned what)
 {
-	uint64_t now = mono_ns(), period = o->sweep_cost_ns * 10;
+	uint64_t now = mono_ns(), period = sweep_period(o);
 	struct runq *r = path_rec(o, path);
 
-	if (period < SWEEP_PERIOD_NS)
-		period = SWEEP_PERIOD_NS;
 	if ((r->fig_what & what) != what || r->fig_leaf != leaf ||
 	    !r->fig_ns || now - r->fig_ns > period + o->sweep_cost_ns +
 	    NSEC_PER_SEC || (now - o->req_ns < o->budget_ns &&
@@ -355,8 +361,7 @@ fig_sweep(struct obs *o)
 		return 0;
 	now = mono_ns();
 	o->sweep_cost_ns = now - o->sweep_start_ns;
-	o->next_sweep_ns = o->sweep_start_ns + (o->sweep_cost_ns * 10 >
-	    SWEEP_PERIOD_NS ? o->sweep_cost_ns * 10 : SWEEP_PERIOD_NS);
+	o->next_sweep_ns = o->sweep_start_ns + sweep_period(o);
 	return fig_sweep(o);
 }
 
