@@ -36,6 +36,24 @@ enum sup_end {
 	SUP_END_AUTO,		/* auto_shutdown */
 };
 
+/*
+ * A cascade: the workers a group strategy or an escalation stopped and
+ * started again because of one exit (EV_CASCADE). Each worker it took
+ * holds it until it is ready again or will not come back; a supervisor
+ * that gave up holds it until its parent has restarted it (or given up
+ * in turn), so an escalation stays one cascade. Freed with its last hold:
+ * a worker holds one cascade at most, so they cost nothing per crash.
+ */
+struct cascade {
+	uint64_t id;
+	char *cause;		/* the path of the node whose exit began it */
+	uint64_t since_ns;	/* when the engine heard of that exit */
+	uint32_t members;	/* workers it took */
+	uint32_t pending;	/* of them, not ready again yet */
+	uint32_t ready;
+	uint32_t holds;
+};
+
 struct enode {
 	struct pid_link pid_link;	/* in the engine's pid index */
 	struct engine *eng;
@@ -50,6 +68,7 @@ struct enode {
 	uintptr_t runtime;	/* the runtime's own word (enode_runtime) */
 	void *capture;		/* the runtime's output pipes (enode_capture) */
 	void *checker;		/* the runtime's health checks (enode_checker) */
+	struct cascade *cas;	/* the cascade it is part of; NULL: none */
 
 	enum node_state state;
 	int pid;
@@ -120,6 +139,7 @@ struct engine {
 	size_t due_cap;
 	/* Workers by pid (engine_find_pid: once per notify datagram). */
 	struct pid_index pids;
+	uint64_t cascades;	/* the last cascade's id */
 };
 
 static void sup_step(struct enode *s, uint64_t now);
@@ -136,7 +156,106 @@ static void
 emit(struct enode *n, struct event *ev)
 {
 	ev->node = n;
+	if (!ev->cascade && n->cas)
+		ev->cascade = n->cas->id;
 	n->eng->ops->event(n->eng->ctx, ev);
+}
+
+static struct cascade *
+cascade_new(struct engine *e, const struct enode *cause, uint64_t now)
+{
+	struct cascade *k = xcalloc(1, sizeof(*k));
+
+	k->id = ++e->cascades;
+	k->cause = xstrdup(cause->path);
+	k->since_ns = now;
+	return k;
+}
+
+static void
+cascade_unhold(struct cascade *k)
+{
+	if (k && --k->holds == 0) {
+		free(k->cause);
+		free(k);
+	}
+}
+
+/* Worker n leaves its cascade, ready again or not coming back; the last
+ * to leave ends it with EV_CASCADE. */
+static void
+cascade_leave(struct enode *n, bool ready, uint64_t now)
+{
+	struct cascade *k = n->cas;
+
+	if (!k)
+		return;
+	n->cas = NULL;
+	k->pending--;
+	if (ready)
+		k->ready++;
+	if (k->pending == 0 && k->ready > 0) {
+		struct event ev = { .kind = EV_CASCADE, .mono_ns = now,
+		    .cascade = k->id, .text = k->cause,
+		    .members = k->members, .ready = k->ready,
+		    .since_ns = k->since_ns };
+
+		emit(n, &ev);
+	}
+	cascade_unhold(k);
+}
+
+/* The workers under n (n itself if a worker) that will start again join
+ * cascade k, leaving any other. */
+static void
+cascade_take(struct enode *n, struct cascade *k, uint64_t now)
+{
+	if (n->spec->is_supervisor) {
+		for (size_t i = 0; i < n->nchildren; i++)
+			cascade_take(n->children[i], k, now);
+		return;
+	}
+	if (n->cas == k || n->held || n->spec->restart == RESTART_TEMPORARY)
+		return;
+	cascade_leave(n, false, now);
+	n->cas = k;
+	k->members++;
+	k->pending++;
+	k->holds++;
+}
+
+/* n and what is under it are removed: out of their cascades. */
+static void
+cascade_gone(struct enode *n, uint64_t now)
+{
+	for (size_t i = 0; i < n->nchildren; i++)
+		cascade_gone(n->children[i], now);
+	if (!n->spec->is_supervisor)
+		cascade_leave(n, false, now);
+	else if (n->cas) {
+		cascade_unhold(n->cas);
+		n->cas = NULL;
+	}
+}
+
+/* A supervisor above n that gave up in n's cascade: n comes back with it. */
+static bool
+cascade_held_above(const struct enode *n)
+{
+	for (const struct enode *p = n->parent; p; p = p->parent)
+		if (p->cas && p->cas == n->cas)
+			return true;
+	return false;
+}
+
+/* The workers under n that are not coming back leave their cascades. */
+static void
+cascade_drop(struct enode *n, uint64_t now)
+{
+	for (size_t i = 0; i < n->nchildren; i++)
+		cascade_drop(n->children[i], now);
+	if (!n->spec->is_supervisor && n->cas && !cascade_held_above(n))
+		cascade_leave(n, false, now);
 }
 
 static struct enode *
@@ -186,6 +305,7 @@ node_free(struct enode *n)
 	heap_remove(&n->eng->timers, &n->tl);
 	if (n->due_at)	/* freed by a timer of the same tick */
 		n->eng->due[n->due_at - 1] = NULL;
+	cascade_unhold(n->cas);	/* the engine's end: no event */
 	for (size_t i = 0; i < n->nchildren; i++)
 		node_free(n->children[i]);
 	free(n->children);
@@ -272,6 +392,7 @@ remove_child(struct enode *s, struct enode *c, uint64_t now)
 		return;
 	if (c->remove_after_stop)
 		s->nremoving--;
+	cascade_gone(c, now);
 	emit(c, &ev);
 	memmove(&s->children[i], &s->children[i + 1],
 	    (s->nchildren - i - 1) * sizeof(*s->children));
@@ -394,9 +515,10 @@ group_strategy(const struct enode *s)
 	    s->spec->strategy == STRATEGY_REST_FOR_ONE;
 }
 
-/* Marks sibling o for stop-and-restart because c exited. */
+/* Marks sibling o for stop-and-restart because c exited (cascade k). */
 static void
-mark_sibling(struct enode *o, struct enode *c, uint64_t now)
+mark_sibling(struct enode *o, struct enode *c, struct cascade *k,
+    uint64_t now)
 {
 	struct event ev = { .kind = EV_RESTART, .mono_ns = now, .cause = c };
 
@@ -409,39 +531,83 @@ mark_sibling(struct enode *o, struct enode *c, uint64_t now)
 	if (o->ever_started)
 		o->restarts++;
 	o->pending = true;
+	cascade_take(o, k, now);
 	emit(o, &ev);
 }
 
 /*
+ * The cascade c's exit starts or goes on with: c's own (it was restarted
+ * by one, or is a supervisor that gave up in one), else a new one.
+ */
+static struct cascade *
+cascade_of(struct enode *c, uint64_t now)
+{
+	struct cascade *k = c->cas;
+
+	if (!k) {
+		k = cascade_new(c->eng, c, now);
+		if (c->spec->is_supervisor) {
+			c->cas = k;	/* released by child_died */
+			k->holds++;
+		}
+	}
+	return k;
+}
+
+/* Whether s's strategy restarts a sibling of its child at idx. */
+static bool
+takes_siblings(const struct enode *s, size_t idx)
+{
+	return (s->spec->strategy == STRATEGY_ONE_FOR_ALL &&
+	    s->nchildren > 1) || (s->spec->strategy == STRATEGY_REST_FOR_ONE &&
+	    idx + 1 < s->nchildren);
+}
+
+/*
  * Child c of s terminated on its own (not by s) with reason r: apply c's
- * restart type, the intensity check, and s's strategy.
+ * restart type, the intensity check, and s's strategy. What it stops and
+ * starts beyond c itself (siblings, or s and what is under it if s gives
+ * up) is one cascade with c's exit as its cause.
  */
 static void
 child_died(struct enode *s, struct enode *c, enum exit_reason r, uint64_t now)
 {
 	struct event ev = { .kind = EV_RESTART, .mono_ns = now, .cause = c };
-	size_t idx;
+	struct cascade *k = NULL;
+	size_t idx = child_index(s, c);
 
 	if (!restart_wanted(c->spec->restart, r)) {
 		c->pending = false;
 		auto_shutdown_check(s, c, now);
-		if (c->dynamic && s->state != NS_STOPPING)
+		if (c->dynamic && s->state != NS_STOPPING) {
 			remove_child(s, c, now);
-		return;
+			return;	/* c is gone, with its cascade */
+		}
+		goto out;
 	}
 	if (!add_restart(s, now)) {
 		c->pending = false;
+		/* s and its workers: restarted with it if its parent does */
+		k = cascade_of(c, now);
+		if (!s->cas) {
+			s->cas = k;
+			k->holds++;
+		}
+		cascade_take(s, k, now);
 		give_up(s, now);
-		return;
+		goto out;
 	}
 	c->delay_ms = backoff_delay(c);
 	c->pending = true;
 	if (c->ever_started)
 		c->restarts++;
 	ev.delay_ms = c->delay_ms;
+	if (takes_siblings(s, idx) || c->cas) {
+		k = cascade_of(c, now);
+		cascade_take(c, k, now);
+	}
 	emit(c, &ev);
 
-	idx = child_index(s, c);
 	switch (s->spec->strategy) {
 	case STRATEGY_ONE_FOR_ONE:
 	case STRATEGY_SIMPLE_ONE_FOR_ONE:
@@ -449,12 +615,20 @@ child_died(struct enode *s, struct enode *c, enum exit_reason r, uint64_t now)
 	case STRATEGY_ONE_FOR_ALL:
 		for (size_t i = 0; i < s->nchildren; i++)
 			if (i != idx)
-				mark_sibling(s->children[i], c, now);
+				mark_sibling(s->children[i], c, k, now);
 		break;
 	case STRATEGY_REST_FOR_ONE:
 		for (size_t i = idx + 1; i < s->nchildren; i++)
-			mark_sibling(s->children[i], c, now);
+			mark_sibling(s->children[i], c, k, now);
 		break;
+	}
+out:
+	/* A supervisor's hold ends once its parent has dealt with it. */
+	if (c->spec->is_supervisor && c->cas) {
+		struct cascade *held = c->cas;
+
+		c->cas = NULL;
+		cascade_unhold(held);
 	}
 }
 
@@ -473,6 +647,7 @@ child_stopped(struct enode *s, struct enode *c, const struct exit_info *ei,
 		 * later start of the supervisor brings it back.
 		 */
 		remove_child(s, c, now);
+		c = NULL;
 	} else if (s->state == NS_STOPPING || s->state == NS_STOPPED) {
 		c->pending = false;
 	} else if (ordered) {
@@ -488,6 +663,8 @@ child_stopped(struct enode *s, struct enode *c, const struct exit_info *ei,
 	} else if (ei->reason != EXIT_SHUTDOWN) {
 		child_died(s, c, ei->reason, now);
 	}	/* else stopped by command: it stays stopped (held) */
+	if (c && c->parent == s && c->state == NS_STOPPED && !c->pending)
+		cascade_drop(c, now);	/* not coming back: not waited for */
 	if (s->state != NS_STOPPED)
 		sup_step(s, now);
 }
@@ -707,6 +884,7 @@ start_worker(struct enode *n, uint64_t now)
 		n->pending = false;
 		ev.kind = EV_READY;	/* started, per its ready = "exec" */
 		emit(n, &ev);
+		cascade_leave(n, true, now);
 	} else if (n->spec->w.ready_timeout_ms > 0) {
 		arm(n, TK_READY,
 		    now + n->spec->w.ready_timeout_ms * NSEC_PER_MSEC);
@@ -894,6 +1072,7 @@ worker_ready(struct enode *n, uint64_t now)
 	n->pending = false;
 	arm_watchdog(n, now);
 	emit(n, &ev);
+	cascade_leave(n, true, now);
 	if (n->parent)
 		sup_step(n->parent, now);
 }
@@ -1818,6 +1997,7 @@ event_kind_name(enum event_kind k)
 		[EV_SPAWN] = "spawn", [EV_EXEC] = "exec", [EV_READY] = "ready",
 		[EV_EXIT] = "exit", [EV_RESTART] = "restart", [EV_STOP] = "stop",
 		[EV_GIVE_UP] = "give_up", [EV_CHILD_ADDED] = "child_added",
+		[EV_CASCADE] = "cascade",
 		[EV_CHILD_REMOVED] = "child_removed", [EV_RELOAD] = "reload",
 		[EV_OBS_RESTART] = "obs_restart", [EV_HEALTH] = "health",
 	};

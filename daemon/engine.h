@@ -56,6 +56,7 @@ enum event_kind {
 	EV_RELOAD,
 	EV_OBS_RESTART,
 	EV_HEALTH,
+	EV_CASCADE,	/* the last worker of a cascade is ready again */
 };
 
 struct enode;
@@ -89,6 +90,16 @@ struct event {
 	int err;
 	uint32_t failures;
 	uint64_t failures_total;
+	/*
+	 * The cascade the node is part of (0: none): what a one_for_all or
+	 * rest_for_one restart, or an escalation, stopped and started
+	 * because of one exit. EV_CASCADE (node: its last worker ready;
+	 * text: the path whose exit began it, at since_ns): members workers
+	 * were taken, ready of them came back.
+	 */
+	uint64_t cascade;
+	uint32_t members, ready;
+	uint64_t since_ns;
 };
 
 struct engine_ops {

@@ -154,9 +154,18 @@ event_to_msg(const struct event *ev, struct obs_msg *m)
 		m->failures_total = ev->failures_total;
 		m->check = (uint8_t)enode_spec(ev->node)->w.health.kind;
 	}
+	m->cascade = ev->cascade;
 	copy_str(m->path, sizeof(m->path), ev->node ? enode_path(ev->node) : "arbord");
 	if (ev->cause)
 		copy_str(m->cause, sizeof(m->cause), enode_path(ev->cause));
+	if (ev->kind == EV_CASCADE) {
+		m->since_ns = ev->since_ns;
+		m->members = ev->members;
+		m->ready = ev->ready;
+		copy_str(m->cause, sizeof(m->cause), m->path);
+		copy_str(m->path, sizeof(m->path), ev->text);
+		return;
+	}
 	if (ev->kind == EV_RELOAD && ev->reload)
 		reload_text(ev->reload, m->text, sizeof(m->text));
 	else
@@ -176,7 +185,19 @@ msg_to_json(const struct obs_msg *m)
 	json_object_set_new(o, "path", json_text(m->path));
 	if (m->pid > 0)
 		json_object_set_new(o, "pid", json_integer(m->pid));
+	if (m->cascade)
+		json_object_set_new(o, "cascade",
+		    json_integer((json_int_t)m->cascade));
 	switch (m->event) {
+	case EV_CASCADE:
+		json_object_set_new(o, "last", json_text(m->cause));
+		json_object_set_new(o, "workers", json_integer(m->members));
+		json_object_set_new(o, "ready", json_integer(m->ready));
+		json_object_set_new(o, "since_mono_ns",
+		    json_integer((json_int_t)m->since_ns));
+		json_object_set_new(o, "duration_ns", json_integer(
+		    (json_int_t)(m->mono_ns - m->since_ns)));
+		break;
 	case EV_EXIT:
 		exit_info_to_json(o, &m->exit);
 		if (m->oom)
@@ -257,6 +278,11 @@ msg_to_text(const struct obs_msg *m, char *buf, size_t len)
 	case EV_STOP:
 		sig = signal_name(m->signal);
 		appendf(buf, len, &n, " signal=SIG%s", sig ? sig : "?");
+		break;
+	case EV_CASCADE:
+		appendf(buf, len, &n, ": %u of %u workers ready again in %.1f ms (the last %s)",
+		    m->ready, m->members,
+		    (double)(m->mono_ns - m->since_ns) / 1e6, m->cause);
 		break;
 	case EV_GIVE_UP:
 		appendf(buf, len, &n, ": %s, stopping its children", m->text);

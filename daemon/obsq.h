@@ -66,6 +66,11 @@ struct obs_msg {
 	/* EV_SPAWN: the core's clock as it called clone, and once the
 	 * worker's execve had succeeded (spawn returns then). */
 	uint64_t clone_ns, spawned_ns;
+	/* The node's cascade (0: none); EV_CASCADE: path is its cause, cause
+	 * its last worker ready, since_ns the core's clock at the cause's
+	 * exit, members and ready its workers (struct event). */
+	uint64_t cascade, since_ns;
+	uint32_t members, ready;
 	char path[OBSQ_PATH];
 	char cause[OBSQ_PATH];	/* EV_RESTART: the child whose exit caused it */
 	char text[OBSQ_TEXT];	/* EV_GIVE_UP: why; EV_RELOAD: what changed */

@@ -53,6 +53,22 @@ op_event(void *ctx, const struct event *ev)
 	struct fake *f = ctx;
 
 	f->events++;
+	if (ev->cascade) {
+		size_t n = strlen(f->cascades);
+
+		if (ev->kind == EV_CASCADE)
+			snprintf(f->cascades + n, sizeof(f->cascades) - n,
+			    "%scascade %s #%llu %u/%u last=%s", n ? "; " : "",
+			    ev->text, (unsigned long long)ev->cascade,
+			    ev->ready, ev->members, enode_path(ev->node));
+		else
+			snprintf(f->cascades + n, sizeof(f->cascades) - n,
+			    "%s%s %s #%llu", n ? "; " : "",
+			    event_kind_name(ev->kind), enode_path(ev->node),
+			    (unsigned long long)ev->cascade);
+		if (ev->kind == EV_CASCADE)
+			return;
+	}
 	if (ev->kind == EV_EXIT)
 		logf_(f, "ev %s %s %s", event_kind_name(ev->kind),
 		    enode_path(ev->node), exit_reason_name(ev->exit.reason));
@@ -66,6 +82,15 @@ op_event(void *ctx, const struct event *ev)
 	else
 		logf_(f, "ev %s %s", event_kind_name(ev->kind),
 		    enode_path(ev->node));
+}
+
+char *
+fake_cascades(struct fake *f)
+{
+	char *s = xstrdup(f->cascades);
+
+	f->cascades[0] = '\0';
+	return s;
 }
 
 static void

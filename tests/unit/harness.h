@@ -29,6 +29,9 @@ struct fake {
 	size_t spawns;
 	size_t events;
 	uint32_t rand;		/* what ops->random returns; 2^31: no jitter */
+	/* Events of cascades, apart from log: "restart root/b #1; ...",
+	 * "cascade root/a #1 2/2 last=root/b" (fake_cascades). */
+	char cascades[8192];
 };
 
 /* Loads config text (a libconfig file body) into a started engine. */
@@ -44,6 +47,8 @@ void fake_advance(struct fake *, uint64_t ms);
 /* Log entries starting with prefix, joined with "; ", then the log is cleared. */
 char *fake_take(struct fake *, const char *prefix);
 void fake_clear(struct fake *);
+/* The cascade events since the last call, "; "-joined (then cleared). */
+char *fake_cascades(struct fake *);
 /* Reloads conf; on success the old spec is freed at once (so a node left
  * pointing into it shows up under ASan). Returns engine_reload's result. */
 int fake_reload(struct fake *, const char *conf, struct reload_summary *,

@@ -282,6 +282,104 @@ sibling_dying_during_group_restart_is_absorbed(void **state)
 	"  { name = \"right\"; strategy = \"one_for_one\"; children = (" W("x", "") "); }" \
 	"); };"
 
+/* One exit that restarts its siblings is one cascade: each event of the
+ * workers it took carries its id, and it ends when the last is ready. */
+static void
+a_group_restart_is_one_cascade_ending_at_the_last_ready(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_all\"; children = ("
+	    W("a", "") "," W("b", "") "," W("c", "") "); };");
+	char *got;
+
+	(void)state;
+	free(fake_cascades(f));
+	fake_exit(f, "root/b", 1, 0);
+	fake_exit(f, "root/c", 0, SIGTERM);
+	got = fake_cascades(f);
+	assert_string_equal(got, "restart root/b #1; restart root/a #1; "
+	    "restart root/c #1; stop root/c #1; exit root/c #1; stop root/a #1");
+	free(got);
+	fake_exit(f, "root/a", 0, SIGTERM);
+	got = fake_cascades(f);
+	assert_string_equal(got, "exit root/a #1; spawn root/a #1; exec root/a #1; "
+	    "ready root/a #1; spawn root/b #1; exec root/b #1; ready root/b #1; "
+	    "spawn root/c #1; exec root/c #1; ready root/c #1; "
+	    "cascade root/b #1 3/3 last=root/c");
+	free(got);
+	/* Over: the next exit is a new cascade, and nothing holds the old. */
+	fake_exit(f, "root/a", 1, 0);
+	got = fake_cascades(f);
+	assert_non_null(strstr(got, "restart root/a #2"));
+	free(got);
+	fake_free(f);
+}
+
+/* A one_for_one restart of the child alone is no cascade. */
+static void
+a_lone_restart_is_no_cascade(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"one_for_one\"; children = ("
+	    W("a", "") "," W("b", "") "); };");
+	char *got;
+
+	(void)state;
+	fake_exit(f, "root/a", 1, 0);
+	got = fake_cascades(f);
+	assert_string_equal(got, "");
+	free(got);
+	assert_string_equal(state_of(f, "root/a"), "running");
+	fake_free(f);
+}
+
+/* An escalation is one cascade: the exit that made left give up caused
+ * left's restart by root and both its workers' (right is not in it). */
+static void
+an_escalation_is_one_cascade_from_the_first_exit(void **state)
+{
+	struct fake *f = fake_new(NESTED);
+	char *got;
+
+	(void)state;
+	fake_exit(f, "root/left/loop", 1, 0);
+	fake_exit(f, "root/left/loop", 1, 0);
+	free(fake_cascades(f));
+	fake_exit(f, "root/left/loop", 1, 0);	/* left gives up */
+	fake_exit(f, "root/left/calm", 0, SIGTERM);
+	assert_string_equal(state_of(f, "root/left"), "running");
+	got = fake_cascades(f);
+	assert_non_null(strstr(got, "restart root/left #"));
+	assert_non_null(strstr(got, "ready root/left/calm #"));
+	assert_non_null(strstr(got, "ready root/left/loop #"));
+	assert_null(strstr(got, "root/right"));
+	assert_non_null(strstr(got, "cascade root/left/loop #"));
+	assert_non_null(strstr(got, " 2/2 last=root/left/"));
+	free(got);
+	fake_free(f);
+}
+
+/* A worker of a cascade stopped by command is not waited for. */
+static void
+a_cascade_does_not_wait_for_a_stopped_worker(void **state)
+{
+	struct fake *f = fake_new("tree = { strategy = \"rest_for_one\"; children = ("
+	    W("a", "") "," W("b", "ready = \"notify\";") "); };");
+	const char *why;
+	char *got;
+
+	(void)state;
+	engine_ready(f->eng, node(f, "root/b"), f->now);
+	free(fake_cascades(f));
+	fake_exit(f, "root/a", 1, 0);
+	fake_exit(f, "root/b", 0, SIGTERM);
+	/* a is ready (exec), b is started and not ready yet: stop it. */
+	assert_int_equal(engine_cmd_stop(f->eng, node(f, "root/b"), f->now, &why), 0);
+	fake_exit(f, "root/b", 0, SIGTERM);
+	got = fake_cascades(f);
+	assert_non_null(strstr(got, "cascade root/a #1 1/2 last=root/b"));
+	free(got);
+	fake_free(f);
+}
+
 static void
 crash_loop_escalates_and_parent_restarts_subtree_fresh(void **state)
 {
@@ -1267,6 +1365,10 @@ main(void)
 		cmocka_unit_test(success_exit_codes_count_as_normal),
 		cmocka_unit_test(one_for_one_restarts_only_the_crashed_child),
 		cmocka_unit_test(one_for_all_stops_in_reverse_and_starts_in_order),
+		cmocka_unit_test(a_group_restart_is_one_cascade_ending_at_the_last_ready),
+		cmocka_unit_test(a_lone_restart_is_no_cascade),
+		cmocka_unit_test(an_escalation_is_one_cascade_from_the_first_exit),
+		cmocka_unit_test(a_cascade_does_not_wait_for_a_stopped_worker),
 		cmocka_unit_test(rest_for_one_restarts_exactly_the_later_siblings),
 		cmocka_unit_test(intensity_exceeded_root_gives_up_exit_3),
 		cmocka_unit_test(sliding_window_forgets_old_restarts),
