@@ -108,6 +108,7 @@ write_now(void *ctx, json_t *j)
 	struct obs *o = ctx;
 	char *line;
 
+	server_stamp(o->server, j);
 	if (o->log && (line = json_dumps(j, JSON_COMPACT))) {
 		eventlog_write(o->log, line, strlen(line));
 		free(line);

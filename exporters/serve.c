@@ -13,6 +13,7 @@
 #define MAX_FOLLOWERS 16
 
 #define TRIM_DELAY_MS 1000
+#define EXIT_SLOTS 256	/* recent exits by path, for a cascade's start */
 
 struct server {
 	struct serve_ops ops;
@@ -23,6 +24,7 @@ struct server {
 	struct client *trace_client;	/* answered when the trace ends */
 	uint64_t trim_at;	/* when to give the heap back; 0: no need */
 	json_t *garbage;	/* a sent status, freed once it is all out */
+	struct { char *path; uint64_t ns; } exits[EXIT_SLOTS];
 };
 
 struct server *
@@ -45,6 +47,8 @@ server_free(struct server *sv)
 	clients_free(sv->clients);
 	for (size_t i = 0; i < RECENT_EVENTS; i++)
 		free(sv->recent[i]);
+	for (size_t i = 0; i < EXIT_SLOTS; i++)
+		free(sv->exits[i].path);
 	free(sv);
 }
 
@@ -63,6 +67,41 @@ json_line(const json_t *j, size_t *len)
 	line[(*len)++] = '\n';
 	line[*len] = '\0';
 	return line;
+}
+
+/*
+ * A cascade's time runs from its cause's exit as the kernel saw it (the
+ * exit event as joined), not from when the core heard of it: exits are
+ * remembered by path (a slot per hash, the latest wins) and a cascade
+ * event takes its cause's if it is the one it began with.
+ */
+void
+server_stamp(struct server *sv, json_t *j)
+{
+	const char *kind = json_string_value(json_object_get(j, "event"));
+	const char *path = json_string_value(json_object_get(j, "path"));
+	uint64_t ts = (uint64_t)json_integer_value(json_object_get(j, "mono_ns"));
+	size_t h;
+
+	if (!kind || !path)
+		return;
+	h = fnv1a(2166136261u, path) % EXIT_SLOTS;
+	if (strcmp(kind, "exit") == 0) {
+		free(sv->exits[h].path);
+		sv->exits[h].path = xstrdup(path);
+		sv->exits[h].ns = ts;
+	} else if (strcmp(kind, "cascade") == 0 && sv->exits[h].path &&
+	    strcmp(sv->exits[h].path, path) == 0) {
+		uint64_t since = (uint64_t)json_integer_value(json_object_get(j,
+		    "since_mono_ns")), at = sv->exits[h].ns;
+
+		if (at <= since && since - at < NSEC_PER_SEC && at <= ts) {
+			json_object_set_new(j, "exit_mono_ns",
+			    json_integer((json_int_t)at));
+			json_object_set_new(j, "duration_ns",
+			    json_integer((json_int_t)(ts - at)));
+		}
+	}
 }
 
 void

@@ -31,6 +31,9 @@ struct serve_ops {
 struct server *server_new(int epfd, uint32_t id_base, const struct serve_ops *);
 void server_free(struct server *);
 
+/* Before a final event is written anywhere: a cascade's start and
+ * duration from its cause's kernel exit (exit_mono_ns, duration_ns). */
+void server_stamp(struct server *, json_t *j);
 /* A final event (taking j): the ring, the followers, a trace. */
 void server_event(struct server *, json_t *j, uint64_t now);
 /* A control client the core handed over (m->fd, m->req). */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "trace.h"
+#include "../daemon/obsq.h"
 #include "../daemon/util.h"
 
 #define MAX_TRACE_EVENTS 200000	/* a crash loop cannot grow it forever */
@@ -26,6 +27,7 @@ struct trace {
 	struct track *tracks;
 	int ntracks;
 	size_t dropped;
+	uint64_t flows;		/* the last flow's id */
 };
 
 struct trace *
@@ -122,6 +124,40 @@ trace_event(struct trace *t, json_t *e)
 
 	if (!kind || !path || ts < t->begin)
 		return;
+	if (strcmp(kind, "restart") == 0 && json_is_integer(json_object_get(e,
+	    "cascade")) && json_is_string(json_object_get(e, "cause")) &&
+	    strcmp(json_string_value(json_object_get(e, "cause")), path) != 0) {
+		/* An arrow from the exit that caused it (Perfetto flows). */
+		struct track *from = track(t, json_string_value(
+		    json_object_get(e, "cause")));
+		uint64_t at = from->phase == PH_DOWN ? from->since : ts;
+
+		k = track(t, path);
+		t->flows++;
+		add(t, json_pack("{s:s, s:s, s:s, s:I, s:f, s:i, s:i}", "name",
+		    "cascade", "cat", "cascade", "ph", "s", "id",
+		    (json_int_t)t->flows, "ts", us(at), "pid", 1, "tid", from->tid));
+		add(t, json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:i, s:i}",
+		    "name", "cascade", "cat", "cascade", "ph", "f", "bp", "e",
+		    "id", (json_int_t)t->flows, "ts", us(ts), "pid", 1, "tid",
+		    k->tid));
+		return;
+	}
+	if (strcmp(kind, "cascade") == 0) {
+		json_t *d = json_object_get(e, "duration_ns");
+		uint64_t dur = json_is_integer(d) ? (uint64_t)json_integer_value(d) : 0;
+		char name[OBSQ_PATH + 16];
+
+		k = track(t, "cascades");
+		snprintf(name, sizeof(name), "cascade from %s", path);
+		add(t, json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:i, s:{s:O, s:O, s:O, s:O}}",
+		    "name", name, "cat", "cascade", "ph", "X",
+		    "ts", us(ts > dur ? ts - dur : 0), "dur", us(dur), "pid", 1,
+		    "tid", k->tid, "args", "cascade", json_object_get(e, "cascade"),
+		    "workers", json_object_get(e, "workers"), "last",
+		    json_object_get(e, "last"), "duration_ns", d));
+		return;
+	}
 	if (strcmp(kind, "exec") == 0) {
 		json_t *lat = json_object_get(e, "restart_latency_ns");
 
