@@ -44,14 +44,16 @@ ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loo
 	daemon/cgroup.c daemon/cglimits.c \
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
-	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c \
+	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c exporters/console.c \
 	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outlog.c daemon/journal.c daemon/health.c daemon/netcheck.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
 UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_cglimits test_probes test_util
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-ARBORD_OBJ := $(call obj,$(ARBORD_SRC))
+CONSOLE_ASSETS := exporters/console/index.html exporters/console/console.css \
+	exporters/console/console.js
+ARBORD_OBJ := $(call obj,$(ARBORD_SRC)) $(BUILD)/obj/exporters/console/assets.o
 ARBORCTL_OBJ := $(call obj,$(ARBORCTL_SRC))
 ENGINE_TEST_OBJ := $(call obj,tests/unit/test_engine.c tests/unit/harness.c daemon/engine.c $(COMMON_SRC))
 CONFIG_TEST_OBJ := $(call obj,tests/unit/test_config.c $(COMMON_SRC))
@@ -94,6 +96,13 @@ INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(MANDIR)/man8/arbord.8 \
 	$(addprefix $(DOCDIR)/examples/,$(notdir $(wildcard config/examples/*.conf)))
 
 all: $(BUILD)/arbord $(BUILD)/arborctl
+
+# The console's page goes into arbord as bytes (.incbin): no file to find
+# at run time, nothing fetched from anywhere.
+$(BUILD)/obj/exporters/console/assets.o: exporters/console/assets.S $(CONSOLE_ASSETS)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  AS      $<")
+	$(Q)$(CC) -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

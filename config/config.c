@@ -1478,7 +1478,7 @@ static void
 parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 {
 	static const char *const keys[] = { "bpf", "metrics_listen",
-		"histograms", "event_log", "event_log_max_bytes",
+		"histograms", "console", "event_log", "event_log_max_bytes",
 		"event_log_keep", NULL };
 	const char *p = "observability";
 	const char *str;
@@ -1516,6 +1516,7 @@ parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 			sp->metrics_listen = xstrdup(str);
 		}
 	}
+	get_bool(c, s, p, "console", &sp->console);
 	if (get_string(c, s, p, "histograms", &str)) {
 		if (strcmp(str, "supervisor") == 0 || strcmp(str, "worker") == 0)
 			sp->histograms_per_worker = strcmp(str, "worker") == 0;
@@ -1720,6 +1721,7 @@ config_load(const char *file, struct config_diag *diag)
 	sp->file = xstrdup(file);
 	sp->bpf = BPF_AUTO;
 	sp->metrics_listen = xstrdup("127.0.0.1:9725");
+	sp->console = true;
 	sp->event_log_max_bytes = 16777216;
 	sp->event_log_keep = 5;
 	sp->log_dir = default_log_dir();

@@ -192,6 +192,7 @@ struct spec {
 	enum bpf_mode bpf;
 	char *metrics_listen;
 	bool histograms_per_worker;	/* observability.histograms = "worker" */
+	bool console;		/* observability.console (default true) */
 	char *event_log;
 	uint64_t event_log_max_bytes;
 	uint32_t event_log_keep;

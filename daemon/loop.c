@@ -617,13 +617,15 @@ static json_t *
 restart_only_changes(const struct spec *old, const struct spec *new)
 {
 	json_t *w = json_array();
-	const char *keys[7];
+	const char *keys[8];
 	size_t n = 0;
 
 	if (!str_eq(old->socket, new->socket))
 		keys[n++] = "daemon.socket";
 	if (!str_eq(old->metrics_listen, new->metrics_listen))
 		keys[n++] = "observability.metrics_listen";
+	if (old->console != new->console)
+		keys[n++] = "observability.console";
 	if (!str_eq(old->event_log, new->event_log))
 		keys[n++] = "observability.event_log";
 	if (old->event_log_max_bytes != new->event_log_max_bytes)
@@ -933,7 +935,7 @@ setup(struct loop *l, const struct loop_options *o)
 	l->cap = capture_start(l->spec);
 	/* The engine exists before the sockets that feed it open. */
 	l->obs = obswatch_start(l->r, l->spec, o->no_bpf, l->cg,
-	    capture_outlog(l->cap));
+	    capture_outlog(l->cap), o->socket_path);
 	l->eng = engine_new(l->spec, &runtime_ops, l);
 	l->health = health_new(l->r, l->eng, l->cg, l->devnull);
 	l->ctl = control_open(l->r, l->eng, l->obs, &ops, o->socket_path, err,

@@ -44,6 +44,8 @@ struct obswatch {
 	uint64_t event_log_max_bytes;
 	uint32_t event_log_keep;
 	char *metrics_listen;
+	bool console;
+	char *control_socket;
 	enum obs_fault fault;
 	int64_t fig_budget_ns;
 	struct cg_view cg;
@@ -57,6 +59,7 @@ args_free(struct obs_args *a)
 		return;
 	free(a->event_log);
 	free(a->metrics_listen);
+	free(a->control_socket);
 	cg_view_free(&a->cg);
 	free(a);
 }
@@ -79,6 +82,8 @@ start_thread(struct obswatch *w)
 	a->event_log_max_bytes = w->event_log_max_bytes;
 	a->event_log_keep = w->event_log_keep;
 	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
+	a->console = w->console;
+	a->control_socket = w->control_socket ? xstrdup(w->control_socket) : NULL;
 	a->fault = w->fault;
 	a->fig_budget_ns = w->fig_budget_ns;
 	a->restarts = w->restarts;
@@ -188,7 +193,7 @@ fault_from_env(void)
 
 struct obswatch *
 obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
-    const struct cgroups *cg, struct outlog *out)
+    const struct cgroups *cg, struct outlog *out, const char *control_socket)
 {
 	struct obswatch *w = xcalloc(1, sizeof(*w));
 	int efd, sfd, rfd;
@@ -202,6 +207,8 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 	w->event_log_max_bytes = sp->event_log_max_bytes;
 	w->event_log_keep = sp->event_log_keep;
 	w->metrics_listen = sp->metrics_listen ? xstrdup(sp->metrics_listen) : NULL;
+	w->console = sp->console;
+	w->control_socket = control_socket ? xstrdup(control_socket) : NULL;
 	w->fault = fault_from_env();
 	w->fig_budget_ns = -1;
 	if (getenv("ARBOR_FIG_BUDGET_MS")) {
@@ -261,6 +268,7 @@ obswatch_stop(struct obswatch *w)
 	close(w->wake_fd);
 	free(w->event_log);
 	free(w->metrics_listen);
+	free(w->control_socket);
 	cg_view_free(&w->cg);
 	free(w->q);
 	free(w);

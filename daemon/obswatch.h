@@ -21,10 +21,11 @@ struct obswatch;
  * Starts the thread per spec's observability settings; cg (NULL: no
  * cgroups) says where nodes' cgroup files are (copied); out (NULL: none)
  * is the worker-output thread whose notes (stderr tails, dropped lines) it
- * takes.
+ * takes; control_socket is what the console asks (console.h).
  */
 struct obswatch *obswatch_start(struct reactor *, const struct spec *,
-    bool no_bpf, const struct cgroups *cg, struct outlog *out);
+    bool no_bpf, const struct cgroups *cg, struct outlog *out,
+    const char *control_socket);
 /* Stops the thread for good (arbord exits). */
 void obswatch_stop(struct obswatch *);
 /* Queues an event; never blocks (a full queue drops and counts it). */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "console.h"
 #include "http.h"
 #include "../daemon/util.h"
 
@@ -25,8 +26,8 @@
  * backlog never holds clients behind slow ones, and a slot held by an idle
  * or half-sent request is freed after HTTP_TIMEOUT_S.
  */
-#define HTTP_MAX_CONNECTIONS 32
-#define HTTP_MAX_PER_IP 8
+#define HTTP_MAX_CONNECTIONS 160	/* the console's event streams among them */
+#define HTTP_MAX_PER_IP 128
 #define HTTP_TIMEOUT_S 5
 #define HTTP_BACKLOG 128
 
@@ -36,6 +37,7 @@ struct http {
 	int spare_fd;		/* given up to accept (and close) when out of fds */
 	http_render_fn render;
 	void *ctx;
+	struct console *con;	/* NULL: no console */
 };
 
 static bool
@@ -101,15 +103,18 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	(void)upload_data;
-	(void)con_cls;
 	if (*upload_data_size) {
 		*upload_data_size = 0;	/* a body is not for us: drop it */
 		return MHD_YES;
 	}
-	if (strcmp(url, "/metrics") != 0)
-		return reply(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+	/* Read-only, whatever the path: nothing here changes anything. */
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (strcmp(url, "/metrics") != 0) {
+		if (h->con)
+			return console_request(h->con, c, url, con_cls);
+		return reply(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+	}
 	body = h->render(h->ctx, &len);
 	if (wants_gzip(c) && (z = gzip_buf(body, len, &zlen))) {
 		free(body);
@@ -128,6 +133,18 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http *h = cls;
+
+	(void)c;
+	(void)toe;
+	if (h->con)
+		console_completed(h->con, con_cls);
 }
 
 /* A non-blocking listening socket on ai; -1 with err set. */
@@ -157,14 +174,14 @@ listen_on(const struct addrinfo *ai, const char *text, char *err,
 }
 
 struct http *
-http_open(const char *listen, http_render_fn render, void *ctx, char *err,
-    size_t errlen)
+http_open(const char *listen, http_render_fn render, void *ctx,
+    const struct http_console *hc, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 	    .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	const char *colon = strrchr(listen, ':'), *text = listen;
 	char host[256], port[16];
-	unsigned flags = MHD_USE_EPOLL;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	struct http *h;
 	size_t hl;
 	int rc;
@@ -207,6 +224,7 @@ http_open(const char *listen, http_render_fn render, void *ctx, char *err,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	    MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "%s: libmicrohttpd: %s", listen,
@@ -217,7 +235,15 @@ http_open(const char *listen, http_render_fn render, void *ctx, char *err,
 		free(h);
 		return NULL;
 	}
+	if (hc)
+		h->con = console_new(hc->epfd, hc->control_socket, &hc->ops);
 	return h;
+}
+
+struct console *
+http_console(const struct http *h)
+{
+	return h ? h->con : NULL;
 }
 
 int
@@ -266,7 +292,12 @@ http_close(struct http *h)
 {
 	if (!h)
 		return;
+	if (h->con) {
+		console_quiesce(h->con);
+		MHD_run(h->d);	/* the suspended are answered, then closed */
+	}
 	MHD_stop_daemon(h->d);
+	console_free(h->con);
 	close(h->listen_fd);
 	if (h->spare_fd >= 0)
 		close(h->spare_fd);

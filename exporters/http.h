@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * GET /metrics over libmicrohttpd, driven from the observability thread's
+ * GET /metrics (and the console, console.h) over libmicrohttpd, driven from the observability thread's
  * own epoll (no thread of its own): the registry stays single-owner.
  */
 #ifndef ARBOR_HTTP_H
@@ -8,14 +8,25 @@
 
 #include <stddef.h>
 
+#include "console.h"
+
 struct http;
 
 /* Renders the exposition into a malloc'd buffer. */
 typedef char *(*http_render_fn)(void *ctx, size_t *len);
 
+/* The console beside /metrics (console.h); NULL to http_open: none. */
+struct http_console {
+	int epfd;			/* for its requests to arbord */
+	const char *control_socket;
+	struct console_ops ops;
+};
+
 /* Listens on "HOST:PORT" ("[::1]:PORT" for IPv6); NULL with err set. */
 struct http *http_open(const char *listen, http_render_fn, void *ctx,
-    char *err, size_t errlen);
+    const struct http_console *, char *err, size_t errlen);
+/* Its console, NULL: none. */
+struct console *http_console(const struct http *);
 void http_close(struct http *);
 /* The fd to watch for readiness, and the longest wait (ms, -1: none). */
 int http_fd(const struct http *);

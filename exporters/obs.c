@@ -518,17 +518,36 @@ each_path(void *ctx, void (*fn)(void *arg, const char *path, int live_pid),
 	join_each_path(((struct obs *)ctx)->join, fn, arg);
 }
 
+static void
+console_line(void *ctx, const char *line, size_t len)
+{
+	struct obs *o = ctx;
+
+	if (http_console(o->http))
+		console_event(http_console(o->http), line, len);
+}
+
+static void
+console_recent(void *ctx, void (*fn)(void *, const char *, size_t), void *arg)
+{
+	server_recent(((struct obs *)ctx)->server, fn, arg);
+}
+
 /* Listens for scrapes; a taken port is said once and retried with backoff. */
 static void
 try_http(struct obs *o)
 {
+	const struct http_console hc = { .epfd = o->epfd,
+	    .control_socket = o->a->control_socket,
+	    .ops = { .recent = console_recent, .ctx = o } };
 	char err[256];
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 3 };
 
 	if (o->http || !o->a->metrics_listen || !*o->a->metrics_listen ||
 	    mono_ns() < o->http_retry_at)
 		return;
-	o->http = http_open(o->a->metrics_listen, render, o, err, sizeof(err));
+	o->http = http_open(o->a->metrics_listen, render, o,
+	    o->a->console ? &hc : NULL, err, sizeof(err));
 	if (o->http) {
 		epoll_ctl(o->epfd, EPOLL_CTL_ADD, http_fd(o->http), &ev);
 		ev.data.u32 = 4;
@@ -715,7 +734,8 @@ static int
 setup_loop(struct obs *o)
 {
 	const struct serve_ops serve_ops = { .render = render,
-	    .each_path = each_path, .figures = figures, .ctx = o };
+	    .each_path = each_path, .figures = figures, .line = console_line,
+	    .ctx = o };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
 
 	if ((o->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
@@ -798,6 +818,10 @@ obs_thread_main(void *arg)
 			timeout = t;
 		if ((t = fig_sweep(o)) >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
+		if (http_console(o->http) && (t = console_tick(
+		    http_console(o->http), mono_ns())) >= 0 &&
+		    (timeout < 0 || t < timeout))
+			timeout = t;
 
 		if (o->a->fault != OBS_FAULT_NONE && o->a->fault != OBS_FAULT_BPF &&
 		    mono_ns() - start > 200 * NSEC_PER_MSEC) {
@@ -819,6 +843,10 @@ obs_thread_main(void *arg)
 				http_accept(o->http);
 			else if (evs[i].data.u32 == 5)
 				take_notes(o);
+			else if (evs[i].data.u32 >= CONSOLE_IDS)
+				(void)(http_console(o->http) &&
+				    console_on_event(http_console(o->http),
+				    evs[i].data.u32));
 			else
 				server_on_event(o->server, evs[i].data.u32,
 				    mono_ns());

@@ -32,6 +32,8 @@ struct obs_args {
 	uint64_t event_log_max_bytes;
 	uint32_t event_log_keep;
 	char *metrics_listen;	/* NULL or "": none */
+	bool console;		/* observability.console: served beside it */
+	char *control_socket;	/* what the console asks for status and logs */
 	enum obs_fault fault;
 	int64_t fig_budget_ns;	/* a request's figure reads; -1: the default */
 	uint64_t restarts;	/* for arbor_obs_restarts_total */

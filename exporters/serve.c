@@ -14,6 +14,7 @@
 
 #define TRIM_DELAY_MS 1000
 #define EXIT_SLOTS 256	/* recent exits by path, for a cascade's start */
+#define CASCADE_SLOTS 64	/* cascades under way, for their end */
 
 struct server {
 	struct serve_ops ops;
@@ -25,6 +26,7 @@ struct server {
 	uint64_t trim_at;	/* when to give the heap back; 0: no need */
 	json_t *garbage;	/* a sent status, freed once it is all out */
 	struct { char *path; uint64_t ns; } exits[EXIT_SLOTS];
+	struct { uint64_t id, end; } ends[CASCADE_SLOTS];
 };
 
 struct server *
@@ -71,9 +73,10 @@ json_line(const json_t *j, size_t *len)
 
 /*
  * A cascade's time runs from its cause's exit as the kernel saw it (the
- * exit event as joined), not from when the core heard of it: exits are
- * remembered by path (a slot per hash, the latest wins) and a cascade
- * event takes its cause's if it is the one it began with.
+ * exit event as joined), not from when the core heard of it, to its last
+ * worker's exec or ready: exits are remembered by path (a slot per hash,
+ * the latest wins) and a cascade event takes its cause's if it is the one
+ * it began with.
  */
 void
 server_stamp(struct server *sv, json_t *j)
@@ -83,8 +86,33 @@ server_stamp(struct server *sv, json_t *j)
 	uint64_t ts = (uint64_t)json_integer_value(json_object_get(j, "mono_ns"));
 	size_t h;
 
+	json_t *cid = json_object_get(j, "cascade");
+	uint64_t id = json_is_integer(cid) ? (uint64_t)json_integer_value(cid) : 0;
+
 	if (!kind || !path)
 		return;
+	/* It ends when its last worker was up as the kernel saw it: a
+	 * ready = "exec" worker's ready is the core's batch time, its exec
+	 * the kernel's. */
+	if (id && (strcmp(kind, "exec") == 0 || strcmp(kind, "ready") == 0)) {
+		size_t k = id % CASCADE_SLOTS;
+
+		if (sv->ends[k].id != id) {
+			sv->ends[k].id = id;
+			sv->ends[k].end = 0;
+		}
+		if (ts > sv->ends[k].end)
+			sv->ends[k].end = ts;
+	}
+	if (id && strcmp(kind, "cascade") == 0 &&
+	    sv->ends[id % CASCADE_SLOTS].id == id &&
+	    sv->ends[id % CASCADE_SLOTS].end > ts) {
+		ts = sv->ends[id % CASCADE_SLOTS].end;
+		json_object_set_new(j, "mono_ns", json_integer((json_int_t)ts));
+		json_object_set_new(j, "duration_ns", json_integer((json_int_t)
+		    (ts - (uint64_t)json_integer_value(json_object_get(j,
+		    "since_mono_ns")))));
+	}
 	h = fnv1a(2166136261u, path) % EXIT_SLOTS;
 	if (strcmp(kind, "exit") == 0) {
 		free(sv->exits[h].path);
@@ -117,9 +145,23 @@ server_event(struct server *sv, json_t *j, uint64_t now)
 	if (!line)
 		return;
 	clients_broadcast(sv->clients, line, len, now);
+	if (sv->ops.line)
+		sv->ops.line(sv->ops.ctx, line, len);
 	free(sv->recent[sv->recent_next]);
 	sv->recent[sv->recent_next] = line;
 	sv->recent_next = (sv->recent_next + 1) % RECENT_EVENTS;
+}
+
+void
+server_recent(struct server *sv, void (*fn)(void *arg, const char *line,
+    size_t len), void *arg)
+{
+	for (size_t i = 0; i < RECENT_EVENTS; i++) {
+		const char *l = sv->recent[(sv->recent_next + i) % RECENT_EVENTS];
+
+		if (l)
+			fn(arg, l, strlen(l));
+	}
 }
 
 /* One JSON line to c, queued without ever blocking (clients.h). */

@@ -24,6 +24,8 @@ struct serve_ops {
 	    void (*fn)(void *arg, const char *path, int live_pid), void *arg);
 	/* Adds cgroup figures to a status tree (`arborctl status`). */
 	void (*figures)(void *ctx, json_t *status);
+	/* A final event's line, to the console's streams; NULL: none. */
+	void (*line)(void *ctx, const char *line, size_t len);
 	void *ctx;
 };
 
@@ -36,6 +38,9 @@ void server_free(struct server *);
 void server_stamp(struct server *, json_t *j);
 /* A final event (taking j): the ring, the followers, a trace. */
 void server_event(struct server *, json_t *j, uint64_t now);
+/* Calls fn with each line of the recent ring, oldest first. */
+void server_recent(struct server *, void (*fn)(void *arg, const char *line,
+    size_t len), void *arg);
 /* A control client the core handed over (m->fd, m->req). */
 void server_client(struct server *, const struct obs_msg *m, uint64_t now);
 /* An epoll event of a client: true if it was one. */

@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "../daemon/util.h"
+
+/* The page, built in from exporters/console/ (console_assets.S). */
+extern const char console_index_html[], console_index_html_end[];
+extern const char console_css[], console_css_end[];
+extern const char console_js[], console_js_end[];
+
+static const struct asset {
+	const char *url, *type, *data, *end;
+} assets[] = {
+	{ "/", "text/html; charset=utf-8", console_index_html,
+	    console_index_html_end },
+	{ "/index.html", "text/html; charset=utf-8", console_index_html,
+	    console_index_html_end },
+	{ "/console.css", "text/css; charset=utf-8", console_css,
+	    console_css_end },
+	{ "/console.js", "text/javascript; charset=utf-8", console_js,
+	    console_js_end },
+};
+
+enum up_kind { UP_STATUS, UP_LOGS };
+
+/* What a suspended request waits for (its con_cls). */
+struct waiter {
+	struct MHD_Connection *conn;
+	struct upstream *up;		/* NULL once answered */
+	struct MHD_Response *resp;	/* the answer, once there */
+	unsigned code;
+};
+
+/* One request to arbord's control socket, as arborctl makes it. */
+struct upstream {
+	int fd;
+	enum up_kind kind;
+	struct waiter *w;
+	char *in;
+	size_t len, cap;
+	uint64_t started;
+};
+
+/* One /api/events: its unsent bytes, given to MHD as it asks. */
+struct stream {
+	struct console *con;
+	struct MHD_Connection *conn;
+	char *buf;
+	size_t len, off;
+	bool suspended, dropped, closing;
+	struct stream *prev, *next;
+};
+
+struct console {
+	int epfd;
+	char *socket;
+	struct console_ops ops;
+	struct upstream *up[CONSOLE_UPSTREAMS];
+	struct stream *streams;
+	size_t nstreams;
+	uint64_t ping_at;
+};
+
+struct console *
+console_new(int epfd, const char *control_socket, const struct console_ops *ops)
+{
+	struct console *c = xcalloc(1, sizeof(*c));
+
+	c->epfd = epfd;
+	c->socket = control_socket ? xstrdup(control_socket) : NULL;
+	c->ops = *ops;
+	return c;
+}
+
+/* The headers every console reply carries. */
+static void
+safe_headers(struct MHD_Response *r, const char *type, bool cache)
+{
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'self'");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    cache ? "no-cache" : "no-store");
+}
+
+static struct MHD_Response *
+text_response(const char *text, const char *type)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text),
+	    xstrdup(text), MHD_RESPMEM_MUST_FREE);
+
+	safe_headers(r, type, false);
+	return r;
+}
+
+static enum MHD_Result
+queue(struct MHD_Connection *conn, unsigned code, struct MHD_Response *r)
+{
+	enum MHD_Result ret = MHD_queue_response(conn, code, r);
+
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+reply_text(struct MHD_Connection *conn, unsigned code, const char *text)
+{
+	return queue(conn, code, text_response(text, "text/plain; charset=utf-8"));
+}
+
+/* ---- /api/events ---- */
+
+static void
+stream_put(struct stream *s, const char *data, size_t n)
+{
+	size_t unsent = s->len - s->off;
+
+	if (s->dropped)
+		return;
+	if (unsent + n > STREAM_BUF_MAX) {
+		/* A reader this far behind is dropped, never waited for. */
+		s->dropped = true;
+		free(s->buf);
+		s->buf = NULL;
+		s->len = s->off = 0;
+	} else {
+		if (s->off) {
+			memmove(s->buf, s->buf + s->off, unsent);
+			s->len = unsent;
+			s->off = 0;
+		}
+		s->buf = xreallocarray(s->buf, s->len + n, 1);
+		memcpy(s->buf + s->len, data, n);
+		s->len += n;
+	}
+	if (s->suspended) {
+		s->suspended = false;
+		MHD_resume_connection(s->conn);
+	}
+}
+
+/* One event line as an SSE message: "data: {...}\n\n". */
+static void
+stream_event(struct stream *s, const char *line, size_t len)
+{
+	char *msg;
+
+	while (len && line[len - 1] == '\n')
+		len--;
+	if (s->dropped)
+		return;
+	msg = xreallocarray(NULL, len + 8, 1);
+	memcpy(msg, "data: ", 6);
+	memcpy(msg + 6, line, len);
+	msg[len + 6] = '\n';
+	msg[len + 7] = '\n';
+	stream_put(s, msg, len + 8);
+	free(msg);
+}
+
+static void
+recent_one(void *arg, const char *line, size_t len)
+{
+	stream_event(arg, line, len);
+}
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	size_t n = s->len - s->off;
+
+	(void)pos;
+	if (s->dropped)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	if (n == 0) {
+		if (s->closing)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		s->suspended = true;
+		MHD_suspend_connection(s->conn);
+		return 0;
+	}
+	if (n > max)
+		n = max;
+	memcpy(buf, s->buf + s->off, n);
+	s->off += n;
+	if (s->off == s->len)
+		s->off = s->len = 0;
+	return (ssize_t)n;
+}
+
+static void
+stream_free(void *cls)
+{
+	struct stream *s = cls;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->con->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->con->nstreams--;
+	free(s->buf);
+	free(s);
+}
+
+static enum MHD_Result
+open_stream(struct console *c, struct MHD_Connection *conn)
+{
+	static const char hello[] = "retry: 2000\n\n";
+	static const char live[] = "event: live\ndata: {}\n\n";
+	struct MHD_Response *r;
+	struct stream *s;
+
+	if (c->nstreams >= CONSOLE_STREAMS)
+		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "too many event streams open\n");
+	s = xcalloc(1, sizeof(*s));
+	s->con = c;
+	s->conn = conn;
+	stream_put(s, hello, sizeof(hello) - 1);
+	if (c->ops.recent)
+		c->ops.recent(c->ops.ctx, recent_one, s);
+	/* What came before is history; what follows happens now. */
+	stream_put(s, live, sizeof(live) - 1);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+	    stream_read, s, stream_free);
+	if (!r) {
+		free(s->buf);
+		free(s);
+		return MHD_NO;
+	}
+	s->next = c->streams;
+	if (s->next)
+		s->next->prev = s;
+	c->streams = s;
+	c->nstreams++;
+	safe_headers(r, "text/event-stream", false);
+	return queue(conn, MHD_HTTP_OK, r);
+}
+
+void
+console_event(struct console *c, const char *line, size_t len)
+{
+	for (struct stream *s = c->streams; s; s = s->next)
+		stream_event(s, line, len);
+}
+
+/* ---- /api/status and /api/logs: asked of the control socket ---- */
+
+static void
+up_end(struct console *c, size_t i, unsigned code, struct MHD_Response *r)
+{
+	struct upstream *u = c->up[i];
+
+	c->up[i] = NULL;
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, u->fd, NULL);
+	close(u->fd);
+	u->w->up = NULL;
+	u->w->resp = r;
+	u->w->code = code;
+	MHD_resume_connection(u->w->conn);
+	free(u->in);
+	free(u);
+}
+
+static void
+up_fail(struct console *c, size_t i, unsigned code, const char *why)
+{
+	json_t *e = json_pack("{s:b, s:s}", "ok", 0, "error", why);
+	char *t = json_dumps(e, JSON_COMPACT);
+
+	up_end(c, i, code, text_response(t ? t : "{}", "application/json"));
+	free(t);
+	json_decref(e);
+}
+
+/* The reply is all there: answer the waiting request. */
+static void
+up_done(struct console *c, size_t i)
+{
+	struct upstream *u = c->up[i];
+	char *nl = memchr(u->in, '\n', u->len);
+	size_t head = nl ? (size_t)(nl - u->in) : u->len;
+	json_t *rep = json_loadb(u->in, head, 0, NULL), *st;
+	char *text;
+
+	if (!json_is_true(json_object_get(rep, "ok"))) {
+		const char *why = json_string_value(json_object_get(rep, "error"));
+
+		up_fail(c, i, rep ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_GATEWAY,
+		    why ? why : "arbord gave no reply");
+		json_decref(rep);
+		return;
+	}
+	if (u->kind == UP_LOGS) {
+		struct MHD_Response *r;
+		size_t skip = nl ? head + 1 : u->len;
+
+		r = MHD_create_response_from_buffer(u->len - skip,
+		    u->in + skip, MHD_RESPMEM_MUST_COPY);
+		safe_headers(r, "text/plain; charset=utf-8", false);
+		json_decref(rep);
+		up_end(c, i, MHD_HTTP_OK, r);
+		return;
+	}
+	st = json_object_get(rep, "status");
+	text = st ? json_dumps(st, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	json_decref(rep);
+	if (!text) {
+		up_fail(c, i, MHD_HTTP_BAD_GATEWAY, "arbord's status has no tree");
+		return;
+	}
+	up_end(c, i, MHD_HTTP_OK, text_response(text, "application/json"));
+	free(text);
+}
+
+bool
+console_on_event(struct console *c, uint32_t id)
+{
+	struct upstream *u;
+	size_t i = id - CONSOLE_IDS;
+
+	if (id < CONSOLE_IDS || i >= CONSOLE_UPSTREAMS)
+		return false;
+	if (!(u = c->up[i]))
+		return true;
+	for (;;) {
+		ssize_t n;
+
+		if (u->cap - u->len < 65536) {
+			u->cap = u->cap ? u->cap * 2 : 65536;
+			u->in = xreallocarray(u->in, u->cap, 1);
+		}
+		n = read(u->fd, u->in + u->len, u->cap - u->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			/* EOF: the whole reply (a log's lines end with it) */
+			if (u->len)
+				up_done(c, i);
+			else
+				up_fail(c, i, MHD_HTTP_BAD_GATEWAY,
+				    "arbord closed the control connection");
+			return true;
+		}
+		u->len += (size_t)n;
+		if (u->len > (64u << 20)) {
+			up_fail(c, i, MHD_HTTP_BAD_GATEWAY, "reply too large");
+			return true;
+		}
+		/* A status is one line; a log goes on until arbord closes. */
+		if (u->kind == UP_STATUS && memchr(u->in + u->len - (size_t)n,
+		    '\n', (size_t)n)) {
+			up_done(c, i);
+			return true;
+		}
+	}
+	return true;
+}
+
+/* Sends req to arbord; false (why set) when it cannot. */
+static bool
+up_start(struct console *c, struct waiter *w, enum up_kind kind,
+    json_t *req, const char **why)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct upstream *u;
+	char *line;
+	size_t i, len;
+	int fd;
+
+	for (i = 0; i < CONSOLE_UPSTREAMS && c->up[i]; i++)
+		;
+	if (i == CONSOLE_UPSTREAMS) {
+		*why = "too many console requests at once";
+		return false;
+	}
+	if (!c->socket || strlen(c->socket) >= sizeof(sa.sun_path)) {
+		*why = "no control socket";
+		return false;
+	}
+	strcpy(sa.sun_path, c->socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		*why = "arbord's control socket refused the console";
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	line = json_dumps(req, JSON_COMPACT);
+	len = line ? strlen(line) : 0;
+	if (line)
+		line[len++] = '\n';	/* over the NUL: written by length */
+	if (!line || write(fd, line, len) != (ssize_t)len) {
+		*why = "arbord's control socket did not take the request";
+		free(line);
+		close(fd);
+		return false;
+	}
+	free(line);
+	ev.data.u32 = CONSOLE_IDS + (uint32_t)i;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		*why = "epoll_ctl";
+		close(fd);
+		return false;
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->fd = fd;
+	u->kind = kind;
+	u->w = w;
+	u->started = mono_ns();
+	w->up = u;
+	c->up[i] = u;
+	return true;
+}
+
+static enum MHD_Result
+ask(struct console *c, struct MHD_Connection *conn, void **con_cls,
+    enum up_kind kind, json_t *req)
+{
+	struct waiter *w = xcalloc(1, sizeof(*w));
+	const char *why = NULL;
+	bool ok;
+
+	w->conn = conn;
+	ok = up_start(c, w, kind, req, &why);
+	json_decref(req);
+	if (!ok) {
+		free(w);
+		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, why);
+	}
+	*con_cls = w;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
+}
+
+static enum MHD_Result
+api_logs(struct console *c, struct MHD_Connection *conn, void **con_cls)
+{
+	const char *path = MHD_lookup_connection_value(conn,
+	    MHD_GET_ARGUMENT_KIND, "path");
+	const char *lines = MHD_lookup_connection_value(conn,
+	    MHD_GET_ARGUMENT_KIND, "lines");
+	long n = 100;
+	char *end;
+
+	if (!path || !*path)
+		return reply_text(conn, MHD_HTTP_BAD_REQUEST,
+		    "/api/logs needs ?path=WORKER\n");
+	if (lines) {
+		n = strtol(lines, &end, 10);
+		if (*end || n < 0 || n > 10000)
+			return reply_text(conn, MHD_HTTP_BAD_REQUEST,
+			    "lines: a number from 0 to 10000\n");
+	}
+	return ask(c, conn, con_cls, UP_LOGS, json_pack("{s:s, s:s, s:I}",
+	    "cmd", "logs", "path", path, "lines", (json_int_t)n));
+}
+
+enum MHD_Result
+console_request(struct console *c, struct MHD_Connection *conn,
+    const char *url, void **con_cls)
+{
+	struct waiter *w = *con_cls;
+	const char *path;
+
+	if (w) {	/* resumed: the answer is there */
+		struct MHD_Response *r = w->resp;
+
+		if (!r)
+			return MHD_NO;
+		w->resp = NULL;
+		return queue(conn, w->code, r);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(assets); i++)
+		if (strcmp(url, assets[i].url) == 0) {
+			struct MHD_Response *r = MHD_create_response_from_buffer(
+			    (size_t)(assets[i].end - assets[i].data),
+			    (void *)(uintptr_t)assets[i].data,
+			    MHD_RESPMEM_PERSISTENT);
+
+			safe_headers(r, assets[i].type, true);
+			return queue(conn, MHD_HTTP_OK, r);
+		}
+	if (strcmp(url, "/api/events") == 0)
+		return open_stream(c, conn);
+	if (strcmp(url, "/api/logs") == 0)
+		return api_logs(c, conn, con_cls);
+	if (strcmp(url, "/api/status") == 0) {
+		path = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+		    "path");
+		return ask(c, conn, con_cls, UP_STATUS, path && *path ?
+		    json_pack("{s:s, s:s}", "cmd", "status", "path", path) :
+		    json_pack("{s:s}", "cmd", "status"));
+	}
+	return reply_text(conn, MHD_HTTP_NOT_FOUND,
+	    "not found: try / or /metrics\n");
+}
+
+void
+console_completed(struct console *c, void **con_cls)
+{
+	struct waiter *w = *con_cls;
+
+	(void)c;
+	if (!w)
+		return;
+	if (w->resp)
+		MHD_destroy_response(w->resp);
+	free(w);
+	*con_cls = NULL;
+}
+
+int
+console_tick(struct console *c, uint64_t now)
+{
+	int next = -1;
+
+	for (size_t i = 0; i < CONSOLE_UPSTREAMS; i++) {
+		if (!c->up[i])
+			continue;
+		if (now - c->up[i]->started >= UPSTREAM_TIMEOUT_NS)
+			up_fail(c, i, MHD_HTTP_GATEWAY_TIMEOUT,
+			    "arbord did not answer in 10 s");
+		else
+			next = 1000;
+	}
+	if (!c->streams)
+		return next;
+	if (now >= c->ping_at) {
+		/* A comment line: keeps proxies open, finds the gone. */
+		for (struct stream *s = c->streams; s; s = s->next)
+			stream_put(s, ": ping\n\n", 8);
+		c->ping_at = now + STREAM_PING_NS;
+	}
+	return next < 0 || next > 1000 ? 1000 : next;
+}
+
+size_t
+console_streams(const struct console *c, size_t *buffered)
+{
+	size_t b = 0;
+
+	for (const struct stream *s = c->streams; s; s = s->next)
+		b += s->len - s->off;
+	if (buffered)
+		*buffered = b;
+	return c->nstreams;
+}
+
+void
+console_quiesce(struct console *c)
+{
+	for (size_t i = 0; i < CONSOLE_UPSTREAMS; i++)
+		if (c->up[i])
+			up_fail(c, i, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "the observability thread is ending");
+	for (struct stream *s = c->streams; s; s = s->next) {
+		s->closing = true;
+		if (s->suspended) {
+			s->suspended = false;
+			MHD_resume_connection(s->conn);
+		}
+	}
+}
+
+void
+console_free(struct console *c)
+{
+	if (!c)
+		return;
+	free(c->socket);
+	free(c);
+}
