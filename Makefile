@@ -52,7 +52,7 @@ UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_jo
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 CONSOLE_ASSETS := exporters/console/index.html exporters/console/console.css \
-	exporters/console/console.js
+	exporters/console/console.js exporters/console/favicon.svg
 ARBORD_OBJ := $(call obj,$(ARBORD_SRC)) $(BUILD)/obj/exporters/console/assets.o
 ARBORCTL_OBJ := $(call obj,$(ARBORCTL_SRC))
 ENGINE_TEST_OBJ := $(call obj,tests/unit/test_engine.c tests/unit/harness.c daemon/engine.c $(COMMON_SRC))

@@ -16,6 +16,7 @@
 extern const char console_index_html[], console_index_html_end[];
 extern const char console_css[], console_css_end[];
 extern const char console_js[], console_js_end[];
+extern const char console_favicon[], console_favicon_end[];
 
 static const struct asset {
 	const char *url, *type, *data, *end;
@@ -28,6 +29,8 @@ static const struct asset {
 	    console_css_end },
 	{ "/console.js", "text/javascript; charset=utf-8", console_js,
 	    console_js_end },
+	{ "/favicon.svg", "image/svg+xml", console_favicon,
+	    console_favicon_end },
 };
 
 enum up_kind { UP_STATUS, UP_LOGS };

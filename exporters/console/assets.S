@@ -14,4 +14,8 @@ console_css_end:
 console_js:
 	.incbin "exporters/console/console.js"
 console_js_end:
+	.globl console_favicon, console_favicon_end
+console_favicon:
+	.incbin "exporters/console/favicon.svg"
+console_favicon_end:
 	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# The console (arbord(8), CONSOLE): its page and API on the metrics
+# listener, read-only, safe, live; in a real browser where chromium is.
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+XSS='<script>alert(1)</script>'
+
+con_conf() {
+	PORT=${PORT:-$(free_port)}
+	cat >"$T/tree.conf" <<CONF
+observability = { metrics_listen = "127.0.0.1:$PORT"; ${2:-} };
+tree = { strategy = "one_for_one"; intensity = 100000; period = 10; children = (
+${1//\$HELPERS/$HELPERS}
+); };
+CONF
+}
+
+PAIR='{ name = "pair"; strategy = "one_for_all"; intensity = 1000; children = (
+  { name = "a"; command = ["/bin/sh", "-c", "echo '"'"'<script>alert(1)</script>'"'"'; exec python3 $HELPERS/notifier.py --status '"'"'<script>alert(1)</script>'"'"' --ready"]; ready = "notify"; },
+  { name = "b"; command = ["/bin/sleep", "1000"]; } ); },
+{ name = "solo"; command = ["/bin/sleep", "1000"]; }'
+
+url() { echo "http://127.0.0.1:$PORT$1"; }
+code_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+test_the_page_is_served_safe_and_read_only() {
+	con_conf "$PAIR"
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the console" curl -sf -o /dev/null "$(url /)" || return 1
+	curl -s -D "$T/h" -o "$T/page" "$(url /)"
+	grep -qi "^content-security-policy: default-src 'self'" "$T/h" || fail "no CSP on /: $(cat "$T/h")" || return 1
+	grep -qi '^content-type: text/html' "$T/h" || fail "/ is not HTML" || return 1
+	grep -q '<script src="/console.js"' "$T/page" || fail "the page does not load its script" || return 1
+	# Nothing from elsewhere: every src and href is the page's own.
+	! grep -Eo '(src|href)="[^"]*"' "$T/page" | grep -v '="/' || fail "the page loads from elsewhere" || return 1
+	for a in /console.js:text/javascript /console.css:text/css; do
+		curl -s -D "$T/h" -o /dev/null "$(url "${a%%:*}")"
+		grep -qi "^content-type: ${a#*:}" "$T/h" || fail "${a%%:*} is not ${a#*:}" || return 1
+		grep -qi '^x-content-type-options: nosniff' "$T/h" || fail "${a%%:*} without nosniff" || return 1
+	done
+	# No path outside the embedded set.
+	for p in /../etc/passwd /%2e%2e/etc/passwd /console.js/../../etc/passwd //etc/passwd \
+	    /..%2f..%2fetc%2fpasswd /index.htm /api /api/ /console.js.map /etc/passwd; do
+		[ "$(code_of --path-as-is "$(url "$p")")" = 404 ] || fail "GET $p is not 404" || return 1
+	done
+	# Read-only: any other method is 405, on every path.
+	for m in POST PUT DELETE PATCH; do
+		for p in / /api/status /api/events /metrics /nowhere; do
+			[ "$(code_of -X "$m" "$(url "$p")")" = 405 ] || fail "$m $p is not 405" || return 1
+		done
+	done
+	# /api/status is status --json; an unknown path is 404.
+	wait_for "a running" is_state root/pair/a running || return 1
+	curl -sf "$(url /api/status)" | jq -r '.. | objects | .path? // empty' | sort >"$T/api"
+	ctl status --json | jq -r '.. | objects | .path? // empty' | sort >"$T/ctl"
+	[ -s "$T/api" ] && cmp -s "$T/api" "$T/ctl" || fail "/api/status is not the tree: $(cat "$T/api")" || return 1
+	[ "$(curl -s "$(url '/api/status?path=root/solo')" | jq -r .kind)" = worker ] || fail "/api/status?path= is not the node" || return 1
+	[ "$(code_of "$(url '/api/status?path=root/nope')")" = 404 ] || fail "an unknown path is not 404" || return 1
+	# A worker's STATUS= text and log line come as data, never as markup.
+	[ "$(curl -s "$(url '/api/status?path=root/pair/a')" | jq -r .status_text)" = "$XSS" ] ||
+		fail "STATUS= text not in /api/status" || return 1
+	wait_for "a's log line" sh -c "curl -s '$(url '/api/logs?path=root/pair/a')' | grep -qF '$XSS'" || return 1
+	curl -s -D "$T/h" -o /dev/null "$(url '/api/logs?path=root/pair/a')"
+	grep -qi '^content-type: text/plain' "$T/h" || fail "logs are not text/plain" || return 1
+	[ "$(code_of "$(url '/api/logs')")" = 400 ] || fail "/api/logs without a path is not 400" || return 1
+	# The page writes text as text: nowhere does it parse markup.
+	! grep -nE 'innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(' "$ROOT/exporters/console/console.js" ||
+		fail "console.js parses markup" || return 1
+	alive "$ARBORD_PID" || fail "arbord died"
+}
+
+test_the_console_can_be_turned_off() {
+	con_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }' 'console = false;'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "metrics" curl -sf -o /dev/null "$(url /metrics)" || return 1
+	[ "$(code_of "$(url /)")" = 404 ] || fail "console = false still serves /" || return 1
+	[ "$(code_of "$(url /api/status)")" = 404 ] || fail "console = false still serves /api/status"
+}
+
+# The stream says what happened as it happens: a SIGKILL with its killer,
+# and a one_for_all restart as one cascade with its time.
+test_the_event_stream_is_live() {
+	con_conf "$PAIR"
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "a running" is_state root/pair/a running || return 1
+	wait_for "b running" is_state root/pair/b running || return 1
+	curl -sN -m 20 "$(url /api/events)" >"$T/sse" &
+	local reader=$!
+	wait_for "the stream live" grep -q '^event: live' "$T/sse" || return 1
+	local pid=$(pid_of root/pair/b)
+	kill -KILL "$pid"
+	wait_for "the exit streamed" grep -q "\"event\":\"exit\",\"path\":\"root/pair/b\",\"pid\":$pid" "$T/sse" || return 1
+	wait_for "the cascade streamed" grep -q '"event":"cascade","path":"root/pair/b"' "$T/sse" || return 1
+	local c=$(grep '"event":"cascade"' "$T/sse" | tail -n 1 | sed 's/^data: //')
+	[ "$(echo "$c" | jq -r .workers)" = 2 ] && [ "$(echo "$c" | jq -r .ready)" = 2 ] ||
+		fail "the cascade is not both workers: $c" || return 1
+	[ "$(echo "$c" | jq -r '.duration_ns > 0 and .duration_ns < 10000000000')" = true ] ||
+		fail "the cascade has no duration: $c" || return 1
+	# The sibling's restart names its cause and cascade.
+	grep '"event":"restart","path":"root/pair/a"' "$T/sse" | grep -q "\"cascade\":$(echo "$c" | jq .cascade)" ||
+		fail "a's restart is not in the cascade" || return 1
+	if grep -q '"killer_comm"' "$T/sse"; then
+		grep "\"event\":\"exit\",\"path\":\"root/pair/b\"" "$T/sse" | grep -q '"killer_comm":"bash"' ||
+			fail "the killer is not the shell that sent SIGKILL: $(grep '"event":"exit"' "$T/sse")" || return 1
+	fi
+	kill "$reader" 2>/dev/null
+	echo "report: cascade of 2 workers: $(( $(echo "$c" | jq .duration_ns) / 1000 )) us from the kernel exit to the last ready"
+}
+
+# A trace shows the cascade: a flow from the cause's exit to each sibling.
+test_a_trace_links_a_cascade() {
+	con_conf "$PAIR"
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "b running" is_state root/pair/b running || return 1
+	ctl trace --duration 2 -o "$T/trace.json" &
+	local tracer=$!
+	sleep 0.3
+	kill -KILL "$(pid_of root/pair/a)"
+	wait "$tracer" || fail "trace failed" || return 1
+	jq -e '[.traceEvents[] | select(.cat == "cascade" and .ph == "s")] | length >= 1' "$T/trace.json" >/dev/null ||
+		fail "no flow start in the trace" || return 1
+	jq -e '[.traceEvents[] | select(.cat == "cascade" and .ph == "f")] | length >= 1' "$T/trace.json" >/dev/null ||
+		fail "no flow end in the trace" || return 1
+	jq -e '[.traceEvents[] | select(.cat == "cascade" and .ph == "X" and .args.workers == 2)] | length == 1' "$T/trace.json" >/dev/null ||
+		fail "no cascade span in the trace" || return 1
+}
+
+# A hundred streams, one that never reads and a crash loop: the readers
+# keep up, the non-reader is dropped, arbord's memory stays bounded.
+test_many_streams_a_non_reader_and_a_crash_loop() {
+	con_conf '{ name = "loop"; command = ["/bin/false"]; restart_delay = 0; },
+{ name = "calm"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the console" curl -sf -o /dev/null "$(url /)" || return 1
+	local rss0=$(awk '/^VmRSS/ { print $2 }' /proc/$ARBORD_PID/status)
+	python3 - "$PORT" 100 8 >"$T/streams" <<'PY' || fail "streams: $(cat "$T/streams"); root/loop restarted $(json root/loop .restarts) times" || return 1
+import socket, sys, time, selectors
+port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+req = b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n"
+sel = selectors.DefaultSelector()
+got = {}
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(req)
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+    got[s] = 0
+# The one that never reads, with a small window.
+lazy = socket.socket()
+lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+lazy.connect(("127.0.0.1", port))
+lazy.sendall(req)
+end = time.time() + secs
+while time.time() < end:
+    for key, _ in sel.select(0.2):
+        try:
+            d = key.fileobj.recv(65536)
+        except BlockingIOError:
+            continue
+        got[key.fileobj] += len(d)
+lows = sorted(got.values())
+# The server dropped the non-reader: its socket reads to EOF (or reset).
+lazy.setblocking(True)
+lazy.settimeout(30)
+dropped = False
+t0 = time.time()
+try:
+    while time.time() - t0 < 30:
+        d = lazy.recv(1 << 20)
+        if not d:
+            dropped = True
+            break
+except (ConnectionResetError, socket.timeout):
+    dropped = not isinstance(sys.exc_info()[1], socket.timeout)
+print("min %d median %d bytes per stream; non-reader dropped: %s" % (lows[0], lows[len(lows) // 2], dropped))
+# Every reader kept up with the rest (none starved), the lazy one went.
+sys.exit(0 if lows[0] > 0 and lows[0] >= 0.9 * lows[len(lows) // 2] and dropped else 1)
+PY
+	local rss1=$(awk '/^VmRSS/ { print $2 }' /proc/$ARBORD_PID/status)
+	local restarts=$(json root/loop .restarts)
+	alive "$ARBORD_PID" || fail "arbord died" || return 1
+	curl -sf -o /dev/null "$(url /metrics)" || fail "no scrape after the streams" || return 1
+	# Bounded: 100 streams' buffers are capped (256 KiB each), not grown.
+	[ $((rss1 - rss0)) -lt 65536 ] || fail "arbord's RSS grew $((rss1 - rss0)) KiB" || return 1
+	echo "report: $(cat "$T/streams"); arbord RSS ${rss0} -> ${rss1} KiB; root/loop restarted $restarts times meanwhile"
+}
+
+test_the_console_in_a_real_browser() {
+	local chromium=${CHROMIUM:-/usr/bin/chromium}
+	[ -x "$chromium" ] || { echo "chromium is not installed (make deps installs Debian's chromium)"; return 77; }
+	[ -d "$ROOT/tests/browser/node_modules/playwright-core" ] ||
+		{ echo "playwright-core is not installed (make deps runs npm in tests/browser)"; return 77; }
+	con_conf "$PAIR"
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "a running" is_state root/pair/a running || return 1
+	wait_for "solo running" is_state root/solo running || return 1
+	CHROMIUM=$chromium timeout 120 node "$ROOT/tests/browser/console.mjs" "$(url /)" "$T/console.png" >&2 ||
+		fail "the browser test failed" || return 1
+	cp "$T/console.png" "$BUILD/console.png"
+	echo "report: screenshot in $BUILD/console.png"
+}
