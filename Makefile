@@ -29,6 +29,7 @@ DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
 	clang libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
 	prometheus curl strace libsystemd-dev libcurl4-openssl-dev
+BROWSER_PACKAGES := chromium
 
 # BPF needs the kernel's BTF (for vmlinux.h), bpftool and clang at build
 # time; without them arbord is built without BPF and says so.
@@ -213,6 +214,20 @@ deps:
 		$$SUDO apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	else echo "deps: all Debian packages present"; fi
+	@# The console's browser test: Debian's chromium, and playwright-core
+	@# from npm (tests/browser/package-lock.json). Where either cannot be
+	@# installed, that one test skips and says why; nothing else needs them.
+	@dpkg-query -W -f='$${Status}\n' $(BROWSER_PACKAGES) 2>/dev/null | \
+		grep -q '^install ok installed$$' || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		{ $$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(BROWSER_PACKAGES); } || \
+		echo "deps: $(BROWSER_PACKAGES) could not be installed: the browser test will skip"; }
+	@if [ -d tests/browser/node_modules/playwright-core ]; then :; \
+	elif command -v npm >/dev/null; then \
+		(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || \
+		echo "deps: npm could not install playwright-core: the browser test will skip"; \
+	else echo "deps: no npm: the browser test will skip"; fi
 
 unit: $(addprefix $(BUILD)/,$(UNIT_TESTS))
 	$(Q)fail=0; for t in $(UNIT_TESTS); do \
@@ -293,7 +308,8 @@ bench: deps
 	$(Q)BUILD=$(BUILD) tests/bench/bpf_cost.sh
 
 demo: deps all
-	@echo "arbord on config/examples/demo.conf; in another shell:"
+	@echo "arbord on config/examples/demo.conf; its console: http://127.0.0.1:9725/"
+	@echo "in another shell:"
 	@echo "  ARBOR_SOCKET=/tmp/arbor-demo.sock $(BUILD)/arborctl status"
 	@echo "  ARBOR_SOCKET=/tmp/arbor-demo.sock $(BUILD)/arborctl logs root/flaky --follow"
 	LOGS_DIRECTORY=/tmp/arbor-demo.logs $(BUILD)/arbord -c config/examples/demo.conf -s /tmp/arbor-demo.sock

@@ -50,6 +50,7 @@ function fmtDur(s) {
 }
 
 function fmtSec(s) {
+  if (s < 1e-6) return (s * 1e9).toFixed(0) + "ns";
   if (s < 1e-3) return (s * 1e6).toFixed(0) + "µs";
   if (s < 1) return (s * 1e3).toFixed(s < 0.01 ? 1 : 0) + "ms";
   return s.toFixed(1) + "s";
@@ -210,10 +211,14 @@ function renderTree() {
 
 function renderTimeline() {
   const s = document.getElementById("timeline");
-  const now = Date.now(), from = now - HOUR_MS;
+  // The last hour, or less when less has happened: at least 2 minutes.
+  const now = Date.now();
+  const first = st.events.length ? Math.max(evMs(st.events[0]), now - HOUR_MS) : now;
+  const span = Math.min(HOUR_MS, Math.max(2 * 60 * 1000, (now - first) * 1.1));
+  const from = now - span;
   const lanes = [...new Set(st.events.filter((e) => evMs(e) >= from).map((e) => e.path))].sort();
   const W = Math.max(s.clientWidth || 900, 400), L = 170, R = 10, H = 18;
-  const x = (t) => L + (W - L - R) * (t - from) / HOUR_MS;
+  const x = (t) => L + (W - L - R) * (t - from) / span;
   const y = new Map(lanes.map((p, i) => [p, 10 + i * H]));
   s.setAttribute("viewBox", "0 0 " + W + " " + (lanes.length * H + 30));
   s.setAttribute("height", lanes.length * H + 30);
@@ -245,7 +250,8 @@ function renderTimeline() {
       }
     }
   }
-  out.push(svg("text", { class: "axis", x: L, y: lanes.length * H + 25 }, "1 h ago"));
+  out.push(svg("text", { class: "axis", x: L, y: lanes.length * H + 25 },
+    span >= HOUR_MS ? "1 h ago" : Math.round(span / 60000) + " min ago"));
   out.push(svg("text", { class: "axis", x: W - R - 20, y: lanes.length * H + 25 }, "now"));
   s.replaceChildren(...out);
   const ul = document.getElementById("cascades");
