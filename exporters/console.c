@@ -58,7 +58,7 @@ struct stream {
 	struct console *con;
 	struct MHD_Connection *conn;
 	char *buf;
-	size_t len, off;
+	size_t len, off, cap;	/* buf[off, len) is unsent */
 	bool suspended, dropped, closing;
 	struct stream *prev, *next;
 };
@@ -137,14 +137,19 @@ stream_put(struct stream *s, const char *data, size_t n)
 		s->dropped = true;
 		free(s->buf);
 		s->buf = NULL;
-		s->len = s->off = 0;
+		s->len = s->off = s->cap = 0;
 	} else {
-		if (s->off) {
+		/* Appending is amortised O(n): the sent part is reclaimed
+		 * (or the buffer doubled) only when the end is reached. */
+		if (s->len + n > s->cap && s->off) {
 			memmove(s->buf, s->buf + s->off, unsent);
 			s->len = unsent;
 			s->off = 0;
 		}
-		s->buf = xreallocarray(s->buf, s->len + n, 1);
+		if (s->len + n > s->cap) {
+			s->cap = s->cap * 2 > s->len + n ? s->cap * 2 : s->len + n;
+			s->buf = xreallocarray(s->buf, s->cap, 1);
+		}
 		memcpy(s->buf + s->len, data, n);
 		s->len += n;
 	}
@@ -154,29 +159,31 @@ stream_put(struct stream *s, const char *data, size_t n)
 	}
 }
 
-/* One event line as an SSE message: "data: {...}\n\n". */
-static void
-stream_event(struct stream *s, const char *line, size_t len)
+/* An event line as one SSE message, "data: {...}\n\n", malloc'd. */
+static char *
+sse_message(const char *line, size_t len, size_t *n)
 {
 	char *msg;
 
 	while (len && line[len - 1] == '\n')
 		len--;
-	if (s->dropped)
-		return;
 	msg = xreallocarray(NULL, len + 8, 1);
 	memcpy(msg, "data: ", 6);
 	memcpy(msg + 6, line, len);
 	msg[len + 6] = '\n';
 	msg[len + 7] = '\n';
-	stream_put(s, msg, len + 8);
-	free(msg);
+	*n = len + 8;
+	return msg;
 }
 
 static void
 recent_one(void *arg, const char *line, size_t len)
 {
-	stream_event(arg, line, len);
+	size_t n;
+	char *msg = sse_message(line, len, &n);
+
+	stream_put(arg, msg, n);
+	free(msg);
 }
 
 static ssize_t
@@ -258,8 +265,15 @@ open_stream(struct console *c, struct MHD_Connection *conn)
 void
 console_event(struct console *c, const char *line, size_t len)
 {
+	size_t n;
+	char *msg;
+
+	if (!c->streams)
+		return;
+	msg = sse_message(line, len, &n);
 	for (struct stream *s = c->streams; s; s = s->next)
-		stream_event(s, line, len);
+		stream_put(s, msg, n);
+	free(msg);
 }
 
 /* ---- /api/status and /api/logs: asked of the control socket ---- */
