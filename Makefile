@@ -255,7 +255,7 @@ asan-suite:
 # t_hostile.sh: its flood of observability clients makes gcc 12's TSan
 # runtime abort in its own race reporting (CheckFailed in
 # FindThreadByUidLocked, reporting an fd handed over through the queue).
-TSAN_FILES := t_obs.sh t_exporters.sh t_output.sh t_health.sh
+TSAN_FILES := t_obs.sh t_exporters.sh t_output.sh t_health.sh t_console.sh
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory tsan-suite
 
@@ -302,6 +302,7 @@ bench: deps
 	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS)
 	$(Q)python3 tests/bench/scale.py $(BUILD) 1000 10000
 	$(Q)python3 tests/bench/events_scale.py $(BUILD) 100 10000
+	$(Q)python3 tests/bench/console_load.py $(BUILD) 5
 	$(Q)python3 tests/bench/peers_scale.py $(BUILD) 1000
 	$(Q)python3 tests/bench/logs.py $(BUILD)
 	$(Q)python3 tests/bench/health.py $(BUILD)
