@@ -509,6 +509,8 @@ daemon_and_observability_values(void **state)
 	    "F:1: observability: bpf: expected \"auto\", \"on\" or \"off\", got \"maybe\"");
 	refused("observability = { metrics_listen = \"localhost\"; };\n" TREE(""),
 	    "F:1: observability: metrics_listen: expected \"HOST:PORT\" or \"\", got \"localhost\"");
+	refused("observability = { console = \"yes\"; };\n" TREE(""),
+	    "F:1: observability: console: expected a boolean, got a string");
 	refused("observability = { histograms = \"path\"; };\n" TREE(""),
 	    "F:1: observability: histograms: expected \"supervisor\" or \"worker\", got \"path\"");
 	refused("observability = { event_log = \"events.log\"; };\n" TREE(""),
@@ -621,6 +623,7 @@ defaults_match_the_spec(void **state)
 	assert_int_equal(sp->bpf, BPF_AUTO);
 	assert_string_equal(sp->metrics_listen, "127.0.0.1:9725");
 	assert_false(sp->histograms_per_worker);
+	assert_true(sp->console);
 	assert_int_equal(sp->event_log_max_bytes, 16777216);
 	assert_int_equal(sp->event_log_keep, 5);
 	assert_string_equal(sp->root->name, "root");
