@@ -213,8 +213,8 @@ test_the_console_in_a_real_browser() {
 	start_arbord "$T/tree.conf" || return 1
 	wait_for "a running" is_state root/pair/a running || return 1
 	wait_for "solo running" is_state root/solo running || return 1
-	CHROMIUM=$chromium timeout 120 node "$ROOT/tests/browser/console.mjs" "$(url /)" "$T/console.png" >&2 ||
-		fail "the browser test failed" || return 1
+	CHROMIUM=$chromium timeout 120 node "$ROOT/tests/browser/console.mjs" "$(url /)" "$T/console.png" >"$T/browser" 2>&1 ||
+		fail "the browser test failed: $(cat "$T/browser")" || return 1
 	cp "$T/console.png" "$BUILD/console.png"
-	echo "report: screenshot in $BUILD/console.png"
+	echo "report: $(grep '^console ok' "$T/browser"), copied to $BUILD/console.png"
 }
