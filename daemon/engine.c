@@ -567,21 +567,23 @@ takes_siblings(const struct enode *s, size_t idx)
  * Child c of s terminated on its own (not by s) with reason r: apply c's
  * restart type, the intensity check, and s's strategy. What it stops and
  * starts beyond c itself (siblings, or s and what is under it if s gives
- * up) is one cascade with c's exit as its cause.
+ * up) is one cascade with c's exit as its cause. False when c is gone (a
+ * dynamic child removed).
  */
-static void
+static bool
 child_died(struct enode *s, struct enode *c, enum exit_reason r, uint64_t now)
 {
 	struct event ev = { .kind = EV_RESTART, .mono_ns = now, .cause = c };
 	struct cascade *k = NULL;
 	size_t idx = child_index(s, c);
+	bool dynamic = c->dynamic;
 
 	if (!restart_wanted(c->spec->restart, r)) {
 		c->pending = false;
 		auto_shutdown_check(s, c, now);
 		if (c->dynamic && s->state != NS_STOPPING) {
 			remove_child(s, c, now);
-			return;	/* c is gone, with its cascade */
+			return false;	/* gone, with its cascade */
 		}
 		goto out;
 	}
@@ -595,6 +597,9 @@ child_died(struct enode *s, struct enode *c, enum exit_reason r, uint64_t now)
 		}
 		cascade_take(s, k, now);
 		give_up(s, now);
+		/* s may have stopped at once and taken its dynamic children */
+		if (dynamic)
+			return child_index(s, c) < s->nchildren;
 		goto out;
 	}
 	c->delay_ms = backoff_delay(c);
@@ -630,6 +635,7 @@ out:
 		c->cas = NULL;
 		cascade_unhold(held);
 	}
+	return true;
 }
 
 /* A child of s has stopped, for whatever reason. */
@@ -661,9 +667,10 @@ child_stopped(struct enode *s, struct enode *c, const struct exit_info *ei,
 		c->held = false;
 		start_node(c, now);
 	} else if (ei->reason != EXIT_SHUTDOWN) {
-		child_died(s, c, ei->reason, now);
+		if (!child_died(s, c, ei->reason, now))
+			c = NULL;
 	}	/* else stopped by command: it stays stopped (held) */
-	if (c && c->parent == s && c->state == NS_STOPPED && !c->pending)
+	if (c && c->state == NS_STOPPED && !c->pending)
 		cascade_drop(c, now);	/* not coming back: not waited for */
 	if (s->state != NS_STOPPED)
 		sup_step(s, now);
