@@ -12,7 +12,7 @@
 #include "console.h"
 #include "../daemon/util.h"
 
-/* The page, built in from exporters/console/ (console_assets.S). */
+/* The page, built in from exporters/console/ (assets.S there). */
 extern const char console_index_html[], console_index_html_end[];
 extern const char console_css[], console_css_end[];
 extern const char console_js[], console_js_end[];
@@ -568,18 +568,6 @@ console_tick(struct console *c, uint64_t now)
 		c->ping_at = now + STREAM_PING_NS;
 	}
 	return next < 0 || next > 1000 ? 1000 : next;
-}
-
-size_t
-console_streams(const struct console *c, size_t *buffered)
-{
-	size_t b = 0;
-
-	for (const struct stream *s = c->streams; s; s = s->next)
-		b += s->len - s->off;
-	if (buffered)
-		*buffered = b;
-	return c->nstreams;
 }
 
 void

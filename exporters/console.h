@@ -52,7 +52,5 @@ void console_event(struct console *, const char *line, size_t len);
 bool console_on_event(struct console *, uint32_t id);
 /* Ends late upstream requests, pings streams; ms until next (-1: none). */
 int console_tick(struct console *, uint64_t now);
-/* Streams open, and their unsent bytes (arbord's own figures). */
-size_t console_streams(const struct console *, size_t *buffered);
 
 #endif

@@ -843,11 +843,11 @@ obs_thread_main(void *arg)
 				http_accept(o->http);
 			else if (evs[i].data.u32 == 5)
 				take_notes(o);
-			else if (evs[i].data.u32 >= CONSOLE_IDS)
-				(void)(http_console(o->http) &&
-				    console_on_event(http_console(o->http),
-				    evs[i].data.u32));
-			else
+			else if (evs[i].data.u32 >= CONSOLE_IDS) {
+				if (http_console(o->http))
+					console_on_event(http_console(o->http),
+					    evs[i].data.u32);
+			} else
 				server_on_event(o->server, evs[i].data.u32,
 				    mono_ns());
 		}

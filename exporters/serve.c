@@ -74,61 +74,52 @@ json_line(const json_t *j, size_t *len)
 /*
  * A cascade's time runs from its cause's exit as the kernel saw it (the
  * exit event as joined), not from when the core heard of it, to its last
- * worker's exec or ready: exits are remembered by path (a slot per hash,
- * the latest wins) and a cascade event takes its cause's if it is the one
- * it began with.
+ * worker's exec or ready (a ready = "exec" worker's ready carries the
+ * core's batch time, its exec the kernel's: the later counts). Exits are
+ * remembered by path and ends by cascade, a slot per hash, the latest
+ * wins; a cascade event takes what is there if it is its own.
  */
 void
 server_stamp(struct server *sv, json_t *j)
 {
 	const char *kind = json_string_value(json_object_get(j, "event"));
 	const char *path = json_string_value(json_object_get(j, "path"));
-	uint64_t ts = (uint64_t)json_integer_value(json_object_get(j, "mono_ns"));
-	size_t h;
-
 	json_t *cid = json_object_get(j, "cascade");
+	uint64_t ts = (uint64_t)json_integer_value(json_object_get(j, "mono_ns"));
 	uint64_t id = json_is_integer(cid) ? (uint64_t)json_integer_value(cid) : 0;
+	uint64_t start, at;
+	size_t h, k = id % CASCADE_SLOTS;
 
 	if (!kind || !path)
 		return;
-	/* It ends when its last worker was up as the kernel saw it: a
-	 * ready = "exec" worker's ready is the core's batch time, its exec
-	 * the kernel's. */
-	if (id && (strcmp(kind, "exec") == 0 || strcmp(kind, "ready") == 0)) {
-		size_t k = id % CASCADE_SLOTS;
-
+	h = fnv1a(2166136261u, path) % EXIT_SLOTS;
+	if (strcmp(kind, "exit") == 0) {
+		free(sv->exits[h].path);
+		sv->exits[h].path = xstrdup(path);
+		sv->exits[h].ns = ts;
+	} else if (id && (strcmp(kind, "exec") == 0 ||
+	    strcmp(kind, "ready") == 0)) {
 		if (sv->ends[k].id != id) {
 			sv->ends[k].id = id;
 			sv->ends[k].end = 0;
 		}
 		if (ts > sv->ends[k].end)
 			sv->ends[k].end = ts;
-	}
-	if (id && strcmp(kind, "cascade") == 0 &&
-	    sv->ends[id % CASCADE_SLOTS].id == id &&
-	    sv->ends[id % CASCADE_SLOTS].end > ts) {
-		ts = sv->ends[id % CASCADE_SLOTS].end;
-		json_object_set_new(j, "mono_ns", json_integer((json_int_t)ts));
-		json_object_set_new(j, "duration_ns", json_integer((json_int_t)
-		    (ts - (uint64_t)json_integer_value(json_object_get(j,
-		    "since_mono_ns")))));
-	}
-	h = fnv1a(2166136261u, path) % EXIT_SLOTS;
-	if (strcmp(kind, "exit") == 0) {
-		free(sv->exits[h].path);
-		sv->exits[h].path = xstrdup(path);
-		sv->exits[h].ns = ts;
-	} else if (strcmp(kind, "cascade") == 0 && sv->exits[h].path &&
-	    strcmp(sv->exits[h].path, path) == 0) {
-		uint64_t since = (uint64_t)json_integer_value(json_object_get(j,
-		    "since_mono_ns")), at = sv->exits[h].ns;
-
-		if (at <= since && since - at < NSEC_PER_SEC && at <= ts) {
+	} else if (id && strcmp(kind, "cascade") == 0) {
+		start = (uint64_t)json_integer_value(json_object_get(j,
+		    "since_mono_ns"));
+		if (sv->ends[k].id == id && sv->ends[k].end > ts)
+			ts = sv->ends[k].end;
+		at = sv->exits[h].ns;
+		if (sv->exits[h].path && strcmp(sv->exits[h].path, path) == 0 &&
+		    at <= start && start - at < NSEC_PER_SEC) {
+			start = at;
 			json_object_set_new(j, "exit_mono_ns",
 			    json_integer((json_int_t)at));
-			json_object_set_new(j, "duration_ns",
-			    json_integer((json_int_t)(ts - at)));
 		}
+		json_object_set_new(j, "mono_ns", json_integer((json_int_t)ts));
+		json_object_set_new(j, "duration_ns",
+		    json_integer((json_int_t)(ts - start)));
 	}
 }
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "trace.h"
-#include "../daemon/obsq.h"
 #include "../daemon/util.h"
 
 #define MAX_TRACE_EVENTS 200000	/* a crash loop cannot grow it forever */
@@ -146,16 +145,16 @@ trace_event(struct trace *t, json_t *e)
 	if (strcmp(kind, "cascade") == 0) {
 		json_t *d = json_object_get(e, "duration_ns");
 		uint64_t dur = json_is_integer(d) ? (uint64_t)json_integer_value(d) : 0;
-		char name[OBSQ_PATH + 16];
+		char *name = xasprintf("cascade from %s", path);
 
 		k = track(t, "cascades");
-		snprintf(name, sizeof(name), "cascade from %s", path);
 		add(t, json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:i, s:{s:O, s:O, s:O, s:O}}",
 		    "name", name, "cat", "cascade", "ph", "X",
 		    "ts", us(ts > dur ? ts - dur : 0), "dur", us(dur), "pid", 1,
 		    "tid", k->tid, "args", "cascade", json_object_get(e, "cascade"),
 		    "workers", json_object_get(e, "workers"), "last",
 		    json_object_get(e, "last"), "duration_ns", d));
+		free(name);
 		return;
 	}
 	if (strcmp(kind, "exec") == 0) {
