@@ -89,6 +89,14 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* tgid -> the process (its signal_struct) on_exit_v1 reported last. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} exited SEC(".maps");
+
 /* Records the ring buffer could not take. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -257,15 +265,18 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid,
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
+/*
+ * A process's last thread exits: its record, with the fatal signal kept for
+ * it. The tracepoint's shape differs between kernels (see probes_open), so
+ * the programs below take what their kernel passes and share this.
+ */
+static __always_inline int
+process_exit(struct task_struct *p)
 {
 	__u32 tgid = p->tgid, worker;
 	struct arbor_fatal *f;
 	struct arbor_rec *r;
 
-	if (!group_dead)
-		return 0;	/* a thread; the process lives on */
 	if (!(worker = worker_of(p, tgid)))
 		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
@@ -291,6 +302,39 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	bpf_map_delete_elem(&fatal, &tgid);
 	bpf_map_delete_elem(&tracked, &tgid);
 	return 0;
+}
+
+/* Kernels since 6.16 say whether the thread group is dead. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
+{
+	if (!group_dead)
+		return 0;	/* a thread; the process lives on */
+	return process_exit(p);
+}
+
+/*
+ * Older kernels pass the task alone. do_exit drops signal->live before the
+ * tracepoint, so the last thread out sees 0. (Two threads exiting at once
+ * may both see it: the first claims the process in exited.)
+ */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit_v1, struct task_struct *p)
+{
+	__u64 sig = (__u64)BPF_CORE_READ(p, signal), *seen;
+	__u32 tgid = p->tgid;
+
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	/* The first of them claims the process (its signal_struct, which a
+	 * later process of the same tgid does not share). */
+	if (bpf_map_update_elem(&exited, &tgid, &sig, BPF_NOEXIST) != 0) {
+		seen = bpf_map_lookup_elem(&exited, &tgid);
+		if (seen && *seen == sig)
+			return 0;
+		bpf_map_update_elem(&exited, &tgid, &sig, BPF_ANY);
+	}
+	return process_exit(p);
 }
 
 /* Signals whose default action ends the process. */
@@ -345,6 +389,7 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info,
 	return 0;
 }
 
+/* Kernels since 6.8 pass the victim and its owner. */
 SEC("tp_btf/mark_victim")
 int BPF_PROG(on_oom_victim, struct task_struct *task, uid_t uid)
 {
@@ -363,6 +408,26 @@ int BPF_PROG(on_oom_victim, struct task_struct *task, uid_t uid)
 	f.sender_pid = 0;
 	f.sender_comm[0] = 0;
 	bpf_map_update_elem(&fatal, &tgid, &f, BPF_ANY);
+	return 0;
+}
+
+/*
+ * Older kernels pass the victim's pid alone. The OOM killer sends its
+ * SIGKILL before it marks the victim, so a watched victim (its main
+ * thread, the one the killer names) already has its fatal entry, from the
+ * kernel: that entry is marked.
+ */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(on_oom_victim_v1, int pid)
+{
+	__u32 tgid = (__u32)pid;
+	struct arbor_fatal *f = bpf_map_lookup_elem(&fatal, &tgid);
+
+	if (f && f->kernel && f->sig == SIGKILL) {
+		f->oom = 1;
+		f->sender_pid = 0;
+		f->sender_comm[0] = 0;
+	}
 	return 0;
 }
 
@@ -402,25 +467,22 @@ log2_slot(__u64 v)
 	return slot < ARBOR_HIST_SLOTS ? slot : ARBOR_HIST_SLOTS - 1;
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
-    struct task_struct *next, unsigned int prev_state)
+/* The task switched in: how long it waited since it became runnable. */
+static __always_inline void
+switch_in(struct task_struct *next)
 {
 	struct arbor_hist *h, zero = {};
 	struct arbor_task *ts;
 	__u64 delta;
 	__u32 key;
 
-	/* A watched task preempted while runnable waits in the queue again. */
-	if (prev_state == TASK_RUNNING)
-		mark_wakeup(prev);
 	ts = bpf_task_storage_get(&tasks, next, 0, 0);
 	if (!ts)
-		return 0;
+		return;
 	if (ts->key == ARBOR_SELF_KEY)
 		ns_level = BPF_CORE_READ(next, thread_pid, level);
 	if (!ts->wakeup_ns)
-		return 0;
+		return;
 	delta = bpf_ktime_get_ns() - ts->wakeup_ns;
 	ts->wakeup_ns = 0;
 	key = ts->key;
@@ -429,8 +491,40 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
 		bpf_map_update_elem(&runq, &key, &zero, BPF_NOEXIST);
 		h = bpf_map_lookup_elem(&runq, &key);
 		if (!h)
-			return 0;
+			return;
 	}
 	__sync_fetch_and_add(&h->slots[log2_slot(delta)], 1);
+}
+
+/* Kernels since 5.18 pass the previous task's state. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev,
+    struct task_struct *next, unsigned int prev_state)
+{
+	/* A watched task preempted while runnable waits in the queue again. */
+	if (prev_state == TASK_RUNNING)
+		mark_wakeup(prev);
+	switch_in(next);
+	return 0;
+}
+
+/* Before 5.18 the state is read off the task (state became __state in 5.14). */
+struct task_struct___old {
+	long state;
+} __attribute__((preserve_access_index));
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch_v1, bool preempt, struct task_struct *prev,
+    struct task_struct *next)
+{
+	long state;
+
+	if (bpf_core_field_exists(prev->__state))
+		state = BPF_CORE_READ(prev, __state);
+	else
+		state = BPF_CORE_READ((struct task_struct___old *)prev, state);
+	if (state == TASK_RUNNING)
+		mark_wakeup(prev);
+	switch_in(next);
 	return 0;
 }

@@ -30,11 +30,14 @@ void probes_runq_forget(const struct probes *p, uint32_t k) { (void)p; (void)k; 
 long probes_runq_all(const struct probes *p, uint32_t **k, struct arbor_hist **v) { (void)p; *k = NULL; *v = NULL; return -1; }
 void probes_track(const struct probes *p, pid_t pid) { (void)p; (void)pid; }
 uint64_t probes_dropped(const struct probes *p) { (void)p; return 0; }
+size_t probes_states(struct probe_state *s, size_t n) { (void)s; (void)n; return 0; }
 
 #else
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -45,12 +48,46 @@ uint64_t probes_dropped(const struct probes *p) { (void)p; return 0; }
 #include "arbor.skel.h"
 #pragma GCC diagnostic pop
 
+#include "shape.h"
+
+#define MAX_PROBES 16
+
 struct probes {
 	struct arbor_bpf *skel;
 	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_PROBES];
 	probes_rec_fn fn;
 	void *ctx;
 };
+
+/*
+ * What the last load made of each probe, for arborctl daemon and the
+ * metrics (read from other threads than the one that loads).
+ */
+static pthread_mutex_t states_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct probe_state states[MAX_PROBES];
+static size_t nstates;
+
+size_t
+probes_states(struct probe_state *out, size_t n)
+{
+	size_t k;
+
+	pthread_mutex_lock(&states_lock);
+	k = nstates < n ? nstates : n;
+	memcpy(out, states, k * sizeof(*out));
+	pthread_mutex_unlock(&states_lock);
+	return k;
+}
+
+static void
+set_states(const struct probe_state *s, size_t n)
+{
+	pthread_mutex_lock(&states_lock);
+	memcpy(states, s, n * sizeof(*s));
+	nstates = n;
+	pthread_mutex_unlock(&states_lock);
+}
 
 static int
 on_record(void *ctx, void *data, size_t len)
@@ -79,14 +116,29 @@ watch_task(const struct probes *p, pid_t pid, uint32_t key)
 	return e;
 }
 
-/* libbpf speaks only when it warns; the verifier's log would drown us. */
+/*
+ * libbpf speaks only when it warns; the verifier's log would drown us. The
+ * program a warning names is kept: when a load fails, it is the one the
+ * kernel (or libbpf) refused.
+ */
+static __thread char refused[64];
+
 static int
 libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	char line[512], *w, *q;
+
 	if (level != LIBBPF_WARN)
 		return 0;
-	fputs("arbord: libbpf: ", stderr);
-	return vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	w = strncmp(line, "libbpf: ", 8) == 0 ? line + 8 : line;
+	if (strncmp(w, "prog '", 6) == 0 && (q = strchr(w + 6, '\'')) &&
+	    (size_t)(q - w - 6) < sizeof(refused)) {
+		memcpy(refused, w + 6, (size_t)(q - w - 6));
+		refused[q - w - 6] = 0;
+	}
+	fprintf(stderr, "arbord: %s%s", w == line ? "libbpf: " : "", line);
+	return 0;
 }
 
 /* The initial PID namespace has a fixed inode (PROC_PID_INIT_INO). */
@@ -98,37 +150,148 @@ in_initial_pid_ns(void)
 	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCU;
 }
 
+/*
+ * For tests of a kernel that refuses one program (ARBOR_BPF_REFUSE=PROG,
+ * one that reads two or more arguments): it is aimed at sched_wakeup,
+ * whose one argument makes the verifier refuse it, as 6.1's refused
+ * on_exit's second.
+ */
+static void
+refuse_for_test(struct bpf_object *obj)
+{
+	const char *name = getenv("ARBOR_BPF_REFUSE");
+	struct bpf_program *prog;
+
+	if (name && (prog = bpf_object__find_program_by_name(obj, name)))
+		bpf_program__set_attach_target(prog, 0, "sched_wakeup");
+}
+
+/*
+ * Opens the skeleton with each probe's program chosen by the kernel's BTF
+ * (shape.c) and every refused one off, and loads it; a program the kernel
+ * refuses is turned off and the load tried again without it, so one
+ * refusal never takes the others down. Fills st[] (one per probe_defs).
+ */
+static int
+load(struct probes *p, pid_t tgid, const struct probes_cgroup *cg,
+    struct probe_state *st, char *err, size_t errlen)
+{
+	bool off[MAX_PROBES * PROBE_VARIANTS] = { 0 };
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int e = 0, chosen[MAX_PROBES];
+
+	if (!vmlinux) {
+		snprintf(err, errlen, "the kernel has no BTF (/sys/kernel/btf/vmlinux: %s)",
+		    strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < probe_ndefs; i++) {
+		snprintf(st[i].name, sizeof(st[i].name), "%s", probe_defs[i].name);
+		chosen[i] = shape_choose(vmlinux, &probe_defs[i], st[i].why,
+		    sizeof(st[i].why));
+	}
+	btf__free(vmlinux);
+	for (size_t attempt = 0; attempt <= probe_ndefs; attempt++) {
+		struct bpf_program *prog;
+		size_t bad = probe_ndefs;
+
+		arbor_bpf__destroy(p->skel);
+		if (!(p->skel = arbor_bpf__open())) {
+			e = errno;
+			snprintf(err, errlen, "open: %s", strerror(e));
+			return -1;
+		}
+		p->skel->rodata->arbord_tgid = (__u32)tgid;
+		p->skel->rodata->pid_ns_init = in_initial_pid_ns();
+		if (cg) {
+			p->skel->rodata->base_cgid = cg->base_id;
+			p->skel->rodata->self_cgid = cg->self_id;
+			p->skel->rodata->base_level = cg->base_level;
+		}
+		/* Only the chosen variant of each probe loads. */
+		bpf_object__for_each_program(prog, p->skel->obj)
+			bpf_program__set_autoload(prog, false);
+		for (size_t i = 0; i < probe_ndefs; i++) {
+			const char *name;
+
+			if (chosen[i] < 0 || off[i])
+				continue;
+			name = probe_defs[i].v[chosen[i]].prog;
+			prog = bpf_object__find_program_by_name(p->skel->obj, name);
+			if (prog)
+				bpf_program__set_autoload(prog, true);
+			else {
+				snprintf(st[i].why, sizeof(st[i].why),
+				    "no program %s in this build", name);
+				chosen[i] = -1;
+			}
+		}
+		refuse_for_test(p->skel->obj);
+		refused[0] = 0;
+		if ((e = arbor_bpf__load(p->skel)) == 0)
+			break;
+		for (size_t i = 0; i < probe_ndefs; i++)
+			if (chosen[i] >= 0 && !off[i] &&
+			    strcmp(refused, probe_defs[i].v[chosen[i]].prog) == 0)
+				bad = i;
+		if (bad == probe_ndefs) {
+			/* Nothing of ours was named: the object itself (its
+			 * maps, BTF). */
+			snprintf(err, errlen, "load (verifier or BTF): %s",
+			    strerror(-e));
+			return -1;
+		}
+		off[bad] = true;
+		snprintf(st[bad].why, sizeof(st[bad].why),
+		    "the kernel refused %s: %s", refused, strerror(-e));
+	}
+	if (e) {
+		snprintf(err, errlen, "load (verifier or BTF): %s", strerror(-e));
+		return -1;
+	}
+	for (size_t i = 0; i < probe_ndefs; i++) {
+		struct bpf_program *prog;
+
+		if (chosen[i] < 0 || off[i]) {
+			snprintf(st[i].state, sizeof(st[i].state), "off");
+			continue;
+		}
+		snprintf(st[i].program, sizeof(st[i].program), "%s",
+		    probe_defs[i].v[chosen[i]].prog);
+		prog = bpf_object__find_program_by_name(p->skel->obj,
+		    st[i].program);
+		p->links[i] = bpf_program__attach(prog);
+		if (!p->links[i]) {
+			snprintf(st[i].state, sizeof(st[i].state), "off");
+			snprintf(st[i].why, sizeof(st[i].why), "attach: %s",
+			    strerror(errno));
+			continue;
+		}
+		snprintf(st[i].state, sizeof(st[i].state), "attached");
+		st[i].why[0] = 0;
+	}
+	return 0;
+}
+
 struct probes *
 probes_open(pid_t tgid, pid_t core_tid, const struct probes_cgroup *cg,
     probes_rec_fn fn, void *ctx, char *err, size_t errlen)
 {
 	struct probes *p = xcalloc(1, sizeof(*p));	/* arbor's one OOM policy */
+	struct probe_state st[MAX_PROBES];
 	int e;
 
+	memset(st, 0, sizeof(st));
+	if (probe_ndefs > MAX_PROBES) {
+		snprintf(err, errlen, "more probes than MAX_PROBES");
+		free(p);
+		return NULL;
+	}
 	p->fn = fn;
 	p->ctx = ctx;
 	libbpf_set_print(libbpf_print);
-	p->skel = arbor_bpf__open();
-	if (!p->skel) {
-		e = errno;
-		snprintf(err, errlen, "open: %s", strerror(e));
+	if (load(p, tgid, cg, st, err, errlen) < 0)
 		goto cleanup;
-	}
-	p->skel->rodata->arbord_tgid = (__u32)tgid;
-	p->skel->rodata->pid_ns_init = in_initial_pid_ns();
-	if (cg) {
-		p->skel->rodata->base_cgid = cg->base_id;
-		p->skel->rodata->self_cgid = cg->self_id;
-		p->skel->rodata->base_level = cg->base_level;
-	}
-	if ((e = arbor_bpf__load(p->skel)) != 0) {
-		snprintf(err, errlen, "load (verifier or BTF): %s", strerror(-e));
-		goto cleanup;
-	}
-	if ((e = arbor_bpf__attach(p->skel)) != 0) {
-		snprintf(err, errlen, "attach: %s", strerror(-e));
-		goto cleanup;
-	}
 	/* arbord's core thread is watched for its own run-queue latency. */
 	if ((e = watch_task(p, core_tid, ARBOR_SELF_KEY)) != 0) {
 		snprintf(err, errlen, "task storage of the core thread: %s",
@@ -142,8 +305,16 @@ probes_open(pid_t tgid, pid_t core_tid, const struct probes_cgroup *cg,
 		snprintf(err, errlen, "ring buffer: %s", strerror(e));
 		goto cleanup;
 	}
+	set_states(st, probe_ndefs);
 	return p;
 cleanup:
+	for (size_t i = 0; i < probe_ndefs; i++) {
+		snprintf(st[i].name, sizeof(st[i].name), "%s", probe_defs[i].name);
+		snprintf(st[i].state, sizeof(st[i].state), "off");
+		if (!st[i].why[0])
+			snprintf(st[i].why, sizeof(st[i].why), "%s", err);
+	}
+	set_states(st, probe_ndefs);
 	probes_close(p);
 	return NULL;
 }
@@ -161,6 +332,8 @@ probes_close(struct probes *p)
 	if (!p)
 		return;
 	ring_buffer__free(p->rb);
+	for (size_t i = 0; i < MAX_PROBES; i++)
+		bpf_link__destroy(p->links[i]);
 	arbor_bpf__destroy(p->skel);
 	free(p);
 }

@@ -56,6 +56,15 @@ long probes_runq_all(const struct probes *, uint32_t **keys,
     struct arbor_hist **vals);
 /* Follows pid as a worker's main process (one started before attach). */
 void probes_track(const struct probes *, pid_t pid);
+/* What became of a probe (bpf/shape.h) at the last load. */
+struct probe_state {
+	char name[16];		/* "exit", "oom", ... */
+	char program[24];	/* the program that runs it: "on_exit_v1" */
+	char state[12];		/* "attached" or "off" */
+	char why[200];		/* why it is off */
+};
+/* Copies out up to n states (thread-safe); 0 before any load. */
+size_t probes_states(struct probe_state *, size_t n);
 /* Records the ring buffer had no room for. */
 uint64_t probes_dropped(const struct probes *);
 

@@ -297,9 +297,29 @@ print_reply(json_t *reply, const struct output *out)
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(daemon, k, v)
-			printf("%s %" JSON_INTEGER_FORMAT "\n", k,
-			    json_integer_value(v));
+		json_object_foreach(daemon, k, v) {
+			const char *pk;
+			json_t *pv;
+
+			if (json_is_integer(v)) {
+				printf("%s %" JSON_INTEGER_FORMAT "\n", k,
+				    json_integer_value(v));
+				continue;
+			}
+			/* bpf_probes: a line per probe. */
+			json_object_foreach(v, pk, pv) {
+				const char *st = json_string_value(
+				    json_object_get(pv, "state"));
+				const char *pr = json_string_value(
+				    json_object_get(pv, "program"));
+				const char *why = json_string_value(
+				    json_object_get(pv, "why"));
+
+				printf("bpf_probe %s %s%s%s\n", pk,
+				    st ? st : "?", pr ? " " : why ? ": " : "",
+				    pr ? pr : why ? why : "");
+			}
+		}
 	}
 	return EXIT_OK;
 }

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../bpf/loader.h"
 #include "control.h"
 #include "event.h"
 #include "obswatch.h"
@@ -317,7 +318,10 @@ static void
 cmd_daemon(struct client *c, json_t *req)
 {
 	struct mallinfo2 mi = mallinfo2();
+	struct probe_state st[16];
 	long pages = 0, rss = 0;
+	size_t n;
+	json_t *d;
 	FILE *f = fopen("/proc/self/statm", "re");
 
 	(void)req;
@@ -326,10 +330,22 @@ cmd_daemon(struct client *c, json_t *req)
 			rss = 0;
 		fclose(f);
 	}
-	client_send(c, json_pack("{s:b, s:{s:I, s:I, s:I}}", "ok", 1, "daemon",
-	    "pid", (json_int_t)getpid(),
+	d = json_pack("{s:I, s:I, s:I}", "pid", (json_int_t)getpid(),
 	    "heap_bytes", (json_int_t)(mi.uordblks + mi.hblkhd),
-	    "rss_bytes", (json_int_t)rss * sysconf(_SC_PAGESIZE)));
+	    "rss_bytes", (json_int_t)rss * sysconf(_SC_PAGESIZE));
+	/* The eBPF probes, once tried: which runs, and why one does not. */
+	if ((n = probes_states(st, sizeof(st) / sizeof(st[0])))) {
+		json_t *b = json_object();
+
+		for (size_t i = 0; i < n; i++)
+			json_object_set_new(b, st[i].name, st[i].why[0] ?
+			    json_pack("{s:s, s:s}", "state", st[i].state,
+			    "why", st[i].why) :
+			    json_pack("{s:s, s:s}", "state", st[i].state,
+			    "program", st[i].program));
+		json_object_set_new(d, "bpf_probes", b);
+	}
+	client_send(c, json_pack("{s:b, s:o}", "ok", 1, "daemon", d));
 }
 
 typedef int (*node_cmd)(struct engine *, struct enode *, uint64_t,

@@ -352,6 +352,8 @@ add_kernel_exit(struct join *j, json_t *ev, const struct arbor_rec *r,
 	ps->last_kexit_ns = r->ts;
 }
 
+static void count_exit(struct join *, const struct obs_msg *, bool oom);
+
 /* The core's exit event m of p, joined with the kernel's; p goes. */
 static void
 emit_exit(struct join *j, struct proc *p, const struct obs_msg *m)
@@ -361,6 +363,9 @@ emit_exit(struct join *j, struct proc *p, const struct obs_msg *m)
 
 	if (p->kexit)
 		add_kernel_exit(j, ev, p->kexit, m, ps);
+	if (m->event == EV_EXIT)
+		count_exit(j, m, m->oom ||
+		    (p->kexit && p->kexit->has_fatal && p->kexit->fatal.oom));
 	if (p->tail && *p->tail)
 		json_object_set_new(ev, "stderr_tail", json_text(p->tail));
 	j->ops->proc_gone(j->ctx, ps->path, p->pid);
@@ -419,6 +424,18 @@ take_or_hold(struct join *j, struct proc *p, const struct obs_msg *m,
 }
 
 /*
+ * An exit in arbor_child_exits_total, by reason: "oom" when the OOM killer
+ * ended the worker's main process (the kernel's record says it, or the
+ * cgroup's count), else the engine's reason.
+ */
+static void
+count_exit(struct join *j, const struct obs_msg *m, bool oom)
+{
+	j->ops->add(j->ctx, M_CHILD_EXITS, path_of(j, m)->series,
+	    oom ? "oom" : exit_reason_name(m->exit.reason), 1);
+}
+
+/*
  * The counters and gauges an event moves, whatever the join does. A pooled
  * child's go under its supervisor, summed: its up is added and taken back.
  * Health failures and OOM kills are labelled as histograms are (rare
@@ -451,8 +468,10 @@ count(struct join *j, const struct obs_msg *m)
 		else if (ps->up)
 			j->ops->add(j->ctx, M_CHILD_UP, ps->series, NULL, -1);
 		ps->up = false;
-		j->ops->add(j->ctx, M_CHILD_EXITS, ps->series,
-		    exit_reason_name(m->exit.reason), 1);
+		/* Counted when the kernel's record is joined (an OOM kill is
+		 * its own reason), unless no join will be made. */
+		if (m->quiet || m->pid <= 0)
+			count_exit(j, m, m->oom);
 		break;
 	case EV_READY:
 		if (!pooled)
@@ -521,6 +540,8 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 			flush_out(j);
 			return;
 		}
+		if (m->event == EV_EXIT && m->pid > 0)
+			count_exit(j, m, m->oom);
 		break;
 	case EV_READY:
 		ready_latency(j, m, now);

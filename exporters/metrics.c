@@ -39,6 +39,8 @@ static const struct family {
 	    "Processes of the worker killed by the OOM killer." },
 	[M_BPF_ENABLED] = { "arbor_bpf_enabled", T_GAUGE, NULL, NULL,
 	    "1 when the eBPF probes are attached." },
+	[M_BPF_PROGRAMS] = { "arbor_bpf_programs", T_GAUGE, "program", "state",
+	    "1 for each eBPF probe, in its state (attached or off)." },
 	[M_EVENTS_DROPPED] = { "arbor_obs_events_dropped_total", T_COUNTER,
 	    "source", NULL, "Events dropped on the way to the observability thread." },
 	[M_OBS_RESTARTS] = { "arbor_obs_restarts_total", T_COUNTER, NULL, NULL,

@@ -450,6 +450,21 @@ figures(void *ctx, json_t *status)
 	node_figures(o, status);
 }
 
+/* Each probe's state, once the probes were tried (arbor_bpf_programs). */
+static void
+bpf_programs(struct obs *o)
+{
+	struct probe_state st[16];
+	size_t n = probes_states(st, 16);
+
+	for (size_t i = 0; i < n; i++) {
+		bool on = strcmp(st[i].state, "attached") == 0;
+
+		reg_set(o->reg, M_BPF_PROGRAMS, st[i].name, "attached", on);
+		reg_set(o->reg, M_BPF_PROGRAMS, st[i].name, "off", !on);
+	}
+}
+
 /* The registry's view of things only read on demand. */
 static void
 refresh(struct obs *o)
@@ -458,6 +473,7 @@ refresh(struct obs *o)
 	uint64_t slots[ARBOR_HIST_SLOTS];
 
 	reg_set(o->reg, M_BPF_ENABLED, NULL, NULL, o->probes ? 1 : 0);
+	bpf_programs(o);
 	reg_set(o->reg, M_EVENTS_DROPPED, "core", NULL,
 	    (double)atomic_load(&o->a->q->dropped));
 	reg_set(o->reg, M_EVENTS_DROPPED, "bpf", NULL,
@@ -679,10 +695,21 @@ load_bpf(struct obs *o)
 		    o->a->cg.base_id ? &pc : NULL, on_record, o, err,
 		    sizeof(err));
 		if (o->probes) {
+			struct probe_state st[16];
+			size_t n = probes_states(st, 16), on = 0;
+
 			o->attached_ns = mono_ns();
 			*o->a->kept = o->probes;
 			*o->a->kept_ns = o->attached_ns;
-			log_msg(LOG_INFO, "eBPF probes attached");
+			/* Loaded once per arbord: each probe off is said once. */
+			for (size_t i = 0; i < n; i++)
+				if (strcmp(st[i].state, "attached") == 0)
+					on++;
+				else
+					log_msg(LOG_WARN, "eBPF probe %s off: %s",
+					    st[i].name, st[i].why);
+			log_msg(LOG_INFO, "eBPF probes attached (%zu of %zu)",
+			    on, n);
 			return;
 		}
 	}

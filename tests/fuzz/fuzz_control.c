@@ -15,6 +15,7 @@
 #include "daemon/engine.h"
 #include "daemon/obswatch.h"
 #include "daemon/util.h"
+#include "bpf/loader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,6 +35,7 @@ static const struct engine_ops ops = { op_spawn, op_signal, op_event, op_exit };
 /* The reactor and the observability side, as far as control.c needs them. */
 int obswatch_hand_over(struct obswatch *w, int fd, const struct obs_request *r) { (void)w; (void)fd; (void)r; return -1; }
 bool obswatch_ready(const struct obswatch *w) { (void)w; return false; }
+size_t probes_states(struct probe_state *s, size_t n) { (void)s; (void)n; return 0; }
 int reactor_watch(struct reactor *r, struct watch *w, int fd, uint32_t ev, watch_fn fn, void *o)
 { (void)r; (void)ev; w->fd = fd; w->fn = fn; w->owner = o; w->dead = false; return 0; }
 void reactor_modify(struct reactor *r, struct watch *w, uint32_t ev) { (void)r; (void)w; (void)ev; }
