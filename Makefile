@@ -40,7 +40,7 @@ HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null &
 	command -v $(CLANG) >/dev/null && echo 1)
 
 COMMON_SRC := daemon/util.c config/spec.c config/config.c
-BPF_SRC := bpf/loader.c
+BPF_SRC := bpf/loader.c bpf/shape.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
 	daemon/cgroup.c daemon/cglimits.c \
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
