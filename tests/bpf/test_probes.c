@@ -23,6 +23,10 @@
 #include <cmocka.h>
 
 #include "bpf/loader.h"
+#include "bpf/shape.h"
+#ifndef ARBOR_NO_BPF
+#include <bpf/btf.h>
+#endif
 
 /*
  * Under ASan this test's children must die of SIGSEGV as anyone's would:
@@ -332,6 +336,146 @@ runq_fills_for_workers_only(void **state)
 	waitpid(untracked, NULL, 0);
 }
 
+#ifndef ARBOR_NO_BPF
+/* Adds typedef btf_trace_NAME: void (*)(void *, args[0..n)). */
+static void
+add_tp(struct btf *b, const char *name, int voidp, const int *args, int n)
+{
+	char td[96];
+	int proto = btf__add_func_proto(b, 0);
+
+	assert_true(proto > 0);
+	assert_int_equal(btf__add_func_param(b, "__data", voidp), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(btf__add_func_param(b, "a", args[i]), 0);
+	snprintf(td, sizeof(td), "btf_trace_%s", name);
+	assert_true(btf__add_typedef(b, td, btf__add_ptr(b, proto)) > 0);
+}
+
+enum shapes { SHAPES_618, SHAPES_515, SHAPES_CHANGED };
+
+/* The tracepoints of a kernel, as its BTF has them: 6.18's, 5.15's (and
+ * 6.1's, but for sched_switch), or a future one that changed again. */
+static struct btf *
+fake_kernel(enum shapes k)
+{
+	struct btf *b = btf__new_empty();
+	int i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+	int u32 = btf__add_int(b, "unsigned int", 4, 0);
+	int bl = btf__add_int(b, "_Bool", 1, BTF_INT_BOOL);
+	int task = btf__add_ptr(b, btf__add_struct(b, "task_struct", 0));
+	int info = btf__add_ptr(b, btf__add_struct(b, "kernel_siginfo", 0));
+	int bprm = btf__add_ptr(b, btf__add_struct(b, "linux_binprm", 0));
+	int vp = btf__add_ptr(b, 0);
+	int pid = btf__add_typedef(b, "pid_t", i32);
+	int fork_a[] = { task, task }, exec_a[] = { task, pid, bprm };
+	int sig_a[] = { i32, info, task, i32, i32 }, wake_a[] = { task };
+	int exit_new[] = { task, bl }, exit_old[] = { task };
+	int oom_new[] = { task, u32 }, oom_old[] = { i32 };
+	int sw_new[] = { bl, task, task, u32 }, sw_old[] = { bl, task, task };
+	int sw_changed[] = { task };
+
+	add_tp(b, "sched_process_fork", vp, fork_a, 2);
+	add_tp(b, "sched_process_exec", vp, exec_a, 3);
+	add_tp(b, "signal_generate", vp, sig_a, 5);
+	add_tp(b, "sched_wakeup", vp, wake_a, 1);
+	add_tp(b, "sched_wakeup_new", vp, wake_a, 1);
+	if (k == SHAPES_618) {
+		add_tp(b, "sched_process_exit", vp, exit_new, 2);
+		add_tp(b, "mark_victim", vp, oom_new, 2);
+		add_tp(b, "sched_switch", vp, sw_new, 4);
+	} else {
+		add_tp(b, "sched_process_exit", vp, exit_old, 1);
+		if (k == SHAPES_515)
+			add_tp(b, "mark_victim", vp, oom_old, 1);
+		add_tp(b, "sched_switch", vp, k == SHAPES_515 ? sw_old :
+		    sw_changed, k == SHAPES_515 ? 3 : 1);
+	}
+	return b;
+}
+
+static const struct probe_def *
+def_of(const char *name)
+{
+	for (size_t i = 0; i < probe_ndefs; i++)
+		if (strcmp(probe_defs[i].name, name) == 0)
+			return &probe_defs[i];
+	fail_msg("no probe %s", name);
+	return NULL;
+}
+
+/* The program each probe of a kernel gets, or "-" with why. */
+static const char *
+chosen(struct btf *b, const char *probe, char *why, size_t len)
+{
+	const struct probe_def *d = def_of(probe);
+	int v = shape_choose(b, d, why, len);
+
+	return v < 0 ? "-" : d->v[v].prog;
+}
+
+static void
+each_kernel_gets_the_program_its_tracepoints_fit(void **state)
+{
+	struct btf *b;
+	char why[256];
+
+	(void)state;
+	b = fake_kernel(SHAPES_618);
+	assert_string_equal(chosen(b, "exit", why, sizeof(why)), "on_exit");
+	assert_string_equal(chosen(b, "oom", why, sizeof(why)), "on_oom_victim");
+	assert_string_equal(chosen(b, "switch", why, sizeof(why)), "on_switch");
+	for (size_t i = 0; i < probe_ndefs; i++)
+		assert_int_equal(shape_choose(b, &probe_defs[i], why,
+		    sizeof(why)), 0);
+	btf__free(b);
+
+	b = fake_kernel(SHAPES_515);
+	assert_string_equal(chosen(b, "exit", why, sizeof(why)), "on_exit_v1");
+	assert_string_equal(chosen(b, "oom", why, sizeof(why)), "on_oom_victim_v1");
+	assert_string_equal(chosen(b, "switch", why, sizeof(why)), "on_switch_v1");
+	assert_string_equal(chosen(b, "fork", why, sizeof(why)), "on_fork");
+	assert_string_equal(chosen(b, "signal", why, sizeof(why)), "on_signal");
+	btf__free(b);
+
+	/* Changed again, or gone: that probe off, saying why; the rest on. */
+	b = fake_kernel(SHAPES_CHANGED);
+	assert_string_equal(chosen(b, "switch", why, sizeof(why)), "-");
+	assert_non_null(strstr(why, "sched_switch takes (pointer) here"));
+	assert_string_equal(chosen(b, "oom", why, sizeof(why)), "-");
+	assert_non_null(strstr(why, "no tracepoint mark_victim"));
+	assert_string_equal(chosen(b, "exit", why, sizeof(why)), "on_exit_v1");
+	btf__free(b);
+}
+
+/* On this host: each probe runs the program its BTF fits, all attached. */
+static void
+this_kernel_runs_what_its_btf_fits(void **state)
+{
+	struct probe_state st[16];
+	struct btf *vmlinux;
+	char why[256];
+	size_t n;
+
+	(void)state;
+	NEED_BPF();
+	vmlinux = btf__load_vmlinux_btf();
+	assert_non_null(vmlinux);
+	n = probes_states(st, 16);
+	assert_int_equal(n, probe_ndefs);
+	for (size_t i = 0; i < n; i++) {
+		int v = shape_choose(vmlinux, &probe_defs[i], why, sizeof(why));
+
+		assert_string_equal(st[i].name, probe_defs[i].name);
+		assert_true(v >= 0);
+		assert_string_equal(st[i].program, probe_defs[i].v[v].prog);
+		assert_string_equal(st[i].state, "attached");
+		printf("probe %s: %s\n", st[i].name, st[i].program);
+	}
+	btf__free(vmlinux);
+}
+#endif
+
 int
 main(void)
 {
@@ -342,6 +486,10 @@ main(void)
 		cmocka_unit_test(exec_is_recorded),
 		cmocka_unit_test(descendants_are_followed),
 		cmocka_unit_test(runq_fills_for_workers_only),
+#ifndef ARBOR_NO_BPF
+		cmocka_unit_test(each_kernel_gets_the_program_its_tracepoints_fit),
+		cmocka_unit_test(this_kernel_runs_what_its_btf_fits),
+#endif
 	};
 
 	return cmocka_run_group_tests_name("bpf", tests, setup, teardown);
