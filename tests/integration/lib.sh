@@ -18,14 +18,20 @@ fail() {
 	return 1
 }
 
-# wait_for DESCRIPTION COMMAND...: polls every 20 ms for up to 10 s.
+# now_us: microseconds since the epoch ($EPOCHREALTIME's point may be a comma).
+now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
+
+# wait_for DESCRIPTION COMMAND...: polls every 20 ms for up to 10 s of
+# elapsed time (times ARBOR_TIME_SCALE), however long each poll takes.
 wait_for() {
-	local desc=$1 i
+	local desc=$1 end
 	shift
-	for ((i = 0; i < 500; i++)); do
+	end=$(($(now_us) + 10000000 * ${ARBOR_TIME_SCALE:-1}))
+	while :; do
 		if "$@" >/dev/null 2>&1; then
 			return 0
 		fi
+		[ "$(now_us)" -lt "$end" ] || break
 		sleep 0.02
 	done
 	fail "timed out waiting for: $desc"

@@ -8,6 +8,10 @@ pass=0 failed=0 skipped=0 failures=()
 only=${1:-}
 # A space-separated list of test files to run (default: all).
 files=${FILES:-$(cd "$here" && ls t_*.sh)}
+# ONLY: a regex of the FILE:TEST names to run (as t_obs:test_no_bpf_option).
+# ARBOR_TIME_SCALE: the tests' time limits (each test's, wait_for's) times
+# this, on a slower machine (tests/vm/run.sh: 8 under TCG).
+export ARBOR_TIME_SCALE=${ARBOR_TIME_SCALE:-1}
 
 # cgroup_leftovers DIR: kills and removes the cgroup bases of arbords
 # whose control socket was in DIR (arbord(8), CONTAINMENT: their names).
@@ -37,11 +41,12 @@ for f in $files; do
 	fi
 	# A file may give its tests a longer limit: a line "# timeout: SECONDS".
 	limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)
-	limit=${limit:-120}
+	limit=$((${limit:-120} * ARBOR_TIME_SCALE))
 	for t in $(bash -c "source '$here/lib.sh'; source '$file'; declare -F" |
 	    awk '{print $3}' | grep '^test_'); do
 		name="$(basename "$file" .sh):$t"
 		[ -n "$only" ] && [[ $name != *$only* ]] && continue
+		[ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]] && continue
 		dir=$(mktemp -d /tmp/arbor-it.XXXXXX)
 		start=$EPOCHREALTIME
 		# Each test has a session of its own; whatever it leaves running
