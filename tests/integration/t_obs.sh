@@ -22,6 +22,7 @@ ev() { jq -c "select($1)" "$T/events.jsonl"; }
 # judge by the last line only).
 has_event() { jq -se "map(select($1)) | length > 0" "$T/events.jsonl" >/dev/null 2>&1; }
 metric() { ctl metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
 
 obs_conf() {
 	cat >"$T/tree.conf" <<CONF
@@ -88,7 +89,10 @@ test_oom_kill_is_reported() {
 	assert_eq "oom" "true SIGKILL kernel" \
 		"$(ev '.event == "exit"' | jq -r '"\(.oom) \(.signal) \(.killer_comm)"')" || return 1
 	# Counted as histograms are: under the supervisor by default.
-	assert_eq "oom counter" 1 "$(metric 'arbor_oom_kills_total{path="root"}')"
+	assert_eq "oom counter" 1 "$(metric 'arbor_oom_kills_total{path="root"}')" || return 1
+	# The worker's own exits name it: an OOM kill is a reason of its own.
+	assert_eq "exits by oom" 1 "$(metric 'arbor_child_exits_total{path="root/hog",reason="oom"}')" || return 1
+	assert_eq "not also abnormal" "" "$(metric 'arbor_child_exits_total{path="root/hog",reason="abnormal"}')"
 }
 
 test_restart_latency_from_kernel_timestamps() {
@@ -213,4 +217,47 @@ test_no_bpf_option() {
 	wait_for "restart" is_running_new root/w "$p" || return 1
 	wait_for "exit event without BPF" has_event ".event == \"exit\" and .pid == $p" || return 1
 	assert_eq "no kernel fields" null "$(ev ".event == \"exit\" and .pid == $p" | jq -c .killer_pid)"
+}
+
+# A kernel that refuses one program (here on_switch, made to read an
+# argument its tracepoint lacks, as 6.1 refused sched_process_exit's
+# group_dead): that probe is off and said once, the others run.
+test_a_refused_probe_leaves_the_others_on() {
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	ARBOR_BPF_REFUSE=on_switch ARBOR_OBS_FAULT=crash start_obs "$T/tree.conf" || return 1
+	needs_bpf || return $?
+	wait_for "two restarts of the thread" bash -c "[ \$(grep -c 'observability thread ended' $T/log) -ge 2 ]" || return 1
+	assert_eq "warned once" 1 "$(grep -c 'warning: eBPF probe switch off: the kernel refused on_switch' "$T/log")" || return 1
+	ctl daemon >"$T/daemon" || return 1
+	grep -q '^bpf_probe switch off: the kernel refused on_switch' "$T/daemon" || fail "daemon: $(cat "$T/daemon")" || return 1
+	assert_eq "others attached" 7 "$(grep -c '^bpf_probe .* attached ' "$T/daemon")" || return 1
+	# (The thread restarts every moment here: asked until it answers.)
+	wait_for "gauge: switch off" metric_is 'arbor_bpf_programs{program="switch",state="off"}' 1 || return 1
+	wait_for "gauge: exit attached" metric_is 'arbor_bpf_programs{program="exit",state="attached"}' 1 || return 1
+	# The exit and signal probes still say who killed the worker.
+	local p=$(pid_of root/w)
+	sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
+	local killer=$(cat "$T/killer")
+	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
+	assert_eq "attribution" "$killer kill" \
+		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm)"')"
+}
+
+# Without the kernel's BTF (hidden here in a mount namespace of arbord's
+# own) the probes are off, said once, and supervision is as it was.
+test_a_kernel_without_btf_supervises_unchanged() {
+	[ -e /sys/kernel/btf/vmlinux ] || { echo "this kernel has no BTF to hide"; return 77; }
+	command -v unshare >/dev/null || { echo "no unshare"; return 77; }
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec $ARBORD -c $T/tree.conf -s $T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord control socket" ctl status || return 1
+	wait_for "said" log_has "eBPF unavailable: the kernel has no BTF" || return 1
+	assert_eq "said once" 1 "$(grep -c 'eBPF unavailable' "$T/log")" || return 1
+	assert_eq "bpf gauge" 0 "$(metric arbor_bpf_enabled)" || return 1
+	local p=$(pid_of root/w)
+	kill -9 "$p"
+	wait_for "restart" is_running_new root/w "$p" || return 1
+	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
+	assert_eq "exit by signal" SIGKILL "$(ev ".event == \"exit\" and .pid == $p" | jq -r .signal)"
 }
