@@ -77,6 +77,7 @@ struct obs {
 	struct obs_args *a;
 	struct registry *reg;
 	struct probes *probes;
+	bool kernel_oom;		/* the probes mark OOM kills (exit and oom run) */
 	struct eventlog *log;
 	struct http *http;
 	uint64_t http_retry_at;
@@ -282,7 +283,7 @@ oom_since(struct obs *o, const char *path, int64_t count)
 	r = path_rec(o, path);
 	d = count >= r->oom_seen ? count - r->oom_seen : count;
 	r->oom_seen = count;
-	if (d > 0 && !o->probes)
+	if (d > 0 && !o->kernel_oom)
 		reg_add(o->reg, M_OOM_KILLS, join_label(o->join, path, true),
 		    NULL, (double)d);
 	return d;
@@ -386,7 +387,7 @@ cg_refresh_path(void *arg, const char *path, int live_pid)
 
 	(void)live_pid;
 	/* OOM kills, each worker's own, are the probes' when they run. */
-	if (!o->probes && cgstat_read(&o->a->cg, path, true, CG_FIG_OOM, &oom))
+	if (!o->kernel_oom && cgstat_read(&o->a->cg, path, true, CG_FIG_OOM, &oom))
 		oom_since(o, path, oom.oom_kills);
 	if (!(f = fig_get(o, label, !pooled, CG_FIG_BASIC |
 	    (own_psi ? CG_FIG_PRESSURE : 0))))
@@ -604,7 +605,7 @@ drain_queue(struct obs *o)
 			}
 		}
 		/* Without the probes, the cgroup says whether it was an OOM kill. */
-		if (m.event == EV_EXIT && !o->probes && o->a->cg.v2_base) {
+		if (m.event == EV_EXIT && !o->kernel_oom && o->a->cg.v2_base) {
 			struct cg_fig f;
 
 			if (cgstat_read(&o->a->cg, m.path, true, CG_FIG_OOM, &f))
@@ -666,6 +667,35 @@ take_notes(struct obs *o)
 	}
 }
 
+/* Whether the probes named (a NULL-ended list) are all attached. */
+static bool
+probes_attached(const char *const *names)
+{
+	struct probe_state st[16];
+	size_t n = probes_states(st, 16);
+
+	for (; *names; names++) {
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			if (strcmp(st[i].name, *names) == 0 &&
+			    strcmp(st[i].state, "attached") == 0)
+				break;
+		if (i == n)
+			return false;
+	}
+	return true;
+}
+
+/* The probes mark OOM kills when both the exit and the oom probe run. */
+static bool
+probes_mark_oom(void)
+{
+	static const char *const both[] = { "exit", "oom", NULL };
+
+	return probes_attached(both);
+}
+
 /* Loads BPF per the mode; a failure is said once per arbord, never fatal. */
 static void
 load_bpf(struct obs *o)
@@ -681,6 +711,7 @@ load_bpf(struct obs *o)
 	if (*o->a->kept) {
 		o->probes = *o->a->kept;
 		o->attached_ns = *o->a->kept_ns;
+		o->kernel_oom = probes_mark_oom();
 		probes_rebind(o->probes, on_record, o);
 		return;
 	}
@@ -699,6 +730,7 @@ load_bpf(struct obs *o)
 			size_t n = probes_states(st, 16), on = 0;
 
 			o->attached_ns = mono_ns();
+			o->kernel_oom = probes_mark_oom();
 			*o->a->kept = o->probes;
 			*o->a->kept_ns = o->attached_ns;
 			/* Loaded once per arbord: each probe off is said once. */
@@ -821,7 +853,14 @@ obs_thread_main(void *arg)
 		    o->a->event_log_max_bytes, o->a->event_log_keep);
 	o->join = join_new(&join_ops, o);
 	load_bpf(o);
-	join_kernel_side(o->join, o->probes != NULL, o->attached_ns);
+	/* The join waits for the kernel's exec and exit records only when
+	 * their probes run. */
+	{
+		static const char *const records[] = { "exec", "exit", NULL };
+
+		join_kernel_side(o->join, o->probes && probes_attached(records),
+		    o->attached_ns);
+	}
 	if (setup_loop(o) < 0) {
 		log_msg(LOG_ERROR, "observability thread: %s: %s; it ends (restarted with backoff, supervision is unaffected)",
 		    o->setup_failed, strerror(errno));
