@@ -6,6 +6,7 @@
 # make asan    the whole suite under ASan+UBSan (build/asan/)
 # make tsan    the observability thread and its queue under TSan
 # make fuzz    libFuzzer on the config, control and notify parsers
+# make vm-check  the kernel tests in a VM on Debian 12's kernel (in make check)
 # make demo    deps, build, run arbord on config/examples/demo.conf
 # make bench   benchmarks (figures for BENCHMARKS.md, never a test)
 # V=1 shows the commands.
@@ -28,8 +29,19 @@ LIBS := -lconfig -ljansson -lmicrohttpd -lz -lsystemd -lcurl
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
 	clang libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
-	prometheus curl strace libsystemd-dev libcurl4-openssl-dev
+	prometheus curl strace libsystemd-dev libcurl4-openssl-dev \
+	qemu-system-x86 busybox-static
 BROWSER_PACKAGES := chromium
+
+# make vm-check boots Debian 12's own kernel (the non-cloud package: the
+# cloud one has no 9p) under qemu, pure cgroup v2, and runs the kernel
+# tests in it (tests/vm/). make deps fetches the newest such package apt
+# knows with apt-get download and extracts it under VM_DIR; nothing goes
+# into the host's /boot.
+VM_DIR ?= build/vm
+VM_KERNEL_PKG ?= $(or $(shell apt-cache search --names-only \
+	'^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$$' 2>/dev/null | \
+	awk '{ print $$1 }' | sort -V | tail -n 1),linux-image-6.1.0-57-amd64-unsigned)
 
 # BPF needs the kernel's BTF (for vmlinux.h), bpftool and clang at build
 # time; without them arbord is built without BPF and says so.
@@ -71,7 +83,7 @@ $(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and
 endif
 
 .PHONY: all deps check unit integration asan asan-suite tsan tsan-suite demo bench install uninstall clean \
-	fuzz fuzz-short
+	fuzz fuzz-short vm-check vm-kernel
 
 # libFuzzer harnesses (clang). New inputs go to a scratch directory; the
 # committed seed corpus stays as it is.
@@ -228,6 +240,12 @@ deps:
 		(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || \
 		echo "deps: npm could not install playwright-core: the browser test will skip"; \
 	else echo "deps: no npm: the browser test will skip"; fi
+	@# After the apt-get update above (a new make reads the lists again).
+	@$(MAKE) --no-print-directory vm-kernel
+
+# Never fails: a kernel not fetched makes vm-check skip, saying why.
+vm-kernel:
+	@tests/vm/fetch-kernel.sh $(VM_KERNEL_PKG) $(VM_DIR)
 
 unit: $(addprefix $(BUILD)/,$(UNIT_TESTS))
 	$(Q)fail=0; for t in $(UNIT_TESTS); do \
@@ -240,7 +258,14 @@ check: deps
 	$(Q)python3 tests/check_includes.py
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit integration fuzz-short
+	$(Q)$(MAKE) --no-print-directory vm-check
 	$(Q)$(MAKE) --no-print-directory asan-suite tsan-suite
+
+# The kernel tests again in a VM on Debian 12's kernel (6.1), pure cgroup
+# v2 (tests/vm/run.sh says what runs there). Skips, saying why, only where
+# qemu or the kernel is missing.
+vm-check: all
+	$(Q)BUILD=$(BUILD) VM_DIR=$(VM_DIR) tests/vm/run.sh $(VM_DIR)/kernel/$(VM_KERNEL_PKG)
 
 asan: deps
 	$(Q)$(MAKE) --no-print-directory asan-suite

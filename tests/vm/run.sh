@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
+# run.sh KERNEL_DIR (make vm-check): boots the Debian kernel extracted in
+# KERNEL_DIR (fetch-kernel.sh) under qemu, the host's root shared read-only
+# (init overlays it), cgroup v1 off, and runs the kernel tests there
+# (guest.sh). Exits with their result; skips (0, saying why) only where
+# qemu or the kernel is missing.
+#   VM_FILES, VM_ONLY   the test files, and a regex of FILE:TEST names (run.sh's ONLY)
+#   ARBOR_TIME_SCALE    the tests' time limits x this (8 under TCG, 2 with KVM)
+#   VM_TIMEOUT          seconds before the VM is killed (default 1200)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+kdir=$1
+abs() { case $1 in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
+vm_dir=$(abs "${VM_DIR:-build/vm}")
+build=$(abs "${BUILD:-build}")
+skip() { echo "vm-check: skipped: $*"; exit 0; }
+
+command -v qemu-system-x86_64 >/dev/null || skip "no qemu-system-x86_64 (make deps installs qemu-system-x86)"
+[ -e "$kdir.skip" ] && skip "no VM kernel: $(cat "$kdir.skip")"
+[ -e "$kdir/.done" ] || skip "no VM kernel in $kdir (make deps fetches it)"
+kernel=$(ls "$kdir"/boot/vmlinuz-* | head -n 1)
+initrd=$vm_dir/initramfs.gz
+if [ ! -s "$initrd" ] || [ "$here/init" -nt "$initrd" ] || [ "$here/mkinitramfs.sh" -nt "$initrd" ] ||
+    [ "$kdir/.done" -nt "$initrd" ]; then
+	"$here/mkinitramfs.sh" "$kdir" "$initrd" || { echo "vm-check: FAIL: no initramfs"; exit 1; }
+fi
+
+if [ -w /dev/kvm ]; then
+	accel="-accel kvm -cpu host" scale=${ARBOR_TIME_SCALE:-2}
+else
+	accel="-accel tcg,thread=multi -cpu max" scale=${ARBOR_TIME_SCALE:-8}
+fi
+# What runs there: the tests of the kernel's side of arbord (cgroups, eBPF,
+# signals, OOM, pipes), within about 6 minutes under TCG.
+files=${VM_FILES:-t_containment.sh t_obs.sh t_strategies.sh t_restart.sh t_output.sh}
+only=${VM_ONLY:-'^t_containment:|^t_obs:|^t_strategies:|^t_restart:test_(restart_types|nested_give_up|root_give_up|exec_failure)|^t_output:test_(stderr_tail|nothing_lost|a_100MB_line|rotation)'}
+env=$vm_dir/guest.env
+{
+	printf 'ARBOR_ROOT=%q\n' "$root"
+	printf 'export BUILD=%q ARBOR_TIME_SCALE=%q\n' "$build" "$scale"
+	printf 'VM_FILES=%q VM_ONLY=%q\n' "$files" "$only"
+} >"$env"
+
+log=$vm_dir/console.log
+echo "vm-check: $(basename "$kernel") under qemu ($accel), time scale $scale; console in $log"
+start=$SECONDS
+timeout -k 10 "${VM_TIMEOUT:-1200}" qemu-system-x86_64 $accel -smp 2 -m 3G \
+	-nographic -no-reboot -nic none \
+	-kernel "$kernel" -initrd "$initrd" \
+	-append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet loglevel=3 arbor_root=$root arbor_env=$env" \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	</dev/null 2>&1 | tr -d '\r' | tee "$log"
+qemu_rc=${PIPESTATUS[0]}
+result=$(grep -a '^ARBOR-VM-RESULT: ' "$log" | tail -n 1)
+echo "vm-check: $((SECONDS - start)) s in the VM, ${result:-no result (qemu exit $qemu_rc)}"
+[ "$result" = "ARBOR-VM-RESULT: rc=0" ]
