@@ -51,7 +51,7 @@ timeout -k 10 "${VM_TIMEOUT:-1200}" qemu-system-x86_64 $accel -smp 2 -m 3G \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet loglevel=3 arbor_root=$root arbor_env=$env" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-	</dev/null 2>&1 | tr -d '\r' | tee "$log"
+	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 result=$(grep -a '^ARBOR-VM-RESULT: ' "$log" | tail -n 1)
 echo "vm-check: $((SECONDS - start)) s in the VM, ${result:-no result (qemu exit $qemu_rc)}"
