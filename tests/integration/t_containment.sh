@@ -329,7 +329,7 @@ test_notify_from_a_setsid_descendant_is_accepted() {
 	need_cgroups || return $?
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
-  { name = "n"; command = ["/bin/sh", "-c", "setsid python3 $HELPERS/notifier.py --ready & exec sleep 1000"]; ready = "notify"; ready_timeout = 5000; }
+  { name = "n"; command = ["/bin/sh", "-c", "setsid python3 $HELPERS/notifier.py --ready & exec sleep 1000"]; ready = "notify"; ready_timeout = $((5000 * ${ARBOR_TIME_SCALE:-1})); }
 ); };
 CONF
 	start_arbord "$T/tree.conf" || return 1
