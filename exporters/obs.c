@@ -722,6 +722,8 @@ load_bpf(struct obs *o)
 		    .self_id = o->a->cg.self_id,
 		    .base_level = o->a->cg.base_level };
 
+		uint64_t t0 = mono_ns();
+
 		o->probes = probes_open(o->a->tgid, o->a->core_tid,
 		    o->a->cg.base_id ? &pc : NULL, on_record, o, err,
 		    sizeof(err));
@@ -740,8 +742,8 @@ load_bpf(struct obs *o)
 				else
 					log_msg(LOG_WARN, "eBPF probe %s off: %s",
 					    st[i].name, st[i].why);
-			log_msg(LOG_INFO, "eBPF probes attached (%zu of %zu)",
-			    on, n);
+			log_msg(LOG_INFO, "eBPF probes attached (%zu of %zu) in %.0f ms",
+			    on, n, (double)(o->attached_ns - t0) / 1e6);
 			return;
 		}
 	}
