@@ -8,7 +8,8 @@ pass=0 failed=0 skipped=0 failures=()
 only=${1:-}
 # A space-separated list of test files to run (default: all).
 files=${FILES:-$(cd "$here" && ls t_*.sh)}
-# ONLY: a regex of the FILE:TEST names to run (as t_obs:test_no_bpf_option).
+# ONLY: a regex of the FILE:TEST names to run (as t_obs:test_no_bpf_option);
+# EXCEPT: a regex of those to leave out.
 # ARBOR_TIME_SCALE: the tests' time limits (each test's, wait_for's) times
 # this, on a slower machine (tests/vm/run.sh: 8 under TCG).
 export ARBOR_TIME_SCALE=${ARBOR_TIME_SCALE:-1}
@@ -47,6 +48,7 @@ for f in $files; do
 		name="$(basename "$file" .sh):$t"
 		[ -n "$only" ] && [[ $name != *$only* ]] && continue
 		[ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]] && continue
+		[ -n "${EXCEPT:-}" ] && [[ $name =~ $EXCEPT ]] && continue
 		dir=$(mktemp -d /tmp/arbor-it.XXXXXX)
 		start=$EPOCHREALTIME
 		# Each test has a session of its own; whatever it leaves running

@@ -22,12 +22,13 @@ fail=0 times=()
 d=$(mktemp -d /tmp/arbor-vm.XXXXXX)
 echo 'tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };' >"$d/c.conf"
 "$BUILD/arbord" -c "$d/c.conf" -s "$d/sock" >"$d/log" 2>&1 &
+pid=$!
 for ((i = 0; i < 300 * ARBOR_TIME_SCALE; i++)); do
 	grep -qE 'eBPF probes attached|eBPF unavailable' "$d/log" && break
 	sleep 0.1
 done
-"$BUILD/arborctl" -s "$d/sock" shutdown >/dev/null 2>&1 || kill -9 $!
-wait
+"$BUILD/arborctl" -s "$d/sock" shutdown >/dev/null 2>&1 || kill -9 $pid
+wait $pid
 if grep -q 'eBPF probes attached' "$d/log"; then
 	echo "vm: arbord's eBPF probes attached"
 elif grep -q 'built without BPF' "$d/log"; then
@@ -40,7 +41,7 @@ rm -rf "$d"
 for f in $VM_FILES; do
 	start=$EPOCHREALTIME
 	echo "vm: $f"
-	FILES=$f ONLY=$VM_ONLY tests/integration/run.sh || fail=1
+	FILES=$f ONLY=$VM_ONLY EXCEPT=$VM_EXCEPT tests/integration/run.sh || fail=1
 	times+=("$f $(awk "BEGIN { printf \"%.0f\", $EPOCHREALTIME - $start }") s")
 done
 printf 'vm: %s\n' "${times[@]}"
