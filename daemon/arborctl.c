@@ -31,6 +31,8 @@ usage(FILE *f)
 	    "  start PATH                 start a stopped child\n"
 	    "  stop PATH                  stop a child; it stays stopped\n"
 	    "  restart PATH               stop then start it (no crash counted)\n"
+	    "  pause PATH                 freeze a running worker (cgroup.freeze)\n"
+	    "  resume PATH                thaw it\n"
 	    "  signal PATH SIG            send SIG to the worker's process group\n"
 	    "  start-child SUP [ARG...]   new child of a simple_one_for_one SUP\n"
 	    "  terminate-child PATH       stop and remove a dynamic child\n"
@@ -207,6 +209,7 @@ print_node(json_t *n, int depth)
 			    err ? ": " : "", err ? json_string_value(err) : "");
 	}
 	printf("%-36s %-9s %8s %9s %8lld %7s %8s  %s", label,
+	    json_is_true(json_object_get(n, "paused")) ? "paused" :
 	    json_string_value(json_object_get(n, "state")), pidbuf, upbuf,
 	    (long long)json_integer_value(json_object_get(n, "restarts")),
 	    membuf, cpubuf, exitbuf);
@@ -642,6 +645,8 @@ static const struct command {
 	{ "start", 1, 1, build_path },
 	{ "stop", 1, 1, build_path },
 	{ "restart", 1, 1, build_path },
+	{ "pause", 1, 1, build_path },
+	{ "resume", 1, 1, build_path },
 	{ "terminate-child", 1, 1, build_path },
 	{ "signal", 2, 2, build_signal },
 	{ "start-child", 1, -1, build_start_child },

@@ -54,8 +54,10 @@
 #define RT_V1_KEYS(w)	((unsigned)(((w) >> 8) & 0xff))
 #define RT_MADE		((uintptr_t)1 << 16)
 #define RT_V1_MADE(c)	((uintptr_t)1 << (17 + (c)))	/* c < CTRL_N */
+/* Its cgroup.freeze is 1 (arborctl pause). */
+#define RT_FROZEN	((uintptr_t)1 << 28)
 /* What goes with the v2 directory when it is made anew. */
-#define RT_V2_DIR	(RT_MADE | (uintptr_t)0xff)
+#define RT_V2_DIR	(RT_MADE | (uintptr_t)0xff | RT_FROZEN)
 
 #define LEAF_SELF "arbord"
 /* On the directories arbord makes in a base it shares (delegated, given). */
@@ -1029,6 +1031,9 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 	s->nv1 = 0;
 	for (struct enode *a = n; a && k < ARRAY_SIZE(chain); a = enode_parent(a))
 		chain[k++] = a;
+	/* A paused worker's replacement is not born frozen. */
+	if (enode_runtime(n) & RT_FROZEN)
+		cgroups_freeze(cg, n, false);
 	while (k-- > 0) {
 		if (!(enode_runtime(chain[k]) & RT_MADE)) {
 			if (make_dir(cg, chain[k], chain[k] == n ? &s->dirfd :
@@ -1302,6 +1307,29 @@ cgroups_applied(const struct enode *n)
 	uintptr_t w = enode_runtime(n);
 
 	return RT_V2_KEYS(w) | RT_V1_KEYS(w);
+}
+
+int
+cgroups_freeze(struct cgroups *cg, struct enode *n, bool on)
+{
+	char path[4096];
+
+	if (!(enode_runtime(n) & RT_MADE)) {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.freeze", enode_path(n));
+	if (write_at(cg->basefd, path, on ? "1" : "0") < 0)
+		return -1;
+	enode_set_runtime(n, on ? enode_runtime(n) | RT_FROZEN :
+	    enode_runtime(n) & ~RT_FROZEN);
+	return 0;
+}
+
+bool
+cgroups_frozen(const struct enode *n)
+{
+	return enode_runtime(n) & RT_FROZEN;
 }
 
 bool

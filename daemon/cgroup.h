@@ -103,6 +103,13 @@ unsigned cgroups_applied(const struct enode *);
  * The node path of the cgroup process pid is in ("root/api/web"), from
  * /proc/PID/cgroup; false when it is not in the tree (or gone).
  */
+/*
+ * Freezes (on) or thaws the node's cgroup and everything below it
+ * (cgroup.freeze; arborctl pause, resume). 0, or -1 with errno.
+ */
+int cgroups_freeze(struct cgroups *, struct enode *, bool on);
+/* Whether arbord froze the node's cgroup. */
+bool cgroups_frozen(const struct enode *);
 bool cgroups_node_of(const struct cgroups *, int pid, char *path,
     size_t len);
 

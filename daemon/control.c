@@ -396,6 +396,24 @@ cmd_signal(struct client *c, json_t *req)
 }
 
 static void
+pause_or_resume(struct client *c, json_t *req, bool on)
+{
+	struct enode *n = req_node(c, req, true);
+	char why[160] = "not served by this arbord";
+
+	if (!n)
+		return;
+	if (!c->ctl->ops.pause ||
+	    c->ctl->ops.pause(c->ctl->ops.ctx, n, on, why, sizeof(why)) < 0)
+		send_error(c, "%s: %s", enode_path(n), why);
+	else
+		send_ok(c);
+}
+
+static void cmd_pause(struct client *c, json_t *r) { pause_or_resume(c, r, true); }
+static void cmd_resume(struct client *c, json_t *r) { pause_or_resume(c, r, false); }
+
+static void
 cmd_start_child(struct client *c, json_t *req)
 {
 	struct enode *n = req_node(c, req, true);
@@ -592,6 +610,8 @@ static const struct {
 	{ "stop", cmd_stop },
 	{ "restart", cmd_restart },
 	{ "signal", cmd_signal },
+	{ "pause", cmd_pause },
+	{ "resume", cmd_resume },
 	{ "start-child", cmd_start_child },
 	{ "terminate-child", cmd_terminate_child },
 	{ "reload", cmd_reload },

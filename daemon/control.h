@@ -31,6 +31,8 @@ struct control_ops {
 	 */
 	int (*logs)(void *ctx, struct enode *, int fd, unsigned lines,
 	    bool follow, const char **why);
+	/* `pause` (on) and `resume`: 0, or -1 with why. NULL: not served. */
+	int (*pause)(void *ctx, struct enode *, bool on, char *why, size_t len);
 	void *ctx;
 };
 

@@ -437,6 +437,11 @@ on_timer(void *owner, uint32_t events)
 		unschedule(hn);
 		if (hn->busy != HEALTH_NONE)
 			timed_out(hn, now);
+		else if (h->cg && cgroups_frozen(hn->node))
+			/* Paused (arborctl pause): no check counts until it
+			 * is resumed. */
+			schedule(hn, now + (uint64_t)spec_of(hn)->interval_ms *
+			    NSEC_PER_MSEC);
 		else
 			start_check(hn, now);
 	}

@@ -13,7 +13,7 @@ _arborctl() {
 	local cur prev words cword sock= i cmd=
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="status start stop restart signal start-child terminate-child reload events logs metrics trace shutdown"
+	local commands="status start stop restart pause resume signal start-child terminate-child reload events logs metrics trace shutdown"
 
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
@@ -33,7 +33,7 @@ _arborctl() {
 	case $cmd in
 	status)
 		COMPREPLY=($(compgen -W "--json $(_arborctl_paths "$sock")" -- "$cur")) ;;
-	start | stop | restart | terminate-child | start-child)
+	start | stop | restart | pause | resume | terminate-child | start-child)
 		COMPREPLY=($(compgen -W "$(_arborctl_paths "$sock")" -- "$cur")) ;;
 	signal)
 		if [ "$prev" = signal ]; then

@@ -378,3 +378,51 @@ CONF
 	wait_for "the exit joined with the kernel's" sh -c "'$ARBORCTL' -s '$T/sock' events | grep '\"event\":\"exit\"' | grep '\"pid\":$p,' | grep -q '\"killer_comm\"'" || return 1
 	ctl events | grep '"event":"exit"' | grep "\"pid\":$p," | grep -q '"signal":"SIGKILL"'
 }
+
+# arborctl pause freezes a worker's cgroup (cgroup.freeze), its health
+# checks held; resume thaws it; a stop of a paused worker resumes it first,
+# so that it takes its SIGTERM and stops at once.
+test_pause_freezes_a_worker_until_resumed_or_stopped() {
+	need_cgroups || return $?	# 5.14+: cgroup.freeze came in 5.2
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do date +%s%N > $T/tick; sleep 0.02; done"];
+    shutdown = 60000;
+    health = { exec = ["/bin/true"]; interval = 50; timeout = 100; failures = 1; start_period = 0; }; },
+  { name = "sup"; strategy = "one_for_one"; children = ( { name = "x"; command = ["/bin/sleep", "1000"]; } ); }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "w ticking" test -s "$T/tick" || return 1
+	local p=$(pid_of root/w) t1 t2
+	ctl pause root/w || return 1
+	assert_eq "frozen" "frozen 1" "$(grep '^frozen' "$CGMOUNT/$(json root/w .cgroup)/cgroup.events")" || return 1
+	assert_eq "status" "true" "$(json root/w .paused)" || return 1
+	ctl status | grep -q '^  w  *paused ' || fail "not paused in status: $(ctl status)" || return 1
+	t1=$(cat "$T/tick")
+	sleep 0.6	# an absence: twelve check intervals, thirty ticks
+	t2=$(cat "$T/tick")
+	assert_eq "no tick while paused" "$t1" "$t2" || return 1
+	assert_eq "checks held: no restart" "$p 0" "$(json root/w '"\(.pid) \(.restarts)"')" || return 1
+	ctl resume root/w || return 1
+	wait_for "ticking again" bash -c "[ \"\$(cat $T/tick)\" != '$t2' ]" || return 1
+	[ "$(json root/w .paused)" = null ] || fail "still paused in status" || return 1
+	# Paused, then stopped: SIGTERM reaches it (shutdown is 60 s: a SIGKILL
+	# would mean it had not).
+	ctl pause root/w || return 1
+	ctl stop root/w || return 1
+	wait_for "stopped" is_state root/w stopped || return 1
+	assert_eq "stopped by its SIGTERM" "shutdown 0 null" "$(json root/w '"\(.last_exit.reason) \(.last_exit.status) \(.last_exit.signal)"')" || return 1
+	# What cannot be paused says why; the connection goes on.
+	printf '%s\n' '{"cmd":"pause","path":"root/w"}' '{"cmd":"pause","path":"root/sup"}' '{"cmd":"status","path":"root/sup/x"}' |
+		python3 "$HELPERS/rawclient.py" send "$T/sock" 3 >"$T/replies" || return 1
+	grep -q 'root/w: not running (stopped)' "$T/replies" || fail "pause of a stopped worker: $(cat "$T/replies")" || return 1
+	grep -q 'root/sup: a supervisor cannot be paused' "$T/replies" || fail "pause of a supervisor: $(cat "$T/replies")" || return 1
+	grep -q '"state": *"running"' "$T/replies" || grep -q '"state":"running"' "$T/replies" || fail "the connection did not go on: $(cat "$T/replies")" || return 1
+	# A restart of a paused worker starts a replacement that runs.
+	ctl start root/w || return 1
+	wait_for "w running" is_state root/w running || return 1
+	ctl pause root/w && ctl restart root/w || return 1
+	rm -f "$T/tick"
+	wait_for "the replacement ticks" test -s "$T/tick"
+}
