@@ -332,6 +332,7 @@ bench: deps
 	$(Q)python3 tests/bench/logs.py $(BUILD)
 	$(Q)python3 tests/bench/health.py $(BUILD)
 	$(Q)BUILD=$(BUILD) tests/bench/bpf_cost.sh
+	$(Q)BUILD=$(BUILD) VM_DIR=$(VM_DIR) tests/bench/vm_probes.sh $(VM_DIR)/kernel/$(VM_KERNEL_PKG)
 
 demo: deps all
 	@echo "arbord on config/examples/demo.conf; its console: http://127.0.0.1:9725/"

@@ -304,7 +304,7 @@ process_exit(struct task_struct *p)
 	return 0;
 }
 
-/* Kernels since 6.16 say whether the thread group is dead. */
+/* Newer kernels (6.18) say whether the thread group is dead. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 {
@@ -389,7 +389,7 @@ int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info,
 	return 0;
 }
 
-/* Kernels since 6.8 pass the victim and its owner. */
+/* Newer kernels (6.18, and Debian 12's 6.1.192) pass the victim and its owner. */
 SEC("tp_btf/mark_victim")
 int BPF_PROG(on_oom_victim, struct task_struct *task, uid_t uid)
 {

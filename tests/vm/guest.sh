@@ -30,7 +30,8 @@ done
 "$BUILD/arborctl" -s "$d/sock" shutdown >/dev/null 2>&1 || kill -9 $pid
 wait $pid
 if grep -q 'eBPF probes attached' "$d/log"; then
-	echo "vm: arbord's eBPF probes attached"
+	echo "vm: arbord's $(grep -m 1 -o 'eBPF probes attached.*' "$d/log")"
+	grep -o 'warning: eBPF probe .*' "$d/log" | sed 's/^/vm: /'
 elif grep -q 'built without BPF' "$d/log"; then
 	echo "vm: arbord's eBPF not checked: $(grep -m 1 -o 'eBPF unavailable.*' "$d/log")"
 else
