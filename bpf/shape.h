@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Which of arbor's BPF programs the running kernel can take. A tracepoint's
- * arguments change between kernels (sched_process_exit gained group_dead in
- * 6.16, sched_switch prev_state in 5.18, mark_victim its task and uid in place
- * of a pid); each
- * probe has a program for each shape, newest first, and the kernel's BTF
- * says which fits. Kept apart from the loader so a test can ask it about a
- * BTF of its own making.
+ * arguments change between kernels (sched_process_exit gained group_dead
+ * after 6.1, sched_switch prev_state in 5.18, mark_victim a task and uid in
+ * place of a pid); each probe has a program for each shape, newest first,
+ * and the kernel's BTF says which fits. Kept apart from the loader so a test
+ * can ask it about a BTF of its own making.
  */
 #ifndef ARBOR_SHAPE_H
 #define ARBOR_SHAPE_H
