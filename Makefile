@@ -295,6 +295,10 @@ tsan-suite:
 # Debian; policy-rc.d keeps their packages from starting services here.
 BENCH_PACKAGES := linux-perf util-linux runit s6 daemontools supervisor libbpf-tools
 BENCH_RESTARTS ?= 40
+# make bench BENCH_STEPS="bpf vm" runs those steps alone, without
+# the others; the full run is long).
+BENCH_STEPS ?= restart scale events console peers logs health bpf vm
+step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
 $(BUILD)/bench/probe: tests/bench/probe.c
@@ -324,15 +328,15 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/probe $(BUILD)/bench/floor \
 		$(BUILD)/bench/spawn_many
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
-	$(Q)python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS)
-	$(Q)python3 tests/bench/scale.py $(BUILD) 1000 10000
-	$(Q)python3 tests/bench/events_scale.py $(BUILD) 100 10000
-	$(Q)python3 tests/bench/console_load.py $(BUILD) 5
-	$(Q)python3 tests/bench/peers_scale.py $(BUILD) 1000
-	$(Q)python3 tests/bench/logs.py $(BUILD)
-	$(Q)python3 tests/bench/health.py $(BUILD)
-	$(Q)BUILD=$(BUILD) tests/bench/bpf_cost.sh
-	$(Q)BUILD=$(BUILD) VM_DIR=$(VM_DIR) tests/bench/vm_probes.sh $(VM_DIR)/kernel/$(VM_KERNEL_PKG)
+	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
+	$(Q)$(call step,scale,python3 tests/bench/scale.py $(BUILD) 1000 10000)
+	$(Q)$(call step,events,python3 tests/bench/events_scale.py $(BUILD) 100 10000)
+	$(Q)$(call step,console,python3 tests/bench/console_load.py $(BUILD) 5)
+	$(Q)$(call step,peers,python3 tests/bench/peers_scale.py $(BUILD) 1000)
+	$(Q)$(call step,logs,python3 tests/bench/logs.py $(BUILD))
+	$(Q)$(call step,health,python3 tests/bench/health.py $(BUILD))
+	$(Q)$(call step,bpf,BUILD=$(BUILD) tests/bench/bpf_cost.sh)
+	$(Q)$(call step,vm,BUILD=$(BUILD) VM_DIR=$(VM_DIR) tests/bench/vm_probes.sh $(VM_DIR)/kernel/$(VM_KERNEL_PKG))
 
 demo: deps all
 	@echo "arbord on config/examples/demo.conf; its console: http://127.0.0.1:9725/"
