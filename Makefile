@@ -295,8 +295,8 @@ tsan-suite:
 # Debian; policy-rc.d keeps their packages from starting services here.
 BENCH_PACKAGES := linux-perf util-linux runit s6 daemontools supervisor libbpf-tools
 BENCH_RESTARTS ?= 40
-# make bench BENCH_STEPS="bpf vm" runs those steps alone, without
-# the others; the full run is long).
+# make bench BENCH_STEPS="bpf vm" runs those steps alone (the full run
+# is long).
 BENCH_STEPS ?= restart scale events console peers logs health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
