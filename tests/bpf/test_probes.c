@@ -63,11 +63,21 @@ on_rec(void *ctx, const struct arbor_rec *r)
 		recs[nrecs++] = *r;
 }
 
-/* Waits up to 5 s for a record of kind about tgid. */
+/* n seconds, times ARBOR_TIME_SCALE (a slow machine: a VM under TCG). */
+static uint64_t
+scaled_s(uint64_t n)
+{
+	const char *v = getenv("ARBOR_TIME_SCALE");
+	long k = v ? strtol(v, NULL, 10) : 1;
+
+	return n * (uint64_t)(k > 0 ? k : 1) * 1000000000ULL;
+}
+
+/* Waits up to 5 s (scaled) for a record of kind about tgid. */
 static const struct arbor_rec *
 wait_rec(uint32_t kind, pid_t tgid)
 {
-	uint64_t deadline = mono_ns() + 5000000000ULL;
+	uint64_t deadline = mono_ns() + scaled_s(5);
 
 	while (mono_ns() < deadline) {
 		struct pollfd pfd = { .fd = probes_fd(probes), .events = POLLIN };
@@ -281,7 +291,7 @@ descendants_are_followed(void **state)
 	NEED_BPF();
 	pid = launch('g');
 	/* The grandchild exits with 5; its record names the worker. */
-	for (uint64_t deadline = mono_ns() + 5000000000ULL; mono_ns() < deadline;) {
+	for (uint64_t deadline = mono_ns() + scaled_s(5); mono_ns() < deadline;) {
 		struct pollfd pfd = { .fd = probes_fd(probes), .events = POLLIN };
 
 		for (i = 0; i < nrecs; i++)
