@@ -39,6 +39,12 @@ else
 	fail=1
 fi
 rm -rf "$d"
+# The BPF programs' own unit test (tests/bpf/test_probes.c), on this kernel.
+if [ -x "$BUILD/test_probes" ] && [ "${VM_UNIT:-1}" = 1 ]; then
+	echo "vm: test_probes"
+	out=$("$BUILD/test_probes" 2>&1) || { echo "$out"; echo "vm: FAIL: test_probes"; fail=1; }
+	echo "$out" | grep -E '^\[ *(PASSED|FAILED|SKIPPED) *\]|^probe |^SKIP' | sed 's/^/vm:   /'
+fi
 for f in $VM_FILES; do
 	start=$EPOCHREALTIME
 	echo "vm: $f"
