@@ -89,7 +89,7 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-/* tgid -> the process (its signal_struct) on_exit_v1 reported last. */
+/* tgid -> the process (its leader's start time) on_exit_v1 reported last. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -321,18 +321,21 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit_v1, struct task_struct *p)
 {
-	__u64 sig = (__u64)BPF_CORE_READ(p, signal), *seen;
+	__u64 born, *seen;
 	__u32 tgid = p->tgid;
 
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
 		return 0;
-	/* The first of them claims the process (its signal_struct, which a
-	 * later process of the same tgid does not share). */
-	if (bpf_map_update_elem(&exited, &tgid, &sig, BPF_NOEXIST) != 0) {
+	if (!worker_of(p, tgid))
+		return 0;
+	/* The first of them claims the process, named by its leader's start
+	 * time, which a later process of the same tgid does not share. */
+	born = BPF_CORE_READ(p, group_leader, start_time);
+	if (bpf_map_update_elem(&exited, &tgid, &born, BPF_NOEXIST) != 0) {
 		seen = bpf_map_lookup_elem(&exited, &tgid);
-		if (seen && *seen == sig)
+		if (seen && *seen == born)
 			return 0;
-		bpf_map_update_elem(&exited, &tgid, &sig, BPF_ANY);
+		bpf_map_update_elem(&exited, &tgid, &born, BPF_ANY);
 	}
 	return process_exit(p);
 }

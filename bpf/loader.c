@@ -151,19 +151,24 @@ in_initial_pid_ns(void)
 }
 
 /*
- * For tests of a kernel that refuses one program (ARBOR_BPF_REFUSE=PROG,
- * one that reads two or more arguments): it is aimed at sched_wakeup,
+ * For tests of a kernel that refuses programs (ARBOR_BPF_REFUSE=PROG,...,
+ * each one that reads two or more arguments): each is aimed at sched_wakeup,
  * whose one argument makes the verifier refuse it, as 6.1's refused
  * on_exit's second.
  */
 static void
 refuse_for_test(struct bpf_object *obj)
 {
-	const char *name = getenv("ARBOR_BPF_REFUSE");
+	const char *names = getenv("ARBOR_BPF_REFUSE");
+	char buf[256], *save = NULL;
 	struct bpf_program *prog;
 
-	if (name && (prog = bpf_object__find_program_by_name(obj, name)))
-		bpf_program__set_attach_target(prog, 0, "sched_wakeup");
+	if (!names)
+		return;
+	snprintf(buf, sizeof(buf), "%s", names);
+	for (char *n = strtok_r(buf, ",", &save); n; n = strtok_r(NULL, ",", &save))
+		if ((prog = bpf_object__find_program_by_name(obj, n)))
+			bpf_program__set_attach_target(prog, 0, "sched_wakeup");
 }
 
 /*
@@ -176,7 +181,7 @@ static int
 load(struct probes *p, pid_t tgid, const struct probes_cgroup *cg,
     struct probe_state *st, char *err, size_t errlen)
 {
-	bool off[MAX_PROBES * PROBE_VARIANTS] = { 0 };
+	bool off[MAX_PROBES] = { 0 }, fits[MAX_PROBES][PROBE_VARIANTS];
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	int e = 0, chosen[MAX_PROBES];
 
@@ -186,12 +191,21 @@ load(struct probes *p, pid_t tgid, const struct probes_cgroup *cg,
 		return -1;
 	}
 	for (size_t i = 0; i < probe_ndefs; i++) {
+		char why[160];
+
 		snprintf(st[i].name, sizeof(st[i].name), "%s", probe_defs[i].name);
 		chosen[i] = shape_choose(vmlinux, &probe_defs[i], st[i].why,
 		    sizeof(st[i].why));
+		if (chosen[i] >= 0)
+			st[i].why[0] = 0;
+		/* What else fits, should the kernel refuse the first. */
+		for (int v = 0; v < PROBE_VARIANTS; v++)
+			fits[i][v] = probe_defs[i].v[v].prog && shape_fits(vmlinux,
+			    probe_defs[i].tp, probe_defs[i].v[v].args, why,
+			    sizeof(why));
 	}
 	btf__free(vmlinux);
-	for (size_t attempt = 0; attempt <= probe_ndefs; attempt++) {
+	for (size_t attempt = 0; attempt <= probe_ndefs * PROBE_VARIANTS; attempt++) {
 		struct bpf_program *prog;
 		size_t bad = probe_ndefs;
 
@@ -241,9 +255,13 @@ load(struct probes *p, pid_t tgid, const struct probes_cgroup *cg,
 			    strerror(-e));
 			return -1;
 		}
-		off[bad] = true;
 		snprintf(st[bad].why, sizeof(st[bad].why),
 		    "the kernel refused %s: %s", refused, strerror(-e));
+		/* Another program of the probe that fits goes next. */
+		while (++chosen[bad] < PROBE_VARIANTS && !fits[bad][chosen[bad]])
+			;
+		if (chosen[bad] >= PROBE_VARIANTS)
+			off[bad] = true;
 	}
 	if (e) {
 		snprintf(err, errlen, "load (verifier or BTF): %s", strerror(-e));

@@ -407,6 +407,12 @@ finish(struct hnode *hn, bool ok, const char *detail, int err, uint64_t now)
 	uint64_t next = hn->began + interval;
 
 	hn->busy = HEALTH_NONE;
+	/* Paused (arborctl pause) since the check began: its result, which a
+	 * frozen worker cannot answer for, does not count. */
+	if (hn->h->cg && cgroups_frozen(hn->node)) {
+		schedule(hn, now + interval);
+		return;
+	}
 	if (!hn->started && !ok &&
 	    enode_spec(hn->node)->w.ready == READY_HEALTH) {
 		uint32_t most = sh->interval_ms < START_RETRY_MAX_MS ?
@@ -435,13 +441,15 @@ on_timer(void *owner, uint32_t events)
 		struct hnode *hn = container_of(t, struct hnode, due);
 
 		unschedule(hn);
-		if (hn->busy != HEALTH_NONE)
-			timed_out(hn, now);
-		else if (h->cg && cgroups_frozen(hn->node))
-			/* Paused (arborctl pause): no check counts until it
-			 * is resumed. */
+		if (h->cg && cgroups_frozen(hn->node)) {
+			/* Paused (arborctl pause): no check runs or counts
+			 * until it is resumed; one it froze midway is ended
+			 * uncounted. */
+			abort_check(hn);
 			schedule(hn, now + (uint64_t)spec_of(hn)->interval_ms *
 			    NSEC_PER_MSEC);
+		} else if (hn->busy != HEALTH_NONE)
+			timed_out(hn, now);
 		else
 			start_check(hn, now);
 	}

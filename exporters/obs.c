@@ -687,13 +687,16 @@ probes_attached(const char *const *names)
 	return true;
 }
 
-/* The probes mark OOM kills when both the exit and the oom probe run. */
+/*
+ * The probes mark OOM kills when the exit and oom probes run, and the join
+ * waits for the kernel's records (exec and exit run too).
+ */
 static bool
 probes_mark_oom(void)
 {
-	static const char *const both[] = { "exit", "oom", NULL };
+	static const char *const need[] = { "exec", "exit", "oom", NULL };
 
-	return probes_attached(both);
+	return probes_attached(need);
 }
 
 /* Loads BPF per the mode; a failure is said once per arbord, never fatal. */

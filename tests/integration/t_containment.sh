@@ -389,14 +389,21 @@ tree = { strategy = "one_for_one"; intensity = 10; children = (
   { name = "w"; command = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do date +%s%N > $T/tick; sleep 0.02; done"];
     shutdown = 60000;
     health = { exec = ["/bin/true"]; interval = 50; timeout = 100; failures = 1; start_period = 0; }; },
+  { name = "slow"; command = ["/bin/sleep", "1000"];
+    health = { exec = ["/bin/sleep", "0.3"]; interval = 100; timeout = 400; failures = 1; start_period = 0; }; },
   { name = "sup"; strategy = "one_for_one"; children = ( { name = "x"; command = ["/bin/sleep", "1000"]; } ); }
 ); };
 CONF
 	start_arbord "$T/tree.conf" || return 1
 	wait_for "w ticking" test -s "$T/tick" || return 1
-	local p=$(pid_of root/w) t1 t2
-	ctl pause root/w || return 1
-	assert_eq "frozen" "frozen 1" "$(grep '^frozen' "$CGMOUNT/$(json root/w .cgroup)/cgroup.events")" || return 1
+	local p=$(pid_of root/w) ps=$(pid_of root/slow) t1 t2
+	# slow's check runs nearly all the time: the pause freezes one midway,
+	# which must not count as a failure (failures count once a check passed).
+	wait_for "slow's check passed" bash -c "[ \"\$($ARBORCTL -s $T/sock status root/slow --json | jq -r .health.ok)\" = true ]" || return 1
+	ctl pause root/w && ctl pause root/slow || return 1
+	frozen() { grep -qx 'frozen 1' "$CGMOUNT/$(json "$1" .cgroup)/cgroup.events"; }
+	wait_for "w frozen" frozen root/w || return 1
+	wait_for "slow frozen" frozen root/slow || return 1
 	assert_eq "status" "true" "$(json root/w .paused)" || return 1
 	ctl status | grep -q '^  w  *paused ' || fail "not paused in status: $(ctl status)" || return 1
 	t1=$(cat "$T/tick")
@@ -404,6 +411,7 @@ CONF
 	t2=$(cat "$T/tick")
 	assert_eq "no tick while paused" "$t1" "$t2" || return 1
 	assert_eq "checks held: no restart" "$p 0" "$(json root/w '"\(.pid) \(.restarts)"')" || return 1
+	assert_eq "a check frozen midway is not a failure" "$ps 0 0" "$(json root/slow '"\(.pid) \(.restarts) \(.health.failures)"')" || return 1
 	ctl resume root/w || return 1
 	wait_for "ticking again" bash -c "[ \"\$(cat $T/tick)\" != '$t2' ]" || return 1
 	[ "$(json root/w .paused)" = null ] || fail "still paused in status" || return 1

@@ -219,16 +219,17 @@ test_no_bpf_option() {
 	assert_eq "no kernel fields" null "$(ev ".event == \"exit\" and .pid == $p" | jq -c .killer_pid)"
 }
 
-# A kernel that refuses one program (here on_switch, made to read an
-# argument its tracepoint lacks, as 6.1 refused sched_process_exit's
-# group_dead): that probe is off and said once, the others run.
+# A kernel that refuses a probe's programs (here both of switch's, made to
+# read an argument their tracepoint lacks, as 6.1 refused
+# sched_process_exit's group_dead): that probe is off and said once, the
+# others run.
 test_a_refused_probe_leaves_the_others_on() {
 	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
-	ARBOR_BPF_REFUSE=on_switch start_obs "$T/tree.conf" || return 1
+	ARBOR_BPF_REFUSE=on_switch,on_switch_v1 start_obs "$T/tree.conf" || return 1
 	needs_bpf || return $?
-	assert_eq "warned once" 1 "$(grep -c 'warning: eBPF probe switch off: the kernel refused on_switch' "$T/log")" || return 1
+	assert_eq "warned once" 1 "$(grep -c 'warning: eBPF probe switch off: the kernel refused on_switch_v1' "$T/log")" || return 1
 	ctl daemon >"$T/daemon" || return 1
-	grep -q '^bpf_probe switch off: the kernel refused on_switch' "$T/daemon" || fail "daemon: $(cat "$T/daemon")" || return 1
+	grep -q '^bpf_probe switch off: the kernel refused on_switch_v1' "$T/daemon" || fail "daemon: $(cat "$T/daemon")" || return 1
 	assert_eq "others attached" 7 "$(grep -c '^bpf_probe .* attached ' "$T/daemon")" || return 1
 	wait_for "gauge: switch off" metric_is 'arbor_bpf_programs{program="switch",state="off"}' 1 || return 1
 	wait_for "gauge: exit attached" metric_is 'arbor_bpf_programs{program="exit",state="attached"}' 1 || return 1
@@ -270,4 +271,23 @@ test_every_probe_runs_on_this_kernel() {
 	echo "report: $(uname -r): $(awk '$1 == "bpf_probe" { printf "%s=%s ", $2, $4 }' "$T/daemon")"
 	assert_eq "probes attached" 8 "$(grep -c '^bpf_probe .* attached ' "$T/daemon")" || return 1
 	! log_has "eBPF probe .* off" || fail "a probe is off: $(grep 'eBPF probe' "$T/log")"
+}
+
+# A kernel that refuses the newest program of a probe whose older one fits
+# too (a backport that changed a tracepoint halfway): the older one runs.
+test_a_refused_program_falls_back_to_one_that_fits() {
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	ARBOR_BPF_REFUSE=on_exit start_obs "$T/tree.conf" || return 1
+	needs_bpf || return $?
+	ctl daemon >"$T/daemon" || return 1
+	case $(grep '^bpf_probe exit ' "$T/daemon") in
+	"bpf_probe exit attached on_exit_v1") ;;
+	"bpf_probe exit off: "*"has no tracepoint"*) echo "no sched_process_exit here"; return 77 ;;
+	*) fail "exit probe: $(grep '^bpf_probe exit ' "$T/daemon")" || return 1 ;;
+	esac
+	local p=$(pid_of root/w)
+	sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
+	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
+	assert_eq "attribution through on_exit_v1" "$(cat "$T/killer") kill" \
+		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm)"')"
 }
