@@ -211,10 +211,12 @@ test_trace_is_strictly_nested_and_names_the_worker() {
 }
 
 test_taken_port_and_unwritable_log_leave_supervision_alone() {
-	PORT=$(free_port)
-	python3 -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $PORT)); s.listen(); time.sleep(3)" &
+	# The holder takes a port of its own choosing (a port found free and
+	# then bound was once taken by another process in between).
+	python3 -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); open('$T/port.tmp', 'w').write(str(s.getsockname()[1])); __import__('os').rename('$T/port.tmp', '$T/port'); time.sleep(3)" &
 	local holder=$!
-	sleep 0.3
+	wait_for "the port held" test -s "$T/port" || return 1
+	PORT=$(cat "$T/port")
 	touch "$T/not-a-dir"
 	cat >"$T/tree.conf" <<CONF
 observability = { metrics_listen = "127.0.0.1:$PORT"; event_log = "$T/not-a-dir/events.jsonl"; };

@@ -127,11 +127,13 @@ CONF
 }
 
 # An EXTEND_TIMEOUT_USEC beyond what ns can hold saturates.
+# (ready_timeout gives python 2 s to start and send its EXTEND_TIMEOUT: a
+# loaded make check once took longer than 600 ms.)
 test_huge_extend_timeout_is_kept() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
-  { name = "w"; command = ["/usr/bin/env", "python3", "$HELPERS/notifier.py", "--extend", "18446744073709552", "--delay", "1.2", "--ready"];
-    ready = "notify"; ready_timeout = 600; }
+  { name = "w"; command = ["/usr/bin/env", "python3", "$HELPERS/notifier.py", "--extend", "18446744073709552", "--delay", "4", "--ready"];
+    ready = "notify"; ready_timeout = 2000; }
 ); };
 CONF
 	start_arbord "$T/tree.conf"
