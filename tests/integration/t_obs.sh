@@ -24,6 +24,27 @@ has_event() { jq -se "map(select($1)) | length > 0" "$T/events.jsonl" >/dev/null
 metric() { ctl metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 metric_is() { [ "$(metric "$1")" = "$2" ]; }
 
+# killed_by_a_shell PATH: kills the worker from a shell of known pid and
+# checks that its exit event names that shell as the killer (kill).
+killed_by_a_shell() {
+	local p=$(pid_of "$1") killer
+	sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
+	killer=$(cat "$T/killer")
+	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
+	assert_eq "attribution" "$killer kill" \
+		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm)"')"
+}
+
+# kill_and_restart PATH: SIGKILLs the worker, waits for its replacement and
+# its exit event, and leaves that event in $T/exit.
+kill_and_restart() {
+	local p=$(pid_of "$1")
+	kill -9 "$p"
+	wait_for "restart" is_running_new "$1" "$p" || return 1
+	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
+	ev ".event == \"exit\" and .pid == $p" >"$T/exit"
+}
+
 obs_conf() {
 	cat >"$T/tree.conf" <<CONF
 observability = { event_log = "$T/events.jsonl"; ${2:-} };
@@ -212,11 +233,8 @@ test_no_bpf_option() {
 	start_obs "$T/tree.conf" --no-bpf || return 1
 	assert_eq "bpf gauge" 0 "$(metric arbor_bpf_enabled)" || return 1
 	log_has "eBPF probes attached" && fail "probes attached despite --no-bpf"
-	local p=$(pid_of root/w)
-	kill -9 "$p"
-	wait_for "restart" is_running_new root/w "$p" || return 1
-	wait_for "exit event without BPF" has_event ".event == \"exit\" and .pid == $p" || return 1
-	assert_eq "no kernel fields" null "$(ev ".event == \"exit\" and .pid == $p" | jq -c .killer_pid)"
+	kill_and_restart root/w || return 1
+	assert_eq "no kernel fields" null "$(jq -c .killer_pid "$T/exit")"
 }
 
 # A kernel that refuses a probe's programs (here both of switch's, made to
@@ -234,12 +252,7 @@ test_a_refused_probe_leaves_the_others_on() {
 	wait_for "gauge: switch off" metric_is 'arbor_bpf_programs{program="switch",state="off"}' 1 || return 1
 	wait_for "gauge: exit attached" metric_is 'arbor_bpf_programs{program="exit",state="attached"}' 1 || return 1
 	# The exit and signal probes still say who killed the worker.
-	local p=$(pid_of root/w)
-	sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
-	local killer=$(cat "$T/killer")
-	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
-	assert_eq "attribution" "$killer kill" \
-		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm)"')"
+	killed_by_a_shell root/w
 }
 
 # Without the kernel's BTF (hidden here in a mount namespace of arbord's
@@ -254,11 +267,8 @@ test_a_kernel_without_btf_supervises_unchanged() {
 	wait_for "said" log_has "eBPF unavailable: the kernel has no BTF" || return 1
 	assert_eq "said once" 1 "$(grep -c 'eBPF unavailable' "$T/log")" || return 1
 	assert_eq "bpf gauge" 0 "$(metric arbor_bpf_enabled)" || return 1
-	local p=$(pid_of root/w)
-	kill -9 "$p"
-	wait_for "restart" is_running_new root/w "$p" || return 1
-	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
-	assert_eq "exit by signal" SIGKILL "$(ev ".event == \"exit\" and .pid == $p" | jq -r .signal)"
+	kill_and_restart root/w || return 1
+	assert_eq "exit by signal" SIGKILL "$(jq -r .signal "$T/exit")"
 }
 
 # Every probe runs on this kernel, each with the program its tracepoints
@@ -285,9 +295,5 @@ test_a_refused_program_falls_back_to_one_that_fits() {
 	"bpf_probe exit off: "*"has no tracepoint"*) echo "no sched_process_exit here"; return 77 ;;
 	*) fail "exit probe: $(grep '^bpf_probe exit ' "$T/daemon")" || return 1 ;;
 	esac
-	local p=$(pid_of root/w)
-	sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
-	wait_for "exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
-	assert_eq "attribution through on_exit_v1" "$(cat "$T/killer") kill" \
-		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm)"')"
+	killed_by_a_shell root/w
 }
