@@ -384,13 +384,16 @@ CONF
 # so that it takes its SIGTERM and stops at once.
 test_pause_freezes_a_worker_until_resumed_or_stopped() {
 	need_cgroups || return $?	# 5.14+: cgroup.freeze came in 5.2
+	# Check timeouts and the paused span scale with a slow machine (TCG):
+	# the span must outlast slow's timeout for a counted check to show.
+	local s=${ARBOR_TIME_SCALE:-1}
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; intensity = 10; children = (
   { name = "w"; command = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do date +%s%N > $T/tick; sleep 0.02; done"];
     shutdown = 60000;
-    health = { exec = ["/bin/true"]; interval = 50; timeout = 100; failures = 1; start_period = 0; }; },
+    health = { exec = ["/bin/true"]; interval = 50; timeout = $((300 * s)); failures = 1; start_period = 0; }; },
   { name = "slow"; command = ["/bin/sleep", "1000"];
-    health = { exec = ["/bin/sleep", "0.3"]; interval = 100; timeout = 400; failures = 1; start_period = 0; }; },
+    health = { exec = ["/bin/sleep", "0.3"]; interval = 100; timeout = $((600 * s)); failures = 1; start_period = 0; }; },
   { name = "sup"; strategy = "one_for_one"; children = ( { name = "x"; command = ["/bin/sleep", "1000"]; } ); }
 ); };
 CONF
@@ -407,7 +410,7 @@ CONF
 	assert_eq "status" "true" "$(json root/w .paused)" || return 1
 	ctl status | grep -q '^  w  *paused ' || fail "not paused in status: $(ctl status)" || return 1
 	t1=$(cat "$T/tick")
-	sleep 0.6	# an absence: twelve check intervals, thirty ticks
+	sleep "$s"	# an absence: past slow's check timeout, fifty ticks
 	t2=$(cat "$T/tick")
 	assert_eq "no tick while paused" "$t1" "$t2" || return 1
 	assert_eq "checks held: no restart" "$p 0" "$(json root/w '"\(.pid) \(.restarts)"')" || return 1
