@@ -85,11 +85,13 @@ test_orphans_are_reaped() {
 }
 
 # orphan_tree EXTRA_CHILDREN: worker w forks a grandchild and exits at once.
+# The grandchild lives 1 s, long enough to be seen re-parented on a loaded
+# machine (0.2 s was once missed under ASan).
 orphan_tree() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; intensity = 10; children = (
   $1
-  { name = "w"; command = ["/bin/sh", "-c", "(sh -c 'echo \$\$ > $T/gc; sleep 0.2' &) ; exec sleep 1000"]; }
+  { name = "w"; command = ["/bin/sh", "-c", "(sh -c 'echo \$\$ > $T/gc; sleep 1' &) ; exec sleep 1000"]; }
 ); };
 CONF
 }
