@@ -67,9 +67,12 @@ test_kill_is_attributed_to_the_killer() {
 }
 
 test_segfault_comes_from_the_kernel() {
-	obs_conf '{ name = "segv"; command = ["/usr/bin/env", "python3", "-c", "import ctypes; ctypes.string_at(0)"]; restart = "temporary"; }'
+	# The fault comes once the probes are there (they take a while to load
+	# under a sanitizer): an exit before them has no kernel fields.
+	obs_conf "{ name = \"segv\"; command = [\"/bin/sh\", \"-c\", \"while [ ! -e $T/go ]; do sleep 0.02; done; exec python3 -c 'import ctypes; ctypes.string_at(0)'\"]; restart = \"temporary\"; }"
 	start_obs "$T/tree.conf" || return 1
 	needs_bpf || return $?
+	touch "$T/go"
 	wait_for "segv exited" is_state root/segv stopped || return 1
 	wait_for "exit event" has_event '.event == "exit"' || return 1
 	assert_eq "segv" "SIGSEGV kernel null" \
@@ -102,9 +105,10 @@ test_oom_kill_is_reported() {
 	# Whatever happens, nothing of ours stays in the host's cgroups.
 	trap 'kill -9 ${ARBORD_PID:-} 2>/dev/null; wait 2>/dev/null; rmdir "$CG" 2>/dev/null' EXIT
 	obs_conf "{ name = \"hog\"; restart = \"temporary\"; command = [\"/bin/sh\", \"-c\",
-	  \"echo \$\$ > $CG/cgroup.procs && exec python3 -c 'x = bytearray(512 << 20)'\"]; }"
+	  \"while [ ! -e $T/go ]; do sleep 0.02; done; echo \$\$ > $CG/cgroup.procs && exec python3 -c 'x = bytearray(512 << 20)'\"]; }"
 	start_obs "$T/tree.conf" || return 1
 	needs_bpf || return $?
+	touch "$T/go"
 	wait_for "hog exited" is_state root/hog stopped || return 1
 	wait_for "exit event" has_event '.event == "exit"' || return 1
 	assert_eq "oom" "true SIGKILL kernel" \
