@@ -461,8 +461,8 @@ op_signal(void *ctx, const struct enode *n, int pid, int sig)
 	if (pid <= 0 || draining(l, n))
 		return;
 	/* A paused worker is resumed first: a frozen process would take the
-	 * signal only when thawed. */
-	/* (The engine lends the node const; its runtime word is ours.) */
+	 * signal only when thawed. (The engine lends the node const; its
+	 * runtime word is ours.) */
 	if (l->cg && cgroups_frozen(n) &&
 	    cgroups_freeze(l->cg, (struct enode *)(uintptr_t)n, false) < 0)
 		log_msg(LOG_WARN, "%s: resume: %s", enode_path(n), strerror(errno));
