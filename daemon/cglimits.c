@@ -44,7 +44,8 @@ cg_keys_of(enum cg_ctrl c)
 static bool
 put(int dirfd, const char *file, const char *value, char *why, size_t whylen)
 {
-	int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC | O_TRUNC);
+	/* file is one name in a directory cgroup.c opened without a link. */
+	int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC | O_TRUNC | O_NOFOLLOW);
 	ssize_t w = -1;
 
 	if (fd >= 0) {

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +40,8 @@
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include "cgroup.h"
 #include "cglimits.h"
@@ -56,8 +59,13 @@
 #define RT_V1_MADE(c)	((uintptr_t)1 << (17 + (c)))	/* c < CTRL_N */
 /* Its cgroup.freeze is 1 (arborctl pause). */
 #define RT_FROZEN	((uintptr_t)1 << 28)
+/*
+ * Its cgroup.kill was written: nothing may be born into it again (Linux
+ * 6.18 kills at once whatever is), it must be removed and made anew.
+ */
+#define RT_KILLED	((uintptr_t)1 << 29)
 /* What goes with the v2 directory when it is made anew. */
-#define RT_V2_DIR	(RT_MADE | (uintptr_t)0xff | RT_FROZEN)
+#define RT_V2_DIR	(RT_MADE | (uintptr_t)0xff | RT_FROZEN | RT_KILLED)
 
 #define LEAF_SELF "arbord"
 /* On the directories arbord makes in a base it shares (delegated, given). */
@@ -86,10 +94,110 @@ struct cgroups {
 
 /* ---- small file helpers ---- */
 
+/*
+ * Every file and directory of the subtree is opened here, as root must:
+ * no symbolic link followed anywhere on the way, and for a path relative
+ * to a directory fd, nothing outside it and no mount crossed (a worker
+ * that runs as root may mount anything over a cgroup it made). Kernels
+ * without openat2 (before 5.6, or a seccomp filter that hides it) get
+ * O_NOFOLLOW, which guards the last name only.
+ */
+static int
+cg_open(int dirfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd;
+
+	if (path[0] != '/')
+		how.resolve |= RESOLVE_BENEATH | RESOLVE_NO_XDEV;
+	fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dirfd, path, flags | O_NOFOLLOW | O_CLOEXEC);
+	return fd;
+}
+
+/*
+ * The directory that holds the last name of path, opened as cg_open does;
+ * *name points to that name in path. -1 with errno.
+ */
+static int
+cg_parent(int dirfd, const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	if (!slash) {
+		*name = path;
+		return cg_open(dirfd, ".", O_RDONLY | O_DIRECTORY);
+	}
+	*name = slash + 1;
+	if (slash == path)
+		return cg_open(AT_FDCWD, "/", O_RDONLY | O_DIRECTORY);
+	if ((size_t)(slash - path) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return cg_open(dirfd, dir, O_RDONLY | O_DIRECTORY);
+}
+
+/* mkdir of dirfd/path (mode 0755), its parent opened as cg_open does. */
+static int
+cg_mkdir(int dirfd, const char *path)
+{
+	const char *name;
+	int fd = cg_parent(dirfd, path, &name), r, e;
+
+	if (fd < 0)
+		return -1;
+	r = mkdirat(fd, name, 0755);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+/* rmdir of dirfd/path, its parent opened as cg_open does. */
+static int
+cg_rmdir(int dirfd, const char *path)
+{
+	const char *name;
+	int fd = cg_parent(dirfd, path, &name), r, e;
+
+	if (fd < 0)
+		return -1;
+	r = unlinkat(fd, name, AT_REMOVEDIR);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+/* A small file into buf (NUL-terminated); its length, or -1. */
+static ssize_t
+read_at(int dirfd, const char *file, char *buf, size_t len)
+{
+	int fd = cg_open(dirfd, file, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 static int
 write_at(int dirfd, const char *file, const char *text)
 {
-	int fd = openat(dirfd, file, O_WRONLY | O_CLOEXEC);
+	int fd = cg_open(dirfd, file, O_WRONLY);
 	ssize_t w;
 	int e;
 
@@ -100,12 +208,6 @@ write_at(int dirfd, const char *file, const char *text)
 	close(fd);
 	errno = e;
 	return w == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-static int
-write_file(const char *path, const char *text)
-{
-	return write_at(AT_FDCWD, path, text);
 }
 
 /* "populated 0" in a cgroup.events read from offset 0. */
@@ -220,7 +322,7 @@ delegated(const char *dir)
 	char v[8];
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		ssize_t n = getxattr(dir, names[i], v, sizeof(v) - 1);
+		ssize_t n = lgetxattr(dir, names[i], v, sizeof(v) - 1);
 
 		if (n > 0 && v[0] == '1')
 			return true;
@@ -266,7 +368,7 @@ kill_and_wait(int dirfd, const char *rel)
 	bool empty;
 
 	snprintf(path, sizeof(path), "%s/cgroup.events", rel);
-	if ((p.fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((p.fd = cg_open(dirfd, path, O_RDONLY)) < 0)
 		return true;
 	snprintf(path, sizeof(path), "%s/cgroup.kill", rel);
 	if (!events_empty(p.fd) && write_at(dirfd, path, "1") < 0)
@@ -283,27 +385,117 @@ kill_and_wait(int dirfd, const char *rel)
 	return empty;
 }
 
-/* Removes dirfd/rel and the directories below it, depth first. */
-static void
-rmdir_tree(int dirfd, const char *rel)
+/*
+ * A subdirectory of dirfd: any (ino 0), or the one whose inode is ino; its
+ * name into name. False when there is none.
+ */
+static bool
+subdir(int dirfd, ino_t ino, char *name, size_t len)
 {
-	int fd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 	struct dirent *e;
+	bool found = false;
 
 	if (fd < 0)
-		return;
+		return false;
 	if (!(d = fdopendir(fd))) {
 		close(fd);
-		return;
+		return false;
 	}
-	while ((e = readdir(d)))
+	while (!found && (e = readdir(d)))
 		if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 &&
-		    strcmp(e->d_name, "..") != 0)
-			rmdir_tree(fd, e->d_name);
+		    strcmp(e->d_name, "..") != 0 && (!ino || e->d_ino == ino)) {
+			snprintf(name, len, "%s", e->d_name);
+			found = true;
+		}
 	closedir(d);
-	if (unlinkat(dirfd, rel, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		log_msg(LOG_WARN, "cgroup %s: rmdir: %s", rel, strerror(errno));
+	return found;
+}
+
+/*
+ * Removes dirfd/rel and every directory below it, depth first (a cgroup
+ * with children cannot go), however deep a worker nested its cgroups, with
+ * one directory open at a time: down to a directory with no subdirectory,
+ * up one, remove it, and again. A mount on a directory below is never
+ * entered (it is not arbord's to empty); its rmdir fails. 0, or -1 with
+ * the reason in why.
+ */
+static int
+rmdir_tree(int dirfd, const char *rel, char *why, size_t whylen)
+{
+	char name[NAME_MAX + 1];
+	size_t depth = 0;
+	struct stat st, sub_st;
+	int fd, sub, e;
+
+	if ((fd = cg_open(dirfd, rel, O_RDONLY | O_DIRECTORY)) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(why, whylen, "%s: %s", rel, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (subdir(fd, 0, name, sizeof(name))) {
+			/* The same device: no mount crossed, where cg_open
+			 * had only O_NOFOLLOW to offer. */
+			if ((sub = cg_open(fd, name, O_RDONLY | O_DIRECTORY)) >= 0 &&
+			    fstat(fd, &st) == 0 && fstat(sub, &sub_st) == 0 &&
+			    st.st_dev == sub_st.st_dev) {
+				close(fd);
+				fd = sub;
+				depth++;
+				continue;
+			}
+			if (sub >= 0)
+				close(sub);
+			if (unlinkat(fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+				continue;
+			goto fail;
+		}
+		if (depth == 0)
+			break;
+		if (fstat(fd, &st) < 0 ||
+		    (sub = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			snprintf(name, sizeof(name), "..");
+			goto fail;
+		}
+		close(fd);
+		fd = sub;
+		depth--;
+		/* Not found: the walk lost its way; stop rather than loop. */
+		if (!subdir(fd, st.st_ino, name, sizeof(name))) {
+			snprintf(name, sizeof(name), "(inode %ju)",
+			    (uintmax_t)st.st_ino);
+			errno = ESTALE;
+			goto fail;
+		}
+		if (unlinkat(fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			goto fail;
+	}
+	close(fd);
+	if (cg_rmdir(dirfd, rel) < 0 && errno != ENOENT) {
+		snprintf(why, whylen, "rmdir %s: %s", rel, strerror(errno));
+		return -1;
+	}
+	return 0;
+fail:
+	e = errno;
+	close(fd);
+	snprintf(why, whylen, "rmdir of \"%s\" %s %s: %s", name,
+	    depth ? "below" : "in", rel, strerror(e));
+	errno = e;
+	return -1;
+}
+
+/* rmdir_tree, its failure logged. */
+static void
+rmdir_tree_warn(int dirfd, const char *rel)
+{
+	char why[PATH_MAX + 128];
+
+	if (rmdir_tree(dirfd, rel, why, sizeof(why)) < 0)
+		log_msg(LOG_WARN, "cgroup: %s", why);
 }
 
 /* A pid other than ours in dirfd/rel/cgroup.procs: 0 when none. */
@@ -314,7 +506,7 @@ other_member(int dirfd, const char *rel)
 	char *p, *end;
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", rel);
-	if (read_small(dirfd, path, buf, sizeof(buf)) <= 0)
+	if (read_at(dirfd, path, buf, sizeof(buf)) <= 0)
 		return 0;
 	for (p = buf; *p; p = end) {
 		long pid = strtol(p, &end, 10);
@@ -331,7 +523,7 @@ other_member(int dirfd, const char *rel)
 static ssize_t
 fgetxattr_at(int dirfd, const char *name, char *v, size_t len)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = cg_open(dirfd, name, O_RDONLY | O_DIRECTORY);
 	ssize_t n;
 
 	if (fd < 0)
@@ -381,7 +573,7 @@ clean_base(int basefd, const char *base, bool owned, const char *root_name)
 				log_msg(LOG_WARN, "cgroup %s/%s: not empty after %d s of cgroup.kill",
 				    base, e->d_name, (int)(DRAIN_WAIT_NS / NSEC_PER_SEC));
 		}
-		rmdir_tree(basefd, e->d_name);
+		rmdir_tree_warn(basefd, e->d_name);
 	}
 	closedir(d);
 	return 0;
@@ -500,7 +692,7 @@ offered_at(int dirfd, const char *rel)
 	unsigned m = 0;
 
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", rel);
-	if (read_small(dirfd, path, buf, sizeof(buf)) < 0)
+	if (read_at(dirfd, path, buf, sizeof(buf)) < 0)
 		return 0;
 	for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t;
 	    t = strtok_r(NULL, " \n", &save))
@@ -544,11 +736,11 @@ v1_clean(const struct cgroups *cg, enum cg_ctrl c)
 	char *dir;
 
 	if (cg->v1_made[c]) {
-		rmdir_tree(AT_FDCWD, cg->v1[c]);
+		rmdir_tree_warn(AT_FDCWD, cg->v1[c]);
 		return;
 	}
 	dir = xasprintf("%s/%s", cg->v1[c], cg->root_name);
-	rmdir_tree(AT_FDCWD, dir);
+	rmdir_tree_warn(AT_FDCWD, dir);
 	free(dir);
 }
 
@@ -613,7 +805,7 @@ leave_leaf(struct cgroups *cg)
 
 	enable_at(cg->basefd, ".", cg->enabled, '-');
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (write_file(home, pid) < 0)
+	if (write_at(AT_FDCWD, home, pid) < 0)
 		log_msg(LOG_WARN, "cgroup: moving arbord back to %s: %s",
 		    cg->home, strerror(errno));
 	free(home);
@@ -692,11 +884,12 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 	else if (!(own = own_cgroup(NULL)))
 		snprintf(why, sizeof(why), "arbord is in no cgroup v2 (/proc/self/cgroup)");
 	else if ((cg->base = choose_base(cg, sp, name, own, why, sizeof(why))) &&
-	    cg->owned_base && mkdir(cg->base, 0755) < 0 && errno != EEXIST)
+	    cg->owned_base && cg_mkdir(AT_FDCWD, cg->base) < 0 &&
+	    errno != EEXIST)
 		snprintf(why, sizeof(why), "mkdir %s: %s", cg->base,
 		    strerror(errno));
-	else if (cg->base && (cg->basefd = open(cg->base,
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	else if (cg->base && (cg->basefd = cg_open(AT_FDCWD, cg->base,
+	    O_RDONLY | O_DIRECTORY)) < 0)
 		snprintf(why, sizeof(why), "%s: %s", cg->base, strerror(errno));
 	else if (cg->base && faccessat(cg->basefd, "cgroup.kill", W_OK, 0) < 0)
 		snprintf(why, sizeof(why), "%s has no writable cgroup.kill (Linux 5.14 or later): %s",
@@ -739,8 +932,8 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 	}
 	find_v1(cg, name, cg->owned_base);
 	if ((cg->self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0)) < 0 ||
-	    (cg->killfd = openat(cg->basefd, "cgroup.kill",
-	    O_WRONLY | O_CLOEXEC)) < 0 || guardian_start(cg) < 0) {
+	    (cg->killfd = cg_open(cg->basefd, "cgroup.kill", O_WRONLY)) < 0 ||
+	    guardian_start(cg) < 0) {
 		snprintf(why, sizeof(why), "starting the guardian: %s",
 		    strerror(errno));
 		leave_leaf(cg);
@@ -773,7 +966,7 @@ fallback:
 		log_msg(LOG_WARN, "containment: process groups, not cgroups: %s",
 		    why);
 	if (cg->owned_base && cg->basefd >= 0)
-		unlinkat(AT_FDCWD, cg->base, AT_REMOVEDIR);
+		cg_rmdir(AT_FDCWD, cg->base);
 out:
 	free(name);
 	free(own);
@@ -798,7 +991,7 @@ cgroups_close(struct cgroups *cg)
 			    strcmp(e->d_name, LEAF_SELF) != 0 &&
 			    (cg->owned_base || strcmp(e->d_name, cg->root_name) == 0)) {
 				kill_and_wait(cg->basefd, e->d_name);
-				rmdir_tree(cg->basefd, e->d_name);
+				rmdir_tree_warn(cg->basefd, e->d_name);
 			}
 		if (d)
 			closedir(d);
@@ -809,7 +1002,7 @@ cgroups_close(struct cgroups *cg)
 		if (cg->v1[c])
 			v1_clean(cg, (enum cg_ctrl)c);
 	leave_leaf(cg);
-	if (cg->owned_base && rmdir(cg->base) < 0)
+	if (cg->owned_base && cg_rmdir(AT_FDCWD, cg->base) < 0)
 		log_msg(LOG_WARN, "exit: rmdir %s: %s", cg->base, strerror(errno));
 	cg_free(cg);
 }
@@ -834,7 +1027,7 @@ cgroups_view(const struct cgroups *cg, struct cg_view *v)
 	/* A v2 cgroup's id is its directory's inode number. */
 	if (fstat(cg->basefd, &st) == 0)
 		v->base_id = st.st_ino;
-	if (fstatat(cg->basefd, LEAF_SELF, &st, 0) == 0)
+	if (fstatat(cg->basefd, LEAF_SELF, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		v->self_id = st.st_ino;
 	for (const char *p = cgroups_base(cg); *p; p++)
 		v->base_level += *p == '/';
@@ -900,7 +1093,7 @@ apply_v2(struct cgroups *cg, struct enode *n, const char *rel)
 
 	if (!keys)
 		return;
-	if ((fd = openat(cg->basefd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((fd = cg_open(cg->basefd, rel, O_RDONLY | O_DIRECTORY)) < 0)
 		return;
 	done = cg_write_v2(fd, r, keys, why, sizeof(why));
 	close(fd);
@@ -919,7 +1112,7 @@ apply_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, const char *dir)
 	char why[256];
 	int fd;
 
-	if (!keys || (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if (!keys || (fd = cg_open(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY)) < 0)
 		return;
 	done = cg_write_v1(fd, c, r, keys, why, sizeof(why));
 	close(fd);
@@ -941,13 +1134,12 @@ make_dir(struct cgroups *cg, struct enode *n, int *fdp, char *msg,
 	const char *rel = enode_path(n);
 	int fd;
 
-	if (mkdirat(cg->basefd, rel, 0755) < 0 && errno != EEXIST) {
+	if (cg_mkdir(cg->basefd, rel) < 0 && errno != EEXIST) {
 		snprintf(msg, msglen, "cgroup %s/%s: mkdir: %s", cg->base, rel,
 		    strerror(errno));
 		return -1;
 	}
-	if ((fd = openat(cg->basefd, rel, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) < 0) {
+	if ((fd = cg_open(cg->basefd, rel, O_RDONLY | O_DIRECTORY)) < 0) {
 		if (errno == ENOTDIR)
 			snprintf(msg, msglen, "cgroup %s/%s: the name \"%s\" is a cgroup interface file there; rename the node",
 			    cg->base, rel, enode_name(n));
@@ -967,6 +1159,25 @@ make_dir(struct cgroups *cg, struct enode *n, int *fdp, char *msg,
 		*fdp = fd;
 	else
 		close(fd);
+	return 0;
+}
+
+/*
+ * Removes n's leaf and every cgroup below it (the worker may have made its
+ * own: a container runtime, a nested supervisor), so that it is made anew
+ * at the next start, empty and never killed. -1 with why.
+ */
+static int
+leaf_remove(struct cgroups *cg, struct enode *n, char *why, size_t whylen)
+{
+	char e[PATH_MAX + 128];
+
+	if (rmdir_tree(cg->basefd, enode_path(n), e, sizeof(e)) < 0) {
+		snprintf(why, whylen, "cgroup %s/%s cannot be removed (%s)",
+		    cg->base, enode_path(n), e);
+		return -1;
+	}
+	enode_set_runtime(n, enode_runtime(n) & ~RT_V2_DIR);
 	return 0;
 }
 
@@ -992,7 +1203,7 @@ make_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, char *msg,
 
 	for (struct enode *a = n; a && k < ARRAY_SIZE(chain); a = enode_parent(a))
 		chain[k++] = a;
-	if (mkdir(cg->v1[c], 0755) < 0 && errno != EEXIST) {
+	if (cg_mkdir(AT_FDCWD, cg->v1[c]) < 0 && errno != EEXIST) {
 		snprintf(msg, msglen, "cgroup v1 %s: mkdir: %s", cg->v1[c],
 		    strerror(errno));
 		return -1;
@@ -1001,7 +1212,7 @@ make_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, char *msg,
 		char *dir = xasprintf("%s/%s", cg->v1[c], enode_path(chain[k]));
 
 		if (!(enode_runtime(chain[k]) & RT_V1_MADE(c))) {
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			if (cg_mkdir(AT_FDCWD, dir) < 0 && errno != EEXIST) {
 				snprintf(msg, msglen, "cgroup v1 %s: mkdir: %s",
 				    dir, strerror(errno));
 				free(dir);
@@ -1031,6 +1242,15 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 	s->nv1 = 0;
 	for (struct enode *a = n; a && k < ARRAY_SIZE(chain); a = enode_parent(a))
 		chain[k++] = a;
+	/* Never born into a killed leaf, which the kernel may kill at once:
+	 * one that could not be removed after its drain is a failed start. */
+	if ((enode_runtime(n) & RT_KILLED) &&
+	    leaf_remove(cg, n, msg, msglen) < 0) {
+		size_t used = strlen(msg);
+
+		snprintf(msg + used, msglen - used, "; it was killed (cgroup.kill), and nothing may start in it");
+		return -1;
+	}
 	/* A paused worker's replacement is not born frozen. */
 	if (enode_runtime(n) & RT_FROZEN)
 		cgroups_freeze(cg, n, false);
@@ -1051,7 +1271,7 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 		if (make_v1(cg, n, c, msg, msglen) < 0)
 			goto fail;
 		procs = xasprintf("%s/%s/cgroup.procs", cg->v1[c], enode_path(n));
-		s->v1fd[s->nv1] = open(procs, O_WRONLY | O_CLOEXEC);
+		s->v1fd[s->nv1] = cg_open(AT_FDCWD, procs, O_WRONLY);
 		free(procs);
 		if (s->v1fd[s->nv1] < 0) {
 			snprintf(msg, msglen, "cgroup v1 %s of %s: %s",
@@ -1060,8 +1280,8 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 		}
 		s->nv1++;
 	}
-	if (s->dirfd < 0 && (s->dirfd = openat(cg->basefd, enode_path(n),
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if (s->dirfd < 0 && (s->dirfd = cg_open(cg->basefd, enode_path(n),
+	    O_RDONLY | O_DIRECTORY)) < 0) {
 		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, enode_path(n),
 		    strerror(errno));
 		/* Removed behind arbord's back: made again at the next start. */
@@ -1081,20 +1301,19 @@ int
 cgroups_check_prepare(struct cgroups *cg, struct enode *n, bool renew,
     struct cg_spawn *s, char *msg, size_t msglen)
 {
-	char path[4096];
+	char path[4096], why[PATH_MAX + 128];
 
 	s->dirfd = -1;
 	s->nv1 = 0;
 	snprintf(path, sizeof(path), "%s/%s", enode_path(n), CHECK_DIR);
-	if (renew && unlinkat(cg->basefd, path, AT_REMOVEDIR) < 0 &&
-	    errno != ENOENT) {
-		snprintf(msg, msglen, "cgroup %s/%s: %s (the previous check's processes are still being killed)",
-		    cg->base, path, strerror(errno));
+	/* With what a check may have nested below its group. */
+	if (renew && rmdir_tree(cg->basefd, path, why, sizeof(why)) < 0) {
+		snprintf(msg, msglen, "cgroup %s: %s (the previous check's processes are still being killed)",
+		    cg->base, why);
 		return -1;
 	}
-	if ((mkdirat(cg->basefd, path, 0755) < 0 && errno != EEXIST) ||
-	    (s->dirfd = openat(cg->basefd, path, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) < 0) {
+	if ((cg_mkdir(cg->basefd, path) < 0 && errno != EEXIST) ||
+	    (s->dirfd = cg_open(cg->basefd, path, O_RDONLY | O_DIRECTORY)) < 0) {
 		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, path,
 		    strerror(errno));
 		return -1;
@@ -1106,7 +1325,7 @@ cgroups_check_prepare(struct cgroups *cg, struct enode *n, bool renew,
 		if (!cg->v1[c] || !(enode_runtime(n) & RT_V1_MADE(c)))
 			continue;
 		procs = xasprintf("%s/%s/cgroup.procs", cg->v1[c], enode_path(n));
-		s->v1fd[s->nv1] = open(procs, O_WRONLY | O_CLOEXEC);
+		s->v1fd[s->nv1] = cg_open(AT_FDCWD, procs, O_WRONLY);
 		free(procs);
 		if (s->v1fd[s->nv1] >= 0)
 			s->nv1++;
@@ -1123,7 +1342,7 @@ cgroups_check_kill(struct cgroups *cg, const struct enode *n)
 
 	snprintf(path, sizeof(path), "%s/%s/cgroup.events", enode_path(n),
 	    CHECK_DIR);
-	if ((fd = openat(cg->basefd, path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = cg_open(cg->basefd, path, O_RDONLY)) < 0)
 		return false;
 	empty = events_empty(fd);
 	close(fd);
@@ -1151,20 +1370,32 @@ cg_spawn_close(struct cg_spawn *s)
 int
 cgroups_drain(struct cgroups *cg, struct enode *n)
 {
-	char path[4096];
-	int fd;
+	char path[4096], name[NAME_MAX + 1], why[2 * PATH_MAX];
+	int fd, leaf;
+	bool nested;
 
 	snprintf(path, sizeof(path), "%s/cgroup.events", enode_path(n));
-	if ((fd = openat(cg->basefd, path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = cg_open(cg->basefd, path, O_RDONLY)) < 0)
 		return -1;
 	if (events_empty(fd)) {
 		close(fd);
+		/* Nothing runs below the leaf; cgroups the worker made there
+		 * go with it (their rmdir cannot wait for a drain). */
+		if ((leaf = cg_open(cg->basefd, enode_path(n),
+		    O_RDONLY | O_DIRECTORY)) < 0)
+			return -1;
+		nested = subdir(leaf, 0, name, sizeof(name));
+		close(leaf);
+		if (nested && leaf_remove(cg, n, why, sizeof(why)) < 0)
+			log_msg(LOG_WARN, "%s: %s", enode_path(n), why);
 		return -1;
 	}
+	/* The leaf's cgroup.kill kills its whole subtree. */
 	snprintf(path, sizeof(path), "%s/cgroup.kill", enode_path(n));
 	if (write_at(cg->basefd, path, "1") < 0)
 		log_msg(LOG_WARN, "%s: cgroup.kill: %s", enode_path(n),
 		    strerror(errno));
+	enode_set_runtime(n, enode_runtime(n) | RT_KILLED);
 	return fd;
 }
 
@@ -1178,22 +1409,19 @@ cgroups_empty(int events_fd)
  * After a cgroup.kill the leaf is made anew: Linux 6.18 (kill_seq) kills
  * every child later born into a once-killed cgroup with CLONE_INTO_CGROUP,
  * so the replacement would die at once (seen here: each restart SIGKILLed
- * within 20 us). The leaf is empty now; its limits are written again.
+ * within 20 us). The leaf and all below it are empty now (populated 0 of
+ * the leaf counts its descendants); they go depth first, and the limits
+ * are written again into the new leaf. Should that fail, RT_KILLED stays,
+ * and cgroups_prepare tries again and refuses the start.
  */
 void
 cgroups_renew(struct cgroups *cg, struct enode *n)
 {
-	char path[4096];
+	char why[2 * PATH_MAX];
 
-	/* A health check's group goes first (a killed leaf is empty). */
-	snprintf(path, sizeof(path), "%s/%s", enode_path(n), CHECK_DIR);
-	(void)unlinkat(cg->basefd, path, AT_REMOVEDIR);
-	if (unlinkat(cg->basefd, enode_path(n), AT_REMOVEDIR) < 0) {
-		log_msg(LOG_WARN, "cgroup %s/%s: rmdir: %s", cg->base,
-		    enode_path(n), strerror(errno));
-		return;
-	}
-	enode_set_runtime(n, enode_runtime(n) & ~RT_V2_DIR);
+	if (leaf_remove(cg, n, why, sizeof(why)) < 0)
+		log_msg(LOG_WARN, "%s: %s; it is removed before the next start",
+		    enode_path(n), why);
 }
 
 void
@@ -1202,12 +1430,12 @@ cgroups_removed(struct cgroups *cg, const struct enode *n)
 	if (!cg)
 		return;
 	if (enode_runtime(n) & RT_MADE)
-		rmdir_tree(cg->basefd, enode_path(n));
+		rmdir_tree_warn(cg->basefd, enode_path(n));
 	for (int c = 0; c < CTRL_N; c++)
 		if (cg->v1[c] && (enode_runtime(n) & RT_V1_MADE(c))) {
 			char *dir = xasprintf("%s/%s", cg->v1[c], enode_path(n));
 
-			rmdir_tree(AT_FDCWD, dir);
+			rmdir_tree_warn(AT_FDCWD, dir);
 			free(dir);
 		}
 }

@@ -437,3 +437,92 @@ CONF
 	rm -f "$T/tick"
 	wait_for "the replacement ticks" test -s "$T/tick"
 }
+
+# nested_worker NAME: $T/NAME.sh, a worker that, at its first start, makes
+# cgroups of its own below its leaf (found from /proc/self/cgroup) as a
+# container runtime or a nested supervisor does: a/b/c and an empty e,
+# with a sleep moved into a and one into a/b/c, one left in the leaf, and
+# whatever $T/NAME.extra says; then it waits for $T/go and exits 1. Later
+# starts say so in $T/NAME.starts (the leaf each was born in) and sleep.
+nested_worker() {
+	cat >"$T/$1.sh" <<SH
+cg=$CGMOUNT\$(sed -n 's/^0:://p' /proc/self/cgroup)
+if [ -e "$T/$1.leaf" ]; then echo "\$cg" >> "$T/$1.starts"; exec sleep 1000; fi
+mkdir -p "\$cg/a/b/c" "\$cg/e" || exit 2
+sleep 1001 & echo \$! > "\$cg/a/cgroup.procs" && echo \$! >> "$T/$1.esc"
+sleep 1002 & echo \$! > "\$cg/a/b/c/cgroup.procs" && echo \$! >> "$T/$1.esc"
+sleep 1003 & echo \$! >> "$T/$1.esc"
+[ -e "$T/$1.extra" ] && . "$T/$1.extra"
+echo "\$cg" > "$T/$1.leaf"
+while [ ! -e "$T/go" ]; do sleep 0.02; done
+exit 1
+SH
+}
+
+test_nested_cgroups_of_a_worker_go_with_it_and_it_restarts() {
+	need_cgroups || return $?
+	nested_worker nest
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "nest"; command = ["/bin/sh", "$T/nest.sh"]; },
+  { name = "steady"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "nested cgroups made" test -s "$T/nest.leaf" || return 1
+	local p steady leaf e
+	p=$(pid_of root/nest) steady=$(pid_of root/steady) leaf=$(cat "$T/nest.leaf")
+	assert_eq "the worker's leaf" "$(cgbase)/root/nest" "$leaf" || return 1
+	assert_eq "where the three sleeps are" "$leaf/a $leaf/a/b/c $leaf" \
+	    "$(for e in $(cat "$T/nest.esc"); do echo "$CGMOUNT$(sed -n 's/^0:://p' /proc/"$e"/cgroup)"; done | xargs)" || return 1
+	touch "$T/go"
+	wait_for "a restart, or the tree giving up" eval "test -s $T/nest.starts || ! kill -0 $ARBORD_PID" || return 1
+	alive "$ARBORD_PID" || fail "arbord exited (the tree gave up)" || return 1
+	wait_for "root/nest running again" is_running_new root/nest "$p" || return 1
+	for e in $(cat "$T/nest.esc"); do
+		gone "$e" || fail "sleep $e of the nested cgroups outlived its worker" || return 1
+	done
+	for e in a a/b/c e; do
+		[ ! -e "$leaf/$e" ] || fail "$leaf/$e left after the worker's exit" || return 1
+	done
+	assert_eq "the new start's leaf" "$leaf" "$(cat "$T/nest.starts")" || return 1
+	assert_eq "root/steady's pid" "$steady" "$(pid_of root/steady)" || return 1
+	! log_has "rmdir" || fail "a cgroup was not removed: $(grep rmdir "$T/log")" || return 1
+	stop_arbord || fail "arbord's exit status: $?" || return 1
+	[ ! -e "$(cgbase)" ] || fail "base left after an orderly exit: $(find "$(cgbase)" -type d)"
+}
+
+# A mount on a nested cgroup (a root worker may do that) makes its rmdir
+# fail: nothing may start in the killed leaf; it is a failed start, said,
+# with the usual backoff, and the next start once the mount is gone works.
+test_nested_cgroup_that_cannot_be_removed_is_a_failed_start() {
+	need_cgroups || return $?
+	nested_worker stuck
+	echo "mkdir \"\$cg/m\" && mount -t tmpfs arbor-test \"\$cg/m\" && touch \"\$cg/m/file\"" >"$T/stuck.extra"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 1000; children = (
+  { name = "stuck"; command = ["/bin/sh", "$T/stuck.sh"]; restart_delay = 100; },
+  { name = "steady"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "nested cgroups made" test -s "$T/stuck.leaf" || return 1
+	local p steady leaf rc=0
+	p=$(pid_of root/stuck) steady=$(pid_of root/steady) leaf=$(cat "$T/stuck.leaf")
+	mountpoint -q "$leaf/m" || fail "no mount on $leaf/m" || return 1
+	touch "$T/go"
+	{
+		wait_for "the failed start said" log_has "root/stuck: cannot start: .*$leaf.*m.*busy" &&
+		wait_for "a second failed start" eval '[ "$(grep -c "root/stuck: cannot start" "$T/log")" -ge 2 ]' &&
+		{ [ ! -e "$T/stuck.starts" ] || fail "started in the killed leaf: $(cat "$T/stuck.starts")"; } &&
+		{ [ -e "$leaf/m/file" ] || fail "arbord went into the mount on $leaf/m"; } &&
+		{ alive "$ARBORD_PID" || fail "arbord exited"; } &&
+		assert_eq "root/steady's pid" "$steady" "$(pid_of root/steady)"
+	} || rc=1
+	umount "$leaf/m" 2>/dev/null
+	[ $rc = 0 ] || return 1
+	wait_for "root/stuck running once the mount is gone" is_running_new root/stuck "$p" || return 1
+	assert_eq "its start's leaf" "$leaf" "$(cat "$T/stuck.starts")" || return 1
+	[ ! -e "$leaf/a" ] || fail "$leaf/a left" || return 1
+	stop_arbord
+}
