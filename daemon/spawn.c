@@ -573,7 +573,7 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		if (HAVE_CLONE3_STACK)
 			cgroup_fd = cg->dirfd;
 		else if ((procs_fd = openat(cg->dirfd, "cgroup.procs",
-		    O_WRONLY | O_CLOEXEC)) >= 0)
+		    O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0)
 			join[a.njoin++] = procs_fd;
 		else {
 			*err = errno;

@@ -440,15 +440,15 @@ CONF
 
 # nested_worker NAME: $T/NAME.sh, a worker that, at its first start, makes
 # cgroups of its own below its leaf (found from /proc/self/cgroup) as a
-# container runtime or a nested supervisor does: a/b/c and an empty e,
-# with a sleep moved into a and one into a/b/c, one left in the leaf, and
-# whatever $T/NAME.extra says; then it waits for $T/go and exits 1. Later
+# container runtime or a nested supervisor does: a/b/c, and e with an
+# empty chain 40 deep below it; a sleep moved into a and one into a/b/c,
+# one left in the leaf, and whatever $T/NAME.extra says; then it waits for $T/go and exits 1. Later
 # starts say so in $T/NAME.starts (the leaf each was born in) and sleep.
 nested_worker() {
 	cat >"$T/$1.sh" <<SH
 cg=$CGMOUNT\$(sed -n 's/^0:://p' /proc/self/cgroup)
 if [ -e "$T/$1.leaf" ]; then echo "\$cg" >> "$T/$1.starts"; exec sleep 1000; fi
-mkdir -p "\$cg/a/b/c" "\$cg/e" || exit 2
+mkdir -p "\$cg/a/b/c" "\$cg/e$(printf '/d%.0s' $(seq 40))" || exit 2
 sleep 1001 & echo \$! > "\$cg/a/cgroup.procs" && echo \$! >> "$T/$1.esc"
 sleep 1002 & echo \$! > "\$cg/a/b/c/cgroup.procs" && echo \$! >> "$T/$1.esc"
 sleep 1003 & echo \$! >> "$T/$1.esc"
@@ -498,7 +498,7 @@ CONF
 test_nested_cgroup_that_cannot_be_removed_is_a_failed_start() {
 	need_cgroups || return $?
 	nested_worker stuck
-	echo "mkdir \"\$cg/m\" && mount -t tmpfs arbor-test \"\$cg/m\" && touch \"\$cg/m/file\"" >"$T/stuck.extra"
+	echo "mkdir \"\$cg/m\" && mount -t tmpfs arbor-test \"\$cg/m\" && mkdir \"\$cg/m/keep\"" >"$T/stuck.extra"
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; intensity = 1000; children = (
   { name = "stuck"; command = ["/bin/sh", "$T/stuck.sh"]; restart_delay = 100; },
@@ -515,7 +515,7 @@ CONF
 		wait_for "the failed start said" log_has "root/stuck: cannot start: .*$leaf.*m.*busy" &&
 		wait_for "a second failed start" eval '[ "$(grep -c "root/stuck: cannot start" "$T/log")" -ge 2 ]' &&
 		{ [ ! -e "$T/stuck.starts" ] || fail "started in the killed leaf: $(cat "$T/stuck.starts")"; } &&
-		{ [ -e "$leaf/m/file" ] || fail "arbord went into the mount on $leaf/m"; } &&
+		{ [ -d "$leaf/m/keep" ] || fail "arbord went into the mount on $leaf/m"; } &&
 		{ alive "$ARBORD_PID" || fail "arbord exited"; } &&
 		assert_eq "root/steady's pid" "$steady" "$(pid_of root/steady)"
 	} || rc=1
