@@ -526,3 +526,19 @@ CONF
 	[ ! -e "$leaf/a" ] || fail "$leaf/a left" || return 1
 	stop_arbord
 }
+
+# Nothing left running, so nothing to kill: the worker's own cgroups go
+# all the same, and its replacement's leaf holds none of them.
+test_nested_cgroups_of_a_worker_that_left_nothing_running_go_too() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "cg=$CGMOUNT\$(sed -n 's/^0:://p' /proc/self/cgroup); if [ -s $T/leaf ]; then ls \$cg/x > $T/seen 2>&1; exec sleep 1000; fi; mkdir -p \$cg/x/y/z && echo \$cg > $T/leaf; exit 1"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the restart" test -s "$T/seen" || return 1
+	wait_for "root/w running" is_state root/w running || return 1
+	[ ! -e "$(cat "$T/leaf")/x" ] || fail "$(cat "$T/leaf")/x left after the worker's exit" || return 1
+	grep -q "No such file" "$T/seen" || fail "the replacement saw x in its leaf: $(cat "$T/seen")"
+}
