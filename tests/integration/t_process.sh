@@ -167,3 +167,34 @@ CONF
 	kill -CONT "$ARBORD_PID" 2>/dev/null	# never left stopped by the tracer
 	! grep -E '/etc/(passwd|group|nsswitch)|nscd|sss' "$T/strace" >&2 || fail "a spawn looked a user up"
 }
+
+# A "file:" output is opened as the worker's user, never as root: a worker
+# that owns the directory and turns the name into a symlink to a root-only
+# file gets a failed start that names the file, and the root file is left
+# as it was. A file the worker creates is its own, mode 0640 at most.
+test_a_stdout_file_is_opened_as_the_worker() {
+	[ "$(id -u)" = 0 ] || { echo "needs root (user = nobody)"; return 77; }
+	chmod 755 "$T"
+	mkdir "$T/app" && chown nobody "$T/app"
+	printf 'root only\n' >"$T/secret" && chmod 600 "$T/secret"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 100; period = 1; children = (
+  { name = "ok"; command = ["/bin/sleep", "1000"]; },
+  { name = "w"; user = "nobody"; restart_delay = 100; stdout = "file:$T/app/out.log";
+    command = ["/bin/sh", "-c", "echo line from \$(id -u); rm -f $T/app/out.log; ln -s $T/secret $T/app/out.log; exit 1"]; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the symlinked file refused" log_has "root/w: cannot start: opening its stdout file $T/app/out.log: Too many levels of symbolic links" || return 1
+	assert_eq "the root file" "root only" "$(cat "$T/secret")" || return 1
+	assert_eq "the root file's owner and mode" "root 600" "$(stat -c '%U %a' "$T/secret")" || return 1
+	ctl stop root/w >/dev/null
+	rm -f "$T/app/out.log"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w2"; user = "nobody"; stdout = "file:$T/app/new.log";
+    command = ["/bin/sh", "-c", "echo hello; exec sleep 1000"]; } ); };
+CONF
+	ctl reload >/dev/null || return 1
+	wait_for "the new file written" grep -q hello "$T/app/new.log" || return 1
+	assert_eq "the new file's owner and mode" "nobody 640" "$(stat -c '%U %a' "$T/app/new.log")"
+}
