@@ -198,3 +198,24 @@ CONF
 	wait_for "the new file written" grep -q hello "$T/app/new.log" || return 1
 	assert_eq "the new file's owner and mode" "nobody 640" "$(stat -c '%U %a' "$T/app/new.log")"
 }
+
+# Workers spawned while arbord's output thread rotates and compresses a
+# chatty worker's log get none of its files: each start of a crash loop
+# lists its fds while the log next to it rotates many times a second.
+test_workers_spawned_during_rotations_get_no_log_file() {
+	conf tree <<CONF
+daemon = { log_dir = "$T/logs"; log_max_bytes = 65536; log_keep = 2; };
+tree = { strategy = "one_for_one"; intensity = 10000; period = 1; children = (
+  { name = "spew"; command = ["/usr/bin/yes", "a line to rotate, over and over, for the compressor"]; },
+  { name = "w"; restart_delay = 10; stdout = "file:$T/fds.out";
+    command = ["/bin/sh", "-c", "ls -l /proc/self/fd/ | grep -c -- '->' ; ls -l /proc/self/fd/ | grep -o '/[^ ]*logs/[^ ]*' ; exit 1"]; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "rotations" test -e "$T/logs/root/spew/current.2.gz" || return 1
+	# fds of ls: 0, 1, 2 and the directory it reads.
+	starts() { [ "$(grep -c '^[0-9]' "$T/fds.out")" -ge 25 ]; }
+	wait_for "25 starts" starts || return 1
+	local leaked=$(grep -- '/logs/' "$T/fds.out" | sort | uniq -c)
+	[ -z "$leaked" ] || fail "workers inherited log files: $leaked" || return 1
+	assert_eq "fd counts seen" 4 "$(grep '^[0-9]' "$T/fds.out" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+}
