@@ -64,7 +64,8 @@ extern char **environ;
 enum step {
 	STEP_UNSHARE, STEP_CGROUP, STEP_SETSID, STEP_PDEATHSIG, STEP_RLIMIT,
 	STEP_CHDIR, STEP_STDIO, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
-	STEP_NO_NEW_PRIVS, STEP_SIGMASK, STEP_EXECVE,
+	STEP_NO_NEW_PRIVS, STEP_SIGMASK, STEP_STDOUT_FILE, STEP_STDERR_FILE,
+	STEP_EXECVE,
 };
 
 static const char *const step_names[] = {
@@ -75,7 +76,10 @@ static const char *const step_names[] = {
 	[STEP_STDIO] = "dup2", [STEP_SETGROUPS] = "setgroups",
 	[STEP_SETGID] = "setgid", [STEP_SETUID] = "setuid",
 	[STEP_NO_NEW_PRIVS] = "prctl(NO_NEW_PRIVS)",
-	[STEP_SIGMASK] = "sigprocmask", [STEP_EXECVE] = "execve",
+	[STEP_SIGMASK] = "sigprocmask",
+	[STEP_STDOUT_FILE] = "opening its stdout file",
+	[STEP_STDERR_FILE] = "opening its stderr file",
+	[STEP_EXECVE] = "execve",
 };
 
 struct child_failure {
@@ -99,6 +103,8 @@ struct child_args {
 	const struct spec_rlimit *rlimits;
 	size_t nrlimits;
 	int stdin_fd, stdout_fd, stderr_fd;	/* -1: inherit */
+	/* "file:" outputs, opened by the child as the worker's user. */
+	const char *stdout_path, *stderr_path;
 	int errpipe;
 	pid_t parent;
 	bool shares_files;	/* CLONE_FILES: unshare before any fd change */
@@ -186,6 +192,33 @@ child_fail(const struct child_args *a, enum step step)
 	child_exit();
 }
 
+/*
+ * A "file:" output, opened after the worker's credentials are taken: the
+ * file is the worker's to write, never root's (a worker that owns the
+ * directory could otherwise point the name at any file and have root
+ * append to it). The last component is never a symlink; a FIFO does not
+ * block the open. 0 or -1 with errno.
+ */
+static int
+child_open_output(const char *path, int to)
+{
+	int fd;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -1;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+	    dup2(fd, to) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int
 child_main(void *arg)
 {
@@ -241,6 +274,10 @@ child_main(void *arg)
 	 * After the credentials change: the kernel clears the parent-death
 	 * signal whenever the effective uid or gid changes.
 	 */
+	if (child_open_output(a->stdout_path, 1) < 0)
+		child_fail(a, STEP_STDOUT_FILE);
+	if (child_open_output(a->stderr_path, 2) < 0)
+		child_fail(a, STEP_STDERR_FILE);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		child_fail(a, STEP_PDEATHSIG);
 	if (getppid() != a->parent)	/* arbord died before PDEATHSIG */
@@ -257,6 +294,14 @@ child_main(void *arg)
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		child_fail(a, STEP_SIGMASK);
+	/*
+	 * Only 0, 1 and 2 reach the program. A fd another thread of arbord
+	 * opened without O_CLOEXEC (a library's, say) would otherwise be
+	 * inherited by every worker spawned while it is open; the table is
+	 * the child's own by now. A kernel before 5.11 refuses the flag:
+	 * there the fds' own O_CLOEXEC is all there is.
+	 */
+	(void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	execve(a->argv[0], a->argv, a->envp);
 	child_fail(a, STEP_EXECVE);
 }
@@ -314,16 +359,6 @@ build_env(const struct enode *n, const char *notify_socket)
 	return envp;
 }
 
-static int
-open_output(const struct spec_stdio *s, int devnull)
-{
-	if (s->kind == STDIO_INHERIT || s->kind == STDIO_LOG)
-		return -1;
-	if (s->kind == STDIO_NULL)
-		return devnull;
-	return open_noblock(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0644);
-}
 
 /*
  * The ids resolved when the config was loaded (never a lookup here, in the
@@ -366,34 +401,25 @@ child_stack_ready(int *err, char *msg, size_t msglen)
 }
 
 /*
- * stdout and stderr per the spec (a captured one is its pipe from
- * capture, a "log" one without it arbord's own); -1 with msg when a file
- * cannot open.
+ * stdout and stderr per the spec: a captured one is its pipe from capture,
+ * a "log" one without it arbord's own, a "file:" one a path the child
+ * opens once it is the worker's user.
  */
-static int
+static void
 open_stdio(const struct spec_worker *w, struct child_args *a, int devnull,
-    const int capture[2], int *err, char *msg, size_t msglen)
+    const int capture[2])
 {
-	const struct {
-		const char *name;
-		const struct spec_stdio *spec;
-		int *fd;
-	} outs[] = {
-		{ "stdout", &w->out, &a->stdout_fd },
-		{ "stderr", &w->err, &a->stderr_fd },
-	};
+	const struct spec_stdio *outs[] = { &w->out, &w->err };
+	int *fds[] = { &a->stdout_fd, &a->stderr_fd };
+	const char **paths[] = { &a->stdout_path, &a->stderr_path };
 
 	for (size_t i = 0; i < ARRAY_SIZE(outs); i++)
-		if (outs[i].spec->kind == STDIO_LOG)
-			*outs[i].fd = capture[i];
-		else if ((*outs[i].fd = open_output(outs[i].spec, devnull)) < 0 &&
-		    outs[i].spec->kind == STDIO_FILE) {
-			*err = errno;
-			snprintf(msg, msglen, "%s %s: %s", outs[i].name,
-			    outs[i].spec->path, strerror(*err));
-			return -1;
-		}
-	return 0;
+		if (outs[i]->kind == STDIO_LOG)
+			*fds[i] = capture[i];
+		else if (outs[i]->kind == STDIO_NULL)
+			*fds[i] = devnull;
+		else if (outs[i]->kind == STDIO_FILE)
+			*paths[i] = outs[i]->path;
 }
 
 #ifndef CLONE_INTO_CGROUP
@@ -497,7 +523,10 @@ clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
 		*err = f.err;
 		snprintf(msg, msglen, "%s %s: %s",
 		    f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names)
-		    ? step_names[f.step] : "?", a->argv[0], strerror(f.err));
+		    ? step_names[f.step] : "?",
+		    f.step == STEP_STDOUT_FILE ? a->stdout_path :
+		    f.step == STEP_STDERR_FILE ? a->stderr_path : a->argv[0],
+		    strerror(f.err));
 		/* It has exited already; this reaps it without waiting. */
 		waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED | __WALL);
 		close(*pidfd);
@@ -559,8 +588,8 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 	}
 	if (check)
 		a.stdout_fd = a.stderr_fd = out_fd;
-	else if (open_stdio(w, &a, devnull, capture, err, msg, msglen) < 0)
-		goto out;
+	else
+		open_stdio(w, &a, devnull, capture);
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		*err = errno;
 		snprintf(msg, msglen, "pipe: %s", strerror(*err));

@@ -167,3 +167,55 @@ CONF
 	kill -CONT "$ARBORD_PID" 2>/dev/null	# never left stopped by the tracer
 	! grep -E '/etc/(passwd|group|nsswitch)|nscd|sss' "$T/strace" >&2 || fail "a spawn looked a user up"
 }
+
+# A "file:" output is opened as the worker's user, never as root: a worker
+# that owns the directory and turns the name into a symlink to a root-only
+# file gets a failed start that names the file, and the root file is left
+# as it was. A file the worker creates is its own, mode 0640 at most.
+test_a_stdout_file_is_opened_as_the_worker() {
+	[ "$(id -u)" = 0 ] || { echo "needs root (user = nobody)"; return 77; }
+	chmod 755 "$T"
+	mkdir "$T/app" && chown nobody "$T/app"
+	printf 'root only\n' >"$T/secret" && chmod 600 "$T/secret"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 100; period = 1; children = (
+  { name = "ok"; command = ["/bin/sleep", "1000"]; },
+  { name = "w"; user = "nobody"; restart_delay = 100; stdout = "file:$T/app/out.log";
+    command = ["/bin/sh", "-c", "echo line from \$(id -u); rm -f $T/app/out.log; ln -s $T/secret $T/app/out.log; exit 1"]; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the symlinked file refused" log_has "root/w: cannot start: opening its stdout file $T/app/out.log: Too many levels of symbolic links" || return 1
+	assert_eq "the root file" "root only" "$(cat "$T/secret")" || return 1
+	assert_eq "the root file's owner and mode" "root 600" "$(stat -c '%U %a' "$T/secret")" || return 1
+	ctl stop root/w >/dev/null
+	rm -f "$T/app/out.log"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w2"; user = "nobody"; stdout = "file:$T/app/new.log";
+    command = ["/bin/sh", "-c", "echo hello; exec sleep 1000"]; } ); };
+CONF
+	ctl reload >/dev/null || return 1
+	wait_for "the new file written" grep -q hello "$T/app/new.log" || return 1
+	assert_eq "the new file's owner and mode" "nobody 640" "$(stat -c '%U %a' "$T/app/new.log")"
+}
+
+# Workers spawned while arbord's output thread rotates and compresses a
+# chatty worker's log get none of its files: each start of a crash loop
+# lists its fds while the log next to it rotates many times a second.
+test_workers_spawned_during_rotations_get_no_log_file() {
+	conf tree <<CONF
+daemon = { log_dir = "$T/logs"; log_max_bytes = 65536; log_keep = 2; };
+tree = { strategy = "one_for_one"; intensity = 10000; period = 1; children = (
+  { name = "spew"; command = ["/usr/bin/yes", "a line to rotate, over and over, for the compressor"]; },
+  { name = "w"; restart_delay = 10; stdout = "file:$T/fds.out";
+    command = ["/bin/sh", "-c", "ls -l /proc/self/fd/ | grep -c -- '->' ; ls -l /proc/self/fd/ | grep -o '/[^ ]*logs/[^ ]*' ; exit 1"]; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "rotations" test -e "$T/logs/root/spew/current.2.gz" || return 1
+	# fds of ls: 0, 1, 2 and the directory it reads.
+	starts() { [ "$(grep -c '^[0-9]' "$T/fds.out")" -ge 25 ]; }
+	wait_for "25 starts" starts || return 1
+	local leaked=$(grep -- '/logs/' "$T/fds.out" | sort | uniq -c)
+	[ -z "$leaked" ] || fail "workers inherited log files: $leaked" || return 1
+	assert_eq "fd counts seen" 4 "$(grep '^[0-9]' "$T/fds.out" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+}
