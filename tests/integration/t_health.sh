@@ -238,3 +238,53 @@ SH
 	*) fail "the check's cgroup: ${seen[4]:-none}" || return 1 ;;
 	esac
 }
+
+# storm_conf NAME CHAOS1 CHAOS2 JAM DEAD: the misbehaving servers, and 12
+# workers whose http checks (at random intervals and timeouts) go to them
+# or to a port nobody listens on.
+storm_conf() {
+	local i port kids=""
+	for ((i = 0; i < 12; i++)); do
+		case $((RANDOM % 5)) in
+		0) port=$2 ;; 1) port=$3 ;; 2 | 3) port=$4 ;; *) port=$5 ;;
+		esac
+		kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"];
+		    health = { http = \"http://127.0.0.1:$port/$RANDOM\";
+		    interval = $((50 + RANDOM % 251)); timeout = $((40 + RANDOM % 961)); failures = 1000; }; },"
+	done
+	health_conf "$1" '' "{ name = \"chaos1\"; command = [\"/usr/bin/python3\", \"$SERVER\", \"chaos\", \"$2\"]; },
+	  { name = \"chaos2\"; command = [\"/usr/bin/python3\", \"$SERVER\", \"chaos\", \"$3\"]; },
+	  { name = \"jam\"; command = [\"/usr/bin/python3\", \"$SERVER\", \"jam\", \"$4\"]; },
+	  ${kids%,}"
+}
+
+test_a_reload_storm_of_http_checks_against_misbehaving_servers() {
+	# Each reload restarts the workers whose check changed: their checks
+	# are cancelled midway, in every state of a transfer, while others
+	# start, end and time out in the same batches of the checks thread.
+	# A check cancelled while it connects has its socket closed by libcurl
+	# before libcurl says so; fdholder.py keeps that socket open meanwhile,
+	# as arbord's own children do between their clone and their execve,
+	# and the jam server makes it ready within 3 s.
+	local p1 p2 jam dead end
+	p1=$(free_port)
+	p2=$(free_port)
+	jam=$(free_port)
+	dead=$(free_port)
+	storm_conf a "$p1" "$p2" "$jam" "$dead"
+	start_arbord "$T/a.conf"
+	python3 "$HELPERS/fdholder.py" "$ARBORD_PID" "$jam" 3.5 "$T/held" &
+	end=$(($(now_us) + 5000000))
+	while [ "$(now_us)" -lt "$end" ]; do
+		storm_conf a "$p1" "$p2" "$jam" "$dead"
+		ctl reload >/dev/null || fail "reload refused" || return 1
+		sleep 0.5
+	done
+	# What the held sockets do once they connect or are refused.
+	sleep 3.5
+	alive "$ARBORD_PID" || fail "arbord died" || return 1
+	[ "$(cat "$T/held" 2>/dev/null || echo 0)" -gt 0 ] ||
+	    fail "fdholder.py held no socket: the fault was not injected" || return 1
+	assert_eq "workers running" 15 "$(ctl status --json | jq '[.. | objects | select(.state == "running" and .pid)] | length')" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
