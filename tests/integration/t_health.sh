@@ -120,6 +120,33 @@ test_a_hanging_exec_check_is_killed_with_its_group_without_cgroups() {
 	hanging_exec_check 'cgroup = "off";' ''
 }
 
+test_a_check_that_outlives_its_interval_fails_once() {
+	# Killed at its timeout (past its interval): the next check is due at
+	# once, and waits until the killed one's cgroup is empty. It cannot
+	# start before: that is no second failure, which would have made the
+	# worker unhealthy (failures = 2).
+	need_cgroups || return $?
+	cat >"$T/check.sh" <<SH
+#!/bin/sh
+if mkdir "$T/first" 2>/dev/null; then
+	sleep 1000 &
+	exec sleep 1000
+fi
+SH
+	chmod +x "$T/check.sh"
+	health_conf a '' "{ name = \"w\"; command = [\"/bin/sleep\", \"1000\"];
+	    health = { exec = [\"$T/check.sh\"]; interval = 500; timeout = 1000; failures = 2; }; }"
+	start_arbord "$T/a.conf"
+	wait_for "a pass after the failure" sh -c "\"$ARBORCTL\" -s $T/sock events | grep -q '\"event\":\"health\".*\"ok\":true'" || return 1
+	local ev
+	ev=$(events_of root/w health | jq -c 'select(.ok == false)')
+	assert_eq "failure events" 1 "$(echo "$ev" | wc -l)" || return 1
+	assert_eq "the failure" "timed out after 1000 ms, killed" "$(echo "$ev" | jq -r .detail)" || return 1
+	assert_eq "exits" "" "$(events_of root/w exit)" || return 1
+	assert_eq "failures_total" 1 "$(json root/w .health.failures_total)" || return 1
+	assert_eq "the worker" running "$(state_of root/w)"
+}
+
 test_start_period_failures_do_not_count() {
 	health_conf a '' '{ name = "w"; command = ["/bin/sleep", "1000"]; restart = "temporary";
 	    health = { exec = ["/bin/false"]; interval = 100; failures = 1; start_period = 1500; }; }'
