@@ -535,6 +535,7 @@ health_begin(struct health *h, struct enode *n, uint64_t now)
 	hn->started = false;
 	hn->began = 0;
 	hn->retry_ms = START_RETRY_MS;
+	hn->held_since = 0;
 	if (w->health.kind == HEALTH_NONE)
 		return;
 	/* A ready = "health" worker is checked at once; others first after

@@ -294,10 +294,10 @@ test_a_reload_storm_of_http_checks_against_misbehaving_servers() {
 	# as arbord's own children do between their clone and their execve,
 	# and the jam server makes it ready within 3 s.
 	local p1 p2 jam dead end
-	p1=$(free_port)
-	p2=$(free_port)
-	jam=$(free_port)
-	dead=$(free_port)
+	read -r p1 p2 jam dead < <(python3 -c 'import socket
+s = [socket.socket() for _ in range(4)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
 	storm_conf a "$p1" "$p2" "$jam" "$dead"
 	start_arbord "$T/a.conf"
 	python3 "$HELPERS/fdholder.py" "$ARBORD_PID" "$jam" 3.5 "$T/held" &
