@@ -16,9 +16,10 @@
       answers after a delay (200 or 503), stops halfway through its
       headers, trickles a body, or never answers.
   checkserver.py jam PORT
-      for 0.6 s in each 1.2 s, listens with its queue full (connects hang:
+      for 0.5 s in each 1.5 s, listens with its queue full (connects hang:
       their SYNs are dropped); for the rest, nothing listens (they are
-      refused). A connect that hangs is refused within 3 s.
+      refused). A connect that hangs is refused at its SYN's first
+      retransmission, a second later.
 """
 import http.server
 import os
@@ -152,10 +153,10 @@ def jam(port):
         s.listen(0)
         # The queue holds one connection: this one fills it.
         filler = socket.create_connection(("127.0.0.1", port))
-        time.sleep(0.6)
+        time.sleep(0.5)
         filler.close()
         s.close()
-        time.sleep(0.6)
+        time.sleep(1.0)
 
 
 def main():
