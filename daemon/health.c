@@ -72,6 +72,11 @@ struct hnode {
 	uint32_t retry_ms;
 	enum health_kind busy;	/* a check under way; HEALTH_NONE: none */
 	bool cg_dirty;		/* its check group was killed: renew it */
+	/* Since when the next exec check waits for the killed one's group
+	 * to empty (0: it does not), and the pace of its tries. */
+	uint64_t held_since;
+	uint32_t held_ms;
+	bool held_said;		/* the wait was logged */
 	struct run *run;	/* exec */
 	size_t slot;		/* in health.slots: names its tcp, http checks */
 	uint32_t net_gen;	/* the tcp or http check under way */
@@ -93,6 +98,10 @@ struct health {
 	size_t nslots;
 	size_t *free_slots;
 	size_t nfree;
+	/* Numbers the tcp and http checks of every hnode, so that a result
+	 * of a freed hnode's is never taken for that of the one that gets
+	 * its slot next. */
+	uint32_t net_gen;
 };
 
 static void finish(struct hnode *, bool ok, const char *detail, int err,
@@ -237,6 +246,37 @@ on_run_exit(void *owner, uint32_t events)
 	run_exited(owner);
 }
 
+/*
+ * The check group of a check killed at its timeout cannot be renewed while
+ * its processes are still dying: the next check, due at once when the
+ * timeout is not shorter than the interval, waits until it is empty, and
+ * is tried again 10 ms later, doubling up to its interval. That is no
+ * failure (the killed check's was counted); it is said once when it lasts
+ * longer than the check's timeout.
+ */
+static void
+hold_back(struct hnode *hn, uint64_t now, const char *msg)
+{
+	const struct spec_health *sh = spec_of(hn);
+
+	hn->busy = HEALTH_NONE;
+	unschedule(hn);
+	if (!hn->held_since) {
+		hn->held_since = now;
+		hn->held_ms = START_RETRY_MS;
+		hn->held_said = false;
+	} else
+		hn->held_ms = hn->held_ms * 2 < sh->interval_ms ?
+		    hn->held_ms * 2 : sh->interval_ms;
+	if (!hn->held_said && now - hn->held_since >=
+	    (uint64_t)sh->timeout_ms * NSEC_PER_MSEC) {
+		hn->held_said = true;
+		log_msg(LOG_WARN, "%s: the next health check waits: %s",
+		    enode_path(hn->node), msg);
+	}
+	schedule(hn, now + (uint64_t)hn->held_ms * NSEC_PER_MSEC);
+}
+
 static void
 start_exec(struct hnode *hn, uint64_t now)
 {
@@ -258,10 +298,14 @@ start_exec(struct hnode *hn, uint64_t now)
 		err = errno;
 		close(p[0]);
 		close(p[1]);
-		finish(hn, false, msg, err, now);
+		if (hn->cg_dirty && err == EBUSY)
+			hold_back(hn, now, msg);
+		else
+			finish(hn, false, msg, err, now);
 		return;
 	}
 	hn->cg_dirty = false;
+	hn->held_since = 0;
 	pid = spawn_check(hn->node, h->devnull, p[1], h->cg ? &cgs : NULL,
 	    &pidfd, &err, msg, sizeof(msg));
 	cg_spawn_close(&cgs);
@@ -320,7 +364,7 @@ net_of(struct health *h)
 static void
 start_net(struct hnode *hn)
 {
-	hn->net_gen++;
+	hn->net_gen = ++hn->h->net_gen;
 	netcheck_begin(net_of(hn->h), net_id(hn), spec_of(hn));
 }
 
@@ -491,6 +535,7 @@ health_begin(struct health *h, struct enode *n, uint64_t now)
 	hn->started = false;
 	hn->began = 0;
 	hn->retry_ms = START_RETRY_MS;
+	hn->held_since = 0;
 	if (w->health.kind == HEALTH_NONE)
 		return;
 	/* A ready = "health" worker is checked at once; others first after

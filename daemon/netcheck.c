@@ -9,9 +9,20 @@
  * a check every second per worker would otherwise pile up TIME_WAIT
  * sockets. No name is ever resolved: the address is an IP literal, and
  * "localhost" is handed to curl as 127.0.0.1 (CURLOPT_RESOLVE).
+ *
+ * A socket of curl's is watched through a duplicate of its descriptor
+ * that this thread owns (struct csock), never through curl's own: libcurl
+ * 7.88 closes a socket that has not connected yet (a check cancelled while
+ * it connects) before its CURL_POLL_REMOVE, and an EPOLL_CTL_DEL on the
+ * closed descriptor fails. Its registration then lived on for as long as
+ * anything else held the socket (a child of arbord's between its clone and
+ * its execve has a copy of every descriptor), and reported its events with
+ * a pointer to the record freed at the remove. Registered on the duplicate,
+ * it ends exactly when this thread removes it.
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -69,12 +81,17 @@ struct xfer {
 	char body[BODY_KEEP];
 	size_t bodylen, bodyread;
 	bool cut;
+	int sockerr;		/* its socket could not be watched: errno */
 	struct xfer *prev, *next;
 };
 
+/* A socket of curl's, as its CURL_POLL_* callbacks name it. */
 struct csock {
 	struct watched w;	/* TAG_CURL */
-	int fd;
+	int fd;			/* curl's descriptor: what it is told */
+	int own;		/* a duplicate: what epoll watches */
+	ino_t ino;		/* the socket's, to see curl's fd reused */
+	struct csock *prev, *next;
 };
 
 #define VEC(T) struct { T *v; size_t len, cap; }
@@ -94,6 +111,8 @@ struct netcheck {
 	CURLM *multi;
 	uint64_t curl_due;
 	struct xfer *xfers;
+	struct csock *csocks;
+	bool sockerrs;		/* some xfer has sockerr set */
 	CURL *pool[POOL_MAX];
 	size_t npool;
 	size_t published;	/* results pushed since its last wake-up */
@@ -181,7 +200,10 @@ publish(struct netcheck *nc, uint64_t id, bool ok, int err, const char *detail)
 {
 	struct nc_result r = { .id = id, .ok = ok, .err = err };
 
-	snprintf(r.detail, sizeof(r.detail), "%s", detail);
+	/* A long URL in a detail is cut off, and says so. */
+	if ((size_t)snprintf(r.detail, sizeof(r.detail), "%s", detail) >=
+	    sizeof(r.detail))
+		memcpy(r.detail + sizeof(r.detail) - 4, "...", 4);
 	pthread_mutex_lock(&nc->mu);
 	VEC_PUSH(nc->res, r);
 	pthread_mutex_unlock(&nc->mu);
@@ -215,6 +237,12 @@ xfer_free(struct netcheck *nc, struct xfer *x)
 	}
 	if (x->easy) {
 		curl_multi_remove_handle(nc->multi, x->easy);
+		/* A handle kept for reuse names nothing of x's, which is freed
+		 * after this batch. */
+		curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+		curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(x->easy, CURLOPT_RESOLVE, NULL);
 		if (nc->npool < POOL_MAX)
 			nc->pool[nc->npool++] = x->easy;
 		else
@@ -434,6 +462,56 @@ curl_done(struct netcheck *nc)
 	}
 }
 
+/* Stops watching cs and closes its duplicate (the socket itself, if curl
+ * closed its descriptor already); freed after the batch. */
+static void
+csock_drop(struct netcheck *nc, struct csock *cs)
+{
+	epoll_ctl(nc->epfd, EPOLL_CTL_DEL, cs->own, NULL);
+	close(cs->own);
+	if (cs->prev)
+		cs->prev->next = cs->next;
+	else
+		nc->csocks = cs->next;
+	if (cs->next)
+		cs->next->prev = cs->prev;
+	bury(nc, &cs->w);
+}
+
+static ino_t
+sock_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) < 0 ? 0 : st.st_ino;
+}
+
+static struct csock *
+csock_new(struct netcheck *nc, int fd, uint32_t events)
+{
+	struct csock *cs = xcalloc(1, sizeof(*cs));
+	struct epoll_event ev = { .events = events, .data.ptr = cs };
+
+	cs->w.tag = TAG_CURL;
+	cs->fd = fd;
+	cs->ino = sock_ino(fd);
+	if ((cs->own = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    epoll_ctl(nc->epfd, EPOLL_CTL_ADD, cs->own, &ev) < 0) {
+		int err = errno;
+
+		if (cs->own >= 0)
+			close(cs->own);
+		free(cs);
+		errno = err;
+		return NULL;
+	}
+	cs->next = nc->csocks;
+	if (nc->csocks)
+		nc->csocks->prev = cs;
+	nc->csocks = cs;
+	return cs;
+}
+
 static int
 on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp,
     void *socketp)
@@ -441,13 +519,12 @@ on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp,
 	struct netcheck *nc = userp;
 	struct csock *cs = socketp;
 	struct epoll_event ev = { 0 };
+	struct xfer *x = NULL;
 
-	(void)e;
 	if (what == CURL_POLL_REMOVE) {
 		if (cs) {
-			epoll_ctl(nc->epfd, EPOLL_CTL_DEL, fd, NULL);
 			curl_multi_assign(nc->multi, fd, NULL);
-			bury(nc, &cs->w);
+			csock_drop(nc, cs);
 		}
 		return 0;
 	}
@@ -455,21 +532,57 @@ on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp,
 		ev.events |= EPOLLIN;
 	if (what & CURL_POLL_OUT)
 		ev.events |= EPOLLOUT;
-	if (!cs) {
-		cs = xcalloc(1, sizeof(*cs));
-		cs->w.tag = TAG_CURL;
-		cs->fd = fd;
+	/*
+	 * curl closed the socket cs was made for without a remove, and its
+	 * descriptor's number is another socket's now: cs goes, and the new
+	 * socket gets a record of its own.
+	 */
+	if (cs && sock_ino(fd) != cs->ino) {
+		curl_multi_assign(nc->multi, fd, NULL);
+		csock_drop(nc, cs);
+		cs = NULL;
+	}
+	if (cs) {
 		ev.data.ptr = cs;
-		if (epoll_ctl(nc->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			free(cs);
-			return -1;
-		}
+		epoll_ctl(nc->epfd, EPOLL_CTL_MOD, cs->own, &ev);
+		return 0;
+	}
+	if ((cs = csock_new(nc, fd, ev.events))) {
 		curl_multi_assign(nc->multi, fd, cs);
 		return 0;
 	}
-	ev.data.ptr = cs;
-	epoll_ctl(nc->epfd, EPOLL_CTL_MOD, fd, &ev);
+	/*
+	 * Not watched (no descriptor left for the duplicate): that transfer
+	 * fails, once curl has returned, with the reason. A -1 here would
+	 * fail every transfer under way.
+	 */
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+	if (x) {
+		x->sockerr = errno ? errno : EIO;
+		nc->sockerrs = true;
+	}
 	return 0;
+}
+
+/* The transfers whose socket could not be watched fail. */
+static void
+fail_unwatched(struct netcheck *nc)
+{
+	char detail[2 * NETCHECK_DETAIL];
+	struct xfer *x, *next;
+
+	if (!nc->sockerrs)
+		return;
+	nc->sockerrs = false;
+	for (x = nc->xfers; x; x = next) {
+		next = x->next;
+		if (!x->sockerr)
+			continue;
+		snprintf(detail, sizeof(detail), "%s: cannot watch its socket: %s",
+		    x->target, strerror(x->sockerr));
+		publish(nc, x->id, false, x->sockerr, detail);
+		xfer_free(nc, x);
+	}
 }
 
 static int
@@ -577,6 +690,7 @@ netcheck_main(void *arg)
 			    0, &running);
 		}
 		curl_done(nc);
+		fail_unwatched(nc);
 		if (nc->published) {
 			nc->published = 0;
 			wake(nc->res_fd);
@@ -647,12 +761,15 @@ netcheck_stop(struct netcheck *nc)
 	pthread_join(nc->thread, NULL);
 	while (nc->xfers)
 		xfer_free(nc, nc->xfers);
-	for (size_t i = 0; i < nc->ngrave; i++)
-		free(nc->grave[i]);
-	free(nc->grave);
 	for (size_t i = 0; i < nc->npool; i++)
 		curl_easy_cleanup(nc->pool[i]);
 	curl_multi_cleanup(nc->multi);
+	/* Sockets curl closed without a remove. */
+	while (nc->csocks)
+		csock_drop(nc, nc->csocks);
+	for (size_t i = 0; i < nc->ngrave; i++)
+		free(nc->grave[i]);
+	free(nc->grave);
 	for (size_t i = 0; i < nc->q.len; i++)
 		free(nc->q.v[i].target);
 	free(nc->q.v);

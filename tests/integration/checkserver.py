@@ -11,9 +11,19 @@
       accepts connections and never answers.
   checkserver.py flood PORT SENTFILE
       answers 200 with a body of 100 MB; writes how many bytes it sent.
+  checkserver.py chaos PORT
+      misbehaves at random on each connection: closes at once, resets,
+      answers after a delay (200 or 503), stops halfway through its
+      headers, trickles a body, or never answers.
+  checkserver.py jam PORT
+      for 0.5 s in each 1.5 s, listens with its queue full (connects hang:
+      their SYNs are dropped); for the rest, nothing listens (they are
+      refused). A connect that hangs is refused at its SYN's first
+      retransmission, a second later.
 """
 import http.server
 import os
+import random
 import socket
 import sys
 import threading
@@ -91,6 +101,64 @@ def flood(port, sentfile):
         threading.Thread(target=serve, args=(c,), daemon=True).start()
 
 
+def chaos(port):
+    s = listener(port)
+    held = []
+
+    def serve(c):
+        way = random.randrange(7)
+        try:
+            if way == 0:
+                c.close()
+                return
+            if way == 1:
+                # SO_LINGER 0: the close is a reset.
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.close()
+                return
+            c.recv(4096)
+            if way == 2:
+                time.sleep(random.random() * 0.5)
+                code = random.choice((200, 503))
+                c.sendall(b"HTTP/1.1 %d X\r\nContent-Length: 3\r\n\r\nok\n"
+                          % code)
+            elif way == 3:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Le")
+                time.sleep(random.random())
+            elif way == 4:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+                for _ in range(20):
+                    c.sendall(b"x")
+                    time.sleep(0.02)
+            elif way == 5:
+                c.sendall(b"garbage\r\n\r\n")
+            else:
+                held.append(c)  # never answered
+                return
+            c.close()
+        except OSError:
+            pass
+
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
+def jam(port):
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen(0)
+        # The queue holds one connection: this one fills it.
+        filler = socket.create_connection(("127.0.0.1", port))
+        time.sleep(0.5)
+        filler.close()
+        s.close()
+        time.sleep(1.0)
+
+
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     if mode == "listen":
@@ -102,6 +170,10 @@ def main():
         mute(port)
     elif mode == "flood":
         flood(port, sys.argv[3])
+    elif mode == "chaos":
+        chaos(port)
+    elif mode == "jam":
+        jam(port)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,33 @@ test_a_hanging_exec_check_is_killed_with_its_group_without_cgroups() {
 	hanging_exec_check 'cgroup = "off";' ''
 }
 
+test_a_check_that_outlives_its_interval_fails_once() {
+	# Killed at its timeout (past its interval): the next check is due at
+	# once, and waits until the killed one's cgroup is empty. It cannot
+	# start before: that is no second failure, which would have made the
+	# worker unhealthy (failures = 2).
+	need_cgroups || return $?
+	cat >"$T/check.sh" <<SH
+#!/bin/sh
+if mkdir "$T/first" 2>/dev/null; then
+	sleep 1000 &
+	exec sleep 1000
+fi
+SH
+	chmod +x "$T/check.sh"
+	health_conf a '' "{ name = \"w\"; command = [\"/bin/sleep\", \"1000\"];
+	    health = { exec = [\"$T/check.sh\"]; interval = 500; timeout = 1000; failures = 2; }; }"
+	start_arbord "$T/a.conf"
+	wait_for "a pass after the failure" sh -c "\"$ARBORCTL\" -s $T/sock events | grep -q '\"event\":\"health\".*\"ok\":true'" || return 1
+	local ev
+	ev=$(events_of root/w health | jq -c 'select(.ok == false)')
+	assert_eq "failure events" 1 "$(echo "$ev" | wc -l)" || return 1
+	assert_eq "the failure" "timed out after 1000 ms, killed" "$(echo "$ev" | jq -r .detail)" || return 1
+	assert_eq "exits" "" "$(events_of root/w exit)" || return 1
+	assert_eq "failures_total" 1 "$(json root/w .health.failures_total)" || return 1
+	assert_eq "the worker" running "$(state_of root/w)"
+}
+
 test_start_period_failures_do_not_count() {
 	health_conf a '' '{ name = "w"; command = ["/bin/sleep", "1000"]; restart = "temporary";
 	    health = { exec = ["/bin/false"]; interval = 100; failures = 1; start_period = 1500; }; }'
@@ -237,4 +264,57 @@ SH
 	*/root/w/health) ;;
 	*) fail "the check's cgroup: ${seen[4]:-none}" || return 1 ;;
 	esac
+}
+
+# storm_conf NAME CHAOS1 CHAOS2 JAM DEAD: the misbehaving servers, and 12
+# workers whose http checks (at random intervals and timeouts) go to them
+# or to a port nobody listens on.
+storm_conf() {
+	local i port kids=""
+	for ((i = 0; i < 12; i++)); do
+		case $((RANDOM % 6)) in
+		0) port=$2 ;; 1) port=$3 ;; 2 | 3 | 4) port=$4 ;; *) port=$5 ;;
+		esac
+		kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"];
+		    health = { http = \"http://127.0.0.1:$port/$RANDOM\";
+		    interval = $((50 + RANDOM % 251)); timeout = $((40 + RANDOM % 961)); failures = 1000; }; },"
+	done
+	health_conf "$1" '' "{ name = \"chaos1\"; command = [\"/usr/bin/python3\", \"$SERVER\", \"chaos\", \"$2\"]; },
+	  { name = \"chaos2\"; command = [\"/usr/bin/python3\", \"$SERVER\", \"chaos\", \"$3\"]; },
+	  { name = \"jam\"; command = [\"/usr/bin/python3\", \"$SERVER\", \"jam\", \"$4\"]; },
+	  ${kids%,}"
+}
+
+test_a_reload_storm_of_http_checks_against_misbehaving_servers() {
+	# Each reload restarts the workers whose check changed: their checks
+	# are cancelled midway, in every state of a transfer, while others
+	# start, end and time out in the same batches of the checks thread.
+	# A check cancelled while it connects has its socket closed by libcurl
+	# before libcurl says so; fdholder.py keeps that socket open meanwhile,
+	# as arbord's own children do between their clone and their execve,
+	# and the jam server makes it ready a second later.
+	local p1 p2 jam dead end fds
+	read -r p1 p2 jam dead < <(python3 -c 'import socket
+s = [socket.socket() for _ in range(4)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+	storm_conf a "$p1" "$p2" "$jam" "$dead"
+	start_arbord "$T/a.conf"
+	fds=$(min_fds "$ARBORD_PID")
+	python3 "$HELPERS/fdholder.py" "$ARBORD_PID" "$jam" 2 "$T/held" &
+	end=$(($(now_us) + 6000000))
+	while [ "$(now_us)" -lt "$end" ]; do
+		storm_conf a "$p1" "$p2" "$jam" "$dead"
+		ctl reload >/dev/null || fail "reload refused" || return 1
+		sleep 0.5
+	done
+	alive "$ARBORD_PID" || fail "arbord died" || return 1
+	[ "$(cat "$T/held" 2>/dev/null || echo 0)" -gt 0 ] ||
+	    fail "fdholder.py held no socket: the fault was not injected" || return 1
+	assert_eq "workers running" 15 "$(ctl status --json | jq '[.. | objects | select(.state == "running" and .pid)] | length')" || return 1
+	# Each socket of curl's is watched through a duplicate: none is left
+	# behind (12 checks under way at most, two descriptors each).
+	[ "$(min_fds "$ARBORD_PID")" -le $((fds + 24)) ] ||
+	    fail "arbord's descriptors: $fds before, $(min_fds "$ARBORD_PID") after" || return 1
+	stop_arbord || fail "arbord's exit: $?"
 }
