@@ -413,3 +413,28 @@ CONF
 	wait_for "the failed start said" log_has "root/w: cannot start: .*No such device or address" || return 1
 	assert_eq "the other worker" running "$(state_of root/ok)"
 }
+
+# arborctl trace -o, run by root, never writes through a symlink or into
+# another user's file (issue 26, 5: "the same for traces").
+test_trace_file_is_never_written_through_a_symlink() {
+	id nobody >/dev/null 2>&1 || { echo "needs the user nobody"; return 77; }
+	chmod 711 "$T"
+	mkdir -m 1777 "$T/pub"
+	printf 'secret\n' >"$T/secret"
+	chmod 600 "$T/secret"
+	run_as_nobody "mkdir $T/pub/n && ln -s $T/secret $T/pub/n/trace.json && touch $T/pub/n/theirs.json" || return 1
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	ctl trace --duration 0.1 -o "$T/pub/n/trace.json" 2>"$T/err1"
+	assert_eq "refused" 1 "$?" || return 1
+	assert_eq "the file behind the symlink" secret "$(cat "$T/secret")" || return 1
+	grep -qx "arborctl: $T/pub/n/trace.json: a symlink, not followed; not written" "$T/err1" ||
+		fail "not said: $(cat "$T/err1")" || return 1
+	ctl trace --duration 0.1 -o "$T/pub/n/theirs.json" 2>"$T/err2"
+	assert_eq "refused" 1 "$?" || return 1
+	[ ! -s "$T/pub/n/theirs.json" ] || fail "another user's file written" || return 1
+	ctl trace --duration 0.1 -o "$T/mine.json" || return 1
+	jq -e .traceEvents "$T/mine.json" >/dev/null || fail "no trace in a file of one's own"
+}
