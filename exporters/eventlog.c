@@ -51,8 +51,8 @@ reopen(struct eventlog *l)
 		return true;
 	if (mono_ns() < l->retry_at)
 		return false;
-	/* The directory is made (0755, as log_dir's are) and checked once,
-	 * and held: a symlink planted later cannot move the files. */
+	/* The directory is made (0755, as log_dir's are), checked and held:
+	 * a symlink planted later cannot move the files. */
 	if (l->dirfd < 0 && (l->dirfd = dir_open_safe(AT_FDCWD, l->dir, true,
 	    0755, why, sizeof(why))) < 0) {
 		failed(l, "directory", why);
@@ -61,6 +61,10 @@ reopen(struct eventlog *l)
 	l->fd = file_append_at(l->dirfd, l->name, 0640);
 	if (l->fd < 0) {
 		failed(l, "open", strerror(errno));
+		/* The next try walks the path again: the directory may have
+		 * been removed (and is then made anew). */
+		close(l->dirfd);
+		l->dirfd = -1;
 		return false;
 	}
 	l->size = fstat(l->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
