@@ -13,6 +13,16 @@
  * Modes are explicit: what arbord creates gets the mode it asks for
  * exactly (fchmod after the create, so the umask cannot widen or narrow
  * it), and a rotated file gets the mode of the live file it was.
+ *
+ * A directory fd stays its caller's: none of these calls closes or keeps
+ * it. Work handed to another thread (a compressor) takes a dup of its own,
+ * so that the fd cannot be closed, or reused for another file, under it.
+ *
+ * For a worker's log, say: dir_open_safe(AT_FDCWD, log_dir, true, 0755)
+ * once, then dir_open_safe(that fd, "root/api/web", true, 0755) for the
+ * worker's directory, file_append_at(its fd, "current", 0640); at a
+ * rotation renameat "current" to "current.rotated" and hand rotate_at(its
+ * fd, "current.rotated", "current", log_keep) a dup of the fd.
  */
 #ifndef ARBOR_ROTATE_H
 #define ARBOR_ROTATE_H
