@@ -330,18 +330,22 @@ rotate_at(int dirfd, const char *src, const char *name, uint32_t keep)
 		err = errno;
 	free(plain);
 	free(gz);
-	/* Plain files an earlier full disk left: compressed now if there is
-	 * room, until the first that fails. */
+	/* A plain file an earlier full disk left is compressed now that
+	 * there is room: one a rotation, so that a rotation costs two
+	 * compressions at most (the event log's runs on the observability
+	 * thread, which must not stall). */
 	for (uint32_t i = 2; !err && i <= keep; i++) {
-		bool failed;
+		bool found;
 
 		plain = xasprintf("%s.%u", name, i);
 		gz = xasprintf("%s.%u.gz", name, i);
-		failed = fstatat(dirfd, plain, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && gzip_file_at(dirfd, plain, gz) != 0;
+		found = fstatat(dirfd, plain, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode);
+		if (found)
+			gzip_file_at(dirfd, plain, gz);
 		free(plain);
 		free(gz);
-		if (failed)
+		if (found)
 			break;
 	}
 	return err;

@@ -79,8 +79,8 @@ int gzip_file_at(int dirfd, const char *src, const char *dst);
  * is removed. src is then compressed into name.1.gz. When that fails (a
  * full disk), src is kept uncompressed as name.1, so that nothing which
  * reached the disk is lost: a slot holds name.i.gz or, after such a
- * failure, name.i, and moves up the same way; every later rotation tries
- * again to compress the plain ones. keep == 0: src is removed.
+ * failure, name.i, and moves up the same way; each later rotation tries
+ * again to compress one of them, the newest. keep == 0: src is removed.
  *
  * Returns 0, or the errno of the compression of src that failed (src is
  * then name.1). Should even renaming src to name.1 fail, src stays under

@@ -248,6 +248,25 @@ a_failed_compression_keeps_the_file_until_a_later_one(void **state)
 	assert_string_equal(buf, "more\n");
 }
 
+/* Each rotation compresses one plain file left behind, the newest. */
+static void
+plain_files_are_compressed_one_a_rotation(void **state)
+{
+	(void)state;
+	put("pl.1", "older\n", 0640);
+	put("pl.2", "oldest\n", 0640);
+	put("pl.rotated", "new\n", 0640);
+	assert_int_equal(rotate_at(topfd, "pl.rotated", "pl", 5), 0);
+	assert_true(exists(topfd, "pl.1.gz"));
+	assert_true(exists(topfd, "pl.2.gz"));
+	assert_false(exists(topfd, "pl.2"));
+	assert_true(exists(topfd, "pl.3"));
+	put("pl.rotated", "newer\n", 0640);
+	assert_int_equal(rotate_at(topfd, "pl.rotated", "pl", 5), 0);
+	assert_false(exists(topfd, "pl.4"));
+	assert_true(exists(topfd, "pl.4.gz"));
+}
+
 int
 main(void)
 {
@@ -257,6 +276,7 @@ main(void)
 		cmocka_unit_test(appends_only_to_a_plain_file_of_its_own),
 		cmocka_unit_test(gzip_keeps_the_mode_and_never_writes_through_a_planted_temp),
 		cmocka_unit_test(a_failed_compression_keeps_the_file_until_a_later_one),
+		cmocka_unit_test(plain_files_are_compressed_one_a_rotation),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
