@@ -97,8 +97,10 @@ dir_trusted(int fd, const char *path, int len, bool last, char *why,
 		errno = EPERM;
 		return false;
 	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-	    (last || !(st.st_mode & S_ISVTX))) {
+	/* Group root may write, as config/config.c allows for the config
+	 * file: only root is in it. */
+	if (((st.st_mode & S_IWOTH) || ((st.st_mode & S_IWGRP) &&
+	    st.st_gid != 0)) && (last || !(st.st_mode & S_ISVTX))) {
 		snprintf(why, whylen, "%.*s: writable by %s (mode %04o)", len,
 		    path, st.st_mode & S_IWOTH ? "others" : "its group",
 		    (unsigned)(st.st_mode & 07777));

@@ -44,9 +44,10 @@
  * component is made with mkdirat and given mode exactly.
  *
  * Each directory opened must be owned by root or by arbord's own user.
- * The last one (where files will be made) must not be writable by group
- * or others; one on the way may be only when it is sticky (as /tmp is),
- * since then no one else can rename or remove what root owns in it. A
+ * The last one (where files will be made) must not be writable by others
+ * or by a group other than root's (as for the config file); one on the
+ * way may be only when it is sticky (as /tmp is), since then no one else
+ * can rename or remove what root owns in it. A
  * directory that fails these checks is refused with EPERM; a symlink
  * anywhere on the way fails with ELOOP or ENOTDIR.
  */

@@ -141,6 +141,19 @@ symlinks_and_others_directories_are_refused(void **state)
 	    sizeof(why)), -1);
 	assert_int_equal(errno, EPERM);
 	assert_non_null(strstr(why, "pub: writable by others (mode 0777)"));
+	/* Group root's may write; another group may not. */
+	if (geteuid() == 0) {
+		assert_int_equal(fchmodat(topfd, "pub", 0775, 0), 0);
+		assert_int_equal(fchownat(topfd, "pub", 0, 0, 0), 0);
+		fd = dir_open_safe(AT_FDCWD, path, false, 0755, NULL, 0);
+		assert_true(fd >= 0);
+		close(fd);
+		assert_int_equal(fchownat(topfd, "pub", 0, 65534, 0), 0);
+		assert_int_equal(dir_open_safe(AT_FDCWD, path, false, 0755, why,
+		    sizeof(why)), -1);
+		assert_non_null(strstr(why, "pub: writable by its group (mode 0775)"));
+		assert_int_equal(fchmodat(topfd, "pub", 0777, 0), 0);
+	}
 	snprintf(path, sizeof(path), "%s/pub/mine", top);
 	assert_int_equal(dir_open_safe(AT_FDCWD, path, true, 0755, NULL, 0), -1);
 	assert_int_equal(fchmodat(topfd, "pub", 01777, 0), 0);
