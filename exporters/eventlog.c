@@ -27,6 +27,7 @@ struct eventlog {
 	uint64_t size;
 	bool failing;		/* said once; said again when it works */
 	uint64_t retry_at;
+	uint64_t rotate_retry_at; /* a failed rotation is tried again then */
 	uint64_t dropped;
 };
 
@@ -80,8 +81,9 @@ take_full(struct eventlog *l)
 		return 0;
 	if (errno != EEXIST)
 		return errno;
-	if (rotate_at(l->dirfd, l->rotated, l->name, l->keep) != 0)
-		return EEXIST;
+	/* A file an earlier rotation could not even keep as name.1: into
+	 * the rotation first (plain, should it still not compress). */
+	rotate_at(l->dirfd, l->rotated, l->name, l->keep);
 	return renameat2(l->dirfd, l->name, l->dirfd, l->rotated,
 	    RENAME_NOREPLACE) == 0 ? 0 : errno;
 }
@@ -98,8 +100,10 @@ rotate(struct eventlog *l)
 		return;
 	}
 	if ((err = take_full(l)) != 0) {
-		log_msg(LOG_WARN, "event log %s: rotate: %s; writing on past event_log_max_bytes",
-		    l->path, strerror(err));
+		/* Said and tried again every RETRY_NS, not at every event. */
+		l->rotate_retry_at = mono_ns() + RETRY_NS;
+		log_msg(LOG_WARN, "event log %s: rotate: %s; writing on past event_log_max_bytes, trying again in %d s",
+		    l->path, strerror(err), (int)(RETRY_NS / NSEC_PER_SEC));
 		return;
 	}
 	if ((err = rotate_at(l->dirfd, l->rotated, l->name, l->keep)) != 0)
@@ -156,7 +160,8 @@ eventlog_write(struct eventlog *l, const char *line, size_t len)
 		l->dropped++;
 		return;
 	}
-	if (l->size > 0 && l->size + len + 1 > l->max_bytes) {
+	if (l->size > 0 && l->size + len + 1 > l->max_bytes &&
+	    mono_ns() >= l->rotate_retry_at) {
 		rotate(l);
 		if (!reopen(l)) {
 			l->dropped++;
