@@ -216,9 +216,9 @@ file_append_at(int dirfd, const char *name, mode_t mode)
 	err = 0;
 	if (fstat(fd, &st) < 0)
 		err = errno;
-	else if (!S_ISREG(st.st_mode))
+	else if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
 		err = ENXIO;
-	else if (st.st_nlink > 1)
+	else if (S_ISREG(st.st_mode) && st.st_nlink > 1)
 		err = EMLINK;
 	else if (made && fchmod(fd, mode) < 0)
 		err = errno;

@@ -57,9 +57,12 @@ int dir_open_safe(int at, const char *path, bool create, mode_t mode,
 /*
  * Opens name in dirfd for appending (O_WRONLY | O_APPEND | O_CLOEXEC,
  * blocking), creating it with mode exactly. Never follows a symlink
- * (ELOOP); never blocks on a FIFO; refuses what is not a regular file
- * (ENXIO) and a file with another link to it (EMLINK), so that it cannot
- * write into a file that lives elsewhere. An existing file keeps its mode.
+ * (ELOOP); never blocks on a FIFO; refuses what is neither a regular file
+ * nor a character device (ENXIO) and a file with another link to it
+ * (EMLINK), so that it cannot write into a file that lives elsewhere. (A
+ * device such as /dev/full or /dev/console is only made by root: one in a
+ * trusted directory is the admin's choice. Callers never rotate one:
+ * check fstat's S_ISREG.) An existing file keeps its mode.
  */
 int file_append_at(int dirfd, const char *name, mode_t mode);
 

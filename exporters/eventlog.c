@@ -25,6 +25,7 @@ struct eventlog {
 	uint32_t keep;
 	int fd;
 	uint64_t size;
+	bool regular;		/* not a device: rotated at max_bytes */
 	bool failing;		/* said once; said again when it works */
 	uint64_t retry_at;
 	uint64_t rotate_retry_at; /* a failed rotation is tried again then */
@@ -68,7 +69,8 @@ reopen(struct eventlog *l)
 		l->dirfd = -1;
 		return false;
 	}
-	l->size = fstat(l->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	l->regular = fstat(l->fd, &st) == 0 && S_ISREG(st.st_mode);
+	l->size = l->regular ? (uint64_t)st.st_size : 0;
 	return true;
 }
 
@@ -160,7 +162,7 @@ eventlog_write(struct eventlog *l, const char *line, size_t len)
 		l->dropped++;
 		return;
 	}
-	if (l->size > 0 && l->size + len + 1 > l->max_bytes &&
+	if (l->regular && l->size > 0 && l->size + len + 1 > l->max_bytes &&
 	    mono_ns() >= l->rotate_retry_at) {
 		rotate(l);
 		if (!reopen(l)) {

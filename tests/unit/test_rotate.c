@@ -175,10 +175,10 @@ symlinks_and_others_directories_are_refused(void **state)
 }
 
 static void
-appends_only_to_a_plain_file_of_its_own(void **state)
+appends_only_to_a_file_or_device_of_its_own(void **state)
 {
 	mode_t old = umask(0);
-	int fd;
+	int fd, reader, dev;
 
 	(void)state;
 	fd = file_append_at(topfd, "live", 0640);
@@ -197,6 +197,17 @@ appends_only_to_a_plain_file_of_its_own(void **state)
 	assert_int_equal(mkfifoat(topfd, "fifo", 0600), 0);
 	assert_int_equal(file_append_at(topfd, "fifo", 0640), -1);
 	assert_int_equal(errno, ENXIO);
+	/* Not with a reader either: a FIFO is no file. */
+	reader = openat(topfd, "fifo", O_RDONLY | O_NONBLOCK);
+	assert_true(reader >= 0);
+	assert_int_equal(file_append_at(topfd, "fifo", 0640), -1);
+	assert_int_equal(errno, ENXIO);
+	close(reader);
+	/* A device root made is taken (/dev/full: a full disk in tests). */
+	assert_true((dev = open("/dev", O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_true((fd = file_append_at(dev, "null", 0640)) >= 0);
+	close(fd);
+	close(dev);
 	assert_int_equal(mode_of(topfd, "target"), 0600);
 }
 
@@ -286,7 +297,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(made_directories_have_their_mode_whatever_the_umask),
 		cmocka_unit_test(symlinks_and_others_directories_are_refused),
-		cmocka_unit_test(appends_only_to_a_plain_file_of_its_own),
+		cmocka_unit_test(appends_only_to_a_file_or_device_of_its_own),
 		cmocka_unit_test(gzip_keeps_the_mode_and_never_writes_through_a_planted_temp),
 		cmocka_unit_test(a_failed_compression_keeps_the_file_until_a_later_one),
 		cmocka_unit_test(plain_files_are_compressed_one_a_rotation),
