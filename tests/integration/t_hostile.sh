@@ -287,6 +287,8 @@ CONF
 	umask 0
 	start_arbord "$T/tree.conf" || return 1
 	wait_for "a rotation" test -e "$T/ev/events.jsonl.2.gz" || return 1
+	# Between a rotation and the next line, the live file may not exist.
+	wait_for "the live file" test -e "$T/ev/events.jsonl" || return 1
 	assert_eq "the live file's mode" 640 "$(stat -c %a "$T/ev/events.jsonl")" || return 1
 	assert_eq "the rotated file's mode" 640 "$(stat -c %a "$T/ev/events.jsonl.1.gz")" || return 1
 	! run_as_nobody "zcat $T/ev/events.jsonl.1.gz" >/dev/null 2>&1 || fail "another user read the rotated events"
