@@ -60,7 +60,7 @@ ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loo
 	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c exporters/console.c \
 	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outlog.c daemon/journal.c daemon/health.c daemon/netcheck.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
-UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_cglimits test_probes test_util
+UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_cglimits test_probes test_util test_rotate
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -201,6 +201,10 @@ $(BUILD)/test_cglimits: $(call obj,tests/unit/test_cglimits.c daemon/cglimits.c 
 $(BUILD)/test_util: $(call obj,tests/unit/test_util.c daemon/util.c)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+
+$(BUILD)/test_rotate: $(call obj,tests/unit/test_rotate.c daemon/rotate.c daemon/util.c)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -lz
 
 $(BUILD)/test_obsq: $(call obj,tests/unit/test_obsq.c daemon/obsq.c)
 	$(if $(Q),@echo "  LD      $@")

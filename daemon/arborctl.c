@@ -4,6 +4,7 @@
  * 1 arbord refused the command, 2 arbord could not be reached (or usage).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <jansson.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -264,6 +266,48 @@ struct output {
 	const char *trace_file;	/* trace -o */
 };
 
+/*
+ * Writes the trace to path, as root may in a directory another user can
+ * write: never through a symlink, into a FIFO or a device, a file with
+ * another link to it, or another user's file. A new file is 0644 less the
+ * umask, as a shell's redirection would make it.
+ */
+static bool
+write_trace(const char *path, json_t *trace)
+{
+	struct stat st;
+	const char *why = NULL;
+	FILE *f = NULL;
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644)) < 0)
+		why = errno == ELOOP ? "a symlink, not followed" :
+		    strerror(errno);
+	else if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_nlink > 1)
+		why = "a file with other links to it";
+	else if (st.st_uid != geteuid())
+		why = "another user's file";
+	else if (ftruncate(fd, 0) < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) &
+	    ~O_NONBLOCK) < 0 || !(f = fdopen(fd, "w")))
+		why = strerror(errno);
+	errno = 0;
+	if (!why && (json_dumpf(trace, f, JSON_COMPACT) < 0 || ferror(f)))
+		why = strerror(errno ? errno : EIO);
+	if (f) {
+		if (fclose(f) != 0 && !why)
+			why = strerror(errno);
+	} else if (fd >= 0)
+		close(fd);
+	if (why)
+		fprintf(stderr, "arborctl: %s: %s; not written\n", path, why);
+	return !why;
+}
+
 /* What an ok reply carries, printed as the command asks. */
 static int
 print_reply(json_t *reply, const struct output *out)
@@ -273,16 +317,10 @@ print_reply(json_t *reply, const struct output *out)
 	json_t *reload = json_object_get(reply, "reload");
 	json_t *metrics = json_object_get(reply, "metrics");
 	json_t *daemon = json_object_get(reply, "daemon");
-	FILE *f;
-
 	if (out->trace_file) {
-		if (!(f = fopen(out->trace_file, "we")) ||
-		    json_dumpf(json_object_get(reply, "trace"), f,
-		    JSON_COMPACT) < 0 || fclose(f) != 0) {
-			fprintf(stderr, "arborctl: %s: %s\n", out->trace_file,
-			    strerror(errno));
+		if (!write_trace(out->trace_file, json_object_get(reply,
+		    "trace")))
 			return EXIT_REFUSED;
-		}
 	} else if (status && out->json) {
 		json_dumpf(status, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
 		putchar('\n');

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The event log (arbor.conf(5), OBSERVABILITY): JSON lines appended to a file,
- * rotated at a size into gzip files (FILE.1.gz newest ... FILE.N.gz). A
- * failing write is logged once, counted and retried; it never blocks long.
+ * rotated at a size into gzip files (FILE.1.gz newest ... FILE.N.gz). Its
+ * directory is made when missing, checked and held (daemon/rotate.h): no
+ * file is reached through a path another user could change. A failing
+ * write is logged once, counted and retried; it never blocks long.
  */
 #ifndef ARBOR_EVENTLOG_H
 #define ARBOR_EVENTLOG_H

@@ -226,7 +226,7 @@ tree = { strategy = "one_for_one"; intensity = 10; children = (
 CONF
 	start_arbord "$T/tree.conf" || return 1
 	wait_for "port refusal logged" log_has "metrics: cannot listen on 127.0.0.1:$PORT" || return 1
-	wait_for "log refusal logged" log_has "event log $T/not-a-dir/events.jsonl: open" || return 1
+	wait_for "log refusal logged" log_has "event log $T/not-a-dir/events.jsonl: directory: $T/not-a-dir: Not a directory" || return 1
 	local p=$(pid_of root/w)
 	kill -9 "$p"
 	wait_for "restart as usual" is_running_new root/w "$p" || return 1

@@ -161,9 +161,11 @@ CONF
 }
 
 # small_disk DIR KIB: a tmpfs of KIB KiB at DIR (root only; 77 otherwise).
+# Mode 0755: a tmpfs is 1777 unless told, and arbord writes in no
+# directory another user can write.
 small_disk() {
 	[ "$(id -u)" = 0 ] || { echo "needs root to mount a small tmpfs"; return 77; }
-	mkdir -p "$1" && mount -t tmpfs -o size="$2"k arbor-it "$1" ||
+	mkdir -p "$1" && mount -t tmpfs -o size="$2"k,mode=0755 arbor-it "$1" ||
 		{ echo "cannot mount a tmpfs"; return 77; }
 }
 
@@ -200,9 +202,11 @@ CONF
 	[ $rc = 0 ] || fail "a line of the event log is not whole JSON"
 }
 
-# A rotation that cannot be compressed leaves no plain file
-# for the next rotation to overwrite, and says why.
-test_event_log_rotation_on_a_full_disk_is_gzip_or_nothing() {
+# A rotation that cannot be compressed keeps its events in a plain
+# file (issue 26, 8): they reached the disk, so they stay there, in the
+# rotation's place, and a later rotation compresses them once there is
+# room. What cannot be written at all is counted.
+test_event_log_rotation_on_a_full_disk_keeps_the_plain_file() {
 	small_disk "$T/disk" 64 || return
 	dd if=/dev/zero of="$T/disk/fill" bs=4096 count=15 status=none
 	conf tree <<CONF
@@ -211,23 +215,99 @@ tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (
   { name = "crasher"; command = ["/bin/sh", "-c", "exit 1"]; restart_delay = 5; } ); };
 CONF
 	start_arbord "$T/tree.conf"
-	local ok=1
-	wait_for "a rotation failed" log_has "rotation: cannot write $T/disk/events.jsonl.1.gz: No space left on device; the rotated events are lost" || ok=0
-	# The crasher goes on, so the next rotation's file may be between its
-	# rename and its compression at any instant: a plain file left behind
-	# is one that never goes.
-	wait_for "no plain rotated file left" test ! -e "$T/disk/events.jsonl.1" || { fail "a plain rotated file was left"; ok=0; }
+	local ok=1 f
+	wait_for "a rotation failed" log_has "cannot write $T/disk/events.jsonl.1.gz: No space left on device" || ok=0
+	wait_for "a write failed" log_has "events.jsonl: write: No space left on device" || ok=0
+	if [ $ok = 1 ]; then
+		[ -s "$T/disk/events.jsonl.1" ] || { fail "the rotated events were not kept"; ok=0; }
+		[ $ok = 1 ] && { every_line_is_json "$T/disk/events.jsonl.1" || ok=0; }
+		ctl metrics | grep -q '^arbor_obs_events_dropped_total{source="event_log"} [1-9]' ||
+			{ fail "drops not counted: $(ctl metrics | grep dropped)"; ok=0; }
+	fi
 	rm -f "$T/disk/fill"
-	[ $ok = 1 ] && { wait_for "rotations work again" test -e "$T/disk/events.jsonl.2.gz" || ok=0; }
+	# The kept file moves up a slot and is compressed there.
+	[ $ok = 1 ] && { wait_for "the kept events compressed" bash -c "[ ! -e $T/disk/events.jsonl.1 ] && [ ! -e $T/disk/events.jsonl.2 ] && [ -e $T/disk/events.jsonl.2.gz ]" || ok=0; }
 	stop_arbord
-	local f
 	for f in "$T"/disk/events.jsonl.*; do
 		case $f in *.gz) gzip -t "$f" || { fail "$f: not complete gzip"; ok=0; } ;;
-		*) fail "$f: neither the log nor a gzip file"; ok=0 ;;
+		*.[0-9]) ;;
+		*) fail "$f: neither the log nor a rotated file"; ok=0 ;;
 		esac
 	done
 	umount -l "$T/disk"
 	[ $ok = 1 ]
+}
+
+# run_as_nobody CMD: what another user of the machine does.
+run_as_nobody() { su -s /bin/sh nobody -c "$1"; }
+
+# Root never writes through a symlink another user planted (issue
+# 26, 5): not in a directory that user made below a 1777 one, not in the
+# 1777 one itself. The event log's directory is refused and said.
+test_event_log_never_follows_a_symlink_another_user_planted() {
+	id nobody >/dev/null 2>&1 || { echo "needs the user nobody"; return 77; }
+	chmod 711 "$T"
+	mkdir -m 1777 "$T/pub"
+	printf 'secret one\n' >"$T/secret1"
+	printf 'secret two\n' >"$T/secret2"
+	chmod 600 "$T/secret1" "$T/secret2"
+	run_as_nobody "mkdir $T/pub/logs && ln -s $T/secret1 $T/pub/logs/events.jsonl &&
+	    ln -s $T/secret2 $T/pub/logs/events.jsonl.1.gz.tmp && ln -s $T/secret1 $T/pub/events.jsonl" || return 1
+	conf tree <<CONF
+observability = { metrics_listen = ""; event_log = "$T/pub/logs/events.jsonl"; event_log_max_bytes = 4096; };
+tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (
+  { name = "crasher"; command = ["/bin/sh", "-c", "exit 1"]; restart_delay = 5; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	# Enough events for a rotation or two.
+	wait_for "events" bash -c "[ \$($ARBORCTL -s $T/sock events | wc -l) -ge 60 ]" || return 1
+	[ "$(cat "$T/secret1")" = "secret one" ] || fail "root appended to the first file: $(wc -l <"$T/secret1") lines" || return 1
+	[ "$(cat "$T/secret2")" = "secret two" ] || fail "root wrote over the second file: $(file -b "$T/secret2")" || return 1
+	log_has "event log $T/pub/logs/events.jsonl: directory: $T/pub/logs: owned by uid 65534, not by root" ||
+		fail "the refusal not said" || return 1
+	stop_arbord
+	sed -i "s|$T/pub/logs/events.jsonl|$T/pub/events.jsonl|" "$T/tree.conf"
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the refusal" log_has "event log $T/pub/events.jsonl: directory: $T/pub: writable by others (mode 1777)" || return 1
+	[ "$(cat "$T/secret1")" = "secret one" ] || fail "root appended to the first file"
+}
+
+# Rotated files keep the live file's mode, whatever arbord's umask
+# (issue 26, 6): gzopen made them 0666 less the umask, and another user
+# read the secrets a worker logged.
+test_rotated_event_log_keeps_the_live_files_mode() {
+	id nobody >/dev/null 2>&1 || { echo "needs the user nobody"; return 77; }
+	chmod 711 "$T"
+	mkdir -m 755 "$T/ev"
+	conf tree <<CONF
+observability = { metrics_listen = ""; event_log = "$T/ev/events.jsonl"; event_log_max_bytes = 4096; event_log_keep = 2; };
+tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = (
+  { name = "crasher"; command = ["/bin/sh", "-c", "echo DB_PASSWORD=s3cr3t; exit 1"]; restart_delay = 5; } ); };
+CONF
+	umask 0
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "a rotation" test -e "$T/ev/events.jsonl.2.gz" || return 1
+	# Between a rotation and the next line, the live file may not exist.
+	wait_for "the live file" test -e "$T/ev/events.jsonl" || return 1
+	assert_eq "the live file's mode" 640 "$(stat -c %a "$T/ev/events.jsonl")" || return 1
+	assert_eq "the rotated file's mode" 640 "$(stat -c %a "$T/ev/events.jsonl.1.gz")" || return 1
+	! run_as_nobody "zcat $T/ev/events.jsonl.1.gz" >/dev/null 2>&1 || fail "another user read the rotated events"
+}
+
+# Events at start are kept when the event log's directory does not
+# exist yet (issue 26, 14): it is made, as log_dir is.
+test_event_log_directory_missing_at_start_loses_nothing() {
+	conf tree <<CONF
+observability = { metrics_listen = ""; event_log = "$T/new/sub/events.jsonl"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	umask 0
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the start-up events" grep -q '"event":"spawn","path":"root/w"' "$T/new/sub/events.jsonl" || return 1
+	! log_has "event log" || fail "the event log complained" || return 1
+	assert_eq "the directories' modes" "755 755" "$(stat -c %a "$T/new" "$T/new/sub" | xargs)" || return 1
+	ctl metrics | grep -qx 'arbor_obs_events_dropped_total{source="event_log"} 0' ||
+		fail "events dropped: $(ctl metrics | grep dropped_total)"
 }
 
 # Clients of the observability thread that never read are
@@ -334,4 +414,29 @@ CONF
 	wait_for "arbord answers" timeout 2 "$ARBORCTL" -s "$T/sock" status || return 1
 	wait_for "the failed start said" log_has "root/w: cannot start: .*No such device or address" || return 1
 	assert_eq "the other worker" running "$(state_of root/ok)"
+}
+
+# arborctl trace -o, run by root, never writes through a symlink or into
+# another user's file (issue 26, 5: "the same for traces").
+test_trace_file_is_never_written_through_a_symlink() {
+	id nobody >/dev/null 2>&1 || { echo "needs the user nobody"; return 77; }
+	chmod 711 "$T"
+	mkdir -m 1777 "$T/pub"
+	printf 'secret\n' >"$T/secret"
+	chmod 600 "$T/secret"
+	run_as_nobody "mkdir $T/pub/n && ln -s $T/secret $T/pub/n/trace.json && touch $T/pub/n/theirs.json" || return 1
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	ctl trace --duration 0.1 -o "$T/pub/n/trace.json" 2>"$T/err1"
+	assert_eq "refused" 1 "$?" || return 1
+	assert_eq "the file behind the symlink" secret "$(cat "$T/secret")" || return 1
+	grep -qx "arborctl: $T/pub/n/trace.json: a symlink, not followed; not written" "$T/err1" ||
+		fail "not said: $(cat "$T/err1")" || return 1
+	ctl trace --duration 0.1 -o "$T/pub/n/theirs.json" 2>"$T/err2"
+	assert_eq "refused" 1 "$?" || return 1
+	[ ! -s "$T/pub/n/theirs.json" ] || fail "another user's file written" || return 1
+	ctl trace --duration 0.1 -o "$T/mine.json" || return 1
+	jq -e .traceEvents "$T/mine.json" >/dev/null || fail "no trace in a file of one's own"
 }
