@@ -878,6 +878,8 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 		    strerror(errno));
 		return NULL;
 	}
+	if (socket_dir_trusted(path, err, errlen) < 0)
+		return NULL;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -890,7 +892,12 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 		return NULL;
 	}
 	close(fd);
-	unlink(path);
+	if (unlink_stale_socket(path) < 0) {
+		snprintf(err, errlen, errno == EEXIST ?
+		    "something that is not a socket is there; not replacing it" :
+		    "removing a stale socket: %s", strerror(errno));
+		return NULL;
+	}
 
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->r = r;
@@ -910,9 +917,10 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 	}
 	umask(old);
 	ctl->path = xstrdup(path);
-	what = "chmod";
-	if (chmod(path, 0600) < 0)
-		goto fail;
+	/*
+	 * 0600 from the umask at bind, never a chmod by name after it (which
+	 * a symlink put in its place would redirect).
+	 */
 	what = "listen";
 	if (listen(fd, 64) < 0)
 		goto fail;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,14 +196,22 @@ notify_open(struct reactor *r, struct engine *eng, const struct cgroups *cg,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return NULL;
 	}
-	unlink(path);
+	if (unlink_stale_socket(path) < 0) {
+		snprintf(err, errlen, errno == EEXIST ?
+		    "something that is not a socket is there; not replacing it" :
+		    "removing a stale socket: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
 	/*
 	 * Workers may run as any user, so anyone may send; the kernel's
-	 * credentials decide whom a datagram is from.
+	 * credentials decide whom a datagram is from. Its directory is the
+	 * control socket's, checked as trusted; the mode is set on the name
+	 * without following a link (EOPNOTSUPP if one took its place).
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0666) < 0) {
+	    fchmodat(AT_FDCWD, path, 0666, AT_SYMLINK_NOFOLLOW) < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		close(fd);
 		return NULL;

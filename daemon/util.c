@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,6 +173,57 @@ default_socket_path(void)
 	if (xdg && *xdg)
 		return xasprintf("%s/arbor/arbord.sock", xdg);
 	return xasprintf("/tmp/arbor-%u/arbord.sock", (unsigned)geteuid());
+}
+
+/*
+ * A socket's directory is trusted when nobody but arbord's user (or root)
+ * could put a file of their choosing at its name or take it away: owned by
+ * one of them, writable by neither group nor others. A sticky /tmp is not
+ * enough, as another user may create the name first.
+ */
+int
+socket_dir_trusted(const char *path, char *why, size_t len)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct stat st;
+	int fd, rc = -1;
+
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) < 0)
+		snprintf(why, len, "%s: %s", dir, strerror(errno));
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		snprintf(why, len, "%s belongs to uid %u, not to arbord's user or root",
+		    dir, (unsigned)st.st_uid);
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, len, "%s is writable by %s (mode %04o): another user could replace the socket",
+		    dir, st.st_mode & S_IWOTH ? "others" : "its group",
+		    (unsigned)(st.st_mode & 07777));
+	else
+		rc = 0;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+int
+unlink_stale_socket(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
 int

@@ -46,6 +46,16 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  */
 int open_noblock(const char *path, int flags, mode_t mode);
 /*
+ * 0 when the directory holding the socket path may be trusted (owned by
+ * arbord's user or root, writable by nobody else); -1 with why otherwise.
+ */
+int socket_dir_trusted(const char *path, char *why, size_t len);
+/*
+ * Removes a stale socket at path; anything else there (a file a typo in a
+ * config names) is left, -1 with EEXIST. 0 when nothing is there now.
+ */
+int unlink_stale_socket(const char *path);
+/*
  * A small file (a /proc or cgroup file) at dirfd/path, read once into buf
  * (up to len-1 bytes, NUL-terminated); its length, or -1.
  */

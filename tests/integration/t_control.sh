@@ -190,3 +190,34 @@ test_arguments_that_are_not_utf8_are_refused_by_arborctl() {
 	grep -q 'argument 2 is not valid UTF-8' "$T/err" || fail "no clear error: $(cat "$T/err")" || return 1
 	is_state root/a running
 }
+
+# The socket's directory must be arbord's own: one another user can write,
+# or one another user made first (the /tmp/arbor-UID default), is refused
+# before anything starts, naming it; and a path that names something other
+# than a socket (a typo naming a file) is never removed.
+test_a_socket_in_a_directory_others_control_is_refused() {
+	[ "$(id -u)" = 0 ] || { echo "needs root to act as another uid"; return 77; }
+	small_tree
+	stop_arbord
+	local rc
+	mkdir -m 1777 "$T/open"
+	rc=0; "$ARBORD" -c "$T/tree.conf" -s "$T/open/sock" 2>"$T/err" || rc=$?
+	assert_eq "exit code, sticky 1777" 1 "$rc" || return 1
+	grep -q "$T/open is writable by others (mode 1777)" "$T/err" || fail "no clear error: $(cat "$T/err")" || return 1
+	mkdir -m 755 "$T/theirs" && chown nobody "$T/theirs"
+	rc=0; "$ARBORD" -c "$T/tree.conf" -s "$T/theirs/sock" 2>"$T/err" || rc=$?
+	assert_eq "exit code, another user's" 1 "$rc" || return 1
+	grep -q "$T/theirs belongs to uid $(id -u nobody)" "$T/err" || fail "no clear error: $(cat "$T/err")" || return 1
+	echo precious >"$T/precious"
+	rc=0; "$ARBORD" -c "$T/tree.conf" -s "$T/precious" 2>"$T/err" || rc=$?
+	assert_eq "exit code, a file at the path" 1 "$rc" || return 1
+	grep -q "not a socket is there" "$T/err" || fail "no clear error: $(cat "$T/err")" || return 1
+	assert_eq "the file" precious "$(cat "$T/precious")" || return 1
+	echo precious >"$T/sock2.notify"
+	rc=0; "$ARBORD" -c "$T/tree.conf" -s "$T/sock2" 2>"$T/err" || rc=$?
+	assert_eq "exit code, a file at the notify path" 1 "$rc" || return 1
+	assert_eq "the notify-named file" precious "$(cat "$T/sock2.notify")" || return 1
+	[ ! -e "$T/sock2" ] || fail "the control socket was left behind" || return 1
+	# the trusted case still starts, and a stale socket is replaced
+	start_arbord "$T/tree.conf" && ctl status >/dev/null
+}
