@@ -376,3 +376,72 @@ PY
 	grep -q '^closed;' "$T/follower" || fail "$(cat "$T/follower")" || return 1
 	timeout 2 "$ARBORCTL" -s "$T/sock" status >/dev/null || fail "status did not answer"
 }
+
+# chatty_conf NAME KEYS CHILDREN: a pool whose template floods with lines of
+# about 100 bytes, beside CHILDREN.
+chatty_conf() {
+	out_conf "$1" "$2" "{ name = \"pool\"; strategy = \"simple_one_for_one\";
+	  template = { command = [\"/usr/bin/yes\", \"pool line $(printf '%090d' 0)\"]; }; }$3"
+}
+
+# rotated_files_sound DIR: current within 4096 bytes, gzip files valid,
+# nothing left half-rotated.
+rotated_files_sound() {
+	local f
+	ls "$1" | grep -qv -e '^current$' -e '^current\.[1-5]\.gz$' && return 1
+	[ "$(stat -c %s "$1/current")" -le 4096 ] || return 1
+	for f in "$1"/current.*.gz; do gzip -t "$f" || return 1; done
+}
+
+# removed_or_dead PATH: PATH is no more, or arbord is not (a crash is
+# seen at once).
+removed_or_dead() { ! alive "$ARBORD_PID" || ! ctl status "$1"; }
+
+# A removed worker's held lines (more than log_max_bytes) rotate again
+# after it is gone: its record stays until the compressor lets go of it.
+test_removing_a_chatty_worker_while_its_log_rotates() {
+	chatty_conf a 'log_max_bytes = 4096; log_keep = 5;' ',
+	  { name = "spew"; command = ["/usr/bin/yes", "spew line"]; }'
+	start_arbord "$T/a.conf"
+	local d=$T/logs/root/pool/child
+	for i in 1 2; do
+		ctl start-child root/pool >/dev/null || return 1
+		wait_for "child.$i rotating" test -e "$d.$i/current.5.gz" || return 1
+		sleep 0.2	# its pipe fills while the compressor has its file
+		ctl terminate-child "root/pool/child.$i" >/dev/null || return 1
+		wait_for "child.$i removed" removed_or_dead "root/pool/child.$i" || return 1
+		alive "$ARBORD_PID" || fail "arbord died" || return 1
+	done
+	# the same through a reload that removes a flooding worker
+	wait_for "spew rotating" test -e "$T/logs/root/spew/current.5.gz" || return 1
+	chatty_conf a 'log_max_bytes = 4096; log_keep = 5;' ''
+	ctl reload >/dev/null || fail "reload" || return 1
+	wait_for "compression done" sh -c "$(declare -f rotated_files_sound);
+	    rotated_files_sound $d.1 && rotated_files_sound $d.2 && rotated_files_sound $T/logs/root/spew" || return 1
+	ctl status >/dev/null || fail "arbord died" || return 1
+	stop_arbord || fail "arbord's exit code: $?"
+}
+
+# Followers that go away while a flood is sent to them: dropped inside one
+# epoll batch, with an event of theirs still pending in it.
+test_followers_leaving_during_a_flood() {
+	out_conf a '' '{ name = "spew"; command = ["/usr/bin/yes", "a line of the spew"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "the flood" test -s "$T/logs/root/spew/current" || return 1
+	python3 - "$T/sock" <<'PY' || fail "clients" || return 1
+import random, socket, sys, threading
+def client(n):
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sys.argv[1])
+        s.sendall(b'{"cmd":"logs","path":"root/spew","lines":10000,"follow":true}\n')
+        s.makefile("rb").readline()
+        threading.Event().wait(random.random() * 0.2)
+        s.close()
+ts = [threading.Thread(target=client, args=(5,)) for _ in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+PY
+	ctl logs root/spew -n 1 | grep -q 'a line of the spew' || fail "logs after the followers" || return 1
+	stop_arbord || fail "arbord's exit code: $?"
+}
