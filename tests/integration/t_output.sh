@@ -445,3 +445,24 @@ PY
 	ctl logs root/spew -n 1 | grep -q 'a line of the spew' || fail "logs after the followers" || return 1
 	stop_arbord || fail "arbord's exit code: $?"
 }
+
+# A rotation that fails (here current.rotated is a directory) is said once,
+# current grows past log_max_bytes meanwhile, and rotating resumes once it
+# works. (It used to be tried again at once, forever, in the output thread.)
+test_a_failing_rotation_is_said_once_and_tried_again() {
+	local d=$T/logs/root/w
+	mkdir -p "$d/current.rotated/x"
+	out_conf a 'log_max_bytes = 4096; log_keep = 2;' "{ name = \"w\";
+	  command = [\"/bin/sh\", \"-c\", \"burst() { for i in \$(seq 1 100); do echo \$1-\$i-$(printf '%060d' 0); done; };
+	    burst first; while [ ! -e $T/go ]; do sleep 0.05; done; while :; do echo second; sleep 0.1; done\"]; }"
+	start_arbord "$T/a.conf"
+	wait_for "the first burst" grep -q 'first-100-' "$d/current" || return 1
+	assert_eq "said once" 1 "$(grep -c "root/w: log rotation: $d/current: Is a directory; it grows past log_max_bytes" "$T/log")" || return 1
+	[ "$(stat -c %s "$d/current")" -gt 4096 ] || fail "current within log_max_bytes" || return 1
+	rm -r "$d/current.rotated"
+	touch "$T/go"
+	# tried again a second after the last failure, at a write
+	wait_for "rotated again" test -s "$d/current.1.gz" || return 1
+	zgrep -q 'first-100-' "$d/current.1.gz" || fail "the first burst is not in a rotated file" || return 1
+	log_has 'root/w: log rotation works again' || fail "not said"
+}
