@@ -182,6 +182,7 @@ struct outlog {
 	struct outlog_conf conf;
 	char *dir;
 	struct outsrc *srcs;
+	struct outsrc *leaving;	/* removed, the compressor has their file */
 	struct outsrc *lru_head, *lru_tail;
 	size_t nopen;
 	size_t nclients;
@@ -591,11 +592,27 @@ pause_src(struct outsrc *s, bool pause)
 	}
 }
 
-/* Whether current may be rotated now (see rotate). */
+/*
+ * Whether current may be rotated now (see rotate). A worker removed and
+ * added again (reloads) has two sources of one path for as long as the
+ * compressor has the old one's file: the new one does not rotate then
+ * (current.rotated would be replaced under the compressor, which then
+ * deletes the new one), nor does the old one (the new one's open current
+ * would go with it): their current grows past log_max_bytes meanwhile.
+ */
 static bool
-can_rotate(const struct outsrc *s)
+can_rotate(const struct outlog *ol, const struct outsrc *s)
 {
-	return !s->rotating && (!s->rot_failing || mono_ns() >= s->rot_retry_at);
+	if (s->rotating || (s->rot_failing && mono_ns() < s->rot_retry_at))
+		return false;
+	for (const struct outsrc *t = ol->leaving; t; t = t->next)
+		if (t != s && strcmp(t->path, s->path) == 0)
+			return false;
+	if (s->removed)
+		for (const struct outsrc *t = ol->srcs; t; t = t->next)
+			if (strcmp(t->path, s->path) == 0)
+				return false;
+	return true;
 }
 
 /*
@@ -613,7 +630,7 @@ rotate(struct outlog *ol, struct outsrc *s)
 	struct job *j;
 	int err = 0;
 
-	if (!can_rotate(s))
+	if (!can_rotate(ol, s))
 		return;
 	cur = file_path(ol, s, "current");
 	file_close(ol, s);
@@ -747,12 +764,12 @@ file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 			else if (s->size > 0 && s->rotating) {
 				hold(s, buf, len);
 				return;
-			} else if (s->size > 0 && can_rotate(s)) {
+			} else if (s->size > 0 && can_rotate(ol, s)) {
 				rotate(ol, s);	/* not even one line fits */
 				continue;
 			} else if (s->size == 0 && (nl = memchr(buf, '\n', len)))
 				cut = (size_t)(nl - buf) + 1;	/* alone */
-			/* else rotation is failing: all of it, past the size */
+			/* else it cannot rotate now: all of it, past the size */
 		}
 		if (!write_lines(ol, s, buf, cut))
 			return;
@@ -1286,13 +1303,24 @@ bury_dead(struct outlog *ol)
 	}
 }
 
+/* Sources on list *head (ol->srcs or ol->leaving) are linked by prev/next. */
 static void
-src_unlink(struct outlog *ol, struct outsrc *s)
+src_link(struct outsrc **head, struct outsrc *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void
+src_unlink(struct outsrc **head, struct outsrc *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
-	else if (ol->srcs == s)
-		ol->srcs = s->next;
+	else if (*head == s)
+		*head = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
@@ -1309,9 +1337,11 @@ remove_src(struct outlog *ol, struct outsrc *s)
 	while (s->clients)
 		client_drop(ol, s->clients);
 	file_close(ol, s);
-	src_unlink(ol, s);
+	src_unlink(&ol->srcs, s);
 	s->removed = true;
-	if (!s->rotating)
+	if (s->rotating)
+		src_link(&ol->leaving, s);
+	else
 		src_bury(ol, s);
 }
 
@@ -1334,10 +1364,7 @@ handle(struct outlog *ol, struct msg *m)
 
 	switch (m->kind) {
 	case M_ADD:
-		s->next = ol->srcs;
-		if (ol->srcs)
-			ol->srcs->prev = s;
-		ol->srcs = s;
+		src_link(&ol->srcs, s);
 		for (int i = 0; i < 2; i++) {
 			struct epoll_event ev = { .events = EPOLLIN,
 			    .data.ptr = &s->st[i].ep };
@@ -1435,8 +1462,10 @@ compressor_done(struct outlog *ol)
 		 * or not: that job brings it back here. */
 		if (s->removed) {
 			file_close(ol, s);
-			if (!s->rotating)
+			if (!s->rotating) {
+				src_unlink(&ol->leaving, s);
 				src_bury(ol, s);
+			}
 		} else if (!s->heldlen)
 			pause_src(s, false);
 	}
