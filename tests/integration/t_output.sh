@@ -466,3 +466,35 @@ test_a_failing_rotation_is_said_once_and_tried_again() {
 	zgrep -q 'first-100-' "$d/current.1.gz" || fail "the first burst is not in a rotated file" || return 1
 	log_has 'root/w: log rotation works again' || fail "not said"
 }
+
+# readd_conf NAME WORD: a worker "stall" that rotates once, beside "w" (if
+# WORD is not empty) writing WORD lines.
+readd_conf() {
+	local w=
+	[ -n "$2" ] && w=", { name = \"w\"; command = [\"/bin/sh\", \"-c\", \"while :; do echo $2-$(printf '%060d' 0); sleep 0.01; done\"]; }"
+	out_conf "$1" 'log_max_bytes = 4096; log_keep = 5;' "{ name = \"stall\";
+	  command = [\"/bin/sh\", \"-c\", \"seq 1 1000; exec sleep 1000\"]; }$w"
+}
+
+# A worker removed and added again while the compressor still has the old
+# one's file: the new one must not rotate into current.rotated meanwhile.
+# The compressor is held up by a FIFO where stall's gzip file is made.
+test_a_worker_added_again_while_its_old_log_is_compressed() {
+	mkdir -p "$T/logs/root/stall"
+	mkfifo "$T/logs/root/stall/current.1.gz.tmp"
+	readd_conf a one
+	start_arbord "$T/a.conf"
+	wait_for "w's first rotation queued" test -e "$T/logs/root/w/current.rotated" || return 1
+	readd_conf a ''
+	ctl reload >/dev/null || return 1
+	readd_conf a two
+	ctl reload >/dev/null || return 1
+	# past log_max_bytes (or, wrongly, rotated into current.rotated)
+	wait_for "the new w's lines" sh -c "grep -q ' out two-' $T/logs/root/w/current.rotated ||
+	    [ \$(grep -c ' out two-' $T/logs/root/w/current) -ge 100 ]" || return 1
+	cat "$T/logs/root/stall/current.1.gz.tmp" >/dev/null	# the compressor goes on
+	wait_for "w's old file compressed" test -e "$T/logs/root/w/current.2.gz" || return 1
+	log_has 'rotated lines are lost' && fail "lines lost" && return 1
+	zgrep -q ' out one-' "$T/logs/root/w/current.2.gz" || fail "the old w's lines are not in current.2.gz" || return 1
+	zgrep -q ' out two-' "$T/logs/root/w/current.1.gz" || fail "the new w's lines are not in current.1.gz"
+}
