@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -78,6 +79,7 @@ struct client {
 	int fd;
 	struct outsrc *src;
 	bool follow;
+	bool dead;		/* dropped: freed after the epoll batch */
 	char *buf;		/* not yet taken by the socket */
 	size_t len;
 	struct client *next;
@@ -94,9 +96,12 @@ struct outsrc {
 	uint64_t retry_at;
 	uint64_t dropped, dropped_noted;
 	uint64_t noted_at;
-	bool rotating;		/* the compressor has its previous file */
+	bool rotating;		/* the compressor has its previous file (one job
+				 * at most, which holds this record) */
 	bool paused;		/* not read until that is done */
 	bool removed;		/* freed once the compressor lets go */
+	bool rot_failing;	/* a rotation failed: said, tried again */
+	uint64_t rot_retry_at;	/* ... from then, current growing meanwhile */
 	char *held;		/* lines for current once the compressor is done */
 	size_t heldlen;
 	char *mem;		/* log_dir "": the last OUT_MEM_TAIL bytes */
@@ -177,9 +182,16 @@ struct outlog {
 	struct outlog_conf conf;
 	char *dir;
 	struct outsrc *srcs;
+	struct outsrc *leaving;	/* removed, the compressor has their file */
 	struct outsrc *lru_head, *lru_tail;
 	size_t nopen;
 	size_t nclients;
+	size_t njobs;		/* queued to the compressor, not yet done */
+	/* Dropped clients and removed sources, unlinked from everything but
+	 * freed only once the epoll batch is dispatched (bury_dead): an event
+	 * later in the batch may still point at them. */
+	struct client *dead_clients;
+	struct outsrc *dead_srcs;
 	char *rbuf, *obuf, *ebuf;
 	size_t olen, elen;
 	int64_t stamp_sec;
@@ -580,33 +592,79 @@ pause_src(struct outsrc *s, bool pause)
 	}
 }
 
-/* current is full: it goes to the compressor (or away, with keep = 0). */
+/*
+ * Whether current may be rotated now (see rotate). A worker removed and
+ * added again (reloads) has two sources of one path for as long as the
+ * compressor has the old one's file: the new one does not rotate then
+ * (current.rotated would be replaced under the compressor, which then
+ * deletes the new one), nor does the old one (the new one's open current
+ * would go with it): their current grows past log_max_bytes meanwhile.
+ */
+static bool
+can_rotate(const struct outlog *ol, const struct outsrc *s)
+{
+	if (s->rotating || (s->rot_failing && mono_ns() < s->rot_retry_at))
+		return false;
+	for (const struct outsrc *t = ol->leaving; t; t = t->next)
+		if (t != s && strcmp(t->path, s->path) == 0)
+			return false;
+	if (s->removed)
+		for (const struct outsrc *t = ol->srcs; t; t = t->next)
+			if (strcmp(t->path, s->path) == 0)
+				return false;
+	return true;
+}
+
+/*
+ * current is full: it goes to the compressor (or away, with keep = 0).
+ * Never while the compressor still has the previous file: a job holds s,
+ * and one job at most is what lets compressor_done know when a removed
+ * source is no one's. A rotation that fails is said once and tried again
+ * after RETRY_NS, current growing past log_max_bytes meanwhile: tried
+ * again at once, it would fail again, forever.
+ */
 static void
 rotate(struct outlog *ol, struct outsrc *s)
 {
-	char *cur = file_path(ol, s, "current");
+	char *cur, *plain = NULL;
 	struct job *j;
+	int err = 0;
 
+	if (!can_rotate(ol, s))
+		return;
+	cur = file_path(ol, s, "current");
 	file_close(ol, s);
 	if (ol->conf.keep == 0) {
-		unlink(cur);
+		if (unlink(cur) < 0 && errno != ENOENT)
+			err = errno;
+	} else {
+		plain = file_path(ol, s, "current.rotated");
+		if (rename(cur, plain) < 0)
+			err = errno;
+	}
+	if (err && err != ENOENT) {
+		s->rot_retry_at = mono_ns() + RETRY_NS;
+		if (!s->rot_failing)
+			log_msg(LOG_WARN, "%s: log rotation: %s: %s; it grows past log_max_bytes until rotating works again",
+			    s->path, cur, strerror(err));
+		s->rot_failing = true;
+	} else if (s->rot_failing) {
+		s->rot_failing = false;
+		log_msg(LOG_INFO, "%s: log rotation works again", s->path);
+	}
+	if (err || !plain) {
+		/* gone meanwhile (ENOENT): the next write makes a new one */
 		free(cur);
+		free(plain);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->src = s;
 	j->current = cur;
-	j->plain = file_path(ol, s, "current.rotated");
+	j->plain = plain;
 	j->keep = ol->conf.keep;
-	if (rename(cur, j->plain) < 0) {
-		log_msg(LOG_WARN, "%s: log rotation: %s: %s", s->path, cur,
-		    strerror(errno));
-		free(j->current);
-		free(j->plain);
-		free(j);
-		return;
-	}
 	s->rotating = true;
+	ol->njobs++;
 	pthread_mutex_lock(&ol->zmu);
 	*ol->jobs_tail = j;
 	ol->jobs_tail = &j->next;
@@ -686,6 +744,8 @@ file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 			return;
 		}
 		write_lines(ol, s, s->held, s->heldlen);
+		free(s->held);
+		s->held = NULL;
 		s->heldlen = 0;
 		write_lines(ol, s, buf, len);
 		return;
@@ -704,11 +764,12 @@ file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 			else if (s->size > 0 && s->rotating) {
 				hold(s, buf, len);
 				return;
-			} else if (s->size > 0) {
+			} else if (s->size > 0 && can_rotate(ol, s)) {
 				rotate(ol, s);	/* not even one line fits */
 				continue;
-			} else if ((nl = memchr(buf, '\n', len)))
+			} else if (s->size == 0 && (nl = memchr(buf, '\n', len)))
 				cut = (size_t)(nl - buf) + 1;	/* alone */
+			/* else it cannot rotate now: all of it, past the size */
 		}
 		if (!write_lines(ol, s, buf, cut))
 			return;
@@ -718,6 +779,8 @@ file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 			hold(s, buf, len);
 			return;
 		}
+		/* rotates unless the compressor still has the last one:
+		 * the next write holds its lines then */
 		if (len > 0 || s->size >= max)
 			rotate(ol, s);
 	}
@@ -814,11 +877,18 @@ take_tail(struct outsrc *s)
 
 /* --- followers and `logs` ----------------------------------------- */
 
+/*
+ * c goes: out of epoll and its source's list, its socket closed, at once;
+ * its record only after the epoll batch (bury_dead), which may hold an
+ * event for it still (a follower that hung up, dropped here by a flush).
+ */
 static void
 client_drop(struct outlog *ol, struct client *c)
 {
 	struct client **pp = &c->src->clients;
 
+	if (c->dead)
+		return;
 	for (; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -826,8 +896,13 @@ client_drop(struct outlog *ol, struct client *c)
 		}
 	epoll_ctl(ol->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	c->fd = -1;
 	free(c->buf);
-	free(c);
+	c->buf = NULL;
+	c->len = 0;
+	c->dead = true;
+	c->next = ol->dead_clients;
+	ol->dead_clients = c;
 	ol->nclients--;
 }
 
@@ -1017,16 +1092,22 @@ line(struct outlog *ol, struct outsrc *s, int idx, const char *text,
 		journal_line(s->path, s->name, s->pid, idx, text, len);
 }
 
+/* Stamped lines to the log: its file, or its memory tail (log_dir ""). */
+static void
+put_lines(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
+{
+	if (*ol->dir)
+		file_write(ol, s, buf, len);
+	else
+		ring_put(&s->mem, &s->memlen, OUT_MEM_TAIL, buf, len);
+}
+
 /* What line() gathered goes out: to the file (or memory), followers, echo. */
 static void
 flush_lines(struct outlog *ol, struct outsrc *s)
 {
 	if (ol->olen) {
-		if (*ol->dir)
-			file_write(ol, s, ol->obuf, ol->olen);
-		else
-			ring_put(&s->mem, &s->memlen, OUT_MEM_TAIL, ol->obuf,
-			    ol->olen);
+		put_lines(ol, s, ol->obuf, ol->olen);
 		for (struct client *c = s->clients, *next; c; c = next) {
 			next = c->next;
 			if (c->follow && client_put(ol, c, ol->obuf, ol->olen))
@@ -1192,13 +1273,54 @@ src_free(struct outsrc *s)
 	free(s);
 }
 
+/*
+ * A removed source nothing refers to any more (no job, no client, no
+ * list, its pipes closed), freed after the epoll batch: an event of its
+ * streams may be pending in it still.
+ */
 static void
-src_unlink(struct outlog *ol, struct outsrc *s)
+src_bury(struct outlog *ol, struct outsrc *s)
+{
+	s->next = ol->dead_srcs;
+	ol->dead_srcs = s;
+}
+
+/* What was dropped or removed during a batch, now that it is over. */
+static void
+bury_dead(struct outlog *ol)
+{
+	while (ol->dead_clients) {
+		struct client *c = ol->dead_clients;
+
+		ol->dead_clients = c->next;
+		free(c);
+	}
+	while (ol->dead_srcs) {
+		struct outsrc *s = ol->dead_srcs;
+
+		ol->dead_srcs = s->next;
+		src_free(s);
+	}
+}
+
+/* Sources on list *head (ol->srcs or ol->leaving) are linked by prev/next. */
+static void
+src_link(struct outsrc **head, struct outsrc *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void
+src_unlink(struct outsrc **head, struct outsrc *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
-	else if (ol->srcs == s)
-		ol->srcs = s->next;
+	else if (*head == s)
+		*head = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
@@ -1215,10 +1337,12 @@ remove_src(struct outlog *ol, struct outsrc *s)
 	while (s->clients)
 		client_drop(ol, s->clients);
 	file_close(ol, s);
-	src_unlink(ol, s);
+	src_unlink(&ol->srcs, s);
 	s->removed = true;
-	if (!s->rotating)
-		src_free(s);
+	if (s->rotating)
+		src_link(&ol->leaving, s);
+	else
+		src_bury(ol, s);
 }
 
 static void
@@ -1240,10 +1364,7 @@ handle(struct outlog *ol, struct msg *m)
 
 	switch (m->kind) {
 	case M_ADD:
-		s->next = ol->srcs;
-		if (ol->srcs)
-			ol->srcs->prev = s;
-		ol->srcs = s;
+		src_link(&ol->srcs, s);
 		for (int i = 0; i < 2; i++) {
 			struct epoll_event ev = { .events = EPOLLIN,
 			    .data.ptr = &s->st[i].ep };
@@ -1322,26 +1443,30 @@ compressor_done(struct outlog *ol)
 	ol->zdone = NULL;
 	ol->nzdone = ol->zdonecap = 0;
 	pthread_mutex_unlock(&ol->zmu);
+	/* Each source once: it had one job at most (see rotate). */
 	for (size_t i = 0; i < n; i++) {
 		struct outsrc *s = done[i];
 
 		s->rotating = false;
+		ol->njobs--;
 		if (s->heldlen) {
 			char *held = s->held;
 			size_t len = s->heldlen;
 
 			s->held = NULL;
 			s->heldlen = 0;
-			file_write(ol, s, held, len);
+			put_lines(ol, s, held, len);
 			free(held);
 		}
+		/* Held lines past log_max_bytes rotate again, removed source
+		 * or not: that job brings it back here. */
 		if (s->removed) {
-			if (s->heldlen)
-				write_lines(ol, s, s->held, s->heldlen);
 			file_close(ol, s);
-			src_free(s);
-		}
-		else if (!s->heldlen)
+			if (!s->rotating) {
+				src_unlink(&ol->leaving, s);
+				src_bury(ol, s);
+			}
+		} else if (!s->heldlen)
 			pause_src(s, false);
 	}
 	free(done);
@@ -1350,6 +1475,8 @@ compressor_done(struct outlog *ol)
 static void
 on_client(struct outlog *ol, struct client *c, uint32_t events)
 {
+	if (c->dead)
+		return;
 	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		client_drop(ol, c);
 		return;
@@ -1358,7 +1485,11 @@ on_client(struct outlog *ol, struct client *c, uint32_t events)
 		client_push(ol, c);
 }
 
-/* At the end: every pipe read out, last lines written, files closed. */
+/*
+ * At the end: every pipe read out, last lines written (held ones too,
+ * which may take more rotations: the compressor is waited for until it
+ * has no job), files closed.
+ */
 static void
 finish(struct outlog *ol)
 {
@@ -1367,12 +1498,19 @@ finish(struct outlog *ol)
 
 		remove_src(ol, s);
 	}
+	while (ol->njobs > 0) {
+		struct pollfd pfd = { .fd = ol->done_fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			fatal("%s: poll: %s", __func__, strerror(errno));
+		compressor_done(ol);
+	}
 	pthread_mutex_lock(&ol->zmu);
 	ol->zstop = true;
 	pthread_cond_signal(&ol->zcv);
 	pthread_mutex_unlock(&ol->zmu);
 	pthread_join(ol->zthread, NULL);
-	compressor_done(ol);
+	bury_dead(ol);
 }
 
 static void *
@@ -1421,6 +1559,7 @@ outlog_main(void *arg)
 				break;
 			}
 		}
+		bury_dead(ol);
 	}
 }
 

@@ -376,3 +376,125 @@ PY
 	grep -q '^closed;' "$T/follower" || fail "$(cat "$T/follower")" || return 1
 	timeout 2 "$ARBORCTL" -s "$T/sock" status >/dev/null || fail "status did not answer"
 }
+
+# chatty_conf NAME KEYS CHILDREN: a pool whose template floods with lines of
+# about 100 bytes, beside CHILDREN.
+chatty_conf() {
+	out_conf "$1" "$2" "{ name = \"pool\"; strategy = \"simple_one_for_one\";
+	  template = { command = [\"/usr/bin/yes\", \"pool line $(printf '%090d' 0)\"]; }; }$3"
+}
+
+# rotated_files_sound DIR: current within 4096 bytes, gzip files valid,
+# nothing left half-rotated.
+rotated_files_sound() {
+	local f
+	ls "$1" | grep -qv -e '^current$' -e '^current\.[1-5]\.gz$' && return 1
+	[ "$(stat -c %s "$1/current")" -le 4096 ] || return 1
+	for f in "$1"/current.*.gz; do gzip -t "$f" || return 1; done
+}
+
+# removed_or_dead PATH: PATH is no more, or arbord is not (a crash is
+# seen at once).
+removed_or_dead() { ! alive "$ARBORD_PID" || ! ctl status "$1"; }
+
+# A removed worker's held lines (more than log_max_bytes) rotate again
+# after it is gone: its record stays until the compressor lets go of it.
+test_removing_a_chatty_worker_while_its_log_rotates() {
+	chatty_conf a 'log_max_bytes = 4096; log_keep = 5;' ',
+	  { name = "spew"; command = ["/usr/bin/yes", "spew line"]; }'
+	start_arbord "$T/a.conf"
+	local d=$T/logs/root/pool/child
+	for i in 1 2; do
+		ctl start-child root/pool >/dev/null || return 1
+		wait_for "child.$i rotating" test -e "$d.$i/current.5.gz" || return 1
+		sleep 0.2	# its pipe fills while the compressor has its file
+		ctl terminate-child "root/pool/child.$i" >/dev/null || return 1
+		wait_for "child.$i removed" removed_or_dead "root/pool/child.$i" || return 1
+		alive "$ARBORD_PID" || fail "arbord died" || return 1
+	done
+	# the same through a reload that removes a flooding worker
+	wait_for "spew rotating" test -e "$T/logs/root/spew/current.5.gz" || return 1
+	chatty_conf a 'log_max_bytes = 4096; log_keep = 5;' ''
+	ctl reload >/dev/null || fail "reload" || return 1
+	wait_for "compression done" sh -c "$(declare -f rotated_files_sound);
+	    rotated_files_sound $d.1 && rotated_files_sound $d.2 && rotated_files_sound $T/logs/root/spew" || return 1
+	ctl status >/dev/null || fail "arbord died" || return 1
+	stop_arbord || fail "arbord's exit code: $?"
+}
+
+# Followers that go away while a flood is sent to them: dropped inside one
+# epoll batch, with an event of theirs still pending in it.
+test_followers_leaving_during_a_flood() {
+	out_conf a '' '{ name = "spew"; command = ["/usr/bin/yes", "a line of the spew"]; }'
+	start_arbord "$T/a.conf"
+	wait_for "the flood" test -s "$T/logs/root/spew/current" || return 1
+	python3 - "$T/sock" <<'PY' || fail "clients" || return 1
+import random, socket, sys, threading
+def client(n):
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sys.argv[1])
+        s.sendall(b'{"cmd":"logs","path":"root/spew","lines":10000,"follow":true}\n')
+        s.makefile("rb").readline()
+        threading.Event().wait(random.random() * 0.2)
+        s.close()
+ts = [threading.Thread(target=client, args=(5,)) for _ in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+PY
+	ctl logs root/spew -n 1 | grep -q 'a line of the spew' || fail "logs after the followers" || return 1
+	stop_arbord || fail "arbord's exit code: $?"
+}
+
+# A rotation that fails (here current.rotated is a directory) is said once,
+# current grows past log_max_bytes meanwhile, and rotating resumes once it
+# works. (It used to be tried again at once, forever, in the output thread.)
+test_a_failing_rotation_is_said_once_and_tried_again() {
+	local d=$T/logs/root/w
+	mkdir -p "$d/current.rotated/x"
+	out_conf a 'log_max_bytes = 4096; log_keep = 2;' "{ name = \"w\";
+	  command = [\"/bin/sh\", \"-c\", \"burst() { for i in \$(seq 1 100); do echo \$1-\$i-$(printf '%060d' 0); done; };
+	    burst first; while [ ! -e $T/go ]; do sleep 0.05; done; while :; do echo second; sleep 0.1; done\"]; }"
+	start_arbord "$T/a.conf"
+	wait_for "the first burst" grep -q 'first-100-' "$d/current" || return 1
+	assert_eq "said once" 1 "$(grep -c "root/w: log rotation: $d/current: Is a directory; it grows past log_max_bytes" "$T/log")" || return 1
+	[ "$(stat -c %s "$d/current")" -gt 4096 ] || fail "current within log_max_bytes" || return 1
+	rm -r "$d/current.rotated"
+	touch "$T/go"
+	# tried again a second after the last failure, at a write
+	wait_for "rotated again" test -s "$d/current.1.gz" || return 1
+	zgrep -q 'first-100-' "$d/current.1.gz" || fail "the first burst is not in a rotated file" || return 1
+	log_has 'root/w: log rotation works again' || fail "not said"
+}
+
+# readd_conf NAME WORD: a worker "stall" that rotates once, beside "w" (if
+# WORD is not empty) writing WORD lines.
+readd_conf() {
+	local w=
+	[ -n "$2" ] && w=", { name = \"w\"; command = [\"/bin/sh\", \"-c\", \"while :; do echo $2-$(printf '%060d' 0); sleep 0.01; done\"]; }"
+	out_conf "$1" 'log_max_bytes = 4096; log_keep = 5;' "{ name = \"stall\";
+	  command = [\"/bin/sh\", \"-c\", \"seq 1 1000; exec sleep 1000\"]; }$w"
+}
+
+# A worker removed and added again while the compressor still has the old
+# one's file: the new one must not rotate into current.rotated meanwhile.
+# The compressor is held up by a FIFO where stall's gzip file is made.
+test_a_worker_added_again_while_its_old_log_is_compressed() {
+	mkdir -p "$T/logs/root/stall"
+	mkfifo "$T/logs/root/stall/current.1.gz.tmp"
+	readd_conf a one
+	start_arbord "$T/a.conf"
+	wait_for "w's first rotation queued" test -e "$T/logs/root/w/current.rotated" || return 1
+	readd_conf a ''
+	ctl reload >/dev/null || return 1
+	readd_conf a two
+	ctl reload >/dev/null || return 1
+	# past log_max_bytes (or, wrongly, rotated into current.rotated)
+	wait_for "the new w's lines" sh -c "grep -q ' out two-' $T/logs/root/w/current.rotated ||
+	    [ \$(grep -c ' out two-' $T/logs/root/w/current) -ge 100 ]" || return 1
+	timeout 10 cat "$T/logs/root/stall/current.1.gz.tmp" >/dev/null	# the compressor goes on
+	wait_for "w's old file compressed" test -e "$T/logs/root/w/current.2.gz" || return 1
+	log_has 'rotated lines are lost' && fail "lines lost" && return 1
+	zgrep -q ' out one-' "$T/logs/root/w/current.2.gz" || fail "the old w's lines are not in current.2.gz" || return 1
+	zgrep -q ' out two-' "$T/logs/root/w/current.1.gz" || fail "the new w's lines are not in current.1.gz"
+}
