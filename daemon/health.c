@@ -598,11 +598,16 @@ hnode_free(struct hnode *hn)
 void
 health_removed(struct health *h, const struct enode *n)
 {
-	struct hnode *hn = enode_checker(n);
-
-	if (!hn)
+	/*
+	 * The engine says it once, for the top of a removed subtree, and frees
+	 * all of it: every checker below goes too, or it would keep pointing
+	 * at a freed node.
+	 */
+	for (size_t i = 0; i < enode_nchildren(n); i++)
+		health_removed(h, enode_child(n, i));
+	if (!enode_checker(n))
 		return;
-	hnode_free(hn);
+	hnode_free(enode_checker(n));
 	rearm(h);
 }
 

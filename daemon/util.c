@@ -226,6 +226,14 @@ unlink_stale_socket(const char *path)
 	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+bool
+path_within(const char *path, const char *top)
+{
+	size_t n = strlen(top);
+
+	return strncmp(path, top, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
 int
 open_noblock(const char *path, int flags, mode_t mode)
 {

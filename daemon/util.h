@@ -32,6 +32,8 @@ void strv_free(char **);
 size_t utf8_scrub(char *s);
 /* Whether s is well-formed UTF-8 throughout. */
 int utf8_valid(const char *s);
+/* Whether path is top or a node below it ("root/a/b" is within "root/a"). */
+bool path_within(const char *path, const char *top);
 size_t strv_len(char *const *);
 
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -207,23 +207,23 @@ path_free(struct path_state *s)
 	free(s);
 }
 
+/* The state of path and of every path below it (a removed supervisor's). */
 static void
 path_drop(struct join *j, const char *path)
 {
-	struct path_state **b = &j->path_buckets[path_hash(path)], *dead;
+	for (struct path_state **p = &j->paths; *p;) {
+		struct path_state *dead = *p, **b;
 
-	for (; *b; b = &(*b)->hnext)
-		if (strcmp((*b)->path, path) == 0)
-			break;
-	if (!(dead = *b))
-		return;
-	*b = dead->hnext;
-	for (struct path_state **p = &j->paths; *p; p = &(*p)->next)
-		if (*p == dead) {
-			*p = dead->next;
-			break;
+		if (!path_within(dead->path, path)) {
+			p = &dead->next;
+			continue;
 		}
-	path_free(dead);
+		*p = dead->next;
+		for (b = &j->path_buckets[path_hash(dead->path)]; *b != dead;)
+			b = &(*b)->hnext;
+		*b = dead->hnext;
+		path_free(dead);
+	}
 }
 
 const char *

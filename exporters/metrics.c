@@ -281,7 +281,7 @@ reg_forget(struct registry *r, const char *path)
 		for (struct series **p = &r->series[m]; *p;) {
 			if ((*p)->label && families[m].label &&
 			    strcmp(families[m].label, "path") == 0 &&
-			    strcmp((*p)->label, path) == 0) {
+			    path_within((*p)->label, path)) {
 				struct series *dead = *p;
 
 				*p = dead->next;

@@ -172,13 +172,18 @@ static void
 op_forget(void *ctx, const char *path)
 {
 	struct obs *o = ctx;
-	struct runq **b = runq_slot(o, path), *dead = *b;
 
+	/* A removed supervisor takes every path below it along. */
 	reg_forget(o->reg, path);
-	if (dead) {
-		*b = dead->next;
-		runq_free(dead);
-	}
+	for (size_t i = 0; i < RUNQ_BUCKETS; i++)
+		for (struct runq **b = &o->runq[i]; *b;)
+			if (path_within((*b)->path, path)) {
+				struct runq *dead = *b;
+
+				*b = dead->next;
+				runq_free(dead);
+			} else
+				b = &(*b)->next;
 }
 
 /* A process of path is gone: its run-queue histogram joins the path's. */

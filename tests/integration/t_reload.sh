@@ -121,3 +121,37 @@ CONF
 	assert_eq "x kept" "x y" "$(ctl status --json | jq -r '[.children[] | .path | split("/")[1]] | join(" ")')" || return 1
 	assert_eq "not removing" "null" "$(json root/x .removing)"
 }
+
+# A reload that removes a supervisor removes everything below it: its
+# workers' health checks (one of them used to stay behind, pointing at the
+# freed worker, and arbord wrote into it at shutdown) and their series in
+# the metrics (arbor_child_up of a removed worker stayed at 0 forever).
+test_removing_a_supervisor_removes_its_workers_checks_and_series() {
+	cat >"$T/tree.conf" <<CONF
+observability = { metrics_listen = ""; };
+tree = { strategy = "one_for_one"; children = (
+  { name = "keep"; command = ["/bin/sleep", "1000"]; },
+  { name = "sub"; strategy = "one_for_one"; children = (
+    { name = "w"; command = ["/bin/sleep", "1000"];
+      health = { exec = ["/bin/true"]; interval = 100; }; }
+  ); }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	has_series() { ctl metrics | grep -q "arbor_child_up{path=\"$1\"}"; }
+	wait_for "root/sub/w's series" has_series root/sub/w || return 1
+	local health=$(ctl metrics | grep -c 'path="root/sub/w"')
+	cat >"$T/tree.conf" <<CONF
+observability = { metrics_listen = ""; };
+tree = { strategy = "one_for_one"; children = (
+  { name = "keep"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	ctl reload >/dev/null || return 1
+	wait_for "root/sub gone" sh -c "! $ARBORCTL -s $T/sock status root/sub >/dev/null 2>&1" || return 1
+	wait_for "root/sub/w's series gone" sh -c "! $ARBORCTL -s $T/sock metrics | grep -q 'path=\"root/sub'" || return 1
+	has_series root/keep || fail "root/keep's series went too" || return 1
+	stop_arbord
+	assert_eq "arbord's exit code" 0 "$?" || return 1
+	! grep -q "AddressSanitizer\|runtime error" "$T/log" || fail "sanitizer: $(grep -m1 -A3 ERROR "$T/log")"
+}
