@@ -39,6 +39,7 @@ struct client {
 	bool discarding;	/* dropping an overlong line up to its newline */
 	char *out;
 	size_t outlen, outoff, outcap;
+	bool more_input;	/* bytes after the line being handled */
 	uint64_t last_active;
 	struct client *prev, *next;
 };
@@ -470,6 +471,26 @@ cmd_reload(struct client *c, json_t *req)
  * The observability thread answers these: the client leaves the core's
  * epoll first (the thread may close its fd at once), then goes over.
  */
+/*
+ * A request answered by another thread takes the connection with it: a
+ * reply still queued here, or a request sent after it, would be lost (or
+ * interleaved with the thread's reply). Such a request is refused, and the
+ * connection goes on, unless it is the last on the connection and every
+ * earlier reply has been read. False, with the error sent, when refused.
+ */
+static bool
+may_hand_over(struct client *c)
+{
+	client_flush(c);
+	if (c->w.dead)
+		return false;
+	if (c->outoff < c->outlen || c->more_input) {
+		send_error(c, "this request hands the connection over to another thread: send it alone, as the last on its connection, once every reply before it is read");
+		return false;
+	}
+	return true;
+}
+
 static void
 hand_over_or(struct client *c, const struct obs_request *req,
     json_t *fallback)
@@ -478,15 +499,21 @@ hand_over_or(struct client *c, const struct obs_request *req,
 	struct obswatch *obs = c->ctl->obs;
 	int fd = c->w.fd;
 
-	client_flush(c);
-	if (c->w.dead) {
-		json_decref(fallback);
+	if (fallback) {
+		client_flush(c);
+		if (c->w.dead) {
+			json_decref(fallback);
+			return;
+		}
+		/* Without the figures: the thread is down, or the connection
+		 * has more to say (a status in a pipeline is answered here). */
+		if (!obswatch_ready(obs) || c->outoff < c->outlen ||
+		    c->more_input) {
+			client_send(c, fallback);
+			return;
+		}
+	} else if (!may_hand_over(c))
 		return;
-	}
-	if (fallback && !obswatch_ready(obs)) {
-		client_send(c, fallback);	/* without the figures */
-		return;
-	}
 	if (fallback) {
 		/* The thread's alone before it can see it (no shared refcount). */
 		json_incref((json_t *)req->status);
@@ -568,8 +595,7 @@ cmd_logs(struct client *c, json_t *req)
 		    enode_path(n));
 		return;
 	}
-	client_flush(c);
-	if (c->w.dead)
+	if (!may_hand_over(c))
 		return;
 	if (!ops->logs) {
 		send_error(c, "%s: %s", enode_path(n), why);
@@ -660,8 +686,10 @@ client_lines(struct client *c)
 	for (size_t i = 0; i < c->inlen && !c->w.dead; i++) {
 		if (c->in[i] != '\n')
 			continue;
-		if (!c->discarding && i > start)
+		if (!c->discarding && i > start) {
+			c->more_input = i + 1 < c->inlen;
 			handle_line(c, c->in + start, i - start);
+		}
 		c->discarding = false;
 		start = i + 1;
 	}

@@ -221,3 +221,19 @@ test_a_socket_in_a_directory_others_control_is_refused() {
 	# the trusted case still starts, and a stale socket is replaced
 	start_arbord "$T/tree.conf" && ctl status >/dev/null
 }
+
+# Pipelined requests all get their replies: statuses (answered with the
+# cgroup figures by the observability thread when alone) and a metrics
+# request behind them, which hands the connection over, is answered or
+# refused with an error, never dropped with the replies queued before it.
+test_pipelined_requests_lose_no_reply() {
+	small_tree
+	wait_for "observability up" sh -c "$ARBORCTL -s $T/sock metrics | grep -q arbor_child_up"
+	local reqs=$(for ((i = 0; i < 300; i++)); do echo '{"cmd":"status"}'; done; echo '{"cmd":"metrics"}')
+	printf '%s\n' "$reqs" | raw send "$T/sock" 301 >"$T/replies" || fail "fewer than 301 replies: $(wc -l <"$T/replies")" || return 1
+	assert_eq "status replies" 300 "$(head -n 300 "$T/replies" | jq -s 'map(select(.ok and .status)) | length')" || return 1
+	tail -n 1 "$T/replies" | jq -e '.metrics or (.ok == false and (.error | test("hands the connection over")))' >/dev/null ||
+		fail "the last reply: $(tail -n 1 "$T/replies" | cut -c1-200)" || return 1
+	# alone, it is answered
+	echo '{"cmd":"metrics"}' | raw send "$T/sock" 1 | jq -e .metrics >/dev/null || fail "metrics alone"
+}
