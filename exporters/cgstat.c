@@ -56,18 +56,28 @@ cg_psi_name(enum cg_psi p)
 	return names[p];
 }
 
-/* Processes of a leaf with no pids controller: its cgroup.procs lines. */
+/*
+ * Processes of a leaf with no pids controller: its cgroup.procs lines,
+ * counted to the end however many there are (read in pieces).
+ */
 static int64_t
 members(const char *dir, const char *path)
 {
-	char buf[4096];
+	char name[4096], buf[4096];
 	int64_t n = 0;
+	ssize_t r;
+	int fd;
 
-	if (slurp(dir, path, "cgroup.procs", buf, sizeof(buf)) < 0)
+	if (!dir)
 		return -1;
-	for (const char *p = buf; *p; p++)
-		n += *p == '\n';
-	return n;
+	snprintf(name, sizeof(name), "%s/%s/cgroup.procs", dir, path);
+	if ((fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < r; i++)
+			n += buf[i] == '\n';
+	close(fd);
+	return r < 0 ? -1 : n;
 }
 
 bool

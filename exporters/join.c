@@ -388,9 +388,16 @@ static void
 hold(struct join *j, struct proc *p, struct obs_msg **slot,
     struct out **out, const struct obs_msg *m, uint64_t now)
 {
-	if (*slot)
+	if (*slot) {
+		/*
+		 * A second one before the first met the kernel's record (a
+		 * reused pid): the first goes out as the core saw it, in its
+		 * place, or its empty place would hold every event after it.
+		 */
+		if (*out)
+			(*out)->j = msg_to_json(*slot);
 		free(*slot);
-	else
+	} else
 		j->nwaiting++;
 	*slot = xcalloc(1, sizeof(**slot));
 	**slot = *m;

@@ -235,6 +235,34 @@ core_event_waits_at_most_the_join_window_then_goes_alone(void **state)
 	fake_free(f);
 }
 
+/*
+ * A pid reused within the join window: its second exit waits in the
+ * first's place, and the first goes out as the core saw it; nothing after
+ * them is held up for good.
+ */
+static void
+a_reused_pid_never_holds_the_stream(void **state)
+{
+	struct fake *f = fake_new(true);
+
+	(void)state;
+	send_core(f, EV_SPAWN, "root/w", 42, 0);
+	send_core(f, EV_EXIT, "root/w", 42, 1000 * MS);
+	send_core(f, EV_SPAWN, "root/w", 42, 1010 * MS);
+	send_core(f, EV_EXIT, "root/w", 42, 1020 * MS);
+	join_tick(f->j, 1020 * MS + JOIN_WAIT_NS);
+	send_core(f, EV_SPAWN, "root/w", 43, 2000 * MS);
+	assert_int_equal(json_array_size(f->out), 5);
+	assert_string_equal(kind(f, 1), "exit");
+	assert_int_equal(field(f, 1, "mono_ns"), 1000 * MS);
+	assert_string_equal(kind(f, 2), "spawn");
+	assert_string_equal(kind(f, 3), "exit");
+	assert_int_equal(field(f, 3, "mono_ns"), 1020 * MS);
+	assert_string_equal(kind(f, 4), "spawn");
+	assert_false(join_waiting(f->j));
+	fake_free(f);
+}
+
 static void
 order_is_kept_behind_a_waiting_event(void **state)
 {
@@ -482,6 +510,7 @@ main(void)
 		cmocka_unit_test(kernel_record_first_joins_at_once),
 		cmocka_unit_test(restart_latency_from_kernel_exit_to_kernel_exec),
 		cmocka_unit_test(core_event_waits_at_most_the_join_window_then_goes_alone),
+		cmocka_unit_test(a_reused_pid_never_holds_the_stream),
 		cmocka_unit_test(order_is_kept_behind_a_waiting_event),
 		cmocka_unit_test(without_the_kernel_side_events_go_out_at_once),
 		cmocka_unit_test(entries_are_bounded_and_kernel_only_ones_forgotten),
