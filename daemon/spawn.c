@@ -255,8 +255,6 @@ child_main(void *arg)
 	}
 	if (a->has_umask)
 		umask(a->umask);
-	if (a->cwd && chdir(a->cwd) < 0)
-		child_fail(a, STEP_CHDIR);
 	if ((a->stdin_fd >= 0 && dup2(a->stdin_fd, 0) < 0) ||
 	    (a->stdout_fd >= 0 && dup2(a->stdout_fd, 1) < 0) ||
 	    (a->stderr_fd >= 0 && dup2(a->stderr_fd, 2) < 0))
@@ -274,6 +272,10 @@ child_main(void *arg)
 	 * After the credentials change: the kernel clears the parent-death
 	 * signal whenever the effective uid or gid changes.
 	 */
+	/* As the worker's user, as systemd's WorkingDirectory=: a directory
+	 * it may not enter is a failed start, not one root entered for it. */
+	if (a->cwd && chdir(a->cwd) < 0)
+		child_fail(a, STEP_CHDIR);
 	if (child_open_output(a->stdout_path, 1) < 0)
 		child_fail(a, STEP_STDOUT_FILE);
 	if (child_open_output(a->stderr_path, 2) < 0)
@@ -525,7 +527,8 @@ clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
 		    f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names)
 		    ? step_names[f.step] : "?",
 		    f.step == STEP_STDOUT_FILE ? a->stdout_path :
-		    f.step == STEP_STDERR_FILE ? a->stderr_path : a->argv[0],
+		    f.step == STEP_STDERR_FILE ? a->stderr_path :
+		    f.step == STEP_CHDIR ? a->cwd : a->argv[0],
 		    strerror(f.err));
 		/* It has exited already; this reaps it without waiting. */
 		waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED | __WALL);

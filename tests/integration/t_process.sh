@@ -219,3 +219,18 @@ CONF
 	[ -z "$leaked" ] || fail "workers inherited log files: $leaked" || return 1
 	assert_eq "fd counts seen" 4 "$(grep '^[0-9]' "$T/fds.out" | sort -u | tr '\n' ' ' | sed 's/ $//')"
 }
+
+# cwd is entered as the worker's user: a directory root may enter and the
+# user may not is a failed start that says so.
+test_cwd_is_entered_as_the_worker() {
+	[ "$(id -u)" = 0 ] || { echo "needs root (user = nobody)"; return 77; }
+	chmod 755 "$T"
+	mkdir -m 700 "$T/private"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 100; period = 1; children = (
+  { name = "w"; user = "nobody"; cwd = "$T/private"; restart_delay = 200;
+    command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the failed start" log_has "root/w: cannot start: chdir $T/private: Permission denied"
+}
