@@ -199,6 +199,21 @@ struct spec {
 	struct spec_node *root;
 };
 
+/*
+ * A daemon or observability key a reload changes: its values as the file
+ * writes them, and whether it applies only at arbord's next start.
+ */
+struct spec_setting {
+	const char *key;	/* "daemon.log_dir" (static) */
+	char *from, *to;
+	bool restart;
+};
+
+/* The keys whose values differ, in arbor.conf(5)'s order; *n of them. */
+struct spec_setting *spec_settings_changed(const struct spec *old,
+    const struct spec *new, size_t *n);
+void spec_settings_free(struct spec_setting *, size_t n);
+
 void spec_free(struct spec *);
 void spec_node_free(struct spec_node *);
 /* A deep copy of a node and its subtree. */
