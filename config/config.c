@@ -1163,6 +1163,13 @@ parse_template(struct ctx *c, const config_setting_t *s, const char *path,
 	if (get_string(c, m, tpath, "name", &tname) && !valid_name(tname))
 		error(c, config_setting_get_member(m, "name"), tpath,
 		    "invalid name \"%s\" (allowed: A-Z a-z 0-9 _ . -)", tname);
+	else if (strlen(path) + 1 + strlen(tname) + SPEC_CHILD_SUFFIX_MAX >
+	    SPEC_PATH_MAX)
+		error(c, config_setting_get_member(m, "name") ?
+		    config_setting_get_member(m, "name") : m, tpath,
+		    "the children's paths (\"%s/%s.4294967295\") can be %zu bytes, longer than %d, the most a node's path may be: shorten the template's name or the pool's path",
+		    path, tname, strlen(path) + 1 + strlen(tname) +
+		    SPEC_CHILD_SUFFIX_MAX, SPEC_PATH_MAX);
 	n->template->name = xstrdup(tname);
 	parse_worker(c, m, tpath, n->template);
 	if (get_bool(c, m, tpath, "significant", &n->template->significant))
@@ -1291,6 +1298,10 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 	if (!valid_name(name))
 		error(c, config_setting_get_member(s, "name"), path,
 		    "invalid name \"%s\" (allowed: A-Z a-z 0-9 _ . -)", name);
+	else if (strlen(path) > SPEC_PATH_MAX)
+		error(c, config_setting_get_member(s, "name"), path,
+		    "the path is %zu bytes, longer than %d, the most a node's path may be (a directory of its logs, a cgroup, a label of its events and series): shorten the name or a parent's",
+		    strlen(path), SPEC_PATH_MAX);
 
 	n = xcalloc(1, sizeof(*n));
 	n->name = xstrdup(name);
@@ -1340,9 +1351,10 @@ parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 		if (str[0] != '/')
 			error(c, config_setting_get_member(s, "socket"), "daemon",
 			    "socket: \"%s\" is not an absolute path", str);
-		else if (strlen(str) >= 108)
+		else if (strlen(str) + strlen(".notify") >= 108)
 			error(c, config_setting_get_member(s, "socket"), "daemon",
-			    "socket: path longer than 107 bytes");
+			    "socket: the path is %zu bytes, longer than %zu: it and its notify socket (\"%s.notify\") must fit in a socket address (107 bytes)",
+			    strlen(str), 107 - strlen(".notify"), str);
 		else
 			sp->socket = xstrdup(str);
 	}
@@ -1526,9 +1538,19 @@ parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 			    str);
 	}
 	if (get_string(c, s, p, "event_log", &str)) {
+		const char *base = strrchr(str, '/');
+
 		if (*str && str[0] != '/')
 			error(c, config_setting_get_member(s, "event_log"), p,
 			    "event_log: \"%s\" is not an absolute path", str);
+		else if (*str && (!base[1] || strlen(base + 1) +
+		    SPEC_ROTATED_SUFFIX_MAX > NAME_MAX ||
+		    strlen(str) + SPEC_ROTATED_SUFFIX_MAX >= PATH_MAX / 2))
+			error(c, config_setting_get_member(s, "event_log"), p,
+			    "event_log: \"%s\" is not a file name, or too long for its rotated files (\"%s.1000.gz.tmp\"): a name of at most %d bytes in a path of at most %d",
+			    str, base[1] ? base + 1 : "", NAME_MAX -
+			    SPEC_ROTATED_SUFFIX_MAX, PATH_MAX / 2 -
+			    SPEC_ROTATED_SUFFIX_MAX - 1);
 		else
 			sp->event_log = xstrdup(str);
 	}

@@ -87,3 +87,50 @@ test_demo_tree_runs() {
 	assert_eq "pool" root/pool/job.1 "$(ctl start-child root/pool 30)" || return 1
 	stop_arbord
 }
+
+# A node's path is at most 255 bytes (arbor.conf(5), TREE): longer ones,
+# and a pool whose children's names could be, are refused with their line;
+# workers whose names differ only past 159 bytes stay apart in events,
+# logs and the event log (OBSQ_PATH cut them to one before).
+test_long_names_refused_or_kept_whole() {
+	local a170 n250 n251 n300
+	a170=$(printf 'a%.0s' {1..170})
+	n250=$(printf 'c%.0s' {1..250})
+	n251=${n250}c
+	n300=$(printf 'b%.0s' {1..300})
+	conf long <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "$n251"; command = ["/bin/true"]; },
+  { name = "x"; strategy = "one_for_one"; children = (
+    { name = "$n300"; command = ["/bin/true"]; } ); },
+  { name = "pool"; strategy = "simple_one_for_one";
+    template = { name = "$n250"; command = ["/bin/true"]; }; }
+); };
+CONF
+	"$ARBORD" --check -c "$T/long.conf" >"$T/out" 2>"$T/err"
+	assert_eq "--check exit code" 1 "$?" || return 1
+	cat >"$T/expected" <<EXP
+$T/long.conf:2: root/$n251: the path is 256 bytes, longer than 255, the most a node's path may be (a directory of its logs, a cgroup, a label of its events and series): shorten the name or a parent's
+$T/long.conf:4: root/x/$n300: the path is 307 bytes, longer than 255, the most a node's path may be (a directory of its logs, a cgroup, a label of its events and series): shorten the name or a parent's
+$T/long.conf:6: root/pool/template: the children's paths ("root/pool/$n250.4294967295") can be 271 bytes, longer than 255, the most a node's path may be: shorten the template's name or the pool's path
+arbord: $T/long.conf: 3 errors; nothing was started
+EXP
+	diff "$T/expected" "$T/err" >&2 || fail "--check errors differ" || return 1
+	conf ok <<CONF
+daemon = { log_dir = "$T/logs"; };
+observability = { metrics_listen = ""; event_log = "$T/events.jsonl"; };
+tree = { strategy = "one_for_one"; children = (
+  { name = "${a170}1"; command = ["/bin/sh", "-c", "echo one; exec sleep 1000"]; },
+  { name = "${a170}2"; command = ["/bin/sh", "-c", "echo two; exec sleep 1000"]; },
+  { name = "$n250"; command = ["/bin/sh", "-c", "echo edge; exec sleep 1000"]; }
+); };
+CONF
+	start_arbord "$T/ok.conf" || return 1
+	wait_for "three running" bash -c "[ \$($ARBORCTL -s $T/sock status --json | jq '[.children[] | select(.state == \"running\")] | length') = 3 ]" || return 1
+	wait_for "their lines" bash -c "grep -q ' out edge' '$T/logs/root/$n250/current'" || return 1
+	grep -q ' out one' "$T/logs/root/${a170}1/current" && grep -q ' out two' "$T/logs/root/${a170}2/current" ||
+		fail "logs not apart" || return 1
+	assert_eq "spawn events apart" "root/${a170}1 root/${a170}2 root/$n250" \
+		"$(ctl events | jq -r 'select(.event == "spawn") | .path' | sort | tr '\n' ' ' | sed 's/ $//')" || return 1
+	wait_for "the event log" bash -c "[ \$(jq -r 'select(.event == \"spawn\") | .path' '$T/events.jsonl' | sort -u | wc -l) = 3 ]"
+}
