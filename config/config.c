@@ -1467,15 +1467,120 @@ log_dir_problem(const char *dir)
 	return why;
 }
 
+/*
+ * Root writes the logs below log_dir and the event log beside its other
+ * files: whoever else can write in such a directory can put a symlink
+ * where a log goes, and root would write through it (arbor.conf(5),
+ * DAEMON). The directory, or where it would be made when it does not
+ * exist yet, must be owned by root or arbord's user and writable by no one
+ * else (a sticky one such as /tmp is writable by others: anyone may make
+ * the directory arbord has not made yet); above it, a directory that
+ * others can write and is not sticky, or that another user owns, could
+ * have it renamed away and replaced. NULL, or why not; *minor when only a
+ * group (not root's, nor arbord's) can write above it: a warning, since
+ * /var/log is group-writable on some systems.
+ */
+static char *
+dir_untrusted(const char *dir, bool *minor)
+{
+	char *p = xstrdup(dir), *real, *slash, *why = NULL;
+	struct stat st;
+	bool made = true;
+
+	*minor = false;
+	/* The nearest existing ancestor (that is where arbord makes it). */
+	while (stat(p, &st) < 0 && (slash = strrchr(p, '/')) && slash != p) {
+		*slash = '\0';
+		made = false;
+	}
+	real = realpath(p, NULL);
+	free(p);
+	if (!real)
+		return NULL;	/* said by the check that it can be made */
+	for (bool first = true;; first = false) {
+		char *what = first ? xstrdup(made ? "it is" :
+		    "its parent, where it would be made, is") :
+		    xasprintf("a directory above it, %s, is", real);
+		bool sticky;
+
+		if (stat(real, &st) < 0) {
+			free(what);
+			break;
+		}
+		sticky = !first && (st.st_mode & S_ISVTX);
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			why = xasprintf("%s owned by uid %u, neither root nor arbord's user",
+			    what, (unsigned)st.st_uid);
+		else if ((st.st_mode & S_IWOTH) && !sticky)
+			why = xasprintf("%s writable by others (mode %04o%s)", what,
+			    (unsigned)(st.st_mode & 07777), st.st_mode & S_ISVTX ?
+			    ": sticky, but anyone may still add an entry" : "");
+		else if ((st.st_mode & S_IWGRP) && st.st_gid != 0 &&
+		    st.st_gid != getegid() && !sticky) {
+			why = xasprintf("%s writable by group %u (mode %04o)", what,
+			    (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
+			*minor = !first;
+		}
+		free(what);
+		if (why || !(slash = strrchr(real, '/')) || real[1] == '\0')
+			break;
+		slash[slash == real] = '\0';	/* "/a/b" -> "/a", "/a" -> "/" */
+	}
+	free(real);
+	return why;
+}
+
+/* A directory root writes in, checked as the config file is; see above. */
+static void
+check_dir_trust(struct ctx *c, const config_setting_t *at, const char *path,
+    const char *key, const char *dir, bool as_default, bool *memory_only)
+{
+	bool minor;
+	char *why = dir_untrusted(dir, &minor);
+
+	if (!why)
+		return;
+	if (minor)
+		warning(c, at, path, "%s: \"%s\": %s: its members could replace it with a directory of their own, where a symlink would send root's writes elsewhere",
+		    key, dir, why);
+	else if (as_default) {
+		warning(c, at, path, "%s: the default \"%s\" is not safe for arbord to write in: %s; worker output is kept in memory only (arborctl logs); set log_dir",
+		    key, dir, why);
+		*memory_only = true;
+	} else
+		error(c, at, path, "%s: \"%s\" is not safe for arbord to write in: %s: another user could put a symlink where a file goes (chown root, chmod go-w, or another directory)",
+		    key, dir, why);
+	free(why);
+}
+
 static void
 check_log_dir(struct ctx *c, const config_setting_t *root, struct spec *sp)
 {
 	const config_setting_t *d = config_setting_get_member(root, "daemon");
 	const config_setting_t *at = d ? config_setting_get_member(d, "log_dir") : NULL;
+	const config_setting_t *o = config_setting_get_member(root, "observability");
+	bool memory_only = false;
 	char *why;
 
-	if (!*sp->log_dir || !(why = log_dir_problem(sp->log_dir)))
+	if (sp->event_log && *sp->event_log) {
+		char *dir = xstrdup(sp->event_log);
+
+		*strrchr(dir, '/') = '\0';
+		check_dir_trust(c, o ? config_setting_get_member(o, "event_log")
+		    : NULL, "observability", "event_log's directory",
+		    *dir ? dir : "/",
+		    false, &memory_only);
+		free(dir);
+	}
+	if (!*sp->log_dir)
 		return;
+	if (!(why = log_dir_problem(sp->log_dir))) {
+		check_dir_trust(c, at, "daemon", "log_dir", sp->log_dir,
+		    sp->log_dir_default, &memory_only);
+		if (memory_only)
+			sp->log_dir[0] = '\0';
+		return;
+	}
 	if (sp->log_dir_default) {
 		warning(c, at, "daemon", "log_dir: the default \"%s\" cannot be created (%s): worker output is kept in memory only (arborctl logs); set log_dir",
 		    sp->log_dir, why);

@@ -134,3 +134,48 @@ CONF
 		"$(ctl events | jq -r 'select(.event == "spawn") | .path' | sort | tr '\n' ' ' | sed 's/ $//')" || return 1
 	wait_for "the event log" bash -c "[ \$(jq -r 'select(.event == \"spawn\") | .path' '$T/events.jsonl' | sort -u | wc -l) = 3 ]"
 }
+
+# log_dir and the event log's directory are checked as the file is: a
+# directory others can write (a sticky 1777 one too), or where the
+# directory would be made, or one another user owns, is refused with its
+# line; a default log_dir so placed is a warning, and output stays in memory.
+test_log_dirs_others_can_write_are_refused() {
+	mkdir -m 1777 "$T/open" && mkdir -m 0755 "$T/theirs" "$T/ours" && chown nobody "$T/theirs" && chmod 1777 "$T/open" || return 1
+	local d
+	for d in "$T/open" "$T/open/logs" "$T/theirs"; do
+		conf bad <<CONF
+daemon = { log_dir = "$d"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+		"$ARBORD" --check -c "$T/bad.conf" >/dev/null 2>"$T/err"
+		assert_eq "--check exit code for $d" 1 "$?" || return 1
+		grep -q "^$T/bad.conf:1: daemon: log_dir: \"$d\" is not safe for arbord to write in: .*another user could put a symlink" "$T/err" ||
+			fail "no error for $d: $(cat "$T/err")" || return 1
+	done
+	grep -q 'owned by uid' "$T/err" || fail "owner not named: $(cat "$T/err")" || return 1
+	conf bad <<CONF
+daemon = { log_dir = "$T/ours"; };
+observability = { metrics_listen = "";
+  event_log = "$T/open/events.jsonl"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	"$ARBORD" --check -c "$T/bad.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code for the event log" 1 "$?" || return 1
+	grep -q "^$T/bad.conf:3: observability: event_log's directory: \"$T/open\" is not safe for arbord to write in: it is writable by others (mode 1777: sticky" "$T/err" ||
+		fail "no event log error: $(cat "$T/err")" || return 1
+	conf good <<CONF
+daemon = { log_dir = "$T/ours/logs"; };
+observability = { metrics_listen = ""; event_log = "$T/ours/events.jsonl"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	"$ARBORD" --check -c "$T/good.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code for ours" 0 "$?" || return 1
+	[ ! -s "$T/err" ] || fail "diagnostics for ours: $(cat "$T/err")" || return 1
+	conf dflt <<CONF
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	LOGS_DIRECTORY=$T/open "$ARBORD" --check -c "$T/dflt.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code for the default" 0 "$?" || return 1
+	grep -q "warning: log_dir: the default \"$T/open\" is not safe for arbord to write in: it is writable by others .*kept in memory only" "$T/err" ||
+		fail "no warning for the default: $(cat "$T/err")"
+}
