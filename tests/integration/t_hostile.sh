@@ -161,9 +161,10 @@ CONF
 }
 
 # small_disk DIR KIB: a tmpfs of KIB KiB at DIR (root only; 77 otherwise).
+# (mode 0755: a tmpfs is 1777 by default, which arbord refuses for its logs.)
 small_disk() {
 	[ "$(id -u)" = 0 ] || { echo "needs root to mount a small tmpfs"; return 77; }
-	mkdir -p "$1" && mount -t tmpfs -o size="$2"k arbor-it "$1" ||
+	mkdir -p "$1" && mount -t tmpfs -o size="$2"k,mode=0755 arbor-it "$1" ||
 		{ echo "cannot mount a tmpfs"; return 77; }
 }
 
