@@ -30,6 +30,8 @@ struct ctx {
 	struct config_diag *diag;
 };
 
+static char *dir_untrusted(const char *, bool *);
+
 static void
 add_line(char ***list, size_t *n, char *line)
 {
@@ -345,8 +347,19 @@ parse_stdio(struct ctx *c, const config_setting_t *s, const char *path,
 	else if (strcmp(v, "null") == 0)
 		out->kind = STDIO_NULL;
 	else if (strncmp(v, "file:", 5) == 0 && v[5] == '/') {
+		char *dir = xstrdup(v + 5), *why;
+		bool minor;
+
 		out->kind = STDIO_FILE;
 		out->path = xstrdup(v + 5);
+		/* arbord opens it (as root, usually) before the worker runs. */
+		*strrchr(dir, '/') = '\0';
+		if ((why = dir_untrusted(*dir ? dir : "/", &minor)))
+			warning(c, config_setting_get_member(s, key), path,
+			    "%s: \"%s\": in %s, %s: another user could put a symlink there, and arbord would append the worker's output to what it points to",
+			    key, out->path, *dir ? dir : "/", why);
+		free(why);
+		free(dir);
 	} else
 		error(c, config_setting_get_member(s, key), path,
 		    "%s: expected \"log\", \"inherit\", \"null\" or \"file:/absolute/path\", got \"%s\"",

@@ -171,6 +171,16 @@ CONF
 	"$ARBORD" --check -c "$T/good.conf" >/dev/null 2>"$T/err"
 	assert_eq "--check exit code for ours" 0 "$?" || return 1
 	[ ! -s "$T/err" ] || fail "diagnostics for ours: $(cat "$T/err")" || return 1
+	# A worker's stdout = "file:..." there is opened by arbord too: a warning.
+	conf file <<CONF
+daemon = { log_dir = "$T/ours/logs"; };
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/true"]; stdout = "file:$T/open/w.out"; } ); };
+CONF
+	"$ARBORD" --check -c "$T/file.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code for a file in it" 0 "$?" || return 1
+	grep -q "^$T/file.conf:3: root/w: warning: stdout: \"$T/open/w.out\": in $T/open, it is writable by others (mode 1777: sticky, but anyone may still add an entry): another user could put a symlink there" "$T/err" ||
+		fail "no warning for a file: $(cat "$T/err")" || return 1
 	conf dflt <<CONF
 tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
 CONF
