@@ -130,8 +130,9 @@ CONF
 	wait_for "their lines" bash -c "grep -q ' out edge' '$T/logs/root/$n250/current'" || return 1
 	grep -q ' out one' "$T/logs/root/${a170}1/current" && grep -q ' out two' "$T/logs/root/${a170}2/current" ||
 		fail "logs not apart" || return 1
-	assert_eq "spawn events apart" "root/${a170}1 root/${a170}2 root/$n250" \
-		"$(ctl events | jq -r 'select(.event == "spawn") | .path' | sort | tr '\n' ' ' | sed 's/ $//')" || return 1
+	spawned() { ctl events | jq -r 'select(.event == "spawn") | .path' | sort | tr '\n' ' ' | sed 's/ $//'; }
+	wait_for "three spawn events" bash -c "[ \$($ARBORCTL -s $T/sock events | jq -r 'select(.event == \"spawn\") | .path' | wc -l) -ge 3 ]" || return 1
+	assert_eq "spawn events apart" "root/${a170}1 root/${a170}2 root/$n250" "$(spawned)" || return 1
 	wait_for "the event log" bash -c "[ \$(jq -r 'select(.event == \"spawn\") | .path' '$T/events.jsonl' | sort -u | wc -l) = 3 ]"
 }
 

@@ -131,6 +131,7 @@ tree = { strategy = "one_for_one"; children = (
 CONF
 	start_arbord "$T/tree.conf" || return 1
 	wait_for "a failed check" bash -c "$ARBORCTL -s $T/sock status root/w --json | jq -e '.health.ok == false and .status_text != null'" || return 1
+	wait_for "the health event" bash -c "$ARBORCTL -s $T/sock events | grep -q '\"event\":\"health\"'" || return 1
 	ctl status >"$T/out" || return 1
 	ctl status --json >"$T/json" || return 1
 	ctl events >"$T/events" || return 1
