@@ -30,6 +30,8 @@ struct ctx {
 	struct config_diag *diag;
 };
 
+static char *dir_untrusted(const char *, bool *);
+
 static void
 add_line(char ***list, size_t *n, char *line)
 {
@@ -345,8 +347,19 @@ parse_stdio(struct ctx *c, const config_setting_t *s, const char *path,
 	else if (strcmp(v, "null") == 0)
 		out->kind = STDIO_NULL;
 	else if (strncmp(v, "file:", 5) == 0 && v[5] == '/') {
+		char *dir = xstrdup(v + 5), *why;
+		bool minor;
+
 		out->kind = STDIO_FILE;
 		out->path = xstrdup(v + 5);
+		/* arbord opens it (as root, usually) before the worker runs. */
+		*strrchr(dir, '/') = '\0';
+		if ((why = dir_untrusted(*dir ? dir : "/", &minor)))
+			warning(c, config_setting_get_member(s, key), path,
+			    "%s: \"%s\": in %s, %s: another user could put a symlink there, and arbord would append the worker's output to what it points to",
+			    key, out->path, *dir ? dir : "/", why);
+		free(why);
+		free(dir);
 	} else
 		error(c, config_setting_get_member(s, key), path,
 		    "%s: expected \"log\", \"inherit\", \"null\" or \"file:/absolute/path\", got \"%s\"",
@@ -1163,6 +1176,13 @@ parse_template(struct ctx *c, const config_setting_t *s, const char *path,
 	if (get_string(c, m, tpath, "name", &tname) && !valid_name(tname))
 		error(c, config_setting_get_member(m, "name"), tpath,
 		    "invalid name \"%s\" (allowed: A-Z a-z 0-9 _ . -)", tname);
+	else if (strlen(path) + 1 + strlen(tname) + SPEC_CHILD_SUFFIX_MAX >
+	    SPEC_PATH_MAX)
+		error(c, config_setting_get_member(m, "name") ?
+		    config_setting_get_member(m, "name") : m, tpath,
+		    "the children's paths (\"%s/%s.4294967295\") can be %zu bytes, longer than %d, the most a node's path may be: shorten the template's name or the pool's path",
+		    path, tname, strlen(path) + 1 + strlen(tname) +
+		    SPEC_CHILD_SUFFIX_MAX, SPEC_PATH_MAX);
 	n->template->name = xstrdup(tname);
 	parse_worker(c, m, tpath, n->template);
 	if (get_bool(c, m, tpath, "significant", &n->template->significant))
@@ -1291,6 +1311,10 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 	if (!valid_name(name))
 		error(c, config_setting_get_member(s, "name"), path,
 		    "invalid name \"%s\" (allowed: A-Z a-z 0-9 _ . -)", name);
+	else if (strlen(path) > SPEC_PATH_MAX)
+		error(c, config_setting_get_member(s, "name"), path,
+		    "the path is %zu bytes, longer than %d, the most a node's path may be (a directory of its logs, a cgroup, a label of its events and series): shorten the name or a parent's",
+		    strlen(path), SPEC_PATH_MAX);
 
 	n = xcalloc(1, sizeof(*n));
 	n->name = xstrdup(name);
@@ -1340,9 +1364,10 @@ parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 		if (str[0] != '/')
 			error(c, config_setting_get_member(s, "socket"), "daemon",
 			    "socket: \"%s\" is not an absolute path", str);
-		else if (strlen(str) >= 108)
+		else if (strlen(str) + strlen(".notify") >= 108)
 			error(c, config_setting_get_member(s, "socket"), "daemon",
-			    "socket: path longer than 107 bytes");
+			    "socket: the path is %zu bytes, longer than %zu: it and its notify socket (\"%s.notify\") must fit in a socket address (107 bytes)",
+			    strlen(str), 107 - strlen(".notify"), str);
 		else
 			sp->socket = xstrdup(str);
 	}
@@ -1455,15 +1480,120 @@ log_dir_problem(const char *dir)
 	return why;
 }
 
+/*
+ * Root writes the logs below log_dir and the event log beside its other
+ * files: whoever else can write in such a directory can put a symlink
+ * where a log goes, and root would write through it (arbor.conf(5),
+ * DAEMON). The directory, or where it would be made when it does not
+ * exist yet, must be owned by root or arbord's user and writable by no one
+ * else (a sticky one such as /tmp is writable by others: anyone may make
+ * the directory arbord has not made yet); above it, a directory that
+ * others can write and is not sticky, or that another user owns, could
+ * have it renamed away and replaced. NULL, or why not; *minor when only a
+ * group (not root's, nor arbord's) can write above it: a warning, since
+ * /var/log is group-writable on some systems.
+ */
+static char *
+dir_untrusted(const char *dir, bool *minor)
+{
+	char *p = xstrdup(dir), *real, *slash, *why = NULL;
+	struct stat st;
+	bool made = true;
+
+	*minor = false;
+	/* The nearest existing ancestor (that is where arbord makes it). */
+	while (stat(p, &st) < 0 && (slash = strrchr(p, '/')) && slash != p) {
+		*slash = '\0';
+		made = false;
+	}
+	real = realpath(p, NULL);
+	free(p);
+	if (!real)
+		return NULL;	/* said by the check that it can be made */
+	for (bool first = true;; first = false) {
+		char *what = first ? xstrdup(made ? "it is" :
+		    "its parent, where it would be made, is") :
+		    xasprintf("a directory above it, %s, is", real);
+		bool sticky;
+
+		if (stat(real, &st) < 0) {
+			free(what);
+			break;
+		}
+		sticky = !first && (st.st_mode & S_ISVTX);
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			why = xasprintf("%s owned by uid %u, neither root nor arbord's user",
+			    what, (unsigned)st.st_uid);
+		else if ((st.st_mode & S_IWOTH) && !sticky)
+			why = xasprintf("%s writable by others (mode %04o%s)", what,
+			    (unsigned)(st.st_mode & 07777), st.st_mode & S_ISVTX ?
+			    ": sticky, but anyone may still add an entry" : "");
+		else if ((st.st_mode & S_IWGRP) && st.st_gid != 0 &&
+		    st.st_gid != getegid() && !sticky) {
+			why = xasprintf("%s writable by group %u (mode %04o)", what,
+			    (unsigned)st.st_gid, (unsigned)(st.st_mode & 07777));
+			*minor = !first;
+		}
+		free(what);
+		if (why || !(slash = strrchr(real, '/')) || real[1] == '\0')
+			break;
+		slash[slash == real] = '\0';	/* "/a/b" -> "/a", "/a" -> "/" */
+	}
+	free(real);
+	return why;
+}
+
+/* A directory root writes in, checked as the config file is; see above. */
+static void
+check_dir_trust(struct ctx *c, const config_setting_t *at, const char *path,
+    const char *key, const char *dir, bool as_default, bool *memory_only)
+{
+	bool minor;
+	char *why = dir_untrusted(dir, &minor);
+
+	if (!why)
+		return;
+	if (minor)
+		warning(c, at, path, "%s: \"%s\": %s: its members could replace it with a directory of their own, where a symlink would send root's writes elsewhere",
+		    key, dir, why);
+	else if (as_default) {
+		warning(c, at, path, "%s: the default \"%s\" is not safe for arbord to write in: %s; worker output is kept in memory only (arborctl logs); set log_dir",
+		    key, dir, why);
+		*memory_only = true;
+	} else
+		error(c, at, path, "%s: \"%s\" is not safe for arbord to write in: %s: another user could put a symlink where a file goes (chown root, chmod go-w, or another directory)",
+		    key, dir, why);
+	free(why);
+}
+
 static void
 check_log_dir(struct ctx *c, const config_setting_t *root, struct spec *sp)
 {
 	const config_setting_t *d = config_setting_get_member(root, "daemon");
 	const config_setting_t *at = d ? config_setting_get_member(d, "log_dir") : NULL;
+	const config_setting_t *o = config_setting_get_member(root, "observability");
+	bool memory_only = false;
 	char *why;
 
-	if (!*sp->log_dir || !(why = log_dir_problem(sp->log_dir)))
+	if (sp->event_log && *sp->event_log) {
+		char *dir = xstrdup(sp->event_log);
+
+		*strrchr(dir, '/') = '\0';
+		check_dir_trust(c, o ? config_setting_get_member(o, "event_log")
+		    : NULL, "observability", "event_log's directory",
+		    *dir ? dir : "/",
+		    false, &memory_only);
+		free(dir);
+	}
+	if (!*sp->log_dir)
 		return;
+	if (!(why = log_dir_problem(sp->log_dir))) {
+		check_dir_trust(c, at, "daemon", "log_dir", sp->log_dir,
+		    sp->log_dir_default, &memory_only);
+		if (memory_only)
+			sp->log_dir[0] = '\0';
+		return;
+	}
 	if (sp->log_dir_default) {
 		warning(c, at, "daemon", "log_dir: the default \"%s\" cannot be created (%s): worker output is kept in memory only (arborctl logs); set log_dir",
 		    sp->log_dir, why);
@@ -1526,9 +1656,19 @@ parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 			    str);
 	}
 	if (get_string(c, s, p, "event_log", &str)) {
+		const char *base = strrchr(str, '/');
+
 		if (*str && str[0] != '/')
 			error(c, config_setting_get_member(s, "event_log"), p,
 			    "event_log: \"%s\" is not an absolute path", str);
+		else if (*str && (!base[1] || strlen(base + 1) +
+		    SPEC_ROTATED_SUFFIX_MAX > NAME_MAX ||
+		    strlen(str) + SPEC_ROTATED_SUFFIX_MAX >= PATH_MAX / 2))
+			error(c, config_setting_get_member(s, "event_log"), p,
+			    "event_log: \"%s\" is not a file name, or too long for its rotated files (\"%s.1000.gz.tmp\"): a name of at most %d bytes in a path of at most %d",
+			    str, base[1] ? base + 1 : "", NAME_MAX -
+			    SPEC_ROTATED_SUFFIX_MAX, PATH_MAX / 2 -
+			    SPEC_ROTATED_SUFFIX_MAX - 1);
 		else
 			sp->event_log = xstrdup(str);
 	}

@@ -329,3 +329,118 @@ signal_name(int sig)
 			return signals[i].name;
 	return NULL;
 }
+
+/* The daemon and observability keys, in the order arbor.conf(5) has them. */
+enum setting {
+	SET_SOCKET, SET_CGROUP, SET_LOG_DIR, SET_LOG_MAX_BYTES, SET_LOG_KEEP,
+	SET_LOG_JOURNAL, SET_LOG_ECHO, SET_BPF, SET_METRICS_LISTEN,
+	SET_CONSOLE, SET_HISTOGRAMS, SET_EVENT_LOG, SET_EVENT_LOG_MAX_BYTES,
+	SET_EVENT_LOG_KEEP, SET_COUNT,
+};
+
+static const struct {
+	const char *key;
+	bool restart;		/* read only when arbord starts */
+} settings[SET_COUNT] = {
+	[SET_SOCKET] = { "daemon.socket", true },
+	[SET_CGROUP] = { "daemon.cgroup", true },
+	[SET_LOG_DIR] = { "daemon.log_dir", false },
+	[SET_LOG_MAX_BYTES] = { "daemon.log_max_bytes", false },
+	[SET_LOG_KEEP] = { "daemon.log_keep", false },
+	[SET_LOG_JOURNAL] = { "daemon.log_journal", false },
+	[SET_LOG_ECHO] = { "daemon.log_echo", false },
+	[SET_BPF] = { "observability.bpf", true },
+	[SET_METRICS_LISTEN] = { "observability.metrics_listen", true },
+	[SET_CONSOLE] = { "observability.console", true },
+	[SET_HISTOGRAMS] = { "observability.histograms", false },
+	[SET_EVENT_LOG] = { "observability.event_log", true },
+	[SET_EVENT_LOG_MAX_BYTES] = { "observability.event_log_max_bytes", true },
+	[SET_EVENT_LOG_KEEP] = { "observability.event_log_keep", true },
+};
+
+static const char *
+switch_name(enum log_switch s)
+{
+	return s == LOG_SWITCH_ON ? "on" : s == LOG_SWITCH_OFF ? "off" : "auto";
+}
+
+/* A key's value as the file writes it (strings quoted). */
+static char *
+setting_value(const struct spec *sp, enum setting k)
+{
+	switch (k) {
+	case SET_SOCKET:
+		return sp->socket ? xasprintf("\"%s\"", sp->socket)
+		    : xstrdup("(the default)");
+	case SET_CGROUP:
+		return sp->cgroup == CGROUP_PATH ? xasprintf("\"%s\"",
+		    sp->cgroup_path) : xasprintf("\"%s\"",
+		    sp->cgroup == CGROUP_OFF ? "off" : "auto");
+	case SET_LOG_DIR:
+		return xasprintf("\"%s\"", sp->log_dir ? sp->log_dir : "");
+	case SET_LOG_MAX_BYTES:
+		return xasprintf("%llu", (unsigned long long)sp->log_max_bytes);
+	case SET_LOG_KEEP:
+		return xasprintf("%u", sp->log_keep);
+	case SET_LOG_JOURNAL:
+		return xasprintf("\"%s\"", switch_name(sp->log_journal));
+	case SET_LOG_ECHO:
+		return xasprintf("\"%s\"", switch_name(sp->log_echo));
+	case SET_BPF:
+		return xasprintf("\"%s\"", sp->bpf == BPF_ON ? "on" :
+		    sp->bpf == BPF_OFF ? "off" : "auto");
+	case SET_METRICS_LISTEN:
+		return xasprintf("\"%s\"", sp->metrics_listen ?
+		    sp->metrics_listen : "");
+	case SET_CONSOLE:
+		return xstrdup(sp->console ? "true" : "false");
+	case SET_HISTOGRAMS:
+		return xasprintf("\"%s\"", sp->histograms_per_worker ? "worker"
+		    : "supervisor");
+	case SET_EVENT_LOG:
+		return xasprintf("\"%s\"", sp->event_log ? sp->event_log : "");
+	case SET_EVENT_LOG_MAX_BYTES:
+		return xasprintf("%llu",
+		    (unsigned long long)sp->event_log_max_bytes);
+	case SET_EVENT_LOG_KEEP:
+		return xasprintf("%u", sp->event_log_keep);
+	case SET_COUNT:
+		break;
+	}
+	return xstrdup("?");
+}
+
+struct spec_setting *
+spec_settings_changed(const struct spec *old, const struct spec *new,
+    size_t *n)
+{
+	struct spec_setting *v = xcalloc(SET_COUNT + 1, sizeof(*v));
+
+	*n = 0;
+	for (int k = 0; k < SET_COUNT; k++) {
+		char *from = setting_value(old, (enum setting)k);
+		char *to = setting_value(new, (enum setting)k);
+
+		if (strcmp(from, to) == 0) {
+			free(from);
+			free(to);
+			continue;
+		}
+		v[*n].key = settings[k].key;
+		v[*n].restart = settings[k].restart;
+		v[*n].from = from;
+		v[*n].to = to;
+		(*n)++;
+	}
+	return v;
+}
+
+void
+spec_settings_free(struct spec_setting *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].from);
+		free(v[i].to);
+	}
+	free(v);
+}

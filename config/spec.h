@@ -18,6 +18,23 @@
  * limits (two per level).
  */
 #define SPEC_MAX_DEPTH 64
+
+/*
+ * The longest path of a node, in bytes ("root/api/web", a pool's children
+ * as "root/pool/child.4294967295"): each is a directory below log_dir and
+ * a cgroup (no name longer than NAME_MAX), and the observability queue
+ * carries it whole in a fixed-size message (OBSQ_PATH), so two workers
+ * never share a cut one. Longer is refused in the file, with its line.
+ */
+#define SPEC_PATH_MAX 255
+/* A pool's child is named "<template name>.<number>", the number 32-bit. */
+#define SPEC_CHILD_SUFFIX_MAX 11	/* ".4294967295" */
+/*
+ * The longest suffix a rotated file adds to its live file's name (the
+ * event log's "events.jsonl.1000.gz.tmp", log_keep and event_log_keep
+ * being at most 1000), with room to spare.
+ */
+#define SPEC_ROTATED_SUFFIX_MAX 16
 #include <sys/types.h>
 
 enum restart_type { RESTART_PERMANENT, RESTART_TRANSIENT, RESTART_TEMPORARY };
@@ -198,6 +215,21 @@ struct spec {
 	uint32_t event_log_keep;
 	struct spec_node *root;
 };
+
+/*
+ * A daemon or observability key a reload changes: its values as the file
+ * writes them, and whether it applies only at arbord's next start.
+ */
+struct spec_setting {
+	const char *key;	/* "daemon.log_dir" (static) */
+	char *from, *to;
+	bool restart;
+};
+
+/* The keys whose values differ, in arbor.conf(5)'s order; *n of them. */
+struct spec_setting *spec_settings_changed(const struct spec *old,
+    const struct spec *new, size_t *n);
+void spec_settings_free(struct spec_setting *, size_t n);
 
 void spec_free(struct spec *);
 void spec_node_free(struct spec_node *);

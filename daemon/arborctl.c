@@ -158,11 +158,84 @@ format_bytes(double v, char *buf, size_t len)
 		snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
 
+/*
+ * Text arbord sends holds what workers and checks wrote too (a health
+ * target's body, sd_notify's STATUS=, a command that failed to start): for
+ * a human, its control characters are shown escaped, never sent to the
+ * terminal. C0 and DEL as \xHH, C1 (U+0080-U+009F, which some terminals
+ * act on as ESC sequences) as \u00HH. A new string; "" for NULL.
+ */
+static char *
+escaped(const char *s)
+{
+	size_t n = 0;
+	char *out, *o;
+
+	if (!s)
+		return xstrdup("");
+	out = o = xcalloc(strlen(s) * 4 + 1, 1);	/* \xHH per byte at most */
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			n = (size_t)sprintf(o, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			n = (size_t)sprintf(o, "\\u%04x", p[1]);
+			p++;
+		} else {
+			*o = (char)*p;
+			n = 1;
+		}
+		o += n;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* s, escaped, then end (a newline, or ""). */
+static void
+put_text(FILE *f, const char *s, const char *end)
+{
+	char *e = escaped(s);
+
+	fputs(e, f);
+	fputs(end, f);
+	free(e);
+}
+
+/*
+ * A JSON text out as is, but for the control characters JSON lets pass
+ * unescaped (DEL and C1, which jansson writes raw): as \u escapes, which
+ * mean the same to a parser. They can only be inside strings.
+ */
+static void
+put_json(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == 0x7f)
+			fputs("\\u007f", stdout);
+		else if (c == 0xc2 && i + 1 < len &&
+		    (unsigned char)s[i + 1] >= 0x80 &&
+		    (unsigned char)s[i + 1] <= 0x9f)
+			printf("\\u%04x", (unsigned char)s[++i]);
+		else
+			putchar(c);
+	}
+	putchar('\n');
+}
+
+/* A string member of o, escaped (a new string; "" when absent). */
+static char *
+member_text(json_t *o, const char *key)
+{
+	return escaped(json_string_value(json_object_get(o, key)));
+}
+
 static void
 print_node(json_t *n, int depth)
 {
 	const char *path = json_string_value(json_object_get(n, "path"));
-	const char *name = strrchr(path, '/');
+	const char *name = path ? strrchr(path, '/') : NULL;
 	json_t *strategy = json_object_get(n, "strategy");
 	json_t *pid = json_object_get(n, "pid");
 	json_t *up = json_object_get(n, "uptime_s");
@@ -170,16 +243,19 @@ print_node(json_t *n, int depth)
 	json_t *children = json_object_get(n, "children");
 	json_t *mem = json_object_get(n, "memory_bytes");
 	json_t *cpu = json_object_get(n, "cpu_seconds");
-	char label[256], pidbuf[16] = "-", upbuf[32] = "-", exitbuf[128] = "-";
-	char membuf[16] = "-", cpubuf[16] = "-";
+	json_t *h = json_object_get(n, "health");
+	char pidbuf[24] = "-", upbuf[32] = "-";
+	char membuf[16] = "-", cpubuf[32] = "-";
+	char *label, *ename, *estrategy, *state, *exitstr;
 	json_t *ch;
 	size_t i;
 
 	name = depth == 0 || !name ? path : name + 1;
+	ename = escaped(name);
+	estrategy = member_text(n, "strategy");
 	/* One being removed shows beside the node that replaces it. */
-	snprintf(label, sizeof(label), "%*s%s%s%s%s%s", depth * 2, "", name,
-	    strategy ? " (" : "", strategy ? json_string_value(strategy) : "",
-	    strategy ? ")" : "",
+	label = xasprintf("%*s%s%s%s%s%s", depth * 2, "", ename,
+	    strategy ? " (" : "", estrategy, strategy ? ")" : "",
 	    json_is_true(json_object_get(n, "removing")) ? " [removed]" : "");
 	if (pid)
 		snprintf(pidbuf, sizeof(pidbuf), "%lld",
@@ -193,40 +269,50 @@ print_node(json_t *n, int depth)
 		snprintf(cpubuf, sizeof(cpubuf), "%.2fs", json_number_value(cpu));
 	if (le) {
 		json_t *st = json_object_get(le, "status");
-		json_t *sig = json_object_get(le, "signal");
 		json_t *cause = json_object_get(le, "cause");
-		json_t *err = json_object_get(le, "error");
-		int k = snprintf(exitbuf, sizeof(exitbuf), "%s",
-		    json_string_value(json_object_get(le, "reason")));
+		char *reason = member_text(le, "reason");
+		char *sig = member_text(le, "signal");
+		char *ecause = member_text(le, "cause");
+		char *err = member_text(le, "error");
+		char stbuf[32] = "";
 
 		if (json_is_integer(st))
-			k += snprintf(exitbuf + k, sizeof(exitbuf) - (size_t)k,
-			    " status=%lld", (long long)json_integer_value(st));
-		if (json_is_string(sig))
-			k += snprintf(exitbuf + k, sizeof(exitbuf) - (size_t)k,
-			    " signal=%s", json_string_value(sig));
-		if (json_is_string(cause))
-			k += snprintf(exitbuf + k, sizeof(exitbuf) - (size_t)k,
-			    " (%s%s%s)", json_string_value(cause),
-			    err ? ": " : "", err ? json_string_value(err) : "");
+			snprintf(stbuf, sizeof(stbuf), " status=%lld",
+			    (long long)json_integer_value(st));
+		exitstr = xasprintf("%s%s%s%s%s%s%s%s%s", reason, stbuf,
+		    *sig ? " signal=" : "", sig, json_is_string(cause) ? " (" :
+		    "", ecause, json_is_string(cause) && *err ? ": " : "",
+		    json_is_string(cause) ? err : "",
+		    json_is_string(cause) ? ")" : "");
+		free(reason);
+		free(sig);
+		free(ecause);
+		free(err);
+	} else
+		exitstr = xstrdup("-");
+	state = json_is_true(json_object_get(n, "paused")) ? xstrdup("paused")
+	    : member_text(n, "state");
+	printf("%-36s %-9s %8s %9s %8lld %7s %8s  %s", label, state, pidbuf,
+	    upbuf, (long long)json_integer_value(json_object_get(n, "restarts")),
+	    membuf, cpubuf, exitstr);
+	if (json_is_string(json_object_get(n, "status_text"))) {
+		fputs("  \"", stdout);
+		put_text(stdout, json_string_value(json_object_get(n,
+		    "status_text")), "\"");
 	}
-	printf("%-36s %-9s %8s %9s %8lld %7s %8s  %s", label,
-	    json_is_true(json_object_get(n, "paused")) ? "paused" :
-	    json_string_value(json_object_get(n, "state")), pidbuf, upbuf,
-	    (long long)json_integer_value(json_object_get(n, "restarts")),
-	    membuf, cpubuf, exitbuf);
-	if (json_is_string(json_object_get(n, "status_text")))
-		printf("  \"%s\"", json_string_value(json_object_get(n,
-		    "status_text")));
 	/* A failing check is worth a glance; a passing one is the norm. */
-	if (json_is_false(json_object_get(json_object_get(n, "health"), "ok"))) {
-		json_t *h = json_object_get(n, "health");
-
-		printf("  health failing (%lld in a row): %s",
-		    (long long)json_integer_value(json_object_get(h, "failures")),
-		    json_string_value(json_object_get(h, "detail")));
+	if (json_is_false(json_object_get(h, "ok"))) {
+		printf("  health failing (%lld in a row): ",
+		    (long long)json_integer_value(json_object_get(h, "failures")));
+		put_text(stdout, json_string_value(json_object_get(h, "detail")),
+		    "");
 	}
 	putchar('\n');
+	free(label);
+	free(ename);
+	free(estrategy);
+	free(state);
+	free(exitstr);
 	json_array_foreach(children, i, ch)
 		print_node(ch, depth + 1);
 }
@@ -247,14 +333,32 @@ print_reload(json_t *r)
 			continue;
 		any = true;
 		printf("%s:", keys[k]);
-		json_array_foreach(a, i, p)
-			printf(" %s", json_string_value(p));
+		json_array_foreach(a, i, p) {
+			putchar(' ');
+			put_text(stdout, json_string_value(p), "");
+		}
 		putchar('\n');
+	}
+	/* Daemon and observability keys: those that apply now; the others
+	 * come as warnings below. */
+	json_array_foreach(json_object_get(r, "settings"), i, p) {
+		if (json_is_true(json_object_get(p, "restart")))
+			continue;
+		any = true;
+		fputs("setting: ", stdout);
+		put_text(stdout, json_string_value(json_object_get(p, "key")),
+		    ": ");
+		put_text(stdout, json_string_value(json_object_get(p, "from")),
+		    " -> ");
+		put_text(stdout, json_string_value(json_object_get(p, "to")),
+		    "\n");
 	}
 	if (!any)
 		printf("reloaded: nothing changed\n");
-	json_array_foreach(json_object_get(r, "warnings"), i, p)
-		printf("warning: %s\n", json_string_value(p));
+	json_array_foreach(json_object_get(r, "warnings"), i, p) {
+		fputs("warning: ", stdout);
+		put_text(stdout, json_string_value(p), "\n");
+	}
 }
 
 struct output {
@@ -322,14 +426,18 @@ print_reply(json_t *reply, const struct output *out)
 		    "trace")))
 			return EXIT_REFUSED;
 	} else if (status && out->json) {
-		json_dumpf(status, stdout, JSON_COMPACT | JSON_REAL_PRECISION(15));
-		putchar('\n');
+		char *text = json_dumps(status, JSON_COMPACT |
+		    JSON_REAL_PRECISION(15));
+
+		if (text)
+			put_json(text, strlen(text));
+		free(text);
 	} else if (status) {
 		printf("%-36s %-9s %8s %9s %8s %7s %8s  %s\n", "NAME", "STATE",
 		    "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "LAST EXIT");
 		print_node(status, 0);
 	} else if (json_is_string(path))
-		printf("%s\n", json_string_value(path));
+		put_text(stdout, json_string_value(path), "\n");
 	else if (reload)
 		print_reload(reload);
 	else if (json_is_string(metrics))
@@ -343,7 +451,8 @@ print_reply(json_t *reply, const struct output *out)
 			json_t *pv;
 
 			if (json_is_integer(v)) {
-				printf("%s %" JSON_INTEGER_FORMAT "\n", k,
+				put_text(stdout, k, "");
+				printf(" %" JSON_INTEGER_FORMAT "\n",
 				    json_integer_value(v));
 				continue;
 			}
@@ -356,9 +465,12 @@ print_reply(json_t *reply, const struct output *out)
 				const char *why = json_string_value(
 				    json_object_get(pv, "why"));
 
-				printf("bpf_probe %s %s%s%s\n", pk,
+				char *line = xasprintf("bpf_probe %s %s%s%s", pk,
 				    st ? st : "?", pr ? " " : why ? ": " : "",
 				    pr ? pr : why ? why : "");
+
+				put_text(stdout, line, "\n");
+				free(line);
 			}
 		}
 	}
@@ -420,8 +532,7 @@ passthrough(const char *line)
 	}
 	if (!*p || strcmp(p, "}}") != 0)
 		return false;
-	fwrite(line + sizeof(head) - 2, 1, len - (sizeof(head) - 2) - 1, stdout);
-	putchar('\n');
+	put_json(line + sizeof(head) - 2, len - (sizeof(head) - 2) - 1);
 	return true;
 }
 
@@ -486,7 +597,8 @@ run(const char *sock, json_t *req, const struct output *out)
 	reply = json_loads(line, 0, &jerr);
 	ok = json_object_get(reply, "ok");
 	if (!reply || !json_is_boolean(ok)) {
-		fprintf(stderr, "arborctl: malformed reply: %s\n", line);
+		fputs("arborctl: malformed reply: ", stderr);
+		put_text(stderr, line, "\n");
 		free(line);
 		free(rd);
 		json_decref(reply);
@@ -500,9 +612,10 @@ run(const char *sock, json_t *req, const struct output *out)
 		size_t i;
 
 		json_array_foreach(errors, i, e)
-			fprintf(stderr, "%s\n", json_string_value(e));
-		fprintf(stderr, "arborctl: %s\n",
-		    json_string_value(json_object_get(reply, "error")));
+			put_text(stderr, json_string_value(e), "\n");
+		fputs("arborctl: ", stderr);
+		put_text(stderr, json_string_value(json_object_get(reply,
+		    "error")), "\n");
 		code = EXIT_REFUSED;
 	} else {
 		code = print_reply(reply, out);
@@ -511,7 +624,7 @@ run(const char *sock, json_t *req, const struct output *out)
 
 			setvbuf(stdout, NULL, _IOLBF, 0);
 			while ((ev = read_line(rd))) {
-				puts(ev);
+				put_json(ev, strlen(ev));
 				free(ev);
 			}
 		}

@@ -114,6 +114,14 @@ copy_str(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src ? src : "");
 }
 
+/* A text longer than the message's field ends in "...", never cut unseen. */
+static void
+mark_cut(char *dst, size_t len, size_t need)
+{
+	if (need >= len && len > 4)
+		memcpy(dst + len - 4, "...", 4);
+}
+
 /* "added=a,b removed=c ...": what a reload changed, in one line. */
 static void
 reload_text(const struct reload_summary *r, char *buf, size_t len)
@@ -131,6 +139,7 @@ reload_text(const struct reload_summary *r, char *buf, size_t len)
 		for (size_t i = 0; lists[k][i]; i++)
 			appendf(buf, len, &n, "%s%s", i ? "," : "", lists[k][i]);
 	}
+	mark_cut(buf, len, n);
 }
 
 void
@@ -168,8 +177,10 @@ event_to_msg(const struct event *ev, struct obs_msg *m)
 	}
 	if (ev->kind == EV_RELOAD && ev->reload)
 		reload_text(ev->reload, m->text, sizeof(m->text));
-	else
+	else {
 		copy_str(m->text, sizeof(m->text), ev->text);
+		mark_cut(m->text, sizeof(m->text), ev->text ? strlen(ev->text) : 0);
+	}
 }
 
 json_t *

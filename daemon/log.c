@@ -202,6 +202,24 @@ log_flush(void)
 	pthread_mutex_unlock(&ring.mu);
 }
 
+/*
+ * A text line holds what workers and checks wrote too (a health check's
+ * detail, a command that failed, a path asked for): its control
+ * characters go out as \xHH, never as commands to a terminal. A new string.
+ */
+static char *
+escape_controls(const char *s)
+{
+	char *out = xcalloc(strlen(s) * 4 + 1, 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = (char)*p;
+	return out;
+}
+
 void
 log_event(const struct obs_msg *m)
 {
@@ -214,14 +232,17 @@ log_event(const struct obs_msg *m)
 			put_line(s, strlen(s), false);
 		free(s);
 	} else {
-		char ts[48], text[512], line[600];
-		int n;
+		/* Room for every field whole: two paths, a text, numbers. */
+		char ts[48], text[2 * OBSQ_PATH + OBSQ_TEXT + 512];
+		char *safe, *line;
 
 		format_ts(m->real_ns, ts, sizeof(ts));
 		msg_to_text(m, text, sizeof(text));
-		n = snprintf(line, sizeof(line), "%s arbord: %s", ts, text);
-		put_line(line, n < (int)sizeof(line) ? (size_t)n
-		    : sizeof(line) - 1, false);
+		safe = escape_controls(text);
+		line = xasprintf("%s arbord: %s", ts, safe);
+		put_line(line, strlen(line), false);
+		free(line);
+		free(safe);
 	}
 }
 
@@ -247,8 +268,12 @@ log_msg(enum log_level level, const char *fmt, ...)
 		if (!line)
 			line = xasprintf("{\"level\":\"%s\",\"msg\":\"(not "
 			    "encodable)\"}", names[level]);
-	} else
-		line = xasprintf("%s arbord: %s: %s", ts, names[level], msg);
+	} else {
+		char *safe = escape_controls(msg);
+
+		line = xasprintf("%s arbord: %s: %s", ts, names[level], safe);
+		free(safe);
+	}
 	put_line(line, strlen(line), true);
 	free(line);
 	free(msg);

@@ -616,41 +616,37 @@ kill_leftovers(void)
 }
 
 /*
- * Keys a reload cannot apply (they are read when arbord, or its
- * observability thread, starts): one warning each, never silence.
+ * The daemon and observability keys a reload changed: each applied one is
+ * logged and listed in the summary's settings; each one read only when
+ * arbord (or its observability thread) starts is a warning, never silence.
  */
-static json_t *
-restart_only_changes(const struct spec *old, const struct spec *new)
+static void
+setting_changes(const struct spec *old, const struct spec *new,
+    const char *why, json_t *settings, json_t *warnings)
 {
-	json_t *w = json_array();
-	const char *keys[8];
-	size_t n = 0;
+	size_t n;
+	struct spec_setting *v = spec_settings_changed(old, new, &n);
 
-	if (!str_eq(old->socket, new->socket))
-		keys[n++] = "daemon.socket";
-	if (!str_eq(old->metrics_listen, new->metrics_listen))
-		keys[n++] = "observability.metrics_listen";
-	if (old->console != new->console)
-		keys[n++] = "observability.console";
-	if (!str_eq(old->event_log, new->event_log))
-		keys[n++] = "observability.event_log";
-	if (old->event_log_max_bytes != new->event_log_max_bytes)
-		keys[n++] = "observability.event_log_max_bytes";
-	if (old->event_log_keep != new->event_log_keep)
-		keys[n++] = "observability.event_log_keep";
-	if (old->bpf != new->bpf)
-		keys[n++] = "observability.bpf";
-	if (old->cgroup != new->cgroup ||
-	    !str_eq(old->cgroup_path, new->cgroup_path))
-		keys[n++] = "daemon.cgroup";
 	for (size_t i = 0; i < n; i++) {
-		char *line = xasprintf("%s changed: it applies at the next start of arbord; the running value stays",
-		    keys[i]);
+		char *line;
 
-		json_array_append_new(w, json_string(line));
+		json_array_append_new(settings, json_pack("{s:s, s:o, s:o, s:b}",
+		    "key", v[i].key, "from", json_text(v[i].from), "to",
+		    json_text(v[i].to), "restart", v[i].restart));
+		if (v[i].restart) {
+			line = xasprintf("%s changed: it applies at the next start of arbord; the running value stays",
+			    v[i].key);
+			json_array_append_new(warnings, json_text(line));
+		} else {
+			line = xasprintf("%s: %s -> %s%s", v[i].key, v[i].from,
+			    v[i].to, strcmp(v[i].key, "daemon.log_dir") == 0 &&
+			    strcmp(v[i].to, "\"\"") == 0 ?
+			    " (worker output is kept in memory only)" : "");
+			log_msg(LOG_INFO, "%s: %s", why, line);
+		}
 		free(line);
 	}
-	return w;
+	spec_settings_free(v, n);
 }
 
 /*
@@ -723,7 +719,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 	struct reload_summary sum;
 	struct spec *spec;
 	const char *refusal;
-	json_t *warnings;
+	json_t *warnings, *settings;
 
 	*errors = json_array();
 	spec = config_load(l->config_file, &diag);
@@ -751,7 +747,9 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 		spec_free(spec);
 		return -1;
 	}
-	warnings = restart_only_changes(l->spec, spec);
+	warnings = json_array();
+	settings = json_array();
+	setting_changes(l->spec, spec, why, settings, warnings);
 	cgroups_reloaded(l->cg, engine_root(l->eng), spec);
 	capture_reload(l->cap, spec);
 	unapplied_warnings(l->cg, spec, warnings);
@@ -767,6 +765,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 		    "updated" };
 
 		json_object_set(o, "warnings", warnings);
+		json_object_set(o, "settings", settings);
 
 		for (size_t k = 0; k < ARRAY_SIZE(lists); k++) {
 			json_t *a = json_array();
@@ -779,6 +778,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 		*summary = o;
 	}
 	json_decref(warnings);
+	json_decref(settings);
 	reload_summary_free(&sum);
 	spec_free(l->spec);
 	l->spec = spec;

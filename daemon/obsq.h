@@ -15,7 +15,8 @@
 #include "engine.h"
 
 #define OBSQ_CAPACITY 4096	/* a power of two */
-#define OBSQ_PATH 160
+/* A node's path whole, and its NUL (config.c refuses longer ones). */
+#define OBSQ_PATH (SPEC_PATH_MAX + 1)
 #define OBSQ_TEXT 240
 
 enum obs_msg_kind {

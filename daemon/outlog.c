@@ -733,11 +733,19 @@ hold(struct outsrc *s, const char *buf, size_t len)
  * worker is not read until it is done (a worker exiting meanwhile can add
  * up to HELD_MAX; past that, current grows past its size).
  */
+static void ring_put(char **, uint64_t *, size_t, const char *, size_t);
+
 static void
 file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 {
 	uint64_t max = ol->conf.max_bytes;
 
+	/* Lines held for a file while a reload set log_dir to "": to memory,
+	 * as every line after them, never to a path made from "". */
+	if (!*ol->dir) {
+		ring_put(&s->mem, &s->memlen, OUT_MEM_TAIL, buf, len);
+		return;
+	}
 	if (s->heldlen) {
 		if (s->heldlen + len <= HELD_MAX) {
 			hold(s, buf, len);

@@ -87,3 +87,106 @@ test_demo_tree_runs() {
 	assert_eq "pool" root/pool/job.1 "$(ctl start-child root/pool 30)" || return 1
 	stop_arbord
 }
+
+# A node's path is at most 255 bytes (arbor.conf(5), TREE): longer ones,
+# and a pool whose children's names could be, are refused with their line;
+# workers whose names differ only past 159 bytes stay apart in events,
+# logs and the event log (OBSQ_PATH cut them to one before).
+test_long_names_refused_or_kept_whole() {
+	local a170 n250 n251 n300
+	a170=$(printf 'a%.0s' {1..170})
+	n250=$(printf 'c%.0s' {1..250})
+	n251=${n250}c
+	n300=$(printf 'b%.0s' {1..300})
+	conf long <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "$n251"; command = ["/bin/true"]; },
+  { name = "x"; strategy = "one_for_one"; children = (
+    { name = "$n300"; command = ["/bin/true"]; } ); },
+  { name = "pool"; strategy = "simple_one_for_one";
+    template = { name = "$n250"; command = ["/bin/true"]; }; }
+); };
+CONF
+	"$ARBORD" --check -c "$T/long.conf" >"$T/out" 2>"$T/err"
+	assert_eq "--check exit code" 1 "$?" || return 1
+	cat >"$T/expected" <<EXP
+$T/long.conf:2: root/$n251: the path is 256 bytes, longer than 255, the most a node's path may be (a directory of its logs, a cgroup, a label of its events and series): shorten the name or a parent's
+$T/long.conf:4: root/x/$n300: the path is 307 bytes, longer than 255, the most a node's path may be (a directory of its logs, a cgroup, a label of its events and series): shorten the name or a parent's
+$T/long.conf:6: root/pool/template: the children's paths ("root/pool/$n250.4294967295") can be 271 bytes, longer than 255, the most a node's path may be: shorten the template's name or the pool's path
+arbord: $T/long.conf: 3 errors; nothing was started
+EXP
+	diff "$T/expected" "$T/err" >&2 || fail "--check errors differ" || return 1
+	conf ok <<CONF
+daemon = { log_dir = "$T/logs"; };
+observability = { metrics_listen = ""; event_log = "$T/events.jsonl"; };
+tree = { strategy = "one_for_one"; children = (
+  { name = "${a170}1"; command = ["/bin/sh", "-c", "echo one; exec sleep 1000"]; },
+  { name = "${a170}2"; command = ["/bin/sh", "-c", "echo two; exec sleep 1000"]; },
+  { name = "$n250"; command = ["/bin/sh", "-c", "echo edge; exec sleep 1000"]; }
+); };
+CONF
+	start_arbord "$T/ok.conf" || return 1
+	wait_for "three running" bash -c "[ \$($ARBORCTL -s $T/sock status --json | jq '[.children[] | select(.state == \"running\")] | length') = 3 ]" || return 1
+	wait_for "their lines" bash -c "grep -q ' out edge' '$T/logs/root/$n250/current'" || return 1
+	grep -q ' out one' "$T/logs/root/${a170}1/current" && grep -q ' out two' "$T/logs/root/${a170}2/current" ||
+		fail "logs not apart" || return 1
+	spawned() { ctl events | jq -r 'select(.event == "spawn") | .path' | sort | tr '\n' ' ' | sed 's/ $//'; }
+	wait_for "three spawn events" bash -c "[ \$($ARBORCTL -s $T/sock events | jq -r 'select(.event == \"spawn\") | .path' | wc -l) -ge 3 ]" || return 1
+	assert_eq "spawn events apart" "root/${a170}1 root/${a170}2 root/$n250" "$(spawned)" || return 1
+	wait_for "the event log" bash -c "[ \$(jq -r 'select(.event == \"spawn\") | .path' '$T/events.jsonl' | sort -u | wc -l) = 3 ]"
+}
+
+# log_dir and the event log's directory are checked as the file is: a
+# directory others can write (a sticky 1777 one too), or where the
+# directory would be made, or one another user owns, is refused with its
+# line; a default log_dir so placed is a warning, and output stays in memory.
+test_log_dirs_others_can_write_are_refused() {
+	mkdir -m 1777 "$T/open" && mkdir -m 0755 "$T/theirs" "$T/ours" && chown nobody "$T/theirs" && chmod 1777 "$T/open" || return 1
+	local d
+	for d in "$T/open" "$T/open/logs" "$T/theirs"; do
+		conf bad <<CONF
+daemon = { log_dir = "$d"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+		"$ARBORD" --check -c "$T/bad.conf" >/dev/null 2>"$T/err"
+		assert_eq "--check exit code for $d" 1 "$?" || return 1
+		grep -q "^$T/bad.conf:1: daemon: log_dir: \"$d\" is not safe for arbord to write in: .*another user could put a symlink" "$T/err" ||
+			fail "no error for $d: $(cat "$T/err")" || return 1
+	done
+	grep -q 'owned by uid' "$T/err" || fail "owner not named: $(cat "$T/err")" || return 1
+	conf bad <<CONF
+daemon = { log_dir = "$T/ours"; };
+observability = { metrics_listen = "";
+  event_log = "$T/open/events.jsonl"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	"$ARBORD" --check -c "$T/bad.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code for the event log" 1 "$?" || return 1
+	grep -q "^$T/bad.conf:3: observability: event_log's directory: \"$T/open\" is not safe for arbord to write in: it is writable by others (mode 1777: sticky" "$T/err" ||
+		fail "no event log error: $(cat "$T/err")" || return 1
+	conf good <<CONF
+daemon = { log_dir = "$T/ours/logs"; };
+observability = { metrics_listen = ""; event_log = "$T/ours/events.jsonl"; };
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	"$ARBORD" --check -c "$T/good.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code for ours" 0 "$?" || return 1
+	[ ! -s "$T/err" ] || fail "diagnostics for ours: $(cat "$T/err")" || return 1
+	# A worker's stdout = "file:..." there is opened by arbord too: a warning.
+	conf file <<CONF
+daemon = { log_dir = "$T/ours/logs"; };
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/true"]; stdout = "file:$T/open/w.out"; } ); };
+CONF
+	"$ARBORD" --check -c "$T/file.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code for a file in it" 0 "$?" || return 1
+	grep -q "^$T/file.conf:3: root/w: warning: stdout: \"$T/open/w.out\": in $T/open, it is writable by others (mode 1777: sticky, but anyone may still add an entry): another user could put a symlink there" "$T/err" ||
+		fail "no warning for a file: $(cat "$T/err")" || return 1
+	conf dflt <<CONF
+tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	LOGS_DIRECTORY=$T/open "$ARBORD" --check -c "$T/dflt.conf" >/dev/null 2>"$T/err"
+	assert_eq "--check exit code for the default" 0 "$?" || return 1
+	grep -q "warning: log_dir: the default \"$T/open\" is not safe for arbord to write in: it is writable by others .*kept in memory only" "$T/err" ||
+		fail "no warning for the default: $(cat "$T/err")"
+}

@@ -118,6 +118,39 @@ test_shutdown_command_returns_when_arbord_is_gone() {
 	assert_eq "exit code" 0 "$?"
 }
 
+# Text from workers and checks (a check's output, sd_notify's STATUS=) and
+# from requests reaches arborctl's human output with its control characters
+# escaped, never sent to the terminal (arbord's own text log too); the
+# JSON forms keep JSON's escapes and write DEL and C1 as \u escapes too.
+test_human_output_escapes_control_characters() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/usr/bin/env", "python3", "$HELPERS/notifier.py", "--status-hex", "1b5b324ac29b", "--ready"]; ready = "notify";
+    health = { exec = ["/bin/sh", "-c", "printf '\\\\033[31mRED\\\\177'; exit 1"]; interval = 100; failures = 1000000; }; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "a failed check" bash -c "$ARBORCTL -s $T/sock status root/w --json | jq -e '.health.ok == false and .status_text != null'" || return 1
+	wait_for "the health event" bash -c "$ARBORCTL -s $T/sock events | grep -q '\"event\":\"health\"'" || return 1
+	ctl status >"$T/out" || return 1
+	ctl status --json >"$T/json" || return 1
+	ctl events >"$T/events" || return 1
+	ctl status $'root/\e[2J' 2>"$T/err"
+	local f
+	for f in out json events err log; do
+		! LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]\|\xc2[\x80-\x9f]' "$T/$f" ||
+			fail "a control character in $f: $(cat -v "$T/$f")" || return 1
+	done
+	grep -qF 'health failing (' "$T/out" && grep -qF 'exit status 1: \x1b[31mRED\x7f' "$T/out" ||
+		fail "check output not escaped: $(cat "$T/out")" || return 1
+	grep -qF '"\x1b[2J\u009b"' "$T/out" || fail "status text not escaped: $(cat "$T/out")" || return 1
+	grep -qF 'unknown path "root/\x1b[2J"' "$T/err" || fail "error not escaped: $(cat "$T/err")" || return 1
+	assert_eq "json keeps the bytes" "$(printf '\e[2J\xc2\x9b')" "$(jq -r '.children[0].status_text' "$T/json")" || return 1
+	jq -e 'select(.event == "health") | .detail | contains("\u001b[31mRED\u007f")' "$T/events" >/dev/null ||
+		fail "no health event with the detail: $(cat "$T/events")" || return 1
+	grep -qF 'exec failed: exit status 1: \x1b[31mRED\x7f (1 in a row)' "$T/log" || fail "arbord's log: $(grep health "$T/log")"
+}
+
 test_bad_requests_get_errors_and_the_connection_goes_on() {
 	small_tree
 	printf '%s\n' '{"cmd":' 'null' '[1,2]' '{"nocmd":1}' '{"cmd":"fly"}' \

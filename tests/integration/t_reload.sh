@@ -155,3 +155,52 @@ CONF
 	assert_eq "arbord's exit code" 0 "$?" || return 1
 	! grep -q "AddressSanitizer\|runtime error" "$T/log" || fail "sanitizer: $(grep -m1 -A3 ERROR "$T/log")"
 }
+
+# A reload of daemon.log_dir to "" keeps worker output in memory only: the
+# lines held while the last file was compressed go there too, never to
+# /<tree>/<worker>/ (a path made from ""). The summary lists every changed
+# daemon key, and which apply only at the next start.
+test_reload_of_log_dir_to_memory_only() {
+	local tree=arbor-it-$$
+	logs_conf() {
+		conf tree <<CONF
+daemon = { log_dir = "$1"; log_max_bytes = 4096; log_keep = $2; };
+observability = { metrics_listen = ""; event_log_keep = $3; };
+tree = { name = "$tree"; strategy = "one_for_one"; children = (
+  { name = "spew"; command = ["/usr/bin/yes", "a line of a hundred bytes or so, written again and again by yes, to fill a log fast"]; }
+); };
+CONF
+	}
+	logs_conf "$T/logs" 2 5
+	start_arbord "$T/tree.conf" || return 1
+	# Three rounds: lines are held only while a file is being compressed,
+	# which with yes writing is most of the time, but not always.
+	local i
+	for i in 1 2 3; do
+		wait_for "a rotated log" test -e "$T/logs/$tree/spew/current.1.gz" || return 1
+		logs_conf "" 3 4
+		ctl reload >"$T/out" || fail "reload failed" || return 1
+		cat >"$T/expected" <<EXP
+setting: daemon.log_dir: "$T/logs" -> ""
+setting: daemon.log_keep: 2 -> 3
+warning: observability.event_log_keep changed: it applies at the next start of arbord; the running value stays
+EXP
+		diff "$T/expected" "$T/out" >&2 || { rm -rf "/$tree"; fail "reload summary differs"; return 1; }
+		wait_for "lines in memory" bash -c "$ARBORCTL -s $T/sock logs $tree/spew -n 1 | grep -q 'out a line'" ||
+			{ rm -rf "/$tree"; return 1; }
+		if [ -e "/$tree" ]; then
+			rm -rf "/$tree"
+			fail "lines written under /$tree"
+			return 1
+		fi
+		rm -f "$T/logs/$tree/spew/current.1.gz"
+		logs_conf "$T/logs" 2 5
+		ctl reload >/dev/null || return 1
+	done
+	wait_for "the change logged" log_has "arborctl reload: daemon.log_dir: \"$T/logs\" -> \"\" (worker output is kept in memory only)" || return 1
+	# The JSON reply has each key, its values and whether it waits for a restart.
+	logs_conf "" 2 5
+	printf '{"cmd":"reload"}\n' | python3 "$HELPERS/rawclient.py" send "$T/sock" 1 >"$T/reply" || return 1
+	assert_eq "settings in JSON" "daemon.log_dir \"$T/logs\" \"\" false" \
+		"$(jq -r '.reload.settings[] | "\(.key) \(.from) \(.to) \(.restart)"' "$T/reply")"
+}

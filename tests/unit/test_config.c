@@ -90,17 +90,24 @@ syntax_error_names_the_line(void **state)
 static void
 output_keys_defaults_and_errors(void **state)
 {
-	char *errors, *warnings;
+	char *errors, *warnings, *dirs, *first;
+	char dir[] = "/tmp/arbor-logs-XXXXXX";
 	struct spec *sp;
 
 	(void)state;
-	setenv("LOGS_DIRECTORY", "/tmp/arbor-logs-a:/tmp/arbor-logs-b", 1);
+	/* A directory of our own: log_dir must be where no one else writes. */
+	assert_non_null(mkdtemp(dir));
+	first = xasprintf("%s/a", dir);
+	dirs = xasprintf("%s:%s/b", first, dir);
+	setenv("LOGS_DIRECTORY", dirs, 1);
 	sp = load(TREE("{ name = \"w\"; command = [\"/bin/true\"]; stderr = \"null\"; }"),
 	    &errors, &warnings);
 	assert_non_null(sp);
 	assert_int_equal(sp->root->children[0]->w.out.kind, STDIO_LOG);
 	assert_int_equal(sp->root->children[0]->w.err.kind, STDIO_NULL);
-	assert_string_equal(sp->log_dir, "/tmp/arbor-logs-a");	/* its first entry */
+	assert_string_equal(errors, "");
+	assert_string_equal(warnings, "");
+	assert_string_equal(sp->log_dir, first);	/* its first entry */
 	assert_true(sp->log_dir_default);
 	assert_int_equal(sp->log_max_bytes, 16777216);
 	assert_int_equal(sp->log_keep, 5);
@@ -110,6 +117,9 @@ output_keys_defaults_and_errors(void **state)
 	free(errors);
 	free(warnings);
 	unsetenv("LOGS_DIRECTORY");
+	rmdir(dir);
+	free(first);
+	free(dirs);
 
 	sp = load("daemon = { log_dir = \"\"; log_keep = 0; log_echo = \"on\"; log_journal = \"off\"; };\n"
 	    TREE("{ name = \"w\"; command = [\"/bin/true\"]; stdout = \"log\"; }"),
@@ -716,6 +726,75 @@ bad_resource_values_are_refused(void **state)
 	    "F:1: arbord: the root cannot be named \"arbord\": that is the name of arbord's own cgroup beside the tree");
 }
 
+/*
+ * Names made from a key's value must fit where they go: the notify
+ * socket beside the control socket, the event log's rotated files.
+ */
+static void
+derived_names_fit(void **state)
+{
+	char text[1024], expected[1024], sock[128], name[300];
+
+	(void)state;
+	memset(sock, 'a', sizeof(sock));
+	sock[0] = '/';
+	sock[101] = '\0';	/* 101 bytes: 108 with ".notify" */
+	snprintf(text, sizeof(text), "daemon = { socket = \"%s\"; };\n" TREE(""),
+	    sock);
+	snprintf(expected, sizeof(expected), "F:1: daemon: socket: the path is 101 bytes, longer than 100: it and its notify socket (\"%s.notify\") must fit in a socket address (107 bytes)",
+	    sock);
+	refused(text, expected);
+	memset(name, 'e', sizeof(name));
+	name[0] = '/';
+	name[241] = '\0';	/* a name of 240 bytes */
+	snprintf(text, sizeof(text), "observability = { event_log = \"%s\"; };\n" TREE(""),
+	    name);
+	snprintf(expected, sizeof(expected), "F:1: observability: event_log: \"%s\" is not a file name, or too long for its rotated files (\"%s.1000.gz.tmp\"): a name of at most 239 bytes in a path of at most 2031",
+	    name, name + 1);
+	refused(text, expected);
+	refused("observability = { event_log = \"/var/log/\"; };\n" TREE(""),
+	    "F:1: observability: event_log: \"/var/log/\" is not a file name, or too long for its rotated files (\".1000.gz.tmp\"): a name of at most 239 bytes in a path of at most 2031");
+}
+
+/* A reload's settings: each changed key once, with both values. */
+static void
+settings_changed_lists_each_key(void **state)
+{
+	char *errors, *warnings;
+	struct spec *a, *b;
+	struct spec_setting *v;
+	size_t n;
+
+	(void)state;
+	a = load("daemon = { log_dir = \"\"; log_keep = 2; };\n" TREE(""),
+	    &errors, &warnings);
+	free(errors);
+	free(warnings);
+	b = load("daemon = { log_dir = \"\"; log_keep = 3; log_echo = \"off\"; };\n"
+	    "observability = { bpf = \"off\"; };\n" TREE(""), &errors, &warnings);
+	free(errors);
+	free(warnings);
+	assert_non_null(a);
+	assert_non_null(b);
+	v = spec_settings_changed(a, b, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].key, "daemon.log_keep");
+	assert_string_equal(v[0].from, "2");
+	assert_string_equal(v[0].to, "3");
+	assert_false(v[0].restart);
+	assert_string_equal(v[1].key, "daemon.log_echo");
+	assert_string_equal(v[1].from, "\"auto\"");
+	assert_string_equal(v[1].to, "\"off\"");
+	assert_string_equal(v[2].key, "observability.bpf");
+	assert_true(v[2].restart);
+	spec_settings_free(v, n);
+	v = spec_settings_changed(a, a, &n);
+	assert_int_equal(n, 0);
+	spec_settings_free(v, n);
+	spec_free(a);
+	spec_free(b);
+}
+
 int
 main(void)
 {
@@ -743,6 +822,8 @@ main(void)
 		cmocka_unit_test(defaults_match_the_spec),
 		cmocka_unit_test(resource_keys_are_read),
 		cmocka_unit_test(bad_resource_values_are_refused),
+		cmocka_unit_test(derived_names_fit),
+		cmocka_unit_test(settings_changed_lists_each_key),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
