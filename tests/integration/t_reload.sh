@@ -140,7 +140,6 @@ CONF
 	start_arbord "$T/tree.conf" || return 1
 	has_series() { ctl metrics | grep -q "arbor_child_up{path=\"$1\"}"; }
 	wait_for "root/sub/w's series" has_series root/sub/w || return 1
-	local health=$(ctl metrics | grep -c 'path="root/sub/w"')
 	cat >"$T/tree.conf" <<CONF
 observability = { metrics_listen = ""; };
 tree = { strategy = "one_for_one"; children = (
