@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """Loopback servers for the health-check tests (t_health.sh).
 
-  checkserver.py listen PORT [DELAY_S] [STAMP]
-      sleeps DELAY_S, then listens on 127.0.0.1:PORT (accepting and closing)
+  checkserver.py listen PORT [DELAY_S|GOFILE] [STAMP]
+      sleeps DELAY_S (or waits until the file GOFILE exists), then listens
+      on 127.0.0.1:PORT (accepting and closing)
       and writes CLOCK_MONOTONIC ns taken just before the listen(2) to STAMP.
   checkserver.py http PORT FAILFILE
       answers every GET with 200 "ok", or 500 "broken" while FAILFILE exists.
@@ -39,7 +40,11 @@ def listener(port):
 
 
 def listen(port, delay, stamp):
-    time.sleep(delay)
+    if isinstance(delay, str):
+        while not os.path.exists(delay):
+            time.sleep(0.01)
+    else:
+        time.sleep(delay)
     # Stamped just before it listens: nothing can connect before that.
     at = time.monotonic_ns()
     s = listener(port)
@@ -162,8 +167,12 @@ def jam(port):
 def main():
     mode, port = sys.argv[1], int(sys.argv[2])
     if mode == "listen":
-        listen(port, float(sys.argv[3]) if len(sys.argv) > 3 else 0,
-               sys.argv[4] if len(sys.argv) > 4 else None)
+        delay = sys.argv[3] if len(sys.argv) > 3 else "0"
+        try:
+            delay = float(delay)
+        except ValueError:
+            pass  # a file to wait for
+        listen(port, delay, sys.argv[4] if len(sys.argv) > 4 else None)
     elif mode == "http":
         serve_http(port, sys.argv[3])
     elif mode == "mute":

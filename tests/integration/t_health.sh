@@ -32,12 +32,13 @@ test_tcp_check_gates_the_next_sibling_until_the_server_listens() {
 	local port listen_ns spawn_ns ev
 	port=$(free_port)
 	health_conf a '' "{ name = \"db\"; ready = \"health\";
-	    command = [\"/usr/bin/python3\", \"$SERVER\", \"listen\", \"$port\", \"1\", \"$T/listening\"];
+	    command = [\"/usr/bin/python3\", \"$SERVER\", \"listen\", \"$port\", \"$T/go\", \"$T/listening\"];
 	    health = { tcp = \"127.0.0.1:$port\"; interval = 5000; }; },
 	  { name = \"web\"; command = [\"/bin/sleep\", \"1000\"]; }"
 	start_arbord "$T/a.conf"
 	assert_eq "db while its server is not listening" starting "$(state_of root/db)" || return 1
 	assert_eq "web while db is starting" stopped "$(state_of root/web)" || return 1
+	touch "$T/go"	# the server listens now, not after a time a loaded machine may outrun
 	wait_for "web started" is_state root/web running || return 1
 	listen_ns=$(cat "$T/listening")
 	spawn_ns=$(events_of root/web spawn | jq .mono_ns)
