@@ -287,7 +287,7 @@ timerfd_arm_at(int fd, uint64_t at, uint64_t *armed)
 void
 first_line(const char *s, size_t len, char *out, size_t outlen)
 {
-	size_t n = 0, k = 0;
+	size_t n = 0;
 
 	while (len > 0 && (s[0] == '\n' || s[0] == '\r' || s[0] == ' ')) {
 		s++;
@@ -295,31 +295,7 @@ first_line(const char *s, size_t len, char *out, size_t outlen)
 	}
 	while (n < len && s[n] != '\n' && s[n] != '\r' && s[n] != '\0')
 		n++;
-	if (outlen == 0)
-		return;
-	/*
-	 * What a check's program or server says reaches terminals (arbord's
-	 * log, arborctl status): control characters, C1 ones in UTF-8
-	 * (U+0080-U+009F, CSI among them) included, are shown as \xNN text.
-	 */
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		bool c1 = c == 0xc2 && i + 1 < n &&
-		    (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f;
-		size_t need = c < 0x20 || c == 0x7f ? 4 : c1 ? 8 : 1;
-
-		if (k + need >= outlen)
-			break;
-		if (c1) {
-			snprintf(out + k, outlen - k, "\\xc2\\x%02x",
-			    (unsigned char)s[++i]);
-		} else if (need == 4)
-			snprintf(out + k, outlen - k, "\\x%02x", c);
-		else
-			out[k] = (char)c;
-		k += need;
-	}
-	out[k] = '\0';
+	snprintf(out, outlen, "%.*s", (int)n, s);
 }
 
 uint32_t

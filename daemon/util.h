@@ -83,10 +83,7 @@ int timerfd_arm(int fd, uint64_t ms, uint64_t interval_ms);
  * disarms it) unless *armed says it is so already; fatal on failure. */
 void timerfd_arm_at(int fd, uint64_t at, uint64_t *armed);
 
-/*
- * The first line of s[0..len), leading blank lines skipped, into out, its
- * control characters written as \xNN text (safe for a terminal).
- */
+/* The first line of s[0..len), leading blank lines skipped, into out. */
 void first_line(const char *s, size_t len, char *out, size_t outlen);
 
 /* 32-bit FNV-1a: h for the first call, the previous result to chain. */

@@ -319,20 +319,3 @@ print(*[x.getsockname()[1] for x in s])')
 	    fail "arbord's descriptors: $fds before, $(min_fds "$ARBORD_PID") after" || return 1
 	stop_arbord || fail "arbord's exit: $?"
 }
-
-# What a check prints is shown, never obeyed: its terminal escapes (a
-# window title, erase-line, a C1 CSI) reach neither arbord's log nor the
-# status detail as control bytes, but as \xNN text.
-test_a_checks_terminal_escapes_are_shown_as_text() {
-	chmod 755 "$T"
-	printf '#!/bin/sh\nprintf "\\033]0;owned\\007\\033[2K\\302\\233Jred\\n"; exit 1\n' >"$T/check.sh"
-	chmod 755 "$T/check.sh"
-	health_conf a '' "{ name = \"w\"; command = [\"/bin/sleep\", \"1000\"];
-	    health = { exec = [\"$T/check.sh\"]; interval = 100; failures = 1000; }; }"
-	start_arbord "$T/a.conf" || return 1
-	detail_seen() { [ -n "$(json root/w .health.detail)" ] && [ "$(json root/w .health.detail)" != null ]; }
-	wait_for "the check's failure" detail_seen || return 1
-	wait_for "the failure in arbord's log" grep -q 'owned' "$T/log" || return 1
-	assert_eq "the detail" 'exit status 1: \x1b]0;owned\x07\x1b[2K\xc2\x9bJred' "$(json root/w .health.detail)" || return 1
-	! LC_ALL=C grep -q $'\x1b\|\x07\|\xc2\x9b' "$T/log" || fail "control bytes in arbord's log: $(grep -a owned "$T/log" | head -1 | od -c | head -3)"
-}
