@@ -257,7 +257,7 @@ test_unprivileged_arbord_falls_back_to_process_groups() {
 	command -v setpriv >/dev/null || { echo "no setpriv"; return 77; }
 	ensure_test_user || return 1
 	chmod 755 "$T"
-	mkdir -m 0777 "$T/u"
+	mkdir -m 0755 "$T/u" && chown arbor-it "$T/u"
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
 CONF

@@ -29,7 +29,7 @@ test_fork_failing_is_a_crash_and_arbord_lives() {
 	[ "$(id -u)" = 0 ] || { echo "needs root to run arbord as another uid"; return 77; }
 	ensure_test_user || return 1
 	[ -z "$(pgrep -u arbor-it)" ] || { echo "processes of arbor-it already run"; return 77; }
-	mkdir -m 0777 "$T/run"
+	mkdir -m 0755 "$T/run" && chown arbor-it "$T/run"
 	chmod 755 "$T"
 	conf tree <<CONF
 observability = { metrics_listen = ""; };
