@@ -370,3 +370,87 @@ PY
 	alive "$holder" || fail "the holder ended early"
 	kill "$holder"
 }
+
+# A slowloris (issue 26 #11): 500 connections, half of them from the
+# scraper's own address, each sending a request line at once and then one
+# header line a second, and coming straight back when cut. The idle
+# timeout never fires for them; the request deadline and the limits on
+# requests still arriving (arbord(8), CONSOLE) keep the listener open:
+# every scrape meanwhile is answered within two seconds, and none of them
+# is held much past the deadline.
+test_a_slowloris_never_keeps_a_scrape_out() {
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "endpoint up" scrape -o /dev/null || return 1
+	python3 - "$PORT" 500 >"$T/loris" 2>&1 <<'PY' &
+import resource, selectors, socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+sel = selectors.DefaultSelector()
+cuts, longest = 0, 0.0
+
+
+def slow(i):
+    """A connection that starts a request and never ends it."""
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (1 + i % 2 * (1 + i % 8)), 0))
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    sel.register(s, selectors.EVENT_WRITE, [i, time.time()])
+
+
+for i in range(n):
+    slow(i)
+t0 = last = time.time()
+while time.time() - t0 < 60:
+    for key, ev in sel.select(0.1):
+        s, (i, since) = key.fileobj, key.data
+        if ev & selectors.EVENT_WRITE:	# connected: the request begins
+            try:
+                s.send(b"GET /metrics HTTP/1.1\r\n")
+                sel.modify(s, selectors.EVENT_READ, key.data)
+                continue
+            except OSError:
+                pass
+        # Readable: arbord cut it (an answer would be a fault too).
+        longest = max(longest, time.time() - since)
+        sel.unregister(s)
+        s.close()
+        cuts += 1
+        slow(i)
+    if time.time() - last >= 1:
+        last = time.time()
+        for key in list(sel.get_map().values()):
+            if key.events == selectors.EVENT_READ:
+                try:
+                    key.fileobj.send(b"X-Slow: %d\r\n" % cuts)
+                except OSError:
+                    pass	# cut: seen as readable
+        print("held %d cut %d longest %.1f" % (n, cuts, longest), flush=True)
+PY
+	local loris=$! i t0 ms max=0 ok=0 slow="" end
+	wait_for "the slow connections held" grep -q '^held' "$T/loris" || return 1
+	sleep 1	# they are all in, and have sent their first lines
+	# Scrapes for 7 s: past the deadline of the first slow ones.
+	end=$(($(now_us) + 7000000))
+	for ((i = 0; $(now_us) < end; i++)); do
+		t0=$(now_us)
+		scrape -m 2 -o /dev/null && ok=$((ok + 1)) || slow+=" #$i:curl$?"
+		ms=$((($(now_us) - t0) / 1000))
+		[ "$ms" -le "$max" ] || max=$ms
+		sleep 0.3
+	done
+	alive "$loris" || fail "the slowloris ended early: $(cat "$T/loris")" || return 1
+	kill "$loris"
+	alive "$ARBORD_PID" || fail "arbord died" || return 1
+	local last=$(tail -n 1 "$T/loris")
+	[ "$ok" = "$i" ] || fail "only $ok of $i scrapes got through the slowloris (failed:$slow); $last" || return 1
+	# Cut by the deadline (5 s from the request line), not held on.
+	[ "$(echo "$last" | awk '{ print ($4 > 0 && $6 < 7) }')" = 1 ] ||
+		fail "the slow requests were not cut at their deadline: $last" || return 1
+	echo "report: $i scrapes through a 500-connection slowloris, the slowest in $max ms; $last"
+}
