@@ -37,10 +37,9 @@
  *   piece), else the oldest. A newcomer is never kept out by slow ones;
  *   at most HTTP_ACCEPT_BURST are taken between two runs of
  *   libmicrohttpd, which reads what has arrived.
- * - Connections whose request is in (being answered, the console's event
- *   streams, which are never cut) are at most HTTP_MAX_CONNECTIONS,
- *   HTTP_MAX_PER_IP from one address: past that a newcomer is closed at
- *   once.
+ * - While HTTP_MAX_CONNECTIONS have their request in (being answered,
+ *   the console's event streams, which are never cut), HTTP_MAX_PER_IP
+ *   of them from its address, a newcomer is closed at once.
  * A cut connection is shut down; libmicrohttpd sees its end and closes it
  * (it keeps the slot until then: its own limit leaves room for those).
  */
@@ -549,7 +548,7 @@ http_close(struct http *h)
 		console_quiesce(h->con);
 		MHD_run(h->d);	/* the suspended are answered, then closed */
 	}
-	MHD_stop_daemon(h->d);
+	MHD_stop_daemon(h->d);	/* each connection's record freed with it */
 	console_free(h->con);
 	close(h->listen_fd);
 	if (h->spare_fd >= 0)
