@@ -51,6 +51,7 @@ struct upstream {
 	char *in;
 	size_t len, cap;
 	uint64_t started;
+	bool logs_ok;		/* the log's {"ok":true} line is in */
 };
 
 /* One /api/events: its unsent bytes, given to MHD as it asks. */
@@ -305,6 +306,24 @@ up_fail(struct console *c, size_t i, unsigned code, const char *why)
 	json_decref(e);
 }
 
+/*
+ * The HTTP status of an error arbord replied. The control socket gives
+ * text only: a refusal under load (too many clients of the output thread,
+ * the observability thread restarting) is 503, to be tried again; any
+ * other error says there is nothing at that path to show (an unknown
+ * path, a supervisor's log, a worker whose output is not captured).
+ */
+static unsigned
+error_code(const char *why)
+{
+	static const char *const busy[] = { "too many ", "is not running" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(busy); i++)
+		if (strstr(why, busy[i]))
+			return MHD_HTTP_SERVICE_UNAVAILABLE;
+	return MHD_HTTP_NOT_FOUND;
+}
+
 /* The reply is all there: answer the waiting request. */
 static void
 up_done(struct console *c, size_t i)
@@ -318,7 +337,7 @@ up_done(struct console *c, size_t i)
 	if (!json_is_true(json_object_get(rep, "ok"))) {
 		const char *why = json_string_value(json_object_get(rep, "error"));
 
-		up_fail(c, i, rep ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_GATEWAY,
+		up_fail(c, i, !why ? MHD_HTTP_BAD_GATEWAY : error_code(why),
 		    why ? why : "arbord gave no reply");
 		json_decref(rep);
 		return;
@@ -343,6 +362,29 @@ up_done(struct console *c, size_t i)
 	}
 	up_end(c, i, MHD_HTTP_OK, text_response(text, "application/json"));
 	free(text);
+}
+
+/*
+ * Whether the reply is whole with the n bytes just read, before arbord
+ * closes. A status is one line, and so is every error: the control socket
+ * keeps a connection open after an error, for the client's next request
+ * (arborctl ends on it), so waiting for its end would hang. A log is its
+ * {"ok":true} line, then lines until arbord closes.
+ */
+static bool
+up_whole(struct upstream *u, size_t n)
+{
+	char *nl;
+	json_t *head;
+
+	if (u->logs_ok || !(nl = memchr(u->in + u->len - n, '\n', n)))
+		return false;
+	if (u->kind == UP_STATUS)
+		return true;
+	head = json_loadb(u->in, (size_t)(nl - u->in), 0, NULL);
+	u->logs_ok = json_is_true(json_object_get(head, "ok"));
+	json_decref(head);
+	return !u->logs_ok;
 }
 
 bool
@@ -381,9 +423,7 @@ console_on_event(struct console *c, uint32_t id)
 			up_fail(c, i, MHD_HTTP_BAD_GATEWAY, "reply too large");
 			return true;
 		}
-		/* A status is one line; a log goes on until arbord closes. */
-		if (u->kind == UP_STATUS && memchr(u->in + u->len - (size_t)n,
-		    '\n', (size_t)n)) {
+		if (up_whole(u, (size_t)n)) {
 			up_done(c, i);
 			return true;
 		}
@@ -452,10 +492,15 @@ static enum MHD_Result
 ask(struct console *c, struct MHD_Connection *conn, void **con_cls,
     enum up_kind kind, json_t *req)
 {
-	struct waiter *w = xcalloc(1, sizeof(*w));
+	struct waiter *w;
 	const char *why = NULL;
 	bool ok;
 
+	/* json_pack takes UTF-8 only, as arbord's paths are. */
+	if (!req)
+		return reply_text(conn, MHD_HTTP_BAD_REQUEST,
+		    "path is not UTF-8\n");
+	w = xcalloc(1, sizeof(*w));
 	w->conn = conn;
 	ok = up_start(c, w, kind, req, &why);
 	json_decref(req);

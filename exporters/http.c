@@ -5,6 +5,8 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <stdbool.h>
@@ -20,16 +22,52 @@
 
 /*
  * Limits set on purpose: a flood of scrapes, or of connections that never
- * finish a request, must stay cheap. arbord accepts connections itself and
- * hands them to libmicrohttpd, which closes at once one past a limit: a
- * full listener still accepts (and closes) promptly, so the kernel's
- * backlog never holds clients behind slow ones, and a slot held by an idle
- * or half-sent request is freed after HTTP_TIMEOUT_S.
+ * finish a request (a slowloris), must stay cheap and never keep a scrape
+ * out. arbord accepts connections itself, so that the kernel's backlog
+ * never holds clients behind slow ones, and counts them before handing
+ * them to libmicrohttpd:
+ * - A request has HTTP_REQUEST_S to arrive whole, from its accept (or the
+ *   previous reply on a kept-alive connection), however steadily it
+ *   trickles in; libmicrohttpd's HTTP_TIMEOUT_S bounds only a silence.
+ * - Requests still arriving ("pending") are at most an eighth of arbord's
+ *   fd limit (between HTTP_PENDING_MIN and HTTP_PENDING_MAX; the tree's
+ *   workers need the rest), half of them from one address. Past either,
+ *   one pending (of that address) is cut to make room: the oldest of
+ *   those that sent part of a request (a whole request comes in one
+ *   piece), else the oldest. A newcomer is never kept out by slow ones;
+ *   at most HTTP_ACCEPT_BURST are taken between two runs of
+ *   libmicrohttpd, which reads what has arrived.
+ * - While HTTP_MAX_CONNECTIONS have their request in (being answered,
+ *   the console's event streams, which are never cut), HTTP_MAX_PER_IP
+ *   of them from its address, a newcomer is closed at once.
+ * A cut connection is shut down; libmicrohttpd sees its end and closes it
+ * (it keeps the slot until then: its own limit leaves room for those).
  */
-#define HTTP_MAX_CONNECTIONS 160	/* the console's event streams among them */
+#define HTTP_MAX_CONNECTIONS 160
 #define HTTP_MAX_PER_IP 128
+#define HTTP_PENDING_MIN 64
+#define HTTP_PENDING_MAX 1024
+#define HTTP_ACCEPT_BURST 32
+#define HTTP_REQUEST_S 5
 #define HTTP_TIMEOUT_S 5
-#define HTTP_BACKLOG 128
+#define HTTP_BACKLOG 1024	/* a burst of reconnections waits, not dropped */
+
+/* A client's address, its port left out. */
+struct haddr {
+	sa_family_t ha_family;
+	unsigned char ha_bytes[16];
+};
+
+/* One connection of libmicrohttpd's (its socket context). */
+struct hconn {
+	int hc_fd;
+	struct haddr hc_addr;
+	uint64_t hc_since;	/* pending: when its request began */
+	bool hc_pending, hc_cut;
+	bool hc_begun;		/* pending, with its request line in */
+	struct hconn *hc_prev, *hc_next;	/* every connection */
+	struct hconn *hc_pprev, *hc_pnext;	/* pending, oldest first */
+};
 
 struct http {
 	struct MHD_Daemon *d;
@@ -38,7 +76,195 @@ struct http {
 	http_render_fn render;
 	void *ctx;
 	struct console *con;	/* NULL: no console */
+	struct hconn *conns;
+	struct hconn *pend_head, *pend_tail;
+	size_t nconns, ncut, npending;
+	size_t pend_max, slots;	/* from the fd limit, at http_open */
 };
+
+static void
+addr_of(const struct sockaddr *sa, struct haddr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (!sa)
+		return;
+	a->ha_family = sa->sa_family;
+	if (sa->sa_family == AF_INET)
+		memcpy(a->ha_bytes, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, 4);
+	else if (sa->sa_family == AF_INET6)
+		memcpy(a->ha_bytes, &((const struct sockaddr_in6 *)(const void *)
+		    sa)->sin6_addr, 16);
+}
+
+static bool
+addr_eq(const struct haddr *a, const struct haddr *b)
+{
+	return a->ha_family == b->ha_family &&
+	    memcmp(a->ha_bytes, b->ha_bytes, sizeof(a->ha_bytes)) == 0;
+}
+
+/* c's request begins now: it is the youngest pending. */
+static void
+pend(struct http *h, struct hconn *c, uint64_t now)
+{
+	if (c->hc_pending || c->hc_cut)
+		return;
+	c->hc_pending = true;
+	c->hc_begun = false;
+	c->hc_since = now;
+	c->hc_pnext = NULL;
+	c->hc_pprev = h->pend_tail;
+	if (h->pend_tail)
+		h->pend_tail->hc_pnext = c;
+	else
+		h->pend_head = c;
+	h->pend_tail = c;
+	h->npending++;
+}
+
+static void
+unpend(struct http *h, struct hconn *c)
+{
+	if (!c->hc_pending)
+		return;
+	if (c->hc_pprev)
+		c->hc_pprev->hc_pnext = c->hc_pnext;
+	else
+		h->pend_head = c->hc_pnext;
+	if (c->hc_pnext)
+		c->hc_pnext->hc_pprev = c->hc_pprev;
+	else
+		h->pend_tail = c->hc_pprev;
+	c->hc_pending = false;
+	h->npending--;
+}
+
+/* Ends c: libmicrohttpd sees the shutdown and closes it (on_connection). */
+static void
+cut(struct http *h, struct hconn *c)
+{
+	unpend(h, c);
+	c->hc_cut = true;
+	h->ncut++;
+	(void)shutdown(c->hc_fd, SHUT_RDWR);
+}
+
+/*
+ * The pending connection to cut for a newcomer, from a only if a is not
+ * NULL: the oldest that sent part of its request, else the oldest. A
+ * client that sends its request in one piece is never the first, however
+ * fast others come (cut ones coming straight back among them).
+ */
+static struct hconn *
+victim(const struct http *h, const struct haddr *a)
+{
+	struct hconn *first = NULL;
+
+	for (struct hconn *c = h->pend_head; c; c = c->hc_pnext) {
+		if (a && !addr_eq(&c->hc_addr, a))
+			continue;
+		if (c->hc_begun)
+			return c;
+		if (!first)
+			first = c;
+	}
+	return first;
+}
+
+/*
+ * Makes room for a connection from sa (see the limits above); false when
+ * it is to be closed at once instead.
+ */
+static bool
+admit(struct http *h, const struct sockaddr *sa)
+{
+	struct haddr a;
+	struct hconn *old;
+	size_t live = 0, pending = 0;
+
+	addr_of(sa, &a);
+	for (struct hconn *c = h->conns; c; c = c->hc_next)
+		if (!c->hc_cut && addr_eq(&c->hc_addr, &a)) {
+			if (c->hc_pending)
+				pending++;
+			else
+				live++;
+		}
+	if (live >= HTTP_MAX_PER_IP ||
+	    h->nconns - h->ncut - h->npending >= HTTP_MAX_CONNECTIONS)
+		return false;
+	if (pending >= h->pend_max / 2 && (old = victim(h, &a)))
+		cut(h, old);
+	else if (h->npending >= h->pend_max && (old = victim(h, NULL)))
+		cut(h, old);
+	return h->nconns < h->slots;
+}
+
+/* libmicrohttpd's connections as they come and go. */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http *h = cls;
+	struct hconn *c = *socket_ctx;
+	const union MHD_ConnectionInfo *fd, *sa;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		fd = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		sa = MHD_get_connection_info(conn,
+		    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		c = xcalloc(1, sizeof(*c));
+		c->hc_fd = fd ? fd->connect_fd : -1;
+		addr_of(sa ? sa->client_addr : NULL, &c->hc_addr);
+		c->hc_next = h->conns;
+		if (h->conns)
+			h->conns->hc_prev = c;
+		h->conns = c;
+		h->nconns++;
+		pend(h, c, mono_ns());
+		*socket_ctx = c;
+		return;
+	}
+	if (!c)
+		return;
+	unpend(h, c);
+	if (c->hc_cut)
+		h->ncut--;
+	if (c->hc_prev)
+		c->hc_prev->hc_next = c->hc_next;
+	else
+		h->conns = c->hc_next;
+	if (c->hc_next)
+		c->hc_next->hc_prev = c->hc_prev;
+	h->nconns--;
+	free(c);
+	*socket_ctx = NULL;
+}
+
+/* The connection's record; NULL if libmicrohttpd has none for it. */
+static struct hconn *
+conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i ? i->socket_context : NULL;
+}
+
+/* A request line is in, its headers not yet (libmicrohttpd's URI log). */
+static void *
+on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct hconn *c = conn_of(conn);
+
+	(void)cls;
+	(void)uri;
+	if (c && c->hc_pending)
+		c->hc_begun = true;
+	return NULL;	/* con_cls stays NULL until console_request */
+}
 
 static bool
 wants_gzip(struct MHD_Connection *c)
@@ -98,11 +324,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct http *h = cls;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	struct hconn *hc;
 	size_t len, zlen;
 	char *body, *z;
 
 	(void)version;
 	(void)upload_data;
+	if ((hc = conn_of(c)))
+		unpend(h, hc);	/* its headers are in: no longer to be cut */
 	if (*upload_data_size) {
 		*upload_data_size = 0;	/* a body is not for us: drop it */
 		return MHD_YES;
@@ -140,9 +369,11 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct http *h = cls;
+	struct hconn *hc = conn_of(c);
 
-	(void)c;
-	(void)toe;
+	/* Kept alive, it waits for its next request, within the same time. */
+	if (hc && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		pend(h, hc, mono_ns());
 	if (h->con)
 		console_completed(h->con, con_cls);
 }
@@ -152,7 +383,7 @@ static int
 listen_on(const struct addrinfo *ai, const char *text, char *err,
     size_t errlen)
 {
-	int one = 1, fd;
+	int one = 1, defer = HTTP_REQUEST_S, fd;
 
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
@@ -170,6 +401,13 @@ listen_on(const struct addrinfo *ai, const char *text, char *err,
 		close(fd);
 		return -1;
 	}
+	/*
+	 * A connection is accepted once its first bytes are in (or after
+	 * HTTP_REQUEST_S): one that says nothing waits in the kernel, never
+	 * in a slot of ours. Without it (an old kernel) all still works.
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer,
+	    sizeof(defer));
 	return fd;
 }
 
@@ -183,6 +421,7 @@ http_open(const char *listen, http_render_fn render, void *ctx,
 	char host[256], port[16];
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	struct http *h;
+	struct rlimit rl;
 	size_t hl;
 	int rc;
 
@@ -218,13 +457,21 @@ http_open(const char *listen, http_render_fn render, void *ctx,
 		return NULL;
 	}
 	h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	h->pend_max = HTTP_PENDING_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 8 < HTTP_PENDING_MAX)
+		h->pend_max = rl.rlim_cur / 8 > HTTP_PENDING_MIN ?
+		    rl.rlim_cur / 8 : HTTP_PENDING_MIN;
+	/* Room for those cut that libmicrohttpd has not closed yet. */
+	h->slots = HTTP_MAX_CONNECTIONS + h->pend_max + 2 * HTTP_ACCEPT_BURST;
 	errno = 0;
 	h->d = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET, 0, NULL,
 	    NULL, on_request, h,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_IP,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->slots,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_request_line, h,
 	    MHD_OPTION_END);
 	if (!h->d) {
 		snprintf(err, errlen, "%s: libmicrohttpd: %s", listen,
@@ -253,14 +500,15 @@ http_listen_fd(const struct http *h)
 }
 
 /*
- * Takes every pending connection. libmicrohttpd closes one past its
- * limits; out of fds, the spare fd makes room to accept and close one, so
- * the listener never spins on a connection it cannot take.
+ * Takes up to HTTP_ACCEPT_BURST connections (the listener stays readable
+ * for the rest), each past admit or closed. Out of fds, the spare fd makes
+ * room to accept and close one, so the listener never spins on a
+ * connection it cannot take.
  */
 void
 http_accept(struct http *h)
 {
-	for (;;) {
+	for (int n = 0; n < HTTP_ACCEPT_BURST; n++) {
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
 		int fd = accept4(h->listen_fd, (struct sockaddr *)&sa, &len,
@@ -282,6 +530,10 @@ http_accept(struct http *h)
 			}
 			return;	/* EAGAIN: none left */
 		}
+		if (!admit(h, (struct sockaddr *)&sa)) {
+			close(fd);
+			continue;
+		}
 		/* On refusal (a limit), the connection is closed already. */
 		(void)MHD_add_connection(h->d, fd, (struct sockaddr *)&sa, len);
 	}
@@ -296,7 +548,7 @@ http_close(struct http *h)
 		console_quiesce(h->con);
 		MHD_run(h->d);	/* the suspended are answered, then closed */
 	}
-	MHD_stop_daemon(h->d);
+	MHD_stop_daemon(h->d);	/* each connection's record freed with it */
 	console_free(h->con);
 	close(h->listen_fd);
 	if (h->spare_fd >= 0)
@@ -317,14 +569,29 @@ int
 http_timeout_ms(const struct http *h)
 {
 	MHD_UNSIGNED_LONG_LONG t;
+	uint64_t now, due;
+	int ms = -1;
 
-	if (MHD_get_timeout(h->d, &t) != MHD_YES)
-		return -1;
-	return t > 60000 ? 60000 : (int)t;
+	if (MHD_get_timeout(h->d, &t) == MHD_YES)
+		ms = t > 60000 ? 60000 : (int)t;
+	if (h->pend_head) {
+		now = mono_ns();
+		due = h->pend_head->hc_since + HTTP_REQUEST_S * NSEC_PER_SEC;
+		t = due > now ? (due - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC : 0;
+		if (ms < 0 || t < (MHD_UNSIGNED_LONG_LONG)ms)
+			ms = (int)t;
+	}
+	return ms;
 }
 
 void
 http_run(struct http *h)
 {
+	uint64_t now = mono_ns();
+
+	/* The requests out of time are cut; this run closes them. */
+	while (h->pend_head && now - h->pend_head->hc_since >=
+	    HTTP_REQUEST_S * NSEC_PER_SEC)
+		cut(h, h->pend_head);
 	MHD_run(h->d);
 }

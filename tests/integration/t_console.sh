@@ -211,6 +211,57 @@ PY
 	echo "report: $(cat "$T/streams"); arbord RSS ${rss0} -> ${rss1} KiB; root/loop restarted $restarts times meanwhile"
 }
 
+# Every error the control socket can reply to a console request is the
+# console's answer at once (issue 26 #10): it ends on the error line and
+# never waits for arbord to close the connection, so 20 at once (more than
+# the 16 requests it asks at a time) neither hang nor keep anyone out.
+test_control_socket_errors_are_answered_at_once() {
+	con_conf "$PAIR,
+{ name = \"quiet\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; }"
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the console" curl -sf -o /dev/null "$(url /)" || return 1
+	wait_for "a's log line" sh -c "curl -s '$(url '/api/logs?path=root/pair/a')' | grep -qF '$XSS'" || return 1
+	local i pids=() code secs
+	for ((i = 0; i < 20; i++)); do
+		curl -s -m 3 -o "$T/body$i" -w '%{http_code} %{time_total}' "$(url '/api/logs?path=root')" >"$T/code$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for ((i = 0; i < 20; i++)); do
+		read -r code secs <"$T/code$i"
+		[ "$code" = 404 ] && grep -q 'root: a supervisor has no output' "$T/body$i" ||
+			fail "/api/logs?path=root (#$i of 20 at once): $code after ${secs}s: $(cat "$T/body$i")" || return 1
+	done
+	# Each route against each error the control socket gives it: what
+	# arbord says, with the status that fits.
+	local c p want text
+	for c in "/api/logs?path=root/pair|404|root/pair: a supervisor has no output" \
+	    "/api/logs?path=root/nope|404|unknown path" \
+	    "/api/logs?path=root/quiet|404|its output is not captured" \
+	    "/api/logs?path=root/pair/a%ff|400|path is not UTF-8" \
+	    "/api/logs?path=root/pair/a&lines=10001|400|lines: a number" \
+	    "/api/status?path=root/nope|404|unknown path" \
+	    "/api/status?path=%ff|400|path is not UTF-8"; do
+		IFS='|' read -r p want text <<<"$c"
+		code=$(curl -s -m 3 -o "$T/body" -w '%{http_code}' "$(url "$p")")
+		[ "$code" = "$want" ] && grep -qF "$text" "$T/body" ||
+			fail "GET $p: $code, not $want with \"$text\": $(cat "$T/body")" || return 1
+	done
+	# The output thread's own refusal: 64 logs clients that never read.
+	python3 "$HELPERS/rawclient.py" stuck "$T/sock" 64 '{"cmd":"logs","path":"root/pair/a","follow":true}' >"$T/stuck" &
+	local stuck=$!
+	wait_for "64 logs clients" sh -c "'$ARBORCTL' -s '$T/sock' logs root/pair/a 2>&1 | grep -q 'too many logs clients'" || return 1
+	code=$(curl -s -m 3 -o "$T/body" -w '%{http_code}' "$(url '/api/logs?path=root/pair/a')")
+	[ "$code" = 503 ] && grep -q 'too many logs clients' "$T/body" ||
+		fail "/api/logs past the output thread's clients: $code: $(cat "$T/body")" || return 1
+	kill "$stuck"
+	# And the console works as before.
+	wait_for "a's log again" sh -c "curl -sf '$(url '/api/logs?path=root/pair/a')' | grep -qF '$XSS'" || return 1
+	[ "$(curl -s -m 3 "$(url '/api/status?path=root/solo')" | jq -r .kind)" = worker ] ||
+		fail "/api/status after the errors: $(curl -s -m 3 "$(url /api/status)")" || return 1
+	alive "$ARBORD_PID" || fail "arbord died"
+}
+
 test_the_console_in_a_real_browser() {
 	local chromium=${CHROMIUM:-/usr/bin/chromium}
 	[ -x "$chromium" ] || { echo "chromium is not installed (make deps installs Debian's chromium)"; return 77; }

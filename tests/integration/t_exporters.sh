@@ -338,10 +338,10 @@ test_dashboard_and_alerts() {
 	[ -z "$missing" ] || fail "dashboard queries metrics arbord does not export: $missing"
 }
 
-# 200 half-sent requests from 8 loopback addresses fill the
-# listener's slots; more connections are accepted and closed at once, the
-# half-sent ones are cut after seconds, and a scrape gets through while
-# they are all still held open.
+# 200 half-sent requests from 8 loopback addresses: a new connection is
+# answered or closed promptly, never left in the backlog, the half-sent
+# ones are cut after seconds, and a scrape gets through while they are all
+# still held open.
 test_half_sent_requests_do_not_hold_the_listener() {
 	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
 	start_arbord "$T/tree.conf" || return 1
@@ -361,7 +361,7 @@ time.sleep(60)
 PY
 	local holder=$!
 	wait_for "half-sent requests held" grep -q held "$T/holder" || return 1
-	# Full: a new connection is closed promptly, not left in the backlog.
+	# A new connection is answered or closed promptly, not left waiting.
 	curl -s -o /dev/null -m 3 "http://127.0.0.1:$PORT/metrics"
 	local rc=$?
 	[ $rc != 28 ] || fail "a connection to the full listener hung (curl timed out)" || return 1
@@ -369,4 +369,107 @@ PY
 	wait_for "a scrape while they are held" scrape -m 1 -o /dev/null || return 1
 	alive "$holder" || fail "the holder ended early"
 	kill "$holder"
+}
+
+# slowloris SECS: 500 connections, half of them from the scraper's own
+# address, each sending a request line at once and then one header line a
+# second, and coming straight back when cut; scrapes meanwhile for SECS
+# seconds, each within 2 s, or fails. $T/loris: how many were cut, and the
+# longest any was held; LORIS: its pid, still running.
+slowloris() {
+	python3 - "$PORT" 500 >"$T/loris" 2>&1 <<'PY' &
+import resource, selectors, socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+sel = selectors.DefaultSelector()
+cuts, longest = 0, 0.0
+
+
+def slow(i):
+    """A connection that starts a request and never ends it."""
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (1 + i % 2 * (1 + i % 8)), 0))
+    s.setblocking(False)
+    try:
+        s.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    sel.register(s, selectors.EVENT_WRITE, [i, time.time()])
+
+
+for i in range(n):
+    slow(i)
+t0 = last = time.time()
+while time.time() - t0 < 60:
+    for key, ev in sel.select(0.1):
+        s, (i, since) = key.fileobj, key.data
+        if ev & selectors.EVENT_WRITE:	# connected: the request begins
+            try:
+                s.send(b"GET /metrics HTTP/1.1\r\n")
+                sel.modify(s, selectors.EVENT_READ, key.data)
+                continue
+            except OSError:
+                pass
+        # Readable: arbord cut it (an answer would be a fault too).
+        longest = max(longest, time.time() - since)
+        sel.unregister(s)
+        s.close()
+        cuts += 1
+        slow(i)
+    if time.time() - last >= 1:
+        last = time.time()
+        for key in list(sel.get_map().values()):
+            if key.events == selectors.EVENT_READ:
+                try:
+                    key.fileobj.send(b"X-Slow: %d\r\n" % cuts)
+                except OSError:
+                    pass	# cut: seen as readable
+        print("held %d cut %d longest %.1f" % (n, cuts, longest), flush=True)
+PY
+	local loris=$! i t0 ms max=0 ok=0 slow="" end
+	LORIS=$loris
+	wait_for "the slow connections held" grep -q '^held' "$T/loris" || return 1
+	sleep 1	# they are all in, and have sent their first lines
+	end=$(($(now_us) + $1 * 1000000))
+	for ((i = 0; $(now_us) < end; i++)); do
+		t0=$(now_us)
+		scrape -m 2 -o /dev/null && ok=$((ok + 1)) || slow+=" #$i:curl$?"
+		ms=$((($(now_us) - t0) / 1000))
+		[ "$ms" -le "$max" ] || max=$ms
+		sleep 0.3
+	done
+	alive "$loris" || fail "the slowloris ended early: $(cat "$T/loris")" || return 1
+	alive "$ARBORD_PID" || fail "arbord died" || return 1
+	[ "$ok" = "$i" ] || fail "only $ok of $i scrapes got through the slowloris (failed:$slow); $(tail -n 1 "$T/loris")" || return 1
+	echo "report: $i scrapes through a 500-connection slowloris, the slowest in $max ms; $(tail -n 1 "$T/loris")"
+}
+
+# A slowloris (issue 26 #11) never keeps a scrape out: the idle timeout
+# never fires for it; the request deadline (arbord(8), CONSOLE) cuts each
+# slow request, however steadily it trickles in.
+test_a_slowloris_never_keeps_a_scrape_out() {
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "endpoint up" scrape -o /dev/null || return 1
+	slowloris 4 || return 1
+	# Each is cut at its deadline (5 s from its accept), never held on.
+	wait_for "every slow request cut" sh -c "tail -n 1 '$T/loris' | awk '{ exit !(\$4 >= 500) }'" || return 1
+	kill "$LORIS"
+	echo "report: every slow request cut at its deadline: $(tail -n 1 "$T/loris")"
+}
+
+# With a small fd limit, the requests still arriving are fewer than the
+# slowloris's 500: a newcomer cuts the oldest slow one at once, and a
+# scrape, which sends its request whole, is never the one cut.
+test_a_slowloris_past_the_limit_of_requests_arriving() {
+	exp_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	ulimit -n 1024	# 128 requests arriving at once: an eighth
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "endpoint up" scrape -o /dev/null || return 1
+	slowloris 3 || return 1
+	kill "$LORIS"
+	# Cut in their first second, long before their deadline: the limit.
+	[ "$(head -n 1 "$T/loris" | awk '{ print $4 }')" -gt 0 ] ||
+		fail "no slow request was cut past the limit: $(head -n 1 "$T/loris")"
 }
