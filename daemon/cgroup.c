@@ -181,17 +181,7 @@ cg_rmdir(int dirfd, const char *path)
 static ssize_t
 read_at(int dirfd, const char *file, char *buf, size_t len)
 {
-	int fd = cg_open(dirfd, file, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
+	return read_small_fd(cg_open(dirfd, file, O_RDONLY), buf, len);
 }
 
 static int

@@ -321,9 +321,8 @@ str_eq(const char *a, const char *b)
 }
 
 ssize_t
-read_small(int dirfd, const char *path, char *buf, size_t len)
+read_small_fd(int fd, char *buf, size_t len)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -334,6 +333,13 @@ read_small(int dirfd, const char *path, char *buf, size_t len)
 		return -1;
 	buf[n] = '\0';
 	return n;
+}
+
+ssize_t
+read_small(int dirfd, const char *path, char *buf, size_t len)
+{
+	return read_small_fd(openat(dirfd, path, O_RDONLY | O_CLOEXEC), buf,
+	    len);
 }
 
 static size_t

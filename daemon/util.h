@@ -62,6 +62,8 @@ int unlink_stale_socket(const char *path);
  * (up to len-1 bytes, NUL-terminated); its length, or -1.
  */
 ssize_t read_small(int dirfd, const char *path, char *buf, size_t len);
+/* The same from an open fd, which it closes; -1 for a fd < 0. */
+ssize_t read_small_fd(int fd, char *buf, size_t len);
 
 /* Equal strings, either of which may be NULL (equal only to NULL). */
 bool str_eq(const char *a, const char *b);
