@@ -614,3 +614,16 @@ test_a_rotation_on_a_full_disk_keeps_the_plain_file() {
 	umount -l "$T/disk"
 	return $rc
 }
+
+# A current.rotated that a rotation left (arbord killed while it was
+# compressed) is rotated first, never replaced by the next one.
+test_a_rotation_left_half_done_is_finished_not_replaced() {
+	local d=$T/logs/root/w
+	mkdir -p "$d"
+	printf '2026-12-01T20:00:00.000000Z out left-by-a-killed-arbord\n' >"$d/current.rotated"
+	out_conf a 'log_max_bytes = 4096;' "{ name = \"w\"; command = $(chatty n); }"
+	start_arbord "$T/a.conf" || return 1
+	wait_for "two rotations" test -e "$d/current.2.gz" || return 1
+	zgrep -q ' out left-by-a-killed-arbord$' "$d/current.2.gz" || fail "the left lines are not in current.2.gz: $(zcat "$d"/current.*.gz | grep -v ' out n-')" || return 1
+	zgrep -q ' out n-' "$d/current.1.gz" || fail "w's lines are not in current.1.gz"
+}
