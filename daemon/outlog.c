@@ -684,11 +684,13 @@ rotate(struct outlog *ol, struct outsrc *s)
 
 	if (!can_rotate(ol, s))
 		return;
-	if ((dfd = src_dir(ol, s, false, why, sizeof(why))) < 0) {
-		rot_failed(s, why);
-		return;
-	}
+	/* The directory gone (removed with log_dir, say) or no longer to be
+	 * trusted (another user's now): current is not written on, and the
+	 * next write makes it anew or says why not (its lines dropped and
+	 * counted). */
 	file_close(ol, s);
+	if ((dfd = src_dir(ol, s, false, why, sizeof(why))) < 0)
+		return;
 	if (ol->conf.keep == 0) {
 		if (unlinkat(dfd, "current", 0) < 0 && errno != ENOENT)
 			err = errno;
