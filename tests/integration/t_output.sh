@@ -627,3 +627,14 @@ test_a_rotation_left_half_done_is_finished_not_replaced() {
 	zgrep -q ' out left-by-a-killed-arbord$' "$d/current.2.gz" || fail "the left lines are not in current.2.gz: $(zcat "$d"/current.*.gz | grep -v ' out n-')" || return 1
 	zgrep -q ' out n-' "$d/current.1.gz" || fail "w's lines are not in current.1.gz"
 }
+
+# log_dir removed while arbord runs (its directory fd is held): made anew
+# at the next rotation's write, as at start.
+test_log_dir_removed_while_running_is_made_again() {
+	out_conf a 'log_max_bytes = 4096;' "{ name = \"w\"; command = $(chatty m); }"
+	start_arbord "$T/a.conf" || return 1
+	wait_for "a rotation" test -e "$T/logs/root/w/current.1.gz" || return 1
+	rm -r "$T/logs"
+	wait_for "log_dir made again" test -s "$T/logs/root/w/current" || return 1
+	assert_eq "its mode" 755 "$(stat -c %a "$T/logs/root/w")"
+}
