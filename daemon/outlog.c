@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,6 +52,8 @@
 #define CLIENTS_MAX 64		/* `logs` clients at once */
 #define BOUND_SPINS 100000
 #define HELD_MAX (8u << 20)
+/* What a refused directory says: two paths' worth, never cut short. */
+#define WHY_MAX (2 * PATH_MAX + 128)
 
 enum ep_kind { EP_WAKE, EP_DONE, EP_STREAM, EP_CLIENT };
 
@@ -559,7 +562,7 @@ src_dir(struct outlog *ol, const struct outsrc *s, bool create, char *why,
 static bool
 file_open(struct outlog *ol, struct outsrc *s)
 {
-	char why[512], what[600];
+	char why[WHY_MAX], *what;
 	struct stat st;
 	int dfd;
 
@@ -570,16 +573,18 @@ file_open(struct outlog *ol, struct outsrc *s)
 	if (ol->nopen >= MAX_OPEN_FILES && ol->lru_tail)
 		file_close(ol, ol->lru_tail);
 	if ((dfd = src_dir(ol, s, true, why, sizeof(why))) < 0) {
-		snprintf(what, sizeof(what), "directory: %s", why);
+		what = xasprintf("directory: %s", why);
 		failed(s, what);
+		free(what);
 		return false;
 	}
 	/* 0640 whatever the umask; a symlink, a FIFO or a file with another
 	 * link to it is refused. */
 	s->file = file_append_at(dfd, "current", 0640);
 	if (s->file < 0) {
-		snprintf(what, sizeof(what), "open: %s", strerror(errno));
+		what = xasprintf("open: %s", strerror(errno));
 		failed(s, what);
+		free(what);
 	}
 	close(dfd);
 	if (s->file < 0)
@@ -678,7 +683,7 @@ take_full(int dfd)
 static void
 rotate(struct outlog *ol, struct outsrc *s)
 {
-	char why[512], what[600];
+	char why[WHY_MAX], *what;
 	struct job *j;
 	int dfd, err = 0;
 
@@ -697,9 +702,10 @@ rotate(struct outlog *ol, struct outsrc *s)
 	} else
 		err = take_full(dfd);
 	if (err && err != ENOENT && err != EEXIST) {
-		snprintf(what, sizeof(what), "%s/%s/current: %s", ol->dir,
-		    s->path, strerror(err));
+		what = xasprintf("%s/%s/current: %s", ol->dir, s->path,
+		    strerror(err));
 		rot_failed(s, what);
+		free(what);
 	} else if (s->rot_failing) {
 		s->rot_failing = false;
 		log_msg(LOG_INFO, "%s: log rotation works again", s->path);
@@ -1014,7 +1020,7 @@ client_put(struct outlog *ol, struct client *c, const char *p, size_t n)
 static char *
 recent(struct outlog *ol, struct outsrc *s, size_t *n, bool *cut)
 {
-	char why[512], *buf;
+	char why[WHY_MAX], *buf;
 	struct stat st;
 	ssize_t r;
 	off_t from;
