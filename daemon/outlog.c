@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,6 +52,8 @@
 #define CLIENTS_MAX 64		/* `logs` clients at once */
 #define BOUND_SPINS 100000
 #define HELD_MAX (8u << 20)
+/* What a refused directory says: two paths' worth, never cut short. */
+#define WHY_MAX (2 * PATH_MAX + 128)
 
 enum ep_kind { EP_WAKE, EP_DONE, EP_STREAM, EP_CLIENT };
 
@@ -92,6 +95,7 @@ struct outsrc {
 	pid_t pid;		/* whose lines are being taken (0: not known) */
 	int file;		/* current, or -1 */
 	uint64_t size;
+	bool regular;		/* not a device: rotated at log_max_bytes */
 	bool failing;		/* said; said again when writing works */
 	uint64_t retry_at;
 	uint64_t dropped, dropped_noted;
@@ -143,9 +147,15 @@ struct notes {
 	size_t len, cap;
 };
 
+/*
+ * A rotation for the compressor: current.rotated in the worker's
+ * directory, by a directory fd of the job's own (closed when it is done),
+ * so that no path can be changed under it.
+ */
 struct job {
 	struct outsrc *src;
-	char *current, *plain;
+	int dirfd;
+	char *where;		/* log_dir/path, for what is said */
 	uint32_t keep;
 	struct job *next;
 };
@@ -181,6 +191,7 @@ struct outlog {
 	/* The thread's own. */
 	struct outlog_conf conf;
 	char *dir;
+	int dirfd;		/* dir's, opened when first needed; -1: not yet */
 	struct outsrc *srcs;
 	struct outsrc *leaving;	/* removed, the compressor has their file */
 	struct outsrc *lru_head, *lru_tail;
@@ -436,22 +447,20 @@ compressor_main(void *arg)
 		if (!(ol->jobs = j->next))
 			ol->jobs_tail = &ol->jobs;
 		pthread_mutex_unlock(&ol->zmu);
-		{
-			char *gz = xasprintf("%s.1.gz", j->current);
-
-			rotate_shift(j->current, j->keep);
-			if ((err = gzip_file(j->plain, gz)) != 0)
-				log_msg(LOG_WARN, "%s: log rotation: cannot write %s: %s; the rotated lines are lost",
-				    j->src->path, gz, strerror(err));
-			free(gz);
-		}
+		/* A gzip that fails (a full disk) keeps the lines in a plain
+		 * current.1: they reached the disk, and a later rotation
+		 * compresses them. */
+		if ((err = rotate_at(j->dirfd, "current.rotated", "current",
+		    j->keep)) != 0)
+			log_msg(LOG_WARN, "%s: log rotation: cannot write %s/current.1.gz: %s; its lines stay uncompressed in current.1 (or current.rotated) until a later rotation can compress them",
+			    j->src->path, j->where, strerror(err));
+		close(j->dirfd);
 		pthread_mutex_lock(&ol->zmu);
 		ol->zdone = xreallocarray(ol->zdone, ol->nzdone + 1,
 		    sizeof(*ol->zdone));
 		ol->zdone[ol->nzdone++] = j->src;
 		wake(ol->done_fd);
-		free(j->current);
-		free(j->plain);
+		free(j->where);
 		free(j);
 	}
 	pthread_mutex_unlock(&ol->zmu);
@@ -499,51 +508,63 @@ file_close(struct outlog *ol, struct outsrc *s)
 	ol->nopen--;
 }
 
-static char *
-file_path(const struct outlog *ol, const struct outsrc *s, const char *leaf)
-{
-	return xasprintf("%s/%s/%s", ol->dir, s->path, leaf);
-}
-
-/* mkdir -p of dir; 0 or an errno. */
-static int
-make_dirs(char *dir)
-{
-	for (char *p = dir + 1;; p++) {
-		if (*p != '/' && *p)
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			int err = errno;
-
-			*p = c;
-			return err;
-		}
-		*p = c;
-		if (!c)
-			return 0;
-	}
-}
-
+/*
+ * Says once that the source's lines are dropped (why: what failed, and
+ * how), then tries again RETRY_NS later.
+ */
 static void
-failed(struct outsrc *s, const char *what, int err)
+failed(struct outsrc *s, const char *why)
 {
 	s->retry_at = mono_ns() + RETRY_NS;
 	if (s->failing)
 		return;
 	s->failing = true;
-	log_msg(LOG_WARN, "%s: log %s/%s/current: %s: %s; its lines are dropped and counted (arbor_log_lines_dropped_total) until writing works again",
-	    s->path, s->ol->dir, s->path, what, strerror(err));
+	log_msg(LOG_WARN, "%s: log %s/%s/current: %s; its lines are dropped and counted (arbor_log_lines_dropped_total) until writing works again",
+	    s->path, s->ol->dir, s->path, why);
+}
+
+/*
+ * A new fd of the worker's directory, log_dir/path, made (0755 exactly)
+ * when create says so; -1 and why. Every file of a worker's log is
+ * reached through one, by its name only, without following a symlink:
+ * log_dir is walked from "/" once and held (rotate.h, dir_open_safe), the
+ * worker's path below it at each use, so that a directory another user
+ * owns or can write is refused however it came to be there.
+ */
+static int
+src_dir(struct outlog *ol, const struct outsrc *s, bool create, char *why,
+    size_t whylen)
+{
+	int fd = -1;
+
+	for (int tries = 0; tries < 2; tries++) {
+		if (ol->dirfd < 0 && (ol->dirfd = dir_open_safe(AT_FDCWD,
+		    ol->dir, create, 0755, why, whylen)) < 0)
+			return -1;
+		if ((fd = dir_open_safe(ol->dirfd, s->path, create, 0755, why,
+		    whylen)) >= 0 || errno != ENOENT || !create)
+			break;
+		/* log_dir removed under us (nothing can be made in it):
+		 * walked again from its path, and made anew. */
+		close(ol->dirfd);
+		ol->dirfd = -1;
+	}
+	if (fd < 0 && why[0] != '/') {
+		char *rel = xstrdup(why);
+
+		/* the worker's part of it, said from log_dir */
+		snprintf(why, whylen, "%s/%s", ol->dir, rel);
+		free(rel);
+	}
+	return fd;
 }
 
 static bool
 file_open(struct outlog *ol, struct outsrc *s)
 {
-	char *path, *dir;
+	char why[WHY_MAX], *what;
 	struct stat st;
-	int err;
+	int dfd;
 
 	if (s->file >= 0)
 		return true;
@@ -551,24 +572,25 @@ file_open(struct outlog *ol, struct outsrc *s)
 		return false;
 	if (ol->nopen >= MAX_OPEN_FILES && ol->lru_tail)
 		file_close(ol, ol->lru_tail);
-	dir = xasprintf("%s/%s", ol->dir, s->path);
-	path = file_path(ol, s, "current");
-	s->file = open_noblock(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0640);
-	err = s->file < 0 ? errno : 0;
-	if (err == ENOENT && (err = make_dirs(dir)) == 0) {
-		s->file = open_noblock(path, O_WRONLY | O_CREAT | O_APPEND |
-		    O_CLOEXEC, 0640);
-		err = s->file < 0 ? errno : 0;
+	if ((dfd = src_dir(ol, s, true, why, sizeof(why))) < 0) {
+		what = xasprintf("directory: %s", why);
+		failed(s, what);
+		free(what);
+		return false;
 	}
-	if (err)
-		failed(s, "open", err);
-	free(dir);
-	free(path);
+	/* 0640 whatever the umask; a symlink, a FIFO or a file with another
+	 * link to it is refused. */
+	s->file = file_append_at(dfd, "current", 0640);
+	if (s->file < 0) {
+		what = xasprintf("open: %s", strerror(errno));
+		failed(s, what);
+		free(what);
+	}
+	close(dfd);
 	if (s->file < 0)
 		return false;
-	s->size = fstat(s->file, &st) == 0 && S_ISREG(st.st_mode)
-	    ? (uint64_t)st.st_size : 0;
+	s->regular = fstat(s->file, &st) == 0 && S_ISREG(st.st_mode);
+	s->size = s->regular ? (uint64_t)st.st_size : 0;
 	ol->nopen++;
 	lru_front(ol, s);
 	return true;
@@ -615,6 +637,41 @@ can_rotate(const struct outlog *ol, const struct outsrc *s)
 	return true;
 }
 
+/* A rotation that failed: said once, tried again RETRY_NS later. */
+static void
+rot_failed(struct outsrc *s, const char *why)
+{
+	s->rot_retry_at = mono_ns() + RETRY_NS;
+	if (!s->rot_failing)
+		log_msg(LOG_WARN, "%s: log rotation: %s; it grows past log_max_bytes until rotating works again",
+		    s->path, why);
+	s->rot_failing = true;
+}
+
+/*
+ * Moves the full current aside to current.rotated, by name in the
+ * worker's directory dfd; 0 or an errno. A current.rotated already there
+ * is a rotation's that never ended (arbord stopped mid-way, or even
+ * keeping it as current.1 failed): it is never replaced, and EEXIST says
+ * so when it is a file the compressor can take first; what else is
+ * there (a directory, say) fails the rotation.
+ */
+static int
+take_full(int dfd)
+{
+	struct stat st;
+
+	if (renameat2(dfd, "current", dfd, "current.rotated",
+	    RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return errno;
+	if (fstatat(dfd, "current.rotated", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno;
+	return S_ISREG(st.st_mode) ? EEXIST : S_ISDIR(st.st_mode) ? EISDIR :
+	    ENXIO;
+}
+
 /*
  * current is full: it goes to the compressor (or away, with keep = 0).
  * Never while the compressor still has the previous file: a job holds s,
@@ -626,42 +683,45 @@ can_rotate(const struct outlog *ol, const struct outsrc *s)
 static void
 rotate(struct outlog *ol, struct outsrc *s)
 {
-	char *cur, *plain = NULL;
+	char why[WHY_MAX], *what;
 	struct job *j;
-	int err = 0;
+	int dfd, err = 0;
 
 	if (!can_rotate(ol, s))
 		return;
-	cur = file_path(ol, s, "current");
+	/* The directory gone (removed with log_dir, say) or no longer to be
+	 * trusted (another user's now): current is not written on, and the
+	 * next write makes it anew or says why not (its lines dropped and
+	 * counted). */
 	file_close(ol, s);
+	if ((dfd = src_dir(ol, s, false, why, sizeof(why))) < 0)
+		return;
 	if (ol->conf.keep == 0) {
-		if (unlink(cur) < 0 && errno != ENOENT)
+		if (unlinkat(dfd, "current", 0) < 0 && errno != ENOENT)
 			err = errno;
-	} else {
-		plain = file_path(ol, s, "current.rotated");
-		if (rename(cur, plain) < 0)
-			err = errno;
-	}
-	if (err && err != ENOENT) {
-		s->rot_retry_at = mono_ns() + RETRY_NS;
-		if (!s->rot_failing)
-			log_msg(LOG_WARN, "%s: log rotation: %s: %s; it grows past log_max_bytes until rotating works again",
-			    s->path, cur, strerror(err));
-		s->rot_failing = true;
+	} else
+		err = take_full(dfd);
+	if (err && err != ENOENT && err != EEXIST) {
+		what = xasprintf("%s/%s/current: %s", ol->dir, s->path,
+		    strerror(err));
+		rot_failed(s, what);
+		free(what);
 	} else if (s->rot_failing) {
 		s->rot_failing = false;
 		log_msg(LOG_INFO, "%s: log rotation works again", s->path);
 	}
-	if (err || !plain) {
-		/* gone meanwhile (ENOENT): the next write makes a new one */
-		free(cur);
-		free(plain);
+	/* Gone meanwhile (ENOENT): the next write makes a new one. An old
+	 * current.rotated (EEXIST) goes to the compressor first; current
+	 * stays, its lines held as for any rotation, and rotates at the next
+	 * write once that is done. */
+	if ((err && err != EEXIST) || ol->conf.keep == 0) {
+		close(dfd);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->src = s;
-	j->current = cur;
-	j->plain = plain;
+	j->dirfd = dfd;
+	j->where = xasprintf("%s/%s", ol->dir, s->path);
 	j->keep = ol->conf.keep;
 	s->rotating = true;
 	ol->njobs++;
@@ -696,13 +756,15 @@ write_lines(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 	n = write(s->file, buf, len);
 	if (n != (ssize_t)len) {
 		int err = n < 0 ? errno : ENOSPC;
+		char what[128];
 
 		/* Never half a line: cut a short write back. */
 		if (n > 0 && ftruncate(s->file, (off_t)s->size) < 0)
 			log_msg(LOG_WARN, "%s: log: cannot remove a partial line: %s",
 			    s->path, strerror(errno));
 		s->dropped += count_lines(buf, len);
-		failed(s, "write", err);
+		snprintf(what, sizeof(what), "write: %s", strerror(err));
+		failed(s, what);
 		file_close(ol, s);
 		return false;
 	}
@@ -763,7 +825,8 @@ file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 
 		if (s->file < 0)
 			file_open(ol, s);
-		if (s->file >= 0 && s->size + len > max) {
+		/* A device (/dev/null, say) is never rotated. */
+		if (s->file >= 0 && s->regular && s->size + len > max) {
 			size_t room = s->size < max ? (size_t)(max - s->size) : 0;
 			const char *nl = room ? memrchr(buf, '\n', room) : NULL;
 
@@ -789,7 +852,7 @@ file_write(struct outlog *ol, struct outsrc *s, const char *buf, size_t len)
 		}
 		/* rotates unless the compressor still has the last one:
 		 * the next write holds its lines then */
-		if (len > 0 || s->size >= max)
+		if (s->regular && (len > 0 || s->size >= max))
 			rotate(ol, s);
 	}
 }
@@ -965,22 +1028,27 @@ client_put(struct outlog *ol, struct client *c, const char *p, size_t n)
 static char *
 recent(struct outlog *ol, struct outsrc *s, size_t *n, bool *cut)
 {
-	char *path, *buf;
+	char why[WHY_MAX], *buf;
 	struct stat st;
 	ssize_t r;
 	off_t from;
-	int fd;
+	int fd = -1, dfd;
 
 	*cut = false;
 	if (!*ol->dir) {
 		*cut = s->memlen > OUT_MEM_TAIL;
 		return ring_linear(s->mem, s->memlen, OUT_MEM_TAIL, n);
 	}
-	path = file_path(ol, s, "current");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	free(path);
+	/* As it is written: by name in the worker's directory, never
+	 * through a symlink (root would show another file to the client). */
+	if ((dfd = src_dir(ol, s, false, why, sizeof(why))) >= 0) {
+		fd = openat(dfd, "current", O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+		    O_NOFOLLOW);
+		close(dfd);
+	}
 	*n = 0;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink > 1) {
 		if (fd >= 0)
 			close(fd);
 		return xcalloc(1, 1);
@@ -1358,6 +1426,9 @@ apply_conf(struct outlog *ol, struct conf_copy *c)
 {
 	for (struct outsrc *s = ol->srcs; s; s = s->next)
 		file_close(ol, s);
+	if (ol->dirfd >= 0)
+		close(ol->dirfd);
+	ol->dirfd = -1;
 	free(ol->dir);
 	ol->dir = c->dir;
 	ol->conf = c->c;
@@ -1584,6 +1655,7 @@ outlog_start(const struct outlog_conf *c)
 	pthread_mutex_init(&ol->nmu, NULL);
 	pthread_cond_init(&ol->zcv, NULL);
 	ol->jobs_tail = &ol->jobs;
+	ol->dirfd = -1;
 	ol->wake.kind = EP_WAKE;
 	ol->done.kind = EP_DONE;
 	ol->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -1638,6 +1710,8 @@ outlog_stop(struct outlog *ol)
 	free(ol->rbuf);
 	free(ol->obuf);
 	free(ol->ebuf);
+	if (ol->dirfd >= 0)
+		close(ol->dirfd);
 	free(ol->dir);
 	pthread_mutex_destroy(&ol->mu);
 	pthread_mutex_destroy(&ol->zmu);

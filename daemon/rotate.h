@@ -100,18 +100,4 @@ int rotate_at(int dirfd, const char *src, const char *name, uint32_t keep);
  */
 void rotate_shift_at(int dirfd, const char *name, uint32_t keep);
 
-/*
- * The older API, by path strings (it follows symlinks and takes its modes
- * from gzopen and the umask): kept only until daemon/outlog.c moves to
- * the calls above; use those in new code.
- */
-/* Makes room for a new FILE.1.gz: FILE.keep.gz goes, each other moves up. */
-void rotate_shift(const char *file, uint32_t keep);
-/*
- * Compresses src into dst through a temporary name, so that dst is either
- * complete or absent; removes src either way. Returns 0 or an errno (a
- * full disk is ENOSPC).
- */
-int gzip_file(const char *src, const char *dst);
-
 #endif
