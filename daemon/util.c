@@ -234,16 +234,6 @@ path_within(const char *path, const char *top)
 	return strncmp(path, top, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-int
-open_noblock(const char *path, int flags, mode_t mode)
-{
-	int fd = open(path, flags | O_NONBLOCK, mode);
-
-	if (fd >= 0 && !(flags & O_NONBLOCK))
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
-}
-
 uint64_t
 mono_ns(void)
 {

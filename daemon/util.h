@@ -42,12 +42,6 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 #define NSEC_PER_SEC 1000000000ULL
 
 /*
- * open(path, flags | O_NONBLOCK), then back to blocking: a FIFO named
- * where a file is expected never blocks the caller (without a reader it
- * fails with ENXIO), and what is opened behaves as a plain open's would.
- */
-int open_noblock(const char *path, int flags, mode_t mode);
-/*
  * 0 when the directory holding the socket path may be trusted (owned by
  * arbord's user or root, writable by nobody else); -1 with why otherwise.
  */
