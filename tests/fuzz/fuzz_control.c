@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,7 +57,8 @@ setup(void)
 	    "  { name = \"sub\"; strategy = \"rest_for_one\"; children = ( { name = \"b\"; command = [\"/bin/true\"]; } ); },\n"
 	    "  { name = \"pool\"; strategy = \"simple_one_for_one\"; max_children = 4; template = { command = [\"/bin/true\"]; }; }\n"
 	    "); };\n";
-	char path[] = "/tmp/arbor-fuzz-XXXXXX", sock[64], err[128];
+	char path[] = "/tmp/arbor-fuzz-XXXXXX", dir[] = "/tmp/arbor-fuzz-d-XXXXXX";
+	char sock[64], err[256];
 	struct config_diag d;
 	struct spec *sp;
 	int fd = mkstemp(path);
@@ -71,11 +73,18 @@ setup(void)
 		abort();
 	eng = engine_new(sp, &ops, NULL);	/* lives as long as the fuzzer */
 	engine_start(eng, now);
-	snprintf(sock, sizeof(sock), "/tmp/arbor-fuzz-%d.sock", getpid());
-	ctl = control_open(NULL, eng, NULL, &ctl_ops, sock, err, sizeof(err));
-	if (!ctl)
+	/* control_open refuses a socket in a directory others may write
+	 * (/tmp): the socket goes in a private one of its own. */
+	if (!mkdtemp(dir))
 		abort();
+	snprintf(sock, sizeof(sock), "%s/control.sock", dir);
+	ctl = control_open(NULL, eng, NULL, &ctl_ops, sock, err, sizeof(err));
+	if (!ctl) {
+		fprintf(stderr, "fuzz_control: control_open: %s\n", err);
+		abort();
+	}
 	unlink(sock);
+	rmdir(dir);
 }
 
 int
