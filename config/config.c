@@ -1346,12 +1346,15 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 
 static void get_switch(struct ctx *, const config_setting_t *, const char *,
     enum log_switch *);
+static void get_group(struct ctx *, const config_setting_t *, const char *,
+    char **, gid_t *);
 
 static void
 parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 {
 	static const char *const keys[] = { "socket", "cgroup", "log_dir",
-		"log_max_bytes", "log_keep", "log_journal", "log_echo", NULL };
+		"log_max_bytes", "log_keep", "log_journal", "log_echo",
+		"socket_group", "read_group", NULL };
 	const char *str;
 	long long v;
 
@@ -1401,6 +1404,51 @@ parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 		sp->log_keep = (uint32_t)v;
 	get_switch(c, s, "log_journal", &sp->log_journal);
 	get_switch(c, s, "log_echo", &sp->log_echo);
+	get_group(c, s, "socket_group", &sp->socket_group, &sp->socket_gid);
+	get_group(c, s, "read_group", &sp->read_group, &sp->read_gid);
+}
+
+/*
+ * daemon.socket_group, read_group: a group's name, or its gid (a number, or
+ * digits that name no group), looked up here at load as workers' groups
+ * are, never when a client connects.
+ */
+static void
+get_group(struct ctx *c, const config_setting_t *s, const char *key,
+    char **name, gid_t *gid)
+{
+	const config_setting_t *m = config_setting_get_member(s, key);
+	char *path, *end;
+	struct group *gr;
+	const char *str;
+	long long v;
+
+	if (!m)
+		return;
+	path = xasprintf("daemon.%s", key);
+	if (is_int(m)) {
+		v = config_setting_get_int64(m);
+		if (v < 0 || v >= (long long)UINT32_MAX)
+			error(c, m, path, "%lld is not a gid", v);
+		else {
+			*gid = (gid_t)v;
+			*name = xasprintf("%lld", v);
+		}
+	} else if (config_setting_type(m) != CONFIG_TYPE_STRING)
+		error(c, m, path, "expected a group name or a gid, got %s",
+		    type_name(m));
+	else if (*(str = config_setting_get_string(m)) &&
+	    (gr = getgrnam(str))) {
+		*gid = gr->gr_gid;
+		*name = xstrdup(str);
+	} else if (isdigit((unsigned char)*str) &&
+	    (errno = 0, v = strtoll(str, &end, 10), !*end) && errno == 0 &&
+	    v < (long long)UINT32_MAX) {
+		*gid = (gid_t)v;
+		*name = xstrdup(str);
+	} else
+		error(c, m, path, "no group \"%s\"", str);
+	free(path);
 }
 
 /* log_journal, log_echo: "auto", "on" or "off". */
@@ -1868,6 +1916,7 @@ config_load(const char *file, struct config_diag *diag)
 	sp->log_dir_default = true;
 	sp->log_max_bytes = 16777216;
 	sp->log_keep = 5;
+	sp->socket_gid = sp->read_gid = (gid_t)-1;
 
 	root = config_root_setting(&cfg);
 	check_keys(&c, root, "(top level)", top_keys, "the top level");
@@ -1971,4 +2020,15 @@ void
 config_print_tree(FILE *f, const struct spec *sp)
 {
 	print_node(f, sp->root, 0);
+}
+
+void
+config_print_access(FILE *f, const struct spec *sp)
+{
+	if (sp->socket_group)
+		fprintf(f, "daemon.socket_group \"%s\" (gid %u) may control\n",
+		    sp->socket_group, (unsigned)sp->socket_gid);
+	if (sp->read_group)
+		fprintf(f, "daemon.read_group \"%s\" (gid %u) may read\n",
+		    sp->read_group, (unsigned)sp->read_gid);
 }

@@ -23,5 +23,10 @@ void config_diag_free(struct config_diag *);
 
 /* The tree a spec describes, as `arbord --check` prints it. */
 void config_print_tree(FILE *, const struct spec *);
+/*
+ * Who may use the control socket beyond root and arbord's user, as
+ * `arbord --check` prints it after the tree; nothing when no group is set.
+ */
+void config_print_access(FILE *, const struct spec *);
 
 #endif

@@ -231,6 +231,8 @@ spec_free(struct spec *sp)
 		return;
 	free(sp->file);
 	free(sp->socket);
+	free(sp->socket_group);
+	free(sp->read_group);
 	free(sp->cgroup_path);
 	free(sp->log_dir);
 	free(sp->metrics_listen);
@@ -332,7 +334,7 @@ signal_name(int sig)
 
 /* The daemon and observability keys, in the order arbor.conf(5) has them. */
 enum setting {
-	SET_SOCKET, SET_CGROUP, SET_LOG_DIR, SET_LOG_MAX_BYTES, SET_LOG_KEEP,
+	SET_SOCKET, SET_SOCKET_GROUP, SET_READ_GROUP, SET_CGROUP, SET_LOG_DIR, SET_LOG_MAX_BYTES, SET_LOG_KEEP,
 	SET_LOG_JOURNAL, SET_LOG_ECHO, SET_BPF, SET_METRICS_LISTEN,
 	SET_CONSOLE, SET_HISTOGRAMS, SET_EVENT_LOG, SET_EVENT_LOG_MAX_BYTES,
 	SET_EVENT_LOG_KEEP, SET_COUNT,
@@ -343,6 +345,8 @@ static const struct {
 	bool restart;		/* read only when arbord starts */
 } settings[SET_COUNT] = {
 	[SET_SOCKET] = { "daemon.socket", true },
+	[SET_SOCKET_GROUP] = { "daemon.socket_group", false },
+	[SET_READ_GROUP] = { "daemon.read_group", false },
 	[SET_CGROUP] = { "daemon.cgroup", true },
 	[SET_LOG_DIR] = { "daemon.log_dir", false },
 	[SET_LOG_MAX_BYTES] = { "daemon.log_max_bytes", false },
@@ -372,6 +376,12 @@ setting_value(const struct spec *sp, enum setting k)
 	case SET_SOCKET:
 		return sp->socket ? xasprintf("\"%s\"", sp->socket)
 		    : xstrdup("(the default)");
+	case SET_SOCKET_GROUP:
+		return sp->socket_group ? xasprintf("\"%s\"",
+		    sp->socket_group) : xstrdup("(none)");
+	case SET_READ_GROUP:
+		return sp->read_group ? xasprintf("\"%s\"", sp->read_group)
+		    : xstrdup("(none)");
 	case SET_CGROUP:
 		return sp->cgroup == CGROUP_PATH ? xasprintf("\"%s\"",
 		    sp->cgroup_path) : xasprintf("\"%s\"",

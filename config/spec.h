@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * The deepest tree taken (levels, the root is 1): deep enough for any real
@@ -197,6 +198,12 @@ enum cgroup_mode { CGROUP_AUTO, CGROUP_OFF, CGROUP_PATH };
 struct spec {
 	char *file;
 	char *socket;		/* NULL: the default in arbor.conf(5), DAEMON */
+	/*
+	 * daemon.socket_group and read_group: as the file writes them (NULL:
+	 * not given) and their gids, looked up at load ((gid_t)-1: none).
+	 */
+	char *socket_group, *read_group;
+	gid_t socket_gid, read_gid;
 	enum cgroup_mode cgroup;
 	char *cgroup_path;	/* CGROUP_PATH only */
 	/* Worker output (arbor.conf(5), OUTPUT). log_dir "": memory only. */

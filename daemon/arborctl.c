@@ -64,8 +64,13 @@ connect_to(const char *path)
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "arborctl: cannot reach arbord at %s: %s\n",
-		    path, strerror(errno));
+		int e = errno;
+
+		/* The socket's group says who may connect (arborctl(8)). */
+		fprintf(stderr, "arborctl: cannot reach arbord at %s: %s%s\n",
+		    path, strerror(e), e == EACCES ?
+		    " (only root, arbord's user and the members of daemon.socket_group or read_group may connect)" :
+		    "");
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -454,6 +459,11 @@ print_reply(json_t *reply, const struct output *out)
 				put_text(stdout, k, "");
 				printf(" %" JSON_INTEGER_FORMAT "\n",
 				    json_integer_value(v));
+				continue;
+			}
+			if (json_is_string(v)) {
+				put_text(stdout, k, " ");
+				put_text(stdout, json_string_value(v), "\n");
 				continue;
 			}
 			/* bpf_probes: a line per probe. */

@@ -151,6 +151,7 @@ main(int argc, char **argv)
 	config_diag_free(&diag);
 	if (check) {
 		config_print_tree(stdout, spec);
+		config_print_access(stdout, spec);
 		spec_free(spec);
 		return 0;
 	}

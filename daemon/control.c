@@ -8,6 +8,7 @@
  * the least recently active client makes room.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -40,6 +41,12 @@ struct client {
 	char *out;
 	size_t outlen, outoff, outcap;
 	bool more_input;	/* bytes after the line being handled */
+	/*
+	 * The peer as of its connect() (SO_PEERCRED), and whether its
+	 * groups then gave it only read access: decided once, at accept.
+	 */
+	struct ucred peer;
+	bool read_only;
 	uint64_t last_active;
 	struct client *prev, *next;
 };
@@ -51,6 +58,17 @@ struct control {
 	struct control_ops ops;
 	struct watch w;
 	char *path;
+	/*
+	 * The socket file, for its mode and group: its trusted directory
+	 * (socket_dir_open), its name there, and the inode bind made, so a
+	 * change is made to that socket file and nothing else.
+	 */
+	int dirfd;
+	const char *name;
+	dev_t sock_dev;
+	ino_t sock_ino;
+	struct control_access acc;	/* its names are these: */
+	char *acc_control, *acc_read;
 	struct client *clients;
 	size_t nclients;
 	/*
@@ -311,6 +329,29 @@ cmd_status(struct client *c, json_t *req)
 	hand_over_or(c, &r, json_pack("{s:b, s:o}", "ok", 1, "status", st));
 }
 
+static void socket_mode(const struct control_access *, mode_t *, gid_t *);
+
+/* Who may use the socket, and what this client may do. */
+static void
+access_json(const struct client *c, json_t *d)
+{
+	const struct control_access *a = &c->ctl->acc;
+	char text[8];
+	mode_t mode;
+	gid_t gid;
+
+	socket_mode(a, &mode, &gid);
+	snprintf(text, sizeof(text), "%04o", (unsigned)mode);
+	json_object_set_new(d, "socket_mode", json_string(text));
+	if (a->control_name)
+		json_object_set_new(d, "socket_group",
+		    json_text(a->control_name));
+	if (a->read_name)
+		json_object_set_new(d, "read_group", json_text(a->read_name));
+	json_object_set_new(d, "access", json_string(c->read_only ? "read" :
+	    "control"));
+}
+
 /*
  * arbord itself: the heap in use (mallinfo2: every thread's arena and the
  * mmapped blocks) and the resident set, for a leak or a per-worker cost.
@@ -346,6 +387,7 @@ cmd_daemon(struct client *c, json_t *req)
 			    "program", st[i].program));
 		json_object_set_new(d, "bpf_probes", b);
 	}
+	access_json(c, d);
 	client_send(c, json_pack("{s:b, s:o}", "ok", 1, "daemon", d));
 }
 
@@ -649,6 +691,24 @@ static const struct {
 	{ "shutdown", cmd_shutdown },
 };
 
+/*
+ * The commands a member of daemon.read_group may run: they show the tree,
+ * its output, its events and arbord, and change nothing. A trace records
+ * for a while and its client (arborctl) writes the file, never arbord.
+ * "console" signs in to the web console to look, so it reads too.
+ */
+static bool
+reads_only(const char *cmd)
+{
+	static const char *const reads[] = { "status", "logs", "events",
+		"daemon", "metrics", "trace", "console" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(reads); i++)
+		if (strcmp(reads[i], cmd) == 0)
+			return true;
+	return false;
+}
+
 static void
 handle_line(struct client *c, const char *line, size_t len)
 {
@@ -669,7 +729,11 @@ handle_line(struct client *c, const char *line, size_t len)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (strcmp(commands[i].name, json_string_value(cmd)) == 0) {
-			commands[i].fn(c, req);
+			if (c->read_only && !reads_only(commands[i].name))
+				send_error(c, "permission denied: %s needs control",
+				    commands[i].name);
+			else
+				commands[i].fn(c, req);
 			json_decref(req);
 			return;
 		}
@@ -801,6 +865,62 @@ on_retry(void *owner, uint32_t events)
 		resume_accept(ctl);
 }
 
+enum peer_access { PEER_NONE, PEER_READ, PEER_CONTROL };
+
+static bool
+in_groups(gid_t g, gid_t gid, const gid_t *groups, size_t n)
+{
+	if (g == CONTROL_NO_GROUP)
+		return false;
+	if (g == gid)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] == g)
+			return true;
+	return false;
+}
+
+/*
+ * What a peer may do, from its credentials as the kernel took them at its
+ * connect(): its uid and gid (cred) and its supplementary groups
+ * (SO_PEERGROUPS). A group the peer joins later counts from its next
+ * connection. Root and arbord's own user always control.
+ */
+static enum peer_access
+peer_access(const struct control *ctl, int fd, const struct ucred *cred)
+{
+	const struct control_access *a = &ctl->acc;
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	enum peer_access r = PEER_NONE;
+	size_t n = 0;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return PEER_CONTROL;
+	if (a->control_gid == CONTROL_NO_GROUP &&
+	    a->read_gid == CONTROL_NO_GROUP)
+		return PEER_NONE;
+	/* Without its groups (an error), the peer has only its gid. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno == ERANGE && len > sizeof(small)) {
+			/* len is now what the peer's groups need. */
+			groups = xreallocarray(NULL, len, 1);
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+			    &len) < 0)
+				len = 0;
+		} else
+			len = 0;
+	}
+	n = len / sizeof(gid_t);
+	if (in_groups(a->control_gid, cred->gid, groups, n))
+		r = PEER_CONTROL;
+	else if (in_groups(a->read_gid, cred->gid, groups, n))
+		r = PEER_READ;
+	if (groups != small)
+		free(groups);
+	return r;
+}
+
 static void
 on_accept(void *owner, uint32_t events)
 {
@@ -810,6 +930,8 @@ on_accept(void *owner, uint32_t events)
 	for (;;) {
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
+		enum peer_access access;
+		struct client *c;
 		int fd = accept4(ctl->w.fd, NULL, NULL,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -825,7 +947,7 @@ on_accept(void *owner, uint32_t events)
 			return;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
-		    (cred.uid != 0 && cred.uid != geteuid())) {
+		    (access = peer_access(ctl, fd, &cred)) == PEER_NONE) {
 			static const char denied[] =
 			    "{\"ok\":false,\"error\":\"permission denied\"}\n";
 
@@ -837,8 +959,12 @@ on_accept(void *owner, uint32_t events)
 			ctl->exhausted = false;
 			log_msg(LOG_INFO, "control: accepting clients again");
 		}
-		if (!control_adopt(ctl, fd))
+		if (!(c = control_adopt(ctl, fd))) {
 			close(fd);
+			continue;
+		}
+		c->peer = cred;
+		c->read_only = access == PEER_READ;
 	}
 }
 
@@ -885,16 +1011,108 @@ make_parent_dirs(const char *path)
 	return 0;
 }
 
+/*
+ * The socket file's mode and group for these groups. With none, only root
+ * and arbord's user may connect. With one (or both the same), its members
+ * may. With two, everyone may connect and arbord refuses those in neither
+ * group itself, by their credentials (peer_access): a file has one group.
+ */
+static void
+socket_mode(const struct control_access *a, mode_t *mode, gid_t *gid)
+{
+	if (a->control_gid == CONTROL_NO_GROUP &&
+	    a->read_gid == CONTROL_NO_GROUP) {
+		*mode = 0600;
+		*gid = getegid();
+	} else if (a->read_gid == CONTROL_NO_GROUP ||
+	    a->control_gid == a->read_gid) {
+		*mode = 0660;
+		*gid = a->control_gid;
+	} else if (a->control_gid == CONTROL_NO_GROUP) {
+		*mode = 0660;
+		*gid = a->read_gid;
+	} else {
+		*mode = 0666;
+		*gid = a->read_gid;
+	}
+}
+
+/*
+ * fchmodat without following a symlink goes through /proc (glibc); where
+ * that is not mounted, the file was just found (fstatat, no symlink
+ * followed) to be arbord's socket in a directory only root or arbord's
+ * user can change, so it is still that socket.
+ */
+static int
+chmod_socket(int dirfd, const char *name, mode_t mode)
+{
+	if (fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS)
+		return -1;
+	return fchmodat(dirfd, name, mode, 0);
+}
+
+int
+control_set_access(struct control *ctl, const struct control_access *acc,
+    char *err, size_t errlen)
+{
+	static const struct control_access none = {
+		.control_gid = CONTROL_NO_GROUP, .read_gid = CONTROL_NO_GROUP };
+	struct stat st;
+	mode_t mode;
+	gid_t gid;
+
+	if (!acc)
+		acc = &none;
+	/* Clients judged from now on, before the file lets them in. */
+	free(ctl->acc_control);
+	free(ctl->acc_read);
+	ctl->acc_control = acc->control_name ? xstrdup(acc->control_name) :
+	    NULL;
+	ctl->acc_read = acc->read_name ? xstrdup(acc->read_name) : NULL;
+	ctl->acc = *acc;
+	ctl->acc.control_name = ctl->acc_control;
+	ctl->acc.read_name = ctl->acc_read;
+
+	socket_mode(&ctl->acc, &mode, &gid);
+	if (fstatat(ctl->dirfd, ctl->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(err, errlen, "the socket file: %s", strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != ctl->sock_dev ||
+	    st.st_ino != ctl->sock_ino) {
+		snprintf(err, errlen, "the file there is no longer the socket arbord made; its mode and group were left as they are");
+		return -1;
+	}
+	/* The group first: a mode opened to a group is opened to the new one. */
+	if (st.st_gid != gid && fchownat(ctl->dirfd, ctl->name, (uid_t)-1,
+	    gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(err, errlen, "setting its group to gid %u: %s",
+		    (unsigned)gid, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & 07777) != mode &&
+	    chmod_socket(ctl->dirfd, ctl->name, mode) < 0) {
+		snprintf(err, errlen, "setting its mode to %04o: %s",
+		    (unsigned)mode, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 struct control *
 control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
-    const struct control_ops *ops, const char *path, char *err,
-    size_t errlen)
+    const struct control_ops *ops, const struct control_access *acc,
+    const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct control *ctl;
 	const char *what;
+	struct stat st;
+	bool said = false;
 	mode_t old;
-	int fd;
+	int fd, dirfd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "path too long");
@@ -906,17 +1124,19 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 		    strerror(errno));
 		return NULL;
 	}
-	if (socket_dir_trusted(path, err, errlen) < 0)
+	if ((dirfd = socket_dir_open(path, err, errlen)) < 0)
 		return NULL;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
+		close(dirfd);
 		return NULL;
 	}
 	/* A socket file nobody answers on is stale: take its place. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		snprintf(err, errlen, "another arbord is running there");
 		close(fd);
+		close(dirfd);
 		return NULL;
 	}
 	close(fd);
@@ -924,6 +1144,7 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 		snprintf(err, errlen, errno == EEXIST ?
 		    "something that is not a socket is there; not replacing it" :
 		    "removing a stale socket: %s", strerror(errno));
+		close(dirfd);
 		return NULL;
 	}
 
@@ -933,6 +1154,7 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 	ctl->obs = obs;
 	ctl->ops = *ops;
 	ctl->w.fd = ctl->retryw.fd = -1;
+	ctl->dirfd = dirfd;
 	what = "socket";
 	if ((fd = ctl->w.fd = socket(AF_UNIX,
 	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
@@ -945,10 +1167,24 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 	}
 	umask(old);
 	ctl->path = xstrdup(path);
+	ctl->name = strrchr(ctl->path, '/') ? strrchr(ctl->path, '/') + 1 :
+	    ctl->path;
 	/*
 	 * 0600 from the umask at bind, never a chmod by name after it (which
-	 * a symlink put in its place would redirect).
+	 * a symlink put in its place would redirect). A wider mode for the
+	 * groups is set on the file bind made, by the directory's fd: a
+	 * wider umask would widen, for the moment of the bind, every file
+	 * the other threads create.
 	 */
+	what = "fstatat";
+	if (fstatat(dirfd, ctl->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail;
+	ctl->sock_dev = st.st_dev;
+	ctl->sock_ino = st.st_ino;
+	if (control_set_access(ctl, acc, err, errlen) < 0) {
+		said = true;
+		goto fail;
+	}
 	what = "listen";
 	if (listen(fd, 64) < 0)
 		goto fail;
@@ -967,13 +1203,17 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 	return ctl;
 fail:
 	/* The one way out of a failure: whatever was made is undone. */
-	snprintf(err, errlen, "%s: %s", what, strerror(errno));
+	if (!said)
+		snprintf(err, errlen, "%s: %s", what, strerror(errno));
 	if (ctl->retryw.fd >= 0)
 		close(ctl->retryw.fd);
 	if (ctl->w.fd >= 0)
 		close(ctl->w.fd);
 	if (ctl->path)
 		unlink(ctl->path);
+	close(ctl->dirfd);
+	free(ctl->acc_control);
+	free(ctl->acc_read);
 	free(ctl->path);
 	free(ctl);
 	return NULL;
@@ -1001,6 +1241,9 @@ control_close(struct control *ctl)
 	close(ctl->w.fd);
 	close(ctl->retryw.fd);
 	unlink(ctl->path);
+	close(ctl->dirfd);
+	free(ctl->acc_control);
+	free(ctl->acc_read);
 	free(ctl->path);
 	free(ctl);
 }

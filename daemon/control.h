@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -36,9 +37,33 @@ struct control_ops {
 	void *ctx;
 };
 
-/* Listens on path (mode 0600); NULL with err set when it cannot. */
+/*
+ * Who may use the socket besides root and arbord's own user (arbor.conf(5),
+ * daemon.socket_group and read_group): members of control_gid run every
+ * command, members of read_gid only those that read. CONTROL_NO_GROUP (and
+ * a NULL name) where a key is not given.
+ */
+#define CONTROL_NO_GROUP ((gid_t)-1)
+struct control_access {
+	gid_t control_gid, read_gid;
+	const char *control_name, *read_name;	/* as the config writes them */
+};
+
+/*
+ * Listens on path, its mode and group as access says (NULL: none, mode
+ * 0600); NULL with err set when it cannot.
+ */
 struct control *control_open(struct reactor *, struct engine *,
-    struct obswatch *, const struct control_ops *, const char *path,
+    struct obswatch *, const struct control_ops *,
+    const struct control_access *, const char *path, char *err,
+    size_t errlen);
+/*
+ * New groups (a reload): clients that connect from now on are judged by
+ * them, those connected keep their access; then the socket file's mode
+ * and group follow. -1 with err when the file could not be changed (the
+ * new groups decide all the same).
+ */
+int control_set_access(struct control *, const struct control_access *,
     char *err, size_t errlen);
 /* Closes every client and removes the socket file. */
 void control_close(struct control *);

@@ -711,6 +711,42 @@ warn_fd_limit(const struct spec *spec)
 		    (unsigned long long)rl.rlim_max);
 }
 
+/* The control socket's groups (arbor.conf(5), DAEMON) as spec has them. */
+static struct control_access
+spec_access(const struct spec *spec)
+{
+	struct control_access a = {
+		.control_gid = spec->socket_group ? spec->socket_gid :
+		    CONTROL_NO_GROUP,
+		.read_gid = spec->read_group ? spec->read_gid :
+		    CONTROL_NO_GROUP,
+		.control_name = spec->socket_group,
+		.read_name = spec->read_group,
+	};
+
+	return a;
+}
+
+/*
+ * A reload applies the groups at once: to clients that connect from now
+ * on (those connected keep what they had), then to the socket file's mode
+ * and group. A file that cannot follow is a warning.
+ */
+static void
+reload_access(struct loop *l, const struct spec *spec, json_t *warnings)
+{
+	struct control_access a = spec_access(spec);
+	char err[256];
+
+	if (control_set_access(l->ctl, &a, err, sizeof(err)) < 0) {
+		char *line = xasprintf("control socket: %s (its groups decide who may do what all the same)",
+		    err);
+
+		json_array_append_new(warnings, json_text(line));
+		free(line);
+	}
+}
+
 static int
 loop_reload(struct loop *l, const char *why, json_t **errors,
     json_t **summary)
@@ -750,6 +786,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 	warnings = json_array();
 	settings = json_array();
 	setting_changes(l->spec, spec, why, settings, warnings);
+	reload_access(l, spec, warnings);
 	cgroups_reloaded(l->cg, engine_root(l->eng), spec);
 	capture_reload(l->cap, spec);
 	unapplied_warnings(l->cg, spec, warnings);
@@ -917,6 +954,7 @@ setup(struct loop *l, const struct loop_options *o)
 	const struct control_ops ops = { .reload = ops_reload,
 	    .shutdown = ops_shutdown, .node_status = ops_node_status,
 	    .logs = ops_logs, .pause = ops_pause, .ctx = l };
+	struct control_access access;
 	sigset_t mask;
 	char err[256];
 	char *path;
@@ -984,8 +1022,9 @@ setup(struct loop *l, const struct loop_options *o)
 	    capture_outlog(l->cap), o->socket_path);
 	l->eng = engine_new(l->spec, &runtime_ops, l);
 	l->health = health_new(l->r, l->eng, l->cg, l->devnull);
-	l->ctl = control_open(l->r, l->eng, l->obs, &ops, o->socket_path, err,
-	    sizeof(err));
+	access = spec_access(l->spec);
+	l->ctl = control_open(l->r, l->eng, l->obs, &ops, &access,
+	    o->socket_path, err, sizeof(err));
 	if (!l->ctl) {
 		log_msg(LOG_ERROR, "control socket %s: %s; nothing was started",
 		    o->socket_path, err);

@@ -182,11 +182,11 @@ default_socket_path(void)
  * enough, as another user may create the name first.
  */
 int
-socket_dir_trusted(const char *path, char *why, size_t len)
+socket_dir_open(const char *path, char *why, size_t len)
 {
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	struct stat st;
-	int fd, rc = -1;
+	int fd;
 
 	if (!slash)
 		strcpy(dir, ".");
@@ -204,12 +204,25 @@ socket_dir_trusted(const char *path, char *why, size_t len)
 		snprintf(why, len, "%s is writable by %s (mode %04o): another user could replace the socket",
 		    dir, st.st_mode & S_IWOTH ? "others" : "its group",
 		    (unsigned)(st.st_mode & 07777));
-	else
-		rc = 0;
+	else {
+		free(dir);
+		return fd;
+	}
 	if (fd >= 0)
 		close(fd);
 	free(dir);
-	return rc;
+	return -1;
+}
+
+int
+socket_dir_trusted(const char *path, char *why, size_t len)
+{
+	int fd = socket_dir_open(path, why, len);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 int

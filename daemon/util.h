@@ -46,6 +46,8 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
  * arbord's user or root, writable by nobody else); -1 with why otherwise.
  */
 int socket_dir_trusted(const char *path, char *why, size_t len);
+/* As socket_dir_trusted, but returns an fd of the directory (O_CLOEXEC). */
+int socket_dir_open(const char *path, char *why, size_t len);
 /*
  * Removes a stale socket at path; anything else there (a file a typo in a
  * config names) is left, -1 with EEXIST. 0 when nothing is there now.

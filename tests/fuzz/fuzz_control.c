@@ -78,7 +78,8 @@ setup(void)
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(sock, sizeof(sock), "%s/control.sock", dir);
-	ctl = control_open(NULL, eng, NULL, &ctl_ops, sock, err, sizeof(err));
+	ctl = control_open(NULL, eng, NULL, &ctl_ops, NULL, sock, err,
+	    sizeof(err));
 	if (!ctl) {
 		fprintf(stderr, "fuzz_control: control_open: %s\n", err);
 		abort();
