@@ -5,10 +5,15 @@
   rawclient.py send SOCK N     send stdin as-is, print N reply lines
   rawclient.py idle SOCK N     hold N idle connections until killed
   rawclient.py noread SOCK     flood status requests without reading replies
+  rawclient.py later SOCK GO  send stdin's first line, print its reply and
+                               "ready"; once the file GO exists, send the
+                               other lines on the same connection, printing
+                               a reply each
   rawclient.py stuck SOCK N REQUEST
                                N connections each send REQUEST (a JSON line)
                                and never read; "ready", then hold them
 """
+import os
 import socket
 import sys
 import time
@@ -33,6 +38,24 @@ def main():
                 print("EOF")
                 break
             sys.stdout.write(line.decode(errors="replace"))
+        return
+    if mode == "later":
+        lines = sys.stdin.buffer.read().splitlines(keepends=True)
+        s = connect(path)
+        s.settimeout(10)
+        f = s.makefile("rb")
+        for i, line in enumerate(lines):
+            if i == 1:
+                print("ready", flush=True)
+                deadline = time.time() + 20
+                while not os.path.exists(sys.argv[3]):
+                    if time.time() > deadline:
+                        print("no", sys.argv[3])
+                        return
+                    time.sleep(0.02)
+            s.sendall(line)
+            sys.stdout.write(f.readline().decode(errors="replace"))
+            sys.stdout.flush()
         return
     if mode == "idle":
         conns = [connect(path) for _ in range(int(sys.argv[3]))]

@@ -199,12 +199,178 @@ test_socket_mode_and_peer_credentials() {
 	chmod 755 "$T"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$ARBORCTL" -s "$T/sock" status 2>"$T/err"
 	assert_eq "other uid cannot connect" 2 "$?" || return 1
-	# Even with the file opened up, SO_PEERCRED refuses another uid.
+	# Even with the file opened up, arbord refuses another uid in neither
+	# daemon.socket_group nor read_group (SO_PEERCRED; neither is set).
 	chmod 666 "$T/sock"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$ARBORCTL" -s "$T/sock" status 2>"$T/err"
 	assert_eq "other uid refused" 1 "$?" || return 1
 	grep -q "permission denied" "$T/err" || fail "no permission error: $(cat "$T/err")" || return 1
 	ctl status >/dev/null
+}
+
+# The groups the access tests give nobody: arbor-rd (read_group) and
+# arbor-ctl (socket_group).
+ensure_access_groups() {
+	getent group arbor-rd >/dev/null || groupadd --system arbor-rd || return 1
+	getent group arbor-ctl >/dev/null || groupadd --system arbor-ctl
+}
+gid_of() { getent group "$1" | cut -d: -f3; }
+
+# as_nobody GIDS CMD...: CMD as nobody, group nogroup, with only the
+# supplementary groups GIDS (comma-separated; "" for none).
+as_nobody() {
+	local g=$1
+	shift
+	if [ -n "$g" ]; then
+		setpriv --reuid=nobody --regid=nogroup --groups="$g" "$@"
+	else
+		setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+	fi
+}
+actl() { local g=$1; shift; as_nobody "$g" "$ARBORCTL" -s "$T/sock" "$@"; }
+
+# access_conf KEYS: small_tree's tree with KEYS in the daemon group (a
+# reload between two of them changes no worker).
+access_conf() {
+	conf tree <<CONF
+daemon = { $1 };
+tree = { strategy = "one_for_one"; intensity = 20; children = (
+  { name = "a"; command = ["/bin/sh", "-c", "trap 'echo hup >> $T/hups' HUP; while :; do sleep 0.02; done"]; },
+  { name = "sub"; strategy = "one_for_all"; children = (
+    { name = "b"; command = ["/bin/sleep", "1000"]; }
+  ); }
+); };
+CONF
+}
+
+# What nobody runs must be reachable by nobody (not a shim in /root).
+need_access_setup() {
+	[ "$(id -u)" = 0 ] || { echo "needs root to act as another uid"; return 77; }
+	as_nobody "" /usr/bin/python3 -c '' 2>/dev/null || { echo "nobody cannot run /usr/bin/python3"; return 77; }
+	ensure_access_groups
+}
+
+# A reader (read_group) sees the tree and is refused control, by name, on
+# a connection that goes on; before the key, nobody cannot connect at all.
+test_read_group_may_look_but_not_control() {
+	need_access_setup || return
+	local rd a rc
+	rd=$(gid_of arbor-rd)
+	small_tree
+	chmod 755 "$T"
+	rc=0; actl "$rd" status >/dev/null 2>"$T/err" || rc=$?
+	assert_eq "exit status, a root-only socket" 2 "$rc" || return 1
+	grep -q "cannot reach arbord at $T/sock: Permission denied" "$T/err" || fail "no clear error: $(cat "$T/err")" || return 1
+	access_conf 'read_group = "arbor-rd";'
+	ctl reload >"$T/reload" || fail "reload: $(cat "$T/reload")" || return 1
+	grep -qxF 'setting: daemon.read_group: (none) -> "arbor-rd"' "$T/reload" || fail "reload says: $(cat "$T/reload")" || return 1
+	assert_eq "socket mode and group" "660 arbor-rd" "$(stat -c '%a %G' "$T/sock")" || return 1
+	actl "$rd" status >"$T/out" 2>"$T/err" || fail "status as a reader: $(cat "$T/err")" || return 1
+	grep -q '^  a  *running' "$T/out" || fail "no tree: $(cat "$T/out")" || return 1
+	a=$(pid_of root/a)
+	rc=0; actl "$rd" stop root/a 2>"$T/err" || rc=$?
+	assert_eq "exit status of stop as a reader" 1 "$rc" || return 1
+	assert_eq "its message" "arborctl: permission denied: stop needs control" "$(cat "$T/err")" || return 1
+	printf '%s\n' '{"cmd":"stop","path":"root/a"}' '{"cmd":"status","path":"root/a"}' >"$T/req"
+	as_nobody "$rd" /usr/bin/python3 "$HELPERS/rawclient.py" send "$T/sock" 2 <"$T/req" >"$T/replies" || return 1
+	assert_eq "the refusal" '{"ok":false,"error":"permission denied: stop needs control"}' "$(head -n 1 "$T/replies")" || return 1
+	assert_eq "status on the same connection" "running $a" "$(tail -n 1 "$T/replies" | jq -r '.status.state + " " + (.status.pid | tostring)')" || return 1
+	actl "$rd" daemon >"$T/daemon" || return 1
+	grep -qx 'access read' "$T/daemon" || fail "arborctl daemon: $(cat "$T/daemon")" || return 1
+	rc=0; actl "" status >/dev/null 2>&1 || rc=$?
+	assert_eq "exit status, nobody outside the group" 2 "$rc" || return 1
+	assert_eq "a never stopped" "running $a" "$(json root/a '.state + " " + (.pid | tostring)')"
+}
+
+# A member of socket_group (here by gid) controls; with both groups the
+# socket is open to all and arbord refuses non-members itself; a reload to
+# no group makes it root's alone again.
+test_socket_group_controls_and_two_groups_open_the_socket() {
+	need_access_setup || return
+	local rd cg rc
+	rd=$(gid_of arbor-rd) cg=$(gid_of arbor-ctl)
+	access_conf "socket_group = $cg;"
+	start_arbord "$T/tree.conf" || return 1
+	chmod 755 "$T"
+	assert_eq "socket mode and group" "660 arbor-ctl" "$(stat -c '%a %G' "$T/sock")" || return 1
+	actl "$cg" stop root/a 2>"$T/err" || fail "stop as a controller: $(cat "$T/err")" || return 1
+	assert_eq "a stopped by a member of socket_group" stopped "$(state_of root/a)" || return 1
+	rc=0; actl "$rd" status >/dev/null 2>&1 || rc=$?
+	assert_eq "exit status, a reader with no read_group" 2 "$rc" || return 1
+	access_conf "socket_group = \"arbor-ctl\"; read_group = \"arbor-rd\";"
+	ctl reload >"$T/reload" || fail "reload: $(cat "$T/reload")" || return 1
+	assert_eq "socket mode and group, both" "666 arbor-rd" "$(stat -c '%a %G' "$T/sock")" || return 1
+	rc=0; actl "" status >/dev/null 2>"$T/err" || rc=$?
+	assert_eq "exit status, in neither group" 1 "$rc" || return 1
+	assert_eq "its message" "arborctl: permission denied" "$(cat "$T/err")" || return 1
+	actl "$rd" status root/a >/dev/null || fail "a reader refused status" || return 1
+	rc=0; actl "$rd" start root/a 2>"$T/err" || rc=$?
+	assert_eq "a reader's start" "1 arborctl: permission denied: start needs control" "$rc $(cat "$T/err")" || return 1
+	actl "$cg" start root/a || fail "start as a controller" || return 1
+	wait_for "a running again" is_state root/a running || return 1
+	actl "$rd,$cg" daemon >"$T/daemon" || return 1
+	grep -qx 'access control' "$T/daemon" || fail "in both groups: $(cat "$T/daemon")" || return 1
+	grep -qx 'socket_mode 0666' "$T/daemon" || fail "no socket mode: $(cat "$T/daemon")" || return 1
+	access_conf ''
+	ctl reload >/dev/null || return 1
+	assert_eq "socket mode and group, none" "600 root" "$(stat -c '%a %G' "$T/sock")" || return 1
+	rc=0; actl "$cg" status >/dev/null 2>&1 || rc=$?
+	assert_eq "exit status, root's alone again" 2 "$rc"
+}
+
+# Access is decided at connect: a reader's connection stays a reader's
+# after a reload makes its group socket_group; a new one controls.
+test_access_is_that_of_the_connection() {
+	need_access_setup || return
+	local rd
+	rd=$(gid_of arbor-rd)
+	access_conf 'read_group = "arbor-rd";'
+	start_arbord "$T/tree.conf" || return 1
+	chmod 755 "$T"
+	printf '%s\n' '{"cmd":"daemon"}' '{"cmd":"stop","path":"root/a"}' |
+		as_nobody "$rd" /usr/bin/python3 "$HELPERS/rawclient.py" later "$T/sock" "$T/go" >"$T/held" &
+	wait_for "the reader connected" grep -q ready "$T/held" || return 1
+	assert_eq "the reader's access" read "$(head -n 1 "$T/held" | jq -r .daemon.access)" || return 1
+	access_conf 'socket_group = "arbor-rd";'
+	ctl reload >/dev/null || return 1
+	touch "$T/go"
+	wait_for "the held connection answered" test "$(wc -l <"$T/held")" -ge 3 || return 1
+	assert_eq "the held connection" '{"ok":false,"error":"permission denied: stop needs control"}' "$(tail -n 1 "$T/held")" || return 1
+	assert_eq "a running" running "$(state_of root/a)" || return 1
+	actl "$rd" stop root/a 2>"$T/err" || fail "a new connection: $(cat "$T/err")" || return 1
+	assert_eq "a stopped by the new connection" stopped "$(state_of root/a)"
+}
+
+# A group that does not exist is an error with its line, at --check, at
+# start, and at a reload, which leaves the tree and the socket as they are.
+test_an_unknown_group_is_a_config_error() {
+	local rc a
+	conf bad <<CONF
+tree = { strategy = "one_for_one"; children = ( { name = "a"; command = ["/bin/sleep", "1000"]; } ); };
+daemon = {
+  socket_group = "no-such-group-arbor";
+  read_group = 1.5;
+};
+CONF
+	printf '%s\n' "$T/bad.conf:3: daemon.socket_group: no group \"no-such-group-arbor\"" \
+		"$T/bad.conf:4: daemon.read_group: expected a group name or a gid, got a float" >"$T/expected"
+	rc=0; "$ARBORD" --check -c "$T/bad.conf" >/dev/null 2>"$T/err" || rc=$?
+	assert_eq "--check exit code" 1 "$rc" || return 1
+	grep -F daemon. "$T/err" | diff "$T/expected" - >&2 || fail "--check errors differ: $(cat "$T/err")" || return 1
+	rc=0; "$ARBORD" -c "$T/bad.conf" -s "$T/sock" >/dev/null 2>"$T/err" || rc=$?
+	assert_eq "exit code at start" 1 "$rc" || return 1
+	grep -F daemon. "$T/err" | diff "$T/expected" - >&2 || fail "start errors differ: $(cat "$T/err")" || return 1
+	[ ! -e "$T/sock" ] || fail "a socket was made" || return 1
+	small_tree
+	a=$(pid_of root/a)
+	access_conf 'socket_group = "no-such-group-arbor";'
+	rc=0; ctl reload >"$T/out" 2>"$T/err" || rc=$?
+	assert_eq "reload exit code" 1 "$rc" || return 1
+	grep -qxF "$T/tree.conf:1: daemon.socket_group: no group \"no-such-group-arbor\"" "$T/err" || fail "reload errors: $(cat "$T/err")" || return 1
+	assert_eq "a untouched" "$a" "$(pid_of root/a)" || return 1
+	assert_eq "the socket untouched" "600 root" "$(stat -c '%a %G' "$T/sock")" || return 1
+	ctl daemon >"$T/daemon" || return 1
+	! grep -q '^socket_group' "$T/daemon" || fail "a socket_group after a refused reload"
 }
 
 test_second_arbord_on_the_same_socket_is_refused() {
