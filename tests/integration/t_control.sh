@@ -298,6 +298,10 @@ test_socket_group_controls_and_two_groups_open_the_socket() {
 	rc=0; actl "$rd" status >/dev/null 2>&1 || rc=$?
 	assert_eq "exit status, a reader with no read_group" 2 "$rc" || return 1
 	access_conf "socket_group = \"arbor-ctl\"; read_group = \"arbor-rd\";"
+	"$ARBORD" --check -c "$T/tree.conf" | tail -n 2 >"$T/check"
+	printf '%s\n' "daemon.socket_group \"arbor-ctl\" (gid $cg) may control" \
+		"daemon.read_group \"arbor-rd\" (gid $rd) may read" | diff - "$T/check" >&2 ||
+		fail "--check says: $(cat "$T/check")" || return 1
 	ctl reload >"$T/reload" || fail "reload: $(cat "$T/reload")" || return 1
 	assert_eq "socket mode and group, both" "666 arbor-rd" "$(stat -c '%a %G' "$T/sock")" || return 1
 	rc=0; actl "" status >/dev/null 2>"$T/err" || rc=$?
