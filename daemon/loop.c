@@ -739,7 +739,7 @@ reload_access(struct loop *l, const struct spec *spec, json_t *warnings)
 	char err[256];
 
 	if (control_set_access(l->ctl, &a, err, sizeof(err)) < 0) {
-		char *line = xasprintf("control socket: %s (its groups decide who may do what all the same)",
+		char *line = xasprintf("control socket: %s; the new groups decide who may do what all the same",
 		    err);
 
 		json_array_append_new(warnings, json_text(line));
