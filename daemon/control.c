@@ -1088,8 +1088,10 @@ control_set_access(struct control *ctl, const struct control_access *acc,
 	/* The group first: a mode opened to a group is opened to the new one. */
 	if (st.st_gid != gid && fchownat(ctl->dirfd, ctl->name, (uid_t)-1,
 	    gid, AT_SYMLINK_NOFOLLOW) < 0) {
+		int e = errno;
+
 		snprintf(err, errlen, "setting its group to gid %u: %s%s",
-		    (unsigned)gid, strerror(errno), errno == EPERM ?
+		    (unsigned)gid, strerror(e), e == EPERM ?
 		    " (arbord, not root, must be a member of the group)" : "");
 		return -1;
 	}

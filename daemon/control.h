@@ -69,7 +69,10 @@ int control_set_access(struct control *, const struct control_access *,
 void control_close(struct control *);
 
 struct client;
-/* A new client on a connected fd (what accept gives); NULL on failure. */
+/*
+ * A new client on a connected fd (what accept gives), allowed every
+ * command: the caller has judged its peer. NULL on failure.
+ */
 struct client *control_adopt(struct control *, int fd);
 /* Serves bytes as if read from the client; false once it was closed. */
 bool control_input(struct client *, const char *buf, size_t len);
