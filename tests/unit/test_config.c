@@ -529,6 +529,47 @@ daemon_and_observability_values(void **state)
 	    "F:1: observability: event_log_max_bytes: 10 is out of range [4096, 9223372036854775807]");
 }
 
+/* A group's name or gid; one that does not exist is an error, never a
+ * socket left open to a group no one meant. */
+static void
+socket_groups_by_name_or_gid(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp;
+
+	(void)state;
+	sp = load("daemon = { socket_group = \"root\"; read_group = 4242; };\n"
+	    TREE("{ name = \"w\"; command = [\"/bin/true\"]; }"),
+	    &errors, &warnings);
+	assert_non_null(sp);
+	assert_string_equal(errors, "");
+	assert_string_equal(sp->socket_group, "root");
+	assert_int_equal(sp->socket_gid, 0);
+	assert_string_equal(sp->read_group, "4242");
+	assert_int_equal(sp->read_gid, 4242);
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+
+	sp = load(TREE("{ name = \"w\"; command = [\"/bin/true\"]; }"), &errors,
+	    &warnings);
+	assert_non_null(sp);
+	assert_null(sp->socket_group);
+	assert_null(sp->read_group);
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+
+	refused("daemon = {\n socket_group = \"no-such-group-arbor\"; };\n" TREE(""),
+	    "F:2: daemon.socket_group: no group \"no-such-group-arbor\"");
+	refused("daemon = { read_group = \"\"; };\n" TREE(""),
+	    "F:1: daemon.read_group: no group \"\"");
+	refused("daemon = { read_group = -1; };\n" TREE(""),
+	    "F:1: daemon.read_group: -1 is not a gid");
+	refused("daemon = { socket_group = [\"adm\"]; };\n" TREE(""),
+	    "F:1: daemon.socket_group: expected a group name or a gid, got a list");
+}
+
 static void
 every_problem_is_listed(void **state)
 {
@@ -817,6 +858,7 @@ main(void)
 		cmocka_unit_test(simple_one_for_one_rules),
 		cmocka_unit_test(significant_rules),
 		cmocka_unit_test(daemon_and_observability_values),
+		cmocka_unit_test(socket_groups_by_name_or_gid),
 		cmocka_unit_test(every_problem_is_listed),
 		cmocka_unit_test(every_key_is_read),
 		cmocka_unit_test(defaults_match_the_spec),
