@@ -346,6 +346,9 @@ cmd_daemon(struct client *c, json_t *req)
 			    "program", st[i].program));
 		json_object_set_new(d, "bpf_probes", b);
 	}
+	if (obswatch_console_open(c->ctl->obs))
+		json_object_set_new(d, "warnings", json_pack("[s]",
+		    "observability.console_auth = \"none\": the console and /api/* are open to anyone who can reach observability.metrics_listen"));
 	client_send(c, json_pack("{s:b, s:o}", "ok", 1, "daemon", d));
 }
 
@@ -552,6 +555,16 @@ cmd_events(struct client *c, json_t *req)
 	hand_over(c, &r);
 }
 
+/* `arborctl console`: the observability thread makes the sign-in link. */
+static void
+cmd_console(struct client *c, json_t *req)
+{
+	const struct obs_request r = { .kind = OBS_REQ_CONSOLE };
+
+	(void)req;
+	hand_over(c, &r);
+}
+
 static void
 cmd_trace(struct client *c, json_t *req)
 {
@@ -646,6 +659,7 @@ static const struct {
 	{ "trace", cmd_trace },
 	{ "logs", cmd_logs },
 	{ "daemon", cmd_daemon },
+	{ "console", cmd_console },
 	{ "shutdown", cmd_shutdown },
 };
 

@@ -483,7 +483,8 @@ http_open(const char *listen, http_render_fn render, void *ctx,
 		return NULL;
 	}
 	if (hc)
-		h->con = console_new(hc->epfd, hc->control_socket, &hc->ops);
+		h->con = console_new(hc->epfd, hc->control_socket, &hc->ops,
+		    &hc->conf);
 	return h;
 }
 
