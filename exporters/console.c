@@ -97,6 +97,7 @@ struct console {
 	struct secret tokens[CONSOLE_TOKENS];
 	struct secret sessions[CONSOLE_SESSIONS];
 	uint64_t serials;
+	uint64_t streams_checked;	/* when streams' sessions were last */
 };
 
 struct console *
@@ -972,12 +973,16 @@ console_tick(struct console *c, uint64_t now)
 		return next;
 	/*
 	 * A stream ends with its session (expired, or dropped for a newer
-	 * one): the browser's reconnect then finds itself signed out.
+	 * one), within a second: the browser's reconnect then finds itself
+	 * signed out. Once a second, not on every turn of a busy loop.
 	 */
-	for (struct stream *s = c->streams; s; s = s->next)
-		if (s->session && !s->closing && !session_live(c, s->session,
-		    now))
-			stream_end(s);
+	if (now >= c->streams_checked + NSEC_PER_SEC) {
+		c->streams_checked = now;
+		for (struct stream *s = c->streams; s; s = s->next)
+			if (s->session && !s->closing &&
+			    !session_live(c, s->session, now))
+				stream_end(s);
+	}
 	if (now >= c->ping_at) {
 		/* A comment line: keeps proxies open, finds the gone. */
 		for (struct stream *s = c->streams; s; s = s->next)
