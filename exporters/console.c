@@ -765,12 +765,29 @@ console_token_ttl_ns(const struct console *c)
 	return c->token_ttl;
 }
 
+/* Whether host ("0.0.0.0", "[::]", as a listener writes it) is any address. */
+static bool
+wildcard(const char *host)
+{
+	unsigned char any[16] = { 0 }, ip[16];
+	char inner[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+
+	if (host[0] != '[')
+		return inet_pton(AF_INET, host, ip) == 1 &&
+		    memcmp(ip, any, 4) == 0;
+	if (n < 3 || n - 2 >= sizeof(inner) || host[n - 1] != ']')
+		return false;
+	memcpy(inner, host + 1, n - 2);
+	inner[n - 2] = '\0';
+	return inet_pton(AF_INET6, inner, ip) == 1 && memcmp(ip, any, 16) == 0;
+}
+
 char *
 console_sign_in(struct console *c, char *err, size_t errlen)
 {
 	const char *colon = strrchr(c->listen, ':');
 	char host[128], hex[SECRET_HEX + 1];
-	unsigned char any[16] = { 0 }, ip[16];
 	struct secret *t;
 	size_t hl;
 
@@ -782,14 +799,9 @@ console_sign_in(struct console *c, char *err, size_t errlen)
 	memcpy(host, c->listen, hl);
 	host[hl] = '\0';
 	/* A wildcard listener is reached here through the loopback. */
-	if (strcmp(host, "[::]") == 0 || (host[0] == '[' && hl > 2 &&
-	    (host[hl - 1] = '\0', inet_pton(AF_INET6, host + 1, ip) == 1) &&
-	    memcmp(ip, any, 16) == 0))
-		snprintf(host, sizeof(host), "[::1]");
-	else if (host[0] == '[')
-		host[hl - 1] = ']';
-	else if (inet_pton(AF_INET, host, ip) == 1 && memcmp(ip, any, 4) == 0)
-		snprintf(host, sizeof(host), "127.0.0.1");
+	if (wildcard(host))
+		snprintf(host, sizeof(host), "%s", host[0] == '[' ? "[::1]" :
+		    "127.0.0.1");
 	if (c->auth_none)
 		return xasprintf("%s://%s:%s/", c->scheme, host, colon + 1);
 	if (!(t = secret_new(c->tokens, CONSOLE_TOKENS, c->token_ttl,
