@@ -904,7 +904,7 @@ signed_in(struct console *c, struct MHD_Connection *conn, const char *url,
 
 enum MHD_Result
 console_request(struct console *c, struct MHD_Connection *conn,
-    const char *url, void **con_cls)
+    const char *url, const char *method, void **con_cls)
 {
 	struct waiter *w = *con_cls;
 	enum MHD_Result ret = MHD_NO;
@@ -922,6 +922,14 @@ console_request(struct console *c, struct MHD_Connection *conn,
 	if (!host_allowed(c, conn))
 		return reply_text(conn, MHD_HTTP_MISDIRECTED_REQUEST,
 		    "misdirected: this Host is not arbord's listener (see observability.console_hosts)\n");
+	/* A HEAD (a link preview's, say) must not use the token up. */
+	if (strcmp(url, "/login") == 0 && strcmp(method, "GET") != 0) {
+		struct MHD_Response *r = text_response("sign in with GET\n",
+		    "text/plain; charset=utf-8");
+
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+		return queue(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	}
 	if (strcmp(url, "/login") == 0)
 		return login(c, conn);
 	if ((strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0 ||

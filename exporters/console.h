@@ -65,12 +65,12 @@ void console_quiesce(struct console *);
 void console_free(struct console *);
 
 /*
- * A request the metrics endpoint does not take (url, GET or HEAD): queues
- * the reply, or suspends the connection until it is ready (con_cls keeps
- * its state; console_completed frees it).
+ * A request the metrics endpoint does not take (url; method GET or HEAD):
+ * queues the reply, or suspends the connection until it is ready (con_cls
+ * keeps its state; console_completed frees it).
  */
 enum MHD_Result console_request(struct console *, struct MHD_Connection *,
-    const char *url, void **con_cls);
+    const char *url, const char *method, void **con_cls);
 void console_completed(struct console *, void **con_cls);
 /* A final event line (with its newline) for the streams. */
 void console_event(struct console *, const char *line, size_t len);

@@ -341,6 +341,8 @@ test_a_sign_in_link_works_once_and_expires() {
 	[[ $link =~ ^http://127\.0\.0\.1:$PORT/login\?token=[0-9a-f]{64}$ ]] || fail "the link: $link" || return 1
 	[ "$(jq -r .expires_in_ms "$T/reply")" = 1000 ] || fail "the reply: $(cat "$T/reply")" || return 1
 	[ "$(ctl console)" != "$link" ] || fail "two links are the same" || return 1
+	# A HEAD (a chat's link preview) leaves the link unused.
+	[ "$(curl -s -I -o /dev/null -w '%{http_code}' "$link")" = 405 ] || fail "HEAD /login is not 405" || return 1
 	curl -s -D "$T/h" -o /dev/null -c "$T/jar" "$link"
 	grep -q '^HTTP/1.1 303' "$T/h" && grep -qi '^location: /\s*$' "$T/h" || fail "no redirect to /: $(cat "$T/h")" || return 1
 	grep -qiE '^set-cookie: arbor_session=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200\s*$' "$T/h" ||
