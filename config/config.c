@@ -1652,12 +1652,59 @@ check_log_dir(struct ctx *c, const config_setting_t *root, struct spec *sp)
 	free(why);
 }
 
+/* A name a browser may put in Host: letters, digits, '-' and '.'. */
+static bool
+valid_host_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 253 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (const char *q = name; *q; q++)
+		if (!isalnum((unsigned char)*q) && *q != '-' && *q != '.')
+			return false;
+	return true;
+}
+
+/* Who may use the console (arbor.conf(5), OBSERVABILITY). */
+static void
+parse_console_access(struct ctx *c, const config_setting_t *s, const char *p,
+    struct spec *sp)
+{
+	const config_setting_t *m;
+	const char *str;
+	char **v;
+	size_t n = 0;
+
+	if (get_string(c, s, p, "console_auth", &str)) {
+		if (strcmp(str, "token") == 0 || strcmp(str, "none") == 0)
+			sp->console_auth_none = strcmp(str, "none") == 0;
+		else
+			error(c, config_setting_get_member(s, "console_auth"), p,
+			    "console_auth: expected \"token\" or \"none\", got \"%s\"",
+			    str);
+	}
+	if (!(m = config_setting_get_member(s, "console_hosts")) ||
+	    !(v = get_strings(c, m, p, "console_hosts", &n)))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!valid_host_name(v[i])) {
+			error(c, config_setting_get_elem(m, (unsigned)i), p,
+			    "console_hosts[%zu]: \"%s\" is not a host name (letters, digits, '-' and '.'; no port)",
+			    i, v[i]);
+			strv_free(v);
+			return;
+		}
+	strv_free(sp->console_hosts);
+	sp->console_hosts = v;
+}
+
 static void
 parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 {
 	static const char *const keys[] = { "bpf", "metrics_listen",
-		"histograms", "console", "event_log", "event_log_max_bytes",
-		"event_log_keep", NULL };
+		"histograms", "console", "console_auth", "console_hosts",
+		"event_log", "event_log_max_bytes", "event_log_keep", NULL };
 	const char *p = "observability";
 	const char *str;
 	long long v;
@@ -1695,6 +1742,7 @@ parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 		}
 	}
 	get_bool(c, s, p, "console", &sp->console);
+	parse_console_access(c, s, p, sp);
 	if (get_string(c, s, p, "histograms", &str)) {
 		if (strcmp(str, "supervisor") == 0 || strcmp(str, "worker") == 0)
 			sp->histograms_per_worker = strcmp(str, "worker") == 0;

@@ -237,6 +237,7 @@ spec_free(struct spec *sp)
 	free(sp->log_dir);
 	free(sp->metrics_listen);
 	free(sp->event_log);
+	strv_free(sp->console_hosts);
 	spec_node_free(sp->root);
 	free(sp);
 }
@@ -336,7 +337,8 @@ signal_name(int sig)
 enum setting {
 	SET_SOCKET, SET_SOCKET_GROUP, SET_READ_GROUP, SET_CGROUP, SET_LOG_DIR,
 	SET_LOG_MAX_BYTES, SET_LOG_KEEP, SET_LOG_JOURNAL, SET_LOG_ECHO,
-	SET_BPF, SET_METRICS_LISTEN, SET_CONSOLE, SET_HISTOGRAMS, SET_EVENT_LOG, SET_EVENT_LOG_MAX_BYTES,
+	SET_BPF, SET_METRICS_LISTEN, SET_CONSOLE, SET_CONSOLE_AUTH, SET_CONSOLE_HOSTS,
+	SET_HISTOGRAMS, SET_EVENT_LOG, SET_EVENT_LOG_MAX_BYTES,
 	SET_EVENT_LOG_KEEP, SET_COUNT,
 };
 
@@ -356,6 +358,8 @@ static const struct {
 	[SET_BPF] = { "observability.bpf", true },
 	[SET_METRICS_LISTEN] = { "observability.metrics_listen", true },
 	[SET_CONSOLE] = { "observability.console", true },
+	[SET_CONSOLE_AUTH] = { "observability.console_auth", true },
+	[SET_CONSOLE_HOSTS] = { "observability.console_hosts", true },
 	[SET_HISTOGRAMS] = { "observability.histograms", false },
 	[SET_EVENT_LOG] = { "observability.event_log", true },
 	[SET_EVENT_LOG_MAX_BYTES] = { "observability.event_log_max_bytes", true },
@@ -366,6 +370,22 @@ static const char *
 switch_name(enum log_switch s)
 {
 	return s == LOG_SWITCH_ON ? "on" : s == LOG_SWITCH_OFF ? "off" : "auto";
+}
+
+/* A list of strings as the file writes it: ["a", "b"]. */
+static char *
+hosts_value(char *const *v)
+{
+	char *out = xstrdup("["), *t;
+
+	for (size_t i = 0; v && v[i]; i++) {
+		t = xasprintf("%s%s\"%s\"", out, i ? ", " : "", v[i]);
+		free(out);
+		out = t;
+	}
+	t = xasprintf("%s]", out);
+	free(out);
+	return t;
 }
 
 /* A key's value as the file writes it (strings quoted). */
@@ -404,6 +424,11 @@ setting_value(const struct spec *sp, enum setting k)
 		    sp->metrics_listen : "");
 	case SET_CONSOLE:
 		return xstrdup(sp->console ? "true" : "false");
+	case SET_CONSOLE_AUTH:
+		return xasprintf("\"%s\"", sp->console_auth_none ? "none" :
+		    "token");
+	case SET_CONSOLE_HOSTS:
+		return hosts_value(sp->console_hosts);
 	case SET_HISTOGRAMS:
 		return xasprintf("\"%s\"", sp->histograms_per_worker ? "worker"
 		    : "supervisor");

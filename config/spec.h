@@ -217,6 +217,8 @@ struct spec {
 	char *metrics_listen;
 	bool histograms_per_worker;	/* observability.histograms = "worker" */
 	bool console;		/* observability.console (default true) */
+	bool console_auth_none;	/* observability.console_auth = "none" */
+	char **console_hosts;	/* observability.console_hosts; NULL: none */
 	char *event_log;
 	uint64_t event_log_max_bytes;
 	uint32_t event_log_keep;

@@ -44,6 +44,7 @@ usage(FILE *f)
 	    "  daemon                     arbord's pid, heap in use and RSS (bytes)\n"
 	    "  trace --duration S -o FILE record a Perfetto trace\n"
 	    "  logs PATH [-n N] [--follow] a worker's last N lines (20), then new ones\n"
+	    "  console [--json]           a one-time sign-in link to the web console\n"
 	    "  shutdown                   stop the tree and arbord\n"
 	    "\n"
 	    "The socket is -s, else $ARBOR_SOCKET, else /run/arbor/arbord.sock\n"
@@ -372,6 +373,7 @@ struct output {
 	bool stream;		/* events: print lines after the reply */
 	bool raw;		/* logs: copy the bytes after the reply */
 	bool no_timeout;	/* events --follow, trace */
+	bool console;		/* console: the URL (or with json, the reply) */
 	const char *trace_file;	/* trace -o */
 };
 
@@ -426,7 +428,16 @@ print_reply(json_t *reply, const struct output *out)
 	json_t *reload = json_object_get(reply, "reload");
 	json_t *metrics = json_object_get(reply, "metrics");
 	json_t *daemon = json_object_get(reply, "daemon");
-	if (out->trace_file) {
+	if (out->console) {
+		char *text = out->json ? json_dumps(reply, JSON_COMPACT) : NULL;
+
+		if (text)
+			put_json(text, strlen(text));
+		else if (json_is_string(json_object_get(reply, "url")))
+			put_text(stdout, json_string_value(json_object_get(reply,
+			    "url")), "\n");
+		free(text);
+	} else if (out->trace_file) {
 		if (!write_trace(out->trace_file, json_object_get(reply,
 		    "trace")))
 			return EXIT_REFUSED;
@@ -466,6 +477,13 @@ print_reply(json_t *reply, const struct output *out)
 				put_text(stdout, json_string_value(v), "\n");
 				continue;
 			}
+			/* warnings: a line each. */
+			for (size_t i = 0; i < json_array_size(v); i++)
+				if (json_is_string(json_array_get(v, i))) {
+					fputs("warning: ", stdout);
+					put_text(stdout, json_string_value(
+					    json_array_get(v, i)), "\n");
+				}
 			/* bpf_probes: a line per probe. */
 			json_object_foreach(v, pk, pv) {
 				const char *st = json_string_value(
@@ -775,6 +793,19 @@ build_logs(json_t *req, int argc, char **argv, struct output *out)
 }
 
 static int
+build_console(json_t *req, int argc, char **argv, struct output *out)
+{
+	(void)req;
+	out->console = true;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") != 0)
+			return bad_arg(argv[0], argv[i]);
+		out->json = true;
+	}
+	return 0;
+}
+
+static int
 build_trace(json_t *req, int argc, char **argv, struct output *out)
 {
 	double secs = 0;
@@ -818,6 +849,7 @@ static const struct command {
 	{ "events", 0, -1, build_events },
 	{ "trace", 0, -1, build_trace },
 	{ "logs", 1, -1, build_logs },
+	{ "console", 0, 1, build_console },
 };
 
 /* Takes -s and -h; returns how many arguments it took, or -1 (exit). */

@@ -388,6 +388,9 @@ cmd_daemon(struct client *c, json_t *req)
 		json_object_set_new(d, "bpf_probes", b);
 	}
 	access_json(c, d);
+	if (obswatch_console_open(c->ctl->obs))
+		json_object_set_new(d, "warnings", json_pack("[s]",
+		    "observability.console_auth = \"none\": the console and /api/* are open to anyone who can reach observability.metrics_listen"));
 	client_send(c, json_pack("{s:b, s:o}", "ok", 1, "daemon", d));
 }
 
@@ -594,6 +597,16 @@ cmd_events(struct client *c, json_t *req)
 	hand_over(c, &r);
 }
 
+/* `arborctl console`: the observability thread makes the sign-in link. */
+static void
+cmd_console(struct client *c, json_t *req)
+{
+	const struct obs_request r = { .kind = OBS_REQ_CONSOLE };
+
+	(void)req;
+	hand_over(c, &r);
+}
+
 static void
 cmd_trace(struct client *c, json_t *req)
 {
@@ -688,6 +701,7 @@ static const struct {
 	{ "trace", cmd_trace },
 	{ "logs", cmd_logs },
 	{ "daemon", cmd_daemon },
+	{ "console", cmd_console },
 	{ "shutdown", cmd_shutdown },
 };
 

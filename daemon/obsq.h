@@ -27,6 +27,7 @@ enum obs_msg_kind {
 /* A control request the observability thread answers, as typed fields. */
 enum obs_request_kind {
 	OBS_REQ_METRICS, OBS_REQ_EVENTS, OBS_REQ_TRACE, OBS_REQ_STATUS,
+	OBS_REQ_CONSOLE,	/* a sign-in link for the console */
 };
 
 struct obs_request {

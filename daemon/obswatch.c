@@ -46,11 +46,25 @@ struct obswatch {
 	char *metrics_listen;
 	bool console;
 	char *control_socket;
+	bool console_auth_none;
+	char **console_hosts;
+	int64_t console_token_ttl_ns, console_session_ttl_ns;
 	enum obs_fault fault;
 	int64_t fig_budget_ns;
 	struct cg_view cg;
 	struct outlog *out;
 };
+
+static char **
+strv_copy(char *const *v)
+{
+	size_t n = strv_len(v);
+	char **d = xcalloc(n + 1, sizeof(*d));
+
+	for (size_t i = 0; i < n; i++)
+		d[i] = xstrdup(v[i]);
+	return d;
+}
 
 static void
 args_free(struct obs_args *a)
@@ -60,6 +74,7 @@ args_free(struct obs_args *a)
 	free(a->event_log);
 	free(a->metrics_listen);
 	free(a->control_socket);
+	strv_free(a->console_hosts);
 	cg_view_free(&a->cg);
 	free(a);
 }
@@ -84,6 +99,10 @@ start_thread(struct obswatch *w)
 	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
 	a->console = w->console;
 	a->control_socket = w->control_socket ? xstrdup(w->control_socket) : NULL;
+	a->console_auth_none = w->console_auth_none;
+	a->console_hosts = w->console_hosts ? strv_copy(w->console_hosts) : NULL;
+	a->console_token_ttl_ns = w->console_token_ttl_ns;
+	a->console_session_ttl_ns = w->console_session_ttl_ns;
 	a->fault = w->fault;
 	a->fig_budget_ns = w->fig_budget_ns;
 	a->restarts = w->restarts;
@@ -191,6 +210,28 @@ fault_from_env(void)
 	return OBS_FAULT_NONE;
 }
 
+/*
+ * A lifetime for tests, from the environment (arbord(8), ENVIRONMENT):
+ * nanoseconds, or -1 when unset or not milliseconds from 1 to max.
+ */
+static int64_t
+env_ms(const char *name, long max)
+{
+	const char *v = getenv(name);
+	char *end;
+	long ms;
+
+	if (!v)
+		return -1;
+	ms = strtol(v, &end, 10);
+	if (!*v || *end || ms < 1 || ms > max) {
+		log_msg(LOG_WARN, "%s=%s: not a number of milliseconds from 1 to %ld; ignored",
+		    name, v, max);
+		return -1;
+	}
+	return ms * (int64_t)NSEC_PER_MSEC;
+}
+
 struct obswatch *
 obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
     const struct cgroups *cg, struct outlog *out, const char *control_socket)
@@ -209,6 +250,15 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 	w->metrics_listen = sp->metrics_listen ? xstrdup(sp->metrics_listen) : NULL;
 	w->console = sp->console;
 	w->control_socket = control_socket ? xstrdup(control_socket) : NULL;
+	w->console_auth_none = sp->console_auth_none;
+	w->console_hosts = sp->console_hosts ? strv_copy(sp->console_hosts) :
+	    NULL;
+	w->console_token_ttl_ns = env_ms("ARBOR_CONSOLE_TOKEN_TTL_MS", 3600000);
+	w->console_session_ttl_ns = env_ms("ARBOR_CONSOLE_SESSION_TTL_MS",
+	    86400000);
+	if (obswatch_console_open(w))
+		log_msg(LOG_WARN, "observability.console_auth = \"none\": anyone who can reach %s sees the tree and every worker's output; meant only for a listener nobody else can reach",
+		    sp->metrics_listen);
 	w->fault = fault_from_env();
 	w->fig_budget_ns = -1;
 	if (getenv("ARBOR_FIG_BUDGET_MS")) {
@@ -269,9 +319,17 @@ obswatch_stop(struct obswatch *w)
 	free(w->event_log);
 	free(w->metrics_listen);
 	free(w->control_socket);
+	strv_free(w->console_hosts);
 	cg_view_free(&w->cg);
 	free(w->q);
 	free(w);
+}
+
+bool
+obswatch_console_open(const struct obswatch *w)
+{
+	return w && w->console && w->console_auth_none && w->metrics_listen &&
+	    *w->metrics_listen;
 }
 
 static void

@@ -37,5 +37,7 @@ bool obswatch_ready(const struct obswatch *);
 /* Hands a control client's fd over for req; -1 when the thread is down or
  * the queue full (the fd stays the caller's). */
 int obswatch_hand_over(struct obswatch *, int fd, const struct obs_request *);
+/* The console is served with observability.console_auth = "none". */
+bool obswatch_console_open(const struct obswatch *);
 
 #endif

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -18,6 +22,8 @@ extern const char console_css[], console_css_end[];
 extern const char console_js[], console_js_end[];
 extern const char console_favicon[], console_favicon_end[];
 
+/* The page needs a session; its script, style and icon say nothing of
+ * the host and are open (console_request). */
 static const struct asset {
 	const char *url, *type, *data, *end;
 } assets[] = {
@@ -61,7 +67,18 @@ struct stream {
 	char *buf;
 	size_t len, off, cap;	/* buf[off, len) is unsent */
 	bool suspended, dropped, closing;
+	uint64_t session;	/* the serial of its session (0: none needed) */
 	struct stream *prev, *next;
+};
+
+#define SECRET_LEN 32		/* 256 bits */
+#define SECRET_HEX (2 * SECRET_LEN)
+
+/* A sign-in token or a session: a random secret and its lifetime. */
+struct secret {
+	unsigned char s_bytes[SECRET_LEN];
+	uint64_t s_made, s_until;	/* monotonic ns; s_until 0: unused slot */
+	uint64_t s_serial;	/* a session's, for its streams */
 };
 
 struct console {
@@ -72,16 +89,37 @@ struct console {
 	struct stream *streams;
 	size_t nstreams;
 	uint64_t ping_at;
+	/* Who may look (console.h). */
+	char *listen, *scheme;
+	bool auth_none;
+	char **hosts;
+	uint64_t token_ttl, session_ttl;
+	struct secret tokens[CONSOLE_TOKENS];
+	struct secret sessions[CONSOLE_SESSIONS];
+	uint64_t serials;
+	uint64_t streams_checked;	/* when streams' sessions were last */
 };
 
 struct console *
-console_new(int epfd, const char *control_socket, const struct console_ops *ops)
+console_new(int epfd, const char *control_socket, const struct console_ops *ops,
+    const struct console_conf *conf)
 {
 	struct console *c = xcalloc(1, sizeof(*c));
+	size_t n = conf->hosts ? strv_len(conf->hosts) : 0;
 
 	c->epfd = epfd;
 	c->socket = control_socket ? xstrdup(control_socket) : NULL;
 	c->ops = *ops;
+	c->listen = xstrdup(conf->listen ? conf->listen : "");
+	c->scheme = xstrdup(conf->scheme ? conf->scheme : "http");
+	c->auth_none = conf->auth_none;
+	c->hosts = xcalloc(n + 1, sizeof(*c->hosts));
+	for (size_t i = 0; i < n; i++)
+		c->hosts[i] = xstrdup(conf->hosts[i]);
+	c->token_ttl = conf->token_ttl_ns > 0 ? (uint64_t)conf->token_ttl_ns :
+	    CONSOLE_TOKEN_TTL_NS;
+	c->session_ttl = conf->session_ttl_ns > 0 ?
+	    (uint64_t)conf->session_ttl_ns : CONSOLE_SESSION_TTL_NS;
 	return c;
 }
 
@@ -212,6 +250,17 @@ stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
+/* s ends once what it has is sent. */
+static void
+stream_end(struct stream *s)
+{
+	s->closing = true;
+	if (s->suspended) {
+		s->suspended = false;
+		MHD_resume_connection(s->conn);
+	}
+}
+
 static void
 stream_free(void *cls)
 {
@@ -229,7 +278,7 @@ stream_free(void *cls)
 }
 
 static enum MHD_Result
-open_stream(struct console *c, struct MHD_Connection *conn)
+open_stream(struct console *c, struct MHD_Connection *conn, uint64_t session)
 {
 	static const char hello[] = "retry: 2000\n\n";
 	static const char live[] = "event: live\ndata: {}\n\n";
@@ -242,6 +291,7 @@ open_stream(struct console *c, struct MHD_Connection *conn)
 	s = xcalloc(1, sizeof(*s));
 	s->con = c;
 	s->conn = conn;
+	s->session = session;
 	stream_put(s, hello, sizeof(hello) - 1);
 	if (c->ops.recent)
 		c->ops.recent(c->ops.ctx, recent_one, s);
@@ -536,11 +586,329 @@ api_logs(struct console *c, struct MHD_Connection *conn, void **con_cls)
 	    "cmd", "logs", "path", path, "lines", (json_int_t)n));
 }
 
+/* ---- who may look: the Host header, sign-in tokens, sessions ---- */
+
+/*
+ * Whether the connection's Host names this listener: its own address
+ * (the one this connection reached, which for a wildcard listener is the
+ * host's address it was made to), localhost, or a name of console_hosts,
+ * with any port (an ssh tunnel's own one, say). Anything else is a page
+ * elsewhere whose name was made to point here (DNS rebinding): it must
+ * not read what the console shows.
+ */
+static bool
+host_allowed(const struct console *c, struct MHD_Connection *conn)
+{
+	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	const union MHD_ConnectionInfo *fdi;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *end, *port;
+	char name[256];
+	unsigned char ip[16];
+	size_t n;
+
+	if (!h || !*h)
+		return false;
+	if (h[0] == '[') {
+		if (!(end = strchr(h, ']')))
+			return false;
+		h++;
+		port = end + 1;
+	} else {
+		end = strchr(h, ':');
+		port = end ? end : h + strlen(h);
+		end = port;
+	}
+	n = (size_t)(end - h);
+	if (n == 0 || n >= sizeof(name))
+		return false;
+	if (*port) {
+		if (*port != ':' || !port[1])
+			return false;
+		for (const char *q = port + 1; *q; q++)
+			if (*q < '0' || *q > '9')
+				return false;
+	}
+	memcpy(name, h, n);
+	name[n] = '\0';
+	if (strcasecmp(name, "localhost") == 0)
+		return true;
+	for (char **p = c->hosts; *p; p++)
+		if (strcasecmp(name, *p) == 0)
+			return true;
+	fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!fdi || getsockname(fdi->connect_fd, (struct sockaddr *)&ss,
+	    &sl) < 0)
+		return false;
+	if (ss.ss_family == AF_INET && inet_pton(AF_INET, name, ip) == 1)
+		return memcmp(ip, &((struct sockaddr_in *)&ss)->sin_addr,
+		    4) == 0;
+	if (ss.ss_family == AF_INET6 && inet_pton(AF_INET6, name, ip) == 1)
+		return memcmp(ip, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    16) == 0;
+	return false;
+}
+
+/* Equal, in a time that does not depend on where they differ. */
+static bool
+secret_eq(const unsigned char *a, const unsigned char *b)
+{
+	unsigned char d = 0;
+
+	for (size_t i = 0; i < SECRET_LEN; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+/* SECRET_HEX hex digits into SECRET_LEN bytes; false when it is not that. */
+static bool
+secret_parse(const char *hex, unsigned char *out)
+{
+	if (!hex || strlen(hex) != SECRET_HEX)
+		return false;
+	for (size_t i = 0; i < SECRET_HEX; i++) {
+		char ch = hex[i];
+		int v = ch >= '0' && ch <= '9' ? ch - '0' :
+		    ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+		    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+
+		if (v < 0)
+			return false;
+		if (i % 2 == 0)
+			out[i / 2] = (unsigned char)(v << 4);
+		else
+			out[i / 2] |= (unsigned char)v;
+	}
+	return true;
+}
+
+static void
+secret_hex(const unsigned char *b, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < SECRET_LEN; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[SECRET_HEX] = '\0';
+}
+
+/*
+ * A new secret in one of the n slots of v, lasting ttl: a free or
+ * expired slot, else the oldest is dropped for it. NULL when the kernel
+ * gives no random bytes.
+ */
+static struct secret *
+secret_new(struct secret *v, size_t n, uint64_t ttl, uint64_t now)
+{
+	struct secret *s = &v[0];
+
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].s_until || v[i].s_until <= now) {
+			s = &v[i];
+			break;
+		}
+		if (v[i].s_made < s->s_made)
+			s = &v[i];
+	}
+	if (getrandom(s->s_bytes, SECRET_LEN, 0) != SECRET_LEN) {
+		s->s_until = 0;
+		return NULL;
+	}
+	s->s_made = now;
+	s->s_until = now + ttl;
+	return s;
+}
+
+/* The live secret of v equal to hex; NULL: none (or not a secret). */
+static struct secret *
+secret_find(struct secret *v, size_t n, const char *hex, uint64_t now)
+{
+	unsigned char b[SECRET_LEN];
+	struct secret *found = NULL;
+
+	if (!secret_parse(hex, b))
+		return NULL;
+	/* Every slot is compared: which one matched takes no less time. */
+	for (size_t i = 0; i < n; i++)
+		if (secret_eq(v[i].s_bytes, b) && v[i].s_until > now)
+			found = &v[i];
+	explicit_bzero(b, sizeof(b));
+	return found;
+}
+
+/* The request's session (its cookie); NULL: none, or not a live one. */
+static struct secret *
+session_of(struct console *c, struct MHD_Connection *conn)
+{
+	return secret_find(c->sessions, CONSOLE_SESSIONS,
+	    MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
+	    "arbor_session"), mono_ns());
+}
+
+static bool
+session_live(const struct console *c, uint64_t serial, uint64_t now)
+{
+	for (size_t i = 0; i < CONSOLE_SESSIONS; i++)
+		if (c->sessions[i].s_serial == serial &&
+		    c->sessions[i].s_until > now)
+			return true;
+	return false;
+}
+
+uint64_t
+console_token_ttl_ns(const struct console *c)
+{
+	return c->token_ttl;
+}
+
+/* Whether host ("0.0.0.0", "[::]", as a listener writes it) is any address. */
+static bool
+wildcard(const char *host)
+{
+	unsigned char any[16] = { 0 }, ip[16];
+	char inner[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(host);
+
+	if (host[0] != '[')
+		return inet_pton(AF_INET, host, ip) == 1 &&
+		    memcmp(ip, any, 4) == 0;
+	if (n < 3 || n - 2 >= sizeof(inner) || host[n - 1] != ']')
+		return false;
+	memcpy(inner, host + 1, n - 2);
+	inner[n - 2] = '\0';
+	return inet_pton(AF_INET6, inner, ip) == 1 && memcmp(ip, any, 16) == 0;
+}
+
+char *
+console_sign_in(struct console *c, char *err, size_t errlen)
+{
+	const char *colon = strrchr(c->listen, ':');
+	char host[128], hex[SECRET_HEX + 1];
+	struct secret *t;
+	size_t hl;
+
+	if (!colon || (hl = (size_t)(colon - c->listen)) >= sizeof(host)) {
+		snprintf(err, errlen, "the console's listener \"%s\" is not HOST:PORT",
+		    c->listen);
+		return NULL;
+	}
+	memcpy(host, c->listen, hl);
+	host[hl] = '\0';
+	/* A wildcard listener is reached here through the loopback. */
+	if (wildcard(host))
+		snprintf(host, sizeof(host), "%s", host[0] == '[' ? "[::1]" :
+		    "127.0.0.1");
+	if (c->auth_none)
+		return xasprintf("%s://%s:%s/", c->scheme, host, colon + 1);
+	if (!(t = secret_new(c->tokens, CONSOLE_TOKENS, c->token_ttl,
+	    mono_ns()))) {
+		snprintf(err, errlen, "getrandom: %s", strerror(errno));
+		return NULL;
+	}
+	secret_hex(t->s_bytes, hex);
+	return xasprintf("%s://%s:%s/login?token=%s", c->scheme, host,
+	    colon + 1, hex);
+}
+
+static enum MHD_Result
+reply_html(struct MHD_Connection *conn, unsigned code, const char *title,
+    const char *text)
+{
+	char *page = xasprintf("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>arbor: %s</title></head>\n<body><h1>%s</h1>\n<p>%s</p></body></html>\n",
+	    title, title, text);
+	enum MHD_Result ret = queue(conn, code,
+	    text_response(page, "text/html; charset=utf-8"));
+
+	free(page);
+	return ret;
+}
+
+/*
+ * GET /login?token=T: a live token is used up for a session, whose cookie
+ * the browser keeps; the redirect to / takes the token out of its address
+ * bar and history.
+ */
+static enum MHD_Result
+login(struct console *c, struct MHD_Connection *conn)
+{
+	const char *hex = MHD_lookup_connection_value(conn,
+	    MHD_GET_ARGUMENT_KIND, "token");
+	uint64_t now = mono_ns();
+	struct MHD_Response *r;
+	struct secret *t, *s;
+	char id[SECRET_HEX + 1], *cookie;
+	enum MHD_Result ret;
+
+	if (!c->auth_none) {
+		if (!(t = secret_find(c->tokens, CONSOLE_TOKENS, hex, now)))
+			return reply_html(conn, MHD_HTTP_UNAUTHORIZED,
+			    "sign-in link used or expired",
+			    "This link was used already, or it expired (a link lasts a minute). Run <code>arborctl console</code> on the host again and open the new link it prints.");
+		explicit_bzero(t, sizeof(*t));	/* once only */
+		if (!(s = secret_new(c->sessions, CONSOLE_SESSIONS,
+		    c->session_ttl, now)))
+			return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "no random bytes for a session\n");
+		s->s_serial = ++c->serials;
+		secret_hex(s->s_bytes, id);
+	}
+	r = text_response("signed in: on to /\n", "text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, "/");
+	if (!c->auth_none) {
+		cookie = xasprintf("arbor_session=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%llu%s",
+		    id, (unsigned long long)((c->session_ttl + NSEC_PER_SEC - 1) /
+		    NSEC_PER_SEC), strcmp(c->scheme, "https") == 0 ?
+		    "; Secure" : "");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+		explicit_bzero(cookie, strlen(cookie));
+		free(cookie);
+		explicit_bzero(id, sizeof(id));
+	}
+	ret = MHD_queue_response(conn, MHD_HTTP_SEE_OTHER, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/*
+ * Every URL here but the static assets needs a session; false (with the
+ * 401 queued in *ret) when it has none. *serial is its serial (0: none
+ * needed).
+ */
+static bool
+signed_in(struct console *c, struct MHD_Connection *conn, const char *url,
+    uint64_t *serial, enum MHD_Result *ret)
+{
+	struct secret *s;
+
+	*serial = 0;
+	if (c->auth_none)
+		return true;
+	if ((s = session_of(c, conn))) {
+		*serial = s->s_serial;
+		return true;
+	}
+	if (strncmp(url, "/api/", 5) == 0)
+		*ret = queue(conn, MHD_HTTP_UNAUTHORIZED, text_response(
+		    "{\"ok\":false,\"error\":\"not signed in, or the session expired: run arborctl console for a sign-in link\"}",
+		    "application/json"));
+	else
+		*ret = reply_html(conn, MHD_HTTP_UNAUTHORIZED,
+		    "sign in with arborctl console",
+		    "This console shows the host's supervision tree and its workers' output, to those allowed to read them. Run <code>arborctl console</code> on the host (read access to arbord's control socket is enough) and open the link it prints.");
+	return false;
+}
+
 enum MHD_Result
 console_request(struct console *c, struct MHD_Connection *conn,
-    const char *url, void **con_cls)
+    const char *url, const char *method, void **con_cls)
 {
 	struct waiter *w = *con_cls;
+	enum MHD_Result ret = MHD_NO;
+	uint64_t serial = 0;
 	const char *path;
 
 	if (w) {	/* resumed: the answer is there */
@@ -551,6 +919,23 @@ console_request(struct console *c, struct MHD_Connection *conn,
 		w->resp = NULL;
 		return queue(conn, w->code, r);
 	}
+	if (!host_allowed(c, conn))
+		return reply_text(conn, MHD_HTTP_MISDIRECTED_REQUEST,
+		    "misdirected: this Host is not arbord's listener (see observability.console_hosts)\n");
+	/* A HEAD (a link preview's, say) must not use the token up. */
+	if (strcmp(url, "/login") == 0 && strcmp(method, "GET") != 0) {
+		struct MHD_Response *r = text_response("sign in with GET\n",
+		    "text/plain; charset=utf-8");
+
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+		return queue(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	}
+	if (strcmp(url, "/login") == 0)
+		return login(c, conn);
+	if ((strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0 ||
+	    strncmp(url, "/api/", 5) == 0) &&
+	    !signed_in(c, conn, url, &serial, &ret))
+		return ret;
 	for (size_t i = 0; i < ARRAY_SIZE(assets); i++)
 		if (strcmp(url, assets[i].url) == 0) {
 			struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -562,7 +947,7 @@ console_request(struct console *c, struct MHD_Connection *conn,
 			return queue(conn, MHD_HTTP_OK, r);
 		}
 	if (strcmp(url, "/api/events") == 0)
-		return open_stream(c, conn);
+		return open_stream(c, conn, serial);
 	if (strcmp(url, "/api/logs") == 0)
 		return api_logs(c, conn, con_cls);
 	if (strcmp(url, "/api/status") == 0) {
@@ -606,6 +991,18 @@ console_tick(struct console *c, uint64_t now)
 	}
 	if (!c->streams)
 		return next;
+	/*
+	 * A stream ends with its session (expired, or dropped for a newer
+	 * one), within a second: the browser's reconnect then finds itself
+	 * signed out. Once a second, not on every turn of a busy loop.
+	 */
+	if (now >= c->streams_checked + NSEC_PER_SEC) {
+		c->streams_checked = now;
+		for (struct stream *s = c->streams; s; s = s->next)
+			if (s->session && !s->closing &&
+			    !session_live(c, s->session, now))
+				stream_end(s);
+	}
 	if (now >= c->ping_at) {
 		/* A comment line: keeps proxies open, finds the gone. */
 		for (struct stream *s = c->streams; s; s = s->next)
@@ -622,13 +1019,8 @@ console_quiesce(struct console *c)
 		if (c->up[i])
 			up_fail(c, i, MHD_HTTP_SERVICE_UNAVAILABLE,
 			    "the observability thread is ending");
-	for (struct stream *s = c->streams; s; s = s->next) {
-		s->closing = true;
-		if (s->suspended) {
-			s->suspended = false;
-			MHD_resume_connection(s->conn);
-		}
-	}
+	for (struct stream *s = c->streams; s; s = s->next)
+		stream_end(s);
 }
 
 void
@@ -636,6 +1028,12 @@ console_free(struct console *c)
 {
 	if (!c)
 		return;
+	/* Its secrets go with it, not left in freed memory. */
+	explicit_bzero(c->tokens, sizeof(c->tokens));
+	explicit_bzero(c->sessions, sizeof(c->sessions));
+	strv_free(c->hosts);
+	free(c->listen);
+	free(c->scheme);
 	free(c->socket);
 	free(c);
 }

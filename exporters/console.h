@@ -6,6 +6,12 @@
  * nothing new); /api/events, the event stream as Server-Sent Events. All
  * of it in the observability thread, on the metrics listener's
  * libmicrohttpd; it reads nothing of the tree and can change nothing.
+ *
+ * Who may look (arbord(8), SECURITY): every URL here but the page's
+ * static assets needs a session cookie, got by trading a single-use token
+ * (`arborctl console`) at /login; every URL here needs a Host header that
+ * names this listener. Tokens and sessions live in this memory only: a
+ * restart of the observability thread ends them all.
  */
 #ifndef ARBOR_CONSOLE_H
 #define ARBOR_CONSOLE_H
@@ -21,6 +27,10 @@
 #define STREAM_BUF_MAX (256u << 10)	/* a stream's unsent events */
 #define UPSTREAM_TIMEOUT_NS (10 * 1000000000ULL)
 #define STREAM_PING_NS (15 * 1000000000ULL)
+#define CONSOLE_TOKENS 16	/* sign-in tokens unused at once */
+#define CONSOLE_SESSIONS 64	/* sessions at once; the oldest makes room */
+#define CONSOLE_TOKEN_TTL_NS (60 * 1000000000ULL)
+#define CONSOLE_SESSION_TTL_NS (12 * 3600 * 1000000000ULL)
 
 struct console;
 
@@ -31,20 +41,36 @@ struct console_ops {
 	void *ctx;
 };
 
+/* Who may use the console (arbor.conf(5), OBSERVABILITY); copied. */
+struct console_conf {
+	const char *listen;	/* observability.metrics_listen, as written */
+	const char *scheme;	/* of the sign-in URL: "http" (NULL) or "https" */
+	bool auth_none;		/* console_auth = "none": no cookie needed */
+	char *const *hosts;	/* console_hosts, NULL-ended; NULL: none */
+	int64_t token_ttl_ns, session_ttl_ns;	/* <= 0: the defaults */
+};
+
 struct console *console_new(int epfd, const char *control_socket,
-    const struct console_ops *);
+    const struct console_ops *, const struct console_conf *);
+/*
+ * `arborctl console`: the sign-in URL with a fresh token (without one
+ * under console_auth = "none"), malloc'd; NULL with err set.
+ */
+char *console_sign_in(struct console *, char *err, size_t errlen);
+/* How long a token lasts unused. */
+uint64_t console_token_ttl_ns(const struct console *);
 /* Answers and resumes every connection it holds: before MHD_stop_daemon
  * (and one MHD_run), then console_free after it. */
 void console_quiesce(struct console *);
 void console_free(struct console *);
 
 /*
- * A request the metrics endpoint does not take (url, GET or HEAD): queues
- * the reply, or suspends the connection until it is ready (con_cls keeps
- * its state; console_completed frees it).
+ * A request the metrics endpoint does not take (url; method GET or HEAD):
+ * queues the reply, or suspends the connection until it is ready (con_cls
+ * keeps its state; console_completed frees it).
  */
 enum MHD_Result console_request(struct console *, struct MHD_Connection *,
-    const char *url, void **con_cls);
+    const char *url, const char *method, void **con_cls);
 void console_completed(struct console *, void **con_cls);
 /* A final event line (with its newline) for the streams. */
 void console_event(struct console *, const char *line, size_t len);

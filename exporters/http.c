@@ -341,7 +341,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (strcmp(url, "/metrics") != 0) {
 		if (h->con)
-			return console_request(h->con, c, url, con_cls);
+			return console_request(h->con, c, url, method, con_cls);
 		return reply(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 	}
 	body = h->render(h->ctx, &len);
@@ -483,7 +483,8 @@ http_open(const char *listen, http_render_fn render, void *ctx,
 		return NULL;
 	}
 	if (hc)
-		h->con = console_new(hc->epfd, hc->control_socket, &hc->ops);
+		h->con = console_new(hc->epfd, hc->control_socket, &hc->ops,
+		    &hc->conf);
 	return h;
 }
 

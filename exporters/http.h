@@ -20,6 +20,7 @@ struct http_console {
 	int epfd;			/* for its requests to arbord */
 	const char *control_socket;
 	struct console_ops ops;
+	struct console_conf conf;	/* who may use it */
 };
 
 /* Listens on "HOST:PORT" ("[::1]:PORT" for IPv6); NULL with err set. */

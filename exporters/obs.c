@@ -555,13 +555,46 @@ console_recent(void *ctx, void (*fn)(void *, const char *, size_t), void *arg)
 	server_recent(((struct obs *)ctx)->server, fn, arg);
 }
 
+/* `arborctl console`: a sign-in link, or why there is none. */
+static json_t *
+console_reply(void *ctx)
+{
+	struct obs *o = ctx;
+	char err[256] = "", *url;
+	json_t *r;
+
+	if (!o->a->metrics_listen || !*o->a->metrics_listen)
+		return json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "the console is off: observability.metrics_listen is \"\"");
+	if (!o->a->console)
+		return json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "the console is off (observability.console = false)");
+	if (!o->http)
+		return json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "the console is not listening yet (see arbord's log: metrics)");
+	if (!(url = console_sign_in(http_console(o->http), err, sizeof(err))))
+		return json_pack("{s:b, s:s}", "ok", 0, "error", err);
+	r = o->a->console_auth_none ? json_pack("{s:b, s:s, s:s}", "ok", 1,
+	    "url", url, "auth", "none") : json_pack("{s:b, s:s, s:s, s:I}",
+	    "ok", 1, "url", url, "auth", "token", "expires_in_ms",
+	    (json_int_t)(console_token_ttl_ns(http_console(o->http)) /
+	    NSEC_PER_MSEC));
+	free(url);
+	return r;
+}
+
 /* Listens for scrapes; a taken port is said once and retried with backoff. */
 static void
 try_http(struct obs *o)
 {
 	const struct http_console hc = { .epfd = o->epfd,
 	    .control_socket = o->a->control_socket,
-	    .ops = { .recent = console_recent, .ctx = o } };
+	    .ops = { .recent = console_recent, .ctx = o },
+	    .conf = { .listen = o->a->metrics_listen, .scheme = "http",
+	    .auth_none = o->a->console_auth_none,
+	    .hosts = o->a->console_hosts,
+	    .token_ttl_ns = o->a->console_token_ttl_ns,
+	    .session_ttl_ns = o->a->console_session_ttl_ns } };
 	char err[256];
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 3 };
 
@@ -804,7 +837,7 @@ setup_loop(struct obs *o)
 {
 	const struct serve_ops serve_ops = { .render = render,
 	    .each_path = each_path, .figures = figures, .line = console_line,
-	    .ctx = o };
+	    .console = console_reply, .ctx = o };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
 
 	if ((o->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {

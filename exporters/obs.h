@@ -34,6 +34,11 @@ struct obs_args {
 	char *metrics_listen;	/* NULL or "": none */
 	bool console;		/* observability.console: served beside it */
 	char *control_socket;	/* what the console asks for status and logs */
+	bool console_auth_none;	/* observability.console_auth = "none" */
+	char **console_hosts;	/* observability.console_hosts; NULL: none */
+	/* The console's sign-in token and session lifetimes; -1: the default
+	 * (ARBOR_CONSOLE_TOKEN_TTL_MS, ARBOR_CONSOLE_SESSION_TTL_MS: tests) */
+	int64_t console_token_ttl_ns, console_session_ttl_ns;
 	enum obs_fault fault;
 	int64_t fig_budget_ns;	/* a request's figure reads; -1: the default */
 	uint64_t restarts;	/* for arbor_obs_restarts_total */

@@ -233,6 +233,9 @@ server_client(struct server *sv, const struct obs_msg *m, uint64_t now)
 		    text), now);
 		free(text);
 		break;
+	case OBS_REQ_CONSOLE:
+		send_json(sv, c, sv->ops.console(sv->ops.ctx), now);
+		break;
 	case OBS_REQ_EVENTS:
 		serve_events(sv, c, m->req.follow, now);
 		return;

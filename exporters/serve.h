@@ -26,6 +26,8 @@ struct serve_ops {
 	void (*figures)(void *ctx, json_t *status);
 	/* A final event's line, to the console's streams; NULL: none. */
 	void (*line)(void *ctx, const char *line, size_t len);
+	/* `arborctl console`'s reply (a new reference). */
+	json_t *(*console)(void *ctx);
 	void *ctx;
 };
 

@@ -2,7 +2,10 @@
 // arbor's console: the tree from /api/status, kept live by /api/events
 // (Server-Sent Events), histograms from /metrics, a worker's log from
 // /api/logs. Read-only. Every text arbord or a worker wrote is put in the
-// page as text (textContent), never as markup.
+// page as text (textContent), never as markup. The session cookie that
+// /login set goes with every request (same origin); once arbord answers
+// 401 (the session expired, or arbord's observability side restarted),
+// the page says so instead of going stale.
 "use strict";
 
 const HOUR_MS = 3600 * 1000;
@@ -18,7 +21,29 @@ const st = {
   selected: null,
   offset: null,			// Date.now() - mono_ns / 1e6
   dirty: false,
+  signedOut: false,		// a 401 came: the session is gone
 };
+
+// Same-origin requests carry the session cookie (said, not assumed).
+function get(url) {
+  return fetch(url, { cache: "no-store", credentials: "same-origin" });
+}
+
+// The session is gone: say how to get a new one, and stop asking.
+function signedOut() {
+  if (st.signedOut) return;
+  st.signedOut = true;
+  document.getElementById("signed-out").hidden = false;
+  const live = document.getElementById("live");
+  live.textContent = "signed out"; live.className = "off";
+}
+
+// A reply of /api/*: false (after signedOut) when it is a 401.
+function stillSignedIn(r) {
+  if (r.status !== 401) return true;
+  signedOut();
+  return false;
+}
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -71,8 +96,9 @@ function indexTree(n, depth) {
 
 async function loadStatus() {
   try {
-    const r = await fetch("/api/status", { cache: "no-store" });
-    if (!r.ok) return;
+    if (st.signedOut) return;
+    const r = await get("/api/status");
+    if (!stillSignedIn(r) || !r.ok) return;
     const tree = await r.json();
     const seen = new Map(st.nodes);
     st.nodes.clear();
@@ -141,14 +167,24 @@ function onEvent(ev, history) {
 
 function connect() {
   const live = document.getElementById("live");
-  const es = new EventSource("/api/events");
+  if (st.signedOut) return;
+  const es = new EventSource("/api/events");	// same origin: with the cookie
   let history = true;	// the recent events come first, then "live"
   es.onopen = () => {
     history = true;
     st.events = [];
     live.textContent = "live"; live.className = "on";
   };
-  es.onerror = () => { live.textContent = "reconnecting"; live.className = "off"; };
+  es.onerror = () => {
+    live.textContent = "reconnecting"; live.className = "off";
+    // A network error is retried by the browser itself; an HTTP error
+    // (401 once the session is gone, 503 when streams are full) closes
+    // the stream for good: find out which, then sign out or retry.
+    if (es.readyState !== EventSource.CLOSED) return;
+    get("/api/status").then((r) => {
+      if (stillSignedIn(r)) setTimeout(connect, 2000);
+    }, () => setTimeout(connect, 2000));
+  };
   es.addEventListener("live", () => { history = false; loadStatus(); });
   es.onmessage = (m) => {
     let ev;
@@ -296,7 +332,7 @@ function renderHist(id, buckets) {
 
 async function loadMetrics() {
   try {
-    const r = await fetch("/metrics", { cache: "no-store" });
+    const r = await get("/metrics");
     if (!r.ok) return;
     const text = await r.text();
     renderHist("hist-restart", parseHist(text, "arbor_restart_latency_seconds"));
@@ -308,10 +344,11 @@ async function loadMetrics() {
 
 async function loadLogs() {
   const pre = document.getElementById("logs");
-  if (!st.selected) return;
+  if (!st.selected || st.signedOut) return;
   const path = st.selected;
   try {
-    const r = await fetch("/api/logs?lines=200&path=" + encodeURIComponent(path), { cache: "no-store" });
+    const r = await get("/api/logs?lines=200&path=" + encodeURIComponent(path));
+    if (!stillSignedIn(r)) return;
     const text = await r.text();
     if (path !== st.selected) return;
     pre.textContent = r.ok ? text : "(" + text.trim() + ")";

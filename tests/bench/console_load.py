@@ -22,6 +22,7 @@ import threading
 import time
 
 from probelog import starts_exits
+from signin import events_request, session_cookie
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -56,12 +57,12 @@ def window(log, secs):
     return (len(s1) - len(s0)) / secs, statistics.median(gaps) if gaps else float("nan")
 
 
-def reader(port, got, i, stop):
+def reader(port, got, i, stop, req):
     try:
         s = socket.create_connection(("127.0.0.1", port))
     except OSError:
         return
-    s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(req)
     s.settimeout(0.5)
     while not stop.is_set():
         try:
@@ -97,15 +98,16 @@ def main():
             return
         rate0, gap0 = window(log, SECONDS)
         rss0 = rss_kib(p.pid)
+        req = events_request(port, session_cookie(ARBORCTL, sock))
         got = [0] * STREAMS
-        threads = [threading.Thread(target=reader, args=(port, got, i, stop), daemon=True)
+        threads = [threading.Thread(target=reader, args=(port, got, i, stop, req), daemon=True)
                    for i in range(STREAMS)]
         for t in threads:
             t.start()
         lazy = socket.socket()
         lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         lazy.connect(("127.0.0.1", port))
-        lazy.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        lazy.sendall(req)
         time.sleep(1)
         rate1, gap1 = window(log, SECONDS)
         rss1 = rss_kib(p.pid)

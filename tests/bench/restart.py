@@ -5,7 +5,10 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS [ROUNDS]]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS [console]]]
+
+With "console", only the console's row: the gap with 10 signed-in event
+streams open beside the same arbord with none.
 
 The restarts of each system are taken in ROUNDS rounds, the systems one
 after the other in each round, so drift of the machine over the run (a
@@ -15,18 +18,24 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from cgroups import cgroup2_mount
 from probelog import starts_exits
+from signin import events_request, session_cookie
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 40
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+ONLY_CONSOLE = len(sys.argv) > 4 and sys.argv[4] == "console"
+CONSOLE_STREAMS = 10
+CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
 ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
 ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
 PROBE = os.path.abspath(os.path.join(BUILD, "bench", "probe"))
@@ -93,15 +102,53 @@ def run_floor(d, env, count, in_cgroup=False):
     return log
 
 
-def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None):
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def open_streams(d, port, n):
+    """n console event streams, each of its own sign-in, read until the
+    returned Event is set (threads of this process)."""
+    stop = threading.Event()
+    sock = os.path.join(d, "sock")
+
+    def read(req):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(req)
+        s.settimeout(0.5)
+        first = True
+        while not stop.is_set():
+            try:
+                d = s.recv(1 << 16)
+                if first and d and not d.startswith(b"HTTP/1.1 200"):
+                    print("  (a console stream was refused: %r)" % d[:60], file=sys.stderr)
+                first = first and not d
+                if not d:
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        s.close()
+    for _ in range(n):
+        threading.Thread(target=read, args=(events_request(port, session_cookie(ARBORCTL, sock)),),
+                         daemon=True).start()
+    return stop
+
+
+def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None, listen=""):
     log = os.path.join(d, "probe.log")
     conf = os.path.join(d, "arbor.conf")
     with open(conf, "w") as f:
         # Output captured (the default), its log in the tmpfs directory.
         f.write('daemon = { log_dir = "%s/logs"; %s };\n' % (
             d, 'cgroup = "%s";' % cgroup if cgroup else ""))
-        f.write('observability = { metrics_listen = ""; %s };\n' %
-                ('event_log = "%s/events.jsonl";' % d if event_log else ""))
+        f.write('observability = { metrics_listen = "%s"; %s };\n' %
+                (listen, 'event_log = "%s/events.jsonl";' % d if event_log else ""))
         f.write('tree = { strategy = "one_for_one"; intensity = 100000; period = 1;\n'
                 '  children = ( { name = "probe"; command = ["%s", "%s"]; } ); };\n' % (PROBE, log))
     e = dict(env)
@@ -120,8 +167,14 @@ def run_system(name, d, env, count):
     if name.startswith("arbord"):
         args = ["--no-bpf"] if name == "arbord (BPF off)" else []
         fault = {"arbord (obs stalled)": "stall", "arbord (obs crashing)": "crash"}.get(name)
+        # The console rows: its listener on, with or without streams.
+        port = free_port() if name.startswith("arbord (console") else None
         p, log = run_arbord(d, env, args, fault,
-                            cgroup="off" if name == "arbord (cgroup off)" else None)
+                            cgroup="off" if name == "arbord (cgroup off)" else None,
+                            listen="127.0.0.1:%d" % port if port else "")
+        p.streams = None
+        if name == "arbord (console, %d streams)" % CONSOLE_STREAMS:
+            p.streams = open_streams(d, port, CONSOLE_STREAMS)
     elif name == "runit (runsv)":
         svc, log = service_dir(d)
         p = subprocess.Popen(["runsv", svc], env=env)
@@ -159,7 +212,8 @@ SYSTEMS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (BPF off)"
 
 
 def restart_latency(life_ms=1200, names=None):
-    names = names or SYSTEMS + ["arbord (cgroup off)", "arbord (obs stalled)", "arbord (obs crashing)"]
+    names = names or SYSTEMS + ["arbord (cgroup off)", "arbord (obs stalled)",
+                                "arbord (obs crashing)"] + CONSOLE_ROWS
     gaps = {name: [] for name in names}
     kernel = []
     env = dict(os.environ)
@@ -180,6 +234,8 @@ def restart_latency(life_ms=1200, names=None):
                 continue
             if p is not None:
                 wait_starts(log, per_round + 1, timeout=per_round * 3 + 30)
+                if getattr(p, "streams", None):
+                    p.streams.set()
                 stop(p)
                 kill_probes(d)
             gaps[name] += gaps_ms(log)[:per_round]
@@ -263,7 +319,25 @@ def phases(life_ms=300, count=40):
     return out
 
 
+def console_row(rows=None):
+    """The gap with signed-in console streams open beside none (a row each)."""
+    if rows is None:
+        print("restart latency with the console: probe lives 1.2 s; %d restarts each, in %d rounds" % (
+            -(-N // ROUNDS) * ROUNDS, ROUNDS))
+        rows, _ = restart_latency(1200, CONSOLE_ROWS)
+        for name, g in rows:
+            if g:
+                print("  %-34s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (name, pct(g, .5), pct(g, .9), max(g)))
+    none, some = dict(rows).get(CONSOLE_ROWS[0]), dict(rows).get(CONSOLE_ROWS[1])
+    if none and some:
+        print("  console: %d signed-in streams open, p50 / none p50 = %.3f (target: unchanged, <= 1.05)" % (
+            CONSOLE_STREAMS, statistics.median(some) / statistics.median(none)))
+
+
 def main():
+    if ONLY_CONSOLE:
+        console_row()
+        return
     print("restart latency: probe lives 1.2 s then exits 1; gap = next start - previous exit; "
           "%d restarts each, in %d interleaved rounds" % (-(-N // ROUNDS) * ROUNDS, ROUNDS))
     rows, kernel = restart_latency()
@@ -295,6 +369,7 @@ def main():
         if g and healthy:
             print("  isolation: %s p50 / healthy p50 = %.3f (target <= 1.05)" % (
                 name, statistics.median(g) / statistics.median(healthy)))
+    console_row(rows)
     # The gap at the floor whatever the probe's life: a short life leaves
     # arbord's work after a restart (events, wake-ups) in the next gap.
     print("restart gap by probe life (floor and arbord BPF on, interleaved rounds as above):")

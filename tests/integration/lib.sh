@@ -129,3 +129,14 @@ ensure_test_user() {
 	getent passwd arbor-it >/dev/null ||
 		useradd --system --no-create-home --shell /usr/sbin/nologin -G arbor-it-sup arbor-it
 }
+
+# console_cookie JAR: signs in to the test's arbord's console as a browser
+# would, through the link `arborctl console` prints (waiting for the
+# listener), and keeps the session cookie in JAR (curl -b JAR then sends it).
+console_cookie() {
+	wait_for "a console sign-in link" sh -c "'$ARBORCTL' -s '$T/sock' console >'$T/signin'" || return 1
+	[ "$(curl -s -o /dev/null -c "$1" -w '%{http_code}' "$(cat "$T/signin")")" = 303 ] ||
+		fail "signing in with $(cat "$T/signin") did not redirect"
+}
+# console_session JAR: the session id the cookie jar holds.
+console_session() { awk '$6 == "arbor_session" { print $7 }' "$1"; }

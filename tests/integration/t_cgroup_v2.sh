@@ -170,7 +170,8 @@ CONF
 	[ "$mem" != null ] && [ "$mem" -ge $((8 << 20)) ] || fail "memory_bytes of root/w: $mem" || return 1
 	[ "$(json root/w .pids)" -ge 1 ] || fail "pids of root/w: $(json root/w .pids)" || return 1
 	ctl status | awk '$1 == "w" { print $6 }' | grep -qE '^[0-9.]+[KMG]' || fail "no MEM column: $(ctl status)" || return 1
-	wait_for "the console's status" curl -sf -o "$T/api" "http://127.0.0.1:$port/api/status" || return 1
+	console_cookie "$T/jar" || return 1
+	wait_for "the console's status" curl -b "$T/jar" -sf -o "$T/api" "http://127.0.0.1:$port/api/status" || return 1
 	jq -e '.. | objects | select(.path? == "root/w") | .memory_bytes > 0' "$T/api" >/dev/null ||
 		fail "the console's status has no memory for root/w: $(head -c 400 "$T/api")"
 }
