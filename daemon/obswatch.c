@@ -10,6 +10,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "../config/webconf.h"
 #include "../exporters/obs.h"
 #include "event.h"
 #include "obswatch.h"
@@ -45,6 +46,7 @@ struct obswatch {
 	uint32_t event_log_keep;
 	char *metrics_listen;
 	bool console;
+	struct web_conf *web;	/* NULL: plain HTTP, no users */
 	char *control_socket;
 	enum obs_fault fault;
 	int64_t fig_budget_ns;
@@ -60,6 +62,7 @@ args_free(struct obs_args *a)
 	free(a->event_log);
 	free(a->metrics_listen);
 	free(a->control_socket);
+	webconf_free(a->web);
 	cg_view_free(&a->cg);
 	free(a);
 }
@@ -83,6 +86,7 @@ start_thread(struct obswatch *w)
 	a->event_log_keep = w->event_log_keep;
 	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
 	a->console = w->console;
+	a->web = webconf_dup(w->web);
 	a->control_socket = w->control_socket ? xstrdup(w->control_socket) : NULL;
 	a->fault = w->fault;
 	a->fig_budget_ns = w->fig_budget_ns;
@@ -208,6 +212,7 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 	w->event_log_keep = sp->event_log_keep;
 	w->metrics_listen = sp->metrics_listen ? xstrdup(sp->metrics_listen) : NULL;
 	w->console = sp->console;
+	w->web = webconf_dup(sp->web);
 	w->control_socket = control_socket ? xstrdup(control_socket) : NULL;
 	w->fault = fault_from_env();
 	w->fig_budget_ns = -1;
@@ -269,6 +274,7 @@ obswatch_stop(struct obswatch *w)
 	free(w->event_log);
 	free(w->metrics_listen);
 	free(w->control_socket);
+	webconf_free(w->web);
 	cg_view_free(&w->cg);
 	free(w->q);
 	free(w);

@@ -569,7 +569,7 @@ try_http(struct obs *o)
 	    mono_ns() < o->http_retry_at)
 		return;
 	o->http = http_open(o->a->metrics_listen, render, o,
-	    o->a->console ? &hc : NULL, err, sizeof(err));
+	    o->a->console ? &hc : NULL, o->a->web, err, sizeof(err));
 	if (o->http) {
 		epoll_ctl(o->epfd, EPOLL_CTL_ADD, http_fd(o->http), &ev);
 		ev.data.u32 = 4;

@@ -33,6 +33,7 @@ struct obs_args {
 	uint32_t event_log_keep;
 	char *metrics_listen;	/* NULL or "": none */
 	bool console;		/* observability.console: served beside it */
+	struct web_conf *web;	/* observability.web_config; NULL: none */
 	char *control_socket;	/* what the console asks for status and logs */
 	enum obs_fault fault;
 	int64_t fig_budget_ns;	/* a request's figure reads; -1: the default */
