@@ -48,6 +48,9 @@ say(struct wctx *w, bool warn, const yaml_node_t *at, const char *key,
 	if (at && key)
 		line = xasprintf("%s:%zu: %s: %s%s", w->file,
 		    at->start_mark.line + 1, key, warn ? "warning: " : "", msg);
+	else if (at)
+		line = xasprintf("%s:%zu: %s%s", w->file,
+		    at->start_mark.line + 1, warn ? "warning: " : "", msg);
 	else if (key)
 		line = xasprintf("%s: %s: %s%s", w->file, key,
 		    warn ? "warning: " : "", msg);
@@ -98,24 +101,58 @@ untrusted(const char *path, const struct stat *st)
 }
 
 /*
+ * A symlink named in a directory that another user can write (sticky or
+ * not) could be theirs, pointing anywhere: NULL, or why not. Followed
+ * elsewhere, as certbot's live/ directory of links is.
+ */
+static char *
+link_untrusted(const char *path, const char *real)
+{
+	char *dir, *slash, *why = NULL;
+	struct stat d;
+
+	if (geteuid() != 0 || strcmp(path, real) == 0)
+		return NULL;
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')))
+		slash[slash == dir] = '\0';
+	if (slash && stat(dir, &d) == 0 && ((d.st_mode & S_IWOTH) ||
+	    ((d.st_mode & S_IWGRP) && d.st_gid != 0)))
+		why = xasprintf("a symlink (to %s) in %s, which %s can write: name the file itself",
+		    real, dir, d.st_mode & S_IWOTH ? "others" : "its group");
+	free(dir);
+	return why;
+}
+
+/*
  * The whole of path, a regular file of at most WEB_FILE_MAX, opened
- * without following a symlink at its end and without ever blocking (a
- * FIFO is refused before any read). NULL with why set (malloc'd).
+ * without ever blocking (a FIFO is refused before any read). Its symlinks
+ * are resolved first, each checked (link_untrusted), and what they lead
+ * to opened with O_NOFOLLOW. NULL with why set (malloc'd).
  */
 static char *
 read_whole(const char *path, struct stat *st, char **why, size_t *lenp)
 {
-	char *text;
+	char *text, *real;
 	size_t len = 0;
 	int fd;
 
 	*why = NULL;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	if (!(real = realpath(path, NULL))) {
+		*why = xasprintf("cannot read \"%s\": %s", path,
+		    strerror(errno));
+		return NULL;
+	}
+	if ((*why = link_untrusted(path, real))) {
+		free(real);
+		return NULL;
+	}
+	fd = open(real, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
+	free(real);
 	if (fd < 0) {
-		*why = xasprintf("cannot read \"%s\": %s%s", path,
-		    strerror(errno), errno == ELOOP ?
-		    " (a symlink: name the file itself)" : "");
+		*why = xasprintf("cannot read \"%s\": %s", path,
+		    strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, st) < 0)
@@ -208,7 +245,7 @@ each_pair(struct wctx *w, const yaml_node_t *m, const char *key,
 	if (is_null(m))
 		return;
 	if (m->type != YAML_MAPPING_NODE) {
-		say(w, false, m, key, "expected a mapping");
+		say(w, false, m, key, "expected a mapping (key: value lines)");
 		return;
 	}
 	for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
