@@ -359,7 +359,7 @@ static const struct {
 	[SET_EVENT_LOG] = { "observability.event_log", true },
 	[SET_EVENT_LOG_MAX_BYTES] = { "observability.event_log_max_bytes", true },
 	[SET_EVENT_LOG_KEEP] = { "observability.event_log_keep", true },
-	[SET_WEB_CONFIG] = { "observability.web_config", true },
+	[SET_WEB_CONFIG] = { "observability.web_config", false },
 };
 
 static const char *

@@ -46,7 +46,10 @@ struct obswatch {
 	uint32_t event_log_keep;
 	char *metrics_listen;
 	bool console;
-	struct web_conf *web;	/* NULL: plain HTTP, no users */
+	/* NULL: plain HTTP, no users. A reload replaces it (obswatch_web);
+	 * the thread takes it under web.mu when web.gen moves. */
+	struct web_conf *web;
+	struct obs_web shared;
 	char *control_socket;
 	enum obs_fault fault;
 	int64_t fig_budget_ns;
@@ -86,7 +89,11 @@ start_thread(struct obswatch *w)
 	a->event_log_keep = w->event_log_keep;
 	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
 	a->console = w->console;
+	pthread_mutex_lock(&w->shared.mu);
 	a->web = webconf_dup(w->web);
+	a->web_gen = atomic_load(&w->shared.gen);
+	pthread_mutex_unlock(&w->shared.mu);
+	a->web_now = &w->shared;
 	a->control_socket = w->control_socket ? xstrdup(w->control_socket) : NULL;
 	a->fault = w->fault;
 	a->fig_budget_ns = w->fig_budget_ns;
@@ -213,6 +220,8 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 	w->metrics_listen = sp->metrics_listen ? xstrdup(sp->metrics_listen) : NULL;
 	w->console = sp->console;
 	w->web = webconf_dup(sp->web);
+	pthread_mutex_init(&w->shared.mu, NULL);
+	w->shared.web = &w->web;
 	w->control_socket = control_socket ? xstrdup(control_socket) : NULL;
 	w->fault = fault_from_env();
 	w->fig_budget_ns = -1;
@@ -275,6 +284,7 @@ obswatch_stop(struct obswatch *w)
 	free(w->metrics_listen);
 	free(w->control_socket);
 	webconf_free(w->web);
+	pthread_mutex_destroy(&w->shared.mu);
 	cg_view_free(&w->cg);
 	free(w->q);
 	free(w);
@@ -286,6 +296,20 @@ wake(struct obswatch *w)
 	uint64_t one = 1;
 
 	(void)!write(w->wake_fd, &one, sizeof(one));
+}
+
+void
+obswatch_web(struct obswatch *w, const struct web_conf *web)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->shared.mu);
+	webconf_free(w->web);
+	w->web = webconf_dup(web);
+	atomic_fetch_add(&w->shared.gen, 1);
+	pthread_mutex_unlock(&w->shared.mu);
+	if (w->running)
+		wake(w);
 }
 
 /*

@@ -24,6 +24,7 @@
 
 #include "obs.h"
 #include "cgstat.h"
+#include "../config/webconf.h"
 #include "eventlog.h"
 #include "http.h"
 #include "join.h"
@@ -590,6 +591,36 @@ try_http(struct obs *o)
 	o->http_said = true;
 }
 
+/*
+ * A reload changed web_config: the listener is opened anew with it (its
+ * connections, the console's streams among them, closed; browsers
+ * reconnect), so a renewed certificate or a new user needs no restart.
+ */
+static void
+web_reload(struct obs *o)
+{
+	struct obs_web *s = o->a->web_now;
+
+	if (!s || atomic_load(&s->gen) == o->a->web_gen)
+		return;
+	pthread_mutex_lock(&s->mu);
+	webconf_free(o->a->web);
+	o->a->web = webconf_dup(*s->web);
+	o->a->web_gen = atomic_load(&s->gen);
+	pthread_mutex_unlock(&s->mu);
+	if (!o->http)
+		return;		/* try_http opens it with the new one */
+	http_close(o->http);
+	o->http = NULL;
+	o->http_retry_at = 0;
+	o->http_backoff_ms = 0;
+	o->http_said = false;
+	try_http(o);
+	if (o->http)
+		log_msg(LOG_INFO, "metrics: %s reopened with observability.web_config as reloaded",
+		    o->a->metrics_listen);
+}
+
 static void
 drain_queue(struct obs *o)
 {
@@ -927,6 +958,7 @@ obs_thread_main(void *arg)
 				server_on_event(o->server, evs[i].data.u32,
 				    mono_ns());
 		}
+		web_reload(o);
 		if (o->http)
 			http_run(o->http);
 		else
