@@ -24,12 +24,18 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wsign-compare -Werror
 CPPFLAGS += -D_GNU_SOURCE -I.
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
-LIBS := -lconfig -ljansson -lmicrohttpd -lz -lsystemd -lcurl
+# web_config (config/webconf.c, exporters/http.c): libyaml parses it,
+# GnuTLS checks the certificate and key (libmicrohttpd serves TLS with it)
+# and hashes for the password cache, libxcrypt verifies bcrypt. Whatever
+# links config/ links these.
+WEB_LIBS := $(or $(shell pkg-config --libs yaml-0.1 gnutls libxcrypt 2>/dev/null),-lyaml -lgnutls -lcrypt) -lmicrohttpd
+LIBS := -lconfig -ljansson -lmicrohttpd -lz -lsystemd -lcurl $(WEB_LIBS)
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
 	clang libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
 	prometheus curl strace libsystemd-dev libcurl4-openssl-dev \
+	libyaml-dev libgnutls28-dev libcrypt-dev openssl \
 	qemu-system-x86 busybox-static
 BROWSER_PACKAGES := chromium
 
@@ -51,7 +57,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null && \
 	command -v $(CLANG) >/dev/null && echo 1)
 
-COMMON_SRC := daemon/util.c config/spec.c config/config.c
+COMMON_SRC := daemon/util.c config/spec.c config/config.c config/webconf.c
 BPF_SRC := bpf/loader.c bpf/shape.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
 	daemon/cgroup.c daemon/cglimits.c \
@@ -125,7 +131,7 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lconfig -ljansson
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lconfig -ljansson $(WEB_LIBS)
 
 $(BUILD)/fuzz/fuzz_notify: tests/fuzz/fuzz_notify.c daemon/notify_parse.c daemon/util.c
 	@mkdir -p $(dir $@)
@@ -136,7 +142,7 @@ $(BUILD)/fuzz/fuzz_control: tests/fuzz/fuzz_control.c daemon/control.c \
 		daemon/engine.c daemon/event.c daemon/log.c $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lconfig -ljansson
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lconfig -ljansson $(WEB_LIBS)
 
 # fuzz: FUZZ_SECONDS of new inputs for each; fuzz-short (in make check): the
 # seed corpus, then FUZZ_SHORT_SECONDS of new inputs each.
@@ -192,11 +198,12 @@ $(BUILD)/test_metrics: $(call obj,tests/unit/test_metrics.c exporters/metrics.c 
 $(BUILD)/test_join: $(call obj,tests/unit/test_join.c exporters/join.c daemon/event.c \
 		daemon/engine.c $(COMMON_SRC))
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -ljansson -lconfig
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -ljansson -lconfig $(WEB_LIBS)
 
-$(BUILD)/test_cglimits: $(call obj,tests/unit/test_cglimits.c daemon/cglimits.c config/spec.c daemon/util.c)
+$(BUILD)/test_cglimits: $(call obj,tests/unit/test_cglimits.c daemon/cglimits.c config/spec.c \
+		config/webconf.c daemon/util.c)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(WEB_LIBS)
 
 $(BUILD)/test_util: $(call obj,tests/unit/test_util.c daemon/util.c)
 	$(if $(Q),@echo "  LD      $@")
@@ -301,7 +308,7 @@ BENCH_PACKAGES := linux-perf util-linux runit s6 daemontools supervisor libbpf-t
 BENCH_RESTARTS ?= 40
 # make bench BENCH_STEPS="bpf vm" runs those steps alone (the full run
 # is long).
-BENCH_STEPS ?= restart scale events console peers logs health bpf vm
+BENCH_STEPS ?= restart scale tls events console peers logs health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
@@ -334,6 +341,7 @@ bench: deps
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,scale,python3 tests/bench/scale.py $(BUILD) 1000 10000)
+	$(Q)$(call step,tls,python3 tests/bench/tls_scrape.py $(BUILD) 10000)
 	$(Q)$(call step,events,python3 tests/bench/events_scale.py $(BUILD) 100 10000)
 	$(Q)$(call step,console,python3 tests/bench/console_load.py $(BUILD) 5)
 	$(Q)$(call step,peers,python3 tests/bench/peers_scale.py $(BUILD) 1000)

@@ -23,6 +23,7 @@
 #include <pwd.h>
 
 #include "config.h"
+#include "webconf.h"
 #include "../daemon/util.h"
 
 struct ctx {
@@ -1699,12 +1700,46 @@ parse_console_access(struct ctx *c, const config_setting_t *s, const char *p,
 	sp->console_hosts = v;
 }
 
+/* A problem in the web config file, as one of this file's. */
+static void
+web_report(void *ctx, bool warn, char *line)
+{
+	struct ctx *c = ctx;
+
+	if (warn)
+		add_line(&c->diag->warnings, &c->diag->nwarnings, line);
+	else
+		add_line(&c->diag->errors, &c->diag->nerrors, line);
+}
+
+/*
+ * observability.web_config: read and checked now (webconf.c), so that a
+ * bad one fails the start, --check and a reload alike, its own file and
+ * line named.
+ */
+static void
+parse_web_config(struct ctx *c, const config_setting_t *s, struct spec *sp)
+{
+	const char *p = "observability", *str;
+
+	if (!get_string(c, s, p, "web_config", &str) || !*str)
+		return;
+	if (str[0] != '/') {
+		error(c, config_setting_get_member(s, "web_config"), p,
+		    "web_config: \"%s\" is not an absolute path", str);
+		return;
+	}
+	sp->web_config = xstrdup(str);
+	sp->web = webconf_load(str, web_report, c);
+}
+
 static void
 parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 {
 	static const char *const keys[] = { "bpf", "metrics_listen",
 		"histograms", "console", "console_auth", "console_hosts",
-		"event_log", "event_log_max_bytes", "event_log_keep", NULL };
+		"event_log", "event_log_max_bytes", "event_log_keep", "web_config",
+		NULL };
 	const char *p = "observability";
 	const char *str;
 	long long v;
@@ -1772,6 +1807,7 @@ parse_observability(struct ctx *c, const config_setting_t *s, struct spec *sp)
 		sp->event_log_max_bytes = (uint64_t)v;
 	if (get_int(c, s, p, "event_log_keep", 0, 1000, &v))
 		sp->event_log_keep = (uint32_t)v;
+	parse_web_config(c, s, sp);
 }
 
 /* The largest configuration file read (a 20,000-worker tree is ~2 MiB). */

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "spec.h"
+#include "webconf.h"
 #include "../daemon/util.h"
 
 void
@@ -238,6 +239,8 @@ spec_free(struct spec *sp)
 	free(sp->metrics_listen);
 	free(sp->event_log);
 	strv_free(sp->console_hosts);
+	free(sp->web_config);
+	webconf_free(sp->web);
 	spec_node_free(sp->root);
 	free(sp);
 }
@@ -339,7 +342,7 @@ enum setting {
 	SET_LOG_MAX_BYTES, SET_LOG_KEEP, SET_LOG_JOURNAL, SET_LOG_ECHO,
 	SET_BPF, SET_METRICS_LISTEN, SET_CONSOLE, SET_CONSOLE_AUTH, SET_CONSOLE_HOSTS,
 	SET_HISTOGRAMS, SET_EVENT_LOG, SET_EVENT_LOG_MAX_BYTES,
-	SET_EVENT_LOG_KEEP, SET_COUNT,
+	SET_EVENT_LOG_KEEP, SET_WEB_CONFIG, SET_COUNT,
 };
 
 static const struct {
@@ -364,6 +367,7 @@ static const struct {
 	[SET_EVENT_LOG] = { "observability.event_log", true },
 	[SET_EVENT_LOG_MAX_BYTES] = { "observability.event_log_max_bytes", true },
 	[SET_EVENT_LOG_KEEP] = { "observability.event_log_keep", true },
+	[SET_WEB_CONFIG] = { "observability.web_config", false },
 };
 
 static const char *
@@ -439,6 +443,10 @@ setting_value(const struct spec *sp, enum setting k)
 		    (unsigned long long)sp->event_log_max_bytes);
 	case SET_EVENT_LOG_KEEP:
 		return xasprintf("%u", sp->event_log_keep);
+	case SET_WEB_CONFIG:
+		/* Its contents count: a new certificate in the same file. */
+		return sp->web ? xasprintf("\"%s\" (sha256 %s...)",
+		    sp->web_config, sp->web->digest) : xstrdup("\"\"");
 	case SET_COUNT:
 		break;
 	}

@@ -193,6 +193,8 @@ struct spec_node {
 	struct spec_resources res;
 };
 
+struct web_conf;
+
 enum cgroup_mode { CGROUP_AUTO, CGROUP_OFF, CGROUP_PATH };
 
 struct spec {
@@ -222,6 +224,10 @@ struct spec {
 	char *event_log;
 	uint64_t event_log_max_bytes;
 	uint32_t event_log_keep;
+	/* observability.web_config (webconf.h): NULL, none; its contents as
+	 * read at load */
+	char *web_config;
+	struct web_conf *web;
 	struct spec_node *root;
 };
 

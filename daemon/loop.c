@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../config/config.h"
+#include "../config/webconf.h"
 #include "capture.h"
 #include "cgroup.h"
 #include "control.h"
@@ -747,6 +748,17 @@ reload_access(struct loop *l, const struct spec *spec, json_t *warnings)
 	}
 }
 
+/* A web_config whose contents changed goes to the listener now. */
+static void
+web_changes(struct loop *l, const struct spec *spec)
+{
+	const char *a = l->spec->web ? l->spec->web->digest : "";
+	const char *b = spec->web ? spec->web->digest : "";
+
+	if (strcmp(a, b) != 0)
+		obswatch_web(l->obs, spec->web);
+}
+
 static int
 loop_reload(struct loop *l, const char *why, json_t **errors,
     json_t **summary)
@@ -787,6 +799,7 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 	settings = json_array();
 	setting_changes(l->spec, spec, why, settings, warnings);
 	reload_access(l, spec, warnings);
+	web_changes(l, spec);
 	cgroups_reloaded(l->cg, engine_root(l->eng), spec);
 	capture_reload(l->cap, spec);
 	unapplied_warnings(l->cg, spec, warnings);

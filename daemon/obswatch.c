@@ -10,6 +10,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "../config/webconf.h"
 #include "../exporters/obs.h"
 #include "event.h"
 #include "obswatch.h"
@@ -45,6 +46,10 @@ struct obswatch {
 	uint32_t event_log_keep;
 	char *metrics_listen;
 	bool console;
+	/* NULL: plain HTTP, no users. A reload replaces it (obswatch_web);
+	 * the thread takes it under web.mu when web.gen moves. */
+	struct web_conf *web;
+	struct obs_web shared;
 	char *control_socket;
 	bool console_auth_none;
 	char **console_hosts;
@@ -75,6 +80,7 @@ args_free(struct obs_args *a)
 	free(a->metrics_listen);
 	free(a->control_socket);
 	strv_free(a->console_hosts);
+	webconf_free(a->web);
 	cg_view_free(&a->cg);
 	free(a);
 }
@@ -98,6 +104,11 @@ start_thread(struct obswatch *w)
 	a->event_log_keep = w->event_log_keep;
 	a->metrics_listen = w->metrics_listen ? xstrdup(w->metrics_listen) : NULL;
 	a->console = w->console;
+	pthread_mutex_lock(&w->shared.mu);
+	a->web = webconf_dup(w->web);
+	a->web_gen = atomic_load(&w->shared.gen);
+	pthread_mutex_unlock(&w->shared.mu);
+	a->web_now = &w->shared;
 	a->control_socket = w->control_socket ? xstrdup(w->control_socket) : NULL;
 	a->console_auth_none = w->console_auth_none;
 	a->console_hosts = w->console_hosts ? strv_copy(w->console_hosts) : NULL;
@@ -249,6 +260,9 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 	w->event_log_keep = sp->event_log_keep;
 	w->metrics_listen = sp->metrics_listen ? xstrdup(sp->metrics_listen) : NULL;
 	w->console = sp->console;
+	w->web = webconf_dup(sp->web);
+	pthread_mutex_init(&w->shared.mu, NULL);
+	w->shared.web = &w->web;
 	w->control_socket = control_socket ? xstrdup(control_socket) : NULL;
 	w->console_auth_none = sp->console_auth_none;
 	w->console_hosts = sp->console_hosts ? strv_copy(sp->console_hosts) :
@@ -320,6 +334,8 @@ obswatch_stop(struct obswatch *w)
 	free(w->metrics_listen);
 	free(w->control_socket);
 	strv_free(w->console_hosts);
+	webconf_free(w->web);
+	pthread_mutex_destroy(&w->shared.mu);
 	cg_view_free(&w->cg);
 	free(w->q);
 	free(w);
@@ -338,6 +354,20 @@ wake(struct obswatch *w)
 	uint64_t one = 1;
 
 	(void)!write(w->wake_fd, &one, sizeof(one));
+}
+
+void
+obswatch_web(struct obswatch *w, const struct web_conf *web)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->shared.mu);
+	webconf_free(w->web);
+	w->web = webconf_dup(web);
+	atomic_fetch_add(&w->shared.gen, 1);
+	pthread_mutex_unlock(&w->shared.mu);
+	if (w->running)
+		wake(w);
 }
 
 /*

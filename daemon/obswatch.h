@@ -28,6 +28,12 @@ struct obswatch *obswatch_start(struct reactor *, const struct spec *,
     const char *control_socket);
 /* Stops the thread for good (arbord exits). */
 void obswatch_stop(struct obswatch *);
+/*
+ * A reload's web_config (NULL: none; copied): the thread reopens its
+ * listener with it, the running one untouched until then.
+ */
+struct web_conf;
+void obswatch_web(struct obswatch *, const struct web_conf *);
 /* Queues an event; never blocks (a full queue drops and counts it). */
 void obswatch_event(struct obswatch *, const struct obs_msg *);
 /* Wakes the thread if events were queued: once per loop batch. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include <arpa/inet.h>
+#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -15,9 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 
 #include "console.h"
 #include "http.h"
+#include "../config/webconf.h"
 #include "../daemon/util.h"
 
 /*
@@ -52,6 +56,20 @@
 #define HTTP_TIMEOUT_S 5
 #define HTTP_BACKLOG 1024	/* a burst of reconnections waits, not dropped */
 
+/*
+ * Basic auth (web_config's basic_auth_users): bcrypt costs tens of
+ * milliseconds on purpose, here in the observability thread. A password
+ * that verified is remembered, as the SHA-256 of its user and itself, in
+ * AUTH_CACHE slots (the oldest goes), so a scrape every few seconds costs
+ * a hash, not a bcrypt. A password not remembered takes one of
+ * AUTH_BURST tokens, AUTH_PER_S coming back each second: past them, a
+ * 429, so a flood of wrong passwords holds the thread for at most a part
+ * of each second.
+ */
+#define AUTH_CACHE 16
+#define AUTH_BURST 8
+#define AUTH_PER_S 4
+#define AUTH_REALM "arbor"
 /* A client's address, its port left out. */
 struct haddr {
 	sa_family_t ha_family;
@@ -80,6 +98,13 @@ struct http {
 	struct hconn *pend_head, *pend_tail;
 	size_t nconns, ncut, npending;
 	size_t pend_max, slots;	/* from the fd limit, at http_open */
+	/* web_config: NULL, neither TLS nor basic auth */
+	struct web_conf *web;
+	struct crypt_data *cd;	/* crypt_rn's room (32 KiB) */
+	unsigned char auth_ok[AUTH_CACHE][32];	/* see AUTH_CACHE */
+	size_t nauth_ok, auth_next;
+	double auth_tokens;
+	uint64_t auth_at;	/* when auth_tokens was counted */
 };
 
 static void
@@ -316,6 +341,133 @@ reply(struct MHD_Connection *c, unsigned code, const char *text)
 	return ret;
 }
 
+/* a and b, of n bytes, equal: in a time that does not tell where not. */
+static bool
+same_bytes(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+/* Whether user's password verified before (see AUTH_CACHE). */
+static bool
+auth_cached(const struct http *h, const unsigned char *key)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < h->nauth_ok; i++)
+		found |= same_bytes(h->auth_ok[i], key, 32);
+	return found;
+}
+
+/* A token for a bcrypt, if one is left (see AUTH_BURST). */
+static bool
+auth_token(struct http *h)
+{
+	uint64_t now = mono_ns();
+
+	h->auth_tokens += (double)(now - h->auth_at) / NSEC_PER_SEC *
+	    AUTH_PER_S;
+	if (h->auth_tokens > AUTH_BURST)
+		h->auth_tokens = AUTH_BURST;
+	h->auth_at = now;
+	if (h->auth_tokens < 1)
+		return false;
+	h->auth_tokens -= 1;
+	return true;
+}
+
+/*
+ * user and password against basic_auth_users, with bcrypt (libxcrypt's
+ * crypt_rn). An unknown user costs a bcrypt too (against the first
+ * user's hash, always refused): the time does not tell which users exist.
+ */
+static bool
+auth_verify(struct http *h, const char *user, const char *pass)
+{
+	const struct web_user *u = NULL;
+	const char *out;
+	bool ok;
+
+	for (size_t i = 0; i < h->web->nusers; i++)
+		if (strcmp(h->web->users[i].name, user) == 0)
+			u = &h->web->users[i];
+	memset(h->cd, 0, sizeof(*h->cd));
+	out = crypt_rn(pass, u ? u->hash : h->web->users[0].hash, h->cd,
+	    sizeof(*h->cd));
+	ok = u && out && strlen(out) == strlen(u->hash) &&
+	    same_bytes(out, u->hash, strlen(u->hash));
+	explicit_bzero(h->cd, sizeof(*h->cd));
+	return ok;
+}
+
+/*
+ * Every request, whatever its path, when web_config has users (as
+ * exporter-toolkit does): false with a 401 (or a 429) queued in *ret.
+ */
+static bool
+web_allowed(struct http *h, struct MHD_Connection *c, enum MHD_Result *ret)
+{
+	struct MHD_Response *r;
+	char *user, *pass = NULL, *in;
+	unsigned char key[32];
+	bool ok = false, busy = false;
+
+	if (!h->web || !h->web->nusers)
+		return true;
+	if ((user = MHD_basic_auth_get_username_password(c, &pass)) && pass) {
+		in = xasprintf("%s%c%s", user, '\0', pass);
+		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, in,
+		    strlen(user) + 1 + strlen(pass), key) < 0)
+			memset(key, 0, sizeof(key));
+		explicit_bzero(in, strlen(user) + 1 + strlen(pass));
+		free(in);
+		if (auth_cached(h, key))
+			ok = true;
+		else if (!auth_token(h))
+			busy = true;
+		else if ((ok = auth_verify(h, user, pass))) {
+			memcpy(h->auth_ok[h->auth_next], key, sizeof(key));
+			h->auth_next = (h->auth_next + 1) % AUTH_CACHE;
+			if (h->nauth_ok < AUTH_CACHE)
+				h->nauth_ok++;
+		}
+		explicit_bzero(key, sizeof(key));
+	}
+	if (pass) {
+		explicit_bzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	if (ok)
+		return true;
+	if (busy) {
+		r = MHD_create_response_from_buffer(strlen(
+		    "too many sign-in attempts: try again in a second\n"),
+		    (void *)(uintptr_t)"too many sign-in attempts: try again in a second\n",
+		    MHD_RESPMEM_PERSISTENT);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    "text/plain");
+		*ret = MHD_queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
+	} else {
+		r = MHD_create_response_from_buffer(strlen(
+		    "unauthorized: a user of web_config is needed\n"),
+		    (void *)(uintptr_t)"unauthorized: a user of web_config is needed\n",
+		    MHD_RESPMEM_PERSISTENT);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    "text/plain");
+		*ret = MHD_queue_basic_auth_fail_response(c, AUTH_REALM, r);
+	}
+	MHD_destroy_response(r);
+	return false;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -332,6 +484,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	(void)upload_data;
 	if ((hc = conn_of(c)))
 		unpend(h, hc);	/* its headers are in: no longer to be cut */
+	if (!web_allowed(h, c, &ret))
+		return ret;
 	if (*upload_data_size) {
 		*upload_data_size = 0;	/* a body is not for us: drop it */
 		return MHD_YES;
@@ -411,10 +565,52 @@ listen_on(const struct addrinfo *ai, const char *text, char *err,
 	return fd;
 }
 
+/*
+ * web_config's part of the daemon: TLS from the certificate and key read
+ * at load (libmicrohttpd's own, GnuTLS; it makes the handshake on the
+ * connections handed to it, so plain HTTP is never served there), and the
+ * room to verify passwords. tls gets the options (3 and the end).
+ */
+static void
+web_setup(struct http *h, const struct web_conf *web, unsigned *flags,
+    struct MHD_OptionItem *tls)
+{
+	size_t n = 0;
+
+	if (web) {
+		h->web = webconf_dup(web);
+		if (h->web->nusers) {
+			h->cd = xcalloc(1, sizeof(*h->cd));
+			h->auth_tokens = AUTH_BURST;
+			h->auth_at = mono_ns();
+		}
+	}
+	if (h->web && h->web->cert) {
+		*flags |= MHD_USE_TLS;
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT,
+		    0, h->web->cert };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY,
+		    0, h->web->key };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES,
+		    0, h->web->priorities };
+	}
+	tls[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+}
+
+static void
+web_free(struct http *h)
+{
+	free(h->cd);
+	explicit_bzero(h->auth_ok, sizeof(h->auth_ok));
+	webconf_free(h->web);
+}
+
 struct http *
 http_open(const char *listen, http_render_fn render, void *ctx,
-    const struct http_console *hc, char *err, size_t errlen)
+    const struct http_console *hc, const struct web_conf *web, char *err,
+    size_t errlen)
 {
+	struct MHD_OptionItem tls[4];
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 	    .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	const char *colon = strrchr(listen, ':'), *text = listen;
@@ -465,6 +661,7 @@ http_open(const char *listen, http_render_fn render, void *ctx,
 	/* Room for those cut that libmicrohttpd has not closed yet. */
 	h->slots = HTTP_MAX_CONNECTIONS + h->pend_max + 2 * HTTP_ACCEPT_BURST;
 	errno = 0;
+	web_setup(h, web, &flags, tls);
 	h->d = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET, 0, NULL,
 	    NULL, on_request, h,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->slots,
@@ -472,13 +669,16 @@ http_open(const char *listen, http_render_fn render, void *ctx,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_request_line, h,
+	    MHD_OPTION_ARRAY, tls,
 	    MHD_OPTION_END);
 	if (!h->d) {
-		snprintf(err, errlen, "%s: libmicrohttpd: %s", listen,
-		    errno ? strerror(errno) : "cannot start");
+		snprintf(err, errlen, "%s: libmicrohttpd: %s%s", listen,
+		    errno ? strerror(errno) : "cannot start",
+		    h->web && h->web->cert ? " (with TLS)" : "");
 		close(h->listen_fd);
 		if (h->spare_fd >= 0)
 			close(h->spare_fd);
+		web_free(h);
 		free(h);
 		return NULL;
 	}
@@ -554,6 +754,7 @@ http_close(struct http *h)
 	close(h->listen_fd);
 	if (h->spare_fd >= 0)
 		close(h->spare_fd);
+	web_free(h);
 	free(h);
 }
 

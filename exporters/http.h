@@ -11,6 +11,7 @@
 #include "console.h"
 
 struct http;
+struct web_conf;
 
 /* Renders the exposition into a malloc'd buffer. */
 typedef char *(*http_render_fn)(void *ctx, size_t *len);
@@ -23,9 +24,13 @@ struct http_console {
 	struct console_conf conf;	/* who may use it */
 };
 
-/* Listens on "HOST:PORT" ("[::1]:PORT" for IPv6); NULL with err set. */
+/*
+ * Listens on "HOST:PORT" ("[::1]:PORT" for IPv6), with web's TLS and
+ * basic auth (config/webconf.h; NULL: neither, copied); NULL with err set.
+ */
 struct http *http_open(const char *listen, http_render_fn, void *ctx,
-    const struct http_console *, char *err, size_t errlen);
+    const struct http_console *, const struct web_conf *web, char *err,
+    size_t errlen);
 /* Its console, NULL: none. */
 struct console *http_console(const struct http *);
 void http_close(struct http *);

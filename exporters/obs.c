@@ -24,6 +24,7 @@
 
 #include "obs.h"
 #include "cgstat.h"
+#include "../config/webconf.h"
 #include "eventlog.h"
 #include "http.h"
 #include "join.h"
@@ -590,7 +591,8 @@ try_http(struct obs *o)
 	const struct http_console hc = { .epfd = o->epfd,
 	    .control_socket = o->a->control_socket,
 	    .ops = { .recent = console_recent, .ctx = o },
-	    .conf = { .listen = o->a->metrics_listen, .scheme = "http",
+	    .conf = { .listen = o->a->metrics_listen,
+	    .scheme = o->a->web && o->a->web->cert ? "https" : "http",
 	    .auth_none = o->a->console_auth_none,
 	    .hosts = o->a->console_hosts,
 	    .token_ttl_ns = o->a->console_token_ttl_ns,
@@ -602,7 +604,7 @@ try_http(struct obs *o)
 	    mono_ns() < o->http_retry_at)
 		return;
 	o->http = http_open(o->a->metrics_listen, render, o,
-	    o->a->console ? &hc : NULL, err, sizeof(err));
+	    o->a->console ? &hc : NULL, o->a->web, err, sizeof(err));
 	if (o->http) {
 		epoll_ctl(o->epfd, EPOLL_CTL_ADD, http_fd(o->http), &ev);
 		ev.data.u32 = 4;
@@ -621,6 +623,36 @@ try_http(struct obs *o)
 		log_msg(LOG_WARN, "metrics: %s; retrying with backoff (supervision is unaffected)",
 		    err);
 	o->http_said = true;
+}
+
+/*
+ * A reload changed web_config: the listener is opened anew with it (its
+ * connections, the console's streams among them, closed; browsers
+ * reconnect), so a renewed certificate or a new user needs no restart.
+ */
+static void
+web_reload(struct obs *o)
+{
+	struct obs_web *s = o->a->web_now;
+
+	if (!s || atomic_load(&s->gen) == o->a->web_gen)
+		return;
+	pthread_mutex_lock(&s->mu);
+	webconf_free(o->a->web);
+	o->a->web = webconf_dup(*s->web);
+	o->a->web_gen = atomic_load(&s->gen);
+	pthread_mutex_unlock(&s->mu);
+	if (!o->http)
+		return;		/* try_http opens it with the new one */
+	http_close(o->http);
+	o->http = NULL;
+	o->http_retry_at = 0;
+	o->http_backoff_ms = 0;
+	o->http_said = false;
+	try_http(o);
+	if (o->http)
+		log_msg(LOG_INFO, "metrics: %s reopened with observability.web_config as reloaded",
+		    o->a->metrics_listen);
 }
 
 static void
@@ -960,6 +992,7 @@ obs_thread_main(void *arg)
 				server_on_event(o->server, evs[i].data.u32,
 				    mono_ns());
 		}
+		web_reload(o);
 		if (o->http)
 			http_run(o->http);
 		else

@@ -8,6 +8,8 @@
 #ifndef ARBOR_OBS_H
 #define ARBOR_OBS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,6 +20,13 @@
 #include "../daemon/outlog.h"
 
 enum obs_fault { OBS_FAULT_NONE, OBS_FAULT_STALL, OBS_FAULT_CRASH, OBS_FAULT_BPF };
+
+/* web_config as a reload left it: the watcher's, shared with the thread. */
+struct obs_web {
+	pthread_mutex_t mu;
+	struct web_conf **web;	/* under mu */
+	atomic_uint gen;	/* moves at each change */
+};
 
 /* What one incarnation of the thread is given; the core frees it after join. */
 struct obs_args {
@@ -33,6 +42,9 @@ struct obs_args {
 	uint32_t event_log_keep;
 	char *metrics_listen;	/* NULL or "": none */
 	bool console;		/* observability.console: served beside it */
+	struct web_conf *web;	/* observability.web_config; NULL: none */
+	unsigned web_gen;	/* web_now->gen when web was taken */
+	struct obs_web *web_now;	/* a reload's, taken when gen moves */
 	char *control_socket;	/* what the console asks for status and logs */
 	bool console_auth_none;	/* observability.console_auth = "none" */
 	char **console_hosts;	/* observability.console_hosts; NULL: none */
