@@ -24,7 +24,7 @@ test_setsid_and_double_fork_escapees_are_gone_before_the_restart() {
 	escapee_tree
 	start_arbord "$T/tree.conf" || return 1
 	contained || fail "not contained: $(json root .containment)" || return 1
-	wait_for "two escapees" test "$(wc -l < "$T/esc" 2>/dev/null)" = 2 || return 1
+	wait_for "two escapees" eval '[ "$(wc -l < "$T/esc" 2>/dev/null)" = 2 ]' || return 1
 	local esc p=$(pid_of root/w)
 	esc=$(cat "$T/esc")
 	for e in $esc; do
@@ -32,7 +32,7 @@ test_setsid_and_double_fork_escapees_are_gone_before_the_restart() {
 	done
 	touch "$T/go"
 	wait_for "restarted" is_running_new root/w "$p" || return 1
-	wait_for "the new start's escapees" test "$(wc -l < "$T/esc" 2>/dev/null)" = 2 || return 1
+	wait_for "the new start's escapees" eval '[ "$(wc -l < "$T/esc" 2>/dev/null)" = 2 ]' || return 1
 	[ ! -s "$T/seen" ] || fail "escapees still there when the replacement started: $(cat "$T/seen")" || return 1
 	for e in $esc; do
 		gone "$e" || fail "escapee $e outlived its worker" || return 1
@@ -43,7 +43,7 @@ test_stop_leaves_the_cgroup_empty() {
 	need_cgroups || return $?
 	escapee_tree
 	start_arbord "$T/tree.conf" || return 1
-	wait_for "two escapees" test "$(wc -l < "$T/esc" 2>/dev/null)" = 2 || return 1
+	wait_for "two escapees" eval '[ "$(wc -l < "$T/esc" 2>/dev/null)" = 2 ]' || return 1
 	ctl stop root/w >/dev/null || return 1
 	wait_for "stopped" is_state root/w stopped || return 1
 	for e in $(cat "$T/esc"); do
@@ -85,7 +85,7 @@ tree = { strategy = "one_for_one"; children = (
 ); };
 CONF
 	start_arbord "$T/tree.conf" || return 1
-	wait_for "seven processes" test "$(find "$(cgbase)/root" -name cgroup.procs -exec cat {} + | wc -l)" -ge 7 || return 1
+	wait_for "seven processes" eval '[ "$(find "$(cgbase)/root" -name cgroup.procs -exec cat {} + | wc -l)" -ge 7 ]' || return 1
 	local pids i start end
 	pids=$(find "$(cgbase)/root" -name cgroup.procs -exec cat {} +)
 	start=$EPOCHREALTIME
@@ -125,7 +125,7 @@ CONF
 	start_arbord "$T/tree.conf" || { kill -9 "$esc"; return 1; }
 	log_has "left by an arbord that did not exit in order: killing and removing it" || fail "no word of the leftover" || return 1
 	wait_for "the leftover escapee killed" gone "$esc" || return 1
-	wait_for "the new escapee" test "$(cat "$T/esc")" != "$esc" || return 1
+	wait_for "the new escapee" eval '[ "$(cat "$T/esc")" != "$esc" ]' || return 1
 	is_state root/w running
 }
 

@@ -338,7 +338,9 @@ test_access_is_that_of_the_connection() {
 	access_conf 'socket_group = "arbor-rd";'
 	ctl reload >/dev/null || return 1
 	touch "$T/go"
-	wait_for "the held connection answered" test "$(wc -l <"$T/held")" -ge 3 || return 1
+	# (a function: wait_for must count the lines anew each time)
+	held_lines() { [ "$(wc -l <"$T/held")" -ge 3 ]; }
+	wait_for "the held connection answered" held_lines || return 1
 	assert_eq "the held connection" '{"ok":false,"error":"permission denied: stop needs control"}' "$(tail -n 1 "$T/held")" || return 1
 	assert_eq "a running" running "$(state_of root/a)" || return 1
 	actl "$rd" stop root/a 2>"$T/err" || fail "a new connection: $(cat "$T/err")" || return 1
