@@ -12,7 +12,6 @@ The gap is tests/bench/probe's own next start minus its previous exit
 arbord's notify socket is full, so its rate is what arbord takes.
 """
 import os
-import resource
 import shutil
 import signal
 import statistics
@@ -34,6 +33,7 @@ GAPS = 30
 # file "go" is there; it writes "COUNT SECONDS" when "go" goes.
 FLOOD = r'''
 import os, socket, sys, time
+from benchlib import raise_nofile
 d = sys.argv[1]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 addr = os.environ["NOTIFY_SOCKET"]
@@ -51,15 +51,6 @@ with open(d + "/flood.out", "w") as f:
     f.write("%d %f\n" % (n, time.monotonic() - t0))
 time.sleep(100000)
 '''
-
-
-def raise_nofile():
-    want = 20000 + 200
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
-    except (ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def gaps_after(log, since):

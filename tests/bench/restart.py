@@ -29,6 +29,7 @@ import time
 from cgroups import cgroup2_mount
 from probelog import starts_exits
 from signin import events_request, session_cookie
+from benchlib import free_port
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 40
@@ -100,14 +101,6 @@ def run_floor(d, env, count, in_cgroup=False):
             os.rmdir(leaf)
             os.rmdir(os.path.dirname(leaf))
     return log
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def open_streams(d, port, n):

@@ -19,6 +19,7 @@ import time
 import urllib.request
 
 from cgroups import cgroup2_mount
+from benchlib import raise_nofile
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 COUNTS = [int(c) for c in sys.argv[2:]] or [1000, 10000]
@@ -53,15 +54,6 @@ def core_switches(pid):
 
 
 FDS_PER_CAPTURED = 5     # its pidfd, and two pipes for its output
-
-
-def raise_nofile():
-    want = 1 << 16
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
-    except (ValueError, OSError):
-        pass    # no CAP_SYS_RESOURCE: what the hard limit allows
 
 
 def heap_bytes(sock):

@@ -10,7 +10,6 @@ cost 10) beside it. Figures only.
 """
 import base64
 import os
-import resource
 import shutil
 import ssl
 import statistics
@@ -20,6 +19,7 @@ import tempfile
 import time
 import urllib.request
 import warnings
+from benchlib import raise_nofile
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -30,15 +30,6 @@ COUNT = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
 ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
 SCRAPES = 5
-
-
-def raise_nofile():
-    want = 1 << 16
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
-    except (ValueError, OSError):
-        pass
 
 
 def running(sock):

@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""What several of make bench's scripts need alike."""
+import resource
+import socket
+
+
+def free_port():
+    """A loopback TCP port nobody holds now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def raise_nofile():
+    """As many fds as the hard limit allows, up to 65536 (raised past it
+    where arbord may: CAP_SYS_RESOURCE)."""
+    want = 1 << 16
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
+    except (ValueError, OSError):
+        pass    # no CAP_SYS_RESOURCE: what the hard limit allows
