@@ -364,12 +364,16 @@ bench: deps
 	$(Q)$(call step,bpf,BUILD=$(BUILD) tests/bench/bpf_cost.sh)
 	$(Q)$(call step,vm,BUILD=$(BUILD) VM_DIR=$(VM_DIR) tests/bench/vm_probes.sh $(VM_DIR)/kernel/$(VM_KERNEL_PKG))
 
+# The demo's socket and worker logs in a directory of its own (arbord
+# refuses a socket in /tmp, which others may write).
+DEMO_DIR = $(CURDIR)/$(BUILD)/demo
 demo: deps all
-	@echo "arbord on config/examples/demo.conf; its console: http://127.0.0.1:9725/"
-	@echo "in another shell:"
-	@echo "  ARBOR_SOCKET=/tmp/arbor-demo.sock $(BUILD)/arborctl status"
-	@echo "  ARBOR_SOCKET=/tmp/arbor-demo.sock $(BUILD)/arborctl logs root/flaky --follow"
-	LOGS_DIRECTORY=/tmp/arbor-demo.logs $(BUILD)/arbord -c config/examples/demo.conf -s /tmp/arbor-demo.sock
+	@install -d -m 0700 $(DEMO_DIR)
+	@echo "arbord on config/examples/demo.conf; in another shell:"
+	@echo "  $(BUILD)/arborctl -s $(BUILD)/demo/arbord.sock status"
+	@echo "  $(BUILD)/arborctl -s $(BUILD)/demo/arbord.sock logs root/flaky --follow"
+	@echo "  $(BUILD)/arborctl -s $(BUILD)/demo/arbord.sock console   # a sign-in link to the console"
+	LOGS_DIRECTORY=$(DEMO_DIR)/logs $(BUILD)/arbord -c config/examples/demo.conf -s $(DEMO_DIR)/arbord.sock
 
 # arbord(8) in sbin, arborctl for everyone in bin; the unit points at them.
 install: all

@@ -77,7 +77,7 @@ CONF
 }
 
 test_demo_tree_runs() {
-	sed "s|/tmp/arbor-demo.sock|$T/sock|" "$ROOT/config/examples/demo.conf" >"$T/demo.conf"
+	sed "s|/run/arbor-demo.sock|$T/sock|" "$ROOT/config/examples/demo.conf" >"$T/demo.conf"
 	"$ARBORD" -c "$T/demo.conf" >"$T/log" 2>&1 &
 	ARBORD_PID=$!
 	wait_for "demo up" ctl status || return 1
