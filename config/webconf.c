@@ -27,6 +27,10 @@
 /* The web config file, and each certificate or key, is at most this. */
 #define WEB_FILE_MAX (1u << 20)
 
+/* Of a bad file, the problems said, and the length of a key quoted. */
+#define WEB_ERRORS_SHOWN 8
+#define WEB_KEY_SHOW 40
+
 struct wctx {
 	const char *file;
 	web_report_fn report;
@@ -42,6 +46,18 @@ say(struct wctx *w, bool warn, const yaml_node_t *at, const char *key,
 	va_list ap;
 	char *msg, *line;
 
+	char shortkey[32];
+
+	if (!warn && w->nerrors++ >= WEB_ERRORS_SHOWN)
+		return;		/* counted; webconf_load says how many more */
+	/* A key is quoted only when it looks like one (a name, a user's, a
+	 * dotted path of them): a file that is not a web config at all, one
+	 * named by mistake, is not copied into arbord's log line by line. */
+	if (key && (strlen(key) > WEB_KEY_SHOW ||
+	    strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@-") != strlen(key))) {
+		snprintf(shortkey, sizeof(shortkey), "%s", "(a key that is not a name)");
+		key = shortkey;
+	}
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
@@ -58,8 +74,6 @@ say(struct wctx *w, bool warn, const yaml_node_t *at, const char *key,
 		line = xasprintf("%s: %s%s", w->file, warn ? "warning: " : "",
 		    msg);
 	free(msg);
-	if (!warn)
-		w->nerrors++;
 	w->report(w->ctx, warn, line);
 }
 
@@ -76,6 +90,9 @@ untrusted(const char *path, const struct stat *st)
 
 	if (geteuid() != 0)
 		return NULL;
+	if (st->st_uid != 0)
+		return xasprintf("owned by uid %u, who could change it; arbord running as root reads only root's (chown root)",
+		    (unsigned)st->st_uid);
 	if ((st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) &&
 	    st->st_gid != 0))
 		return xasprintf("writable by %s (mode %04o); arbord running as root refuses it (chmod go-w)",
@@ -87,7 +104,10 @@ untrusted(const char *path, const struct stat *st)
 		struct stat d;
 
 		slash[slash == real] = '\0';	/* "/a/b" -> "/a", "/a" -> "/" */
-		if (stat(real, &d) == 0 && !(d.st_mode & S_ISVTX) &&
+		if (stat(real, &d) == 0 && d.st_uid != 0)
+			why = xasprintf("its directory %s is owned by uid %u, who could replace it; arbord running as root refuses it (chown root)",
+			    real, (unsigned)d.st_uid);
+		else if (stat(real, &d) == 0 && !(d.st_mode & S_ISVTX) &&
 		    ((d.st_mode & S_IWOTH) || ((d.st_mode & S_IWGRP) &&
 		    d.st_gid != 0)))
 			why = xasprintf("its directory %s is writable by %s (mode %04o); arbord running as root refuses it (chmod go-w)",
@@ -101,26 +121,45 @@ untrusted(const char *path, const struct stat *st)
 }
 
 /*
- * A symlink named in a directory that another user can write (sticky or
- * not) could be theirs, pointing anywhere: NULL, or why not. Followed
- * elsewhere, as certbot's live/ directory of links is.
+ * The path as written, before its symlinks are resolved: a symlink in it
+ * (the last name or a directory's) could be retargeted by whoever owns the
+ * directory it sits in, or can write there (sticky or not), and so point
+ * root anywhere. Each name of the path is looked at without following it;
+ * a symlink must sit in a directory only root owns and writes. Followed
+ * elsewhere, as certbot's live/ directory of links is. NULL, or why not.
  */
 static char *
 link_untrusted(const char *path, const char *real)
 {
-	char *dir, *slash, *why = NULL;
-	struct stat d;
+	char *p, *slash, *why = NULL;
 
 	if (geteuid() != 0 || strcmp(path, real) == 0)
 		return NULL;
-	dir = xstrdup(path);
-	if ((slash = strrchr(dir, '/')))
-		slash[slash == dir] = '\0';
-	if (slash && stat(dir, &d) == 0 && ((d.st_mode & S_IWOTH) ||
-	    ((d.st_mode & S_IWGRP) && d.st_gid != 0)))
-		why = xasprintf("a symlink (to %s) in %s, which %s can write: name the file itself",
-		    real, dir, d.st_mode & S_IWOTH ? "others" : "its group");
-	free(dir);
+	p = xstrdup(path);
+	for (slash = strchr(p + 1, '/'); !why; slash = strchr(slash + 1, '/')) {
+		struct stat l, d;
+		char *end = slash ? slash : p + strlen(p);
+		char save = *end, *dir_end;
+
+		*end = '\0';
+		if (lstat(p, &l) == 0 && S_ISLNK(l.st_mode)) {
+			dir_end = strrchr(p, '/');
+			*dir_end = '\0';
+			if (stat(*p ? p : "/", &d) == 0 && (l.st_uid != 0 ||
+			    d.st_uid != 0 || (d.st_mode & S_IWOTH) ||
+			    ((d.st_mode & S_IWGRP) && d.st_gid != 0)))
+				why = xasprintf("\"%s\" goes through a symlink in %s, which %s: name the file itself",
+				    path, *p ? p : "/", d.st_uid != 0 ?
+				    "another user owns" : l.st_uid != 0 ?
+				    "holds a link of another user's" :
+				    "others can write");
+			*dir_end = '/';
+		}
+		*end = save;
+		if (!slash)
+			break;
+	}
+	free(p);
 	return why;
 }
 
@@ -585,6 +624,9 @@ out:
 		set_digest(t.wc, text);
 	explicit_bzero(text, len);
 	free(text);
+	if (w.nerrors > WEB_ERRORS_SHOWN)
+		w.report(w.ctx, false, xasprintf("%s: %d more problems not shown",
+		    file, w.nerrors - WEB_ERRORS_SHOWN));
 	if (w.nerrors > 0) {
 		webconf_free(t.wc);
 		return NULL;

@@ -144,3 +144,26 @@ test_a_reload_applies_a_good_web_config_and_leaves_a_bad_one() {
 	wait_for "plain http with alice" code -f -u alice:right "http://127.0.0.1:$PORT/metrics" || return 1
 	assert_eq "plain, no credentials" 401 "$(code "http://127.0.0.1:$PORT/metrics")"
 }
+
+# As root, arbord reads no web config through a path another user could
+# change (a symlink of theirs, a file they own), and a file that is not a
+# web config at all (one named by mistake) is not copied into its log.
+test_root_reads_no_web_file_another_user_can_change() {
+	[ "$(id -u)" = 0 ] || { echo "not root: the checks are root's"; return 77; }
+	mkdir "$T/theirs"
+	chown nobody "$T/theirs"
+	chmod 755 "$T" "$T/theirs"
+	ln -s /etc/shadow "$T/theirs/web.yml"
+	chown -h nobody "$T/theirs/web.yml"
+	web_conf
+	sed -i "s|$T/web.yml|$T/theirs/web.yml|" "$T/tree.conf"
+	check_says "goes through a symlink in $T/theirs, which another user owns" || return 1
+	echo 'tls_server_config: {}' >"$T/theirs/own.yml"
+	chown nobody "$T/theirs/own.yml"
+	sed -i "s|$T/theirs/web.yml|$T/theirs/own.yml|" "$T/tree.conf"
+	check_says "owned by uid $(id -u nobody), who could change it" || return 1
+	# root named /etc/shadow itself: refused, and none of its lines shown
+	sed -i "s|$T/theirs/own.yml|/etc/shadow|" "$T/tree.conf"
+	check_says "/etc/shadow:1: (a key that is not a name): unknown key" || return 1
+	! grep -q 'root:' "$T/check.out" || fail "a line of /etc/shadow in arbord's errors: $(cat "$T/check.out")"
+}
