@@ -596,6 +596,26 @@ api_logs(struct console *c, struct MHD_Connection *conn, void **con_cls)
  * elsewhere whose name was made to point here (DNS rebinding): it must
  * not read what the console shows.
  */
+static enum MHD_Result
+count_host(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (arg && key && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		(*(unsigned *)arg)++;
+	return MHD_YES;
+}
+
+static unsigned
+host_headers(struct MHD_Connection *conn)
+{
+	unsigned n = 0;
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_host, &n);
+	return n;
+}
+
 static bool
 host_allowed(const struct console *c, struct MHD_Connection *conn)
 {
@@ -610,6 +630,10 @@ host_allowed(const struct console *c, struct MHD_Connection *conn)
 	size_t n;
 
 	if (!h || !*h)
+		return false;
+	/* Two Host headers are a malformed request (RFC 9112, 3.2), which a
+	 * browser never sends: whichever came first, it is refused. */
+	if (host_headers(conn) != 1)
 		return false;
 	if (h[0] == '[') {
 		if (!(end = strchr(h, ']')))
@@ -740,13 +764,40 @@ secret_find(struct secret *v, size_t n, const char *hex, uint64_t now)
 	return found;
 }
 
-/* The request's session (its cookie); NULL: none, or not a live one. */
+struct cookie_walk {
+	struct console *c;
+	struct secret *found;
+	uint64_t now;
+	unsigned seen;
+};
+
+static enum MHD_Result
+each_cookie(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct cookie_walk *w = arg;
+
+	(void)kind;
+	if (!key || strcmp(key, "arbor_session") != 0 || w->found)
+		return MHD_YES;
+	w->found = secret_find(w->c->sessions, CONSOLE_SESSIONS, value, w->now);
+	/* A request names a few; past 8 the rest are not tried. */
+	return ++w->seen < 8 ? MHD_YES : MHD_NO;
+}
+
+/*
+ * The request's session (its cookie); NULL: none, or not a live one. Any
+ * arbor_session cookie of the request counts, not only the first: a page
+ * on another port of this host can set one with a narrower Path, which the
+ * browser sends first, and would otherwise sign the console out.
+ */
 static struct secret *
 session_of(struct console *c, struct MHD_Connection *conn)
 {
-	return secret_find(c->sessions, CONSOLE_SESSIONS,
-	    MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
-	    "arbor_session"), mono_ns());
+	struct cookie_walk w = { .c = c, .now = mono_ns() };
+
+	MHD_get_connection_values(conn, MHD_COOKIE_KIND, each_cookie, &w);
+	return w.found;
 }
 
 static bool

@@ -379,6 +379,16 @@ test_the_host_header_is_checked() {
 		code=$(code_of -b "$c" -H "$h" "$(url /api/status)")
 		[ "$code" = 200 ] || fail "GET /api/status with '$h': $code, not 200" || return 1
 	done
+	# two Host headers, the good one first: malformed, refused
+	# (curl sends one of them: the request is written by hand)
+	code=$(timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1
+		printf "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nHost: evil.example\r\nCookie: %s\r\nConnection: close\r\n\r\n" "$1" "$2" >&3
+		head -n 1 <&3' _ "$PORT" "$c" | cut -d" " -f2)
+	[ "$code" = 421 ] || fail "two Host headers: $code, not 421" || return 1
+	# a junk arbor_session cookie before the good one (set by a page on
+	# another port of this host) does not sign the console out
+	code=$(code_of -b "arbor_session=$(printf '%064d' 0); $c" "$(url /api/status)")
+	[ "$code" = 200 ] || fail "a junk cookie first: $code, not 200" || return 1
 	# /metrics is scraped by any name, as exporters are.
 	[ "$(code_of -H 'Host: evil.example' "$(url /metrics)")" = 200 ] || fail "/metrics checks Host"
 }
