@@ -321,8 +321,7 @@ on_timer(void *owner, uint32_t events)
 	switch (h->state) {
 	case H_RUNNING:
 		if (!h->killing && now - h->heard >= HMSG_HUNG_MS * NSEC_PER_MSEC)
-			kill_for(h, "hung: no heartbeat for %u ms",
-			    (unsigned)((now - h->heard) / NSEC_PER_MSEC));
+			kill_for(h, "hung: no heartbeat for %d ms", HMSG_HUNG_MS);
 		arm(h, now + HMSG_HEARTBEAT_MS * NSEC_PER_MSEC);
 		break;
 	case H_BACKOFF:
@@ -360,19 +359,17 @@ runnable(struct helper *h)
 	return false;
 }
 
-/* Its environment: the fault switch for it alone, the sanitizers'. */
+/*
+ * Its environment: the fault switch for it alone, nothing else of the
+ * core's (a sanitizer's options are the helper's own: hrt.c).
+ */
 static char **
 child_env(const struct helper *h)
 {
-	static const char *const pass[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS",
-	    "TSAN_OPTIONS", "LSAN_OPTIONS" };
-	char **env = xcalloc(ARRAY_SIZE(pass) + 2, sizeof(*env));
+	char **env = xcalloc(2, sizeof(*env));
 	const char *fault = getenv("ARBOR_HELPER_FAULT");
 	size_t n = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(pass); i++)
-		if (getenv(pass[i]))
-			env[n++] = xasprintf("%s=%s", pass[i], getenv(pass[i]));
 	if (fault) {
 		char *copy = xstrdup(fault), *save = NULL, *mine = NULL;
 		size_t nl = strlen(h->name);
@@ -590,6 +587,13 @@ bool
 helper_up(const struct helper *h)
 {
 	return h->state == H_RUNNING && !h->killing;
+}
+
+bool
+helper_silent(const struct helper *h)
+{
+	return !helper_up(h) ||
+	    mono_ns() - h->heard > 2 * HMSG_HEARTBEAT_MS * NSEC_PER_MSEC;
 }
 
 int

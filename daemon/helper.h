@@ -60,6 +60,11 @@ void helper_attach(struct helper *, const struct helper_client *);
 /* Starts the helper if it was never started; never waits for it. */
 void helper_need(struct helper *);
 bool helper_up(const struct helper *);
+/*
+ * Whether it has said nothing (not even a heartbeat) for two heartbeats:
+ * a hang the core has not yet acted on. Down is silent too.
+ */
+bool helper_silent(const struct helper *);
 /* Sends one record: 0, or -1 when the helper is down or its queue full. */
 int helper_send(struct helper *, const void *rec, size_t len);
 

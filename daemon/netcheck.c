@@ -101,7 +101,9 @@ netcheck_disturbed(const struct netcheck *nc, uint64_t id)
 {
 	const struct pending *p = pending_of(nc, id);
 
-	return p && p->disturbed;
+	/* A helper that is silent now may be hung: its missing result is
+	 * no more the worker's fault than a dead helper's. */
+	return p && (p->disturbed || helper_silent(nc->h));
 }
 
 int

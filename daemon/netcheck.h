@@ -46,7 +46,8 @@ void netcheck_cancel(struct netcheck *, uint64_t id);
 void netcheck_flush(struct netcheck *);
 /*
  * Whether the check id, still under way, lost its helper since it began
- * (or never reached one): its missing result is no failure.
+ * (or never reached one), or its helper is silent now (a hang): its
+ * missing result is no failure.
  */
 bool netcheck_disturbed(const struct netcheck *, uint64_t id);
 

@@ -64,6 +64,35 @@ static const char *const sanitizer_calls[] = {
 	NULL
 };
 
+/*
+ * Under a sanitizer, a fault stays the fault it is (a SIGSEGV kills, not a
+ * report and exit 1), and nothing runs that the allow-list forbids: no
+ * symbolizer (an execve), no leak check at exit (ptrace). The sanitizers
+ * call these hooks at start; plain builds never do.
+ */
+const char *__asan_default_options(void);
+const char *__ubsan_default_options(void);
+const char *__tsan_default_options(void);
+
+const char *
+__asan_default_options(void)
+{
+	return "handle_segv=0:handle_abort=0:handle_sigbus=0:handle_sigfpe=0:"
+	    "detect_leaks=0:symbolize=0:allow_user_segv_handler=1";
+}
+
+const char *
+__ubsan_default_options(void)
+{
+	return "symbolize=0:handle_segv=0:handle_abort=0";
+}
+
+const char *
+__tsan_default_options(void)
+{
+	return "symbolize=0:handle_segv=0:handle_abort=0:die_after_fork=0";
+}
+
 void
 hrt_init(struct hrt *h, const char *name)
 {
