@@ -279,7 +279,7 @@ on_socket(void *owner, uint32_t events)
 		char b[HMSG_MAX];
 	} m;
 	char why[160];
-	ssize_t n;
+	ssize_t n = -1;
 
 	if (h->killing)
 		return;
