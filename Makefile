@@ -92,7 +92,7 @@ BPF_SKEL :=
 $(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and clang))
 endif
 
-.PHONY: soak soak-fuzz all deps check unit integration asan asan-suite tsan tsan-suite demo bench install uninstall clean \
+.PHONY: FORCE soak soak-fuzz all deps check unit integration asan asan-suite tsan tsan-suite demo bench install uninstall clean \
 	fuzz fuzz-short vm-check vm-kernel
 
 # libFuzzer harnesses (clang). New inputs go to a scratch directory; the
@@ -112,10 +112,11 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/arbor
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # Where arbord finds its helpers when it is not run from the build tree.
 LIBEXECDIR ?= $(PREFIX)/libexec
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
-INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(LIBEXECDIR)/arbor/arbor-checks $(MANDIR)/man8/arbord.8 \
+INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(LIBEXECDIR)/arbor/arbor-checks $(SYSUSERSDIR)/arbor.conf $(MANDIR)/man8/arbord.8 \
 	$(MANDIR)/man8/arborctl.8 $(MANDIR)/man5/arbor.conf.5 \
 	$(UNITDIR)/arbord.service $(COMPLETIONDIR)/arborctl \
 	$(addprefix $(DOCDIR)/examples/,$(notdir $(wildcard config/examples/*.conf)))
@@ -129,7 +130,16 @@ $(BUILD)/obj/exporters/console/assets.o: exporters/console/assets.S $(CONSOLE_AS
 	$(if $(Q),@echo "  AS      $<")
 	$(Q)$(CC) -c -o $@ $<
 
-$(BUILD)/obj/daemon/helper.o: CPPFLAGS += -DLIBEXECDIR='"$(LIBEXECDIR)"'
+# Where arbord finds its helpers outside the build tree: rewritten (and
+# helper.o rebuilt) only when LIBEXECDIR changes, so that
+# `make install PREFIX=/usr` after `make` builds in the right one.
+$(BUILD)/libexecdir.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define LIBEXECDIR "$(LIBEXECDIR)"' | cmp -s - $@ 2>/dev/null || \
+		echo '#define LIBEXECDIR "$(LIBEXECDIR)"' > $@
+$(BUILD)/obj/daemon/helper.o: $(BUILD)/libexecdir.h
+$(BUILD)/obj/daemon/helper.o: CPPFLAGS += -include $(BUILD)/libexecdir.h
+FORCE:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -387,7 +397,8 @@ demo: deps all
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) \
-		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(LIBEXECDIR)/arbor
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(LIBEXECDIR)/arbor \
+		$(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/arbord $(DESTDIR)$(SBINDIR)/arbord
 	install -m 0755 $(BUILD)/arbor-checks $(DESTDIR)$(LIBEXECDIR)/arbor/arbor-checks
 	install -m 0755 $(BUILD)/arborctl $(DESTDIR)$(BINDIR)/arborctl
@@ -398,6 +409,10 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/arbord.service
 	install -m 0644 dist/arborctl.bash $(DESTDIR)$(COMPLETIONDIR)/arborctl
 	install -m 0644 config/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 dist/arbor.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/arbor.conf
+	# The helpers' user, now (a package's postinst does this for DESTDIR).
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/arbor.conf || true; fi
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
