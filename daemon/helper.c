@@ -57,6 +57,9 @@
 /* A helper's pids.max: its threads (libcurl's resolver, a sanitizer's). */
 #define HELPER_PIDS_MAX 64
 #define CHILD_STACK (64 * 1024)
+/* Its first heartbeat may take this long: a loaded host, a sanitizer's
+ * start. */
+#define FIRST_BEAT_MS 2000
 
 enum hstate { H_IDLE, H_RUNNING, H_BACKOFF, H_MISSING };
 
@@ -88,6 +91,7 @@ struct helper {
 	uint64_t started, heard, armed;
 	uint64_t restarts;
 	uint32_t backoff_ms;
+	bool beaten;		/* its first heartbeat came */
 	bool killing;		/* SIGKILLed by the core: why says why */
 	char why[160];
 	bool said_missing;
@@ -296,6 +300,7 @@ on_socket(void *owner, uint32_t events)
 			return;
 		}
 		h->heard = mono_ns();
+		h->beaten = true;
 	}
 	if (h->killing)
 		return;
@@ -320,8 +325,15 @@ on_timer(void *owner, uint32_t events)
 	h->armed = UINT64_MAX;
 	switch (h->state) {
 	case H_RUNNING:
-		if (!h->killing && now - h->heard >= HMSG_HUNG_MS * NSEC_PER_MSEC)
+		if (h->killing)
+			;
+		else if (h->beaten &&
+		    now - h->heard >= HMSG_HUNG_MS * NSEC_PER_MSEC)
 			kill_for(h, "hung: no heartbeat for %d ms", HMSG_HUNG_MS);
+		else if (!h->beaten &&
+		    now - h->heard >= FIRST_BEAT_MS * NSEC_PER_MSEC)
+			kill_for(h, "hung: no heartbeat within %d ms of its start",
+			    FIRST_BEAT_MS);
 		arm(h, now + HMSG_HEARTBEAT_MS * NSEC_PER_MSEC);
 		break;
 	case H_BACKOFF:
@@ -446,6 +458,7 @@ start(struct helper *h)
 	h->pid = pid;
 	h->state = H_RUNNING;
 	h->killing = false;
+	h->beaten = false;
 	h->started = h->heard = mono_ns();
 	if (reactor_watch(hs->r, &h->pw, pidfd, EPOLLIN, on_pidfd, h) < 0 ||
 	    reactor_watch(hs->r, &h->sw, sv[0], EPOLLIN, on_socket, h) < 0)
