@@ -56,11 +56,16 @@ static const char *const base_calls[] = {
 	NULL
 };
 
-/* What the sanitizers' runtimes call beside the helper's own code. */
+/*
+ * What the sanitizers' runtimes (make asan, make tsan) call beside the
+ * helper's own code; plain builds do not allow them.
+ */
 static const char *const sanitizer_calls[] = {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	"readlink", "readlinkat", "prctl", "getdents64", "sched_getparam",
 	"sched_getscheduler", "getppid", "kill", "pipe", "open", "stat",
 	"lstat", "access", "faccessat", "membarrier", "personality",
+#endif
 	NULL
 };
 
