@@ -29,12 +29,14 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
 # and hashes for the password cache, libxcrypt verifies bcrypt. Whatever
 # links config/ links these.
 WEB_LIBS := $(or $(shell pkg-config --libs yaml-0.1 gnutls libxcrypt 2>/dev/null),-lyaml -lgnutls -lcrypt) -lmicrohttpd
-LIBS := -lconfig -ljansson -lmicrohttpd -lz -lsystemd -lcurl $(WEB_LIBS)
+LIBS := -lconfig -ljansson -lmicrohttpd -lz -lsystemd $(WEB_LIBS)
+# The helpers (helpers/, arbord(8) FAULT DOMAINS): each its own executable.
+CHECKS_LIBS := -lcurl -lseccomp
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
 	clang libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev \
-	prometheus curl strace libsystemd-dev libcurl4-openssl-dev \
+	prometheus curl strace libsystemd-dev libcurl4-openssl-dev libseccomp-dev \
 	libyaml-dev libgnutls28-dev libcrypt-dev openssl \
 	qemu-system-x86 busybox-static
 BROWSER_PACKAGES := chromium
@@ -64,8 +66,9 @@ ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loo
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
 	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c exporters/console.c \
-	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outlog.c daemon/journal.c daemon/health.c daemon/netcheck.c daemon/arbord.c
+	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outlog.c daemon/journal.c daemon/health.c daemon/netcheck.c daemon/helper.c helpers/common/hmsg.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
+CHECKS_SRC := daemon/util.c helpers/common/hmsg.c helpers/common/hrt.c helpers/checks/checks.c
 UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_cglimits test_probes test_util test_rotate
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -74,6 +77,7 @@ CONSOLE_ASSETS := exporters/console/index.html exporters/console/console.css \
 	exporters/console/console.js exporters/console/favicon.svg
 ARBORD_OBJ := $(call obj,$(ARBORD_SRC)) $(BUILD)/obj/exporters/console/assets.o
 ARBORCTL_OBJ := $(call obj,$(ARBORCTL_SRC))
+CHECKS_OBJ := $(call obj,$(CHECKS_SRC))
 ENGINE_TEST_OBJ := $(call obj,tests/unit/test_engine.c tests/unit/harness.c daemon/engine.c $(COMMON_SRC))
 CONFIG_TEST_OBJ := $(call obj,tests/unit/test_config.c $(COMMON_SRC))
 NOTIFY_TEST_OBJ := $(call obj,tests/unit/test_notify.c daemon/notify_parse.c daemon/util.c)
@@ -88,7 +92,7 @@ BPF_SKEL :=
 $(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and clang))
 endif
 
-.PHONY: soak soak-fuzz all deps check unit integration asan asan-suite tsan tsan-suite demo bench install uninstall clean \
+.PHONY: FORCE soak soak-fuzz all deps check unit integration asan asan-suite tsan tsan-suite demo bench install uninstall clean \
 	fuzz fuzz-short vm-check vm-kernel
 
 # libFuzzer harnesses (clang). New inputs go to a scratch directory; the
@@ -108,13 +112,16 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/arbor
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+# Where arbord finds its helpers when it is not run from the build tree.
+LIBEXECDIR ?= $(PREFIX)/libexec
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
-INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(MANDIR)/man8/arbord.8 \
+INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(LIBEXECDIR)/arbor/arbor-checks $(SYSUSERSDIR)/arbor.conf $(MANDIR)/man8/arbord.8 \
 	$(MANDIR)/man8/arborctl.8 $(MANDIR)/man5/arbor.conf.5 \
 	$(UNITDIR)/arbord.service $(COMPLETIONDIR)/arborctl \
 	$(addprefix $(DOCDIR)/examples/,$(notdir $(wildcard config/examples/*.conf)))
 
-all: $(BUILD)/arbord $(BUILD)/arborctl
+all: $(BUILD)/arbord $(BUILD)/arborctl $(BUILD)/arbor-checks
 
 # The console's page goes into arbord as bytes (.incbin): no file to find
 # at run time, nothing fetched from anywhere.
@@ -122,6 +129,17 @@ $(BUILD)/obj/exporters/console/assets.o: exporters/console/assets.S $(CONSOLE_AS
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  AS      $<")
 	$(Q)$(CC) -c -o $@ $<
+
+# Where arbord finds its helpers outside the build tree: rewritten (and
+# helper.o rebuilt) only when LIBEXECDIR changes, so that
+# `make install PREFIX=/usr` after `make` builds in the right one.
+$(BUILD)/libexecdir.h: FORCE
+	@mkdir -p $(dir $@)
+	@echo '#define LIBEXECDIR "$(LIBEXECDIR)"' | cmp -s - $@ 2>/dev/null || \
+		echo '#define LIBEXECDIR "$(LIBEXECDIR)"' > $@
+$(BUILD)/obj/daemon/helper.o: $(BUILD)/libexecdir.h
+$(BUILD)/obj/daemon/helper.o: CPPFLAGS += -include $(BUILD)/libexecdir.h
+FORCE:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -182,6 +200,10 @@ $(BUILD)/test_probes: $(call obj,tests/bpf/test_probes.c $(BPF_SRC) daemon/util.
 $(BUILD)/arbord: $(ARBORD_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lpthread -lm
+
+$(BUILD)/arbor-checks: $(CHECKS_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(CHECKS_LIBS)
 
 $(BUILD)/arborctl: $(ARBORCTL_OBJ)
 	$(if $(Q),@echo "  LD      $@")
@@ -379,8 +401,10 @@ demo: deps all
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR) \
-		$(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(LIBEXECDIR)/arbor \
+		$(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 $(BUILD)/arbord $(DESTDIR)$(SBINDIR)/arbord
+	install -m 0755 $(BUILD)/arbor-checks $(DESTDIR)$(LIBEXECDIR)/arbor/arbor-checks
 	install -m 0755 $(BUILD)/arborctl $(DESTDIR)$(BINDIR)/arborctl
 	install -m 0644 man/arbord.8 man/arborctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/arbor.conf.5 $(DESTDIR)$(MANDIR)/man5/
@@ -389,10 +413,15 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/arbord.service
 	install -m 0644 dist/arborctl.bash $(DESTDIR)$(COMPLETIONDIR)/arborctl
 	install -m 0644 config/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 dist/arbor.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/arbor.conf
+	# The helpers' user, now (a package's postinst does this for DESTDIR).
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/arbor.conf || true; fi
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
-	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(LIBEXECDIR)/arbor 2>/dev/null
 
 clean:
 	rm -rf build

@@ -1355,7 +1355,8 @@ parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 {
 	static const char *const keys[] = { "socket", "cgroup", "log_dir",
 		"log_max_bytes", "log_keep", "log_journal", "log_echo",
-		"socket_group", "read_group", NULL };
+		"socket_group", "read_group", "helper_user", "helper_memory_max",
+		NULL };
 	const char *str;
 	long long v;
 
@@ -1407,6 +1408,22 @@ parse_daemon(struct ctx *c, const config_setting_t *s, struct spec *sp)
 	get_switch(c, s, "log_echo", &sp->log_echo);
 	get_group(c, s, "socket_group", &sp->socket_group, &sp->socket_gid);
 	get_group(c, s, "read_group", &sp->read_group, &sp->read_gid);
+	if (get_string(c, s, "daemon", "helper_user", &str)) {
+		if (!*str || strlen(str) > 32 || strspn(str,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+		    strlen(str) || str[0] == '-')
+			error(c, config_setting_get_member(s, "helper_user"),
+			    "daemon", "helper_user: \"%s\" is not a user name", str);
+		else {
+			free(sp->helper_user);
+			sp->helper_user = xstrdup(str);
+		}
+	}
+	if (get_size(c, s, "daemon", "helper_memory_max",
+	    &sp->helper_memory_max) && sp->helper_memory_max < (16 << 20))
+		error(c, config_setting_get_member(s, "helper_memory_max"),
+		    "daemon", "helper_memory_max: %llu bytes is less than 16M, too little for a helper",
+		    (unsigned long long)sp->helper_memory_max);
 }
 
 /*
@@ -2000,6 +2017,7 @@ config_load(const char *file, struct config_diag *diag)
 	sp->log_dir_default = true;
 	sp->log_max_bytes = 16777216;
 	sp->log_keep = 5;
+	sp->helper_memory_max = 256ULL << 20;
 	sp->socket_gid = sp->read_gid = (gid_t)-1;
 
 	root = config_root_setting(&cfg);

@@ -234,6 +234,7 @@ spec_free(struct spec *sp)
 	free(sp->socket);
 	free(sp->socket_group);
 	free(sp->read_group);
+	free(sp->helper_user);
 	free(sp->cgroup_path);
 	free(sp->log_dir);
 	free(sp->metrics_listen);
@@ -340,6 +341,7 @@ signal_name(int sig)
 enum setting {
 	SET_SOCKET, SET_SOCKET_GROUP, SET_READ_GROUP, SET_CGROUP, SET_LOG_DIR,
 	SET_LOG_MAX_BYTES, SET_LOG_KEEP, SET_LOG_JOURNAL, SET_LOG_ECHO,
+	SET_HELPER_USER, SET_HELPER_MEMORY_MAX,
 	SET_BPF, SET_METRICS_LISTEN, SET_CONSOLE, SET_CONSOLE_AUTH, SET_CONSOLE_HOSTS,
 	SET_HISTOGRAMS, SET_EVENT_LOG, SET_EVENT_LOG_MAX_BYTES,
 	SET_EVENT_LOG_KEEP, SET_WEB_CONFIG, SET_COUNT,
@@ -358,6 +360,9 @@ static const struct {
 	[SET_LOG_KEEP] = { "daemon.log_keep", false },
 	[SET_LOG_JOURNAL] = { "daemon.log_journal", false },
 	[SET_LOG_ECHO] = { "daemon.log_echo", false },
+	/* A helper's user and cgroup are set when it is first started. */
+	[SET_HELPER_USER] = { "daemon.helper_user", true },
+	[SET_HELPER_MEMORY_MAX] = { "daemon.helper_memory_max", true },
 	[SET_BPF] = { "observability.bpf", true },
 	[SET_METRICS_LISTEN] = { "observability.metrics_listen", true },
 	[SET_CONSOLE] = { "observability.console", true },
@@ -420,6 +425,12 @@ setting_value(const struct spec *sp, enum setting k)
 		return xasprintf("\"%s\"", switch_name(sp->log_journal));
 	case SET_LOG_ECHO:
 		return xasprintf("\"%s\"", switch_name(sp->log_echo));
+	case SET_HELPER_USER:
+		return sp->helper_user ? xasprintf("\"%s\"", sp->helper_user)
+		    : xstrdup("(the default)");
+	case SET_HELPER_MEMORY_MAX:
+		return sp->helper_memory_max == RES_MAX ? xstrdup("\"max\"") :
+		    xasprintf("%llu", (unsigned long long)sp->helper_memory_max);
 	case SET_BPF:
 		return xasprintf("\"%s\"", sp->bpf == BPF_ON ? "on" :
 		    sp->bpf == BPF_OFF ? "off" : "auto");

@@ -207,6 +207,10 @@ struct spec {
 	char *socket_group, *read_group;
 	gid_t socket_gid, read_gid;
 	enum cgroup_mode cgroup;
+	/* Helper processes (arbord(8), FAULT DOMAINS): NULL, the default
+	 * ("arbor" if it exists, else "nobody"); helper_memory_max, bytes. */
+	char *helper_user;
+	uint64_t helper_memory_max;
 	char *cgroup_path;	/* CGROUP_PATH only */
 	/* Worker output (arbor.conf(5), OUTPUT). log_dir "": memory only. */
 	char *log_dir;

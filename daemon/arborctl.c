@@ -484,6 +484,24 @@ print_reply(json_t *reply, const struct output *out)
 					put_text(stdout, json_string_value(
 					    json_array_get(v, i)), "\n");
 				}
+			/* helpers: a line per helper. */
+			if (!strcmp(k, "helpers")) {
+				json_object_foreach(v, pk, pv) {
+					char *line = xasprintf("helper %s %s pid %"
+					    JSON_INTEGER_FORMAT " restarts %"
+					    JSON_INTEGER_FORMAT, pk,
+					    json_string_value(json_object_get(pv,
+					    "state")) ?: "?",
+					    json_integer_value(json_object_get(pv,
+					    "pid")),
+					    json_integer_value(json_object_get(pv,
+					    "restarts")));
+
+					put_text(stdout, line, "\n");
+					free(line);
+				}
+				continue;
+			}
 			/* bpf_probes: a line per probe. */
 			json_object_foreach(v, pk, pv) {
 				const char *st = json_string_value(

@@ -163,11 +163,9 @@ main(int argc, char **argv)
 	else
 		socket_path = default_socket_path();
 	o.socket_path = socket_path;
-	health_global_init();	/* before any thread */
 	log_init(o.log_format);
 	code = loop_run(&spec, &o);
 	log_close();
-	health_global_cleanup();
 	spec_free(spec);
 	free(socket_path);
 	return code;

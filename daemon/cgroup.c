@@ -1575,3 +1575,125 @@ cgroups_node_of(const struct cgroups *cg, int pid, char *path, size_t len)
 	return strncmp(path, LEAF_SELF "/", strlen(LEAF_SELF) + 1) != 0 &&
 	    strcmp(path, LEAF_SELF) != 0;
 }
+
+/* ---- helper processes ---- */
+
+static char *
+helper_leaf(const char *name)
+{
+	return xasprintf("helper-%s", name);
+}
+
+/* v1: the helper's group of c with its bound, its cgroup.procs opened. */
+static int
+helper_v1(struct cgroups *cg, enum cg_ctrl c, const char *leaf,
+    const char *file, uint64_t bound, int *procs)
+{
+	char *dir = xasprintf("%s/%s", cg->v1[c], leaf), *p, text[32];
+	int fd;
+
+	*procs = -1;
+	if (cg_mkdir(AT_FDCWD, cg->v1[c]) < 0 && errno != EEXIST)
+		goto fail;
+	if (cg_mkdir(AT_FDCWD, dir) < 0 && errno != EEXIST)
+		goto fail;
+	if ((fd = cg_open(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY)) < 0)
+		goto fail;
+	if (bound == RES_MAX)
+		snprintf(text, sizeof(text), "%s", c == CTRL_PIDS ? "max" : "-1");
+	else
+		snprintf(text, sizeof(text), "%" PRIu64, bound);
+	if (write_at(fd, file, text) < 0)
+		log_msg(LOG_WARN, "cgroup v1 %s/%s: %s", dir, file, strerror(errno));
+	close(fd);
+	p = xasprintf("%s/cgroup.procs", dir);
+	*procs = cg_open(AT_FDCWD, p, O_WRONLY);
+	free(p);
+	if (*procs < 0)
+		goto fail;
+	free(dir);
+	return 0;
+fail:
+	log_msg(LOG_WARN, "cgroup v1 %s: %s", dir, strerror(errno));
+	free(dir);
+	return -1;
+}
+
+int
+cgroups_helper_prepare(struct cgroups *cg, const char *name,
+    uint64_t memory_max, uint64_t pids_max, struct cg_spawn *s, char *msg,
+    size_t msglen)
+{
+	static const struct { enum cg_ctrl c; const char *v2, *v1; } bounds[] = {
+		{ CTRL_MEMORY, "memory.max", "memory.limit_in_bytes" },
+		{ CTRL_PIDS, "pids.max", "pids.max" },
+	};
+	unsigned want = (1U << CTRL_MEMORY) | (1U << CTRL_PIDS);
+	char *leaf = helper_leaf(name), text[32];
+	int fd;
+
+	s->dirfd = -1;
+	s->nv1 = 0;
+	/* Its bounds need the controllers below the base, used by a worker
+	 * or not. */
+	if ((want & cg->offered & ~cg->enabled) &&
+	    enable_at(cg->basefd, ".", want & cg->offered & ~cg->enabled,
+	    '+') == 0)
+		cg->enabled |= want & cg->offered;
+	if (cg_mkdir(cg->basefd, leaf) < 0 && errno != EEXIST) {
+		snprintf(msg, msglen, "cgroup %s/%s: mkdir: %s", cg->base, leaf,
+		    strerror(errno));
+		free(leaf);
+		return -1;
+	}
+	if ((fd = cg_open(cg->basefd, leaf, O_RDONLY | O_DIRECTORY)) < 0) {
+		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, leaf,
+		    strerror(errno));
+		free(leaf);
+		return -1;
+	}
+	/* Found and removed by the next arbord if this one is SIGKILLed. */
+	if (!cg->owned_base)
+		(void)fsetxattr(fd, MARK_XATTR, "1", 1, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bounds); i++) {
+		enum cg_ctrl c = bounds[i].c;
+		uint64_t v = c == CTRL_MEMORY ? memory_max : pids_max;
+
+		if (cg->enabled & (1U << c)) {
+			if (v == RES_MAX)
+				snprintf(text, sizeof(text), "max");
+			else
+				snprintf(text, sizeof(text), "%" PRIu64, v);
+			if (write_at(fd, bounds[i].v2, text) < 0)
+				log_msg(LOG_WARN, "cgroup %s/%s/%s: %s", cg->base,
+				    leaf, bounds[i].v2, strerror(errno));
+		} else if (cg->v1[c] && helper_v1(cg, c, leaf, bounds[i].v1, v,
+		    &s->v1fd[s->nv1]) == 0)
+			s->nv1++;
+	}
+	s->dirfd = fd;
+	free(leaf);
+	return 0;
+}
+
+void
+cgroups_helper_remove(struct cgroups *cg, const char *name)
+{
+	char *leaf = helper_leaf(name);
+
+	if (!cg) {
+		free(leaf);
+		return;
+	}
+	rmdir_tree_warn(cg->basefd, leaf);
+	for (int c = 0; c < CTRL_N; c++)
+		if (cg->v1[c]) {
+			char *dir = xasprintf("%s/%s", cg->v1[c], leaf);
+
+			if (cg_rmdir(AT_FDCWD, dir) < 0 && errno != ENOENT)
+				log_msg(LOG_WARN, "exit: rmdir %s: %s", dir,
+				    strerror(errno));
+			free(dir);
+		}
+	free(leaf);
+}

@@ -110,6 +110,16 @@ unsigned cgroups_applied(const struct enode *);
 int cgroups_freeze(struct cgroups *, struct enode *, bool on);
 /* Whether arbord froze the node's cgroup. */
 bool cgroups_frozen(const struct enode *);
+/*
+ * The leaf of helper process name ("checks"), <base>/helper-NAME beside
+ * arbord's, with memory.max and pids.max (v1 groups on hybrid hosts);
+ * s->dirfd is the leaf, s->v1fd the v1 cgroup.procs. -1 with msg.
+ */
+int cgroups_helper_prepare(struct cgroups *, const char *name,
+    uint64_t memory_max, uint64_t pids_max, struct cg_spawn *s, char *msg,
+    size_t msglen);
+/* At exit, once the helper is gone: its leaves go. */
+void cgroups_helper_remove(struct cgroups *, const char *name);
 bool cgroups_node_of(const struct cgroups *, int pid, char *path,
     size_t len);
 

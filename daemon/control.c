@@ -387,6 +387,8 @@ cmd_daemon(struct client *c, json_t *req)
 			    "program", st[i].program));
 		json_object_set_new(d, "bpf_probes", b);
 	}
+	if (c->ctl->ops.daemon_status)
+		c->ctl->ops.daemon_status(c->ctl->ops.ctx, d);
 	access_json(c, d);
 	if (obswatch_console_open(c->ctl->obs))
 		json_object_set_new(d, "warnings", json_pack("[s]",

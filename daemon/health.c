@@ -2,8 +2,8 @@
 /*
  * Health checks, the core's side. Nothing here blocks: an exec check is a
  * process spawned as the worker is and watched through its pidfd; tcp and
- * http checks are handed to the checks thread (netcheck.c), whose results
- * come back through an eventfd. Each worker with a check has one hnode,
+ * http checks are handed to the checks helper process (netcheck.c), whose
+ * results come back through an eventfd. Each worker with a check has one hnode,
  * scheduled in a binary heap on its next due time: the start of its next
  * check, or the deadline of the one under way, which the core enforces for
  * every kind. One timerfd holds the heap's top.
@@ -92,6 +92,7 @@ struct health {
 	struct min_heap sched;
 	struct hnode *nodes;
 	struct run *runs;
+	struct helpers *hs;
 	struct netcheck *net;
 	struct watch nw;	/* its results */
 	struct hnode **slots;	/* by hnode.slot; NULL: free */
@@ -344,17 +345,14 @@ net_id(const struct hnode *hn)
 
 static void on_net_results(void *owner, uint32_t events);
 
-/* The thread starts with the first tcp or http check: a tree without one
- * has no such thread. */
+/* The checks helper starts with the first tcp or http check: a tree
+ * without one has no such process. */
 static struct netcheck *
 net_of(struct health *h)
 {
 	if (h->net)
 		return h->net;
-	h->net = netcheck_start();
-	/* curl's wake-up socketpair is made without close-on-exec (7.88):
-	 * workers must not inherit it. */
-	spawn_cloexec_all();
+	h->net = netcheck_start(h->hs);
 	if (reactor_watch(h->r, &h->nw, netcheck_fd(h->net), EPOLLIN,
 	    on_net_results, h) < 0)
 		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
@@ -428,10 +426,30 @@ start_check(struct hnode *hn, uint64_t now)
 	}
 }
 
+/*
+ * A check without a result that is no failure: its helper died while it
+ * was under way. The next one comes at its interval.
+ */
+static void
+no_result(struct hnode *hn, uint64_t now)
+{
+	uint64_t next = hn->began + (uint64_t)spec_of(hn)->interval_ms *
+	    NSEC_PER_MSEC;
+
+	abort_check(hn);
+	schedule(hn, next < now ? now : next);
+}
+
 static void
 timed_out(struct hnode *hn, uint64_t now)
 {
 	char detail[96];
+
+	if ((hn->busy == HEALTH_TCP || hn->busy == HEALTH_HTTP) &&
+	    netcheck_disturbed(hn->h->net, net_id(hn))) {
+		no_result(hn, now);
+		return;
+	}
 
 	snprintf(detail, sizeof(detail), "timed out after %u ms%s",
 	    spec_of(hn)->timeout_ms, hn->busy == HEALTH_EXEC ? ", killed" : "");
@@ -634,25 +652,14 @@ health_reap(struct health *h, pid_t pid)
 
 /* ---- setup ---- */
 
-void
-health_global_init(void)
-{
-	netcheck_global_init();
-}
-
-void
-health_global_cleanup(void)
-{
-	netcheck_global_cleanup();
-}
-
 struct health *
 health_new(struct reactor *r, struct engine *eng, struct cgroups *cg,
-    int devnull)
+    struct helpers *hs, int devnull)
 {
 	struct health *h = xcalloc(1, sizeof(*h));
 	int fd;
 
+	h->hs = hs;
 	h->r = r;
 	h->eng = eng;
 	h->cg = cg;

@@ -17,17 +17,16 @@
 
 #include "cgroup.h"
 #include "engine.h"
+#include "helper.h"
 #include "reactor.h"
 
 struct health;
 
 /* Once per process, before any thread starts (curl_global_init). */
-void health_global_init(void);
-void health_global_cleanup(void);
 
 /* cg NULL: process groups; devnull the check's stdin. */
 struct health *health_new(struct reactor *, struct engine *,
-    struct cgroups *cg, int devnull);
+    struct cgroups *, struct helpers *, int devnull);
 /* Kills the checks under way (their processes are reaped by the caller). */
 void health_close(struct health *);
 

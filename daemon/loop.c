@@ -25,6 +25,7 @@
 #include "control.h"
 #include "event.h"
 #include "health.h"
+#include "helper.h"
 #include "loop.h"
 #include "notify.h"
 #include "obswatch.h"
@@ -64,6 +65,7 @@ struct loop {
 	struct cgroups *cg;	/* NULL: process groups */
 	struct capture *cap;	/* worker output */
 	struct health *health;	/* health checks */
+	struct helpers *helpers;	/* helper processes (helper.c) */
 	pid_t tail_pid;		/* the exit being reported has a stderr tail */
 	size_t ndraining;
 	struct proc *procs;
@@ -312,7 +314,8 @@ reap_children(struct loop *l)
 		p = proc_find(l, si.si_pid);
 		if (p && !p->exited)
 			proc_exited(l, p);
-		else if (!health_reap(l->health, si.si_pid))
+		else if (!health_reap(l->health, si.si_pid) &&
+		    !helpers_reap(l->helpers, si.si_pid))
 			waitid(P_PID, (id_t)si.si_pid, &si, WEXITED | WNOHANG);
 	}
 }
@@ -961,12 +964,29 @@ ops_pause(void *ctx, struct enode *n, bool on, char *why, size_t len)
 	return 0;
 }
 
+/* `daemon`: each helper's state, pid and restarts. */
+static void
+ops_daemon_status(void *ctx, json_t *d)
+{
+	struct loop *l = ctx;
+	struct helper_stat st[HELPER_N];
+	json_t *hj = json_object();
+	size_t n = helpers_stats(l->helpers, st, HELPER_N);
+
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(hj, st[i].name, json_pack("{s:s, s:I, s:I}",
+		    "state", st[i].state, "pid", (json_int_t)st[i].pid,
+		    "restarts", (json_int_t)st[i].restarts));
+	json_object_set_new(d, "helpers", hj);
+}
+
 static int
 setup(struct loop *l, const struct loop_options *o)
 {
 	const struct control_ops ops = { .reload = ops_reload,
 	    .shutdown = ops_shutdown, .node_status = ops_node_status,
-	    .logs = ops_logs, .pause = ops_pause, .ctx = l };
+	    .logs = ops_logs, .pause = ops_pause,
+	    .daemon_status = ops_daemon_status, .ctx = l };
 	struct control_access access;
 	sigset_t mask;
 	char err[256];
@@ -1034,7 +1054,9 @@ setup(struct loop *l, const struct loop_options *o)
 	l->obs = obswatch_start(l->r, l->spec, o->no_bpf, l->cg,
 	    capture_outlog(l->cap), o->socket_path);
 	l->eng = engine_new(l->spec, &runtime_ops, l);
-	l->health = health_new(l->r, l->eng, l->cg, l->devnull);
+	l->helpers = helpers_open(l->r, l->cg, l->spec,
+	    obswatch_helpers(l->obs));
+	l->health = health_new(l->r, l->eng, l->cg, l->helpers, l->devnull);
 	access = spec_access(l->spec);
 	l->ctl = control_open(l->r, l->eng, l->obs, &ops, &access,
 	    o->socket_path, err, sizeof(err));
@@ -1098,6 +1120,7 @@ out:
 	notify_close(l.notify);
 	obswatch_stop(l.obs);
 	health_close(l.health);
+	helpers_close(l.helpers);
 	cgroups_close(l.cg);
 	kill_leftovers();
 	capture_stop(l.cap);	/* every writer gone: the last lines out */

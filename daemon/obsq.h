@@ -88,6 +88,17 @@ struct obsq {
 };
 
 /* Producer side: false (and counted) when full. */
+/*
+ * The core's helper processes, for arbor_helper_restarts_total: names set
+ * once, counts written by the core (helper.c) and read by the
+ * observability thread.
+ */
+#define OBS_HELPERS_MAX 4
+struct obs_helpers {
+	const char *name[OBS_HELPERS_MAX];	/* NULL: no more */
+	_Atomic uint64_t restarts[OBS_HELPERS_MAX];
+};
+
 bool obsq_push(struct obsq *, const struct obs_msg *);
 /* Producer side: the next push would succeed. */
 bool obsq_room(struct obsq *);

@@ -37,6 +37,7 @@ struct obswatch {
 	uint64_t started_ns;
 	uint32_t backoff_ms;
 	uint64_t restarts;
+	struct obs_helpers helpers;	/* helper.c counts in it */
 	struct probes *probes;	/* loaded by a thread, kept for the next */
 	uint64_t probes_ns;
 	/* What every incarnation is given. */
@@ -117,6 +118,7 @@ start_thread(struct obswatch *w)
 	a->fault = w->fault;
 	a->fig_budget_ns = w->fig_budget_ns;
 	a->restarts = w->restarts;
+	a->helpers = &w->helpers;
 	cg_view_copy(&a->cg, &w->cg);
 	a->out = w->out;
 	a->kept = &w->probes;
@@ -407,4 +409,10 @@ obswatch_hand_over(struct obswatch *w, int fd, const struct obs_request *req)
 		return -1;
 	wake(w);
 	return 0;
+}
+
+struct obs_helpers *
+obswatch_helpers(struct obswatch *w)
+{
+	return w ? &w->helpers : NULL;
 }

@@ -23,6 +23,8 @@ struct obswatch;
  * is the worker-output thread whose notes (stderr tails, dropped lines) it
  * takes; control_socket is what the console asks (console.h).
  */
+/* Where helper.c counts its helpers' restarts for the metrics. */
+struct obs_helpers *obswatch_helpers(struct obswatch *);
 struct obswatch *obswatch_start(struct reactor *, const struct spec *,
     bool no_bpf, const struct cgroups *cg, struct outlog *out,
     const char *control_socket);

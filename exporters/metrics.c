@@ -45,6 +45,8 @@ static const struct family {
 	    "source", NULL, "Events dropped on the way to the observability thread." },
 	[M_OBS_RESTARTS] = { "arbor_obs_restarts_total", T_COUNTER, NULL, NULL,
 	    "Restarts of the observability thread." },
+	[M_HELPER_RESTARTS] = { "arbor_helper_restarts_total", T_COUNTER,
+	    "helper", NULL, "Restarts of a helper process of arbord's (checks)." },
 	[M_CHILD_CPU] = { "arbor_child_cpu_seconds_total", T_COUNTER, "path",
 	    "mode", "CPU time of the child's cgroup (user, system)." },
 	[M_CHILD_MEMORY] = { "arbor_child_memory_bytes", T_GAUGE, "path", NULL,

@@ -488,6 +488,10 @@ refresh(struct obs *o)
 	reg_set(o->reg, M_EVENTS_DROPPED, "event_log", NULL,
 	    (double)eventlog_dropped(o->log));
 	reg_set(o->reg, M_OBS_RESTARTS, NULL, NULL, (double)o->a->restarts);
+	for (size_t i = 0; o->a->helpers && i < OBS_HELPERS_MAX &&
+	    o->a->helpers->name[i]; i++)
+		reg_set(o->reg, M_HELPER_RESTARTS, o->a->helpers->name[i], NULL,
+		    (double)atomic_load(&o->a->helpers->restarts[i]));
 	if (o->a->cg.v2_base) {
 		o->req_ns = mono_ns();
 		o->applied++;

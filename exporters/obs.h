@@ -54,6 +54,7 @@ struct obs_args {
 	enum obs_fault fault;
 	int64_t fig_budget_ns;	/* a request's figure reads; -1: the default */
 	uint64_t restarts;	/* for arbor_obs_restarts_total */
+	const struct obs_helpers *helpers;	/* the watcher's, for arbor_helper_restarts_total */
 	struct cg_view cg;	/* nodes' cgroup files; v2_base NULL: none */
 	struct outlog *out;	/* worker output's notes; NULL: none */
 	/*

@@ -40,6 +40,7 @@ test_tcp_check_gates_the_next_sibling_until_the_server_listens() {
 	assert_eq "web while db is starting" stopped "$(state_of root/web)" || return 1
 	touch "$T/go"	# the server listens now, not after a time a loaded machine may outrun
 	wait_for "web started" is_state root/web running || return 1
+	wait_for "web's spawn event" has_event root/web spawn || return 1
 	listen_ns=$(cat "$T/listening")
 	spawn_ns=$(events_of root/web spawn | jq .mono_ns)
 	[ "$spawn_ns" -gt "$listen_ns" ] ||
@@ -292,17 +293,20 @@ test_a_reload_storm_of_http_checks_against_misbehaving_servers() {
 	# start, end and time out in the same batches of the checks thread.
 	# A check cancelled while it connects has its socket closed by libcurl
 	# before libcurl says so; fdholder.py keeps that socket open meanwhile,
-	# as arbord's own children do between their clone and their execve,
-	# and the jam server makes it ready a second later.
-	local p1 p2 jam dead end fds
+	# as another holder of the descriptor would, and the jam server makes
+	# it ready a second later. The sockets are the checks helper's
+	# (arbor-checks), which must neither crash nor leak them.
+	local p1 p2 jam dead end fds hp
 	read -r p1 p2 jam dead < <(python3 -c 'import socket
 s = [socket.socket() for _ in range(4)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 	storm_conf a "$p1" "$p2" "$jam" "$dead"
 	start_arbord "$T/a.conf"
-	fds=$(min_fds "$ARBORD_PID")
-	python3 "$HELPERS/fdholder.py" "$ARBORD_PID" "$jam" 2 "$T/held" &
+	wait_for "the checks helper" helper_pid checks || return 1
+	hp=$(helper_pid checks)
+	fds=$(min_fds "$hp")
+	python3 "$HELPERS/fdholder.py" "$hp" "$jam" 2 "$T/held" &
 	end=$(($(now_us) + 6000000))
 	while [ "$(now_us)" -lt "$end" ]; do
 		storm_conf a "$p1" "$p2" "$jam" "$dead"
@@ -310,12 +314,13 @@ print(*[x.getsockname()[1] for x in s])')
 		sleep 0.5
 	done
 	alive "$ARBORD_PID" || fail "arbord died" || return 1
+	assert_eq "the checks helper's pid" "$hp" "$(helper_pid checks)" || return 1
 	[ "$(cat "$T/held" 2>/dev/null || echo 0)" -gt 0 ] ||
 	    fail "fdholder.py held no socket: the fault was not injected" || return 1
 	assert_eq "workers running" 15 "$(ctl status --json | jq '[.. | objects | select(.state == "running" and .pid)] | length')" || return 1
 	# Each socket of curl's is watched through a duplicate: none is left
 	# behind (12 checks under way at most, two descriptors each).
-	[ "$(min_fds "$ARBORD_PID")" -le $((fds + 24)) ] ||
-	    fail "arbord's descriptors: $fds before, $(min_fds "$ARBORD_PID") after" || return 1
+	[ "$(min_fds "$hp")" -le $((fds + 24)) ] ||
+	    fail "the helper's descriptors: $fds before, $(min_fds "$hp") after" || return 1
 	stop_arbord || fail "arbord's exit: $?"
 }

@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Helper processes, the core's side (helper.h). A helper is a child of the
+ * core's, started by clone (CLONE_VM | CLONE_VFORK: nothing of the core's
+ * memory is copied, and the core goes on once the child has called
+ * execve) into its own cgroup leaf, with only raw system calls between the
+ * clone and the execve: glibc's setuid would signal the core's threads,
+ * whose memory the child shares until then.
+ *
+ * Its life: RUNNING from its start (the tree never waits for it), watched
+ * by its pidfd and a timer that checks its heartbeat; at its death, the
+ * cause is logged and counted and it is BACKOFF until its restart (10 ms,
+ * doubling to 1 s, back to 10 ms after it lived RESET_AFTER_NS). A binary
+ * that is missing or not executable is MISSING: said once, tried again
+ * with a backoff that grows to 10 s.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../helpers/common/hmsg.h"
+#include "helper.h"
+#include "obsq.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef LIBEXECDIR
+#define LIBEXECDIR "/usr/local/libexec"
+#endif
+
+#define BACKOFF_MIN_MS 10
+#define BACKOFF_MAX_MS 1000
+#define MISSING_MAX_MS 10000
+#define RESET_AFTER_NS (5 * NSEC_PER_SEC)
+/* Records waiting for room in a helper's socket; more are refused. */
+#define QUEUE_MAX 1024
+/* A helper's pids.max: its threads (libcurl's resolver, a sanitizer's). */
+#define HELPER_PIDS_MAX 64
+#define CHILD_STACK (64 * 1024)
+/* Its first heartbeat may take this long: a loaded host, a sanitizer's
+ * start. */
+#define FIRST_BEAT_MS 2000
+
+enum hstate { H_IDLE, H_RUNNING, H_BACKOFF, H_MISSING };
+
+static const char *const state_names[] = {
+	[H_IDLE] = "idle", [H_RUNNING] = "running",
+	[H_BACKOFF] = "restarting", [H_MISSING] = "missing",
+};
+
+/* The table: every helper there is. */
+static const struct {
+	const char *name, *exe;
+} table[HELPER_N] = {
+	[HELPER_CHECKS] = { "checks", "arbor-checks" },
+};
+
+struct qrec {
+	size_t len;
+	unsigned char b[];
+};
+
+struct helper {
+	struct helpers *hs;
+	enum helper_id id;
+	const char *name;
+	char *path;
+	enum hstate state;
+	pid_t pid;
+	struct watch pw, sw, tw;	/* pidfd, socket, timer */
+	uint64_t started, heard, armed;
+	uint64_t restarts;
+	uint32_t backoff_ms;
+	bool beaten;		/* its first heartbeat came */
+	bool killing;		/* SIGKILLed by the core: why says why */
+	char why[160];
+	bool said_missing;
+	struct qrec *q[QUEUE_MAX];
+	size_t qlen;
+	struct helper_client cl;
+};
+
+struct helpers {
+	struct obs_helpers *counts;	/* NULL: none */
+	struct reactor *r;
+	struct cgroups *cg;
+	uid_t uid;
+	gid_t gid;
+	uint64_t memory_max;
+	int devnull;
+	struct helper h[HELPER_N];
+};
+
+/* What the child needs, all made before the clone. */
+struct child {
+	const char *path;
+	char *const *argv, *const *envp;
+	int sock, devnull;
+	int procs[4];
+	size_t nprocs;
+	uid_t uid;
+	gid_t gid;
+};
+
+static void start(struct helper *);
+
+/* ---- the child, between clone and execve: raw system calls only ---- */
+
+static int
+child_main(void *arg)
+{
+	const struct child *c = arg;
+	sigset_t none;
+
+	for (size_t i = 0; i < c->nprocs; i++)
+		if (write(c->procs[i], "0", 1) < 0)
+			_exit(126);
+	if (dup2(c->devnull, 0) < 0 || dup2(c->devnull, 1) < 0)
+		_exit(126);
+	if (c->sock == HMSG_FD) {
+		if (fcntl(HMSG_FD, F_SETFD, 0) < 0)
+			_exit(126);
+	} else if (dup2(c->sock, HMSG_FD) < 0)
+		_exit(126);
+	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
+	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
+		_exit(126);
+	/* After the uid change, which clears it. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(126);
+	sigemptyset(&none);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
+	syscall(SYS_execve, c->path, c->argv, c->envp);
+	_exit(127);
+}
+
+/* ---- the core's side ---- */
+
+static void
+arm(struct helper *h, uint64_t at)
+{
+	timerfd_arm_at(h->tw.fd, at, &h->armed);
+}
+
+static void
+queue_free(struct helper *h)
+{
+	for (size_t i = 0; i < h->qlen; i++)
+		free(h->q[i]);
+	h->qlen = 0;
+}
+
+static void
+kill_for(struct helper *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+kill_for(struct helper *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (h->killing || h->state != H_RUNNING)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(h->why, sizeof(h->why), fmt, ap);
+	va_end(ap);
+	h->killing = true;
+	/* Nothing more is read from it. */
+	if (h->sw.fd >= 0)
+		reactor_modify(h->hs->r, &h->sw, 0);
+	if (syscall(SYS_pidfd_send_signal, h->pw.fd, SIGKILL, NULL, 0) < 0)
+		log_msg(LOG_WARN, "helper %s: kill: %s", h->name, strerror(errno));
+}
+
+static void
+describe(const siginfo_t *si, char *out, size_t len)
+{
+	if (si->si_code == CLD_EXITED)
+		snprintf(out, len, "exited with status %d", si->si_status);
+	else
+		snprintf(out, len, "killed by SIG%s",
+		    sigabbrev_np(si->si_status) ? sigabbrev_np(si->si_status) :
+		    "?");
+}
+
+static void
+died(struct helper *h, const siginfo_t *si)
+{
+	uint64_t now = mono_ns();
+	uint32_t delay;
+	char cause[200];
+
+	reactor_unwatch(h->hs->r, &h->pw);
+	close(h->pw.fd);
+	h->pw.fd = -1;
+	reactor_unwatch(h->hs->r, &h->sw);
+	close(h->sw.fd);
+	h->sw.fd = -1;
+	queue_free(h);
+	if (h->killing && !strncmp(h->why, "hung", 4))
+		snprintf(cause, sizeof(cause), "%s", h->why);
+	else
+		describe(si, cause, sizeof(cause));
+	if (now - h->started >= RESET_AFTER_NS)
+		h->backoff_ms = BACKOFF_MIN_MS;
+	delay = h->backoff_ms;
+	h->backoff_ms = h->backoff_ms * 2 < BACKOFF_MAX_MS ?
+	    h->backoff_ms * 2 : BACKOFF_MAX_MS;
+	h->restarts++;
+	if (h->hs->counts)
+		atomic_store(&h->hs->counts->restarts[h->id], h->restarts);
+	h->pid = 0;
+	h->killing = false;
+	h->state = H_BACKOFF;
+	log_msg(LOG_WARN, "helper %s %s, restarting in %u ms", h->name, cause,
+	    delay);
+	arm(h, now + (uint64_t)delay * NSEC_PER_MSEC);
+	if (h->cl.on_down)
+		h->cl.on_down(h->cl.ctx);
+}
+
+static void
+reap(struct helper *h)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)h->pw.fd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	died(h, &si);
+}
+
+static void
+on_pidfd(void *owner, uint32_t events)
+{
+	(void)events;
+	reap(owner);
+}
+
+static void
+flush_queue(struct helper *h)
+{
+	size_t i = 0;
+
+	while (i < h->qlen && hmsg_send(h->sw.fd, h->q[i]->b, h->q[i]->len) == 0)
+		free(h->q[i++]);
+	memmove(h->q, h->q + i, (h->qlen - i) * sizeof(*h->q));
+	h->qlen -= i;
+	if (!h->killing)
+		reactor_modify(h->hs->r, &h->sw, EPOLLIN |
+		    (h->qlen ? EPOLLOUT : 0));
+}
+
+static void
+on_socket(void *owner, uint32_t events)
+{
+	struct helper *h = owner;
+	union {
+		struct hmsg_hdr hdr;
+		char b[HMSG_MAX];
+	} m;
+	char why[160];
+	ssize_t n = -1;
+
+	if (h->killing)
+		return;
+	if (events & EPOLLOUT)
+		flush_queue(h);
+	while (!h->killing && (n = hmsg_recv(h->sw.fd, &m, sizeof(m))) > 0) {
+		if (hmsg_check_from_helper(&m, (size_t)n, why, sizeof(why)) < 0 ||
+		    (m.hdr.type != HMSG_HEARTBEAT && (!h->cl.on_msg ||
+		    h->cl.on_msg(h->cl.ctx, &m, (size_t)n, why,
+		    sizeof(why)) < 0))) {
+			log_msg(LOG_WARN, "helper %s: malformed message: %s; killing it",
+			    h->name, why);
+			kill_for(h, "malformed");
+			return;
+		}
+		h->heard = mono_ns();
+		h->beaten = true;
+	}
+	if (h->killing)
+		return;
+	if (n == 0)
+		kill_for(h, "closed its socket");
+	else if (errno == EMSGSIZE) {
+		log_msg(LOG_WARN, "helper %s: malformed message: a record longer than %d bytes, or with descriptors; killing it",
+		    h->name, HMSG_MAX);
+		kill_for(h, "malformed");
+	} else if (errno != EAGAIN && errno != EINTR)
+		kill_for(h, "socket: %s", strerror(errno));
+}
+
+static void
+on_timer(void *owner, uint32_t events)
+{
+	struct helper *h = owner;
+	uint64_t now = mono_ns();
+
+	(void)events;
+	read_counter(h->tw.fd);
+	h->armed = UINT64_MAX;
+	switch (h->state) {
+	case H_RUNNING:
+		if (h->killing)
+			;
+		else if (h->beaten &&
+		    now - h->heard >= HMSG_HUNG_MS * NSEC_PER_MSEC)
+			kill_for(h, "hung: no heartbeat for %d ms", HMSG_HUNG_MS);
+		else if (!h->beaten &&
+		    now - h->heard >= FIRST_BEAT_MS * NSEC_PER_MSEC)
+			kill_for(h, "hung: no heartbeat within %d ms of its start",
+			    FIRST_BEAT_MS);
+		arm(h, now + HMSG_HEARTBEAT_MS * NSEC_PER_MSEC);
+		break;
+	case H_BACKOFF:
+	case H_MISSING:
+		start(h);
+		break;
+	case H_IDLE:
+		break;
+	}
+}
+
+/* Whether its binary can be run; else said once, and tried again later. */
+static bool
+runnable(struct helper *h)
+{
+	struct stat st;
+	const char *what;
+	uint64_t delay;
+
+	if (stat(h->path, &st) < 0)
+		what = strerror(errno);
+	else if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+		what = "not an executable file";
+	else
+		return true;
+	if (!h->said_missing)
+		log_msg(LOG_WARN, "helper %s: %s: %s; running without it, and trying again",
+		    h->name, h->path, what);
+	h->said_missing = true;
+	delay = h->state == H_MISSING ? h->backoff_ms : BACKOFF_MIN_MS;
+	h->backoff_ms = delay * 2 < MISSING_MAX_MS ? (uint32_t)delay * 2 :
+	    MISSING_MAX_MS;
+	h->state = H_MISSING;
+	arm(h, mono_ns() + delay * NSEC_PER_MSEC);
+	return false;
+}
+
+/*
+ * Its environment: the fault switch for it alone, nothing else of the
+ * core's (a sanitizer's options are the helper's own: hrt.c).
+ */
+static char **
+child_env(const struct helper *h)
+{
+	char **env = xcalloc(2, sizeof(*env));
+	const char *fault = getenv("ARBOR_HELPER_FAULT");
+	size_t n = 0;
+
+	if (fault) {
+		char *copy = xstrdup(fault), *save = NULL, *mine = NULL;
+		size_t nl = strlen(h->name);
+
+		for (char *t = strtok_r(copy, ",", &save); t;
+		    t = strtok_r(NULL, ",", &save)) {
+			char *prev = mine;
+
+			if (strncmp(t, h->name, nl) || t[nl] != ':')
+				continue;
+			mine = prev ? xasprintf("%s,%s", prev, t) : xstrdup(t);
+			free(prev);
+		}
+		if (mine)
+			env[n++] = xasprintf("ARBOR_HELPER_FAULT=%s", mine);
+		free(mine);
+		free(copy);
+	}
+	return env;
+}
+
+static void
+start(struct helper *h)
+{
+	struct helpers *hs = h->hs;
+	struct cg_spawn cs = { .dirfd = -1 };
+	struct child c = { .path = h->path, .uid = hs->uid, .gid = hs->gid,
+	    .devnull = hs->devnull };
+	char *argv[] = { (char *)(uintptr_t)table[h->id].exe, NULL };
+	char msg[512], **env;
+	int sv[2] = { -1, -1 }, pidfd = -1;
+	void *stack = NULL;
+	pid_t pid;
+
+	if (!runnable(h))
+		return;
+	h->said_missing = false;
+	if (hs->cg && cgroups_helper_prepare(hs->cg, h->name, hs->memory_max,
+	    HELPER_PIDS_MAX, &cs, msg, sizeof(msg)) < 0)
+		log_msg(LOG_WARN, "helper %s: %s; started in arbord's cgroup",
+		    h->name, msg);
+	if (cs.dirfd >= 0 &&
+	    (c.procs[c.nprocs] = openat(cs.dirfd, "cgroup.procs",
+	    O_WRONLY | O_CLOEXEC)) >= 0)
+		c.nprocs++;
+	for (size_t i = 0; i < cs.nv1; i++)
+		c.procs[c.nprocs++] = cs.v1fd[i];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0, sv) < 0) {
+		log_msg(LOG_WARN, "helper %s: socketpair: %s", h->name,
+		    strerror(errno));
+		goto fail;
+	}
+	/* Its end blocks: it waits on epoll, and its writes are its own. */
+	fcntl(sv[1], F_SETFL, 0);
+	c.sock = sv[1];
+	c.argv = argv;
+	c.envp = env = child_env(h);
+	stack = xcalloc(1, CHILD_STACK);
+	pid = clone(child_main, (char *)stack + CHILD_STACK,
+	    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &c, &pidfd);
+	strv_free(env);
+	free(stack);
+	close(sv[1]);
+	if (pid < 0) {
+		log_msg(LOG_WARN, "helper %s: clone: %s", h->name, strerror(errno));
+		close(sv[0]);
+		goto fail;
+	}
+	for (size_t i = 0; i < c.nprocs; i++)
+		close(c.procs[i]);
+	if (cs.dirfd >= 0)
+		close(cs.dirfd);
+	h->pid = pid;
+	h->state = H_RUNNING;
+	h->killing = false;
+	h->beaten = false;
+	h->started = h->heard = mono_ns();
+	if (reactor_watch(hs->r, &h->pw, pidfd, EPOLLIN, on_pidfd, h) < 0 ||
+	    reactor_watch(hs->r, &h->sw, sv[0], EPOLLIN, on_socket, h) < 0)
+		fatal("helper %s: epoll_ctl: %s", h->name, strerror(errno));
+	arm(h, h->started + HMSG_HEARTBEAT_MS * NSEC_PER_MSEC);
+	if (h->cl.on_up)
+		h->cl.on_up(h->cl.ctx);
+	return;
+fail:
+	for (size_t i = 0; i < c.nprocs; i++)
+		close(c.procs[i]);
+	if (cs.dirfd >= 0)
+		close(cs.dirfd);
+	h->state = H_BACKOFF;
+	arm(h, mono_ns() + (uint64_t)BACKOFF_MAX_MS * NSEC_PER_MSEC);
+}
+
+/* Next to arbord's own executable (the build tree), else LIBEXECDIR. */
+static char *
+helper_path(const char *exe)
+{
+	char self[PATH_MAX], *slash, *p;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct stat st;
+
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/'))) {
+			*slash = '\0';
+			p = xasprintf("%s/%s", self, exe);
+			if (stat(p, &st) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return xasprintf("%s/arbor/%s", LIBEXECDIR, exe);
+}
+
+static void
+resolve_user(struct helpers *hs, const struct spec *sp)
+{
+	const char *name = sp->helper_user;
+	struct passwd *pw = NULL;
+
+	if (name && !(pw = getpwnam(name)))
+		log_msg(LOG_WARN, "daemon.helper_user = \"%s\": no such user; helpers run as nobody",
+		    name);
+	if (!pw && !name)
+		pw = getpwnam("arbor");
+	if (!pw)
+		pw = getpwnam("nobody");
+	hs->uid = pw ? pw->pw_uid : 65534;
+	hs->gid = pw ? pw->pw_gid : 65534;
+}
+
+struct helpers *
+helpers_open(struct reactor *r, struct cgroups *cg, const struct spec *sp,
+    struct obs_helpers *counts)
+{
+	struct helpers *hs = xcalloc(1, sizeof(*hs));
+
+	_Static_assert(HELPER_N <= OBS_HELPERS_MAX, "obs_helpers too small");
+	hs->counts = counts;
+	for (int i = 0; counts && i < HELPER_N; i++)
+		counts->name[i] = table[i].name;
+
+	hs->r = r;
+	hs->cg = cg;
+	hs->memory_max = sp->helper_memory_max;
+	resolve_user(hs, sp);
+	if ((hs->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		fatal("%s: /dev/null: %s", __func__, strerror(errno));
+	for (int i = 0; i < HELPER_N; i++) {
+		struct helper *h = &hs->h[i];
+		int fd;
+
+		h->hs = hs;
+		h->id = (enum helper_id)i;
+		h->name = table[i].name;
+		h->path = helper_path(table[i].exe);
+		h->backoff_ms = BACKOFF_MIN_MS;
+		h->armed = UINT64_MAX;
+		h->pw.fd = h->sw.fd = -1;
+		if ((fd = timerfd_create(CLOCK_MONOTONIC,
+		    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+		    reactor_watch(r, &h->tw, fd, EPOLLIN, on_timer, h) < 0)
+			fatal("%s: timerfd: %s", __func__, strerror(errno));
+	}
+	return hs;
+}
+
+void
+helpers_close(struct helpers *hs)
+{
+	if (!hs)
+		return;
+	for (int i = 0; i < HELPER_N; i++) {
+		struct helper *h = &hs->h[i];
+
+		if (h->pw.fd >= 0) {
+			syscall(SYS_pidfd_send_signal, h->pw.fd, SIGKILL, NULL, 0);
+			waitid(P_PIDFD, (id_t)h->pw.fd, &(siginfo_t){ 0 },
+			    WEXITED);
+			reactor_unwatch(hs->r, &h->pw);
+			close(h->pw.fd);
+			reactor_unwatch(hs->r, &h->sw);
+			close(h->sw.fd);
+			cgroups_helper_remove(hs->cg, h->name);
+		}
+		reactor_unwatch(hs->r, &h->tw);
+		close(h->tw.fd);
+		queue_free(h);
+		free(h->path);
+	}
+	close(hs->devnull);
+	free(hs);
+}
+
+struct helper *
+helpers_get(struct helpers *hs, enum helper_id id)
+{
+	return &hs->h[id];
+}
+
+void
+helper_attach(struct helper *h, const struct helper_client *cl)
+{
+	h->cl = *cl;
+}
+
+void
+helper_need(struct helper *h)
+{
+	if (h->state == H_IDLE)
+		start(h);
+}
+
+bool
+helper_up(const struct helper *h)
+{
+	return h->state == H_RUNNING && !h->killing;
+}
+
+bool
+helper_silent(const struct helper *h)
+{
+	return !helper_up(h) ||
+	    mono_ns() - h->heard > 2 * HMSG_HEARTBEAT_MS * NSEC_PER_MSEC;
+}
+
+int
+helper_send(struct helper *h, const void *rec, size_t len)
+{
+	struct qrec *q;
+
+	if (!helper_up(h))
+		return -1;
+	if (h->qlen == 0 && hmsg_send(h->sw.fd, rec, len) == 0)
+		return 0;
+	if (h->qlen == 0 && errno != EAGAIN)
+		return -1;
+	if (h->qlen == QUEUE_MAX)
+		return -1;
+	q = xcalloc(1, sizeof(*q) + len);
+	q->len = len;
+	memcpy(q->b, rec, len);
+	h->q[h->qlen++] = q;
+	if (h->qlen == 1)
+		reactor_modify(h->hs->r, &h->sw, EPOLLIN | EPOLLOUT);
+	return 0;
+}
+
+bool
+helpers_reap(struct helpers *hs, pid_t pid)
+{
+	if (!hs || pid <= 0)
+		return false;
+	for (int i = 0; i < HELPER_N; i++)
+		if (hs->h[i].pid == pid && hs->h[i].pw.fd >= 0) {
+			reap(&hs->h[i]);
+			return true;
+		}
+	return false;
+}
+
+size_t
+helpers_stats(const struct helpers *hs, struct helper_stat *st, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 0; hs && i < HELPER_N && n < max; i++, n++) {
+		st[n].name = hs->h[i].name;
+		st[n].state = state_names[hs->h[i].state];
+		st[n].pid = hs->h[i].pid;
+		st[n].restarts = hs->h[i].restarts;
+	}
+	return n;
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The records between the core and its helpers (hmsg.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hmsg.h"
+
+/* Per type: its exact size, and who may send it. */
+static const struct {
+	size_t len;
+	bool from_helper;
+} types[HMSG_NTYPES] = {
+	[HMSG_HEARTBEAT] = { sizeof(struct hmsg_heartbeat), true },
+	[HMSG_CHECK_BEGIN] = { sizeof(struct hmsg_check_begin), false },
+	[HMSG_CHECK_CANCEL] = { sizeof(struct hmsg_check_cancel), false },
+	[HMSG_CHECK_RESULT] = { sizeof(struct hmsg_check_result), true },
+};
+
+void
+hmsg_init(void *rec, enum hmsg_type t, size_t len)
+{
+	struct hmsg_hdr *h = rec;
+
+	memset(rec, 0, len);
+	h->type = t;
+	h->len = (uint32_t)len;
+}
+
+static bool
+terminated(const char *s, size_t cap)
+{
+	return memchr(s, '\0', cap) != NULL;
+}
+
+static int
+check(const void *rec, size_t len, bool from_helper, char *why, size_t whylen)
+{
+	struct hmsg_hdr h;
+
+	if (len < sizeof(h)) {
+		snprintf(why, whylen, "a record of %zu bytes, shorter than a header",
+		    len);
+		return -1;
+	}
+	memcpy(&h, rec, sizeof(h));
+	if (h.type == 0 || h.type >= HMSG_NTYPES ||
+	    types[h.type].from_helper != from_helper) {
+		snprintf(why, whylen, "a record of type %u, which %s never sends",
+		    h.type, from_helper ? "a helper" : "the core");
+		return -1;
+	}
+	if (h.len != len || len != types[h.type].len) {
+		snprintf(why, whylen, "a record of type %u of %zu bytes (header says %u, the type has %zu)",
+		    h.type, len, h.len, types[h.type].len);
+		return -1;
+	}
+	switch (h.type) {
+	case HMSG_CHECK_RESULT: {
+		const struct hmsg_check_result *r = rec;
+
+		if (r->ok > 1 || r->err < 0 || r->err > 4095 ||
+		    !terminated(r->detail, sizeof(r->detail))) {
+			snprintf(why, whylen, "a check result with a bad field");
+			return -1;
+		}
+		break;
+	}
+	case HMSG_CHECK_BEGIN: {
+		const struct hmsg_check_begin *b = rec;
+
+		if (!terminated(b->ip, sizeof(b->ip)) ||
+		    !terminated(b->target, sizeof(b->target))) {
+			snprintf(why, whylen, "a check request with a bad field");
+			return -1;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+int
+hmsg_check_from_helper(const void *rec, size_t len, char *why, size_t whylen)
+{
+	return check(rec, len, true, why, whylen);
+}
+
+int
+hmsg_check_from_core(const void *rec, size_t len, char *why, size_t whylen)
+{
+	return check(rec, len, false, why, whylen);
+}
+
+ssize_t
+hmsg_recv(int fd, void *buf, size_t cap)
+{
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(16 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = &ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c;
+	bool fds = false;
+	ssize_t n;
+
+	n = recvmsg(fd, &m, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -1;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		fds = true;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		    i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
+			close(f);
+		}
+	}
+	if (fds || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n > cap) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return n;
+}
+
+int
+hmsg_send(int fd, const void *rec, size_t len)
+{
+	ssize_t n = send(fd, rec, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n < 0)
+		return -1;
+	return (size_t)n == len ? 0 : (errno = EMSGSIZE, -1);
+}

@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Fault domains (arbord(8), FAULT DOMAINS): tcp and http checks run in the
+# helper process arbor-checks, which arbord supervises like a child. Real
+# faults (ARBOR_HELPER_FAULT: a write through a null pointer, abort(), an
+# OOM kill, a hang, seccomp kills, hostile records, SIGKILL from outside)
+# must leave the tree untouched.
+
+SERVER=$HELPERS/checkserver.py
+
+# helpers_conf NAME PORT FAILURES [DAEMON_KEYS]: api (an http check) and db
+# (a tcp check) on one loopback server, and crash, a worker that crashes
+# every 0.2 s.
+helpers_conf() {
+	conf "$1" <<CONF
+daemon = { log_dir = ""; helper_memory_max = "64M"; $4 };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; intensity = 1000; period = 10;
+  children = (
+    { name = "srv"; command = ["/usr/bin/python3", "$SERVER", "http", "$2", "$T/fail"]; },
+    { name = "api"; command = ["/bin/sleep", "1000"];
+      health = { http = "http://127.0.0.1:$2/healthz"; interval = 100; timeout = 300; failures = $3; }; },
+    { name = "db"; command = ["/bin/sleep", "1000"];
+      health = { tcp = "127.0.0.1:$2"; interval = 100; timeout = 300; failures = $3; }; },
+    { name = "crash"; command = ["/bin/sh", "-c", "sleep 0.2; exit 3"]; }
+  ); };
+CONF
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+helper_field() { ctl daemon | awk -v h=checks -v f="$1" '$1 == "helper" && $2 == h { print $f }'; }
+helper_restarts() { helper_field 7; }
+restarts_at_least() { [ "$(helper_restarts)" -ge "$1" ]; }
+helper_running_not() { [ "$(helper_field 3)" = running ] && [ -n "$(helper_pid checks)" ] && [ "$(helper_pid checks)" != "$1" ]; }
+detail_is() { [ "$(json "$1" .health.detail)" = "$2" ]; }
+# worker_events PATH: its events other than health results, one a line.
+worker_events() { ctl events | jq -r --arg p "$1" 'select(.path == $p and .event != "health") | .event' | tr '\n' ' '; }
+log_count() { grep -c -- "$1" "$T/log"; }
+checks_pass() { detail_is root/api "HTTP 200" && detail_is root/db "connected to 127.0.0.1:$PORT"; }
+
+# start_tree FAILURES [DAEMON_KEYS]: arbord on helpers_conf, both checks
+# passing (when the helper can run them).
+start_tree() {
+	PORT=$(free_port)
+	helpers_conf a "$PORT" "$1" "${2:-}"
+	start_arbord "$T/a.conf"
+	wait_for "api running" is_state root/api running || return 1
+	wait_for "crash restarted once" eval '[ "$(json root/crash .restarts)" -ge 1 ]' || return 1
+}
+
+# fault_case KIND CAUSE SECONDS: the helper faults by KIND after each
+# start; its death is logged with CAUSE, it is started again within 1 s,
+# and for SECONDS of that crash loop no worker is touched while crash keeps
+# being restarted; arbord exits 0.
+fault_case() {
+	local kind=$1 cause=$2 secs=$3 api db c0 t0 t1
+	export ARBOR_HELPER_FAULT="checks:$kind,output:segv"
+	start_tree 1 || return 1
+	unset ARBOR_HELPER_FAULT
+	api=$(pid_of root/api)
+	db=$(pid_of root/db)
+	wait_for "the first fault" log_has "helper checks $cause, restarting in 10 ms" || return 1
+	t0=$(now_us)
+	wait_for "the helper started again and faulted again" restarts_at_least 2 || return 1
+	t1=$(now_us)
+	# The second death proves the second start; its fault comes 50 ms
+	# (hang: 550 ms, oom: the allocations) after that start.
+	[ $((t1 - t0)) -lt $((1500000 * ${ARBOR_TIME_SCALE:-1})) ] ||
+	    fail "restarted $(((t1 - t0) / 1000)) ms after its first death" || return 1
+	c0=$(json root/crash .restarts)
+	sleep "$secs"
+	assert_eq "api's pid" "$api" "$(pid_of root/api)" || return 1
+	assert_eq "db's pid" "$db" "$(pid_of root/db)" || return 1
+	assert_eq "api's events" "spawn exec ready " "$(worker_events root/api)" || return 1
+	assert_eq "db's events" "spawn exec ready " "$(worker_events root/db)" || return 1
+	[ "$(json root/crash .restarts)" -ge $((c0 + 3)) ] ||
+	    fail "crash restarted $(($(json root/crash .restarts) - c0)) times in ${secs} s" || return 1
+	grep -q "helper checks.*restarting in [0-9]* ms" "$T/log" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
+test_a_helper_that_segfaults_is_restarted_and_healthy_workers_are_not() {
+	fault_case segv "killed by SIGSEGV" 2
+}
+
+test_a_helper_that_aborts_is_restarted() {
+	fault_case abort "killed by SIGABRT" 1
+}
+
+test_a_helper_out_of_memory_is_killed_in_its_own_cgroup() {
+	[ -n "$(ls /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory 2>/dev/null)" ] ||
+	    [ -e /sys/fs/cgroup/cgroup.controllers ] || return 77
+	fault_case oom "killed by SIGKILL" 1
+}
+
+test_a_helper_that_hangs_is_killed_after_500_ms_without_heartbeat() {
+	fault_case hang "hung: no heartbeat for 500 ms" 1
+}
+
+test_a_helper_that_exits_is_restarted() {
+	fault_case exit "exited with status 1" 1
+}
+
+test_seccomp_kills_a_helper_that_tries_execve() {
+	fault_case execve "killed by SIGSYS" 1
+}
+
+test_seccomp_kills_a_helper_that_tries_ptrace() {
+	fault_case ptrace "killed by SIGSYS" 1
+}
+
+# hostile KIND WHAT: the core rejects the record, says why, kills the helper.
+hostile() {
+	fault_case "$1" "killed by SIGKILL" 1 || return 1
+	log_has "helper checks: malformed message: $2" ||
+	    fail "no rejection of: $2" || return 1
+}
+
+test_a_helper_that_writes_garbage_is_killed() {
+	hostile garbage "a record of type [0-9]*, which a helper never sends"
+}
+
+test_a_helper_that_writes_an_oversize_record_is_killed() {
+	hostile oversize "a record longer than 4096 bytes"
+}
+
+test_a_helper_that_forges_a_core_request_is_killed() {
+	hostile forge "a record of type 2, which a helper never sends"
+}
+
+test_a_helper_killed_from_outside_is_back_within_1s_with_its_checks() {
+	local hp api db t0
+	start_tree 100 || return 1
+	wait_for "both checks passing" checks_pass || return 1
+	hp=$(helper_pid checks)
+	api=$(pid_of root/api)
+	db=$(pid_of root/db)
+	t0=$(now_us)
+	kill -KILL "$hp"
+	wait_for "a new helper" helper_running_not "$hp" || return 1
+	[ $(($(now_us) - t0)) -lt $((1000000 * ${ARBOR_TIME_SCALE:-1})) ] ||
+	    fail "the helper came back after $((($(now_us) - t0) / 1000)) ms" || return 1
+	log_has "helper checks killed by SIGKILL, restarting in 10 ms" || fail "no log of the cause" || return 1
+	# Its checks work again: results change with the server's answers.
+	touch "$T/fail"
+	wait_for "api failing through the new helper" detail_is root/api "HTTP 500: broken" || return 1
+	rm -f "$T/fail"
+	wait_for "api passing again" detail_is root/api "HTTP 200" || return 1
+	assert_eq "restart counter" 'arbor_helper_restarts_total{helper="checks"} 1' \
+	    "$(ctl metrics | grep '^arbor_helper_restarts_total')" || return 1
+	assert_eq "api's pid" "$api" "$(pid_of root/api)" || return 1
+	assert_eq "db's pid" "$db" "$(pid_of root/db)" || return 1
+	assert_eq "api's events" "spawn exec ready " "$(worker_events root/api)" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
+test_the_helper_runs_unprivileged_and_arbord_links_no_libcurl() {
+	local hp st uid
+	start_tree 100 || return 1
+	wait_for "the checks helper" helper_pid checks || return 1
+	hp=$(helper_pid checks)
+	st=/proc/$hp/status
+	uid=$(id -u arbor 2>/dev/null || id -u nobody)
+	assert_eq "Uid" "$uid $uid $uid $uid" "$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' "$st")" || return 1
+	assert_eq "Groups" "" "$(awk '$1 == "Groups:" { print $2 }' "$st")" || return 1
+	assert_eq "NoNewPrivs" 1 "$(awk '$1 == "NoNewPrivs:" { print $2 }' "$st")" || return 1
+	assert_eq "Seccomp" 2 "$(awk '$1 == "Seccomp:" { print $2 }' "$st")" || return 1
+	assert_eq "CapEff" 0000000000000000 "$(awk '$1 == "CapEff:" { print $2 }' "$st")" || return 1
+	grep -q "/helper-checks$" "/proc/$hp/cgroup" || fail "not in a leaf of its own: $(cat "/proc/$hp/cgroup")" || return 1
+	grep -q libcurl "/proc/$hp/maps" || fail "the helper has no libcurl" || return 1
+	! grep -q libcurl "/proc/$ARBORD_PID/maps" || fail "arbord maps libcurl" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
+test_an_unknown_helper_user_is_a_warning_and_nobody() {
+	local hp
+	start_tree 100 'helper_user = "no-such-user-28";' || return 1
+	wait_for "the checks helper" helper_pid checks || return 1
+	hp=$(helper_pid checks)
+	log_has 'daemon.helper_user = "no-such-user-28": no such user; helpers run as nobody' ||
+	    fail "no warning" || return 1
+	assert_eq "Uid" "$(id -u nobody)" "$(awk '$1 == "Uid:" { print $2 }' "/proc/$hp/status")" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
+test_bad_helper_keys_are_errors_with_their_line() {
+	conf bad <<'CONF'
+daemon = { helper_memory_max = "lots";
+  helper_user = "a b"; };
+tree = { name = "root"; children = ( { name = "w"; command = ["/bin/true"]; } ); };
+CONF
+	"$ARBORD" -c "$T/bad.conf" --check >"$T/out" 2>&1 && fail "accepted" && return 1
+	grep -q "bad.conf:1: daemon: helper_memory_max: \"lots\" is not a size" "$T/out" ||
+	    fail "$(cat "$T/out")" || return 1
+	grep -q "bad.conf:2: daemon: helper_user: \"a b\" is not a user name" "$T/out" ||
+	    fail "$(cat "$T/out")" || return 1
+}
+
+test_a_missing_helper_binary_is_said_once_and_the_tree_runs() {
+	local api
+	# arbord alone in a directory: no arbor-checks beside it, and none
+	# installed under the libexec directory it was built with.
+	mkdir -p "$T/bin"
+	cp "$ARBORD" "$T/bin/arbord"
+	[ -e /usr/local/libexec/arbor/arbor-checks ] && return 77
+	ARBORD=$T/bin/arbord start_tree 1 || return 1
+	api=$(pid_of root/api)
+	wait_for "the helper said missing" log_has "helper checks: .*arbor-checks: No such file or directory; running without it" || return 1
+	sleep 1.5
+	assert_eq "said once" 1 "$(log_count "helper checks: .*running without it")" || return 1
+	assert_eq "state" missing "$(helper_field 3)" || return 1
+	assert_eq "api's pid" "$api" "$(pid_of root/api)" || return 1
+	assert_eq "api's events" "spawn exec ready " "$(worker_events root/api)" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
