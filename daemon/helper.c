@@ -114,6 +114,7 @@ struct helpers {
 /* What the child needs, all made before the clone. */
 struct child {
 	const char *path;
+	int exefd;		/* the binary, opened by the core */
 	char *const *argv, *const *envp;
 	int sock, devnull;
 	int procs[4];
@@ -152,7 +153,9 @@ child_main(void *arg)
 		_exit(126);
 	sigemptyset(&none);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
-	syscall(SYS_execve, c->path, c->argv, c->envp);
+	/* By the descriptor the core opened: the helper's user need not be
+	 * able to walk to it (a build tree under a home of mode 0700). */
+	syscall(SYS_execveat, c->exefd, "", c->argv, c->envp, AT_EMPTY_PATH);
 	_exit(127);
 }
 
@@ -408,8 +411,8 @@ start(struct helper *h)
 {
 	struct helpers *hs = h->hs;
 	struct cg_spawn cs = { .dirfd = -1 };
-	struct child c = { .path = h->path, .uid = hs->uid, .gid = hs->gid,
-	    .devnull = hs->devnull };
+	struct child c = { .path = h->path, .exefd = -1, .uid = hs->uid,
+	    .gid = hs->gid, .devnull = hs->devnull };
 	char *argv[] = { (char *)(uintptr_t)table[h->id].exe, NULL };
 	char msg[512], **env;
 	int sv[2] = { -1, -1 }, pidfd = -1;
@@ -418,6 +421,11 @@ start(struct helper *h)
 
 	if (!runnable(h))
 		return;
+	if ((c.exefd = open(h->path, O_PATH | O_CLOEXEC)) < 0) {
+		log_msg(LOG_WARN, "helper %s: %s: %s", h->name, h->path,
+		    strerror(errno));
+		goto fail;
+	}
 	h->said_missing = false;
 	if (hs->cg && cgroups_helper_prepare(hs->cg, h->name, hs->memory_max,
 	    HELPER_PIDS_MAX, &cs, msg, sizeof(msg)) < 0)
@@ -446,6 +454,8 @@ start(struct helper *h)
 	strv_free(env);
 	free(stack);
 	close(sv[1]);
+	close(c.exefd);
+	c.exefd = -1;
 	if (pid < 0) {
 		log_msg(LOG_WARN, "helper %s: clone: %s", h->name, strerror(errno));
 		close(sv[0]);
@@ -468,6 +478,8 @@ start(struct helper *h)
 		h->cl.on_up(h->cl.ctx);
 	return;
 fail:
+	if (c.exefd >= 0)
+		close(c.exefd);
 	for (size_t i = 0; i < c.nprocs; i++)
 		close(c.procs[i]);
 	if (cs.dirfd >= 0)
