@@ -30,6 +30,8 @@
 /* Of a bad file, the problems said, and the length of a key quoted. */
 #define WEB_ERRORS_SHOWN 8
 #define WEB_KEY_SHOW 40
+/* bcrypt's cost, at most (2^16 rounds: seconds a try). */
+#define WEB_BCRYPT_COST_MAX 16
 
 struct wctx {
 	const char *file;
@@ -407,6 +409,13 @@ user_key(struct wctx *w, const char *path, const yaml_node_t *k,
 		return;
 	if (!is_bcrypt(h)) {
 		say(w, false, v, path, "not a bcrypt hash (\"$2y$10$\" and 53 characters; htpasswd -nBC 10 \"\" makes one)");
+		return;
+	}
+	/* Each try of a password not remembered takes the observability
+	 * thread this long: 2^cost rounds, some 4 s at 16 here, hours at 31. */
+	if ((h[4] - '0') * 10 + (h[5] - '0') > WEB_BCRYPT_COST_MAX) {
+		say(w, false, v, path, "bcrypt cost %.2s is over %d: each try of a wrong password would hold arbord's observability thread for seconds or more (htpasswd -nBC 10 \"\" makes one of 10)",
+		    h + 4, WEB_BCRYPT_COST_MAX);
 		return;
 	}
 	ok = crypt_checksalt(h);

@@ -61,14 +61,16 @@
  * milliseconds on purpose, here in the observability thread. A password
  * that verified is remembered, as the SHA-256 of its user and itself, in
  * AUTH_CACHE slots (the oldest goes), so a scrape every few seconds costs
- * a hash, not a bcrypt. A password not remembered takes one of
- * AUTH_BURST tokens, AUTH_PER_S coming back each second: past them, a
- * 429, so a flood of wrong passwords holds the thread for at most a part
- * of each second.
+ * a hash, not a bcrypt. A password not remembered is tried only while
+ * the thread has bcrypt time left: AUTH_SHARE of each second, up to
+ * AUTH_BURST saved, each try charged what it took (a hash's cost sets it:
+ * a cost of 13 is eight times one of 10). Past it, a 429: a flood of
+ * wrong passwords holds the thread for at most a quarter of each second,
+ * whatever the hashes' cost.
  */
 #define AUTH_CACHE 16
-#define AUTH_BURST 8
-#define AUTH_PER_S 4
+#define AUTH_BURST 0.6		/* seconds of bcrypt */
+#define AUTH_SHARE 0.25
 #define AUTH_REALM "arbor"
 /* A client's address, its port left out. */
 struct haddr {
@@ -371,14 +373,11 @@ auth_token(struct http *h)
 	uint64_t now = mono_ns();
 
 	h->auth_tokens += (double)(now - h->auth_at) / NSEC_PER_SEC *
-	    AUTH_PER_S;
+	    AUTH_SHARE;
 	if (h->auth_tokens > AUTH_BURST)
 		h->auth_tokens = AUTH_BURST;
 	h->auth_at = now;
-	if (h->auth_tokens < 1)
-		return false;
-	h->auth_tokens -= 1;
-	return true;
+	return h->auth_tokens > 0;
 }
 
 /*
@@ -396,12 +395,16 @@ auth_verify(struct http *h, const char *user, const char *pass)
 	for (size_t i = 0; i < h->web->nusers; i++)
 		if (strcmp(h->web->users[i].name, user) == 0)
 			u = &h->web->users[i];
+	uint64_t t0 = mono_ns();
+
 	memset(h->cd, 0, sizeof(*h->cd));
 	out = crypt_rn(pass, u ? u->hash : h->web->users[0].hash, h->cd,
 	    sizeof(*h->cd));
 	ok = u && out && strlen(out) == strlen(u->hash) &&
 	    same_bytes(out, u->hash, strlen(u->hash));
 	explicit_bzero(h->cd, sizeof(*h->cd));
+	/* Charged what it took (auth_token). */
+	h->auth_tokens -= (double)(mono_ns() - t0) / NSEC_PER_SEC;
 	return ok;
 }
 

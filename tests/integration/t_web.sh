@@ -6,15 +6,16 @@
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # web_files: a self-signed certificate for 127.0.0.1 and its key (0600),
-# and $HASH, the bcrypt of "right" (cost 4: the tests need not be slow).
+# and $HASH, the bcrypt of "right" (cost 10, some 70 ms: a flood of wrong
+# passwords must reach the thread's bcrypt budget).
 web_files() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 		-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 \
 		-keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null || fail "openssl req" || return 1
 	chmod 600 "$T/key.pem"
-	HASH=$(python3 -W ignore -c 'import crypt; print(crypt.crypt("right", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' 2>/dev/null)
+	HASH=$(python3 -W ignore -c 'import crypt; print(crypt.crypt("right", crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))' 2>/dev/null)
 	case $HASH in
-	'$2b$04$'*) ;;
+	'$2b$10$'*) ;;
 	*) echo "python3 has no crypt module with bcrypt here (it left in 3.13): no hash to test with"; return 77 ;;
 	esac
 }
@@ -103,6 +104,9 @@ test_a_bad_web_config_is_an_error_with_its_line() {
 	check_says "$T/web.yml:3: syntax error" || return 1
 	printf 'tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\nbasic_auth_users:\n  alice: secret\n' >"$T/web.yml"
 	check_says "$T/web.yml:5: basic_auth_users.alice: not a bcrypt hash" || return 1
+	# a cost whose every wrong try would hold the thread for hours
+	printf 'basic_auth_users:\n  alice: %s\n' "\$2b\$31\$${HASH:7}" >"$T/web.yml"
+	check_says "$T/web.yml:2: basic_auth_users.alice: bcrypt cost 31 is over 16" || return 1
 	printf 'tls_server_config:\n  cert_file: missing.pem\n  key_file: key.pem\n' >"$T/web.yml"
 	check_says "$T/web.yml:2: tls_server_config.cert_file: cannot read \"$T/missing.pem\"" || return 1
 	printf 'tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_ca_file: ca.pem\n' >"$T/web.yml"
