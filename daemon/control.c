@@ -838,16 +838,30 @@ on_client(void *owner, uint32_t events)
 	}
 }
 
-static void
-evict_oldest(struct control *ctl)
+/*
+ * Room for one more client: the one idle longest goes, a read-only one
+ * first. A read-only newcomer may only take a read-only client's place
+ * (a read group must not cut root's streams); false: no room for it.
+ */
+static bool
+evict_oldest(struct control *ctl, bool for_read_only)
 {
-	struct client *old = ctl->clients;
+	struct client *old = NULL, *old_read = NULL;
 
-	for (struct client *c = ctl->clients; c; c = c->next)
-		if (c->last_active < old->last_active)
+	for (struct client *c = ctl->clients; c; c = c->next) {
+		if (!old || c->last_active < old->last_active)
 			old = c;
+		if (c->read_only && (!old_read ||
+		    c->last_active < old_read->last_active))
+			old_read = c;
+	}
+	if (old_read)
+		old = old_read;
+	else if (for_read_only)
+		return false;
 	if (old)
 		client_close(old);
+	return true;
 }
 
 static void
@@ -975,6 +989,15 @@ on_accept(void *owner, uint32_t events)
 			ctl->exhausted = false;
 			log_msg(LOG_INFO, "control: accepting clients again");
 		}
+		if (ctl->nclients >= CTL_MAX_CLIENTS &&
+		    !evict_oldest(ctl, access == PEER_READ)) {
+			static const char full[] =
+			    "{\"ok\":false,\"error\":\"too many clients: try again later\"}\n";
+
+			(void)!write(fd, full, sizeof(full) - 1);
+			close(fd);
+			continue;
+		}
 		if (!(c = control_adopt(ctl, fd))) {
 			close(fd);
 			continue;
@@ -990,7 +1013,7 @@ control_adopt(struct control *ctl, int fd)
 	struct client *c;
 
 	if (ctl->nclients >= CTL_MAX_CLIENTS)
-		evict_oldest(ctl);
+		evict_oldest(ctl, false);
 	c = xcalloc(1, sizeof(*c));
 	c->ctl = ctl;
 	c->last_active = mono_ns();

@@ -347,6 +347,30 @@ test_access_is_that_of_the_connection() {
 	assert_eq "a stopped by the new connection" stopped "$(state_of root/a)"
 }
 
+# A read group filling the control socket's 128 places takes only its
+# own members' places: a connection of root's, idle meanwhile, is kept.
+test_readers_cannot_crowd_out_roots_clients() {
+	need_access_setup || return
+	local rd
+	rd=$(gid_of arbor-rd)
+	access_conf 'read_group = "arbor-rd";'
+	start_arbord "$T/tree.conf" || return 1
+	chmod 755 "$T"
+	printf '%s\n' '{"cmd":"daemon"}' '{"cmd":"status","path":"root/a"}' |
+		python3 "$HELPERS/rawclient.py" later "$T/sock" "$T/go" >"$T/held" &
+	wait_for "root's connection" grep -q ready "$T/held" || return 1
+	as_nobody "$rd" /usr/bin/python3 "$HELPERS/rawclient.py" idle "$T/sock" 140 >"$T/idle" &
+	local idle=$!
+	wait_for "140 readers connected" grep -q ready "$T/idle" || return 1
+	touch "$T/go"
+	held_lines() { [ "$(wc -l <"$T/held")" -ge 3 ]; }
+	wait_for "root's connection answered" held_lines || return 1
+	assert_eq "root's second request, after the readers" running "$(tail -n 1 "$T/held" | jq -r .status.state)" || return 1
+	kill "$idle" 2>/dev/null
+	wait "$idle" 2>/dev/null
+	return 0
+}
+
 # A group that does not exist is an error with its line, at --check, at
 # start, and at a reload, which leaves the tree and the socket as they are.
 test_an_unknown_group_is_a_config_error() {
