@@ -92,7 +92,7 @@ BPF_SKEL :=
 $(info arbor: building without BPF (needs a readable $(VMLINUX_BTF), bpftool and clang))
 endif
 
-.PHONY: FORCE soak soak-fuzz all deps check unit integration asan asan-suite tsan tsan-suite demo bench install uninstall clean \
+.PHONY: soak soak-fuzz all deps check unit integration asan asan-suite tsan tsan-suite demo bench install uninstall clean \
 	fuzz fuzz-short vm-check vm-kernel
 
 # libFuzzer harnesses (clang). New inputs go to a scratch directory; the
@@ -113,7 +113,8 @@ DOCDIR ?= $(PREFIX)/share/doc/arbor
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
-# Where arbord finds its helpers when it is not run from the build tree.
+# arbord finds its helpers in libexec/arbor beside the directory it runs
+# from (SBINDIR/../libexec/arbor): move both with PREFIX, not one alone.
 LIBEXECDIR ?= $(PREFIX)/libexec
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(LIBEXECDIR)/arbor/arbor-checks $(SYSUSERSDIR)/arbor.conf $(MANDIR)/man8/arbord.8 \
@@ -130,16 +131,6 @@ $(BUILD)/obj/exporters/console/assets.o: exporters/console/assets.S $(CONSOLE_AS
 	$(if $(Q),@echo "  AS      $<")
 	$(Q)$(CC) -c -o $@ $<
 
-# Where arbord finds its helpers outside the build tree: rewritten (and
-# helper.o rebuilt) only when LIBEXECDIR changes, so that
-# `make install PREFIX=/usr` after `make` builds in the right one.
-$(BUILD)/libexecdir.h: FORCE
-	@mkdir -p $(dir $@)
-	@echo '#define LIBEXECDIR "$(LIBEXECDIR)"' | cmp -s - $@ 2>/dev/null || \
-		echo '#define LIBEXECDIR "$(LIBEXECDIR)"' > $@
-$(BUILD)/obj/daemon/helper.o: $(BUILD)/libexecdir.h
-$(BUILD)/obj/daemon/helper.o: CPPFLAGS += -include $(BUILD)/libexecdir.h
-FORCE:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

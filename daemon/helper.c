@@ -44,9 +44,6 @@
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
-#ifndef LIBEXECDIR
-#define LIBEXECDIR "/usr/local/libexec"
-#endif
 
 #define BACKOFF_MIN_MS 10
 #define BACKOFF_MAX_MS 1000
@@ -488,7 +485,12 @@ fail:
 	arm(h, mono_ns() + (uint64_t)BACKOFF_MAX_MS * NSEC_PER_MSEC);
 }
 
-/* Next to arbord's own executable (the build tree), else LIBEXECDIR. */
+/*
+ * Beside arbord's own executable (the build tree), else in libexec/arbor
+ * beside the directory it was installed in (sbin/arbord ->
+ * libexec/arbor/), so that an installed tree finds its helpers wherever
+ * its prefix is, and nothing of the build tree depends on the prefix.
+ */
 static char *
 helper_path(const char *exe)
 {
@@ -496,17 +498,16 @@ helper_path(const char *exe)
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct stat st;
 
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/'))) {
-			*slash = '\0';
-			p = xasprintf("%s/%s", self, exe);
-			if (stat(p, &st) == 0)
-				return p;
-			free(p);
-		}
-	}
-	return xasprintf("%s/arbor/%s", LIBEXECDIR, exe);
+	if (n <= 0 || !(slash = strrchr((self[n] = '\0', self), '/')))
+		return xasprintf("/usr/libexec/arbor/%s", exe);
+	*slash = '\0';
+	p = xasprintf("%s/%s", self, exe);
+	if (stat(p, &st) == 0)
+		return p;
+	free(p);
+	if ((slash = strrchr(self, '/')))
+		*slash = '\0';
+	return xasprintf("%s/libexec/arbor/%s", *self ? self : "", exe);
 }
 
 static void

@@ -17,6 +17,18 @@ test_install_and_uninstall() {
 	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$T/root/usr/lib/systemd/system/arbord.service" || fail "no reload" || return 1
 	make -s -C "$ROOT" BUILD="$BUILD" DESTDIR="$T/other" PREFIX=/opt/arbor install >/dev/null || return 1
 	[ -f "$T/other/opt/arbor/sbin/arbord" ] || fail "PREFIX not honoured" || return 1
+	# the installed arbord runs the installed helper, wherever its prefix
+	cat >"$T/checked.conf" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sleep", "1000"]; health = { tcp = "127.0.0.1:1"; interval = 200; failures = 1000; }; }
+); };
+CONF
+	ARBORD="$T/other/opt/arbor/sbin/arbord" start_arbord "$T/checked.conf" || return 1
+	helper_up() { ctl daemon | grep -q '^helper checks running pid [0-9]'; }
+	wait_for "the checks helper" helper_up || return 1
+	local hp=$(ctl daemon | awk '$1 == "helper" && $2 == "checks" { print $5 }')
+	assert_eq "the helper run" "$T/other/opt/arbor/libexec/arbor/arbor-checks" "$(readlink /proc/"$hp"/exe)" || return 1
+	stop_arbord
 	make -s -C "$ROOT" BUILD="$BUILD" DESTDIR="$T/root" PREFIX=/usr uninstall >/dev/null || return 1
 	assert_eq "files left after uninstall" "" "$(find "$T/root" -type f)"
 }
