@@ -30,7 +30,10 @@ cgroup_leftovers() {
 	true
 }
 
-for f in $files; do
+# run_file FILE: runs FILE's tests, printing a line each (and a failure's
+# output), counting them in pass, failed, skipped and failures.
+run_file() {
+	local f=$1 file name t dir start rc secs err limit
 	file=$here/$f
 	# A file that does not parse would silently lose its tests.
 	if ! err=$(bash -n "$file" 2>&1); then
@@ -38,7 +41,7 @@ for f in $files; do
 		failures+=("$f")
 		echo "FAIL $f does not parse:"
 		echo "$err" | sed 's/^/    /'
-		continue
+		return
 	fi
 	# A file may give its tests a longer limit: a line "# timeout: SECONDS".
 	limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)
@@ -97,7 +100,63 @@ for f in $files; do
 		fi
 		rm -rf "$dir"
 	done
-done
+}
+
+# LANES=N runs the files N at a time (make check: 2, one a core; the tests
+# mostly wait). A lane takes the next file no lane has taken, largest
+# first, so that the lanes end together, and prints a file's lines whole
+# when it ends. A file with the line "# lanes: alone" (it measures time,
+# memory or a flood, or loads the machine itself) runs first, with
+# nothing beside it.
+lanes=${LANES:-1}
+if [ "$lanes" -le 1 ]; then
+	for f in $files; do
+		run_file "$f"
+	done
+else
+	alone='' shared=''
+	for f in $files; do
+		if grep -q '^# lanes: alone' "$here/$f"; then
+			alone+=" $f"
+		else
+			shared+=" $f"
+		fi
+	done
+	for f in $alone; do
+		run_file "$f"
+	done
+	[ -n "$shared" ] && shared=$(cd "$here" && ls -S $shared)
+	q=$(mktemp -d /tmp/arbor-lanes.XXXXXX)
+	for ((l = 1; l <= lanes; l++)); do
+		(
+			pass=0 failed=0 skipped=0 failures=() leftover_bases=()
+			for f in $shared; do
+				mkdir "$q/taken.$f" 2>/dev/null || continue
+				run_file "$f" >"$q/out.$l" 2>&1
+				flock "$q/lock" cat "$q/out.$l"
+			done
+			printf '%s\n' "${failures[@]}" >"$q/failures.$l"
+			printf '%s\n' "${leftover_bases[@]}" >"$q/leftovers.$l"
+			echo "$pass $failed $skipped" >"$q/counts.$l"
+		) &
+	done
+	wait
+	for ((l = 1; l <= lanes; l++)); do
+		if ! read -r p fl s <"$q/counts.$l"; then
+			failed=$((failed + 1))
+			failures+=("lane $l ended before its files did")
+			continue
+		fi
+		pass=$((pass + p)) failed=$((failed + fl)) skipped=$((skipped + s))
+		while IFS= read -r x; do
+			[ -n "$x" ] && failures+=("$x")
+		done <"$q/failures.$l"
+		while IFS= read -r x; do
+			[ -n "$x" ] && leftover_bases+=("$x")
+		done <"$q/leftovers.$l"
+	done
+	rm -rf "$q"
+fi
 for ((i = 0; i < 250 && ${#leftover_bases[@]} > 0; i++)); do
 	left=()
 	for base in "${leftover_bases[@]}"; do

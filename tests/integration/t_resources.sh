@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Idle cost and bounded resources of arbord itself (docs/ARCHITECTURE.md: the core loop).
+# lanes: alone (idle wake-ups and memory are measured: nothing may run beside it)
 
 # Context switches of a process's core (main) thread: it changes only when
 # that thread wakes up. The observability thread has a heartbeat of its own.
