@@ -24,7 +24,7 @@ static const struct family {
 	[M_CHILD_RESTARTS] = { "arbor_child_restarts_total", T_COUNTER, "path",
 	    NULL, "Times the child was started again by its supervisor." },
 	[M_CHILD_EXITS] = { "arbor_child_exits_total", T_COUNTER, "path",
-	    "reason", "Exits of the child by reason (normal, shutdown, crash)." },
+	    "reason", "Exits of the child by reason (normal, shutdown, crash, oom)." },
 	[M_GIVE_UPS] = { "arbor_supervisor_give_ups_total", T_COUNTER, "path",
 	    NULL, "Times the supervisor exceeded its restart intensity." },
 	[M_RESTART_LATENCY] = { "arbor_restart_latency_seconds", T_HISTOGRAM,

@@ -3,12 +3,12 @@
 # fetch-kernel.sh PACKAGE VM_DIR: apt-get download's PACKAGE (a Debian
 # kernel image) and extracts it into VM_DIR/kernel/PACKAGE, once. Never
 # fails: where it cannot, VM_DIR/kernel/PACKAGE.skip says why, and
-# tests/vm/run.sh skips with that reason.
+# tests/vm/run.sh fails with that reason.
 pkg=$1 dir=$2/kernel
 dest=$dir/$pkg
 [ -e "$dest/.done" ] && { echo "deps: VM kernel $pkg present"; exit 0; }
 mkdir -p "$dir" && rm -rf "$dest" "$dest.skip" "$dest.tmp" || exit 0
-skip() { echo "deps: $*: make vm-check will skip"; echo "$*" >"$dest.skip"; rm -rf "$dest.tmp"; exit 0; }
+skip() { echo "deps: $*: make vm-check will fail"; echo "$*" >"$dest.skip"; rm -rf "$dest.tmp"; exit 0; }
 mkdir "$dest.tmp"
 # As root, apt fetches as _apt: it needs to write where it downloads.
 chmod 0777 "$dest.tmp"

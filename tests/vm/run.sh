@@ -4,7 +4,8 @@
 # KERNEL_DIR (fetch-kernel.sh) under qemu, the host's root shared read-only
 # (init overlays it), cgroup v1 off, and runs the kernel tests there
 # (guest.sh). Exits with their result; skips (0, saying why) only where
-# qemu or the kernel is missing.
+# qemu is missing. A kernel make deps could not fetch fails the stage: on
+# a machine with qemu the VM must run.
 #   VM_FILES, VM_ONLY, VM_EXCEPT   the test files, and regexes of FILE:TEST
 #                       names to run and to leave out (run.sh's ONLY, EXCEPT)
 #   ARBOR_TIME_SCALE    the tests' time limits x this (8 under TCG, 2 with KVM)
@@ -19,8 +20,9 @@ build=$(abs "${BUILD:-build}")
 skip() { echo "vm-check: skipped: $*"; exit 0; }
 
 command -v qemu-system-x86_64 >/dev/null || skip "no qemu-system-x86_64 (make deps installs qemu-system-x86)"
-[ -e "$kdir.skip" ] && skip "no VM kernel: $(cat "$kdir.skip")"
-[ -e "$kdir/.done" ] || skip "no VM kernel in $kdir (make deps fetches it)"
+nokernel() { echo "vm-check: FAIL: $* (qemu is here, so the VM must run)"; exit 1; }
+[ -e "$kdir.skip" ] && nokernel "no VM kernel: $(cat "$kdir.skip")"
+[ -e "$kdir/.done" ] || nokernel "no VM kernel in $kdir (make deps fetches it)"
 kernel=$(ls "$kdir"/boot/vmlinuz-* | head -n 1)
 initrd=$vm_dir/initramfs.gz
 if [ ! -s "$initrd" ] || [ "$here/init" -nt "$initrd" ] || [ "$here/mkinitramfs.sh" -nt "$initrd" ] ||
