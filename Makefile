@@ -283,7 +283,7 @@ integration: all
 	$(Q)BUILD=$(BUILD) EXCEPT='$(EXCEPT)' tests/integration/run.sh
 
 # The soak: t_soak.sh, 100,000 crash-restart cycles with BPF and 10,000
-# without (some five minutes). make check runs it shorter (SOAK_CHECK):
+# without (some five minutes), and 30 s of the checks helper crash-looping. make check runs it shorter (SOAK_CHECK):
 # 20,000 and 5,000, which already judge the second half's memory and fds.
 SOAK_CHECK := ARBOR_SOAK_BPF_CYCLES=20000 ARBOR_SOAK_CYCLES=5000
 soak: all

@@ -8,6 +8,9 @@
 # busy machine). Under a sanitizer, whose checks are the point there, 4,000
 # cycles. A slow machine gets the time it needs:
 # timeout: 300
+# And the checks helper crash-looping (a segfault at every start) for 30
+# s (ARBOR_SOAK_HELPER_SECONDS): the tree untouched, the backoff seen, the
+# core's heap, RSS and fds flat.
 
 restarts() { ctl status --json | jq '[.children[].restarts] | add'; }
 all_stopped() { [ "$(ctl status --json | jq '[.children[] | select(.state != "stopped")] | length')" = 0 ]; }
@@ -90,4 +93,52 @@ test_soak_crash_cycles_without_bpf() {
 test_soak_crash_cycles_with_bpf() {
 	soak "BPF on" "${ARBOR_SOAK_BPF_CYCLES:-100000}" || return 1
 	log_has "eBPF probes attached" || echo "report: (BPF was unavailable: $(grep -o 'eBPF unavailable.*' "$T/log"))"
+}
+
+# The checks helper segfaults 50 ms after every start, for 30 s, while
+# two workers' checks are due every 200 ms: arbord restarts it with its
+# backoff (10 ms doubling to 1 s) and nothing else moves.
+test_soak_a_checks_helper_crash_looping() {
+	local secs=${ARBOR_SOAK_HELPER_SECONDS:-30} port api db
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	python3 "$HELPERS/checkserver.py" http "$port" "$T/fail" >"$T/server.log" 2>&1 &
+	wait_for "the check server" eval '(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null' || return 1
+	cat >"$T/tree.conf" <<CONF
+daemon = { log_dir = ""; };
+observability = { metrics_listen = ""; };
+tree = { strategy = "one_for_one"; children = (
+  { name = "api"; command = ["/bin/sleep", "1000"];
+    health = { http = "http://127.0.0.1:$port/healthz"; interval = 200; timeout = 1000; failures = 1; }; },
+  { name = "db"; command = ["/bin/sleep", "1000"];
+    health = { tcp = "127.0.0.1:$port"; interval = 200; timeout = 1000; failures = 1; }; }
+); };
+CONF
+	ARBOR_HELPER_FAULT=checks:segv start_arbord "$T/tree.conf" || return 1
+	api=$(pid_of root/api) db=$(pid_of root/db)
+	# the backoff's climb to 1 s: 10+20+...+640 ms, some 1.5 s with the faults
+	wait_for "the backoff at 1 s" log_has "helper checks killed by SIGSEGV, restarting in 1000 ms" || return 1
+	local t0=$EPOCHREALTIME r0 f0 h0 n0
+	r0=$(rss_kb "$ARBORD_PID") f0=$(min_fds "$ARBORD_PID") h0=$(heap)
+	n0=$(ctl daemon | awk '$1 == "helper" && $2 == "checks" { print $7 }')
+	sleep "$secs"
+	local r1 f1 h1 n1
+	r1=$(rss_kb "$ARBORD_PID") f1=$(min_fds "$ARBORD_PID") h1=$(heap)
+	n1=$(ctl daemon | awk '$1 == "helper" && $2 == "checks" { print $7 }')
+	echo "report: checks helper crash-looping: $((n1 - n0)) restarts in $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $t0 }") s; heap $h0 -> $h1 bytes; RSS ${r0}k -> ${r1}k; fds $f0 -> $f1"
+	local b
+	for b in 10 20 40 80 160 320 640 1000; do
+		log_has "helper checks killed by SIGSEGV, restarting in $b ms" || fail "no restart after $b ms of backoff" || return 1
+	done
+	# at 1 s of backoff and a fault 50 ms after each start: about one a second
+	[ $((n1 - n0)) -ge $((secs * 2 / 3)) ] || fail "only $((n1 - n0)) helper restarts in $secs s" || return 1
+	assert_eq "api's pid" "$api" "$(pid_of root/api)" || return 1
+	assert_eq "db's pid" "$db" "$(pid_of root/db)" || return 1
+	assert_eq "api's and db's events" "spawn exec ready spawn exec ready " \
+	    "$(ctl events | jq -r 'select(.path == "root/api" or .path == "root/db") | select(.event != "health") | .event' | tr '\n' ' ')" || return 1
+	stop_arbord
+	assert_eq "exit code" 0 "$?" || return 1
+	[ "$f1" -le "$f0" ] || fail "fds grew $f0 -> $f1" || return 1
+	sanitized && return 0
+	[ $((h1 - h0)) -le 65536 ] || fail "heap grew $h0 -> $h1 bytes" || return 1
+	[ $((r1 - r0)) -le 256 ] || fail "RSS grew ${r0}k -> ${r1}k"
 }
