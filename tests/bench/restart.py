@@ -5,10 +5,12 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS [ROUNDS [console]]]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers]]]
 
 With "console", only the console's row: the gap with 10 signed-in event
-streams open beside the same arbord with none.
+streams open beside the same arbord with none. With "helpers", only the
+helpers' row: the gap beside a worker with a tcp check, the checks helper
+healthy and crash-looping (a segfault after every start).
 
 The restarts of each system are taken in ROUNDS rounds, the systems one
 after the other in each round, so drift of the machine over the run (a
@@ -35,8 +37,10 @@ BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 40
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 ONLY_CONSOLE = len(sys.argv) > 4 and sys.argv[4] == "console"
+ONLY_HELPERS = len(sys.argv) > 4 and sys.argv[4] == "helpers"
 CONSOLE_STREAMS = 10
 CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
+HELPER_ROWS = ["arbord (checks helper)", "arbord (checks helper crashing)"]
 ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
 ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
 PROBE = os.path.abspath(os.path.join(BUILD, "bench", "probe"))
@@ -133,7 +137,25 @@ def open_streams(d, port, n):
     return stop
 
 
-def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None, listen=""):
+def check_target():
+    """A loopback port that accepts and closes, for a tcp check."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+
+    def serve():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None, listen="",
+               check_port=None, helper_fault=None):
     log = os.path.join(d, "probe.log")
     conf = os.path.join(d, "arbor.conf")
     with open(conf, "w") as f:
@@ -142,11 +164,18 @@ def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None, l
             d, 'cgroup = "%s";' % cgroup if cgroup else ""))
         f.write('observability = { metrics_listen = "%s"; %s };\n' %
                 (listen, 'event_log = "%s/events.jsonl";' % d if event_log else ""))
+        # The helpers' rows: a second worker with a tcp check every 200 ms
+        # (never failing it: the row measures the probe's gap).
+        checked = ('  , { name = "checked"; command = ["/bin/sleep", "1000000"];\n'
+                   '      health = { tcp = "127.0.0.1:%d"; interval = 200; timeout = 1000; failures = 1000000; }; }\n'
+                   % check_port) if check_port else ""
         f.write('tree = { strategy = "one_for_one"; intensity = 100000; period = 1;\n'
-                '  children = ( { name = "probe"; command = ["%s", "%s"]; } ); };\n' % (PROBE, log))
+                '  children = ( { name = "probe"; command = ["%s", "%s"]; }\n%s ); };\n' % (PROBE, log, checked))
     e = dict(env)
     if fault:
         e["ARBOR_OBS_FAULT"] = fault
+    if helper_fault:
+        e["ARBOR_HELPER_FAULT"] = helper_fault
     p = subprocess.Popen([ARBORD, "-c", conf, "-s", os.path.join(d, "sock")] + list(extra_args),
                          env=e, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "arbord.log"), "w"))
     return p, log
@@ -162,9 +191,13 @@ def run_system(name, d, env, count):
         fault = {"arbord (obs stalled)": "stall", "arbord (obs crashing)": "crash"}.get(name)
         # The console rows: its listener on, with or without streams.
         port = free_port() if name.startswith("arbord (console") else None
+        target = check_target() if name in HELPER_ROWS else None
         p, log = run_arbord(d, env, args, fault,
                             cgroup="off" if name == "arbord (cgroup off)" else None,
-                            listen="127.0.0.1:%d" % port if port else "")
+                            listen="127.0.0.1:%d" % port if port else "",
+                            check_port=target.getsockname()[1] if target else None,
+                            helper_fault="checks:segv" if name == HELPER_ROWS[1] else None)
+        p.target = target
         p.streams = None
         if name == "arbord (console, %d streams)" % CONSOLE_STREAMS:
             p.streams = open_streams(d, port, CONSOLE_STREAMS)
@@ -206,7 +239,7 @@ SYSTEMS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (BPF off)"
 
 def restart_latency(life_ms=1200, names=None):
     names = names or SYSTEMS + ["arbord (cgroup off)", "arbord (obs stalled)",
-                                "arbord (obs crashing)"] + CONSOLE_ROWS
+                                "arbord (obs crashing)"] + CONSOLE_ROWS + HELPER_ROWS
     gaps = {name: [] for name in names}
     kernel = []
     env = dict(os.environ)
@@ -230,6 +263,8 @@ def restart_latency(life_ms=1200, names=None):
                 if getattr(p, "streams", None):
                     p.streams.set()
                 stop(p)
+                if getattr(p, "target", None):
+                    p.target.close()
                 kill_probes(d)
             gaps[name] += gaps_ms(log)[:per_round]
             if name == "arbord (BPF on)":
@@ -327,9 +362,28 @@ def console_row(rows=None):
             CONSOLE_STREAMS, statistics.median(some) / statistics.median(none)))
 
 
+def helpers_row(rows=None):
+    """The gap beside a checked worker, its checks helper healthy and
+    crash-looping (a row each)."""
+    if rows is None:
+        print("restart latency with the checks helper: probe lives 1.2 s; %d restarts each, in %d rounds" % (
+            -(-N // ROUNDS) * ROUNDS, ROUNDS))
+        rows, _ = restart_latency(1200, HELPER_ROWS)
+        for name, g in rows:
+            if g:
+                print("  %-34s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (name, pct(g, .5), pct(g, .9), max(g)))
+    healthy, crashing = dict(rows).get(HELPER_ROWS[0]), dict(rows).get(HELPER_ROWS[1])
+    if healthy and crashing:
+        print("  isolation: checks helper crash-looping (segv) p50 / healthy p50 = %.3f (target <= 1.05)" % (
+            statistics.median(crashing) / statistics.median(healthy)))
+
+
 def main():
     if ONLY_CONSOLE:
         console_row()
+        return
+    if ONLY_HELPERS:
+        helpers_row()
         return
     print("restart latency: probe lives 1.2 s then exits 1; gap = next start - previous exit; "
           "%d restarts each, in %d interleaved rounds" % (-(-N // ROUNDS) * ROUNDS, ROUNDS))
@@ -363,6 +417,7 @@ def main():
             print("  isolation: %s p50 / healthy p50 = %.3f (target <= 1.05)" % (
                 name, statistics.median(g) / statistics.median(healthy)))
     console_row(rows)
+    helpers_row(rows)
     # The gap at the floor whatever the probe's life: a short life leaves
     # arbord's work after a restart (events, wake-ups) in the next gap.
     print("restart gap by probe life (floor and arbord BPF on, interleaved rounds as above):")

@@ -65,7 +65,7 @@ CONF
 	wait_restarts "$cycles" || return 1
 	pause || return 1
 	local t1=$EPOCHREALTIME r2=$(rss_kb "$ARBORD_PID") f2=$(min_fds "$ARBORD_PID") n=$(restarts) h2=$(heap)
-	echo "report: $label: $(awk "BEGIN { printf \"%.0f\", ($n - $n0) / ($t1 - $t0) }") cycles/s; heap $h0 -> $h1 ($((cycles / 2000))k) -> $h2 ($((cycles / 1000))k) bytes; RSS ${r0}k -> ${r1}k -> ${r2}k; fds $f0 -> $f1 -> $f2"
+	echo "report: $label: $(awk "BEGIN { printf \"%.0f\", ($n - $n0) / ($t1 - $t0) }") cycles/s; heap $h0 -> $h1 (at $((cycles / 2)) cycles) -> $h2 (at $cycles) bytes; RSS ${r0}k -> ${r1}k -> ${r2}k; fds $f0 -> $f1 -> $f2"
 	stop_arbord
 	assert_eq "exit code" 0 "$?" || return 1
 	[ "$f2" -le "$f1" ] || fail "$label: fds grew $f1 -> $f2 over the second half" || return 1

@@ -8,6 +8,7 @@
 # a machine with qemu the VM must run.
 #   VM_FILES, VM_ONLY, VM_EXCEPT   the test files, and regexes of FILE:TEST
 #                       names to run and to leave out (run.sh's ONLY, EXCEPT)
+#   VM_LANES            files run at once in the VM (run.sh's LANES; 2)
 #   ARBOR_TIME_SCALE    the tests' time limits x this (8 under TCG, 2 with KVM)
 #   VM_TIMEOUT          seconds before the VM is killed (default 1200)
 set -u
@@ -48,7 +49,7 @@ env=$vm_dir/guest.env
 {
 	printf 'ARBOR_ROOT=%q\n' "$root"
 	printf 'export BUILD=%q ARBOR_TIME_SCALE=%q\n' "$build" "$scale"
-	printf 'VM_FILES=%q VM_ONLY=%q VM_EXCEPT=%q\n' "$files" "$only" "$except"
+	printf 'VM_FILES=%q VM_ONLY=%q VM_EXCEPT=%q VM_LANES=%q\n' "$files" "$only" "$except" "${VM_LANES:-2}"
 } >"$env"
 
 log=$vm_dir/console.log
