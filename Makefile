@@ -350,7 +350,7 @@ BENCH_PACKAGES := linux-perf util-linux runit s6 daemontools supervisor libbpf-t
 BENCH_RESTARTS ?= 40
 # make bench BENCH_STEPS="bpf vm" runs those steps alone (the full run
 # is long).
-BENCH_STEPS ?= restart scale tls events console peers logs health bpf vm
+BENCH_STEPS ?= restart helpers scale tls events console peers logs health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
@@ -382,6 +382,7 @@ bench: deps
 		$(BUILD)/bench/spawn_many
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
+	$(Q)$(call step,helpers,python3 tests/bench/restart.py $(BUILD) 100 5 helpers)
 	$(Q)$(call step,scale,python3 tests/bench/scale.py $(BUILD) 1000 10000)
 	$(Q)$(call step,tls,python3 tests/bench/tls_scrape.py $(BUILD) 10000)
 	$(Q)$(call step,events,python3 tests/bench/events_scale.py $(BUILD) 100 10000)
