@@ -347,35 +347,33 @@ def phases(life_ms=300, count=40):
     return out
 
 
-def console_row(rows=None):
-    """The gap with signed-in console streams open beside none (a row each)."""
+def pair_row(what, names, ratio, target, rows=None):
+    """Two rows of the gap, the second's p50 over the first's. Alone (rows
+    None), the two are measured and printed first."""
     if rows is None:
-        print("restart latency with the console: probe lives 1.2 s; %d restarts each, in %d rounds" % (
-            -(-N // ROUNDS) * ROUNDS, ROUNDS))
-        rows, _ = restart_latency(1200, CONSOLE_ROWS)
+        print("restart latency %s: probe lives 1.2 s; %d restarts each, in %d rounds" % (
+            what, -(-N // ROUNDS) * ROUNDS, ROUNDS))
+        rows, _ = restart_latency(1200, names)
         for name, g in rows:
             if g:
                 print("  %-34s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (name, pct(g, .5), pct(g, .9), max(g)))
-    none, some = dict(rows).get(CONSOLE_ROWS[0]), dict(rows).get(CONSOLE_ROWS[1])
-    if none and some:
-        print("  console: %d signed-in streams open, p50 / none p50 = %.3f (target: unchanged, <= 1.05)" % (
-            CONSOLE_STREAMS, statistics.median(some) / statistics.median(none)))
+    base, other = dict(rows).get(names[0]), dict(rows).get(names[1])
+    if base and other:
+        print("  %s = %.3f (target: %s)" % (ratio, statistics.median(other) / statistics.median(base), target))
+
+
+def console_row(rows=None):
+    """The gap with signed-in console streams open beside none."""
+    pair_row("with the console", CONSOLE_ROWS,
+             "console: %d signed-in streams open, p50 / none p50" % CONSOLE_STREAMS,
+             "unchanged, <= 1.05", rows)
 
 
 def helpers_row(rows=None):
     """The gap beside a checked worker, its checks helper healthy and
-    crash-looping (a row each)."""
-    if rows is None:
-        print("restart latency with the checks helper: probe lives 1.2 s; %d restarts each, in %d rounds" % (
-            -(-N // ROUNDS) * ROUNDS, ROUNDS))
-        rows, _ = restart_latency(1200, HELPER_ROWS)
-        for name, g in rows:
-            if g:
-                print("  %-34s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (name, pct(g, .5), pct(g, .9), max(g)))
-    healthy, crashing = dict(rows).get(HELPER_ROWS[0]), dict(rows).get(HELPER_ROWS[1])
-    if healthy and crashing:
-        print("  isolation: checks helper crash-looping (segv) p50 / healthy p50 = %.3f (target <= 1.05)" % (
-            statistics.median(crashing) / statistics.median(healthy)))
+    crash-looping."""
+    pair_row("with the checks helper", HELPER_ROWS,
+             "isolation: checks helper crash-looping (segv) p50 / healthy p50", "<= 1.05", rows)
 
 
 def main():
