@@ -322,15 +322,26 @@ test_socket_group_controls_and_two_groups_open_the_socket() {
 	assert_eq "exit status, root's alone again" 2 "$rc"
 }
 
-# Access is decided at connect: a reader's connection stays a reader's
-# after a reload makes its group socket_group; a new one controls.
-test_access_is_that_of_the_connection() {
+# start_with_readers: arbord with arbor-rd as read_group, its socket
+# reachable by nobody; rd is that group's id. (Returns 77 where the groups
+# cannot be set up.)
+start_with_readers() {
 	need_access_setup || return
-	local rd
 	rd=$(gid_of arbor-rd)
 	access_conf 'read_group = "arbor-rd";'
 	start_arbord "$T/tree.conf" || return 1
 	chmod 755 "$T"
+}
+
+# held_lines: the held connection's reply has its third line (a function:
+# wait_for must count the lines anew each time).
+held_lines() { [ "$(wc -l <"$T/held")" -ge 3 ]; }
+
+# Access is decided at connect: a reader's connection stays a reader's
+# after a reload makes its group socket_group; a new one controls.
+test_access_is_that_of_the_connection() {
+	local rd
+	start_with_readers || return
 	printf '%s\n' '{"cmd":"daemon"}' '{"cmd":"stop","path":"root/a"}' |
 		as_nobody "$rd" /usr/bin/python3 "$HELPERS/rawclient.py" later "$T/sock" "$T/go" >"$T/held" &
 	wait_for "the reader connected" grep -q ready "$T/held" || return 1
@@ -338,8 +349,6 @@ test_access_is_that_of_the_connection() {
 	access_conf 'socket_group = "arbor-rd";'
 	ctl reload >/dev/null || return 1
 	touch "$T/go"
-	# (a function: wait_for must count the lines anew each time)
-	held_lines() { [ "$(wc -l <"$T/held")" -ge 3 ]; }
 	wait_for "the held connection answered" held_lines || return 1
 	assert_eq "the held connection" '{"ok":false,"error":"permission denied: stop needs control"}' "$(tail -n 1 "$T/held")" || return 1
 	assert_eq "a running" running "$(state_of root/a)" || return 1
@@ -350,12 +359,8 @@ test_access_is_that_of_the_connection() {
 # A read group filling the control socket's 128 places takes only its
 # own members' places: a connection of root's, idle meanwhile, is kept.
 test_readers_cannot_crowd_out_roots_clients() {
-	need_access_setup || return
 	local rd
-	rd=$(gid_of arbor-rd)
-	access_conf 'read_group = "arbor-rd";'
-	start_arbord "$T/tree.conf" || return 1
-	chmod 755 "$T"
+	start_with_readers || return
 	printf '%s\n' '{"cmd":"daemon"}' '{"cmd":"status","path":"root/a"}' |
 		python3 "$HELPERS/rawclient.py" later "$T/sock" "$T/go" >"$T/held" &
 	wait_for "root's connection" grep -q ready "$T/held" || return 1
@@ -363,7 +368,6 @@ test_readers_cannot_crowd_out_roots_clients() {
 	local idle=$!
 	wait_for "140 readers connected" grep -q ready "$T/idle" || return 1
 	touch "$T/go"
-	held_lines() { [ "$(wc -l <"$T/held")" -ge 3 ]; }
 	wait_for "root's connection answered" held_lines || return 1
 	assert_eq "root's second request, after the readers" running "$(tail -n 1 "$T/held" | jq -r .status.state)" || return 1
 	kill "$idle" 2>/dev/null
