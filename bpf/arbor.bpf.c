@@ -19,12 +19,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 arbord_tgid = 0;
 /*
  * With cgroups (base_cgid != 0): the subtree's base, its level in the v2
- * hierarchy and arbord's own leaf beside the tree. A task whose cgroup is
- * below the base, and not arbord's leaf, is a supervised one, whatever its
- * session or PID namespace.
+ * hierarchy, and beside the tree arbord's own leaf and its helper
+ * processes' cgroup. A task whose cgroup is below the base, and in neither
+ * of those two, is a supervised one, whatever its session or PID namespace.
  */
 const volatile __u64 base_cgid = 0;
 const volatile __u64 self_cgid = 0;
+const volatile __u64 helpers_cgid = 0;
 const volatile __u32 base_level = 0;
 /*
  * The level of arbord's PID namespace, read off its core thread when that
@@ -136,7 +137,8 @@ cgroup_at(struct task_struct *t, __u32 level)
 	return id;
 }
 
-/* t is in a worker's cgroup: below the base, not in arbord's own leaf. */
+/* t is in a worker's cgroup: below the base, neither in arbord's own leaf
+ * nor in its helpers' cgroup. */
 static __always_inline bool
 in_tree(struct task_struct *t)
 {
@@ -145,7 +147,7 @@ in_tree(struct task_struct *t)
 	if (!base_cgid || cgroup_at(t, base_level) != base_cgid)
 		return false;
 	leaf = cgroup_at(t, base_level + 1);
-	return leaf && leaf != self_cgid;
+	return leaf && leaf != self_cgid && leaf != helpers_cgid;
 }
 
 /* t's process id in the PID namespace of level; 0: not there. */

@@ -220,6 +220,7 @@ load(struct probes *p, pid_t tgid, const struct probes_cgroup *cg,
 		if (cg) {
 			p->skel->rodata->base_cgid = cg->base_id;
 			p->skel->rodata->self_cgid = cg->self_id;
+			p->skel->rodata->helpers_cgid = cg->helpers_id;
 			p->skel->rodata->base_level = cg->base_level;
 		}
 		/* Only the chosen variant of each probe loads. */

@@ -21,6 +21,7 @@ typedef void (*probes_rec_fn)(void *ctx, const struct arbor_rec *);
 struct probes_cgroup {
 	uint64_t base_id;	/* the base's cgroup id (its inode) */
 	uint64_t self_id;	/* arbord's own leaf in it */
+	uint64_t helpers_id;	/* its helper processes' cgroup in it (0: none) */
 	uint32_t base_level;	/* the base's depth below the v2 root */
 };
 

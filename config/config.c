@@ -1328,6 +1328,9 @@ parse_node(struct ctx *c, const config_setting_t *s, const char *parent_path,
 	if (!parent_path && strcmp(name, "arbord") == 0)
 		error(c, config_setting_get_member(s, "name"), path,
 		    "the root cannot be named \"arbord\": that is the name of arbord's own cgroup beside the tree");
+	if (!parent_path && strcmp(name, "helpers") == 0)
+		error(c, config_setting_get_member(s, "name"), path,
+		    "the root cannot be named \"helpers\": that is the name of the helper processes' cgroup beside the tree");
 
 	if (get_bool(c, s, path, "significant", &n->significant) &&
 	    n->significant) {

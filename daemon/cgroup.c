@@ -68,6 +68,9 @@
 #define RT_V2_DIR	(RT_MADE | (uintptr_t)0xff | RT_FROZEN | RT_KILLED)
 
 #define LEAF_SELF "arbord"
+/* The helper processes' leaves, one per helper, beside the tree: one
+ * cgroup the probes leave out (a helper is no worker). */
+#define DIR_HELPERS "helpers"
 /* On the directories arbord makes in a base it shares (delegated, given). */
 #define MARK_XATTR "trusted.arbor"
 #define DRAIN_WAIT_NS (5 * NSEC_PER_SEC)
@@ -84,6 +87,7 @@ struct cgroups {
 	int basefd;
 	unsigned offered;	/* v2 controllers below the base (1 << cg_ctrl) */
 	unsigned enabled;	/* written to subtree_control */
+	unsigned helpers_enabled;	/* and to DIR_HELPERS' */
 	char *v1[CTRL_N];	/* a v1 controller's base, NULL: none */
 	bool v1_made[CTRL_N];
 	int self_pidfd;
@@ -159,6 +163,23 @@ cg_mkdir(int dirfd, const char *path)
 	close(fd);
 	errno = e;
 	return r;
+}
+
+/* Makes DIR_HELPERS below the base, marked as arbord's. 0 or -1 (errno). */
+static int
+helpers_dir(struct cgroups *cg)
+{
+	int fd;
+
+	if (cg_mkdir(cg->basefd, DIR_HELPERS) < 0 && errno != EEXIST)
+		return -1;
+	if ((fd = cg_open(cg->basefd, DIR_HELPERS, O_RDONLY | O_DIRECTORY)) < 0)
+		return -1;
+	/* Found and removed by the next arbord if this one is SIGKILLed. */
+	if (!cg->owned_base)
+		(void)fsetxattr(fd, MARK_XATTR, "1", 1, 0);
+	close(fd);
+	return 0;
 }
 
 /* rmdir of dirfd/path, its parent opened as cg_open does. */
@@ -732,6 +753,9 @@ v1_clean(const struct cgroups *cg, enum cg_ctrl c)
 	dir = xasprintf("%s/%s", cg->v1[c], cg->root_name);
 	rmdir_tree_warn(AT_FDCWD, dir);
 	free(dir);
+	dir = xasprintf("%s/" DIR_HELPERS, cg->v1[c]);
+	rmdir_tree_warn(AT_FDCWD, dir);
+	free(dir);
 }
 
 /* The v1 hierarchies of memory, pids and cpu that v2 does not offer. */
@@ -920,6 +944,10 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 		    strerror(errno));
 		cg->enabled = 0;
 	}
+	/* Before the probes load, which leave it out by its id. */
+	if (helpers_dir(cg) < 0)
+		log_msg(LOG_WARN, "cgroup %s/%s: mkdir: %s", cg->base,
+		    DIR_HELPERS, strerror(errno));
 	find_v1(cg, name, cg->owned_base);
 	if ((cg->self_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0)) < 0 ||
 	    (cg->killfd = cg_open(cg->basefd, "cgroup.kill", O_WRONLY)) < 0 ||
@@ -979,7 +1007,8 @@ cgroups_close(struct cgroups *cg)
 		while (d && (e = readdir(d)))
 			if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
 			    strcmp(e->d_name, LEAF_SELF) != 0 &&
-			    (cg->owned_base || strcmp(e->d_name, cg->root_name) == 0)) {
+			    (cg->owned_base || strcmp(e->d_name, cg->root_name) == 0 ||
+			    strcmp(e->d_name, DIR_HELPERS) == 0)) {
 				kill_and_wait(cg->basefd, e->d_name);
 				rmdir_tree_warn(cg->basefd, e->d_name);
 			}
@@ -1019,6 +1048,8 @@ cgroups_view(const struct cgroups *cg, struct cg_view *v)
 		v->base_id = st.st_ino;
 	if (fstatat(cg->basefd, LEAF_SELF, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		v->self_id = st.st_ino;
+	if (fstatat(cg->basefd, DIR_HELPERS, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		v->helpers_id = st.st_ino;
 	for (const char *p = cgroups_base(cg); *p; p++)
 		v->base_level += *p == '/';
 	v->v2_ctrls = cg->enabled;
@@ -1581,7 +1612,7 @@ cgroups_node_of(const struct cgroups *cg, int pid, char *path, size_t len)
 static char *
 helper_leaf(const char *name)
 {
-	return xasprintf("helper-%s", name);
+	return xasprintf(DIR_HELPERS "/%s", name);
 }
 
 /* v1: the helper's group of c with its bound, its cgroup.procs opened. */
@@ -1595,6 +1626,12 @@ helper_v1(struct cgroups *cg, enum cg_ctrl c, const char *leaf,
 	*procs = -1;
 	if (cg_mkdir(AT_FDCWD, cg->v1[c]) < 0 && errno != EEXIST)
 		goto fail;
+	p = xasprintf("%s/" DIR_HELPERS, cg->v1[c]);
+	if (cg_mkdir(AT_FDCWD, p) < 0 && errno != EEXIST) {
+		free(p);
+		goto fail;
+	}
+	free(p);
 	if (cg_mkdir(AT_FDCWD, dir) < 0 && errno != EEXIST)
 		goto fail;
 	if ((fd = cg_open(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY)) < 0)
@@ -1640,6 +1677,16 @@ cgroups_helper_prepare(struct cgroups *cg, const char *name,
 	    enable_at(cg->basefd, ".", want & cg->offered & ~cg->enabled,
 	    '+') == 0)
 		cg->enabled |= want & cg->offered;
+	if (helpers_dir(cg) < 0) {
+		snprintf(msg, msglen, "cgroup %s/%s: mkdir: %s", cg->base,
+		    DIR_HELPERS, strerror(errno));
+		free(leaf);
+		return -1;
+	}
+	if ((want & cg->enabled & ~cg->helpers_enabled) &&
+	    enable_at(cg->basefd, DIR_HELPERS, want & cg->enabled &
+	    ~cg->helpers_enabled, '+') == 0)
+		cg->helpers_enabled |= want & cg->enabled;
 	if (cg_mkdir(cg->basefd, leaf) < 0 && errno != EEXIST) {
 		snprintf(msg, msglen, "cgroup %s/%s: mkdir: %s", cg->base, leaf,
 		    strerror(errno));
@@ -1652,9 +1699,6 @@ cgroups_helper_prepare(struct cgroups *cg, const char *name,
 		free(leaf);
 		return -1;
 	}
-	/* Found and removed by the next arbord if this one is SIGKILLed. */
-	if (!cg->owned_base)
-		(void)fsetxattr(fd, MARK_XATTR, "1", 1, 0);
 	for (size_t i = 0; i < ARRAY_SIZE(bounds); i++) {
 		enum cg_ctrl c = bounds[i].c;
 		uint64_t v = c == CTRL_MEMORY ? memory_max : pids_max;

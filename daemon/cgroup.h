@@ -24,9 +24,9 @@ struct cgroups;
 struct cg_view {
 	char *v2_base;		/* absolute: <mount><base> */
 	char *v1_base[4];	/* per enum cg_ctrl, NULL: not used */
-	/* For the probes: the base's and arbord's leaf's cgroup ids (their
-	 * inodes) and the base's depth below the v2 root. */
-	uint64_t base_id, self_id;
+	/* For the probes: the base's, arbord's leaf's and the helpers'
+	 * cgroup ids (their inodes) and the base's depth below the v2 root. */
+	uint64_t base_id, self_id, helpers_id;
 	uint32_t base_level;
 	unsigned v2_ctrls;	/* v2 controllers enabled below the base (1 << cg_ctrl) */
 };
@@ -111,7 +111,7 @@ int cgroups_freeze(struct cgroups *, struct enode *, bool on);
 /* Whether arbord froze the node's cgroup. */
 bool cgroups_frozen(const struct enode *);
 /*
- * The leaf of helper process name ("checks"), <base>/helper-NAME beside
+ * The leaf of helper process name ("checks"), <base>/helpers/NAME beside
  * arbord's, with memory.max and pids.max (v1 groups on hybrid hosts);
  * s->dirfd is the leaf, s->v1fd the v1 cgroup.procs. -1 with msg.
  */

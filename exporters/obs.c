@@ -797,6 +797,7 @@ load_bpf(struct obs *o)
 	else {
 		const struct probes_cgroup pc = { .base_id = o->a->cg.base_id,
 		    .self_id = o->a->cg.self_id,
+		    .helpers_id = o->a->cg.helpers_id,
 		    .base_level = o->a->cg.base_level };
 
 		uint64_t t0 = mono_ns();

@@ -6,6 +6,7 @@
  * cannot be loaded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -346,6 +348,131 @@ runq_fills_for_workers_only(void **state)
 	waitpid(untracked, NULL, 0);
 }
 
+/*
+ * With cgroups, as arbord runs: a base with arbord's leaf, its helpers'
+ * cgroup and the tree beside each other. A process in the tree is a
+ * worker; one in the helpers' cgroup is arbord's own and makes no record.
+ */
+static char cg_base[512];
+
+/* The cgroup v2 mount (pure v2 or the hybrid "unified"); "" if none. */
+static void
+v2_mount(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024], mnt[512], type[64];
+
+	out[0] = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		if (sep && sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1 &&
+		    sscanf(sep + 3, "%63s", type) == 1 &&
+		    strcmp(type, "cgroup2") == 0) {
+			snprintf(out, len, "%s", mnt);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+static uint64_t
+cg_id(const char *rel)
+{
+	char path[600];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", cg_base, rel);
+	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* A child moved into rel (below cg_base) that execs /bin/true; reaped. */
+static pid_t
+run_true_in(const char *rel)
+{
+	char path[600];
+	pid_t pid;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/cgroup.procs", cg_base, rel);
+	pid = fork();
+	if (pid == 0) {
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 ||
+		    write(fd, "0", 1) != 1)
+			_exit(126);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+static void
+helper_processes_make_no_records(void **state)
+{
+	static const char *dirs[] = { "", "arbord", "helpers", "helpers/checks",
+	    "root", "root/w" };
+	char mnt[512], path[600];
+	struct probes_cgroup pc = { .base_level = 1 };
+	struct probes *cp;
+	pid_t helper, worker;
+	bool exit = false, seen_helper = false;
+	int st;
+
+	(void)state;
+	NEED_BPF();
+	v2_mount(mnt, sizeof(mnt));
+	if (!mnt[0])
+		skip();
+	snprintf(cg_base, sizeof(cg_base), "%s/arbor-test-probes-%d", mnt,
+	    (int)getpid());
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", cg_base, dirs[i]);
+		if (mkdir(path, 0755) < 0) {
+			fprintf(stderr, "SKIP: cgroup %s: %s\n", path, strerror(errno));
+			skip();
+		}
+	}
+	pc.base_id = cg_id("");
+	pc.self_id = cg_id("arbord");
+	pc.helpers_id = cg_id("helpers");
+	cp = probes_open(getpid(), (pid_t)gettid(), &pc, on_rec, NULL,
+	    skip_reason, sizeof(skip_reason));
+	assert_non_null(cp);
+	helper = run_true_in("helpers/checks");
+	assert_int_equal(waitpid(helper, &st, 0), helper);
+	assert_int_equal(st, 0);
+	worker = run_true_in("root/w");
+	assert_int_equal(waitpid(worker, &st, 0), worker);
+	assert_int_equal(st, 0);
+	/* The worker's exit record comes (a process that moved itself there
+	 * was not seen born: it stands for itself); the helper's, made before
+	 * it, would have come first. */
+	for (uint64_t deadline = mono_ns() + scaled_s(5); mono_ns() < deadline;) {
+		struct pollfd pfd = { .fd = probes_fd(cp), .events = POLLIN };
+
+		probes_consume(cp);
+		exit = false;
+		for (size_t i = 0; i < nrecs; i++) {
+			seen_helper |= recs[i].tgid == (uint32_t)helper;
+			exit |= recs[i].kind == ARBOR_REC_EXIT && recs[i].tgid == (uint32_t)worker;
+		}
+		if (exit)
+			break;
+		poll(&pfd, 1, 50);
+	}
+	probes_close(cp);
+	for (size_t i = sizeof(dirs) / sizeof(dirs[0]); i-- > 0;) {
+		snprintf(path, sizeof(path), "%s/%s", cg_base, dirs[i]);
+		rmdir(path);
+	}
+	if (seen_helper)
+		fail_msg("a record of the process %d in helpers/checks", helper);
+	if (!exit)
+		fail_msg("no exit record of the worker %d in root/w", worker);
+}
+
 #ifndef ARBOR_NO_BPF
 /* Adds typedef btf_trace_NAME: void (*)(void *, args[0..n)). */
 static void
@@ -496,6 +623,7 @@ main(void)
 		cmocka_unit_test(exec_is_recorded),
 		cmocka_unit_test(descendants_are_followed),
 		cmocka_unit_test(runq_fills_for_workers_only),
+		cmocka_unit_test(helper_processes_make_no_records),
 #ifndef ARBOR_NO_BPF
 		cmocka_unit_test(each_kernel_gets_the_program_its_tracepoints_fit),
 		cmocka_unit_test(this_kernel_runs_what_its_btf_fits),

@@ -223,7 +223,7 @@ test_the_helper_runs_unprivileged_and_arbord_links_no_libcurl() {
 	assert_eq "NoNewPrivs" 1 "$(awk '$1 == "NoNewPrivs:" { print $2 }' "$st")" || return 1
 	assert_eq "Seccomp" 2 "$(awk '$1 == "Seccomp:" { print $2 }' "$st")" || return 1
 	assert_eq "CapEff" 0000000000000000 "$(awk '$1 == "CapEff:" { print $2 }' "$st")" || return 1
-	grep -q "/helper-checks$" "/proc/$hp/cgroup" || fail "not in a leaf of its own: $(cat "/proc/$hp/cgroup")" || return 1
+	grep -q "/helpers/checks$" "/proc/$hp/cgroup" || fail "not in a leaf of its own: $(cat "/proc/$hp/cgroup")" || return 1
 	grep -q libcurl "/proc/$hp/maps" || fail "the helper has no libcurl" || return 1
 	! grep -q libcurl "/proc/$ARBORD_PID/maps" || fail "arbord maps libcurl" || return 1
 	stop_arbord || fail "arbord's exit: $?"

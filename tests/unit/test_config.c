@@ -765,6 +765,9 @@ bad_resource_values_are_refused(void **state)
 	refused("tree = { name = \"arbord\"; strategy = \"one_for_one\"; children = (\n"
 	    "  { name = \"w\"; command = [\"/bin/true\"]; }\n); };\n",
 	    "F:1: arbord: the root cannot be named \"arbord\": that is the name of arbord's own cgroup beside the tree");
+	refused("tree = { name = \"helpers\"; strategy = \"one_for_one\"; children = (\n"
+	    "  { name = \"w\"; command = [\"/bin/true\"]; }\n); };\n",
+	    "F:1: helpers: the root cannot be named \"helpers\": that is the name of the helper processes' cgroup beside the tree");
 }
 
 /*
