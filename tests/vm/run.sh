@@ -54,35 +54,34 @@ env=$vm_dir/guest.env
 
 log=$vm_dir/console.log
 echo "vm-check: $(basename "$kernel") under qemu ($accel), time scale $scale; console in $log"
-# A guest kernel whose CPUs lock up panics (softlockup_panic) with every
-# CPU's backtrace on the console (loglevel 5 shows them) and the VM ends at
-# once (panic=-1, -no-reboot) instead of at VM_TIMEOUT. The watchdog waits
-# 60 s (watchdog_thresh 30), well past any stall the emulator itself makes
-# on a busy host. CI saw such a lockup once, during arbord's first probe
-# attach (stop 33); it was not seen again in 60 attaches here. That kernel
-# is booted once more, saying so; a second lockup fails the stage.
+# A guest kernel whose CPUs lock up panics (softlockup_panic after 20 s,
+# panic_on_rcu_stall after 21) with every CPU's backtrace on the console
+# (loglevel 5 shows them), and the VM ends at once (panic=-1, -no-reboot)
+# instead of at VM_TIMEOUT. It is booted once more, saying so; a second
+# lockup fails the stage. The one lockup seen (stop 33 in CI, stop 34
+# here) was TCG's and the kernel's live text patching: guest.sh says how
+# it keeps the tests clear of it.
+# The kernel says a lot at loglevel 5 (every OOM kill the tests make, with
+# its stack): of its lines only those that say the guest is broken show;
+# the console file has them all.
+ts='\[ *[0-9]\+\.[0-9]\+\] '
 boot() {
 	timeout -k 10 "${VM_TIMEOUT:-1200}" qemu-system-x86_64 $accel -smp 2 -m 3G \
 		-nographic -no-reboot -nic none \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet loglevel=5 watchdog_thresh=30 softlockup_panic=1 softlockup_all_cpu_backtrace=1 arbor_root=$root arbor_env=$env" \
+		-append "console=ttyS0 cgroup_no_v1=all panic=-1 quiet loglevel=5 softlockup_panic=1 softlockup_all_cpu_backtrace=1 sysctl.kernel.panic_on_rcu_stall=1 arbor_root=$root arbor_env=$env" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-		</dev/null 2>&1 | sed -u 's/\r$//' | tee "$log" | awk '
-		# The kernel says a lot at loglevel 5 (every OOM kill the tests
-		# make, with its stack): only what says the guest is broken shows
-		# here; the console file has it all.
-		!/^\[ *[0-9]+\.[0-9]+\] / || /BUG|[Pp]anic|lockup|stall|Oops|protection fault/ {
-			print; fflush()
-		}'
+		</dev/null 2>&1 | sed -u 's/\r$//' | tee "$log" |
+		sed -u -n -e "/^$ts/!p" -e "/^$ts.*\(BUG\|[Pp]anic\|lockup\|stall\|Oops\|protection fault\)/p"
 	qemu_rc=${PIPESTATUS[0]}
 }
 start=$SECONDS
 boot
-if grep -aq 'soft lockup' "$log" && ! grep -aq '^ARBOR-VM-RESULT: ' "$log"; then
+if grep -aqE 'soft lockup|self-detected stall|detected stalls' "$log" && ! grep -aq '^ARBOR-VM-RESULT: ' "$log"; then
 	mv "$log" "$log.lockup"
-	echo "vm-check: the guest kernel locked up after $((SECONDS - start)) s: $(grep -a -m 1 -o 'soft lockup.*' "$log.lockup")"
+	echo "vm-check: the guest kernel locked up after $((SECONDS - start)) s: $(grep -a -m 1 -oE '(soft lockup|rcu: INFO).*' "$log.lockup")"
 	echo "vm-check: its CPUs' backtraces (the rest is in $log.lockup):"
-	sed -n '/soft lockup/,$p' "$log.lockup" | head -n 200
+	sed -n '/soft lockup\|rcu: INFO/,$p' "$log.lockup" | head -n 200
 	echo "vm-check: booting it once more"
 	boot
 fi
