@@ -37,13 +37,14 @@ else
 	accel="-accel tcg,thread=multi -cpu max" scale=${ARBOR_TIME_SCALE:-8}
 fi
 # What runs there: the tests of the kernel's side of arbord (cgroups, eBPF,
-# signals, OOM, pipes), within about 6 minutes under TCG.
+# signals, OOM, pipes; a helper's memory.max in its leaf below
+# <base>/helpers), within about 6 minutes under TCG.
 # Not t_obs's fault injection into the observability thread (2 min here).
 # The engine's strategies and restart rules (t_strategies, t_restart) run on
 # the host only: under TCG they took over 5 minutes and test no kernel
 # behaviour the files here do not.
-files=${VM_FILES:-t_containment.sh t_cgroup_v2.sh t_obs.sh t_output.sh}
-only=${VM_ONLY:-'^t_(containment|cgroup_v2|obs):|^t_output:test_(stderr_tail|nothing_lost|a_100MB_line|rotation|a_full_disk|a_rotation_on|worker_logs)'}
+files=${VM_FILES:-t_containment.sh t_cgroup_v2.sh t_obs.sh t_output.sh t_helpers.sh}
+only=${VM_ONLY:-'^t_(containment|cgroup_v2|obs):|^t_output:test_(stderr_tail|nothing_lost|a_100MB_line|rotation|a_full_disk|a_rotation_on|worker_logs)|^t_helpers:test_a_helper_out_of_memory'}
 except=${VM_EXCEPT-'^t_obs:test_faults_leave_supervision_exact$'}
 env=$vm_dir/guest.env
 {
