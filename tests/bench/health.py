@@ -4,7 +4,10 @@
 checked every second (tcp and http against one loopback server, exec of
 /bin/true), against the same tree without checks. The figure is the core
 thread's CPU time (utime + stime of /proc/PID/task/PID/stat) over a
-window, as a share of one CPU; the target is under 5%. Figures only.
+window, as a share of one CPU; the target is under 5%. tcp and http
+checks run in the helper process arbor-checks: its CPU and the memory of
+the core and the helper (RSS: total, and per worker over the tree
+without checks) are printed beside. Figures only.
 
   health.py BUILD_DIR [WORKERS] [SECONDS]
 """
@@ -75,6 +78,25 @@ def all_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def checks_helper(sock):
+    """The pid of the checks helper (arborctl daemon), or None."""
+    out = subprocess.run([ARBORCTL, "-s", sock, "daemon"], capture_output=True, text=True,
+                         timeout=60).stdout
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0] == "helper" and f[1] == "checks" and f[4] != "0":
+            return int(f[4])
+    return None
+
+
 def run(kind, server):
     d = tempfile.mkdtemp(prefix="arbor-health-", dir="/dev/shm")
     sock = os.path.join(d, "sock")
@@ -105,9 +127,13 @@ def run(kind, server):
         if time.monotonic() - t0 > 120:
             raise SystemExit("health.py: %s: the tree did not start" % kind)
     time.sleep(3)   # every worker's first check is an interval after its start
+    hp = checks_helper(sock)
+    h0 = all_cpu_s(hp) if hp else 0
     c0, a0, n0, w0 = cpu_s(p.pid, p.pid), all_cpu_s(p.pid), server.connections, time.monotonic()
     time.sleep(SECONDS)
     c1, a1, n1, w1 = cpu_s(p.pid, p.pid), all_cpu_s(p.pid), server.connections, time.monotonic()
+    h1 = all_cpu_s(hp) if hp else 0
+    core_kib, helper_kib = rss_kib(p.pid), rss_kib(hp) if hp else 0
     t = status(sock)
     threads = len(os.listdir("/proc/%d/task" % p.pid))
     healthy = sum(1 for w in t["children"] if w.get("health", {}).get("ok") is True)
@@ -120,6 +146,9 @@ def run(kind, server):
         "check": kind,
         "core CPU %": round(100 * (c1 - c0) / wall, 2),
         "arbord CPU % (all threads)": round(100 * (a1 - a0) / wall, 2),
+        "checks helper CPU %": round(100 * (h1 - h0) / wall, 2) if hp else "-",
+        "core RSS KiB": core_kib,
+        "checks helper RSS KiB": helper_kib if hp else "-",
         "server connections /s": round((n1 - n0) / wall) if kind in ("tcp", "http") else "-",
         "healthy": healthy if kind != "none" else "-",
         "restarts": restarts,
@@ -136,10 +165,18 @@ def main():
         r = run(kind, server)
         if kind == "none":
             base = r["core CPU %"]
+            base_kib = r["core RSS KiB"]
         else:
             r["over no checks, points"] = round(r["core CPU %"] - base, 2)
             r["target < 5%"] = "met" if r["core CPU %"] < TARGET else "missed"
         print("  " + "  ".join("%s: %s" % kv for kv in r.items()))
+        if kind != "none":
+            helper = r["checks helper RSS KiB"] if r["checks helper RSS KiB"] != "-" else 0
+            total = r["core RSS KiB"] + helper
+            print("    memory with %s checks: core %d KiB + checks helper %d KiB = %d KiB; per worker over "
+                  "no checks: core %.2f KiB, helper %.2f KiB, together %.2f KiB" % (
+                      kind, r["core RSS KiB"], helper, total, (r["core RSS KiB"] - base_kib) / WORKERS,
+                      helper / WORKERS, (total - base_kib) / WORKERS))
         sys.stdout.flush()
 
 
