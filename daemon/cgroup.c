@@ -165,20 +165,16 @@ cg_mkdir(int dirfd, const char *path)
 	return r;
 }
 
-/* Makes DIR_HELPERS below the base, marked as arbord's. 0 or -1 (errno). */
+/*
+ * Makes DIR_HELPERS below the base. Like arbord's leaf and the tree's
+ * directory it is arbord's by its name in any base: one there at start
+ * was killed and removed (clean_base). 0 or -1 (errno).
+ */
 static int
 helpers_dir(struct cgroups *cg)
 {
-	int fd;
-
 	if (cg_mkdir(cg->basefd, DIR_HELPERS) < 0 && errno != EEXIST)
 		return -1;
-	if ((fd = cg_open(cg->basefd, DIR_HELPERS, O_RDONLY | O_DIRECTORY)) < 0)
-		return -1;
-	/* Found and removed by the next arbord if this one is SIGKILLed. */
-	if (!cg->owned_base)
-		(void)fsetxattr(fd, MARK_XATTR, "1", 1, 0);
-	close(fd);
 	return 0;
 }
 
@@ -575,6 +571,7 @@ clean_base(int basefd, const char *base, bool owned, const char *root_name)
 		 * what it marked, its leaf and the tree's root. */
 		if (!owned && strcmp(e->d_name, LEAF_SELF) != 0 &&
 		    strcmp(e->d_name, root_name) != 0 &&
+		    strcmp(e->d_name, DIR_HELPERS) != 0 &&
 		    fgetxattr_at(basefd, e->d_name, v, sizeof(v)) <= 0)
 			continue;
 		if (strcmp(e->d_name, LEAF_SELF) != 0) {
@@ -751,9 +748,6 @@ v1_clean(const struct cgroups *cg, enum cg_ctrl c)
 		return;
 	}
 	dir = xasprintf("%s/%s", cg->v1[c], cg->root_name);
-	rmdir_tree_warn(AT_FDCWD, dir);
-	free(dir);
-	dir = xasprintf("%s/" DIR_HELPERS, cg->v1[c]);
 	rmdir_tree_warn(AT_FDCWD, dir);
 	free(dir);
 }
@@ -1615,23 +1609,24 @@ helper_leaf(const char *name)
 	return xasprintf(DIR_HELPERS "/%s", name);
 }
 
+/* Its v1 groups: helper-NAME beside the tree's (v1 counts for no probe). */
+static char *
+helper_v1_group(const struct cgroups *cg, enum cg_ctrl c, const char *name)
+{
+	return xasprintf("%s/helper-%s", cg->v1[c], name);
+}
+
 /* v1: the helper's group of c with its bound, its cgroup.procs opened. */
 static int
-helper_v1(struct cgroups *cg, enum cg_ctrl c, const char *leaf,
+helper_v1(struct cgroups *cg, enum cg_ctrl c, const char *name,
     const char *file, uint64_t bound, int *procs)
 {
-	char *dir = xasprintf("%s/%s", cg->v1[c], leaf), *p, text[32];
+	char *dir = helper_v1_group(cg, c, name), *p, text[32];
 	int fd;
 
 	*procs = -1;
 	if (cg_mkdir(AT_FDCWD, cg->v1[c]) < 0 && errno != EEXIST)
 		goto fail;
-	p = xasprintf("%s/" DIR_HELPERS, cg->v1[c]);
-	if (cg_mkdir(AT_FDCWD, p) < 0 && errno != EEXIST) {
-		free(p);
-		goto fail;
-	}
-	free(p);
 	if (cg_mkdir(AT_FDCWD, dir) < 0 && errno != EEXIST)
 		goto fail;
 	if ((fd = cg_open(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY)) < 0)
@@ -1711,7 +1706,7 @@ cgroups_helper_prepare(struct cgroups *cg, const char *name,
 			if (write_at(fd, bounds[i].v2, text) < 0)
 				log_msg(LOG_WARN, "cgroup %s/%s/%s: %s", cg->base,
 				    leaf, bounds[i].v2, strerror(errno));
-		} else if (cg->v1[c] && helper_v1(cg, c, leaf, bounds[i].v1, v,
+		} else if (cg->v1[c] && helper_v1(cg, c, name, bounds[i].v1, v,
 		    &s->v1fd[s->nv1]) == 0)
 			s->nv1++;
 	}
@@ -1732,7 +1727,7 @@ cgroups_helper_remove(struct cgroups *cg, const char *name)
 	rmdir_tree_warn(cg->basefd, leaf);
 	for (int c = 0; c < CTRL_N; c++)
 		if (cg->v1[c]) {
-			char *dir = xasprintf("%s/%s", cg->v1[c], leaf);
+			char *dir = helper_v1_group(cg, (enum cg_ctrl)c, name);
 
 			if (cg_rmdir(AT_FDCWD, dir) < 0 && errno != ENOENT)
 				log_msg(LOG_WARN, "exit: rmdir %s: %s", dir,

@@ -112,6 +112,18 @@ test_a_helper_that_aborts_is_restarted() {
 	fault_case abort "killed by SIGABRT" 1
 }
 
+# helper_bound CONTROLLER V2_FILE V1_FILE: the checks helper's bound, read
+# from the v1 group of CONTROLLER when it has one, else from its v2 leaf.
+helper_bound() {
+	local hp cg
+	hp=$(helper_pid checks) && [ -n "$hp" ] || return 1
+	if cg=$(sed -n "s/^[0-9]*:$1:\(.*\)\$/\1/p" "/proc/$hp/cgroup") && [ -n "$cg" ]; then
+		cat "/sys/fs/cgroup/$1$cg/$3"
+	else
+		cg=$(sed -n 's/^0::\(.*\)$/\1/p' "/proc/$hp/cgroup") && cat "/sys/fs/cgroup$cg/$2"
+	fi
+}
+
 # helper_oom_kills: the OOM kills counted in the checks helper's memory
 # cgroup (v1: memory.oom_control, v2: memory.events), read while a helper
 # of the crash loop is alive to say where its cgroup is.
@@ -224,6 +236,9 @@ test_the_helper_runs_unprivileged_and_arbord_links_no_libcurl() {
 	assert_eq "Seccomp" 2 "$(awk '$1 == "Seccomp:" { print $2 }' "$st")" || return 1
 	assert_eq "CapEff" 0000000000000000 "$(awk '$1 == "CapEff:" { print $2 }' "$st")" || return 1
 	grep -q "/helpers/checks$" "/proc/$hp/cgroup" || fail "not in a leaf of its own: $(cat "/proc/$hp/cgroup")" || return 1
+	# Its bounds (helper_memory_max 64M, pids.max 64), v1 or v2
+	assert_eq "memory bound" 67108864 "$(helper_bound memory memory.max memory.limit_in_bytes)" || return 1
+	assert_eq "pids bound" 64 "$(helper_bound pids pids.max pids.max)" || return 1
 	grep -q libcurl "/proc/$hp/maps" || fail "the helper has no libcurl" || return 1
 	! grep -q libcurl "/proc/$ARBORD_PID/maps" || fail "arbord maps libcurl" || return 1
 	stop_arbord || fail "arbord's exit: $?"

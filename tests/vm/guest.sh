@@ -38,8 +38,10 @@ observability = { metrics_listen = ""; };
 tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "100000"]; } ); };
 CONF
 	"$BUILD/arbord" -c "$keep/$k.conf" -s "$keep/$k.sock" >"$keep/$k.log" 2>&1 &
+	pid=$!
 	for ((i = 0; i < 300 * ARBOR_TIME_SCALE; i++)); do
 		grep -qE 'eBPF probes attached|eBPF unavailable' "$keep/$k.log" && break
+		kill -0 "$pid" 2>/dev/null || { echo "exited: $(tail -n 3 "$keep/$k.log")" >>"$keep/$k.log"; break; }
 		sleep 0.1
 	done
 done
@@ -47,11 +49,11 @@ d=$keep/1.log
 if grep -q 'eBPF probes attached' "$d"; then
 	echo "vm: arbord's $(grep -m 1 -o 'eBPF probes attached.*' "$d")"
 	grep -o 'warning: eBPF probe .*' "$d" | sed 's/^/vm: /'
-	grep -q 'eBPF probes attached' "$keep/2.log" || { echo "vm: FAIL: the second arbord: $(grep -m 1 eBPF "$keep/2.log")"; fail=1; }
+	grep -q 'eBPF probes attached' "$keep/2.log" || { echo "vm: FAIL: the second arbord: $(grep -m 1 -E 'eBPF|exited' "$keep/2.log" || echo "no word of it in $((30 * ARBOR_TIME_SCALE)) s")"; fail=1; }
 elif grep -q 'built without BPF' "$d"; then
 	echo "vm: arbord's eBPF not checked: $(grep -m 1 -o 'eBPF unavailable.*' "$d")"
 else
-	echo "vm: FAIL: arbord's eBPF on $(uname -r): $(grep -m 1 eBPF "$d" || echo 'no word of it in 30 s')"
+	echo "vm: FAIL: arbord's eBPF on $(uname -r): $(grep -m 1 -E 'eBPF|exited' "$d" || echo "no word of it in $((30 * ARBOR_TIME_SCALE)) s")"
 	fail=1
 fi
 # The BPF programs' own unit test (tests/bpf/test_probes.c), on this kernel.
