@@ -33,6 +33,13 @@ const volatile __u32 base_level = 0;
  * is): pids in records are the ones arbord sees.
  */
 __u32 ns_level = 0;
+/*
+ * The base's level in the v2 hierarchy, read off arbord's core thread in
+ * its leaf (one below the base) when that thread forks or runs: user
+ * space counts base_level from its cgroup mount, which in a cgroup
+ * namespace (a container's) is not the hierarchy's root. 0: not yet seen.
+ */
+__u32 base_level_seen = 0;
 /* Set by the loader when arbord is in the initial PID namespace. */
 const volatile __u32 pid_ns_init = 0;
 
@@ -137,16 +144,47 @@ cgroup_at(struct task_struct *t, __u32 level)
 	return id;
 }
 
+/* arbord's core thread t: the base's level, from its leaf's. */
+static __always_inline void
+see_core(struct task_struct *t)
+{
+	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	int level;
+
+	if (!base_cgid || !cg || BPF_CORE_READ(cg, kn, id) != self_cgid)
+		return;
+	level = BPF_CORE_READ(cg, level);
+	if (level > 0)
+		base_level_seen = (__u32)level - 1;
+}
+
 /* t is in a worker's cgroup: below the base, neither in arbord's own leaf
  * nor in its helpers' cgroup. */
 static __always_inline bool
 in_tree(struct task_struct *t)
 {
+	__u32 level = base_level_seen;
 	__u64 leaf;
 
-	if (!base_cgid || cgroup_at(t, base_level) != base_cgid)
+	if (!base_cgid)
 		return false;
-	leaf = cgroup_at(t, base_level + 1);
+	if (!level) {
+		/*
+		 * Not seen yet: the base may be deeper than user space
+		 * counted (up to 8 levels of namespaces), and a task below
+		 * it says where. Tasks that are not stop at their own level.
+		 */
+		for (__u32 i = 0; i < 8; i++)
+			if (cgroup_at(t, base_level + i) == base_cgid) {
+				level = base_level_seen = base_level + i;
+				break;
+			}
+		if (!level)
+			return false;
+	}
+	if (cgroup_at(t, level) != base_cgid)
+		return false;
+	leaf = cgroup_at(t, level + 1);
 	return leaf && leaf != self_cgid && leaf != helpers_cgid;
 }
 
@@ -203,8 +241,10 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	struct arbor_task *pt, *ct;
 
 	pt = bpf_task_storage_get(&tasks, parent, 0, 0);
-	if (pt && pt->key == ARBOR_SELF_KEY)
+	if (pt && pt->key == ARBOR_SELF_KEY) {
 		ns_level = BPF_CORE_READ(parent, thread_pid, level);
+		see_core(parent);
+	}
 	if (pt && pt->key != ARBOR_SELF_KEY)
 		key = pt->key;		/* a worker's descendant */
 	else if (base_cgid ? in_tree(child) && !in_tree(parent) :
@@ -484,8 +524,10 @@ switch_in(struct task_struct *next)
 	ts = bpf_task_storage_get(&tasks, next, 0, 0);
 	if (!ts)
 		return;
-	if (ts->key == ARBOR_SELF_KEY)
+	if (ts->key == ARBOR_SELF_KEY) {
 		ns_level = BPF_CORE_READ(next, thread_pid, level);
+		see_core(next);
+	}
 	if (!ts->wakeup_ns)
 		return;
 	delta = bpf_ktime_get_ns() - ts->wakeup_ns;

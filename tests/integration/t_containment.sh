@@ -379,6 +379,46 @@ CONF
 	ctl events | grep '"event":"exit"' | grep "\"pid\":$p," | grep -q '"signal":"SIGKILL"'
 }
 
+# In a cgroup namespace of its own (a container's), arbord counts its
+# base's depth from a cgroup2 mount whose root is not the hierarchy's; the
+# probes find the real depth and still follow the workers (a kill is
+# attributed to its sender).
+test_probes_see_workers_inside_a_cgroup_namespace() {
+	need_cgroups || return $?
+	command -v unshare >/dev/null || { echo "no unshare"; return 77; }
+	# Named as run.sh finds what a test left (killed and removed after it).
+	local name="arbor-$(echo "${T#/}" | tr / -)-ns" outer p
+	outer=$CGMOUNT/$name
+	conf tree <<CONF
+observability = { bpf = "on"; };
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sleep", "1001"]; }
+); };
+CONF
+	mkdir "$outer" || return 1
+	# Moved into outer, then a cgroup namespace rooted there, its own
+	# cgroup2 mount showing outer as the root.
+	sh -c 'echo $$ >"$1/cgroup.procs" && exec unshare --cgroup --mount sh -c \
+	    "umount -l \"\$1\" && mount -t cgroup2 cgroup2 \"\$1\" && exec \"\$2\" -c \"\$3\" -s \"\$4\"" \
+	    sh "$2" "$3" "$4" "$5"' sh "$outer" "$CGMOUNT" "$ARBORD" "$T/tree.conf" "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord control socket" ctl status || return 1
+	wait_for "probes attached or refused" grep -qE "eBPF probes attached|eBPF unavailable" "$T/log" || return 1
+	log_has "eBPF probes attached" || { echo "no BPF here: $(grep -m 1 eBPF "$T/log")"; return 77; }
+	# A process born after the probes came (one there before is given to
+	# them by pid, not found by its cgroup).
+	p=$(pid_of root/w)
+	ctl restart root/w >/dev/null || return 1
+	wait_for "a new w" is_running_new root/w "$p" || return 1
+	p=$(pid_of root/w)
+	grep -q "^0::/$name/" "/proc/$p/cgroup" || fail "the worker is not below $outer: $(cat "/proc/$p/cgroup")" || return 1
+	kill -9 "$p"
+	wait_for "restarted" is_running_new root/w "$p" || return 1
+	wait_for "the exit joined with the kernel's" sh -c "'$ARBORCTL' -s '$T/sock' events | grep '\"event\":\"exit\"' | grep '\"pid\":$p,' | grep -q '\"killer_comm\"'" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+	rmdir "$outer" || fail "$outer left behind: $(ls "$outer")"
+}
+
 # arborctl pause freezes a worker's cgroup (cgroup.freeze), its health
 # checks held; resume thaws it; a stop of a paused worker resumes it first,
 # so that it takes its SIGTERM and stops at once.
