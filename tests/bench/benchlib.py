@@ -22,3 +22,12 @@ def raise_nofile():
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
     except (ValueError, OSError):
         pass    # no CAP_SYS_RESOURCE: what the hard limit allows
+
+
+def rss_kib(pid):
+    """A process's resident set (VmRSS), in KiB; 0 if not said."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0

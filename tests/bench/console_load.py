@@ -23,7 +23,7 @@ import time
 
 from probelog import starts_exits
 from signin import events_request, session_cookie
-from benchlib import free_port
+from benchlib import free_port, rss_kib
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -31,14 +31,6 @@ ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
 ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
 PROBE = os.path.abspath(os.path.join(BUILD, "bench", "probe"))
 STREAMS = 100
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def window(log, secs):

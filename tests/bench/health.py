@@ -21,6 +21,8 @@ import tempfile
 import threading
 import time
 
+from benchlib import rss_kib
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 WORKERS = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
 SECONDS = float(sys.argv[3]) if len(sys.argv) > 3 else 20
@@ -76,14 +78,6 @@ def all_cpu_s(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def checks_helper(sock):
