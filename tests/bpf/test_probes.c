@@ -353,20 +353,20 @@ runq_fills_for_workers_only(void **state)
  * cgroup and the tree beside each other. A process in the tree is a
  * worker; one in the helpers' cgroup is arbord's own and makes no record.
  */
-static char cg_base[512];
+static char cg_base[320];
 
 /* The cgroup v2 mount (pure v2 or the hybrid "unified"); "" if none. */
 static void
 v2_mount(char *out, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[1024], mnt[512], type[64];
+	char line[1024], mnt[256], type[64];
 
 	out[0] = 0;
 	while (f && fgets(line, sizeof(line), f)) {
 		const char *sep = strstr(line, " - ");
 
-		if (sep && sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1 &&
+		if (sep && sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1 &&
 		    sscanf(sep + 3, "%63s", type) == 1 &&
 		    strcmp(type, "cgroup2") == 0) {
 			snprintf(out, len, "%s", mnt);
@@ -413,7 +413,7 @@ helper_processes_make_no_records(void **state)
 {
 	static const char *dirs[] = { "", "arbord", "helpers", "helpers/checks",
 	    "root", "root/w" };
-	char mnt[512], path[600];
+	char mnt[256], path[400];
 	struct probes_cgroup pc = { .base_level = 1 };
 	struct stat nst;
 	struct probes *cp;
