@@ -316,7 +316,9 @@ asan: deps
 
 # Under the sanitizers, make check leaves out what measures rather than
 # exercises: the soak (its memory is judged on the plain build) and the
-# observability thread's timed fault scenarios (t_obs runs them plain).
+# observability thread's timed fault scenarios (t_obs runs them plain; under
+# TSan in two lanes their rounds outran their time limits, on this stop's
+# code and the last's alike).
 ASAN_EXCEPT := ^t_soak:|^t_obs:test_faults_leave_supervision_exact$$
 asan-suite:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
@@ -342,7 +344,8 @@ tsan-suite:
 		all build/tsan/test_obsq
 	$(Q)build/tsan/test_obsq
 	$(Q)TSAN_OPTIONS="die_after_fork=0 suppressions=$(CURDIR)/tests/tsan.supp" \
-		BUILD=build/tsan FILES="$(TSAN_FILES)" tests/integration/run.sh
+		BUILD=build/tsan FILES="$(TSAN_FILES)" EXCEPT='^t_obs:test_faults_leave_supervision_exact$$' \
+		tests/integration/run.sh
 
 # Figures only, never a gate: see BENCHMARKS.md. The peers come from
 # Debian; policy-rc.d keeps their packages from starting services here.
