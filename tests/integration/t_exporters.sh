@@ -123,7 +123,9 @@ test_pool_children_are_counted_under_their_supervisor() {
 	local i
 	for i in 1 2 3; do ctl start-child root/pool stay >/dev/null || return 1; done
 	for i in $(seq 20); do ctl start-child root/pool >/dev/null || return 1; done
-	wait_for "3 up" bash -c "$ARBORCTL -s $T/sock metrics | grep -qx 'arbor_child_up{path=\"root/pool\"} 3'" || return 1
+	# At least the three stayers (crashers restarted every 10 ms are up
+	# at most moments on a slow machine: exactly 3 may never be seen).
+	wait_for "3 up" bash -c "$ARBORCTL -s $T/sock metrics | awk '\$1 == \"arbor_child_up{path=\\\"root/pool\\\"}\" && \$2 >= 3 { f = 1 } END { exit !f }'" || return 1
 	# The crashers are restarted until each is given up... by the pool's
 	# intensity or terminated: terminate them all, which removes them.
 	for i in $(seq 4 23); do ctl terminate-child "root/pool/job.$i" >/dev/null 2>&1; done
