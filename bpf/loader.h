@@ -22,7 +22,9 @@ struct probes_cgroup {
 	uint64_t base_id;	/* the base's cgroup id (its inode) */
 	uint64_t self_id;	/* arbord's own leaf in it */
 	uint64_t helpers_id;	/* its helper processes' cgroup in it (0: none) */
-	uint32_t base_level;	/* the base's depth below the v2 root */
+	/* The base's depth below the v2 mount's root: below the hierarchy's
+	 * root, in a cgroup namespace, the probes find it deeper. */
+	uint32_t base_level;
 };
 
 /*

@@ -408,11 +408,26 @@ run_true_in(const char *rel)
 	return pid;
 }
 
+/* The base of the test below, parents first. */
+static const char *const cg_dirs[] = { "", "arbord", "helpers",
+    "helpers/checks", "root", "root/w" };
+
+/* Removes the first n of cg_dirs below cg_base, children first. */
+static void
+cg_remove(size_t n)
+{
+	char path[400];
+
+	while (n-- > 0) {
+		snprintf(path, sizeof(path), "%s/%s", cg_base, cg_dirs[n]);
+		rmdir(path);
+	}
+}
+
 static void
 helper_processes_make_no_records(void **state)
 {
-	static const char *dirs[] = { "", "arbord", "helpers", "helpers/checks",
-	    "root", "root/w" };
+	const size_t ndirs = sizeof(cg_dirs) / sizeof(cg_dirs[0]);
 	char mnt[256], path[400];
 	struct probes_cgroup pc = { .base_level = 1 };
 	struct stat nst;
@@ -436,14 +451,11 @@ helper_processes_make_no_records(void **state)
 	}
 	snprintf(cg_base, sizeof(cg_base), "%s/arbor-test-probes-%d", mnt,
 	    (int)getpid());
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", cg_base, dirs[i]);
+	for (size_t i = 0; i < ndirs; i++) {
+		snprintf(path, sizeof(path), "%s/%s", cg_base, cg_dirs[i]);
 		if (mkdir(path, 0755) < 0) {
 			fprintf(stderr, "SKIP: cgroup %s: %s\n", path, strerror(errno));
-			while (i-- > 0) {
-				snprintf(path, sizeof(path), "%s/%s", cg_base, dirs[i]);
-				rmdir(path);
-			}
+			cg_remove(i);
 			skip();
 		}
 	}
@@ -453,10 +465,7 @@ helper_processes_make_no_records(void **state)
 	cp = probes_open(getpid(), (pid_t)gettid(), &pc, on_rec, NULL,
 	    skip_reason, sizeof(skip_reason));
 	if (!cp) {
-		for (size_t i = sizeof(dirs) / sizeof(dirs[0]); i-- > 0;) {
-			snprintf(path, sizeof(path), "%s/%s", cg_base, dirs[i]);
-			rmdir(path);
-		}
+		cg_remove(ndirs);
 		fail_msg("probes on a cgroup base: %s", skip_reason);
 	}
 	helper = run_true_in("helpers/checks");
@@ -482,10 +491,7 @@ helper_processes_make_no_records(void **state)
 		poll(&pfd, 1, 50);
 	}
 	probes_close(cp);
-	for (size_t i = sizeof(dirs) / sizeof(dirs[0]); i-- > 0;) {
-		snprintf(path, sizeof(path), "%s/%s", cg_base, dirs[i]);
-		rmdir(path);
-	}
+	cg_remove(ndirs);
 	if (seen_helper)
 		fail_msg("a record of the process %d in helpers/checks", helper);
 	if (!exit)
