@@ -575,6 +575,33 @@ hand_over_or(struct client *c, const struct obs_request *req,
 	}
 }
 
+/*
+ * A client the observability thread never took (it ended, or stalled and
+ * was stopped, with the client still queued: obswatch_on_orphan) comes
+ * back here and is answered at once: a status without the figures, the
+ * rest with an error. It comes back read-only: its rights are not known.
+ */
+static void
+control_orphan(void *ctx, int fd, const struct obs_request *req)
+{
+	struct control *ctl = ctx;
+	json_t *st = (json_t *)req->status;
+	struct client *c = control_adopt(ctl, fd);
+
+	if (!c) {
+		close(fd);
+		json_decref(st);
+		return;
+	}
+	c->read_only = true;
+	if (req->kind == OBS_REQ_STATUS && st)
+		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "status", st));
+	else {
+		json_decref(st);
+		send_error(c, "observability stopped before it answered (it restarts with backoff)");
+	}
+}
+
 static void
 hand_over(struct client *c, const struct obs_request *req)
 {
@@ -1194,6 +1221,7 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 	ctl->r = r;
 	ctl->eng = eng;
 	ctl->obs = obs;
+	obswatch_on_orphan(obs, control_orphan, ctl);
 	ctl->ops = *ops;
 	ctl->w.fd = ctl->retryw.fd = -1;
 	ctl->dirfd = dirfd;
@@ -1266,6 +1294,7 @@ control_close(struct control *ctl)
 {
 	if (!ctl)
 		return;
+	obswatch_on_orphan(ctl->obs, NULL, NULL);
 	/*
 	 * The loop has ended, so no batch is running: free at once. Client
 	 * fds stay open until the process exits, so `arborctl shutdown`

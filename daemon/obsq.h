@@ -22,6 +22,7 @@
 enum obs_msg_kind {
 	OBS_MSG_EVENT,		/* a lifecycle event of the engine */
 	OBS_MSG_CLIENT,		/* a control client handed over (fd) */
+	OBS_MSG_NONE,		/* taken back by the core (obswatch.c) */
 };
 
 /* A control request the observability thread answers, as typed fields. */

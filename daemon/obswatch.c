@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +35,9 @@ struct obswatch {
 	bool running;
 	bool cancelling;
 	bool wake_pending;	/* pushed since the last wake-up */
+	/* Who answers the clients a thread that ended left in the queue. */
+	void (*orphan)(void *, int, const struct obs_request *);
+	void *orphan_ctx;
 	uint64_t started_ns;
 	uint32_t backoff_ms;
 	uint64_t restarts;
@@ -142,6 +146,44 @@ start_thread(struct obswatch *w)
 	timerfd_arm(w->stallw.fd, OBS_STALL_MS, 0);
 }
 
+/*
+ * Clients handed over to a thread that ended before it took them would
+ * wait for the next thread, after the backoff, and it may stall too: they
+ * are answered now (status without the figures, the rest with an error).
+ * No thread reads the queue now, so its slots are the core's to change.
+ */
+static void
+take_back_clients(struct obswatch *w)
+{
+	uint64_t head = atomic_load(&w->q->head);
+	uint64_t tail = atomic_load(&w->q->tail);
+
+	for (uint64_t i = head; i != tail; i++) {
+		struct obs_msg *m = &w->q->slots[i & (OBSQ_CAPACITY - 1)];
+
+		if (m->kind != OBS_MSG_CLIENT)
+			continue;
+		if (w->orphan)
+			w->orphan(w->orphan_ctx, m->fd, &m->req);
+		else {
+			close(m->fd);
+			if (m->req.status)
+				json_decref((json_t *)m->req.status);
+		}
+		m->kind = OBS_MSG_NONE;
+	}
+}
+
+void
+obswatch_on_orphan(struct obswatch *w,
+    void (*fn)(void *, int, const struct obs_request *), void *ctx)
+{
+	if (!w)
+		return;
+	w->orphan = fn;
+	w->orphan_ctx = ctx;
+}
+
 static void
 on_exit_fd(void *owner, uint32_t events)
 {
@@ -155,6 +197,7 @@ on_exit_fd(void *owner, uint32_t events)
 	args_free(w->args);
 	w->args = NULL;
 	w->running = false;
+	take_back_clients(w);
 	timerfd_arm(w->stallw.fd, 0, 0);
 	if (mono_ns() - w->started_ns >= STABLE_NS || w->backoff_ms == 0)
 		w->backoff_ms = BACKOFF_FIRST_MS;
@@ -392,10 +435,25 @@ obswatch_flush(struct obswatch *w)
 		w->wake_pending = false;
 }
 
+/*
+ * Ready: running, with room, and its last heartbeat at most a beat and a
+ * quarter of a second ago (the thread re-arms the stall timer at each
+ * beat, so what is left of it says how long ago that was). A thread that has missed its beats takes no
+ * more status requests: they are answered at once without the figures,
+ * instead of waiting for the thread to be stopped and restarted.
+ */
 bool
 obswatch_ready(const struct obswatch *w)
 {
-	return w && w->running && !w->cancelling && obsq_room(w->q);
+	struct itimerspec left;
+
+	if (!w || !w->running || w->cancelling || !obsq_room(w->q))
+		return false;
+	if (timerfd_gettime(w->stallw.fd, &left) < 0)
+		return true;
+	return (uint64_t)left.it_value.tv_sec * 1000 +
+	    (uint64_t)left.it_value.tv_nsec / 1000000 >
+	    OBS_STALL_MS - OBS_HEARTBEAT_MS - 250;
 }
 
 int

@@ -42,6 +42,12 @@ void obswatch_event(struct obswatch *, const struct obs_msg *);
 void obswatch_flush(struct obswatch *);
 /* A hand-over would be taken now (the thread runs, the queue has room). */
 bool obswatch_ready(const struct obswatch *);
+/*
+ * fn answers, and owns, each client (fd, and req's status) that a thread
+ * left in the queue when it ended (control.c: control_orphan).
+ */
+void obswatch_on_orphan(struct obswatch *,
+    void (*fn)(void *, int, const struct obs_request *), void *ctx);
 /* Hands a control client's fd over for req; -1 when the thread is down or
  * the queue full (the fd stays the caller's). */
 int obswatch_hand_over(struct obswatch *, int fd, const struct obs_request *);

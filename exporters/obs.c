@@ -669,6 +669,8 @@ drain_queue(struct obs *o)
 			server_client(o->server, &m, mono_ns());
 			continue;
 		}
+		if (m.kind == OBS_MSG_NONE)
+			continue;
 		/* An exit with no tail to come: the last one is not its. */
 		if (m.event == EV_EXIT && !m.tail) {
 			struct runq *r = *runq_slot(o, m.path);

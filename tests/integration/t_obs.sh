@@ -208,6 +208,33 @@ test_faults_leave_supervision_exact() {
 	grep -q "eBPF unavailable: injected fault" "$T/log.bpf" || fail "bpf fault not reported"
 }
 
+# A stalled observability thread (its loop stops 200 ms after each start;
+# it is stopped after 3 s without a heartbeat and restarted with a growing
+# backoff) holds `arborctl status` up for at most those 3 s: a status
+# handed to it before it missed a beat is answered, without the figures,
+# by the core once the thread is stopped (not by the next thread, which
+# stalls too), and once it has missed its beat no status goes to it.
+# Before, each status waited for a thread that answered: 3.2, 4.5, 6.5,
+# 10.5, 18.5 s and more.
+test_status_answers_while_observability_is_stalled() {
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	ARBOR_OBS_FAULT=stall start_obs "$T/tree.conf" || return 1
+	wait_for "a first stall" log_has "observability thread stalled and was stopped" || return 1
+	local end=$(($(now_us) + 12000000)) limit=$((4 * ${ARBOR_TIME_SCALE:-1})) n=0 t0 dt max=0
+	while [ "$(now_us)" -lt "$end" ]; do
+		t0=$(now_us)
+		timeout "$limit" "$ARBORCTL" -s "$T/sock" status --json >"$T/st" ||
+			fail "status took more than $limit s (or failed) with the observability thread stalled, after $n answers" || return 1
+		dt=$(($(now_us) - t0))
+		[ "$dt" -gt "$max" ] && max=$dt
+		jq -e '.children | length == 1' "$T/st" >/dev/null ||
+			fail "status without its tree: $(head -c 300 "$T/st")" || return 1
+		n=$((n + 1))
+		sleep 0.1
+	done
+	echo "$n statuses answered in 12 s, the longest in $((max / 1000)) ms (limit $limit s)"
+}
+
 # A restarted observability thread takes over the probes its predecessor
 # loaded: they are attached once, and a kill while no thread runs is still
 # attributed (its record waited in the kept ring buffer).
