@@ -14,13 +14,13 @@
 
 /* What a captured worker keeps across its restarts. */
 struct cnode {
-	struct outsrc *src;
-	int wfd[2];		/* write ends (the thread closes them at removal) */
+	struct outp_src *src;
+	int wfd[2];		/* write ends (the proxy closes them at removal) */
 	struct cnode *prev, *next;
 };
 
 struct capture {
-	struct outlog *ol;
+	struct outproxy *ol;
 	struct cnode *nodes;
 	bool said_pipe;		/* a failed pipe was said */
 };
@@ -49,6 +49,7 @@ conf_of(const struct spec *sp, struct outlog_conf *c)
 	c->dir = sp->log_dir ? sp->log_dir : "";
 	c->max_bytes = sp->log_max_bytes;
 	c->keep = sp->log_keep;
+	c->dirfd = -1;
 	c->journal = switch_on(sp->log_journal,
 	    access(JOURNAL_SOCKET, F_OK) == 0);
 	c->echo = switch_on(sp->log_echo, isatty(STDERR_FILENO) ||
@@ -62,7 +63,7 @@ capture_start(const struct spec *sp)
 	struct outlog_conf conf;
 
 	conf_of(sp, &conf);
-	c->ol = outlog_start(&conf);
+	c->ol = outp_start(&conf);
 	return c;
 }
 
@@ -72,7 +73,7 @@ capture_reload(struct capture *c, const struct spec *sp)
 	struct outlog_conf conf;
 
 	conf_of(sp, &conf);
-	outlog_config(c->ol, &conf);
+	outp_config(c->ol, &conf);
 }
 
 void
@@ -80,7 +81,7 @@ capture_stop(struct capture *c)
 {
 	if (!c)
 		return;
-	outlog_stop(c->ol);
+	outp_stop(c->ol);
 	for (struct cnode *cn = c->nodes, *next; cn; cn = next) {
 		next = cn->next;
 		free(cn);
@@ -88,7 +89,7 @@ capture_stop(struct capture *c)
 	free(c);
 }
 
-struct outlog *
+struct outproxy *
 capture_outlog(struct capture *c)
 {
 	return c ? c->ol : NULL;
@@ -97,8 +98,16 @@ capture_outlog(struct capture *c)
 void
 capture_kick(struct capture *c)
 {
+	/* Records go out as they are made. */
 	if (c)
-		outlog_kick(c->ol);
+		outp_tick(c->ol);
+}
+
+void
+capture_bind(struct capture *c, struct helpers *hs)
+{
+	if (c)
+		outp_bind(c->ol, hs);
 }
 
 /* fd moved to SPAWN_FD_BASE or above (where the limit allows). */
@@ -142,7 +151,7 @@ node_pipes(struct capture *c, struct enode *n)
 		fcntl(rfd[i], F_SETFL, O_NONBLOCK);
 		cn->wfd[i] = move_high(p[i][1]);
 	}
-	cn->src = outlog_add(c->ol, enode_path(n), enode_name(n), rfd, cn->wfd);
+	cn->src = outp_add(c->ol, enode_path(n), enode_name(n), rfd, cn->wfd);
 	cn->next = c->nodes;
 	if (c->nodes)
 		c->nodes->prev = cn;
@@ -182,7 +191,7 @@ capture_spawned(struct capture *c, struct enode *n, pid_t pid, int fds[2])
 	struct cnode *cn = enode_capture(n);
 
 	if (fds[0] >= 0 || fds[1] >= 0)
-		outlog_spawned(c->ol, cn->src, pid);
+		outp_spawned(c->ol, cn->src, pid);
 	capture_unused(fds);
 }
 
@@ -193,7 +202,7 @@ capture_exited(struct capture *c, struct enode *n, pid_t pid)
 
 	if (!c || !cn)
 		return false;
-	return outlog_exited(c->ol, cn->src, pid) &&
+	return outp_exited(c->ol, cn->src, pid) &&
 	    captured(enode_spec(n), 1);
 }
 
@@ -209,7 +218,7 @@ capture_removed(struct capture *c, const struct enode *n)
 		capture_removed(c, enode_child(n, i));
 	if (!cn)
 		return;
-	outlog_remove(c->ol, cn->src);	/* the thread closes the pipes */
+	outp_remove(c->ol, cn->src);	/* the proxy closes the pipes */
 	if (cn->prev)
 		cn->prev->next = cn->next;
 	else
@@ -234,6 +243,5 @@ capture_logs(struct capture *c, struct enode *n, int fd, unsigned lines,
 		*why = "its output cannot be captured (see arbord's log)";
 		return -1;
 	}
-	outlog_logs(c->ol, cn->src, fd, lines, follow);
-	return 0;
+	return outp_logs(c->ol, cn->src, fd, lines, follow, why);
 }

@@ -2,7 +2,7 @@
 /*
  * Worker output, the core's side (arbor.conf(5), OUTPUT): the pipes of each
  * worker whose stdout or stderr is "log", made at its first start and kept
- * across restarts, and what the output thread (outlog.h) is told. Nothing
+ * across restarts, and what the output helper (outproxy.h) is told. Nothing
  * here reads a pipe or blocks.
  */
 #ifndef ARBOR_CAPTURE_H
@@ -14,7 +14,7 @@
 
 #include "../config/spec.h"
 #include "engine.h"
-#include "outlog.h"
+#include "outproxy.h"
 
 struct capture;
 
@@ -47,7 +47,9 @@ int capture_logs(struct capture *, struct enode *n, int fd, unsigned lines,
     bool follow, const char **why);
 /* Once per loop batch: wakes the output thread if told anything. */
 void capture_kick(struct capture *);
-struct outlog *capture_outlog(struct capture *);
+struct outproxy *capture_outlog(struct capture *);
+/* Starts the output helper, once the helpers' table is there. */
+void capture_bind(struct capture *, struct helpers *);
 /* File descriptors a worker with this spec holds through capture. */
 unsigned capture_fds_per_worker(const struct spec_node *);
 

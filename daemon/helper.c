@@ -19,6 +19,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -49,8 +50,11 @@
 #define BACKOFF_MAX_MS 1000
 #define MISSING_MAX_MS 10000
 #define RESET_AFTER_NS (5 * NSEC_PER_SEC)
-/* Records waiting for room in a helper's socket; more are refused. */
+/* Records waiting for room in a helper's socket; more are refused. The
+ * output helper is given every source again at its start (10,000 workers:
+ * 10,000 records and more). */
 #define QUEUE_MAX 1024
+#define QUEUE_MAX_OUTPUT 65536
 /* A helper's pids.max: its threads (libcurl's resolver, a sanitizer's). */
 #define HELPER_PIDS_MAX 64
 #define CHILD_STACK (64 * 1024)
@@ -70,10 +74,13 @@ static const struct {
 	const char *name, *exe;
 } table[HELPER_N] = {
 	[HELPER_CHECKS] = { "checks", "arbor-checks" },
+	[HELPER_OUTPUT] = { "output", "arbor-output" },
 };
 
 struct qrec {
 	size_t len;
+	int fds[HMSG_FDS_MAX];	/* the queue's own copies */
+	int nfds;
 	unsigned char b[];
 };
 
@@ -92,8 +99,8 @@ struct helper {
 	bool killing;		/* SIGKILLed by the core: why says why */
 	char why[160];
 	bool said_missing;
-	struct qrec *q[QUEUE_MAX];
-	size_t qlen;
+	struct qrec **q;
+	size_t qlen, qcap, qmax;
 	struct helper_client cl;
 };
 
@@ -118,6 +125,7 @@ struct child {
 	size_t nprocs;
 	uid_t uid;
 	gid_t gid;
+	bool switch_user;	/* arbord is root: the helper is helper_user */
 };
 
 static void start(struct helper *);
@@ -140,9 +148,9 @@ child_main(void *arg)
 			_exit(126);
 	} else if (dup2(c->sock, HMSG_FD) < 0)
 		_exit(126);
-	if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+	if (c->switch_user && (syscall(SYS_setgroups, 0, NULL) < 0 ||
 	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
-	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
+	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0))
 		_exit(126);
 	/* After the uid change, which clears it. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
@@ -165,11 +173,24 @@ arm(struct helper *h, uint64_t at)
 }
 
 static void
+qrec_free(struct qrec *q)
+{
+	for (int i = 0; i < q->nfds; i++)
+		close(q->fds[i]);
+	free(q);
+}
+
+static void
 queue_free(struct helper *h)
 {
 	for (size_t i = 0; i < h->qlen; i++)
-		free(h->q[i]);
+		qrec_free(h->q[i]);
 	h->qlen = 0;
+	if (h->qcap > 64) {
+		free(h->q);
+		h->q = NULL;
+		h->qcap = 0;
+	}
 }
 
 static void
@@ -265,8 +286,9 @@ flush_queue(struct helper *h)
 {
 	size_t i = 0;
 
-	while (i < h->qlen && hmsg_send(h->sw.fd, h->q[i]->b, h->q[i]->len) == 0)
-		free(h->q[i++]);
+	while (i < h->qlen && hmsg_send_fds(h->sw.fd, h->q[i]->b,
+	    h->q[i]->len, h->q[i]->fds, h->q[i]->nfds) == 0)
+		qrec_free(h->q[i++]);
 	memmove(h->q, h->q + i, (h->qlen - i) * sizeof(*h->q));
 	h->qlen -= i;
 	if (!h->killing)
@@ -409,7 +431,8 @@ start(struct helper *h)
 	struct helpers *hs = h->hs;
 	struct cg_spawn cs = { .dirfd = -1 };
 	struct child c = { .path = h->path, .exefd = -1, .uid = hs->uid,
-	    .gid = hs->gid, .devnull = hs->devnull };
+	    .gid = hs->gid, .devnull = hs->devnull,
+	    .switch_user = geteuid() == 0 };
 	char *argv[] = { (char *)(uintptr_t)table[h->id].exe, NULL };
 	char msg[512], **env;
 	int sv[2] = { -1, -1 }, pidfd = -1;
@@ -525,6 +548,11 @@ resolve_user(struct helpers *hs, const struct spec *sp)
 		pw = getpwnam("nobody");
 	hs->uid = pw ? pw->pw_uid : 65534;
 	hs->gid = pw ? pw->pw_gid : 65534;
+	/* An arbord that is not root runs its helpers as itself. */
+	if (geteuid() != 0) {
+		hs->uid = geteuid();
+		hs->gid = getegid();
+	}
 }
 
 struct helpers *
@@ -553,6 +581,7 @@ helpers_open(struct reactor *r, struct cgroups *cg, const struct spec *sp,
 		h->name = table[i].name;
 		h->path = helper_path(table[i].exe);
 		h->backoff_ms = BACKOFF_MIN_MS;
+		h->qmax = i == HELPER_OUTPUT ? QUEUE_MAX_OUTPUT : QUEUE_MAX;
 		h->armed = UINT64_MAX;
 		h->pw.fd = h->sw.fd = -1;
 		if ((fd = timerfd_create(CLOCK_MONOTONIC,
@@ -563,6 +592,26 @@ helpers_open(struct reactor *r, struct cgroups *cg, const struct spec *sp,
 	return hs;
 }
 
+/* Kills (unless it is gone), reaps and forgets h's process; h stays idle. */
+static void
+bury(struct helper *h)
+{
+	struct helpers *hs = h->hs;
+
+	if (h->pw.fd < 0)
+		return;
+	syscall(SYS_pidfd_send_signal, h->pw.fd, SIGKILL, NULL, 0);
+	waitid(P_PIDFD, (id_t)h->pw.fd, &(siginfo_t){ 0 }, WEXITED);
+	reactor_unwatch(hs->r, &h->pw);
+	close(h->pw.fd);
+	h->pw.fd = -1;
+	reactor_unwatch(hs->r, &h->sw);
+	close(h->sw.fd);
+	h->sw.fd = -1;
+	cgroups_helper_remove(hs->cg, h->name);
+	h->pid = 0;
+}
+
 void
 helpers_close(struct helpers *hs)
 {
@@ -571,23 +620,52 @@ helpers_close(struct helpers *hs)
 	for (int i = 0; i < HELPER_N; i++) {
 		struct helper *h = &hs->h[i];
 
-		if (h->pw.fd >= 0) {
-			syscall(SYS_pidfd_send_signal, h->pw.fd, SIGKILL, NULL, 0);
-			waitid(P_PIDFD, (id_t)h->pw.fd, &(siginfo_t){ 0 },
-			    WEXITED);
-			reactor_unwatch(hs->r, &h->pw);
-			close(h->pw.fd);
-			reactor_unwatch(hs->r, &h->sw);
-			close(h->sw.fd);
-			cgroups_helper_remove(hs->cg, h->name);
-		}
+		bury(h);
 		reactor_unwatch(hs->r, &h->tw);
 		close(h->tw.fd);
 		queue_free(h);
+		free(h->q);
 		free(h->path);
 	}
 	close(hs->devnull);
 	free(hs);
+}
+
+bool
+helper_finish(struct helper *h, unsigned ms)
+{
+	uint64_t end = mono_ns() + (uint64_t)ms * NSEC_PER_MSEC;
+	bool ended = false;
+
+	timerfd_arm(h->tw.fd, 0, 0);
+	h->armed = UINT64_MAX;
+	while (h->state == H_RUNNING && !h->killing && h->pw.fd >= 0) {
+		uint64_t now = mono_ns();
+		struct pollfd p[2] = {
+			{ .fd = h->pw.fd, .events = POLLIN },
+			{ .fd = h->sw.fd, .events = h->qlen ? POLLOUT : 0 },
+		};
+		char drop[HMSG_MAX];
+
+		if (now >= end)
+			break;
+		if (poll(p, 2, (int)((end - now) / NSEC_PER_MSEC) + 1) < 0 &&
+		    errno != EINTR)
+			break;
+		if (p[0].revents) {
+			ended = true;
+			break;
+		}
+		if (p[1].revents & POLLOUT)
+			flush_queue(h);
+		/* What it says now is not read: its notes are too late. */
+		while (hmsg_recv(h->sw.fd, drop, sizeof(drop)) > 0)
+			;
+	}
+	bury(h);
+	queue_free(h);
+	h->state = H_IDLE;
+	return ended;
 }
 
 struct helper *
@@ -625,19 +703,37 @@ helper_silent(const struct helper *h)
 int
 helper_send(struct helper *h, const void *rec, size_t len)
 {
+	return helper_send_fds(h, rec, len, NULL, 0);
+}
+
+int
+helper_send_fds(struct helper *h, const void *rec, size_t len,
+    const int *fds, int nfds)
+{
 	struct qrec *q;
 
-	if (!helper_up(h))
+	if (!helper_up(h) || nfds > HMSG_FDS_MAX)
 		return -1;
-	if (h->qlen == 0 && hmsg_send(h->sw.fd, rec, len) == 0)
+	if (h->qlen == 0 && hmsg_send_fds(h->sw.fd, rec, len, fds, nfds) == 0)
 		return 0;
 	if (h->qlen == 0 && errno != EAGAIN)
 		return -1;
-	if (h->qlen == QUEUE_MAX)
+	if (h->qlen == h->qmax)
 		return -1;
 	q = xcalloc(1, sizeof(*q) + len);
 	q->len = len;
 	memcpy(q->b, rec, len);
+	for (int i = 0; i < nfds; i++) {
+		if ((q->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) {
+			qrec_free(q);
+			return -1;
+		}
+		q->nfds++;
+	}
+	if (h->qlen == h->qcap) {
+		h->qcap = h->qcap ? h->qcap * 2 : 64;
+		h->q = xreallocarray(h->q, h->qcap, sizeof(*h->q));
+	}
 	h->q[h->qlen++] = q;
 	if (h->qlen == 1)
 		reactor_modify(h->hs->r, &h->sw, EPOLLIN | EPOLLOUT);
@@ -655,6 +751,13 @@ helpers_reap(struct helpers *hs, pid_t pid)
 			return true;
 		}
 	return false;
+}
+
+void
+helpers_user(const struct helpers *hs, uid_t *uid, gid_t *gid)
+{
+	*uid = hs->uid;
+	*gid = hs->gid;
 }
 
 size_t

@@ -21,7 +21,7 @@
 #include "obsq.h"
 #include "reactor.h"
 
-enum helper_id { HELPER_CHECKS, HELPER_N };
+enum helper_id { HELPER_CHECKS, HELPER_OUTPUT, HELPER_N };
 
 struct helpers;
 struct helper;
@@ -67,6 +67,17 @@ bool helper_up(const struct helper *);
 bool helper_silent(const struct helper *);
 /* Sends one record: 0, or -1 when the helper is down or its queue full. */
 int helper_send(struct helper *, const void *rec, size_t len);
+/* The same with descriptors (the caller keeps its own). */
+int helper_send_fds(struct helper *, const void *rec, size_t len,
+    const int *fds, int nfds);
+/*
+ * At exit: sends what is queued, waits up to ms for the process to end by
+ * itself (it was told to), then kills it. True when it ended in time.
+ * The helper is not restarted after this.
+ */
+bool helper_finish(struct helper *, unsigned ms);
+/* The user the helpers run as (files the core hands to them). */
+void helpers_user(const struct helpers *, uid_t *, gid_t *);
 
 /* A child the core's catch-all reaper found: true when it is a helper's. */
 bool helpers_reap(struct helpers *, pid_t);

@@ -1056,6 +1056,7 @@ setup(struct loop *l, const struct loop_options *o)
 	l->eng = engine_new(l->spec, &runtime_ops, l);
 	l->helpers = helpers_open(l->r, l->cg, l->spec,
 	    obswatch_helpers(l->obs));
+	capture_bind(l->cap, l->helpers);
 	l->health = health_new(l->r, l->eng, l->cg, l->helpers, l->devnull);
 	access = spec_access(l->spec);
 	l->ctl = control_open(l->r, l->eng, l->obs, &ops, &access,
@@ -1120,10 +1121,12 @@ out:
 	notify_close(l.notify);
 	obswatch_stop(l.obs);
 	health_close(l.health);
+	/* Every worker gone: the output helper writes the last lines out and
+	 * ends, before the other helpers are killed. */
+	capture_stop(l.cap);
 	helpers_close(l.helpers);
 	cgroups_close(l.cg);
 	kill_leftovers();
-	capture_stop(l.cap);	/* every writer gone: the last lines out */
 	for (struct proc *p = l.procs, *next; p; p = next) {
 		next = p->next;
 		if (p->draining)

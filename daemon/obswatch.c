@@ -62,7 +62,7 @@ struct obswatch {
 	enum obs_fault fault;
 	int64_t fig_budget_ns;
 	struct cg_view cg;
-	struct outlog *out;
+	struct outproxy *out;
 };
 
 static char **
@@ -290,7 +290,7 @@ env_ms(const char *name, long max)
 
 struct obswatch *
 obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
-    const struct cgroups *cg, struct outlog *out, const char *control_socket)
+    const struct cgroups *cg, struct outproxy *out, const char *control_socket)
 {
 	struct obswatch *w = xcalloc(1, sizeof(*w));
 	int efd, sfd, rfd;

@@ -13,7 +13,7 @@
 #include "cgroup.h"
 #include "reactor.h"
 #include "obsq.h"
-#include "outlog.h"
+#include "outproxy.h"
 
 struct obswatch;
 
@@ -26,7 +26,7 @@ struct obswatch;
 /* Where helper.c counts its helpers' restarts for the metrics. */
 struct obs_helpers *obswatch_helpers(struct obswatch *);
 struct obswatch *obswatch_start(struct reactor *, const struct spec *,
-    bool no_bpf, const struct cgroups *cg, struct outlog *out,
+    bool no_bpf, const struct cgroups *cg, struct outproxy *out,
     const char *control_socket);
 /* Stops the thread for good (arbord exits). */
 void obswatch_stop(struct obswatch *);

@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -50,7 +49,6 @@
 #define FOLLOW_MAX (4u << 20)	/* a follower's unsent bytes */
 #define DUMP_MAX (1u << 20)	/* the last lines of `logs -n` */
 #define CLIENTS_MAX 64		/* `logs` clients at once */
-#define BOUND_SPINS 100000
 #define HELD_MAX (8u << 20)
 /* What a refused directory says: two paths' worth, never cut short. */
 #define WHY_MAX (2 * PATH_MAX + 128)
@@ -67,11 +65,9 @@ struct ostream {
 	struct outsrc *src;
 	int idx;		/* 0 stdout, 1 stderr */
 	int fd;			/* read end; -1: none */
-	int wfd;		/* the core's write end, for FIONREAD */
-	/* What the thread has read, under a sequence count (odd while a
-	 * read is under way), for outlog_exited on the core. */
-	_Atomic uint32_t seq;
-	_Atomic uint64_t consumed;
+	/* What has been read from the pipe, in memory the core maps too
+	 * (struct out_slot). */
+	struct out_slot *slot;
 	char *part;		/* a line without its newline yet */
 	size_t partlen, partcap;
 	bool big;		/* grown to PIPE_BIG */
@@ -90,6 +86,7 @@ struct client {
 
 struct outsrc {
 	struct outlog *ol;
+	uint32_t id;
 	char *path, *name;
 	struct ostream st[2];
 	pid_t pid;		/* whose lines are being taken (0: not known) */
@@ -115,10 +112,8 @@ struct outsrc {
 	struct client *clients;
 	struct outsrc *prev, *next;
 	struct outsrc *lru_prev, *lru_next;	/* files open, newest first */
-	/* The core's: the process it started last, and where the pipes
-	 * stood at the last exit. */
+	/* The process the core started last (outlog_spawned). */
 	_Atomic pid_t core_pid;
-	uint64_t bound_at_exit[2];
 	pid_t exit_pid;		/* the thread's: the exit being read out */
 };
 
@@ -166,6 +161,9 @@ struct outlog {
 	struct ep wake, done;
 	int wake_fd, done_fd, notes_fd;
 
+	/* Held from a read of a pipe until its lines are written. */
+	pthread_mutex_t iomu;
+
 	/* The core's queue. */
 	pthread_mutex_t mu;
 	struct msgs q;		/* under mu */
@@ -192,6 +190,7 @@ struct outlog {
 	struct outlog_conf conf;
 	char *dir;
 	int dirfd;		/* dir's, opened when first needed; -1: not yet */
+	bool dirfd_given;	/* by the core: never walked again from dir */
 	struct outsrc *srcs;
 	struct outsrc *leaving;	/* removed, the compressor has their file */
 	struct outsrc *lru_head, *lru_tail;
@@ -278,12 +277,13 @@ outlog_config(struct outlog *ol, const struct outlog_conf *c)
 }
 
 struct outsrc *
-outlog_add(struct outlog *ol, const char *path, const char *name,
-    const int rfd[2], const int wfd[2])
+outlog_add(struct outlog *ol, uint32_t id, const char *path,
+    const char *name, const int rfd[2], struct out_slot slot[2])
 {
 	struct outsrc *s = xcalloc(1, sizeof(*s));
 
 	s->ol = ol;
+	s->id = id;
 	s->path = xstrdup(path);
 	s->name = xstrdup(name);
 	s->file = -1;
@@ -292,7 +292,7 @@ outlog_add(struct outlog *ol, const char *path, const char *name,
 		s->st[i].src = s;
 		s->st[i].idx = i;
 		s->st[i].fd = rfd[i];
-		s->st[i].wfd = wfd[i];
+		s->st[i].slot = &slot[i];
 	}
 	push(ol, &(struct msg){ .kind = M_ADD, .src = s });
 	return s;
@@ -306,48 +306,18 @@ outlog_spawned(struct outlog *ol, struct outsrc *s, pid_t pid)
 	atomic_store(&s->core_pid, pid);
 }
 
-/*
- * Where the output of the process that just ended stops in stream st: what
- * the thread has read plus what the pipe holds, taken when no read is under
- * way (nothing writes the pipe now, so the sum holds still). UINT64_MAX
- * when the thread kept reading for too long: it then reads what is there.
- */
-static uint64_t
-boundary(struct ostream *st)
+void
+outlog_exited_at(struct outlog *ol, struct outsrc *s, pid_t pid,
+    const uint64_t bound[2], bool quiet)
 {
-	for (int i = 0; i < BOUND_SPINS; i++) {
-		uint32_t seq = atomic_load(&st->seq);
-		uint64_t done;
-		int inpipe = 0;
-
-		if (seq & 1)
-			continue;
-		done = atomic_load(&st->consumed);
-		if (ioctl(st->wfd, FIONREAD, &inpipe) < 0)
-			return UINT64_MAX;
-		if (atomic_load(&st->seq) == seq)
-			return done + (uint64_t)inpipe;
-	}
-	return UINT64_MAX;
+	push(ol, &(struct msg){ .kind = M_EXIT, .src = s, .pid = pid,
+	    .bound = { bound[0], bound[1] }, .quiet = quiet });
 }
 
-bool
-outlog_exited(struct outlog *ol, struct outsrc *s, pid_t pid)
+void
+outlog_quiesce(struct outlog *ol)
 {
-	struct msg m = { .kind = M_EXIT, .src = s, .pid = pid };
-
-	for (int i = 0; i < 2; i++)
-		m.bound[i] = s->st[i].fd >= 0 ? boundary(&s->st[i]) : 0;
-	/* Not a byte on stderr since the last exit: no tail to wait for;
-	 * on neither stream: nothing for the thread to do (a silent crash
-	 * loop never wakes it). */
-	m.quiet = m.bound[1] != UINT64_MAX && m.bound[1] == s->bound_at_exit[1];
-	if (!m.quiet || m.bound[0] == UINT64_MAX ||
-	    m.bound[0] != s->bound_at_exit[0])
-		push(ol, &m);
-	s->bound_at_exit[0] = m.bound[0];
-	s->bound_at_exit[1] = m.bound[1];
-	return !m.quiet;
+	pthread_mutex_lock(&ol->iomu);
 }
 
 void
@@ -388,6 +358,7 @@ note(struct outlog *ol, struct outsrc *s, pid_t pid, bool exited, char *tail)
 	}
 	n = &ol->notes.v[ol->notes.len++];
 	memset(n, 0, sizeof(*n));
+	n->id = s->id;
 	n->pid = pid;
 	n->exited = exited;
 	n->tail = tail;
@@ -538,11 +509,16 @@ src_dir(struct outlog *ol, const struct outsrc *s, bool create, char *why,
 	int fd = -1;
 
 	for (int tries = 0; tries < 2; tries++) {
+		if (ol->dirfd < 0 && ol->dirfd_given) {
+			snprintf(why, whylen, "%s: not open", ol->dir);
+			return -1;
+		}
 		if (ol->dirfd < 0 && (ol->dirfd = dir_open_safe(AT_FDCWD,
 		    ol->dir, create, 0755, why, whylen)) < 0)
 			return -1;
 		if ((fd = dir_open_safe(ol->dirfd, s->path, create, 0755, why,
-		    whylen)) >= 0 || errno != ENOENT || !create)
+		    whylen)) >= 0 || errno != ENOENT || !create ||
+		    ol->dirfd_given)
 			break;
 		/* log_dir removed under us (nothing can be made in it):
 		 * walked again from its path, and made anew. */
@@ -1276,17 +1252,18 @@ read_stream(struct outlog *ol, struct ostream *st, size_t max)
 
 	if (max > OUT_READ)
 		max = OUT_READ;
-	atomic_fetch_add(&st->seq, 1);
+	pthread_mutex_lock(&ol->iomu);
+	atomic_fetch_add(&st->slot->seq, 1);
 	do
 		r = read(st->fd, ol->rbuf, max);
 	while (r < 0 && errno == EINTR);
 	if (r > 0)
-		atomic_fetch_add(&st->consumed, (uint64_t)r);
-	atomic_fetch_add(&st->seq, 1);
-	if (r == 0)
-		return -1;
-	if (r < 0)
-		return errno == EAGAIN ? 0 : -1;
+		atomic_fetch_add(&st->slot->consumed, (uint64_t)r);
+	atomic_fetch_add(&st->slot->seq, 1);
+	if (r <= 0) {
+		pthread_mutex_unlock(&ol->iomu);
+		return r == 0 || errno != EAGAIN ? -1 : 0;
+	}
 	/* A default pipe's worth (64 KiB) at once: the pipe was full, the
 	 * worker writes faster than one pipe per wake-up. Past the size
 	 * allowed (pipe-max-size, pipe-user-pages-soft) it stays as it is. */
@@ -1299,6 +1276,7 @@ read_stream(struct outlog *ol, struct ostream *st, size_t max)
 	    atomic_load(&st->src->core_pid);
 	take(ol, st, ol->rbuf, (size_t)r);
 	flush_lines(ol, st->src);
+	pthread_mutex_unlock(&ol->iomu);
 	return r;
 }
 
@@ -1310,8 +1288,7 @@ stream_close(struct outlog *ol, struct ostream *st)
 	if (!st->src->paused)
 		epoll_ctl(ol->epfd, EPOLL_CTL_DEL, st->fd, NULL);
 	close(st->fd);
-	close(st->wfd);
-	st->fd = st->wfd = -1;
+	st->fd = -1;
 }
 
 /* Reads stream st up to offset bound (UINT64_MAX: what it holds now). */
@@ -1319,7 +1296,7 @@ static void
 read_to(struct outlog *ol, struct ostream *st, uint64_t bound)
 {
 	while (st->fd >= 0) {
-		uint64_t done = atomic_load(&st->consumed);
+		uint64_t done = atomic_load(&st->slot->consumed);
 		ssize_t r;
 
 		if (bound != UINT64_MAX && done >= bound)
@@ -1428,7 +1405,8 @@ apply_conf(struct outlog *ol, struct conf_copy *c)
 		file_close(ol, s);
 	if (ol->dirfd >= 0)
 		close(ol->dirfd);
-	ol->dirfd = -1;
+	ol->dirfd = c->c.dirfd;
+	ol->dirfd_given = c->c.dirfd >= 0;
 	free(ol->dir);
 	ol->dir = c->dir;
 	ol->conf = c->c;
@@ -1651,6 +1629,7 @@ outlog_start(const struct outlog_conf *c)
 	int err;
 
 	pthread_mutex_init(&ol->mu, NULL);
+	pthread_mutex_init(&ol->iomu, NULL);
 	pthread_mutex_init(&ol->zmu, NULL);
 	pthread_mutex_init(&ol->nmu, NULL);
 	pthread_cond_init(&ol->zcv, NULL);
@@ -1714,6 +1693,7 @@ outlog_stop(struct outlog *ol)
 		close(ol->dirfd);
 	free(ol->dir);
 	pthread_mutex_destroy(&ol->mu);
+	pthread_mutex_destroy(&ol->iomu);
 	pthread_mutex_destroy(&ol->zmu);
 	pthread_mutex_destroy(&ol->nmu);
 	pthread_cond_destroy(&ol->zcv);

@@ -719,8 +719,8 @@ take_notes(struct obs *o)
 	struct out_note *v;
 	size_t n;
 
-	read_counter(outlog_notes_fd(o->a->out));
-	n = outlog_notes_take(o->a->out, &v);
+	read_counter(outp_notes_fd(o->a->out));
+	n = outp_notes_take(o->a->out, &v);
 	for (size_t i = 0; i < n; i++) {
 		struct out_note *t = &v[i];
 		struct runq *r;
@@ -901,7 +901,7 @@ setup_loop(struct obs *o)
 	}
 	ev.data.u32 = 5;
 	if (o->a->out && epoll_ctl(o->epfd, EPOLL_CTL_ADD,
-	    outlog_notes_fd(o->a->out), &ev) < 0) {
+	    outp_notes_fd(o->a->out), &ev) < 0) {
 		o->setup_failed = "epoll_ctl (the worker-output notes)";
 		return -1;
 	}

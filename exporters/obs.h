@@ -17,7 +17,7 @@
 #include "../config/spec.h"
 #include "../daemon/cgroup.h"
 #include "../daemon/obsq.h"
-#include "../daemon/outlog.h"
+#include "../daemon/outproxy.h"
 
 enum obs_fault { OBS_FAULT_NONE, OBS_FAULT_STALL, OBS_FAULT_CRASH, OBS_FAULT_BPF };
 
@@ -56,7 +56,7 @@ struct obs_args {
 	uint64_t restarts;	/* for arbor_obs_restarts_total */
 	const struct obs_helpers *helpers;	/* the watcher's, for arbor_helper_restarts_total */
 	struct cg_view cg;	/* nodes' cgroup files; v2_base NULL: none */
-	struct outlog *out;	/* worker output's notes; NULL: none */
+	struct outproxy *out;	/* worker output's notes; NULL: none */
 	/*
 	 * The probes, kept by the watcher across the thread's restarts: the
 	 * first thread loads and attaches them, the next ones take them over

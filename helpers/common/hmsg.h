@@ -18,7 +18,9 @@
 /* The helper's end of its socketpair, as it finds it after execve. */
 #define HMSG_FD 3
 /* No record is longer; a longer one is malformed. */
-#define HMSG_MAX 4096
+#define HMSG_MAX 8192
+/* Descriptors one record from the core carries at most. */
+#define HMSG_FDS_MAX 4
 /* A helper says it lives this often; silence for HMSG_HUNG_MS is a hang. */
 #define HMSG_HEARTBEAT_MS 100
 #define HMSG_HUNG_MS 500
@@ -28,6 +30,15 @@ enum hmsg_type {
 	HMSG_CHECK_BEGIN,	/* core -> checks */
 	HMSG_CHECK_CANCEL,	/* core -> checks */
 	HMSG_CHECK_RESULT,	/* checks -> core */
+	HMSG_OUT_CONF,		/* core -> output, fds: memfd of the slots,
+				 * log_dir's (none when log_dir is "") */
+	HMSG_OUT_ADD,		/* core -> output, fds: the pipes' read ends */
+	HMSG_OUT_SPAWNED,	/* core -> output */
+	HMSG_OUT_EXITED,	/* core -> output */
+	HMSG_OUT_REMOVE,	/* core -> output */
+	HMSG_OUT_LOGS,		/* core -> output, fd: the `logs` client */
+	HMSG_OUT_STOP,		/* core -> output: read every pipe out, exit 0 */
+	HMSG_OUT_NOTE,		/* output -> core */
 	HMSG_NTYPES
 };
 
@@ -72,6 +83,73 @@ struct hmsg_check_result {
 	char detail[HMSG_DETAIL];
 };
 
+/*
+ * The output helper. Each worker whose output is captured is a source with
+ * a number the core gives (below HMSG_OUT_SRC_MAX); its stream i has slot
+ * 2 * src + i in the memfd of HMSG_OUT_CONF (daemon/outlog.h, struct
+ * out_slot), where the helper counts what it has read of that pipe.
+ */
+#define HMSG_OUT_SRC_MAX 32768
+#define HMSG_OUT_PATH 256	/* SPEC_PATH_MAX and its NUL */
+#define HMSG_OUT_DIR 4096
+#define HMSG_OUT_TAIL 4097	/* OUT_TAIL_BYTES and its NUL */
+
+struct hmsg_out_conf {
+	struct hmsg_hdr h;
+	uint64_t max_bytes;
+	uint32_t keep;
+	uint8_t journal, echo, has_dir;
+	uint8_t pad;
+	char dir[HMSG_OUT_DIR];	/* for what is said only */
+};
+
+struct hmsg_out_add {
+	struct hmsg_hdr h;
+	uint32_t src;
+	uint8_t has[2];		/* which streams come, in order, as fds */
+	uint8_t pad[2];
+	int32_t pid;		/* writing now, 0: none */
+	char path[HMSG_OUT_PATH];
+	char name[HMSG_OUT_PATH];
+};
+
+struct hmsg_out_pid {		/* HMSG_OUT_SPAWNED, HMSG_OUT_REMOVE */
+	struct hmsg_hdr h;
+	uint32_t src;
+	int32_t pid;
+};
+
+struct hmsg_out_exited {
+	struct hmsg_hdr h;
+	uint32_t src;
+	int32_t pid;
+	uint64_t bound[2];	/* UINT64_MAX: read what is there */
+	uint8_t quiet;
+	uint8_t pad[7];
+};
+
+struct hmsg_out_logs {
+	struct hmsg_hdr h;
+	uint32_t src;
+	uint32_t lines;
+	uint8_t follow;
+	uint8_t pad[7];
+};
+
+struct hmsg_out_stop {
+	struct hmsg_hdr h;
+};
+
+struct hmsg_out_note {
+	struct hmsg_hdr h;
+	uint32_t src;
+	int32_t pid;
+	uint64_t dropped;
+	uint8_t exited;
+	uint8_t has_tail;
+	char tail[HMSG_OUT_TAIL];
+};
+
 /* Fills the header of a record of type t and size len. */
 void hmsg_init(void *rec, enum hmsg_type t, size_t len);
 
@@ -90,11 +168,19 @@ int hmsg_check_from_core(const void *rec, size_t len, char *why,
  * Receives one record into buf (cap >= HMSG_MAX) without blocking: its
  * length; 0 at end of file; -1 with errno (EAGAIN: none now). A record
  * longer than cap, or one that carries descriptors, is -1 with EMSGSIZE
- * (the descriptors are closed): neither side ever passes any to the other
- * yet, and a record cut short is never read as a whole one.
+ * (the descriptors are closed): a helper never passes any to the core,
+ * and a record cut short is never read as a whole one.
  */
 ssize_t hmsg_recv(int fd, void *buf, size_t cap);
 /* Sends one record without blocking: 0, or -1 with errno. */
 int hmsg_send(int fd, const void *rec, size_t len);
+/* The same with nfds descriptors (the core's, to a helper). */
+int hmsg_send_fds(int fd, const void *rec, size_t len, const int *fds,
+    int nfds);
+/*
+ * A helper's receive: as hmsg_recv, but a record may carry up to
+ * HMSG_FDS_MAX descriptors, returned in fds (*nfds of them, close-on-exec).
+ */
+ssize_t hmsg_recv_fds(int fd, void *buf, size_t cap, int *fds, int *nfds);
 
 #endif

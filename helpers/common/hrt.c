@@ -244,6 +244,8 @@ hrt_fault(struct hrt *h)
 	uint64_t n;
 
 	(void)!read(h->fault_fd, &n, sizeof(n));
+	if (h->quiesce)
+		h->quiesce(h->quiesce_ctx);
 	if (h->faults & (1U << F_SEGV))
 		segv();
 	if (h->faults & (1U << F_ABORT))

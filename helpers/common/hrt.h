@@ -19,6 +19,9 @@ struct hrt {
 	int fault_fd;		/* timerfd: a fault due, -1: none asked */
 	unsigned faults;	/* 1 << enum hrt_fault */
 	uint64_t seq;
+	/* Called before a fault the helper asked for, if set. */
+	void (*quiesce)(void *);
+	void *quiesce_ctx;
 };
 
 /* Sets h up for the helper called name; exits 2 when run by hand. */

@@ -41,6 +41,9 @@ def main():
     path, out = sys.argv[1], sys.argv[2]
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
+    # As journald's: any local user may log (arbord's output helper runs
+    # as an unprivileged user).
+    os.chmod(path, 0o666)
     open(out + ".ready", "w").close()
     with open(out, "a", buffering=1) as f:
         while True:

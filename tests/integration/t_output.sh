@@ -481,7 +481,10 @@ readd_conf() {
 # hold_compressor: stops arbord's compressor thread (ptrace, that thread
 # only: as a slow disk would hold it) until $T/release exists.
 hold_compressor() {
-	python3 "$HELPERS/threadstop.py" "$ARBORD_PID" arbord-gzip "$T/held" "$T/release" &
+	local h
+	wait_for "the output helper" helper_pid output || return 1
+	h=$(helper_pid output)
+	python3 "$HELPERS/threadstop.py" "$h" arbord-gzip "$T/held" "$T/release" &
 	wait_for "the compressor held" test -e "$T/held"
 }
 
@@ -507,8 +510,11 @@ test_a_worker_added_again_while_its_old_log_is_compressed() {
 	zgrep -q ' out two-' "$T/logs/root/w/current.1.gz" || fail "the new w's lines are not in current.1.gz"
 }
 
-# run_as_nobody CMD: what another user of the machine does.
-run_as_nobody() { su -s /bin/sh nobody -c "$1"; }
+# run_as_other CMD: what another user of the machine does: uid 54321, not
+# the helpers' user (nobody on a machine without the user arbor, which
+# writes the logs).
+OTHER_UID=54321
+run_as_other() { setpriv --reuid=$OTHER_UID --regid=$OTHER_UID --clear-groups sh -c "$1"; }
 
 # chatty CHAR: a worker command writing lines of CHAR every 10 ms.
 chatty() { echo "[\"/bin/sh\", \"-c\", \"while :; do echo $1-$(printf '%060d' 0); sleep 0.01; done\"]"; }
@@ -518,15 +524,14 @@ chatty() { echo "[\"/bin/sh\", \"-c\", \"while :; do echo $1-$(printf '%060d' 0)
 # at current in its own (an admin's or an attacker's from before this
 # start), not at the temporary name a rotation compresses into.
 test_worker_logs_never_follow_a_symlink() {
-	id nobody >/dev/null 2>&1 || { echo "needs the user nobody"; return 77; }
 	chmod 711 "$T"
 	printf 'secret one\n' >"$T/secret1"
 	printf 'secret two\n' >"$T/secret2"
 	chmod 600 "$T/secret1" "$T/secret2"
 	local d=$T/logs/root
 	mkdir -p "$d/theirs" "$d/planted" "$d/rot"
-	chown nobody "$d/theirs"
-	run_as_nobody "ln -s $T/secret1 $d/theirs/current && ln -s $T/secret2 $d/theirs/current.1.gz.tmp" || return 1
+	chown $OTHER_UID "$d/theirs"
+	run_as_other "ln -s $T/secret1 $d/theirs/current && ln -s $T/secret2 $d/theirs/current.1.gz.tmp" || return 1
 	ln -s "$T/secret1" "$d/planted/current"
 	ln -s "$T/secret2" "$d/rot/current.1.gz.tmp"
 	out_conf a 'log_max_bytes = 4096;' "{ name = \"theirs\"; command = $(chatty t); },
@@ -535,7 +540,7 @@ test_worker_logs_never_follow_a_symlink() {
 	wait_for "rot rotated" test -e "$d/rot/current.2.gz" || return 1
 	[ "$(cat "$T/secret1")" = "secret one" ] || fail "root appended to the first file: $(wc -l <"$T/secret1") lines" || return 1
 	[ "$(cat "$T/secret2")" = "secret two" ] || fail "root wrote over the second file: $(file -b "$T/secret2")" || return 1
-	wait_for "theirs refused" log_has "root/theirs: log $d/theirs/current: directory: $d/theirs: owned by uid $(id -u nobody), not by root" || return 1
+	wait_for "theirs refused" log_has "root/theirs: log $d/theirs/current: directory: $d/theirs: owned by uid $OTHER_UID, not by root" || return 1
 	wait_for "planted refused" log_has "root/planted: log $d/planted/current: open: Too many levels of symbolic links" || return 1
 	wait_for "their lines counted as dropped" sh -c "\"$ARBORCTL\" -s $T/sock metrics | grep -qE '^arbor_log_lines_dropped_total\{path=\"root\"\} [1-9]'" || return 1
 	ctl logs root/planted >"$T/shown" 2>&1
@@ -548,7 +553,6 @@ test_worker_logs_never_follow_a_symlink() {
 # (issue 26, 6): directories 0755, current and its rotated files 0640
 # (gzopen made those 0666 less the umask: another user read them).
 test_worker_logs_keep_their_modes_under_umask_0() {
-	id nobody >/dev/null 2>&1 || { echo "needs the user nobody"; return 77; }
 	chmod 711 "$T"
 	out_conf a 'log_max_bytes = 4096; log_keep = 2;' '{ name = "w"; command = ["/bin/sh", "-c",
 	  "while :; do echo DB_PASSWORD=s3cr3t-0123456789012345678901234567890123456789; sleep 0.01; done"]; }'
@@ -559,7 +563,7 @@ test_worker_logs_keep_their_modes_under_umask_0() {
 	wait_for "the live file" test -e "$d/current" || return 1
 	assert_eq "the directories' modes" "755 755 755" "$(stat -c %a "$T/logs" "$T/logs/root" "$d" | xargs)" || return 1
 	assert_eq "the files' modes" "640 640 640" "$(stat -c %a "$d/current" "$d/current.1.gz" "$d/current.2.gz" | xargs)" || return 1
-	! run_as_nobody "zcat $d/current.1.gz" >/dev/null 2>&1 || fail "another user read the rotated lines"
+	! run_as_other "zcat $d/current.1.gz" >/dev/null 2>&1 || fail "another user read the rotated lines"
 }
 
 # small_disk DIR KIB: a tmpfs of KIB KiB at DIR, mode 0755 (a tmpfs is
