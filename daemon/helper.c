@@ -631,6 +631,16 @@ helpers_close(struct helpers *hs)
 	free(hs);
 }
 
+void
+helper_start_now(struct helper *h)
+{
+	if (h->state == H_BACKOFF || h->state == H_IDLE) {
+		timerfd_arm(h->tw.fd, 0, 0);
+		h->armed = UINT64_MAX;
+		start(h);
+	}
+}
+
 bool
 helper_finish(struct helper *h, unsigned ms)
 {

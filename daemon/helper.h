@@ -76,6 +76,8 @@ int helper_send_fds(struct helper *, const void *rec, size_t len,
  * The helper is not restarted after this.
  */
 bool helper_finish(struct helper *, unsigned ms);
+/* A helper waiting out its backoff (or never started) starts now. */
+void helper_start_now(struct helper *);
 /* The user the helpers run as (files the core hands to them). */
 void helpers_user(const struct helpers *, uid_t *, gid_t *);
 

@@ -72,6 +72,7 @@ struct outproxy {
 	struct out_slot *slots;
 	struct outp_src *src[HMSG_OUT_SRC_MAX];
 	uint32_t next_id;
+	size_t src_count;
 	bool said_full;
 	uint64_t dir_checked;
 
@@ -440,6 +441,7 @@ outp_add(struct outproxy *p, const char *path, const char *name,
 		atomic_store(&p->slots[2 * id + i].consumed, 0);
 	}
 	p->src[id] = s;
+	p->src_count++;
 	if (p->dirfd >= 0 && p->hand_over)
 		make_dir(p, path);
 	/* Started at the first worker whose output is captured; it is
@@ -549,6 +551,7 @@ outp_remove(struct outproxy *p, struct outp_src *s)
 	if (p->h && helper_up(p->h))
 		helper_send(p->h, &r, sizeof(r));
 	p->src[s->id] = NULL;
+	p->src_count--;
 	src_free(s);
 }
 
@@ -581,6 +584,9 @@ outp_stop(struct outproxy *p)
 
 	if (!p)
 		return;
+	/* Down (in its backoff): started now, to read the pipes out. */
+	if (p->h && !helper_up(p->h) && p->src_count > 0)
+		helper_start_now(p->h);
 	if (p->h && helper_up(p->h)) {
 		hmsg_init(&r, HMSG_OUT_STOP, sizeof(r));
 		helper_send(p->h, &r, sizeof(r));

@@ -9,8 +9,9 @@ minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
 With "console", only the console's row: the gap with 10 signed-in event
 streams open beside the same arbord with none. With "helpers", only the
-helpers' row: the gap beside a worker with a tcp check, the checks helper
-healthy and crash-looping (a segfault after every start).
+helpers' rows: the gap beside a worker with a tcp check, the helpers
+healthy, then the checks helper and then the output helper crash-looping
+(a segfault after every start).
 
 The restarts of each system are taken in ROUNDS rounds, the systems one
 after the other in each round, so drift of the machine over the run (a
@@ -40,7 +41,9 @@ ONLY_CONSOLE = len(sys.argv) > 4 and sys.argv[4] == "console"
 ONLY_HELPERS = len(sys.argv) > 4 and sys.argv[4] == "helpers"
 CONSOLE_STREAMS = 10
 CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
-HELPER_ROWS = ["arbord (checks helper)", "arbord (checks helper crashing)"]
+HELPER_ROWS = ["arbord (checks helper)", "arbord (checks helper crashing)",
+               "arbord (output helper crashing)"]
+HELPER_FAULTS = {HELPER_ROWS[1]: "checks:segv", HELPER_ROWS[2]: "output:segv"}
 ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
 ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
 PROBE = os.path.abspath(os.path.join(BUILD, "bench", "probe"))
@@ -196,7 +199,7 @@ def run_system(name, d, env, count):
                             cgroup="off" if name == "arbord (cgroup off)" else None,
                             listen="127.0.0.1:%d" % port if port else "",
                             check_port=target.getsockname()[1] if target else None,
-                            helper_fault="checks:segv" if name == HELPER_ROWS[1] else None)
+                            helper_fault=HELPER_FAULTS.get(name))
         p.target = target
         p.streams = None
         if name == "arbord (console, %d streams)" % CONSOLE_STREAMS:
@@ -348,8 +351,9 @@ def phases(life_ms=300, count=40):
 
 
 def pair_row(what, names, ratio, target, rows=None):
-    """Two rows of the gap, the second's p50 over the first's. Alone (rows
-    None), the two are measured and printed first."""
+    """Rows of the gap, each further row's p50 over the first's (ratio:
+    what each says, a list for more than two rows). Alone (rows None),
+    they are measured and printed first."""
     if rows is None:
         print("restart latency %s: probe lives 1.2 s; %d restarts each, in %d rounds" % (
             what, -(-N // ROUNDS) * ROUNDS, ROUNDS))
@@ -357,9 +361,13 @@ def pair_row(what, names, ratio, target, rows=None):
         for name, g in rows:
             if g:
                 print("  %-34s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (name, pct(g, .5), pct(g, .9), max(g)))
-    base, other = dict(rows).get(names[0]), dict(rows).get(names[1])
-    if base and other:
-        print("  %s = %.3f (target: %s)" % (ratio, statistics.median(other) / statistics.median(base), target))
+    ratios = ratio if isinstance(ratio, list) else [ratio]
+    base = dict(rows).get(names[0])
+    for name, what_ratio in zip(names[1:], ratios):
+        other = dict(rows).get(name)
+        if base and other:
+            print("  %s = %.3f (target: %s)" % (what_ratio, statistics.median(other) / statistics.median(base),
+                                                target))
 
 
 def console_row(rows=None):
@@ -370,10 +378,11 @@ def console_row(rows=None):
 
 
 def helpers_row(rows=None):
-    """The gap beside a checked worker, its checks helper healthy and
-    crash-looping."""
-    pair_row("with the checks helper", HELPER_ROWS,
-             "isolation: checks helper crash-looping (segv) p50 / healthy p50", "<= 1.05", rows)
+    """The gap beside a checked worker, the helpers healthy, then one of
+    them crash-looping."""
+    pair_row("with the helpers", HELPER_ROWS,
+             ["isolation: checks helper crash-looping (segv) p50 / healthy p50",
+              "isolation: output helper crash-looping (segv) p50 / healthy p50"], "<= 1.05", rows)
 
 
 def main():

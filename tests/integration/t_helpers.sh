@@ -346,3 +346,34 @@ CONF
 	assert_eq "modes" "755 755 755 640" "$(stat -c %a "$T/logs" "$T/logs/root" "$d" "$d/current" | xargs)" || return 1
 	stop_arbord || fail "arbord's exit: $?"
 }
+
+# A worker that writes a line on stderr and crashes, every 0.3 s, while
+# the output helper crash-loops: each exit event has its stderr_tail or
+# says stderr_tail_missing (the helper was down when the event was due),
+# and at arbord's exit every line is in the worker's file, one per start
+# (the core starts the helper for that if it is waiting out its backoff).
+test_exits_while_the_output_helper_is_down_lose_no_line() {
+	conf a <<CONF
+daemon = { log_dir = "$T/logs"; };
+observability = { metrics_listen = ""; event_log = "$T/events.jsonl"; };
+tree = { name = "root"; strategy = "one_for_one"; intensity = 1000; period = 10; children = (
+  { name = "c"; command = ["/bin/sh", "-c", "echo last-words >&2; sleep 0.3; exit 3"]; }
+); };
+CONF
+	export ARBOR_HELPER_FAULT=output:segv
+	start_arbord "$T/a.conf"
+	unset ARBOR_HELPER_FAULT
+	wait_for "four restarts of the output helper" eval '[ "$(out_helper_field 7)" -ge 4 ]' || return 1
+	wait_for "ten exits of c" eval '[ "$(json root/c .restarts)" -ge 10 ]' || return 1
+	stop_arbord || fail "arbord's exit: $?" || return 1
+	local starts exits with missing lines
+	starts=$(jq -s 'map(select(.event == "spawn" and .path == "root/c")) | length' "$T/events.jsonl")
+	exits=$(jq -s 'map(select(.event == "exit" and .path == "root/c" and .reason == "crash")) | length' "$T/events.jsonl")
+	with=$(jq -s 'map(select(.event == "exit" and .path == "root/c" and .reason == "crash" and (.stderr_tail // "" | test("last-words")))) | length' "$T/events.jsonl")
+	missing=$(jq -s 'map(select(.event == "exit" and .path == "root/c" and .reason == "crash" and .stderr_tail_missing == true)) | length' "$T/events.jsonl")
+	lines=$(grep -c ' err last-words$' "$T/logs/root/c/current")
+	echo "$starts starts, $exits crashes: $with with their tail, $missing saying it is missing; $lines lines in the file"
+	assert_eq "crashes with a tail or saying it is missing" "$exits" "$((with + missing))" || return 1
+	[ "$missing" -ge 1 ] || fail "no exit came while the helper was down: the test proves nothing" || return 1
+	assert_eq "lines in the file" "$starts" "$lines"
+}
