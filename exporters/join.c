@@ -368,9 +368,10 @@ emit_exit(struct join *j, struct proc *p, const struct obs_msg *m)
 		    (p->kexit && p->kexit->has_fatal && p->kexit->fatal.oom));
 	if (p->tail && *p->tail)
 		json_object_set_new(ev, "stderr_tail", json_text(p->tail));
-	else if (m->event == EV_EXIT && m->tail && !p->tail)
+	else if (m->event == EV_EXIT && m->tail)
 		/* It wrote on stderr, and the output helper (down, or behind)
-		 * did not hand its last lines on in time. */
+		 * did not hand its last lines on in time, or lost them (the
+		 * one that read them died). */
 		json_object_set_new(ev, "stderr_tail_missing", json_true());
 	j->ops->proc_gone(j->ctx, ps->path, p->pid);
 	if (ps->live_pid == p->pid)

@@ -2,6 +2,7 @@
 """What several of make bench's scripts need alike."""
 import resource
 import socket
+import subprocess
 
 
 def free_port():
@@ -31,3 +32,14 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def helper_pid(arborctl, sock, name):
+    """The pid of arbord's helper name (arborctl daemon), or None."""
+    out = subprocess.run([arborctl, "-s", sock, "daemon"], capture_output=True, text=True,
+                         timeout=60).stdout
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0] == "helper" and f[1] == name and f[4] != "0":
+            return int(f[4])
+    return None

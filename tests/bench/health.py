@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 
-from benchlib import rss_kib
+from benchlib import helper_pid, rss_kib
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 WORKERS = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
@@ -82,13 +82,7 @@ def all_cpu_s(pid):
 
 def checks_helper(sock):
     """The pid of the checks helper (arborctl daemon), or None."""
-    out = subprocess.run([ARBORCTL, "-s", sock, "daemon"], capture_output=True, text=True,
-                         timeout=60).stdout
-    for line in out.splitlines():
-        f = line.split()
-        if len(f) >= 5 and f[0] == "helper" and f[1] == "checks" and f[4] != "0":
-            return int(f[4])
-    return None
+    return helper_pid(ARBORCTL, sock, "checks")
 
 
 def run(kind, server):

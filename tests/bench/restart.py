@@ -44,6 +44,13 @@ CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" %
 HELPER_ROWS = ["arbord (checks helper)", "arbord (checks helper crashing)",
                "arbord (output helper crashing)"]
 HELPER_FAULTS = {HELPER_ROWS[1]: "checks:segv", HELPER_ROWS[2]: "output:segv"}
+# make bench BENCH_BASELINE=DIR: the helpers' step also runs DIR/arbord (a
+# build of an earlier commit, its own helpers beside it) on the same
+# configuration, healthy, in the same rounds.
+BASELINE = os.environ.get("BENCH_BASELINE")
+BASELINE_ROW = "arbord (baseline build)"
+if BASELINE:
+    HELPER_ROWS.append(BASELINE_ROW)
 ARBORD = os.path.abspath(os.path.join(BUILD, "arbord"))
 ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
 PROBE = os.path.abspath(os.path.join(BUILD, "bench", "probe"))
@@ -158,7 +165,7 @@ def check_target():
 
 
 def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None, listen="",
-               check_port=None, helper_fault=None):
+               check_port=None, helper_fault=None, binary=None):
     log = os.path.join(d, "probe.log")
     conf = os.path.join(d, "arbor.conf")
     with open(conf, "w") as f:
@@ -179,7 +186,7 @@ def run_arbord(d, env, extra_args=(), fault=None, event_log=True, cgroup=None, l
         e["ARBOR_OBS_FAULT"] = fault
     if helper_fault:
         e["ARBOR_HELPER_FAULT"] = helper_fault
-    p = subprocess.Popen([ARBORD, "-c", conf, "-s", os.path.join(d, "sock")] + list(extra_args),
+    p = subprocess.Popen([binary or ARBORD, "-c", conf, "-s", os.path.join(d, "sock")] + list(extra_args),
                          env=e, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "arbord.log"), "w"))
     return p, log
 
@@ -199,7 +206,9 @@ def run_system(name, d, env, count):
                             cgroup="off" if name == "arbord (cgroup off)" else None,
                             listen="127.0.0.1:%d" % port if port else "",
                             check_port=target.getsockname()[1] if target else None,
-                            helper_fault=HELPER_FAULTS.get(name))
+                            helper_fault=HELPER_FAULTS.get(name),
+                            binary=os.path.join(os.path.abspath(BASELINE), "arbord")
+                            if name == BASELINE_ROW else None)
         p.target = target
         p.streams = None
         if name == "arbord (console, %d streams)" % CONSOLE_STREAMS:
@@ -383,6 +392,10 @@ def helpers_row(rows=None):
     pair_row("with the helpers", HELPER_ROWS,
              ["isolation: checks helper crash-looping (segv) p50 / healthy p50",
               "isolation: output helper crash-looping (segv) p50 / healthy p50"], "<= 1.05", rows)
+    base, old = dict(rows).get(HELPER_ROWS[0]), dict(rows).get(BASELINE_ROW)
+    if base and old:
+        print("  healthy: this build p50 / baseline build (%s) p50 = %.3f (target <= 1.02)" % (
+            BASELINE, statistics.median(base) / statistics.median(old)))
 
 
 def main():

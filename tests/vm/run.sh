@@ -46,7 +46,7 @@ fi
 # the host only: under TCG they took over 5 minutes and test no kernel
 # behaviour the files here do not.
 files=${VM_FILES:-t_containment.sh t_cgroup_v2.sh t_obs.sh t_output.sh t_helpers.sh}
-only=${VM_ONLY:-'^t_(containment|cgroup_v2|obs):|^t_output:test_(stderr_tail|nothing_lost|a_100MB_line|rotation|a_full_disk|a_rotation_on|worker_logs)|^t_helpers:test_the_helper_runs_unprivileged'}
+only=${VM_ONLY:-'^t_(containment|cgroup_v2|obs):|^t_output:test_(stderr_tail|nothing_lost|a_100MB_line|rotation|a_full_disk|a_rotation_on|worker_logs)|^t_helpers:test_the_(output_)?helper_runs_unprivileged'}
 except=${VM_EXCEPT-'^t_obs:test_faults_leave_supervision_exact$'}
 env=$vm_dir/guest.env
 {
