@@ -114,10 +114,11 @@ struct outsrc {
 	struct outsrc *lru_prev, *lru_next;	/* files open, newest first */
 	/* The process the core started last (outlog_spawned). */
 	_Atomic pid_t core_pid;
+	bool watched;		/* its pipes in epoll: from its first pid on */
 	pid_t exit_pid;		/* the thread's: the exit being read out */
 };
 
-enum msg_kind { M_ADD, M_EXIT, M_REMOVE, M_LOGS, M_CONF };
+enum msg_kind { M_ADD, M_SPAWNED, M_EXIT, M_REMOVE, M_LOGS, M_CONF };
 
 struct msg {
 	enum msg_kind kind;
@@ -298,12 +299,11 @@ outlog_add(struct outlog *ol, uint32_t id, const char *path,
 	return s;
 }
 
-/* No message: the thread reads the pid when it reads the pipes. */
+/* The thread takes the pid in order with the rest (see M_SPAWNED). */
 void
 outlog_spawned(struct outlog *ol, struct outsrc *s, pid_t pid)
 {
-	(void)ol;
-	atomic_store(&s->core_pid, pid);
+	push(ol, &(struct msg){ .kind = M_SPAWNED, .src = s, .pid = pid });
 }
 
 void
@@ -1422,13 +1422,19 @@ handle(struct outlog *ol, struct msg *m)
 	switch (m->kind) {
 	case M_ADD:
 		src_link(&ol->srcs, s);
-		for (int i = 0; i < 2; i++) {
+		break;
+	case M_SPAWNED:
+		atomic_store(&s->core_pid, m->pid);
+		/* Read from the first process on, whose pid is then known
+		 * (the pid of its lines: ARBOR_PID). */
+		for (int i = 0; i < 2 && !s->watched; i++) {
 			struct epoll_event ev = { .events = EPOLLIN,
 			    .data.ptr = &s->st[i].ep };
 
-			if (s->st[i].fd >= 0)
+			if (s->st[i].fd >= 0 && !s->paused)
 				epoll_ctl(ol->epfd, EPOLL_CTL_ADD, s->st[i].fd, &ev);
 		}
+		s->watched = true;
 		break;
 	case M_EXIT:
 		s->exit_pid = m->pid;
