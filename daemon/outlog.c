@@ -112,8 +112,6 @@ struct outsrc {
 	struct client *clients;
 	struct outsrc *prev, *next;
 	struct outsrc *lru_prev, *lru_next;	/* files open, newest first */
-	/* The process the core started last (outlog_spawned). */
-	_Atomic pid_t core_pid;
 	bool watched;		/* its pipes in epoll: from its first pid on */
 	pid_t exit_pid;		/* the thread's: the exit being read out */
 };
@@ -1273,7 +1271,7 @@ read_stream(struct outlog *ol, struct ostream *st, size_t max)
 	}
 	stamp_now(ol);
 	st->src->pid = st->src->exit_pid ? st->src->exit_pid :
-	    atomic_load(&st->src->core_pid);
+	    atomic_load(&st->src->st[0].slot->pid);
 	take(ol, st, ol->rbuf, (size_t)r);
 	flush_lines(ol, st->src);
 	pthread_mutex_unlock(&ol->iomu);
@@ -1424,9 +1422,8 @@ handle(struct outlog *ol, struct msg *m)
 		src_link(&ol->srcs, s);
 		break;
 	case M_SPAWNED:
-		atomic_store(&s->core_pid, m->pid);
-		/* Read from the first process on, whose pid is then known
-		 * (the pid of its lines: ARBOR_PID). */
+		/* Read from the first process on, whose pid is then in the
+		 * slot (the pid of its lines: ARBOR_PID). */
 		for (int i = 0; i < 2 && !s->watched; i++) {
 			struct epoll_event ev = { .events = EPOLLIN,
 			    .data.ptr = &s->st[i].ep };

@@ -48,7 +48,9 @@ struct outlog_conf {
  */
 struct out_slot {
 	_Atomic uint32_t seq;
-	uint32_t pad;
+	/* Stream 0's: the process writing the pipes now (the core's, set at
+	 * each start: no record, no wake-up on the restart path). */
+	_Atomic int32_t pid;
 	_Atomic uint64_t consumed;
 };
 
@@ -78,7 +80,10 @@ void outlog_config(struct outlog *, const struct outlog_conf *);
  */
 struct outsrc *outlog_add(struct outlog *, uint32_t id, const char *path,
     const char *name, const int rfd[2], struct out_slot slot[2]);
-/* pid writes the pipes now (its lines' ARBOR_PID). */
+/*
+ * The source has had a first process: its pipes are read from now on.
+ * Later processes' pids come through its slot (struct out_slot).
+ */
 void outlog_spawned(struct outlog *, struct outsrc *, pid_t);
 /*
  * The process pid is gone; its output ends at bound[i] of stream i

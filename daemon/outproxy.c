@@ -47,6 +47,7 @@ struct outp_src {
 	char *path, *name;
 	int rfd[2], wfd[2];
 	pid_t pid;
+	bool told;		/* the helper knows it has had a process */
 	uint64_t bound_at_exit[2];
 	/* Exits the helper was not told of (it was down): told at its start. */
 	struct pexit pending[PENDING_MAX];
@@ -122,7 +123,7 @@ send_conf(struct outproxy *p)
 }
 
 static void
-send_add(struct outproxy *p, const struct outp_src *s)
+send_add(struct outproxy *p, struct outp_src *s)
 {
 	struct hmsg_out_add a;
 	int fds[2], n = 0;
@@ -135,7 +136,8 @@ send_add(struct outproxy *p, const struct outp_src *s)
 			fds[n++] = s->rfd[i];
 	snprintf(a.path, sizeof(a.path), "%s", s->path);
 	snprintf(a.name, sizeof(a.name), "%s", s->name);
-	helper_send_fds(p->h, &a, sizeof(a), fds, n);
+	s->told = helper_send_fds(p->h, &a, sizeof(a), fds, n) == 0 &&
+	    s->pid > 0;
 }
 
 static bool
@@ -438,6 +440,7 @@ outp_add(struct outproxy *p, const char *path, const char *name,
 		s->rfd[i] = rfd[i];
 		s->wfd[i] = wfd[i];
 		atomic_store(&p->slots[2 * id + i].seq, 0);
+		atomic_store(&p->slots[2 * id + i].pid, 0);
 		atomic_store(&p->slots[2 * id + i].consumed, 0);
 	}
 	p->src[id] = s;
@@ -461,11 +464,15 @@ outp_spawned(struct outproxy *p, struct outp_src *s, pid_t pid)
 	if (!s)
 		return;
 	s->pid = pid;
+	atomic_store(&p->slots[2 * s->id].pid, pid);
+	/* Only the first process is a record (the helper then reads the
+	 * pipes); the next ones are in the slot, nothing is woken. */
+	if (s->told || !p->h || !helper_up(p->h))
+		return;
 	hmsg_init(&r, HMSG_OUT_SPAWNED, sizeof(r));
 	r.src = s->id;
 	r.pid = pid;
-	if (p->h && helper_up(p->h))
-		helper_send(p->h, &r, sizeof(r));
+	s->told = helper_send(p->h, &r, sizeof(r)) == 0;
 }
 
 /*

@@ -377,6 +377,7 @@ def pair_row(what, names, ratio, target, rows=None):
         if base and other:
             print("  %s = %.3f (target: %s)" % (what_ratio, statistics.median(other) / statistics.median(base),
                                                 target))
+    return rows
 
 
 def console_row(rows=None):
@@ -389,9 +390,9 @@ def console_row(rows=None):
 def helpers_row(rows=None):
     """The gap beside a checked worker, the helpers healthy, then one of
     them crash-looping."""
-    pair_row("with the helpers", HELPER_ROWS,
-             ["isolation: checks helper crash-looping (segv) p50 / healthy p50",
-              "isolation: output helper crash-looping (segv) p50 / healthy p50"], "<= 1.05", rows)
+    rows = pair_row("with the helpers", HELPER_ROWS,
+                    ["isolation: checks helper crash-looping (segv) p50 / healthy p50",
+                     "isolation: output helper crash-looping (segv) p50 / healthy p50"], "<= 1.05", rows)
     base, old = dict(rows).get(HELPER_ROWS[0]), dict(rows).get(BASELINE_ROW)
     if base and old:
         print("  healthy: this build p50 / baseline build (%s) p50 = %.3f (target <= 1.02)" % (
