@@ -562,9 +562,7 @@ helpers_open(struct reactor *r, struct cgroups *cg, const struct spec *sp,
 	struct helpers *hs = xcalloc(1, sizeof(*hs));
 
 	_Static_assert(HELPER_N <= OBS_HELPERS_MAX, "obs_helpers too small");
-	hs->counts = counts;
-	for (int i = 0; counts && i < HELPER_N; i++)
-		counts->name[i] = table[i].name;
+	hs->counts = counts;	/* its names: helpers_names, before its reader */
 
 	hs->r = r;
 	hs->cg = cg;
@@ -761,6 +759,13 @@ helpers_reap(struct helpers *hs, pid_t pid)
 			return true;
 		}
 	return false;
+}
+
+void
+helpers_names(struct obs_helpers *counts)
+{
+	for (int i = 0; i < HELPER_N; i++)
+		counts->name[i] = table[i].name;
 }
 
 void

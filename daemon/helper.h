@@ -78,6 +78,8 @@ int helper_send_fds(struct helper *, const void *rec, size_t len,
 bool helper_finish(struct helper *, unsigned ms);
 /* A helper waiting out its backoff (or never started) starts now. */
 void helper_start_now(struct helper *);
+/* The helpers' names in counts, before the observability thread reads it. */
+void helpers_names(struct obs_helpers *counts);
 /* The user the helpers run as (files the core hands to them). */
 void helpers_user(const struct helpers *, uid_t *, gid_t *);
 

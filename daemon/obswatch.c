@@ -14,6 +14,7 @@
 #include "../config/webconf.h"
 #include "../exporters/obs.h"
 #include "event.h"
+#include "helper.h"
 #include "obswatch.h"
 #include "../bpf/loader.h"
 #include "log.h"
@@ -342,6 +343,7 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 	    reactor_watch(r, &w->stallw, sfd, EPOLLIN, on_stall, w) < 0 ||
 	    reactor_watch(r, &w->restartw, rfd, EPOLLIN, on_restart, w) < 0)
 		fatal("%s: eventfd/timerfd: %s", __func__, strerror(errno));
+	helpers_names(&w->helpers);
 	start_thread(w);
 	return w;
 }

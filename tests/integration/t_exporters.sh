@@ -47,7 +47,7 @@ test_metrics_endpoint() {
 }
 
 test_child_up_follows_readiness() {
-	exp_conf "{ name = \"late\"; command = [\"/usr/bin/env\", \"python3\", \"$HELPERS/notifier.py\", \"--delay\", \"0.5\", \"--ready\"]; ready = \"notify\"; }"
+	exp_conf "{ name = \"late\"; command = [\"/usr/bin/env\", \"python3\", \"$HELPERS/notifier.py\", \"--delay\", \"2\", \"--ready\"]; ready = \"notify\"; }"
 	start_arbord "$T/tree.conf" || return 1
 	local up=$(ctl metrics | awk '$1 == "arbor_child_up{path=\"root/late\"}" { print $2 }')
 	assert_eq "up before READY=1 (no series or 0)" 0 "${up:-0}" || return 1
