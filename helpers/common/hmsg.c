@@ -151,42 +151,6 @@ hmsg_check_from_core(const void *rec, size_t len, char *why, size_t whylen)
 }
 
 ssize_t
-hmsg_recv(int fd, void *buf, size_t cap)
-{
-	union {
-		struct cmsghdr c;
-		char b[CMSG_SPACE(16 * sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = cap };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = &ctl, .msg_controllen = sizeof(ctl) };
-	struct cmsghdr *c;
-	bool fds = false;
-	ssize_t n;
-
-	n = recvmsg(fd, &m, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -1;
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		fds = true;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		    i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(f));
-			close(f);
-		}
-	}
-	if (fds || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n > cap) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	return n;
-}
-
-ssize_t
 hmsg_recv_fds(int fd, void *buf, size_t cap, int *fds, int *nfds)
 {
 	union {
@@ -220,6 +184,22 @@ hmsg_recv_fds(int fd, void *buf, size_t cap, int *fds, int *nfds)
 	if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n > cap) {
 		while (*nfds > 0)
 			close(fds[--*nfds]);
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return n;
+}
+
+ssize_t
+hmsg_recv(int fd, void *buf, size_t cap)
+{
+	int fds[HMSG_FDS_MAX], nfds;
+	ssize_t n = hmsg_recv_fds(fd, buf, cap, fds, &nfds);
+
+	/* Descriptors where none may come: closed, the record refused. */
+	if (n >= 0 && nfds > 0) {
+		while (nfds > 0)
+			close(fds[--nfds]);
 		errno = EMSGSIZE;
 		return -1;
 	}
