@@ -29,10 +29,11 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
 # and hashes for the password cache, libxcrypt verifies bcrypt. Whatever
 # links config/ links these.
 WEB_LIBS := $(or $(shell pkg-config --libs yaml-0.1 gnutls libxcrypt 2>/dev/null),-lyaml -lgnutls -lcrypt) -lmicrohttpd
-LIBS := -lconfig -ljansson -lmicrohttpd -lz -lsystemd $(WEB_LIBS)
+LIBS := -lconfig -ljansson -lz -lsystemd $(WEB_LIBS)
 # The helpers (helpers/, arbord(8) FAULT DOMAINS): each its own executable.
 CHECKS_LIBS := -lcurl -lseccomp
 OUTPUT_LIBS := -lz -lsystemd -lseccomp -lpthread
+OBS_LIBS := -lconfig -ljansson -lmicrohttpd -lseccomp $(WEB_LIBS) -lm
 
 DEBIAN_PACKAGES := build-essential pkg-config libconfig-dev libjansson-dev \
 	libcmocka-dev jq procps util-linux python3 passwd groff-base man-db iproute2 \
@@ -65,20 +66,25 @@ BPF_SRC := bpf/loader.c bpf/shape.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
 	daemon/cgroup.c daemon/cglimits.c \
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
-	daemon/obswatch.c exporters/obs.c exporters/metrics.c exporters/eventlog.c \
-	exporters/http.c exporters/trace.c exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c exporters/console.c \
+	daemon/obswatch.c daemon/evfiles.c daemon/listen.c \
 	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outproxy.c daemon/health.c daemon/netcheck.c daemon/helper.c helpers/common/hmsg.c daemon/arbord.c
 ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
 CHECKS_SRC := daemon/util.c helpers/common/hmsg.c helpers/common/hrt.c helpers/checks/checks.c
 OUTPUT_SRC := daemon/util.c daemon/rotate.c daemon/outlog.c daemon/journal.c helpers/common/hmsg.c helpers/common/hrt.c \
-	helpers/output/hlog.c helpers/output/output.c
+	helpers/common/hlog.c helpers/output/output.c
+# The observability helper: the observability loop, the console, metrics.
+OBS_SRC := $(COMMON_SRC) daemon/engine.c daemon/obsq.c daemon/event.c $(BPF_SRC) \
+	exporters/obs.c exporters/metrics.c exporters/eventlog.c exporters/http.c exporters/trace.c \
+	exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c exporters/console.c \
+	helpers/common/hmsg.c helpers/common/hrt.c helpers/common/hlog.c helpers/obs/main.c
 UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_cglimits test_probes test_util test_rotate
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 CONSOLE_ASSETS := exporters/console/index.html exporters/console/console.css \
 	exporters/console/console.js exporters/console/favicon.svg
-ARBORD_OBJ := $(call obj,$(ARBORD_SRC)) $(BUILD)/obj/exporters/console/assets.o
+ARBORD_OBJ := $(call obj,$(ARBORD_SRC))
+OBS_OBJ := $(call obj,$(OBS_SRC)) $(BUILD)/obj/exporters/console/assets.o
 ARBORCTL_OBJ := $(call obj,$(ARBORCTL_SRC))
 CHECKS_OBJ := $(call obj,$(CHECKS_SRC))
 OUTPUT_OBJ := $(call obj,$(OUTPUT_SRC))
@@ -121,12 +127,12 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 # from (SBINDIR/../libexec/arbor): move both with PREFIX, not one alone.
 LIBEXECDIR ?= $(PREFIX)/libexec
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
-INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(LIBEXECDIR)/arbor/arbor-checks $(LIBEXECDIR)/arbor/arbor-output $(SYSUSERSDIR)/arbor.conf $(MANDIR)/man8/arbord.8 \
+INSTALLED := $(SBINDIR)/arbord $(BINDIR)/arborctl $(LIBEXECDIR)/arbor/arbor-checks $(LIBEXECDIR)/arbor/arbor-output $(LIBEXECDIR)/arbor/arbor-obs $(SYSUSERSDIR)/arbor.conf $(MANDIR)/man8/arbord.8 \
 	$(MANDIR)/man8/arborctl.8 $(MANDIR)/man5/arbor.conf.5 \
 	$(UNITDIR)/arbord.service $(COMPLETIONDIR)/arborctl \
 	$(addprefix $(DOCDIR)/examples/,$(notdir $(wildcard config/examples/*.conf)))
 
-all: $(BUILD)/arbord $(BUILD)/arborctl $(BUILD)/arbor-checks $(BUILD)/arbor-output
+all: $(BUILD)/arbord $(BUILD)/arborctl $(BUILD)/arbor-checks $(BUILD)/arbor-output $(BUILD)/arbor-obs
 
 # The console's page goes into arbord as bytes (.incbin): no file to find
 # at run time, nothing fetched from anywhere.
@@ -207,6 +213,10 @@ $(BUILD)/arbor-checks: $(CHECKS_OBJ)
 $(BUILD)/arbor-output: $(OUTPUT_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(OUTPUT_LIBS)
+
+$(BUILD)/arbor-obs: $(OBS_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(OBS_LIBS) $(if $(filter 1,$(HAVE_BPF)),-lbpf -lelf -lz)
 
 $(BUILD)/arborctl: $(ARBORCTL_OBJ)
 	$(if $(Q),@echo "  LD      $@")
@@ -424,6 +434,7 @@ install: all
 	install -m 0755 $(BUILD)/arbord $(DESTDIR)$(SBINDIR)/arbord
 	install -m 0755 $(BUILD)/arbor-checks $(DESTDIR)$(LIBEXECDIR)/arbor/arbor-checks
 	install -m 0755 $(BUILD)/arbor-output $(DESTDIR)$(LIBEXECDIR)/arbor/arbor-output
+	install -m 0755 $(BUILD)/arbor-obs $(DESTDIR)$(LIBEXECDIR)/arbor/arbor-obs
 	install -m 0755 $(BUILD)/arborctl $(DESTDIR)$(BINDIR)/arborctl
 	install -m 0644 man/arbord.8 man/arborctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/arbor.conf.5 $(DESTDIR)$(MANDIR)/man5/

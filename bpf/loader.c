@@ -31,6 +31,18 @@ long probes_runq_all(const struct probes *p, uint32_t **k, struct arbor_hist **v
 void probes_track(const struct probes *p, pid_t pid) { (void)p; (void)pid; }
 uint64_t probes_dropped(const struct probes *p) { (void)p; return 0; }
 size_t probes_states(struct probe_state *s, size_t n) { (void)s; (void)n; return 0; }
+void probes_set_states(const struct probe_state *s, size_t n) { (void)s; (void)n; }
+void probes_export(const struct probes *p, struct probes_fds *f) { (void)p; (void)f; }
+struct probes *
+probes_adopt(const struct probes_fds *f, probes_rec_fn fn, void *ctx,
+    char *err, size_t errlen)
+{
+	(void)f;
+	(void)fn;
+	(void)ctx;
+	snprintf(err, errlen, "this build has no BPF");
+	return NULL;
+}
 
 #else
 
@@ -53,7 +65,8 @@ size_t probes_states(struct probe_state *s, size_t n) { (void)s; (void)n; return
 #define MAX_PROBES 16
 
 struct probes {
-	struct arbor_bpf *skel;
+	struct arbor_bpf *skel;	/* NULL: adopted (probes_adopt) */
+	struct probes_fds f;
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_PROBES];
 	probes_rec_fn fn;
@@ -80,9 +93,11 @@ probes_states(struct probe_state *out, size_t n)
 	return k;
 }
 
-static void
-set_states(const struct probe_state *s, size_t n)
+void
+probes_set_states(const struct probe_state *s, size_t n)
 {
+	if (n > MAX_PROBES)
+		n = MAX_PROBES;
 	pthread_mutex_lock(&states_lock);
 	memcpy(states, s, n * sizeof(*s));
 	nstates = n;
@@ -109,7 +124,7 @@ watch_task(const struct probes *p, pid_t pid, uint32_t key)
 
 	if (fd < 0)
 		return errno;
-	if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.tasks), &fd, &t,
+	if (bpf_map_update_elem(p->f.tasks, &fd, &t,
 	    BPF_NOEXIST) < 0 && errno != EEXIST)
 		e = errno;
 	close(fd);
@@ -301,6 +316,8 @@ probes_open(pid_t tgid, pid_t core_tid, const struct probes_cgroup *cg,
 	int e;
 
 	memset(st, 0, sizeof(st));
+	p->f = (struct probes_fds){ .events = -1, .runq = -1, .tracked = -1,
+	    .tasks = -1, .dropped = -1 };
 	if (probe_ndefs > MAX_PROBES) {
 		snprintf(err, errlen, "more probes than MAX_PROBES");
 		free(p);
@@ -311,20 +328,26 @@ probes_open(pid_t tgid, pid_t core_tid, const struct probes_cgroup *cg,
 	libbpf_set_print(libbpf_print);
 	if (load(p, tgid, cg, st, err, errlen) < 0)
 		goto cleanup;
+	p->f.events = bpf_map__fd(p->skel->maps.events);
+	p->f.runq = bpf_map__fd(p->skel->maps.runq);
+	p->f.tracked = bpf_map__fd(p->skel->maps.tracked);
+	p->f.tasks = bpf_map__fd(p->skel->maps.tasks);
+	p->f.dropped = bpf_map__fd(p->skel->maps.dropped);
+	p->f.runq_max = bpf_map__max_entries(p->skel->maps.runq);
 	/* arbord's core thread is watched for its own run-queue latency. */
 	if ((e = watch_task(p, core_tid, ARBOR_SELF_KEY)) != 0) {
 		snprintf(err, errlen, "task storage of the core thread: %s",
 		    strerror(e));
 		goto cleanup;
 	}
-	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.events), on_record,
-	    p, NULL);
-	if (!p->rb) {
+	/* The loading side (the core) reads nothing. */
+	if (fn && !(p->rb = ring_buffer__new(p->f.events, on_record, p,
+	    NULL))) {
 		e = errno;
 		snprintf(err, errlen, "ring buffer: %s", strerror(e));
 		goto cleanup;
 	}
-	set_states(st, probe_ndefs);
+	probes_set_states(st, probe_ndefs);
 	return p;
 cleanup:
 	for (size_t i = 0; i < probe_ndefs; i++) {
@@ -333,7 +356,7 @@ cleanup:
 		if (!st[i].why[0])
 			snprintf(st[i].why, sizeof(st[i].why), "%s", err);
 	}
-	set_states(st, probe_ndefs);
+	probes_set_states(st, probe_ndefs);
 	probes_close(p);
 	return NULL;
 }
@@ -353,8 +376,41 @@ probes_close(struct probes *p)
 	ring_buffer__free(p->rb);
 	for (size_t i = 0; i < MAX_PROBES; i++)
 		bpf_link__destroy(p->links[i]);
-	arbor_bpf__destroy(p->skel);
+	if (p->skel)
+		arbor_bpf__destroy(p->skel);
+	else {
+		const int fds[] = { p->f.events, p->f.runq, p->f.tracked,
+		    p->f.tasks, p->f.dropped };
+
+		for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+	}
 	free(p);
+}
+
+void
+probes_export(const struct probes *p, struct probes_fds *f)
+{
+	*f = p->f;
+}
+
+struct probes *
+probes_adopt(const struct probes_fds *f, probes_rec_fn fn, void *ctx,
+    char *err, size_t errlen)
+{
+	struct probes *p = xcalloc(1, sizeof(*p));
+
+	p->f = *f;
+	p->fn = fn;
+	p->ctx = ctx;
+	libbpf_set_print(libbpf_print);
+	if (!(p->rb = ring_buffer__new(p->f.events, on_record, p, NULL))) {
+		snprintf(err, errlen, "ring buffer: %s", strerror(errno));
+		probes_close(p);
+		return NULL;
+	}
+	return p;
 }
 
 int
@@ -380,22 +436,22 @@ cmp_u64(const void *a, const void *b)
 int
 probes_runq(const struct probes *p, uint32_t key, struct arbor_hist *h)
 {
-	return bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.runq), &key, h)
+	return bpf_map_lookup_elem(p->f.runq, &key, h)
 	    == 0 ? 0 : -1;
 }
 
 void
 probes_runq_forget(const struct probes *p, uint32_t key)
 {
-	bpf_map_delete_elem(bpf_map__fd(p->skel->maps.runq), &key);
+	bpf_map_delete_elem(p->f.runq, &key);
 }
 
 long
 probes_runq_all(const struct probes *p, uint32_t **keysp,
     struct arbor_hist **valsp)
 {
-	int fd = bpf_map__fd(p->skel->maps.runq);
-	uint32_t cap = bpf_map__max_entries(p->skel->maps.runq), n = 0;
+	int fd = p->f.runq;
+	uint32_t cap = p->f.runq_max, n = 0;
 	uint32_t *keys = xreallocarray(NULL, cap, sizeof(*keys));
 	struct arbor_hist *vals = xreallocarray(NULL, cap, sizeof(*vals));
 	uint32_t batch, *in = NULL;
@@ -451,7 +507,7 @@ probes_track(const struct probes *p, pid_t pid)
 {
 	uint32_t key = (uint32_t)pid, main = (uint32_t)pid;
 
-	bpf_map_update_elem(bpf_map__fd(p->skel->maps.tracked), &key, &main,
+	bpf_map_update_elem(p->f.tracked, &key, &main,
 	    BPF_NOEXIST);
 	watch_task(p, pid, main);
 }
@@ -462,7 +518,7 @@ probes_dropped(const struct probes *p)
 	uint32_t zero = 0;
 	uint64_t n = 0;
 
-	bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.dropped), &zero, &n);
+	bpf_map_lookup_elem(p->f.dropped, &zero, &n);
 	return n;
 }
 

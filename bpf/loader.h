@@ -38,6 +38,23 @@ struct probes_cgroup {
 struct probes *probes_open(pid_t tgid, pid_t core_tid,
     const struct probes_cgroup *cg, probes_rec_fn, void *ctx, char *err,
     size_t errlen);
+/*
+ * The probes' maps, as the core passes them to the observability helper
+ * (arbord(8), FAULT DOMAINS): the core loads and attaches, the helper
+ * reads through these alone.
+ */
+struct probes_fds {
+	int events, runq, tracked, tasks, dropped;
+	uint32_t runq_max;
+};
+/* The fds of p (still p's). */
+void probes_export(const struct probes *, struct probes_fds *);
+/*
+ * The reading side over fds (taken: closed by probes_close): records to
+ * fn(ctx); NULL with err set when the ring buffer cannot be mapped.
+ */
+struct probes *probes_adopt(const struct probes_fds *, probes_rec_fn,
+    void *ctx, char *err, size_t errlen);
 /* Records go to fn(ctx) from now on: a new observability thread takes over
  * probes its predecessor loaded (nothing is loaded or attached again). */
 void probes_rebind(struct probes *, probes_rec_fn, void *ctx);
@@ -68,6 +85,8 @@ struct probe_state {
 };
 /* Copies out up to n states (thread-safe); 0 before any load. */
 size_t probes_states(struct probe_state *, size_t n);
+/* The states as the loading side found them (the helper's copy). */
+void probes_set_states(const struct probe_state *, size_t n);
 /* Records the ring buffer had no room for. */
 uint64_t probes_dropped(const struct probes *);
 

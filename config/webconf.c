@@ -672,6 +672,98 @@ webconf_dup(const struct web_conf *wc)
 	return d;
 }
 
+/*
+ * Packed: NUL-ended strings, file, then "C" and cert and key or "-" (no
+ * TLS), priorities or "-", digest, the number of users, each user's name
+ * and hash.
+ */
+char *
+webconf_pack(const struct web_conf *wc, size_t *len)
+{
+	char *b = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&b, &n);
+
+	if (!f)
+		fatal("%s: open_memstream: out of memory", __func__);
+	fprintf(f, "%s%c", wc->file, 0);
+	if (wc->cert)
+		fprintf(f, "C%c%s%c%s%c", 0, wc->cert, 0, wc->key ? wc->key :
+		    "", 0);
+	else
+		fprintf(f, "-%c", 0);
+	fprintf(f, "%s%c%s%c%zu%c", wc->priorities ? wc->priorities : "-", 0,
+	    wc->digest, 0, wc->nusers, 0);
+	for (size_t i = 0; i < wc->nusers; i++)
+		fprintf(f, "%s%c%s%c", wc->users[i].name, 0, wc->users[i].hash,
+		    0);
+	fclose(f);
+	*len = n;
+	return b;
+}
+
+/* The next string of b[*at..len), NULL when it is not NUL-ended. */
+static const char *
+unpack_str(const char *b, size_t len, size_t *at)
+{
+	const char *s = b + *at, *end;
+
+	if (*at >= len || !(end = memchr(s, '\0', len - *at)))
+		return NULL;
+	*at += (size_t)(end - s) + 1;
+	return s;
+}
+
+struct web_conf *
+webconf_unpack(const char *b, size_t len)
+{
+	struct web_conf *wc = xcalloc(1, sizeof(*wc));
+	const char *s, *t;
+	size_t at = 0;
+	char *end;
+
+	if (!(s = unpack_str(b, len, &at)))
+		goto bad;
+	wc->file = xstrdup(s);
+	if (!(s = unpack_str(b, len, &at)))
+		goto bad;
+	if (!strcmp(s, "C")) {
+		if (!(s = unpack_str(b, len, &at)) ||
+		    !(t = unpack_str(b, len, &at)))
+			goto bad;
+		wc->cert = xstrdup(s);
+		wc->key = xstrdup(t);
+	}
+	if (!(s = unpack_str(b, len, &at)))
+		goto bad;
+	wc->priorities = strcmp(s, "-") ? xstrdup(s) : NULL;
+	if (!(s = unpack_str(b, len, &at)) || strlen(s) >= sizeof(wc->digest))
+		goto bad;
+	strcpy(wc->digest, s);
+	if (!(s = unpack_str(b, len, &at)))
+		goto bad;
+	wc->nusers = strtoul(s, &end, 10);
+	if (*end || wc->nusers > len / 2) {
+		wc->nusers = 0;
+		goto bad;
+	}
+	if (wc->nusers)
+		wc->users = xcalloc(wc->nusers, sizeof(*wc->users));
+	for (size_t i = 0; i < wc->nusers; i++) {
+		if (!(s = unpack_str(b, len, &at)) ||
+		    !(t = unpack_str(b, len, &at))) {
+			wc->nusers = i;
+			goto bad;
+		}
+		wc->users[i].name = xstrdup(s);
+		wc->users[i].hash = xstrdup(t);
+	}
+	return wc;
+bad:
+	webconf_free(wc);
+	return NULL;
+}
+
 void
 webconf_free(struct web_conf *wc)
 {

@@ -37,6 +37,10 @@ typedef void (*web_report_fn)(void *ctx, bool warn, char *line);
 struct web_conf *webconf_load(const char *file, web_report_fn report,
     void *ctx);
 struct web_conf *webconf_dup(const struct web_conf *);
+/* As passed to the observability helper (malloc'd, *len bytes). */
+char *webconf_pack(const struct web_conf *, size_t *len);
+/* NULL when b is not what webconf_pack made. */
+struct web_conf *webconf_unpack(const char *b, size_t len);
 /* Frees it, the key's bytes wiped first. */
 void webconf_free(struct web_conf *);
 

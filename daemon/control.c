@@ -602,6 +602,31 @@ control_orphan(void *ctx, int fd, const struct obs_request *req)
 	}
 }
 
+/*
+ * The observability helper's console asks for a connection: a socketpair
+ * whose core end is a read-only client, as a read-only `arborctl` is. It
+ * never needs the socket file's permissions, and never gets more.
+ */
+static int
+control_dial(void *ctx, uid_t uid, gid_t gid, pid_t pid)
+{
+	struct control *ctl = ctx;
+	struct client *c;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	if (!(c = control_adopt(ctl, sv[0]))) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	c->read_only = true;
+	c->peer = (struct ucred){ .pid = pid, .uid = uid, .gid = gid };
+	return sv[1];
+}
+
 static void
 hand_over(struct client *c, const struct obs_request *req)
 {
@@ -1222,6 +1247,7 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 	ctl->eng = eng;
 	ctl->obs = obs;
 	obswatch_on_orphan(obs, control_orphan, ctl);
+	obswatch_on_dial(obs, control_dial, ctl);
 	ctl->ops = *ops;
 	ctl->w.fd = ctl->retryw.fd = -1;
 	ctl->dirfd = dirfd;
@@ -1295,6 +1321,7 @@ control_close(struct control *ctl)
 	if (!ctl)
 		return;
 	obswatch_on_orphan(ctl->obs, NULL, NULL);
+	obswatch_on_dial(ctl->obs, NULL, NULL);
 	/*
 	 * The loop has ended, so no batch is running: free at once. Client
 	 * fds stay open until the process exits, so `arborctl shutdown`

@@ -35,6 +35,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include "../helpers/common/hmsg.h"
 #include "helper.h"
@@ -72,9 +73,12 @@ static const char *const state_names[] = {
 /* The table: every helper there is. */
 static const struct {
 	const char *name, *exe;
+	unsigned hung_ms;	/* silence this long is a hang */
 } table[HELPER_N] = {
-	[HELPER_CHECKS] = { "checks", "arbor-checks" },
-	[HELPER_OUTPUT] = { "output", "arbor-output" },
+	[HELPER_CHECKS] = { "checks", "arbor-checks", HMSG_HUNG_MS },
+	[HELPER_OUTPUT] = { "output", "arbor-output", HMSG_HUNG_MS },
+	/* A scrape or status of 10,000 workers holds its loop longer. */
+	[HELPER_OBS] = { "observability", "arbor-obs", 3000 },
 };
 
 struct qrec {
@@ -111,6 +115,7 @@ struct helpers {
 	uid_t uid;
 	gid_t gid;
 	uint64_t memory_max;
+	uint64_t obs_caps;	/* helpers_obs_caps */
 	int devnull;
 	struct helper h[HELPER_N];
 };
@@ -126,6 +131,7 @@ struct child {
 	uid_t uid;
 	gid_t gid;
 	bool switch_user;	/* arbord is root: the helper is helper_user */
+	uint64_t caps;		/* kept across the user change and execve */
 };
 
 static void start(struct helper *);
@@ -148,10 +154,36 @@ child_main(void *arg)
 			_exit(126);
 	} else if (dup2(c->sock, HMSG_FD) < 0)
 		_exit(126);
+	if (c->switch_user && c->caps &&
+	    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		_exit(126);
 	if (c->switch_user && (syscall(SYS_setgroups, 0, NULL) < 0 ||
 	    syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
 	    syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0))
 		_exit(126);
+	/*
+	 * Only the capabilities asked (the observability helper's CAP_BPF):
+	 * permitted, effective and inheritable, then ambient, which is what
+	 * an execve of a plain file keeps for a user that is not root.
+	 */
+	if (c->switch_user && c->caps) {
+		struct __user_cap_header_struct hdr = {
+			.version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_data_struct d[2] = {
+			{ .permitted = (uint32_t)c->caps,
+			  .effective = (uint32_t)c->caps,
+			  .inheritable = (uint32_t)c->caps },
+			{ .permitted = (uint32_t)(c->caps >> 32),
+			  .effective = (uint32_t)(c->caps >> 32),
+			  .inheritable = (uint32_t)(c->caps >> 32) } };
+
+		if (syscall(SYS_capset, &hdr, d) < 0)
+			_exit(126);
+		for (int cap = 0; cap < 64; cap++)
+			if ((c->caps >> cap & 1) && prctl(PR_CAP_AMBIENT,
+			    PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+				_exit(126);
+	}
 	/* After the uid change, which clears it. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -350,8 +382,9 @@ on_timer(void *owner, uint32_t events)
 		if (h->killing)
 			;
 		else if (h->beaten &&
-		    now - h->heard >= HMSG_HUNG_MS * NSEC_PER_MSEC)
-			kill_for(h, "hung: no heartbeat for %d ms", HMSG_HUNG_MS);
+		    now - h->heard >= table[h->id].hung_ms * NSEC_PER_MSEC)
+			kill_for(h, "hung: no heartbeat for %u ms",
+			    table[h->id].hung_ms);
 		else if (!h->beaten &&
 		    now - h->heard >= FIRST_BEAT_MS * NSEC_PER_MSEC)
 			kill_for(h, "hung: no heartbeat within %d ms of its start",
@@ -401,9 +434,18 @@ static char **
 child_env(const struct helper *h)
 {
 	char **env = xcalloc(2, sizeof(*env));
-	const char *fault = getenv("ARBOR_HELPER_FAULT");
+	const char *fault = getenv("ARBOR_HELPER_FAULT"), *obs;
+	char *shorthand = NULL;
 	size_t n = 0;
 
+	/* ARBOR_OBS_FAULT (arbord(8), ENVIRONMENT): crash is a segv, stall
+	 * a hang of the observability helper. */
+	if (h->id == HELPER_OBS && (obs = getenv("ARBOR_OBS_FAULT")) &&
+	    (!strcmp(obs, "crash") || !strcmp(obs, "stall"))) {
+		shorthand = xasprintf("%s%sobservability:%s", fault ? fault : "",
+		    fault ? "," : "", !strcmp(obs, "crash") ? "segv" : "hang");
+		fault = shorthand;
+	}
 	if (fault) {
 		char *copy = xstrdup(fault), *save = NULL, *mine = NULL;
 		size_t nl = strlen(h->name);
@@ -422,6 +464,7 @@ child_env(const struct helper *h)
 		free(mine);
 		free(copy);
 	}
+	free(shorthand);
 	return env;
 }
 
@@ -432,7 +475,8 @@ start(struct helper *h)
 	struct cg_spawn cs = { .dirfd = -1 };
 	struct child c = { .path = h->path, .exefd = -1, .uid = hs->uid,
 	    .gid = hs->gid, .devnull = hs->devnull,
-	    .switch_user = geteuid() == 0 };
+	    .switch_user = geteuid() == 0,
+	    .caps = h->id == HELPER_OBS ? hs->obs_caps : 0 };
 	char *argv[] = { (char *)(uintptr_t)table[h->id].exe, NULL };
 	char msg[512], **env;
 	int sv[2] = { -1, -1 }, pidfd = -1;
@@ -765,7 +809,26 @@ void
 helpers_names(struct obs_helpers *counts)
 {
 	for (int i = 0; i < HELPER_N; i++)
-		counts->name[i] = table[i].name;
+		snprintf(counts->name[i], sizeof(counts->name[i]), "%s",
+		    table[i].name);
+}
+
+void
+helpers_obs_caps(struct helpers *hs, uint64_t caps)
+{
+	hs->obs_caps = caps;
+}
+
+pid_t
+helper_pid(const struct helper *h)
+{
+	return h->pid;
+}
+
+void
+helper_user(const struct helper *h, uid_t *uid, gid_t *gid)
+{
+	helpers_user(h->hs, uid, gid);
 }
 
 void

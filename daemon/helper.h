@@ -21,7 +21,7 @@
 #include "obsq.h"
 #include "reactor.h"
 
-enum helper_id { HELPER_CHECKS, HELPER_OUTPUT, HELPER_N };
+enum helper_id { HELPER_CHECKS, HELPER_OUTPUT, HELPER_OBS, HELPER_N };
 
 struct helpers;
 struct helper;
@@ -80,6 +80,12 @@ bool helper_finish(struct helper *, unsigned ms);
 void helper_start_now(struct helper *);
 /* The helpers' names in counts, before the observability thread reads it. */
 void helpers_names(struct obs_helpers *counts);
+/* Capabilities (1 << CAP_*) the observability helper keeps: CAP_BPF for
+ * the probes' maps where the kernel asks it (arbord(8), FAULT DOMAINS). */
+void helpers_obs_caps(struct helpers *, uint64_t caps);
+/* Its process now (0: none), and the user it runs as. */
+pid_t helper_pid(const struct helper *);
+void helper_user(const struct helper *, uid_t *, gid_t *);
 /* The user the helpers run as (files the core hands to them). */
 void helpers_user(const struct helpers *, uid_t *, gid_t *);
 

@@ -1052,11 +1052,12 @@ setup(struct loop *l, const struct loop_options *o)
 	l->cap = capture_start(l->spec);
 	/* The engine exists before the sockets that feed it open. */
 	l->obs = obswatch_start(l->r, l->spec, o->no_bpf, l->cg,
-	    capture_outlog(l->cap), o->socket_path);
+	    capture_outlog(l->cap));
 	l->eng = engine_new(l->spec, &runtime_ops, l);
 	l->helpers = helpers_open(l->r, l->cg, l->spec,
 	    obswatch_helpers(l->obs));
 	capture_bind(l->cap, l->helpers);
+	obswatch_bind(l->obs, l->helpers);
 	l->health = health_new(l->r, l->eng, l->cg, l->helpers, l->devnull);
 	access = spec_access(l->spec);
 	l->ctl = control_open(l->r, l->eng, l->obs, &ops, &access,

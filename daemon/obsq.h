@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "../bpf/loader.h"
 
 #define OBSQ_CAPACITY 4096	/* a power of two */
 /* A node's path whole, and its NUL (config.c refuses longer ones). */
@@ -96,8 +97,45 @@ struct obsq {
  */
 #define OBS_HELPERS_MAX 4
 struct obs_helpers {
-	const char *name[OBS_HELPERS_MAX];	/* NULL: no more */
+	char name[OBS_HELPERS_MAX][16];	/* "": no more */
 	_Atomic uint64_t restarts[OBS_HELPERS_MAX];
+};
+
+/*
+ * What the observability helper is given, written by the core before each
+ * start (arbord(8), FAULT DOMAINS); strings NUL-terminated by the core.
+ */
+#define OBS_CONF_PATH 4096
+#define OBS_CONF_HOSTS 4096
+#define OBS_CONF_STATES 16
+struct obs_conf {
+	uint32_t bpf;		/* enum bpf_mode */
+	uint8_t console, console_auth_none, has_probes;
+	uint64_t event_log_max_bytes;
+	uint32_t event_log_keep;
+	int64_t console_token_ttl_ns, console_session_ttl_ns;	/* -1: default */
+	int64_t fig_budget_ns;	/* -1: default */
+	uint64_t restarts;	/* the helper's, for arbor_obs_restarts_total */
+	/* The probes the core loaded: when, each one's state, the run-queue
+	 * map's size (HMSG_OBS_PROBES gives their fds). */
+	uint64_t attached_ns;
+	uint32_t runq_max, nstates;
+	struct probe_state states[OBS_CONF_STATES];
+	char metrics_listen[256];
+	char event_log[OBS_CONF_PATH];	/* "": none */
+	char console_hosts[OBS_CONF_HOSTS];	/* each NUL-ended, "" ends */
+	/* struct cg_view, its strings in place ("": none) */
+	char cg_v2_base[OBS_CONF_PATH];
+	char cg_v1_base[4][OBS_CONF_PATH];
+	uint64_t cg_base_id, cg_self_id, cg_helpers_id;
+	uint32_t cg_base_level, cg_v2_ctrls;
+};
+
+/* The shared memfd: the core writes all of it but q.head. */
+struct obs_shm {
+	struct obs_conf conf;
+	struct obs_helpers helpers;
+	struct obsq q;
 };
 
 bool obsq_push(struct obsq *, const struct obs_msg *);

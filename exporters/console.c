@@ -83,7 +83,8 @@ struct secret {
 
 struct console {
 	int epfd;
-	char *socket;
+	int (*dial)(void *, const char **);
+	void *dial_ctx;
 	struct console_ops ops;
 	struct upstream *up[CONSOLE_UPSTREAMS];
 	struct stream *streams;
@@ -101,14 +102,15 @@ struct console {
 };
 
 struct console *
-console_new(int epfd, const char *control_socket, const struct console_ops *ops,
-    const struct console_conf *conf)
+console_new(int epfd, int (*dial)(void *, const char **), void *dial_ctx,
+    const struct console_ops *ops, const struct console_conf *conf)
 {
 	struct console *c = xcalloc(1, sizeof(*c));
 	size_t n = conf->hosts ? strv_len(conf->hosts) : 0;
 
 	c->epfd = epfd;
-	c->socket = control_socket ? xstrdup(control_socket) : NULL;
+	c->dial = dial;
+	c->dial_ctx = dial_ctx;
 	c->ops = *ops;
 	c->listen = xstrdup(conf->listen ? conf->listen : "");
 	c->scheme = xstrdup(conf->scheme ? conf->scheme : "http");
@@ -486,7 +488,6 @@ static bool
 up_start(struct console *c, struct waiter *w, enum up_kind kind,
     json_t *req, const char **why)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct upstream *u;
 	char *line;
@@ -499,18 +500,8 @@ up_start(struct console *c, struct waiter *w, enum up_kind kind,
 		*why = "too many console requests at once";
 		return false;
 	}
-	if (!c->socket || strlen(c->socket) >= sizeof(sa.sun_path)) {
-		*why = "no control socket";
+	if (!c->dial || (fd = c->dial(c->dial_ctx, why)) < 0)
 		return false;
-	}
-	strcpy(sa.sun_path, c->socket);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		*why = "arbord's control socket refused the console";
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
 	line = json_dumps(req, JSON_COMPACT);
 	len = line ? strlen(line) : 0;
 	if (line)
@@ -1085,6 +1076,5 @@ console_free(struct console *c)
 	strv_free(c->hosts);
 	free(c->listen);
 	free(c->scheme);
-	free(c->socket);
 	free(c);
 }

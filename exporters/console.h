@@ -50,8 +50,9 @@ struct console_conf {
 	int64_t token_ttl_ns, session_ttl_ns;	/* <= 0: the defaults */
 };
 
-struct console *console_new(int epfd, const char *control_socket,
-    const struct console_ops *, const struct console_conf *);
+/* dial: a read-only connection to arbord's control socket, or -1 with why. */
+struct console *console_new(int epfd, int (*dial)(void *, const char **),
+    void *dial_ctx, const struct console_ops *, const struct console_conf *);
 /*
  * `arborctl console`: the sign-in URL with a fresh token (without one
  * under console_auth = "none"), malloc'd; NULL with err set.

@@ -54,7 +54,6 @@
 #define HTTP_ACCEPT_BURST 32
 #define HTTP_REQUEST_S 5
 #define HTTP_TIMEOUT_S 5
-#define HTTP_BACKLOG 1024	/* a burst of reconnections waits, not dropped */
 
 /*
  * Basic auth (web_config's basic_auth_users): bcrypt costs tens of
@@ -535,39 +534,6 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		console_completed(h->con, con_cls);
 }
 
-/* A non-blocking listening socket on ai; -1 with err set. */
-static int
-listen_on(const struct addrinfo *ai, const char *text, char *err,
-    size_t errlen)
-{
-	int one = 1, defer = HTTP_REQUEST_S, fd;
-
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-	    listen(fd, HTTP_BACKLOG) < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", text,
-		    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	/*
-	 * A connection is accepted once its first bytes are in (or after
-	 * HTTP_REQUEST_S): one that says nothing waits in the kernel, never
-	 * in a slot of ours. Without it (an old kernel) all still works.
-	 */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer,
-	    sizeof(defer));
-	return fd;
-}
-
 /*
  * web_config's part of the daemon: TLS from the certificate and key read
  * at load (libmicrohttpd's own, GnuTLS; it makes the handshake on the
@@ -609,49 +575,30 @@ web_free(struct http *h)
 }
 
 struct http *
-http_open(const char *listen, http_render_fn render, void *ctx,
-    const struct http_console *hc, const struct web_conf *web, char *err,
-    size_t errlen)
+http_open(const char *listen, int listen_fd, http_render_fn render,
+    void *ctx, const struct http_console *hc, const struct web_conf *web,
+    char *err, size_t errlen)
 {
 	struct MHD_OptionItem tls[4];
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-	    .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	const char *colon = strrchr(listen, ':'), *text = listen;
-	char host[256], port[16];
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
 	struct http *h;
 	struct rlimit rl;
-	size_t hl;
-	int rc;
 
-	if (!colon || colon == listen) {
-		snprintf(err, errlen, "not HOST:PORT: %s", listen);
+	if (getsockname(listen_fd, (struct sockaddr *)&sa, &salen) < 0) {
+		snprintf(err, errlen, "%s: the listener: %s", listen,
+		    strerror(errno));
 		return NULL;
 	}
-	hl = (size_t)(colon - listen);
-	if (listen[0] == '[' && colon[-1] == ']') {
-		listen++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host)) {
-		snprintf(err, errlen, "host too long");
-		return NULL;
-	}
-	memcpy(host, listen, hl);
-	host[hl] = '\0';
-	snprintf(port, sizeof(port), "%s", colon + 1);
-	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		snprintf(err, errlen, "%s: %s", listen, gai_strerror(rc));
-		return NULL;
-	}
-	if (ai->ai_family == AF_INET6)
+	if (sa.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	h = xcalloc(1, sizeof(*h));
 	h->render = render;
 	h->ctx = ctx;
-	h->listen_fd = listen_on(ai, text, err, errlen);
-	freeaddrinfo(ai);
-	if (h->listen_fd < 0) {
+	/* The core's socket stays the core's: a reopen takes it again. */
+	if ((h->listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		snprintf(err, errlen, "%s: dup: %s", listen, strerror(errno));
 		free(h);
 		return NULL;
 	}
@@ -686,8 +633,8 @@ http_open(const char *listen, http_render_fn render, void *ctx,
 		return NULL;
 	}
 	if (hc)
-		h->con = console_new(hc->epfd, hc->control_socket, &hc->ops,
-		    &hc->conf);
+		h->con = console_new(hc->epfd, hc->dial, hc->dial_ctx,
+		    &hc->ops, &hc->conf);
 	return h;
 }
 

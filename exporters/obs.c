@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +35,7 @@
 #include "../daemon/util.h"
 
 #define CLIENT_IDS 16	/* epoll ids of clients: 16, 17, ... (0-5 are taken) */
+#define HOOK_IDS 6	/* the helper's own: 6 to 9 */
 #define HTTP_RETRY_MAX_MS 30000
 #define RUNQ_BUCKETS 4096
 /*
@@ -489,7 +489,8 @@ refresh(struct obs *o)
 	    (double)eventlog_dropped(o->log));
 	reg_set(o->reg, M_OBS_RESTARTS, NULL, NULL, (double)o->a->restarts);
 	for (size_t i = 0; o->a->helpers && i < OBS_HELPERS_MAX &&
-	    o->a->helpers->name[i]; i++)
+	    o->a->helpers->name[i][0] && memchr(o->a->helpers->name[i], '\0',
+	    sizeof(o->a->helpers->name[i])); i++)
 		reg_set(o->reg, M_HELPER_RESTARTS, o->a->helpers->name[i], NULL,
 		    (double)atomic_load(&o->a->helpers->restarts[i]));
 	if (o->a->cg.v2_base) {
@@ -593,7 +594,7 @@ static void
 try_http(struct obs *o)
 {
 	const struct http_console hc = { .epfd = o->epfd,
-	    .control_socket = o->a->control_socket,
+	    .dial = o->a->dial, .dial_ctx = o->a->ctx,
 	    .ops = { .recent = console_recent, .ctx = o },
 	    .conf = { .listen = o->a->metrics_listen,
 	    .scheme = o->a->web && o->a->web->cert ? "https" : "http",
@@ -604,10 +605,9 @@ try_http(struct obs *o)
 	char err[256];
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 3 };
 
-	if (o->http || !o->a->metrics_listen || !*o->a->metrics_listen ||
-	    mono_ns() < o->http_retry_at)
+	if (o->http || o->a->listen_fd < 0 || mono_ns() < o->http_retry_at)
 		return;
-	o->http = http_open(o->a->metrics_listen, render, o,
+	o->http = http_open(o->a->metrics_listen, o->a->listen_fd, render, o,
 	    o->a->console ? &hc : NULL, o->a->web, err, sizeof(err));
 	if (o->http) {
 		epoll_ctl(o->epfd, EPOLL_CTL_ADD, http_fd(o->http), &ev);
@@ -634,18 +634,11 @@ try_http(struct obs *o)
  * connections, the console's streams among them, closed; browsers
  * reconnect), so a renewed certificate or a new user needs no restart.
  */
-static void
-web_reload(struct obs *o)
+void
+obs_set_web(struct obs *o, struct web_conf *web)
 {
-	struct obs_web *s = o->a->web_now;
-
-	if (!s || atomic_load(&s->gen) == o->a->web_gen)
-		return;
-	pthread_mutex_lock(&s->mu);
 	webconf_free(o->a->web);
-	o->a->web = webconf_dup(*s->web);
-	o->a->web_gen = atomic_load(&s->gen);
-	pthread_mutex_unlock(&s->mu);
+	o->a->web = web;
 	if (!o->http)
 		return;		/* try_http opens it with the new one */
 	http_close(o->http);
@@ -659,18 +652,23 @@ web_reload(struct obs *o)
 		    o->a->metrics_listen);
 }
 
+void
+obs_client(struct obs *o, const struct obs_msg *m)
+{
+	server_client(o->server, m, mono_ns());
+}
+
 static void
 drain_queue(struct obs *o)
 {
 	struct obs_msg m;
 
 	while (obsq_pop(o->a->q, &m)) {
-		if (m.kind == OBS_MSG_CLIENT) {
-			server_client(o->server, &m, mono_ns());
+		/* Only events come this way; anything else is not the core's. */
+		if (m.kind != OBS_MSG_EVENT)
 			continue;
-		}
-		if (m.kind == OBS_MSG_NONE)
-			continue;
+		m.path[sizeof(m.path) - 1] = m.cause[sizeof(m.cause) - 1] =
+		    m.text[sizeof(m.text) - 1] = '\0';
 		/* An exit with no tail to come: the last one is not its. */
 		if (m.event == EV_EXIT && !m.tail) {
 			struct runq *r = *runq_slot(o, m.path);
@@ -712,35 +710,25 @@ log_dropped(struct obs *o, const char *path, uint64_t total)
 	r->dropped_seen = total;
 }
 
-/* The worker-output thread's notes: exits' stderr tails, dropped lines. */
-static void
-take_notes(struct obs *o)
+/* Worker output's notes: exits' stderr tails, dropped lines. */
+void
+obs_note(struct obs *o, const struct out_note *t)
 {
-	struct out_note *v;
-	size_t n;
+	struct runq *r;
 
-	read_counter(outp_notes_fd(o->a->out));
-	n = outp_notes_take(o->a->out, &v);
-	for (size_t i = 0; i < n; i++) {
-		struct out_note *t = &v[i];
-		struct runq *r;
-
-		if (t->exited) {
-			join_tail(o->join, t->pid, t->tail ? t->tail : "",
-			    mono_ns());
-			if (t->tail) {
-				r = path_rec(o, t->path);
-				free(r->tail);
-				r->tail = t->tail;
-				t->tail = NULL;
-			} else if ((r = *runq_slot(o, t->path))) {
-				free(r->tail);
-				r->tail = NULL;
-			}
+	if (t->exited) {
+		join_tail(o->join, t->pid, t->tail ? t->tail : "", mono_ns());
+		if (t->tail) {
+			r = path_rec(o, t->path);
+			free(r->tail);
+			r->tail = xstrdup(t->tail);
+		} else if ((r = *runq_slot(o, t->path))) {
+			free(r->tail);
+			r->tail = NULL;
 		}
-		if (t->dropped)
-			log_dropped(o, t->path, t->dropped);
 	}
+	if (t->dropped)
+		log_dropped(o, t->path, t->dropped);
 }
 
 /* Whether the probes named (a NULL-ended list) are all attached. */
@@ -775,102 +763,25 @@ probes_mark_oom(void)
 	return probes_attached(need);
 }
 
-/* Loads BPF per the mode; a failure is said once per arbord, never fatal. */
+/* Reads the probes the core loaded, through the fds it passed. */
 static void
 load_bpf(struct obs *o)
 {
-	static atomic_bool said;
 	char err[256];
 
-	if (o->a->bpf == BPF_OFF) {
-		probes_close(*o->a->kept);	/* a reload turned them off */
-		*o->a->kept = NULL;
+	if (!o->a->has_probes)
+		return;
+	if (!(o->probes = probes_adopt(&o->a->pfds, on_record, o, err,
+	    sizeof(err)))) {
+		log_msg(LOG_ERROR, "observability: the probes' records: %s; running without them",
+		    err);
 		return;
 	}
-	if (*o->a->kept) {
-		o->probes = *o->a->kept;
-		o->attached_ns = *o->a->kept_ns;
-		o->kernel_oom = probes_mark_oom();
-		probes_rebind(o->probes, on_record, o);
-		return;
-	}
-	if (o->a->fault == OBS_FAULT_BPF)
-		snprintf(err, sizeof(err), "injected fault (ARBOR_OBS_FAULT=bpf)");
-	else {
-		const struct probes_cgroup pc = { .base_id = o->a->cg.base_id,
-		    .self_id = o->a->cg.self_id,
-		    .helpers_id = o->a->cg.helpers_id,
-		    .base_level = o->a->cg.base_level };
-
-		uint64_t t0 = mono_ns();
-
-		o->probes = probes_open(o->a->tgid, o->a->core_tid,
-		    o->a->cg.base_id ? &pc : NULL, on_record, o, err,
-		    sizeof(err));
-		if (o->probes) {
-			struct probe_state st[16];
-			size_t n = probes_states(st, 16), on = 0;
-
-			o->attached_ns = mono_ns();
-			o->kernel_oom = probes_mark_oom();
-			*o->a->kept = o->probes;
-			*o->a->kept_ns = o->attached_ns;
-			/* Loaded once per arbord: each probe off is said once. */
-			for (size_t i = 0; i < n; i++)
-				if (strcmp(st[i].state, "attached") == 0)
-					on++;
-				else
-					log_msg(LOG_WARN, "eBPF probe %s off: %s",
-					    st[i].name, st[i].why);
-			log_msg(LOG_INFO, "eBPF probes attached (%zu of %zu) in %.0f ms",
-			    on, n, (double)(o->attached_ns - t0) / 1e6);
-			return;
-		}
-	}
-	if (o->a->bpf == BPF_ON)
-		log_msg(LOG_ERROR, "eBPF unavailable (bpf = \"on\"): %s; supervising without it",
-		    err);
-	else if (!atomic_exchange(&said, true))
-		log_msg(LOG_INFO, "eBPF unavailable: %s; observability runs without it",
-		    err);
+	o->attached_ns = o->a->attached_ns;
+	o->kernel_oom = probes_mark_oom();
 }
 
-static void
-cleanup(void *arg)
-{
-	struct obs *o = arg;
-	uint64_t one = 1;
-
-	/* The probes stay loaded and attached for the next thread (kept). */
-	if (o->probes)
-		probes_rebind(o->probes, NULL, NULL);
-	eventlog_close(o->log);
-	http_close(o->http);
-	server_free(o->server);
-	registry_free(o->reg);
-	join_free(o->join);
-	for (size_t b = 0; b < RUNQ_BUCKETS; b++)
-		for (struct runq *r = o->runq[b], *n; r; r = n) {
-			n = r->next;
-			runq_free(r);
-		}
-	if (o->epfd >= 0)
-		close(o->epfd);
-	if (o->hb_fd >= 0)
-		close(o->hb_fd);
-	(void)!write(o->a->exit_fd, &one, sizeof(one));
-	free(o);
-}
-
-static void
-heartbeat(struct obs *o)
-{
-
-	read_counter(o->hb_fd);
-	timerfd_arm(o->a->stall_fd, OBS_STALL_MS, 0);
-}
-
-/* The thread's epoll and heartbeat; -1 with errno and o->setup_failed. */
+/* The loop's epoll; -1 with errno and o->setup_failed. */
 static int
 setup_loop(struct obs *o)
 {
@@ -884,26 +795,17 @@ setup_loop(struct obs *o)
 		return -1;
 	}
 	o->server = server_new(o->epfd, CLIENT_IDS, &serve_ops);
-	if ((o->hb_fd = timerfd_create(CLOCK_MONOTONIC,
-	    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
-	    timerfd_arm(o->hb_fd, OBS_HEARTBEAT_MS, OBS_HEARTBEAT_MS) < 0) {
-		o->setup_failed = "the heartbeat timerfd";
-		return -1;
-	}
 	if (epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->a->wake_fd, &ev) < 0) {
 		o->setup_failed = "epoll_ctl (the wake-up eventfd)";
 		return -1;
 	}
-	ev.data.u32 = 1;
-	if (epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->hb_fd, &ev) < 0) {
-		o->setup_failed = "epoll_ctl (the heartbeat)";
-		return -1;
-	}
-	ev.data.u32 = 5;
-	if (o->a->out && epoll_ctl(o->epfd, EPOLL_CTL_ADD,
-	    outp_notes_fd(o->a->out), &ev) < 0) {
-		o->setup_failed = "epoll_ctl (the worker-output notes)";
-		return -1;
+	for (size_t i = 0; i < o->a->nhooks; i++) {
+		ev.data.u32 = HOOK_IDS + (uint32_t)i;
+		if (epoll_ctl(o->epfd, EPOLL_CTL_ADD, o->a->hook_fd[i],
+		    &ev) < 0) {
+			o->setup_failed = "epoll_ctl (the helper's own)";
+			return -1;
+		}
 	}
 	ev.data.u32 = 2;
 	if (o->probes && epoll_ctl(o->epfd, EPOLL_CTL_ADD,
@@ -914,25 +816,31 @@ setup_loop(struct obs *o)
 	return 0;
 }
 
-void *
-obs_thread_main(void *arg)
+void
+obs_set_evlog(struct obs *o, int fd)
+{
+	if (o->log)
+		eventlog_set_fd(o->log, fd);
+	else if (fd >= 0)
+		close(fd);
+}
+
+void
+obs_run(struct obs_args *a)
 {
 	struct obs *o = xcalloc(1, sizeof(*o));
-	uint64_t start = mono_ns();
 
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	pthread_setname_np(pthread_self(), "arbor-obs");
-	o->a = arg;
-	o->epfd = o->hb_fd = -1;
+	o->a = a;
+	o->epfd = -1;
 	o->sweep_bucket = RUNQ_BUCKETS;
 	o->rq_n = -1;
 	o->budget_ns = o->a->fig_budget_ns >= 0 ? (uint64_t)o->a->fig_budget_ns :
 	    READ_BUDGET_NS;
-	pthread_cleanup_push(cleanup, o);
 	o->reg = registry_new();
 	if (o->a->event_log && *o->a->event_log)
-		o->log = eventlog_open(o->a->event_log,
-		    o->a->event_log_max_bytes, o->a->event_log_keep);
+		o->log = eventlog_new(o->a->event_log,
+		    o->a->event_log_max_bytes, o->a->evlog_ask, o->a->ctx);
+	obs_set_evlog(o, o->a->evlog_fd);
 	o->join = join_new(&join_ops, o);
 	load_bpf(o);
 	/* The join waits for the kernel's exec and exit records only when
@@ -944,11 +852,10 @@ obs_thread_main(void *arg)
 		    o->attached_ns);
 	}
 	if (setup_loop(o) < 0) {
-		log_msg(LOG_ERROR, "observability thread: %s: %s; it ends (restarted with backoff, supervision is unaffected)",
-		    o->setup_failed, strerror(errno));
-		goto out;
+		log_msg(LOG_ERROR, "observability: %s: %s", o->setup_failed,
+		    strerror(errno));
+		return;
 	}
-	heartbeat(o);
 	try_http(o);
 	for (;;) {
 		struct epoll_event evs[8];
@@ -958,7 +865,7 @@ obs_thread_main(void *arg)
 			t = http_timeout_ms(o->http);
 			if (t >= 0 && (timeout < 0 || t < timeout))
 				timeout = t;
-		} else if (o->a->metrics_listen && *o->a->metrics_listen &&
+		} else if (o->a->listen_fd >= 0 &&
 		    (timeout < 0 || timeout > 1000))
 			timeout = 1000;	/* the next try to listen */
 		if ((t = server_tick(o->server, mono_ns())) >= 0 &&
@@ -970,36 +877,27 @@ obs_thread_main(void *arg)
 		    http_console(o->http), mono_ns())) >= 0 &&
 		    (timeout < 0 || t < timeout))
 			timeout = t;
+		if ((t = eventlog_tick(o->log, mono_ns())) >= 0 &&
+		    (timeout < 0 || t < timeout))
+			timeout = t;
 
-		if (o->a->fault != OBS_FAULT_NONE && o->a->fault != OBS_FAULT_BPF &&
-		    mono_ns() - start > 200 * NSEC_PER_MSEC) {
-			if (o->a->fault == OBS_FAULT_CRASH)
-				break;	/* the loop dies */
-			pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-			for (;;)	/* the loop stops making progress */
-				sleep(3600);
-		}
-		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-		n = epoll_wait(o->epfd, evs, 8, o->a->fault ? 50 : timeout);
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+		n = epoll_wait(o->epfd, evs, 8, timeout);
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.u32 == 0)
+			uint32_t id = evs[i].data.u32;
+
+			if (id == 0)
 				read_counter(o->a->wake_fd);
-			else if (evs[i].data.u32 == 1)
-				heartbeat(o);
-			else if (evs[i].data.u32 == 4)
+			else if (id == 4)
 				http_accept(o->http);
-			else if (evs[i].data.u32 == 5)
-				take_notes(o);
-			else if (evs[i].data.u32 >= CONSOLE_IDS) {
+			else if (id >= HOOK_IDS && id < HOOK_IDS + o->a->nhooks)
+				o->a->on_hook(o, id - HOOK_IDS, o->a->hook_ctx);
+			else if (id >= CONSOLE_IDS) {
 				if (http_console(o->http))
 					console_on_event(http_console(o->http),
-					    evs[i].data.u32);
-			} else
-				server_on_event(o->server, evs[i].data.u32,
-				    mono_ns());
+					    id);
+			} else if (id >= CLIENT_IDS)
+				server_on_event(o->server, id, mono_ns());
 		}
-		web_reload(o);
 		if (o->http)
 			http_run(o->http);
 		else
@@ -1009,7 +907,4 @@ obs_thread_main(void *arg)
 		drain_queue(o);
 		join_tick(o->join, mono_ns());
 	}
-out:
-	pthread_cleanup_pop(1);
-	return NULL;
 }

@@ -25,6 +25,17 @@ static const struct {
 	[HMSG_OUT_LOGS] = { sizeof(struct hmsg_out_logs), false },
 	[HMSG_OUT_STOP] = { sizeof(struct hmsg_out_stop), false },
 	[HMSG_OUT_NOTE] = { sizeof(struct hmsg_out_note), true },
+	[HMSG_OBS_CONF] = { sizeof(struct hmsg_obs_conf), false },
+	[HMSG_OBS_PROBES] = { sizeof(struct hmsg_obs_probes), false },
+	[HMSG_OBS_WEB] = { sizeof(struct hmsg_obs_web), false },
+	[HMSG_OBS_CLIENT] = { sizeof(struct hmsg_obs_client), false },
+	[HMSG_OBS_NOTE] = { sizeof(struct hmsg_obs_note), false },
+	[HMSG_OBS_EVLOG] = { sizeof(struct hmsg_obs_evlog), false },
+	[HMSG_OBS_CONN] = { sizeof(struct hmsg_obs_conn), false },
+	[HMSG_OBS_DIAL] = { sizeof(struct hmsg_obs_dial), true },
+	[HMSG_OBS_EVLOG_ASK] = { sizeof(struct hmsg_obs_evlog_ask), true },
+	[HMSG_OBS_DONE] = { sizeof(struct hmsg_obs_done), true },
+	[HMSG_OBS_LISTEN] = { sizeof(struct hmsg_obs_listen), false },
 };
 
 void
@@ -128,6 +139,22 @@ check(const void *rec, size_t len, bool from_helper, char *why, size_t whylen)
 		    sizeof(src));
 		if (src >= HMSG_OUT_SRC_MAX) {
 			snprintf(why, whylen, "an output record with a bad source");
+			return -1;
+		}
+		break;
+	}
+	case HMSG_OBS_EVLOG_ASK:
+		if (((const struct hmsg_obs_evlog_ask *)rec)->full > 1) {
+			snprintf(why, whylen, "an event log request with a bad field");
+			return -1;
+		}
+		break;
+	case HMSG_OBS_NOTE: {
+		const struct hmsg_obs_note *o = rec;
+
+		if (!terminated(o->path, sizeof(o->path)) ||
+		    !terminated(o->tail, sizeof(o->tail))) {
+			snprintf(why, whylen, "an observability note with a bad field");
 			return -1;
 		}
 		break;

@@ -20,7 +20,7 @@
 /* No record is longer; a longer one is malformed. */
 #define HMSG_MAX 8192
 /* Descriptors one record from the core carries at most. */
-#define HMSG_FDS_MAX 4
+#define HMSG_FDS_MAX 6
 /* A helper says it lives this often; silence for HMSG_HUNG_MS is a hang. */
 #define HMSG_HEARTBEAT_MS 100
 #define HMSG_HUNG_MS 500
@@ -39,6 +39,23 @@ enum hmsg_type {
 	HMSG_OUT_LOGS,		/* core -> output, fd: the `logs` client */
 	HMSG_OUT_STOP,		/* core -> output: read every pipe out, exit 0 */
 	HMSG_OUT_NOTE,		/* output -> core */
+	HMSG_OBS_CONF,		/* core -> obs, fds: the shared memfd (struct
+				 * obs_shm), the wake-up eventfd, then the
+				 * metrics listener and the event log if any */
+	HMSG_OBS_PROBES,	/* core -> obs, fds: struct probes_fds's five */
+	HMSG_OBS_WEB,		/* core -> obs, fd: web_config packed (none:
+				 * plain HTTP) */
+	HMSG_OBS_CLIENT,	/* core -> obs, fds: the client, and for a
+				 * status the core's tree as JSON in a memfd */
+	HMSG_OBS_NOTE,		/* core -> obs: worker output's note */
+	HMSG_OBS_EVLOG,		/* core -> obs, fd: the event log (none: it
+				 * cannot be opened now) */
+	HMSG_OBS_CONN,		/* core -> obs, fd: a read-only control client */
+	HMSG_OBS_DIAL,		/* obs -> core: a control connection, please */
+	HMSG_OBS_EVLOG_ASK,	/* obs -> core: the event log is full, or none */
+	HMSG_OBS_DONE,		/* obs -> core: a status client is answered */
+	HMSG_OBS_LISTEN,	/* core -> obs, fd: the metrics listener, bound
+				 * later than the helper's start */
 	HMSG_NTYPES
 };
 
@@ -148,6 +165,76 @@ struct hmsg_out_note {
 	uint8_t exited;
 	uint8_t has_tail;
 	char tail[HMSG_OUT_TAIL];
+};
+
+/*
+ * The observability helper. Its configuration and the event queue are in
+ * the shared memfd of HMSG_OBS_CONF (daemon/obsq.h, struct obs_shm),
+ * written by the core; the helper writes only the queue's head.
+ */
+struct hmsg_obs_conf {
+	struct hmsg_hdr h;
+	uint8_t has_listen, has_evlog;
+	uint8_t pad[6];
+};
+
+struct hmsg_obs_probes {
+	struct hmsg_hdr h;
+};
+
+struct hmsg_obs_web {
+	struct hmsg_hdr h;
+	uint8_t has;		/* a memfd follows; 0: plain HTTP */
+	uint8_t pad[7];
+};
+
+struct hmsg_obs_client {
+	struct hmsg_hdr h;
+	uint32_t kind;		/* enum obs_request_kind */
+	uint8_t follow;
+	uint8_t has_status;	/* a memfd follows the client */
+	uint8_t pad[2];
+	uint64_t trace_ns;
+	uint64_t id;		/* a status's, for HMSG_OBS_DONE */
+};
+
+struct hmsg_obs_listen {
+	struct hmsg_hdr h;
+};
+
+struct hmsg_obs_done {
+	struct hmsg_hdr h;
+	uint64_t id;
+};
+
+struct hmsg_obs_note {
+	struct hmsg_hdr h;
+	int32_t pid;
+	uint8_t exited, has_tail;
+	uint8_t pad[2];
+	uint64_t dropped;
+	char path[HMSG_OUT_PATH];
+	char tail[HMSG_OUT_TAIL];
+};
+
+struct hmsg_obs_evlog {
+	struct hmsg_hdr h;
+	uint8_t has;
+	uint8_t pad[7];
+};
+
+struct hmsg_obs_conn {
+	struct hmsg_hdr h;
+};
+
+struct hmsg_obs_dial {
+	struct hmsg_hdr h;
+};
+
+struct hmsg_obs_evlog_ask {
+	struct hmsg_hdr h;
+	uint8_t full;		/* 1: rotate it; 0: it has none */
+	uint8_t pad[7];
 };
 
 /* Fills the header of a record of type t and size len. */

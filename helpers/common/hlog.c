@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * log.h for the output helper: what the output code says goes to stderr,
+ * log.h for the helpers: what their code says goes to stderr,
  * which the helper shares with arbord, one line per write, in arbord's
  * text form; echoed worker lines go there as they are.
  */
