@@ -13,6 +13,8 @@
 
 /* How often the core is asked again for a file, or for a rotation. */
 #define ASK_NS (1 * NSEC_PER_SEC)
+/* Lines held while the core rotates the file or opens one, at most. */
+#define HOLD_MAX (1024 * 1024)
 
 struct eventlog {
 	char *path;
@@ -25,7 +27,11 @@ struct eventlog {
 	bool failing;		/* said once; said again when it works */
 	uint64_t asked_at;	/* 0: nothing asked */
 	uint64_t dropped;
+	char *held;		/* lines (with their newlines) for the next file */
+	size_t nheld;
 };
+
+static void put(struct eventlog *, const char *line, size_t len);
 
 static void
 ask(struct eventlog *l, bool full)
@@ -55,8 +61,30 @@ eventlog_close(struct eventlog *l)
 		return;
 	if (l->fd >= 0)
 		close(l->fd);
+	if (l->nheld)
+		l->dropped += 1;	/* at least one line never written */
+	free(l->held);
 	free(l->path);
 	free(l);
+}
+
+/* The held lines go to the new file, as far as it has room. */
+static void
+release(struct eventlog *l)
+{
+	char *held = l->held;
+	size_t n = l->nheld, at = 0;
+
+	l->held = NULL;
+	l->nheld = 0;
+	while (at < n) {
+		char *nl = memchr(held + at, '\n', n - at);
+		size_t len = (size_t)(nl - (held + at));
+
+		put(l, held + at, len);
+		at += len + 1;
+	}
+	free(held);
 }
 
 void
@@ -72,6 +100,7 @@ eventlog_set_fd(struct eventlog *l, int fd)
 	l->fd = fd;
 	l->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	l->size = l->regular ? (uint64_t)st.st_size : 0;
+	release(l);
 }
 
 static bool
@@ -95,20 +124,45 @@ eventlog_tick(struct eventlog *l, uint64_t now)
 	return (int)((due - now) / NSEC_PER_MSEC) + 1;
 }
 
+/*
+ * Without a file, or with a full one, the line is held for the next file
+ * (HOLD_MAX at most, then dropped and counted) and the core is asked.
+ */
+static bool
+hold(struct eventlog *l, const char *line, size_t len)
+{
+	if (l->fd >= 0 && !full(l, len))
+		return false;
+	if (!l->asked_at)
+		ask(l, l->fd >= 0);
+	if (l->nheld + len + 1 > HOLD_MAX) {
+		l->dropped++;
+		return true;
+	}
+	l->held = xreallocarray(l->held, l->nheld + len + 1, 1);
+	memcpy(l->held + l->nheld, line, len);
+	l->held[l->nheld + len] = '\n';
+	l->nheld += len + 1;
+	return true;
+}
+
 void
 eventlog_write(struct eventlog *l, const char *line, size_t len)
+{
+	/* After held lines, never before them. */
+	if (l->nheld && hold(l, line, len))
+		return;
+	put(l, line, len);
+}
+
+static void
+put(struct eventlog *l, const char *line, size_t len)
 {
 	char *buf;
 	ssize_t n;
 
-	if (l->fd < 0) {
-		l->dropped++;
-		if (!l->asked_at)
-			ask(l, false);
+	if (hold(l, line, len))
 		return;
-	}
-	if (full(l, len) && !l->asked_at)
-		ask(l, true);
 	buf = xcalloc(len + 2, 1);
 	memcpy(buf, line, len);
 	buf[len] = '\n';
@@ -130,7 +184,9 @@ eventlog_write(struct eventlog *l, const char *line, size_t len)
 		l->failing = true;
 		close(l->fd);
 		l->fd = -1;
-		ask(l, false);
+		/* Asked again in ASK_NS (eventlog_tick), not at once: a file
+		 * that fails every write must not make a loop of it. */
+		l->asked_at = mono_ns();
 		return;
 	}
 	l->size += len + 1;

@@ -349,7 +349,7 @@ CONF
 		timeout 2 "$ARBORCTL" -s "$T/sock" metrics | grep -q '^arbor_child_restarts_total' ||
 			fail "metrics not served at once while clients never read" || return 1
 	done
-	! log_has "observability thread stalled" || fail "the observability thread stalled"
+	! log_has "helper observability" || fail "the observability helper stalled or died"
 }
 
 # Signals arbord does not act on (logrotate's SIGUSR1 and the

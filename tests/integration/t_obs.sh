@@ -203,23 +203,21 @@ test_faults_leave_supervision_exact() {
 		diff "$T/lifecycle.none" "$T/lifecycle.$fault" >&2 ||
 			fail "supervision differs under ARBOR_OBS_FAULT=$fault" || return 1
 	done
-	grep -q "observability thread stalled and was stopped" "$T/log.stall" || fail "stall not detected" || return 1
-	grep -q "observability thread ended" "$T/log.crash" || fail "crash not detected" || return 1
+	grep -q "helper observability hung: no heartbeat" "$T/log.stall" || fail "stall not detected" || return 1
+	grep -q "helper observability killed by SIGSEGV" "$T/log.crash" || fail "crash not detected" || return 1
 	grep -q "eBPF unavailable: injected fault" "$T/log.bpf" || fail "bpf fault not reported"
 }
 
-# A stalled observability thread (its loop stops 200 ms after each start;
-# it is stopped after 3 s without a heartbeat and restarted with a growing
+# A stalled observability helper (its loop stops 50 ms after each start;
+# it is killed after 3 s without a heartbeat and restarted with a growing
 # backoff) holds `arborctl status` up for at most those 3 s: a status
 # handed to it before it missed a beat is answered, without the figures,
-# by the core once the thread is stopped (not by the next thread, which
-# stalls too), and once it has missed its beat no status goes to it.
-# Before, each status waited for a thread that answered: 3.2, 4.5, 6.5,
-# 10.5, 18.5 s and more.
+# by the core once the helper is killed (not by the next one, which
+# stalls too), and once it has missed its beats no status goes to it.
 test_status_answers_while_observability_is_stalled() {
 	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
 	ARBOR_OBS_FAULT=stall start_obs "$T/tree.conf" || return 1
-	wait_for "a first stall" log_has "observability thread stalled and was stopped" || return 1
+	wait_for "a first stall" log_has "helper observability hung: no heartbeat" || return 1
 	local end=$(($(now_us) + 12000000)) limit=$((4 * ${ARBOR_TIME_SCALE:-1})) n=0 t0 dt max=0
 	while [ "$(now_us)" -lt "$end" ]; do
 		t0=$(now_us)
@@ -235,21 +233,21 @@ test_status_answers_while_observability_is_stalled() {
 	echo "$n statuses answered in 12 s, the longest in $((max / 1000)) ms (limit $limit s)"
 }
 
-# A restarted observability thread takes over the probes its predecessor
-# loaded: they are attached once, and a kill while no thread runs is still
-# attributed (its record waited in the kept ring buffer).
-test_a_restarted_observability_thread_keeps_the_probes() {
+# A restarted observability helper is given the probes the core loaded:
+# they are attached once, and a kill while no helper runs is still
+# attributed (its record waited in the ring buffer the core keeps).
+test_a_restarted_observability_helper_keeps_the_probes() {
 	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
 	ARBOR_OBS_FAULT=crash start_obs "$T/tree.conf" || return 1
 	needs_bpf || return $?
-	wait_for "two restarts of the thread" bash -c "[ \$(grep -c 'observability thread ended' $T/log) -ge 2 ]" || return 1
+	wait_for "two restarts of the helper" bash -c "[ \$(grep -c 'helper observability killed by SIGSEGV' $T/log) -ge 2 ]" || return 1
 	local p=$(pid_of root/w)
 	sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
 	local killer=$(cat "$T/killer")
 	wait_for "the exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
 	assert_eq "attribution across restarts" "$killer kill" \
 		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm)"')" || return 1
-	wait_for "a third restart" bash -c "[ \$(grep -c 'observability thread ended' $T/log) -ge 3 ]" || return 1
+	wait_for "a third restart" bash -c "[ \$(grep -c 'helper observability killed by SIGSEGV' $T/log) -ge 3 ]" || return 1
 	assert_eq "probes attached once" 1 "$(grep -c 'eBPF probes attached' "$T/log")"
 }
 
