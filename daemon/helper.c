@@ -8,7 +8,8 @@
  * whose memory the child shares until then.
  *
  * Its life: RUNNING from its start (the tree never waits for it), watched
- * by its pidfd and a timer that checks its heartbeat; at its death, the
+ * by its pidfd and a stall timer its heartbeat pushes on (the helper
+ * holds the timer too, so an idle core is never woken); at its death, the
  * cause is logged and counted and it is BACKOFF until its restart (10 ms,
  * doubling to 1 s, back to 10 ms after it lived RESET_AFTER_NS). A binary
  * that is missing or not executable is MISSING: said once, tried again
@@ -96,10 +97,15 @@ struct helper {
 	enum hstate state;
 	pid_t pid;
 	struct watch pw, sw, tw;	/* pidfd, socket, timer */
-	uint64_t started, heard, armed;
+	/*
+	 * The stall timer: the helper holds it too (HMSG_BEAT_FD) and pushes
+	 * it on at each heartbeat, so a live helper never wakes the core; it
+	 * fires only when the helper has said nothing for its hung_ms.
+	 */
+	struct watch stw;
+	uint64_t started, armed;
 	uint64_t restarts;
 	uint32_t backoff_ms;
-	bool beaten;		/* its first heartbeat came */
 	bool killing;		/* SIGKILLed by the core: why says why */
 	char why[160];
 	bool said_missing;
@@ -125,7 +131,7 @@ struct child {
 	const char *path;
 	int exefd;		/* the binary, opened by the core */
 	char *const *argv, *const *envp;
-	int sock, devnull;
+	int sock, devnull, stall;
 	int procs[4];
 	size_t nprocs;
 	uid_t uid;
@@ -143,16 +149,22 @@ child_main(void *arg)
 {
 	const struct child *c = arg;
 	sigset_t none;
+	int stall;
 
 	for (size_t i = 0; i < c->nprocs; i++)
 		if (write(c->procs[i], "0", 1) < 0)
 			_exit(126);
 	if (dup2(c->devnull, 0) < 0 || dup2(c->devnull, 1) < 0)
 		_exit(126);
+	/* The stall timer out of the way first: it may be on fd 3. */
+	if ((stall = fcntl(c->stall, F_DUPFD_CLOEXEC, 10)) < 0)
+		_exit(126);
 	if (c->sock == HMSG_FD) {
 		if (fcntl(HMSG_FD, F_SETFD, 0) < 0)
 			_exit(126);
 	} else if (dup2(c->sock, HMSG_FD) < 0)
+		_exit(126);
+	if (dup2(stall, HMSG_BEAT_FD) < 0)
 		_exit(126);
 	if (c->switch_user && c->caps &&
 	    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
@@ -271,6 +283,7 @@ died(struct helper *h, const siginfo_t *si)
 	reactor_unwatch(h->hs->r, &h->sw);
 	close(h->sw.fd);
 	h->sw.fd = -1;
+	timerfd_arm(h->stw.fd, 0, 0);
 	queue_free(h);
 	if (h->killing && !strncmp(h->why, "hung", 4))
 		snprintf(cause, sizeof(cause), "%s", h->why);
@@ -353,8 +366,6 @@ on_socket(void *owner, uint32_t events)
 			kill_for(h, "malformed");
 			return;
 		}
-		h->heard = mono_ns();
-		h->beaten = true;
 	}
 	if (h->killing)
 		return;
@@ -369,6 +380,19 @@ on_socket(void *owner, uint32_t events)
 }
 
 static void
+on_stall(void *owner, uint32_t events)
+{
+	struct helper *h = owner;
+
+	(void)events;
+	read_counter(h->stw.fd);
+	if (h->state != H_RUNNING || h->killing)
+		return;
+	timerfd_arm(h->stw.fd, 0, 0);
+	kill_for(h, "hung: no heartbeat for %u ms", table[h->id].hung_ms);
+}
+
+static void
 on_timer(void *owner, uint32_t events)
 {
 	struct helper *h = owner;
@@ -377,19 +401,9 @@ on_timer(void *owner, uint32_t events)
 	(void)events;
 	read_counter(h->tw.fd);
 	h->armed = UINT64_MAX;
+	(void)now;
 	switch (h->state) {
 	case H_RUNNING:
-		if (h->killing)
-			;
-		else if (h->beaten &&
-		    now - h->heard >= table[h->id].hung_ms * NSEC_PER_MSEC)
-			kill_for(h, "hung: no heartbeat for %u ms",
-			    table[h->id].hung_ms);
-		else if (!h->beaten &&
-		    now - h->heard >= FIRST_BEAT_MS * NSEC_PER_MSEC)
-			kill_for(h, "hung: no heartbeat within %d ms of its start",
-			    FIRST_BEAT_MS);
-		arm(h, now + HMSG_HEARTBEAT_MS * NSEC_PER_MSEC);
 		break;
 	case H_BACKOFF:
 	case H_MISSING:
@@ -474,6 +488,7 @@ start(struct helper *h)
 	struct helpers *hs = h->hs;
 	struct cg_spawn cs = { .dirfd = -1 };
 	struct child c = { .path = h->path, .exefd = -1, .uid = hs->uid,
+	    .stall = h->stw.fd,
 	    .gid = hs->gid, .devnull = hs->devnull,
 	    .switch_user = geteuid() == 0,
 	    .caps = h->id == HELPER_OBS ? hs->obs_caps : 0 };
@@ -532,12 +547,22 @@ start(struct helper *h)
 	h->pid = pid;
 	h->state = H_RUNNING;
 	h->killing = false;
-	h->beaten = false;
-	h->started = h->heard = mono_ns();
+	h->started = mono_ns();
 	if (reactor_watch(hs->r, &h->pw, pidfd, EPOLLIN, on_pidfd, h) < 0 ||
 	    reactor_watch(hs->r, &h->sw, sv[0], EPOLLIN, on_socket, h) < 0)
 		fatal("helper %s: epoll_ctl: %s", h->name, strerror(errno));
-	arm(h, h->started + HMSG_HEARTBEAT_MS * NSEC_PER_MSEC);
+	{
+		/* Its first beat may take FIRST_BEAT_MS; then each must come
+		 * within hung_ms (the interval, which the helper keeps). */
+		struct itimerspec it = {
+			.it_value.tv_sec = FIRST_BEAT_MS / 1000,
+			.it_value.tv_nsec = FIRST_BEAT_MS % 1000 * 1000000L,
+			.it_interval.tv_sec = table[h->id].hung_ms / 1000,
+			.it_interval.tv_nsec = table[h->id].hung_ms % 1000 *
+			    1000000L };
+
+		timerfd_settime(h->stw.fd, 0, &it, NULL);
+	}
 	if (h->cl.on_up)
 		h->cl.on_up(h->cl.ctx);
 	return;
@@ -628,7 +653,10 @@ helpers_open(struct reactor *r, struct cgroups *cg, const struct spec *sp,
 		h->pw.fd = h->sw.fd = -1;
 		if ((fd = timerfd_create(CLOCK_MONOTONIC,
 		    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
-		    reactor_watch(r, &h->tw, fd, EPOLLIN, on_timer, h) < 0)
+		    reactor_watch(r, &h->tw, fd, EPOLLIN, on_timer, h) < 0 ||
+		    (fd = timerfd_create(CLOCK_MONOTONIC,
+		    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+		    reactor_watch(r, &h->stw, fd, EPOLLIN, on_stall, h) < 0)
 			fatal("%s: timerfd: %s", __func__, strerror(errno));
 	}
 	return hs;
@@ -640,6 +668,7 @@ bury(struct helper *h)
 {
 	struct helpers *hs = h->hs;
 
+	timerfd_arm(h->stw.fd, 0, 0);
 	if (h->pw.fd < 0)
 		return;
 	syscall(SYS_pidfd_send_signal, h->pw.fd, SIGKILL, NULL, 0);
@@ -665,6 +694,8 @@ helpers_close(struct helpers *hs)
 		bury(h);
 		reactor_unwatch(hs->r, &h->tw);
 		close(h->tw.fd);
+		reactor_unwatch(hs->r, &h->stw);
+		close(h->stw.fd);
 		queue_free(h);
 		free(h->q);
 		free(h->path);
@@ -745,11 +776,23 @@ helper_up(const struct helper *h)
 	return h->state == H_RUNNING && !h->killing;
 }
 
+/* Silent: its stall timer has not been pushed on for two heartbeats. */
 bool
 helper_silent(const struct helper *h)
 {
-	return !helper_up(h) ||
-	    mono_ns() - h->heard > 2 * HMSG_HEARTBEAT_MS * NSEC_PER_MSEC;
+	struct itimerspec left;
+	uint64_t ms;
+
+	if (!helper_up(h))
+		return true;
+	if (timerfd_gettime(h->stw.fd, &left) < 0)
+		return false;
+	ms = (uint64_t)left.it_value.tv_sec * 1000 +
+	    (uint64_t)left.it_value.tv_nsec / 1000000;
+	/* Before its first beat: FIRST_BEAT_MS is counting down. */
+	if (ms > table[h->id].hung_ms)
+		return false;
+	return ms + 2 * HMSG_HEARTBEAT_MS < table[h->id].hung_ms;
 }
 
 int

@@ -698,7 +698,9 @@ count_spec_workers(const struct spec_node *n, size_t *workers, size_t *fds)
  * A tree that needs more fds than the limit fails part-way: say it at load
  * (spawn_init has raised the soft limit to the hard one).
  */
-#define FDS_RESERVED 64		/* sockets, epoll, timers, clients, logs */
+/* sockets, epoll, timers, clients, logs, helpers, and the probes' maps,
+ * programs and links (some 25), which the core holds */
+#define FDS_RESERVED 96
 
 static void
 warn_fd_limit(const struct spec *spec)

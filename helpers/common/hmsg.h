@@ -17,11 +17,18 @@
 
 /* The helper's end of its socketpair, as it finds it after execve. */
 #define HMSG_FD 3
+/*
+ * The core's stall timer for it: each heartbeat sets it to its interval
+ * again (timerfd_settime), so a live helper never wakes the core; when it
+ * expires the helper is hung.
+ */
+#define HMSG_BEAT_FD 4
 /* No record is longer; a longer one is malformed. */
 #define HMSG_MAX 8192
 /* Descriptors one record from the core carries at most. */
 #define HMSG_FDS_MAX 6
-/* A helper says it lives this often; silence for HMSG_HUNG_MS is a hang. */
+/* A helper says it lives this often; silence for HMSG_HUNG_MS is a hang
+ * (the observability helper's is longer: daemon/helper.c). */
 #define HMSG_HEARTBEAT_MS 100
 #define HMSG_HUNG_MS 500
 

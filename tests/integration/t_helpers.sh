@@ -270,10 +270,12 @@ CONF
 
 test_a_missing_helper_binary_is_said_once_and_the_tree_runs() {
 	local api
-	# arbord alone in a directory: no arbor-checks beside it, and none
-	# installed under the libexec directory it was built with.
+	# arbord in a directory with its observability helper alone (the
+	# test reads events): no arbor-checks beside it, and none installed
+	# under the libexec directory it was built with.
 	mkdir -p "$T/bin"
 	cp "$ARBORD" "$T/bin/arbord"
+	cp "$(dirname "$ARBORD")/arbor-obs" "$T/bin/arbor-obs"
 	[ -e /usr/local/libexec/arbor/arbor-checks ] && return 77
 	ARBORD=$T/bin/arbord start_tree 1 || return 1
 	api=$(pid_of root/api)

@@ -390,7 +390,7 @@ CONF
 # A tree that cannot fit the fd limit is said at start.
 test_fd_limit_too_small_for_the_tree_is_said_at_start() {
 	local i kids=""
-	for ((i = 0; i < 100; i++)); do kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; },"; done
+	for ((i = 0; i < 40; i++)); do kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; },"; done
 	kids+="{ name = \"c\"; command = [\"/bin/sleep\", \"1000\"]; },"
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = ( ${kids%,} ); };
@@ -398,7 +398,7 @@ CONF
 	prlimit --nofile=120:120 "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
 	ARBORD_PID=$!
 	wait_for "arbord control socket" ctl status || return 1
-	log_has "warning: the tree can run 101 workers, holding 105 file descriptors (a pidfd each, 4 more for each whose output is captured), but arbord's limit is 120" ||
+	log_has "warning: the tree can run 41 workers, holding 45 file descriptors (a pidfd each, 4 more for each whose output is captured), but arbord's limit is 120" ||
 		fail "no warning about the fd limit"
 }
 

@@ -19,9 +19,9 @@ CONF
 	wait_for "the worker's line echoed with its path" log_has '^root/leaver| a-line-for-docker-logs$' || return 1
 	# The five orphans are re-parented to arbord (PID 1) and must be reaped;
 	# what stays is the worker (and, with containment, the guardian; and
-	# the output helper, arbor-output).
+	# the helpers, arbor-output and arbor-obs).
 	wait_for "orphans reaped" bash -c "[ \"\$(ps -o stat= --ppid $ARBORD_PID | grep -c '^Z')\" = 0 ] &&
-		[ \"\$(ps -o comm= --ppid $ARBORD_PID | grep -vcE '^(arbord-guard|arbor-output)\$')\" = 1 ]" || return 1
+		[ \"\$(ps -o comm= --ppid $ARBORD_PID | grep -vcE '^(arbord-guard|arbor-output|arbor-obs)\$')\" = 1 ]" || return 1
 	kill -TERM "$ARBORD_PID"
 	wait "$unshare_pid"
 	assert_eq "exit code" 0 "$?" || return 1
