@@ -28,7 +28,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP
 # GnuTLS checks the certificate and key (libmicrohttpd serves TLS with it)
 # and hashes for the password cache, libxcrypt verifies bcrypt. Whatever
 # links config/ links these.
-WEB_LIBS := $(or $(shell pkg-config --libs yaml-0.1 gnutls libxcrypt 2>/dev/null),-lyaml -lgnutls -lcrypt) -lmicrohttpd
+WEB_LIBS := $(or $(shell pkg-config --libs yaml-0.1 gnutls libxcrypt 2>/dev/null),-lyaml -lgnutls -lcrypt)
 LIBS := -lconfig -ljansson -lz -lsystemd $(WEB_LIBS)
 # The helpers (helpers/, arbord(8) FAULT DOMAINS): each its own executable.
 CHECKS_LIBS := -lcurl -lseccomp

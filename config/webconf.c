@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -483,11 +482,6 @@ load_tls(struct wctx *w, struct top *t)
 	if (!*cf || !*kf) {
 		say(w, false, t->tls_at, "tls_server_config",
 		    "cert_file and key_file go together: give both, or neither for plain HTTP");
-		return;
-	}
-	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-		say(w, false, t->tls_at, "tls_server_config",
-		    "this libmicrohttpd was built without TLS (MHD_FEATURE_TLS)");
 		return;
 	}
 	cert = beside(w->file, cf);

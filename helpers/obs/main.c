@@ -23,14 +23,16 @@
 #include "../../config/webconf.h"
 #include "../../daemon/log.h"
 #include "../../daemon/util.h"
+#include "../../exporters/console.h"
 #include "../../exporters/obs.h"
 #include "../common/hmsg.h"
 #include "../common/hrt.h"
 
 enum { HOOK_SOCK, HOOK_BEAT, HOOK_FAULT };
 
-/* Control connections kept ready for the console (it dials at once). */
-#define SPARE_CONNS 4
+/* Control connections kept ready for the console (it dials at once), one
+ * for each request it may have under way. */
+#define SPARE_CONNS CONSOLE_UPSTREAMS
 /* The largest status or web_config the core passes. */
 #define MEMFD_MAX (256u << 20)
 

@@ -37,6 +37,7 @@ static const struct engine_ops ops = { op_spawn, op_signal, op_event, op_exit };
 int obswatch_hand_over(struct obswatch *w, int fd, const struct obs_request *r) { (void)w; (void)fd; (void)r; return -1; }
 bool obswatch_ready(const struct obswatch *w) { (void)w; return false; }
 void obswatch_on_orphan(struct obswatch *w, void (*fn)(void *, int, const struct obs_request *), void *ctx) { (void)w; (void)fn; (void)ctx; }
+void obswatch_on_dial(struct obswatch *w, int (*fn)(void *, uid_t, gid_t, pid_t), void *ctx) { (void)w; (void)fn; (void)ctx; }
 bool obswatch_console_open(const struct obswatch *w) { (void)w; return false; }
 size_t probes_states(struct probe_state *s, size_t n) { (void)s; (void)n; return 0; }
 int reactor_watch(struct reactor *r, struct watch *w, int fd, uint32_t ev, watch_fn fn, void *o)

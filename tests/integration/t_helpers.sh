@@ -124,12 +124,12 @@ helper_bound() {
 	fi
 }
 
-# helper_oom_kills: the OOM kills counted in the checks helper's memory
-# cgroup (v1: memory.oom_control, v2: memory.events), read while a helper
-# of the crash loop is alive to say where its cgroup is.
+# helper_oom_kills [HELPER]: the OOM kills counted in the helper's (checks
+# by default) memory cgroup (v1: memory.oom_control, v2: memory.events),
+# read while a helper of the crash loop is alive to say where its cgroup is.
 helper_oom_kills() {
 	local hp cg
-	hp=$(helper_pid checks) && [ -n "$hp" ] || return 1
+	hp=$(helper_pid "${1:-checks}") && [ -n "$hp" ] || return 1
 	if cg=$(sed -n 's/^[0-9]*:memory:\(.*\)$/\1/p' "/proc/$hp/cgroup") && [ -n "$cg" ]; then
 		awk '$1 == "oom_kill" { print $2 }' "/sys/fs/cgroup/memory$cg/memory.oom_control"
 	else
@@ -412,5 +412,162 @@ CONF
 		# every line w wrote, once, in order
 		grep -o ' out n-[0-9]*$' "$T/logs-$kind/root/w/current" | awk '$2 != "n-" NR { print "line " NR ": " $0; exit 1 }' ||
 		    fail "$kind: w's lines out of order or missing" || return 1
+	done
+}
+
+# The observability helper (arbor-obs): the join, metrics, the event log,
+# traces and the console run in an unprivileged process of their own; the
+# core loads the probes and keeps the event queue, the ring buffer, the
+# metrics listener and the event log's file across its restarts.
+obs_helper_field() { ctl daemon | awk -v f="$1" '$1 == "helper" && $2 == "observability" { print $f }'; }
+obs_helper_new() { local p; p=$(helper_pid observability) && [ -n "$p" ] && [ "$p" != "$1" ]; }
+# exits_in_log: the pids of c's exits arbord logged, one a line
+exits_in_log() { grep -o 'exit root/c pid=[0-9]*' "$T/log" | cut -d= -f2; }
+# each_exit_once PIDS...: each pid's exit in the event log exactly once
+each_exit_once() {
+	local p
+	for p in "$@"; do
+		[ "$(jq -c "select(.event == \"exit\" and .pid == $p)" "$T/events.jsonl" 2>/dev/null | wc -l)" = 1 ] || return 1
+	done
+}
+
+# The helper is stopped (SIGSTOP) while a worker crashes ten times, then
+# killed (SIGKILL): the next helper is given the queue the core kept, and
+# every exit arbord logged reaches the event log, once, the kernel's side
+# of it (the probes' ring buffer, kept by the core) with it.
+test_events_while_the_observability_helper_is_down_are_delivered() {
+	local hp r0 pids
+	conf a <<CONF
+observability = { metrics_listen = ""; event_log = "$T/events.jsonl"; };
+tree = { name = "root"; strategy = "one_for_one"; intensity = 1000; period = 10; children = (
+  { name = "c"; command = ["/bin/sh", "-c", "sleep 0.15; exit 3"]; }
+); };
+CONF
+	start_arbord "$T/a.conf" || return 1
+	wait_for "the observability helper" helper_pid observability || return 1
+	hp=$(helper_pid observability)
+	wait_for "a first exit in the event log" grep -q '"event":"exit"' "$T/events.jsonl" || return 1
+	r0=$(json root/c .restarts)
+	kill -STOP "$hp"
+	wait_for "ten crashes while it is stopped" eval '[ "$(json root/c .restarts)" -ge $((r0 + 10)) ]' || return 1
+	kill -KILL "$hp"
+	wait_for "a new observability helper" obs_helper_new "$hp" || return 1
+	pids=$(exits_in_log | xargs)
+	wait_for "each exit arbord logged, once, in the event log" each_exit_once $pids || {
+		for p in $pids; do
+			echo "pid $p: $(jq -c "select(.event == \"exit\" and .pid == $p)" "$T/events.jsonl" | wc -l) exit events"
+		done
+		return 1
+	}
+	echo "report: $(echo $pids | wc -w) exits, each once in the event log, across a stop and a kill of the helper"
+	# The kernel's side came through the ring buffer the core kept.
+	if log_has "eBPF probes attached"; then
+		[ "$(jq -c 'select(.event == "exit" and .status == 3 and .arbord_mono_ns != null)' "$T/events.jsonl" | wc -l)" -ge 10 ] ||
+		    fail "exits without the kernel's side: $(grep '"event":"exit"' "$T/events.jsonl" | tail -n 2)" || return 1
+	fi
+	stop_arbord || fail "arbord's exit: $?"
+}
+
+# An observability helper that allocates without end is OOM-killed in its
+# own cgroup, again at each start; arbord's memory does not grow and the
+# worker beside it is untouched.
+test_an_observability_helper_out_of_memory_is_killed_alone() {
+	local rss0 rss1 kills w
+	[ -n "$(ls /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory 2>/dev/null)" ] ||
+	    [ -e /sys/fs/cgroup/cgroup.controllers ] || return 77
+	conf a <<CONF
+daemon = { helper_memory_max = "64M"; };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	ARBOR_HELPER_FAULT=observability:oom start_arbord "$T/a.conf" || return 1
+	w=$(pid_of root/w)
+	rss0=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$ARBORD_PID/status")
+	wait_for "an OOM kill in the helper's own cgroup" eval \
+	    'kills=$(helper_oom_kills observability 2>/dev/null) && [ "${kills:-0}" -ge 1 ]' || return 1
+	wait_for "a second one" eval \
+	    'kills=$(helper_oom_kills observability 2>/dev/null) && [ "${kills:-0}" -ge 2 ]' || return 1
+	log_has "helper observability killed by SIGKILL, restarting in" || fail "the kill not said" || return 1
+	rss1=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$ARBORD_PID/status")
+	echo "report: observability helper OOM-killed $kills times in its own cgroup; arbord's RSS $rss0 -> $rss1 KiB"
+	sanitized || [ $((rss1 - rss0)) -lt 2048 ] ||
+	    fail "arbord's RSS grew from $rss0 to $rss1 KiB" || return 1
+	assert_eq "w's pid" "$w" "$(pid_of root/w)" || return 1
+	assert_eq "w's restarts" 0 "$(json root/w .restarts)" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
+# A port below 1024 the helper could not bind: the core binds it and
+# passes it.
+free_low_port() {
+	python3 -c '
+import socket
+for p in range(900, 1000):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()'
+}
+
+# The helper runs as the helpers' user, with no_new_privs, seccomp, and at
+# most CAP_BPF (when the probes are loaded: the kernel may ask it for map
+# look-ups on a passed fd), in a leaf of its own; it serves metrics on a
+# privileged port the core bound; the event log's file is the core's
+# (root's, 0640) and written through the descriptor it passed; and arbord
+# itself maps neither libmicrohttpd nor libcurl.
+test_the_observability_helper_runs_unprivileged_on_a_port_the_core_bound() {
+	local hp st uid port caps
+	port=$(free_low_port)
+	[ -n "$port" ] || { echo "no free port below 1024"; return 77; }
+	conf a <<CONF
+observability = { metrics_listen = "127.0.0.1:$port"; event_log = "$T/ev/events.jsonl"; };
+tree = { name = "root"; strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+	start_arbord "$T/a.conf" || return 1
+	wait_for "the observability helper" helper_pid observability || return 1
+	hp=$(helper_pid observability)
+	st=/proc/$hp/status
+	uid=$(id -u arbor 2>/dev/null || id -u nobody)
+	assert_eq "Uid" "$uid $uid $uid $uid" "$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' "$st")" || return 1
+	assert_eq "NoNewPrivs" 1 "$(awk '$1 == "NoNewPrivs:" { print $2 }' "$st")" || return 1
+	assert_eq "Seccomp" 2 "$(awk '$1 == "Seccomp:" { print $2 }' "$st")" || return 1
+	caps=0000000000000000
+	log_has "eBPF probes attached" && caps=0000008000000000	# CAP_BPF alone
+	assert_eq "CapEff" "$caps" "$(awk '$1 == "CapEff:" { print $2 }' "$st")" || return 1
+	assert_eq "CapPrm" "$caps" "$(awk '$1 == "CapPrm:" { print $2 }' "$st")" || return 1
+	grep -q "/helpers/observability$" "/proc/$hp/cgroup" || fail "not in a leaf of its own: $(cat "/proc/$hp/cgroup")" || return 1
+	wait_for "metrics on port $port" eval 'curl -fsS "http://127.0.0.1:$port/metrics" | grep -q "^arbor_bpf_enabled "' || return 1
+	wait_for "the event log" grep -q '"event":"spawn"' "$T/ev/events.jsonl" || return 1
+	assert_eq "event log's owner and mode" "0 640" "$(stat -c '%u %a' "$T/ev/events.jsonl")" || return 1
+	! grep -qE "libmicrohttpd|libcurl" "/proc/$ARBORD_PID/maps" || fail "arbord maps libmicrohttpd or libcurl" || return 1
+	grep -q libmicrohttpd "/proc/$hp/maps" || fail "the helper has no libmicrohttpd" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
+# A hostile observability helper: each record the core rejects is said,
+# the helper killed and started again; the tree is untouched.
+test_a_hostile_observability_helper_is_rejected_and_restarted() {
+	local kind why w
+	for kind in garbage oversize forge execve; do
+		case $kind in
+		garbage) why="helper observability: malformed message: a record of type [0-9]*, which a helper never sends" ;;
+		oversize) why="helper observability: malformed message: a record longer than 8192 bytes" ;;
+		forge) why="helper observability: malformed message: a record of type 2, which a helper never sends" ;;
+		execve) why="helper observability killed by SIGSYS" ;;
+		esac
+		conf a <<CONF
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
+CONF
+		ARBOR_HELPER_FAULT=observability:$kind start_arbord "$T/a.conf" || return 1
+		w=$(pid_of root/w)
+		wait_for "$kind rejected" log_has "$why" || return 1
+		wait_for "$kind: two restarts" eval '[ "$(obs_helper_field 7)" -ge 2 ]' || return 1
+		assert_eq "$kind: w's pid" "$w" "$(pid_of root/w)" || return 1
+		assert_eq "$kind: w's restarts" 0 "$(json root/w .restarts)" || return 1
+		stop_arbord || fail "$kind: arbord's exit: $?" || return 1
 	done
 }
