@@ -162,9 +162,11 @@ evfiles_rotate(struct evfiles *e)
 
 	if (e->zw.fd >= 0 || e->dirfd < 0)
 		return -1;	/* the last compression still runs */
-	/* A device (/dev/full) is never rotated. */
+	/* A device (/dev/full) is never rotated, nor an empty file (the
+	 * helper's word is not taken for it: one compression at a time, of
+	 * something). */
 	if (fstatat(e->dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(st.st_mode))
+	    !S_ISREG(st.st_mode) || st.st_size == 0)
 		return evfiles_open(e);
 	if (e->keep == 0) {
 		unlinkat(e->dirfd, e->name, 0);

@@ -28,7 +28,8 @@ void evfiles_free(struct evfiles *);
 int evfiles_open(struct evfiles *);
 /*
  * The helper says the file is full: moved aside for its compression, and
- * a new one opened as by evfiles_open. -1 when that cannot be now (a
+ * a new one opened as by evfiles_open (an empty file is only opened
+ * again: the helper's word is not taken for it). -1 when that cannot be now (a
  * compression still runs, or the rename failed: said); the helper writes
  * on to the old one and asks again later.
  */
