@@ -552,11 +552,13 @@ start(struct helper *h)
 	    reactor_watch(hs->r, &h->sw, sv[0], EPOLLIN, on_socket, h) < 0)
 		fatal("helper %s: epoll_ctl: %s", h->name, strerror(errno));
 	{
-		/* Its first beat may take FIRST_BEAT_MS; then each must come
-		 * within hung_ms (the interval, which the helper keeps). */
+		/* Its first beat may take FIRST_BEAT_MS more; then each must
+		 * come within hung_ms (the interval, which the helper keeps). */
+		/* Above hung_ms: helper_silent tells a start by it. */
+		unsigned first = FIRST_BEAT_MS + table[h->id].hung_ms;
 		struct itimerspec it = {
-			.it_value.tv_sec = FIRST_BEAT_MS / 1000,
-			.it_value.tv_nsec = FIRST_BEAT_MS % 1000 * 1000000L,
+			.it_value.tv_sec = first / 1000,
+			.it_value.tv_nsec = first % 1000 * 1000000L,
 			.it_interval.tv_sec = table[h->id].hung_ms / 1000,
 			.it_interval.tv_nsec = table[h->id].hung_ms % 1000 *
 			    1000000L };
@@ -789,7 +791,7 @@ helper_silent(const struct helper *h)
 		return false;
 	ms = (uint64_t)left.it_value.tv_sec * 1000 +
 	    (uint64_t)left.it_value.tv_nsec / 1000000;
-	/* Before its first beat: FIRST_BEAT_MS is counting down. */
+	/* Before its first beat: its start's longer time is counting down. */
 	if (ms > table[h->id].hung_ms)
 		return false;
 	return ms + 2 * HMSG_HEARTBEAT_MS < table[h->id].hung_ms;
