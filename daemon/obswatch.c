@@ -284,11 +284,12 @@ on_dial(struct obswatch *w)
 	int fd;
 
 	helper_user(w->h, &uid, &gid);
-	if (!w->dial || (fd = w->dial(w->dial_ctx, uid, gid, pid)) < 0)
-		return;
+	fd = w->dial ? w->dial(w->dial_ctx, uid, gid, pid) : -1;
+	/* Answered either way: a refusal ends the console's request now. */
 	hmsg_init(&c, HMSG_OBS_CONN, sizeof(c));
-	(void)helper_send_fds(w->h, &c, sizeof(c), &fd, 1);
-	close(fd);
+	(void)helper_send_fds(w->h, &c, sizeof(c), &fd, fd >= 0);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void

@@ -51,7 +51,9 @@ struct waiter {
 
 /* One request to arbord's control socket, as arborctl makes it. */
 struct upstream {
-	int fd;
+	int fd;			/* -1: its connection is still to come */
+	char *line;		/* the request, until it is sent */
+	size_t line_len;
 	enum up_kind kind;
 	struct waiter *w;
 	char *in;
@@ -337,8 +339,11 @@ up_end(struct console *c, size_t i, unsigned code, struct MHD_Response *r)
 	struct upstream *u = c->up[i];
 
 	c->up[i] = NULL;
-	epoll_ctl(c->epfd, EPOLL_CTL_DEL, u->fd, NULL);
-	close(u->fd);
+	if (u->fd >= 0) {
+		epoll_ctl(c->epfd, EPOLL_CTL_DEL, u->fd, NULL);
+		close(u->fd);
+	}
+	free(u->line);
 	u->w->up = NULL;
 	u->w->resp = r;
 	u->w->code = code;
@@ -483,12 +488,38 @@ console_on_event(struct console *c, uint32_t id)
 	return true;
 }
 
-/* Sends req to arbord; false (why set) when it cannot. */
+/* Sends u's request on fd, its connection now; false with why. */
+static bool
+up_send(struct console *c, size_t i, int fd, const char **why)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct upstream *u = c->up[i];
+
+	if (write(fd, u->line, u->line_len) != (ssize_t)u->line_len) {
+		*why = "arbord's control socket did not take the request";
+		close(fd);
+		return false;
+	}
+	ev.data.u32 = CONSOLE_IDS + (uint32_t)i;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		*why = "epoll_ctl";
+		close(fd);
+		return false;
+	}
+	u->fd = fd;
+	free(u->line);
+	u->line = NULL;
+	return true;
+}
+
+/*
+ * Sends req to arbord, or keeps it until its connection comes
+ * (console_dialed); false (why set) when it cannot.
+ */
 static bool
 up_start(struct console *c, struct waiter *w, enum up_kind kind,
     json_t *req, const char **why)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct upstream *u;
 	char *line;
 	size_t i, len;
@@ -500,33 +531,52 @@ up_start(struct console *c, struct waiter *w, enum up_kind kind,
 		*why = "too many console requests at once";
 		return false;
 	}
-	if (!c->dial || (fd = c->dial(c->dial_ctx, why)) < 0)
+	if (!c->dial || (fd = c->dial(c->dial_ctx, why)) == -1)
 		return false;
-	line = json_dumps(req, JSON_COMPACT);
-	len = line ? strlen(line) : 0;
-	if (line)
-		line[len++] = '\n';	/* over the NUL: written by length */
-	if (!line || write(fd, line, len) != (ssize_t)len) {
-		*why = "arbord's control socket did not take the request";
-		free(line);
-		close(fd);
+	if (!(line = json_dumps(req, JSON_COMPACT))) {
+		*why = "out of memory";
+		if (fd >= 0)
+			close(fd);
 		return false;
 	}
-	free(line);
-	ev.data.u32 = CONSOLE_IDS + (uint32_t)i;
-	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		*why = "epoll_ctl";
-		close(fd);
-		return false;
-	}
+	len = strlen(line);
+	line[len++] = '\n';	/* over the NUL: written by length */
 	u = xcalloc(1, sizeof(*u));
-	u->fd = fd;
+	u->fd = -1;
+	u->line = line;
+	u->line_len = len;
 	u->kind = kind;
 	u->w = w;
 	u->started = mono_ns();
-	w->up = u;
 	c->up[i] = u;
+	if (fd >= 0 && !up_send(c, i, fd, why)) {
+		c->up[i] = NULL;
+		free(u->line);
+		free(u);
+		return false;
+	}
+	w->up = u;
 	return true;
+}
+
+void
+console_dialed(struct console *c, int fd)
+{
+	const char *why = "arbord refused the console a connection";
+	size_t i, first = CONSOLE_UPSTREAMS;
+
+	/* The oldest request still waiting for its connection gets it. */
+	for (i = 0; c && i < CONSOLE_UPSTREAMS; i++)
+		if (c->up[i] && c->up[i]->fd < 0 && (first == CONSOLE_UPSTREAMS ||
+		    c->up[i]->started < c->up[first]->started))
+			first = i;
+	if (first == CONSOLE_UPSTREAMS) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (fd < 0 || !up_send(c, first, fd, &why))
+		up_fail(c, first, MHD_HTTP_SERVICE_UNAVAILABLE, why);
 }
 
 static enum MHD_Result

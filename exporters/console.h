@@ -50,9 +50,14 @@ struct console_conf {
 	int64_t token_ttl_ns, session_ttl_ns;	/* <= 0: the defaults */
 };
 
-/* dial: a read-only connection to arbord's control socket, or -1 with why. */
+/*
+ * dial: a read-only connection to arbord's control socket; -2 when it is
+ * asked for and comes later (console_dialed), -1 with why when not.
+ */
 struct console *console_new(int epfd, int (*dial)(void *, const char **),
     void *dial_ctx, const struct console_ops *, const struct console_conf *);
+/* The connection dial promised (-1: refused), for the oldest request. */
+void console_dialed(struct console *, int fd);
 /*
  * `arborctl console`: the sign-in URL with a fresh token (without one
  * under console_auth = "none"), malloc'd; NULL with err set.

@@ -817,6 +817,15 @@ setup_loop(struct obs *o)
 }
 
 void
+obs_dialed(struct obs *o, int fd)
+{
+	if (http_console(o->http))
+		console_dialed(http_console(o->http), fd);
+	else if (fd >= 0)
+		close(fd);
+}
+
+void
 obs_set_evlog(struct obs *o, int fd)
 {
 	if (o->log)

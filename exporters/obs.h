@@ -53,8 +53,8 @@ struct obs_args {
 	size_t nhooks;
 	void (*on_hook)(struct obs *, size_t which, void *ctx);
 	void *hook_ctx;
-	/* A read-only connection to arbord's control socket for the console;
-	 * -1 with why when there is none now. */
+	/* A read-only connection to arbord's control socket for the console,
+	 * as console.h's dial. */
 	int (*dial)(void *ctx, const char **why);
 	/* The event log is full (full) or missing: the core is asked. */
 	void (*evlog_ask)(void *ctx, bool full);
@@ -69,6 +69,8 @@ void obs_client(struct obs *, const struct obs_msg *);
 void obs_note(struct obs *, const struct out_note *);
 /* A reload's web_config (taken; NULL: plain HTTP). */
 void obs_set_web(struct obs *, struct web_conf *);
+/* The console's connection the core made (taken; -1: refused). */
+void obs_dialed(struct obs *, int fd);
 /* The event log's file from the core (taken; -1: none now). */
 void obs_set_evlog(struct obs *, int fd);
 

@@ -23,16 +23,12 @@
 #include "../../config/webconf.h"
 #include "../../daemon/log.h"
 #include "../../daemon/util.h"
-#include "../../exporters/console.h"
 #include "../../exporters/obs.h"
 #include "../common/hmsg.h"
 #include "../common/hrt.h"
 
 enum { HOOK_SOCK, HOOK_BEAT, HOOK_FAULT };
 
-/* Control connections kept ready for the console (it dials at once), one
- * for each request it may have under way. */
-#define SPARE_CONNS CONSOLE_UPSTREAMS
 /* The largest status or web_config the core passes. */
 #define MEMFD_MAX (256u << 20)
 
@@ -40,9 +36,6 @@ struct helper {
 	struct hrt rt;
 	struct obs_args a;
 	struct obs_shm *shm;
-	int spare[SPARE_CONNS];
-	size_t nspare;
-	unsigned asked;		/* connections asked for, not yet come */
 };
 
 /* What the observability code calls beside every helper's base list. */
@@ -86,33 +79,19 @@ slurp(int fd, size_t *len)
 	return b;
 }
 
-static void
-ask_conn(struct helper *hp)
-{
-	struct hmsg_obs_dial d;
-
-	if (hp->nspare + hp->asked >= SPARE_CONNS)
-		return;
-	hmsg_init(&d, HMSG_OBS_DIAL, sizeof(d));
-	if (hmsg_send(hp->rt.sock, &d, sizeof(d)) == 0)
-		hp->asked++;
-}
-
+/* The console's connection comes later, as HMSG_OBS_CONN. */
 static int
 dial(void *ctx, const char **why)
 {
 	struct helper *hp = ctx;
-	int fd;
+	struct hmsg_obs_dial d;
 
-	if (hp->nspare == 0) {
-		ask_conn(hp);
+	hmsg_init(&d, HMSG_OBS_DIAL, sizeof(d));
+	if (hmsg_send(hp->rt.sock, &d, sizeof(d)) < 0) {
 		*why = "arbord's control socket is busy: try again";
 		return -1;
 	}
-	fd = hp->spare[--hp->nspare];
-	while (hp->nspare + hp->asked < SPARE_CONNS)
-		ask_conn(hp);
-	return fd;
+	return -2;
 }
 
 static void
@@ -232,12 +211,9 @@ on_socket(struct obs *o, struct helper *hp)
 				closeall(fds, nfds);
 			break;
 		case HMSG_OBS_CONN:
-			if (hp->asked)
-				hp->asked--;
-			if (nfds == 1 && hp->nspare < SPARE_CONNS)
-				hp->spare[hp->nspare++] = fds[0];
-			else
-				closeall(fds, nfds);
+			obs_dialed(o, nfds == 1 ? fds[0] : -1);
+			if (nfds > 1)
+				closeall(fds + 1, nfds - 1);
 			break;
 		default:
 			closeall(fds, nfds);
@@ -422,8 +398,6 @@ main(void)
 	hrt_init(&hp.rt, "observability");
 	setup(&hp);
 	hrt_sandbox(&hp.rt, obs_calls);
-	for (int i = 0; i < SPARE_CONNS; i++)
-		ask_conn(&hp);
 	obs_run(&hp.a);
 	return 1;
 }
