@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 from cgroups import cgroup2_mount
-from benchlib import raise_nofile
+from benchlib import helper_pid, raise_nofile, rss_kib
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 COUNTS = [int(c) for c in sys.argv[2:]] or [1000, 10000]
@@ -97,6 +97,13 @@ def run(count, captured=True):
             break
     time.sleep(1)
     res["arbord RSS MiB"] = round(rss_kb(p.pid) / 1024, 1)
+    # Its helpers' (arbord(8), FAULT DOMAINS): observability, and output's
+    # when it is captured.
+    hk = 0
+    for name in ("observability", "output"):
+        hp = helper_pid(ARBORCTL, sock, name)
+        hk += rss_kib(hp) if hp else 0
+    res["helpers RSS MiB"] = round(hk / 1024, 1)
     res["arbord heap MiB"] = round(heap_bytes(sock) / 1048576, 2)
     # idle: the core thread's context switches over 10 s
     s0 = core_switches(p.pid)
@@ -203,6 +210,11 @@ def main():
         per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
         print("  arbord RSS per worker (from %d to %d workers, output %s, %s): %.2f KiB (target <= 3 KiB)" % (
             a["workers"], b["workers"], a["output"], b["output"], per))
+        hper = (b["helpers RSS MiB"] - a["helpers RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
+        print("  helpers' RSS (observability, output): %.1f MiB at %d, %.1f MiB at %d workers: %.2f KiB per worker; "
+              "core and helpers together %.1f MiB at %d workers, %.2f KiB per worker" % (
+                  a["helpers RSS MiB"], a["workers"], b["helpers RSS MiB"], b["workers"], hper,
+                  b["arbord RSS MiB"] + b["helpers RSS MiB"], b["workers"], per + hper))
         heap = (b["arbord heap MiB"] - a["arbord heap MiB"]) * 1024 / (b["workers"] - a["workers"])
         print("  arbord heap per worker (mallinfo2, from %d to %d workers): %.2f KiB (target <= 3 KiB)" % (
             a["workers"], b["workers"], heap))
