@@ -60,7 +60,8 @@ def heap_bytes(sock):
     """arbord's heap in use (mallinfo2), as arborctl daemon says it."""
     out = subprocess.run([ARBORCTL, "-s", sock, "daemon"], capture_output=True, text=True,
                          timeout=60).stdout
-    return int(dict(line.split() for line in out.splitlines())["heap_bytes"])
+    return int(dict(f for f in (line.split() for line in out.splitlines())
+                    if len(f) == 2)["heap_bytes"])
 
 
 def run(count, captured=True):
