@@ -337,7 +337,10 @@ asan: deps
 # observability thread's timed fault scenarios (t_obs runs them plain; under
 # TSan in two lanes their rounds outran their time limits, on this stop's
 # code and the last's alike).
-ASAN_EXCEPT := ^t_soak:|^t_obs:test_faults_leave_supervision_exact$$
+# Nor the observability helper's fault cases (t_helpers: segv, abort,
+# exit, SIGKILL, hang), which are supervision, run plain; its sandbox,
+# hostility, OOM and restart with the queue kept run here too.
+ASAN_EXCEPT := ^t_soak:|^t_obs:test_faults_leave_supervision_exact$$|^t_helpers:test_(a_hung_observability_helper|an_observability_helper_that_aborts)
 asan-suite:
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

@@ -558,15 +558,17 @@ obswatch_stop(struct obswatch *w)
 {
 	if (!w)
 		return;
-	/* What the queue holds gets a moment to reach the event log. */
-	if (w->h && helper_up(w->h)) {
+	/* What the queue holds gets a moment to reach the event log (a
+	 * helper that has stopped beating gets none). */
+	if (w->h && !helper_silent(w->h)) {
 		uint64_t end = mono_ns() + NSEC_PER_SEC;
 
 		wake(w);
 		while (mono_ns() < end && atomic_load(&w->shm->q.head) !=
 		    atomic_load(&w->shm->q.tail))
-			usleep(5000);
-		usleep(100000);
+			usleep(2000);
+		/* Popped is not yet written: one turn of its loop. */
+		usleep(20000);
 	}
 	if (w->h) {
 		static const struct helper_client none;

@@ -42,13 +42,14 @@ fi
 # helper allocating at its limit reclaims for longer than the 500 ms its
 # heartbeat may be silent, and is killed as hung before any OOM kill.
 # Not t_obs's fault injection into the observability helper (2 min here).
-# The observability helper's unprivileged test and its restart with the
-# queue and ring buffer kept run here: 6.1 asks it for CAP_BPF.
+# The observability helper's unprivileged test runs here: 6.1 asks it for
+# CAP_BPF (its restart with the queue kept passed here too, 16 s, and is
+# left to the host for make check's time).
 # The engine's strategies and restart rules (t_strategies, t_restart) run on
 # the host only: under TCG they took over 5 minutes and test no kernel
 # behaviour the files here do not.
 files=${VM_FILES:-t_containment.sh t_cgroup_v2.sh t_obs.sh t_output.sh t_helpers.sh}
-only=${VM_ONLY:-'^t_(containment|cgroup_v2|obs):|^t_output:test_(stderr_tail|nothing_lost|a_100MB_line|rotation|a_full_disk|a_rotation_on|worker_logs)|^t_helpers:test_the_(output_|observability_)?helper_runs_unprivileged|^t_helpers:test_events_while_the_observability_helper_is_down'}
+only=${VM_ONLY:-'^t_(containment|cgroup_v2|obs):|^t_output:test_(stderr_tail|nothing_lost|a_100MB_line|rotation|a_full_disk|a_rotation_on|worker_logs)|^t_helpers:test_the_(output_|observability_)?helper_runs_unprivileged'}
 except=${VM_EXCEPT-'^t_obs:test_faults_leave_supervision_exact$'}
 env=$vm_dir/guest.env
 {
