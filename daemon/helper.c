@@ -396,12 +396,9 @@ static void
 on_timer(void *owner, uint32_t events)
 {
 	struct helper *h = owner;
-	uint64_t now = mono_ns();
-
 	(void)events;
 	read_counter(h->tw.fd);
 	h->armed = UINT64_MAX;
-	(void)now;
 	switch (h->state) {
 	case H_RUNNING:
 		break;
