@@ -312,14 +312,16 @@ soak: all
 # make check runs the integration files in two lanes (CHECK_LANES; run.sh's
 # LANES), one a core: some 20% sooner, the tests mostly waiting. The soak
 # and the VM (whose TCG takes both cores) run with nothing beside them.
+# Its builds (plain, fuzzers, ASan, TSan) compile BUILD_JOBS files at once.
 CHECK_LANES ?= 2
+BUILD_JOBS ?= 2
 check: deps
 	$(Q)python3 tests/check_includes.py
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) all
+	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) unit
 	$(Q)LANES=$(CHECK_LANES) $(MAKE) --no-print-directory integration EXCEPT='^t_soak:'
 	$(Q)$(SOAK_CHECK) $(MAKE) --no-print-directory soak
-	$(Q)$(MAKE) --no-print-directory fuzz-short
+	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) fuzz-short
 	$(Q)$(MAKE) --no-print-directory vm-check
 	$(Q)LANES=$(CHECK_LANES) $(MAKE) --no-print-directory asan-suite tsan-suite
 
@@ -342,7 +344,7 @@ asan: deps
 # hostility, OOM and restart with the queue kept run here too.
 ASAN_EXCEPT := ^t_soak:|^t_obs:test_faults_leave_supervision_exact$$|^t_helpers:test_(a_hung_observability_helper|an_observability_helper_that_aborts)
 asan-suite:
-	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
+	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=build/asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		all unit
 	$(Q)$(MAKE) --no-print-directory BUILD=build/asan \
@@ -361,7 +363,7 @@ tsan: deps
 	$(Q)$(MAKE) --no-print-directory tsan-suite
 
 tsan-suite:
-	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread" \
+	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread" \
 		all build/tsan/test_obsq
 	$(Q)build/tsan/test_obsq
 	$(Q)TSAN_OPTIONS="die_after_fork=0 suppressions=$(CURDIR)/tests/tsan.supp" \

@@ -286,12 +286,24 @@ open_stream(struct console *c, struct MHD_Connection *conn, uint64_t session)
 {
 	static const char hello[] = "retry: 2000\n\n";
 	static const char live[] = "event: live\ndata: {}\n\n";
+	const union MHD_ConnectionInfo *fdi;
 	struct MHD_Response *r;
 	struct stream *s;
+	int sndbuf = STREAM_SNDBUF;
 
 	if (c->nstreams >= CONSOLE_STREAMS)
 		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "too many event streams open\n");
+	/*
+	 * A stream's socket gets a fixed send buffer. Autotuned, the kernel
+	 * would hold up to tcp_wmem's 4 MiB for a browser that stopped
+	 * reading (128 of them: 512 MiB of kernel memory), and take minutes
+	 * to fill before STREAM_BUF_MAX could find it behind.
+	 */
+	fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (fdi)
+		(void)setsockopt(fdi->connect_fd, SOL_SOCKET, SO_SNDBUF,
+		    &sndbuf, sizeof(sndbuf));
 	s = xcalloc(1, sizeof(*s));
 	s->con = c;
 	s->conn = conn;

@@ -25,6 +25,7 @@
 #define CONSOLE_UPSTREAMS 16	/* /api/status and /api/logs at once */
 #define CONSOLE_STREAMS 128	/* /api/events at once */
 #define STREAM_BUF_MAX (256u << 10)	/* a stream's unsent events */
+#define STREAM_SNDBUF (64 << 10)	/* its socket's send buffer (the kernel doubles it) */
 #define UPSTREAM_TIMEOUT_NS (10 * 1000000000ULL)
 #define STREAM_PING_NS (15 * 1000000000ULL)
 #define CONSOLE_TOKENS 16	/* sign-in tokens unused at once */

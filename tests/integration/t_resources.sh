@@ -37,8 +37,8 @@ CONF
 		start_arbord "$T/tree.conf"
 	# Past warm-up (allocator arenas, BPF maps) before the first sample.
 	# Under a sanitizer, where only fds are judged, 1,000 cycles between
-	# the samples (a leak of one a cycle shows as a thousand), not 3,500.
-	local first=1500 last=5000
+	# the samples (a leak of one a cycle shows as a thousand), not 2,000.
+	local first=1000 last=3000
 	sanitized && first=500 last=1500
 	wait_for "$first restarts" bash -c "[ \$($ARBORCTL -s $T/sock status root/crasher --json | jq .restarts) -ge $first ]" || return 1
 	local fds1=$(min_fds "$ARBORD_PID") heap1=$(heap_now)
@@ -47,7 +47,7 @@ CONF
 	local fds2=$(min_fds "$ARBORD_PID") heap2=$(heap_now)
 	local rss2=$(awk '/VmRSS/ { print $2 }' /proc/"$ARBORD_PID"/status)
 	echo "fds $fds1 -> $fds2, heap $heap1 -> $heap2 bytes, rss ${rss1}k -> ${rss2}k"
-	# 3500 cycles lie between the samples: a leak of one fd per cycle shows
+	# 2000 cycles lie between the samples: a leak of one fd per cycle shows
 	# as thousands; a worker's pidfd open or not moves the count by one.
 	[ $((fds2 - fds1)) -le 2 ] || fail "open fds grew from $fds1 to $fds2" || return 1
 	# A sanitizer's allocator is not the one mallinfo2 counts, and its own
@@ -58,7 +58,7 @@ CONF
 		return 0
 	fi
 	# The heap in use is the leak's measure: 32 bytes a cycle would be
-	# 109k. RSS gets a page budget of its own: the intensity window (10001
+	# 64k. RSS gets a page budget of its own: the intensity window (10001
 	# slots of 8 bytes) is touched page by page as it turns (up to 80k),
 	# and 120k was seen in one run of make check.
 	[ $((heap2 - heap1)) -le 32768 ] || fail "heap grew from $heap1 to $heap2 bytes" || return 1
