@@ -28,8 +28,12 @@ ARBORCTL = os.path.abspath(os.path.join(BUILD, "arborctl"))
 
 
 def status(sock):
-    out = subprocess.run([ARBORCTL, "-s", sock, "status", "--json"],
-                         capture_output=True, text=True, timeout=60).stdout
+    """The tree, or None when arborctl got no answer (its own 30 s)."""
+    try:
+        out = subprocess.run([ARBORCTL, "-s", sock, "status", "--json"],
+                             capture_output=True, text=True, timeout=60).stdout
+    except subprocess.TimeoutExpired:
+        return None
     return json.loads(out) if out else None
 
 
@@ -137,15 +141,23 @@ def run(count, captured=True):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    # The statuses asked meanwhile: the slowest answer, and any unanswered.
+    slowest, unanswered = 0.0, 0
     while True:
         time.sleep(0.1)
-        ws = workers(status(sock))
-        if all(w["state"] == "running" and w.get("pid") != old[w["path"]] for w in ws):
+        t2 = time.monotonic()
+        tree = status(sock)
+        slowest = max(slowest, time.monotonic() - t2)
+        if tree is None:
+            unanswered += 1
+        elif all(w["state"] == "running" and w.get("pid") != old[w["path"]] for w in workers(tree)):
             res["storm: all back s"] = round(time.monotonic() - t1, 3)
             break
         if time.monotonic() - t1 > 300:
             res["storm: all back s"] = "timeout"
             break
+    res["storm: slowest status s"] = round(slowest, 3)
+    res["storm: statuses unanswered"] = unanswered
     # reload: the same config and one more sibling (name matching against
     # count siblings; the loop is blocked for as long as it takes)
     with open(conf) as f:

@@ -52,6 +52,8 @@ run_file() {
 		[ -n "$only" ] && [[ $name != *$only* ]] && continue
 		[ -n "${ONLY:-}" ] && ! [[ $name =~ $ONLY ]] && continue
 		[ -n "${EXCEPT:-}" ] && [[ $name =~ $EXCEPT ]] && continue
+		[ -n "${part_only:-}" ] && ! [[ $name =~ $part_only ]] && continue
+		[ -n "${part_except:-}" ] && [[ $name =~ $part_except ]] && continue
 		dir=$(mktemp -d /tmp/arbor-it.XXXXXX)
 		start=$EPOCHREALTIME
 		# Each test has a session of its own; whatever it leaves running
@@ -107,7 +109,8 @@ run_file() {
 # first, so that the lanes end together, and prints a file's lines whole
 # when it ends. A file with the line "# lanes: alone" (it measures time,
 # memory or a flood, or loads the machine itself) runs first, with
-# nothing beside it.
+# nothing beside it; with "# lanes: alone for REGEX", only its tests whose
+# names match REGEX do, and the rest run in the lanes.
 lanes=${LANES:-1}
 if [ "$lanes" -le 1 ]; then
 	for f in $files; do
@@ -115,8 +118,13 @@ if [ "$lanes" -le 1 ]; then
 	done
 else
 	alone='' shared=''
+	declare -A alone_for=()
 	for f in $files; do
-		if grep -q '^# lanes: alone' "$here/$f"; then
+		re=$(sed -n 's/^# lanes: alone for \([^ ]*\).*/\1/p' "$here/$f" | head -n 1)
+		if [ -n "$re" ]; then
+			alone_for[$f]=$re
+			shared+=" $f"
+		elif grep -q '^# lanes: alone' "$here/$f"; then
 			alone+=" $f"
 		else
 			shared+=" $f"
@@ -125,6 +133,9 @@ else
 	for f in $alone; do
 		run_file "$f"
 	done
+	for f in "${!alone_for[@]}"; do
+		part_only=${alone_for[$f]} run_file "$f"
+	done
 	[ -n "$shared" ] && shared=$(cd "$here" && ls -S $shared)
 	q=$(mktemp -d /tmp/arbor-lanes.XXXXXX)
 	for ((l = 1; l <= lanes; l++)); do
@@ -132,7 +143,7 @@ else
 			pass=0 failed=0 skipped=0 failures=() leftover_bases=()
 			for f in $shared; do
 				mkdir "$q/taken.$f" 2>/dev/null || continue
-				run_file "$f" >"$q/out.$l" 2>&1
+				part_except=${alone_for[$f]:-} run_file "$f" >"$q/out.$l" 2>&1
 				flock "$q/lock" cat "$q/out.$l"
 			done
 			printf '%s\n' "${failures[@]}" >"$q/failures.$l"

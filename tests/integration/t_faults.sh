@@ -2,8 +2,9 @@
 # Faults thrown at arbord, and what it refuses (issue: reliability and
 # security). Floods of control clients, a SIGTERM-ignoring worker and a
 # SIGKILLed arbord are in t_control.sh and t_shutdown.sh.
-# lanes: alone (test_metrics_on_loopback_by_default needs port 9725, which
-# an arbord of another file on its default listener would hold)
+# lanes: alone for ^t_faults:test_metrics_on_loopback_by_default$ (it needs
+# port 9725, which an arbord of another file on its default listener would
+# hold)
 
 raw() { python3 "$HELPERS/rawclient.py" "$@"; }
 

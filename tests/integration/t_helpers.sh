@@ -4,8 +4,9 @@
 # faults (ARBOR_HELPER_FAULT: a write through a null pointer, abort(), an
 # OOM kill, a hang, seccomp kills, hostile records, SIGKILL from outside)
 # must leave the tree untouched.
-# lanes: alone (its OOM case needs the machine: at its memory limit a helper
-# reclaiming beside a busy lane is killed as hung before the OOM killer comes)
+# lanes: alone for out_of_memory (its OOM cases need the machine: at its
+# memory limit a helper reclaiming beside a busy lane is killed as hung
+# before the OOM killer comes)
 
 SERVER=$HELPERS/checkserver.py
 
