@@ -325,8 +325,8 @@ start_exec(struct hnode *hn, uint64_t now)
 	r->h = h;
 	r->hn = hn;
 	r->pid = pid;
-	if (reactor_watch(h->r, &r->pw, pidfd, EPOLLIN, on_run_exit, r) < 0 ||
-	    reactor_watch(h->r, &r->ow, p[0], EPOLLIN, on_run_output, r) < 0)
+	if (reactor_watch_bulk(h->r, &r->pw, pidfd, EPOLLIN, on_run_exit, r) < 0 ||
+	    reactor_watch_bulk(h->r, &r->ow, p[0], EPOLLIN, on_run_output, r) < 0)
 		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
 	r->next = h->runs;
 	if (h->runs)

@@ -267,7 +267,7 @@ proc_exited(struct loop *l, struct proc *p)
 	p->exited = true;
 	if (l->cg && (fd = cgroups_drain(l->cg, p->node)) >= 0) {
 		p->draining = true;
-		if (reactor_watch(l->r, &p->drain, fd, EPOLLPRI, on_drained,
+		if (reactor_watch_bulk(l->r, &p->drain, fd, EPOLLPRI, on_drained,
 		    p) < 0)
 			fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
 		l->ndraining++;
@@ -433,7 +433,7 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	p->loop = l;
 	p->pid = pid;
 	p->node = n;
-	if (reactor_watch(l->r, &p->w, pidfd, EPOLLIN, on_pidfd, p) < 0)
+	if (reactor_watch_bulk(l->r, &p->w, pidfd, EPOLLIN, on_pidfd, p) < 0)
 		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
 	p->next = l->procs;
 	if (l->procs)

@@ -10,6 +10,10 @@
 #include "util.h"
 
 #define BATCH 64
+/* Per-worker watches dispatched in one batch: 10,000 exits at once are
+ * taken 16 at a time, each restart some milliseconds, with the control
+ * socket and the rest served between. */
+#define BULK_BATCH 16
 
 struct deferred {
 	void *p;
@@ -18,17 +22,48 @@ struct deferred {
 
 struct reactor {
 	int epfd;
+	int bulkfd;		/* the per-worker watches' epoll, in epfd */
+	struct watch bulk;
 	struct deferred *deferred;
 	size_t ndeferred, capdeferred;
 };
+
+static void
+dispatch(struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct watch *w = evs[i].data.ptr;
+
+		if (!w->dead)
+			w->fn(w->owner, evs[i].events);
+	}
+}
+
+/* The bulk epoll is ready: a few of its watches, then the others' turn
+ * (epoll hands a still-ready fd out again after the rest). */
+static void
+on_bulk(void *owner, uint32_t events)
+{
+	struct reactor *r = owner;
+	struct epoll_event evs[BULK_BATCH];
+	int n = epoll_wait(r->bulkfd, evs, BULK_BATCH, 0);
+
+	(void)events;
+	if (n < 0 && errno != EINTR)
+		fatal("%s: epoll_wait: %s", __func__, strerror(errno));
+	dispatch(evs, n);
+}
 
 struct reactor *
 reactor_new(void)
 {
 	struct reactor *r = xcalloc(1, sizeof(*r));
 
-	if ((r->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+	if ((r->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (r->bulkfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		fatal("%s: epoll_create1: %s", __func__, strerror(errno));
+	if (reactor_watch(r, &r->bulk, r->bulkfd, EPOLLIN, on_bulk, r) < 0)
+		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
 	return r;
 }
 
@@ -47,21 +82,37 @@ reactor_free(struct reactor *r)
 		return;
 	run_deferred(r);
 	free(r->deferred);
+	close(r->bulkfd);
 	close(r->epfd);
 	free(r);
 }
 
-int
-reactor_watch(struct reactor *r, struct watch *w, int fd, uint32_t events,
-    watch_fn fn, void *owner)
+static int
+watch_in(int epfd, struct watch *w, int fd, uint32_t events, watch_fn fn,
+    void *owner)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 
 	w->fn = fn;
 	w->owner = owner;
 	w->fd = fd;
+	w->epfd = epfd;
 	w->dead = false;
-	return epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int
+reactor_watch(struct reactor *r, struct watch *w, int fd, uint32_t events,
+    watch_fn fn, void *owner)
+{
+	return watch_in(r->epfd, w, fd, events, fn, owner);
+}
+
+int
+reactor_watch_bulk(struct reactor *r, struct watch *w, int fd,
+    uint32_t events, watch_fn fn, void *owner)
+{
+	return watch_in(r->bulkfd, w, fd, events, fn, owner);
 }
 
 void
@@ -69,16 +120,18 @@ reactor_modify(struct reactor *r, struct watch *w, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 
-	if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+	(void)r;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
 		log_msg(LOG_WARN, "%s: epoll_ctl: %s", __func__, strerror(errno));
 }
 
 void
 reactor_unwatch(struct reactor *r, struct watch *w)
 {
+	(void)r;
 	if (w->dead)
 		return;
-	epoll_ctl(r->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	w->dead = true;
 }
 
@@ -103,11 +156,6 @@ reactor_run_once(struct reactor *r, int timeout_ms)
 
 	if (n < 0 && errno != EINTR)
 		fatal("%s: epoll_wait: %s", __func__, strerror(errno));
-	for (int i = 0; i < n; i++) {
-		struct watch *w = evs[i].data.ptr;
-
-		if (!w->dead)
-			w->fn(w->owner, evs[i].events);
-	}
+	dispatch(evs, n);
 	run_deferred(r);
 }

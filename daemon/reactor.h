@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The core thread's reactor: one epoll, the watches of whoever registers
- * them (the loop, the control and notify sockets, the observability
- * watchdog), and frees deferred to the end of a batch so that a watch
+ * The core thread's reactor: one epoll (and one inside it for the watches
+ * of which there is one per worker), the watches of whoever registers
+ * them (the loop, the control and notify sockets, the helpers), and frees
+ * deferred to the end of a batch so that a watch
  * unregistered while its batch is being dispatched stays valid memory.
  * It owns nobody and knows nothing of the engine.
  */
@@ -21,6 +22,7 @@ struct watch {
 	watch_fn fn;
 	void *owner;
 	int fd;
+	int epfd;	/* the epoll it is in: the reactor's, or its bulk one */
 	bool dead;	/* unwatched during the current batch */
 };
 
@@ -28,6 +30,14 @@ struct reactor *reactor_new(void);
 void reactor_free(struct reactor *);
 int reactor_watch(struct reactor *, struct watch *, int fd, uint32_t events,
     watch_fn, void *owner);
+/*
+ * The same, for an fd of which there is one per worker (its pidfd, its
+ * cgroup's events). These share one place among the others: each batch
+ * takes at most BULK_BATCH of them, so that 10,000 workers dying at once
+ * keep no command, signal or timer waiting until all are restarted.
+ */
+int reactor_watch_bulk(struct reactor *, struct watch *, int fd,
+    uint32_t events, watch_fn, void *owner);
 void reactor_modify(struct reactor *, struct watch *, uint32_t events);
 /* Stops watching; the watch stays valid memory until the batch ends. */
 void reactor_unwatch(struct reactor *, struct watch *);

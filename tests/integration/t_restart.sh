@@ -133,6 +133,42 @@ CONF
 	log_has "stop root/y" || fail "y not stopped"
 }
 
+# Two thousand workers killed at once: their restarts, some milliseconds
+# each, take seconds. Commands are served between them, a few exits at a
+# time (reactor_watch_bulk), not after all of them: each status is
+# answered within 2 s (before, the first waited for the whole storm:
+# 6 s here).
+test_a_storm_of_exits_leaves_commands_served() {
+	local n=2000 kids="" i
+	for ((i = 0; i < n; i++)); do kids+="{ name = \"w$i\"; command = [\"/bin/sleep\", \"100000\"]; stdout = \"null\"; stderr = \"null\"; },"; done
+	conf a <<CONF
+observability = { metrics_listen = ""; };
+tree = { strategy = "one_for_one"; intensity = 100000; period = 1; children = ( ${kids%,} ); };
+CONF
+	start_arbord "$T/a.conf" --no-bpf || return 1
+	running() { [ "$(ctl status --json | jq '[.children[] | select(.state == "running")] | length')" = "$n" ]; }
+	wait_for "$n workers running" running || return 1
+	ctl status --json | jq -r '.children[].pid' >"$T/pids"
+	xargs kill -9 <"$T/pids"
+	# Under a sanitizer a status of 2,000 alone takes some 0.5 s.
+	local limit=$((2000000 * ${ARBOR_TIME_SCALE:-1})) t0 dt max=0 k=0 back=0
+	sanitized && limit=$((limit * 2))
+	until [ "$back" = "$n" ]; do
+		t0=$(now_us)
+		ctl status --json >"$T/st" || fail "status $k went unanswered" || return 1
+		dt=$(($(now_us) - t0))
+		[ "$dt" -gt "$max" ] && max=$dt
+		[ "$dt" -le "$limit" ] || fail "status $k took $((dt / 1000)) ms during the storm ($back of $n back)" || return 1
+		back=$(jq --slurpfile old <(jq -s . "$T/pids") \
+		    '[.children[] | select(.state == "running" and ((.pid) as $p | $old[0] | index($p) | not))] | length' "$T/st")
+		k=$((k + 1))
+	done
+	echo "report: $k statuses during the storm of $n exits, the slowest in $((max / 1000)) ms"
+	[ "$k" -ge 2 ] || echo "(the storm ended before a second status: nothing measured)"
+	stop_arbord
+	assert_eq "exit code" 0 "$?"
+}
+
 test_workers_dying_as_fast_as_restarted_never_starve_commands() {
 	# Sixteen workers that exit at once, restarted with no delay: each
 	# restart makes the next zombie while the last is reaped. Commands
