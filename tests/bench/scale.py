@@ -110,7 +110,9 @@ def run(count, captured=True):
         hk += rss_kib(hp) if hp else 0
     res["helpers RSS MiB"] = round(hk / 1024, 1)
     res["arbord heap MiB"] = round(heap_bytes(sock) / 1048576, 2)
-    # idle: the core thread's context switches over 10 s
+    # idle: the core thread's context switches over 10 s, from 1 s after
+    # the last arborctl above (its connection's end wakes the core)
+    time.sleep(1)
     s0 = core_switches(p.pid)
     time.sleep(10)
     res["idle wake-ups /10 s"] = core_switches(p.pid) - s0
