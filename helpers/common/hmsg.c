@@ -13,7 +13,6 @@ static const struct {
 	size_t len;
 	bool from_helper;
 } types[HMSG_NTYPES] = {
-	[HMSG_HEARTBEAT] = { sizeof(struct hmsg_heartbeat), true },
 	[HMSG_CHECK_BEGIN] = { sizeof(struct hmsg_check_begin), false },
 	[HMSG_CHECK_CANCEL] = { sizeof(struct hmsg_check_cancel), false },
 	[HMSG_CHECK_RESULT] = { sizeof(struct hmsg_check_result), true },

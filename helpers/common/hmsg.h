@@ -33,8 +33,7 @@
 #define HMSG_HUNG_MS 500
 
 enum hmsg_type {
-	HMSG_HEARTBEAT = 1,	/* helper -> core */
-	HMSG_CHECK_BEGIN,	/* core -> checks */
+	HMSG_CHECK_BEGIN = 1,	/* core -> checks */
 	HMSG_CHECK_CANCEL,	/* core -> checks */
 	HMSG_CHECK_RESULT,	/* checks -> core */
 	HMSG_OUT_CONF,		/* core -> output, fds: memfd of the slots,
@@ -69,11 +68,6 @@ enum hmsg_type {
 struct hmsg_hdr {
 	uint32_t type;
 	uint32_t len;		/* of the whole record, this header included */
-};
-
-struct hmsg_heartbeat {
-	struct hmsg_hdr h;
-	uint64_t seq;
 };
 
 #define HMSG_IP 48

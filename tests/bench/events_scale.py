@@ -10,6 +10,9 @@ another, and the flood's throughput, under 100 and under 10,000 workers
 The gap is tests/bench/probe's own next start minus its previous exit
 (CLOCK_MONOTONIC), as in restart.py. The flood's sender blocks when
 arbord's notify socket is full, so its rate is what arbord takes.
+
+With BENCH_BASELINE=DIR (make bench's), the same runs of DIR's arbord and
+arborctl follow, and this build's figures against them.
 """
 import os
 import shutil
@@ -68,8 +71,12 @@ def wait(pred, timeout, step=0.05):
     return False
 
 
+BASELINE = os.environ.get("BENCH_BASELINE")
+ctl_path = ARBORCTL     # the arborctl of the arbord being run
+
+
 def ctl(sock, *args, timeout=60):
-    return subprocess.run([ARBORCTL, "-s", sock] + list(args), capture_output=True,
+    return subprocess.run([ctl_path, "-s", sock] + list(args), capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -83,7 +90,7 @@ def path_ms(sock):
     return statistics.median(ts)
 
 
-def run(count):
+def run(count, arbord=ARBORD):
     d = tempfile.mkdtemp(prefix="arbor-events-", dir="/dev/shm")
     sock, log = os.path.join(d, "sock"), os.path.join(d, "probe.log")
     with open(os.path.join(d, "flood.py"), "w") as f:
@@ -100,7 +107,7 @@ def run(count):
                            'stderr = "null"; }' % i for i in range(count - 2)))
         f.write("\n  ); }\n); };\n")
     env = dict(os.environ, PROBE_LIFE_MS="100")
-    p = subprocess.Popen([ARBORD, "-c", conf, "-s", sock], env=env, stdout=subprocess.DEVNULL,
+    p = subprocess.Popen([arbord, "-c", conf, "-s", sock], env=env, stdout=subprocess.DEVNULL,
                          stderr=open(os.path.join(d, "arbord.log"), "w"))
     res = {"workers": count}
     try:
@@ -143,9 +150,23 @@ def run(count):
 def main():
     raise_nofile()
     print("events: one crashing probe (life 100 ms) and a WATCHDOG=1 flood under N workers")
+    global ctl_path
     rows = [run(n) for n in COUNTS]
     for r in rows:
         print("  " + ", ".join("%s: %s" % kv for kv in r.items()))
+    if BASELINE:
+        ctl_path = os.path.abspath(os.path.join(BASELINE, "arborctl"))
+        old = [run(n, os.path.abspath(os.path.join(BASELINE, "arbord"))) for n in COUNTS]
+        ctl_path = ARBORCTL
+        for r in old:
+            print("  baseline build (%s): " % BASELINE + ", ".join("%s: %s" % kv for kv in r.items()))
+        for r, o in zip(rows, old):
+            if "gap quiet ms" in r and "gap quiet ms" in o:
+                print("  %d workers, this build / the baseline: gap quiet %.3fx, gap under the flood %.3fx, "
+                      "flood throughput %.3fx" % (
+                          r["workers"], r["gap quiet ms"] / o["gap quiet ms"],
+                          r["gap under the flood ms"] / o["gap under the flood ms"],
+                          r.get("WATCHDOG=1 datagrams/s", 0) / max(1, o.get("WATCHDOG=1 datagrams/s", 1))))
     if len(rows) >= 2 and all("gap quiet ms" in r for r in rows):
         a, b = rows[0], rows[-1]
         print("  %d against %d workers: gap quiet %.3fx, gap under the flood %.3fx, "

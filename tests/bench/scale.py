@@ -210,6 +210,21 @@ def main():
         if n in COUNTS:
             results.append(r)
         print("  " + ", ".join("%s: %s" % kv for kv in r.items()))
+    baseline = os.environ.get("BENCH_BASELINE")
+    if baseline and results:
+        # The largest size again on the baseline build (make bench's
+        # BENCH_BASELINE), for its status and memory beside this one's.
+        global ARBORD, ARBORCTL
+        mine = (ARBORD, ARBORCTL)
+        ARBORD = os.path.abspath(os.path.join(baseline, "arbord"))
+        ARBORCTL = os.path.abspath(os.path.join(baseline, "arborctl"))
+        b = results[-1]
+        o = run(b["workers"], captured=b["output"] == "captured")
+        ARBORD, ARBORCTL = mine
+        print("  baseline build (%s): " % baseline + ", ".join("%s: %s" % kv for kv in o.items()))
+        print("  %d workers, this build / the baseline: arborctl status --json %.3fx, arborctl status %.3fx" % (
+            b["workers"], b["arborctl status --json s"] / o["arborctl status --json s"],
+            b["arborctl status s"] / o["arborctl status s"]))
     if results:
         n = results[-1]["workers"]
         bare, leaves = bare_spawn(n), bare_spawn(n, in_cgroups=True)

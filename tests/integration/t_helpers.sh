@@ -195,7 +195,7 @@ test_a_helper_that_writes_an_oversize_record_is_killed() {
 }
 
 test_a_helper_that_forges_a_core_request_is_killed() {
-	hostile forge "a record of type 2, which a helper never sends"
+	hostile forge "a record of type 1, which a helper never sends"
 }
 
 test_a_helper_killed_from_outside_is_back_within_1s_with_its_checks() {
@@ -394,7 +394,7 @@ hostile_why() {
 	case $2 in
 	garbage) echo "helper $1: malformed message: a record of type [0-9]*, which a helper never sends" ;;
 	oversize) echo "helper $1: malformed message: a record longer than 8192 bytes" ;;
-	forge) echo "helper $1: malformed message: a record of type 2, which a helper never sends" ;;
+	forge) echo "helper $1: malformed message: a record of type 1, which a helper never sends" ;;
 	execve) echo "helper $1 killed by SIGSYS" ;;
 	esac
 }
