@@ -30,7 +30,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -61,8 +60,6 @@
 /* A helper's pids.max: its threads (libcurl's resolver, a sanitizer's). */
 #define HELPER_PIDS_MAX 64
 #define CHILD_STACK (64 * 1024)
-/* A helper's nice value: on a busy host the core's restarts come first. */
-#define HELPER_NICE 5
 /* Its first heartbeat may take this long: a loaded host, a sanitizer's
  * start. */
 #define FIRST_BEAT_MS 2000
@@ -152,7 +149,7 @@ child_main(void *arg)
 {
 	const struct child *c = arg;
 	sigset_t none;
-	int stall, nice;
+	int stall;
 
 	for (size_t i = 0; i < c->nprocs; i++)
 		if (write(c->procs[i], "0", 1) < 0)
@@ -168,12 +165,6 @@ child_main(void *arg)
 	} else if (dup2(c->sock, HMSG_FD) < 0)
 		_exit(126);
 	if (dup2(stall, HMSG_BEAT_FD) < 0)
-		_exit(126);
-	/* HELPER_NICE past the core's own (getpriority's raw call says
-	 * 20 - nice). */
-	nice = 20 - (int)syscall(SYS_getpriority, PRIO_PROCESS, 0) +
-	    HELPER_NICE;
-	if (syscall(SYS_setpriority, PRIO_PROCESS, 0, nice < 19 ? nice : 19) < 0)
 		_exit(126);
 	if (c->switch_user && c->caps &&
 	    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
