@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 
+from benchlib import raise_nofile
 from probelog import starts_exits
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -36,7 +37,6 @@ GAPS = 30
 # file "go" is there; it writes "COUNT SECONDS" when "go" goes.
 FLOOD = r'''
 import os, socket, sys, time
-from benchlib import raise_nofile
 d = sys.argv[1]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 addr = os.environ["NOTIFY_SOCKET"]
