@@ -3,6 +3,7 @@
 import resource
 import socket
 import subprocess
+import time
 
 
 def free_port():
@@ -43,3 +44,21 @@ def helper_pid(arborctl, sock, name):
         if len(f) >= 5 and f[0] == "helper" and f[1] == name and f[4] != "0":
             return int(f[4])
     return None
+
+
+def settle(idle=0.9, most=60):
+    """Waits (at most `most` s) until a second passes with the CPUs at
+    least `idle` idle: the step before may leave the kernel busy (10,000
+    cgroups being freed). Returns a line saying how long it waited."""
+    def times():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v[3] + v[4], sum(v)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < most:
+        i0, a0 = times()
+        time.sleep(1)
+        i1, a1 = times()
+        if a1 > a0 and (i1 - i0) / (a1 - a0) >= idle:
+            return "the CPUs were %.0f%% idle after %.0f s" % (idle * 100, time.monotonic() - t0)
+    return "the CPUs were still busy after %d s" % most

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import helper_pid, rss_kib
+from benchlib import helper_pid, rss_kib, settle
 from restart import gaps_ms, kill_probes, stop, wait_starts
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -167,6 +167,10 @@ def flood_gaps(flood, per_round):
 
 def main():
     print("worker output: %d lines of 100 bytes to a tmpfs, stamped; %d rounds, medians" % (LINES, ROUNDS))
+    # Not while the kernel still frees what the step before left (the
+    # events step's 10,000 cgroups: its run of 04:06Z printed 8.0 M lines/s
+    # for arbord, 15-16 M by hand on a quiet machine just after).
+    print("  (%s)" % settle())
     res = throughput()
     med = {}
     for name, rows in res.items():
