@@ -167,9 +167,7 @@ def flood_gaps(flood, per_round):
 
 def main():
     print("worker output: %d lines of 100 bytes to a tmpfs, stamped; %d rounds, medians" % (LINES, ROUNDS))
-    # Not while the kernel still frees what the step before left (the
-    # events step's 10,000 cgroups: its run of 04:06Z printed 8.0 M lines/s
-    # for arbord, 15-16 M by hand on a quiet machine just after).
+    # Not while the CPUs are busy with what the step before left.
     print("  (%s)" % settle())
     res = throughput()
     med = {}
