@@ -375,9 +375,9 @@ tsan-suite:
 BENCH_PACKAGES := linux-perf util-linux runit s6 daemontools supervisor libbpf-tools
 BENCH_RESTARTS ?= 40
 # make bench BENCH_STEPS="bpf vm" runs those steps alone (the full run
-# is long). The logs step comes before those of 10,000 workers: after one,
-# the kernel is slower to charge an output helper's pipe pages for a
-# while (4.2-5.3x s6-log's rate printed there, 11x alone).
+# is long). The logs step comes before those of 10,000 workers: right
+# after one, arbord's output ran at half its rate with the CPUs idle
+# (4.2-5.3x s6-log's rate there, 11x alone; not found why).
 BENCH_STEPS ?= restart helpers logs scale tls events console peers health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
