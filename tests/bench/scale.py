@@ -41,10 +41,10 @@ def workers(tree):
     return tree["children"][0]["children"]
 
 
-def rss_kb(pid):
+def rss_kb(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
 
 
@@ -102,6 +102,8 @@ def run(count, captured=True):
             break
     time.sleep(1)
     res["arbord RSS MiB"] = round(rss_kb(p.pid) / 1024, 1)
+    # Of which shared memory (the event queue, a status handed over).
+    res["arbord RssShmem MiB"] = round(rss_kb(p.pid, "RssShmem") / 1024, 1)
     # Its helpers' (arbord(8), FAULT DOMAINS): observability, and output's
     # when it is captured.
     hk = 0
