@@ -544,7 +544,9 @@ hand_over_or(struct client *c, const struct obs_request *req,
 {
 	static const char down[] = "{\"ok\":false,\"error\":\"observability is not running (it restarts with backoff)\"}\n";
 	struct obswatch *obs = c->ctl->obs;
+	struct control *ctl = c->ctl;
 	int fd = c->w.fd;
+	bool read_only;
 
 	if (fallback) {
 		client_flush(c);
@@ -561,18 +563,35 @@ hand_over_or(struct client *c, const struct obs_request *req,
 		}
 	} else if (!may_hand_over(c))
 		return;
-	if (fallback) {
-		/* The thread's alone before it can see it (no shared refcount). */
+	/* Kept until the helper answers (obswatch.c), beside the reply. */
+	if (fallback)
 		json_incref((json_t *)req->status);
-		json_decref(fallback);
-	}
+	/*
+	 * Out of the reactor before the fd goes: the copy in flight to the
+	 * helper keeps the file open, and an epoll watch of a closed fd
+	 * stays, pointing at a freed client.
+	 */
+	read_only = c->read_only;
 	client_release(c, true);
 	if (obswatch_hand_over(obs, fd, req) < 0) {
-		if (fallback)
+		/* It went down, or its socket is full: a status is answered
+		 * here without the figures, anything else with an error. */
+		if (fallback) {
 			json_decref((json_t *)req->status);
+			if ((c = control_adopt(ctl, fd))) {
+				c->read_only = read_only;
+				client_send(c, fallback);
+			} else {
+				json_decref(fallback);
+				close(fd);
+			}
+			return;
+		}
 		(void)!write(fd, down, sizeof(down) - 1);
 		close(fd);
+		return;
 	}
+	json_decref(fallback);
 }
 
 /*

@@ -639,7 +639,7 @@ obswatch_flush(struct obswatch *w)
 bool
 obswatch_ready(const struct obswatch *w)
 {
-	return w && w->h && !helper_silent(w->h) &&
+	return w && w->h && helper_up(w->h) && !helper_silent(w->h) &&
 	    w->npending < PENDING_MAX;
 }
 

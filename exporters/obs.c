@@ -421,40 +421,129 @@ cg_refresh_path(void *arg, const char *path, int live_pid)
 			    cg_psi_name((enum cg_psi)p), f->pressure_s[p]);
 }
 
-/* A status tree gets each node's figures (null where there are none). */
-static void
-node_figures(void *ctx, json_t *node)
-{
-	struct obs *o = ctx;
-	const char *path = json_string_value(json_object_get(node, "path"));
-	json_t *ch = json_object_get(node, "children"), *c;
-	json_t *last = json_object_get(node, "last_exit");
-	const struct cg_fig *f;
-	struct runq *r;
-	size_t i;
+/*
+ * `arborctl status`: the core's tree as it wrote it (compact JSON), sent on
+ * with each node's figures spliced in, never parsed into a tree here.
+ * What the splice looks for cannot occur inside a JSON string (its quotes
+ * are bare), and the core writes each node's members in this order:
+ *   "path":"P","kind":"worker"|"supervisor", ... "last_exit":{ ... },
+ *   ... "memory_bytes":null,"cpu_seconds":null,"pids":null, ... children
+ * (control.c, status_json; loop.c, ops_node_status). So the figures of
+ * the node whose "path" came last go in place of its three nulls, and its
+ * stderr tail, when this helper has one, first into its "last_exit".
+ */
+#define ST_PATH "\"path\":\""
+#define ST_EXIT "\"last_exit\":{"
+#define ST_NULLS "\"memory_bytes\":null,\"cpu_seconds\":null,\"pids\":null"
+#define ST_WORKER ",\"kind\":\"worker\""
 
-	if (path && json_is_object(last) && (r = *runq_slot(o, path)) && r->tail)
-		json_object_set_new(last, "stderr_tail", json_text(r->tail));
-	if (path && o->a->cg.v2_base && (f = fig_get(o, path,
-	    !json_is_array(ch), CG_FIG_BASIC))) {
-		json_object_set_new(node, "memory_bytes", f->memory_bytes >= 0 ?
-		    json_integer(f->memory_bytes) : json_null());
-		json_object_set_new(node, "cpu_seconds", f->cpu_user_s >= 0 ?
-		    json_real(f->cpu_user_s + f->cpu_system_s) : json_null());
-		json_object_set_new(node, "pids", f->pids >= 0 ?
-		    json_integer(f->pids) : json_null());
-	}
-	json_array_foreach(ch, i, c)
-		node_figures(ctx, c);
+static const char *
+find(const char *at, const char *end, const char *what)
+{
+	const char *p = memmem(at, (size_t)(end - at), what, strlen(what));
+
+	return p ? p : end;
 }
 
+/* A JSON number as jansson writes one (a real always with its point). */
 static void
-figures(void *ctx, json_t *status)
+put_real(FILE *f, double v)
 {
-	struct obs *o = ctx;
+	char b[64];
 
+	snprintf(b, sizeof(b), "%.17g", v);
+	fputs(b, f);
+	if (!strpbrk(b, ".eE"))
+		fputs(".0", f);
+}
+
+static char *
+status_reply(void *ctx, const char *text, size_t len, size_t *outlen)
+{
+	static const char head[] = "{\"ok\":true,\"status\":";
+	struct obs *o = ctx;
+	const char *at = text, *end = text + len, *next[3];
+	static const char *const what[3] = { ST_PATH, ST_EXIT, ST_NULLS };
+	char path[4096], *out = NULL;
+	bool have = false, leaf = false;
+	FILE *f = open_memstream(&out, outlen);
+
+	if (!f)
+		fatal("%s: open_memstream: %s", __func__, strerror(errno));
 	o->req_ns = mono_ns();
-	node_figures(o, status);
+	fwrite(head, 1, sizeof(head) - 1, f);
+	for (int k = 0; k < 3; k++)
+		next[k] = find(at, end, what[k]);
+	for (;;) {
+		int k = 0;
+		const char *p, *q;
+		struct runq *r;
+		const struct cg_fig *fig;
+
+		for (int i = 1; i < 3; i++)
+			if (next[i] < next[k])
+				k = i;
+		p = next[k];
+		fwrite(at, 1, (size_t)(p - at), f);
+		if (p == end)
+			break;
+		p += strlen(what[k]);
+		if (k == 0) {
+			/* The node's path: a name with a backslash in it
+			 * (escaped) gets no figures, as one without a cgroup. */
+			q = memchr(p, '"', (size_t)(end - p));
+			have = q && !memchr(p, '\\', (size_t)(q - p)) &&
+			    (size_t)(q - p) < sizeof(path);
+			if (have) {
+				memcpy(path, p, (size_t)(q - p));
+				path[q - p] = '\0';
+				leaf = (size_t)(end - q - 1) >= strlen(ST_WORKER) &&
+				    memcmp(q + 1, ST_WORKER,
+				    strlen(ST_WORKER)) == 0;
+			}
+			fwrite(next[k], 1, (size_t)(p - next[k]), f);
+		} else if (k == 1) {
+			fwrite(next[k], 1, (size_t)(p - next[k]), f);
+			if (have && (r = *runq_slot(o, path)) && r->tail) {
+				json_t *t = json_text(r->tail);
+				char *js = t ? json_dumps(t,
+				    JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+
+				if (js)
+					fprintf(f, "\"stderr_tail\":%s%s", js,
+					    p < end && *p == '}' ? "" : ",");
+				free(js);
+				json_decref(t);
+			}
+		} else if (have && o->a->cg.v2_base && (fig = fig_get(o, path,
+		    leaf, CG_FIG_BASIC))) {
+			fputs("\"memory_bytes\":", f);
+			if (fig->memory_bytes >= 0)
+				fprintf(f, "%lld", (long long)fig->memory_bytes);
+			else
+				fputs("null", f);
+			fputs(",\"cpu_seconds\":", f);
+			if (fig->cpu_user_s >= 0)
+				put_real(f, fig->cpu_user_s + fig->cpu_system_s);
+			else
+				fputs("null", f);
+			fputs(",\"pids\":", f);
+			if (fig->pids >= 0)
+				fprintf(f, "%lld", (long long)fig->pids);
+			else
+				fputs("null", f);
+		} else
+			fwrite(next[k], 1, (size_t)(p - next[k]), f);
+		at = p;
+		next[k] = find(at, end, what[k]);
+		for (int i = 0; i < 3; i++)
+			if (next[i] < at)	/* inside what was just taken */
+				next[i] = find(at, end, what[i]);
+	}
+	fputs("}\n", f);
+	if (fclose(f) != 0)
+		fatal("%s: %s", __func__, strerror(errno));
+	return out;
 }
 
 /* Each probe's state, once the probes were tried (arbor_bpf_programs). */
@@ -786,7 +875,7 @@ static int
 setup_loop(struct obs *o)
 {
 	const struct serve_ops serve_ops = { .render = render,
-	    .each_path = each_path, .figures = figures, .line = console_line,
+	    .each_path = each_path, .status = status_reply, .line = console_line,
 	    .console = console_reply, .ctx = o };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 0 };
 

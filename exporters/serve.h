@@ -22,8 +22,9 @@ struct serve_ops {
 	/* Calls fn for each path with its live pid (0: none), for a trace. */
 	void (*each_path)(void *ctx,
 	    void (*fn)(void *arg, const char *path, int live_pid), void *arg);
-	/* Adds cgroup figures to a status tree (`arborctl status`). */
-	void (*figures)(void *ctx, json_t *status);
+	/* `arborctl status`'s reply line (malloc'd, its length in *len): the
+	 * core's tree (text, len) with each node's cgroup figures in. */
+	char *(*status)(void *ctx, const char *text, size_t len, size_t *outlen);
 	/* A final event's line, to the console's streams; NULL: none. */
 	void (*line)(void *ctx, const char *line, size_t len);
 	/* `arborctl console`'s reply (a new reference). */

@@ -128,7 +128,6 @@ static void
 on_client(struct obs *o, const struct hmsg_obs_client *c, int *fds, int nfds)
 {
 	struct obs_msg m = { .kind = OBS_MSG_CLIENT };
-	json_error_t je;
 	size_t len;
 	char *b;
 
@@ -144,12 +143,12 @@ on_client(struct obs *o, const struct hmsg_obs_client *c, int *fds, int nfds)
 	if (c->has_status) {
 		b = slurp(fds[1], &len);
 		close(fds[1]);
-		if (!b || !(m.req.status = json_loadb(b, len, 0, &je))) {
-			free(b);
+		if (!b) {
 			close(m.fd);
 			return;
 		}
-		free(b);
+		m.req.status_text = b;
+		m.req.status_len = len;
 	}
 	/* The loop's sockets are non-blocking. */
 	fcntl(m.fd, F_SETFL, fcntl(m.fd, F_GETFL) | O_NONBLOCK);
