@@ -358,8 +358,8 @@ on_socket(void *owner, uint32_t events)
 		flush_queue(h);
 	while (!h->killing && (n = hmsg_recv(h->sw.fd, &m, sizeof(m))) > 0) {
 		if (hmsg_check_from_helper(&m, (size_t)n, why, sizeof(why)) < 0 ||
-		    h->cl.on_msg(h->cl.ctx, &m, (size_t)n, why,
-		    sizeof(why)) < 0) {
+		    (h->cl.on_msg && h->cl.on_msg(h->cl.ctx, &m, (size_t)n,
+		    why, sizeof(why)) < 0)) {
 			log_msg(LOG_WARN, "helper %s: malformed message: %s; killing it",
 			    h->name, why);
 			kill_for(h, "malformed");

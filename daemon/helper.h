@@ -29,8 +29,9 @@ struct helper;
 /* What uses a helper: its records in, its comings and goings. */
 struct helper_client {
 	/*
-	 * A record from the helper that hmsg_check_from_helper passed (every
-	 * helper has this). -1 with why: malformed, the helper is killed.
+	 * A record from the helper that hmsg_check_from_helper passed (none:
+	 * detached at arbord's end, ignored). -1 with why: malformed, the
+	 * helper is killed.
 	 */
 	int (*on_msg)(void *ctx, const void *rec, size_t len, char *why,
 	    size_t whylen);

@@ -33,8 +33,9 @@ int reactor_watch(struct reactor *, struct watch *, int fd, uint32_t events,
 /*
  * The same, for an fd of which there is one per worker (its pidfd, its
  * cgroup's events). These share one place among the others: each batch
- * takes at most BULK_BATCH of them, so that 10,000 workers dying at once
- * keep no command, signal or timer waiting until all are restarted.
+ * takes at most BULK_BATCH of them (loop.c's reaping on SIGCHLD takes its
+ * own REAP_BATCH), so that 10,000 workers dying at once keep no command,
+ * signal or timer waiting until all are restarted.
  */
 int reactor_watch_bulk(struct reactor *, struct watch *, int fd,
     uint32_t events, watch_fn, void *owner);

@@ -109,8 +109,9 @@ run_file() {
 # first, so that the lanes end together, and prints a file's lines whole
 # when it ends. A file with the line "# lanes: alone" (it measures time,
 # memory or a flood, or loads the machine itself) runs first, with
-# nothing beside it; with "# lanes: alone for REGEX", only its tests whose
-# names match REGEX do, and the rest run in the lanes.
+# nothing beside it; with "# lanes: alone for REGEX" (REGEX without a
+# space: what follows one is a comment), only its tests whose names match
+# REGEX do, and the rest run in the lanes.
 lanes=${LANES:-1}
 if [ "$lanes" -le 1 ]; then
 	for f in $files; do

@@ -2,9 +2,10 @@
 # Faults thrown at arbord, and what it refuses (issue: reliability and
 # security). Floods of control clients, a SIGTERM-ignoring worker and a
 # SIGKILLed arbord are in t_control.sh and t_shutdown.sh.
-# lanes: alone for ^t_faults:test_metrics_on_loopback_by_default$ (it needs
-# port 9725, which an arbord of another file on its default listener would
-# hold)
+# lanes: alone for ^t_faults:test_(metrics_on_loopback_by_default|fork_failing_is_a_crash_and_arbord_lives)$
+# (the first needs port 9725, which an arbord of another file on its
+# default listener would hold; the second limits user arbor-it's processes,
+# which other files' workers count against)
 
 raw() { python3 "$HELPERS/rawclient.py" "$@"; }
 

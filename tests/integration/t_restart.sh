@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Restart types, success_exit_codes, restart_delay and escalation (arbord(8)).
+# lanes: alone for storm_of_exits (2,000 workers forked and killed load
+# both CPUs)
 
 # A worker that exits with the status written in $T/code.<name> when that
 # file appears, and otherwise sleeps.
