@@ -61,7 +61,7 @@ VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null && \
 	command -v $(CLANG) >/dev/null && echo 1)
 
-COMMON_SRC := daemon/util.c config/spec.c config/config.c config/webconf.c
+COMMON_SRC := daemon/util.c daemon/jw.c config/spec.c config/config.c config/webconf.c
 BPF_SRC := bpf/loader.c bpf/shape.c
 ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
 	daemon/cgroup.c daemon/cglimits.c \
@@ -240,9 +240,9 @@ $(BUILD)/test_cglimits: $(call obj,tests/unit/test_cglimits.c daemon/cglimits.c 
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(WEB_LIBS)
 
-$(BUILD)/test_util: $(call obj,tests/unit/test_util.c daemon/util.c)
+$(BUILD)/test_util: $(call obj,tests/unit/test_util.c daemon/util.c daemon/jw.c)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lcmocka -ljansson
 
 $(BUILD)/test_rotate: $(call obj,tests/unit/test_rotate.c daemon/rotate.c daemon/util.c)
 	$(if $(Q),@echo "  LD      $@")

@@ -24,6 +24,7 @@
 #include "../bpf/loader.h"
 #include "control.h"
 #include "event.h"
+#include "jw.h"
 #include "obswatch.h"
 #include "log.h"
 #include "util.h"
@@ -145,25 +146,11 @@ client_flush(struct client *c)
 	reactor_modify(c->ctl->r, &c->w, EPOLLIN);
 }
 
-/* Queues one reply line; takes ownership of o. */
+/* Queues one reply line of len bytes (its newline added here). */
 static void
-client_send(struct client *c, json_t *o)
+client_queue(struct client *c, const char *s, size_t len)
 {
-	char *s;
-	size_t len;
-
-	/* A reply that could not be built (json_pack refusing a value) still
-	 * gets an answer: the client waits for one line per request. */
-	if (!o)
-		o = json_pack("{s:b, s:s}", "ok", 0, "error",
-		    "internal error: the reply could not be encoded");
-	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	json_decref(o);
-	if (!s)
-		fatal("%s: json_dumps: out of memory", __func__);
-	len = strlen(s);
 	if (c->outlen - c->outoff + len + 1 > CTL_MAX_OUT) {
-		free(s);
 		client_close(c);	/* it does not read its replies */
 		return;
 	}
@@ -181,8 +168,26 @@ client_send(struct client *c, json_t *o)
 	memcpy(c->out + c->outlen, s, len);
 	c->out[c->outlen + len] = '\n';
 	c->outlen += len + 1;
-	free(s);
 	client_flush(c);
+}
+
+/* Queues one reply line; takes ownership of o. */
+static void
+client_send(struct client *c, json_t *o)
+{
+	char *s;
+
+	/* A reply that could not be built (json_pack refusing a value) still
+	 * gets an answer: the client waits for one line per request. */
+	if (!o)
+		o = json_pack("{s:b, s:s}", "ok", 0, "error",
+		    "internal error: the reply could not be encoded");
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(o);
+	if (!s)
+		fatal("%s: json_dumps: out of memory", __func__);
+	client_queue(c, s, strlen(s));
+	free(s);
 }
 
 static void
@@ -210,76 +215,76 @@ send_ok(struct client *c)
 }
 
 /* The worker's check and its last result (of the current process). */
-static json_t *
-health_json(const struct enode *n, uint64_t now)
+static void
+health_write(struct jw *w, const struct enode *n, uint64_t now)
 {
 	const struct spec_health *sh = &enode_spec(n)->w.health;
 	struct health_view v;
-	json_t *o = json_object();
 
 	enode_health(n, &v);
-	json_object_set_new(o, "check", json_string(health_kind_name(sh->kind)));
-	json_object_set_new(o, "target", json_text(sh->kind == HEALTH_EXEC ?
-	    sh->argv[0] : sh->target));
-	json_object_set_new(o, "ok", v.result < 0 ? json_null() :
-	    json_boolean(v.result));
+	jw_obj(w, "health");
+	jw_str(w, "check", health_kind_name(sh->kind));
+	jw_str(w, "target", sh->kind == HEALTH_EXEC ? sh->argv[0] : sh->target);
+	if (v.result < 0)
+		jw_null(w, "ok");
+	else
+		jw_bool(w, "ok", v.result);
 	if (v.detail) {
-		json_object_set_new(o, "detail", json_text(v.detail));
-		json_object_set_new(o, "age_s", json_real((double)
-		    ((now - v.at_ns) / NSEC_PER_MSEC) / 1000.0));
+		jw_str(w, "detail", v.detail);
+		jw_real(w, "age_s", (double)((now - v.at_ns) / NSEC_PER_MSEC) /
+		    1000.0);
 	}
-	json_object_set_new(o, "failures", json_integer(v.failures));
-	json_object_set_new(o, "failures_total",
-	    json_integer((json_int_t)v.failures_total));
-	return o;
+	jw_int(w, "failures", v.failures);
+	jw_int(w, "failures_total", (long long)v.failures_total);
+	jw_end_obj(w);
 }
 
-static json_t *
-status_json(const struct control *ctl, const struct enode *n, uint64_t now,
-    bool *figures)
+/*
+ * A node and those below it, written as text: a tree of 10,000 workers is
+ * megabytes, too big to build as jansson's objects first. The observability
+ * helper finds its places by this text's form (exporters/obs.c:
+ * status_reply): keep "path" first and "kind" next.
+ */
+static void
+status_write(const struct control *ctl, struct jw *w, const struct enode *n,
+    uint64_t now, bool *figures)
 {
-	json_t *o = json_object();
 	const struct exit_info *ei = enode_last_exit(n);
 	enum node_state st = enode_state(n);
 
-	json_object_set_new(o, "path", json_string(enode_path(n)));
-	json_object_set_new(o, "kind", json_string(enode_is_supervisor(n)
-	    ? "supervisor" : "worker"));
+	jw_obj(w, NULL);
+	jw_str(w, "path", enode_path(n));
+	jw_str(w, "kind", enode_is_supervisor(n) ? "supervisor" : "worker");
 	if (enode_is_supervisor(n))
-		json_object_set_new(o, "strategy",
-		    json_string(strategy_name(enode_spec(n)->strategy)));
-	json_object_set_new(o, "state", json_string(node_state_name(st)));
+		jw_str(w, "strategy", strategy_name(enode_spec(n)->strategy));
+	jw_str(w, "state", node_state_name(st));
 	if (enode_removing(n))
-		json_object_set_new(o, "removing", json_true());
+		jw_bool(w, "removing", true);
 	if (enode_pid(n) > 0)
-		json_object_set_new(o, "pid", json_integer(enode_pid(n)));
-	json_object_set_new(o, "restarts", json_integer(enode_restarts(n)));
+		jw_int(w, "pid", enode_pid(n));
+	jw_int(w, "restarts", enode_restarts(n));
 	if (enode_started_ns(n) && st == NS_RUNNING)
-		json_object_set_new(o, "uptime_s", json_real((double)
-		    ((now - enode_started_ns(n)) / NSEC_PER_MSEC) / 1000.0));
+		jw_real(w, "uptime_s", (double)((now - enode_started_ns(n)) /
+		    NSEC_PER_MSEC) / 1000.0);
 	if (enode_status_text(n))
-		json_object_set_new(o, "status_text",
-		    json_text(enode_status_text(n)));
+		jw_str(w, "status_text", enode_status_text(n));
 	if (ei) {
-		json_t *e = json_object();
-
-		exit_info_to_json(e, ei);
-		json_object_set_new(o, "last_exit", e);
+		jw_obj(w, "last_exit");
+		exit_info_write(w, ei);
+		jw_end_obj(w);
 	}
 	if (!enode_is_supervisor(n) &&
 	    enode_spec(n)->w.health.kind != HEALTH_NONE)
-		json_object_set_new(o, "health", health_json(n, now));
-	if (ctl->ops.node_status && ctl->ops.node_status(ctl->ops.ctx, n, o))
+		health_write(w, n, now);
+	if (ctl->ops.node_status && ctl->ops.node_status(ctl->ops.ctx, n, w))
 		*figures = true;
 	if (enode_is_supervisor(n)) {
-		json_t *ch = json_array();
-
+		jw_arr(w, "children");
 		for (size_t i = 0; i < enode_nchildren(n); i++)
-			json_array_append_new(ch,
-			    status_json(ctl, enode_child(n, i), now, figures));
-		json_object_set_new(o, "children", ch);
+			status_write(ctl, w, enode_child(n, i), now, figures);
+		jw_end_arr(w);
 	}
-	return o;
+	jw_end_obj(w);
 }
 
 /* The node named by the request's "path"; replies with an error if none. */
@@ -303,7 +308,9 @@ req_node(struct client *c, json_t *req, bool required)
 }
 
 static void hand_over_or(struct client *, const struct obs_request *,
-    json_t *fallback);
+    const char *fallback, size_t fallback_len);
+
+#define STATUS_HEAD "{\"ok\":true,\"status\":"
 
 /*
  * The tree as the engine has it; where cgroups hold the nodes, the
@@ -316,17 +323,23 @@ cmd_status(struct client *c, json_t *req)
 	struct enode *n = req_node(c, req, false);
 	struct obs_request r = { .kind = OBS_REQ_STATUS };
 	bool figures = false;
-	json_t *st;
+	struct jw w = { 0 };
 
 	if (!n)
 		return;
-	st = status_json(c->ctl, n, mono_ns(), &figures);
-	if (!figures) {
-		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "status", st));
-		return;
+	jw_raw(&w, STATUS_HEAD, strlen(STATUS_HEAD));
+	status_write(c->ctl, &w, n, mono_ns(), &figures);
+	jw_raw(&w, "}", 1);
+	if (!figures)
+		client_queue(c, w.p, w.len);
+	else {
+		/* The tree alone goes to the helper; the whole reply is
+		 * the answer without figures, should it not take it. */
+		r.status_text = w.p + strlen(STATUS_HEAD);
+		r.status_len = w.len - strlen(STATUS_HEAD) - 1;
+		hand_over_or(c, &r, w.p, w.len);
 	}
-	r.status = st;
-	hand_over_or(c, &r, json_pack("{s:b, s:o}", "ok", 1, "status", st));
+	jw_free(&w);
 }
 
 static void socket_mode(const struct control_access *, mode_t *, gid_t *);
@@ -540,7 +553,7 @@ may_hand_over(struct client *c)
 
 static void
 hand_over_or(struct client *c, const struct obs_request *req,
-    json_t *fallback)
+    const char *fallback, size_t fallback_len)
 {
 	static const char down[] = "{\"ok\":false,\"error\":\"observability is not running (it restarts with backoff)\"}\n";
 	struct obswatch *obs = c->ctl->obs;
@@ -550,22 +563,17 @@ hand_over_or(struct client *c, const struct obs_request *req,
 
 	if (fallback) {
 		client_flush(c);
-		if (c->w.dead) {
-			json_decref(fallback);
+		if (c->w.dead)
 			return;
-		}
 		/* Without the figures: the thread is down, or the connection
 		 * has more to say (a status in a pipeline is answered here). */
 		if (!obswatch_ready(obs) || c->outoff < c->outlen ||
 		    c->more_input) {
-			client_send(c, fallback);
+			client_queue(c, fallback, fallback_len);
 			return;
 		}
 	} else if (!may_hand_over(c))
 		return;
-	/* Kept until the helper answers (obswatch.c), beside the reply. */
-	if (fallback)
-		json_incref((json_t *)req->status);
 	/*
 	 * Out of the reactor before the fd goes: the copy in flight to the
 	 * helper keeps the file open, and an epoll watch of a closed fd
@@ -577,21 +585,16 @@ hand_over_or(struct client *c, const struct obs_request *req,
 		/* It went down, or its socket is full: a status is answered
 		 * here without the figures, anything else with an error. */
 		if (fallback) {
-			json_decref((json_t *)req->status);
 			if ((c = control_adopt(ctl, fd))) {
 				c->read_only = read_only;
-				client_send(c, fallback);
-			} else {
-				json_decref(fallback);
+				client_queue(c, fallback, fallback_len);
+			} else
 				close(fd);
-			}
 			return;
 		}
 		(void)!write(fd, down, sizeof(down) - 1);
 		close(fd);
-		return;
 	}
-	json_decref(fallback);
 }
 
 /*
@@ -604,21 +607,23 @@ static void
 control_orphan(void *ctx, int fd, const struct obs_request *req)
 {
 	struct control *ctl = ctx;
-	json_t *st = (json_t *)req->status;
 	struct client *c = control_adopt(ctl, fd);
+	struct jw w = { 0 };
 
 	if (!c) {
 		close(fd);
-		json_decref(st);
 		return;
 	}
 	c->read_only = true;
-	if (req->kind == OBS_REQ_STATUS && st)
-		client_send(c, json_pack("{s:b, s:o}", "ok", 1, "status", st));
-	else {
-		json_decref(st);
+	if (req->kind != OBS_REQ_STATUS || !req->status_text) {
 		send_error(c, "observability stopped before it answered (it restarts with backoff)");
+		return;
 	}
+	jw_raw(&w, STATUS_HEAD, strlen(STATUS_HEAD));
+	jw_raw(&w, req->status_text, req->status_len);
+	jw_raw(&w, "}", 1);
+	client_queue(c, w.p, w.len);
+	jw_free(&w);
 }
 
 /*
@@ -649,7 +654,7 @@ control_dial(void *ctx, uid_t uid, gid_t gid, pid_t pid)
 static void
 hand_over(struct client *c, const struct obs_request *req)
 {
-	hand_over_or(c, req, NULL);
+	hand_over_or(c, req, NULL, 0);
 }
 
 static void

@@ -13,6 +13,7 @@
 #include "reactor.h"
 
 struct control;
+struct jw;
 
 /* What the control socket asks of arbord beyond the engine. */
 struct control_ops {
@@ -25,7 +26,7 @@ struct control_ops {
 	 * cgroup, limits); true when the observability thread should add
 	 * the cgroup figures. NULL: none.
 	 */
-	bool (*node_status)(void *ctx, const struct enode *, json_t *node);
+	bool (*node_status)(void *ctx, const struct enode *, struct jw *node);
 	/*
 	 * `logs`: takes fd (the client) and replies on it, or returns -1
 	 * with *why (the client stays the caller's). NULL: not served.

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "event.h"
+#include "jw.h"
 #include "util.h"
 
 json_t *
@@ -36,21 +37,28 @@ format_ts(int64_t realtime_ns, char *buf, size_t len)
 	snprintf(buf, len, "%s.%06ldZ", date, usec);
 }
 
+/* "SIGKILL", or the number of a signal without a name; NULL for none. */
+static const char *
+signal_text(int sig, char *buf, size_t len)
+{
+	const char *name;
+
+	if (sig <= 0)
+		return NULL;
+	if ((name = signal_name(sig)))
+		snprintf(buf, len, "SIG%s", name);
+	else
+		snprintf(buf, len, "%d", sig);
+	return buf;
+}
+
 static json_t *
 signal_json(int sig)
 {
-	const char *name;
 	char buf[16];
+	const char *t = signal_text(sig, buf, sizeof(buf));
 
-	if (sig <= 0)
-		return json_null();
-	name = signal_name(sig);
-	if (!name) {
-		snprintf(buf, sizeof(buf), "%d", sig);
-		return json_string(buf);
-	}
-	snprintf(buf, sizeof(buf), "SIG%s", name);
-	return json_string(buf);
+	return t ? json_string(t) : json_null();
 }
 
 int64_t
@@ -90,6 +98,24 @@ exit_info_to_json(json_t *o, const struct exit_info *ei)
 		    json_string(exit_cause_name(ei->cause)));
 	if (ei->cause == CAUSE_SPAWN_FAILED)
 		json_object_set_new(o, "error", json_string(strerror(ei->err)));
+}
+
+/* As exit_info_to_json, written as text (a status, control.c). */
+void
+exit_info_write(struct jw *w, const struct exit_info *ei)
+{
+	char buf[16];
+
+	jw_str(w, "reason", exit_reason_name(ei->reason));
+	if (ei->status >= 0)
+		jw_int(w, "status", ei->status);
+	else
+		jw_null(w, "status");
+	jw_str(w, "signal", signal_text(ei->signal, buf, sizeof(buf)));
+	if (ei->cause != CAUSE_EXIT)
+		jw_str(w, "cause", exit_cause_name(ei->cause));
+	if (ei->cause == CAUSE_SPAWN_FAILED)
+		jw_str(w, "error", strerror(ei->err));
 }
 
 /* Appends to buf like snprintf, never past len, truncating what does not fit. */

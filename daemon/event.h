@@ -25,6 +25,8 @@ void format_ts(int64_t realtime_ns, char *buf, size_t len);
 int64_t realtime_ns(void);
 /* The exit fields of status and events: reason, status, signal (+ cause). */
 void exit_info_to_json(json_t *obj, const struct exit_info *);
+struct jw;
+void exit_info_write(struct jw *, const struct exit_info *);
 const char *exit_cause_name(enum exit_cause);
 /* Copies ev into m, stamped with the wall clock now. */
 void event_to_msg(const struct event *ev, struct obs_msg *m);

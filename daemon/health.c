@@ -366,15 +366,13 @@ start_net(struct hnode *hn)
 	netcheck_begin(net_of(hn->h), net_id(hn), spec_of(hn));
 }
 
+/* The results the helper sent, each judged. */
 static void
-on_net_results(void *owner, uint32_t events)
+take_net_results(struct health *h)
 {
-	struct health *h = owner;
 	struct nc_result *v;
 	size_t n;
 
-	(void)events;
-	read_counter(h->nw.fd);
 	n = netcheck_take(h->net, &v);
 	for (size_t i = 0; i < n; i++) {
 		size_t slot = (size_t)(v[i].id >> 32);
@@ -386,6 +384,16 @@ on_net_results(void *owner, uint32_t events)
 			continue;
 		finish(hn, v[i].ok, v[i].detail, v[i].err, mono_ns());
 	}
+}
+
+static void
+on_net_results(void *owner, uint32_t events)
+{
+	struct health *h = owner;
+
+	(void)events;
+	read_counter(h->nw.fd);
+	take_net_results(h);
 	rearm(h);
 }
 
@@ -440,10 +448,28 @@ no_result(struct hnode *hn, uint64_t now)
 	schedule(hn, next < now ? now : next);
 }
 
+/* Whether the check's process has ended (it stays a zombie to reap). */
+static bool
+run_ended(const struct run *r)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return waitid(P_PIDFD, (id_t)r->pw.fd, &si,
+	    WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 && si.si_pid != 0;
+}
+
 static void
 timed_out(struct hnode *hn, uint64_t now)
 {
 	char detail[96];
+
+	/* Ended in time, its exit still queued in the bulk epoll behind a
+	 * storm of others (reactor.h): judged by its result. */
+	if (hn->busy == HEALTH_EXEC && hn->run && run_ended(hn->run)) {
+		run_exited(hn->run);
+		return;
+	}
 
 	if ((hn->busy == HEALTH_TCP || hn->busy == HEALTH_HTTP) &&
 	    netcheck_disturbed(hn->h->net, net_id(hn))) {
@@ -499,6 +525,10 @@ on_timer(void *owner, uint32_t events)
 	(void)events;
 	read_counter(h->tw.fd);
 	h->armed = UINT64_MAX;
+	/* Results already here come before any timeout: the timer and the
+	 * helper's records may be ready in the same turn, either first. */
+	if (h->net && (t = heap_top(&h->sched)) && t->key <= now)
+		take_net_results(h);
 	while ((t = heap_top(&h->sched)) && t->key <= now) {
 		struct hnode *hn = container_of(t, struct hnode, due);
 

@@ -13,7 +13,10 @@
  * cause is logged and counted and it is BACKOFF until its restart (10 ms,
  * doubling to 1 s, back to 10 ms after it lived RESET_AFTER_NS). A binary
  * that is missing or not executable is MISSING: said once, tried again
- * with a backoff that grows to 10 s.
+ * with a backoff that grows to 10 s. Once found, the binary is kept open
+ * and every restart runs that file: a package upgrade that replaces it
+ * beside a running core (whose records the new one may not speak) takes
+ * effect when arbord restarts, as for arbord itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +97,7 @@ struct helper {
 	enum helper_id id;
 	const char *name;
 	char *path;
+	int exefd;		/* the binary, O_PATH, once found */
 	enum hstate state;
 	pid_t pid;
 	struct watch pw, sw, tw;	/* pidfd, socket, timer */
@@ -418,12 +422,17 @@ runnable(struct helper *h)
 	const char *what;
 	uint64_t delay;
 
-	if (stat(h->path, &st) < 0)
+	if (h->exefd < 0)
+		h->exefd = open(h->path, O_PATH | O_CLOEXEC);
+	if (h->exefd < 0 || fstat(h->exefd, &st) < 0)
 		what = strerror(errno);
 	else if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
 		what = "not an executable file";
 	else
 		return true;
+	if (h->exefd >= 0)
+		close(h->exefd);	/* looked for by its path again */
+	h->exefd = -1;
 	if (!h->said_missing)
 		log_msg(LOG_WARN, "helper %s: %s: %s; running without it, and trying again",
 		    h->name, h->path, what);
@@ -496,11 +505,7 @@ start(struct helper *h)
 
 	if (!runnable(h))
 		return;
-	if ((c.exefd = open(h->path, O_PATH | O_CLOEXEC)) < 0) {
-		log_msg(LOG_WARN, "helper %s: %s: %s", h->name, h->path,
-		    strerror(errno));
-		goto fail;
-	}
+	c.exefd = h->exefd;
 	h->said_missing = false;
 	if (hs->cg && cgroups_helper_prepare(hs->cg, h->name, hs->memory_max,
 	    HELPER_PIDS_MAX, &cs, msg, sizeof(msg)) < 0)
@@ -529,8 +534,6 @@ start(struct helper *h)
 	strv_free(env);
 	free(stack);
 	close(sv[1]);
-	close(c.exefd);
-	c.exefd = -1;
 	if (pid < 0) {
 		log_msg(LOG_WARN, "helper %s: clone: %s", h->name, strerror(errno));
 		close(sv[0]);
@@ -565,8 +568,6 @@ start(struct helper *h)
 		h->cl.on_up(h->cl.ctx);
 	return;
 fail:
-	if (c.exefd >= 0)
-		close(c.exefd);
 	for (size_t i = 0; i < c.nprocs; i++)
 		close(c.procs[i]);
 	if (cs.dirfd >= 0)
@@ -648,7 +649,7 @@ helpers_open(struct reactor *r, struct cgroups *cg, const struct spec *sp,
 		h->backoff_ms = BACKOFF_MIN_MS;
 		h->qmax = i == HELPER_OUTPUT ? QUEUE_MAX_OUTPUT : QUEUE_MAX;
 		h->armed = UINT64_MAX;
-		h->pw.fd = h->sw.fd = -1;
+		h->pw.fd = h->sw.fd = h->exefd = -1;
 		if ((fd = timerfd_create(CLOCK_MONOTONIC,
 		    TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
 		    reactor_watch(r, &h->tw, fd, EPOLLIN, on_timer, h) < 0 ||
@@ -697,6 +698,8 @@ helpers_close(struct helpers *hs)
 		queue_free(h);
 		free(h->q);
 		free(h->path);
+		if (h->exefd >= 0)
+			close(h->exefd);
 	}
 	close(hs->devnull);
 	free(hs);

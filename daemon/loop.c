@@ -26,6 +26,7 @@
 #include "event.h"
 #include "health.h"
 #include "helper.h"
+#include "jw.h"
 #include "loop.h"
 #include "notify.h"
 #include "obswatch.h"
@@ -862,9 +863,10 @@ ops_shutdown(void *ctx, const char *why)
 }
 
 /* A resource key's applied value, as the config writes it. */
-static json_t *
-limit_json(const struct spec_resources *r, enum res_key k)
+static void
+limit_write(struct jw *w, const struct spec_resources *r, enum res_key k)
 {
+	const char *key = res_key_name(k);
 	char buf[64];
 
 	switch (k) {
@@ -872,58 +874,65 @@ limit_json(const struct spec_resources *r, enum res_key k)
 	case RES_MEMORY_HIGH:
 	case RES_MEMORY_SWAP_MAX:
 	case RES_PIDS_MAX:
-		return res_size(r, k) == RES_MAX ? json_string("max") :
-		    json_integer((json_int_t)res_size(r, k));
+		if (res_size(r, k) == RES_MAX)
+			jw_str(w, key, "max");
+		else
+			jw_int(w, key, (long long)res_size(r, k));
+		return;
 	case RES_CPU_MAX:
-		if (r->cpu_quota_us == RES_MAX)
-			return json_string("max");
+		if (r->cpu_quota_us == RES_MAX) {
+			jw_str(w, key, "max");
+			return;
+		}
 		snprintf(buf, sizeof(buf), "%llu %llu",
 		    (unsigned long long)r->cpu_quota_us,
 		    (unsigned long long)r->cpu_period_us);
-		return json_string(buf);
+		jw_str(w, key, buf);
+		return;
 	case RES_CPU_WEIGHT:
-		return json_integer(r->cpu_weight);
+		jw_int(w, key, r->cpu_weight);
+		return;
 	case RES_IO_WEIGHT:
-		return json_integer(r->io_weight);
+		jw_int(w, key, r->io_weight);
+		return;
 	case RES_OOM_GROUP:
-		return json_boolean(r->oom_group);
+		jw_bool(w, key, r->oom_group);
+		return;
 	default:
-		return json_null();
+		jw_null(w, key);
 	}
 }
 
 /*
  * status: how the node is contained, its cgroup below the mount and the
- * limits applied there; the figures come from the observability thread.
+ * limits applied there. The figures come from the observability helper,
+ * which writes them in place of these nulls (exporters/obs.c).
  */
 static bool
-ops_node_status(void *ctx, const struct enode *n, json_t *o)
+ops_node_status(void *ctx, const struct enode *n, struct jw *w)
 {
 	struct loop *l = ctx;
 	const struct spec_resources *r = &enode_spec(n)->res;
 	unsigned applied;
-	json_t *lim;
 	char *path;
 
-	json_object_set_new(o, "containment", json_string(l->cg ? "cgroup" :
-	    "pgroup"));
+	jw_str(w, "containment", l->cg ? "cgroup" : "pgroup");
 	if (!l->cg)
 		return false;
 	path = xasprintf("%s/%s", cgroups_base(l->cg), enode_path(n));
-	json_object_set_new(o, "cgroup", json_text(path));
+	jw_str(w, "cgroup", path);
 	free(path);
 	if (cgroups_frozen(n))
-		json_object_set_new(o, "paused", json_true());
-	json_object_set_new(o, "memory_bytes", json_null());
-	json_object_set_new(o, "cpu_seconds", json_null());
-	json_object_set_new(o, "pids", json_null());
+		jw_bool(w, "paused", true);
+	jw_null(w, "memory_bytes");
+	jw_null(w, "cpu_seconds");
+	jw_null(w, "pids");
 	if ((applied = cgroups_applied(n) & r->set)) {
-		lim = json_object();
+		jw_obj(w, "limits");
 		for (int k = 0; k < RES_NKEYS; k++)
 			if (applied & (1U << k))
-				json_object_set_new(lim, res_key_name((enum res_key)k),
-				    limit_json(r, (enum res_key)k));
-		json_object_set_new(o, "limits", lim);
+				limit_write(w, r, (enum res_key)k);
+		jw_end_obj(w);
 	}
 	return true;
 }

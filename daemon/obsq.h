@@ -36,11 +36,10 @@ struct obs_request {
 	enum obs_request_kind kind;
 	bool follow;		/* OBS_REQ_EVENTS: then live ones */
 	uint64_t trace_ns;	/* OBS_REQ_TRACE: how long to record */
-	/* OBS_REQ_STATUS, in the core: its status tree (a json_t *). */
-	void *status;
-	/* OBS_REQ_STATUS, in the observability helper: that tree as the
-	 * core wrote it (compact JSON, malloc'd), which it completes with
-	 * the cgroup figures as it sends it; it owns it now. */
+	/* OBS_REQ_STATUS: the status tree as the core wrote it (compact
+	 * JSON, control.c), which the observability helper completes with
+	 * the cgroup figures as it sends it. In the core the caller's; in
+	 * the helper malloc'd, and the helper's. */
 	char *status_text;
 	size_t status_len;
 };

@@ -40,7 +40,8 @@
 struct pending {
 	uint64_t id;
 	int fd;			/* the core's dup of the client */
-	json_t *status;
+	int memfd;		/* the tree it was sent (sealed) */
+	size_t len;
 };
 
 struct obswatch {
@@ -146,10 +147,12 @@ fill_conf(struct obswatch *w, const struct spec *sp, bool no_bpf,
 	cg_view_free(&v);
 }
 
+/* A memfd holding b, sealed: the helper can neither change nor grow it. */
 static int
 memfd_of(const char *b, size_t len)
 {
-	int fd = memfd_create("arbor-obs-data", MFD_CLOEXEC);
+	int fd = memfd_create("arbor-obs-data", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING);
 	size_t done = 0;
 
 	if (fd < 0)
@@ -163,7 +166,31 @@ memfd_of(const char *b, size_t len)
 		}
 		done += (size_t)n;
 	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	    F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		close(fd);
+		return -1;
+	}
 	return fd;
+}
+
+/* The len bytes memfd_of wrote; NULL if they cannot be read back. */
+static char *
+memfd_text(int fd, size_t len)
+{
+	char *b = xcalloc(len + 1, 1);
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, b + got, len - got, (off_t)got);
+
+		if (n <= 0) {
+			free(b);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	return b;
 }
 
 static void
@@ -210,15 +237,16 @@ take_back(struct obswatch *w)
 {
 	for (size_t i = 0; i < w->npending; i++) {
 		struct pending *p = &w->pending[i];
-		struct obs_request req = { .kind = OBS_REQ_STATUS,
-		    .status = p->status };
+		struct obs_request req = { .kind = OBS_REQ_STATUS };
 
+		req.status_text = memfd_text(p->memfd, p->len);
+		req.status_len = p->len;
+		close(p->memfd);
 		if (w->orphan)
 			w->orphan(w->orphan_ctx, p->fd, &req);
-		else {
+		else
 			close(p->fd);
-			json_decref(p->status);
-		}
+		free(req.status_text);
 	}
 	w->npending = 0;
 }
@@ -298,7 +326,7 @@ on_done(struct obswatch *w, uint64_t id)
 	for (size_t i = 0; i < w->npending; i++)
 		if (w->pending[i].id == id) {
 			close(w->pending[i].fd);
-			json_decref(w->pending[i].status);
+			close(w->pending[i].memfd);
 			w->pending[i] = w->pending[--w->npending];
 			return;
 		}
@@ -676,23 +704,18 @@ obswatch_hand_over(struct obswatch *w, int fd, const struct obs_request *req)
 	m.follow = req->follow;
 	m.trace_ns = req->trace_ns;
 	if (req->kind == OBS_REQ_STATUS) {
-		char *text;
-
 		if (w->npending == PENDING_MAX ||
-		    !(text = json_dumps(req->status, JSON_COMPACT)))
-			return -1;
-		fds[1] = memfd_of(text, strlen(text));
-		free(text);
-		if (fds[1] < 0)
+		    (fds[1] = memfd_of(req->status_text, req->status_len)) < 0)
 			return -1;
 		m.has_status = 1;
 		m.id = ++w->next_id;
 	}
 	rc = helper_send_fds(w->h, &m, sizeof(m), fds, 1 + m.has_status);
-	if (fds[1] >= 0)
-		close(fds[1]);
-	if (rc < 0)
+	if (rc < 0) {
+		if (fds[1] >= 0)
+			close(fds[1]);
 		return -1;
+	}
 	if (m.has_status) {
 		/* Kept until it is answered: should the helper die first,
 		 * the core answers it (take_back). */
@@ -700,7 +723,8 @@ obswatch_hand_over(struct obswatch *w, int fd, const struct obs_request *req)
 
 		p->id = m.id;
 		p->fd = fd;
-		p->status = req->status;
+		p->memfd = fds[1];
+		p->len = req->status_len;
 		return 0;
 	}
 	close(fd);

@@ -296,6 +296,36 @@ test_a_missing_helper_binary_is_said_once_and_the_tree_runs() {
 	assert_eq "state" missing "$(helper_field 3)" || return 1
 	assert_eq "api's pid" "$api" "$(pid_of root/api)" || return 1
 	untouched root/api || return 1
+	# Installed now where the log said: found at a later try (its
+	# backoff is at most 10 s).
+	mkdir -p "$T/libexec/arbor"
+	cp "$(dirname "$ARBORD")/arbor-checks" "$T/libexec/arbor/arbor-checks"
+	wait_for "the helper running once installed" helper_running_not 0 || return 1
+	assert_eq "api's pid" "$api" "$(pid_of root/api)" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
+# A package upgrade replaces a helper's binary beside a running core, whose
+# records the new one may not speak: each restart runs the file arbord
+# found at its start, until arbord itself is restarted.
+test_a_helper_replaced_on_disk_restarts_from_the_file_it_was_started_with() {
+	local api old
+	mkdir -p "$T/bin"
+	cp "$ARBORD" "$T/bin/arbord"
+	cp "$(dirname "$ARBORD")/arbor-obs" "$(dirname "$ARBORD")/arbor-checks" "$T/bin/"
+	ARBORD=$T/bin/arbord start_tree 1 || return 1
+	api=$(pid_of root/api)
+	wait_for "the checks helper" helper_running_not 0 || return 1
+	old=$(helper_pid checks)
+	# The new file, put in place as dpkg does (a rename over the old).
+	printf '#!/bin/sh\ntouch "%s/upgraded"\nexit 1\n' "$T" >"$T/bin/arbor-checks.new"
+	chmod 755 "$T/bin/arbor-checks.new"
+	mv "$T/bin/arbor-checks.new" "$T/bin/arbor-checks"
+	kill -SEGV "$old"
+	wait_for "the helper restarted" helper_running_not "$old" || return 1
+	[ ! -e "$T/upgraded" ] || fail "the restart ran the replaced file" || return 1
+	assert_eq "api's pid" "$api" "$(pid_of root/api)" || return 1
+	untouched root/api || return 1
 	stop_arbord || fail "arbord's exit: $?"
 }
 

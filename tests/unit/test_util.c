@@ -2,7 +2,9 @@
 /*
  * The indexes that keep per-event work from growing with the tree
  * (daemon/util.h): the timers' min-heap and the pid index, against a plain
- * array that is searched the slow way.
+ * array that is searched the slow way. And the status's JSON writer
+ * (daemon/jw.h) against jansson, whose text clients and the observability
+ * helper read.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +12,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <string.h>
 
+#include "daemon/jw.h"
 #include "daemon/util.h"
 
 #define N 2000
@@ -121,12 +126,77 @@ pid_index_finds_what_is_in_it_only(void **state)
 	pid_index_free(&x);
 }
 
+/* Strings with every byte a JSON text must escape, text that is not
+ * UTF-8, reals whole and not: the same bytes as jansson's JSON_COMPACT. */
+static void
+json_writer_writes_what_jansson_writes(void **state)
+{
+	static const char *const texts[] = { "", "plain", "quote \" back \\",
+	    "ctl \b\f\n\r\t \x01\x1f \x7f end", "slash / and caf\xc3\xa9",
+	    "bad \xff\xfe utf-8 \xc3", "\xed\xa0\x80 surrogate", "\xe2\x82" };
+	static const double reals[] = { 0, 1, 0.5, 12.345, 86400.001, 1e-7,
+	    123456789.125, 3, 2.5e20, 1e100 };
+	char *ctl = xcalloc(33, 1);
+	struct jw w = { 0 };
+	json_t *o = json_object(), *a = json_array(), *in = json_object();
+	char *want, key[16];
+
+	(void)state;
+	for (int c = 1; c < 32; c++)
+		ctl[c - 1] = (char)c;
+	jw_obj(&w, NULL);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char *copy = xstrdup(texts[i]);
+
+		snprintf(key, sizeof(key), "s%zu", i);
+		jw_str(&w, key, texts[i]);
+		utf8_scrub(copy);
+		json_object_set_new(o, key, json_string(copy));
+		free(copy);
+	}
+	jw_str(&w, "ctl", ctl);
+	json_object_set_new(o, "ctl", json_string(ctl));
+	jw_arr(&w, "reals");
+	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+		jw_real(&w, NULL, reals[i]);
+		json_array_append_new(a, json_real(reals[i]));
+	}
+	jw_end_arr(&w);
+	json_object_set_new(o, "reals", a);
+	jw_obj(&w, "in");
+	jw_int(&w, "neg", -42);
+	jw_bool(&w, "t", true);
+	jw_bool(&w, "f", false);
+	jw_null(&w, "n");
+	jw_str(&w, "none", NULL);
+	jw_arr(&w, "empty");
+	jw_end_arr(&w);
+	jw_end_obj(&w);
+	json_object_set_new(in, "neg", json_integer(-42));
+	json_object_set_new(in, "t", json_true());
+	json_object_set_new(in, "f", json_false());
+	json_object_set_new(in, "n", json_null());
+	json_object_set_new(in, "none", json_null());
+	json_object_set_new(in, "empty", json_array());
+	json_object_set_new(o, "in", in);
+	jw_end_obj(&w);
+	want = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(15));
+	assert_string_equal(jw_text(&w), want);
+	assert_int_equal(w.len, strlen(want));
+	free(want);
+	json_decref(o);
+	jw_free(&w);
+	free(ctl);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(heap_top_is_always_the_earliest),
 		cmocka_unit_test(pid_index_finds_what_is_in_it_only),
+		cmocka_unit_test(json_writer_writes_what_jansson_writes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

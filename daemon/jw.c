@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* A JSON text written straight into a buffer (jw.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jw.h"
+#include "util.h"
+
+static void
+room(struct jw *w, size_t n)
+{
+	if (w->len + n + 1 <= w->cap)
+		return;
+	while (w->len + n + 1 > w->cap)
+		w->cap = w->cap ? w->cap * 2 : 4096;
+	w->p = xreallocarray(w->p, w->cap, 1);
+}
+
+void
+jw_raw(struct jw *w, const char *s, size_t n)
+{
+	room(w, n);
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+	w->p[w->len] = '\0';
+}
+
+static void
+put(struct jw *w, const char *s)
+{
+	jw_raw(w, s, strlen(s));
+}
+
+/* The escaped string with its quotes, as jansson writes it. */
+static void
+quoted(struct jw *w, const char *s)
+{
+	const char *run = s;
+	char esc[8];
+
+	jw_raw(w, "\"", 1);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		jw_raw(w, run, (size_t)(s - run));
+		run = s + 1;
+		switch (ch) {
+		case '"': put(w, "\\\""); break;
+		case '\\': put(w, "\\\\"); break;
+		case '\b': put(w, "\\b"); break;
+		case '\f': put(w, "\\f"); break;
+		case '\n': put(w, "\\n"); break;
+		case '\r': put(w, "\\r"); break;
+		case '\t': put(w, "\\t"); break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04X", ch);
+			put(w, esc);
+		}
+	}
+	jw_raw(w, run, (size_t)(s - run));
+	jw_raw(w, "\"", 1);
+}
+
+/* The separator before a value, and its key. */
+static void
+member(struct jw *w, const char *key)
+{
+	if (w->comma)
+		jw_raw(w, ",", 1);
+	w->comma = true;
+	if (key) {
+		quoted(w, key);
+		jw_raw(w, ":", 1);
+	}
+}
+
+void
+jw_obj(struct jw *w, const char *key)
+{
+	member(w, key);
+	jw_raw(w, "{", 1);
+	w->comma = false;
+}
+
+void
+jw_arr(struct jw *w, const char *key)
+{
+	member(w, key);
+	jw_raw(w, "[", 1);
+	w->comma = false;
+}
+
+void
+jw_end_obj(struct jw *w)
+{
+	jw_raw(w, "}", 1);
+	w->comma = true;
+}
+
+void
+jw_end_arr(struct jw *w)
+{
+	jw_raw(w, "]", 1);
+	w->comma = true;
+}
+
+void
+jw_str(struct jw *w, const char *key, const char *s)
+{
+	char *copy;
+
+	if (!s) {
+		jw_null(w, key);
+		return;
+	}
+	member(w, key);
+	if (utf8_valid(s)) {
+		quoted(w, s);
+		return;
+	}
+	copy = xstrdup(s);
+	utf8_scrub(copy);
+	quoted(w, copy);
+	free(copy);
+}
+
+void
+jw_int(struct jw *w, const char *key, long long v)
+{
+	char buf[24];
+
+	member(w, key);
+	snprintf(buf, sizeof(buf), "%lld", v);
+	put(w, buf);
+}
+
+/*
+ * As jansson's JSON_REAL_PRECISION(15): "%.15g", ".0" on a whole one, and
+ * an exponent without its '+' and leading zeros ("1e-7").
+ */
+void
+jw_real(struct jw *w, const char *key, double v)
+{
+	char buf[40], *d;
+
+	member(w, key);
+	snprintf(buf, sizeof(buf) - 2, "%.15g", v);
+	if ((d = strchr(buf, 'e'))) {
+		d++;
+		if (*d == '+')
+			memmove(d, d + 1, strlen(d));
+		if (*d == '-')
+			d++;
+		while (*d == '0' && d[1])
+			memmove(d, d + 1, strlen(d));
+	} else if (!strpbrk(buf, ".n"))	/* n: nan, inf (never asked) */
+		strcat(buf, ".0");
+	put(w, buf);
+}
+
+void
+jw_bool(struct jw *w, const char *key, bool v)
+{
+	member(w, key);
+	put(w, v ? "true" : "false");
+}
+
+void
+jw_null(struct jw *w, const char *key)
+{
+	member(w, key);
+	put(w, "null");
+}
+
+const char *
+jw_text(struct jw *w)
+{
+	room(w, 0);
+	w->p[w->len] = '\0';
+	return w->p;
+}
+
+void
+jw_free(struct jw *w)
+{
+	free(w->p);
+	*w = (struct jw){ 0 };
+}
