@@ -545,41 +545,150 @@ copy_out(struct reader *r)
 }
 
 /*
+ * stdout for a stream of JSON text, in big writes, with put_json's two
+ * escapes; a C1 control's first byte may end one chunk and its second
+ * start the next.
+ */
+struct jsink {
+	char buf[65536];
+	size_t len;
+	bool c2;	/* the last byte seen was 0xc2, not yet written */
+};
+
+static void
+sink_flush(struct jsink *k)
+{
+	size_t done = 0;
+
+	while (done < k->len) {
+		ssize_t n = write(STDOUT_FILENO, k->buf + done, k->len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* stdout closed: nothing more to say */
+		done += (size_t)n;
+	}
+	k->len = 0;
+}
+
+static void
+sink_put(struct jsink *k, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t take = sizeof(k->buf) - k->len;
+
+		if (take > n)
+			take = n;
+		memcpy(k->buf + k->len, p, take);
+		k->len += take;
+		p += take;
+		n -= take;
+		if (k->len == sizeof(k->buf))
+			sink_flush(k);
+	}
+}
+
+static void
+sink_json(struct jsink *k, const char *p, size_t n)
+{
+	char esc[8];
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		size_t run = i;
+
+		if (k->c2) {
+			k->c2 = false;
+			if (c >= 0x80 && c <= 0x9f) {
+				snprintf(esc, sizeof(esc), "\\u%04x", c);
+				sink_put(k, esc, 6);
+				continue;
+			}
+			sink_put(k, "\xc2", 1);
+		}
+		while (i < n && (unsigned char)p[i] != 0x7f &&
+		    (unsigned char)p[i] != 0xc2)
+			i++;
+		sink_put(k, p + run, i - run);
+		if (i == n)
+			break;
+		if ((unsigned char)p[i] == 0x7f)
+			sink_put(k, "\\u007f", 6);
+		else
+			k->c2 = true;
+	}
+}
+
+/*
  * status --json: arbord's reply is {"ok":true,"status":TREE} in compact
  * JSON, as arborctl would print TREE itself; a big tree's is megabytes,
- * whose parse and print were half the command's time. When the line has
- * that form exactly, TREE's bytes are copied out; anything else is parsed.
+ * whose parse and print were half the command's time. A reply that begins
+ * so is printed as it comes, TREE's bytes as they are but for the last
+ * '}'; anything else (an error) is left in the reader and parsed. -1: the
+ * connection ended first.
  */
-static bool
-passthrough(const char *line)
+static int
+stream_status(struct reader *r)
 {
 	static const char head[] = "{\"ok\":true,\"status\":{";
-	size_t len = strlen(line);
+	const size_t hl = sizeof(head) - 1;
+	struct jsink *k;
+	bool held = false;	/* the chunk's last byte, kept back */
+	char last = 0;
 
-	const char *t = line + sizeof(head) - 2, *p;
-	bool in_str = false;
-	int depth = 0;
+	while (r->len - r->off < hl) {
+		ssize_t n;
 
-	if (len < sizeof(head) || strncmp(line, head, sizeof(head) - 2) != 0)
-		return false;
-	/* TREE must end where the reply does: nothing after it but "}". */
-	for (p = t; *p; p++) {
-		if (in_str) {
-			if (*p == '\\' && p[1])
-				p++;
-			else if (*p == '"')
-				in_str = false;
-		} else if (*p == '"')
-			in_str = true;
-		else if (*p == '{' || *p == '[')
-			depth++;
-		else if ((*p == '}' || *p == ']') && --depth == 0)
-			break;
+		if (memchr(r->buf + r->off, '\n', r->len - r->off))
+			return 0;	/* a short reply: not a status */
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+		n = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return r->len ? 0 : -1;
+		r->len += (size_t)n;
 	}
-	if (!*p || strcmp(p, "}}") != 0)
-		return false;
-	put_json(line + sizeof(head) - 2, len - (sizeof(head) - 2) - 1);
-	return true;
+	if (memcmp(r->buf + r->off, head, hl) != 0)
+		return 0;
+	r->off += hl - 1;	/* TREE's '{' is TREE's */
+	k = xcalloc(1, sizeof(*k));
+	for (;;) {
+		char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
+		size_t end = nl ? (size_t)(nl - r->buf) : r->len;
+		ssize_t n;
+
+		if (end > r->off) {
+			if (held)
+				sink_json(k, &last, 1);
+			sink_json(k, r->buf + r->off, end - r->off - 1);
+			last = r->buf[end - 1];
+			held = true;
+		}
+		if (nl) {
+			r->off = end + 1;
+			break;
+		}
+		r->off = r->len = 0;
+		do
+			n = read(r->fd, r->buf, sizeof(r->buf));
+		while (n < 0 && errno == EINTR);
+		if (n <= 0) {
+			sink_flush(k);
+			free(k);
+			fprintf(stderr, "arborctl: the reply ended midway\n");
+			return -1;
+		}
+		r->len = (size_t)n;
+	}
+	/* The held byte closes the reply's object, not TREE's. */
+	sink_json(k, "\n", 1);
+	sink_flush(k);
+	free(k);
+	return 1;
 }
 
 /* Sends req (taking it), prints the reply; returns the exit code. */
@@ -622,6 +731,13 @@ run(const char *sock, json_t *req, const struct output *out)
 	free(s);
 	rd = xcalloc(1, sizeof(*rd));
 	rd->fd = fd;
+	if (out->json && (code = stream_status(rd)) != 0) {
+		free(rd);
+		close(fd);
+		if (gone >= 0)
+			close(gone);
+		return code > 0 ? EXIT_OK : EXIT_UNREACHABLE;
+	}
 	line = read_line(rd);
 	if (!line) {
 		if (werr)
@@ -633,12 +749,6 @@ run(const char *sock, json_t *req, const struct output *out)
 		if (gone >= 0)
 			close(gone);
 		return EXIT_UNREACHABLE;
-	}
-	if (out->json && passthrough(line)) {
-		free(line);
-		free(rd);
-		close(fd);
-		return EXIT_OK;
 	}
 	reply = json_loads(line, 0, &jerr);
 	ok = json_object_get(reply, "ok");

@@ -18,6 +18,15 @@ room(struct jw *w, size_t n)
 }
 
 void
+jw_reserve(struct jw *w, size_t n)
+{
+	if (w->len + n + 1 > w->cap) {
+		w->cap = w->len + n + 1;
+		w->p = xreallocarray(w->p, w->cap, 1);
+	}
+}
+
+void
 jw_raw(struct jw *w, const char *s, size_t n)
 {
 	room(w, n);

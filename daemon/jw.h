@@ -28,6 +28,8 @@ void jw_int(struct jw *, const char *key, long long);
 void jw_real(struct jw *, const char *key, double);
 void jw_bool(struct jw *, const char *key, bool);
 void jw_null(struct jw *, const char *key);
+/* Room for n more bytes, had at once. */
+void jw_reserve(struct jw *, size_t n);
 /* Bytes as they are (a JSON text made elsewhere). */
 void jw_raw(struct jw *, const char *, size_t);
 /* The text so far, NUL-terminated; the buffer stays the writer's. */

@@ -25,7 +25,12 @@ struct clients {
 	uint32_t id_base;
 	struct client c[MAX_CLIENTS];
 	size_t buffered;	/* unsent bytes over all clients */
+	char *spare;		/* clients_spare */
+	size_t spare_cap;
 };
+
+/* Smaller buffers are not worth keeping. */
+#define SPARE_MIN (64u << 10)
 
 struct clients *
 clients_new(int epfd, uint32_t id_base)
@@ -61,6 +66,19 @@ fd_nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
+/* The larger of p and the spare is kept, the other freed. */
+static void
+keep(struct clients *t, char *p, size_t cap)
+{
+	if (cap < SPARE_MIN || cap <= t->spare_cap) {
+		free(p);
+		return;
+	}
+	free(t->spare);
+	t->spare = p;
+	t->spare_cap = cap;
+}
+
 static void
 release(struct clients *t, struct client *c)
 {
@@ -68,7 +86,7 @@ release(struct clients *t, struct client *c)
 		epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	fd_close(c->fd);
 	t->buffered -= c->len - c->off;
-	free(c->buf);
+	keep(t, c->buf, c->cap);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -88,6 +106,7 @@ clients_free(struct clients *t)
 	for (size_t i = 0; i < MAX_CLIENTS; i++)
 		if (t->c[i].fd >= 0)
 			release(t, &t->c[i]);
+	free(t->spare);
 	free(t);
 }
 
@@ -178,6 +197,41 @@ client_put(struct clients *t, struct client *c, const char *p, size_t n,
 	memcpy(c->buf + c->len, p, n);
 	c->len += n;
 	t->buffered += n;
+	flush(t, c, now);
+}
+
+char *
+clients_spare(struct clients *t, size_t *cap)
+{
+	char *p = t->spare;
+
+	*cap = t->spare_cap;
+	t->spare = NULL;
+	t->spare_cap = 0;
+	return p;
+}
+
+void
+client_give(struct clients *t, struct client *c, char *p, size_t n,
+    size_t cap, uint64_t now)
+{
+	if (c->fd < 0 || c->len > c->off) {
+		client_put(t, c, p, n, now);
+		keep(t, p, cap);
+		return;
+	}
+	if (n > CLIENT_BUF_MAX || t->buffered + n > CLIENTS_BUF_TOTAL) {
+		keep(t, p, cap);
+		drop(t, c);	/* as client_put would */
+		return;
+	}
+	keep(t, c->buf, c->cap);
+	c->buf = p;
+	c->cap = cap;
+	c->off = 0;
+	c->len = n;
+	t->buffered += n;
+	c->progress_ns = now;
 	flush(t, c, now);
 }
 

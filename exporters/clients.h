@@ -33,6 +33,16 @@ struct client *clients_add(struct clients *, int fd, uint64_t now);
 /* Queues bytes and sends what the socket takes now; may drop the client. */
 void client_put(struct clients *, struct client *, const char *, size_t,
     uint64_t now);
+/*
+ * A big reply (a status of 10,000 workers is megabytes) is written into a
+ * buffer the table keeps from the last one: its pages are already there,
+ * where new ones cost a fault each. clients_spare hands it out (NULL and
+ * 0 when none); client_give queues p (malloc'd, cap bytes, n used) as it
+ * is, taking it, and keeps the largest such buffer once it is sent.
+ */
+char *clients_spare(struct clients *, size_t *cap);
+void client_give(struct clients *, struct client *, char *p, size_t n,
+    size_t cap, uint64_t now);
 /* Closes the client once everything queued is sent. */
 void client_end(struct clients *, struct client *);
 /* A follower: broadcast lines go to it until it is dropped. */

@@ -31,6 +31,7 @@
 #include "serve.h"
 #include "../bpf/loader.h"
 #include "../daemon/event.h"
+#include "../daemon/jw.h"
 #include "../daemon/log.h"
 #include "../daemon/util.h"
 
@@ -445,33 +446,31 @@ find(const char *at, const char *end, const char *what)
 	return p ? p : end;
 }
 
-/* A JSON number as jansson writes one (a real always with its point). */
+/* A figure, or null where it could not be read. */
 static void
-put_real(FILE *f, double v)
+put_fig(struct jw *w, const char *key, long long v)
 {
-	char b[64];
-
-	snprintf(b, sizeof(b), "%.17g", v);
-	fputs(b, f);
-	if (!strpbrk(b, ".eE"))
-		fputs(".0", f);
+	if (v >= 0)
+		jw_int(w, key, v);
+	else
+		jw_null(w, key);
 }
 
-static char *
-status_reply(void *ctx, const char *text, size_t len, size_t *outlen)
+static void
+status_reply(void *ctx, const char *text, size_t len, struct jw *w)
 {
 	static const char head[] = "{\"ok\":true,\"status\":";
 	struct obs *o = ctx;
 	const char *at = text, *end = text + len, *next[3];
 	static const char *const what[3] = { ST_PATH, ST_EXIT, ST_NULLS };
-	char path[4096], *out = NULL;
+	char path[4096];
 	bool have = false, leaf = false;
-	FILE *f = open_memstream(&out, outlen);
 
-	if (!f)
-		fatal("%s: open_memstream: %s", __func__, strerror(errno));
 	o->req_ns = mono_ns();
-	fwrite(head, 1, sizeof(head) - 1, f);
+	w->len = 0;
+	/* The figures add some 10% to the core's text. */
+	jw_reserve(w, len + len / 8 + 4096);
+	jw_raw(w, head, sizeof(head) - 1);
 	for (int k = 0; k < 3; k++)
 		next[k] = find(at, end, what[k]);
 	for (;;) {
@@ -484,7 +483,7 @@ status_reply(void *ctx, const char *text, size_t len, size_t *outlen)
 			if (next[i] < next[k])
 				k = i;
 		p = next[k];
-		fwrite(at, 1, (size_t)(p - at), f);
+		jw_raw(w, at, (size_t)(p - at));
 		if (p == end)
 			break;
 		p += strlen(what[k]);
@@ -501,49 +500,34 @@ status_reply(void *ctx, const char *text, size_t len, size_t *outlen)
 				    memcmp(q + 1, ST_WORKER,
 				    strlen(ST_WORKER)) == 0;
 			}
-			fwrite(next[k], 1, (size_t)(p - next[k]), f);
+			jw_raw(w, next[k], (size_t)(p - next[k]));
 		} else if (k == 1) {
-			fwrite(next[k], 1, (size_t)(p - next[k]), f);
+			jw_raw(w, next[k], (size_t)(p - next[k]));
 			if (have && (r = *runq_slot(o, path)) && r->tail) {
-				json_t *t = json_text(r->tail);
-				char *js = t ? json_dumps(t,
-				    JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-
-				if (js)
-					fprintf(f, "\"stderr_tail\":%s%s", js,
-					    p < end && *p == '}' ? "" : ",");
-				free(js);
-				json_decref(t);
+				w->comma = false;
+				jw_str(w, "stderr_tail", r->tail);
+				if (!(p < end && *p == '}'))
+					jw_raw(w, ",", 1);
 			}
 		} else if (have && o->a->cg.v2_base && (fig = fig_get(o, path,
 		    leaf, CG_FIG_BASIC))) {
-			fputs("\"memory_bytes\":", f);
-			if (fig->memory_bytes >= 0)
-				fprintf(f, "%lld", (long long)fig->memory_bytes);
-			else
-				fputs("null", f);
-			fputs(",\"cpu_seconds\":", f);
+			w->comma = false;
+			put_fig(w, "memory_bytes", fig->memory_bytes);
 			if (fig->cpu_user_s >= 0)
-				put_real(f, fig->cpu_user_s + fig->cpu_system_s);
+				jw_real(w, "cpu_seconds", fig->cpu_user_s +
+				    fig->cpu_system_s);
 			else
-				fputs("null", f);
-			fputs(",\"pids\":", f);
-			if (fig->pids >= 0)
-				fprintf(f, "%lld", (long long)fig->pids);
-			else
-				fputs("null", f);
+				jw_null(w, "cpu_seconds");
+			put_fig(w, "pids", fig->pids);
 		} else
-			fwrite(next[k], 1, (size_t)(p - next[k]), f);
+			jw_raw(w, next[k], (size_t)(p - next[k]));
 		at = p;
 		next[k] = find(at, end, what[k]);
 		for (int i = 0; i < 3; i++)
 			if (next[i] < at)	/* inside what was just taken */
 				next[i] = find(at, end, what[i]);
 	}
-	fputs("}\n", f);
-	if (fclose(f) != 0)
-		fatal("%s: %s", __func__, strerror(errno));
-	return out;
+	jw_raw(w, "}\n", 2);
 }
 
 /* Each probe's state, once the probes were tried (arbor_bpf_programs). */

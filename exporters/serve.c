@@ -2,10 +2,12 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "clients.h"
 #include "serve.h"
 #include "trace.h"
+#include "../daemon/jw.h"
 #include "../daemon/log.h"
 #include "../daemon/util.h"
 
@@ -212,15 +214,24 @@ trace_path(void *arg, const char *path, int live_pid)
 		trace_running(sv->trace, path);
 }
 
+/* The core's status text, mapped from its memfd (helpers/obs/main.c). */
+static void
+status_text_free(const struct obs_request *r)
+{
+	if (r->status_text)
+		munmap(r->status_text, r->status_len);
+}
+
 void
 server_client(struct server *sv, const struct obs_msg *m, uint64_t now)
 {
 	struct client *c = clients_add(sv->clients, m->fd, now);
+	struct jw out = { 0 };
 	char *text;
 	size_t len;
 
 	if (!c && m->req.kind == OBS_REQ_STATUS)
-		free(m->req.status_text);
+		status_text_free(&m->req);
 	if (!c) {
 		log_msg(LOG_WARN, "observability: %d clients are being answered; one more was closed",
 		    MAX_CLIENTS);
@@ -251,13 +262,14 @@ server_client(struct server *sv, const struct obs_msg *m, uint64_t now)
 	case OBS_REQ_STATUS:
 		/* The core's text with the figures spliced in: no tree is
 		 * parsed or built here (a status of 10,000 is 2 MB). */
-		text = sv->ops.status(sv->ops.ctx, m->req.status_text,
-		    m->req.status_len, &len);
-		free(m->req.status_text);
-		client_put(sv->clients, c, text, len, now);
-		free(text);
+		out.p = clients_spare(sv->clients, &out.cap);
+		sv->ops.status(sv->ops.ctx, m->req.status_text,
+		    m->req.status_len, &out);
+		status_text_free(&m->req);
+		client_give(sv->clients, c, out.p, out.len, out.cap, now);
 		/*
-		 * Megabytes were had and freed here: give them back, or the
+		 * Megabytes were had and freed here (but the reply's buffer,
+		 * kept for the next: clients_spare): give them back, or the
 		 * helper's RSS keeps the largest; but once the requests stop
 		 * (a trim costs a status of 10,000 workers a tenth of its
 		 * time), TRIM_DELAY_MS after the last.

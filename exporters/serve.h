@@ -14,6 +14,7 @@
 
 #include "../daemon/obsq.h"
 
+struct jw;
 struct server;
 
 struct serve_ops {
@@ -22,9 +23,10 @@ struct serve_ops {
 	/* Calls fn for each path with its live pid (0: none), for a trace. */
 	void (*each_path)(void *ctx,
 	    void (*fn)(void *arg, const char *path, int live_pid), void *arg);
-	/* `arborctl status`'s reply line (malloc'd, its length in *len): the
-	 * core's tree (text, len) with each node's cgroup figures in. */
-	char *(*status)(void *ctx, const char *text, size_t len, size_t *outlen);
+	/* `arborctl status`'s reply line, written to out: the core's tree
+	 * (text, len) with each node's cgroup figures in. */
+	void (*status)(void *ctx, const char *text, size_t len,
+	    struct jw *out);
 	/* A final event's line, to the console's streams; NULL: none. */
 	void (*line)(void *ctx, const char *line, size_t len);
 	/* `arborctl console`'s reply (a new reference). */

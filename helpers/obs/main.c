@@ -124,6 +124,30 @@ web_of(int fd)
 
 static int hp_sock = HMSG_FD;
 
+/*
+ * A status's tree, mapped rather than read: its pages are the memfd's own,
+ * where a copy would cost a fault for each (megabytes at 10,000 workers).
+ * The core sealed it, so it cannot shrink under the mapping; a memfd that
+ * is not sealed so is refused. exporters/serve.c unmaps it.
+ */
+static char *
+map_status(int fd, size_t *len)
+{
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+	void *p;
+
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > MEMFD_MAX)
+		return NULL;
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*len = (size_t)st.st_size;
+	return p;
+}
+
 static void
 on_client(struct obs *o, const struct hmsg_obs_client *c, int *fds, int nfds)
 {
@@ -141,7 +165,7 @@ on_client(struct obs *o, const struct hmsg_obs_client *c, int *fds, int nfds)
 	m.req.follow = c->follow;
 	m.req.trace_ns = c->trace_ns;
 	if (c->has_status) {
-		b = slurp(fds[1], &len);
+		b = map_status(fds[1], &len);
 		close(fds[1]);
 		if (!b) {
 			close(m.fd);
