@@ -323,6 +323,149 @@ print_node(json_t *n, int depth)
 		print_node(ch, depth + 1);
 }
 
+/*
+ * The human status of a big tree without parsing it whole: a tree of
+ * 10,000 workers is megabytes of JSON, and jansson's objects for all of it
+ * took most of the command's time. The reply's text is walked node by
+ * node; each node's own members (all but "children") are parsed alone and
+ * printed, then its children in turn. arbord's text is compact JSON.
+ */
+
+/* Past the string at p (at its '"'), or NULL when it does not end. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++)
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	return NULL;
+}
+
+/* Past the value at p, or NULL when it does not end before end. */
+static const char *
+skip_value(const char *p, const char *end)
+{
+	int depth = 0;
+
+	if (p < end && *p != '{' && *p != '[' && *p != '"') {
+		while (p < end && *p != ',' && *p != '}' && *p != ']')
+			p++;
+		return p < end ? p : NULL;
+	}
+	while (p < end) {
+		if (*p == '"') {
+			if (!(p = skip_string(p, end)))
+				return NULL;
+		} else {
+			if (*p == '{' || *p == '[')
+				depth++;
+			else if (*p == '}' || *p == ']')
+				depth--;
+			p++;
+		}
+		if (depth == 0)
+			return p;
+	}
+	return NULL;
+}
+
+struct frag {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+frag_put(struct frag *f, const char *s, size_t n)
+{
+	if (f->len + n > f->cap) {
+		while (f->len + n > f->cap)
+			f->cap = f->cap ? f->cap * 2 : 4096;
+		f->p = xreallocarray(f->p, f->cap, 1);
+	}
+	memcpy(f->p + f->len, s, n);
+	f->len += n;
+}
+
+/* Prints the node whose object begins at p, then those below it; past
+ * its object, or NULL when the text is not such a tree. */
+static const char *
+print_tree(struct frag *f, const char *p, const char *end, int depth)
+{
+	const char *q = p + 1, *kids = NULL;
+	json_t *n;
+
+	if (p >= end || *p != '{')
+		return NULL;
+	f->len = 0;
+	frag_put(f, "{", 1);
+	while (q < end && *q != '}') {
+		const char *ks = q, *ve;
+		bool is_kids;
+
+		if (*q != '"' || !(q = skip_string(q, end)) || q >= end ||
+		    *q != ':')
+			return NULL;
+		is_kids = q - ks == 10 && memcmp(ks, "\"children\"", 10) == 0;
+		if (!(ve = skip_value(++q, end)))
+			return NULL;
+		if (is_kids)
+			kids = q;
+		else {
+			if (f->len > 1)
+				frag_put(f, ",", 1);
+			frag_put(f, ks, (size_t)(ve - ks));
+		}
+		q = ve;
+		if (q < end && *q == ',')
+			q++;
+	}
+	if (q >= end)
+		return NULL;
+	frag_put(f, "}", 1);
+	if (!(n = json_loadb(f->p, f->len, 0, NULL)))
+		return NULL;
+	print_node(n, depth);
+	json_decref(n);
+	if (kids) {
+		if (*kids++ != '[')
+			return NULL;
+		while (kids < end && *kids == '{') {
+			if (!(kids = print_tree(f, kids, end, depth + 1)))
+				return NULL;
+			if (kids < end && *kids == ',')
+				kids++;
+		}
+		if (kids >= end || *kids != ']')
+			return NULL;
+	}
+	return q + 1;
+}
+
+/* status's table from the reply line: 1 printed, 0 not that reply, -1
+ * malformed (said). */
+static int
+print_status_line(const char *line)
+{
+	static const char head[] = "{\"ok\":true,\"status\":{";
+	const char *end = line + strlen(line), *e;
+	struct frag f = { 0 };
+
+	if (strncmp(line, head, sizeof(head) - 1) != 0)
+		return 0;
+	printf("%-36s %-9s %8s %9s %8s %7s %8s  %s\n", "NAME", "STATE", "PID",
+	    "UPTIME", "RESTARTS", "MEM", "CPU", "LAST EXIT");
+	e = print_tree(&f, line + sizeof(head) - 2, end, 0);
+	free(f.p);
+	if (!e || strcmp(e, "}") != 0) {
+		fflush(stdout);
+		fputs("arborctl: malformed reply\n", stderr);
+		return -1;
+	}
+	return 1;
+}
+
 static void
 print_reload(json_t *r)
 {
@@ -369,6 +512,7 @@ print_reload(json_t *r)
 
 struct output {
 	bool json;		/* status --json */
+	bool status;		/* status */
 	bool wait_eof;		/* shutdown: return once arbord is gone */
 	bool stream;		/* events: print lines after the reply */
 	bool raw;		/* logs: copy the bytes after the reply */
@@ -750,6 +894,14 @@ run(const char *sock, json_t *req, const struct output *out)
 			close(gone);
 		return EXIT_UNREACHABLE;
 	}
+	if (out->status && !out->json && (code = print_status_line(line))) {
+		free(line);
+		free(rd);
+		close(fd);
+		if (gone >= 0)
+			close(gone);
+		return code > 0 ? EXIT_OK : EXIT_UNREACHABLE;
+	}
 	reply = json_loads(line, 0, &jerr);
 	ok = json_object_get(reply, "ok");
 	if (!reply || !json_is_boolean(ok)) {
@@ -828,6 +980,7 @@ bad_arg(const char *cmd, const char *arg)
 static int
 build_status(json_t *req, int argc, char **argv, struct output *out)
 {
+	out->status = true;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			out->json = true;
