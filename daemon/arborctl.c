@@ -388,6 +388,9 @@ frag_put(struct frag *f, const char *s, size_t n)
 	f->len += n;
 }
 
+/* Deeper than any tree arbord has (a path is at most 4095 bytes). */
+#define TREE_DEPTH_MAX 2048
+
 /* Prints the node whose object begins at p, then those below it; past
  * its object, or NULL when the text is not such a tree. */
 static const char *
@@ -396,7 +399,7 @@ print_tree(struct frag *f, const char *p, const char *end, int depth)
 	const char *q = p + 1, *kids = NULL;
 	json_t *n;
 
-	if (p >= end || *p != '{')
+	if (p >= end || *p != '{' || depth > TREE_DEPTH_MAX)
 		return NULL;
 	f->len = 0;
 	frag_put(f, "{", 1);
@@ -458,7 +461,9 @@ print_status_line(const char *line)
 	    "UPTIME", "RESTARTS", "MEM", "CPU", "LAST EXIT");
 	e = print_tree(&f, line + sizeof(head) - 2, end, 0);
 	free(f.p);
-	if (!e || strcmp(e, "}") != 0) {
+	/* What follows TREE in the reply is not printed, as when the whole
+	 * reply was parsed. */
+	if (!e) {
 		fflush(stdout);
 		fputs("arborctl: malformed reply\n", stderr);
 		return -1;
@@ -764,22 +769,53 @@ sink_json(struct jsink *k, const char *p, size_t n)
 	}
 }
 
+/* Where TREE ends in a stream of its bytes (a string's braces are text). */
+struct jdepth {
+	int depth;
+	bool in_str, esc;
+};
+
+/* How many of p's n bytes are TREE's; n when it has not ended in them. */
+static size_t
+tree_part(struct jdepth *d, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (d->in_str) {
+			if (d->esc)
+				d->esc = false;
+			else if (c == '\\')
+				d->esc = true;
+			else if (c == '"')
+				d->in_str = false;
+		} else if (c == '"')
+			d->in_str = true;
+		else if (c == '{' || c == '[')
+			d->depth++;
+		else if ((c == '}' || c == ']') && --d->depth == 0)
+			return i + 1;
+	}
+	return n;
+}
+
 /*
  * status --json: arbord's reply is {"ok":true,"status":TREE} in compact
  * JSON, as arborctl would print TREE itself; a big tree's is megabytes,
  * whose parse and print were half the command's time. A reply that begins
- * so is printed as it comes, TREE's bytes as they are but for the last
- * '}'; anything else (an error) is left in the reader and parsed. -1: the
- * connection ended first.
+ * so has TREE's bytes printed as they come, up to where TREE ends (what
+ * follows it in the reply is not printed, as when the reply was parsed);
+ * anything else (an error) is left in the reader and parsed. A reply cut
+ * short leaves what came printed, and says so. -1: the connection ended.
  */
 static int
 stream_status(struct reader *r)
 {
 	static const char head[] = "{\"ok\":true,\"status\":{";
 	const size_t hl = sizeof(head) - 1;
+	struct jdepth d = { 0 };
 	struct jsink *k;
-	bool held = false;	/* the chunk's last byte, kept back */
-	char last = 0;
+	bool done = false;
 
 	while (r->len - r->off < hl) {
 		ssize_t n;
@@ -805,12 +841,11 @@ stream_status(struct reader *r)
 		size_t end = nl ? (size_t)(nl - r->buf) : r->len;
 		ssize_t n;
 
-		if (end > r->off) {
-			if (held)
-				sink_json(k, &last, 1);
-			sink_json(k, r->buf + r->off, end - r->off - 1);
-			last = r->buf[end - 1];
-			held = true;
+		if (!done && end > r->off) {
+			size_t take = tree_part(&d, r->buf + r->off, end - r->off);
+
+			sink_json(k, r->buf + r->off, take);
+			done = d.depth == 0;
 		}
 		if (nl) {
 			r->off = end + 1;
@@ -820,18 +855,18 @@ stream_status(struct reader *r)
 		do
 			n = read(r->fd, r->buf, sizeof(r->buf));
 		while (n < 0 && errno == EINTR);
-		if (n <= 0) {
-			sink_flush(k);
-			free(k);
-			fprintf(stderr, "arborctl: the reply ended midway\n");
-			return -1;
-		}
+		if (n <= 0)
+			break;
 		r->len = (size_t)n;
 	}
-	/* The held byte closes the reply's object, not TREE's. */
-	sink_json(k, "\n", 1);
+	if (done)
+		sink_json(k, "\n", 1);
 	sink_flush(k);
 	free(k);
+	if (!done) {
+		fprintf(stderr, "arborctl: the reply ended midway\n");
+		return -1;
+	}
 	return 1;
 }
 

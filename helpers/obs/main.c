@@ -148,6 +148,17 @@ map_status(int fd, size_t *len)
 	return p;
 }
 
+/* The core may let go of its copy of the status client id. */
+static void
+status_done(uint64_t id)
+{
+	struct hmsg_obs_done d;
+
+	hmsg_init(&d, HMSG_OBS_DONE, sizeof(d));
+	d.id = id;
+	(void)hmsg_send(hp_sock, &d, sizeof(d));
+}
+
 static void
 on_client(struct obs *o, const struct hmsg_obs_client *c, int *fds, int nfds)
 {
@@ -168,7 +179,13 @@ on_client(struct obs *o, const struct hmsg_obs_client *c, int *fds, int nfds)
 		b = map_status(fds[1], &len);
 		close(fds[1]);
 		if (!b) {
+			/* Answered, and said done: the core would otherwise
+			 * hold the client until this helper ends. */
+			static const char e[] = "{\"ok\":false,\"error\":\"observability could not read the status it was handed\"}\n";
+
+			(void)!write(m.fd, e, sizeof(e) - 1);
 			close(m.fd);
+			status_done(c->id);
 			return;
 		}
 		m.req.status_text = b;
@@ -177,13 +194,8 @@ on_client(struct obs *o, const struct hmsg_obs_client *c, int *fds, int nfds)
 	/* The loop's sockets are non-blocking. */
 	fcntl(m.fd, F_SETFL, fcntl(m.fd, F_GETFL) | O_NONBLOCK);
 	obs_client(o, &m);
-	if (c->has_status) {
-		struct hmsg_obs_done d;
-
-		hmsg_init(&d, HMSG_OBS_DONE, sizeof(d));
-		d.id = c->id;
-		(void)hmsg_send(hp_sock, &d, sizeof(d));
-	}
+	if (c->has_status)
+		status_done(c->id);
 }
 
 static void

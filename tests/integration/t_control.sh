@@ -48,6 +48,48 @@ CONF
 	assert_eq "the status text" '}}"{\ }}' "$(jq -r '.children[0].status_text' "$T/tree")"
 }
 
+# arborctl against a stand-in for arbord that answers status with odd
+# replies: what follows the tree in the reply is not printed (the tree
+# alone is valid JSON), a reply cut short says so and fails, and a split
+# C1 control is still escaped.
+fake_reply() {
+	python3 - "$T/fake.sock" "$@" <<'PY' &
+import os, socket, sys, time
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(1)
+c, _ = s.accept()
+c.recv(65536)
+for chunk in sys.argv[2:]:
+    c.sendall(bytes.fromhex(chunk))
+    time.sleep(0.05)
+c.close()
+PY
+	wait_for "the stand-in" test -S "$T/fake.sock"
+}
+
+test_status_from_odd_replies() {
+	local tree=$'{"path":"root","kind":"worker","state":"running","restarts":0,"status_text":"x\xc2\x85}"}'
+	local hex cut
+	hex=$(printf '{"ok":true,"status":%s,"extra":1}\n' "$tree" | od -An -tx1 | tr -d ' \n')
+	# Split inside the C1 control (its two bytes in two chunks).
+	cut=$(printf '%s' "$hex" | grep -bo 'c285' | cut -d: -f1)
+	fake_reply "${hex:0:cut+2}" "${hex:cut+2}" || return 1
+	"$ARBORCTL" -s "$T/fake.sock" status --json >"$T/out" || fail "status --json: $?" || return 1
+	jq -e '.path == "root" and .status_text == "x\u0085}"' "$T/out" >/dev/null || fail "not the tree: $(cat -v "$T/out")" || return 1
+	grep -qF '\u0085' "$T/out" || fail "C1 not escaped: $(cat -v "$T/out")" || return 1
+	rm -f "$T/fake.sock"
+	fake_reply "$hex" || return 1
+	"$ARBORCTL" -s "$T/fake.sock" status >"$T/out" || fail "status: $?" || return 1
+	grep -Eq '^root +running' "$T/out" || fail "no row: $(cat "$T/out")" || return 1
+	rm -f "$T/fake.sock"
+	fake_reply "${hex:0:100}" || return 1
+	"$ARBORCTL" -s "$T/fake.sock" status --json >"$T/out" 2>"$T/err"
+	assert_eq "a reply cut short" 2 "$?" || return 1
+	grep -q "the reply ended midway" "$T/err" || fail "$(cat "$T/err")"
+}
+
 test_daemon_reports_its_pid_heap_and_rss() {
 	small_tree
 	ctl daemon >"$T/out" || fail "daemon failed" || return 1
