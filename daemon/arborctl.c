@@ -208,26 +208,93 @@ put_text(FILE *f, const char *s, const char *end)
 }
 
 /*
- * A JSON text out as is, but for the control characters JSON lets pass
- * unescaped (DEL and C1, which jansson writes raw): as \u escapes, which
- * mean the same to a parser. They can only be inside strings.
+ * stdout for JSON text, in big writes, with the control characters JSON
+ * lets pass unescaped (DEL and C1, which jansson writes raw) as \u
+ * escapes, which mean the same to a parser (they can only be inside
+ * strings). A C1 control's first byte may end one chunk of a stream and
+ * its second start the next.
  */
+struct jsink {
+	char buf[65536];
+	size_t len;
+	bool c2;	/* the last byte seen was 0xc2, not yet written */
+};
+
+static void
+sink_flush(struct jsink *k)
+{
+	size_t done = 0;
+
+	while (done < k->len) {
+		ssize_t n = write(STDOUT_FILENO, k->buf + done, k->len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* stdout closed: nothing more to say */
+		done += (size_t)n;
+	}
+	k->len = 0;
+}
+
+static void
+sink_put(struct jsink *k, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t take = sizeof(k->buf) - k->len;
+
+		if (take > n)
+			take = n;
+		memcpy(k->buf + k->len, p, take);
+		k->len += take;
+		p += take;
+		n -= take;
+		if (k->len == sizeof(k->buf))
+			sink_flush(k);
+	}
+}
+
+static void
+sink_json(struct jsink *k, const char *p, size_t n)
+{
+	char esc[8];
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		size_t run = i;
+
+		if (k->c2) {
+			k->c2 = false;
+			if (c >= 0x80 && c <= 0x9f) {
+				snprintf(esc, sizeof(esc), "\\u%04x", c);
+				sink_put(k, esc, 6);
+				continue;
+			}
+			sink_put(k, "\xc2", 1);
+		}
+		while (i < n && (unsigned char)p[i] != 0x7f &&
+		    (unsigned char)p[i] != 0xc2)
+			i++;
+		sink_put(k, p + run, i - run);
+		if (i == n)
+			break;
+		if ((unsigned char)p[i] == 0x7f)
+			sink_put(k, "\\u007f", 6);
+		else
+			k->c2 = true;
+	}
+}
+
+static struct jsink out_sink;
+
+/* A JSON text and its newline, out as the sink writes it. */
 static void
 put_json(const char *s, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == 0x7f)
-			fputs("\\u007f", stdout);
-		else if (c == 0xc2 && i + 1 < len &&
-		    (unsigned char)s[i + 1] >= 0x80 &&
-		    (unsigned char)s[i + 1] <= 0x9f)
-			printf("\\u%04x", (unsigned char)s[++i]);
-		else
-			putchar(c);
-	}
-	putchar('\n');
+	fflush(stdout);
+	sink_json(&out_sink, s, len);
+	sink_json(&out_sink, "\n", 1);
+	sink_flush(&out_sink);
 }
 
 /* A string member of o, escaped (a new string; "" when absent). */
@@ -693,82 +760,6 @@ copy_out(struct reader *r)
 			fflush(stdout);
 }
 
-/*
- * stdout for a stream of JSON text, in big writes, with put_json's two
- * escapes; a C1 control's first byte may end one chunk and its second
- * start the next.
- */
-struct jsink {
-	char buf[65536];
-	size_t len;
-	bool c2;	/* the last byte seen was 0xc2, not yet written */
-};
-
-static void
-sink_flush(struct jsink *k)
-{
-	size_t done = 0;
-
-	while (done < k->len) {
-		ssize_t n = write(STDOUT_FILENO, k->buf + done, k->len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;	/* stdout closed: nothing more to say */
-		done += (size_t)n;
-	}
-	k->len = 0;
-}
-
-static void
-sink_put(struct jsink *k, const char *p, size_t n)
-{
-	while (n > 0) {
-		size_t take = sizeof(k->buf) - k->len;
-
-		if (take > n)
-			take = n;
-		memcpy(k->buf + k->len, p, take);
-		k->len += take;
-		p += take;
-		n -= take;
-		if (k->len == sizeof(k->buf))
-			sink_flush(k);
-	}
-}
-
-static void
-sink_json(struct jsink *k, const char *p, size_t n)
-{
-	char esc[8];
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		size_t run = i;
-
-		if (k->c2) {
-			k->c2 = false;
-			if (c >= 0x80 && c <= 0x9f) {
-				snprintf(esc, sizeof(esc), "\\u%04x", c);
-				sink_put(k, esc, 6);
-				continue;
-			}
-			sink_put(k, "\xc2", 1);
-		}
-		while (i < n && (unsigned char)p[i] != 0x7f &&
-		    (unsigned char)p[i] != 0xc2)
-			i++;
-		sink_put(k, p + run, i - run);
-		if (i == n)
-			break;
-		if ((unsigned char)p[i] == 0x7f)
-			sink_put(k, "\\u007f", 6);
-		else
-			k->c2 = true;
-	}
-}
-
 /* Where TREE ends in a stream of its bytes (a string's braces are text). */
 struct jdepth {
 	int depth;
@@ -814,7 +805,7 @@ stream_status(struct reader *r)
 	static const char head[] = "{\"ok\":true,\"status\":{";
 	const size_t hl = sizeof(head) - 1;
 	struct jdepth d = { 0 };
-	struct jsink *k;
+	struct jsink *k = &out_sink;
 	bool done = false;
 
 	while (r->len - r->off < hl) {
@@ -835,7 +826,7 @@ stream_status(struct reader *r)
 	if (memcmp(r->buf + r->off, head, hl) != 0)
 		return 0;
 	r->off += hl - 1;	/* TREE's '{' is TREE's */
-	k = xcalloc(1, sizeof(*k));
+	fflush(stdout);
 	for (;;) {
 		char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
 		size_t end = nl ? (size_t)(nl - r->buf) : r->len;
@@ -862,7 +853,6 @@ stream_status(struct reader *r)
 	if (done)
 		sink_json(k, "\n", 1);
 	sink_flush(k);
-	free(k);
 	if (!done) {
 		fprintf(stderr, "arborctl: the reply ended midway\n");
 		return -1;
@@ -910,7 +900,7 @@ run(const char *sock, json_t *req, const struct output *out)
 	free(s);
 	rd = xcalloc(1, sizeof(*rd));
 	rd->fd = fd;
-	if (out->json && (code = stream_status(rd)) != 0) {
+	if (out->status && out->json && (code = stream_status(rd)) != 0) {
 		free(rd);
 		close(fd);
 		if (gone >= 0)

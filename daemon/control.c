@@ -310,7 +310,6 @@ req_node(struct client *c, json_t *req, bool required)
 static void hand_over_or(struct client *, const struct obs_request *,
     const char *fallback, size_t fallback_len);
 
-#define STATUS_HEAD "{\"ok\":true,\"status\":"
 
 /*
  * The tree as the engine has it; where cgroups hold the nodes, the
@@ -327,7 +326,7 @@ cmd_status(struct client *c, json_t *req)
 
 	if (!n)
 		return;
-	jw_raw(&w, STATUS_HEAD, strlen(STATUS_HEAD));
+	jw_raw(&w, STATUS_REPLY_HEAD, strlen(STATUS_REPLY_HEAD));
 	status_write(c->ctl, &w, n, mono_ns(), &figures);
 	jw_raw(&w, "}", 1);
 	if (!figures)
@@ -335,8 +334,8 @@ cmd_status(struct client *c, json_t *req)
 	else {
 		/* The tree alone goes to the helper; the whole reply is
 		 * the answer without figures, should it not take it. */
-		r.status_text = w.p + strlen(STATUS_HEAD);
-		r.status_len = w.len - strlen(STATUS_HEAD) - 1;
+		r.status_text = w.p + strlen(STATUS_REPLY_HEAD);
+		r.status_len = w.len - strlen(STATUS_REPLY_HEAD) - 1;
 		hand_over_or(c, &r, w.p, w.len);
 	}
 	jw_free(&w);
@@ -619,7 +618,7 @@ control_orphan(void *ctx, int fd, const struct obs_request *req)
 		send_error(c, "observability stopped before it answered (it restarts with backoff)");
 		return;
 	}
-	jw_raw(&w, STATUS_HEAD, strlen(STATUS_HEAD));
+	jw_raw(&w, STATUS_REPLY_HEAD, strlen(STATUS_REPLY_HEAD));
 	jw_raw(&w, req->status_text, req->status_len);
 	jw_raw(&w, "}", 1);
 	client_queue(c, w.p, w.len);

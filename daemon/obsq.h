@@ -32,6 +32,9 @@ enum obs_request_kind {
 	OBS_REQ_CONSOLE,	/* a sign-in link for the console */
 };
 
+/* A status reply begins so, its tree after it (control.c, exporters/obs.c). */
+#define STATUS_REPLY_HEAD "{\"ok\":true,\"status\":"
+
 struct obs_request {
 	enum obs_request_kind kind;
 	bool follow;		/* OBS_REQ_EVENTS: then live ones */

@@ -459,7 +459,6 @@ put_fig(struct jw *w, const char *key, long long v)
 static void
 status_reply(void *ctx, const char *text, size_t len, struct jw *w)
 {
-	static const char head[] = "{\"ok\":true,\"status\":";
 	struct obs *o = ctx;
 	const char *at = text, *end = text + len, *next[3];
 	static const char *const what[3] = { ST_PATH, ST_EXIT, ST_NULLS };
@@ -470,7 +469,7 @@ status_reply(void *ctx, const char *text, size_t len, struct jw *w)
 	w->len = 0;
 	/* The figures add some 10% to the core's text. */
 	jw_reserve(w, len + len / 8 + 4096);
-	jw_raw(w, head, sizeof(head) - 1);
+	jw_raw(w, STATUS_REPLY_HEAD, strlen(STATUS_REPLY_HEAD));
 	for (int k = 0; k < 3; k++)
 		next[k] = find(at, end, what[k]);
 	for (;;) {
