@@ -122,7 +122,7 @@ def run(count, captured=True):
     status(sock)
     res["status --json s"] = round(time.monotonic() - t1, 3)
     # End to end, as a user types them (target <= 60 ms at 10,000): the
-    # median of 5 in a row (one alone moved by a third between runs).
+    # median of 5 in a row (a single sample is at the mercy of one hiccup).
     for args, key in ((["status", "--json"], "arborctl status --json s"),
                       (["status"], "arborctl status s"),
                       (["status", "root/pool/w0"], "arborctl status PATH s")):
