@@ -63,7 +63,7 @@ HAVE_BPF := $(shell test -r $(VMLINUX_BTF) && command -v $(BPFTOOL) >/dev/null &
 
 COMMON_SRC := daemon/util.c daemon/jw.c config/spec.c config/config.c config/webconf.c
 BPF_SRC := bpf/loader.c bpf/shape.c
-ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/loop.c \
+ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/held.c daemon/loop.c \
 	daemon/cgroup.c daemon/cglimits.c \
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c daemon/evfiles.c daemon/listen.c \

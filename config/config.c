@@ -18,6 +18,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <grp.h>
 #include <pwd.h>
@@ -32,6 +34,9 @@ struct ctx {
 };
 
 static char *dir_untrusted(const char *, bool *);
+static void check_dir_trust(struct ctx *, const config_setting_t *,
+    const char *path, const char *key, const char *dir, bool as_default,
+    bool *memory_only);
 
 static void
 add_line(char ***list, size_t *n, char *line)
@@ -571,7 +576,8 @@ static const char *const worker_keys[] = {
 	"ready_timeout", "watchdog", "restart_delay", "restart_delay_max",
 	"success_exit_codes", "env", "env_clear", "cwd", "umask", "user",
 	"group", "no_new_privs", "rlimits", "stdout", "stderr", "significant",
-	"health", "restart_delay_jitter", RESOURCE_KEYS, NULL,
+	"health", "restart_delay_jitter", "sockets", "fd_store_max", "ready_fd",
+	RESOURCE_KEYS, NULL,
 };
 
 static const char *const supervisor_keys[] = {
@@ -901,9 +907,11 @@ parse_exec(struct ctx *c, const config_setting_t *s, const char *path,
 			w->ready = READY_NOTIFY;
 		else if (strcmp(str, "health") == 0)
 			w->ready = READY_HEALTH;
+		else if (strcmp(str, "fd") == 0)
+			w->ready = READY_FD;
 		else
 			error(c, config_setting_get_member(s, "ready"), path,
-			    "ready: expected \"exec\", \"notify\" or \"health\", got \"%s\"",
+			    "ready: expected \"exec\", \"notify\", \"health\" or \"fd\", got \"%s\"",
 			    str);
 	}
 	if (get_ms(c, s, path, "ready_timeout", "infinity", NULL, &v))
@@ -1014,6 +1022,277 @@ parse_limits(struct ctx *c, const config_setting_t *s, const char *path,
 		parse_rlimits(c, m, path, w);
 }
 
+/*
+ * A socket's listen string taken apart: "HOST:PORT" (an IPv4 literal),
+ * "[IPV6]:PORT", "/path" or "@abstract". NULL when good, else what is
+ * wrong.
+ */
+static const char *
+parse_listen(const char *str, struct spec_socket *k)
+{
+	memset(k->addr, 0, sizeof(k->addr));
+	if (str[0] == '/' || str[0] == '@') {
+		struct sockaddr_un *un = (struct sockaddr_un *)k->addr;
+		size_t n = strlen(str);
+
+		if (n >= sizeof(un->sun_path))
+			return "a unix socket's path must be shorter than 108 bytes";
+		if (str[0] == '@' && n == 1)
+			return "an abstract socket needs a name after '@'";
+		if (str[0] == '/' && str[n - 1] == '/')
+			return "a unix socket's path must name a file, not a directory";
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, str, n);
+		k->family = AF_UNIX;
+		k->abstract = str[0] == '@';
+		if (k->abstract) {
+			un->sun_path[0] = '\0';	/* no NUL after: the length says */
+			k->addrlen = (uint32_t)(offsetof(struct sockaddr_un,
+			    sun_path) + n);
+		} else
+			k->addrlen = sizeof(*un);
+		return NULL;
+	}
+	{
+		const char *colon = strrchr(str, ':'), *host = str;
+		size_t hlen = colon ? (size_t)(colon - str) : 0;
+		char buf[64], *end;
+		long port;
+
+		if (!colon || hlen == 0)
+			return "expected HOST:PORT, [IPV6]:PORT, /path or @name";
+		if (str[0] == '[') {
+			if (hlen < 2 || str[hlen - 1] != ']')
+				return "an IPv6 address goes in brackets: [::1]:PORT";
+			host = str + 1;
+			hlen -= 2;
+		}
+		if (hlen >= sizeof(buf))
+			return "HOST is too long";
+		memcpy(buf, host, hlen);
+		buf[hlen] = '\0';
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (errno || !colon[1] || *end || port < 1 || port > 65535)
+			return "PORT must be a number 1-65535";
+		if (str[0] == '[') {
+			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)k->addr;
+
+			if (inet_pton(AF_INET6, buf, &in6->sin6_addr) != 1)
+				return "not an IPv6 address";
+			in6->sin6_family = AF_INET6;
+			in6->sin6_port = htons((uint16_t)port);
+			k->family = AF_INET6;
+			k->addrlen = sizeof(*in6);
+		} else {
+			struct sockaddr_in *in = (struct sockaddr_in *)k->addr;
+
+			if (inet_pton(AF_INET, buf, &in->sin_addr) != 1)
+				return "HOST must be an IPv4 address, or [IPV6] (no name is looked up)";
+			in->sin_family = AF_INET;
+			in->sin_port = htons((uint16_t)port);
+			k->family = AF_INET;
+			k->addrlen = sizeof(*in);
+		}
+		return NULL;
+	}
+}
+
+/* systemd's rule for a name in LISTEN_FDNAMES: 1-255 printable, no ':'. */
+static bool
+valid_fdname(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > SPEC_FDNAME_MAX)
+		return false;
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f ||
+		    *p == ':')
+			return false;
+	return true;
+}
+
+static const char *const socket_keys[] = {
+	"listen", "type", "name", "backlog", "mode", "owner", "group", NULL,
+};
+
+/* The owner and group of a socket file, looked up at load. */
+static void
+socket_ids(struct ctx *c, const config_setting_t *e, const char *path,
+    const char *key, struct spec_socket *k)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	k->uid = (uid_t)-1;
+	k->gid = (gid_t)-1;
+	get_name(c, e, path, "owner", &k->owner);
+	get_name(c, e, path, "group", &k->group);
+	if ((k->owner || k->group) && k->family != AF_UNIX)
+		error(c, e, path, "%s: owner and group are for a unix socket's file",
+		    key);
+	else if ((k->owner || k->group) && k->abstract)
+		error(c, e, path, "%s: an abstract socket has no file to own (owner, group)",
+		    key);
+	if (k->owner) {
+		if (!(pw = getpwnam(k->owner)))
+			error(c, config_setting_get_member(e, "owner"), path,
+			    "%s.owner: user \"%s\" does not exist", key, k->owner);
+		else
+			k->uid = pw->pw_uid;
+	}
+	if (k->group) {
+		if (!(gr = getgrnam(k->group)))
+			error(c, config_setting_get_member(e, "group"), path,
+			    "%s.group: group \"%s\" does not exist", key, k->group);
+		else
+			k->gid = gr->gr_gid;
+	}
+}
+
+/* One entry of sockets (arbor.conf(5), SOCKETS). */
+static void
+parse_socket(struct ctx *c, const config_setting_t *e, const char *path,
+    const char *wname, size_t i, struct spec_socket *k)
+{
+	char key[32];
+	const char *str, *why;
+	long long v;
+
+	snprintf(key, sizeof(key), "sockets[%zu]", i);
+	k->line = config_setting_source_line(e);
+	k->type = SOCK_STREAM;
+	k->backlog = SOMAXCONN;
+	k->mode = 0666;
+	if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+		error(c, e, path, "%s: expected a group ({ listen = \"...\"; }), got %s",
+		    key, type_name(e));
+		return;
+	}
+	check_keys(c, e, path, socket_keys, "a socket");
+	if (!get_string(c, e, path, "listen", &str)) {
+		if (!config_setting_get_member(e, "listen"))
+			error(c, e, path, "%s: missing \"listen\"", key);
+	} else if ((why = parse_listen(str, k)))
+		error(c, config_setting_get_member(e, "listen"), path,
+		    "%s.listen: \"%s\": %s", key, str, why);
+	else
+		k->listen = xstrdup(str);
+	if (get_string(c, e, path, "type", &str)) {
+		if (strcmp(str, "stream") == 0)
+			k->type = SOCK_STREAM;
+		else if (strcmp(str, "dgram") == 0)
+			k->type = SOCK_DGRAM;
+		else if (strcmp(str, "seqpacket") == 0)
+			k->type = SOCK_SEQPACKET;
+		else
+			error(c, config_setting_get_member(e, "type"), path,
+			    "%s.type: expected \"stream\", \"dgram\" or \"seqpacket\", got \"%s\"",
+			    key, str);
+		if (k->type == SOCK_SEQPACKET && k->listen &&
+		    k->family != AF_UNIX)
+			error(c, config_setting_get_member(e, "type"), path,
+			    "%s.type: seqpacket is for unix sockets", key);
+	}
+	if (get_string(c, e, path, "name", &str)) {
+		if (!valid_fdname(str))
+			error(c, config_setting_get_member(e, "name"), path,
+			    "%s.name: \"%s\": 1-255 printable characters without ':' (LISTEN_FDNAMES separates names with it)",
+			    key, str);
+		else
+			k->name = xstrdup(str);
+	}
+	if (!k->name)
+		k->name = xstrdup(wname ? wname : "unknown");
+	if (get_int(c, e, path, "backlog", 1, INT32_MAX, &v)) {
+		k->backlog = (int)v;
+		if (k->type == SOCK_DGRAM)
+			error(c, config_setting_get_member(e, "backlog"), path,
+			    "%s.backlog: a dgram socket has no backlog", key);
+	}
+	if (config_setting_get_member(e, "mode")) {
+		const config_setting_t *m = config_setting_get_member(e, "mode");
+		const char *ms = config_setting_type(m) == CONFIG_TYPE_STRING
+		    ? config_setting_get_string(m) : NULL;
+		char *end = NULL;
+		long mv = -1;
+
+		if (ms) {
+			errno = 0;
+			mv = strtol(ms, &end, 8);
+			if (errno || !*ms || *end)
+				mv = -1;
+		}
+		if (mv < 0 || mv > 0777)
+			error(c, m, path, "%s.mode: expected an octal string such as \"0660\"",
+			    key);
+		else
+			k->mode = (mode_t)mv;
+		if (k->listen && (k->family != AF_UNIX || k->abstract))
+			error(c, m, path, "%s.mode: only a unix socket's file has a mode",
+			    key);
+	}
+	socket_ids(c, e, path, key, k);
+	if (k->listen && k->family == AF_UNIX && !k->abstract) {
+		char *dir = xstrdup(k->listen);
+
+		*strrchr(dir, '/') = '\0';
+		check_dir_trust(c, config_setting_get_member(e, "listen"), path,
+		    "a socket's directory", *dir ? dir : "/", false, NULL);
+		free(dir);
+	}
+}
+
+/* sockets, fd_store_max and ready_fd (arbor.conf(5), SOCKETS). */
+static void
+parse_sockets(struct ctx *c, const config_setting_t *s, const char *path,
+    const char *wname, struct spec_worker *w)
+{
+	const config_setting_t *m = config_setting_get_member(s, "sockets");
+	long long v;
+
+	if (m && !is_list(m))
+		error(c, m, path, "sockets: expected a list of groups ( { listen = \"127.0.0.1:8080\"; } ), got %s",
+		    type_name(m));
+	else if (m && config_setting_length(m) > SPEC_SOCKETS_MAX)
+		error(c, m, path, "sockets: %d given, at most %d", config_setting_length(m),
+		    SPEC_SOCKETS_MAX);
+	else if (m) {
+		w->nsockets = (size_t)config_setting_length(m);
+		w->sockets = w->nsockets ? xcalloc(w->nsockets,
+		    sizeof(*w->sockets)) : NULL;
+		for (size_t i = 0; i < w->nsockets; i++)
+			parse_socket(c, config_setting_get_elem(m, (unsigned)i),
+			    path, wname, i, &w->sockets[i]);
+		for (size_t i = 0; i < w->nsockets; i++)
+			for (size_t j = 0; j < i; j++)
+				if (w->sockets[i].listen && w->sockets[j].listen &&
+				    w->sockets[i].type == w->sockets[j].type &&
+				    strcmp(w->sockets[i].listen,
+				    w->sockets[j].listen) == 0)
+					error(c, config_setting_get_elem(m,
+					    (unsigned)i), path,
+					    "sockets[%zu]: \"%s\" is listed twice",
+					    i, w->sockets[i].listen);
+	}
+	if (get_int(c, s, path, "fd_store_max", 0, SPEC_FD_STORE_MAX, &v))
+		w->fd_store_max = (uint32_t)v;
+	if (get_int(c, s, path, "ready_fd", 3, 1023, &v)) {
+		w->ready_fd = (int)v;
+		if (w->ready != READY_FD)
+			error(c, config_setting_get_member(s, "ready_fd"), path,
+			    "ready_fd: needs ready = \"fd\"");
+		else if ((size_t)v < 3 + w->nsockets + w->fd_store_max)
+			error(c, config_setting_get_member(s, "ready_fd"), path,
+			    "ready_fd: %lld is among the fds passed to the worker (3 to %zu: its sockets and fd_store_max); take %zu or above",
+			    v, 2 + w->nsockets + w->fd_store_max,
+			    3 + w->nsockets + w->fd_store_max);
+	} else if (w->ready == READY_FD)
+		error(c, config_setting_get_member(s, "ready"), path,
+		    "ready = \"fd\" needs ready_fd (the fd the worker writes a newline to when ready)");
+}
+
 static void
 parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
     struct spec_node *n)
@@ -1029,6 +1308,7 @@ parse_worker(struct ctx *c, const config_setting_t *s, const char *path,
 	parse_health(c, s, path, w);
 	parse_identity(c, s, path, w);
 	parse_limits(c, s, path, w);
+	parse_sockets(c, s, path, n->name, w);
 	parse_stdio(c, s, path, "stdout", &w->out);
 	parse_stdio(c, s, path, "stderr", &w->err);
 	parse_resources(c, s, path, &n->res);
@@ -2081,6 +2361,10 @@ print_worker(FILE *f, const struct spec_node *n)
 		fprintf(f, " ready=notify");
 	if (n->w.ready == READY_HEALTH)
 		fprintf(f, " ready=health");
+	if (n->w.ready == READY_FD)
+		fprintf(f, " ready=fd:%d", n->w.ready_fd);
+	for (size_t i = 0; i < n->w.nsockets; i++)
+		fprintf(f, " socket=%s", n->w.sockets[i].listen);
 	if (n->w.health.kind == HEALTH_EXEC)
 		fprintf(f, " health=exec:%s", n->w.health.argv[0]);
 	else if (n->w.health.kind != HEALTH_NONE)

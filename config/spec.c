@@ -32,6 +32,13 @@ spec_node_free(struct spec_node *n)
 	free(n->w.err.path);
 	strv_free(n->w.health.argv);
 	free(n->w.health.target);
+	for (size_t i = 0; i < n->w.nsockets; i++) {
+		free(n->w.sockets[i].listen);
+		free(n->w.sockets[i].name);
+		free(n->w.sockets[i].owner);
+		free(n->w.sockets[i].group);
+	}
+	free(n->w.sockets);
 	free(n);
 }
 
@@ -94,6 +101,17 @@ spec_node_dup(const struct spec_node *n)
 	d->w.err.path = str_dup_or_null(n->w.err.path);
 	d->w.health.argv = strv_dup(n->w.health.argv);
 	d->w.health.target = str_dup_or_null(n->w.health.target);
+	d->w.sockets = n->w.nsockets
+	    ? xcalloc(n->w.nsockets, sizeof(*d->w.sockets)) : NULL;
+	for (size_t i = 0; i < n->w.nsockets; i++) {
+		struct spec_socket *t = &d->w.sockets[i];
+
+		*t = n->w.sockets[i];
+		t->listen = xstrdup(t->listen);
+		t->name = xstrdup(t->name);
+		t->owner = str_dup_or_null(t->owner);
+		t->group = str_dup_or_null(t->group);
+	}
 	return d;
 }
 
@@ -156,6 +174,29 @@ res_eq(const struct spec_resources *a, const struct spec_resources *b)
 	    a->oom_group == b->oom_group;
 }
 
+/* The line it is written on aside: moving it in the file changes nothing. */
+bool
+spec_socket_equal(const struct spec_socket *a, const struct spec_socket *b)
+{
+	return str_eq(a->listen, b->listen) && str_eq(a->name, b->name) &&
+	    a->family == b->family && a->type == b->type &&
+	    a->addrlen == b->addrlen && mem_eq(a->addr, b->addr, a->addrlen) &&
+	    a->abstract == b->abstract && a->backlog == b->backlog &&
+	    a->mode == b->mode && str_eq(a->owner, b->owner) &&
+	    str_eq(a->group, b->group) && a->uid == b->uid && a->gid == b->gid;
+}
+
+static bool
+sockets_eq(const struct spec_worker *x, const struct spec_worker *y)
+{
+	if (x->nsockets != y->nsockets)
+		return false;
+	for (size_t i = 0; i < x->nsockets; i++)
+		if (!spec_socket_equal(&x->sockets[i], &y->sockets[i]))
+			return false;
+	return true;
+}
+
 bool
 spec_worker_equal(const struct spec_node *a, const struct spec_node *b)
 {
@@ -183,7 +224,9 @@ spec_worker_equal(const struct spec_node *a, const struct spec_node *b)
 	    res_eq(&a->res, &b->res) &&
 	    x->nrlimits == y->nrlimits &&
 	    mem_eq(x->rlimits, y->rlimits, x->nrlimits * sizeof(*x->rlimits)) &&
-	    stdio_eq(&x->out, &y->out) && stdio_eq(&x->err, &y->err);
+	    stdio_eq(&x->out, &y->out) && stdio_eq(&x->err, &y->err) &&
+	    sockets_eq(x, y) && x->fd_store_max == y->fd_store_max &&
+	    x->ready_fd == y->ready_fd;
 }
 
 bool

@@ -55,7 +55,7 @@ enum auto_shutdown {
 
 enum shutdown_kind { SHUTDOWN_TIMEOUT, SHUTDOWN_BRUTAL_KILL, SHUTDOWN_INFINITY };
 
-enum ready_kind { READY_EXEC, READY_NOTIFY, READY_HEALTH };
+enum ready_kind { READY_EXEC, READY_NOTIFY, READY_HEALTH, READY_FD };
 
 /* A worker's health check (arbor.conf(5), HEALTH CHECKS). */
 enum health_kind { HEALTH_NONE, HEALTH_EXEC, HEALTH_TCP, HEALTH_HTTP };
@@ -118,6 +118,31 @@ struct spec_health {
 	uint32_t start_period_ms;
 };
 
+/*
+ * A socket arbord binds and holds for a worker (arbor.conf(5), SOCKETS),
+ * passed at each start as systemd's socket activation passes them. The
+ * address is taken apart at load; binding happens in the core.
+ */
+#define SPEC_FDNAME_MAX 255	/* systemd's limit on a name in FDNAME= */
+#define SPEC_SOCKETS_MAX 64	/* sockets a worker may hold */
+#define SPEC_FD_STORE_MAX 1024	/* fd_store_max's ceiling */
+
+struct spec_socket {
+	char *listen;		/* as written: "127.0.0.1:8080", "/run/a.sock" */
+	char *name;		/* LISTEN_FDNAMES: given, or the worker's name */
+	int line;
+	int family;		/* AF_INET, AF_INET6, AF_UNIX */
+	int type;		/* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+	unsigned char addr[128];	/* a struct sockaddr_* */
+	uint32_t addrlen;
+	bool abstract;		/* "@name": AF_UNIX, no file */
+	int backlog;		/* listen(2); stream and seqpacket */
+	mode_t mode;		/* a path's mode (default 0666) */
+	char *owner, *group;	/* a path's, as written; NULL: root's */
+	uid_t uid;		/* resolved at load; (uid_t)-1: unchanged */
+	gid_t gid;
+};
+
 struct spec_worker {
 	char **argv;		/* NULL-terminated */
 	size_t argc;
@@ -145,6 +170,10 @@ struct spec_worker {
 	struct spec_stdio out;
 	struct spec_stdio err;
 	struct spec_health health;
+	struct spec_socket *sockets;	/* held by arbord, fds 3... */
+	size_t nsockets;
+	uint32_t fd_store_max;	/* sd_notify FDSTORE=1; 0: none kept */
+	int ready_fd;		/* READY_FD: the fd it writes a newline to */
 };
 
 /*
@@ -256,6 +285,8 @@ void spec_node_free(struct spec_node *);
 struct spec_node *spec_node_dup(const struct spec_node *);
 /* Two workers identical in every key (reload keeps such a worker running). */
 bool spec_worker_equal(const struct spec_node *, const struct spec_node *);
+/* Two sockets bound alike: a reload keeps such a socket open. */
+bool spec_socket_equal(const struct spec_socket *, const struct spec_socket *);
 /* Two supervisors identical in their own keys, children aside. */
 bool spec_supervisor_equal(const struct spec_node *, const struct spec_node *);
 

@@ -426,7 +426,23 @@ run_node_cmd(struct client *c, json_t *req, node_cmd fn)
 }
 
 static void cmd_start(struct client *c, json_t *r) { run_node_cmd(c, r, engine_cmd_start); }
-static void cmd_stop(struct client *c, json_t *r) { run_node_cmd(c, r, engine_cmd_stop); }
+/* A stop by command also empties the fd stores below (arbord(8)). */
+static void
+cmd_stop(struct client *c, json_t *req)
+{
+	struct enode *n = req_node(c, req, true);
+	const char *why = NULL;
+
+	if (!n)
+		return;
+	if (engine_cmd_stop(c->ctl->eng, n, mono_ns(), &why) < 0) {
+		send_error(c, "%s: %s", enode_path(n), why);
+		return;
+	}
+	if (c->ctl->ops.stopped)
+		c->ctl->ops.stopped(c->ctl->ops.ctx, n);
+	send_ok(c);
+}
 static void cmd_restart(struct client *c, json_t *r) { run_node_cmd(c, r, engine_cmd_restart); }
 static void cmd_terminate_child(struct client *c, json_t *r) { run_node_cmd(c, r, engine_terminate_child); }
 

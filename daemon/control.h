@@ -35,6 +35,9 @@ struct control_ops {
 	    bool follow, const char **why);
 	/* `pause` (on) and `resume`: 0, or -1 with why. NULL: not served. */
 	int (*pause)(void *ctx, struct enode *, bool on, char *why, size_t len);
+	/* `stop` of n has been ordered: what n and those below hold for
+	 * their next start (fd stores) goes. NULL: nothing. */
+	void (*stopped)(void *ctx, struct enode *);
 	/* Adds the runtime's fields to `daemon` (its helpers). NULL: none. */
 	void (*daemon_status)(void *ctx, json_t *d);
 	void *ctx;

@@ -68,6 +68,7 @@ struct enode {
 	uintptr_t runtime;	/* the runtime's own word (enode_runtime) */
 	void *capture;		/* the runtime's output pipes (enode_capture) */
 	void *checker;		/* the runtime's health checks (enode_checker) */
+	void *store;		/* the runtime's fd store (enode_store) */
 	struct cascade *cas;	/* the cascade it is part of; NULL: none */
 
 	enum node_state state;
@@ -1951,6 +1952,8 @@ void *enode_capture(const struct enode *n) { return n->capture; }
 void enode_set_capture(struct enode *n, void *c) { n->capture = c; }
 void *enode_checker(const struct enode *n) { return n->checker; }
 void enode_set_checker(struct enode *n, void *c) { n->checker = c; }
+void *enode_store(const struct enode *n) { return n->store; }
+void enode_set_store(struct enode *n, void *st) { n->store = st; }
 
 void
 enode_health(const struct enode *n, struct health_view *v)

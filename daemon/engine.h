@@ -213,6 +213,9 @@ void enode_set_capture(struct enode *, void *);
 /* The runtime's health-check state (daemon/health.c); NULL: none. */
 void *enode_checker(const struct enode *);
 void enode_set_checker(struct enode *, void *);
+/* The runtime's fd store (daemon/held.c); NULL: none. */
+void *enode_store(const struct enode *);
+void enode_set_store(struct enode *, void *);
 
 /* The last health check of the current process, for status. */
 struct health_view {

@@ -27,6 +27,7 @@
 #include "health.h"
 #include "helper.h"
 #include "jw.h"
+#include "held.h"
 #include "loop.h"
 #include "notify.h"
 #include "obswatch.h"
@@ -47,6 +48,7 @@ struct proc {
 	/* Its cgroup still held processes, being killed: reaped, waiting. */
 	bool draining;
 	struct watch drain;	/* the cgroup's cgroup.events, EPOLLPRI */
+	struct watch ready;	/* ready = "fd": the pipe's read end; -1 */
 };
 
 struct loop {
@@ -67,7 +69,12 @@ struct loop {
 	struct capture *cap;	/* worker output */
 	struct health *health;	/* health checks */
 	struct helpers *helpers;	/* helper processes (helper.c) */
+	struct held *held;	/* sockets and fd stores (held.c) */
 	pid_t tail_pid;		/* the exit being reported has a stderr tail */
+	/* What the worker being spawned gets beyond 0-2 (spawn_pass_for). */
+	struct spawn_pass pass;
+	int pass_fds[HELD_PASS_MAX];
+	char pass_names[HELD_PASS_MAX * (SPEC_FDNAME_MAX + 1)];
 	size_t ndraining;
 	struct proc *procs;
 	size_t nprocs;
@@ -237,6 +244,45 @@ on_drained(void *owner, uint32_t events)
 	proc_done(l, p);
 }
 
+static void
+ready_pipe_close(struct loop *l, struct proc *p)
+{
+	if (p->ready.fd < 0)
+		return;
+	reactor_unwatch(l->r, &p->ready);
+	close(p->ready.fd);
+	p->ready.fd = -1;
+}
+
+/*
+ * ready = "fd": a newline on the pipe says the worker is ready (s6's
+ * notification-fd); then the pipe is closed. Its end without one (the
+ * worker closed it, or exited) says nothing: ready_timeout decides.
+ */
+static void
+on_ready_pipe(void *owner, uint32_t events)
+{
+	struct proc *p = owner;
+	struct loop *l = p->loop;
+	char buf[256];
+	ssize_t r;
+
+	(void)events;
+	for (;;) {
+		r = read(p->ready.fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r > 0 && !memchr(buf, '\n', (size_t)r))
+			continue;
+		break;
+	}
+	if (r > 0 && !p->exited && enode_pid(p->node) == p->pid)
+		engine_ready(l->eng, p->node, mono_ns());
+	ready_pipe_close(l, p);
+}
+
 /*
  * The main process of a worker is a zombie. With process groups: kill
  * what is left of its group while the zombie still holds the group id.
@@ -266,6 +312,7 @@ proc_exited(struct loop *l, struct proc *p)
 	close(p->w.fd);
 	p->w.fd = -1;
 	p->exited = true;
+	ready_pipe_close(l, p);
 	if (l->cg && (fd = cgroups_drain(l->cg, p->node)) >= 0) {
 		p->draining = true;
 		if (reactor_watch_bulk(l->r, &p->drain, fd, EPOLLPRI, on_drained,
@@ -401,6 +448,50 @@ rearm_timer(struct loop *l)
 	timerfd_arm_at(l->timerw.fd, d, &l->armed);
 }
 
+static void
+ready_pipe_unused(int ready[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (ready[i] >= 0) {
+			close(ready[i]);
+			ready[i] = -1;
+		}
+}
+
+/*
+ * What n gets beyond 0-2 (spawn.h), in l->pass: its held sockets and
+ * stored fds, and for ready = "fd" a pipe (ready[0] arbord's end).
+ * 1 when there is something to pass, 0 when not (the common case: a
+ * few comparisons), -1 with msg.
+ */
+static int
+spawn_pass_for(struct loop *l, struct enode *n, int ready[2], char *msg,
+    size_t msglen)
+{
+	const struct spec_worker *w = &enode_spec(n)->w;
+	int k;
+
+	if (!w->nsockets && w->ready != READY_FD && !held_store_count(n))
+		return 0;
+	if ((k = held_fds(l->held, n, l->pass_fds, l->pass_names,
+	    sizeof(l->pass_names), msg, msglen)) < 0)
+		return -1;
+	l->pass = (struct spawn_pass){ .fds = l->pass_fds, .n = (size_t)k,
+	    .names = l->pass_names, .ready_fd = -1, .ready_to = -1 };
+	if (w->ready == READY_FD) {
+		if (pipe2(ready, O_CLOEXEC) < 0 ||
+		    fcntl(ready[0], F_SETFL, O_NONBLOCK) < 0) {
+			snprintf(msg, msglen, "ready_fd's pipe: %s",
+			    strerror(errno));
+			ready_pipe_unused(ready);
+			return -1;
+		}
+		l->pass.ready_fd = ready[1];
+		l->pass.ready_to = w->ready_fd;
+	}
+	return 1;
+}
+
 static int
 op_spawn(void *ctx, struct enode *n, int *err)
 {
@@ -408,22 +499,33 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	char msg[512];
 	struct proc *p;
 	struct cg_spawn cgs;
-	int pidfd, out[2];
+	int pidfd, out[2], ready[2] = { -1, -1 }, passing;
 	pid_t pid;
 
+	if ((passing = spawn_pass_for(l, n, ready, msg, sizeof(msg))) < 0) {
+		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
+		*err = EIO;
+		return -1;
+	}
 	if (l->cg && cgroups_prepare(l->cg, n, &cgs, msg, sizeof(msg)) < 0) {
 		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
+		ready_pipe_unused(ready);
 		*err = EIO;
 		return -1;
 	}
 	capture_fds(l->cap, n, out);
 	l->clone_ns = mono_ns();
 	pid = spawn_worker(n, l->devnull, notify_path(l->notify),
-	    l->cg ? &cgs : NULL, out, &pidfd, err, msg, sizeof(msg));
+	    l->cg ? &cgs : NULL, out, passing ? &l->pass : NULL, &pidfd,
+	    err, msg, sizeof(msg));
 	l->spawned_ns = mono_ns();
 	if (l->cg)
 		cg_spawn_close(&cgs);
+	if (ready[1] >= 0)
+		close(ready[1]);
 	if (pid < 0) {
+		if (ready[0] >= 0)
+			close(ready[0]);
 		capture_unused(out);
 		log_msg(LOG_ERROR, "%s: cannot start: %s", enode_path(n), msg);
 		return -1;
@@ -434,7 +536,11 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	p->loop = l;
 	p->pid = pid;
 	p->node = n;
+	p->ready.fd = -1;
 	if (reactor_watch_bulk(l->r, &p->w, pidfd, EPOLLIN, on_pidfd, p) < 0)
+		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
+	if (ready[0] >= 0 && reactor_watch_bulk(l->r, &p->ready, ready[0],
+	    EPOLLIN, on_ready_pipe, p) < 0)
 		fatal("%s: epoll_ctl: %s", __func__, strerror(errno));
 	p->next = l->procs;
 	if (l->procs)
@@ -499,6 +605,7 @@ op_event(void *ctx, const struct event *ev)
 
 	switch (ev->kind) {
 	case EV_CHILD_REMOVED:
+		held_store_clear(l->held, (struct enode *)(uintptr_t)ev->node);
 		health_removed(l->health, ev->node);
 		cgroups_removed(l->cg, ev->node);
 		capture_removed(l->cap, ev->node);
@@ -772,7 +879,9 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 	struct config_diag diag;
 	struct reload_summary sum;
 	struct spec *spec;
+	struct held_next *next;
 	const char *refusal;
+	char *bind_err;
 	json_t *warnings, *settings;
 
 	*errors = json_array();
@@ -791,6 +900,16 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 		return -1;
 	}
 	config_diag_free(&diag);
+	/* New and changed sockets are bound first: one that cannot be
+	 * leaves everything as it was. */
+	if (!(next = held_prepare(l->held, spec, &bind_err))) {
+		log_msg(LOG_ERROR, "%s: %s; nothing changed", why, bind_err);
+		json_array_append_new(*errors, json_text(bind_err));
+		free(bind_err);
+		spec_free(spec);
+		return -1;
+	}
+	held_apply(l->held, next);
 	if (engine_reload(l->eng, spec, mono_ns(), &sum, &refusal) < 0) {
 		log_msg(LOG_ERROR, "%s: %s: %s; nothing changed", why,
 		    l->config_file, refusal);
@@ -798,9 +917,11 @@ loop_reload(struct loop *l, const char *why, json_t **errors,
 
 		json_array_append_new(*errors, json_text(line));
 		free(line);
+		held_abort(l->held, next);
 		spec_free(spec);
 		return -1;
 	}
+	held_keep(l->held, next);
 	warnings = json_array();
 	settings = json_array();
 	setting_changes(l->spec, spec, why, settings, warnings);
@@ -916,6 +1037,7 @@ ops_node_status(void *ctx, const struct enode *n, struct jw *w)
 	unsigned applied;
 	char *path;
 
+	held_status(l->held, n, w);
 	jw_str(w, "containment", l->cg ? "cgroup" : "pgroup");
 	if (!l->cg)
 		return false;
@@ -935,6 +1057,23 @@ ops_node_status(void *ctx, const struct enode *n, struct jw *w)
 		jw_end_obj(w);
 	}
 	return true;
+}
+
+/* The fd stores of n and those below emptied (a stop, arbord's end). */
+static void
+stores_clear(struct held *h, struct enode *n)
+{
+	held_store_clear(h, n);
+	for (size_t i = 0; i < enode_nchildren(n); i++)
+		stores_clear(h, enode_child(n, i));
+}
+
+static void
+ops_stopped(void *ctx, struct enode *n)
+{
+	struct loop *l = ctx;
+
+	stores_clear(l->held, n);
 }
 
 /*
@@ -997,7 +1136,8 @@ setup(struct loop *l, const struct loop_options *o)
 	const struct control_ops ops = { .reload = ops_reload,
 	    .shutdown = ops_shutdown, .node_status = ops_node_status,
 	    .logs = ops_logs, .pause = ops_pause,
-	    .daemon_status = ops_daemon_status, .ctx = l };
+	    .daemon_status = ops_daemon_status, .stopped = ops_stopped,
+	    .ctx = l };
 	struct control_access access;
 	sigset_t mask;
 	char err[256];
@@ -1051,6 +1191,13 @@ setup(struct loop *l, const struct loop_options *o)
 	l->armed = UINT64_MAX;
 	if ((l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		fatal("%s: /dev/null: %s", __func__, strerror(errno));
+	/* Bound before anything starts: one that cannot be is the config's
+	 * error, and nothing runs. */
+	if (!(l->held = held_open(l->r, l->spec, &path))) {
+		log_msg(LOG_ERROR, "%s; nothing was started", path);
+		free(path);
+		return -1;
+	}
 
 	{
 		bool failed;
@@ -1079,7 +1226,8 @@ setup(struct loop *l, const struct loop_options *o)
 		return -1;
 	}
 	path = xasprintf("%s.notify", o->socket_path);
-	l->notify = notify_open(l->r, l->eng, l->cg, path, err, sizeof(err));
+	l->notify = notify_open(l->r, l->eng, l->cg, l->held, path, err,
+	    sizeof(err));
 	if (!l->notify) {
 		log_msg(LOG_ERROR, "notify socket %s: %s; nothing was started",
 		    path, err);
@@ -1145,9 +1293,14 @@ out:
 			close(p->drain.fd);
 		if (p->w.fd >= 0)
 			close(p->w.fd);
+		if (p->ready.fd >= 0)
+			close(p->ready.fd);
 		free(p);
 	}
 	pid_index_free(&l.pids);
+	if (l.eng)
+		stores_clear(l.held, engine_root(l.eng));
+	held_close(l.held);
 	engine_free(l.eng);
 	/* Reloads replace the spec: the caller gets back the one in use. */
 	*specp = l.spec;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "held.h"
 #include "notify.h"
 #include "log.h"
 #include "util.h"
@@ -22,6 +23,7 @@ struct notify {
 	struct reactor *r;
 	struct engine *eng;
 	const struct cgroups *cg;
+	struct held *held;
 	struct watch w;
 	char *path;
 	uint64_t rejected;
@@ -80,9 +82,17 @@ sender(const struct notify *nt, pid_t pid)
 	} else if (!(n = engine_find_pid(eng, pid)) &&
 	    (pgid = getpgid(pid)) > 0 && getsid(pid) == pgid)
 		n = engine_find_pid(eng, pgid);
-	if (n && enode_spec(n)->w.ready != READY_NOTIFY)
+	if (n && enode_spec(n)->w.ready != READY_NOTIFY &&
+	    !enode_spec(n)->w.fd_store_max)
 		return NULL;
 	return n;
+}
+
+static void
+close_all(const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
 }
 
 static void
@@ -107,6 +117,8 @@ on_datagram(void *owner, uint32_t events)
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 		    .msg_control = &cm, .msg_controllen = sizeof(cm) };
 		struct ucred *cred = NULL;
+		int *fds = NULL;
+		size_t nfds = 0;
 		struct notify_msg m;
 		const char *why;
 		struct enode *n;
@@ -127,38 +139,43 @@ on_datagram(void *owner, uint32_t events)
 			if (c->cmsg_type == SCM_CREDENTIALS &&
 			    c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
 				cred = (struct ucred *)CMSG_DATA(c);
-			else if (c->cmsg_type == SCM_RIGHTS) {
-				/* No fd store: close what was passed. */
-				int *fds = (int *)CMSG_DATA(c);
-				size_t nfds = (c->cmsg_len - CMSG_LEN(0)) /
-				    sizeof(int);
-
-				for (size_t i = 0; i < nfds; i++)
-					close(fds[i]);
+			else if (c->cmsg_type == SCM_RIGHTS && !fds) {
+				fds = (int *)CMSG_DATA(c);
+				nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			} else if (c->cmsg_type == SCM_RIGHTS) {
+				/* One array per datagram is all sd_notify sends. */
+				for (size_t i = 0; i < (c->cmsg_len -
+				    CMSG_LEN(0)) / sizeof(int); i++)
+					close(((int *)CMSG_DATA(c))[i]);
 			}
 		}
 		if ((size_t)len > NOTIFY_MAX_DATAGRAM ||
 		    (mh.msg_flags & MSG_TRUNC)) {
+			close_all(fds, nfds);
 			reject(nt, "larger than %d bytes", NOTIFY_MAX_DATAGRAM);
 			continue;
 		}
 		if (mh.msg_flags & MSG_CTRUNC) {
 			/* The kernel closes what did not fit. */
+			close_all(fds, nfds);
 			reject(nt, "more than %d file descriptors passed",
 			    NOTIFY_MAX_FDS);
 			continue;
 		}
 		if (!cred || cred->pid <= 0) {
+			close_all(fds, nfds);
 			reject(nt, "no sender credentials");
 			continue;
 		}
 		n = sender(nt, cred->pid);
 		if (!n) {
+			close_all(fds, nfds);
 			reject(nt, "pid %d is not a notify worker or in its %s",
 			    cred->pid, nt->cg ? "cgroup" : "process group");
 			continue;
 		}
 		if (notify_parse(buf, (size_t)len, &m, &why) < 0) {
+			close_all(fds, nfds);
 			reject(nt, "from %s (pid %d): %s", enode_path(n),
 			    cred->pid, why);
 			continue;
@@ -169,8 +186,23 @@ on_datagram(void *owner, uint32_t events)
 		if (m.has_extend)
 			engine_extend_timeout(nt->eng, n, m.extend_usec,
 			    now);
-		if (m.ready)
+		if (m.ready && enode_spec(n)->w.ready == READY_NOTIFY)
 			engine_ready(nt->eng, n, now);
+		if (m.fdstore_remove)
+			held_store_remove(nt->held, n, m.fdname);
+		/* FDSTORE=1: kept, within fd_store_max (held_store closes
+		 * and says what it refuses); otherwise closed. */
+		if (nfds > 0 && m.fdstore) {
+			size_t had = held_store_count(n);
+
+			if (!held_store(nt->held, n, fds, nfds, m.fdname,
+			    !m.fdpoll_off))
+				reject(nt, "FDSTORE=1 from %s (pid %d): %zu fd%s refused, it holds %zu of fd_store_max %u",
+				    enode_path(n), cred->pid, nfds,
+				    nfds == 1 ? "" : "s", had,
+				    enode_spec(n)->w.fd_store_max);
+		} else
+			close_all(fds, nfds);
 		if (m.watchdog)
 			engine_watchdog(nt->eng, n, now);
 		if (m.watchdog_trigger)
@@ -180,7 +212,7 @@ on_datagram(void *owner, uint32_t events)
 
 struct notify *
 notify_open(struct reactor *r, struct engine *eng, const struct cgroups *cg,
-    const char *path, char *err, size_t errlen)
+    struct held *held, const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct notify *nt;
@@ -220,6 +252,7 @@ notify_open(struct reactor *r, struct engine *eng, const struct cgroups *cg,
 	nt->r = r;
 	nt->eng = eng;
 	nt->cg = cg;
+	nt->held = held;
 	nt->path = xstrdup(path);
 	if (reactor_watch(r, &nt->w, fd, EPOLLIN, on_datagram, nt) < 0) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));

@@ -15,8 +15,8 @@
 #include "reactor.h"
 
 #define NOTIFY_MAX_DATAGRAM 4096
-/* File descriptors one datagram may pass (all closed: no fd store). */
-#define NOTIFY_MAX_FDS 16
+/* File descriptors one datagram may pass: the kernel's SCM_MAX_FD. */
+#define NOTIFY_MAX_FDS 253
 #define NOTIFY_MAX_STATUS 256
 
 struct notify_msg {
@@ -28,6 +28,11 @@ struct notify_msg {
 	char status[NOTIFY_MAX_STATUS];	/* STATUS=, truncated */
 	bool has_extend;
 	uint64_t extend_usec;	/* EXTEND_TIMEOUT_USEC= */
+	bool fdstore;		/* FDSTORE=1: keep the fds passed */
+	bool fdstore_remove;	/* FDSTOREREMOVE=1: drop those named FDNAME */
+	bool fdpoll_off;	/* FDPOLL=0: no POLLHUP watch on them */
+	bool has_fdname;
+	char fdname[256];	/* FDNAME=; "stored" when not given */
 };
 
 /*
@@ -39,10 +44,13 @@ int notify_parse(const char *buf, size_t len, struct notify_msg *,
 
 struct notify;
 struct cgroups;
+struct held;
 
-/* cg (NULL: process groups) says which cgroup a sender is in. */
+/* cg (NULL: process groups) says which cgroup a sender is in; FDSTORE=1
+ * keeps fds in held's stores. */
 struct notify *notify_open(struct reactor *, struct engine *,
-    const struct cgroups *cg, const char *path, char *err, size_t errlen);
+    const struct cgroups *cg, struct held *, const char *path, char *err,
+    size_t errlen);
 void notify_close(struct notify *);
 const char *notify_path(const struct notify *);
 

@@ -84,8 +84,32 @@ notify_parse(const char *buf, size_t len, struct notify_msg *m,
 				return -1;
 			}
 			m->has_extend = true;
+		} else if (key_is(line, klen, "FDSTORE"))
+			m->fdstore = vlen == 1 && val[0] == '1';
+		else if (key_is(line, klen, "FDSTOREREMOVE"))
+			m->fdstore_remove = vlen == 1 && val[0] == '1';
+		else if (key_is(line, klen, "FDPOLL"))
+			m->fdpoll_off = vlen == 1 && val[0] == '0';
+		else if (key_is(line, klen, "FDNAME")) {
+			/* systemd's rule: 1-255 printable characters, no ':'
+			 * (LISTEN_FDNAMES separates names with it). */
+			if (vlen == 0 || vlen >= sizeof(m->fdname)) {
+				*why = "FDNAME must be 1-255 characters";
+				return -1;
+			}
+			for (size_t i = 0; i < vlen; i++)
+				if ((unsigned char)val[i] < ' ' ||
+				    (unsigned char)val[i] >= 0x7f || val[i] == ':') {
+					*why = "FDNAME holds a ':' or a character that is not printable ASCII";
+					return -1;
+				}
+			memcpy(m->fdname, val, vlen);
+			m->fdname[vlen] = '\0';
+			m->has_fdname = true;
 		}
 	}
+	if (!m->has_fdname)
+		strcpy(m->fdname, "stored");
 	return 0;
 }
 

@@ -65,7 +65,7 @@ enum step {
 	STEP_UNSHARE, STEP_CGROUP, STEP_SETSID, STEP_PDEATHSIG, STEP_RLIMIT,
 	STEP_CHDIR, STEP_STDIO, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID,
 	STEP_NO_NEW_PRIVS, STEP_SIGMASK, STEP_STDOUT_FILE, STEP_STDERR_FILE,
-	STEP_EXECVE,
+	STEP_PASS, STEP_EXECVE,
 };
 
 static const char *const step_names[] = {
@@ -79,6 +79,7 @@ static const char *const step_names[] = {
 	[STEP_SIGMASK] = "sigprocmask",
 	[STEP_STDOUT_FILE] = "opening its stdout file",
 	[STEP_STDERR_FILE] = "opening its stderr file",
+	[STEP_PASS] = "dup2 of a passed fd (LISTEN_FDS)",
 	[STEP_EXECVE] = "execve",
 };
 
@@ -111,6 +112,11 @@ struct child_args {
 	const int *join_fds;	/* cgroup.procs files to write "0" to */
 	size_t njoin;
 	int exit_signal;	/* SIGCHLD; 0 for a check (waited with __WALL) */
+	/* Passed fds, moved above all targets by the parent: to 3, 4, ... */
+	const int *pass;
+	size_t npass;
+	int ready_fd, ready_to;	/* -1: none */
+	char *listen_pid;	/* the digits of LISTEN_PID= in envp */
 };
 
 static void *child_stack;
@@ -219,6 +225,26 @@ child_open_output(const char *path, int to)
 	return 0;
 }
 
+/*
+ * LISTEN_PID is the worker's own pid, known only in the child: written
+ * into the environment's string (the memory is shared until execve, and
+ * the parent, suspended, never reads it). No stdio here: the child only
+ * makes system calls.
+ */
+static void
+put_pid(char *at, long pid)
+{
+	char d[24];
+	size_t n = 0;
+
+	do
+		d[n++] = (char)('0' + pid % 10);
+	while ((pid /= 10) > 0 && n < sizeof(d));
+	while (n > 0)
+		*at++ = d[--n];
+	*at = '\0';
+}
+
 static int
 child_main(void *arg)
 {
@@ -304,6 +330,18 @@ child_main(void *arg)
 	 * there the fds' own O_CLOEXEC is all there is.
 	 */
 	(void)syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	/*
+	 * The passed fds, whose copies the parent put above every target
+	 * (so no dup2 here lands on a source not yet moved); dup2 leaves the
+	 * targets without close-on-exec.
+	 */
+	for (size_t i = 0; i < a->npass; i++)
+		if (dup2(a->pass[i], 3 + (int)i) < 0)
+			child_fail(a, STEP_PASS);
+	if (a->ready_fd >= 0 && dup2(a->ready_fd, a->ready_to) < 0)
+		child_fail(a, STEP_PASS);
+	if (a->listen_pid)
+		put_pid(a->listen_pid, (long)syscall(SYS_getpid));
 	execve(a->argv[0], a->argv, a->envp);
 	child_fail(a, STEP_EXECVE);
 }
@@ -339,10 +377,12 @@ overridden(const struct spec_worker *w, const char *kv)
  * and, for notify workers, NOTIFY_SOCKET and WATCHDOG_USEC.
  */
 static char **
-build_env(const struct enode *n, const char *notify_socket)
+build_env(const struct enode *n, const char *notify_socket,
+    const struct spawn_pass *pass, char **listen_pid)
 {
 	const struct spec_worker *w = &enode_spec(n)->w;
-	size_t cap = strv_len(environ) + w->nenv + 4;
+	size_t cap = strv_len(environ) + w->nenv + 7;
+	bool notify = w->ready == READY_NOTIFY || w->fd_store_max > 0;
 	char **envp = xcalloc(cap, sizeof(*envp));
 	size_t k = 0;
 
@@ -353,8 +393,16 @@ build_env(const struct enode *n, const char *notify_socket)
 	for (size_t i = 0; i < w->nenv; i++)
 		envp[k++] = xstrdup(w->env[i]);
 	envp[k++] = xasprintf("ARBOR_PATH=%s", enode_path(n));
-	if (w->ready == READY_NOTIFY && notify_socket)
+	if (notify && notify_socket)
 		envp[k++] = xasprintf("NOTIFY_SOCKET=%s", notify_socket);
+	*listen_pid = NULL;
+	if (pass && pass->n > 0) {
+		envp[k++] = xasprintf("LISTEN_FDS=%zu", pass->n);
+		envp[k++] = xasprintf("LISTEN_FDNAMES=%s", pass->names);
+		/* Room for any pid: the child writes its own. */
+		envp[k] = xstrdup("LISTEN_PID=0000000000000000000000");
+		*listen_pid = envp[k++] + strlen("LISTEN_PID=");
+	}
 	if (w->ready == READY_NOTIFY && w->watchdog_ms > 0)
 		envp[k++] = xasprintf("WATCHDOG_USEC=%llu",
 		    (unsigned long long)w->watchdog_ms * 1000);
@@ -550,11 +598,60 @@ clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
  * stdout and stderr, NOTIFY_SOCKET) or its health check (argv, both
  * outputs to out_fd).
  */
+/*
+ * Copies of the passed fds, and of the error pipe, above every fd number
+ * the child will dup2 to (3 + n, ready_to): its dup2s then never land on
+ * one still to be moved. -1 with *err and msg.
+ */
+static int
+stage_pass(const struct spawn_pass *pass, struct child_args *a, int *staged,
+    int *err, char *msg, size_t msglen)
+{
+	int above = 3 + (int)pass->n, fd;
+
+	if (pass->ready_fd >= 0 && pass->ready_to >= above)
+		above = pass->ready_to + 1;
+	for (size_t i = 0; i < pass->n; i++) {
+		if ((staged[i] = fcntl(pass->fds[i], F_DUPFD_CLOEXEC, above)) < 0)
+			goto fail;
+		a->npass++;
+	}
+	a->pass = staged;
+	if (pass->ready_fd >= 0) {
+		if ((a->ready_fd = fcntl(pass->ready_fd, F_DUPFD_CLOEXEC,
+		    above)) < 0)
+			goto fail;
+		a->ready_to = pass->ready_to;
+	}
+	if (a->errpipe < above) {
+		if ((fd = fcntl(a->errpipe, F_DUPFD_CLOEXEC, above)) < 0)
+			goto fail;
+		close(a->errpipe);
+		a->errpipe = fd;
+	}
+	return 0;
+fail:
+	*err = errno;
+	snprintf(msg, msglen, "fcntl(F_DUPFD) of a passed fd: %s", strerror(*err));
+	return -1;
+}
+
+static void
+unstage_pass(struct child_args *a)
+{
+	for (size_t i = 0; i < a->npass; i++)
+		close(a->pass[i]);
+	if (a->ready_fd >= 0)
+		close(a->ready_fd);
+}
+
 static pid_t
 spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
     int devnull, const char *notify_socket, const struct cg_spawn *cg,
-    const int capture[2], int *pidfd, int *err, char *msg, size_t msglen)
+    const int capture[2], const struct spawn_pass *pass, int *pidfd,
+    int *err, char *msg, size_t msglen)
 {
+	int staged[pass ? pass->n + 1 : 1];
 	const struct spec_worker *w = &enode_spec(n)->w;
 	struct child_args a = {
 		.argv = argv,
@@ -568,6 +665,8 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		.stdout_fd = -1,
 		.stderr_fd = -1,
 		.errpipe = -1,
+		.ready_fd = -1,
+		.ready_to = -1,
 		.parent = getpid(),
 		/*
 		 * A check's exit sends no SIGCHLD: at a thousand checks a
@@ -599,6 +698,10 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		goto out;
 	}
 	a.errpipe = pipefd[1];
+	pipefd[1] = -1;
+	if (pass && (pass->n > 0 || pass->ready_fd >= 0) &&
+	    stage_pass(pass, &a, staged, err, msg, msglen) < 0)
+		goto out;
 	if (cg) {
 		for (size_t i = 0; i < cg->nv1; i++)
 			join[a.njoin++] = cg->v1fd[i];
@@ -614,14 +717,18 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		}
 		a.join_fds = join;
 	}
-	a.envp = build_env(n, check ? NULL : notify_socket);
+	a.envp = build_env(n, check ? NULL : notify_socket, pass,
+	    &a.listen_pid);
 	a.shares_files = devnull < SPAWN_FD_BASE &&
 	    a.stdout_fd < SPAWN_FD_BASE && a.stderr_fd < SPAWN_FD_BASE &&
-	    pipefd[1] < SPAWN_FD_BASE;
+	    a.errpipe < SPAWN_FD_BASE && a.ready_fd < SPAWN_FD_BASE;
 	for (size_t i = 0; i < a.njoin; i++)
 		a.shares_files &= join[i] < SPAWN_FD_BASE;
+	for (size_t i = 0; i < a.npass; i++)
+		a.shares_files &= a.pass[i] < SPAWN_FD_BASE;
 	pid = clone_and_exec(&a, cgroup_fd, pipefd[0], pidfd, err, msg, msglen);
 out:
+	unstage_pass(&a);
 	if (procs_fd >= 0)
 		close(procs_fd);
 	if (pipefd[0] >= 0)
@@ -640,11 +747,12 @@ out:
 
 pid_t
 spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
-    const struct cg_spawn *cg, const int capture[2], int *pidfd, int *err,
-    char *msg, size_t msglen)
+    const struct cg_spawn *cg, const int capture[2],
+    const struct spawn_pass *pass, int *pidfd, int *err, char *msg,
+    size_t msglen)
 {
 	return spawn_as(n, enode_argv(n), false, -1, devnull, notify_socket,
-	    cg, capture, pidfd, err, msg, msglen);
+	    cg, capture, pass, pidfd, err, msg, msglen);
 }
 
 pid_t
@@ -655,5 +763,5 @@ spawn_check(const struct enode *n, int devnull, int out_fd,
 	static const int none[2] = { -1, -1 };
 
 	return spawn_as(n, enode_spec(n)->w.health.argv, true, out_fd,
-	    devnull, NULL, cg, none, pidfd, err, msg, msglen);
+	    devnull, NULL, cg, none, NULL, pidfd, err, msg, msglen);
 }

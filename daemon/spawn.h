@@ -19,6 +19,20 @@ void spawn_init(void);
 void spawn_cloexec_all(void);
 
 /*
+ * What a worker gets beyond 0, 1 and 2 (arbord(8), SOCKETS AND THE FD
+ * STORE): fds[] as 3, 4, ... with LISTEN_FDS, LISTEN_PID (its own pid,
+ * written in the child) and LISTEN_FDNAMES = names; and for ready = "fd"
+ * the pipe's write end ready_fd as fd ready_to. The fds stay the caller's.
+ */
+struct spawn_pass {
+	const int *fds;
+	size_t n;
+	const char *names;
+	int ready_fd;		/* -1: none */
+	int ready_to;
+};
+
+/*
  * Starts worker n in its own process group. Returns its pid, with *pidfd set,
  * once execve has succeeded; or -1 with *err set and a message in msg naming
  * the step, the command and the error (nothing is left running). devnull is
@@ -27,11 +41,12 @@ void spawn_cloexec_all(void);
  * process groups only) the child is born in the cgroup cg->dirfd
  * (clone3, CLONE_INTO_CGROUP) and joins cg's v1 groups before execve.
  * capture[] are the pipes for its "log" stdout and stderr (-1: arbord's
- * stderr); they stay the caller's.
+ * stderr); they stay the caller's. pass (NULL: nothing) as above.
  */
 pid_t spawn_worker(const struct enode *n, int devnull,
     const char *notify_socket, const struct cg_spawn *cg,
-    const int capture[2], int *pidfd, int *err, char *msg, size_t msglen);
+    const int capture[2], const struct spawn_pass *pass, int *pidfd,
+    int *err, char *msg, size_t msglen);
 
 /*
  * Starts the exec health check of worker n as the worker would start (its

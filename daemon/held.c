@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Sockets held for workers, and their fd stores (held.h). A socket
+ * belongs to a worker's path, or for a pool's children to the pool's path
+ * (they share their template's sockets, so several processes accept on
+ * one). Bound once; a reload keeps a socket whose entry did not change.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "held.h"
+#include "jw.h"
+#include "log.h"
+#include "util.h"
+
+struct hsock {
+	char *owner;		/* the worker's path, or its pool's */
+	struct spec_socket k;	/* its own copy of the entry */
+	char *where;		/* "FILE:LINE: PATH: sockets[i]" for messages */
+	int fd;
+	bool borrowed;		/* a reload's: fd is still the old set's */
+};
+
+struct hset {
+	struct hsock **v;
+	size_t n;
+};
+
+struct held {
+	struct reactor *r;
+	struct hset set;
+};
+
+struct held_next {
+	struct hset set;
+	bool *taken;		/* per socket of the old set: kept in this one */
+	size_t nold;
+	bool applied;		/* held_apply: the sets are swapped */
+};
+
+static void
+hsock_free(struct hsock *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->owner);
+	free(s->where);
+	free(s->k.listen);
+	free(s->k.name);
+	free(s->k.owner);
+	free(s->k.group);
+	free(s);
+}
+
+static void
+hset_free(struct hset *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		hsock_free(set->v[i]);
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
+/*
+ * Binds k: a stream or seqpacket socket listens with its backlog; a
+ * file's stale socket is replaced (never anything else), its mode and
+ * owner set on the name without following a link. -1 with err.
+ */
+static int
+bind_one(const struct spec_socket *k, char *err, size_t errlen)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)k->addr;
+	bool path = k->family == AF_UNIX && !k->abstract;
+	const char *step = "socket";
+	int fd, one = 1;
+
+	fd = socket(k->family, k->type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	step = "setsockopt(SO_REUSEADDR)";
+	if (k->family != AF_UNIX &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail;
+	step = "removing a stale socket";
+	if (path && unlink_stale_socket(k->listen) < 0) {
+		if (errno == EEXIST) {
+			snprintf(err, errlen, "something that is not a socket is there; not replacing it");
+			close(fd);
+			return -1;
+		}
+		goto fail;
+	}
+	step = "bind";
+	if (bind(fd, sa, (socklen_t)k->addrlen) < 0)
+		goto fail;
+	step = "chmod";
+	if (path && fchmodat(AT_FDCWD, k->listen, k->mode,
+	    AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail;
+	step = "chown";
+	if (path && (k->uid != (uid_t)-1 || k->gid != (gid_t)-1) &&
+	    fchownat(AT_FDCWD, k->listen, k->uid, k->gid,
+	    AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail;
+	step = "listen";
+	if (k->type != SOCK_DGRAM && listen(fd, k->backlog) < 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "%s: %s", step, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (path && strcmp(step, "bind") != 0 &&
+	    strcmp(step, "removing a stale socket") != 0)
+		unlink(k->listen);
+	return -1;
+}
+
+static struct hsock *
+hsock_new(const char *file, const char *owner, const struct spec_socket *k,
+    size_t i)
+{
+	struct hsock *s = xcalloc(1, sizeof(*s));
+
+	s->owner = xstrdup(owner);
+	s->k = *k;
+	s->k.listen = xstrdup(k->listen);
+	s->k.name = xstrdup(k->name);
+	s->k.owner = k->owner ? xstrdup(k->owner) : NULL;
+	s->k.group = k->group ? xstrdup(k->group) : NULL;
+	if (k->line > 0)
+		s->where = xasprintf("%s:%d: %s: sockets[%zu] \"%s\"", file,
+		    k->line, owner, i, k->listen);
+	else
+		s->where = xasprintf("%s: %s: sockets[%zu] \"%s\"", file, owner,
+		    i, k->listen);
+	s->fd = -1;
+	return s;
+}
+
+static void
+hset_add(struct hset *set, struct hsock *s)
+{
+	set->v = xreallocarray(set->v, set->n + 1, sizeof(*set->v));
+	set->v[set->n++] = s;
+}
+
+/* Every socket of spec's workers, unbound, in the tree's order. */
+static void
+collect(struct hset *set, const char *file, const struct spec_node *n,
+    const char *parent)
+{
+	char *path = parent ? xasprintf("%s/%s", parent, n->name)
+	    : xstrdup(n->name);
+	const struct spec_node *w = n->is_supervisor ? n->template : n;
+
+	/* A pool's template: its sockets are the pool's, shared. */
+	for (size_t i = 0; w && i < w->w.nsockets; i++)
+		hset_add(set, hsock_new(file, path, &w->w.sockets[i], i));
+	for (size_t i = 0; i < n->nchildren; i++)
+		collect(set, file, n->children[i], path);
+	free(path);
+}
+
+/*
+ * Fills next from spec: an entry of old with the same owner and an equal
+ * socket is taken over (its fd moves); the others are bound. -1 with
+ * *error, next holding what was bound (the caller frees it).
+ */
+static int
+build(struct hset *old, bool *taken, const struct spec *spec,
+    struct hset *next, char **error)
+{
+	char err[256];
+
+	collect(next, spec->file, spec->root, NULL);
+	for (size_t i = 0; i < next->n; i++) {
+		struct hsock *s = next->v[i];
+
+		for (size_t j = 0; old && j < old->n; j++) {
+			struct hsock *o = old->v[j];
+
+			if (!taken[j] && o->fd >= 0 &&
+			    strcmp(o->owner, s->owner) == 0 &&
+			    spec_socket_equal(&o->k, &s->k)) {
+				taken[j] = true;
+				s->fd = o->fd;
+				s->borrowed = true;
+				break;
+			}
+		}
+	}
+	/* Bound only once the kept ones are known: a changed entry on an
+	 * address that another entry keeps is "in use", as it should be. */
+	for (size_t i = 0; i < next->n; i++) {
+		struct hsock *s = next->v[i];
+
+		if (s->fd >= 0)
+			continue;
+		if ((s->fd = bind_one(&s->k, err, sizeof(err))) < 0) {
+			*error = xasprintf("%s: %s", s->where, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct held *
+held_open(struct reactor *r, const struct spec *spec, char **error)
+{
+	struct held *h = xcalloc(1, sizeof(*h));
+
+	h->r = r;
+	*error = NULL;
+	if (build(NULL, NULL, spec, &h->set, error) < 0) {
+		hset_free(&h->set);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+held_close(struct held *h)
+{
+	if (!h)
+		return;
+	hset_free(&h->set);
+	free(h);
+}
+
+struct held_next *
+held_prepare(struct held *h, const struct spec *spec, char **error)
+{
+	struct held_next *x = xcalloc(1, sizeof(*x));
+
+	*error = NULL;
+	x->nold = h->set.n;
+	x->taken = xcalloc(h->set.n + 1, sizeof(*x->taken));
+	if (build(&h->set, x->taken, spec, &x->set, error) < 0) {
+		held_abort(h, x);
+		return NULL;
+	}
+	return x;
+}
+
+void
+held_apply(struct held *h, struct held_next *x)
+{
+	struct hset t = h->set;
+
+	h->set = x->set;
+	x->set = t;
+	x->applied = true;
+}
+
+void
+held_abort(struct held *h, struct held_next *x)
+{
+	struct hset t;
+
+	if (!x)
+		return;
+	if (x->applied) {
+		t = h->set;
+		h->set = x->set;
+		x->set = t;
+	}
+	/* Kept fds are still the old set's: only the new ones close. */
+	for (size_t i = 0; i < x->set.n; i++)
+		if (x->set.v[i]->borrowed)
+			x->set.v[i]->fd = -1;
+	hset_free(&x->set);
+	free(x->taken);
+	free(x);
+}
+
+void
+held_keep(struct held *h, struct held_next *x)
+{
+	/* x holds the old set now: what moved to h's is not closed. */
+	for (size_t j = 0; j < x->set.n; j++)
+		if (x->taken[j])
+			x->set.v[j]->fd = -1;
+	for (size_t i = 0; i < h->set.n; i++)
+		h->set.v[i]->borrowed = false;
+	hset_free(&x->set);
+	free(x->taken);
+	free(x);
+}
+
+/* The key n's sockets are held under: its pool's path for a pool child. */
+static const char *
+owner_of(const struct enode *n)
+{
+	const struct enode *up = enode_parent(n);
+
+	if (up && enode_spec(up)->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE)
+		return enode_path(up);
+	return enode_path(n);
+}
+
+/*
+ * Still what a worker can use: listening (stream, seqpacket), not shut
+ * down (poll says POLLHUP or POLLRDHUP once it is).
+ */
+static bool
+alive(const struct hsock *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLIN | POLLRDHUP };
+	int acc = 0;
+	socklen_t len = sizeof(acc);
+
+	if (poll(&p, 1, 0) < 0 ||
+	    (p.revents & (POLLHUP | POLLERR | POLLNVAL | POLLRDHUP)))
+		return false;
+	if (s->k.type == SOCK_DGRAM)
+		return true;
+	return getsockopt(s->fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 &&
+	    acc;
+}
+
+struct stored {
+	struct watch w;		/* EPOLLHUP, EPOLLERR; w.fd the stored fd */
+	bool watched;
+	struct held *h;
+	struct enode *node;
+	char *name;
+};
+
+struct store {
+	struct stored **v;
+	size_t n;
+};
+
+static bool
+names_add(char *names, size_t len, size_t *at, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (*at + n + 2 > len)
+		return false;
+	if (*at)
+		names[(*at)++] = ':';
+	memcpy(names + *at, name, n + 1);
+	*at += n;
+	return true;
+}
+
+int
+held_fds(struct held *h, const struct enode *n, int *fds, char *names,
+    size_t nameslen, char *err, size_t errlen)
+{
+	const char *owner = owner_of(n);
+	struct store *st = enode_store(n);
+	size_t k = 0, at = 0;
+
+	names[0] = '\0';
+	for (size_t i = 0; h && i < h->set.n && k < HELD_PASS_MAX; i++) {
+		struct hsock *s = h->set.v[i];
+		char why[256];
+
+		if (strcmp(s->owner, owner) != 0)
+			continue;
+		if (s->fd < 0 || !alive(s)) {
+			if (s->fd >= 0) {
+				close(s->fd);
+				s->fd = -1;
+			}
+			s->fd = bind_one(&s->k, why, sizeof(why));
+			if (s->fd < 0) {
+				snprintf(err, errlen, "socket \"%s\" was shut down and cannot be bound again: %s",
+				    s->k.listen, why);
+				return -1;
+			}
+			log_msg(LOG_WARN, "%s: socket \"%s\" was no longer listening (shut down by a worker?): bound again",
+			    enode_path(n), s->k.listen);
+		}
+		fds[k++] = s->fd;
+		names_add(names, nameslen, &at, s->k.name);
+	}
+	for (size_t i = 0; st && i < st->n && k < HELD_PASS_MAX; i++) {
+		if (!names_add(names, nameslen, &at, st->v[i]->name))
+			break;
+		fds[k++] = st->v[i]->w.fd;
+	}
+	return (int)k;
+}
+
+static void
+stored_close(struct stored *e)
+{
+	if (e->watched)
+		reactor_unwatch(e->h->r, &e->w);
+	close(e->w.fd);
+	free(e->name);
+	reactor_defer_free(e->h->r, e, free);
+}
+
+/* Drops entry i of n's store, keeping the order of the others. */
+static void
+store_drop(struct enode *n, size_t i)
+{
+	struct store *st = enode_store(n);
+
+	stored_close(st->v[i]);
+	memmove(&st->v[i], &st->v[i + 1], (st->n - i - 1) * sizeof(*st->v));
+	if (--st->n == 0) {
+		free(st->v);
+		free(st);
+		enode_set_store(n, NULL);
+	}
+}
+
+/* A stored fd's peer hung up, or it failed: dropped, as systemd does. */
+static void
+on_stored_hup(void *owner, uint32_t events)
+{
+	struct stored *e = owner;
+	struct store *st = enode_store(e->node);
+
+	(void)events;
+	for (size_t i = 0; st && i < st->n; i++)
+		if (st->v[i] == e) {
+			log_msg(LOG_INFO, "%s: stored fd \"%s\" dropped: %s",
+			    enode_path(e->node), e->name,
+			    events & EPOLLERR ? "an error on it" : "its peer hung up");
+			store_drop(e->node, i);
+			return;
+		}
+}
+
+size_t
+held_store(struct held *h, struct enode *n, const int *fds, size_t nfds,
+    const char *name, bool poll)
+{
+	uint32_t max = enode_spec(n)->w.fd_store_max;
+	struct store *st = enode_store(n);
+	size_t have = st ? st->n : 0;
+
+	if (have + nfds > max) {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		return 0;
+	}
+	if (!st) {
+		st = xcalloc(1, sizeof(*st));
+		enode_set_store(n, st);
+	}
+	st->v = xreallocarray(st->v, st->n + nfds, sizeof(*st->v));
+	for (size_t i = 0; i < nfds; i++) {
+		struct stored *e = xcalloc(1, sizeof(*e));
+
+		e->h = h;
+		e->node = n;
+		e->name = xstrdup(name);
+		e->w.fd = fds[i];
+		/* Events 0: epoll reports EPOLLHUP and EPOLLERR alone. A
+		 * file or a directory cannot be watched (EPERM): held as
+		 * it is. */
+		e->watched = poll && reactor_watch(h->r, &e->w, fds[i], 0,
+		    on_stored_hup, e) == 0;
+		e->w.fd = fds[i];
+		st->v[st->n++] = e;
+	}
+	return nfds;
+}
+
+size_t
+held_store_remove(struct held *h, struct enode *n, const char *name)
+{
+	struct store *st = enode_store(n);
+	size_t removed = 0;
+
+	(void)h;
+	for (size_t i = 0; st && i < st->n;) {
+		if (strcmp(st->v[i]->name, name) != 0) {
+			i++;
+			continue;
+		}
+		removed++;
+		if (st->n == 1) {
+			store_drop(n, i);
+			break;
+		}
+		store_drop(n, i);
+	}
+	return removed;
+}
+
+void
+held_store_clear(struct held *h, struct enode *n)
+{
+	(void)h;
+	while (enode_store(n))
+		store_drop(n, 0);
+}
+
+size_t
+held_store_count(const struct enode *n)
+{
+	const struct store *st = enode_store(n);
+
+	return st ? st->n : 0;
+}
+
+static const char *
+type_name(int type)
+{
+	return type == SOCK_DGRAM ? "dgram" :
+	    type == SOCK_SEQPACKET ? "seqpacket" : "stream";
+}
+
+void
+held_status(struct held *h, const struct enode *n, struct jw *w)
+{
+	const struct store *st = enode_store(n);
+	const char *owner;
+	bool any = false;
+
+	if (enode_is_supervisor(n))
+		return;
+	owner = owner_of(n);
+	for (size_t i = 0; h && i < h->set.n; i++) {
+		const struct hsock *s = h->set.v[i];
+
+		if (strcmp(s->owner, owner) != 0)
+			continue;
+		if (!any)
+			jw_arr(w, "sockets");
+		any = true;
+		jw_obj(w, NULL);
+		jw_str(w, "listen", s->k.listen);
+		jw_str(w, "type", type_name(s->k.type));
+		jw_str(w, "name", s->k.name);
+		jw_end_obj(w);
+	}
+	if (any)
+		jw_end_arr(w);
+	if (!st && !enode_spec(n)->w.fd_store_max)
+		return;
+	jw_arr(w, "fd_store");
+	for (size_t i = 0; st && i < st->n; i++)
+		jw_str(w, NULL, st->v[i]->name);
+	jw_end_arr(w);
+}
