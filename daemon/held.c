@@ -38,6 +38,9 @@ struct hset {
 struct held {
 	struct reactor *r;
 	struct hset set;
+	uint64_t window_start;	/* drops are said at most 5 times a second */
+	unsigned window_lines;
+	uint64_t dropped;
 };
 
 struct held_next {
@@ -431,12 +434,24 @@ on_stored_hup(void *owner, uint32_t events)
 	struct stored *e = owner;
 	struct store *st = enode_store(e->node);
 
-	(void)events;
+	struct held *h = e->h;
+	uint64_t now = mono_ns();
+
 	for (size_t i = 0; st && i < st->n; i++)
 		if (st->v[i] == e) {
-			log_msg(LOG_INFO, "%s: stored fd \"%s\" dropped: %s",
-			    enode_path(e->node), e->name,
-			    events & EPOLLERR ? "an error on it" : "its peer hung up");
+			h->dropped++;
+			if (now - h->window_start >= NSEC_PER_SEC) {
+				h->window_start = now;
+				h->window_lines = 0;
+			}
+			/* A worker storing and closing in a loop is counted,
+			 * not logged line by line. */
+			if (++h->window_lines <= 5)
+				log_msg(LOG_INFO, "%s: stored fd \"%s\" dropped: %s (%llu so far)",
+				    enode_path(e->node), e->name,
+				    events & EPOLLERR ? "an error on it" :
+				    "its peer hung up",
+				    (unsigned long long)h->dropped);
 			store_drop(e->node, i);
 			return;
 		}
