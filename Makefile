@@ -76,7 +76,7 @@ OUTPUT_SRC := daemon/util.c daemon/rotate.c daemon/outlog.c daemon/journal.c hel
 OBS_SRC := $(COMMON_SRC) daemon/engine.c daemon/obsq.c daemon/event.c $(BPF_SRC) \
 	exporters/obs.c exporters/metrics.c exporters/eventlog.c exporters/http.c exporters/trace.c \
 	exporters/clients.c exporters/join.c exporters/serve.c exporters/cgstat.c exporters/console.c \
-	helpers/common/hmsg.c helpers/common/hrt.c helpers/common/hlog.c helpers/obs/main.c
+	exporters/backlog.c helpers/common/hmsg.c helpers/common/hrt.c helpers/common/hlog.c helpers/obs/main.c
 UNIT_TESTS := test_engine test_config test_notify test_metrics test_obsq test_join test_cglimits test_probes test_util test_rotate
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

@@ -6,6 +6,7 @@
  * one). Bound once; a reload keeps a socket whose entry did not change.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 
 #include "held.h"
 #include "jw.h"
+#include "obsq.h"
 #include "log.h"
 #include "util.h"
 
@@ -38,6 +40,7 @@ struct hset {
 struct held {
 	struct reactor *r;
 	struct hset set;
+	struct obs_sockets *table;	/* the observability helper's view */
 	uint64_t window_start;	/* drops are said at most 5 times a second */
 	unsigned window_lines;
 	uint64_t dropped;
@@ -259,6 +262,43 @@ held_prepare(struct held *h, const struct spec *spec, char **error)
 	return x;
 }
 
+/*
+ * The stream sockets, by inode, for the observability helper (obsq.h):
+ * written whenever the set or a socket changes.
+ */
+static void
+publish(struct held *h)
+{
+	struct obs_sockets *t = h->table;
+	uint32_t n = 0;
+	struct stat st;
+
+	if (!t)
+		return;
+	atomic_fetch_add(&t->seq, 1);	/* odd: being written */
+	for (size_t i = 0; i < h->set.n && n < OBS_SOCKETS_MAX; i++) {
+		const struct hsock *s = h->set.v[i];
+		struct obs_socket *o = &t->v[n];
+
+		if (s->fd < 0 || s->k.type == SOCK_DGRAM || fstat(s->fd, &st) < 0)
+			continue;
+		o->inode = (uint64_t)st.st_ino;
+		o->family = (uint32_t)s->k.family;
+		snprintf(o->owner, sizeof(o->owner), "%s", s->owner);
+		snprintf(o->name, sizeof(o->name), "%s", s->k.name);
+		n++;
+	}
+	t->n = n;
+	atomic_fetch_add(&t->seq, 1);
+}
+
+void
+held_publish(struct held *h, struct obs_sockets *table)
+{
+	h->table = table;
+	publish(h);
+}
+
 void
 held_apply(struct held *h, struct held_next *x)
 {
@@ -267,6 +307,7 @@ held_apply(struct held *h, struct held_next *x)
 	h->set = x->set;
 	x->set = t;
 	x->applied = true;
+	publish(h);
 }
 
 void
@@ -280,6 +321,7 @@ held_abort(struct held *h, struct held_next *x)
 		t = h->set;
 		h->set = x->set;
 		x->set = t;
+		publish(h);
 	}
 	/* Kept fds are still the old set's: only the new ones close. */
 	for (size_t i = 0; i < x->set.n; i++)
@@ -390,6 +432,7 @@ held_fds(struct held *h, const struct enode *n, int *fds, char *names,
 			}
 			log_msg(LOG_WARN, "%s: socket \"%s\" was no longer listening (shut down by a worker?): bound again",
 			    enode_path(n), s->k.listen);
+			publish(h);
 		}
 		fds[k++] = s->fd;
 		names_add(names, nameslen, &at, s->k.name);

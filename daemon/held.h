@@ -25,6 +25,10 @@ struct jw;
  * ("FILE:LINE: PATH: sockets[0]: \"127.0.0.1:80\": bind: ...") to free.
  */
 struct held *held_open(struct reactor *, const struct spec *, char **error);
+struct obs_sockets;
+/* Keeps table (obsq.h) up to date with the stream sockets held, from now
+ * on: written at once and at each change. */
+void held_publish(struct held *, struct obs_sockets *table);
 /* Closes every socket and stored fd (nodes' stores: held_store_clear). */
 void held_close(struct held *);
 

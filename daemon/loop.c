@@ -1211,6 +1211,7 @@ setup(struct loop *l, const struct loop_options *o)
 	/* The engine exists before the sockets that feed it open. */
 	l->obs = obswatch_start(l->r, l->spec, o->no_bpf, l->cg,
 	    capture_outlog(l->cap));
+	held_publish(l->held, obswatch_sockets(l->obs));
 	l->eng = engine_new(l->spec, &runtime_ops, l);
 	l->helpers = helpers_open(l->r, l->cg, l->spec,
 	    obswatch_helpers(l->obs));

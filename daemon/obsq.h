@@ -108,6 +108,27 @@ struct obs_helpers {
 };
 
 /*
+ * The stream sockets arbord holds for workers (held.c), for
+ * arbor_socket_backlog and a restart's backlog_peak: the observability
+ * helper finds each one's accept queue by its inode (sock_diag). Written
+ * by the core whenever they change, under a sequence count (odd while it
+ * writes; the reader copies and compares). Past OBS_SOCKETS_MAX, the rest
+ * are not watched.
+ */
+#define OBS_SOCKETS_MAX 256
+struct obs_socket {
+	uint64_t inode;
+	uint32_t family;	/* AF_INET, AF_INET6, AF_UNIX */
+	char owner[OBSQ_PATH];	/* the worker's path, or its pool's */
+	char name[256];		/* its LISTEN_FDNAMES name */
+};
+struct obs_sockets {
+	_Atomic uint64_t seq;
+	uint32_t n;
+	struct obs_socket v[OBS_SOCKETS_MAX];
+};
+
+/*
  * What the observability helper is given, written by the core before each
  * start (arbord(8), FAULT DOMAINS); strings NUL-terminated by the core.
  */
@@ -141,6 +162,7 @@ struct obs_conf {
 struct obs_shm {
 	struct obs_conf conf;
 	struct obs_helpers helpers;
+	struct obs_sockets sockets;
 	struct obsq q;
 };
 

@@ -498,6 +498,12 @@ obswatch_helpers(struct obswatch *w)
 	return w ? &w->shm->helpers : NULL;
 }
 
+struct obs_sockets *
+obswatch_sockets(struct obswatch *w)
+{
+	return w ? &w->shm->sockets : NULL;
+}
+
 struct obswatch *
 obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
     const struct cgroups *cg, struct outproxy *out)

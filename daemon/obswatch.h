@@ -21,6 +21,8 @@ struct obswatch;
 
 /* Where helper.c counts its helpers' restarts for the metrics. */
 struct obs_helpers *obswatch_helpers(struct obswatch *);
+/* The held sockets' table the observability helper reads (obsq.h). */
+struct obs_sockets *obswatch_sockets(struct obswatch *);
 /*
  * Sets the observability side up per spec: loads the probes, binds the
  * metrics listener, opens the event log's directory. cg (NULL: no

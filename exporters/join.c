@@ -48,6 +48,12 @@ struct path_state {
 	uint64_t last_kexit_ns;
 	bool restart_pending;
 	int live_pid;
+	/* Its restart event, held for the peak of its sockets' backlog
+	 * (join_backlog); bl_out its place in the order. */
+	json_t *bl_ev;
+	struct out *bl_out;
+	uint64_t bl_peak, bl_deadline;
+	bool bl_ready;		/* the replacement is ready */
 	struct path_state *next;	/* all of them */
 	struct path_state *hnext;	/* same hash bucket */
 };
@@ -60,6 +66,7 @@ struct join {
 	struct proc *procs[PID_BUCKETS];
 	size_t nprocs;
 	size_t nwaiting;	/* procs whose core event waits for the kernel */
+	size_t nbacklog;	/* restarts waiting for their backlog's peak */
 	uint64_t swept_ns;	/* when kernel-only entries were last looked at */
 	struct path_state *paths;
 	struct path_state *path_buckets[PATH_BUCKETS];
@@ -93,7 +100,13 @@ join_nprocs(const struct join *j)
 bool
 join_waiting(const struct join *j)
 {
-	return j->nwaiting > 0;
+	return j->nwaiting > 0 || j->nbacklog > 0;
+}
+
+bool
+join_backlog_wanted(const struct join *j)
+{
+	return j->nbacklog > 0;
 }
 
 static struct proc *
@@ -202,6 +215,7 @@ path_of(struct join *j, const struct obs_msg *m)
 static void
 path_free(struct path_state *s)
 {
+	json_decref(s->bl_ev);
 	labels_free(s);
 	free(s->path);
 	free(s);
@@ -525,6 +539,63 @@ ready_latency(struct join *j, const struct obs_msg *m, uint64_t now)
 		    (double)(m->mono_ns - p->spawn_ns) / 1e9);
 }
 
+/* The held restart event of ps goes out in its place, with its peak. */
+static void
+backlog_done(struct join *j, struct path_state *ps)
+{
+	if (!ps->bl_ev)
+		return;
+	json_object_set_new(ps->bl_ev, "backlog_peak",
+	    json_integer((json_int_t)ps->bl_peak));
+	place(j, &ps->bl_out, ps->bl_ev);
+	ps->bl_ev = NULL;
+	j->nbacklog--;
+}
+
+/*
+ * A restart of a worker whose sockets arbord holds: held until the
+ * replacement is ready and the backlog has drained, or JOIN_BACKLOG_WAIT_NS.
+ */
+static bool
+backlog_hold(struct join *j, struct path_state *ps, const struct obs_msg *m,
+    uint64_t now)
+{
+	if (!j->ops->has_backlog || !j->ops->has_backlog(j->ctx, ps->series))
+		return false;
+	backlog_done(j, ps);	/* one before it, still held */
+	ps->bl_ev = msg_to_json(m);
+	ps->bl_out = queue_out(j, NULL);
+	ps->bl_peak = 0;
+	ps->bl_ready = false;
+	ps->bl_deadline = now + JOIN_BACKLOG_WAIT_NS;
+	j->nbacklog++;
+	return true;
+}
+
+void
+join_backlog(struct join *j, const char *owner, uint64_t depth, uint64_t now)
+{
+	for (struct path_state *ps = j->paths; ps && j->nbacklog; ps = ps->next) {
+		if (!ps->bl_ev || !ps->series || strcmp(ps->series, owner) != 0)
+			continue;
+		if (depth > ps->bl_peak)
+			ps->bl_peak = depth;
+		if ((ps->bl_ready && depth == 0) || now >= ps->bl_deadline)
+			backlog_done(j, ps);
+	}
+	flush_out(j);
+}
+
+void
+join_each_backlog(const struct join *j, void (*fn)(void *, const char *),
+    void *arg)
+{
+	for (const struct path_state *ps = j->paths; ps && j->nbacklog;
+	    ps = ps->next)
+		if (ps->bl_ev && ps->series)
+			fn(arg, ps->series);
+}
+
 void
 join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 {
@@ -557,11 +628,19 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 		break;
 	case EV_READY:
 		ready_latency(j, m, now);
+		path_of(j, m)->bl_ready = true;
 		break;
 	case EV_RESTART:
 		path_of(j, m)->restart_pending = true;
+		if (backlog_hold(j, path_of(j, m), m, now)) {
+			flush_out(j);
+			return;
+		}
 		break;
 	case EV_CHILD_REMOVED:
+		for (struct path_state *ps = j->paths; ps; ps = ps->next)
+			if (path_within(ps->path, m->path))
+				backlog_done(j, ps);
 		j->ops->forget(j->ctx, m->path);
 		path_drop(j, m->path);
 		break;
@@ -631,8 +710,13 @@ join_tick(struct join *j, uint64_t now)
 {
 	/* A walk over every entry: when something waits, or once a second
 	 * for kernel-only entries, not at every wake-up. */
-	if (!j->nwaiting && now - j->swept_ns < NSEC_PER_SEC)
+	for (struct path_state *ps = j->paths; ps && j->nbacklog; ps = ps->next)
+		if (ps->bl_ev && now >= ps->bl_deadline)
+			backlog_done(j, ps);
+	if (!j->nwaiting && now - j->swept_ns < NSEC_PER_SEC) {
+		flush_out(j);
 		return;
+	}
 	j->swept_ns = now;
 	for (int b = 0; b < PID_BUCKETS; b++)
 		for (struct proc *p = j->procs[b], *next; p; p = next) {

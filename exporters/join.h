@@ -18,6 +18,11 @@
  * - An exit whose worker's stderr is captured (obs_msg.tail) also waits,
  *   as long, for the output thread's tail (join_tail), carried as
  *   stderr_tail when not empty.
+ * - A restart of a worker whose stream sockets arbord holds waits for the
+ *   peak of their accept queues (join_backlog: connections that wait
+ *   instead of being refused) until its replacement is ready and the
+ *   queue has drained, at most JOIN_BACKLOG_WAIT_NS; it carries the peak
+ *   as backlog_peak.
  * - Entries are bounded: one per live worker process, kernel-only ones
  *   forgotten after JOIN_FORGET_NS, never more than JOIN_MAX_PROCS.
  */
@@ -35,6 +40,7 @@
 #include "../daemon/event.h"
 
 #define JOIN_WAIT_NS (200 * 1000000ULL)
+#define JOIN_BACKLOG_WAIT_NS (1000 * 1000000ULL)
 #define JOIN_FORGET_NS (5 * 1000000000ULL)
 #define JOIN_MAX_PROCS (1u << 18)
 
@@ -52,6 +58,9 @@ struct join_ops {
 	void (*proc_gone)(void *ctx, const char *path, int pid);
 	/* pid was spawned before the kernel side was there: follow it. */
 	void (*track)(void *ctx, int pid);
+	/* arbord holds stream sockets for owner (a worker's path, or its
+	 * pool's): its restarts wait for their backlog's peak. NULL: none. */
+	bool (*has_backlog)(void *ctx, const char *owner);
 };
 
 struct join;
@@ -65,6 +74,14 @@ void join_core(struct join *, const struct obs_msg *, uint64_t now);
 void join_kernel(struct join *, const struct arbor_rec *, uint64_t now);
 /* The last stderr lines of process pid ("" when none), for its exit. */
 void join_tail(struct join *, int pid, const char *tail, uint64_t now);
+/* The summed accept-queue depth of owner's held sockets, sampled now. */
+void join_backlog(struct join *, const char *owner, uint64_t depth,
+    uint64_t now);
+/* A restart waits for samples (join_backlog, each millisecond or so). */
+bool join_backlog_wanted(const struct join *);
+/* fn for each owner a restart waits on (an owner may come twice). */
+void join_each_backlog(const struct join *,
+    void (*fn)(void *arg, const char *owner), void *arg);
 /* Sends what waited its time out, forgets stale entries. */
 void join_tick(struct join *, uint64_t now);
 /* Something waits for the kernel (call join_tick within JOIN_WAIT_NS). */

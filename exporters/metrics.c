@@ -59,6 +59,8 @@ static const struct family {
 	    NULL, "Output lines of the worker its log could not take (a full or failing disk)." },
 	[M_HEALTH_FAILURES] = { "arbor_child_health_failures_total", T_COUNTER,
 	    "path", NULL, "Failed health checks of the worker that counted (once started, after start_period)." },
+	[M_SOCKET_BACKLOG] = { "arbor_socket_backlog", T_GAUGE, "path", "name",
+	    "Connections waiting to be accepted on a socket arbord holds for the worker (its pool's, for a pool)." },
 };
 
 /* Bucket bounds in seconds: 1 us to 60 s. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "obs.h"
+#include "backlog.h"
 #include "cgstat.h"
 #include "../config/webconf.h"
 #include "eventlog.h"
@@ -88,6 +89,8 @@ struct obs {
 	struct server *server;		/* control clients: events, metrics, traces */
 	const char *setup_failed;	/* what failed in setup_loop */
 	struct join *join;
+	struct backlog *backlog;	/* held sockets' accept queues */
+	uint64_t backlog_at;	/* the next sample while a restart waits */
 	struct runq *runq[RUNQ_BUCKETS];
 	int epfd, hb_fd;
 	uint64_t attached_ns;	/* when BPF was attached; 0: it is not */
@@ -216,11 +219,73 @@ op_track(void *ctx, int pid)
 		probes_track(o->probes, pid);
 }
 
+static bool
+op_has_backlog(void *ctx, const char *owner)
+{
+	return backlog_has(((struct obs *)ctx)->backlog, owner);
+}
+
 static const struct join_ops join_ops = {
 	.emit = write_now, .observe = op_observe, .add = op_add,
 	.set = op_set, .forget = op_forget, .proc_gone = op_proc_gone,
-	.track = op_track,
+	.track = op_track, .has_backlog = op_has_backlog,
 };
+
+/*
+ * A sample of the held sockets' accept queues: each one's gauge, and
+ * for a restart that waits on them (join_backlog), each owner's sum.
+ */
+struct bl_sum {
+	struct obs *o;
+	char owner[OBSQ_PATH];
+	uint64_t sum;
+	bool any;
+};
+
+static void
+bl_gauge(void *arg, const char *owner, const char *name, int64_t depth)
+{
+	struct obs *o = arg;
+
+	if (depth >= 0)
+		reg_set(o->reg, M_SOCKET_BACKLOG, owner, name, (double)depth);
+}
+
+static void
+bl_add(void *arg, const char *owner, const char *name, int64_t depth)
+{
+	struct bl_sum *s = arg;
+
+	bl_gauge(s->o, owner, name, depth);
+	if (depth > 0 && strcmp(owner, s->owner) == 0)
+		s->sum += (uint64_t)depth;
+}
+
+static void
+bl_owner(void *arg, const char *owner)
+{
+	struct bl_sum *s = arg;
+
+	snprintf(s->owner, sizeof(s->owner), "%s", owner);
+	s->sum = 0;
+	s->any = backlog_sample(s->o->backlog, bl_add, s);
+	join_backlog(s->o->join, owner, s->sum, mono_ns());
+}
+
+/* Each millisecond while a restart waits for its backlog's peak. */
+static int
+backlog_tick(struct obs *o, uint64_t now)
+{
+	struct bl_sum s = { .o = o };
+
+	if (!join_backlog_wanted(o->join))
+		return -1;
+	if (now >= o->backlog_at) {
+		o->backlog_at = now + NSEC_PER_MSEC;
+		join_each_backlog(o->join, bl_owner, &s);
+	}
+	return 1;
+}
 
 static void
 on_record(void *ctx, const struct arbor_rec *r)
@@ -560,6 +625,7 @@ refresh(struct obs *o)
 	reg_set(o->reg, M_EVENTS_DROPPED, "event_log", NULL,
 	    (double)eventlog_dropped(o->log));
 	reg_set(o->reg, M_OBS_RESTARTS, NULL, NULL, (double)o->a->restarts);
+	backlog_sample(o->backlog, bl_gauge, o);
 	for (size_t i = 0; o->a->helpers && i < OBS_HELPERS_MAX &&
 	    o->a->helpers->name[i][0] && memchr(o->a->helpers->name[i], '\0',
 	    sizeof(o->a->helpers->name[i])); i++)
@@ -922,6 +988,7 @@ obs_run(struct obs_args *a)
 		o->log = eventlog_new(o->a->event_log,
 		    o->a->event_log_max_bytes, o->a->evlog_ask, o->a->ctx);
 	obs_set_evlog(o, o->a->evlog_fd);
+	o->backlog = backlog_new(o->a->sockets);
 	o->join = join_new(&join_ops, o);
 	load_bpf(o);
 	/* The join waits for the kernel's exec and exit records only when
@@ -959,6 +1026,9 @@ obs_run(struct obs_args *a)
 		    (timeout < 0 || t < timeout))
 			timeout = t;
 		if ((t = eventlog_tick(o->log, mono_ns())) >= 0 &&
+		    (timeout < 0 || t < timeout))
+			timeout = t;
+		if ((t = backlog_tick(o, mono_ns())) >= 0 &&
 		    (timeout < 0 || t < timeout))
 			timeout = t;
 

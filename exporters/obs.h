@@ -28,6 +28,7 @@ struct obs_args {
 	struct obsq *q;		/* the core's events, in the shared memfd */
 	int wake_fd;		/* eventfd the core writes after a push */
 	const struct obs_helpers *helpers;	/* arbor_helper_restarts_total */
+	const struct obs_sockets *sockets;	/* held by the core (backlog.h) */
 	uint64_t restarts;	/* arbor_obs_restarts_total */
 	enum bpf_mode bpf;
 	/* The probes the core loaded (has_probes), read through their fds. */

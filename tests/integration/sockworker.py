@@ -23,6 +23,8 @@
   --flood N        sends N datagrams with FDSTORE=1, each with a fresh fd
   --ready-fd N     writes a newline to fd N after --ready-after MS
   --shutdown-fd    shuts fd 3 down (SHUT_RDWR), then exits 1
+  --slow-if FILE   when FILE exists, waits 2 s before serving
+  --notify-ready   sends READY=1 when it starts serving
 """
 import argparse
 import array
@@ -119,6 +121,8 @@ def main():
     p.add_argument("--ready-fd", type=int)
     p.add_argument("--ready-after", type=int, default=0)
     p.add_argument("--shutdown-fd", action="store_true")
+    p.add_argument("--slow-if")
+    p.add_argument("--notify-ready", action="store_true")
     a = p.parse_args()
 
     if a.report:
@@ -154,6 +158,10 @@ def main():
         time.sleep(a.ready_after / 1000)
         os.write(a.ready_fd, b"\n")
         os.close(a.ready_fd)
+    if a.slow_if and os.path.exists(a.slow_if):
+        time.sleep(2)
+    if a.notify_ready:
+        notify("READY=1")
     if a.serve:
         if a.bind:
             s = socket.socket()

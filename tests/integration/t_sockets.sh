@@ -262,3 +262,40 @@ CONF
 	assert_eq "fd 3 listens again" 1 "$(jq '.fds[0].listening' "$T/r.json")" || return 1
 	ask "$port" | grep -q pong || fail "the socket bound again takes no connection"
 }
+
+# Connections that wait on a restart show as the socket's backlog: the
+# gauge while they wait, and the restart event's backlog_peak.
+test_a_restart_shows_the_connections_that_waited() {
+	local port=$(free_port)
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "web"; command = $(sw --serve --slow-if "$T/slow" --notify-ready); ready = "notify";
+    sockets = ( { listen = "127.0.0.1:$port"; name = "http"; } ); }
+); };
+observability = { event_log = "$T/events.jsonl"; };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "serving" sh -c "$(declare -f ask); ask $port | grep -q pong" || return 1
+	# One client, started (and its Python up) before the kill: 5
+	# connections at once as soon as the server is gone.
+	python3 -c '
+import os, socket, sys, time
+port, go, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+while not os.path.exists(go):
+    time.sleep(0.01)
+cs = [socket.create_connection(("127.0.0.1", port), 10) for i in range(5)]
+for c in cs:
+    c.settimeout(10)
+with open(out, "w") as f:
+    f.write(" ".join(c.makefile().readline().strip().split()[0] for c in cs))
+' "$port" "$T/go" "$T/answers" &
+	local client=$!
+	touch "$T/slow"
+	kill -KILL "$(pid_of root/web)"
+	touch "$T/go"
+	wait_for "5 connections waiting in the gauge" sh -c "'$ARBORCTL' -s '$T/sock' metrics | grep -qx 'arbor_socket_backlog{path=\"root/web\",name=\"http\"} 5'" || return 1
+	wait "$client"
+	assert_eq "every waiting connection answered" "pong pong pong pong pong" "$(cat "$T/answers")" || return 1
+	wait_for "the restart event" grep -q '"event":"restart"' "$T/events.jsonl" || return 1
+	assert_eq "backlog_peak" 5 "$(grep '"event":"restart"' "$T/events.jsonl" | jq .backlog_peak)" || return 1
+}
