@@ -297,6 +297,7 @@ take_conf(struct helper *hp)
 
 	a->q = &hp->shm->q;
 	a->helpers = &hp->shm->helpers;
+	a->sockets = &hp->shm->sockets;
 	a->restarts = c->restarts;
 	a->bpf = (enum bpf_mode)c->bpf;
 	a->attached_ns = c->attached_ns;
