@@ -16,6 +16,8 @@ struct track {
 	int tid;
 	enum phase phase;
 	uint64_t since;
+	/* The restart's backlog_peak, for the down span's args; -1: none. */
+	json_int_t backlog_peak;
 	struct track *next;
 };
 
@@ -55,6 +57,7 @@ track(struct trace *t, const char *path)
 	k = xcalloc(1, sizeof(*k));
 	k->path = xstrdup(path);
 	k->tid = ++t->ntracks;
+	k->backlog_peak = -1;
 	k->next = t->tracks;
 	t->tracks = k;
 	json_array_append_new(t->events, json_pack("{s:s, s:s, s:i, s:i, s:{s:s}}",
@@ -157,12 +160,26 @@ trace_event(struct trace *t, json_t *e)
 		free(name);
 		return;
 	}
-	if (strcmp(kind, "exec") == 0) {
+	if (strcmp(kind, "restart") == 0) {
+		json_t *peak = json_object_get(e, "backlog_peak");
+
+		/* Connections that waited while it was down: on that span. */
+		if (json_is_integer(peak))
+			track(t, path)->backlog_peak = json_integer_value(peak);
+	} else if (strcmp(kind, "exec") == 0) {
 		json_t *lat = json_object_get(e, "restart_latency_ns");
+		json_t *args = lat ? json_pack("{s:O}", "restart_latency_ns", lat)
+		    : NULL;
 
 		k = track(t, path);
-		close_span(t, k, ts, lat ? json_pack("{s:O}",
-		    "restart_latency_ns", lat) : NULL);
+		if (k->backlog_peak >= 0) {
+			if (!args)
+				args = json_object();
+			json_object_set_new(args, "backlog_peak",
+			    json_integer(k->backlog_peak));
+			k->backlog_peak = -1;
+		}
+		close_span(t, k, ts, args);
 		enter(k, PH_START, ts);
 	} else if (strcmp(kind, "ready") == 0) {
 		k = track(t, path);

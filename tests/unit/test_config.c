@@ -234,6 +234,75 @@ health_keys_defaults_and_errors(void **state)
 	    "F:24: root/j: health.http: \"http://127.0.0.1:80\": expected http://HOST:PORT/PATH (no /PATH)");
 }
 
+static void
+socket_keys_defaults_and_errors(void **state)
+{
+	char *errors, *warnings;
+	struct spec *sp;
+	const struct spec_worker *w;
+
+	(void)state;
+	sp = load(TREE("{ name = \"w\"; command = [\"/bin/true\"]; ready = \"fd\"; ready_fd = 8; fd_store_max = 2;\n"
+	    " sockets = ( { listen = \"127.0.0.1:8080\"; name = \"http\"; backlog = 16; },\n"
+	    "             { listen = \"[::1]:8443\"; },\n"
+	    "             { listen = \"@arbor-t\"; type = \"seqpacket\"; } ); }"),
+	    &errors, &warnings);
+	assert_non_null(sp);
+	w = &sp->root->children[0]->w;
+	assert_int_equal(w->ready, READY_FD);
+	assert_int_equal(w->ready_fd, 8);
+	assert_int_equal(w->fd_store_max, 2);
+	assert_int_equal(w->nsockets, 3);
+	assert_string_equal(w->sockets[0].name, "http");
+	assert_int_equal(w->sockets[0].backlog, 16);
+	assert_int_equal(w->sockets[0].family, AF_INET);
+	assert_int_equal(w->sockets[1].family, AF_INET6);
+	assert_string_equal(w->sockets[1].name, "w");	/* the worker's */
+	assert_int_equal(w->sockets[1].backlog, SOMAXCONN);
+	assert_int_equal(w->sockets[2].family, AF_UNIX);
+	assert_true(w->sockets[2].abstract);
+	assert_int_equal(w->sockets[2].type, SOCK_SEQPACKET);
+	/* A changed socket is a changed worker; the line is not. */
+	{
+		struct spec_node *d = spec_node_dup(sp->root->children[0]);
+
+		assert_true(spec_worker_equal(d, sp->root->children[0]));
+		d->w.sockets[1].line += 3;
+		assert_true(spec_worker_equal(d, sp->root->children[0]));
+		d->w.sockets[1].backlog++;
+		assert_false(spec_worker_equal(d, sp->root->children[0]));
+		spec_node_free(d);
+	}
+	spec_free(sp);
+	free(errors);
+	free(warnings);
+
+	refused(TREE("{ name = \"a\"; command = [\"/bin/true\"];\n"
+	    " sockets = ( { listen = \"localhost:80\"; },\n"
+	    "   { listen = \"127.0.0.1:0\"; type = \"raw\"; },\n"
+	    "   { listen = \"/run/arbor-t.sock\"; name = \"a:b\"; mode = \"999\"; },\n"
+	    "   { listen = \"127.0.0.1:9\"; type = \"dgram\"; backlog = 5; owner = \"root\"; },\n"
+	    "   { name = \"n\"; },\n"
+	    "   { listen = \"@\"; } ); },\n"
+	    "{ name = \"b\"; command = [\"/bin/true\"]; ready = \"fd\"; },\n"
+	    "{ name = \"c\"; command = [\"/bin/true\"]; ready_fd = 4; },\n"
+	    "{ name = \"d\"; command = [\"/bin/true\"]; ready = \"fd\"; ready_fd = 4; fd_store_max = 1;\n"
+	    " sockets = ( { listen = \"127.0.0.1:1\"; }, { listen = \"127.0.0.1:1\"; } ); }"),
+	    "F:4: root/a: sockets[0].listen: \"localhost:80\": HOST must be an IPv4 address, or [IPV6] (no name is looked up)\n"
+	    "F:5: root/a: sockets[1].listen: \"127.0.0.1:0\": PORT must be a number 1-65535\n"
+	    "F:5: root/a: sockets[1].type: expected \"stream\", \"dgram\" or \"seqpacket\", got \"raw\"\n"
+	    "F:6: root/a: sockets[2].name: \"a:b\": 1-255 printable characters without ':' (LISTEN_FDNAMES separates names with it)\n"
+	    "F:6: root/a: sockets[2].mode: expected an octal string such as \"0660\"\n"
+	    "F:7: root/a: sockets[3].backlog: a dgram socket has no backlog\n"
+	    "F:7: root/a: sockets[3]: owner and group are for a unix socket's file\n"
+	    "F:8: root/a: sockets[4]: missing \"listen\"\n"
+	    "F:9: root/a: sockets[5].listen: \"@\": an abstract socket needs a name after '@'\n"
+	    "F:10: root/b: ready = \"fd\" needs ready_fd (the fd the worker writes a newline to when ready)\n"
+	    "F:11: root/c: ready_fd: needs ready = \"fd\"\n"
+	    "F:13: root/d: sockets[1]: \"127.0.0.1:1\" is listed twice\n"
+	    "F:12: root/d: ready_fd: 4 is among the fds passed to the worker (3 to 5: its sockets and fd_store_max); take 6 or above");
+}
+
 /* Only a regular file is read, and nothing blocks. */
 static void
 fifo_and_directory_are_refused_without_blocking(void **state)
@@ -455,7 +524,7 @@ impossible_values(void **state)
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; stop_signal = \"SIGNOPE\"; }"),
 	    "F:3: root/w: stop_signal: not a signal name or number (1-64)");
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; ready = \"soon\"; }"),
-	    "F:3: root/w: ready: expected \"exec\", \"notify\" or \"health\", got \"soon\"");
+	    "F:3: root/w: ready: expected \"exec\", \"notify\", \"health\" or \"fd\", got \"soon\"");
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; watchdog = 1000; }"),
 	    "F:3: root/w: watchdog: needs ready = \"notify\"");
 	refused(TREE("{ name = \"w\"; command = [\"/bin/true\"]; restart_delay = 500; restart_delay_max = 100; }"),
@@ -846,6 +915,7 @@ main(void)
 		cmocka_unit_test(syntax_error_names_the_line),
 		cmocka_unit_test(output_keys_defaults_and_errors),
 		cmocka_unit_test(health_keys_defaults_and_errors),
+		cmocka_unit_test(socket_keys_defaults_and_errors),
 		cmocka_unit_test(unreadable_file),
 		cmocka_unit_test(fifo_and_directory_are_refused_without_blocking),
 		cmocka_unit_test(include_is_refused_with_its_line),

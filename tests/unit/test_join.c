@@ -47,9 +47,13 @@ static void op_set(void *c, enum metric m, const char *p, const char *l, double 
 static void op_forget(void *c, const char *p) { logf_(c, "forget %s; ", p); }
 static void op_gone(void *c, const char *p, int pid) { (void)p; (void)pid; ((struct fake *)c)->gone++; }
 static void op_track(void *c, int pid) { (void)pid; ((struct fake *)c)->tracked++; }
+/* Only "root/web" has held sockets. */
+static bool op_has_backlog(void *c, const char *owner)
+{ (void)c; return strcmp(owner, "root/web") == 0; }
 
 static const struct join_ops ops = {
 	op_emit, op_observe, op_add, op_set, op_forget, op_gone, op_track,
+	op_has_backlog,
 };
 
 static struct fake *
@@ -502,6 +506,64 @@ pooled_children_and_supervisor_histograms(void **state)
 	fake_free(f);
 }
 
+/*
+ * A restart of a worker with held sockets waits for its backlog's peak:
+ * until the replacement is ready and the queue drained, and later events
+ * keep their order behind it; another worker's restart does not wait.
+ */
+static void
+a_restart_carries_its_backlog_peak(void **state)
+{
+	struct fake *f = fake_new(false);
+
+	(void)state;
+	send_core(f, EV_RESTART, "root/other", 0, 1 * MS);
+	assert_int_equal(json_array_size(f->out), 1);
+	assert_int_equal(field(f, 0, "backlog_peak"), -1);
+	send_core(f, EV_RESTART, "root/web", 0, 2 * MS);
+	assert_true(join_backlog_wanted(f->j));
+	send_core(f, EV_SPAWN, "root/web", 7, 3 * MS);
+	assert_int_equal(json_array_size(f->out), 1);	/* held, and behind it */
+	join_backlog(f->j, "root/web", 3, 4 * MS);
+	join_backlog(f->j, "root/web", 5, 5 * MS);
+	join_backlog(f->j, "root/web", 0, 6 * MS);	/* not ready yet */
+	assert_int_equal(json_array_size(f->out), 1);
+	send_core(f, EV_READY, "root/web", 7, 7 * MS);
+	join_backlog(f->j, "root/web", 2, 8 * MS);	/* still draining */
+	assert_int_equal(json_array_size(f->out), 1);
+	join_backlog(f->j, "root/web", 0, 9 * MS);
+	assert_false(join_backlog_wanted(f->j));
+	assert_int_equal(json_array_size(f->out), 4);
+	assert_string_equal(kind(f, 1), "restart");
+	assert_int_equal(field(f, 1, "backlog_peak"), 5);
+	assert_string_equal(kind(f, 2), "spawn");
+	assert_string_equal(kind(f, 3), "ready");
+	fake_free(f);
+}
+
+/* A replacement that never comes: the restart goes out after the bound. */
+static void
+a_held_restart_goes_out_after_its_bound(void **state)
+{
+	struct fake *f = fake_new(false);
+
+	(void)state;
+	send_core(f, EV_RESTART, "root/web", 0, 1 * MS);
+	join_backlog(f->j, "root/web", 4, 2 * MS);
+	join_tick(f->j, 1 * MS + JOIN_BACKLOG_WAIT_NS - 1);
+	assert_int_equal(json_array_size(f->out), 0);
+	join_tick(f->j, 1 * MS + JOIN_BACKLOG_WAIT_NS);
+	assert_int_equal(json_array_size(f->out), 1);
+	assert_int_equal(field(f, 0, "backlog_peak"), 4);
+	/* Removed while one is held: out first, then the removal. */
+	send_core(f, EV_RESTART, "root/web", 0, 2000 * MS);
+	send_core(f, EV_CHILD_REMOVED, "root/web", 0, 2001 * MS);
+	assert_int_equal(json_array_size(f->out), 3);
+	assert_string_equal(kind(f, 1), "restart");
+	assert_string_equal(kind(f, 2), "child_removed");
+	fake_free(f);
+}
+
 int
 main(void)
 {
@@ -520,6 +582,8 @@ main(void)
 		cmocka_unit_test(missing_or_empty_tail_never_holds_an_exit_long),
 		cmocka_unit_test(restart_latency_while_the_exit_waits_for_its_tail),
 		cmocka_unit_test(pooled_children_and_supervisor_histograms),
+		cmocka_unit_test(a_restart_carries_its_backlog_peak),
+		cmocka_unit_test(a_held_restart_goes_out_after_its_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

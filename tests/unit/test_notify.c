@@ -48,6 +48,30 @@ values_other_than_1_do_not_count(void **state)
 }
 
 static void
+fd_store_keys(void **state)
+{
+	struct notify_msg m;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(parse("FDSTORE=1\nFDNAME=counter", &m, &why), 0);
+	assert_true(m.fdstore);
+	assert_false(m.fdstore_remove);
+	assert_false(m.fdpoll_off);
+	assert_string_equal(m.fdname, "counter");
+	assert_int_equal(parse("FDSTORE=1\nFDPOLL=0", &m, &why), 0);
+	assert_string_equal(m.fdname, "stored");	/* systemd's default */
+	assert_true(m.fdpoll_off);
+	assert_int_equal(parse("FDSTOREREMOVE=1\nFDNAME=x", &m, &why), 0);
+	assert_true(m.fdstore_remove);
+	assert_false(m.fdstore);
+	assert_int_equal(parse("FDSTORE=1\nFDNAME=a:b", &m, &why), -1);
+	assert_string_equal(why, "FDNAME holds a ':' or a character that is not printable ASCII");
+	assert_int_equal(parse("FDSTORE=1\nFDNAME=", &m, &why), -1);
+	assert_string_equal(why, "FDNAME must be 1-255 characters");
+}
+
+static void
 extend_timeout(void **state)
 {
 	struct notify_msg m;
@@ -151,6 +175,7 @@ main(void)
 		cmocka_unit_test(garbage_is_malformed),
 		cmocka_unit_test(oversize_status_is_truncated),
 		cmocka_unit_test(status_text_is_made_utf8),
+		cmocka_unit_test(fd_store_keys),
 		cmocka_unit_test(utf8_scrub_counts_and_valid_agrees),
 	};
 
