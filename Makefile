@@ -378,7 +378,7 @@ BENCH_RESTARTS ?= 40
 # is long). The logs step comes before those of 10,000 workers: right
 # after one, arbord's output ran at half its rate with the CPUs idle
 # (4.2-5.3x s6-log's rate there, 11x alone; not found why).
-BENCH_STEPS ?= restart helpers logs scale tls events console peers health bpf vm
+BENCH_STEPS ?= restart helpers sockets logs scale tls events console peers health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
@@ -391,6 +391,10 @@ $(BUILD)/bench/floor: tests/bench/floor.c
 	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
 
 $(BUILD)/bench/spawn_many: tests/bench/spawn_many.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
+
+$(BUILD)/bench/sockserver: tests/bench/sockserver.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
 
@@ -407,10 +411,11 @@ bench: deps
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; rc=$$?; \
 		[ -n "$$created" ] && $$SUDO rm -f /usr/sbin/policy-rc.d; [ $$rc -eq 0 ]; fi
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/bench/probe $(BUILD)/bench/floor \
-		$(BUILD)/bench/spawn_many
+		$(BUILD)/bench/spawn_many $(BUILD)/bench/sockserver
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,helpers,PAIR_LIFE_MS=300 python3 tests/bench/restart.py $(BUILD) 300 5 helpers)
+	$(Q)$(call step,sockets,python3 tests/bench/sockets.py $(BUILD) 100 5)
 	$(Q)$(call step,logs,python3 tests/bench/logs.py $(BUILD))
 	$(Q)$(call step,scale,python3 tests/bench/scale.py $(BUILD) 1000 10000)
 	$(Q)$(call step,tls,python3 tests/bench/tls_scrape.py $(BUILD) 10000)

@@ -30,6 +30,7 @@ struct hsock {
 	char *where;		/* "FILE:LINE: PATH: sockets[i]" for messages */
 	int fd;
 	bool borrowed;		/* a reload's: fd is still the old set's */
+	bool adjust;		/* borrowed with other keys: held_keep applies them */
 };
 
 struct hset {
@@ -192,6 +193,7 @@ build(struct hset *old, bool *taken, const struct spec *spec,
 	char err[256];
 
 	collect(next, spec->file, spec->root, NULL);
+	/* The same entry of the same worker: the same socket. */
 	for (size_t i = 0; i < next->n; i++) {
 		struct hsock *s = next->v[i];
 
@@ -208,8 +210,30 @@ build(struct hset *old, bool *taken, const struct spec *spec,
 			}
 		}
 	}
-	/* Bound only once the kept ones are known: a changed entry on an
-	 * address that another entry keeps is "in use", as it should be. */
+	/*
+	 * The same address and type with other keys (name, backlog, mode,
+	 * owner), or moved to another worker: still the same socket, which
+	 * holds the address (a new one could not bind it while the old is
+	 * open), with those keys applied once the reload goes through.
+	 */
+	for (size_t i = 0; i < next->n; i++) {
+		struct hsock *s = next->v[i];
+
+		for (size_t j = 0; old && j < old->n && s->fd < 0; j++) {
+			struct hsock *o = old->v[j];
+
+			if (!taken[j] && o->fd >= 0 && o->k.family == s->k.family &&
+			    o->k.type == s->k.type && o->k.addrlen == s->k.addrlen &&
+			    memcmp(o->k.addr, s->k.addr, s->k.addrlen) == 0) {
+				taken[j] = true;
+				s->fd = o->fd;
+				s->borrowed = true;
+				s->adjust = true;
+			}
+		}
+	}
+	/* Bound only once the kept ones are known: an entry on an address
+	 * that another entry keeps is "in use", as it should be. */
 	for (size_t i = 0; i < next->n; i++) {
 		struct hsock *s = next->v[i];
 
@@ -332,6 +356,26 @@ held_abort(struct held *h, struct held_next *x)
 	free(x);
 }
 
+/* A kept socket's new backlog, mode and owner (build). */
+static void
+adjust(struct hsock *s)
+{
+	bool path = s->k.family == AF_UNIX && !s->k.abstract;
+
+	s->adjust = false;
+	if (s->k.type != SOCK_DGRAM && listen(s->fd, s->k.backlog) < 0)
+		log_msg(LOG_WARN, "%s: listen with backlog %d: %s", s->where,
+		    s->k.backlog, strerror(errno));
+	if (path && fchmodat(AT_FDCWD, s->k.listen, s->k.mode,
+	    AT_SYMLINK_NOFOLLOW) < 0)
+		log_msg(LOG_WARN, "%s: chmod: %s", s->where, strerror(errno));
+	/* Not given: root's, as a socket bound anew would be. */
+	if (path && fchownat(AT_FDCWD, s->k.listen,
+	    s->k.uid == (uid_t)-1 ? 0 : s->k.uid,
+	    s->k.gid == (gid_t)-1 ? 0 : s->k.gid, AT_SYMLINK_NOFOLLOW) < 0)
+		log_msg(LOG_WARN, "%s: chown: %s", s->where, strerror(errno));
+}
+
 void
 held_keep(struct held *h, struct held_next *x)
 {
@@ -339,8 +383,11 @@ held_keep(struct held *h, struct held_next *x)
 	for (size_t j = 0; j < x->set.n; j++)
 		if (x->taken[j])
 			x->set.v[j]->fd = -1;
-	for (size_t i = 0; i < h->set.n; i++)
+	for (size_t i = 0; i < h->set.n; i++) {
 		h->set.v[i]->borrowed = false;
+		if (h->set.v[i]->adjust)
+			adjust(h->set.v[i]);
+	}
 	hset_free(&x->set);
 	free(x->taken);
 	free(x);

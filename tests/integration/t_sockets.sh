@@ -181,13 +181,23 @@ CONF
 	[ "$(pid_of root/web)" != "$pid" ] || fail "web was not restarted" || return 1
 	assert_eq "the same sockets (inodes)" "$inodes" "$(jq -c '[.fds[].inode]' "$T/r.json")" || return 1
 	wait_for "the removed worker's socket closed" sh -c "$(declare -f listening); ! listening $port2" || return 1
-	# A changed socket is replaced, and the worker restarts with it.
+	# Another backlog: the same socket, the new backlog applied, the
+	# worker restarted. Another path: a new socket.
 	rm "$T/r.json"
+	pid=$(pid_of root/web)
 	sed -i "s|listen = \"$T/u.sock\"; }|listen = \"$T/u.sock\"; backlog = 7; }|" "$T/tree.conf"
 	ctl reload >/dev/null || return 1
 	wait_for "the report after the change" test -s "$T/r.json" || return 1
+	[ "$(pid_of root/web)" != "$pid" ] || fail "web was not restarted" || return 1
+	assert_eq "the same sockets, the backlog changed" "$inodes" "$(jq -c '[.fds[].inode]' "$T/r.json")" || return 1
+	assert_eq "the backlog applied" 7 "$(ss -xl | awk -v p="$T/u.sock" '$5 == p { print $4 }')" || return 1
+	rm "$T/r.json"
+	sed -i "s|$T/u.sock|$T/v.sock|" "$T/tree.conf"
+	ctl reload >/dev/null || return 1
+	wait_for "the report after the move" test -s "$T/r.json" || return 1
 	assert_eq "the TCP socket kept" "$(echo "$inodes" | jq '.[0]')" "$(jq '.fds[0].inode' "$T/r.json")" || return 1
-	[ "$(echo "$inodes" | jq '.[1]')" != "$(jq '.fds[1].inode' "$T/r.json")" ] || fail "the changed socket was kept" || return 1
+	[ "$(echo "$inodes" | jq '.[1]')" != "$(jq '.fds[1].inode' "$T/r.json")" ] || fail "a socket at a new path is the old one" || return 1
+	test -S "$T/v.sock" || fail "no socket at the new path"
 }
 
 test_a_pools_children_share_its_sockets() {
