@@ -4,10 +4,12 @@
 # faults (ARBOR_HELPER_FAULT: a write through a null pointer, abort(), an
 # OOM kill, a hang, seccomp kills, hostile records, SIGKILL from outside)
 # must leave the tree untouched.
-# lanes: alone (its OOM cases need the machine: at its memory limit a
-# helper reclaiming beside a busy lane is killed as hung before the OOM
-# killer comes; and in the lanes, its helpers back within 1 s came back in
-# 1.19 s, and t_health's checks helper beside it was restarted as hung)
+# lanes: alone for ^t_helpers:test_(a_helper_(out_of_memory|that_(segfaults|aborts|hangs|exits)|killed_from_outside)|an_observability_helper_(out_of_memory|that_aborts)|a_hung_|output_helper_crash_looping|events_while|exits_while)
+# (Those need the machine: at its memory limit a helper reclaiming beside a
+# busy lane is killed as hung before the OOM killer comes; and in the
+# lanes, its helpers back within 1 s came back in 1.19 s, and t_health's
+# checks helper beside it was restarted as hung. The rest, sandboxes,
+# seccomp and hostile records, judge no time and run in the lanes.)
 
 SERVER=$HELPERS/checkserver.py
 
