@@ -276,7 +276,13 @@ function renderTimeline() {
     } else if (e.event === "ready") {
       out.push(svg("rect", { class: "mark-ready", x: cx - 1, y: cy - 6, width: 2, height: 12 }));
     } else if (e.event === "restart") {
-      out.push(svg("rect", { class: "mark-restart", x: cx - 2, y: cy - 2, width: 4, height: 4 }));
+      // A held socket's peak: connections that waited, none refused.
+      const waited = typeof e.backlog_peak === "number" && e.backlog_peak > 0;
+      const m = svg("rect", { class: waited ? "mark-restart mark-waited" : "mark-restart",
+        x: cx - 2, y: cy - 2, width: 4, height: 4 });
+      m.append(svg("title", {}, e.path + ": restart" + (typeof e.backlog_peak === "number"
+        ? ", " + e.backlog_peak + " connection" + (e.backlog_peak === 1 ? "" : "s") + " waited in its socket's backlog" : "")));
+      out.push(m);
       if (e.cascade && e.cause && e.cause !== e.path && lastExit.has(e.cause)) {
         const [fx, fy] = lastExit.get(e.cause);
         const line = svg("path", { class: "cascade-link", d: "M" + fx + "," + fy + " C" + (fx + 30) + "," + fy + " " + (cx - 30) + "," + cy + " " + cx + "," + cy });
