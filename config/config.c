@@ -951,24 +951,30 @@ get_name(struct ctx *c, const config_setting_t *s, const char *path,
 		*out = xstrdup(str);
 }
 
+/* An octal string ("022", "0660") as a number; -1 when it is not one. */
+static long
+octal_of(const char *str)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(str, &end, 8);
+	return errno || !*str || *end || v < 0 ? -1 : v;
+}
+
 static void
 parse_umask(struct ctx *c, const config_setting_t *s, const char *path,
     struct spec_worker *w)
 {
 	const config_setting_t *m = config_setting_get_member(s, "umask");
-	char *end = NULL;
 	long u = -1;
 
 	if (!m)
 		return;
-	if (config_setting_type(m) == CONFIG_TYPE_STRING) {
-		const char *us = config_setting_get_string(m);
-
-		errno = 0;
-		u = strtol(us, &end, 8);
-		if (errno || !*us || *end)
-			u = -1;
-	} else if (is_int(m))
+	if (config_setting_type(m) == CONFIG_TYPE_STRING)
+		u = octal_of(config_setting_get_string(m));
+	else if (is_int(m))
 		u = (long)config_setting_get_int64(m);
 	if (u < 0 || u > 0777)
 		error(c, m, path, "umask: expected an octal string such as \"022\"");
@@ -1213,17 +1219,9 @@ parse_socket(struct ctx *c, const config_setting_t *e, const char *path,
 	}
 	if (config_setting_get_member(e, "mode")) {
 		const config_setting_t *m = config_setting_get_member(e, "mode");
-		const char *ms = config_setting_type(m) == CONFIG_TYPE_STRING
-		    ? config_setting_get_string(m) : NULL;
-		char *end = NULL;
-		long mv = -1;
+		long mv = config_setting_type(m) == CONFIG_TYPE_STRING
+		    ? octal_of(config_setting_get_string(m)) : -1;
 
-		if (ms) {
-			errno = 0;
-			mv = strtol(ms, &end, 8);
-			if (errno || !*ms || *end)
-				mv = -1;
-		}
 		if (mv < 0 || mv > 0777)
 			error(c, m, path, "%s.mode: expected an octal string such as \"0660\"",
 			    key);

@@ -78,6 +78,14 @@ assert_eq() {
 # sanitized: arbord is built with ASan or TSan (its RSS means little then).
 sanitized() { ldd "$ARBORD" | grep -q 'lib[at]san'; }
 
+# argv_json PROG ARG...: a command as the config writes it, ["PROG", "ARG", ...].
+argv_json() {
+	local a out="[\"$1\""
+	shift
+	for a in "$@"; do out+=", \"$a\""; done
+	echo "$out]"
+}
+
 # conf NAME <<EOF ... EOF: writes $T/NAME.conf from stdin.
 conf() { cat >"$T/$1.conf"; }
 

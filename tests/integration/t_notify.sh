@@ -1,11 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # sd_notify readiness, watchdog, status, and forged datagrams (arbor.conf(5): ready, watchdog).
 
-notifier() {
-	local a out="[\"/usr/bin/env\", \"python3\", \"$HELPERS/notifier.py\""
-	for a in "$@"; do out+=", \"$a\""; done
-	echo "$out]"
-}
+notifier() { argv_json /usr/bin/env python3 "$HELPERS/notifier.py" "$@"; }
 
 test_start_gated_on_ready() {
 	conf tree <<CONF

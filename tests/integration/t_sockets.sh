@@ -2,11 +2,7 @@
 # Sockets held by arbord, the fd store and readiness by fd (arbor.conf(5):
 # SOCKETS; arbord(8): SOCKETS AND THE FD STORE).
 
-sw() {
-	local a out="[\"/usr/bin/python3\", \"$HELPERS/sockworker.py\""
-	for a in "$@"; do out+=", \"$a\""; done
-	echo "$out]"
-}
+sw() { argv_json /usr/bin/python3 "$HELPERS/sockworker.py" "$@"; }
 
 # free_port: a TCP port of 127.0.0.1 nobody listens on now.
 free_port() {
