@@ -386,11 +386,11 @@ $(BUILD)/bench/probe: tests/bench/probe.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -o $@ $<
 
-$(BUILD)/bench/floor: tests/bench/floor.c
+$(BUILD)/bench/floor: tests/bench/floor.c tests/bench/clone_vm.h
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
 
-$(BUILD)/bench/spawn_many: tests/bench/spawn_many.c
+$(BUILD)/bench/spawn_many: tests/bench/spawn_many.c tests/bench/clone_vm.h
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
 

@@ -2,11 +2,15 @@
 /*
  * The floor of restart latency: spawn, wait on a pidfd, respawn at once,
  * nothing else. Usage: floor COUNT PROGRAM [ARG...] (COUNT spawns).
- * With FLOOR_CGROUP=DIR (a cgroup v2 directory) each child is born there
- * (clone3, CLONE_INTO_CGROUP): what the kernel itself charges a process
- * for living in a cgroup of its own. With FLOOR_STAMPS=FILE it appends
- * "woke NS" when a child's pidfd wakes it and "clone NS" before each spawn
- * (CLOCK_MONOTONIC): the phases of its restarts (restart.py).
+ * With FLOOR_CGROUP=DIR (a cgroup v2 directory, reused for every child as
+ * arbord reuses a worker's leaf) each child is born there (clone3 with
+ * CLONE_INTO_CGROUP and vfork semantics, CLONE_VM on a stack of its own,
+ * as arbord spawns: clone_vm.h): what the kernel itself charges a process
+ * for living in a cgroup of its own. FLOOR_COPY=1 leaves CLONE_VM out, as
+ * this floor did before: each spawn then copies the floor's page tables.
+ * With FLOOR_STAMPS=FILE it appends "woke NS" when a child's pidfd wakes it
+ * and "clone NS" before each spawn (CLOCK_MONOTONIC): the phases of its
+ * restarts (restart.py).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -19,12 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
-struct clone3_args {
-	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal,
-	    stack, stack_size, tls, set_tid, set_tid_size, cgroup;
-};
+#include "clone_vm.h"
 
 static void
 stamp(int fd, const char *what)
@@ -38,21 +37,6 @@ stamp(int fd, const char *what)
 	    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 }
 
-static pid_t
-spawn_into(int cgfd, char **argv)
-{
-	struct clone3_args a = { .flags = 0x4000ULL /* CLONE_VFORK */ |
-	    0x200000000ULL /* CLONE_INTO_CGROUP */, .exit_signal = SIGCHLD,
-	    .cgroup = (unsigned long long)cgfd };
-	long pid = syscall(SYS_clone3, &a, sizeof(a));
-
-	if (pid == 0) {
-		execve(argv[0], argv, environ);
-		_exit(127);
-	}
-	return (pid_t)pid;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -60,6 +44,7 @@ main(int argc, char **argv)
 	const char *cg = getenv("FLOOR_CGROUP");
 	int cgfd = cg ? open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	const char *st = getenv("FLOOR_STAMPS");
+	int copy = getenv("FLOOR_COPY") && *getenv("FLOOR_COPY") == '1';
 	int sfd = st ? open(st, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0644) : -1;
 
@@ -72,7 +57,7 @@ main(int argc, char **argv)
 
 		stamp(sfd, "clone");
 		if (cgfd >= 0) {
-			if ((pid = spawn_into(cgfd, argv + 2)) < 0)
+			if ((pid = cv_spawn_into(cgfd, argv + 2, copy)) < 0)
 				return 1;
 		} else if (posix_spawn(&pid, argv[2], NULL, NULL, argv + 2,
 		    environ) != 0)

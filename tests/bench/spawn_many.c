@@ -8,8 +8,10 @@
  *   spawn_many N            plain posix_spawn
  *   spawn_many N DIR        each child born into a cgroup of its own,
  *                           DIR/wK, made just before (clone3 with
- *                           CLONE_INTO_CGROUP): what the kernel charges
- *                           for a leaf per worker
+ *                           CLONE_INTO_CGROUP, vfork semantics as arbord's
+ *                           spawn: clone_vm.h): what the kernel charges
+ *                           for a leaf per worker; SPAWN_COPY=1 without
+ *                           CLONE_VM (the page tables copied), as before
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -22,12 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
-struct clone3_args {
-	unsigned long long flags, pidfd, child_tid, parent_tid, exit_signal,
-	    stack, stack_size, tls, set_tid, set_tid_size, cgroup;
-};
+#include "clone_vm.h"
 
 static double
 now(void)
@@ -39,26 +36,19 @@ now(void)
 }
 
 static pid_t
-spawn_into(int dirfd, int k, char **argv)
+spawn_into(int dirfd, int k, char **argv, int copy)
 {
-	struct clone3_args a = { .flags = 0x4000ULL /* CLONE_VFORK */ |
-	    0x200000000ULL /* CLONE_INTO_CGROUP */, .exit_signal = SIGCHLD };
 	char name[32];
-	long pid;
+	pid_t pid;
 	int fd;
 
 	snprintf(name, sizeof(name), "w%d", k);
 	if (mkdirat(dirfd, name, 0755) < 0 ||
 	    (fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
-	a.cgroup = (unsigned long long)fd;
-	pid = syscall(SYS_clone3, &a, sizeof(a));
-	if (pid == 0) {
-		execve(argv[0], argv, environ);
-		_exit(127);
-	}
+	pid = cv_spawn_into(fd, argv, copy);
 	close(fd);
-	return (pid_t)pid;
+	return pid;
 }
 
 int
@@ -67,6 +57,7 @@ main(int argc, char **argv)
 	char *sleeper[] = { "/bin/sleep", "100000", NULL };
 	int n = argc > 1 ? atoi(argv[1]) : 0, dirfd = -1;
 	pid_t *pids = calloc((size_t)n + 1, sizeof(*pids));
+	int copy = getenv("SPAWN_COPY") && *getenv("SPAWN_COPY") == '1';
 	double t0;
 
 	if (argc > 2 && (mkdir(argv[2], 0755), dirfd = open(argv[2],
@@ -77,7 +68,7 @@ main(int argc, char **argv)
 	t0 = now();
 	for (int i = 0; i < n; i++) {
 		if (dirfd >= 0)
-			pids[i] = spawn_into(dirfd, i, sleeper);
+			pids[i] = spawn_into(dirfd, i, sleeper, copy);
 		else if (posix_spawn(&pids[i], sleeper[0], NULL, NULL, sleeper,
 		    environ) != 0)
 			pids[i] = -1;
