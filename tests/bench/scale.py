@@ -238,8 +238,9 @@ def main():
         print("  a bare posix_spawn loop of %d: %.3f s; arbord's start / the loop = %s (target <= 1.15)" % (
             n, bare, "%.3f" % (started / bare) if isinstance(started, float) else "-"))
         if leaves:
-            print("  the same loop, each child born into a cgroup of its own: %.3f s (%.3f x the plain loop: "
-                  "the kernel's share); arbord's start / this loop = %s" % (
+            print("  the same loop, each child born into a cgroup of its own (mkdir, clone3 into it, vfork "
+                  "semantics): %.3f s (%.3f x the plain loop: the kernel's share); arbord's start / this loop = %s "
+                  "(target <= 1.15)" % (
                       leaves, leaves / bare, "%.3f" % (started / leaves) if isinstance(started, float) else "-"))
     if len(results) >= 2:
         a, b = results[0], results[-1]
