@@ -1263,16 +1263,6 @@ parse_sockets(struct ctx *c, const config_setting_t *s, const char *path,
 		for (size_t i = 0; i < w->nsockets; i++)
 			parse_socket(c, config_setting_get_elem(m, (unsigned)i),
 			    path, wname, i, &w->sockets[i]);
-		for (size_t i = 0; i < w->nsockets; i++)
-			for (size_t j = 0; j < i; j++)
-				if (w->sockets[i].listen && w->sockets[j].listen &&
-				    w->sockets[i].type == w->sockets[j].type &&
-				    strcmp(w->sockets[i].listen,
-				    w->sockets[j].listen) == 0)
-					error(c, config_setting_get_elem(m,
-					    (unsigned)i), path,
-					    "sockets[%zu]: \"%s\" is listed twice",
-					    i, w->sockets[i].listen);
 	}
 	if (get_int(c, s, path, "fd_store_max", 0, SPEC_FD_STORE_MAX, &v))
 		w->fd_store_max = (uint32_t)v;
@@ -2262,6 +2252,82 @@ read_config(const char *file, struct config_diag *diag)
 	return text;
 }
 
+/* One socket of the tree, for check_socket_clashes. */
+struct socket_use {
+	char *key;		/* what two sockets may not share */
+	char *path;		/* its worker's (a pool's template's) */
+	const struct spec_socket *k;
+};
+
+static void
+collect_uses(const struct spec_node *n, const char *parent,
+    struct socket_use **v, size_t *nv)
+{
+	char *path = parent ? xasprintf("%s/%s", parent, n->name)
+	    : xstrdup(n->name);
+	const struct spec_node *w = n->is_supervisor ? n->template : n;
+
+	for (size_t i = 0; w && i < w->w.nsockets; i++) {
+		const struct spec_socket *k = &w->w.sockets[i];
+		char hex[2 * sizeof(k->addr) + 1];
+		struct socket_use *u;
+
+		if (!k->listen)
+			continue;
+		for (uint32_t b = 0; b < k->addrlen; b++)
+			snprintf(hex + 2 * b, 3, "%02x", k->addr[b]);
+		*v = xreallocarray(*v, *nv + 1, sizeof(**v));
+		u = &(*v)[(*nv)++];
+		/* A unix name is one whatever the type; an IP address and
+		 * port, one per type (a TCP and a UDP socket may share). */
+		u->key = k->family == AF_UNIX ? xasprintf("unix %s", k->listen)
+		    : xasprintf("%d %d %s", k->family, k->type, hex);
+		u->path = n->is_supervisor ? xasprintf("%s/%s", path, w->name)
+		    : xstrdup(path);
+		u->k = k;
+	}
+	for (size_t i = 0; i < n->nchildren; i++)
+		collect_uses(n->children[i], path, v, nv);
+	free(path);
+}
+
+static int
+use_cmp(const void *a, const void *b)
+{
+	const struct socket_use *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c ? c : x->k->line - y->k->line;
+}
+
+/*
+ * Two sockets of the tree on one address: the second would unlink the
+ * first's file (a unix name), or share its port unseen (UDP and
+ * SO_REUSEADDR), or fail to bind. Sorted, so a tree of many sockets is
+ * checked in n log n.
+ */
+static void
+check_socket_clashes(struct ctx *c, const struct spec_node *root)
+{
+	struct socket_use *v = NULL;
+	size_t n = 0;
+
+	collect_uses(root, NULL, &v, &n);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), use_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(v[i].key, v[i - 1].key) == 0)
+			add_line(&c->diag->errors, &c->diag->nerrors,
+			    xasprintf("%s:%d: %s: sockets: \"%s\" is also %s's (line %d): two sockets cannot share an address",
+			    c->file, v[i].k->line, v[i].path, v[i].k->listen,
+			    v[i - 1].path, v[i - 1].k->line));
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].path);
+	}
+	free(v);
+}
+
 struct spec *
 config_load(const char *file, struct config_diag *diag)
 {
@@ -2319,6 +2385,8 @@ config_load(const char *file, struct config_diag *diag)
 	else
 		sp->root = parse_node(&c, s, NULL, 0, AUTO_SHUTDOWN_NEVER);
 	check_log_dir(&c, root, sp);
+	if (sp->root && !diag->nerrors)
+		check_socket_clashes(&c, sp->root);
 
 	config_destroy(&cfg);
 	if (diag->nerrors > 0) {

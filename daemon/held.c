@@ -31,6 +31,8 @@ struct hsock {
 	int fd;
 	bool borrowed;		/* a reload's: fd is still the old set's */
 	bool adjust;		/* borrowed with other keys: held_keep applies them */
+	char *tmp;		/* a reload's new socket file, bound here until
+				 * held_keep renames it into place */
 };
 
 struct hset {
@@ -61,6 +63,10 @@ hsock_free(struct hsock *s)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->tmp) {
+		unlink(s->tmp);
+		free(s->tmp);
+	}
 	free(s->owner);
 	free(s->where);
 	free(s->k.listen);
@@ -81,18 +87,62 @@ hset_free(struct hset *set)
 }
 
 /*
- * Binds k: a stream or seqpacket socket listens with its backlog; a
- * file's stale socket is replaced (never anything else), its mode and
- * owner set on the name without following a link. -1 with err.
+ * A socket at path that something still listens on or reads from (a
+ * connection to it succeeds, whatever its type): another program's, or an
+ * arbord's that still runs. A stale one refuses every connection.
+ */
+static bool
+unix_in_use(const char *path)
+{
+	static const int types[] = { SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, path);
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		int r;
+
+		if (fd < 0)
+			continue;
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (r == 0 || errno == EAGAIN || errno == EINPROGRESS)
+			return true;
+	}
+	return false;
+}
+
+/* The suffix of the name a reload binds a new socket file at, renamed
+ * into place once the reload goes through (held_keep). */
+#define HELD_TMP_SUFFIX ".arbor~"
+
+/*
+ * Binds k (a socket file at path "at" in place of its own, when given): a
+ * stream or seqpacket socket listens with its backlog; a stale socket file
+ * is replaced, never one in use nor anything else; its mode and owner set
+ * on the name without following a link. -1 with err.
  */
 static int
-bind_one(const struct spec_socket *k, char *err, size_t errlen)
+bind_one(const struct spec_socket *k, const char *at, char *err,
+    size_t errlen)
 {
+	struct sockaddr_un un;
 	const struct sockaddr *sa = (const struct sockaddr *)k->addr;
+	socklen_t salen = (socklen_t)k->addrlen;
 	bool path = k->family == AF_UNIX && !k->abstract;
 	const char *step = "socket";
 	int fd, one = 1;
 
+	if (path) {
+		at = at ? at : k->listen;
+		memset(&un, 0, sizeof(un));
+		un.sun_family = AF_UNIX;
+		snprintf(un.sun_path, sizeof(un.sun_path), "%s", at);
+		sa = (const struct sockaddr *)&un;
+		salen = sizeof(un);
+	}
 	fd = socket(k->family, k->type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
@@ -100,8 +150,13 @@ bind_one(const struct spec_socket *k, char *err, size_t errlen)
 	if (k->family != AF_UNIX &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 		goto fail;
+	if (path && unix_in_use(at)) {
+		snprintf(err, errlen, "a socket in use is there (another program's, or another arbord's); not replacing it");
+		close(fd);
+		return -1;
+	}
 	step = "removing a stale socket";
-	if (path && unlink_stale_socket(k->listen) < 0) {
+	if (path && unlink_stale_socket(at) < 0) {
 		if (errno == EEXIST) {
 			snprintf(err, errlen, "something that is not a socket is there; not replacing it");
 			close(fd);
@@ -110,16 +165,14 @@ bind_one(const struct spec_socket *k, char *err, size_t errlen)
 		goto fail;
 	}
 	step = "bind";
-	if (bind(fd, sa, (socklen_t)k->addrlen) < 0)
+	if (bind(fd, sa, salen) < 0)
 		goto fail;
 	step = "chmod";
-	if (path && fchmodat(AT_FDCWD, k->listen, k->mode,
-	    AT_SYMLINK_NOFOLLOW) < 0)
+	if (path && fchmodat(AT_FDCWD, at, k->mode, AT_SYMLINK_NOFOLLOW) < 0)
 		goto fail;
 	step = "chown";
 	if (path && (k->uid != (uid_t)-1 || k->gid != (gid_t)-1) &&
-	    fchownat(AT_FDCWD, k->listen, k->uid, k->gid,
-	    AT_SYMLINK_NOFOLLOW) < 0)
+	    fchownat(AT_FDCWD, at, k->uid, k->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		goto fail;
 	step = "listen";
 	if (k->type != SOCK_DGRAM && listen(fd, k->backlog) < 0)
@@ -131,7 +184,7 @@ fail:
 		close(fd);
 	if (path && strcmp(step, "bind") != 0 &&
 	    strcmp(step, "removing a stale socket") != 0)
-		unlink(k->listen);
+		unlink(at);
 	return -1;
 }
 
@@ -232,14 +285,32 @@ build(struct hset *old, bool *taken, const struct spec *spec,
 			}
 		}
 	}
-	/* Bound only once the kept ones are known: an entry on an address
-	 * that another entry keeps is "in use", as it should be. */
+	/*
+	 * Bound only once the kept ones are known: an entry on an address
+	 * that another entry keeps is "in use", as it should be. At a reload
+	 * a socket file is bound beside its name and renamed into place
+	 * when the reload goes through: one refused leaves the files as they
+	 * were (the old socket at that name may still be held, and passed).
+	 */
 	for (size_t i = 0; i < next->n; i++) {
 		struct hsock *s = next->v[i];
+		bool path = s->k.family == AF_UNIX && !s->k.abstract;
 
 		if (s->fd >= 0)
 			continue;
-		if ((s->fd = bind_one(&s->k, err, sizeof(err))) < 0) {
+		if (old && path) {
+			s->tmp = xasprintf("%s%s", s->k.listen, HELD_TMP_SUFFIX);
+			if (strlen(s->tmp) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				*error = xasprintf("%s: no room beside it for the name a reload binds a new socket at (%s); shorten the path, or restart arbord",
+				    s->where, s->tmp);
+				free(s->tmp);
+				s->tmp = NULL;
+				return -1;
+			}
+		}
+		if ((s->fd = bind_one(&s->k, s->tmp, err, sizeof(err))) < 0) {
+			free(s->tmp);
+			s->tmp = NULL;
 			*error = xasprintf("%s: %s", s->where, err);
 			return -1;
 		}
@@ -384,9 +455,19 @@ held_keep(struct held *h, struct held_next *x)
 		if (x->taken[j])
 			x->set.v[j]->fd = -1;
 	for (size_t i = 0; i < h->set.n; i++) {
-		h->set.v[i]->borrowed = false;
-		if (h->set.v[i]->adjust)
-			adjust(h->set.v[i]);
+		struct hsock *s = h->set.v[i];
+
+		s->borrowed = false;
+		if (s->adjust)
+			adjust(s);
+		if (s->tmp) {
+			/* The old socket's name, if any, goes to the new. */
+			if (rename(s->tmp, s->k.listen) < 0)
+				log_msg(LOG_WARN, "%s: rename %s: %s; the socket is reachable there only",
+				    s->where, s->tmp, strerror(errno));
+			free(s->tmp);
+			s->tmp = NULL;
+		}
 	}
 	hset_free(&x->set);
 	free(x->taken);
@@ -435,6 +516,7 @@ struct stored {
 struct store {
 	struct stored **v;
 	size_t n;
+	size_t names;		/* their names' bytes, a ':' each */
 };
 
 static bool
@@ -450,6 +532,8 @@ names_add(char *names, size_t len, size_t *at, const char *name)
 	*at += n;
 	return true;
 }
+
+static void store_drop(struct enode *, size_t i);
 
 int
 held_fds(struct held *h, const struct enode *n, int *fds, char *names,
@@ -471,7 +555,7 @@ held_fds(struct held *h, const struct enode *n, int *fds, char *names,
 				close(s->fd);
 				s->fd = -1;
 			}
-			s->fd = bind_one(&s->k, why, sizeof(why));
+			s->fd = bind_one(&s->k, NULL, why, sizeof(why));
 			if (s->fd < 0) {
 				snprintf(err, errlen, "socket \"%s\" was shut down and cannot be bound again: %s",
 				    s->k.listen, why);
@@ -481,12 +565,22 @@ held_fds(struct held *h, const struct enode *n, int *fds, char *names,
 			    enode_path(n), s->k.listen);
 			publish(h);
 		}
+		if (!names_add(names, nameslen, &at, s->k.name))
+			break;	/* cannot be: SPEC_SOCKETS_MAX names fit */
 		fds[k++] = s->fd;
-		names_add(names, nameslen, &at, s->k.name);
+	}
+	/* A reload lowered fd_store_max: what it no longer allows goes,
+	 * so the fds stay below ready_fd (checked against the maximum). */
+	while (st && st->n > enode_spec(n)->w.fd_store_max) {
+		log_msg(LOG_WARN, "%s: stored fd \"%s\" dropped: fd_store_max is now %u",
+		    enode_path(n), st->v[st->n - 1]->name,
+		    enode_spec(n)->w.fd_store_max);
+		store_drop((struct enode *)(uintptr_t)n, st->n - 1);
+		st = enode_store(n);
 	}
 	for (size_t i = 0; st && i < st->n && k < HELD_PASS_MAX; i++) {
 		if (!names_add(names, nameslen, &at, st->v[i]->name))
-			break;
+			break;	/* cannot be: held_store keeps within it */
 		fds[k++] = st->v[i]->w.fd;
 	}
 	return (int)k;
@@ -508,6 +602,7 @@ store_drop(struct enode *n, size_t i)
 {
 	struct store *st = enode_store(n);
 
+	st->names -= strlen(st->v[i]->name) + 1;
 	stored_close(st->v[i]);
 	memmove(&st->v[i], &st->v[i + 1], (st->n - i - 1) * sizeof(*st->v));
 	if (--st->n == 0) {
@@ -554,8 +649,11 @@ held_store(struct held *h, struct enode *n, const int *fds, size_t nfds,
 	uint32_t max = enode_spec(n)->w.fd_store_max;
 	struct store *st = enode_store(n);
 	size_t have = st ? st->n : 0;
+	size_t names = (st ? st->names : 0) + nfds * (strlen(name) + 1);
 
-	if (have + nfds > max) {
+	/* The names go into one variable (LISTEN_FDNAMES), which the kernel
+	 * takes up to 128 KiB: past that the worker could not start. */
+	if (have + nfds > max || names > HELD_STORE_NAMES_MAX) {
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
 		return 0;
@@ -579,6 +677,7 @@ held_store(struct held *h, struct enode *n, const int *fds, size_t nfds,
 		    on_stored_hup, e) == 0;
 		e->w.fd = fds[i];
 		st->v[st->n++] = e;
+		st->names += strlen(name) + 1;
 	}
 	return nfds;
 }

@@ -50,6 +50,13 @@ void held_abort(struct held *, struct held_next *);
 
 /* At most this many fds go to one worker: its sockets, then its store. */
 #define HELD_PASS_MAX (SPEC_SOCKETS_MAX + SPEC_FD_STORE_MAX)
+/*
+ * LISTEN_FDNAMES's value at most: the kernel takes no environment string
+ * of more than 128 KiB (MAX_ARG_STRLEN). The sockets' names take at most
+ * SPEC_SOCKETS_MAX of 256 bytes; the store's names the rest.
+ */
+#define HELD_NAMES_MAX (128 * 1024 - 64)
+#define HELD_STORE_NAMES_MAX (HELD_NAMES_MAX - SPEC_SOCKETS_MAX * (SPEC_FDNAME_MAX + 1))
 
 /*
  * The fds to pass to worker n at its start, in order, and their names
@@ -65,7 +72,8 @@ int held_fds(struct held *, const struct enode *n, int *fds, char *names,
 /*
  * FDSTORE=1 from worker n: keeps fds (nfds of them) under name, watched
  * for POLLHUP and POLLERR unless poll is false, or closes them all when
- * they would take n past fd_store_max (0 returned: the caller says so).
+ * they would take n past fd_store_max, or their names past
+ * HELD_STORE_NAMES_MAX (0 returned: the caller says so).
  * Returns how many were kept.
  */
 size_t held_store(struct held *, struct enode *n, const int *fds, size_t nfds,

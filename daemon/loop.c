@@ -74,7 +74,7 @@ struct loop {
 	/* What the worker being spawned gets beyond 0-2 (spawn_pass_for). */
 	struct spawn_pass pass;
 	int pass_fds[HELD_PASS_MAX];
-	char pass_names[HELD_PASS_MAX * (SPEC_FDNAME_MAX + 1)];
+	char pass_names[HELD_NAMES_MAX + 1];
 	size_t ndraining;
 	struct proc *procs;
 	size_t nprocs;

@@ -197,10 +197,11 @@ on_datagram(void *owner, uint32_t events)
 
 			if (!held_store(nt->held, n, fds, nfds, m.fdname,
 			    !m.fdpoll_off))
-				reject(nt, "FDSTORE=1 from %s (pid %d): %zu fd%s refused, it holds %zu of fd_store_max %u",
+				reject(nt, "FDSTORE=1 from %s (pid %d): %zu fd%s refused, it holds %zu of fd_store_max %u (or their names would pass %d bytes)",
 				    enode_path(n), cred->pid, nfds,
 				    nfds == 1 ? "" : "s", had,
-				    enode_spec(n)->w.fd_store_max);
+				    enode_spec(n)->w.fd_store_max,
+				    HELD_STORE_NAMES_MAX);
 		} else
 			close_all(fds, nfds);
 		if (m.watchdog)

@@ -21,6 +21,7 @@
                    closes the other 0.3 s later
   --store-dir DIR  stores an O_RDONLY fd of directory DIR (FDNAME "dir")
   --flood N        sends N datagrams with FDSTORE=1, each with a fresh fd
+  --flood-name S   names those S (FDNAME), "flood" by default
   --ready-fd N     writes a newline to fd N after --ready-after MS
   --shutdown-fd    shuts fd 3 down (SHUT_RDWR), then exits 1
   --slow-if FILE   when FILE exists, waits 2 s before serving
@@ -118,6 +119,7 @@ def main():
     p.add_argument("--store-pair", action="store_true")
     p.add_argument("--store-dir")
     p.add_argument("--flood", type=int)
+    p.add_argument("--flood-name", default="flood")
     p.add_argument("--ready-fd", type=int)
     p.add_argument("--ready-after", type=int, default=0)
     p.add_argument("--shutdown-fd", action="store_true")
@@ -143,7 +145,7 @@ def main():
             fd = os.open("/dev/null", os.O_RDONLY)
             while True:
                 try:
-                    notify("FDSTORE=1\nFDNAME=flood", [fd])
+                    notify("FDSTORE=1\nFDNAME=" + a.flood_name, [fd])
                     break
                 except BlockingIOError:
                     time.sleep(0.001)

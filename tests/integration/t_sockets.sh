@@ -305,3 +305,87 @@ with open(out, "w") as f:
 	wait_for "the restart event" grep -q '"event":"restart"' "$T/events.jsonl" || return 1
 	assert_eq "backlog_peak" 5 "$(grep '"event":"restart"' "$T/events.jsonl" | jq .backlog_peak)" || return 1
 }
+
+# A reload that is refused leaves every socket file as it was, though it
+# bound a new socket for one of them (its type changed) before the
+# refusal: the held one still answers at its name.
+test_a_refused_reload_leaves_socket_files_alone() {
+	local squat port
+	python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$T/port" &
+	squat=$!
+	wait_for "the squatter" test -s "$T/port" || return 1
+	port=$(cat "$T/port")
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = $(sw --serve); sockets = ( { listen = "$T/a.sock"; } ); }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	local ino=$(stat -c %i "$T/a.sock")
+	# The type changes (a new socket at the same name), and a port in use
+	# makes the reload fail after that socket was bound.
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = $(sw --serve); sockets = ( { listen = "$T/a.sock"; type = "seqpacket"; }, { listen = "127.0.0.1:$port"; } ); }
+); };
+CONF
+	ctl reload >/dev/null 2>&1 && { kill "$squat"; fail "the reload went through"; return 1; }
+	kill "$squat"
+	assert_eq "the socket file" "$ino" "$(stat -c %i "$T/a.sock")" || return 1
+	python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(sys.argv[1]); print(s.makefile().readline().strip())' "$T/a.sock" | grep -q pong ||
+		fail "the held socket no longer answers at its name" || return 1
+	[ -z "$(ls "$T" | grep 'arbor~')" ] || fail "a temporary socket file was left: $(ls "$T")"
+}
+
+test_a_socket_in_use_by_another_program_is_not_taken() {
+	python3 -c 'import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(); print("up", flush=True); time.sleep(60)' "$T/x.sock" >"$T/up" &
+	local other=$!
+	wait_for "the other program's socket" test -s "$T/up" || return 1
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sleep", "100"]; sockets = ( { listen = "$T/x.sock"; } ); }
+); };
+CONF
+	expect_exit 1 "$T/tree.conf" || { kill "$other"; return 1; }
+	kill "$other"
+	log_has "tree.conf:2: root/w: sockets\[0\] \"$T/x.sock\": a socket in use is there" || fail "no error naming the line"
+}
+
+# A reload that lowers fd_store_max: what it no longer allows is dropped
+# before the next start, and the rest is passed.
+test_a_lower_fd_store_max_drops_what_it_no_longer_allows() {
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = $(sw --flood 3); fd_store_max = 4; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "3 stored" sh -c "'$ARBORCTL' -s '$T/sock' status root/w --json | jq -e '.fd_store | length == 3'" || return 1
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = $(sw --report "$T/r.json"); fd_store_max = 1; ready = "fd"; ready_fd = 4; }
+); };
+CONF
+	ctl reload >/dev/null || return 1
+	wait_for "the report" test -s "$T/r.json" || return 1
+	assert_eq "passed" "1 flood" "$(jq -r '"\(.listen_fds) \(.names)"' "$T/r.json")" || return 1
+	assert_eq "kept" 1 "$(json root/w '.fd_store | length')" || return 1
+	log_has 'stored fd "flood" dropped: fd_store_max is now 1' || fail "the drop was not said"
+}
+
+# Names past what one environment variable may hold (128 KiB) are refused
+# when stored: the worker still starts.
+test_stored_names_stay_within_what_execve_takes() {
+	local long=$(printf 'x%.0s' $(seq 255))
+	cat >"$T/tree.conf" <<CONF
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "if [ -e $T/flooded ]; then exec python3 $HELPERS/sockworker.py --report $T/r.json; fi; python3 $HELPERS/sockworker.py --flood 600 --flood-name $long & sleep 5; touch $T/flooded; exit 1"];
+    fd_store_max = 1024; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "the start after the flood" test -s "$T/r.json" || return 1
+	local n=$(jq -r .listen_fds "$T/r.json")
+	echo "report: $n of 600 names of 255 bytes kept"
+	[ "$n" -gt 400 ] && [ "$n" -lt 600 ] || fail "$n stored"
+}

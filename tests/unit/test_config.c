@@ -299,8 +299,17 @@ socket_keys_defaults_and_errors(void **state)
 	    "F:9: root/a: sockets[5].listen: \"@\": an abstract socket needs a name after '@'\n"
 	    "F:10: root/b: ready = \"fd\" needs ready_fd (the fd the worker writes a newline to when ready)\n"
 	    "F:11: root/c: ready_fd: needs ready = \"fd\"\n"
-	    "F:13: root/d: sockets[1]: \"127.0.0.1:1\" is listed twice\n"
 	    "F:12: root/d: ready_fd: 4 is among the fds passed to the worker (3 to 5: its sockets and fd_store_max); take 6 or above");
+	/* Two sockets of the tree on one address, whatever their workers;
+	 * a unix name whatever the type; an IP port once per type. */
+	refused(TREE("{ name = \"a\"; command = [\"/bin/true\"];\n"
+	    " sockets = ( { listen = \"/run/arbor-t.sock\"; }, { listen = \"127.0.0.1:53\"; type = \"dgram\"; },\n"
+	    "   { listen = \"127.0.0.1:53\"; } ); },\n"
+	    "{ name = \"p\"; strategy = \"simple_one_for_one\"; template = { name = \"t\"; command = [\"/bin/true\"];\n"
+	    " sockets = ( { listen = \"/run/arbor-t.sock\"; type = \"dgram\"; },\n"
+	    "   { listen = \"127.0.0.1:0053\"; type = \"dgram\"; } ); }; }"),
+	    "F:8: root/p/t: sockets: \"127.0.0.1:0053\" is also root/a's (line 4): two sockets cannot share an address\n"
+	    "F:7: root/p/t: sockets: \"/run/arbor-t.sock\" is also root/a's (line 4): two sockets cannot share an address");
 }
 
 /* Only a regular file is read, and nothing blocks. */
