@@ -415,7 +415,7 @@ bench: deps
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,helpers,PAIR_LIFE_MS=300 python3 tests/bench/restart.py $(BUILD) 300 5 helpers)
-	$(Q)$(call step,sockets,python3 tests/bench/sockets.py $(BUILD) 100 5)
+	$(Q)$(call step,sockets,python3 tests/bench/sockets.py $(BUILD) 100 10 300)
 	$(Q)$(call step,logs,python3 tests/bench/logs.py $(BUILD))
 	$(Q)$(call step,scale,python3 tests/bench/scale.py $(BUILD) 1000 10000)
 	$(Q)$(call step,tls,python3 tests/bench/tls_scrape.py $(BUILD) 10000)

@@ -53,6 +53,8 @@ struct path_state {
 	json_t *bl_ev;
 	struct out *bl_out;
 	uint64_t bl_peak, bl_deadline;
+	bool bl_spawned;	/* the replacement has exec'd */
+	bool bl_delayed;	/* its restart waits a backoff first */
 	bool bl_ready;		/* the replacement is ready */
 	struct path_state *next;	/* all of them */
 	struct path_state *hnext;	/* same hash bucket */
@@ -567,7 +569,14 @@ backlog_hold(struct join *j, struct path_state *ps, const struct obs_msg *m,
 	ps->bl_out = queue_out(j, NULL);
 	ps->bl_peak = 0;
 	ps->bl_ready = false;
-	ps->bl_deadline = now + JOIN_BACKLOG_WAIT_NS;
+	ps->bl_spawned = false;
+	ps->bl_delayed = m->delay_ms > 0;
+	/* A backoff is waited out too, up to JOIN_BACKLOG_HOLD_MAX_NS in
+	 * all: the events behind it wait as long. */
+	ps->bl_deadline = now + (uint64_t)m->delay_ms * 1000000ULL +
+	    JOIN_BACKLOG_WAIT_NS;
+	if (ps->bl_deadline > now + JOIN_BACKLOG_HOLD_MAX_NS)
+		ps->bl_deadline = now + JOIN_BACKLOG_HOLD_MAX_NS;
 	j->nbacklog++;
 	return true;
 }
@@ -586,13 +595,33 @@ join_backlog(struct join *j, const char *owner, uint64_t depth, uint64_t now)
 	flush_out(j);
 }
 
+/*
+ * Sampled from the replacement's exec on, every millisecond: the queue
+ * only grows before (nobody accepts), so the gap itself, arbord's work
+ * against a helper waking each millisecond on two CPUs, is left alone.
+ * Through a backoff, every 10 ms.
+ */
+int
+join_backlog_period_ms(const struct join *j)
+{
+	int period = -1;
+
+	for (const struct path_state *ps = j->paths; ps && j->nbacklog;
+	    ps = ps->next)
+		if (ps->bl_ev && ps->bl_spawned)
+			return 1;
+		else if (ps->bl_ev && ps->bl_delayed)
+			period = 10;
+	return period;
+}
+
 void
 join_each_backlog(const struct join *j, void (*fn)(void *, const char *),
     void *arg)
 {
 	for (const struct path_state *ps = j->paths; ps && j->nbacklog;
 	    ps = ps->next)
-		if (ps->bl_ev && ps->series)
+		if (ps->bl_ev && ps->series && (ps->bl_spawned || ps->bl_delayed))
 			fn(arg, ps->series);
 }
 
@@ -615,6 +644,7 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 		if (j->kernel && m->mono_ns < j->attached_ns)
 			j->ops->track(j->ctx, m->pid);
 		path_of(j, m)->live_pid = m->pid;
+		path_of(j, m)->bl_spawned = true;
 		break;
 	case EV_EXEC:	/* not up yet: a notify worker is up at EV_READY */
 	case EV_EXIT:

@@ -20,9 +20,10 @@
  *   stderr_tail when not empty.
  * - A restart of a worker whose stream sockets arbord holds waits for the
  *   peak of their accept queues (join_backlog: connections that wait
- *   instead of being refused) until its replacement is ready and the
- *   queue has drained, at most JOIN_BACKLOG_WAIT_NS; it carries the peak
- *   as backlog_peak.
+ *   instead of being refused), sampled from its replacement's spawn (and
+ *   through a backoff), until the replacement is ready and the queue has
+ *   drained: at most its backoff and JOIN_BACKLOG_WAIT_NS, and
+ *   JOIN_BACKLOG_HOLD_MAX_NS in all; it carries the peak as backlog_peak.
  * - Entries are bounded: one per live worker process, kernel-only ones
  *   forgotten after JOIN_FORGET_NS, never more than JOIN_MAX_PROCS.
  */
@@ -41,6 +42,7 @@
 
 #define JOIN_WAIT_NS (200 * 1000000ULL)
 #define JOIN_BACKLOG_WAIT_NS (1000 * 1000000ULL)
+#define JOIN_BACKLOG_HOLD_MAX_NS (5000 * 1000000ULL)
 #define JOIN_FORGET_NS (5 * 1000000000ULL)
 #define JOIN_MAX_PROCS (1u << 18)
 
@@ -79,6 +81,8 @@ void join_backlog(struct join *, const char *owner, uint64_t depth,
     uint64_t now);
 /* A restart waits for samples (join_backlog, each millisecond or so). */
 bool join_backlog_wanted(const struct join *);
+/* How often to sample now, in ms (join_each_backlog); -1: not now. */
+int join_backlog_period_ms(const struct join *);
 /* fn for each owner a restart waits on (an owner may come twice). */
 void join_each_backlog(const struct join *,
     void (*fn)(void *arg, const char *owner), void *arg);

@@ -272,19 +272,21 @@ bl_owner(void *arg, const char *owner)
 	join_backlog(s->o->join, owner, s->sum, mono_ns());
 }
 
-/* Each millisecond while a restart waits for its backlog's peak. */
+/* Each millisecond while a restart waits for its backlog's peak
+ * (join_backlog_period_ms). */
 static int
 backlog_tick(struct obs *o, uint64_t now)
 {
 	struct bl_sum s = { .o = o };
+	int period = join_backlog_period_ms(o->join);
 
-	if (!join_backlog_wanted(o->join))
+	if (period < 0)
 		return -1;
 	if (now >= o->backlog_at) {
-		o->backlog_at = now + NSEC_PER_MSEC;
+		o->backlog_at = now + (uint64_t)period * NSEC_PER_MSEC;
 		join_each_backlog(o->join, bl_owner, &s);
 	}
-	return 1;
+	return period;
 }
 
 static void

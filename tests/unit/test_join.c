@@ -522,7 +522,10 @@ a_restart_carries_its_backlog_peak(void **state)
 	assert_int_equal(field(f, 0, "backlog_peak"), -1);
 	send_core(f, EV_RESTART, "root/web", 0, 2 * MS);
 	assert_true(join_backlog_wanted(f->j));
+	/* Not sampled in the gap itself: the queue only grows there. */
+	assert_int_equal(join_backlog_period_ms(f->j), -1);
 	send_core(f, EV_SPAWN, "root/web", 7, 3 * MS);
+	assert_int_equal(join_backlog_period_ms(f->j), 1);
 	assert_int_equal(json_array_size(f->out), 1);	/* held, and behind it */
 	join_backlog(f->j, "root/web", 3, 4 * MS);
 	join_backlog(f->j, "root/web", 5, 5 * MS);
