@@ -52,7 +52,7 @@ struct path_state {
 	 * (join_backlog); bl_out its place in the order. */
 	json_t *bl_ev;
 	struct out *bl_out;
-	uint64_t bl_peak, bl_deadline;
+	uint64_t bl_peak, bl_deadline, bl_limit;
 	bool bl_spawned;	/* the replacement has exec'd */
 	bool bl_delayed;	/* its restart waits a backoff first */
 	bool bl_ready;		/* the replacement is ready */
@@ -541,6 +541,22 @@ ready_latency(struct join *j, const struct obs_msg *m, uint64_t now)
 		    (double)(m->mono_ns - p->spawn_ns) / 1e9);
 }
 
+/*
+ * The replacement has exec'd: sampled from now on, for JOIN_BACKLOG_WAIT_NS
+ * at least (a slow start is waited out that long, whatever the backoff
+ * took), within JOIN_BACKLOG_HOLD_MAX_NS of the restart.
+ */
+static void
+backlog_spawned(struct path_state *ps, uint64_t now)
+{
+	uint64_t until = now + JOIN_BACKLOG_WAIT_NS;
+
+	ps->bl_spawned = true;
+	if (!ps->bl_ev || until <= ps->bl_deadline)
+		return;
+	ps->bl_deadline = until < ps->bl_limit ? until : ps->bl_limit;
+}
+
 /* The held restart event of ps goes out in its place, with its peak. */
 static void
 backlog_done(struct join *j, struct path_state *ps)
@@ -575,8 +591,9 @@ backlog_hold(struct join *j, struct path_state *ps, const struct obs_msg *m,
 	 * all: the events behind it wait as long. */
 	ps->bl_deadline = now + (uint64_t)m->delay_ms * 1000000ULL +
 	    JOIN_BACKLOG_WAIT_NS;
-	if (ps->bl_deadline > now + JOIN_BACKLOG_HOLD_MAX_NS)
-		ps->bl_deadline = now + JOIN_BACKLOG_HOLD_MAX_NS;
+	ps->bl_limit = now + JOIN_BACKLOG_HOLD_MAX_NS;
+	if (ps->bl_deadline > ps->bl_limit)
+		ps->bl_deadline = ps->bl_limit;
 	j->nbacklog++;
 	return true;
 }
@@ -644,7 +661,7 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 		if (j->kernel && m->mono_ns < j->attached_ns)
 			j->ops->track(j->ctx, m->pid);
 		path_of(j, m)->live_pid = m->pid;
-		path_of(j, m)->bl_spawned = true;
+		backlog_spawned(path_of(j, m), now);
 		break;
 	case EV_EXEC:	/* not up yet: a notify worker is up at EV_READY */
 	case EV_EXIT:

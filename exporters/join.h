@@ -22,8 +22,9 @@
  *   peak of their accept queues (join_backlog: connections that wait
  *   instead of being refused), sampled from its replacement's spawn (and
  *   through a backoff), until the replacement is ready and the queue has
- *   drained: at most its backoff and JOIN_BACKLOG_WAIT_NS, and
- *   JOIN_BACKLOG_HOLD_MAX_NS in all; it carries the peak as backlog_peak.
+ *   drained: at most JOIN_BACKLOG_WAIT_NS past its backoff, or past the
+ *   replacement's spawn when that came later, and JOIN_BACKLOG_HOLD_MAX_NS
+ *   in all; it carries the peak as backlog_peak.
  * - Entries are bounded: one per live worker process, kernel-only ones
  *   forgotten after JOIN_FORGET_NS, never more than JOIN_MAX_PROCS.
  */

@@ -287,6 +287,7 @@ CONF
 	python3 -c '
 import os, socket, sys, time
 port, go, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+open(go + ".armed", "w").close()
 while not os.path.exists(go):
     time.sleep(0.01)
 cs = [socket.create_connection(("127.0.0.1", port), 10) for i in range(5)]
@@ -296,6 +297,8 @@ with open(out, "w") as f:
     f.write(" ".join(c.makefile().readline().strip().split()[0] for c in cs))
 ' "$port" "$T/go" "$T/answers" &
 	local client=$!
+	# Its Python up (under load, a second or more) before the crash.
+	wait_for "the client armed" test -e "$T/go.armed" || return 1
 	touch "$T/slow"
 	kill -KILL "$(pid_of root/web)"
 	touch "$T/go"

@@ -558,12 +558,22 @@ a_held_restart_goes_out_after_its_bound(void **state)
 	join_tick(f->j, 1 * MS + JOIN_BACKLOG_WAIT_NS);
 	assert_int_equal(json_array_size(f->out), 1);
 	assert_int_equal(field(f, 0, "backlog_peak"), 4);
+	/* A replacement spawned late (a slow backoff, a slow machine) is
+	 * waited for JOIN_BACKLOG_WAIT_NS from its spawn. */
+	send_core(f, EV_RESTART, "root/web", 0, 1000 * MS);
+	send_core(f, EV_SPAWN, "root/web", 8, 1900 * MS);
+	join_tick(f->j, 1000 * MS + JOIN_BACKLOG_WAIT_NS + 1);
+	assert_int_equal(json_array_size(f->out), 1);
+	join_backlog(f->j, "root/web", 6, 2500 * MS);
+	join_tick(f->j, 1900 * MS + JOIN_BACKLOG_WAIT_NS);
+	assert_int_equal(json_array_size(f->out), 3);
+	assert_int_equal(field(f, 1, "backlog_peak"), 6);
 	/* Removed while one is held: out first, then the removal. */
 	send_core(f, EV_RESTART, "root/web", 0, 2000 * MS);
 	send_core(f, EV_CHILD_REMOVED, "root/web", 0, 2001 * MS);
-	assert_int_equal(json_array_size(f->out), 3);
-	assert_string_equal(kind(f, 1), "restart");
-	assert_string_equal(kind(f, 2), "child_removed");
+	assert_int_equal(json_array_size(f->out), 5);
+	assert_string_equal(kind(f, 3), "restart");
+	assert_string_equal(kind(f, 4), "child_removed");
 	fake_free(f);
 }
 
