@@ -341,8 +341,10 @@ asan: deps
 # code and the last's alike).
 # Nor the observability helper's fault cases (t_helpers: segv, abort,
 # exit, SIGKILL, hang), which are supervision, run plain; its sandbox,
-# hostility, OOM and restart with the queue kept run here too.
-ASAN_EXCEPT := ^t_soak:|^t_obs:test_faults_leave_supervision_exact$$|^t_helpers:test_(a_hung_observability_helper|an_observability_helper_that_aborts)
+# hostility, OOM and restart with the queue kept run here too. Nor
+# t_sockets' two that take time (10 s of connects, 600 datagrams): the
+# other t_sockets tests pass fds, store, reload and rebind under ASan.
+ASAN_EXCEPT := ^t_soak:|^t_obs:test_faults_leave_supervision_exact$$|^t_helpers:test_(a_hung_observability_helper|an_observability_helper_that_aborts)|^t_sockets:test_(a_crashing_server_refuses_no_connection|stored_names_stay_within_what_execve_takes)$$
 asan-suite:
 	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=build/asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

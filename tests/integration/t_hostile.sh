@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # What a hostile run found (workers, signals, config files, clients and
 # disks that misbehave): each test fails on the code before its fix.
-# lanes: alone (its floods load the machine)
+# lanes: alone for ^t_hostile:test_events_clients_that_never_read_never_stall_observability$
+# (Its flood of clients loads the machine; the rest judge no time and run
+# in the lanes.)
 
 # A worker that tries to leave its process group (into
 # arbord's, as the hostile run did) is still stopped: each worker leads a
