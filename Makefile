@@ -344,7 +344,9 @@ asan: deps
 # hostility, OOM and restart with the queue kept run here too. Nor
 # t_sockets' two that take time (10 s of connects, 600 datagrams): the
 # other t_sockets tests pass fds, store, reload and rebind under ASan.
-ASAN_EXCEPT := ^t_soak:|^t_obs:test_faults_leave_supervision_exact$$|^t_helpers:test_(a_hung_observability_helper|an_observability_helper_that_aborts)|^t_sockets:test_(a_crashing_server_refuses_no_connection|stored_names_stay_within_what_execve_takes)$$
+# (No "$" in it: passed down to a second make, "$|" would be read as that
+# make's variable and vanish, as it did until stop 39, so these ran.)
+ASAN_EXCEPT := ^t_soak:|^t_obs:test_faults_leave_supervision_exact|^t_helpers:test_(a_hung_observability_helper|an_observability_helper_that_aborts)|^t_sockets:test_(a_crashing_server_refuses_no_connection|stored_names_stay_within_what_execve_takes)
 asan-suite:
 	$(Q)$(MAKE) --no-print-directory -j$(BUILD_JOBS) BUILD=build/asan \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
