@@ -239,7 +239,6 @@ struct bl_sum {
 	struct obs *o;
 	char owner[OBSQ_PATH];
 	uint64_t sum;
-	bool any;
 };
 
 static void
@@ -268,7 +267,7 @@ bl_owner(void *arg, const char *owner)
 
 	snprintf(s->owner, sizeof(s->owner), "%s", owner);
 	s->sum = 0;
-	s->any = backlog_sample(s->o->backlog, bl_add, s);
+	backlog_sample(s->o->backlog, bl_add, s);
 	join_backlog(s->o->join, owner, s->sum, mono_ns());
 }
 
