@@ -685,22 +685,17 @@ held_store(struct held *h, struct enode *n, const int *fds, size_t nfds,
 size_t
 held_store_remove(struct held *h, struct enode *n, const char *name)
 {
-	struct store *st = enode_store(n);
-	size_t removed = 0;
+	size_t removed = 0, i = 0;
+	struct store *st;
 
 	(void)h;
-	for (size_t i = 0; st && i < st->n;) {
-		if (strcmp(st->v[i]->name, name) != 0) {
-			i++;
-			continue;
-		}
-		removed++;
-		if (st->n == 1) {
+	/* store_drop frees the store with its last entry: looked up again. */
+	while ((st = enode_store(n)) && i < st->n)
+		if (strcmp(st->v[i]->name, name) == 0) {
 			store_drop(n, i);
-			break;
-		}
-		store_drop(n, i);
-	}
+			removed++;
+		} else
+			i++;
 	return removed;
 }
 

@@ -22,6 +22,7 @@
   --store-dir DIR  stores an O_RDONLY fd of directory DIR (FDNAME "dir")
   --flood N        sends N datagrams with FDSTORE=1, each with a fresh fd
   --flood-name S   names those S (FDNAME), "flood" by default
+  --remove S       then sends FDSTOREREMOVE=1 for the name S
   --ready-fd N     writes a newline to fd N after --ready-after MS
   --shutdown-fd    shuts fd 3 down (SHUT_RDWR), then exits 1
   --slow-if FILE   when FILE exists, waits 2 s before serving
@@ -120,6 +121,7 @@ def main():
     p.add_argument("--store-dir")
     p.add_argument("--flood", type=int)
     p.add_argument("--flood-name", default="flood")
+    p.add_argument("--remove")
     p.add_argument("--ready-fd", type=int)
     p.add_argument("--ready-after", type=int, default=0)
     p.add_argument("--shutdown-fd", action="store_true")
@@ -151,6 +153,8 @@ def main():
                     time.sleep(0.001)
             os.close(fd)
         notify("STATUS=flooded")
+    if a.remove:
+        notify("FDSTOREREMOVE=1\nFDNAME=" + a.remove)
     if a.shutdown_fd:
         s = socket.socket(fileno=3)
         s.shutdown(socket.SHUT_RDWR)

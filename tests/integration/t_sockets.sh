@@ -392,3 +392,13 @@ CONF
 	echo "report: $n of 600 names of 255 bytes kept"
 	[ "$n" -gt 400 ] && [ "$n" -lt 600 ] || fail "$n stored"
 }
+
+test_fdstoreremove_closes_the_fds_of_that_name() {
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = $(sw --store-dir "$T" --flood 2 --remove flood); fd_store_max = 4; }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	wait_for "the flood removed, the directory kept" sh -c "'$ARBORCTL' -s '$T/sock' status root/w --json | jq -e '.fd_store == [\"dir\"]'" || return 1
+}
