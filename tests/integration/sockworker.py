@@ -4,7 +4,7 @@
 
   sockworker.py [--report FILE] [--serve] [--bind PORT] [--crash-after MS]
                 [--counter FILE] [--store-pair] [--store-dir DIR]
-                [--flood N] [--ready-fd N --ready-after MS] [--shutdown-fd]
+                [--flood N] [--ready-fd N --ready-when FILE] [--shutdown-fd]
 
   --report FILE    writes JSON: its pid, LISTEN_PID, LISTEN_FDS,
                    LISTEN_FDNAMES and, for each fd 3..., whether it
@@ -23,7 +23,8 @@
   --flood N        sends N datagrams with FDSTORE=1, each with a fresh fd
   --flood-name S   names those S (FDNAME), "flood" by default
   --remove S       then sends FDSTOREREMOVE=1 for the name S
-  --ready-fd N     writes a newline to fd N after --ready-after MS
+  --ready-fd N     writes a newline to fd N once --ready-when's FILE
+                   exists (at once without it)
   --shutdown-fd    shuts fd 3 down (SHUT_RDWR), then exits 1
   --slow-if FILE   when FILE exists, waits 2 s before serving
   --notify-ready   sends READY=1 when it starts serving
@@ -123,7 +124,7 @@ def main():
     p.add_argument("--flood-name", default="flood")
     p.add_argument("--remove")
     p.add_argument("--ready-fd", type=int)
-    p.add_argument("--ready-after", type=int, default=0)
+    p.add_argument("--ready-when")
     p.add_argument("--shutdown-fd", action="store_true")
     p.add_argument("--slow-if")
     p.add_argument("--notify-ready", action="store_true")
@@ -161,7 +162,8 @@ def main():
         s.detach()
         sys.exit(1)
     if a.ready_fd is not None:
-        time.sleep(a.ready_after / 1000)
+        while a.ready_when and not os.path.exists(a.ready_when):
+            time.sleep(0.01)
         os.write(a.ready_fd, b"\n")
         os.close(a.ready_fd)
     if a.slow_if and os.path.exists(a.slow_if):

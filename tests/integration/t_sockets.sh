@@ -136,7 +136,7 @@ CONF
 test_ready_fd_gates_the_next_sibling() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; intensity = 10; children = (
-  { name = "db"; command = $(sw --ready-fd 5 --ready-after 400); ready = "fd"; ready_fd = 5; },
+  { name = "db"; command = $(sw --ready-fd 5 --ready-when "$T/db-ready"); ready = "fd"; ready_fd = 5; },
   { name = "app"; command = ["/bin/sleep", "1000"]; },
   { name = "mute"; command = $(sw); ready = "fd"; ready_fd = 3; ready_timeout = 300; }
 ); };
@@ -144,6 +144,7 @@ CONF
 	start_arbord "$T/tree.conf"
 	assert_eq "db before its newline" starting "$(state_of root/db)" || return 1
 	assert_eq "app waits for db" stopped "$(state_of root/app)" || return 1
+	touch "$T/db-ready"
 	wait_for "app started" is_state root/app running || return 1
 	assert_eq "db ready" running "$(state_of root/db)" || return 1
 	local ready_line=$(grep -n 'ready root/db' "$T/log" | cut -d: -f1)
