@@ -297,105 +297,13 @@ put_json(const char *s, size_t len)
 	sink_flush(&out_sink);
 }
 
-/* A string member of o, escaped (a new string; "" when absent). */
-static char *
-member_text(json_t *o, const char *key)
-{
-	return escaped(json_string_value(json_object_get(o, key)));
-}
-
-static void
-print_node(json_t *n, int depth)
-{
-	const char *path = json_string_value(json_object_get(n, "path"));
-	const char *name = path ? strrchr(path, '/') : NULL;
-	json_t *strategy = json_object_get(n, "strategy");
-	json_t *pid = json_object_get(n, "pid");
-	json_t *up = json_object_get(n, "uptime_s");
-	json_t *le = json_object_get(n, "last_exit");
-	json_t *children = json_object_get(n, "children");
-	json_t *mem = json_object_get(n, "memory_bytes");
-	json_t *cpu = json_object_get(n, "cpu_seconds");
-	json_t *h = json_object_get(n, "health");
-	char pidbuf[24] = "-", upbuf[32] = "-";
-	char membuf[16] = "-", cpubuf[32] = "-";
-	char *label, *ename, *estrategy, *state, *exitstr;
-	json_t *ch;
-	size_t i;
-
-	name = depth == 0 || !name ? path : name + 1;
-	ename = escaped(name);
-	estrategy = member_text(n, "strategy");
-	/* One being removed shows beside the node that replaces it. */
-	label = xasprintf("%*s%s%s%s%s%s", depth * 2, "", ename,
-	    strategy ? " (" : "", estrategy, strategy ? ")" : "",
-	    json_is_true(json_object_get(n, "removing")) ? " [removed]" : "");
-	if (pid)
-		snprintf(pidbuf, sizeof(pidbuf), "%lld",
-		    (long long)json_integer_value(pid));
-	if (up)
-		format_duration(json_real_value(up), upbuf, sizeof(upbuf));
-	if (json_is_integer(mem))
-		format_bytes((double)json_integer_value(mem), membuf,
-		    sizeof(membuf));
-	if (json_is_number(cpu))
-		snprintf(cpubuf, sizeof(cpubuf), "%.2fs", json_number_value(cpu));
-	if (le) {
-		json_t *st = json_object_get(le, "status");
-		json_t *cause = json_object_get(le, "cause");
-		char *reason = member_text(le, "reason");
-		char *sig = member_text(le, "signal");
-		char *ecause = member_text(le, "cause");
-		char *err = member_text(le, "error");
-		char stbuf[32] = "";
-
-		if (json_is_integer(st))
-			snprintf(stbuf, sizeof(stbuf), " status=%lld",
-			    (long long)json_integer_value(st));
-		exitstr = xasprintf("%s%s%s%s%s%s%s%s%s", reason, stbuf,
-		    *sig ? " signal=" : "", sig, json_is_string(cause) ? " (" :
-		    "", ecause, json_is_string(cause) && *err ? ": " : "",
-		    json_is_string(cause) ? err : "",
-		    json_is_string(cause) ? ")" : "");
-		free(reason);
-		free(sig);
-		free(ecause);
-		free(err);
-	} else
-		exitstr = xstrdup("-");
-	state = json_is_true(json_object_get(n, "paused")) ? xstrdup("paused")
-	    : member_text(n, "state");
-	printf("%-36s %-9s %8s %9s %8lld %7s %8s  %s", label, state, pidbuf,
-	    upbuf, (long long)json_integer_value(json_object_get(n, "restarts")),
-	    membuf, cpubuf, exitstr);
-	if (json_is_string(json_object_get(n, "status_text"))) {
-		fputs("  \"", stdout);
-		put_text(stdout, json_string_value(json_object_get(n,
-		    "status_text")), "\"");
-	}
-	/* A failing check is worth a glance; a passing one is the norm. */
-	if (json_is_false(json_object_get(h, "ok"))) {
-		printf("  health failing (%lld in a row): ",
-		    (long long)json_integer_value(json_object_get(h, "failures")));
-		put_text(stdout, json_string_value(json_object_get(h, "detail")),
-		    "");
-	}
-	putchar('\n');
-	free(label);
-	free(ename);
-	free(estrategy);
-	free(state);
-	free(exitstr);
-	json_array_foreach(children, i, ch)
-		print_node(ch, depth + 1);
-}
-
 /*
- * The human status of a big tree without parsing it whole: a tree of
- * 10,000 workers is megabytes of JSON, and jansson's objects for all of it
- * took most of the command's time. The reply's text is walked node by
- * node; each node's own members (all but "children") are parsed alone and
- * printed, then its children in turn. arbord's text is compact JSON.
+ * The human status of a big tree without parsing it into objects: a tree
+ * of 10,000 workers is megabytes of JSON, and building jansson's objects
+ * for it (even one node at a time) took most of the command's time. The
+ * reply's text is walked node by node; each node's members are found in
+ * place, the few the table shows decoded, then its children in turn.
+ * arbord's text is compact JSON.
  */
 
 /* Past the string at p (at its '"'), or NULL when it does not end. */
@@ -438,21 +346,283 @@ skip_value(const char *p, const char *end)
 	return NULL;
 }
 
-struct frag {
-	char *p;
-	size_t len, cap;
+/* An object's members as they are in the text: a key (its quotes
+ * included) and its value's bytes. */
+struct member {
+	const char *k, *v, *ve;
+	size_t kl;
 };
 
-static void
-frag_put(struct frag *f, const char *s, size_t n)
+/* More than a node of arbord's status has; the rest are not shown. */
+#define NODE_MEMBERS_MAX 32
+
+struct node_text {
+	struct member m[NODE_MEMBERS_MAX];
+	size_t n;
+};
+
+/* The members of the object at p; past it, or NULL when it is not one. */
+static const char *
+scan_object(const char *p, const char *end, struct node_text *o)
 {
-	if (f->len + n > f->cap) {
-		while (f->len + n > f->cap)
-			f->cap = f->cap ? f->cap * 2 : 4096;
-		f->p = xreallocarray(f->p, f->cap, 1);
+	o->n = 0;
+	if (p >= end || *p != '{')
+		return NULL;
+	p++;
+	while (p < end && *p != '}') {
+		const char *k = p, *v;
+
+		if (*p != '"' || !(p = skip_string(p, end)) || p >= end ||
+		    *p != ':')
+			return NULL;
+		v = ++p;
+		if (!(p = skip_value(p, end)))
+			return NULL;
+		if (o->n < NODE_MEMBERS_MAX)
+			o->m[o->n++] = (struct member){ .k = k, .kl =
+			    (size_t)(v - 1 - k), .v = v, .ve = p };
+		if (p < end && *p == ',')
+			p++;
 	}
-	memcpy(f->p + f->len, s, n);
-	f->len += n;
+	return p < end ? p + 1 : NULL;
+}
+
+/* The member key (written with its quotes: "\"pid\""), or NULL. */
+static const struct member *
+member_of(const struct node_text *o, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < o->n; i++)
+		if (o->m[i].kl == kl && memcmp(o->m[i].k, key, kl) == 0)
+			return &o->m[i];
+	return NULL;
+}
+
+static bool
+is_literal(const struct member *m, const char *lit)
+{
+	return m && (size_t)(m->ve - m->v) == strlen(lit) &&
+	    memcmp(m->v, lit, strlen(lit)) == 0;
+}
+
+/* A number member: true and *v when it is one. */
+static bool
+number_of(const struct member *m, double *v)
+{
+	char buf[64], *e;
+	size_t n;
+
+	if (!m || (n = (size_t)(m->ve - m->v)) == 0 || n >= sizeof(buf) ||
+	    !(*m->v == '-' || (*m->v >= '0' && *m->v <= '9')))
+		return false;
+	memcpy(buf, m->v, n);
+	buf[n] = '\0';
+	*v = strtod(buf, &e);
+	return *e == '\0';
+}
+
+static bool
+is_int(const struct member *m)
+{
+	double v;
+
+	return number_of(m, &v) && !memchr(m->v, '.', (size_t)(m->ve - m->v)) &&
+	    !memchr(m->v, 'e', (size_t)(m->ve - m->v)) &&
+	    !memchr(m->v, 'E', (size_t)(m->ve - m->v));
+}
+
+static int
+hex_of(const char *p)
+{
+	int v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int c = p[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+static size_t
+put_utf8(char *o, unsigned long c)
+{
+	if (c < 0x80) {
+		o[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		o[0] = (char)(0xc0 | c >> 6);
+		o[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (char)(0xe0 | c >> 12);
+		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | c >> 18);
+	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/*
+ * A string member decoded and escaped for a terminal, as escaped() does
+ * (a new string; "" when absent or not a string). A \u0000 in it ends
+ * the text, as jansson's strings end there; a lone surrogate is U+FFFD.
+ */
+static char *
+text_of(const struct member *m)
+{
+	const char *p, *end;
+	char *d, *o, *e;
+
+	if (!m || *m->v != '"' || m->ve - m->v < 2)
+		return xstrdup("");
+	p = m->v + 1;
+	end = m->ve - 1;
+	o = d = xcalloc((size_t)(end - p) + 1, 1);	/* decoding shrinks */
+	while (p < end) {
+		unsigned long c;
+		int h, l;
+
+		if (*p != '\\') {
+			*o++ = *p++;
+			continue;
+		}
+		if (++p >= end)
+			break;
+		switch (*p++) {
+		case 'b': *o++ = '\b'; continue;
+		case 'f': *o++ = '\f'; continue;
+		case 'n': *o++ = '\n'; continue;
+		case 'r': *o++ = '\r'; continue;
+		case 't': *o++ = '\t'; continue;
+		case 'u': break;
+		default: *o++ = p[-1]; continue;
+		}
+		if (end - p < 4 || (h = hex_of(p)) < 0)
+			break;
+		p += 4;
+		c = (unsigned long)h;
+		if (h >= 0xd800 && h <= 0xdbff && end - p >= 6 && p[0] == '\\' &&
+		    p[1] == 'u' && (l = hex_of(p + 2)) >= 0xdc00 && l <= 0xdfff) {
+			c = 0x10000 + (((unsigned long)h - 0xd800) << 10) +
+			    ((unsigned long)l - 0xdc00);
+			p += 6;
+		} else if (h >= 0xd800 && h <= 0xdfff)
+			c = 0xfffd;
+		if (c == 0)
+			break;
+		o += put_utf8(o, c);	/* at most 6 bytes of text for 4 */
+	}
+	*o = '\0';
+	e = escaped(d);
+	free(d);
+	return e;
+}
+
+/* A nested object member (last_exit, health) scanned; false when absent. */
+static bool
+sub_object(const struct member *m, struct node_text *o)
+{
+	o->n = 0;
+	return m && *m->v == '{' && scan_object(m->v, m->ve, o);
+}
+
+static void
+print_node(const struct node_text *n, int depth)
+{
+	char *path = text_of(member_of(n, "\"path\""));
+	const char *name = strrchr(path, '/');
+	const struct member *strategy = member_of(n, "\"strategy\"");
+	const struct member *st = member_of(n, "\"status_text\"");
+	struct node_text le, h;
+	char pidbuf[24] = "-", upbuf[32] = "-";
+	char membuf[16] = "-", cpubuf[32] = "-";
+	char *label, *estrategy, *state, *exitstr;
+	double v, restarts = 0;
+
+	name = depth == 0 || !name ? path : name + 1;
+	estrategy = text_of(strategy);
+	/* One being removed shows beside the node that replaces it. */
+	label = xasprintf("%*s%s%s%s%s%s", depth * 2, "", name,
+	    strategy ? " (" : "", estrategy, strategy ? ")" : "",
+	    is_literal(member_of(n, "\"removing\""), "true") ? " [removed]" :
+	    "");
+	if (number_of(member_of(n, "\"pid\""), &v))
+		snprintf(pidbuf, sizeof(pidbuf), "%lld", (long long)v);
+	if (number_of(member_of(n, "\"uptime_s\""), &v))
+		format_duration(v, upbuf, sizeof(upbuf));
+	if (is_int(member_of(n, "\"memory_bytes\"")) &&
+	    number_of(member_of(n, "\"memory_bytes\""), &v))
+		format_bytes(v, membuf, sizeof(membuf));
+	if (number_of(member_of(n, "\"cpu_seconds\""), &v))
+		snprintf(cpubuf, sizeof(cpubuf), "%.2fs", v);
+	if (sub_object(member_of(n, "\"last_exit\""), &le)) {
+		const struct member *cause = member_of(&le, "\"cause\"");
+		bool is_cause = cause && *cause->v == '"';
+		char *reason = text_of(member_of(&le, "\"reason\""));
+		char *sig = text_of(member_of(&le, "\"signal\""));
+		char *ecause = text_of(cause);
+		char *err = text_of(member_of(&le, "\"error\""));
+		char stbuf[32] = "";
+
+		if (is_int(member_of(&le, "\"status\"")) &&
+		    number_of(member_of(&le, "\"status\""), &v))
+			snprintf(stbuf, sizeof(stbuf), " status=%lld",
+			    (long long)v);
+		exitstr = xasprintf("%s%s%s%s%s%s%s%s%s", reason, stbuf,
+		    *sig ? " signal=" : "", sig, is_cause ? " (" : "", ecause,
+		    is_cause && *err ? ": " : "", is_cause ? err : "",
+		    is_cause ? ")" : "");
+		free(reason);
+		free(sig);
+		free(ecause);
+		free(err);
+	} else
+		exitstr = xstrdup("-");
+	state = is_literal(member_of(n, "\"paused\""), "true") ?
+	    xstrdup("paused") : text_of(member_of(n, "\"state\""));
+	if (is_int(member_of(n, "\"restarts\"")))
+		number_of(member_of(n, "\"restarts\""), &restarts);
+	printf("%-36s %-9s %8s %9s %8lld %7s %8s  %s", label, state, pidbuf,
+	    upbuf, (long long)restarts, membuf, cpubuf, exitstr);
+	if (st && *st->v == '"') {
+		char *t = text_of(st);
+
+		printf("  \"%s\"", t);
+		free(t);
+	}
+	/* A failing check is worth a glance; a passing one is the norm. */
+	if (sub_object(member_of(n, "\"health\""), &h) &&
+	    is_literal(member_of(&h, "\"ok\""), "false")) {
+		char *detail = text_of(member_of(&h, "\"detail\""));
+
+		v = 0;
+		number_of(member_of(&h, "\"failures\""), &v);
+		printf("  health failing (%lld in a row): %s", (long long)v,
+		    detail);
+		free(detail);
+	}
+	putchar('\n');
+	free(path);
+	free(label);
+	free(estrategy);
+	free(state);
+	free(exitstr);
 }
 
 /* Deeper than any tree arbord has (a path is at most 4095 bytes). */
@@ -461,56 +631,34 @@ frag_put(struct frag *f, const char *s, size_t n)
 /* Prints the node whose object begins at p, then those below it; past
  * its object, or NULL when the text is not such a tree. */
 static const char *
-print_tree(struct frag *f, const char *p, const char *end, int depth)
+print_tree(const char *p, const char *end, int depth)
 {
-	const char *q = p + 1, *kids = NULL;
-	json_t *n;
+	struct node_text n;
+	const struct member *kids;
+	const char *q, *after;
 
-	if (p >= end || *p != '{' || depth > TREE_DEPTH_MAX)
+	if (depth > TREE_DEPTH_MAX || !(after = scan_object(p, end, &n)))
 		return NULL;
-	f->len = 0;
-	frag_put(f, "{", 1);
-	while (q < end && *q != '}') {
-		const char *ks = q, *ve;
-		bool is_kids;
-
-		if (*q != '"' || !(q = skip_string(q, end)) || q >= end ||
-		    *q != ':')
+	print_node(&n, depth);
+	if (!(kids = member_of(&n, "\"children\"")))
+		return after;
+	q = kids->v;
+	if (*q++ != '[')
+		return NULL;
+	while (q < kids->ve && *q == '{') {
+		if (!(q = print_tree(q, kids->ve, depth + 1)))
 			return NULL;
-		is_kids = q - ks == 10 && memcmp(ks, "\"children\"", 10) == 0;
-		if (!(ve = skip_value(++q, end)))
-			return NULL;
-		if (is_kids)
-			kids = q;
-		else {
-			if (f->len > 1)
-				frag_put(f, ",", 1);
-			frag_put(f, ks, (size_t)(ve - ks));
-		}
-		q = ve;
-		if (q < end && *q == ',')
+		if (q < kids->ve && *q == ',')
 			q++;
 	}
-	if (q >= end)
-		return NULL;
-	frag_put(f, "}", 1);
-	if (!(n = json_loadb(f->p, f->len, 0, NULL)))
-		return NULL;
-	print_node(n, depth);
-	json_decref(n);
-	if (kids) {
-		if (*kids++ != '[')
-			return NULL;
-		while (kids < end && *kids == '{') {
-			if (!(kids = print_tree(f, kids, end, depth + 1)))
-				return NULL;
-			if (kids < end && *kids == ',')
-				kids++;
-		}
-		if (kids >= end || *kids != ']')
-			return NULL;
-	}
-	return q + 1;
+	return q < kids->ve && *q == ']' ? after : NULL;
+}
+
+static void
+print_status_head(void)
+{
+	printf("%-36s %-9s %8s %9s %8s %7s %8s  %s\n", "NAME", "STATE", "PID",
+	    "UPTIME", "RESTARTS", "MEM", "CPU", "LAST EXIT");
 }
 
 /* status's table from the reply line: 1 printed, 0 not that reply, -1
@@ -520,14 +668,11 @@ print_status_line(const char *line)
 {
 	static const char head[] = "{\"ok\":true,\"status\":{";
 	const char *end = line + strlen(line), *e;
-	struct frag f = { 0 };
 
 	if (strncmp(line, head, sizeof(head) - 1) != 0)
 		return 0;
-	printf("%-36s %-9s %8s %9s %8s %7s %8s  %s\n", "NAME", "STATE", "PID",
-	    "UPTIME", "RESTARTS", "MEM", "CPU", "LAST EXIT");
-	e = print_tree(&f, line + sizeof(head) - 2, end, 0);
-	free(f.p);
+	print_status_head();
+	e = print_tree(line + sizeof(head) - 2, end, 0);
 	/* What follows TREE in the reply is not printed, as when the whole
 	 * reply was parsed. */
 	if (!e) {
@@ -665,9 +810,16 @@ print_reply(json_t *reply, const struct output *out)
 			put_json(text, strlen(text));
 		free(text);
 	} else if (status) {
-		printf("%-36s %-9s %8s %9s %8s %7s %8s  %s\n", "NAME", "STATE",
-		    "PID", "UPTIME", "RESTARTS", "MEM", "CPU", "LAST EXIT");
-		print_node(status, 0);
+		char *text = json_dumps(status, JSON_COMPACT);
+
+		print_status_head();
+		if (!text || !print_tree(text, text + strlen(text), 0)) {
+			free(text);
+			fflush(stdout);
+			fputs("arborctl: malformed reply\n", stderr);
+			return EXIT_UNREACHABLE;
+		}
+		free(text);
 	} else if (json_is_string(path))
 		put_text(stdout, json_string_value(path), "\n");
 	else if (reload)
