@@ -68,7 +68,7 @@ ARBORD_SRC := $(COMMON_SRC) $(BPF_SRC) daemon/engine.c daemon/spawn.c daemon/hel
 	daemon/control.c daemon/notify.c daemon/notify_parse.c daemon/event.c daemon/obsq.c daemon/reactor.c \
 	daemon/obswatch.c daemon/evfiles.c daemon/listen.c \
 	daemon/log.c daemon/rotate.c daemon/capture.c daemon/outproxy.c daemon/health.c daemon/netcheck.c daemon/helper.c helpers/common/hmsg.c daemon/arbord.c
-ARBORCTL_SRC := daemon/util.c daemon/arborctl.c
+ARBORCTL_SRC := daemon/util.c daemon/jw.c daemon/arborctl.c
 CHECKS_SRC := daemon/util.c helpers/common/hmsg.c helpers/common/hrt.c helpers/checks/checks.c
 OUTPUT_SRC := daemon/util.c daemon/rotate.c daemon/outlog.c daemon/journal.c helpers/common/hmsg.c helpers/common/hrt.c \
 	helpers/common/hlog.c helpers/output/output.c

@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "jw.h"
 #include "util.h"
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_UNREACHABLE = 2 };
@@ -306,46 +307,6 @@ put_json(const char *s, size_t len)
  * arbord's text is compact JSON.
  */
 
-/* Past the string at p (at its '"'), or NULL when it does not end. */
-static const char *
-skip_string(const char *p, const char *end)
-{
-	for (p++; p < end; p++)
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
-			return p + 1;
-	return NULL;
-}
-
-/* Past the value at p, or NULL when it does not end before end. */
-static const char *
-skip_value(const char *p, const char *end)
-{
-	int depth = 0;
-
-	if (p < end && *p != '{' && *p != '[' && *p != '"') {
-		while (p < end && *p != ',' && *p != '}' && *p != ']')
-			p++;
-		return p < end ? p : NULL;
-	}
-	while (p < end) {
-		if (*p == '"') {
-			if (!(p = skip_string(p, end)))
-				return NULL;
-		} else {
-			if (*p == '{' || *p == '[')
-				depth++;
-			else if (*p == '}' || *p == ']')
-				depth--;
-			p++;
-		}
-		if (depth == 0)
-			return p;
-	}
-	return NULL;
-}
-
 /* An object's members as they are in the text: a key (its quotes
  * included) and its value's bytes. */
 struct member {
@@ -372,11 +333,11 @@ scan_object(const char *p, const char *end, struct node_text *o)
 	while (p < end && *p != '}') {
 		const char *k = p, *v;
 
-		if (*p != '"' || !(p = skip_string(p, end)) || p >= end ||
+		if (*p != '"' || !(p = jw_skip_string(p, end)) || p >= end ||
 		    *p != ':')
 			return NULL;
 		v = ++p;
-		if (!(p = skip_value(p, end)))
+		if (!(p = jw_skip_value(p, end)))
 			return NULL;
 		if (o->n < NODE_MEMBERS_MAX)
 			o->m[o->n++] = (struct member){ .k = k, .kl =

@@ -198,3 +198,41 @@ jw_free(struct jw *w)
 	free(w->p);
 	*w = (struct jw){ 0 };
 }
+
+const char *
+jw_skip_string(const char *p, const char *end)
+{
+	for (p++; p < end; p++)
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	return NULL;
+}
+
+const char *
+jw_skip_value(const char *p, const char *end)
+{
+	int depth = 0;
+
+	if (p < end && *p != '{' && *p != '[' && *p != '"') {
+		while (p < end && *p != ',' && *p != '}' && *p != ']')
+			p++;
+		return p < end ? p : NULL;
+	}
+	while (p < end) {
+		if (*p == '"') {
+			if (!(p = jw_skip_string(p, end)))
+				return NULL;
+		} else {
+			if (*p == '{' || *p == '[')
+				depth++;
+			else if (*p == '}' || *p == ']')
+				depth--;
+			p++;
+		}
+		if (depth == 0)
+			return p;
+	}
+	return NULL;
+}

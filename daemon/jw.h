@@ -36,4 +36,13 @@ void jw_raw(struct jw *, const char *, size_t);
 const char *jw_text(struct jw *);
 void jw_free(struct jw *);
 
+/*
+ * Reading such a text without parsing it (arborctl's table, the console's
+ * /api/status): past the string at p (at its '"'), past the value at p
+ * (an object or array with all in it, a string, a number or a literal),
+ * or NULL when it does not end before end.
+ */
+const char *jw_skip_string(const char *p, const char *end);
+const char *jw_skip_value(const char *p, const char *end);
+
 #endif
