@@ -410,7 +410,9 @@ CONF
 # A datagram as full of fds as the kernel allows (SCM_MAX_FD, 253), from
 # a process that is no worker: refused, and every fd closed.
 test_notify_fds_from_a_stranger_are_closed() {
+	# (No metrics listener: another lane's may hold the default port.)
 	conf tree <<CONF
+observability = { metrics_listen = ""; };
 tree = { strategy = "one_for_one"; children = ( { name = "w"; command = ["/bin/sleep", "1000"]; } ); };
 CONF
 	start_arbord "$T/tree.conf"
