@@ -589,30 +589,179 @@ print_node(const struct node_text *n, int depth)
 /* Deeper than any tree arbord has (a path is at most 4095 bytes). */
 #define TREE_DEPTH_MAX 2048
 
-/* Prints the node whose object begins at p, then those below it; past
- * its object, or NULL when the text is not such a tree. */
-static const char *
-print_tree(const char *p, const char *end, int depth)
-{
-	struct node_text n;
-	const struct member *kids;
-	const char *q, *after;
+/*
+ * The reply's text as it comes, a node at a time: the window holds the
+ * node being read (pos is where it begins) and what was read past it.
+ * Offsets from pos, not pointers, while reading: the window moves as it
+ * is compacted or grows. With no reader it is a text already whole.
+ */
+struct tstream {
+	struct reader *r;
+	char *b;
+	size_t pos, len, cap;
+};
 
-	if (depth > TREE_DEPTH_MAX || !(after = scan_object(p, end, &n)))
-		return NULL;
-	print_node(&n, depth);
-	if (!(kids = member_of(&n, "\"children\"")))
-		return after;
-	q = kids->v;
-	if (*q++ != '[')
-		return NULL;
-	while (q < kids->ve && *q == '{') {
-		if (!(q = print_tree(q, kids->ve, depth + 1)))
-			return NULL;
-		if (q < kids->ve && *q == ',')
-			q++;
+#define TS_CHUNK 65536
+
+/* More bytes at the window's end; false when there are no more. What is
+ * before pos goes once it is half the window (each byte moves about once). */
+static bool
+ts_more(struct tstream *t)
+{
+	size_t room;
+	ssize_t n;
+
+	if (!t->r)
+		return false;
+	if (t->pos > 0 && t->pos >= t->len / 2) {
+		memmove(t->b, t->b + t->pos, t->len - t->pos);
+		t->len -= t->pos;
+		t->pos = 0;
 	}
-	return q < kids->ve && *q == ']' ? after : NULL;
+	if (t->cap - t->len < TS_CHUNK) {
+		t->cap = t->cap * 2 > t->len + TS_CHUNK ? t->cap * 2 :
+		    t->len + TS_CHUNK;
+		t->b = xreallocarray(t->b, t->cap, 1);
+	}
+	room = TS_CHUNK;
+	if (t->r->off < t->r->len) {
+		n = (ssize_t)(t->r->len - t->r->off < room ?
+		    t->r->len - t->r->off : room);
+		memcpy(t->b + t->len, t->r->buf + t->r->off, (size_t)n);
+		t->r->off += (size_t)n;
+	} else
+		do
+			n = read(t->r->fd, t->b + t->len, room);
+		while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return false;
+	t->len += (size_t)n;
+	return true;
+}
+
+/* The byte at offset at, read in as needed; -1 past the end. */
+static int
+ts_at(struct tstream *t, size_t at)
+{
+	while (t->pos + at >= t->len)
+		if (!ts_more(t))
+			return -1;
+	return (unsigned char)t->b[t->pos + at];
+}
+
+/* The end of the value (or the string) at offset at, read in as needed;
+ * 0 when the text ends before it does. */
+static size_t
+ts_end(struct tstream *t, size_t at, bool string)
+{
+	for (;;) {
+		const char *s = t->b + t->pos + at, *end = t->b + t->len;
+		const char *e = s >= end ? NULL : string ?
+		    jw_skip_string(s, end) : jw_skip_value(s, end);
+
+		if (e)
+			return (size_t)(e - (t->b + t->pos));
+		if (!ts_more(t))
+			return 0;
+	}
+}
+
+enum { TS_ENDED = -1, TS_MALFORMED = 0, TS_DONE = 1 };
+
+/*
+ * Reads a member at offset *p (a key, ':', its value) and past a ',' after
+ * it; the offsets of its key and value in m. At "children", *p is left at
+ * its value. TS_DONE, or how the text failed.
+ */
+static int
+ts_member(struct tstream *t, size_t *p, size_t m[4], bool *kids)
+{
+	size_t k = *p, ke, ve;
+	int c;
+
+	if ((c = ts_at(t, k)) != '"')
+		return c < 0 ? TS_ENDED : TS_MALFORMED;
+	if (!(ke = ts_end(t, k, true)))
+		return TS_ENDED;
+	if ((c = ts_at(t, ke)) != ':')
+		return c < 0 ? TS_ENDED : TS_MALFORMED;
+	*kids = ke - k == 10 && memcmp(t->b + t->pos + k, "\"children\"",
+	    10) == 0;
+	if (*kids) {
+		*p = ke + 1;
+		return TS_DONE;
+	}
+	if (!(ve = ts_end(t, ke + 1, false)))
+		return TS_ENDED;
+	m[0] = k;
+	m[1] = ke - k;
+	m[2] = ke + 1;
+	m[3] = ve;
+	if ((c = ts_at(t, ve)) == ',')
+		ve++;
+	else if (c < 0)
+		return TS_ENDED;
+	*p = ve;
+	return TS_DONE;
+}
+
+/*
+ * Prints the node at the window's pos and those below it, and moves past
+ * it: TS_DONE, or how the text failed. A node is printed when its
+ * "children" begin (arbord writes them last): members after them are
+ * read past, not shown.
+ */
+static int
+ts_node(struct tstream *t, int depth)
+{
+	size_t m[NODE_MEMBERS_MAX][4], nm = 0, p, skip[4];
+	struct node_text n;
+	bool kids = false;
+	int c, rc;
+
+	if ((c = ts_at(t, 0)) != '{' || depth > TREE_DEPTH_MAX)
+		return c < 0 ? TS_ENDED : TS_MALFORMED;
+	for (p = 1; (c = ts_at(t, p)) != '}' && !kids;) {
+		if ((rc = ts_member(t, &p, nm < NODE_MEMBERS_MAX ? m[nm] :
+		    skip, &kids)) != TS_DONE)
+			return rc;
+		if (!kids && nm < NODE_MEMBERS_MAX)
+			nm++;
+	}
+	if (c < 0)
+		return TS_ENDED;
+	n.n = nm;
+	for (size_t i = 0; i < nm; i++) {
+		const char *at = t->b + t->pos;
+
+		n.m[i] = (struct member){ .k = at + m[i][0], .kl = m[i][1],
+		    .v = at + m[i][2], .ve = at + m[i][3] };
+	}
+	print_node(&n, depth);
+	if (kids) {
+		if ((c = ts_at(t, p)) != '[')
+			return c < 0 ? TS_ENDED : TS_MALFORMED;
+		t->pos += p + 1;
+		while ((c = ts_at(t, 0)) != ']') {
+			if (c == ',')
+				t->pos++;
+			else if (c != '{')
+				return c < 0 ? TS_ENDED : TS_MALFORMED;
+			else if ((rc = ts_node(t, depth + 1)) != TS_DONE)
+				return rc;
+		}
+		p = 1;
+		if (ts_at(t, p) == ',')
+			p++;
+		while ((c = ts_at(t, p)) != '}')
+			if (c < 0 || (rc = ts_member(t, &p, skip, &kids)) !=
+			    TS_DONE)
+				return c < 0 ? TS_ENDED : rc;
+			else if (kids)
+				return TS_MALFORMED;	/* "children" twice */
+	}
+	t->pos += p + 1;
+	return TS_DONE;
 }
 
 static void
@@ -622,26 +771,22 @@ print_status_head(void)
 	    "UPTIME", "RESTARTS", "MEM", "CPU", "LAST EXIT");
 }
 
-/* status's table from the reply line: 1 printed, 0 not that reply, -1
- * malformed (said). */
-static int
-print_status_line(const char *line)
+/* The table of the tree whose text t begins with; said when it fails. */
+static bool
+print_table(struct tstream *t)
 {
-	static const char head[] = "{\"ok\":true,\"status\":{";
-	const char *end = line + strlen(line), *e;
+	int rc;
 
-	if (strncmp(line, head, sizeof(head) - 1) != 0)
-		return 0;
 	print_status_head();
-	e = print_tree(line + sizeof(head) - 2, end, 0);
-	/* What follows TREE in the reply is not printed, as when the whole
-	 * reply was parsed. */
-	if (!e) {
+	rc = ts_node(t, 0);
+	if (rc != TS_DONE) {
 		fflush(stdout);
-		fputs("arborctl: malformed reply\n", stderr);
-		return -1;
+		fputs(rc == TS_ENDED ? "arborctl: the reply ended midway\n" :
+		    "arborctl: malformed reply\n", stderr);
 	}
-	return 1;
+	free(t->b);
+	t->b = NULL;
+	return rc == TS_DONE;
 }
 
 static void
@@ -772,15 +917,10 @@ print_reply(json_t *reply, const struct output *out)
 		free(text);
 	} else if (status) {
 		char *text = json_dumps(status, JSON_COMPACT);
+		struct tstream t = { .b = text, .len = text ? strlen(text) : 0 };
 
-		print_status_head();
-		if (!text || !print_tree(text, text + strlen(text), 0)) {
-			free(text);
-			fflush(stdout);
-			fputs("arborctl: malformed reply\n", stderr);
+		if (!print_table(&t))
 			return EXIT_UNREACHABLE;
-		}
-		free(text);
 	} else if (json_is_string(path))
 		put_text(stdout, json_string_value(path), "\n");
 	else if (reload)
@@ -912,14 +1052,16 @@ tree_part(struct jdepth *d, const char *p, size_t n)
  * anything else (an error) is left in the reader and parsed. A reply cut
  * short leaves what came printed, and says so. -1: the connection ended.
  */
+/*
+ * Whether the reply in r begins {"ok":true,"status":{ (read in as
+ * needed): 1 so, with r past it up to TREE's '{'; 0 not so (an error),
+ * r as it was; -1 the connection ended.
+ */
 static int
-stream_status(struct reader *r)
+status_head(struct reader *r)
 {
 	static const char head[] = "{\"ok\":true,\"status\":{";
 	const size_t hl = sizeof(head) - 1;
-	struct jdepth d = { 0 };
-	struct jsink *k = &out_sink;
-	bool done = false;
 
 	while (r->len - r->off < hl) {
 		ssize_t n;
@@ -939,6 +1081,19 @@ stream_status(struct reader *r)
 	if (memcmp(r->buf + r->off, head, hl) != 0)
 		return 0;
 	r->off += hl - 1;	/* TREE's '{' is TREE's */
+	return 1;
+}
+
+static int
+stream_status(struct reader *r)
+{
+	struct jdepth d = { 0 };
+	struct jsink *k = &out_sink;
+	bool done = false;
+	int h;
+
+	if ((h = status_head(r)) <= 0)
+		return h;
 	fflush(stdout);
 	for (;;) {
 		char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
@@ -1013,6 +1168,16 @@ run(const char *sock, json_t *req, const struct output *out)
 	free(s);
 	rd = xcalloc(1, sizeof(*rd));
 	rd->fd = fd;
+	if (out->status && !out->json && (code = status_head(rd)) > 0) {
+		struct tstream t = { .r = rd };
+
+		code = print_table(&t) ? EXIT_OK : EXIT_UNREACHABLE;
+		free(rd);
+		close(fd);
+		if (gone >= 0)
+			close(gone);
+		return code;
+	}
 	if (out->status && out->json && (code = stream_status(rd)) != 0) {
 		free(rd);
 		close(fd);
@@ -1031,14 +1196,6 @@ run(const char *sock, json_t *req, const struct output *out)
 		if (gone >= 0)
 			close(gone);
 		return EXIT_UNREACHABLE;
-	}
-	if (out->status && !out->json && (code = print_status_line(line))) {
-		free(line);
-		free(rd);
-		close(fd);
-		if (gone >= 0)
-			close(gone);
-		return code > 0 ? EXIT_OK : EXIT_UNREACHABLE;
 	}
 	reply = json_loads(line, 0, &jerr);
 	ok = json_object_get(reply, "ok");

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* A JSON text written straight into a buffer (jw.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,14 +137,69 @@ jw_str(struct jw *w, const char *key, const char *s)
 	free(copy);
 }
 
+/* v's decimal digits, with a '-' when negative, into buf (24 bytes);
+ * their count. */
+static size_t
+digits(char *buf, long long v)
+{
+	char tmp[24];
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+	    (unsigned long long)v;
+	size_t n = 0, k = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		buf[k++] = '-';
+	while (n > 0)
+		buf[k++] = tmp[--n];
+	return k;
+}
+
 void
 jw_int(struct jw *w, const char *key, long long v)
 {
 	char buf[24];
 
 	member(w, key);
-	snprintf(buf, sizeof(buf), "%lld", v);
-	put(w, buf);
+	jw_raw(w, buf, digits(buf, v));
+}
+
+/*
+ * v as "%.15g" prints it, without printf, when v is n / 10^6 for a whole
+ * n below 10^15 as the division rounds it (uptimes in milliseconds, CPU
+ * time in microseconds, as seconds): %.15g of such a double is n's digits
+ * exactly (half an ulp is far below the 15th digit), with the point put
+ * in and the zeros after it dropped. Its length, or 0 when v is not so
+ * (then printf's formatting is needed) or would take an exponent.
+ */
+static size_t
+short_real(char *buf, double v)
+{
+	long long n;
+	size_t len, point;
+	char d[24];
+
+	if ((!(v >= 1e-4 && v < 1e9) && v != 0) || signbit(v))
+		return 0;
+	n = (long long)(v * 1e6 + 0.5);
+	if ((double)n / 1e6 != v)
+		return 0;
+	len = digits(d, n);
+	if (len <= 6) {		/* 0.000123: zeros before the digits */
+		memmove(d + 7 - len, d, len);
+		memset(d, '0', 7 - len);
+		len = 7;
+	}
+	point = len - 6;
+	memcpy(buf, d, point);
+	buf[point] = '.';
+	memcpy(buf + point + 1, d + point, 6);
+	len = point + 7;
+	while (buf[len - 1] == '0' && buf[len - 2] != '.')
+		len--;
+	return len;
 }
 
 /*
@@ -154,8 +210,13 @@ void
 jw_real(struct jw *w, const char *key, double v)
 {
 	char buf[40], *d;
+	size_t n;
 
 	member(w, key);
+	if ((n = short_real(buf, v)) > 0) {
+		jw_raw(w, buf, n);
+		return;
+	}
 	snprintf(buf, sizeof(buf) - 2, "%.15g", v);
 	if ((d = strchr(buf, 'e'))) {
 		d++;

@@ -90,16 +90,27 @@ test_status_from_odd_replies() {
 	grep -q "the reply ended midway" "$T/err" || fail "$(cat "$T/err")"
 }
 
-# The table walks the reply's text itself (no JSON objects built, for a
-# big tree's speed): JSON's escapes decoded, then control characters
-# escaped for the terminal; the members in any order ("children" first
-# here); every column from its member.
+# The table walks the reply's text itself as it comes (no JSON objects
+# built, for a big tree's speed): JSON's escapes decoded, then control
+# characters escaped for the terminal; the members in any order before
+# "children", which arbord writes last; every column from its member.
 test_status_table_decodes_the_replys_text() {
 	local w='{"path":"root/caf\u00e9","kind":"worker","state":"running","removing":true,"pid":42,"restarts":3,"uptime_s":75.0,"memory_bytes":1536,"cpu_seconds":0.5,"status_text":"a\"b\\c\/d \ud83d\ude00 \u001b!","last_exit":{"reason":"crash","signal":"SIGSEGV","cause":"ready_timeout","error":"boom"},"health":{"ok":false,"failures":2,"detail":"timed\tout"}}'
 	local p='{"path":"root/p","kind":"worker","state":"starting","paused":true,"restarts":0,"last_exit":{"reason":"crash","status":3}}'
-	local tree='{"children":['"$w,$p"'],"path":"root","kind":"supervisor","strategy":"one_for_all","state":"running","restarts":0}'
-	fake_reply "$(printf '{"ok":true,"status":%s}\n' "$tree" | od -An -tx1 | tr -d ' \n')" || return 1
+	local tree='{"restarts":0,"state":"running","strategy":"one_for_all","kind":"supervisor","path":"root","children":['"$w,$p"']}'
+	local hex=$(printf '{"ok":true,"status":%s}\n' "$tree" | od -An -tx1 | tr -d ' \n')
+	fake_reply "$hex" || return 1
 	"$ARBORCTL" -s "$T/fake.sock" status >"$T/out" || fail "status: $?" || return 1
+	# The same reply in pieces cut mid-key, mid-escape and mid-number.
+	rm -f "$T/fake.sock"
+	local cuts=$(printf '%s' "$hex" | python3 -c '
+import sys
+h = sys.stdin.read(); t = bytes.fromhex(h)
+at = sorted([t.index(b"\"pa") + 2, t.index(b"\\ud83d") + 3, t.index(b"1536") + 2, len(t)])
+print(" ".join(h[2 * a:2 * b] for a, b in zip([0] + at, at)))')
+	fake_reply $cuts || return 1
+	"$ARBORCTL" -s "$T/fake.sock" status >"$T/pieces" || fail "status in pieces: $?" || return 1
+	cmp -s "$T/out" "$T/pieces" || fail "in pieces: $(cat "$T/pieces")" || return 1
 	grep -Eq '^root \(one_for_all\) +running +- +- +0 +- +- +-$' "$T/out" || fail "root: $(cat -A "$T/out")" || return 1
 	# (columns squeezed: the name's width is in bytes, as printf's)
 	assert_eq "the worker's row" ' café [removed] running 42 1m15s 3 1.5K 0.50s crash signal=SIGSEGV (ready_timeout: boom) "a"b\c/d 😀 \x1b!" health failing (2 in a row): timed\x09out' \

@@ -190,6 +190,69 @@ json_writer_writes_what_jansson_writes(void **state)
 	free(ctl);
 }
 
+/* A real as jw writes it against jansson's text of it. */
+static void
+real_as_jansson(double v)
+{
+	struct jw w = { 0 };
+	json_t *r = json_real(v);
+	char *want = json_dumps(r, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+
+	jw_real(&w, NULL, v);
+	if (strcmp(jw_text(&w), want) != 0)
+		fail_msg("%.17g: jw wrote %s, jansson %s", v, jw_text(&w), want);
+	free(want);
+	json_decref(r);
+	jw_free(&w);
+}
+
+/*
+ * jw's reals without printf (uptimes in ms, CPU time in us, as seconds)
+ * and its integers, digit for digit as jansson writes them, with the
+ * values on either side of where the short way gives way to printf.
+ */
+static void
+json_writer_numbers_are_janssons(void **state)
+{
+	static const double edges[] = { 0, -0.0, 1e-4, 0.99e-4, 1e-5, 1e-7,
+	    0.1, 0.5, 1, 12, 12.345, 999999999.999999, 1e9, 1e9 - 0.001,
+	    123456789.123456, 0.000123, 1.5e15, -1, -12.5, 1.0 / 3, 2.0 / 3,
+	    1e300, 4.9e-324 };
+	static const long long ints[] = { 0, 1, -1, 9, 10, -10, 1234567890123LL,
+	    9223372036854775807LL, -9223372036854775807LL - 1 };
+	unsigned long long x = 88172645463325252ULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		real_as_jansson(edges[i]);
+	for (int i = 0; i < 200000; i++) {
+		long long k;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		k = (long long)(x % 100000000000ULL);
+		real_as_jansson((double)(k % 1000000000) / 1000.0);	/* ms */
+		real_as_jansson((double)k / 1e6);			/* us */
+		/* user + system, each in us */
+		real_as_jansson((double)(k % 100000000) / 1e6 +
+		    (double)(k / 100000000) / 1e6);
+		real_as_jansson((double)(x >> 11) / (double)(1ULL << 53) *
+		    (double)(k % 1000 + 1));
+	}
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		struct jw w = { 0 };
+		json_t *n = json_integer(ints[i]);
+		char *want = json_dumps(n, JSON_ENCODE_ANY);
+
+		jw_int(&w, NULL, ints[i]);
+		assert_string_equal(jw_text(&w), want);
+		free(want);
+		json_decref(n);
+		jw_free(&w);
+	}
+}
+
 int
 main(void)
 {
@@ -197,6 +260,7 @@ main(void)
 		cmocka_unit_test(heap_top_is_always_the_earliest),
 		cmocka_unit_test(pid_index_finds_what_is_in_it_only),
 		cmocka_unit_test(json_writer_writes_what_jansson_writes),
+		cmocka_unit_test(json_writer_numbers_are_janssons),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
