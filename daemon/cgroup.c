@@ -94,7 +94,20 @@ struct cgroups {
 	int killfd;		/* <base>/cgroup.kill, for the guardian */
 	pid_t guardian;
 	struct watch gw;	/* the guardian's pidfd */
+	/* The leaf of the worker whose exit was just drained, open for the
+	 * spawn that follows it (cgroups_prepare); -1: none. */
+	int kept_fd;
+	const struct enode *kept_for;
 };
+
+static void
+kept_drop(struct cgroups *cg)
+{
+	if (cg->kept_fd >= 0)
+		close(cg->kept_fd);
+	cg->kept_fd = -1;
+	cg->kept_for = NULL;
+}
 
 /* ---- small file helpers ---- */
 
@@ -883,6 +896,7 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 		return NULL;
 	}
 	cg = xcalloc(1, sizeof(*cg));
+	cg->kept_fd = -1;
 	cg->r = r;
 	cg->basefd = cg->killfd = cg->self_pidfd = -1;
 	cg->root_name = xstrdup(sp->root->name);
@@ -991,6 +1005,7 @@ cgroups_close(struct cgroups *cg)
 {
 	if (!cg)
 		return;
+	kept_drop(cg);
 	guardian_stop(cg);
 	/* The tree stopped in order; anything still there is killed. */
 	{
@@ -1187,6 +1202,7 @@ leaf_remove(struct cgroups *cg, struct enode *n, char *why, size_t whylen)
 {
 	char e[PATH_MAX + 128];
 
+	kept_drop(cg);
 	if (rmdir_tree(cg->basefd, enode_path(n), e, sizeof(e)) < 0) {
 		snprintf(why, whylen, "cgroup %s/%s cannot be removed (%s)",
 		    cg->base, enode_path(n), e);
@@ -1295,6 +1311,12 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 		}
 		s->nv1++;
 	}
+	/* The leaf its last exit's drain opened, when nothing came between. */
+	if (s->dirfd < 0 && cg->kept_for == n) {
+		s->dirfd = cg->kept_fd;
+		cg->kept_fd = -1;
+	}
+	kept_drop(cg);
 	if (s->dirfd < 0 && (s->dirfd = cg_open(cg->basefd, enode_path(n),
 	    O_RDONLY | O_DIRECTORY)) < 0) {
 		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, enode_path(n),
@@ -1385,26 +1407,39 @@ cg_spawn_close(struct cg_spawn *s)
 int
 cgroups_drain(struct cgroups *cg, struct enode *n)
 {
-	char path[4096], name[NAME_MAX + 1], why[2 * PATH_MAX];
+	char path[4096], why[2 * PATH_MAX];
+	struct stat st;
 	int fd, leaf;
-	bool nested;
 
-	snprintf(path, sizeof(path), "%s/cgroup.events", enode_path(n));
-	if ((fd = cg_open(cg->basefd, path, O_RDONLY)) < 0)
+	if ((leaf = cg_open(cg->basefd, enode_path(n),
+	    O_RDONLY | O_DIRECTORY)) < 0)
 		return -1;
-	if (events_empty(fd)) {
-		close(fd);
-		/* Nothing runs below the leaf; cgroups the worker made there
-		 * go with it (their rmdir cannot wait for a drain). */
-		if ((leaf = cg_open(cg->basefd, enode_path(n),
-		    O_RDONLY | O_DIRECTORY)) < 0)
-			return -1;
-		nested = subdir(leaf, 0, name, sizeof(name));
+	if ((fd = cg_open(leaf, "cgroup.events", O_RDONLY)) < 0) {
 		close(leaf);
-		if (nested && leaf_remove(cg, n, why, sizeof(why)) < 0)
-			log_msg(LOG_WARN, "%s: %s", enode_path(n), why);
 		return -1;
 	}
+	if (events_empty(fd)) {
+		close(fd);
+		/*
+		 * Nothing runs below the leaf; cgroups the worker made there
+		 * go with it (their rmdir cannot wait for a drain). cgroupfs
+		 * counts a directory's subdirectories in its links (2 + one
+		 * each), so one fstat says whether there are any. Otherwise
+		 * the leaf stays open for the spawn that follows: one path
+		 * lookup in the restart, not four opens and a directory read.
+		 */
+		if (fstat(leaf, &st) == 0 && st.st_nlink > 2) {
+			close(leaf);
+			if (leaf_remove(cg, n, why, sizeof(why)) < 0)
+				log_msg(LOG_WARN, "%s: %s", enode_path(n), why);
+			return -1;
+		}
+		kept_drop(cg);
+		cg->kept_fd = leaf;
+		cg->kept_for = n;
+		return -1;
+	}
+	close(leaf);
 	/* The leaf's cgroup.kill kills its whole subtree. */
 	snprintf(path, sizeof(path), "%s/cgroup.kill", enode_path(n));
 	if (write_at(cg->basefd, path, "1") < 0)
@@ -1444,6 +1479,7 @@ cgroups_removed(struct cgroups *cg, const struct enode *n)
 {
 	if (!cg)
 		return;
+	kept_drop(cg);
 	if (enode_runtime(n) & RT_MADE)
 		rmdir_tree_warn(cg->basefd, enode_path(n));
 	for (int c = 0; c < CTRL_N; c++)

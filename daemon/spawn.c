@@ -4,8 +4,8 @@
  * environment, user lookup, opening output files) happens in the parent;
  * the child, created with CLONE_VM | CLONE_VFORK on a stack of its own, only
  * makes system calls and then execve()s. The parent is suspended until the
- * child has exec'd or died, so an exec failure written to a CLOEXEC pipe is
- * read at once and without blocking.
+ * child has exec'd or died, so a failure the child writes into the memory
+ * they share (child_args.fail) is there to read when the parent goes on.
  *
  * The child changes credentials with raw system calls: glibc's setuid() and
  * friends broadcast to every thread of the process, and in a CLONE_VM child
@@ -106,7 +106,13 @@ struct child_args {
 	int stdin_fd, stdout_fd, stderr_fd;	/* -1: inherit */
 	/* "file:" outputs, opened by the child as the worker's user. */
 	const char *stdout_path, *stderr_path;
-	int errpipe;
+	/*
+	 * Where the child says why it failed: the parent's, whose memory it
+	 * shares (CLONE_VM) until execve, and which is suspended until then
+	 * (CLONE_VFORK), as glibc's posix_spawn reports. No pipe to make,
+	 * read and close at each spawn.
+	 */
+	volatile struct child_failure *fail;
 	pid_t parent;
 	bool shares_files;	/* CLONE_FILES: unshare before any fd change */
 	const int *join_fds;	/* cgroup.procs files to write "0" to */
@@ -120,6 +126,16 @@ struct child_args {
 };
 
 static void *child_stack;
+static pid_t arbord_pid;
+
+/* arbord's pid, asked once (it is the parent of every child spawned). */
+static pid_t
+self_pid(void)
+{
+	if (!arbord_pid)
+		arbord_pid = getpid();
+	return arbord_pid;
+}
 /* Signals arbord found ignored (SIG_IGN survives execve): reset in workers. */
 static int ignored[64];
 static size_t nignored;
@@ -192,9 +208,8 @@ child_exit(void)
 static _Noreturn void
 child_fail(const struct child_args *a, enum step step)
 {
-	struct child_failure f = { .err = errno, .step = step };
-
-	(void)!write(a->errpipe, &f, sizeof(f));
+	a->fail->err = errno;
+	a->fail->step = step;
 	child_exit();
 }
 
@@ -524,14 +539,15 @@ clone3_run(struct clone3_args *ca, int (*fn)(void *), void *arg)
  * with *err and msg (the child is reaped then).
  */
 static pid_t
-clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
-    int *pidfd, int *err, char *msg, size_t msglen)
+clone_and_exec(struct child_args *a, int cgroup_fd, int *pidfd, int *err,
+    char *msg, size_t msglen)
 {
-	struct child_failure f;
+	volatile struct child_failure f = { .step = -1 };
 	siginfo_t si;
 	pid_t pid;
-	ssize_t r;
 	int high;
+
+	a->fail = &f;
 
 	CHILD_STACK_CLEAN(child_stack, CHILD_STACK_SIZE);
 	if (cgroup_fd >= 0) {
@@ -564,12 +580,8 @@ clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
 		    "clone3(CLONE_INTO_CGROUP)" : "clone", strerror(*err));
 		return -1;
 	}
-	close(a->errpipe);
-	a->errpipe = -1;
-	do
-		r = read(errpipe_read, &f, sizeof(f));
-	while (r < 0 && errno == EINTR);
-	if (r == (ssize_t)sizeof(f)) {
+	/* Back here once the child has run execve or exited. */
+	if (f.step >= 0) {
 		*err = f.err;
 		snprintf(msg, msglen, "%s %s: %s",
 		    f.step >= 0 && (size_t)f.step < ARRAY_SIZE(step_names)
@@ -599,15 +611,15 @@ clone_and_exec(struct child_args *a, int cgroup_fd, int errpipe_read,
  * outputs to out_fd).
  */
 /*
- * Copies of the passed fds, and of the error pipe, above every fd number
- * the child will dup2 to (3 + n, ready_to): its dup2s then never land on
- * one still to be moved. -1 with *err and msg.
+ * Copies of the passed fds above every fd number the child will dup2 to
+ * (3 + n, ready_to): its dup2s then never land on one still to be moved.
+ * -1 with *err and msg.
  */
 static int
 stage_pass(const struct spawn_pass *pass, struct child_args *a, int *staged,
     int *err, char *msg, size_t msglen)
 {
-	int above = 3 + (int)pass->n, fd;
+	int above = 3 + (int)pass->n;
 
 	if (pass->ready_fd >= 0 && pass->ready_to >= above)
 		above = pass->ready_to + 1;
@@ -622,12 +634,6 @@ stage_pass(const struct spawn_pass *pass, struct child_args *a, int *staged,
 		    above)) < 0)
 			goto fail;
 		a->ready_to = pass->ready_to;
-	}
-	if (a->errpipe < above) {
-		if ((fd = fcntl(a->errpipe, F_DUPFD_CLOEXEC, above)) < 0)
-			goto fail;
-		close(a->errpipe);
-		a->errpipe = fd;
 	}
 	return 0;
 fail:
@@ -664,10 +670,9 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		.stdin_fd = devnull,
 		.stdout_fd = -1,
 		.stderr_fd = -1,
-		.errpipe = -1,
 		.ready_fd = -1,
 		.ready_to = -1,
-		.parent = getpid(),
+		.parent = self_pid(),
 		/*
 		 * A check's exit sends no SIGCHLD: at a thousand checks a
 		 * second, each would cost the loop's orphan scan a walk over
@@ -675,7 +680,6 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		 */
 		.exit_signal = check ? 0 : SIGCHLD,
 	};
-	int pipefd[2] = { -1, -1 };
 	int join[ARRAY_SIZE(cg->v1fd) + 1], cgroup_fd = -1, procs_fd = -1;
 	pid_t pid = -1;
 
@@ -692,13 +696,6 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		a.stdout_fd = a.stderr_fd = out_fd;
 	else
 		open_stdio(w, &a, devnull, capture);
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		*err = errno;
-		snprintf(msg, msglen, "pipe: %s", strerror(*err));
-		goto out;
-	}
-	a.errpipe = pipefd[1];
-	pipefd[1] = -1;
 	if (pass && (pass->n > 0 || pass->ready_fd >= 0) &&
 	    stage_pass(pass, &a, staged, err, msg, msglen) < 0)
 		goto out;
@@ -721,20 +718,16 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 	    &a.listen_pid);
 	a.shares_files = devnull < SPAWN_FD_BASE &&
 	    a.stdout_fd < SPAWN_FD_BASE && a.stderr_fd < SPAWN_FD_BASE &&
-	    a.errpipe < SPAWN_FD_BASE && a.ready_fd < SPAWN_FD_BASE;
+	    a.ready_fd < SPAWN_FD_BASE;
 	for (size_t i = 0; i < a.njoin; i++)
 		a.shares_files &= join[i] < SPAWN_FD_BASE;
 	for (size_t i = 0; i < a.npass; i++)
 		a.shares_files &= a.pass[i] < SPAWN_FD_BASE;
-	pid = clone_and_exec(&a, cgroup_fd, pipefd[0], pidfd, err, msg, msglen);
+	pid = clone_and_exec(&a, cgroup_fd, pidfd, err, msg, msglen);
 out:
 	unstage_pass(&a);
 	if (procs_fd >= 0)
 		close(procs_fd);
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (a.errpipe >= 0)
-		close(a.errpipe);
 	if (!check && a.stdout_fd >= 0 && a.stdout_fd != devnull &&
 	    a.stdout_fd != capture[0])
 		close(a.stdout_fd);
