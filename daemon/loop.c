@@ -51,8 +51,19 @@ struct proc {
 	struct watch ready;	/* ready = "fd": the pipe's read end; -1 */
 };
 
+/*
+ * Events of an exit (exit, restart, spawn, exec) are logged and queued for
+ * the observability helper once the replacement is spawned: formatting a
+ * log line is no reason to start it later. In order; at most this many
+ * wait (a one_for_all of many sends them on in batches).
+ */
+#define DEFERRED_MAX 16
+
 struct loop {
 	struct reactor *r;
+	struct obs_msg *deferred;	/* DEFERRED_MAX, made at first use */
+	size_t ndeferred;
+	bool deferring;
 	/* procs by pid (proc_find: for each child reaped). */
 	struct pid_index pids;
 	struct watch sigw;
@@ -215,6 +226,8 @@ proc_unlink(struct loop *l, struct proc *p)
 }
 
 /* The worker is over: its main process reaped, its cgroup empty. */
+static void deferred_flush(struct loop *);
+
 static void
 proc_done(struct loop *l, struct proc *p)
 {
@@ -223,7 +236,10 @@ proc_done(struct loop *l, struct proc *p)
 		return;
 	/* Where its output ends, before a replacement writes. */
 	l->tail_pid = capture_exited(l->cap, p->node, p->pid) ? p->pid : 0;
+	l->deferring = true;
 	engine_exited(l->eng, p->node, p->status, p->sig, mono_ns());
+	l->deferring = false;
+	deferred_flush(l);
 	l->tail_pid = 0;
 }
 
@@ -598,6 +614,22 @@ metric_labels(const struct loop *l, const struct enode *n)
 }
 
 static void
+emit(struct loop *l, const struct obs_msg *m)
+{
+	if (!m->quiet)
+		log_event(m);
+	obswatch_event(l->obs, m);
+}
+
+static void
+deferred_flush(struct loop *l)
+{
+	for (size_t i = 0; i < l->ndeferred; i++)
+		emit(l, &l->deferred[i]);
+	l->ndeferred = 0;
+}
+
+static void
 op_event(void *ctx, const struct event *ev)
 {
 	struct loop *l = ctx;
@@ -627,9 +659,15 @@ op_event(void *ctx, const struct event *ev)
 		m.clone_ns = l->clone_ns;
 		m.spawned_ns = l->spawned_ns;
 	}
-	if (!m.quiet)
-		log_event(&m);
-	obswatch_event(l->obs, &m);
+	if (!l->deferring) {
+		emit(l, &m);
+		return;
+	}
+	if (!l->deferred)
+		l->deferred = xcalloc(DEFERRED_MAX, sizeof(*l->deferred));
+	if (l->ndeferred == DEFERRED_MAX)
+		deferred_flush(l);
+	l->deferred[l->ndeferred++] = m;
 }
 
 static void
@@ -1299,6 +1337,7 @@ out:
 		free(p);
 	}
 	pid_index_free(&l.pids);
+	free(l.deferred);
 	if (l.eng)
 		stores_clear(l.held, engine_root(l.eng));
 	held_close(l.held);
