@@ -592,20 +592,19 @@ print_node(const struct node_text *n, int depth)
 		restarts = 0;
 	snprintf(rbuf, sizeof(rbuf), "%lld", restarts);
 	/* As "%-36s %-9s %8s %9s %8s %7s %8s  %s" (print_status_head). */
-	put_col(label, 36, true);
+	{
+		const struct { const char *s; size_t width; bool left; } col[] = {
+			{ label, 36, true }, { state, 9, true },
+			{ pidbuf, 8, false }, { upbuf, 9, false },
+			{ rbuf, 8, false }, { membuf, 7, false },
+			{ cpubuf, 8, false } };
+
+		for (size_t c = 0; c < ARRAY_SIZE(col); c++) {
+			put_col(col[c].s, col[c].width, col[c].left);
+			putc_unlocked(' ', stdout);
+		}
+	}
 	putc_unlocked(' ', stdout);
-	put_col(state, 9, true);
-	putc_unlocked(' ', stdout);
-	put_col(pidbuf, 8, false);
-	putc_unlocked(' ', stdout);
-	put_col(upbuf, 9, false);
-	putc_unlocked(' ', stdout);
-	put_col(rbuf, 8, false);
-	putc_unlocked(' ', stdout);
-	put_col(membuf, 7, false);
-	putc_unlocked(' ', stdout);
-	put_col(cpubuf, 8, false);
-	fputs_unlocked("  ", stdout);
 	fputs_unlocked(exitstr, stdout);
 	if (st && *st->v == '"') {
 		char *t = text_of(st);
