@@ -86,7 +86,7 @@ CONF
 	kill "$idle"
 	wait "$idle" 2>/dev/null
 	wait_for "accepting again" ctl status || return 1
-	log_has "control: accepting clients again" || fail "recovery not said" || return 1
+	wait_for "the recovery said" log_has "control: accepting clients again" || return 1
 	wait_for "worker back" is_state root/w running
 }
 

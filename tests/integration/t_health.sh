@@ -172,7 +172,7 @@ tree = { name = "root"; strategy = "one_for_one"; intensity = 1; period = 60;
     health = { exec = ["/bin/false"]; interval = 50; failures = 1; }; } ); };
 CONF
 	expect_exit 3 "$T/a.conf" || return 1
-	log_has 'give_up root' || fail "no give_up" || return 1
+	wait_for "the give_up line" log_has 'give_up root' || return 1
 	assert_eq "unhealthy exits" 2 "$(grep -c 'exit root/w .*cause=unhealthy' "$T/log")"
 }
 

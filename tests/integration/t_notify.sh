@@ -75,7 +75,7 @@ CONF
 	wait_for "restarted after the miss" is_running_new root/w "$p" || return 1
 	assert_eq "last exit" "crash SIGABRT watchdog" \
 		"$(json root/w '"\(.last_exit.reason) \(.last_exit.signal) \(.last_exit.cause)"')" || return 1
-	log_has "stop root/w pid=$p signal=SIGABRT" || fail "no SIGABRT"
+	wait_for "the SIGABRT stop in the log" log_has "stop root/w pid=$p signal=SIGABRT"
 }
 
 test_forged_and_malformed_datagrams_are_ignored() {

@@ -465,7 +465,7 @@ test_a_failing_rotation_is_said_once_and_tried_again() {
 	# tried again a second after the last failure, at a write
 	wait_for "rotated again" test -s "$d/current.1.gz" || return 1
 	zgrep -q 'first-100-' "$d/current.1.gz" || fail "the first burst is not in a rotated file" || return 1
-	log_has 'root/w: log rotation works again' || fail "not said"
+	wait_for "the rotation's recovery said" log_has 'root/w: log rotation works again'
 }
 
 # readd_conf NAME WORD: a worker "w" (if WORD is not empty) writing WORD

@@ -110,7 +110,7 @@ CONF
 	start_arbord "$T/tree.conf"
 	wait_for "the directory stored" sh -c "'$ARBORCTL' -s '$T/sock' status root/w --json | jq -e '.fd_store | index(\"dir\")'" || return 1
 	wait_for "the pair dropped once its peer closed" sh -c "'$ARBORCTL' -s '$T/sock' status root/w --json | jq -e '.fd_store == [\"dir\"]'" || return 1
-	log_has 'stored fd "pair" dropped: its peer hung up' || fail "the drop was not said" || return 1
+	wait_for "the drop said" log_has 'stored fd "pair" dropped: its peer hung up' || return 1
 	# A directory is held as asked, and closed when the store is emptied.
 	fd_links "$ARBORD_PID" | grep -qx "$T/kept" || fail "arbord does not hold the directory" || return 1
 	ctl stop root/w >/dev/null || return 1
@@ -133,7 +133,7 @@ CONF
 	local after=$(min_fds "$ARBORD_PID")
 	echo "report: arbord's fds: $before before the flood, $after after"
 	[ "$after" -le $((before + 3)) ] || fail "arbord's fds grew from $before to $after" || return 1
-	log_has 'refused, it holds 3 of fd_store_max 3' || fail "the refusal was not said" || return 1
+	wait_for "the refusal said" log_has 'refused, it holds 3 of fd_store_max 3' || return 1
 }
 
 test_ready_fd_gates_the_next_sibling() {
@@ -268,7 +268,7 @@ tree = { strategy = "one_for_one"; intensity = 10; children = (
 CONF
 	start_arbord "$T/tree.conf"
 	wait_for "the report after the shutdown" test -s "$T/r.json" || return 1
-	log_has "root/w: socket \"127.0.0.1:$port\" was no longer listening" || fail "the rebinding was not said" || return 1
+	wait_for "the rebinding said" log_has "root/w: socket \"127.0.0.1:$port\" was no longer listening" || return 1
 	assert_eq "fd 3 listens again" 1 "$(jq '.fds[0].listening' "$T/r.json")" || return 1
 	ask "$port" | grep -q pong || fail "the socket bound again takes no connection"
 }
