@@ -225,9 +225,9 @@ proc_unlink(struct loop *l, struct proc *p)
 	reactor_defer_free(l->r, p, proc_free);
 }
 
-/* The worker is over: its main process reaped, its cgroup empty. */
 static void deferred_flush(struct loop *);
 
+/* The worker is over: its main process reaped, its cgroup empty. */
 static void
 proc_done(struct loop *l, struct proc *p)
 {

@@ -45,11 +45,10 @@
  * workers' would hold a scrape or a status for half a second. A request
  * reads figures itself for READ_BUDGET_NS (a small tree's, some 80
  * workers, are all read fresh), then takes them from a cache that a
- * sampler keeps: while a
- * request in the last WATCH_NS was served from it, the thread rereads
- * every cached figure, SWEEP_SLICE records between two turns of its loop
- * (a request waits behind one slice: a millisecond or so),
- * one sweep every SWEEP_PERIOD_NS or ten times a sweep's own cost,
+ * sampler keeps: while a request in the last WATCH_NS was served from it,
+ * the thread rereads every cached figure, SWEEP_SLICE records between two
+ * turns of its loop (a request waits behind one slice: a millisecond or
+ * so), one sweep every SWEEP_PERIOD_NS or ten times a sweep's own cost,
  * whichever is longer (at most a tenth of a CPU). A figure older than a
  * period and a sweep, or missing, is read whatever the budget.
  */
