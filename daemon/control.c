@@ -1295,7 +1295,8 @@ control_open(struct reactor *r, struct engine *eng, struct obswatch *obs,
 		return NULL;
 	}
 	close(fd);
-	if (unlink_stale_socket(path) < 0) {
+	if (unlink_stale_socket_at(dirfd, strrchr(path, '/') ?
+	    strrchr(path, '/') + 1 : path) < 0) {
 		snprintf(err, errlen, errno == EEXIST ?
 		    "something that is not a socket is there; not replacing it" :
 		    "removing a stale socket: %s", strerror(errno));
@@ -1367,7 +1368,7 @@ fail:
 	if (ctl->w.fd >= 0)
 		close(ctl->w.fd);
 	if (ctl->path)
-		unlink(ctl->path);
+		(void)unlink_stale_socket_at(ctl->dirfd, ctl->name);
 	close(ctl->dirfd);
 	free(ctl->acc_control);
 	free(ctl->acc_read);
@@ -1399,7 +1400,7 @@ control_close(struct control *ctl)
 	reactor_unwatch(ctl->r, &ctl->retryw);
 	close(ctl->w.fd);
 	close(ctl->retryw.fd);
-	unlink(ctl->path);
+	(void)unlink_stale_socket_at(ctl->dirfd, ctl->name);
 	close(ctl->dirfd);
 	free(ctl->acc_control);
 	free(ctl->acc_read);

@@ -22,6 +22,7 @@
 #include "jw.h"
 #include "obsq.h"
 #include "log.h"
+#include "rotate.h"
 #include "util.h"
 
 struct hsock {
@@ -56,6 +57,8 @@ struct held_next {
 	bool applied;		/* held_apply: the sets are swapped */
 };
 
+static void unlink_in_dir(const char *path);
+
 static void
 hsock_free(struct hsock *s)
 {
@@ -64,7 +67,7 @@ hsock_free(struct hsock *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->tmp) {
-		unlink(s->tmp);
+		unlink_in_dir(s->tmp);
 		free(s->tmp);
 	}
 	free(s->owner);
@@ -84,6 +87,52 @@ hset_free(struct hset *set)
 	free(set->v);
 	set->v = NULL;
 	set->n = 0;
+}
+
+/*
+ * The directory of a socket file, opened for its name alone to be worked
+ * on: walked from "/" with no symlink followed, each directory checked
+ * (dir_open_safe) at the moment of use, not only when the config was
+ * loaded. The config's own check resolved symlinks (/var/run -> /run);
+ * so does this, once, before the walk. *name is set to the last
+ * component of path. -1 with why.
+ */
+static int
+sock_dir(const char *path, const char **name, char *why, size_t len)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/'), *real;
+	int fd;
+
+	*name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if (!slash)
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0';	/* "/a" -> "/" */
+	if (!(real = realpath(dir, NULL))) {
+		snprintf(why, len, "%s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	fd = dir_open_safe(AT_FDCWD, real, false, 0, why, len);
+	free(real);
+	free(dir);
+	return fd;
+}
+
+/* Removes a file arbord made at path (a reload's socket beside its name),
+ * by its name in the directory as sock_dir opens it. */
+static void
+unlink_in_dir(const char *path)
+{
+	const char *name;
+	char why[256];
+	int dfd = sock_dir(path, &name, why, sizeof(why));
+
+	if (dfd < 0)
+		return;
+	if (unlink_stale_socket_at(dfd, name) < 0 && errno != EEXIST)
+		log_msg(LOG_WARN, "%s: unlink: %s", path, strerror(errno));
+	close(dfd);
 }
 
 /*
@@ -121,8 +170,14 @@ unix_in_use(const char *path)
 /*
  * Binds k (a socket file at path "at" in place of its own, when given): a
  * stream or seqpacket socket listens with its backlog; a stale socket file
- * is replaced, never one in use nor anything else; its mode and owner set
- * on the name without following a link. -1 with err.
+ * is replaced, never one in use nor anything else. A socket file's
+ * directory is opened as sock_dir does and held through the bind: the
+ * stale file's removal, the mode and owner are made by the name in it,
+ * with no link followed, and the bind is checked to have made its socket
+ * there. bind(2) takes a path, not a directory fd: binding through
+ * /proc/self/fd would name the socket so for every getsockname, where
+ * sd_is_socket_unix() callers look for the path they configured. -1 with
+ * err.
  */
 static int
 bind_one(const struct spec_socket *k, const char *at, char *err,
@@ -132,8 +187,9 @@ bind_one(const struct spec_socket *k, const char *at, char *err,
 	const struct sockaddr *sa = (const struct sockaddr *)k->addr;
 	socklen_t salen = (socklen_t)k->addrlen;
 	bool path = k->family == AF_UNIX && !k->abstract;
-	const char *step = "socket";
-	int fd, one = 1;
+	const char *step = "socket", *name = NULL;
+	struct stat st;
+	int fd = -1, dfd = -1, one = 1, e;
 
 	if (path) {
 		at = at ? at : k->listen;
@@ -142,6 +198,8 @@ bind_one(const struct spec_socket *k, const char *at, char *err,
 		snprintf(un.sun_path, sizeof(un.sun_path), "%s", at);
 		sa = (const struct sockaddr *)&un;
 		salen = sizeof(un);
+		if ((dfd = sock_dir(at, &name, err, errlen)) < 0)
+			return -1;
 	}
 	fd = socket(k->family, k->type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -152,39 +210,49 @@ bind_one(const struct spec_socket *k, const char *at, char *err,
 		goto fail;
 	if (path && unix_in_use(at)) {
 		snprintf(err, errlen, "a socket in use is there (another program's, or another arbord's); not replacing it");
-		close(fd);
-		return -1;
+		goto refused;
 	}
 	step = "removing a stale socket";
-	if (path && unlink_stale_socket(at) < 0) {
+	if (path && unlink_stale_socket_at(dfd, name) < 0) {
 		if (errno == EEXIST) {
 			snprintf(err, errlen, "something that is not a socket is there; not replacing it");
-			close(fd);
-			return -1;
+			goto refused;
 		}
 		goto fail;
 	}
 	step = "bind";
 	if (bind(fd, sa, salen) < 0)
 		goto fail;
+	if (path && (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISSOCK(st.st_mode))) {
+		snprintf(err, errlen, "the directory changed under the bind (no socket at its name in the directory checked)");
+		goto refused;
+	}
 	step = "chmod";
-	if (path && fchmodat(AT_FDCWD, at, k->mode, AT_SYMLINK_NOFOLLOW) < 0)
-		goto fail;
+	if (path && fchmodat(dfd, name, k->mode, AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail_bound;
 	step = "chown";
 	if (path && (k->uid != (uid_t)-1 || k->gid != (gid_t)-1) &&
-	    fchownat(AT_FDCWD, at, k->uid, k->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		goto fail;
+	    fchownat(dfd, name, k->uid, k->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		goto fail_bound;
 	step = "listen";
 	if (k->type != SOCK_DGRAM && listen(fd, k->backlog) < 0)
-		goto fail;
+		goto fail_bound;
+	if (dfd >= 0)
+		close(dfd);
 	return fd;
+fail_bound:
+	e = errno;
+	if (path)	/* bind made it: a socket, checked */
+		(void)unlinkat(dfd, name, 0);
+	errno = e;
 fail:
 	snprintf(err, errlen, "%s: %s", step, strerror(errno));
+refused:
 	if (fd >= 0)
 		close(fd);
-	if (path && strcmp(step, "bind") != 0 &&
-	    strcmp(step, "removing a stale socket") != 0)
-		unlink(at);
+	if (dfd >= 0)
+		close(dfd);
 	return -1;
 }
 
@@ -427,24 +495,51 @@ held_abort(struct held *h, struct held_next *x)
 	free(x);
 }
 
-/* A kept socket's new backlog, mode and owner (build). */
+/* A kept socket's new backlog, mode and owner (build), the last two by
+ * its name in its directory (sock_dir). */
 static void
 adjust(struct hsock *s)
 {
 	bool path = s->k.family == AF_UNIX && !s->k.abstract;
+	const char *name;
+	char why[256];
+	int dfd = -1;
 
 	s->adjust = false;
 	if (s->k.type != SOCK_DGRAM && listen(s->fd, s->k.backlog) < 0)
 		log_msg(LOG_WARN, "%s: listen with backlog %d: %s", s->where,
 		    s->k.backlog, strerror(errno));
-	if (path && fchmodat(AT_FDCWD, s->k.listen, s->k.mode,
-	    AT_SYMLINK_NOFOLLOW) < 0)
+	if (!path)
+		return;
+	if ((dfd = sock_dir(s->k.listen, &name, why, sizeof(why))) < 0) {
+		log_msg(LOG_WARN, "%s: mode and owner not set: %s", s->where,
+		    why);
+		return;
+	}
+	if (fchmodat(dfd, name, s->k.mode, AT_SYMLINK_NOFOLLOW) < 0)
 		log_msg(LOG_WARN, "%s: chmod: %s", s->where, strerror(errno));
 	/* Not given: root's, as a socket bound anew would be. */
-	if (path && fchownat(AT_FDCWD, s->k.listen,
-	    s->k.uid == (uid_t)-1 ? 0 : s->k.uid,
+	if (fchownat(dfd, name, s->k.uid == (uid_t)-1 ? 0 : s->k.uid,
 	    s->k.gid == (gid_t)-1 ? 0 : s->k.gid, AT_SYMLINK_NOFOLLOW) < 0)
 		log_msg(LOG_WARN, "%s: chown: %s", s->where, strerror(errno));
+	close(dfd);
+}
+
+/* A reload's new socket file into its name's place, within the
+ * directory (the two names differ only in HELD_TMP_SUFFIX). */
+static void
+rename_into_place(struct hsock *s)
+{
+	const char *name, *tmpname;
+	char why[256];
+	int dfd = sock_dir(s->k.listen, &name, why, sizeof(why));
+
+	tmpname = strrchr(s->tmp, '/') ? strrchr(s->tmp, '/') + 1 : s->tmp;
+	if (dfd < 0 || renameat(dfd, tmpname, dfd, name) < 0)
+		log_msg(LOG_WARN, "%s: rename %s: %s; the socket is reachable there only",
+		    s->where, s->tmp, dfd < 0 ? why : strerror(errno));
+	if (dfd >= 0)
+		close(dfd);
 }
 
 void
@@ -462,9 +557,7 @@ held_keep(struct held *h, struct held_next *x)
 			adjust(s);
 		if (s->tmp) {
 			/* The old socket's name, if any, goes to the new. */
-			if (rename(s->tmp, s->k.listen) < 0)
-				log_msg(LOG_WARN, "%s: rename %s: %s; the socket is reachable there only",
-				    s->where, s->tmp, strerror(errno));
+			rename_into_place(s);
 			free(s->tmp);
 			s->tmp = NULL;
 		}

@@ -26,6 +26,8 @@ struct notify {
 	struct held *held;
 	struct watch w;
 	char *path;
+	int dirfd;		/* path's directory (socket_dir_open) */
+	const char *name;	/* its last component, in path */
 	uint64_t rejected;
 	uint64_t window_start;	/* the log says at most 5 lines a second */
 	unsigned window_lines;
@@ -217,36 +219,44 @@ notify_open(struct reactor *r, struct engine *eng, const struct cgroups *cg,
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct notify *nt;
-	int one = 1, fd;
+	const char *name;
+	int one = 1, fd, dirfd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(err, errlen, "path too long");
 		return NULL;
 	}
 	strcpy(sa.sun_path, path);
+	if ((dirfd = socket_dir_open(path, err, errlen)) < 0)
+		return NULL;
+	name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
+		close(dirfd);
 		return NULL;
 	}
-	if (unlink_stale_socket(path) < 0) {
+	if (unlink_stale_socket_at(dirfd, name) < 0) {
 		snprintf(err, errlen, errno == EEXIST ?
 		    "something that is not a socket is there; not replacing it" :
 		    "removing a stale socket: %s", strerror(errno));
 		close(fd);
+		close(dirfd);
 		return NULL;
 	}
 	/*
 	 * Workers may run as any user, so anyone may send; the kernel's
 	 * credentials decide whom a datagram is from. Its directory is the
-	 * control socket's, checked as trusted; the mode is set on the name
-	 * without following a link (EOPNOTSUPP if one took its place).
+	 * control socket's, checked as trusted and held: the mode is set on
+	 * the name in it without following a link (EOPNOTSUPP if one took
+	 * its place), and the name removed there.
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fchmodat(AT_FDCWD, path, 0666, AT_SYMLINK_NOFOLLOW) < 0) {
+	    fchmodat(dirfd, name, 0666, AT_SYMLINK_NOFOLLOW) < 0) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		close(fd);
+		close(dirfd);
 		return NULL;
 	}
 	nt = xcalloc(1, sizeof(*nt));
@@ -255,10 +265,13 @@ notify_open(struct reactor *r, struct engine *eng, const struct cgroups *cg,
 	nt->cg = cg;
 	nt->held = held;
 	nt->path = xstrdup(path);
+	nt->dirfd = dirfd;
+	nt->name = nt->path + (name - path);
 	if (reactor_watch(r, &nt->w, fd, EPOLLIN, on_datagram, nt) < 0) {
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		close(fd);
-		unlink(path);
+		(void)unlink_stale_socket_at(dirfd, nt->name);
+		close(dirfd);
 		free(nt->path);
 		free(nt);
 		return NULL;
@@ -273,7 +286,8 @@ notify_close(struct notify *nt)
 		return;
 	reactor_unwatch(nt->r, &nt->w);
 	close(nt->w.fd);
-	unlink(nt->path);
+	(void)unlink_stale_socket_at(nt->dirfd, nt->name);
+	close(nt->dirfd);
 	free(nt->path);
 	free(nt);
 }

@@ -226,17 +226,23 @@ socket_dir_trusted(const char *path, char *why, size_t len)
 }
 
 int
-unlink_stale_socket(const char *path)
+unlink_stale_socket_at(int dirfd, const char *name)
 {
 	struct stat st;
 
-	if (lstat(path, &st) < 0)
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISSOCK(st.st_mode)) {
 		errno = EEXIST;
 		return -1;
 	}
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int
+unlink_stale_socket(const char *path)
+{
+	return unlink_stale_socket_at(AT_FDCWD, path);
 }
 
 bool

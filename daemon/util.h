@@ -53,6 +53,8 @@ int socket_dir_open(const char *path, char *why, size_t len);
  * config names) is left, -1 with EEXIST. 0 when nothing is there now.
  */
 int unlink_stale_socket(const char *path);
+/* The same for name in the directory dirfd, no link followed. */
+int unlink_stale_socket_at(int dirfd, const char *name);
 /*
  * A small file (a /proc or cgroup file) at dirfd/path, read once into buf
  * (up to len-1 bytes, NUL-terminated); its length, or -1.

@@ -273,6 +273,27 @@ CONF
 	ask "$port" | grep -q pong || fail "the socket bound again takes no connection"
 }
 
+# A socket file's directory is checked again whenever arbord binds in it,
+# not only when the config was loaded: made writable by others since, it
+# is refused (anyone could have put a symlink at the name), and the file
+# there is left as it was.
+test_a_directory_made_unsafe_since_the_load_is_not_bound_in() {
+	mkdir -m 0755 "$T/s"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "if [ -e $T/shut ]; then exec sleep 100; fi; while [ ! -e $T/go ]; do sleep 0.05; done; touch $T/shut; exec python3 $HELPERS/sockworker.py --shutdown-fd"];
+    sockets = ( { listen = "$T/s/a.sock"; } ); }
+); };
+CONF
+	start_arbord "$T/tree.conf"
+	local ino=$(stat -c %i "$T/s/a.sock")
+	chmod 0777 "$T/s"
+	touch "$T/go"
+	wait_for "the refusal said" log_has "root/w: .*socket \"$T/s/a.sock\" was shut down and cannot be bound again: $T/s: writable by others" || return 1
+	assert_eq "the file at the name" "$ino" "$(stat -c %i "$T/s/a.sock")" || return 1
+	[ "$(ls "$T/s")" = a.sock ] || fail "arbord made something in the unsafe directory: $(ls "$T/s")"
+}
+
 # Connections that wait on a restart show as the socket's backlog: the
 # gauge while they wait, and the restart event's backlog_peak.
 test_a_restart_shows_the_connections_that_waited() {
