@@ -23,5 +23,10 @@ void log_flush(void);
 void log_echo(const char *buf, size_t n);
 void log_msg(enum log_level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * fn(ctx) is called before each log_msg line made on the calling thread
+ * (the loop's: the events it holds back go first); NULL to stop.
+ */
+void log_before_lines(void (*fn)(void *), void *ctx);
 
 #endif

@@ -52,18 +52,32 @@ struct proc {
 };
 
 /*
- * Events of an exit (exit, restart, spawn, exec) are logged and queued for
- * the observability helper once the replacement is spawned: formatting a
- * log line is no reason to start it later. In order; at most this many
- * wait (a one_for_all of many sends them on in batches).
+ * Events of an exit (exit, restart, spawn, exec) wait in the loop until
+ * the hand-off (HANDOFF_DELAY_NS after the replacement's spawn): formatting
+ * a log line and queueing an event is no reason to start it later, nor to
+ * take the CPU it is being loaded on. In order: any other event or log
+ * line first sends them on. At most this many wait (a one_for_all of many
+ * sends them on in batches).
  */
 #define DEFERRED_MAX 16
+
+/*
+ * A batch that spawned a worker hands its log lines and events to their
+ * readers (arbord's log writer, the observability helper) this much later,
+ * not at its end: woken then, they would run while the new process is
+ * being loaded, on a CPU it needs (a vfork wakes arbord on the child's
+ * CPU, and the wake-ups are arbord's own dearest system calls after the
+ * clone). Batches of spawns share one delay; a queue a quarter full is
+ * handed on at once.
+ */
+#define HANDOFF_DELAY_NS (10 * NSEC_PER_MSEC)
 
 struct loop {
 	struct reactor *r;
 	struct obs_msg *deferred;	/* DEFERRED_MAX, made at first use */
 	size_t ndeferred;
 	bool deferring;
+	bool flushing;		/* deferred_flush is sending them */
 	/* procs by pid (proc_find: for each child reaped). */
 	struct pid_index pids;
 	struct watch sigw;
@@ -90,6 +104,9 @@ struct loop {
 	struct proc *procs;
 	size_t nprocs;
 	uint64_t reap_at;	/* orphan scan due (0: none) */
+	bool spawned;		/* this batch started a worker */
+	uint64_t handoff_at;	/* held lines and events due (0: none) */
+	bool handoff_due;
 	uint64_t clone_ns, spawned_ns;	/* the last spawn's (obs_msg) */
 	bool said_signal[_NSIG];	/* ignored signals, logged once */
 	bool done;
@@ -239,7 +256,6 @@ proc_done(struct loop *l, struct proc *p)
 	l->deferring = true;
 	engine_exited(l->eng, p->node, p->status, p->sig, mono_ns());
 	l->deferring = false;
-	deferred_flush(l);
 	l->tail_pid = 0;
 }
 
@@ -447,6 +463,10 @@ on_timer(void *owner, uint32_t events)
 	(void)events;
 	read_counter(l->timerw.fd);
 	l->armed = UINT64_MAX;
+	if (l->handoff_at && mono_ns() >= l->handoff_at) {
+		l->handoff_at = 0;
+		l->handoff_due = true;
+	}
 	if (l->reap_at && mono_ns() >= l->reap_at) {
 		l->reap_at = 0;
 		reap_children(l);
@@ -461,7 +481,36 @@ rearm_timer(struct loop *l)
 
 	if (l->reap_at && l->reap_at < d)
 		d = l->reap_at;
+	if (l->handoff_at && l->handoff_at < d)
+		d = l->handoff_at;
 	timerfd_arm_at(l->timerw.fd, d, &l->armed);
+}
+
+/*
+ * The end of a batch: its log lines and events go to their readers, or
+ * wait HANDOFF_DELAY_NS when it spawned a worker; then systemd hears.
+ */
+static void
+batch_done(struct loop *l)
+{
+	bool hold = l->spawned && !l->handoff_due &&
+	    obswatch_queued(l->obs) < OBSQ_CAPACITY / 4;
+
+	l->spawned = false;
+	if (hold) {
+		if (!l->handoff_at)
+			l->handoff_at = mono_ns() + HANDOFF_DELAY_NS;
+	} else {
+		l->handoff_at = 0;
+		l->handoff_due = false;
+		deferred_flush(l);
+		obswatch_flush(l->obs);
+		log_flush();
+	}
+	rearm_timer(l);
+	capture_kick(l->cap);
+	health_flush(l->health);
+	update_notify_self(l);
 }
 
 static void
@@ -547,6 +596,7 @@ op_spawn(void *ctx, struct enode *n, int *err)
 		return -1;
 	}
 	capture_spawned(l->cap, n, pid, out);
+	l->spawned = true;
 	health_begin(l->health, n, mono_ns());
 	p = xcalloc(1, sizeof(*p));
 	p->loop = l;
@@ -624,9 +674,20 @@ emit(struct loop *l, const struct obs_msg *m)
 static void
 deferred_flush(struct loop *l)
 {
+	if (l->flushing)
+		return;
+	l->flushing = true;
 	for (size_t i = 0; i < l->ndeferred; i++)
 		emit(l, &l->deferred[i]);
 	l->ndeferred = 0;
+	l->flushing = false;
+}
+
+/* A log line of the core's: the events before it go first. */
+static void
+before_log_line(void *ctx)
+{
+	deferred_flush(ctx);
 }
 
 static void
@@ -660,6 +721,7 @@ op_event(void *ctx, const struct event *ev)
 		m.spawned_ns = l->spawned_ns;
 	}
 	if (!l->deferring) {
+		deferred_flush(l);
 		emit(l, &m);
 		return;
 	}
@@ -1293,24 +1355,19 @@ loop_run(struct spec **specp, const struct loop_options *o)
 	    getpid(), o->config_file, o->socket_path);
 	if (getenv("NOTIFY_SOCKET") && *getenv("NOTIFY_SOCKET"))
 		l.notify_self = xstrdup(getenv("NOTIFY_SOCKET"));
+	log_before_lines(before_log_line, &l);
 	engine_start(l.eng, mono_ns());
-	rearm_timer(&l);
-	obswatch_flush(l.obs);
-	capture_kick(l.cap);
-	health_flush(l.health);
-	log_flush();
-	update_notify_self(&l);
+	batch_done(&l);
 
 	while (!l.done) {
 		reactor_run_once(l.r, -1);
-		rearm_timer(&l);
-		/* Hand the batch's lines to the log writer, then tell systemd. */
-		obswatch_flush(l.obs);
-		capture_kick(l.cap);
-		health_flush(l.health);
-		log_flush();
-		update_notify_self(&l);
+		batch_done(&l);
 	}
+	/* Whatever a last batch held back. */
+	deferred_flush(&l);
+	log_before_lines(NULL, NULL);
+	obswatch_flush(l.obs);
+	log_flush();
 
 	log_msg(LOG_INFO, "arbord exits with code %d", l.exit_code);
 	code = l.exit_code;

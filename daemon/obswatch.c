@@ -665,6 +665,16 @@ obswatch_flush(struct obswatch *w)
 		w->wake_pending = false;
 }
 
+size_t
+obswatch_queued(const struct obswatch *w)
+{
+	if (!w)
+		return 0;
+	return (size_t)(atomic_load_explicit(&w->shm->q.tail,
+	    memory_order_relaxed) - atomic_load_explicit(&w->shm->q.head,
+	    memory_order_acquire));
+}
+
 /*
  * Ready: running and heard from within two heartbeats. A helper that has
  * gone quiet takes no more status requests: they are answered at once

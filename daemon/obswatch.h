@@ -49,6 +49,8 @@ void obswatch_on_dial(struct obswatch *,
 void obswatch_event(struct obswatch *, const struct obs_msg *);
 /* Wakes the helper if events were queued: once per loop batch. */
 void obswatch_flush(struct obswatch *);
+/* Events queued and not yet taken by the helper. */
+size_t obswatch_queued(const struct obswatch *);
 /* A hand-over would be taken now (the helper runs and beats). */
 bool obswatch_ready(const struct obswatch *);
 /*
