@@ -33,7 +33,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -79,18 +78,11 @@ static const char *const state_names[] = {
 static const struct {
 	const char *name, *exe;
 	unsigned hung_ms;	/* silence this long is a hang */
-	int nice;		/* its niceness (arbord's is the base) */
 } table[HELPER_N] = {
-	[HELPER_CHECKS] = { "checks", "arbor-checks", HMSG_HUNG_MS, 0 },
-	[HELPER_OUTPUT] = { "output", "arbor-output", HMSG_HUNG_MS, 0 },
-	/*
-	 * A scrape or status of 10,000 workers holds its loop longer. Each
-	 * restart's events wake it just after the replacement's clone: at
-	 * nice 10 it waits for a CPU instead of taking the one where the
-	 * replacement is starting. Workers that write output wait on the
-	 * output helper, and checks are timed: those two stay at arbord's.
-	 */
-	[HELPER_OBS] = { "observability", "arbor-obs", 3000, 10 },
+	[HELPER_CHECKS] = { "checks", "arbor-checks", HMSG_HUNG_MS },
+	[HELPER_OUTPUT] = { "output", "arbor-output", HMSG_HUNG_MS },
+	/* A scrape or status of 10,000 workers holds its loop longer. */
+	[HELPER_OBS] = { "observability", "arbor-obs", 3000 },
 };
 
 struct qrec {
@@ -150,7 +142,6 @@ struct child {
 	gid_t gid;
 	bool switch_user;	/* arbord is root: the helper is helper_user */
 	uint64_t caps;		/* kept across the user change and execve */
-	int nice;		/* added to arbord's niceness */
 };
 
 static void start(struct helper *);
@@ -179,16 +170,6 @@ child_main(void *arg)
 		_exit(126);
 	if (dup2(stall, HMSG_BEAT_FD) < 0)
 		_exit(126);
-	/* Lowered, never raised: allowed to any user. */
-	if (c->nice > 0) {
-		long now;
-
-		now = syscall(SYS_getpriority, PRIO_PROCESS, 0);
-		/* The raw call says 20 - nice. */
-		if (now >= 0 && syscall(SYS_setpriority, PRIO_PROCESS, 0,
-		    (int)(20 - now) + c->nice) < 0)
-			_exit(126);
-	}
 	if (c->switch_user && c->caps &&
 	    prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
 		_exit(126);
@@ -515,8 +496,7 @@ start(struct helper *h)
 	    .stall = h->stw.fd,
 	    .gid = hs->gid, .devnull = hs->devnull,
 	    .switch_user = geteuid() == 0,
-	    .caps = h->id == HELPER_OBS ? hs->obs_caps : 0,
-	    .nice = table[h->id].nice };
+	    .caps = h->id == HELPER_OBS ? hs->obs_caps : 0 };
 	char *argv[] = { (char *)(uintptr_t)table[h->id].exe, NULL };
 	char msg[512], **env;
 	int sv[2] = { -1, -1 }, pidfd = -1;

@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +25,6 @@
 
 #define LOG_RING_BYTES (256u * 1024)
 #define LOG_CLOSE_WAIT_NS (2 * NSEC_PER_SEC)
-#define LOG_WRITER_NICE 10
 
 static enum log_format log_format = LOG_TEXT;
 /* log_before_lines: set and read by one thread, the loop's. */
@@ -67,20 +64,7 @@ write_out(const char *p, size_t n)
 static void *
 writer_main(void *arg)
 {
-	id_t self = (id_t)syscall(SYS_gettid);
-	int now;
-
 	(void)arg;
-	/*
-	 * Below the core: a restart's lines wake this thread just as the
-	 * replacement starts, and it should wait for a free CPU rather than
-	 * take the one the replacement is being loaded on. Niceness is a
-	 * thread's own on Linux: the core's is not changed.
-	 */
-	errno = 0;
-	now = getpriority(PRIO_PROCESS, self);
-	if (errno == 0)
-		(void)setpriority(PRIO_PROCESS, self, now + LOG_WRITER_NICE);
 	pthread_mutex_lock(&ring.mu);
 	for (;;) {
 		size_t tail = ring.tail, head = ring.head;

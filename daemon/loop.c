@@ -268,8 +268,7 @@ on_drained(void *owner, uint32_t events)
 	(void)events;
 	if (!cgroups_empty(p->drain.fd))
 		return;
-	reactor_unwatch(l->r, &p->drain);
-	close(p->drain.fd);
+	reactor_close(l->r, &p->drain);
 	p->draining = false;
 	l->ndraining--;
 	cgroups_renew(l->cg, p->node);
@@ -340,8 +339,7 @@ proc_exited(struct loop *l, struct proc *p)
 	 * nor count against a process that is gone. */
 	if (enode_pid(p->node) == p->pid)
 		health_end(l->health, p->node);
-	reactor_unwatch(l->r, &p->w);
-	close(p->w.fd);
+	reactor_close(l->r, &p->w);
 	p->w.fd = -1;
 	p->exited = true;
 	ready_pipe_close(l, p);
