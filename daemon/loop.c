@@ -268,7 +268,8 @@ on_drained(void *owner, uint32_t events)
 	(void)events;
 	if (!cgroups_empty(p->drain.fd))
 		return;
-	reactor_close(l->r, &p->drain);
+	reactor_unwatch(l->r, &p->drain);
+	close(p->drain.fd);
 	p->draining = false;
 	l->ndraining--;
 	cgroups_renew(l->cg, p->node);
@@ -339,7 +340,8 @@ proc_exited(struct loop *l, struct proc *p)
 	 * nor count against a process that is gone. */
 	if (enode_pid(p->node) == p->pid)
 		health_end(l->health, p->node);
-	reactor_close(l->r, &p->w);
+	reactor_unwatch(l->r, &p->w);
+	close(p->w.fd);
 	p->w.fd = -1;
 	p->exited = true;
 	ready_pipe_close(l, p);

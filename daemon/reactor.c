@@ -136,14 +136,6 @@ reactor_unwatch(struct reactor *r, struct watch *w)
 }
 
 void
-reactor_close(struct reactor *r, struct watch *w)
-{
-	(void)r;
-	w->dead = true;
-	close(w->fd);
-}
-
-void
 reactor_defer_free(struct reactor *r, void *p, void (*fn)(void *))
 {
 	if (r->ndeferred == r->capdeferred) {

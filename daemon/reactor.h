@@ -40,14 +40,14 @@ int reactor_watch(struct reactor *, struct watch *, int fd, uint32_t events,
 int reactor_watch_bulk(struct reactor *, struct watch *, int fd,
     uint32_t events, watch_fn, void *owner);
 void reactor_modify(struct reactor *, struct watch *, uint32_t events);
-/* Stops watching; the watch stays valid memory until the batch ends. */
-void reactor_unwatch(struct reactor *, struct watch *);
 /*
- * Unwatches and closes w's fd in one system call: closing the last
- * reference to an open file takes it out of every epoll. Only for a fd
- * nobody else holds (a pidfd, an fd opened for this watch alone).
+ * Stops watching; the watch stays valid memory until the batch ends.
+ * Needed before a close: closing a fd takes it out of an epoll only when
+ * no other copy of its file is open, and a forked child (the event log's
+ * compressor) holds copies of every fd for a while; a pidfd left in the
+ * epoll then reports a freed watch.
  */
-void reactor_close(struct reactor *, struct watch *);
+void reactor_unwatch(struct reactor *, struct watch *);
 /* Frees p with fn after the current batch of events. */
 void reactor_defer_free(struct reactor *, void *p, void (*fn)(void *));
 /* Waits up to timeout_ms (-1: no limit), dispatches one batch, then runs
