@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,31 +91,129 @@ hset_free(struct hset *set)
 }
 
 /*
+ * Resolves the absolute directory path dir into real (PATH_MAX), as
+ * realpath does, but refuses a symlink on the way that another user could
+ * change: one owned by someone other than root or arbord's user, or in a
+ * directory others (or a group but root's) may write, unless sticky. So
+ * nobody else can send a later lookup of that path elsewhere; the
+ * directories it leads to are dir_open_safe's to check. -1 with why.
+ */
+static int
+resolve_trusted(const char *dir, char *real, char *why, size_t len)
+{
+	char rest[2 * PATH_MAX], target[PATH_MAX], cand[PATH_MAX + NAME_MAX + 2];
+	size_t at = 0, n;
+	unsigned links = 0;
+	struct stat st, up;
+
+	if (dir[0] != '/' || strlen(dir) >= sizeof(rest)) {
+		snprintf(why, len, "%.200s: not an absolute path", dir);
+		return -1;
+	}
+	strcpy(rest, dir);
+	real[0] = '\0';
+	while (rest[at]) {
+		const char *comp;
+		ssize_t t;
+
+		at += strspn(rest + at, "/");
+		n = strcspn(rest + at, "/");
+		if (n == 0)
+			break;
+		comp = rest + at;
+		at += n;
+		if (n == 1 && comp[0] == '.')
+			continue;
+		if (n == 2 && comp[0] == '.' && comp[1] == '.') {
+			char *slash = strrchr(real, '/');
+
+			if (slash)
+				*slash = '\0';
+			continue;
+		}
+		if (snprintf(cand, sizeof(cand), "%s/%.*s", real, (int)n, comp) >=
+		    PATH_MAX) {
+			snprintf(why, len, "%.200s: path too long", dir);
+			return -1;
+		}
+		if (lstat(cand, &st) < 0) {
+			snprintf(why, len, "%.200s: %s", cand, strerror(errno));
+			return -1;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			strcpy(real, cand);
+			continue;
+		}
+		if (!S_ISLNK(st.st_mode)) {
+			snprintf(why, len, "%.200s: not a directory", cand);
+			return -1;
+		}
+		if (++links > 40) {
+			snprintf(why, len, "%.200s: too many levels of symbolic links", dir);
+			return -1;
+		}
+		if (st.st_uid != 0 && st.st_uid != geteuid()) {
+			snprintf(why, len, "%.120s: a symlink owned by uid %u, neither root nor arbord's user: not followed",
+			    cand, (unsigned)st.st_uid);
+			return -1;
+		}
+		if (stat(real[0] ? real : "/", &up) < 0 ||
+		    (up.st_uid != 0 && up.st_uid != geteuid()) ||
+		    (((up.st_mode & S_IWOTH) || ((up.st_mode & S_IWGRP) &&
+		    up.st_gid != 0)) && !(up.st_mode & S_ISVTX))) {
+			snprintf(why, len, "%.90s: a symlink in %.90s, which others may change: not followed",
+			    cand, real[0] ? real : "/");
+			return -1;
+		}
+		if ((t = readlink(cand, target, sizeof(target) - 1)) < 0) {
+			snprintf(why, len, "%.200s: readlink: %s", cand, strerror(errno));
+			return -1;
+		}
+		target[t] = '\0';
+		/* The link's target, then what was left after it. */
+		if ((size_t)t + 1 + strlen(rest + at) >= sizeof(rest)) {
+			snprintf(why, len, "%.200s: path too long", dir);
+			return -1;
+		}
+		memmove(rest + t + 1, rest + at, strlen(rest + at) + 1);
+		memcpy(rest, target, (size_t)t);
+		rest[t] = '/';
+		at = 0;
+		if (target[0] == '/')
+			real[0] = '\0';
+	}
+	if (!real[0])
+		strcpy(real, "/");
+	return 0;
+}
+
+/*
  * The directory of a socket file, opened for its name alone to be worked
- * on: walked from "/" with no symlink followed, each directory checked
- * (dir_open_safe) at the moment of use, not only when the config was
- * loaded. The config's own check resolved symlinks (/var/run -> /run);
- * so does this, once, before the walk. *name is set to the last
- * component of path. -1 with why.
+ * on: its path resolved with no symlink another user could change
+ * (resolve_trusted; /var/run -> /run is root's), then walked from "/" with
+ * no symlink followed, each directory checked (dir_open_safe) at the
+ * moment of use, not only when the config was loaded. *name is set to the
+ * last component of path. -1 with why.
  */
 static int
 sock_dir(const char *path, const char **name, char *why, size_t len)
 {
-	char *dir = xstrdup(path), *slash = strrchr(dir, '/'), *real;
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	char real[PATH_MAX];
 	int fd;
 
-	*name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	if (!slash)
-		strcpy(dir, ".");
-	else
-		slash[slash == dir] = '\0';	/* "/a" -> "/" */
-	if (!(real = realpath(dir, NULL))) {
-		snprintf(why, len, "%s: %s", dir, strerror(errno));
+	*name = slash ? strrchr(path, '/') + 1 : path;
+	if (!slash) {
+		snprintf(why, len, "%s: not an absolute path", path);
+		free(dir);
+		return -1;
+	}
+	slash[slash == dir] = '\0';	/* "/a" -> "/" */
+	if (resolve_trusted(dir, real, why, len) < 0) {
 		free(dir);
 		return -1;
 	}
 	fd = dir_open_safe(AT_FDCWD, real, false, 0, why, len);
-	free(real);
 	free(dir);
 	return fd;
 }

@@ -27,10 +27,9 @@
 #define LOG_CLOSE_WAIT_NS (2 * NSEC_PER_SEC)
 
 static enum log_format log_format = LOG_TEXT;
-/* log_before_lines: set and read by one thread, the loop's. */
-static void (*before_fn)(void *);
-static void *before_ctx;
-static pthread_t before_thread;
+/* log_before_lines: the loop's thread's own. */
+static __thread void (*before_fn)(void *);
+static __thread void *before_ctx;
 
 static struct {
 	pthread_mutex_t mu;
@@ -183,8 +182,9 @@ put_line(const char *s, size_t n, bool kick)
 		ring.buf[(off + n) % LOG_RING_BYTES] = '\n';
 		ring.head += n + 1;
 	}
-	/* Events wait for log_flush, once per loop batch: one wake-up. */
-	if (kick)
+	/* Events wait for log_flush, once per loop batch (or its hand-off:
+	 * loop.c), unless the ring is half full. */
+	if (kick || ring.head - ring.tail > LOG_RING_BYTES / 2)
 		pthread_cond_signal(&ring.cv);
 	pthread_mutex_unlock(&ring.mu);
 }
@@ -227,6 +227,8 @@ escape_controls(const char *s)
 void
 log_event(const struct obs_msg *m)
 {
+	if (before_fn)
+		before_fn(before_ctx);
 	if (log_format == LOG_JSON) {
 		json_t *o = msg_to_json(m);
 		char *s = json_dumps(o, JSON_COMPACT);
@@ -255,7 +257,6 @@ log_before_lines(void (*fn)(void *), void *ctx)
 {
 	before_fn = fn;
 	before_ctx = ctx;
-	before_thread = pthread_self();
 }
 
 void
@@ -267,7 +268,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_list ap;
 	char *msg, *line;
 
-	if (before_fn && pthread_equal(pthread_self(), before_thread))
+	if (before_fn)
 		before_fn(before_ctx);
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);

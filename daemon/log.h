@@ -24,8 +24,9 @@ void log_echo(const char *buf, size_t n);
 void log_msg(enum log_level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /*
- * fn(ctx) is called before each log_msg line made on the calling thread
- * (the loop's: the events it holds back go first); NULL to stop.
+ * fn(ctx) is called before each line (log_msg, log_event) made on the
+ * calling thread (the loop's: the events it holds back go first); NULL to
+ * stop.
  */
 void log_before_lines(void (*fn)(void *), void *ctx);
 

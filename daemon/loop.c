@@ -683,7 +683,8 @@ deferred_flush(struct loop *l)
 	l->flushing = false;
 }
 
-/* A log line of the core's: the events before it go first. */
+/* A log line of the core's, or an event not made by the engine (the
+ * observability helper's restart): the events before it go first. */
 static void
 before_log_line(void *ctx)
 {
@@ -729,6 +730,10 @@ op_event(void *ctx, const struct event *ev)
 		l->deferred = xcalloc(DEFERRED_MAX, sizeof(*l->deferred));
 	if (l->ndeferred == DEFERRED_MAX)
 		deferred_flush(l);
+	if (l->ndeferred == DEFERRED_MAX) {	/* they are being sent on */
+		emit(l, &m);
+		return;
+	}
 	l->deferred[l->ndeferred++] = m;
 }
 

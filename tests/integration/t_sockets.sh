@@ -294,6 +294,27 @@ CONF
 	[ "$(ls "$T/s")" = a.sock ] || fail "arbord made something in the unsafe directory: $(ls "$T/s")"
 }
 
+# A socket path through a symlink another user owns is never followed:
+# that user could point it at another directory between arbord's steps.
+# The same link made by root, in a directory only root writes, is.
+test_a_socket_path_through_another_users_symlink_is_refused() {
+	[ "$(id -u)" = 0 ] || { echo "needs root (the link's owner is nobody)"; return 77; }
+	mkdir -m 0755 "$T/real"
+	ln -s "$T/real" "$T/link" && chown -h nobody "$T/link"
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sleep", "100"]; sockets = ( { listen = "$T/link/a.sock"; } ); }
+); };
+CONF
+	expect_exit 1 "$T/tree.conf" || return 1
+	log_has "tree.conf:2: root/w: sockets\[0\] \"$T/link/a.sock\": .*/link: a symlink owned by uid $(id -u nobody), neither root nor arbord's user: not followed" ||
+		fail "no error naming the link: $(cat "$T/log")" || return 1
+	[ ! -e "$T/real/a.sock" ] || fail "a socket was bound through the link" || return 1
+	rm "$T/link" && ln -s "$T/real" "$T/link"
+	start_arbord "$T/tree.conf" || return 1
+	[ -S "$T/real/a.sock" ] || fail "root's own link was not followed"
+}
+
 # Connections that wait on a restart show as the socket's backlog: the
 # gauge while they wait, and the restart event's backlog_peak.
 test_a_restart_shows_the_connections_that_waited() {
