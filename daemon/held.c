@@ -104,7 +104,8 @@ resolve_trusted(const char *dir, char *real, char *why, size_t len)
 	char rest[2 * PATH_MAX], target[PATH_MAX], cand[PATH_MAX + NAME_MAX + 2];
 	size_t at = 0, n;
 	unsigned links = 0;
-	struct stat st, up;
+	struct stat st;
+	int up;
 
 	if (dir[0] != '/' || strlen(dir) >= sizeof(rest)) {
 		snprintf(why, len, "%.200s: not an absolute path", dir);
@@ -157,14 +158,18 @@ resolve_trusted(const char *dir, char *real, char *why, size_t len)
 			    cand, (unsigned)st.st_uid);
 			return -1;
 		}
-		if (stat(real[0] ? real : "/", &up) < 0 ||
-		    (up.st_uid != 0 && up.st_uid != geteuid()) ||
-		    (((up.st_mode & S_IWOTH) || ((up.st_mode & S_IWGRP) &&
-		    up.st_gid != 0)) && !(up.st_mode & S_ISVTX))) {
-			snprintf(why, len, "%.90s: a symlink in %.90s, which others may change: not followed",
-			    cand, real[0] ? real : "/");
+		/* Its directory, as one on dir_open_safe's way. */
+		up = open(real[0] ? real : "/",
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (up < 0 || !dir_trusted(up, real[0] ? real : "/",
+		    (int)strlen(real[0] ? real : "/"), false, why, len)) {
+			if (up < 0)
+				snprintf(why, len, "%.200s: %s", real, strerror(errno));
+			else
+				close(up);
 			return -1;
 		}
+		close(up);
 		if ((t = readlink(cand, target, sizeof(target) - 1)) < 0) {
 			snprintf(why, len, "%.200s: readlink: %s", cand, strerror(errno));
 			return -1;

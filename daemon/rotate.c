@@ -30,7 +30,7 @@ gz_errno(gzFile gz, int rc)
  * hold what root writes: see dir_open_safe. errno and why say what is
  * wrong.
  */
-static bool
+bool
 dir_trusted(int fd, const char *path, int len, bool last, char *why,
     size_t whylen)
 {

@@ -53,6 +53,14 @@
  */
 int dir_open_safe(int at, const char *path, bool create, mode_t mode,
     char *why, size_t whylen);
+/*
+ * Whether the directory fd (shown as the first len bytes of path) passes
+ * dir_open_safe's check: the last one of a walk (last), or one on the way
+ * (a sticky one may be writable by others). errno and why say what is
+ * wrong.
+ */
+bool dir_trusted(int fd, const char *path, int len, bool last, char *why,
+    size_t whylen);
 
 /*
  * Opens name in dirfd for appending (O_WRONLY | O_APPEND | O_CLOEXEC,
