@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <jansson.h>
 #include <limits.h>
@@ -536,36 +537,239 @@ put_col(const char *s, size_t width, bool left)
 		fwrite_unlocked(s, 1, strlen(s), stdout);
 }
 
+/*
+ * A string member as a terminal shows it, into buf when that is a plain
+ * copy (no escape in the JSON, no control to show escaped, and it fits):
+ * most of a big table's strings, without text_of's allocations. *owned is
+ * the string to free when it was not.
+ */
+static const char *
+text_in(const struct member *m, char *buf, size_t cap, char **owned)
+{
+	const char *p, *end;
+
+	*owned = NULL;
+	if (m && *m->v == '"' && m->ve - m->v >= 2 &&
+	    (size_t)(m->ve - m->v - 2) < cap) {
+		for (p = m->v + 1, end = m->ve - 1; p < end; p++) {
+			unsigned char ch = (unsigned char)*p;
+
+			if (ch < 0x20 || ch == '\\' || ch == 0x7f || ch == 0xc2)
+				break;
+		}
+		if (p == end) {
+			memcpy(buf, m->v + 1, (size_t)(end - m->v - 1));
+			buf[end - m->v - 1] = '\0';
+			return buf;
+		}
+	}
+	return *owned = text_of(m);
+}
+
+/*
+ * A number member with at most 9 digits before its point and no exponent
+ * (all arbord writes), rounded to dec (< 10) decimals as printf's "%.*f"
+ * rounds it: *v is the value times 10^dec. A text exactly halfway
+ * between two results is left to strtod and printf (false), which round
+ * the binary value; any other text is further than the binary's error
+ * from halfway, so the two agree.
+ */
+static bool
+fixed_of(const struct member *m, int dec, long long *v)
+{
+	const char *p, *end;
+	long long u = 0;
+	int ip = 0, fd = 0;
+	bool up = false;
+
+	if (!m)
+		return false;
+	p = m->v;
+	end = m->ve;
+	for (; p < end && *p >= '0' && *p <= '9'; p++, ip++)
+		u = u * 10 + (*p - '0');
+	if (ip == 0 || ip > 9)
+		return false;
+	if (p < end && *p == '.') {
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++, fd++) {
+			if (fd < dec)
+				u = u * 10 + (*p - '0');
+			else if (fd == dec) {
+				const char *q = p + 1;
+
+				while (q < end && *q == '0')
+					q++;
+				if (*p == '5' && (q == end || *q < '0' ||
+				    *q > '9'))
+					return false;	/* halfway */
+				up = *p >= '5';
+			}
+		}
+		if (fd == 0)
+			return false;
+	}
+	if (p != end)
+		return false;
+	for (; fd < dec; fd++)
+		u *= 10;
+	*v = u + up;
+	return true;
+}
+
+static void
+put_int(char *buf, long long v)
+{
+	char t[24];
+	size_t n = 0;
+	unsigned long long u = v < 0 ? -(unsigned long long)v :
+	    (unsigned long long)v;
+
+	do
+		t[n++] = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (v < 0)
+		*buf++ = '-';
+	while (n)
+		*buf++ = t[--n];
+	*buf = '\0';
+}
+
+/* The whole seconds of a number member of at most 9 digits before its
+ * point and 6 after (arbord's uptime: milliseconds), as format_duration's
+ * (long) of it: too few digits to round up to the next second. */
+static bool
+whole_of(const struct member *m, long long *v)
+{
+	const char *p;
+	long long u = 0;
+	int ip = 0, fd = 0;
+
+	if (!m)
+		return false;
+	for (p = m->v; p < m->ve && *p >= '0' && *p <= '9'; p++, ip++)
+		u = u * 10 + (*p - '0');
+	if (ip == 0 || ip > 9)
+		return false;
+	if (p < m->ve && *p == '.')
+		for (p++; p < m->ve && *p >= '0' && *p <= '9'; p++)
+			fd++;
+	if (p != m->ve || fd > 6)
+		return false;
+	*v = u;
+	return true;
+}
+
+/* v / 10^dec with dec decimals ("%.*f" of a fixed_of value), then an 's'
+ * (buf: 24 bytes and more). */
+static void
+put_seconds(char *buf, long long v, int dec)
+{
+	long long scale = 1;
+	char *p;
+
+	for (int i = 0; i < dec; i++)
+		scale *= 10;
+	put_int(buf, v / scale);
+	p = buf + strlen(buf);
+	*p++ = '.';
+	for (long long d = scale / 10, r = v % scale; d > 0; d /= 10) {
+		*p++ = (char)('0' + r / d);
+		r %= d;
+	}
+	*p++ = 's';
+	*p = '\0';
+}
+
+/* The members print_node shows, found in one pass over the node. */
+struct shown {
+	const struct member *path, *strategy, *status_text, *removing, *pid,
+	    *uptime, *memory, *cpu, *last_exit, *paused, *state, *restarts,
+	    *health;
+};
+
+static void
+shown_of(const struct node_text *n, struct shown *s)
+{
+	static const struct { const char *key; size_t len, off; } keys[] = {
+#define K(k, f) { "\"" k "\"", sizeof(k) + 1, offsetof(struct shown, f) }
+		K("path", path), K("strategy", strategy),
+		K("status_text", status_text), K("removing", removing),
+		K("pid", pid), K("uptime_s", uptime), K("memory_bytes", memory),
+		K("cpu_seconds", cpu), K("last_exit", last_exit),
+		K("paused", paused), K("state", state), K("restarts", restarts),
+		K("health", health),
+#undef K
+	};
+
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < n->n; i++)
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+			if (n->m[i].kl == keys[k].len &&
+			    memcmp(n->m[i].k, keys[k].key, n->m[i].kl) == 0) {
+				const struct member **slot = (const struct
+				    member **)((char *)s + keys[k].off);
+
+				if (!*slot)
+					*slot = &n->m[i];
+				break;
+			}
+}
+
 static void
 print_node(const struct node_text *n, int depth)
 {
-	char *path = text_of(member_of(n, "\"path\""));
-	const char *name = strrchr(path, '/');
-	const struct member *strategy = member_of(n, "\"strategy\"");
-	const struct member *st = member_of(n, "\"status_text\"");
+	struct shown f;
 	struct node_text le, h;
+	char pathbuf[512], stratbuf[64], statebuf[32], labelbuf[640];
 	char pidbuf[24] = "-", upbuf[32] = "-", rbuf[24];
 	char membuf[16] = "-", cpubuf[32] = "-";
-	char *label, *estrategy, *state, *exitstr;
+	char *path_owned, *strat_owned, *state_owned = NULL, *label_owned = NULL;
+	const char *path, *name, *estrategy, *state, *label;
+	char *exitstr = NULL;
 	double v;
 	long long i, restarts = 0;
-
+	shown_of(n, &f);
+	path = text_in(f.path, pathbuf, sizeof(pathbuf), &path_owned);
+	name = strrchr(path, '/');
 	name = depth == 0 || !name ? path : name + 1;
-	estrategy = text_of(strategy);
+	estrategy = text_in(f.strategy, stratbuf, sizeof(stratbuf),
+	    &strat_owned);
 	/* One being removed shows beside the node that replaces it. */
-	label = xasprintf("%*s%s%s%s%s%s", depth * 2, "", name,
-	    strategy ? " (" : "", estrategy, strategy ? ")" : "",
-	    is_literal(member_of(n, "\"removing\""), "true") ? " [removed]" :
-	    "");
-	if (int_of(member_of(n, "\"pid\""), &i))
-		snprintf(pidbuf, sizeof(pidbuf), "%lld", i);
-	if (number_of(member_of(n, "\"uptime_s\""), &v))
+	{
+		const char *part[] = { name, f.strategy ? " (" : "", estrategy,
+		    f.strategy ? ")" : "", is_literal(f.removing, "true") ?
+		    " [removed]" : "" };
+		size_t need = (size_t)depth * 2 + 1, at;
+		char *b = labelbuf;
+
+		for (size_t k = 0; k < ARRAY_SIZE(part); k++)
+			need += strlen(part[k]);
+		if (need > sizeof(labelbuf))
+			b = label_owned = xcalloc(need, 1);
+		memset(b, ' ', (size_t)depth * 2);
+		at = (size_t)depth * 2;
+		for (size_t k = 0; k < ARRAY_SIZE(part); k++) {
+			memcpy(b + at, part[k], strlen(part[k]));
+			at += strlen(part[k]);
+		}
+		b[at] = '\0';
+		label = b;
+	}
+	if (int_of(f.pid, &i))
+		put_int(pidbuf, i);
+	if (fixed_of(f.uptime, 1, &i) && i < 600)	/* under a minute */
+		put_seconds(upbuf, i, 1);
+	else if (whole_of(f.uptime, &i) && i >= 60)
+		format_duration((double)i, upbuf, sizeof(upbuf));
+	else if (number_of(f.uptime, &v))
 		format_duration(v, upbuf, sizeof(upbuf));
-	if (int_of(member_of(n, "\"memory_bytes\""), &i))
+	if (int_of(f.memory, &i))
 		format_bytes((double)i, membuf, sizeof(membuf));
-	if (number_of(member_of(n, "\"cpu_seconds\""), &v))
+	if (fixed_of(f.cpu, 2, &i))
+		put_seconds(cpubuf, i, 2);
+	else if (number_of(f.cpu, &v))
 		snprintf(cpubuf, sizeof(cpubuf), "%.2fs", v);
-	if (sub_object(member_of(n, "\"last_exit\""), &le)) {
+	if (sub_object(f.last_exit, &le)) {
 		const struct member *cause = member_of(&le, "\"cause\"");
 		bool is_cause = cause && *cause->v == '"';
 		char *reason = text_of(member_of(&le, "\"reason\""));
@@ -584,13 +788,12 @@ print_node(const struct node_text *n, int depth)
 		free(sig);
 		free(ecause);
 		free(err);
-	} else
-		exitstr = xstrdup("-");
-	state = is_literal(member_of(n, "\"paused\""), "true") ?
-	    xstrdup("paused") : text_of(member_of(n, "\"state\""));
-	if (!int_of(member_of(n, "\"restarts\""), &restarts))
+	}
+	state = is_literal(f.paused, "true") ? "paused" :
+	    text_in(f.state, statebuf, sizeof(statebuf), &state_owned);
+	if (!int_of(f.restarts, &restarts))
 		restarts = 0;
-	snprintf(rbuf, sizeof(rbuf), "%lld", restarts);
+	put_int(rbuf, restarts);
 	/* As "%-36s %-9s %8s %9s %8s %7s %8s  %s" (print_status_head). */
 	{
 		const struct { const char *s; size_t width; bool left; } col[] = {
@@ -605,15 +808,15 @@ print_node(const struct node_text *n, int depth)
 		}
 	}
 	putc_unlocked(' ', stdout);
-	fputs_unlocked(exitstr, stdout);
-	if (st && *st->v == '"') {
-		char *t = text_of(st);
+	fputs_unlocked(exitstr ? exitstr : "-", stdout);
+	if (f.status_text && *f.status_text->v == '"') {
+		char *t = text_of(f.status_text);
 
 		printf("  \"%s\"", t);
 		free(t);
 	}
 	/* A failing check is worth a glance; a passing one is the norm. */
-	if (sub_object(member_of(n, "\"health\""), &h) &&
+	if (sub_object(f.health, &h) &&
 	    is_literal(member_of(&h, "\"ok\""), "false")) {
 		char *detail = text_of(member_of(&h, "\"detail\""));
 
@@ -622,11 +825,11 @@ print_node(const struct node_text *n, int depth)
 		printf("  health failing (%lld in a row): %s", i, detail);
 		free(detail);
 	}
-	putchar('\n');
-	free(path);
-	free(label);
-	free(estrategy);
-	free(state);
+	putc_unlocked('\n', stdout);
+	free(path_owned);
+	free(strat_owned);
+	free(state_owned);
+	free(label_owned);
 	free(exitstr);
 }
 

@@ -42,6 +42,48 @@ put(struct jw *w, const char *s)
 	jw_raw(w, s, strlen(s));
 }
 
+/* n bytes, the commonest write: inline, one check for room. */
+static inline void
+put_n(struct jw *w, const char *s, size_t n)
+{
+	if (w->len + n + 1 > w->cap)
+		room(w, n);
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+	w->p[w->len] = '\0';
+}
+
+/* How many of s's first bytes need no escape and no UTF-8 check: printable
+ * ASCII but '"' and '\\' (keys, paths, states: nearly all of a status). */
+static size_t
+plain_span(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+		p++;
+	return (size_t)(p - (const unsigned char *)s);
+}
+
+/* s, n bytes of plain_span's, with its quotes and then tail (0-2 bytes). */
+static void
+put_plain(struct jw *w, const char *s, size_t n, const char *tail,
+    size_t tn)
+{
+	char *o;
+
+	if (w->len + n + tn + 3 > w->cap)
+		room(w, n + tn + 2);
+	o = w->p + w->len;
+	*o++ = '"';
+	memcpy(o, s, n);
+	o += n;
+	*o++ = '"';
+	memcpy(o, tail, tn);
+	w->len += n + tn + 2;
+	w->p[w->len] = '\0';
+}
+
 /* The escaped string with its quotes, as jansson writes it. */
 static void
 quoted(struct jw *w, const char *s)
@@ -49,13 +91,13 @@ quoted(struct jw *w, const char *s)
 	const char *run = s;
 	char esc[8];
 
-	jw_raw(w, "\"", 1);
+	put_n(w, "\"", 1);
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
-		jw_raw(w, run, (size_t)(s - run));
+		put_n(w, run, (size_t)(s - run));
 		run = s + 1;
 		switch (ch) {
 		case '"': put(w, "\\\""); break;
@@ -70,20 +112,26 @@ quoted(struct jw *w, const char *s)
 			put(w, esc);
 		}
 	}
-	jw_raw(w, run, (size_t)(s - run));
-	jw_raw(w, "\"", 1);
+	put_n(w, run, (size_t)(s - run));
+	put_n(w, "\"", 1);
 }
 
 /* The separator before a value, and its key. */
 static void
 member(struct jw *w, const char *key)
 {
+	size_t n;
+
 	if (w->comma)
-		jw_raw(w, ",", 1);
+		put_n(w, ",", 1);
 	w->comma = true;
-	if (key) {
+	if (!key)
+		return;
+	if (!key[n = plain_span(key)])
+		put_plain(w, key, n, ":", 1);
+	else {
 		quoted(w, key);
-		jw_raw(w, ":", 1);
+		put_n(w, ":", 1);
 	}
 }
 
@@ -91,7 +139,7 @@ void
 jw_obj(struct jw *w, const char *key)
 {
 	member(w, key);
-	jw_raw(w, "{", 1);
+	put_n(w, "{", 1);
 	w->comma = false;
 }
 
@@ -99,21 +147,21 @@ void
 jw_arr(struct jw *w, const char *key)
 {
 	member(w, key);
-	jw_raw(w, "[", 1);
+	put_n(w, "[", 1);
 	w->comma = false;
 }
 
 void
 jw_end_obj(struct jw *w)
 {
-	jw_raw(w, "}", 1);
+	put_n(w, "}", 1);
 	w->comma = true;
 }
 
 void
 jw_end_arr(struct jw *w)
 {
-	jw_raw(w, "]", 1);
+	put_n(w, "]", 1);
 	w->comma = true;
 }
 
@@ -121,12 +169,17 @@ void
 jw_str(struct jw *w, const char *key, const char *s)
 {
 	char *copy;
+	size_t n;
 
 	if (!s) {
 		jw_null(w, key);
 		return;
 	}
 	member(w, key);
+	if (!s[n = plain_span(s)]) {
+		put_plain(w, s, n, "", 0);
+		return;
+	}
 	if (utf8_valid(s)) {
 		quoted(w, s);
 		return;
@@ -163,7 +216,7 @@ jw_int(struct jw *w, const char *key, long long v)
 	char buf[24];
 
 	member(w, key);
-	jw_raw(w, buf, digits(buf, v));
+	put_n(w, buf, digits(buf, v));
 }
 
 /*
@@ -214,7 +267,7 @@ jw_real(struct jw *w, const char *key, double v)
 
 	member(w, key);
 	if ((n = short_real(buf, v)) > 0) {
-		jw_raw(w, buf, n);
+		put_n(w, buf, n);
 		return;
 	}
 	snprintf(buf, sizeof(buf) - 2, "%.15g", v);

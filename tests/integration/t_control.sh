@@ -124,6 +124,39 @@ print(" ".join(h[2 * a:2 * b] for a, b in zip([0] + at, at)))')
 	grep -q "malformed reply" "$T/err" || fail "$(cat "$T/err")"
 }
 
+# The table's UPTIME and CPU columns are read from the text without
+# strtod: each must be what printf makes of the double ("%.1fs" under a
+# minute, then whole minutes, hours, days; "%.2fs"), halfway cases and
+# carries included.
+test_status_table_numbers_are_printfs() {
+	local nums="0 0.05 0.125 0.135 2.675 9.25 9.95 59.94 59.95 59.96 59.99 60 61.5 3599.9 3600.001 86399.999 86400.5 0.999 0.994999 0.995 0.005 1.005 123.456789 987654321.125 1e-06 12345678901.5"
+	local kids=$(python3 -c '
+import json, sys
+print(",".join(json.dumps({"path": "root/w%d" % i, "kind": "worker", "state": "running", "restarts": 0}, separators=(",", ":")).rstrip("}") +
+               ",\"uptime_s\":%s,\"cpu_seconds\":%s}" % (n, n) for i, n in enumerate(sys.argv[1:])))' $nums)
+	local hex=$(printf '{"ok":true,"status":{"path":"root","kind":"supervisor","strategy":"one_for_one","state":"running","restarts":0,"children":[%s]}}\n' "$kids" | od -An -tx1 | tr -d ' \n')
+	fake_reply "$hex" || return 1
+	"$ARBORCTL" -s "$T/fake.sock" status >"$T/out" || fail "status: $?" || return 1
+	python3 - "$T/out" $nums <<'PY' || fail "columns: $(cat "$T/out")"
+import sys
+rows = open(sys.argv[1]).read().splitlines()[2:]
+bad = 0
+for n, row in zip(sys.argv[2:], rows):
+    f = row.split()
+    s = float(n)
+    t = int(s)
+    up = ("%.1fs" % s if t < 60 else "%dm%02ds" % (t // 60, t % 60) if t < 3600 else
+          "%dh%02dm" % (t // 3600, t % 3600 // 60) if t < 86400 else "%dd%02dh" % (t // 86400, t % 86400 // 3600))
+    want = (up, "%.2fs" % s)
+    if (f[3], f[6]) != want:
+        print("%s: uptime %s cpu %s, printf's %s %s" % (n, f[3], f[6], *want))
+        bad += 1
+if len(rows) != len(sys.argv) - 2:
+    print("rows: %d" % len(rows)); bad += 1
+sys.exit(bad > 0)
+PY
+}
+
 test_daemon_reports_its_pid_heap_and_rss() {
 	small_tree
 	ctl daemon >"$T/out" || fail "daemon failed" || return 1

@@ -156,6 +156,9 @@ json_writer_writes_what_jansson_writes(void **state)
 	}
 	jw_str(&w, "ctl", ctl);
 	json_object_set_new(o, "ctl", json_string(ctl));
+	/* A key of its own that is not plain ASCII is escaped too. */
+	jw_str(&w, "key \" \\ caf\xc3\xa9", "v");
+	json_object_set_new(o, "key \" \\ caf\xc3\xa9", json_string("v"));
 	jw_arr(&w, "reals");
 	for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
 		jw_real(&w, NULL, reals[i]);
