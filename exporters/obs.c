@@ -56,6 +56,13 @@
 #define WATCH_NS (300 * NSEC_PER_SEC)
 #define SWEEP_PERIOD_NS (2 * NSEC_PER_SEC)
 #define SWEEP_SLICE 32
+/*
+ * The sampler steps aside for the requests it serves: no slice within
+ * SWEEP_YIELD_NS of one's start (a burst of statuses, each some 25 ms at
+ * 10,000 workers, would otherwise share the CPUs with a sweep at full
+ * pace), for at most SWEEP_PERIOD_NS of a sweep or of its start.
+ */
+#define SWEEP_YIELD_NS (30 * NSEC_PER_MSEC)
 
 /* The run-queue histograms of a path's processes that are gone, added up. */
 /* What the thread keeps per path: run-queue slots, OOM kills seen. */
@@ -423,9 +430,16 @@ fig_sweep(struct obs *o)
 			return -1;
 		if (now < o->next_sweep_ns)
 			return (int)((o->next_sweep_ns - now) / NSEC_PER_MSEC) + 1;
+		if (now - o->req_ns < SWEEP_YIELD_NS &&
+		    now - o->next_sweep_ns < SWEEP_PERIOD_NS)
+			return (int)((o->req_ns + SWEEP_YIELD_NS - now) /
+			    NSEC_PER_MSEC) + 1;
 		o->sweep_bucket = 0;
 		o->sweep_start_ns = now;
-	}
+	} else if (now - o->req_ns < SWEEP_YIELD_NS &&
+	    now - o->sweep_start_ns < SWEEP_PERIOD_NS)
+		return (int)((o->req_ns + SWEEP_YIELD_NS - now) /
+		    NSEC_PER_MSEC) + 1;
 	for (; o->sweep_bucket < RUNQ_BUCKETS && done < SWEEP_SLICE;
 	    o->sweep_bucket++)
 		for (struct runq *r = o->runq[o->sweep_bucket]; r; r = r->next)
