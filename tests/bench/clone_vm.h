@@ -12,7 +12,6 @@
 #define ARBOR_BENCH_CLONE_VM_H
 
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -31,21 +30,13 @@ extern char **environ;
 
 struct cv_child {
 	char **argv;
-	int setsid, unmask;
 };
 
 static int
 cv_child_main(void *arg)
 {
 	struct cv_child *c = arg;
-	sigset_t none;
 
-	if (c->unmask) {
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-	}
-	if (c->setsid)
-		setsid();
 	execve(c->argv[0], c->argv, environ);
 	syscall(SYS_exit_group, 127);
 	return 127;
@@ -85,8 +76,7 @@ static pid_t
 cv_spawn_into(int cgfd, char **argv, int copy)
 {
 	static void *stack;
-	struct cv_child c = { argv, getenv("CV_SETSID") != NULL,
-	    getenv("CV_UNMASK") != NULL };
+	struct cv_child c = { argv };
 	struct clone3_args a = { .flags = CV_CLONE_VFORK | CV_CLONE_INTO_CGROUP,
 	    .exit_signal = SIGCHLD, .cgroup = (unsigned long long)cgfd };
 	long pid;
