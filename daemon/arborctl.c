@@ -567,9 +567,9 @@ text_in(const struct member *m, char *buf, size_t cap, char **owned)
 }
 
 /*
- * A number member with at most 9 digits before its point and no exponent
- * (all arbord writes), rounded to dec (< 10) decimals as printf's "%.*f"
- * rounds it: *v is the value times 10^dec. A text exactly halfway
+ * A number member with at most 9 digits before its point, 15 in all, and
+ * no exponent (all arbord writes), rounded to dec (< 10) decimals as
+ * printf's "%.*f" rounds it: *v is the value times 10^dec. A text exactly halfway
  * between two results is left to strtod and printf (false), which round
  * the binary value; any other text is further than the binary's error
  * from halfway, so the two agree.
@@ -586,12 +586,17 @@ fixed_of(const struct member *m, int dec, long long *v)
 		return false;
 	p = m->v;
 	end = m->ve;
-	for (; p < end && *p >= '0' && *p <= '9'; p++, ip++)
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (++ip > 9)
+			return false;
 		u = u * 10 + (*p - '0');
-	if (ip == 0 || ip > 9)
+	}
+	if (ip == 0)
 		return false;
 	if (p < end && *p == '.') {
 		for (p++; p < end && *p >= '0' && *p <= '9'; p++, fd++) {
+			if (ip + fd >= 15)
+				return false;	/* more than a double holds */
 			if (fd < dec)
 				u = u * 10 + (*p - '0');
 			else if (fd == dec) {
@@ -646,9 +651,12 @@ whole_of(const struct member *m, long long *v)
 
 	if (!m)
 		return false;
-	for (p = m->v; p < m->ve && *p >= '0' && *p <= '9'; p++, ip++)
+	for (p = m->v; p < m->ve && *p >= '0' && *p <= '9'; p++) {
+		if (++ip > 9)
+			return false;
 		u = u * 10 + (*p - '0');
-	if (ip == 0 || ip > 9)
+	}
+	if (ip == 0)
 		return false;
 	if (p < m->ve && *p == '.')
 		for (p++; p < m->ve && *p >= '0' && *p <= '9'; p++)
@@ -715,7 +723,9 @@ shown_of(const struct node_text *n, struct shown *s)
 			}
 }
 
-static void
+/* Not inlined into ts_node's recursion: its buffers live for one row, not
+ * for every level of a deep tree (TREE_DEPTH_MAX). */
+static __attribute__((noinline)) void
 print_node(const struct node_text *n, int depth)
 {
 	struct shown f;

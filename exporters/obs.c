@@ -107,6 +107,8 @@ struct obs {
 	uint64_t budget_ns;	/* how long it reads figures itself */
 	uint64_t watched_ns;	/* the last one the cache served */
 	uint64_t sweep_start_ns, next_sweep_ns, sweep_cost_ns;
+	uint64_t sweep_work_ns;	/* this sweep's slices, not its pauses */
+	uint64_t sweep_wall_ns;	/* the last sweep, pauses and all */
 	size_t sweep_bucket;	/* the next bucket to read; RUNQ_BUCKETS: idle */
 	unsigned applied;	/* refresh's generation (struct runq.applied) */
 	/* refresh's snapshot of the run-queue map (rq_n -1: none) */
@@ -403,7 +405,7 @@ fig_get(struct obs *o, const char *path, bool leaf, unsigned what)
 	struct runq *r = path_rec(o, path);
 
 	if ((r->fig_what & what) != what || r->fig_leaf != leaf ||
-	    !r->fig_ns || now - r->fig_ns > period + o->sweep_cost_ns +
+	    !r->fig_ns || now - r->fig_ns > period + o->sweep_wall_ns +
 	    NSEC_PER_SEC || (now - o->req_ns < o->budget_ns &&
 	    r->fig_ns < o->req_ns)) {	/* a pool's: once per request */
 		r->fig_what |= what;
@@ -436,6 +438,7 @@ fig_sweep(struct obs *o)
 			    NSEC_PER_MSEC) + 1;
 		o->sweep_bucket = 0;
 		o->sweep_start_ns = now;
+		o->sweep_work_ns = 0;
 	} else if (now - o->req_ns < SWEEP_YIELD_NS &&
 	    now - o->sweep_start_ns < SWEEP_PERIOD_NS)
 		return (int)((o->req_ns + SWEEP_YIELD_NS - now) /
@@ -447,10 +450,12 @@ fig_sweep(struct obs *o)
 				fig_read(o, r, now);
 				done++;
 			}
+	o->sweep_work_ns += mono_ns() - now;
 	if (o->sweep_bucket < RUNQ_BUCKETS)
 		return 0;
 	now = mono_ns();
-	o->sweep_cost_ns = now - o->sweep_start_ns;
+	o->sweep_cost_ns = o->sweep_work_ns;
+	o->sweep_wall_ns = now - o->sweep_start_ns;
 	o->next_sweep_ns = o->sweep_start_ns + sweep_period(o);
 	return fig_sweep(o);
 }

@@ -157,6 +157,33 @@ sys.exit(bad > 0)
 PY
 }
 
+# The deepest tree the table walks (2,048 levels below the root, its
+# TREE_DEPTH_MAX) prints every row, each indented by its depth (wider than
+# the label's buffer on the stack: the rest go to the heap); one deeper is
+# a malformed reply, said, not a crash.
+test_status_table_of_the_deepest_tree() {
+	local deep
+	for deep in 2048 2049; do
+		local hex=$(python3 -c '
+import sys
+n = int(sys.argv[1])
+node = "{\"path\":\"x\",\"children\":["	# small: the reply goes as one argument
+sys.stdout.write(("{\"ok\":true,\"status\":" + node * (n + 1) + "]}" * (n + 1) + "}\n").encode().hex())' "$deep")
+		rm -f "$T/fake.sock"
+		fake_reply "$hex" || return 1
+		"$ARBORCTL" -s "$T/fake.sock" status >"$T/out" 2>"$T/err"
+		local rc=$?
+		if [ "$deep" = 2048 ]; then
+			assert_eq "exit of 2,049 levels" 0 "$rc" || { cat "$T/err"; return 1; }
+			assert_eq "rows" 2050 "$(wc -l <"$T/out")" || return 1
+			assert_eq "the deepest row's indent" 4096 "$(tail -n 1 "$T/out" | sed 's/x.*//' | tr -d '\n' | wc -c)" || return 1
+		else
+			assert_eq "exit of 2,050 levels" 2 "$rc" || return 1
+			grep -q "malformed reply" "$T/err" || fail "$(cat "$T/err")" || return 1
+		fi
+	done
+}
+
 test_daemon_reports_its_pid_heap_and_rss() {
 	small_tree
 	ctl daemon >"$T/out" || fail "daemon failed" || return 1
