@@ -129,7 +129,7 @@ print(" ".join(h[2 * a:2 * b] for a, b in zip([0] + at, at)))')
 # minute, then whole minutes, hours, days; "%.2fs"), halfway cases and
 # carries included.
 test_status_table_numbers_are_printfs() {
-	local nums="0 0.05 0.125 0.135 2.675 9.25 9.95 59.94 59.95 59.96 59.99 60 61.5 3599.9 3600.001 86399.999 86400.5 0.999 0.994999 0.995 0.005 1.005 123.456789 987654321.125 1e-06 12345678901.5"
+	local nums="0.37499999999999999999 1.00500000000000000001 0.04999999999999999999 -0 -1.5 0 0.05 0.125 0.135 2.675 9.25 9.95 59.94 59.95 59.96 59.99 60 61.5 3599.9 3600.001 86399.999 86400.5 0.999 0.994999 0.995 0.005 1.005 123.456789 987654321.125 1e-06 12345678901.5"
 	local kids=$(python3 -c '
 import json, sys
 print(",".join(json.dumps({"path": "root/w%d" % i, "kind": "worker", "state": "running", "restarts": 0}, separators=(",", ":")).rstrip("}") +
