@@ -24,18 +24,18 @@ running_since() { is_state "$1" running && [ "$(pid_of "$1")" = "$2" ]; }
 
 test_memory_high_throttles_and_never_kills() {
 	need_v2 memory || return $?
-	# 8 MiB held, with python's own, against a high of 16 MiB: the kernel reclaims and
+	# 24 MiB held against a high of 16 MiB: the kernel reclaims and
 	# throttles (there is nothing to swap to), and kills nothing.
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
   { name = "w"; memory_high = "16M"; command = ["/usr/bin/python3", "-c",
-    "import time; x = bytearray(8 << 20); x[::4096] = b'y' * len(x[::4096]); open('$T/held', 'w').close(); time.sleep(1000)"]; }
+    "import time; x = bytearray(24 << 20); x[::4096] = b'y' * len(x[::4096]); open('$T/held', 'w').close(); time.sleep(1000)"]; }
 ); };
 CONF
 	start_arbord "$T/tree.conf" || return 1
 	wait_for "w running" is_state root/w running || return 1
 	local p=$(pid_of root/w)
-	wait_for "8 MiB touched" test -e "$T/held" || return 1
+	wait_for "24 MiB touched" test -e "$T/held" || return 1
 	assert_eq "memory.high" $((16 << 20)) "$(cg root/w memory.high)" || return 1
 	[ "$(event_count root/w high)" -gt 0 ] || fail "no memory.high event: $(cg root/w memory.events)" || return 1
 	assert_eq "oom kills" 0 "$(event_count root/w oom_kill)" || return 1
