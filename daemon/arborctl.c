@@ -621,22 +621,11 @@ fixed_of(const struct member *m, int dec, long long *v)
 	return true;
 }
 
+/* v's digits, NUL-terminated (buf: 24 bytes and more). */
 static void
 put_int(char *buf, long long v)
 {
-	char t[24];
-	size_t n = 0;
-	unsigned long long u = v < 0 ? -(unsigned long long)v :
-	    (unsigned long long)v;
-
-	do
-		t[n++] = (char)('0' + u % 10);
-	while ((u /= 10));
-	if (v < 0)
-		*buf++ = '-';
-	while (n)
-		*buf++ = t[--n];
-	*buf = '\0';
+	buf[jw_digits(buf, v)] = '\0';
 }
 
 /* The whole seconds of a number member of at most 9 digits before its

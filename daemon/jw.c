@@ -190,10 +190,8 @@ jw_str(struct jw *w, const char *key, const char *s)
 	free(copy);
 }
 
-/* v's decimal digits, with a '-' when negative, into buf (24 bytes);
- * their count. */
-static size_t
-digits(char *buf, long long v)
+size_t
+jw_digits(char *buf, long long v)
 {
 	char tmp[24];
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
@@ -216,7 +214,7 @@ jw_int(struct jw *w, const char *key, long long v)
 	char buf[24];
 
 	member(w, key);
-	put_n(w, buf, digits(buf, v));
+	put_n(w, buf, jw_digits(buf, v));
 }
 
 /*
@@ -239,7 +237,7 @@ short_real(char *buf, double v)
 	n = (long long)(v * 1e6 + 0.5);
 	if ((double)n / 1e6 != v)
 		return 0;
-	len = digits(d, n);
+	len = jw_digits(d, n);
 	if (len <= 6) {		/* 0.000123: zeros before the digits */
 		memmove(d + 7 - len, d, len);
 		memset(d, '0', 7 - len);

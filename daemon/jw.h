@@ -30,6 +30,9 @@ void jw_bool(struct jw *, const char *key, bool);
 void jw_null(struct jw *, const char *key);
 /* Room for n more bytes, had at once. */
 void jw_reserve(struct jw *, size_t n);
+/* v's decimal digits, with a '-' when negative, into buf (24 bytes, not
+ * NUL-terminated); their count. */
+size_t jw_digits(char *buf, long long v);
 /* Bytes as they are (a JSON text made elsewhere). */
 void jw_raw(struct jw *, const char *, size_t);
 /* The text so far, NUL-terminated; the buffer stays the writer's. */
