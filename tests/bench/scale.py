@@ -213,15 +213,21 @@ def run(count, captured=True):
 def bare_spawn(count, in_cgroups=False):
     """The floor for starting count workers (tests/bench/spawn_many.c): a
     loop of posix_spawn of the same program, or, in_cgroups, each into a
-    cgroup of its own made just before; None when cgroups are not writable."""
+    cgroup of its own made just before; None when cgroups are not writable
+    or the loop failed (said)."""
     args = [os.path.join(BUILD, "bench", "spawn_many"), str(count)]
     if in_cgroups:
         mnt = cgroup2_mount()
         if not mnt or not os.access(mnt, os.W_OK):
             return None
-        args.append(os.path.join(mnt, "arbor-bench-spawn"))
-    out = subprocess.run(args, capture_output=True, text=True, timeout=600).stdout
-    return float(out.split()[0])
+        # Its own directory: one an earlier run left behind must not
+        # stop this loop short.
+        args.append(os.path.join(mnt, "arbor-bench-spawn-%d" % os.getpid()))
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0 or not r.stdout.strip():
+        print("  the floor loop (%s) failed: %s" % (" ".join(args[1:]), r.stderr.strip()[-300:]))
+        return None
+    return float(r.stdout.split()[0])
 
 
 def main():
@@ -263,13 +269,16 @@ def main():
         n = results[-1]["workers"]
         bare, leaves = bare_spawn(n), bare_spawn(n, in_cgroups=True)
         started = results[-1]["all started s"]
-        print("  a bare posix_spawn loop of %d: %.3f s; arbord's start / the loop = %s (target <= 1.15)" % (
-            n, bare, "%.3f" % (started / bare) if isinstance(started, float) else "-"))
+        if not isinstance(started, float):
+            started = None
+        print("  a bare posix_spawn loop of %d: %s s; arbord's start / the loop = %s (target <= 1.15)" % (
+            n, bare or "-", "%.3f" % (started / bare) if started and bare else "-"))
         if leaves:
             print("  the same loop, each child born into a cgroup of its own (mkdir, clone3 into it, vfork "
-                  "semantics): %.3f s (%.3f x the plain loop: the kernel's share); arbord's start / this loop = %s "
+                  "semantics): %.3f s (%s x the plain loop: the kernel's share); arbord's start / this loop = %s "
                   "(target <= 1.15)" % (
-                      leaves, leaves / bare, "%.3f" % (started / leaves) if isinstance(started, float) else "-"))
+                      leaves, "%.3f" % (leaves / bare) if bare else "-",
+                      "%.3f" % (started / leaves) if started else "-"))
     if len(results) >= 2:
         a, b = results[0], results[-1]
         per = (b["arbord RSS MiB"] - a["arbord RSS MiB"]) * 1024 / (b["workers"] - a["workers"])
