@@ -389,11 +389,14 @@ overridden(const struct spec_worker *w, const char *kv)
 
 /*
  * arbord's environment less its own variables, then env, then ARBOR_PATH
- * and, for notify workers, NOTIFY_SOCKET and WATCHDOG_USEC.
+ * and, for notify workers, NOTIFY_SOCKET and WATCHDOG_USEC. The strings
+ * of arbord's environment and of env are not copied (they outlive the
+ * spawn, and the child only reads them): envp[*owned] on are the ones
+ * made here, for env_free.
  */
 static char **
 build_env(const struct enode *n, const char *notify_socket,
-    const struct spawn_pass *pass, char **listen_pid)
+    const struct spawn_pass *pass, char **listen_pid, size_t *owned)
 {
 	const struct spec_worker *w = &enode_spec(n)->w;
 	size_t cap = strv_len(environ) + w->nenv + 7;
@@ -404,9 +407,10 @@ build_env(const struct enode *n, const char *notify_socket,
 	if (!w->env_clear)
 		for (char **e = environ; *e; e++)
 			if (!internal_var(*e) && !overridden(w, *e))
-				envp[k++] = xstrdup(*e);
+				envp[k++] = *e;
 	for (size_t i = 0; i < w->nenv; i++)
-		envp[k++] = xstrdup(w->env[i]);
+		envp[k++] = w->env[i];
+	*owned = k;
 	envp[k++] = xasprintf("ARBOR_PATH=%s", enode_path(n));
 	if (notify && notify_socket)
 		envp[k++] = xasprintf("NOTIFY_SOCKET=%s", notify_socket);
@@ -424,6 +428,16 @@ build_env(const struct enode *n, const char *notify_socket,
 	return envp;
 }
 
+/* Frees what build_env made: the array, and its strings from owned on. */
+static void
+env_free(char **envp, size_t owned)
+{
+	if (!envp)
+		return;
+	for (char **p = envp + owned; *p; p++)
+		free(*p);
+	free(envp);
+}
 
 /*
  * The ids resolved when the config was loaded (never a lookup here, in the
@@ -681,6 +695,7 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		.exit_signal = check ? 0 : SIGCHLD,
 	};
 	int join[ARRAY_SIZE(cg->v1fd) + 1], cgroup_fd = -1, procs_fd = -1;
+	size_t env_owned = 0;
 	pid_t pid = -1;
 
 	*pidfd = -1;
@@ -715,7 +730,7 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		a.join_fds = join;
 	}
 	a.envp = build_env(n, check ? NULL : notify_socket, pass,
-	    &a.listen_pid);
+	    &a.listen_pid, &env_owned);
 	a.shares_files = devnull < SPAWN_FD_BASE &&
 	    a.stdout_fd < SPAWN_FD_BASE && a.stderr_fd < SPAWN_FD_BASE &&
 	    a.ready_fd < SPAWN_FD_BASE;
@@ -734,7 +749,7 @@ out:
 	if (!check && a.stderr_fd >= 0 && a.stderr_fd != devnull &&
 	    a.stderr_fd != capture[1])
 		close(a.stderr_fd);
-	strv_free(a.envp);
+	env_free(a.envp, env_owned);
 	return pid;
 }
 
