@@ -33,12 +33,13 @@ cgroup_leftovers() {
 # run_file FILE: runs FILE's tests, printing a line each (and a failure's
 # output), counting them in pass, failed, skipped and failures.
 run_file() {
-	local f=$1 file name t dir start rc secs err limit
+	local f=$1 file name t dir start rc secs err limit nth=0
 	file=$here/$f
 	# A file that does not parse would silently lose its tests.
 	if ! err=$(bash -n "$file" 2>&1); then
-		# Counted once: a file run in two parts fails in the lanes'.
+		# Counted once: a file run in parts fails in one of the lanes'.
 		[ -n "${part_only:-}" ] && return
+		[ -n "${part_k:-}" ] && [ "$part_k" != 1 ] && return
 		failed=$((failed + 1))
 		failures+=("$f")
 		echo "FAIL $f does not parse:"
@@ -56,6 +57,12 @@ run_file() {
 		[ -n "${EXCEPT:-}" ] && [[ $name =~ $EXCEPT ]] && continue
 		[ -n "${part_only:-}" ] && ! [[ $name =~ $part_only ]] && continue
 		[ -n "${part_except:-}" ] && [[ $name =~ $part_except ]] && continue
+		# A file split across the lanes: this part takes every
+		# part_n-th of the tests left, from the part_k-th (1-based).
+		if [ -n "${part_n:-}" ]; then
+			nth=$((${nth:-0} + 1))
+			[ $(((nth - 1) % part_n + 1)) -ne "$part_k" ] && continue
+		fi
 		dir=$(mktemp -d /tmp/arbor-it.XXXXXX)
 		start=$EPOCHREALTIME
 		# Each test has a session of its own; whatever it leaves running
@@ -113,7 +120,9 @@ run_file() {
 # memory or a flood, or loads the machine itself) runs first, with
 # nothing beside it; with "# lanes: alone for REGEX" (REGEX without a
 # space: what follows one is a comment), only its tests whose names match
-# REGEX do, and the rest run in the lanes.
+# REGEX do, and the rest run in the lanes. Fewer files than lanes (make
+# check's TSan pass: t_output alone, some 100 s) and each file is split,
+# its tests dealt in turn to as many parts as lanes, so no lane idles.
 lanes=${LANES:-1}
 if [ "$lanes" -le 1 ]; then
 	for f in $files; do
@@ -140,13 +149,23 @@ else
 		part_only=${alone_for[$f]} run_file "$f"
 	done
 	[ -n "$shared" ] && shared=$(cd "$here" && ls -S $shared)
+	# A unit of the lanes' queue: FILE, or FILE/K (part K of a split file).
+	units=$shared
+	if [ "$(echo $shared | wc -w)" -lt "$lanes" ]; then
+		units=$(for f in $shared; do
+			for ((k = 1; k <= lanes; k++)); do echo "$f/$k"; done
+		done)
+	fi
 	q=$(mktemp -d /tmp/arbor-lanes.XXXXXX)
 	for ((l = 1; l <= lanes; l++)); do
 		(
 			pass=0 failed=0 skipped=0 failures=() leftover_bases=()
-			for f in $shared; do
-				mkdir "$q/taken.$f" 2>/dev/null || continue
-				part_except=${alone_for[$f]:-} run_file "$f" >"$q/out.$l" 2>&1
+			for u in $units; do
+				mkdir "$q/taken.${u//\//.}" 2>/dev/null || continue
+				f=${u%/*} part_k='' part_n=''
+				[ "$f" != "$u" ] && part_k=${u##*/} part_n=$lanes
+				part_except=${alone_for[$f]:-} part_k=$part_k part_n=$part_n \
+					run_file "$f" >"$q/out.$l" 2>&1
 				flock "$q/lock" cat "$q/out.$l"
 			done
 			printf '%s\n' "${failures[@]}" >"$q/failures.$l"
