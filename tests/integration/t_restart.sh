@@ -161,8 +161,11 @@ CONF
 		dt=$(($(now_us) - t0))
 		[ "$dt" -gt "$max" ] && max=$dt
 		[ "$dt" -le "$limit" ] || fail "status $k took $((dt / 1000)) ms during the storm ($back of $n back)" || return 1
+		# The old pids as an object's keys: a lookup each, not a scan of
+		# 2,000 (that took 0.5 s of a CPU a status, beside the storm).
 		back=$(jq --slurpfile old <(jq -s . "$T/pids") \
-		    '[.children[] | select(.state == "running" and ((.pid) as $p | $old[0] | index($p) | not))] | length' "$T/st")
+		    '($old[0] | map({key: tostring, value: true}) | from_entries) as $o |
+		    [.children[] | select(.state == "running" and ($o[.pid | tostring] | not))] | length' "$T/st")
 		k=$((k + 1))
 	done
 	echo "report: $k statuses during the storm of $n exits, the slowest in $((max / 1000)) ms"
