@@ -33,7 +33,7 @@ cgroup_leftovers() {
 # run_file FILE: runs FILE's tests, printing a line each (and a failure's
 # output), counting them in pass, failed, skipped and failures.
 run_file() {
-	local f=$1 file name t dir start rc secs err limit nth=0
+	local f=$1 file name t dir start rc secs err limit
 	file=$here/$f
 	# A file that does not parse would silently lose its tests.
 	if ! err=$(bash -n "$file" 2>&1); then
@@ -57,12 +57,9 @@ run_file() {
 		[ -n "${EXCEPT:-}" ] && [[ $name =~ $EXCEPT ]] && continue
 		[ -n "${part_only:-}" ] && ! [[ $name =~ $part_only ]] && continue
 		[ -n "${part_except:-}" ] && [[ $name =~ $part_except ]] && continue
-		# A file split across the lanes: this part takes every
-		# part_n-th of the tests left, from the part_k-th (1-based).
-		if [ -n "${part_n:-}" ]; then
-			nth=$((${nth:-0} + 1))
-			[ $(((nth - 1) % part_n + 1)) -ne "$part_k" ] && continue
-		fi
+		# A file split across the lanes: each of its parts takes the
+		# next of its tests that no other part has taken.
+		[ -n "${part_claims:-}" ] && ! mkdir "$part_claims/$t" 2>/dev/null && continue
 		dir=$(mktemp -d /tmp/arbor-it.XXXXXX)
 		start=$EPOCHREALTIME
 		# Each test has a session of its own; whatever it leaves running
@@ -121,8 +118,9 @@ run_file() {
 # nothing beside it; with "# lanes: alone for REGEX" (REGEX without a
 # space: what follows one is a comment), only its tests whose names match
 # REGEX do, and the rest run in the lanes. Fewer files than lanes (make
-# check's TSan pass: t_output alone, some 100 s) and each file is split,
-# its tests dealt in turn to as many parts as lanes, so no lane idles.
+# check's TSan pass: t_output alone, some 100 s) and each file is split
+# into as many parts as lanes, each part taking the file's next test that
+# no other has taken, so that no lane idles and they end together.
 lanes=${LANES:-1}
 if [ "$lanes" -le 1 ]; then
 	for f in $files; do
@@ -162,9 +160,12 @@ else
 			pass=0 failed=0 skipped=0 failures=() leftover_bases=()
 			for u in $units; do
 				mkdir "$q/taken.${u//\//.}" 2>/dev/null || continue
-				f=${u%/*} part_k='' part_n=''
-				[ "$f" != "$u" ] && part_k=${u##*/} part_n=$lanes
-				part_except=${alone_for[$f]:-} part_k=$part_k part_n=$part_n \
+				f=${u%/*} part_k='' part_claims=''
+				if [ "$f" != "$u" ]; then
+					part_k=${u##*/} part_claims=$q/claims.$f
+					mkdir -p "$part_claims"
+				fi
+				part_except=${alone_for[$f]:-} part_k=$part_k part_claims=$part_claims \
 					run_file "$f" >"$q/out.$l" 2>&1
 				flock "$q/lock" cat "$q/out.$l"
 			done
