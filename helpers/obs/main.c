@@ -396,8 +396,9 @@ setup(struct helper *hp)
 		if (nfds != 2 + m.conf.has_listen + m.conf.has_evlog)
 			fatal("observability: the configuration: %d descriptors",
 			    nfds);
+		/* Mapped whole now, as the core does: no fault per event. */
 		hp->shm = mmap(NULL, sizeof(*hp->shm), PROT_READ | PROT_WRITE,
-		    MAP_SHARED, fds[i++], 0);
+		    MAP_SHARED | MAP_POPULATE, fds[i++], 0);
 		if (hp->shm == MAP_FAILED)
 			fatal("observability: the shared memory: %s",
 			    strerror(errno));
