@@ -117,10 +117,12 @@ run_file() {
 # memory or a flood, or loads the machine itself) runs first, with
 # nothing beside it; with "# lanes: alone for REGEX" (REGEX without a
 # space: what follows one is a comment), only its tests whose names match
-# REGEX do, and the rest run in the lanes. Fewer files than lanes (make
-# check's TSan pass: t_output alone, some 100 s) and each file is split
-# into as many parts as lanes, each part taking the file's next test that
-# no other has taken, so that no lane idles and they end together.
+# REGEX do, and the rest run in the lanes. A file with the line "# lanes:
+# split" (one much longer than the others: t_containment in the VM), or
+# every file when there are fewer than lanes (make check's TSan pass:
+# t_output alone, some 100 s), is split into as many parts as lanes, each
+# part taking the file's next test that no other has taken, so that no
+# lane idles and they end together.
 lanes=${LANES:-1}
 if [ "$lanes" -le 1 ]; then
 	for f in $files; do
@@ -148,12 +150,17 @@ else
 	done
 	[ -n "$shared" ] && shared=$(cd "$here" && ls -S $shared)
 	# A unit of the lanes' queue: FILE, or FILE/K (part K of a split file).
-	units=$shared
-	if [ "$(echo $shared | wc -w)" -lt "$lanes" ]; then
-		units=$(for f in $shared; do
-			for ((k = 1; k <= lanes; k++)); do echo "$f/$k"; done
-		done)
-	fi
+	# Split files come last: their tests, taken one by one, fill the
+	# lanes up to a common end.
+	split_all=''
+	[ "$(echo $shared | wc -w)" -lt "$lanes" ] && split_all=1
+	units=$(for f in $shared; do
+		[ -z "$split_all" ] && ! grep -q '^# lanes: split' "$here/$f" && echo "$f"
+	done
+	for f in $shared; do
+		[ -z "$split_all" ] && ! grep -q '^# lanes: split' "$here/$f" && continue
+		for ((k = 1; k <= lanes; k++)); do echo "$f/$k"; done
+	done)
 	q=$(mktemp -d /tmp/arbor-lanes.XXXXXX)
 	for ((l = 1; l <= lanes; l++)); do
 		(

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Containment (arbord(8), CONTAINMENT): the cgroup subtree, what it kills,
 # what it bounds and what it measures, on real processes.
+# lanes: split (in the VM, under TCG, its tests take 200 s of the stage's
+# some 250: in two lanes, whole, it held one lane 13 s past the other)
 
 # proc_state PID: the state letter of PID (R, S, Z...), empty once gone.
 proc_state() { sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -c1; }
