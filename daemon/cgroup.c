@@ -98,12 +98,6 @@ struct cgroups {
 	 * spawn that follows it (cgroups_prepare); -1: none. */
 	int kept_fd;
 	const struct enode *kept_for;
-	/* The directory the last cgroup was made in, open for its siblings
-	 * (a start of many workers makes them one after another); -1: none.
-	 * Removed or made anew since, it refuses mkdirat (ENOENT), and the
-	 * path is opened again. */
-	int made_in_fd;
-	char *made_in;
 };
 
 static void
@@ -817,9 +811,6 @@ cg_free(struct cgroups *cg)
 	free(cg->base);
 	free(cg->home);
 	free(cg->root_name);
-	if (cg->made_in_fd >= 0)
-		close(cg->made_in_fd);
-	free(cg->made_in);
 	free(cg);
 }
 
@@ -905,7 +896,7 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 		return NULL;
 	}
 	cg = xcalloc(1, sizeof(*cg));
-	cg->kept_fd = cg->made_in_fd = -1;
+	cg->kept_fd = -1;
 	cg->r = r;
 	cg->basefd = cg->killfd = cg->self_pidfd = -1;
 	cg->root_name = xstrdup(sp->root->name);
@@ -1166,38 +1157,6 @@ apply_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, const char *dir)
  * Makes the v2 directory of n (its parent exists); with fdp, hands its
  * fd back open.
  */
-/*
- * mkdir of the base's rel, in the directory made_in caches, opened (as
- * cg_open does) when it is another one or gone; the new directory opened
- * into *fd. -1 with errno (EEXIST: it was there, *fd not opened).
- */
-static int
-mkdir_below(struct cgroups *cg, const char *rel, int *fd)
-{
-	const char *slash = strrchr(rel, '/'), *name = slash ? slash + 1 : rel;
-	size_t len = slash ? (size_t)(slash - rel) : 0;
-	bool cached = cg->made_in_fd >= 0 && strlen(cg->made_in) == len &&
-	    strncmp(cg->made_in, rel, len) == 0;
-
-	*fd = -1;
-	if (cached && mkdirat(cg->made_in_fd, name, 0755) == 0)
-		goto made;
-	if (cached && errno != ENOENT)
-		return -1;
-	if (cg->made_in_fd >= 0)
-		close(cg->made_in_fd);
-	free(cg->made_in);
-	cg->made_in = NULL;
-	if ((cg->made_in_fd = cg_parent(cg->basefd, rel, &name)) < 0)
-		return -1;
-	cg->made_in = xasprintf("%.*s", (int)len, rel);
-	if (mkdirat(cg->made_in_fd, name, 0755) < 0)
-		return -1;
-made:
-	*fd = cg_open(cg->made_in_fd, name, O_RDONLY | O_DIRECTORY);
-	return 0;
-}
-
 static int
 make_dir(struct cgroups *cg, struct enode *n, int *fdp, char *msg,
     size_t msglen)
@@ -1205,12 +1164,12 @@ make_dir(struct cgroups *cg, struct enode *n, int *fdp, char *msg,
 	const char *rel = enode_path(n);
 	int fd;
 
-	if (mkdir_below(cg, rel, &fd) < 0 && errno != EEXIST) {
+	if (cg_mkdir(cg->basefd, rel) < 0 && errno != EEXIST) {
 		snprintf(msg, msglen, "cgroup %s/%s: mkdir: %s", cg->base, rel,
 		    strerror(errno));
 		return -1;
 	}
-	if (fd < 0 && (fd = cg_open(cg->basefd, rel, O_RDONLY | O_DIRECTORY)) < 0) {
+	if ((fd = cg_open(cg->basefd, rel, O_RDONLY | O_DIRECTORY)) < 0) {
 		if (errno == ENOTDIR)
 			snprintf(msg, msglen, "cgroup %s/%s: the name \"%s\" is a cgroup interface file there; rename the node",
 			    cg->base, rel, enode_name(n));

@@ -29,16 +29,18 @@ format_ts(int64_t realtime_ns, char *buf, size_t len)
 {
 	/* The date of the last second this thread formatted: a start of
 	 * thousands of workers logs many lines a second. */
-	static __thread time_t last = -1;
+	static __thread time_t last;
+	static __thread bool have;
 	static __thread char date[32];
 	time_t secs = (time_t)(realtime_ns / (int64_t)NSEC_PER_SEC);
 	long usec = (long)(realtime_ns % (int64_t)NSEC_PER_SEC) / 1000;
 	struct tm tm;
 
-	if (secs != last) {
+	if (!have || secs != last) {
 		gmtime_r(&secs, &tm);
 		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
 		last = secs;
+		have = true;
 	}
 	snprintf(buf, len, "%s.%06ldZ", date, usec);
 }

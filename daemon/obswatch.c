@@ -516,7 +516,7 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 	w->out = out;
 	w->listen_fd = -1;
 	/*
-	 * Its pages made and mapped now (MAP_POPULATE, some 3.8 MB, all of
+	 * Its pages made and mapped now (MAP_POPULATE, some 3.9 MB, all of
 	 * them in use once the event queue has gone round once): otherwise
 	 * the queue's first 4,096 events each fault a page in, in the core,
 	 * in the middle of a restart (8% of the core's CPU in a crash loop).
