@@ -72,8 +72,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < n && !failed; i++) {
 		if (dirfd >= 0)
 			pids[i] = spawn_into(dirfd, i, sleeper, copy);
-		else if (posix_spawn(&pids[i], sleeper[0], NULL, NULL, sleeper,
-		    environ) != 0)
+		else if ((errno = posix_spawn(&pids[i], sleeper[0], NULL, NULL,
+		    sleeper, environ)) != 0)	/* its error is returned */
 			pids[i] = -1;
 		if (pids[i] < 0) {
 			/* A short loop must never pass for the floor. */
