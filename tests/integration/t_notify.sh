@@ -37,11 +37,14 @@ CONF
 test_extend_timeout_and_status_text() {
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; children = (
-  { name = "w"; command = $(notifier --extend 6000000 --delay 3 --status "warmed up" --ready); ready = "notify"; ready_timeout = 2000; }
+  { name = "w"; command = $(notifier --extend 12000000 --delay 4.2 --status "warmed up" --ready); ready = "notify"; ready_timeout = 4000; }
 ); };
 CONF
+	# READY comes 4.2 s after the notifier's start, so only the extension
+	# saves it; the 4 s are the margin for python to start and send the
+	# extension on a loaded machine (a CI run under ASan once took 2 s).
 	start_arbord "$T/tree.conf"
-	wait_for "ready despite a 2000 ms ready_timeout" is_state root/w running || return 1
+	wait_for "ready despite a 4000 ms ready_timeout" is_state root/w running || return 1
 	assert_eq "restarts" 0 "$(json root/w .restarts)" || return 1
 	assert_eq "status text" "warmed up" "$(json root/w .status_text)" || return 1
 	ctl status | grep -q '"warmed up"' || fail "status text not in the human form"
