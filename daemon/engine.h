@@ -176,8 +176,13 @@ int engine_reload(struct engine *, const struct spec *, uint64_t now,
     struct reload_summary *sum, const char **why);
 void reload_summary_free(struct reload_summary *);
 
-/* The earliest timer deadline, UINT64_MAX when none is armed. */
+/*
+ * The earliest timer deadline, UINT64_MAX when none is armed; 1 (at once)
+ * when a start ran out of spawns for this batch and goes on in engine_tick.
+ */
 uint64_t engine_next_deadline(struct engine *);
+/* The loop's batch is over: the next may spawn SPAWN_BUDGET workers. */
+void engine_batch_done(struct engine *);
 bool engine_stopping(const struct engine *);
 /* The root has started all its children (once true, stays so until it stops). */
 bool engine_started(const struct engine *);

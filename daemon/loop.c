@@ -497,6 +497,7 @@ batch_done(struct loop *l)
 	    obswatch_queued(l->obs) < OBSQ_CAPACITY / 4;
 
 	l->spawned = false;
+	engine_batch_done(l->eng);
 	if (hold) {
 		if (!l->handoff_at)
 			l->handoff_at = mono_ns() + HANDOFF_DELAY_NS;

@@ -606,3 +606,25 @@ test_pipelined_requests_lose_no_reply() {
 	# alone, it is answered
 	echo '{"cmd":"metrics"}' | raw send "$T/sock" 1 | jq -e .metrics >/dev/null || fail "metrics alone"
 }
+
+# A start of many goes on in steps (arbord(8), DESCRIPTION): a status asked
+# at its beginning is answered at once, not after the last worker.
+test_status_is_answered_while_a_large_start_goes_on() {
+	local n=600 last=599
+	{
+		echo 'tree = { strategy = "one_for_one"; children = ('
+		echo '  { name = "pool"; strategy = "one_for_one"; children = ('
+		for i in $(seq 0 $((n - 1))); do
+			echo "    { name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; }$([ "$i" -lt $last ] && echo ,)"
+		done
+		echo '  ); }'
+		echo '); };'
+	} >"$T/tree.conf"
+	"$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "a first answer" bash -c "'$ARBORCTL' -s '$T/sock' status root/pool/w$last --json >'$T/first.json'" || return 1
+	assert_eq "the last worker, while the start goes on" stopped "$(jq -r .state "$T/first.json")" || return 1
+	wait_for "the last worker running" is_state root/pool/w$last running || return 1
+	assert_eq "all running, each started once" "$n 0" \
+		"$(ctl status root/pool --json | jq -r '[.children[] | select(.state == "running")] | "\(length) \(map(.restarts) | add)"')"
+}

@@ -146,6 +146,7 @@ fake_reload(struct fake *f, const char *conf, struct reload_summary *sum,
 		spec_free(sp);
 		return -1;
 	}
+	engine_batch_done(f->eng);
 	spec_free(f->spec);
 	f->spec = sp;
 	return 0;
@@ -181,6 +182,7 @@ fake_new(const char *conf)
 	f->now = 1000 * NSEC_PER_SEC;
 	f->eng = engine_new(f->spec, &fake_ops, f);
 	engine_start(f->eng, f->now);
+	engine_batch_done(f->eng);	/* as arbord's loop after each input */
 	return f;
 }
 
@@ -222,6 +224,7 @@ fake_exit(struct fake *f, const char *path, int status, int sig)
 
 	assert_true(enode_pid(n) > 0);
 	engine_exited(f->eng, n, sig ? -1 : status, sig, f->now);
+	engine_batch_done(f->eng);
 }
 
 void
@@ -236,6 +239,7 @@ fake_advance(struct fake *f, uint64_t ms)
 			break;
 		if (d > f->now)
 			f->now = d;
+		engine_batch_done(f->eng);	/* each tick a batch of its own */
 		engine_tick(f->eng, f->now);
 	}
 	f->now = end;

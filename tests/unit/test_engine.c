@@ -31,6 +31,61 @@ start_in_list_order(void **state)
 	fake_free(f);
 }
 
+/* Counts "spawn" lines in what f logged since the last take. */
+static size_t
+spawns_taken(struct fake *f)
+{
+	char *got = fake_take(f, "spawn");
+	size_t n = 0;
+
+	for (const char *p = got; (p = strstr(p, "spawn ")); p++)
+		n++;
+	free(got);
+	return n;
+}
+
+/*
+ * A start of many goes on over several of the loop's batches (32 spawns
+ * each), so arbord answers, reaps and restarts in between; in order, and
+ * the supervisor is running only once the last is.
+ */
+static void
+a_large_start_yields_to_the_loop_between_batches(void **state)
+{
+	char conf[32768] = "tree = { strategy = \"one_for_one\"; children = (";
+	struct fake *f;
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		char w[96];
+
+		snprintf(w, sizeof(w), "%s{ name = \"w%d\"; command = [\"/bin/true\"]; }",
+		    i ? "," : "", i);
+		strcat(conf, w);
+	}
+	strcat(conf, "); };");
+	f = fake_new(conf);
+	assert_int_equal(spawns_taken(f), 32);
+	assert_false(engine_started(f->eng));
+	assert_string_equal(state_of(f, "root/w31"), "running");
+	assert_string_equal(state_of(f, "root/w32"), "stopped");
+	assert_int_equal(engine_next_deadline(f->eng), 1);	/* at once */
+	/* An exit between two batches is taken in its own, with the next 31. */
+	fake_exit(f, "root/w3", 1, 0);
+	assert_int_equal(spawns_taken(f), 32);
+	assert_string_equal(state_of(f, "root/w3"), "running");
+	assert_int_equal(enode_restarts(node(f, "root/w3")), 1);
+	assert_string_equal(state_of(f, "root/w62"), "running");
+	assert_string_equal(state_of(f, "root/w63"), "stopped");
+	assert_false(engine_started(f->eng));
+	fake_advance(f, 0);	/* the batches due at once: the rest */
+	assert_int_equal(spawns_taken(f), 37);
+	assert_true(engine_started(f->eng));
+	assert_string_equal(state_of(f, "root/w99"), "running");
+	assert_true(engine_next_deadline(f->eng) != 1);
+	fake_free(f);
+}
+
 static void
 start_gated_on_notify_ready(void **state)
 {
@@ -602,6 +657,7 @@ timers_fire_in_deadline_order_whatever_the_tree(void **state)
 	strcat(conf, "); };");
 	struct fake *f = fake_new(conf);
 
+	fake_advance(f, 0);	/* the start's second batch */
 	for (int i = 0; i < 40; i++) {
 		snprintf(path, sizeof(path), "root/w%d", i);
 		fake_exit(f, path, 1, 0);
@@ -1356,6 +1412,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(start_in_list_order),
+		cmocka_unit_test(a_large_start_yields_to_the_loop_between_batches),
 		cmocka_unit_test(start_gated_on_notify_ready),
 		cmocka_unit_test(ready_timeout_is_a_crash),
 		cmocka_unit_test(permanent_restarted_after_any_exit),
