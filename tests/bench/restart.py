@@ -303,6 +303,21 @@ def restart_latency(life_ms=1200, names=None, count=None, rounds=None):
     return [(name, gaps[name]) for name in names], kernel
 
 
+def round_ratios(a, b, rounds):
+    """The spread of a/b over the rounds: each round's median of a over its
+    median of b (the restarts of each round are consecutive in the lists).
+    How far one round strays from the next says how much of a 5% margin
+    the machine's own drift can hide."""
+    if not a or not b:
+        return ""
+    k = min(len(a), len(b)) // rounds
+    if k == 0:
+        return ""
+    r = sorted(statistics.median(a[i * k:(i + 1) * k]) / statistics.median(b[i * k:(i + 1) * k])
+               for i in range(rounds))
+    return "; %d rounds' ratios %.3f-%.3f" % (rounds, r[0], r[-1])
+
+
 def crash_loop(seconds=5.0):
     env = dict(os.environ)
     env["PROBE_LIFE_MS"] = "0"
@@ -471,14 +486,17 @@ def main():
         rounds = 10 if count >= 80 else ROUNDS
         sweep, _ = restart_latency(life, sweep_rows, count, rounds)
         m = {k: statistics.median(v) for k, v in sweep if v}
+        g = {k: v for k, v in sweep if v}
         n = min(len(v) for _, v in sweep if v) if m else 0
         if "floor (in a cgroup)" in m and "arbord (BPF on)" in m:
-            print("  probe lives %4d ms, %d restarts each: floor in a cgroup p50 %.3f ms, arbord (cgroups) p50 %.3f ms: %.3fx (target <= 1.05)" % (
+            print("  probe lives %4d ms, %d restarts each: floor in a cgroup p50 %.3f ms, arbord (cgroups) p50 %.3f ms: %.3fx (target <= 1.05)%s" % (
                 life, n, m["floor (in a cgroup)"], m["arbord (BPF on)"],
-                m["arbord (BPF on)"] / m["floor (in a cgroup)"]))
+                m["arbord (BPF on)"] / m["floor (in a cgroup)"],
+                round_ratios(g["arbord (BPF on)"], g["floor (in a cgroup)"], rounds)))
         if "floor" in m and "arbord (cgroup off)" in m:
-            print("  probe lives %4d ms, %d restarts each: floor p50 %.3f ms, arbord (cgroup off) p50 %.3f ms: %.3fx (target <= 1.03)" % (
-                life, n, m["floor"], m["arbord (cgroup off)"], m["arbord (cgroup off)"] / m["floor"]))
+            print("  probe lives %4d ms, %d restarts each: floor p50 %.3f ms, arbord (cgroup off) p50 %.3f ms: %.3fx (target <= 1.03)%s" % (
+                life, n, m["floor"], m["arbord (cgroup off)"], m["arbord (cgroup off)"] / m["floor"],
+                round_ratios(g["arbord (cgroup off)"], g["floor"], rounds)))
     print("restart phases: probe lives 300 ms, 40 restarts each; medians in us from the probe's exit stamp")
     print("  %-22s %8s %12s %10s %14s %8s" % ("system", "restarts", "exit->woken", "->clone",
                                               "clone->start", "gap"))
