@@ -786,6 +786,22 @@ shadowed(const struct enode *s, const struct enode *k)
 	return false;
 }
 
+/*
+ * Whether starting k, a stopped pending child of s, is a spawn that counts
+ * against the batch's budget: a worker's spawn now (not a backoff, not one
+ * waiting for a namesake to go) in a start of many: a first start, a
+ * reload's addition, a cascade of one_for_all or rest_for_one. A worker of
+ * a running one_for_one that exited comes back at once whatever starts
+ * elsewhere in the tree.
+ */
+static bool
+bulk_spawn(const struct enode *s, const struct enode *k, bool gated)
+{
+	if (k->spec->is_supervisor || k->delay_ms > 0 || shadowed(s, k))
+		return false;	/* its own children count; or no spawn now */
+	return gated || !k->ever_started;
+}
+
 static void
 sup_step(struct enode *s, uint64_t now)
 {
@@ -843,7 +859,8 @@ sup_step(struct enode *s, uint64_t now)
 
 			if (!k->pending)
 				continue;
-			if (k->state == NS_STOPPED && s->eng->spawn_budget == 0) {
+			if (k->state == NS_STOPPED && s->eng->spawn_budget == 0 &&
+			    bulk_spawn(s, k, gated)) {
 				s->eng->yielded = true;	/* the next batch */
 				waiting = true;
 				break;
@@ -1353,10 +1370,6 @@ engine_tick(struct engine *e, uint64_t now)
 	struct heap_link *t;
 	size_t ndue = 0;
 
-	if (e->yielded) {
-		e->yielded = false;
-		sup_step_all(e->root, now);
-	}
 	while ((t = heap_top(&e->timers)) && t->key <= now) {
 		struct enode *n = container_of(t, struct enode, tl);
 
@@ -1373,6 +1386,11 @@ engine_tick(struct engine *e, uint64_t now)
 		/* Still armed as it was (not off, not re-armed this tick). */
 		if (n->timer != TK_NONE && !n->tl.at && n->timer_gen < gen)
 			fire(n, now);
+	}
+	/* After the timers: a backoff's restart comes before a start's step. */
+	if (e->yielded) {
+		e->yielded = false;
+		sup_step_all(e->root, now);
 	}
 }
 

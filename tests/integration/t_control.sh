@@ -608,11 +608,15 @@ test_pipelined_requests_lose_no_reply() {
 }
 
 # A start of many goes on in steps (arbord(8), DESCRIPTION): a status asked
-# at its beginning is answered at once, not after the last worker.
+# at its beginning is answered at once, not after the last worker, and a
+# worker that dies meanwhile elsewhere in the tree comes back at once.
 test_status_is_answered_while_a_large_start_goes_on() {
-	local n=600 last=599
+	local n=600 last=599 x
 	{
 		echo 'tree = { strategy = "one_for_one"; children = ('
+		echo '  { name = "b"; strategy = "one_for_one"; children = ('
+		echo '    { name = "x"; command = ["/bin/sleep", "1000"]; }'
+		echo '  ); },'
 		echo '  { name = "pool"; strategy = "one_for_one"; children = ('
 		for i in $(seq 0 $((n - 1))); do
 			echo "    { name = \"w$i\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; }$([ "$i" -lt $last ] && echo ,)"
@@ -624,6 +628,10 @@ test_status_is_answered_while_a_large_start_goes_on() {
 	ARBORD_PID=$!
 	wait_for "a first answer" bash -c "'$ARBORCTL' -s '$T/sock' status root/pool/w$last --json >'$T/first.json'" || return 1
 	assert_eq "the last worker, while the start goes on" stopped "$(jq -r .state "$T/first.json")" || return 1
+	x=$(pid_of root/b/x)
+	kill -KILL "$x"
+	wait_for "x back" is_running_new root/b/x "$x" || return 1
+	assert_eq "the last worker when x is back" stopped "$(state_of root/pool/w$last)" || return 1
 	wait_for "the last worker running" is_state root/pool/w$last running || return 1
 	assert_eq "all running, each started once" "$n 0" \
 		"$(ctl status root/pool --json | jq -r '[.children[] | select(.state == "running")] | "\(length) \(map(.restarts) | add)"')"

@@ -86,6 +86,82 @@ a_large_start_yields_to_the_loop_between_batches(void **state)
 	fake_free(f);
 }
 
+/* root { pool { n workers }, b { x } }, x with extra keys. */
+static char *
+pool_then_b(int n, const char *x_extra)
+{
+	char *conf = xcalloc(1, 64 + (size_t)n * 64 + 256);
+
+	strcat(conf, "tree = { strategy = \"one_for_one\"; children = (");
+	if (n > 0) {
+		strcat(conf, "{ name = \"pool\"; strategy = \"one_for_one\"; children = (");
+		for (int i = 0; i < n; i++)
+			sprintf(conf + strlen(conf), "%s{ name = \"w%d\"; command = [\"/bin/true\"]; }",
+			    i ? "," : "", i);
+		strcat(conf, "); },");
+	}
+	sprintf(conf + strlen(conf), "{ name = \"b\"; strategy = \"one_for_one\"; children = ("
+	    "{ name = \"x\"; command = [\"/bin/true\"]; %s }); }); };", x_extra);
+	return conf;
+}
+
+/*
+ * A worker of a running one_for_one elsewhere in the tree comes back at
+ * once while a start of many goes on in steps, whether its exit shares a
+ * batch with a step or its backoff ends during the start.
+ */
+static void
+a_restart_elsewhere_does_not_wait_for_a_large_start(void **state)
+{
+	char *small = pool_then_b(0, ""), *big = pool_then_b(100, "");
+	struct fake *f = fake_new(small);
+	struct reload_summary sum;
+	const char *why = NULL;
+	pid_t old;
+
+	(void)state;
+	assert_int_equal(fake_reload(f, big, &sum, &why), 0);	/* pool first */
+	reload_summary_free(&sum);
+	assert_string_equal(state_of(f, "root/pool/w32"), "stopped");
+	fake_clear(f);
+	/* One batch: a step of the start, then x's exit. */
+	engine_tick(f->eng, f->now);
+	old = enode_pid(node(f, "root/b/x"));
+	engine_exited(f->eng, node(f, "root/b/x"), 1, 0, f->now);
+	engine_batch_done(f->eng);
+	assert_string_equal(state_of(f, "root/b/x"), "running");
+	assert_true(enode_pid(node(f, "root/b/x")) != old);
+	assert_string_equal(state_of(f, "root/pool/w64"), "stopped");
+	fake_free(f);
+	free(small);
+	free(big);
+
+	small = pool_then_b(0, "restart_delay = 100;");
+	big = pool_then_b(100, "restart_delay = 100;");
+	f = fake_new(small);
+	assert_int_equal(fake_reload(f, big, &sum, &why), 0);
+	reload_summary_free(&sum);
+	fake_exit(f, "root/b/x", 1, 0);
+	assert_string_equal(state_of(f, "root/b/x"), "backoff");
+	fake_clear(f);
+	/* The backoff ends while the start still has steps to go: x first. */
+	f->now += 100 * NSEC_PER_MSEC;
+	engine_tick(f->eng, f->now);
+	engine_batch_done(f->eng);
+	{
+		char *got = fake_take(f, "spawn");
+
+		assert_true(strncmp(got, "spawn root/b/x ", 15) == 0);
+		free(got);
+	}
+	assert_string_equal(state_of(f, "root/b/x"), "running");
+	assert_string_equal(state_of(f, "root/pool/w62"), "running");
+	assert_string_equal(state_of(f, "root/pool/w63"), "stopped");
+	fake_free(f);
+	free(small);
+	free(big);
+}
+
 static void
 start_gated_on_notify_ready(void **state)
 {
@@ -1413,6 +1489,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(start_in_list_order),
 		cmocka_unit_test(a_large_start_yields_to_the_loop_between_batches),
+		cmocka_unit_test(a_restart_elsewhere_does_not_wait_for_a_large_start),
 		cmocka_unit_test(start_gated_on_notify_ready),
 		cmocka_unit_test(ready_timeout_is_a_crash),
 		cmocka_unit_test(permanent_restarted_after_any_exit),
