@@ -407,36 +407,29 @@ kill_and_wait(int dirfd, const char *rel)
 
 /*
  * A subdirectory of dirfd: any (ino 0), or the one whose inode is ino; its
- * name into name. False when there is none. Read with getdents64 into a
- * small buffer, as far as needed: the kernel fills what it is given, and
- * readdir(3)'s 32 KiB would walk a thousand entries of a pool's directory
- * at each look, two looks per leaf that rmdir_tree removes (a shutdown of
- * 10,000 workers spent most of its CPU there).
+ * name into name. False when there is none.
  */
 static bool
 subdir(int dirfd, ino_t ino, char *name, size_t len)
 {
-	char buf[2048] __attribute__((aligned(8)));
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
 	bool found = false;
-	ssize_t n;
 
 	if (fd < 0)
 		return false;
-	while (!found && (n = getdents64(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0; off < n && !found;) {
-			const struct dirent64 *e = (const void *)(buf + off);
-
-			off += e->d_reclen;
-			if (e->d_type == DT_DIR &&
-			    strcmp(e->d_name, ".") != 0 &&
-			    strcmp(e->d_name, "..") != 0 &&
-			    (!ino || e->d_ino == ino)) {
-				snprintf(name, len, "%s", e->d_name);
-				found = true;
-			}
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return false;
+	}
+	while (!found && (e = readdir(d)))
+		if (e->d_type == DT_DIR && strcmp(e->d_name, ".") != 0 &&
+		    strcmp(e->d_name, "..") != 0 && (!ino || e->d_ino == ino)) {
+			snprintf(name, len, "%s", e->d_name);
+			found = true;
 		}
-	close(fd);
+	closedir(d);
 	return found;
 }
 
