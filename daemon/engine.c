@@ -787,17 +787,17 @@ shadowed(const struct enode *s, const struct enode *k)
 }
 
 /*
- * Whether starting k, a stopped pending child of s, is a spawn that counts
- * against the batch's budget: a worker's spawn now (not a backoff, not one
- * waiting for a namesake to go) in a start of many: a first start, a
- * reload's addition, a cascade of one_for_all or rest_for_one. A worker of
- * a running one_for_one that exited comes back at once whatever starts
- * elsewhere in the tree.
+ * Whether starting k, a stopped pending child free to start, is a spawn
+ * that counts against the batch's budget: a worker's spawn now (not a
+ * backoff) in a start of many: a first start, a reload's addition, a
+ * cascade of one_for_all or rest_for_one. A worker of a running
+ * one_for_one that exited comes back at once whatever starts elsewhere in
+ * the tree.
  */
 static bool
-bulk_spawn(const struct enode *s, const struct enode *k, bool gated)
+bulk_spawn(const struct enode *k, bool gated)
 {
-	if (k->spec->is_supervisor || k->delay_ms > 0 || shadowed(s, k))
+	if (k->spec->is_supervisor || k->delay_ms > 0)
 		return false;	/* its own children count; or no spawn now */
 	return gated || !k->ever_started;
 }
@@ -859,13 +859,13 @@ sup_step(struct enode *s, uint64_t now)
 
 			if (!k->pending)
 				continue;
-			if (k->state == NS_STOPPED && s->eng->spawn_budget == 0 &&
-			    bulk_spawn(s, k, gated)) {
-				s->eng->yielded = true;	/* the next batch */
-				waiting = true;
-				break;
-			}
 			if (k->state == NS_STOPPED && !shadowed(s, k)) {
+				if (s->eng->spawn_budget == 0 &&
+				    bulk_spawn(k, gated)) {
+					s->eng->yielded = true;	/* next batch */
+					waiting = true;
+					break;
+				}
 				start_node(k, now);
 				s->step_again = true;
 			}
