@@ -1985,11 +1985,9 @@ uint64_t enode_started_ns(const struct enode *n) { return n->started_ns; }
 enum node_state
 enode_state(const struct enode *n)
 {
-	/*
-	 * A supervisor shows starting until its last child has started (a
-	 * start of many goes on in steps, a child may wait to be ready), as
-	 * a worker does until it runs (arborctl(8), status).
-	 */
+	/* Supervisors show running, stopping or stopped (arborctl(8), status). */
+	if (n->spec->is_supervisor && n->state == NS_STARTING)
+		return NS_RUNNING;
 	return n->state;
 }
 
