@@ -67,6 +67,7 @@ a_large_start_yields_to_the_loop_between_batches(void **state)
 	f = fake_new(conf);
 	assert_int_equal(spawns_taken(f), 32);
 	assert_false(engine_started(f->eng));
+	assert_string_equal(state_of(f, "root"), "running");	/* SPEC: no starting */
 	assert_string_equal(state_of(f, "root/w31"), "running");
 	assert_string_equal(state_of(f, "root/w32"), "stopped");
 	assert_int_equal(engine_next_deadline(f->eng), 1);	/* at once */
