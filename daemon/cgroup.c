@@ -19,7 +19,8 @@
  * such limits never pays for it.
  *
  * The runtime word of each node (enode_runtime) holds what was done to its
- * cgroup; nothing else is kept per node.
+ * cgroup; besides, only the workers that exited last keep their leaf open
+ * (kept_put).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -94,19 +95,69 @@ struct cgroups {
 	int killfd;		/* <base>/cgroup.kill, for the guardian */
 	pid_t guardian;
 	struct watch gw;	/* the guardian's pidfd */
-	/* The leaf of the worker whose exit was just drained, open for the
-	 * spawn that follows it (cgroups_prepare); -1: none. */
-	int kept_fd;
-	const struct enode *kept_for;
+	/* The leaves of the workers that exited last, open (kept_put). */
+	struct kept_leaf {
+		const struct enode *n;	/* NULL: a free entry */
+		int dir, events;
+		uint64_t used;		/* kept_clock at its last drain */
+		bool fresh;		/* drained in this batch, not spawned into */
+	} kept[CG_KEPT_LEAVES];
+	uint64_t kept_clock;
 };
+
+/*
+ * A worker's leaf and its cgroup.events stay open from one exit to the
+ * next: its drain reads cgroup.events, and its replacement is born into the
+ * leaf, with no path lookup; each openat2 in cgroupfs was the costliest call
+ * between an exit and the restart. Only for the CG_KEPT_LEAVES workers that
+ * exited last (FDS_RESERVED counts them). A drain reads through them only
+ * what it checks anyway, and a leaf removed since fails that read; a spawn
+ * uses one only in the batch of the drain that found it empty. Any leaf
+ * removed here drops them all.
+ */
+static void
+kept_close(struct kept_leaf *k)
+{
+	close(k->dir);
+	close(k->events);
+	k->n = NULL;
+}
 
 static void
 kept_drop(struct cgroups *cg)
 {
-	if (cg->kept_fd >= 0)
-		close(cg->kept_fd);
-	cg->kept_fd = -1;
-	cg->kept_for = NULL;
+	for (size_t i = 0; i < CG_KEPT_LEAVES; i++)
+		if (cg->kept[i].n)
+			kept_close(&cg->kept[i]);
+}
+
+static struct kept_leaf *
+kept_find(struct cgroups *cg, const struct enode *n)
+{
+	for (size_t i = 0; i < CG_KEPT_LEAVES; i++)
+		if (cg->kept[i].n == n)
+			return &cg->kept[i];
+	return NULL;
+}
+
+/* Keeps n's leaf and cgroup.events (both taken over), the oldest going. */
+static void
+kept_put(struct cgroups *cg, const struct enode *n, int dir, int events)
+{
+	struct kept_leaf *k = &cg->kept[0];
+
+	for (size_t i = 0; i < CG_KEPT_LEAVES; i++) {
+		if (!cg->kept[i].n) {
+			k = &cg->kept[i];
+			break;
+		}
+		if (cg->kept[i].used < k->used)
+			k = &cg->kept[i];
+	}
+	if (k->n)
+		kept_close(k);
+	*k = (struct kept_leaf){ .n = n, .dir = dir, .events = events,
+	    .used = ++cg->kept_clock, .fresh = true };
 }
 
 /* ---- small file helpers ---- */
@@ -230,19 +281,26 @@ write_at(int dirfd, const char *file, const char *text)
 	return w == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* "populated 0" in a cgroup.events read from offset 0. */
-static bool
-events_empty(int fd)
+/* "populated 0" in a cgroup.events read from offset 0: 1, else 0; -1
+ * when it cannot be read (the cgroup was removed). */
+static int
+events_read(int fd)
 {
 	char buf[256];
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	const char *p;
 
 	if (n < 0)
-		return true;	/* gone: nothing left in it */
+		return -1;
 	buf[n] = '\0';
 	p = strstr(buf, "populated ");
 	return !p || p[10] == '0';
+}
+
+static bool
+events_empty(int fd)
+{
+	return events_read(fd) != 0;	/* gone: nothing left in it */
 }
 
 /* ---- where things are ---- */
@@ -896,7 +954,6 @@ cgroups_open(struct reactor *r, const struct spec *sp, const char *socket_path,
 		return NULL;
 	}
 	cg = xcalloc(1, sizeof(*cg));
-	cg->kept_fd = -1;
 	cg->r = r;
 	cg->basefd = cg->killfd = cg->self_pidfd = -1;
 	cg->root_name = xstrdup(sp->root->name);
@@ -1267,9 +1324,11 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 {
 	static const enum cg_ctrl v1ctrls[] = { CTRL_MEMORY, CTRL_PIDS, CTRL_CPU };
 	struct enode *chain[SPEC_MAX_DEPTH + 8];
+	struct kept_leaf *kl;
 	size_t k = 0;
 
 	s->dirfd = -1;
+	s->dir_kept = false;
 	s->nv1 = 0;
 	for (struct enode *a = n; a && k < ARRAY_SIZE(chain); a = enode_parent(a))
 		chain[k++] = a;
@@ -1311,12 +1370,12 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 		}
 		s->nv1++;
 	}
-	/* The leaf its last exit's drain opened, when nothing came between. */
-	if (s->dirfd < 0 && cg->kept_for == n) {
-		s->dirfd = cg->kept_fd;
-		cg->kept_fd = -1;
+	/* The leaf its last exit's drain found there and empty. */
+	if (s->dirfd < 0 && (kl = kept_find(cg, n)) && kl->fresh) {
+		s->dirfd = kl->dir;
+		s->dir_kept = true;
+		kl->fresh = false;
 	}
-	kept_drop(cg);
 	if (s->dirfd < 0 && (s->dirfd = cg_open(cg->basefd, enode_path(n),
 	    O_RDONLY | O_DIRECTORY)) < 0) {
 		snprintf(msg, msglen, "cgroup %s/%s: %s", cg->base, enode_path(n),
@@ -1341,6 +1400,7 @@ cgroups_check_prepare(struct cgroups *cg, struct enode *n, bool renew,
 	char path[4096], why[PATH_MAX + 128];
 
 	s->dirfd = -1;
+	s->dir_kept = false;
 	s->nv1 = 0;
 	snprintf(path, sizeof(path), "%s/%s", enode_path(n), CHECK_DIR);
 	/* With what a check may have nested below its group. */
@@ -1396,9 +1456,10 @@ cgroups_check_kill(struct cgroups *cg, const struct enode *n)
 void
 cg_spawn_close(struct cg_spawn *s)
 {
-	if (s->dirfd >= 0)
+	if (s->dirfd >= 0 && !s->dir_kept)
 		close(s->dirfd);
 	s->dirfd = -1;
+	s->dir_kept = false;
 	for (size_t i = 0; i < s->nv1; i++)
 		close(s->v1fd[i]);
 	s->nv1 = 0;
@@ -1408,35 +1469,53 @@ int
 cgroups_drain(struct cgroups *cg, struct enode *n)
 {
 	char path[4096], why[2 * PATH_MAX];
+	struct kept_leaf *k = kept_find(cg, n);
 	struct stat st;
-	int fd, leaf;
+	int fd, leaf, empty = -1;
 
-	if ((leaf = cg_open(cg->basefd, enode_path(n),
-	    O_RDONLY | O_DIRECTORY)) < 0)
-		return -1;
-	if ((fd = cg_open(leaf, "cgroup.events", O_RDONLY)) < 0) {
-		close(leaf);
-		return -1;
+	if (k) {
+		/* Kept since its last start: a cgroup removed since (by
+		 * someone else) reads ENODEV, or has no links, and is looked
+		 * up again by path. */
+		leaf = k->dir;
+		fd = k->events;
+		k->n = NULL;
+		if ((empty = events_read(fd)) < 0 || fstat(leaf, &st) < 0 ||
+		    st.st_nlink < 2) {
+			close(fd);
+			close(leaf);
+			empty = -1;
+		}
 	}
-	if (events_empty(fd)) {
-		close(fd);
+	if (empty < 0) {
+		if ((leaf = cg_open(cg->basefd, enode_path(n),
+		    O_RDONLY | O_DIRECTORY)) < 0)
+			return -1;
+		if ((fd = cg_open(leaf, "cgroup.events", O_RDONLY)) < 0) {
+			close(leaf);
+			return -1;
+		}
+		empty = events_read(fd) != 0;
+		if (empty && fstat(leaf, &st) < 0)
+			st.st_nlink = 2;
+	}
+	if (empty) {
 		/*
 		 * Nothing runs below the leaf; cgroups the worker made there
 		 * go with it (their rmdir cannot wait for a drain). cgroupfs
 		 * counts a directory's subdirectories in its links (2 + one
 		 * each), so one fstat says whether there are any. Otherwise
-		 * the leaf stays open for the spawn that follows: one path
-		 * lookup in the restart, not four opens and a directory read.
+		 * the leaf and cgroup.events stay open (kept_put), for the
+		 * spawn that follows and the next exit's drain.
 		 */
-		if (fstat(leaf, &st) == 0 && st.st_nlink > 2) {
+		if (st.st_nlink > 2) {
+			close(fd);
 			close(leaf);
 			if (leaf_remove(cg, n, why, sizeof(why)) < 0)
 				log_msg(LOG_WARN, "%s: %s", enode_path(n), why);
 			return -1;
 		}
-		kept_drop(cg);
-		cg->kept_fd = leaf;
-		cg->kept_for = n;
+		kept_put(cg, n, leaf, fd);
 		return -1;
 	}
 	close(leaf);
@@ -1453,6 +1532,15 @@ bool
 cgroups_empty(int events_fd)
 {
 	return events_empty(events_fd);
+}
+
+void
+cgroups_batch_done(struct cgroups *cg)
+{
+	if (!cg)
+		return;
+	for (size_t i = 0; i < CG_KEPT_LEAVES; i++)
+		cg->kept[i].fresh = false;
 }
 
 /*

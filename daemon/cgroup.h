@@ -53,8 +53,13 @@ void cg_view_copy(struct cg_view *dst, const struct cg_view *src);
 void cg_view_free(struct cg_view *);
 
 /* What a spawn needs: the leaf (CLONE_INTO_CGROUP) and v1 groups to join. */
+/* Workers whose leaf (and its cgroup.events) stays open from one exit to
+ * the next, the last to exit: two fds each. */
+#define CG_KEPT_LEAVES 32
+
 struct cg_spawn {
 	int dirfd;		/* -1: none */
+	bool dir_kept;		/* dirfd is the cgroups' own (not closed) */
 	int v1fd[3];		/* cgroup.procs of v1 leaves, -1: none */
 	size_t nv1;
 };
@@ -85,6 +90,10 @@ bool cgroups_check_kill(struct cgroups *, const struct enode *);
  */
 int cgroups_drain(struct cgroups *, struct enode *);
 bool cgroups_empty(int events_fd);
+/* The end of a batch of the loop: a leaf its drain found empty is spawned
+ * into through the fd the drain read it by in that batch only (later, it
+ * may have been removed in the meantime: it is looked up again). */
+void cgroups_batch_done(struct cgroups *);
 /* Once drained after a kill: the leaf is made again at the next start. */
 void cgroups_renew(struct cgroups *, struct enode *);
 /* The node is leaving the tree: its directories go (they are empty). */

@@ -340,8 +340,9 @@ proc_exited(struct loop *l, struct proc *p)
 	 * nor count against a process that is gone. */
 	if (enode_pid(p->node) == p->pid)
 		health_end(l->health, p->node);
-	reactor_unwatch(l->r, &p->w);
-	close(p->w.fd);
+	/* Taken out of the epoll and closed once the batch is done: after
+	 * the restart this exit may set off. */
+	reactor_unwatch_close(l->r, &p->w);
 	p->w.fd = -1;
 	p->exited = true;
 	ready_pipe_close(l, p);
@@ -498,6 +499,7 @@ batch_done(struct loop *l)
 
 	l->spawned = false;
 	engine_batch_done(l->eng);
+	cgroups_batch_done(l->cg);
 	if (hold) {
 		if (!l->handoff_at)
 			l->handoff_at = mono_ns() + HANDOFF_DELAY_NS;
@@ -913,8 +915,9 @@ count_spec_workers(const struct spec_node *n, size_t *workers, size_t *fds)
  * (spawn_init has raised the soft limit to the hard one).
  */
 /* sockets, epoll, timers, clients, logs, helpers, and the probes' maps,
- * programs and links (some 25), which the core holds */
-#define FDS_RESERVED 96
+ * programs and links (some 25), which the core holds, and the leaves kept
+ * open for restarts */
+#define FDS_RESERVED (96 + 2 * CG_KEPT_LEAVES)
 
 static void
 warn_fd_limit(const struct spec *spec)

@@ -26,6 +26,8 @@ struct reactor {
 	struct watch bulk;
 	struct deferred *deferred;
 	size_t ndeferred, capdeferred;
+	struct closing { int epfd, fd; } *closing;	/* reactor_unwatch_close */
+	size_t nclosing, capclosing;
 };
 
 static void
@@ -70,6 +72,12 @@ reactor_new(void)
 static void
 run_deferred(struct reactor *r)
 {
+	for (size_t i = 0; i < r->nclosing; i++) {
+		epoll_ctl(r->closing[i].epfd, EPOLL_CTL_DEL, r->closing[i].fd,
+		    NULL);
+		close(r->closing[i].fd);
+	}
+	r->nclosing = 0;
 	for (size_t i = 0; i < r->ndeferred; i++)
 		r->deferred[i].fn(r->deferred[i].p);
 	r->ndeferred = 0;
@@ -82,6 +90,7 @@ reactor_free(struct reactor *r)
 		return;
 	run_deferred(r);
 	free(r->deferred);
+	free(r->closing);
 	close(r->bulkfd);
 	close(r->epfd);
 	free(r);
@@ -133,6 +142,24 @@ reactor_unwatch(struct reactor *r, struct watch *w)
 		return;
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	w->dead = true;
+}
+
+void
+reactor_unwatch_close(struct reactor *r, struct watch *w)
+{
+	if (w->dead) {
+		close(w->fd);
+		return;
+	}
+	w->dead = true;
+	if (r->nclosing == r->capclosing) {
+		r->capclosing = r->capclosing ? r->capclosing * 2 : 16;
+		r->closing = xreallocarray(r->closing, r->capclosing,
+		    sizeof(*r->closing));
+	}
+	r->closing[r->nclosing].epfd = w->epfd;
+	r->closing[r->nclosing].fd = w->fd;
+	r->nclosing++;
 }
 
 void

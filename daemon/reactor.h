@@ -48,6 +48,12 @@ void reactor_modify(struct reactor *, struct watch *, uint32_t events);
  * epoll then reports a freed watch.
  */
 void reactor_unwatch(struct reactor *, struct watch *);
+/*
+ * reactor_unwatch and close of w's fd, both after the current batch of
+ * events: for a fd nothing reads any more, whose closing need not come
+ * before the work its event set off (a worker's exit, its restart).
+ */
+void reactor_unwatch_close(struct reactor *, struct watch *);
 /* Frees p with fn after the current batch of events. */
 void reactor_defer_free(struct reactor *, void *p, void (*fn)(void *));
 /* Waits up to timeout_ms (-1: no limit), dispatches one batch, then runs

@@ -584,3 +584,42 @@ CONF
 	[ ! -e "$(cat "$T/leaf")/x" ] || fail "$(cat "$T/leaf")/x left after the worker's exit" || return 1
 	grep -q "No such file" "$T/seen" || fail "the replacement saw x in its leaf: $(cat "$T/seen")"
 }
+
+# From its second exit on, a worker's drain reads its leaf through the fds
+# kept open since its last exit: what it made below the leaf is still seen
+# there and removed, and the replacement starts in a leaf without it.
+test_nested_cgroups_made_after_a_restart_go_too() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "cg=$CGMOUNT\$(sed -n 's/^0:://p' /proc/self/cgroup); echo \$cg >> $T/starts; n=\$(wc -l < $T/starts); if [ \$n -ge 3 ]; then ls \$cg/x > $T/seen 2>&1; exec sleep 1000; fi; [ \$n -eq 2 ] && mkdir -p \$cg/x/y; exit 1"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the third start" test -s "$T/seen" || return 1
+	wait_for "root/w running" is_state root/w running || return 1
+	assert_eq "one leaf for the three starts" 1 "$(sort -u "$T/starts" | wc -l)" || return 1
+	grep -q "No such file" "$T/seen" || fail "the third start saw x in its leaf: $(cat "$T/seen")"
+}
+
+# A leaf removed by someone else while its worker waits out its restart
+# delay: the restart never goes into the removed cgroup through an fd kept
+# from before; the leaf is made again and the worker runs there.
+test_a_leaf_removed_during_the_restart_delay_is_made_again() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 10; children = (
+  { name = "w"; restart_delay = 1000; command = ["/bin/sh", "-c", "sed -n 's/^0:://p' /proc/self/cgroup >> $T/starts; while [ ! -e $T/go ]; do sleep 0.02; done; rm -f $T/go; exit 1"]; }
+); };
+CONF
+	local leaf
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the first start" test -s "$T/starts" || return 1
+	leaf=$CGMOUNT$(head -n 1 "$T/starts")
+	touch "$T/go"
+	wait_for "root/w waiting to restart" is_state root/w backoff || return 1
+	rmdir "$leaf" || fail "the leaf of an exited worker could not be removed" || return 1
+	wait_for "root/w running again" eval '[ "$(wc -l < "$T/starts")" -ge 2 ] && is_state root/w running' || return 1
+	assert_eq "the leaf of the start after" "${leaf#"$CGMOUNT"}" "$(tail -n 1 "$T/starts")" || return 1
+	[ -d "$leaf" ] || fail "$leaf was not made again"
+}
