@@ -1495,9 +1495,14 @@ cgroups_drain(struct cgroups *cg, struct enode *n)
 			close(leaf);
 			return -1;
 		}
-		empty = events_read(fd) != 0;
-		if (empty && fstat(leaf, &st) < 0)
-			st.st_nlink = 2;
+		/* Gone between the two: nothing is left in it, and nothing
+		 * may be born into it either. */
+		if ((empty = events_read(fd)) < 0 || (empty &&
+		    fstat(leaf, &st) < 0)) {
+			close(fd);
+			close(leaf);
+			return -1;
+		}
 	}
 	if (empty) {
 		/*
