@@ -110,18 +110,6 @@ capture_bind(struct capture *c, struct helpers *hs)
 		outp_bind(c->ol, hs);
 }
 
-/* fd moved to SPAWN_FD_BASE or above (where the limit allows). */
-static int
-move_high(int fd)
-{
-	int high = fcntl(fd, F_DUPFD_CLOEXEC, SPAWN_FD_BASE);
-
-	if (high < 0)
-		return fd;
-	close(fd);
-	return high;
-}
-
 /* n's pipes, made at its first need; NULL (said once) when they cannot be. */
 static struct cnode *
 node_pipes(struct capture *c, struct enode *n)
@@ -147,9 +135,9 @@ node_pipes(struct capture *c, struct enode *n)
 	}
 	cn = xcalloc(1, sizeof(*cn));
 	for (int i = 0; i < 2; i++) {
-		rfd[i] = move_high(p[i][0]);
+		rfd[i] = spawn_fd_high(p[i][0]);
 		fcntl(rfd[i], F_SETFL, O_NONBLOCK);
-		cn->wfd[i] = move_high(p[i][1]);
+		cn->wfd[i] = spawn_fd_high(p[i][1]);
 	}
 	cn->src = outp_add(c->ol, enode_path(n), enode_name(n), rfd, cn->wfd);
 	cn->next = c->nodes;

@@ -1468,7 +1468,7 @@ cg_spawn_close(struct cg_spawn *s)
 int
 cgroups_drain(struct cgroups *cg, struct enode *n)
 {
-	char path[4096], why[2 * PATH_MAX];
+	char why[2 * PATH_MAX];
 	struct kept_leaf *k = kept_find(cg, n);
 	struct stat st;
 	int fd, leaf, empty = -1;
@@ -1523,12 +1523,12 @@ cgroups_drain(struct cgroups *cg, struct enode *n)
 		kept_put(cg, n, leaf, fd);
 		return -1;
 	}
-	close(leaf);
-	/* The leaf's cgroup.kill kills its whole subtree. */
-	snprintf(path, sizeof(path), "%s/cgroup.kill", enode_path(n));
-	if (write_at(cg->basefd, path, "1") < 0)
+	/* The leaf's cgroup.kill kills its whole subtree; written through the
+	 * leaf whose cgroup.events said so, whatever its path leads to now. */
+	if (write_at(leaf, "cgroup.kill", "1") < 0)
 		log_msg(LOG_WARN, "%s: cgroup.kill: %s", enode_path(n),
 		    strerror(errno));
+	close(leaf);
 	enode_set_runtime(n, enode_runtime(n) | RT_KILLED);
 	return fd;
 }
@@ -1544,8 +1544,17 @@ cgroups_batch_done(struct cgroups *cg)
 {
 	if (!cg)
 		return;
-	for (size_t i = 0; i < CG_KEPT_LEAVES; i++)
-		cg->kept[i].fresh = false;
+	/* Kept fds leave the range every spawning child copies (spawn.c),
+	 * after the restart that found them. */
+	for (size_t i = 0; i < CG_KEPT_LEAVES; i++) {
+		struct kept_leaf *k = &cg->kept[i];
+
+		k->fresh = false;
+		if (k->n && k->dir < SPAWN_FD_BASE)
+			k->dir = spawn_fd_high(k->dir);
+		if (k->n && k->events < SPAWN_FD_BASE)
+			k->events = spawn_fd_high(k->events);
+	}
 }
 
 /*

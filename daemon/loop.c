@@ -915,9 +915,11 @@ count_spec_workers(const struct spec_node *n, size_t *workers, size_t *fds)
  * (spawn_init has raised the soft limit to the hard one).
  */
 /* sockets, epoll, timers, clients, logs, helpers, and the probes' maps,
- * programs and links (some 25), which the core holds, and the leaves kept
- * open for restarts */
-#define FDS_RESERVED (96 + 2 * CG_KEPT_LEAVES)
+ * programs and links (some 25), which the core holds; the leaves kept open
+ * for restarts; the pidfds of a batch's reaped workers, closed at its end
+ * (16 from the bulk epoll, REAP_BATCH from SIGCHLD) beside their
+ * replacements' */
+#define FDS_RESERVED (96 + 2 * CG_KEPT_LEAVES + 16 + REAP_BATCH)
 
 static void
 warn_fd_limit(const struct spec *spec)

@@ -73,8 +73,9 @@ static void
 run_deferred(struct reactor *r)
 {
 	for (size_t i = 0; i < r->nclosing; i++) {
-		epoll_ctl(r->closing[i].epfd, EPOLL_CTL_DEL, r->closing[i].fd,
-		    NULL);
+		if (r->closing[i].epfd >= 0)
+			epoll_ctl(r->closing[i].epfd, EPOLL_CTL_DEL,
+			    r->closing[i].fd, NULL);
 		close(r->closing[i].fd);
 	}
 	r->nclosing = 0;
@@ -106,7 +107,7 @@ watch_in(int epfd, struct watch *w, int fd, uint32_t events, watch_fn fn,
 	w->owner = owner;
 	w->fd = fd;
 	w->epfd = epfd;
-	w->dead = false;
+	w->dead = w->closing = false;
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
@@ -147,19 +148,18 @@ reactor_unwatch(struct reactor *r, struct watch *w)
 void
 reactor_unwatch_close(struct reactor *r, struct watch *w)
 {
-	if (w->dead) {
-		close(w->fd);
+	if (w->closing)
 		return;
-	}
-	w->dead = true;
 	if (r->nclosing == r->capclosing) {
 		r->capclosing = r->capclosing ? r->capclosing * 2 : 16;
 		r->closing = xreallocarray(r->closing, r->capclosing,
 		    sizeof(*r->closing));
 	}
-	r->closing[r->nclosing].epfd = w->epfd;
+	/* Already out of the epoll (reactor_unwatch): only the close. */
+	r->closing[r->nclosing].epfd = w->dead ? -1 : w->epfd;
 	r->closing[r->nclosing].fd = w->fd;
 	r->nclosing++;
+	w->dead = w->closing = true;
 }
 
 void

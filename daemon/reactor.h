@@ -24,6 +24,7 @@ struct watch {
 	int fd;
 	int epfd;	/* the epoll it is in: the reactor's, or its bulk one */
 	bool dead;	/* unwatched during the current batch */
+	bool closing;	/* its fd is closed after the batch */
 };
 
 struct reactor *reactor_new(void);
@@ -51,7 +52,8 @@ void reactor_unwatch(struct reactor *, struct watch *);
 /*
  * reactor_unwatch and close of w's fd, both after the current batch of
  * events: for a fd nothing reads any more, whose closing need not come
- * before the work its event set off (a worker's exit, its restart).
+ * before the work its event set off (a worker's exit, its restart). Once
+ * per watch: a second call does nothing.
  */
 void reactor_unwatch_close(struct reactor *, struct watch *);
 /* Frees p with fn after the current batch of events. */

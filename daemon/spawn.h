@@ -7,10 +7,6 @@
 #include "cgroup.h"
 #include "engine.h"
 
-/* fds arbord holds per worker (pidfds, pipes) live at and above this, out
- * of the range a spawning child copies (spawn.c). */
-#define SPAWN_FD_BASE 256
-
 /* Records the signal dispositions to reset in workers; call before any other
  * change to arbord's own dispositions. */
 void spawn_init(void);

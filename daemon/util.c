@@ -478,3 +478,14 @@ heap_free(struct min_heap *h)
 	h->v = NULL;
 	h->n = h->cap = 0;
 }
+
+int
+spawn_fd_high(int fd)
+{
+	int high = fcntl(fd, F_DUPFD_CLOEXEC, SPAWN_FD_BASE);
+
+	if (high < 0)
+		return fd;
+	close(fd);
+	return high;
+}

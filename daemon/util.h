@@ -15,6 +15,14 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* fds arbord holds per worker (pidfds, pipes, kept cgroup leaves) live at
+ * and above this, out of the range a spawning child copies (spawn.c). */
+#define SPAWN_FD_BASE 256
+
+/* fd moved to SPAWN_FD_BASE or above (where the limit allows); the new
+ * fd is close-on-exec. */
+int spawn_fd_high(int fd);
+
 void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *);

@@ -623,3 +623,49 @@ CONF
 	assert_eq "the leaf of the start after" "${leaf#"$CGMOUNT"}" "$(tail -n 1 "$T/starts")" || return 1
 	[ -d "$leaf" ] || fail "$leaf was not made again"
 }
+
+# The fds arbord keeps per worker live at 256 and above, out of the range
+# every spawning child copies: the leaves kept open from one exit to the
+# next go there once their restart is done.
+test_kept_leaves_are_held_above_the_spawn_range() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 100; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "echo >> $T/starts; [ \$(wc -l < $T/starts) -ge 3 ] && exec sleep 1000; exit 1"]; }
+); };
+CONF
+	local fd n=0
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "the third start" eval '[ "$(wc -l < "$T/starts")" -ge 3 ] && is_state root/w running' || return 1
+	for fd in /proc/"$ARBORD_PID"/fd/*; do
+		case $(readlink "$fd") in
+		"$(cgbase)"/root/w | "$(cgbase)"/root/w/*)
+			n=$((n + 1))
+			[ "${fd##*/}" -ge 256 ] || fail "fd ${fd##*/} on $(readlink "$fd") is below 256" || return 1 ;;
+		esac
+	done
+	assert_eq "fds on root/w's leaf (its directory and cgroup.events)" 2 "$n"
+}
+
+# A root worker that mounts over its own leaf's path and leaves a process
+# behind: the drain reads the leaf through the fds kept since the last exit
+# and kills what is left through them, whatever the path leads to now.
+test_a_leftover_is_killed_through_the_kept_leaf_when_its_path_is_mounted_over() {
+	need_cgroups || return $?
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; intensity = 1000; children = (
+  { name = "w"; restart_delay = 200; command = ["/bin/sh", "-c", "cg=$CGMOUNT\$(sed -n 's/^0:://p' /proc/self/cgroup); echo \$cg >> $T/starts; [ \$(wc -l < $T/starts) -eq 2 ] || exec sleep 1000; setsid sleep 1000 & echo \$! > $T/left; mount -t tmpfs arbor-test \$cg && echo \$cg > $T/mounted; exit 1"]; }
+); };
+CONF
+	local leaf left rc=0
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "root/w running" is_state root/w running || return 1
+	ctl restart root/w >/dev/null || fail "restart refused" || return 1
+	wait_for "the mount over the leaf" test -s "$T/mounted" || return 1
+	leaf=$(cat "$T/mounted") left=$(cat "$T/left")
+	wait_for "the leftover killed" gone "$left" || rc=1
+	umount "$leaf" 2>/dev/null
+	[ $rc = 0 ] || { kill -9 "$left" 2>/dev/null; return 1; }
+	wait_for "root/w running again" eval '[ "$(wc -l < "$T/starts")" -ge 3 ] && is_state root/w running' || return 1
+	stop_arbord
+}
