@@ -135,9 +135,9 @@ node_pipes(struct capture *c, struct enode *n)
 	}
 	cn = xcalloc(1, sizeof(*cn));
 	for (int i = 0; i < 2; i++) {
-		rfd[i] = spawn_fd_high(p[i][0]);
+		rfd[i] = fd_move_high(p[i][0]);
 		fcntl(rfd[i], F_SETFL, O_NONBLOCK);
-		cn->wfd[i] = spawn_fd_high(p[i][1]);
+		cn->wfd[i] = fd_move_high(p[i][1]);
 	}
 	cn->src = outp_add(c->ol, enode_path(n), enode_name(n), rfd, cn->wfd);
 	cn->next = c->nodes;

@@ -1551,9 +1551,9 @@ cgroups_batch_done(struct cgroups *cg)
 
 		k->fresh = false;
 		if (k->n && k->dir < SPAWN_FD_BASE)
-			k->dir = spawn_fd_high(k->dir);
+			k->dir = fd_move_high(k->dir);
 		if (k->n && k->events < SPAWN_FD_BASE)
-			k->events = spawn_fd_high(k->events);
+			k->events = fd_move_high(k->events);
 	}
 }
 

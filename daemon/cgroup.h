@@ -52,11 +52,11 @@ void cgroups_view(const struct cgroups *, struct cg_view *);
 void cg_view_copy(struct cg_view *dst, const struct cg_view *src);
 void cg_view_free(struct cg_view *);
 
-/* What a spawn needs: the leaf (CLONE_INTO_CGROUP) and v1 groups to join. */
 /* Workers whose leaf (and its cgroup.events) stays open from one exit to
  * the next, the last to exit: two fds each. */
 #define CG_KEPT_LEAVES 32
 
+/* What a spawn needs: the leaf (CLONE_INTO_CGROUP) and v1 groups to join. */
 struct cg_spawn {
 	int dirfd;		/* -1: none */
 	bool dir_kept;		/* dirfd is the cgroups' own (not closed) */

@@ -480,7 +480,7 @@ heap_free(struct min_heap *h)
 }
 
 int
-spawn_fd_high(int fd)
+fd_move_high(int fd)
 {
 	int high = fcntl(fd, F_DUPFD_CLOEXEC, SPAWN_FD_BASE);
 

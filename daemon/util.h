@@ -21,7 +21,7 @@
 
 /* fd moved to SPAWN_FD_BASE or above (where the limit allows); the new
  * fd is close-on-exec. */
-int spawn_fd_high(int fd);
+int fd_move_high(int fd);
 
 void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
