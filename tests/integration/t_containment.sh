@@ -607,9 +607,10 @@ CONF
 # from before; the leaf is made again and the worker runs there.
 test_a_leaf_removed_during_the_restart_delay_is_made_again() {
 	need_cgroups || return $?
+	# The delay outlasts the test's own steps (8 times slower in the VM).
 	conf tree <<CONF
 tree = { strategy = "one_for_one"; intensity = 10; children = (
-  { name = "w"; restart_delay = 1000; command = ["/bin/sh", "-c", "sed -n 's/^0:://p' /proc/self/cgroup >> $T/starts; while [ ! -e $T/go ]; do sleep 0.02; done; rm -f $T/go; exit 1"]; }
+  { name = "w"; restart_delay = $((1000 * ${ARBOR_TIME_SCALE:-1})); command = ["/bin/sh", "-c", "sed -n 's/^0:://p' /proc/self/cgroup >> $T/starts; while [ ! -e $T/go ]; do sleep 0.02; done; rm -f $T/go; exit 1"]; }
 ); };
 CONF
 	local leaf
