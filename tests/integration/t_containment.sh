@@ -635,12 +635,13 @@ tree = { strategy = "one_for_one"; intensity = 100; children = (
   { name = "w"; command = ["/bin/sh", "-c", "echo >> $T/starts; [ \$(wc -l < $T/starts) -ge 3 ] && exec sleep 1000; exit 1"]; }
 ); };
 CONF
-	local fd n=0
+	local fd n=0 leaf
 	start_arbord "$T/tree.conf" || return 1
 	wait_for "the third start" eval '[ "$(wc -l < "$T/starts")" -ge 3 ] && is_state root/w running' || return 1
+	leaf=$(cgbase)/root/w
 	for fd in /proc/"$ARBORD_PID"/fd/*; do
 		case $(readlink "$fd") in
-		"$(cgbase)"/root/w | "$(cgbase)"/root/w/*)
+		"$leaf" | "$leaf"/*)
 			n=$((n + 1))
 			[ "${fd##*/}" -ge 256 ] || fail "fd ${fd##*/} on $(readlink "$fd") is below 256" || return 1 ;;
 		esac
