@@ -103,6 +103,10 @@ struct cgroups {
 		bool fresh;		/* drained in this batch, not spawned into */
 	} kept[CG_KEPT_LEAVES];
 	uint64_t kept_clock;
+	/* The directory the last leaf was made in, for the rest of the
+	 * loop's turn (mkparent_get); mkparent NULL: none. */
+	char *mkparent;
+	int mkparent_fd;
 };
 
 /*
@@ -124,11 +128,22 @@ kept_close(struct kept_leaf *k)
 }
 
 static void
+mkparent_drop(struct cgroups *cg)
+{
+	if (!cg->mkparent)
+		return;
+	close(cg->mkparent_fd);
+	free(cg->mkparent);
+	cg->mkparent = NULL;
+}
+
+static void
 kept_drop(struct cgroups *cg)
 {
 	for (size_t i = 0; i < CG_KEPT_LEAVES; i++)
 		if (cg->kept[i].n)
 			kept_close(&cg->kept[i]);
+	mkparent_drop(cg);
 }
 
 static struct kept_leaf *
@@ -1211,6 +1226,33 @@ apply_v1(struct cgroups *cg, struct enode *n, enum cg_ctrl c, const char *dir)
 }
 
 /*
+ * The open directory of worker n's parent supervisor, to make n's leaf in
+ * by its name alone: a start of many makes each leaf with one lookup of one
+ * name, where a lookup of the parent's path and one of the leaf's were the
+ * costliest calls of a spawn after clone3. It stays open only until the
+ * loop's turn ends (cgroups_batch_done) or a directory is removed here
+ * (kept_drop); one removed behind arbord's back fails the mkdirat
+ * (ENOENT), and the leaf is made by path as before. -1: none (n is the
+ * root, a supervisor, or its parent cannot be opened).
+ */
+static int
+mkparent_get(struct cgroups *cg, const struct enode *n)
+{
+	const struct enode *p = enode_parent(n);
+
+	if (!p || enode_is_supervisor(n) || !(enode_runtime(p) & RT_MADE))
+		return -1;
+	if (cg->mkparent && strcmp(cg->mkparent, enode_path(p)) == 0)
+		return cg->mkparent_fd;
+	mkparent_drop(cg);
+	if ((cg->mkparent_fd = cg_open(cg->basefd, enode_path(p),
+	    O_RDONLY | O_DIRECTORY)) < 0)
+		return -1;
+	cg->mkparent = xstrdup(enode_path(p));
+	return cg->mkparent_fd;
+}
+
+/*
  * Makes the v2 directory of n (its parent exists); with fdp, hands its
  * fd back open.
  */
@@ -1218,15 +1260,25 @@ static int
 make_dir(struct cgroups *cg, struct enode *n, int *fdp, char *msg,
     size_t msglen)
 {
-	const char *rel = enode_path(n);
-	int fd;
+	const char *rel = enode_path(n), *name = enode_name(n);
+	int fd, at = mkparent_get(cg, n), r = -1;
 
-	if (cg_mkdir(cg->basefd, rel) < 0 && errno != EEXIST) {
+	if (at >= 0 && (r = mkdirat(at, name, 0755)) < 0 && errno == ENOENT) {
+		/* The parent was removed since: by path, as a new one. */
+		mkparent_drop(cg);
+		at = -1;
+	}
+	if (at < 0) {
+		at = cg->basefd;
+		name = rel;
+		r = cg_mkdir(at, rel);
+	}
+	if (r < 0 && errno != EEXIST) {
 		snprintf(msg, msglen, "cgroup %s/%s: mkdir: %s", cg->base, rel,
 		    strerror(errno));
 		return -1;
 	}
-	if ((fd = cg_open(cg->basefd, rel, O_RDONLY | O_DIRECTORY)) < 0) {
+	if ((fd = cg_open(at, name, O_RDONLY | O_DIRECTORY)) < 0) {
 		if (errno == ENOTDIR)
 			snprintf(msg, msglen, "cgroup %s/%s: the name \"%s\" is a cgroup interface file there; rename the node",
 			    cg->base, rel, enode_name(n));
@@ -1544,6 +1596,7 @@ cgroups_batch_done(struct cgroups *cg)
 {
 	if (!cg)
 		return;
+	mkparent_drop(cg);
 	/* Kept fds leave the range every spawning child copies (spawn.c),
 	 * after the restart that found them. */
 	for (size_t i = 0; i < CG_KEPT_LEAVES; i++) {

@@ -649,6 +649,35 @@ CONF
 	assert_eq "fds on root/w's leaf (its directory and cgroup.events)" 2 "$n"
 }
 
+# A start of many in steps of 32 spawns, its leaves made by name in their
+# parent's directory, kept open for the step: every worker is born into its
+# own leaf, under the right parent, when steps and parents change within a
+# step (40 in a, 40 in b, then one beside them).
+test_each_worker_of_a_start_of_many_is_born_in_its_own_leaf() {
+	need_cgroups || return $?
+	local i a="" b=""
+	for ((i = 0; i < 40; i++)); do
+		a+="{ name = \"a$i\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; },"
+		b+="{ name = \"b$i\"; command = [\"/bin/sleep\", \"1000\"]; stdout = \"null\"; stderr = \"null\"; },"
+	done
+	conf tree <<CONF
+tree = { strategy = "one_for_one"; children = (
+  { name = "pa"; strategy = "one_for_one"; children = ( ${a%,} ); },
+  { name = "pb"; strategy = "one_for_one"; children = ( ${b%,} ); },
+  { name = "w"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	start_arbord "$T/tree.conf" || return 1
+	wait_for "81 workers running" eval '[ "$(ctl status --json | jq "[.. | objects | select(.state? == \"running\" and .pid? != null)] | length")" = 81 ]' || return 1
+	local base path pid bad=""
+	base=$(basename "$(cgbase)")
+	while read -r path pid; do
+		[ "$(grep '^0::' /proc/"$pid"/cgroup)" = "0::/$base/$path" ] ||
+		    bad+=" $path (pid $pid in $(grep '^0::' /proc/"$pid"/cgroup))"
+	done < <(ctl status --json | jq -r '.. | objects | select(.pid? != null) | "\(.path) \(.pid)"')
+	[ -z "$bad" ] || fail "not in their own leaves:$bad"
+}
+
 # A root worker that mounts over its own leaf's path and leaves a process
 # behind: the drain reads the leaf through the fds kept since the last exit
 # and kills what is left through them, whatever the path leads to now.
