@@ -19,7 +19,7 @@ import time
 import urllib.request
 
 from cgroups import cgroup2_mount
-from benchlib import helper_pid, raise_nofile, rss_kib, settle
+from benchlib import helper_pid, kdamond_cpu, raise_nofile, rss_kib, settle
 from signin import session_cookie
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -86,6 +86,7 @@ def run(count, captured=True, start_only=False):
         f.write(",\n".join('    { name = "w%d"; command = ["/bin/sleep", "100000"];%s }' % (i, out)
                            for i in range(count)))
         f.write("\n  ); }\n); };\n")
+    kd0 = kdamond_cpu()
     t0 = time.monotonic()
     # A pidfd per worker and 4 fds for its output's pipes: the limit the
     # unit gives (LimitNOFILE=), not this shell's.
@@ -107,6 +108,8 @@ def run(count, captured=True, start_only=False):
             up = seen in lf.read()
         if up:
             took = round(time.monotonic() - t0, 3)
+            if kd0 is not None:
+                res["kdamond s"] = round(kdamond_cpu() - kd0, 2)
             try:
                 t = status(sock)
             except Exception:
@@ -231,11 +234,15 @@ def bare_spawn(count, in_cgroups=False):
         # Its own directory: one an earlier run left behind must not
         # stop this loop short.
         args.append(os.path.join(mnt, "arbor-bench-spawn-%d" % os.getpid()))
-    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    if r.returncode != 0 or not r.stdout.strip():
-        print("  the floor loop (%s) failed: %s" % (" ".join(args[1:]), r.stderr.strip()[-300:]))
+    kd0 = kdamond_cpu()
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()      # its time, printed before it kills them
+    kd = round(kdamond_cpu() - kd0, 2) if kd0 is not None else None
+    out, err = p.communicate(timeout=600)
+    if p.returncode != 0 or not line.strip():
+        print("  the floor loop (%s) failed: %s" % (" ".join(args[1:]), err.strip()[-300:]))
         return None
-    return float(r.stdout.split()[0])
+    return float(line.split()[0]), kd
 
 
 def start_pairs(big):
@@ -246,14 +253,18 @@ def start_pairs(big):
     margin, so a single pair tells nothing. The medians, and each pair's
     ratio."""
     n, captured = big["workers"], big["output"] == "captured"
-    starts, bares, leaves = [], [], []
+    starts, bares, leaves, kds = [], [], [], []
     for _ in range(PAIRS):
         settle()
         b = bare_spawn(n)
         settle()
         l = bare_spawn(n, in_cgroups=True)
         settle()
-        s = run(n, captured=captured, start_only=True)["all started s"]
+        r = run(n, captured=captured, start_only=True)
+        s = r["all started s"]
+        kds.append("/".join("-" if x is None else "%.1f" % x for x in (
+            b and b[1], l and l[1], r.get("kdamond s"))))
+        b, l = b and b[0], l and l[0]
         if b:
             bares.append(b)
         if l:
@@ -275,6 +286,9 @@ def start_pairs(big):
                   " ".join("%.2f" % l for l in leaves), leaf, "%.3f" % (leaf / bare) if bare else "-",
                   "%.3f" % (start / leaf) if start else "-",
                   " ".join("%.3f" % (s / l) for s, l in starts if l) or "-"))
+    if any(k != "-/-/-" for k in kds):
+        print("  CPU s the kernel's DAMON thread (kdamond) used during each round's plain loop / leaf loop / "
+              "arbord's start: %s (it runs beside them on the same 2 CPUs)" % " ".join(kds))
 
 
 def main():
