@@ -1183,22 +1183,29 @@ v1_keys(const struct cgroups *cg)
 	return m;
 }
 
-/* Writes n's limits (and resets those it no longer sets) into dirfd/rel. */
+/*
+ * Writes n's limits (and resets those it no longer sets) into its
+ * directory: dirfd, or (-1) rel below the base.
+ */
 static void
-apply_v2(struct cgroups *cg, struct enode *n, const char *rel)
+apply_v2(struct cgroups *cg, struct enode *n, int dirfd, const char *rel)
 {
 	uintptr_t w = enode_runtime(n);
 	const struct spec_resources *r = &enode_spec(n)->res;
 	unsigned keys = (r->set | RT_V2_KEYS(w)) & v2_keys(cg), done;
 	char why[256];
-	int fd;
+	int fd = dirfd;
 
 	if (!keys)
 		return;
-	if ((fd = cg_open(cg->basefd, rel, O_RDONLY | O_DIRECTORY)) < 0)
+	if (fd < 0 && (fd = cg_open(cg->basefd, rel, O_RDONLY | O_DIRECTORY)) < 0) {
+		log_msg(LOG_WARN, "%s: cgroup limits: cgroup %s/%s: %s",
+		    enode_path(n), cg->base, rel, strerror(errno));
 		return;
+	}
 	done = cg_write_v2(fd, r, keys, why, sizeof(why));
-	close(fd);
+	if (fd != dirfd)
+		close(fd);
 	if (done != keys)
 		log_msg(LOG_WARN, "%s: cgroup limits: %s", enode_path(n), why);
 	enode_set_runtime(n, (w & ~(uintptr_t)0xff) | (done & r->set));
@@ -1293,7 +1300,8 @@ make_dir(struct cgroups *cg, struct enode *n, int *fdp, char *msg,
 		log_msg(LOG_WARN, "cgroup %s/%s: enabling controllers: %s",
 		    cg->base, rel, strerror(errno));
 	enode_set_runtime(n, enode_runtime(n) | RT_MADE);
-	apply_v2(cg, n, rel);
+	/* Through the fd just opened: a path may be mounted over since. */
+	apply_v2(cg, n, fd, rel);
 	if (fdp)
 		*fdp = fd;
 	else
@@ -1402,7 +1410,7 @@ cgroups_prepare(struct cgroups *cg, struct enode *n, struct cg_spawn *s,
 			    NULL, msg, msglen) < 0)
 				return -1;
 		} else if (chain[k] == n)
-			apply_v2(cg, n, enode_path(n));
+			apply_v2(cg, n, -1, enode_path(n));
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(v1ctrls); i++) {
 		enum cg_ctrl c = v1ctrls[i];
@@ -1655,7 +1663,7 @@ reapply(struct cgroups *cg, struct enode *n, unsigned newly)
 	if (newly && enable_at(cg->basefd, enode_path(n), newly, '+') < 0)
 		log_msg(LOG_WARN, "cgroup %s/%s: enabling controllers: %s",
 		    cg->base, enode_path(n), strerror(errno));
-	apply_v2(cg, n, enode_path(n));
+	apply_v2(cg, n, -1, enode_path(n));
 	for (int c = 0; c < CTRL_N; c++)
 		if (cg->v1[c] && (enode_runtime(n) & RT_V1_MADE(c))) {
 			char *dir = xasprintf("%s/%s", cg->v1[c], enode_path(n));

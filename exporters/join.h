@@ -43,8 +43,15 @@
 
 /* make tsan's build runs 5 to 15 times slower, its helpers too: an exit's
  * stderr tail, handed from the output helper through the core, could miss
- * 200 ms there (the tests' stderr_tail). Plain and ASan builds wait 200. */
-#if defined(__SANITIZE_THREAD__)
+ * 200 ms there (the tests' stderr_tail). So there an exec or exit waits up
+ * to 1 s for its kernel record and its tail, holding back the events after
+ * it as long. Plain and ASan builds wait 200 ms. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define JOIN_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(JOIN_TSAN)
 #define JOIN_WAIT_NS (1000 * 1000000ULL)
 #else
 #define JOIN_WAIT_NS (200 * 1000000ULL)
