@@ -10,6 +10,7 @@ hold runs with its output "null" and says so. Figures only.
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
@@ -236,8 +237,11 @@ def bare_spawn(count, in_cgroups=False):
         args.append(os.path.join(mnt, "arbor-bench-spawn-%d" % os.getpid()))
     kd0 = kdamond_cpu()
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()      # its time, printed before it kills them
+    # Its time, printed before it kills them; a loop that hangs is killed.
+    line = p.stdout.readline() if select.select([p.stdout], [], [], 600)[0] else ""
     kd = round(kdamond_cpu() - kd0, 2) if kd0 is not None else None
+    if not line:
+        p.kill()
     out, err = p.communicate(timeout=600)
     if p.returncode != 0 or not line.strip():
         print("  the floor loop (%s) failed: %s" % (" ".join(args[1:]), err.strip()[-300:]))
