@@ -142,6 +142,7 @@ struct obs_conf {
 	uint32_t event_log_keep;
 	int64_t console_token_ttl_ns, console_session_ttl_ns;	/* -1: default */
 	int64_t fig_budget_ns;	/* -1: default */
+	int64_t fig_cold_ns;	/* -1: default */
 	uint64_t restarts;	/* the helper's, for arbor_obs_restarts_total */
 	/* The probes the core loaded: when, each one's state, the run-queue
 	 * map's size (HMSG_OBS_PROBES gives their fds). */

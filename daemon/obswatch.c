@@ -77,10 +77,10 @@ struct obswatch {
 
 /*
  * A lifetime for tests, from the environment (arbord(8), ENVIRONMENT):
- * nanoseconds, or -1 when unset or not milliseconds from 1 to max.
+ * nanoseconds, or -1 when unset or not milliseconds from min to max.
  */
 static int64_t
-env_ms(const char *name, long max)
+env_ms(const char *name, long min, long max)
 {
 	const char *v = getenv(name);
 	char *end;
@@ -89,9 +89,9 @@ env_ms(const char *name, long max)
 	if (!v)
 		return -1;
 	ms = strtol(v, &end, 10);
-	if (!*v || *end || ms < 1 || ms > max) {
-		log_msg(LOG_WARN, "%s=%s: not a number of milliseconds from 1 to %ld; ignored",
-		    name, v, max);
+	if (!*v || *end || ms < min || ms > max) {
+		log_msg(LOG_WARN, "%s=%s: not a number of milliseconds from %ld to %ld; ignored",
+		    name, v, min, max);
 		return -1;
 	}
 	return ms * (int64_t)NSEC_PER_MSEC;
@@ -530,20 +530,11 @@ obswatch_start(struct reactor *r, const struct spec *sp, bool no_bpf,
 		fatal("observability: its shared memory: %s", strerror(errno));
 	fill_conf(w, sp, no_bpf, cg);
 	w->shm->conf.console_token_ttl_ns = env_ms("ARBOR_CONSOLE_TOKEN_TTL_MS",
-	    3600000);
+	    1, 3600000);
 	w->shm->conf.console_session_ttl_ns = env_ms(
-	    "ARBOR_CONSOLE_SESSION_TTL_MS", 86400000);
-	w->shm->conf.fig_budget_ns = -1;
-	if ((ms = getenv("ARBOR_FIG_BUDGET_MS"))) {
-		char *end;
-		long v = strtol(ms, &end, 10);
-
-		if (*end || v < 0 || v > 60000)
-			log_msg(LOG_WARN, "ARBOR_FIG_BUDGET_MS=%s: not a number of milliseconds from 0 to 60000; ignored",
-			    ms);
-		else
-			w->shm->conf.fig_budget_ns = v * (int64_t)NSEC_PER_MSEC;
-	}
+	    "ARBOR_CONSOLE_SESSION_TTL_MS", 1, 86400000);
+	w->shm->conf.fig_budget_ns = env_ms("ARBOR_FIG_BUDGET_MS", 0, 60000);
+	w->shm->conf.fig_cold_ns = env_ms("ARBOR_FIG_COLD_MS", 0, 60000);
 	if ((ms = getenv("ARBOR_OBS_FAULT")) && *ms) {
 		if (strcmp(ms, "stall") && strcmp(ms, "crash") &&
 		    strcmp(ms, "bpf"))

@@ -50,9 +50,15 @@
  * turns of its loop (a request waits behind one slice: a millisecond or
  * so), one sweep every SWEEP_PERIOD_NS or ten times a sweep's own cost,
  * whichever is longer (at most a tenth of a CPU). A figure older than a
- * period and a sweep, or missing, is read whatever the budget.
+ * period and a sweep, or missing, is read while the request is younger
+ * than COLD_BUDGET_NS; after that its node goes without (null in a status,
+ * no sample in a scrape) and the sampler reads it next. So the first
+ * status after a start of 10,000, or after WATCH_NS without one, answers
+ * in time (reading its 20,000 files took 0.5 to 0.9 s here), and a later
+ * one has them all; a small tree's are all there at once.
  */
 #define READ_BUDGET_NS (3 * NSEC_PER_MSEC)
+#define COLD_BUDGET_NS (15 * NSEC_PER_MSEC)
 #define WATCH_NS (300 * NSEC_PER_SEC)
 #define SWEEP_PERIOD_NS (2 * NSEC_PER_SEC)
 #define SWEEP_SLICE 32
@@ -105,6 +111,7 @@ struct obs {
 	/* The figure sampler (fig_sweep): on while someone looks. */
 	uint64_t req_ns;	/* when the request being served began */
 	uint64_t budget_ns;	/* how long it reads figures itself */
+	uint64_t cold_ns;	/* ... and those not cached, or too old */
 	uint64_t watched_ns;	/* the last one the cache served */
 	uint64_t sweep_start_ns, next_sweep_ns, sweep_cost_ns;
 	uint64_t sweep_work_ns;	/* this sweep's slices, not its pauses */
@@ -403,13 +410,19 @@ fig_get(struct obs *o, const char *path, bool leaf, unsigned what)
 {
 	uint64_t now = mono_ns(), period = sweep_period(o);
 	struct runq *r = path_rec(o, path);
-
-	if ((r->fig_what & what) != what || r->fig_leaf != leaf ||
+	bool cold = (r->fig_what & what) != what || r->fig_leaf != leaf ||
 	    !r->fig_ns || now - r->fig_ns > period + o->sweep_wall_ns +
-	    NSEC_PER_SEC || (now - o->req_ns < o->budget_ns &&
+	    NSEC_PER_SEC;
+
+	if (cold || (now - o->req_ns < o->budget_ns &&
 	    r->fig_ns < o->req_ns)) {	/* a pool's: once per request */
 		r->fig_what |= what;
 		r->fig_leaf = leaf;
+		if (cold && now - o->req_ns >= o->cold_ns) {
+			r->fig_ns = 0;
+			o->watched_ns = now;	/* the sampler reads it next */
+			return NULL;
+		}
 		if (!fig_read(o, r, now))
 			return NULL;
 	} else
@@ -1008,6 +1021,8 @@ obs_run(struct obs_args *a)
 	o->rq_n = -1;
 	o->budget_ns = o->a->fig_budget_ns >= 0 ? (uint64_t)o->a->fig_budget_ns :
 	    READ_BUDGET_NS;
+	o->cold_ns = o->a->fig_cold_ns >= 0 ? (uint64_t)o->a->fig_cold_ns :
+	    COLD_BUDGET_NS;
 	o->reg = registry_new();
 	if (o->a->event_log && *o->a->event_log)
 		o->log = eventlog_new(o->a->event_log,

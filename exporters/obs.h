@@ -48,6 +48,7 @@ struct obs_args {
 	 * (ARBOR_CONSOLE_TOKEN_TTL_MS, ARBOR_CONSOLE_SESSION_TTL_MS: tests) */
 	int64_t console_token_ttl_ns, console_session_ttl_ns;
 	int64_t fig_budget_ns;	/* a request's figure reads; -1: the default */
+	int64_t fig_cold_ns;	/* its reads of figures not cached; -1: default */
 	struct cg_view cg;	/* nodes' cgroup files; v2_base NULL: none */
 	/* The helper's own descriptors, watched in the same loop. */
 	int hook_fd[4];

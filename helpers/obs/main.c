@@ -313,6 +313,7 @@ take_conf(struct helper *hp)
 	a->console_token_ttl_ns = c->console_token_ttl_ns;
 	a->console_session_ttl_ns = c->console_session_ttl_ns;
 	a->fig_budget_ns = c->fig_budget_ns;
+	a->fig_cold_ns = c->fig_cold_ns;
 	if (c->console_hosts[0]) {
 		const char *p = c->console_hosts,
 		    *end = p + sizeof(c->console_hosts);
