@@ -49,13 +49,16 @@
  * the thread rereads every cached figure, SWEEP_SLICE records between two
  * turns of its loop (a request waits behind one slice: a millisecond or
  * so), one sweep every SWEEP_PERIOD_NS or ten times a sweep's own cost,
- * whichever is longer (at most a tenth of a CPU). A figure older than a
- * period and a sweep, or missing, is read while the request is younger
- * than COLD_BUDGET_NS; after that its node goes without (null in a status,
- * no sample in a scrape) and the sampler reads it next. So the first
- * status after a start of 10,000, or after WATCH_NS without one, answers
- * in time (reading its 20,000 files took 0.5 to 0.9 s here), and a later
- * one has them all; a small tree's are all there at once.
+ * whichever is longer (at most a tenth of a CPU); a request that reads
+ * figures past its budget turns it on too. A figure older than a period
+ * and a sweep, or missing, is read by a scrape whatever the budget, by a
+ * status while it is younger than COLD_BUDGET_NS; after that the status
+ * shows the node's figures as null and the sampler reads them next. So
+ * the first status after a start of 10,000, or after WATCH_NS without a
+ * request, answers in time (reading its 20,000 files took 0.5 to 0.9 s
+ * here), and a later one has them all; a small tree's are all there at
+ * once. A scrape has no null to give (the registry would keep the
+ * series' last value), so it reads them.
  */
 #define READ_BUDGET_NS (3 * NSEC_PER_MSEC)
 #define COLD_BUDGET_NS (15 * NSEC_PER_MSEC)
@@ -111,7 +114,8 @@ struct obs {
 	/* The figure sampler (fig_sweep): on while someone looks. */
 	uint64_t req_ns;	/* when the request being served began */
 	uint64_t budget_ns;	/* how long it reads figures itself */
-	uint64_t cold_ns;	/* ... and those not cached, or too old */
+	uint64_t cold_ns;	/* ... and a status those not cached, or too old */
+	uint64_t req_cold_ns;	/* the request's: cold_ns, or none (a scrape) */
 	uint64_t watched_ns;	/* the last one the cache served */
 	uint64_t sweep_start_ns, next_sweep_ns, sweep_cost_ns;
 	uint64_t sweep_work_ns;	/* this sweep's slices, not its pauses */
@@ -393,10 +397,6 @@ fig_read(struct obs *o, struct runq *r, uint64_t now)
 	return true;
 }
 
-/*
- * path's figures (what, of a leaf or not): read now while the request's
- * READ_BUDGET_NS lasts, then from the cache unless too old or missing.
- */
 /* The sampler's pace: a sweep every SWEEP_PERIOD_NS or ten times its cost. */
 static uint64_t
 sweep_period(const struct obs *o)
@@ -405,24 +405,35 @@ sweep_period(const struct obs *o)
 	    SWEEP_PERIOD_NS;
 }
 
+/*
+ * path's figures (what, of a leaf or not): read now while the request's
+ * READ_BUDGET_NS lasts, then from the cache. Read now whatever the budget
+ * when the cache has them only as asked otherwise (other flags); when it
+ * has none, or too old, while the request is younger than its req_cold_ns
+ * (a status's COLD_BUDGET_NS; a scrape's has no end), after which there
+ * are none (NULL) and the sampler reads them next.
+ */
 static const struct cg_fig *
 fig_get(struct obs *o, const char *path, bool leaf, unsigned what)
 {
 	uint64_t now = mono_ns(), period = sweep_period(o);
 	struct runq *r = path_rec(o, path);
-	bool cold = (r->fig_what & what) != what || r->fig_leaf != leaf ||
-	    !r->fig_ns || now - r->fig_ns > period + o->sweep_wall_ns +
+	bool stale = !r->fig_ns || now - r->fig_ns > period + o->sweep_wall_ns +
 	    NSEC_PER_SEC;
 
-	if (cold || (now - o->req_ns < o->budget_ns &&
+	if (stale || (r->fig_what & what) != what || r->fig_leaf != leaf ||
+	    (now - o->req_ns < o->budget_ns &&
 	    r->fig_ns < o->req_ns)) {	/* a pool's: once per request */
 		r->fig_what |= what;
 		r->fig_leaf = leaf;
-		if (cold && now - o->req_ns >= o->cold_ns) {
+		if (stale && now - o->req_ns >= o->req_cold_ns) {
 			r->fig_ns = 0;
 			o->watched_ns = now;	/* the sampler reads it next */
 			return NULL;
 		}
+		/* A tree too big for the budget: the sampler is needed. */
+		if (now - o->req_ns >= o->budget_ns)
+			o->watched_ns = now;
 		if (!fig_read(o, r, now))
 			return NULL;
 	} else
@@ -580,6 +591,7 @@ status_reply(void *ctx, const char *text, size_t len, struct jw *w)
 	bool have = false, leaf = false;
 
 	o->req_ns = mono_ns();
+	o->req_cold_ns = o->cold_ns;
 	w->len = 0;
 	/* The figures add some 10% to the core's text. */
 	jw_reserve(w, len + len / 8 + 4096);
@@ -671,6 +683,7 @@ refresh(struct obs *o)
 		    (double)atomic_load(&o->a->helpers->restarts[i]));
 	if (o->a->cg.v2_base) {
 		o->req_ns = mono_ns();
+		o->req_cold_ns = UINT64_MAX;	/* a scrape has them all */
 		o->applied++;
 		join_each_path(o->join, cg_refresh_path, o);
 	}

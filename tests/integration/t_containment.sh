@@ -235,7 +235,8 @@ CONF
 # first 15 ms only; past that it answers without them and the sampler reads
 # them (a status of 10,000 just started would otherwise read 20,000 files).
 # With no time for them at all, a status after the reload has the cached
-# workers' figures and none for the new one; a later one has its too.
+# workers' figures and none for the new one; a later one has its too. A
+# scrape is not held to it.
 test_a_status_answers_without_figures_it_has_no_time_for_and_the_next_has_them() {
 	need_cgroups || return $?
 	write() {
@@ -264,7 +265,14 @@ CONF
 	    "$(jq -r '.children[] | select(.path == "root/c") | "\(.pids) \(.cpu_seconds)"' <<<"$st")" || return 1
 	assert_eq "a's and b's figures in the same status" 2 \
 	    "$(jq '[.children[] | select(.pids == 1 and (.cpu_seconds | type) == "number")] | length' <<<"$st")" || return 1
-	wait_for "c's figures, read in the background" have 1 root/c
+	wait_for "c's figures, read in the background" have 1 root/c || return 1
+	# A scrape reads what it finds missing, however long that takes: a
+	# series left out would keep exporting its last value.
+	write ', { name = "c"; command = ["/bin/sleep", "1000"]; }, { name = "d"; command = ["/bin/sleep", "1000"]; }'
+	ctl reload >/dev/null || return 1
+	wait_for "d started" log_has "exec root/d " || return 1
+	ctl metrics | grep -qx 'arbor_child_pids{path="root/d"} 1' ||
+	    fail "the first scrape after d started has no pids of d: $(ctl metrics | grep 'arbor_child_pids')"
 }
 
 test_cgroup_off_keeps_process_groups() {
