@@ -116,7 +116,8 @@ struct obs {
 	uint64_t budget_ns;	/* how long it reads figures itself */
 	uint64_t cold_ns;	/* ... and a status those not cached, or too old */
 	uint64_t req_cold_ns;	/* the request's: cold_ns, or none (a scrape) */
-	uint64_t watched_ns;	/* the last one the cache served */
+	uint64_t watched_ns;	/* the last request the cache served, or that
+				 * had more to read than its budget */
 	uint64_t sweep_start_ns, next_sweep_ns, sweep_cost_ns;
 	uint64_t sweep_work_ns;	/* this sweep's slices, not its pauses */
 	uint64_t sweep_wall_ns;	/* the last sweep, pauses and all */
