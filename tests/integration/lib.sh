@@ -21,6 +21,29 @@ fail() {
 # now_us: microseconds since the epoch ($EPOCHREALTIME's point may be a comma).
 now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
 
+# free_port: a loopback TCP port nothing holds now, below the kernel's
+# ephemeral range. (A port from bind(0) is an ephemeral one: a test in
+# another lane opening hundreds of connections, a slowloris, may take it
+# as a client's own port before this test's server binds it; the server
+# then fails with EADDRINUSE. Below the range no connect picks it.)
+free_port() {
+	python3 -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(1000):
+    p = random.randrange(10000, max(low, 10001))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break
+else:
+    raise SystemExit("no free port below %d" % low)
+'
+}
+
 # wait_for DESCRIPTION COMMAND...: polls every 20 ms for up to 20 s of
 # elapsed time (times ARBOR_TIME_SCALE), however long each poll takes. (It
 # returns as soon as COMMAND holds: the bound only says when to give up,

@@ -162,7 +162,7 @@ CONF
 test_memory_figures_in_status_and_the_console() {
 	need_v2 memory pids || return $?
 	local port
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(free_port)
 	conf tree <<CONF
 observability = { metrics_listen = "127.0.0.1:$port"; };
 tree = { strategy = "one_for_one"; children = (

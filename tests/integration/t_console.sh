@@ -5,8 +5,6 @@
 # SECURITY): the tests sign in with console_cookie (lib.sh), curl sending
 # the cookie from $T/jar.
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 XSS='<script>alert(1)</script>'
 
 con_conf() {

@@ -2,8 +2,6 @@
 # Prometheus endpoint, event log rotation, events, traces, dashboards and
 # alerts (arbord(8), arborctl(8)).
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 exp_conf() {
 	PORT=${PORT:-$(free_port)}
 	cat >"$T/tree.conf" <<CONF

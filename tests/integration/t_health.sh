@@ -15,10 +15,6 @@ tree = { name = "root"; strategy = "one_for_one"; intensity = 100; period = 10;
 CONF
 }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # events_of PATH KIND: the events of that kind of the node, one per line.
 events_of() {
 	ctl events | jq -c --arg p "$1" --arg k "$2" 'select(.path == $p and .event == $k)'

@@ -33,10 +33,6 @@ tree = { name = "root"; strategy = "one_for_one"; intensity = 1000; period = 10;
 CONF
 }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 helper_field() { ctl daemon | awk -v h=checks -v f="$1" '$1 == "helper" && $2 == h { print $f }'; }
 helper_restarts() { helper_field 7; }
 restarts_at_least() { [ "$(helper_restarts)" -ge "$1" ]; }

@@ -101,7 +101,7 @@ test_soak_crash_cycles_with_bpf() {
 # to 1 s) and nothing else moves.
 test_soak_the_helpers_crash_looping() {
 	local secs=${ARBOR_SOAK_HELPER_SECONDS:-30} port api db
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(free_port)
 	python3 "$HELPERS/checkserver.py" http "$port" "$T/fail" >"$T/server.log" 2>&1 &
 	wait_for "the check server" eval '(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null' || return 1
 	cat >"$T/tree.conf" <<CONF

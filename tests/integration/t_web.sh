@@ -3,8 +3,6 @@
 # listener, in exporter-toolkit's file format (arbor.conf(5),
 # OBSERVABILITY; arbord(8), SECURITY).
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 # web_files: a self-signed certificate for 127.0.0.1 and its key (0600),
 # and $HASH, the bcrypt of "right" (cost 10, some 70 ms: a flood of wrong
 # passwords must reach the thread's bcrypt budget).
