@@ -61,7 +61,7 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
 start_tree() {
 	PORT=$(free_port)
 	python3 "$SERVER" http "$PORT" "$T/fail" >"$T/server.log" 2>&1 &
-	wait_for "the check server" listening || return 1
+	wait_for "the check server" listening || fail "its output: $(cat "$T/server.log")" || return 1
 	helpers_conf a "$PORT" "$1" "${2:-}"
 	start_arbord "$T/a.conf"
 	wait_for "api running" is_state root/api running || return 1

@@ -103,7 +103,8 @@ test_soak_the_helpers_crash_looping() {
 	local secs=${ARBOR_SOAK_HELPER_SECONDS:-30} port api db
 	port=$(free_port)
 	python3 "$HELPERS/checkserver.py" http "$port" "$T/fail" >"$T/server.log" 2>&1 &
-	wait_for "the check server" eval '(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null' || return 1
+	wait_for "the check server" eval '(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null' ||
+	    fail "its output: $(cat "$T/server.log")" || return 1
 	cat >"$T/tree.conf" <<CONF
 daemon = { log_dir = ""; };
 observability = { metrics_listen = ""; };
