@@ -715,11 +715,41 @@ helper_start_now(struct helper *h)
 	}
 }
 
-bool
+/*
+ * What a finishing helper says is not acted on (its notes are too late),
+ * but it is checked as ever: NULL, or why it is killed now rather than
+ * waited for. *closed: its socket is closed (its pidfd says the rest).
+ */
+static const char *
+finishing_says(struct helper *h, bool *closed, char *why, size_t whylen)
+{
+	union {
+		struct hmsg_hdr hdr;
+		char b[HMSG_MAX];
+	} m;
+	ssize_t n;
+
+	while ((n = hmsg_recv(h->sw.fd, &m, sizeof(m))) > 0)
+		if (hmsg_check_from_helper(&m, (size_t)n, why, whylen) < 0)
+			return why;
+	if (n == 0)
+		*closed = true;
+	else if (errno == EMSGSIZE) {
+		snprintf(why, whylen, "a record longer than %d bytes, or with descriptors",
+		    HMSG_MAX);
+		return why;
+	} else if (errno != EAGAIN && errno != EINTR)
+		*closed = true;
+	return NULL;
+}
+
+int
 helper_finish(struct helper *h, unsigned ms)
 {
 	uint64_t end = mono_ns() + (uint64_t)ms * NSEC_PER_MSEC;
-	bool ended = false;
+	bool closed = false;
+	int ended = 0;
+	char why[160];
 
 	timerfd_arm(h->tw.fd, 0, 0);
 	h->armed = UINT64_MAX;
@@ -727,9 +757,9 @@ helper_finish(struct helper *h, unsigned ms)
 		uint64_t now = mono_ns();
 		struct pollfd p[2] = {
 			{ .fd = h->pw.fd, .events = POLLIN },
-			{ .fd = h->sw.fd, .events = h->qlen ? POLLOUT : 0 },
+			{ .fd = closed ? -1 : h->sw.fd,
+			  .events = POLLIN | (h->qlen ? POLLOUT : 0) },
 		};
-		char drop[HMSG_MAX];
 
 		if (now >= end)
 			break;
@@ -737,14 +767,19 @@ helper_finish(struct helper *h, unsigned ms)
 		    errno != EINTR)
 			break;
 		if (p[0].revents) {
-			ended = true;
+			ended = 1;
 			break;
 		}
 		if (p[1].revents & POLLOUT)
 			flush_queue(h);
-		/* What it says now is not read: its notes are too late. */
-		while (hmsg_recv(h->sw.fd, drop, sizeof(drop)) > 0)
-			;
+		/* A hostile helper is not waited for: it is killed below. */
+		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    finishing_says(h, &closed, why, sizeof(why))) {
+			log_msg(LOG_WARN, "helper %s: malformed message: %s; killing it",
+			    h->name, why);
+			ended = -1;
+			break;
+		}
 	}
 	bury(h);
 	queue_free(h);

@@ -73,10 +73,11 @@ int helper_send_fds(struct helper *, const void *rec, size_t len,
     const int *fds, int nfds);
 /*
  * At exit: sends what is queued, waits up to ms for the process to end by
- * itself (it was told to), then kills it. True when it ended in time.
- * The helper is not restarted after this.
+ * itself (it was told to), then kills it. 1 when it ended in time, 0 when
+ * it did not, -1 when it sent a malformed record meanwhile (killed then,
+ * not waited for; logged). The helper is not restarted after this.
  */
-bool helper_finish(struct helper *, unsigned ms);
+int helper_finish(struct helper *, unsigned ms);
 /* A helper waiting out its backoff (or never started) starts now. */
 void helper_start_now(struct helper *);
 /* The helpers' names in counts, before the observability thread reads it. */

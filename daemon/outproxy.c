@@ -597,9 +597,13 @@ outp_stop(struct outproxy *p)
 	if (p->h && helper_up(p->h)) {
 		hmsg_init(&r, HMSG_OUT_STOP, sizeof(r));
 		helper_send(p->h, &r, sizeof(r));
-		if (!helper_finish(p->h, STOP_WAIT_MS))
+		int ended = helper_finish(p->h, STOP_WAIT_MS);
+
+		if (ended == 0)
 			log_msg(LOG_WARN, "worker output: the helper did not write the last lines out within %d ms",
 			    STOP_WAIT_MS);
+		else if (ended < 0)
+			log_msg(LOG_WARN, "worker output: lines the helper had not written out yet, if any, are lost");
 	} else if (p->h)
 		helper_finish(p->h, 0);
 	for (uint32_t i = 0; i < HMSG_OUT_SRC_MAX; i++)

@@ -130,18 +130,23 @@ hrt_init(struct hrt *h, const char *name)
 
 		for (char *t = strtok_r(copy, ",", &save); t;
 		    t = strtok_r(NULL, ",", &save)) {
-			char *colon = strchr(t, ':');
+			char *colon = strchr(t, ':'), *at;
 
 			if (!colon || (size_t)(colon - t) != strlen(name) ||
 			    strncmp(t, name, strlen(name)))
 				continue;
+			/* "oversize@stop": at the stop, not after the start. */
+			if ((at = strchr(colon + 1, '@')) && !strcmp(at, "@stop")) {
+				*at = '\0';
+				h->at_stop = true;
+			}
 			for (int k = 0; k < F_N; k++)
 				if (!strcmp(colon + 1, fault_names[k]))
 					h->faults |= 1U << k;
 		}
 		free(copy);
 	}
-	if (h->faults) {
+	if (h->faults && !h->at_stop) {
 		struct itimerspec at = {
 			.it_value.tv_nsec = FAULT_AFTER_MS * 1000000L };
 
@@ -245,7 +250,8 @@ hrt_fault(struct hrt *h)
 	static char big[HMSG_MAX * 4];
 	uint64_t n;
 
-	(void)!read(h->fault_fd, &n, sizeof(n));
+	if (h->fault_fd >= 0)
+		(void)!read(h->fault_fd, &n, sizeof(n));
 	if (h->quiesce)
 		h->quiesce(h->quiesce_ctx);
 	if (h->faults & (1U << F_SEGV))
@@ -282,4 +288,11 @@ hrt_fault(struct hrt *h)
 		hmsg_init(&b, HMSG_CHECK_BEGIN, sizeof(b));
 		(void)hmsg_send(h->sock, &b, sizeof(b));
 	}
+}
+
+void
+hrt_stopping(struct hrt *h)
+{
+	if (h->at_stop && h->faults)
+		hrt_fault(h);
 }

@@ -18,6 +18,7 @@ struct hrt {
 	int beat_fd;		/* timerfd: heartbeat due */
 	int fault_fd;		/* timerfd: a fault due, -1: none asked */
 	unsigned faults;	/* 1 << enum hrt_fault */
+	bool at_stop;		/* "kind@stop": when told to stop, not on a timer */
 	uint64_t seq;
 	/* Called before a fault the helper asked for, if set. */
 	void (*quiesce)(void *);
@@ -36,5 +37,7 @@ void hrt_sandbox(const struct hrt *h, const char *const *extra);
 void hrt_beat(struct hrt *h);
 /* fault_fd became readable: the fault asked for happens now. */
 void hrt_fault(struct hrt *h);
+/* The core told the helper to stop: a fault asked for "@stop" happens now. */
+void hrt_stopping(struct hrt *h);
 
 #endif

@@ -112,6 +112,7 @@ on_record(struct out *o, const void *rec, int *fds, int nfds)
 		fatal("a record of type %u before the configuration", h->type);
 	if (h->type == HMSG_OUT_STOP) {
 		closeall(fds, nfds);
+		hrt_stopping(&o->rt);
 		o->stopping = true;
 		return;
 	}

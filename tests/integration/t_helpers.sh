@@ -454,6 +454,36 @@ CONF
 	done
 }
 
+# At the shutdown arbord waits up to 5 s for the output helper to write the
+# last lines out; one that answers the stop with a record no helper may
+# send is killed then, not waited for (its fault comes as it is told to
+# stop: "@stop").
+test_a_hostile_output_helper_at_shutdown_is_not_waited_for() {
+	local kind why t0 t1
+	for kind in garbage oversize forge; do
+		why=$(hostile_why output "$kind")
+		conf a <<CONF
+daemon = { log_dir = "$T/logs-$kind"; };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "i=0; while :; do i=\$((i + 1)); echo n-\$i; sleep 0.05; done"]; }
+); };
+CONF
+		ARBOR_HELPER_FAULT=output:$kind@stop start_arbord "$T/a.conf" || return 1
+		wait_for "$kind: w's lines" grep -q " out n-3$" "$T/logs-$kind/root/w/current" || return 1
+		t0=$(now_us)
+		stop_arbord || fail "$kind: arbord's exit: $?" || return 1
+		t1=$(now_us)
+		log_has "$why" || fail "$kind: not rejected at the stop" || return 1
+		log_has "lines the helper had not written out yet, if any, are lost" ||
+		    fail "$kind: no word of the lines" || return 1
+		! log_has "did not write the last lines out" ||
+		    fail "$kind: the shutdown waited for a hostile helper" || return 1
+		[ $((t1 - t0)) -lt $((2500000 * ${ARBOR_TIME_SCALE:-1})) ] ||
+		    fail "$kind: the shutdown took $(((t1 - t0) / 1000)) ms" || return 1
+	done
+}
+
 # The observability helper (arbor-obs): the join, metrics, the event log,
 # traces and the console run in an unprivileged process of their own; the
 # core loads the probes and keeps the event queue, the ring buffer, the
