@@ -426,6 +426,17 @@ hostile_why() {
 	esac
 }
 
+# lines_conf KIND: w writes a numbered line every 50 ms, to $T/logs-KIND.
+lines_conf() {
+	conf a <<CONF
+daemon = { log_dir = "$T/logs-$1"; };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "i=0; while :; do i=\$((i + 1)); echo n-\$i; sleep 0.05; done"]; }
+); };
+CONF
+}
+
 # A hostile output helper: each record the core rejects is said, the helper
 # killed and started again, and a worker writing meanwhile is untouched
 # and keeps its lines. forge sends a check request, which only the core
@@ -434,13 +445,7 @@ test_a_hostile_output_helper_is_rejected_and_restarted() {
 	local kind why w
 	for kind in garbage oversize forge execve; do
 		why=$(hostile_why output "$kind")
-		conf a <<CONF
-daemon = { log_dir = "$T/logs-$kind"; };
-observability = { metrics_listen = ""; };
-tree = { name = "root"; strategy = "one_for_one"; children = (
-  { name = "w"; command = ["/bin/sh", "-c", "i=0; while :; do i=\$((i + 1)); echo n-\$i; sleep 0.05; done"]; }
-); };
-CONF
+		lines_conf "$kind"
 		ARBOR_HELPER_FAULT=output:$kind start_arbord "$T/a.conf" || return 1
 		w=$(pid_of root/w)
 		wait_for "$kind rejected" log_has "$why" || return 1
@@ -462,13 +467,7 @@ test_a_hostile_output_helper_at_shutdown_is_not_waited_for() {
 	local kind why t0 t1
 	for kind in garbage oversize forge; do
 		why=$(hostile_why output "$kind")
-		conf a <<CONF
-daemon = { log_dir = "$T/logs-$kind"; };
-observability = { metrics_listen = ""; };
-tree = { name = "root"; strategy = "one_for_one"; children = (
-  { name = "w"; command = ["/bin/sh", "-c", "i=0; while :; do i=\$((i + 1)); echo n-\$i; sleep 0.05; done"]; }
-); };
-CONF
+		lines_conf "$kind"
 		ARBOR_HELPER_FAULT=output:$kind@stop start_arbord "$T/a.conf" || return 1
 		wait_for "$kind: w's lines" grep -q " out n-3$" "$T/logs-$kind/root/w/current" || return 1
 		t0=$(now_us)
