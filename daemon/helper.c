@@ -330,16 +330,43 @@ on_pidfd(void *owner, uint32_t events)
 	reap(owner);
 }
 
+/*
+ * A send the socket refused for good, not for want of room: the helper
+ * shut its reading side (its socket stays writable, and takes nothing),
+ * or it is dying. It is killed; one that has exited is left to its reap,
+ * which says how it ended.
+ */
+static void
+send_refused(struct helper *h, int err)
+{
+	struct pollfd p = { .fd = h->pw.fd, .events = POLLIN };
+
+	if (h->killing || h->state != H_RUNNING || poll(&p, 1, 0) == 1)
+		return;
+	log_msg(LOG_WARN, "helper %s: its socket takes no more records (%s); killing it",
+	    h->name, strerror(err));
+	kill_for(h, "socket: %s", strerror(err));
+}
+
 static void
 flush_queue(struct helper *h)
 {
 	size_t i = 0;
+	int err = 0;
 
 	while (i < h->qlen && hmsg_send_fds(h->sw.fd, h->q[i]->b,
 	    h->q[i]->len, h->q[i]->fds, h->q[i]->nfds) == 0)
 		qrec_free(h->q[i++]);
+	if (i < h->qlen)
+		err = errno;
 	memmove(h->q, h->q + i, (h->qlen - i) * sizeof(*h->q));
 	h->qlen -= i;
+	/* Not a full buffer: waiting for room would spin. */
+	if (err && err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS &&
+	    err != EINTR) {
+		send_refused(h, err);
+		return;
+	}
 	if (!h->killing)
 		reactor_modify(h->hs->r, &h->sw, EPOLLIN |
 		    (h->qlen ? EPOLLOUT : 0));
@@ -727,11 +754,19 @@ finishing_says(struct helper *h, bool *closed, char *why, size_t whylen)
 		struct hmsg_hdr hdr;
 		char b[HMSG_MAX];
 	} m;
-	ssize_t n;
+	ssize_t n = 0;
 
-	while ((n = hmsg_recv(h->sw.fd, &m, sizeof(m))) > 0)
-		if (hmsg_check_from_helper(&m, (size_t)n, why, whylen) < 0)
+	/* A few at a time: a helper that floods does not hold the wait past
+	 * its end. */
+	for (int i = 0; i < 64; i++) {
+		if ((n = hmsg_recv(h->sw.fd, &m, sizeof(m))) <= 0)
+			break;
+		if (hmsg_check_from_helper(&m, (size_t)n, why, whylen) < 0 ||
+		    (h->cl.check && h->cl.check(&m, (size_t)n, why, whylen) < 0))
 			return why;
+	}
+	if (n > 0)
+		return NULL;
 	if (n == 0)
 		*closed = true;
 	else if (errno == EMSGSIZE) {
@@ -847,6 +882,10 @@ helper_send_fds(struct helper *h, const void *rec, size_t len,
 		return -1;
 	if (h->qlen == 0 && hmsg_send_fds(h->sw.fd, rec, len, fds, nfds) == 0)
 		return 0;
+	if (h->qlen == 0 && (errno == EPIPE || errno == ECONNRESET)) {
+		send_refused(h, errno);
+		return -1;
+	}
 	if (h->qlen == 0 && errno != EAGAIN)
 		return -1;
 	if (h->qlen == h->qmax)

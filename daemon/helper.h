@@ -35,6 +35,12 @@ struct helper_client {
 	 */
 	int (*on_msg)(void *ctx, const void *rec, size_t len, char *why,
 	    size_t whylen);
+	/*
+	 * The same judgement without acting on the record, for what a
+	 * helper says while it finishes (helper_finish); none: only
+	 * hmsg_check_from_helper's.
+	 */
+	int (*check)(const void *rec, size_t len, char *why, size_t whylen);
 	/* A new process is up: what was under way goes to it again. */
 	void (*on_up)(void *ctx);
 	/* The process is gone: what it had will not come. */

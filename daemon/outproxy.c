@@ -195,6 +195,20 @@ wake(int fd)
 	(void)!write(fd, &one, sizeof(one));
 }
 
+/* Only notes come from this helper. */
+static int
+check_msg(const void *rec, size_t len, char *why, size_t whylen)
+{
+	const struct hmsg_out_note *r = rec;
+
+	if (len != sizeof(*r) || r->h.type != HMSG_OUT_NOTE) {
+		snprintf(why, whylen, "a record of type %u, not an output note",
+		    r->h.type);
+		return -1;
+	}
+	return 0;
+}
+
 /* A note from the helper (checked by hmsg: lengths, flags, its NULs). */
 static int
 on_msg(void *ctx, const void *rec, size_t len, char *why, size_t whylen)
@@ -204,11 +218,8 @@ on_msg(void *ctx, const void *rec, size_t len, char *why, size_t whylen)
 	struct outp_src *s;
 	struct out_note *n;
 
-	if (len != sizeof(*r) || r->h.type != HMSG_OUT_NOTE) {
-		snprintf(why, whylen, "a record of type %u, not an output note",
-		    r->h.type);
+	if (check_msg(rec, len, why, whylen) < 0)
 		return -1;
-	}
 	/* A source removed since: nothing to say of it. */
 	if (!(s = p->src[r->src]))
 		return 0;
@@ -266,8 +277,8 @@ outp_start(const struct outlog_conf *c)
 void
 outp_bind(struct outproxy *p, struct helpers *hs)
 {
-	const struct helper_client cl = { .on_msg = on_msg, .on_up = on_up,
-	    .on_down = on_down, .ctx = p };
+	const struct helper_client cl = { .on_msg = on_msg, .check = check_msg,
+	    .on_up = on_up, .on_down = on_down, .ctx = p };
 
 	if (!p || !hs)
 		return;

@@ -8,6 +8,7 @@
  * to clone.
  */
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -26,17 +27,19 @@
 enum hrt_fault {
 	F_SEGV, F_ABORT, F_OOM, F_HANG, F_EXIT,
 	/* Test-only kinds of a hostile helper (arbord(8), FAULT DOMAINS). */
-	F_EXECVE, F_PTRACE, F_GARBAGE, F_OVERSIZE, F_FORGE,
+	F_EXECVE, F_PTRACE, F_GARBAGE, F_OVERSIZE, F_FORGE, F_DEAF,
 	F_N
 };
 
 static const char *const fault_names[F_N] = {
 	"segv", "abort", "oom", "hang", "exit",
-	"execve", "ptrace", "garbage", "oversize", "forge",
+	"execve", "ptrace", "garbage", "oversize", "forge", "deaf",
 };
 
 /* After each start, the fault comes this late: the helper is up by then. */
 #define FAULT_AFTER_MS 50
+/* deaf: so long it reads nothing before it shuts its reading side. */
+#define DEAF_MS 1000
 
 static const char *const base_calls[] = {
 	"read", "write", "readv", "writev", "close", "lseek",
@@ -131,6 +134,7 @@ hrt_init(struct hrt *h, const char *name)
 		for (char *t = strtok_r(copy, ",", &save); t;
 		    t = strtok_r(NULL, ",", &save)) {
 			char *colon = strchr(t, ':'), *at;
+			unsigned *to = &h->faults;
 
 			if (!colon || (size_t)(colon - t) != strlen(name) ||
 			    strncmp(t, name, strlen(name)))
@@ -138,15 +142,15 @@ hrt_init(struct hrt *h, const char *name)
 			/* "oversize@stop": at the stop, not after the start. */
 			if ((at = strchr(colon + 1, '@')) && !strcmp(at, "@stop")) {
 				*at = '\0';
-				h->at_stop = true;
+				to = &h->stop_faults;
 			}
 			for (int k = 0; k < F_N; k++)
 				if (!strcmp(colon + 1, fault_names[k]))
-					h->faults |= 1U << k;
+					*to |= 1U << k;
 		}
 		free(copy);
 	}
-	if (h->faults && !h->at_stop) {
+	if (h->faults) {
 		struct itimerspec at = {
 			.it_value.tv_nsec = FAULT_AFTER_MS * 1000000L };
 
@@ -244,6 +248,42 @@ oom(void)
 	}
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/*
+ * Reads nothing while the core's records pile up in its socket (beating
+ * on, so it is not taken for hung), then shuts its reading side, takes
+ * what had come (the core may send again: its sends fail for good now)
+ * and beats for ever.
+ */
+static void
+deaf(struct hrt *h)
+{
+	uint64_t end = mono_ms() + DEAF_MS;
+	char b[HMSG_MAX];
+	bool shut = false;
+
+	for (;;) {
+		struct pollfd p = { .fd = h->beat_fd, .events = POLLIN };
+
+		if (poll(&p, 1, -1) > 0)
+			hrt_beat(h);
+		if (!shut && mono_ms() >= end) {
+			(void)shutdown(h->sock, SHUT_RD);
+			shut = true;
+		}
+		while (shut && recv(h->sock, b, sizeof(b), MSG_DONTWAIT) > 0)
+			;
+	}
+}
+
 void
 hrt_fault(struct hrt *h)
 {
@@ -281,6 +321,8 @@ hrt_fault(struct hrt *h)
 		hd->len = sizeof(big);
 		(void)send(h->sock, big, sizeof(big), MSG_DONTWAIT);
 	}
+	if (h->faults & (1U << F_DEAF))
+		deaf(h);
 	if (h->faults & (1U << F_FORGE)) {
 		struct hmsg_check_begin b;
 
@@ -293,6 +335,11 @@ hrt_fault(struct hrt *h)
 void
 hrt_stopping(struct hrt *h)
 {
-	if (h->at_stop && h->faults)
-		hrt_fault(h);
+	if (!h->stop_faults)
+		return;
+	h->faults = h->stop_faults;
+	if (h->fault_fd >= 0)	/* the start's faults, if any, are past */
+		timerfd_settime(h->fault_fd, 0, &(struct itimerspec){ 0 },
+		    NULL);
+	hrt_fault(h);
 }

@@ -17,8 +17,8 @@ struct hrt {
 	int sock;		/* HMSG_FD */
 	int beat_fd;		/* timerfd: heartbeat due */
 	int fault_fd;		/* timerfd: a fault due, -1: none asked */
-	unsigned faults;	/* 1 << enum hrt_fault */
-	bool at_stop;		/* "kind@stop": when told to stop, not on a timer */
+	unsigned faults;	/* 1 << enum hrt_fault: after the start */
+	unsigned stop_faults;	/* the same, "kind@stop": when told to stop */
 	uint64_t seq;
 	/* Called before a fault the helper asked for, if set. */
 	void (*quiesce)(void *);

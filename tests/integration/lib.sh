@@ -21,26 +21,29 @@ fail() {
 # now_us: microseconds since the epoch ($EPOCHREALTIME's point may be a comma).
 now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
 
-# free_port: a loopback TCP port nothing holds now, below the kernel's
-# ephemeral range. (A port from bind(0) is an ephemeral one: a test in
-# another lane opening hundreds of connections, a slowloris, may take it
-# as a client's own port before this test's server binds it; the server
-# then fails with EADDRINUSE. Below the range no connect picks it.)
+# free_port: a loopback TCP port nothing holds now, outside the kernel's
+# ephemeral range where it can. (A port from bind(0) is an ephemeral one:
+# a test in another lane opening hundreds of connections, a slowloris,
+# may take it as a client's own port before this test's server binds it;
+# the server then fails with EADDRINUSE. Outside the range no connect
+# picks it.) With no room outside the range, bind(0)'s.
 free_port() {
 	python3 -c '
 import random, socket
-low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-for _ in range(1000):
-    p = random.randrange(10000, max(low, 10001))
+low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+ranges = [r for r in ((10000, low), (high + 1, 65536)) if r[1] - r[0] >= 100]
+for _ in range(1000 if ranges else 0):
+    a, b = random.choice(ranges)
     s = socket.socket()
     try:
-        s.bind(("127.0.0.1", p))
+        s.bind(("127.0.0.1", random.randrange(a, b)))
     except OSError:
         continue
-    print(p)
     break
 else:
-    raise SystemExit("no free port below %d" % low)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
 '
 }
 

@@ -483,6 +483,30 @@ test_a_hostile_output_helper_at_shutdown_is_not_waited_for() {
 	done
 }
 
+# A helper that stops reading while the core's records pile up, then shuts
+# its reading side and lives on (its heartbeats going on): the socket then
+# reads as writable and takes nothing, and the core, waiting for room to
+# send what it had queued, spun on it for ever (a CPU of the machine).
+# The helper is killed and started again; the tree goes on.
+test_a_helper_that_stops_taking_records_is_killed() {
+	local s
+	conf a <<CONF
+daemon = { log_dir = "$T/logs"; };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; intensity = 100000; period = 1; children = (
+  { name = "w"; command = ["/bin/sh", "-c", "echo x; exit 1"]; restart_delay = 0; },
+  { name = "s"; command = ["/bin/sleep", "1000"]; }
+); };
+CONF
+	ARBOR_HELPER_FAULT=output:deaf start_arbord "$T/a.conf" || return 1
+	s=$(pid_of root/s)
+	wait_for "the helper killed" log_has "helper output: its socket takes no more records (Broken pipe); killing it" || return 1
+	wait_for "the helper started again" eval '[ "$(out_helper_field 7)" -ge 1 ]' || return 1
+	assert_eq "s's pid" "$s" "$(pid_of root/s)" || return 1
+	assert_eq "s's restarts" 0 "$(json root/s .restarts)" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
 # The observability helper (arbor-obs): the join, metrics, the event log,
 # traces and the console run in an unprivileged process of their own; the
 # core loads the probes and keeps the event queue, the ring buffer, the

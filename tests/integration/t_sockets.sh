@@ -4,7 +4,6 @@
 
 sw() { argv_json /usr/bin/python3 "$HELPERS/sockworker.py" "$@"; }
 
-# free_port: a TCP port of 127.0.0.1 nobody listens on now.
 # ask PORT: the line a server on 127.0.0.1:PORT answers with.
 ask() {
 	python3 -c 'import socket, sys; s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5); print(s.makefile().readline().strip())' "$1"
