@@ -111,6 +111,7 @@ struct helper {
 	uint64_t restarts;
 	uint32_t backoff_ms;
 	bool killing;		/* SIGKILLed by the core: why says why */
+	bool stalled;		/* the queue waits for the next send (flush_queue) */
 	char why[160];
 	bool said_missing;
 	struct qrec **q;
@@ -234,6 +235,7 @@ queue_free(struct helper *h)
 	for (size_t i = 0; i < h->qlen; i++)
 		qrec_free(h->q[i]);
 	h->qlen = 0;
+	h->stalled = false;
 	if (h->qcap > 64) {
 		free(h->q);
 		h->q = NULL;
@@ -339,9 +341,12 @@ on_pidfd(void *owner, uint32_t events)
 static void
 send_refused(struct helper *h, int err)
 {
-	struct pollfd p = { .fd = h->pw.fd, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = h->pw.fd, .events = POLLIN },
+	    { .fd = h->sw.fd, .events = 0 } };
 
-	if (h->killing || h->state != H_RUNNING || poll(&p, 1, 0) == 1)
+	/* Its end closed (a reset, a hang-up): it is dying, not deaf. */
+	if (h->killing || h->state != H_RUNNING || err == ECONNRESET ||
+	    poll(p, 2, 0) < 0 || p[0].revents || (p[1].revents & POLLHUP))
 		return;
 	log_msg(LOG_WARN, "helper %s: its socket takes no more records (%s); killing it",
 	    h->name, strerror(err));
@@ -361,15 +366,23 @@ flush_queue(struct helper *h)
 		err = errno;
 	memmove(h->q, h->q + i, (h->qlen - i) * sizeof(*h->q));
 	h->qlen -= i;
-	/* Not a full buffer: waiting for room would spin. */
+	h->stalled = false;
+	/*
+	 * Not a full buffer: the socket stays writable, and waiting for room
+	 * would spin. Shut for good (EPIPE), the helper is killed; refused
+	 * for a while (ETOOMANYREFS: descriptors in flight), the queue waits
+	 * for the next send.
+	 */
 	if (err && err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS &&
 	    err != EINTR) {
-		send_refused(h, err);
-		return;
+		if (err == EPIPE || err == ECONNRESET)
+			send_refused(h, err);
+		else
+			h->stalled = true;
 	}
 	if (!h->killing)
 		reactor_modify(h->hs->r, &h->sw, EPOLLIN |
-		    (h->qlen ? EPOLLOUT : 0));
+		    (h->qlen && !h->stalled ? EPOLLOUT : 0));
 }
 
 static void
@@ -793,7 +806,8 @@ helper_finish(struct helper *h, unsigned ms)
 		struct pollfd p[2] = {
 			{ .fd = h->pw.fd, .events = POLLIN },
 			{ .fd = closed ? -1 : h->sw.fd,
-			  .events = POLLIN | (h->qlen ? POLLOUT : 0) },
+			  .events = POLLIN |
+			  (h->qlen && !h->stalled ? POLLOUT : 0) },
 		};
 
 		if (now >= end)
@@ -816,6 +830,9 @@ helper_finish(struct helper *h, unsigned ms)
 			break;
 		}
 	}
+	/* Killed meanwhile (a record it sent, a socket it shut): not waited for. */
+	if (ended == 0 && h->killing)
+		ended = -1;
 	bury(h);
 	queue_free(h);
 	h->state = H_IDLE;
@@ -888,7 +905,9 @@ helper_send_fds(struct helper *h, const void *rec, size_t len,
 	}
 	if (h->qlen == 0 && errno != EAGAIN)
 		return -1;
-	if (h->qlen == h->qmax)
+	if (h->stalled)
+		flush_queue(h);
+	if (h->qlen == h->qmax || !helper_up(h))
 		return -1;
 	q = xcalloc(1, sizeof(*q) + len);
 	q->len = len;

@@ -292,8 +292,11 @@ hrt_fault(struct hrt *h)
 
 	if (h->fault_fd >= 0)
 		(void)!read(h->fault_fd, &n, sizeof(n));
-	if (h->quiesce)
+	/* Once: a fault it survived (garbage) may come again at the stop. */
+	if (h->quiesce && !h->quiesced) {
+		h->quiesced = true;
 		h->quiesce(h->quiesce_ctx);
+	}
 	if (h->faults & (1U << F_SEGV))
 		segv();
 	if (h->faults & (1U << F_ABORT))

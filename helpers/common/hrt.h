@@ -20,9 +20,10 @@ struct hrt {
 	unsigned faults;	/* 1 << enum hrt_fault: after the start */
 	unsigned stop_faults;	/* the same, "kind@stop": when told to stop */
 	uint64_t seq;
-	/* Called before a fault the helper asked for, if set. */
+	/* Called before the first fault the helper asked for, if set. */
 	void (*quiesce)(void *);
 	void *quiesce_ctx;
+	bool quiesced;
 };
 
 /* Sets h up for the helper called name; exits 2 when run by hand. */
