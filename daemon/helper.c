@@ -385,41 +385,77 @@ flush_queue(struct helper *h)
 		    (h->qlen && !h->stalled ? EPOLLOUT : 0));
 }
 
-static void
-on_socket(void *owner, uint32_t events)
+/* Records read in one turn: a helper that floods waits for the next. */
+#define READ_BATCH 64
+
+enum said { SAID_ALL, SAID_CLOSED, SAID_BAD };
+
+/*
+ * What the helper says, up to READ_BATCH records, each judged by
+ * hmsg_check_from_helper and then acted on by the client (act), or only
+ * checked by it (its notes are too late at the finish). SAID_ALL: nothing
+ * more now, or the helper is being killed; SAID_CLOSED: its socket closed
+ * or failed; SAID_BAD: a malformed record. why says which.
+ */
+static enum said
+read_records(struct helper *h, bool act, char *why, size_t whylen)
 {
-	struct helper *h = owner;
 	union {
 		struct hmsg_hdr hdr;
 		char b[HMSG_MAX];
 	} m;
+	ssize_t n = 0;
+
+	for (int i = 0; i < READ_BATCH && !h->killing; i++) {
+		if ((n = hmsg_recv(h->sw.fd, &m, sizeof(m))) <= 0)
+			break;
+		if (hmsg_check_from_helper(&m, (size_t)n, why, whylen) < 0 ||
+		    (act && h->cl.on_msg && h->cl.on_msg(h->cl.ctx, &m,
+		    (size_t)n, why, whylen) < 0) ||
+		    (!act && h->cl.check && h->cl.check(&m, (size_t)n, why,
+		    whylen) < 0))
+			return SAID_BAD;
+	}
+	if (n > 0 || h->killing)
+		return SAID_ALL;
+	if (n == 0) {
+		snprintf(why, whylen, "closed its socket");
+		return SAID_CLOSED;
+	}
+	if (errno == EMSGSIZE) {
+		snprintf(why, whylen, "a record longer than %d bytes, or with descriptors",
+		    HMSG_MAX);
+		return SAID_BAD;
+	}
+	if (errno != EAGAIN && errno != EINTR) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return SAID_CLOSED;
+	}
+	return SAID_ALL;
+}
+
+static void
+on_socket(void *owner, uint32_t events)
+{
+	struct helper *h = owner;
 	char why[160];
-	ssize_t n = -1;
 
 	if (h->killing)
 		return;
 	if (events & EPOLLOUT)
 		flush_queue(h);
-	while (!h->killing && (n = hmsg_recv(h->sw.fd, &m, sizeof(m))) > 0) {
-		if (hmsg_check_from_helper(&m, (size_t)n, why, sizeof(why)) < 0 ||
-		    (h->cl.on_msg && h->cl.on_msg(h->cl.ctx, &m, (size_t)n,
-		    why, sizeof(why)) < 0)) {
-			log_msg(LOG_WARN, "helper %s: malformed message: %s; killing it",
-			    h->name, why);
-			kill_for(h, "malformed");
-			return;
-		}
-	}
-	if (h->killing)
-		return;
-	if (n == 0)
-		kill_for(h, "closed its socket");
-	else if (errno == EMSGSIZE) {
-		log_msg(LOG_WARN, "helper %s: malformed message: a record longer than %d bytes, or with descriptors; killing it",
-		    h->name, HMSG_MAX);
+	switch (read_records(h, true, why, sizeof(why))) {
+	case SAID_BAD:
+		log_msg(LOG_WARN, "helper %s: malformed message: %s; killing it",
+		    h->name, why);
 		kill_for(h, "malformed");
-	} else if (errno != EAGAIN && errno != EINTR)
-		kill_for(h, "socket: %s", strerror(errno));
+		break;
+	case SAID_CLOSED:
+		kill_for(h, "%s", why);
+		break;
+	case SAID_ALL:
+		break;
+	}
 }
 
 static void
@@ -755,48 +791,13 @@ helper_start_now(struct helper *h)
 	}
 }
 
-/*
- * What a finishing helper says is not acted on (its notes are too late),
- * but it is checked as ever: NULL, or why it is killed now rather than
- * waited for. *closed: its socket is closed (its pidfd says the rest).
- */
-static const char *
-finishing_says(struct helper *h, bool *closed, char *why, size_t whylen)
-{
-	union {
-		struct hmsg_hdr hdr;
-		char b[HMSG_MAX];
-	} m;
-	ssize_t n = 0;
-
-	/* A few at a time: a helper that floods does not hold the wait past
-	 * its end. */
-	for (int i = 0; i < 64; i++) {
-		if ((n = hmsg_recv(h->sw.fd, &m, sizeof(m))) <= 0)
-			break;
-		if (hmsg_check_from_helper(&m, (size_t)n, why, whylen) < 0 ||
-		    (h->cl.check && h->cl.check(&m, (size_t)n, why, whylen) < 0))
-			return why;
-	}
-	if (n > 0)
-		return NULL;
-	if (n == 0)
-		*closed = true;
-	else if (errno == EMSGSIZE) {
-		snprintf(why, whylen, "a record longer than %d bytes, or with descriptors",
-		    HMSG_MAX);
-		return why;
-	} else if (errno != EAGAIN && errno != EINTR)
-		*closed = true;
-	return NULL;
-}
-
 int
 helper_finish(struct helper *h, unsigned ms)
 {
 	uint64_t end = mono_ns() + (uint64_t)ms * NSEC_PER_MSEC;
 	bool closed = false;
 	int ended = 0;
+	enum said said;
 	char why[160];
 
 	timerfd_arm(h->tw.fd, 0, 0);
@@ -821,9 +822,14 @@ helper_finish(struct helper *h, unsigned ms)
 		}
 		if (p[1].revents & POLLOUT)
 			flush_queue(h);
-		/* A hostile helper is not waited for: it is killed below. */
-		if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    finishing_says(h, &closed, why, sizeof(why))) {
+		if (!(p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		/* Its socket closed: its pidfd says the rest. A hostile
+		 * helper is not waited for: it is killed below. */
+		said = read_records(h, false, why, sizeof(why));
+		if (said == SAID_CLOSED)
+			closed = true;
+		else if (said == SAID_BAD) {
 			log_msg(LOG_WARN, "helper %s: malformed message: %s; killing it",
 			    h->name, why);
 			ended = -1;

@@ -599,6 +599,7 @@ void
 outp_stop(struct outproxy *p)
 {
 	struct hmsg_out_stop r;
+	int ended;
 
 	if (!p)
 		return;
@@ -608,8 +609,7 @@ outp_stop(struct outproxy *p)
 	if (p->h && helper_up(p->h)) {
 		hmsg_init(&r, HMSG_OUT_STOP, sizeof(r));
 		helper_send(p->h, &r, sizeof(r));
-		int ended = helper_finish(p->h, STOP_WAIT_MS);
-
+		ended = helper_finish(p->h, STOP_WAIT_MS);
 		if (ended == 0)
 			log_msg(LOG_WARN, "worker output: the helper did not write the last lines out within %d ms",
 			    STOP_WAIT_MS);
