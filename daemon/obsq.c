@@ -29,11 +29,41 @@ bool
 obsq_pop(struct obsq *q, struct obs_msg *m)
 {
 	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+
+	if (!obsq_read(q, head, m))
+		return false;
+	obsq_commit(q, head + 1);
+	return true;
+}
+
+bool
+obsq_read(struct obsq *q, uint64_t at, struct obs_msg *m)
+{
 	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
 
-	if (head == tail)
+	/* Nothing new, or a cursor out of the ring (obsq_resume). */
+	if (tail - at == 0 || tail - at > OBSQ_CAPACITY)
 		return false;
-	*m = q->slots[head & (OBSQ_CAPACITY - 1)];
-	atomic_store_explicit(&q->head, head + 1, memory_order_release);
+	*m = q->slots[at & (OBSQ_CAPACITY - 1)];
 	return true;
+}
+
+uint64_t
+obsq_resume(struct obsq *q)
+{
+	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+
+	/* A head its last consumer left out of the ring: from the tail. */
+	if (tail - head > OBSQ_CAPACITY) {
+		head = tail;
+		obsq_commit(q, head);
+	}
+	return head;
+}
+
+void
+obsq_commit(struct obsq *q, uint64_t to)
+{
+	atomic_store_explicit(&q->head, to, memory_order_release);
 }

@@ -85,6 +85,7 @@ struct obs_msg {
 	char cause[OBSQ_PATH];	/* EV_RESTART: the child whose exit caused it */
 	char text[OBSQ_TEXT];	/* EV_GIVE_UP: why; EV_RELOAD: what changed */
 	int fd;			/* OBS_MSG_CLIENT */
+	uint64_t qseq;		/* its place in the queue, set by the reader */
 	struct obs_request req;	/* OBS_MSG_CLIENT: what it asks */
 };
 
@@ -159,12 +160,27 @@ struct obs_conf {
 	uint32_t cg_base_level, cg_v2_ctrls;
 };
 
-/* The shared memfd: the core writes all of it but q.head. */
+/*
+ * The kernel's exit records of workers, the last ones the observability
+ * helper took from the BPF ring buffer (which forgets each one as it is
+ * read), kept before it is read on: if the helper dies before their exits
+ * are written out, the next one joins them again with the core's exits it
+ * reads again (obsq_resume). Written by the helper only; its next one
+ * checks every record it takes from here.
+ */
+#define OBS_KEPT_MAX 256
+struct obs_kept {
+	uint64_t n;		/* kept so far; the next goes to n % OBS_KEPT_MAX */
+	struct arbor_rec r[OBS_KEPT_MAX];
+};
+
+/* The shared memfd: the core writes all of it but q.head and kept. */
 struct obs_shm {
 	struct obs_conf conf;
 	struct obs_helpers helpers;
 	struct obs_sockets sockets;
 	struct obsq q;
+	struct obs_kept kept;
 };
 
 bool obsq_push(struct obsq *, const struct obs_msg *);
@@ -172,5 +188,14 @@ bool obsq_push(struct obsq *, const struct obs_msg *);
 bool obsq_room(struct obsq *);
 /* Consumer side: false when empty. */
 bool obsq_pop(struct obsq *, struct obs_msg *);
+/*
+ * Consumer side, for a consumer that may die holding what it read (the
+ * observability helper): it reads at a cursor of its own, from where
+ * obsq_resume says, and gives the slots back (obsq_commit) only once what it
+ * read from them is written out. Its successor reads again from there.
+ */
+bool obsq_read(struct obsq *, uint64_t at, struct obs_msg *);
+uint64_t obsq_resume(struct obsq *);
+void obsq_commit(struct obsq *, uint64_t to);
 
 #endif

@@ -11,6 +11,7 @@
 /* A place in the output order; j is NULL while its event waits. */
 struct out {
 	json_t *j;
+	uint64_t qseq;		/* the core's event's place in its queue */
 	struct out *next;
 };
 
@@ -73,6 +74,7 @@ struct join {
 	struct path_state *paths;
 	struct path_state *path_buckets[PATH_BUCKETS];
 	struct out *out_head, **out_tail;
+	uint64_t qseq;		/* the core's event being taken (obs_msg.qseq) */
 };
 
 struct join *
@@ -91,6 +93,21 @@ join_kernel_side(struct join *j, bool on, uint64_t attached_ns)
 {
 	j->kernel = on;
 	j->attached_ns = attached_ns;
+}
+
+bool
+join_kernel_side_on(const struct join *j)
+{
+	return j->kernel;
+}
+
+bool
+join_first_held(const struct join *j, uint64_t *qseq)
+{
+	if (!j->out_head)
+		return false;
+	*qseq = j->out_head->qseq;
+	return true;
 }
 
 size_t
@@ -128,6 +145,14 @@ proc_get(struct join *j, int pid, bool create, uint64_t now)
 	*b = p;
 	j->nprocs++;
 	return p;
+}
+
+bool
+join_kexit_waits(struct join *j, int pid)
+{
+	const struct proc *p = proc_get(j, pid, false, 0);
+
+	return p && p->kexit && !p->exit_msg;
 }
 
 static void
@@ -270,6 +295,7 @@ queue_out(struct join *j, json_t *ev)
 	struct out *e = xcalloc(1, sizeof(*e));
 
 	e->j = ev;
+	e->qseq = j->qseq;
 	*j->out_tail = e;
 	j->out_tail = &e->next;
 	return e;
@@ -647,12 +673,21 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 {
 	struct proc *p;
 
+	j->qseq = m->qseq;
 	count(j, m);
 	if (m->quiet)
 		return;		/* a counter's move, not an event */
 	switch (m->event) {
 	case EV_SPAWN:
 		if ((p = proc_get(j, m->pid, true, now))) {
+			/* An exit of an earlier process of that pid, left
+			 * unjoined (kept by a helper that died): not this
+			 * one's. */
+			if (p->kexit && p->kexit->ts < (m->clone_ns ?
+			    m->clone_ns : m->mono_ns)) {
+				free(p->kexit);
+				p->kexit = NULL;
+			}
 			free(p->path);
 			p->path = xstrdup(m->path);
 			p->spawn_ns = m->mono_ns;

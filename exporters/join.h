@@ -105,6 +105,12 @@ void join_each_backlog(const struct join *,
 void join_tick(struct join *, uint64_t now);
 /* Something waits for the kernel (call join_tick within JOIN_WAIT_NS). */
 bool join_waiting(const struct join *);
+bool join_kernel_side_on(const struct join *);
+/* The kernel's exit of pid came, the core's not yet. */
+bool join_kexit_waits(struct join *, int pid);
+/* The queue place (obs_msg.qseq) of the oldest core event not yet out:
+ * false when every one is. */
+bool join_first_held(const struct join *, uint64_t *qseq);
 size_t join_nprocs(const struct join *);
 
 /* The label of path's series (hist: of its histograms): path, or its

@@ -106,6 +106,9 @@ struct obs {
 	struct server *server;		/* control clients: events, metrics, traces */
 	const char *setup_failed;	/* what failed in setup_loop */
 	struct join *join;
+	uint64_t qread;		/* the next of the core's queue to read */
+	uint64_t qcommitted;	/* given back up to here (commit) */
+	bool kexit_held;	/* on_record: a worker's exit waits for the core's */
 	struct backlog *backlog;	/* held sockets' accept queues */
 	uint64_t backlog_at;	/* the next sample while a restart waits */
 	struct runq *runq[RUNQ_BUCKETS];
@@ -310,12 +313,55 @@ backlog_tick(struct obs *o, uint64_t now)
 	return period;
 }
 
+/*
+ * A record from the BPF ring buffer, which forgets it once this returns: a
+ * worker's exit is kept first in the shared memfd, in case the helper dies
+ * before the exit it joins is written out (resume_kept).
+ */
 static void
 on_record(void *ctx, const struct arbor_rec *r)
 {
 	struct obs *o = ctx;
+	struct obs_kept *k = o->a->kept;
 
+	if (k && r->kind == ARBOR_REC_EXIT && r->tgid == r->worker) {
+		k->r[k->n % OBS_KEPT_MAX] = *r;
+		k->n++;
+	}
 	join_kernel(o->join, r, mono_ns());
+	if (r->kind == ARBOR_REC_EXIT && r->tgid == r->worker &&
+	    join_kexit_waits(o->join, (int)r->tgid))
+		o->kexit_held = true;
+}
+
+/*
+ * The kernel's exits the last helper kept (on_record), given to the join
+ * again: those whose core exits it had not written out meet them again
+ * (drain_queue reads from the last one written out); the others are
+ * forgotten as kernel-only entries are. Each is checked, as anything the
+ * last helper left: a worker's exit, from the last JOIN_FORGET_NS. The
+ * slot the last one may have died writing is not read.
+ */
+static void
+resume_kept(struct obs *o)
+{
+	const struct obs_kept *k = o->a->kept;
+	uint64_t now = mono_ns(), n, from;
+
+	if (!k || !join_kernel_side_on(o->join))
+		return;
+	n = k->n;
+	from = n > OBS_KEPT_MAX - 1 ? n - (OBS_KEPT_MAX - 1) : 0;
+	for (uint64_t i = from; i < n; i++) {
+		struct arbor_rec r = k->r[i % OBS_KEPT_MAX];
+
+		if (r.kind != ARBOR_REC_EXIT || r.tgid == 0 ||
+		    r.tgid != r.worker || r.ts > now ||
+		    now - r.ts > JOIN_FORGET_NS)
+			continue;
+		r.comm[sizeof(r.comm) - 1] = '\0';
+		join_kernel(o->join, &r, now);
+	}
 }
 
 /* pid's run-queue histogram: from refresh's snapshot of the map, if any. */
@@ -853,7 +899,8 @@ drain_queue(struct obs *o)
 {
 	struct obs_msg m;
 
-	while (obsq_pop(o->a->q, &m)) {
+	while (obsq_read(o->a->q, o->qread, &m)) {
+		m.qseq = o->qread++;
 		/* Only events come this way; anything else is not the core's. */
 		if (m.kind != OBS_MSG_EVENT)
 			continue;
@@ -877,6 +924,50 @@ drain_queue(struct obs *o)
 		}
 		join_core(o->join, &m, mono_ns());
 	}
+}
+
+/*
+ * The queue's slots are given back up to the oldest core event not yet
+ * written out, so that if the helper dies, the next one reads it again.
+ * Not past half the queue: an event held that long (a restart held for
+ * its backlog's peak, 5 s at most) is no reason for the core to drop new
+ * ones; it would be lost with the helper, as before.
+ */
+static void
+commit(struct obs *o)
+{
+	uint64_t to = o->qread, held;
+
+	if (join_first_held(o->join, &held) &&
+	    o->qread - held < OBSQ_CAPACITY / 2)
+		to = held;
+	if (to != o->qcommitted) {
+		obsq_commit(o->a->q, to);
+		o->qcommitted = to;
+	}
+}
+
+/*
+ * A turn of the loop's work after its events: the kernel's records, the
+ * core's events, what waited its time out; then the queue's slots given
+ * back.
+ */
+static void
+turn(struct obs *o)
+{
+	uint64_t held;
+
+	if (o->probes)
+		probes_consume(o->probes);
+	if (o->kexit_held && o->a->on_held)
+		o->a->on_held(o->a->hook_ctx);
+	o->kexit_held = false;
+	drain_queue(o);
+	commit(o);
+	if (o->a->on_held && join_first_held(o->join, &held))
+		o->a->on_held(o->a->hook_ctx);
+	join_tick(o->join, mono_ns());
+	commit(o);
 }
 
 /*
@@ -1059,6 +1150,10 @@ obs_run(struct obs_args *a)
 		return;
 	}
 	try_http(o);
+	/* What waited while it was down, before anything else. */
+	o->qread = o->qcommitted = obsq_resume(o->a->q);
+	resume_kept(o);
+	turn(o);
 	for (;;) {
 		struct epoll_event evs[8];
 		int n, t, timeout = join_waiting(o->join) ? 50 : -1;
@@ -1107,9 +1202,6 @@ obs_run(struct obs_args *a)
 			http_run(o->http);
 		else
 			try_http(o);
-		if (o->probes)
-			probes_consume(o->probes);
-		drain_queue(o);
-		join_tick(o->join, mono_ns());
+		turn(o);
 	}
 }

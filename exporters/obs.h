@@ -26,6 +26,7 @@ struct out_note;
 /* What the observability helper's main gives the loop (helpers/obs/). */
 struct obs_args {
 	struct obsq *q;		/* the core's events, in the shared memfd */
+	struct obs_kept *kept;	/* the kernel's exits read, in the same */
 	int wake_fd;		/* eventfd the core writes after a push */
 	const struct obs_helpers *helpers;	/* arbor_helper_restarts_total */
 	const struct obs_sockets *sockets;	/* held by the core (backlog.h) */
@@ -54,6 +55,9 @@ struct obs_args {
 	int hook_fd[4];
 	size_t nhooks;
 	void (*on_hook)(struct obs *, size_t which, void *ctx);
+	/* The join holds an event it has read, waiting for the rest of it
+	 * (a test's fault point: ARBOR_HELPER_FAULT's "@held"). */
+	void (*on_held)(void *ctx);
 	void *hook_ctx;
 	/* A read-only connection to arbord's control socket for the console,
 	 * as console.h's dial. */

@@ -139,10 +139,13 @@ hrt_init(struct hrt *h, const char *name)
 			if (!colon || (size_t)(colon - t) != strlen(name) ||
 			    strncmp(t, name, strlen(name)))
 				continue;
-			/* "oversize@stop": at the stop, not after the start. */
-			if ((at = strchr(colon + 1, '@')) && !strcmp(at, "@stop")) {
+			/* "oversize@stop": at the stop, not after the start;
+			 * "segv@held": see hrt_held. */
+			if ((at = strchr(colon + 1, '@')) && (!strcmp(at, "@stop") ||
+			    !strcmp(at, "@held"))) {
+				to = !strcmp(at, "@stop") ? &h->stop_faults :
+				    &h->held_faults;
 				*at = '\0';
-				to = &h->stop_faults;
 			}
 			for (int k = 0; k < F_N; k++)
 				if (!strcmp(colon + 1, fault_names[k]))
@@ -335,14 +338,28 @@ hrt_fault(struct hrt *h)
 	}
 }
 
+/* The faults of mask now, in place of those after the start. */
+static void
+fault_now(struct hrt *h, unsigned mask)
+{
+	h->faults = mask;
+	if (h->fault_fd >= 0)	/* the start's faults, if any, are past */
+		timerfd_settime(h->fault_fd, 0, &(struct itimerspec){ 0 },
+		    NULL);
+	hrt_fault(h);
+}
+
 void
 hrt_stopping(struct hrt *h)
 {
 	if (!h->stop_faults)
 		return;
-	h->faults = h->stop_faults;
-	if (h->fault_fd >= 0)	/* the start's faults, if any, are past */
-		timerfd_settime(h->fault_fd, 0, &(struct itimerspec){ 0 },
-		    NULL);
-	hrt_fault(h);
+	fault_now(h, h->stop_faults);
+}
+
+void
+hrt_held(struct hrt *h)
+{
+	if (h->held_faults)
+		fault_now(h, h->held_faults);
 }

@@ -19,6 +19,7 @@ struct hrt {
 	int fault_fd;		/* timerfd: a fault due, -1: none asked */
 	unsigned faults;	/* 1 << enum hrt_fault: after the start */
 	unsigned stop_faults;	/* the same, "kind@stop": when told to stop */
+	unsigned held_faults;	/* "kind@held": see hrt_held */
 	uint64_t seq;
 	/* Called before the first fault the helper asked for, if set. */
 	void (*quiesce)(void *);
@@ -40,5 +41,8 @@ void hrt_beat(struct hrt *h);
 void hrt_fault(struct hrt *h);
 /* The core told the helper to stop: a fault asked for "@stop" happens now. */
 void hrt_stopping(struct hrt *h);
+/* The observability helper holds an event it has read, waiting for the
+ * rest of it: a fault asked for "@held" happens now. */
+void hrt_held(struct hrt *h);
 
 #endif

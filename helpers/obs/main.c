@@ -279,6 +279,17 @@ on_hook(struct obs *o, size_t which, void *ctx)
 	}
 }
 
+/* "@held": in the helper's first start only, so its next one can show
+ * what it does with what this one held. */
+static void
+on_held(void *ctx)
+{
+	struct helper *hp = ctx;
+
+	if (hp->a.restarts == 0)
+		hrt_held(&hp->rt);
+}
+
 static char *
 str_or_null(const char *s, size_t cap)
 {
@@ -296,6 +307,7 @@ take_conf(struct helper *hp)
 	size_t nh = 0;
 
 	a->q = &hp->shm->q;
+	a->kept = &hp->shm->kept;
 	a->helpers = &hp->shm->helpers;
 	a->sockets = &hp->shm->sockets;
 	a->restarts = c->restarts;
@@ -421,6 +433,7 @@ setup(struct helper *hp)
 		hp->a.nhooks = 3;
 	}
 	hp->a.on_hook = on_hook;
+	hp->a.on_held = on_held;
 	hp->a.hook_ctx = hp;
 	hp->a.dial = dial;
 	hp->a.evlog_ask = evlog_ask;

@@ -256,6 +256,55 @@ test_a_restarted_observability_helper_keeps_the_probes() {
 	assert_eq "probes attached once" 1 "$(grep -c 'eBPF probes attached' "$T/log")"
 }
 
+# The helper dies (a real SIGSEGV, ARBOR_HELPER_FAULT's "@held", in its
+# first start only) as soon as it holds a worker's exit it has read: the
+# kernel's record, taken from the ring buffer, which forgets it, the core's
+# not read yet. Its next start joins them all the same: the exit event is
+# written once, and names who killed the worker.
+test_an_exit_the_helper_held_as_it_died_is_written_once_whole() {
+	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }'
+	ARBOR_HELPER_FAULT=observability:segv@held start_obs "$T/tree.conf" || return 1
+	needs_bpf || return $?
+	local p killer i
+	died() { log_has 'helper observability killed by SIGSEGV'; }
+	died_or_out() { died || has_event ".event == \"exit\" and .pid == $1"; }
+	# The kernel's record comes first nearly always; the core's may.
+	for i in 1 2 3; do
+		wait_for "w running" is_state root/w running || return 1
+		p=$(pid_of root/w)
+		sh -c "echo \$\$ > $T/killer; exec /bin/kill -9 $p"
+		killer=$(cat "$T/killer")
+		wait_for "the helper's fault or the exit event" died_or_out "$p" || return 1
+		died && break
+		wait_for "w restarted" is_running_new root/w "$p" || return 1
+	done
+	died || fail "the helper held no exit in 3 kills" || return 1
+	wait_for "the exit event" has_event ".event == \"exit\" and .pid == $p" || return 1
+	assert_eq "written once, whole" "$killer kill" \
+		"$(ev ".event == \"exit\" and .pid == $p" | jq -r '"\(.killer_pid) \(.killer_comm)"')" || return 1
+	assert_eq "one fault" 1 "$(grep -c 'helper observability killed by' "$T/log")"
+}
+
+# Without the probes: the helper dies as soon as it holds a core's event
+# read from the queue (a restart of a worker whose socket arbord holds
+# waits for the peak of its backlog, past its backoff). The next one reads
+# it again from the queue: the exit and the restart are written once each.
+test_an_event_read_from_the_queue_by_a_helper_that_died_is_written_once() {
+	local port=$(free_port) p
+	obs_conf "{ name = \"w\"; command = [\"/bin/sleep\", \"1000\"]; restart_delay = 300;
+	    sockets = ( { listen = \"127.0.0.1:$port\"; name = \"http\"; } ); }"
+	ARBOR_HELPER_FAULT=observability:segv@held start_obs "$T/tree.conf" --no-bpf || return 1
+	wait_for "w running" is_state root/w running || return 1
+	p=$(pid_of root/w)
+	kill -9 "$p"
+	wait_for "the helper's fault" log_has 'helper observability killed by SIGSEGV' || return 1
+	wait_for "w restarted" is_running_new root/w "$p" || return 1
+	wait_for "the restart event" has_event '.event == "restart"' || return 1
+	assert_eq "the exit written once" 1 "$(ev ".event == \"exit\" and .pid == $p" | wc -l)" || return 1
+	assert_eq "the restart written once" 1 "$(ev '.event == "restart"' | wc -l)" || return 1
+	assert_eq "one fault" 1 "$(grep -c 'helper observability killed by' "$T/log")"
+}
+
 test_bpf_on_failure_is_loud_never_fatal() {
 	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }' 'bpf = "on";'
 	ARBOR_OBS_FAULT=bpf start_obs "$T/tree.conf" || return 1

@@ -196,6 +196,70 @@ kernel_record_first_joins_at_once(void **state)
 	fake_free(f);
 }
 
+/*
+ * The queue place of the oldest event not yet out is what the helper gives
+ * back to (exporters/obs.c, commit): an exit held for its kernel record
+ * holds its place and those after it; out, nothing is held.
+ */
+static void
+the_oldest_event_not_out_holds_the_queue(void **state)
+{
+	struct fake *f = fake_new(true);
+	struct arbor_rec r = krec(ARBOR_REC_EXIT, 42, 100 * MS);
+	struct obs_msg m;
+	uint64_t at;
+
+	(void)state;
+	m = core(EV_SPAWN, "root/w", 42, 10 * MS);
+	m.qseq = 7;
+	join_core(f->j, &m, 10 * MS);
+	assert_false(join_first_held(f->j, &at));
+	m = core(EV_EXIT, "root/w", 42, 101 * MS);
+	m.qseq = 8;
+	join_core(f->j, &m, 101 * MS);
+	m = core(EV_RESTART, "root/w", 0, 101 * MS);
+	m.qseq = 9;
+	join_core(f->j, &m, 101 * MS);
+	assert_true(join_first_held(f->j, &at));
+	assert_int_equal(at, 8);
+	assert_false(join_kexit_waits(f->j, 42));
+	join_kernel(f->j, &r, 102 * MS);
+	assert_int_equal(json_array_size(f->out), 3);
+	assert_false(join_first_held(f->j, &at));
+	fake_free(f);
+}
+
+/*
+ * A kernel exit of an earlier process of a pid, left unjoined (kept by a
+ * helper that died, given again to its next one), is not joined with a
+ * later process of that pid.
+ */
+static void
+an_exit_of_an_earlier_process_of_the_pid_is_not_joined(void **state)
+{
+	struct fake *f = fake_new(true);
+	struct arbor_rec old = krec(ARBOR_REC_EXIT, 42, 50 * MS);
+	struct arbor_rec r = krec(ARBOR_REC_EXIT, 42, 300 * MS);
+	struct obs_msg m;
+
+	(void)state;
+	old.fatal.sender_pid = 1;
+	old.has_fatal = 1;
+	join_kernel(f->j, &old, 60 * MS);
+	assert_true(join_kexit_waits(f->j, 42));
+	m = core(EV_SPAWN, "root/w", 42, 100 * MS);
+	m.clone_ns = 99 * MS;
+	join_core(f->j, &m, 100 * MS);
+	assert_false(join_kexit_waits(f->j, 42));
+	send_core(f, EV_EXIT, "root/w", 42, 301 * MS);
+	assert_int_equal(json_array_size(f->out), 1);	/* waits for its own */
+	r.has_fatal = 1;
+	r.fatal.sender_pid = 77;
+	join_kernel(f->j, &r, 302 * MS);
+	assert_int_equal(field(f, 1, "killer_pid"), 77);
+	fake_free(f);
+}
+
 static void
 restart_latency_from_kernel_exit_to_kernel_exec(void **state)
 {
@@ -582,6 +646,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(exit_joined_with_its_kernel_record),
+		cmocka_unit_test(the_oldest_event_not_out_holds_the_queue),
+		cmocka_unit_test(an_exit_of_an_earlier_process_of_the_pid_is_not_joined),
 		cmocka_unit_test(kernel_record_first_joins_at_once),
 		cmocka_unit_test(restart_latency_from_kernel_exit_to_kernel_exec),
 		cmocka_unit_test(core_event_waits_at_most_the_join_window_then_goes_alone),

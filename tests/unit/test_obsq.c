@@ -73,12 +73,59 @@ full_queue_drops_and_counts(void **state)
 	assert_true(obsq_push(&small, &m));
 }
 
+/*
+ * A reader that may die (the observability helper) reads at a cursor of its
+ * own: what it did not give back is read again by the next one, and the
+ * producer has no room for it meanwhile. A head left out of the ring
+ * (garbage from a dead reader) is taken as the tail.
+ */
+static void
+a_reader_that_dies_leaves_what_it_did_not_give_back(void **state)
+{
+	static struct obsq r;
+	struct obs_msg m = { 0 };
+	uint64_t at;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		m.mono_ns = (uint64_t)i + 1;
+		assert_true(obsq_push(&r, &m));
+	}
+	at = obsq_resume(&r);
+	assert_true(obsq_read(&r, at++, &m));
+	assert_true(obsq_read(&r, at++, &m));
+	assert_int_equal(m.mono_ns, 2);
+	obsq_commit(&r, 1);	/* the second one still held */
+	/* It dies; the next one reads from the second on. */
+	at = obsq_resume(&r);
+	assert_int_equal(at, 1);
+	assert_true(obsq_read(&r, at++, &m));
+	assert_int_equal(m.mono_ns, 2);
+	assert_true(obsq_read(&r, at++, &m));
+	assert_int_equal(m.mono_ns, 3);
+	assert_false(obsq_read(&r, at, &m));
+	/* Room: the slots not given back count as taken. */
+	for (int i = 0; i < OBSQ_CAPACITY - 2; i++)
+		assert_true(obsq_push(&r, &m));
+	assert_false(obsq_room(&r));
+	obsq_commit(&r, 3);
+	assert_true(obsq_room(&r));
+	/* A head out of the ring: resumed at the tail, nothing read. */
+	atomic_store(&r.head, atomic_load(&r.tail) + 5);
+	at = obsq_resume(&r);
+	assert_int_equal(at, atomic_load(&r.tail));
+	assert_false(obsq_read(&r, at, &m));
+	assert_false(obsq_read(&r, at - OBSQ_CAPACITY - 1, &m));
+	assert_true(obsq_push(&r, &m));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(nothing_lost_but_what_was_counted_and_order_kept),
 		cmocka_unit_test(full_queue_drops_and_counts),
+		cmocka_unit_test(a_reader_that_dies_leaves_what_it_did_not_give_back),
 	};
 
 	return cmocka_run_group_tests_name("obsq", tests, NULL, NULL);
