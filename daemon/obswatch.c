@@ -589,8 +589,9 @@ obswatch_stop(struct obswatch *w)
 {
 	if (!w)
 		return;
-	/* What the queue holds gets a moment to reach the event log (a
-	 * helper that has stopped beating gets none). */
+	/* What the queue holds gets a second to reach the event log (a
+	 * helper that has stopped beating gets none): the helper gives the
+	 * queue's places back once their events are written out. */
 	if (w->h && !helper_silent(w->h)) {
 		uint64_t end = mono_ns() + NSEC_PER_SEC;
 
@@ -598,8 +599,6 @@ obswatch_stop(struct obswatch *w)
 		while (mono_ns() < end && atomic_load(&w->shm->q.head) !=
 		    atomic_load(&w->shm->q.tail))
 			usleep(2000);
-		/* Popped is not yet written: one turn of its loop. */
-		usleep(20000);
 	}
 	if (w->h) {
 		static const struct helper_client none;
