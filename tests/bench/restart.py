@@ -493,12 +493,15 @@ def main():
     # probe life per row), in rounds of 5 restarts, so each system's
     # restarts sit within seconds of the others' (rounds of 20 put the
     # same row's rounds from 0.68 to 1.70 of each other: the machine's own
-    # drift, which close rounds cancel).
+    # drift, which close rounds cancel). 200 restarts at 0.1 and 0.3 s, 100
+    # at 1.2 s, some 14 minutes in all: one run's rounds of 5 spread from
+    # 0.55 to 1.89 of each other, and a median of 40 (as 1.2 s had) cannot
+    # tell 5% from that.
     print("restart gap by probe life (the floors and arbord BPF on, interleaved rounds of 5 restarts, "
           "each round's first left out):")
     sweep_rows = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)"]
     for life in (100, 300, 1200):
-        count = max(N, min(200, 24000 // life))
+        count = max(N, 200 if life <= 300 else 100)
         rounds = count // 5
         sweep, _ = restart_latency(life, sweep_rows, count, rounds)
         m = {k: statistics.median(v) for k, v in sweep if v}
