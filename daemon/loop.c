@@ -719,7 +719,10 @@ op_event(void *ctx, const struct event *ev)
 	}
 	event_to_msg(ev, &m);
 	m.labels = metric_labels(l, ev->node);
-	m.tail = ev->kind == EV_EXIT && ev->pid > 0 && ev->pid == l->tail_pid;
+	/* At arbord's stop the exit does not wait for its tail: the output
+	 * helper finishes after the observability helper (obswatch_stop). */
+	m.tail = ev->kind == EV_EXIT && ev->pid > 0 && ev->pid == l->tail_pid &&
+	    !engine_stopping(l->eng);
 	if (ev->kind == EV_SPAWN) {	/* op_spawn has just returned */
 		m.clone_ns = l->clone_ns;
 		m.spawned_ns = l->spawned_ns;

@@ -49,16 +49,28 @@ obsq_read(struct obsq *q, uint64_t at, struct obs_msg *m)
 }
 
 uint64_t
-obsq_resume(struct obsq *q)
+obsq_resume(struct obsq *q, bool *gave_up)
 {
 	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
 
+	*gave_up = false;
 	/* A head its last consumer left out of the ring: from the tail. */
 	if (tail - head > OBSQ_CAPACITY) {
 		head = tail;
 		obsq_commit(q, head);
 	}
+	if (head == tail || head != q->resumed_at) {
+		q->resumed_at = head;
+		q->resumed_starts = 1;
+	} else if (++q->resumed_starts > OBSQ_RESUME_MAX) {
+		atomic_fetch_add_explicit(&q->dropped, 1, memory_order_relaxed);
+		obsq_commit(q, ++head);
+		q->resumed_at = head;
+		q->resumed_starts = 1;
+		*gave_up = true;
+	}
+	obsq_said_read(q, head);
 	return head;
 }
 
@@ -66,4 +78,10 @@ void
 obsq_commit(struct obsq *q, uint64_t to)
 {
 	atomic_store_explicit(&q->head, to, memory_order_release);
+}
+
+void
+obsq_said_read(struct obsq *q, uint64_t at)
+{
+	atomic_store_explicit(&q->read, at, memory_order_release);
 }

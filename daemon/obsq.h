@@ -90,9 +90,17 @@ struct obs_msg {
 };
 
 struct obsq {
-	_Atomic uint64_t head;	/* next to read; written by the consumer */
+	/* Given back by the consumer (obsq_commit): slots before it are the
+	 * producer's again. */
+	_Atomic uint64_t head;
 	_Atomic uint64_t tail;	/* next to write; written by the producer */
+	/* The consumer's read cursor, as it last said (obsq_said_read). */
+	_Atomic uint64_t read;
 	_Atomic uint64_t dropped;
+	/* The consumer's, across its restarts: where its last starts
+	 * resumed, and how many did there (obsq_resume). */
+	uint64_t resumed_at;
+	uint32_t resumed_starts;
 	struct obs_msg slots[OBSQ_CAPACITY];
 };
 
@@ -161,7 +169,7 @@ struct obs_conf {
 };
 
 /*
- * The kernel's exit records of workers, the last ones the observability
+ * The kernel's exit and exec records of workers, the last ones the observability
  * helper took from the BPF ring buffer (which forgets each one as it is
  * read), kept before it is read on: if the helper dies before their exits
  * are written out, the next one joins them again with the core's exits it
@@ -170,11 +178,14 @@ struct obs_conf {
  */
 #define OBS_KEPT_MAX 256
 struct obs_kept {
-	uint64_t n;		/* kept so far; the next goes to n % OBS_KEPT_MAX */
+	/* kept so far; the next goes to n % OBS_KEPT_MAX (release: the slot
+	 * is whole before n counts it) */
+	_Atomic uint64_t n;
 	struct arbor_rec r[OBS_KEPT_MAX];
 };
 
-/* The shared memfd: the core writes all of it but q.head and kept. */
+/* The shared memfd: the core writes all of it but the consumer's fields of
+ * q (head, read, resumed_*) and kept. */
 struct obs_shm {
 	struct obs_conf conf;
 	struct obs_helpers helpers;
@@ -195,7 +206,17 @@ bool obsq_pop(struct obsq *, struct obs_msg *);
  * read from them is written out. Its successor reads again from there.
  */
 bool obsq_read(struct obsq *, uint64_t at, struct obs_msg *);
-uint64_t obsq_resume(struct obsq *);
+/*
+ * Where a consumer's start reads from. When the starts before it resumed
+ * at the same place, and OBSQ_RESUME_MAX of them did (each died before it
+ * gave that slot back), the event there is given up (dropped and counted)
+ * and *gave_up set: an event that kills its reader must not kill every
+ * reader after it.
+ */
+#define OBSQ_RESUME_MAX 2
+uint64_t obsq_resume(struct obsq *, bool *gave_up);
 void obsq_commit(struct obsq *, uint64_t to);
+/* The consumer has read up to at (what the core waits for at its stop). */
+void obsq_said_read(struct obsq *, uint64_t at);
 
 #endif

@@ -36,6 +36,8 @@
 #define LISTEN_RETRY_MAX_MS 30000
 /* Status clients handed over and not yet answered, at most. */
 #define PENDING_MAX 256
+/* At arbord's stop, how long events read and still held are waited for. */
+#define STOP_HELD_NS (50 * NSEC_PER_MSEC)
 
 struct pending {
 	uint64_t id;
@@ -589,16 +591,34 @@ obswatch_stop(struct obswatch *w)
 {
 	if (!w)
 		return;
-	/* What the queue holds gets a second to reach the event log (a
+	/*
+	 * What the queue holds gets a second to reach the event log (a
 	 * helper that has stopped beating gets none): the helper gives the
-	 * queue's places back once their events are written out. */
+	 * queue's places back once their events are written out. Once it
+	 * has read them all, those still held get STOP_HELD_NS: they may
+	 * wait for what will not come now (a stderr tail the output helper
+	 * sends after this).
+	 */
 	if (w->h && !helper_silent(w->h)) {
-		uint64_t end = mono_ns() + NSEC_PER_SEC;
+		uint64_t now = mono_ns(), end = now + NSEC_PER_SEC, read_at = 0;
+		struct obsq *q = &w->shm->q;
 
+		if (w->out)
+			on_notes(w, 0);
 		wake(w);
-		while (mono_ns() < end && atomic_load(&w->shm->q.head) !=
-		    atomic_load(&w->shm->q.tail))
+		while ((now = mono_ns()) < end) {
+			uint64_t tail = atomic_load(&q->tail);
+
+			if (atomic_load(&q->head) == tail)
+				break;
+			if (atomic_load(&q->read) != tail)
+				read_at = 0;
+			else if (!read_at)
+				read_at = now;
+			else if (now - read_at >= STOP_HELD_NS)
+				break;
 			usleep(2000);
+		}
 	}
 	if (w->h) {
 		static const struct helper_client none;
@@ -666,8 +686,9 @@ obswatch_queued(const struct obswatch *w)
 {
 	if (!w)
 		return 0;
+	/* Not read yet: those read and held are the helper's to wait on. */
 	return (size_t)(atomic_load_explicit(&w->shm->q.tail,
-	    memory_order_relaxed) - atomic_load_explicit(&w->shm->q.head,
+	    memory_order_relaxed) - atomic_load_explicit(&w->shm->q.read,
 	    memory_order_acquire));
 }
 

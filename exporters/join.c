@@ -12,6 +12,7 @@
 struct out {
 	json_t *j;
 	uint64_t qseq;		/* the core's event's place in its queue */
+	enum event_kind event;	/* and its kind */
 	struct out *next;
 };
 
@@ -75,6 +76,7 @@ struct join {
 	struct path_state *path_buckets[PATH_BUCKETS];
 	struct out *out_head, **out_tail;
 	uint64_t qseq;		/* the core's event being taken (obs_msg.qseq) */
+	enum event_kind event;	/* and its kind */
 };
 
 struct join *
@@ -101,12 +103,28 @@ join_kernel_side_on(const struct join *j)
 	return j->kernel;
 }
 
+void
+join_forget_unmet(struct join *j)
+{
+	for (int b = 0; b < PID_BUCKETS; b++)
+		for (struct proc *p = j->procs[b]; p; p = p->next) {
+			if (p->kexit && !p->exit_msg) {
+				free(p->kexit);
+				p->kexit = NULL;
+			}
+			if (p->have_kexec && !p->exec_msg)
+				p->have_kexec = false;
+		}
+}
+
 bool
-join_first_held(const struct join *j, uint64_t *qseq)
+join_first_held(const struct join *j, uint64_t *qseq, enum event_kind *event)
 {
 	if (!j->out_head)
 		return false;
 	*qseq = j->out_head->qseq;
+	if (event)
+		*event = j->out_head->event;
 	return true;
 }
 
@@ -296,6 +314,7 @@ queue_out(struct join *j, json_t *ev)
 
 	e->j = ev;
 	e->qseq = j->qseq;
+	e->event = j->event;
 	*j->out_tail = e;
 	j->out_tail = &e->next;
 	return e;
@@ -674,6 +693,7 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 	struct proc *p;
 
 	j->qseq = m->qseq;
+	j->event = m->event;
 	count(j, m);
 	if (m->quiet)
 		return;		/* a counter's move, not an event */
@@ -683,11 +703,14 @@ join_core(struct join *j, const struct obs_msg *m, uint64_t now)
 			/* An exit of an earlier process of that pid, left
 			 * unjoined (kept by a helper that died): not this
 			 * one's. */
-			if (p->kexit && p->kexit->ts < (m->clone_ns ?
-			    m->clone_ns : m->mono_ns)) {
+			uint64_t born = m->clone_ns ? m->clone_ns : m->mono_ns;
+
+			if (p->kexit && p->kexit->ts < born) {
 				free(p->kexit);
 				p->kexit = NULL;
 			}
+			if (p->have_kexec && p->kexec_ns < born)
+				p->have_kexec = false;
 			free(p->path);
 			p->path = xstrdup(m->path);
 			p->spawn_ns = m->mono_ns;

@@ -108,9 +108,13 @@ bool join_waiting(const struct join *);
 bool join_kernel_side_on(const struct join *);
 /* The kernel's exit of pid came, the core's not yet. */
 bool join_kexit_waits(struct join *, int pid);
-/* The queue place (obs_msg.qseq) of the oldest core event not yet out:
- * false when every one is. */
-bool join_first_held(const struct join *, uint64_t *qseq);
+/* The kernel's exits and execs that met no core event yet are forgotten
+ * (those a dead helper kept, once the events it left are read again). */
+void join_forget_unmet(struct join *);
+/* The queue place (obs_msg.qseq) of the oldest core event not yet out, and
+ * its kind (event may be NULL): false when every one is. */
+bool join_first_held(const struct join *, uint64_t *qseq,
+    enum event_kind *event);
 size_t join_nprocs(const struct join *);
 
 /* The label of path's series (hist: of its histograms): path, or its

@@ -64,6 +64,10 @@
 #define COLD_BUDGET_NS (15 * NSEC_PER_MSEC)
 #define WATCH_NS (300 * NSEC_PER_SEC)
 #define SWEEP_PERIOD_NS (2 * NSEC_PER_SEC)
+/* The kernel's records a dead helper kept are read again by the next one
+ * if this young: a hung helper is killed after 3 s, restarted after up to
+ * 1 s of backoff, and may take 2 s to start (a slow machine's VM more). */
+#define KEPT_WINDOW_NS (60 * NSEC_PER_SEC)
 #define SWEEP_SLICE 32
 /*
  * The sampler steps aside for the requests it serves: no slice within
@@ -324,9 +328,12 @@ on_record(void *ctx, const struct arbor_rec *r)
 	struct obs *o = ctx;
 	struct obs_kept *k = o->a->kept;
 
-	if (k && r->kind == ARBOR_REC_EXIT && r->tgid == r->worker) {
-		k->r[k->n % OBS_KEPT_MAX] = *r;
-		k->n++;
+	if (k && (r->kind == ARBOR_REC_EXIT || r->kind == ARBOR_REC_EXEC) &&
+	    r->tgid == r->worker) {
+		uint64_t n = atomic_load_explicit(&k->n, memory_order_relaxed);
+
+		k->r[n % OBS_KEPT_MAX] = *r;
+		atomic_store_explicit(&k->n, n + 1, memory_order_release);
 	}
 	join_kernel(o->join, r, mono_ns());
 	if (r->kind == ARBOR_REC_EXIT && r->tgid == r->worker &&
@@ -335,12 +342,12 @@ on_record(void *ctx, const struct arbor_rec *r)
 }
 
 /*
- * The kernel's exits the last helper kept (on_record), given to the join
- * again: those whose core exits it had not written out meet them again
- * (drain_queue reads from the last one written out); the others are
- * forgotten as kernel-only entries are. Each is checked, as anything the
- * last helper left: a worker's exit, from the last JOIN_FORGET_NS. The
- * slot the last one may have died writing is not read.
+ * The kernel's records the last helper kept (on_record), given to the join
+ * again, before the core's events it reads again (drain_queue, from the
+ * last one written out): those meet theirs. Each is checked, as anything
+ * the last helper left: a worker's exit or exec, of the last
+ * KEPT_WINDOW_NS. The slot the last one may have died writing is not
+ * read.
  */
 static void
 resume_kept(struct obs *o)
@@ -350,16 +357,17 @@ resume_kept(struct obs *o)
 
 	if (!k || !join_kernel_side_on(o->join))
 		return;
-	n = k->n;
+	n = atomic_load_explicit(&k->n, memory_order_acquire);
 	from = n > OBS_KEPT_MAX - 1 ? n - (OBS_KEPT_MAX - 1) : 0;
 	for (uint64_t i = from; i < n; i++) {
 		struct arbor_rec r = k->r[i % OBS_KEPT_MAX];
 
-		if (r.kind != ARBOR_REC_EXIT || r.tgid == 0 ||
-		    r.tgid != r.worker || r.ts > now ||
-		    now - r.ts > JOIN_FORGET_NS)
+		if ((r.kind != ARBOR_REC_EXIT && r.kind != ARBOR_REC_EXEC) ||
+		    r.tgid == 0 || r.tgid != r.worker || r.ts > now ||
+		    now - r.ts > KEPT_WINDOW_NS)
 			continue;
 		r.comm[sizeof(r.comm) - 1] = '\0';
+		r.fatal.sender_comm[sizeof(r.fatal.sender_comm) - 1] = '\0';
 		join_kernel(o->join, &r, now);
 	}
 }
@@ -894,6 +902,30 @@ obs_client(struct obs *o, const struct obs_msg *m)
 	server_client(o->server, m, mono_ns());
 }
 
+/*
+ * The queue's slots are given back up to the oldest core event not yet
+ * written out, so that if the helper dies, the next one reads it again.
+ * Never more than half the queue behind: an event held that long (a
+ * restart held for its backlog's peak, 5 s at most) is no reason for the
+ * core to drop new ones; given back, it is lost with the helper, as the
+ * events read before it, and those after it are not.
+ */
+static void
+commit(struct obs *o)
+{
+	uint64_t to = o->qread, held;
+
+	if (join_first_held(o->join, &held, NULL)) {
+		to = held;
+		if (o->qread - held > OBSQ_CAPACITY / 2)
+			to = o->qread - OBSQ_CAPACITY / 2;
+	}
+	if (to != o->qcommitted) {
+		obsq_commit(o->a->q, to);
+		o->qcommitted = to;
+	}
+}
+
 static void
 drain_queue(struct obs *o)
 {
@@ -901,6 +933,7 @@ drain_queue(struct obs *o)
 
 	while (obsq_read(o->a->q, o->qread, &m)) {
 		m.qseq = o->qread++;
+		obsq_said_read(o->a->q, o->qread);
 		/* Only events come this way; anything else is not the core's. */
 		if (m.kind != OBS_MSG_EVENT)
 			continue;
@@ -923,27 +956,7 @@ drain_queue(struct obs *o)
 				m.oom = oom_since(o, m.path, f.oom_kills) > 0;
 		}
 		join_core(o->join, &m, mono_ns());
-	}
-}
-
-/*
- * The queue's slots are given back up to the oldest core event not yet
- * written out, so that if the helper dies, the next one reads it again.
- * Not past half the queue: an event held that long (a restart held for
- * its backlog's peak, 5 s at most) is no reason for the core to drop new
- * ones; it would be lost with the helper, as before.
- */
-static void
-commit(struct obs *o)
-{
-	uint64_t to = o->qread, held;
-
-	if (join_first_held(o->join, &held) &&
-	    o->qread - held < OBSQ_CAPACITY / 2)
-		to = held;
-	if (to != o->qcommitted) {
-		obsq_commit(o->a->q, to);
-		o->qcommitted = to;
+		commit(o);
 	}
 }
 
@@ -956,15 +969,18 @@ static void
 turn(struct obs *o)
 {
 	uint64_t held;
+	enum event_kind kind;
 
 	if (o->probes)
 		probes_consume(o->probes);
+	commit(o);
 	if (o->kexit_held && o->a->on_held)
 		o->a->on_held(o->a->hook_ctx);
 	o->kexit_held = false;
 	drain_queue(o);
-	commit(o);
-	if (o->a->on_held && join_first_held(o->join, &held))
+	/* An exec waits for the kernel's at each start: not a test's point. */
+	if (o->a->on_held && join_first_held(o->join, &held, &kind) &&
+	    kind != EV_EXEC)
 		o->a->on_held(o->a->hook_ctx);
 	join_tick(o->join, mono_ns());
 	commit(o);
@@ -999,6 +1015,7 @@ obs_note(struct obs *o, const struct out_note *t)
 
 	if (t->exited) {
 		join_tail(o->join, t->pid, t->tail ? t->tail : "", mono_ns());
+		commit(o);
 		if (t->tail) {
 			r = path_rec(o, t->path);
 			free(r->tail);
@@ -1150,9 +1167,22 @@ obs_run(struct obs_args *a)
 		return;
 	}
 	try_http(o);
-	/* What waited while it was down, before anything else. */
-	o->qread = o->qcommitted = obsq_resume(o->a->q);
+	/* What waited while it was down, before anything else: the kernel's
+	 * records the last one kept, the core's events it had not written
+	 * out (their kept records are theirs; any other kept one is of an
+	 * event written out already, and is forgotten, so that it cannot
+	 * meet a later process of its pid), then the rest. */
+	{
+		bool gave_up;
+
+		o->qread = o->qcommitted = obsq_resume(o->a->q, &gave_up);
+		if (gave_up)
+			log_msg(LOG_WARN, "observability: the event at the head of the queue was there at %d starts of the helper that died; given up (arbor_events_dropped_total)",
+			    OBSQ_RESUME_MAX);
+	}
 	resume_kept(o);
+	drain_queue(o);
+	join_forget_unmet(o->join);
 	turn(o);
 	for (;;) {
 		struct epoll_event evs[8];

@@ -70,7 +70,9 @@ test_a_static_worker_costs_at_most_twelve_series() {
 	wait_for "bpf attached" bash -c "$ARBORCTL -s $T/sock metrics | grep -qx 'arbor_bpf_enabled 1'" 2>/dev/null && bpf=1
 	touch "$T/go"
 	wait_for "a crash and a normal exit" test -e "$T/done" || return 1
-	ctl start root/w >/dev/null 2>&1
+	# Its normal exit reaped (a start before it would be refused: it runs).
+	wait_for "w stopped" is_state root/w stopped || return 1
+	ctl start root/w >/dev/null || return 1
 	wait_for "w running" is_state root/w running || return 1
 	ctl restart root/w || return 1
 	wait_for "w running again" is_state root/w running || return 1

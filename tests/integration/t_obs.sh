@@ -269,6 +269,7 @@ test_an_exit_the_helper_held_as_it_died_is_written_once_whole() {
 	died() { log_has 'helper observability killed by SIGSEGV'; }
 	died_or_out() { died || has_event ".event == \"exit\" and .pid == $1"; }
 	# The kernel's record comes first nearly always; the core's may.
+	assert_eq "no fault before a kill" 0 "$(grep -c 'helper observability killed' "$T/log")" || return 1
 	for i in 1 2 3; do
 		wait_for "w running" is_state root/w running || return 1
 		p=$(pid_of root/w)
@@ -303,6 +304,23 @@ test_an_event_read_from_the_queue_by_a_helper_that_died_is_written_once() {
 	assert_eq "the exit written once" 1 "$(ev ".event == \"exit\" and .pid == $p" | wc -l)" || return 1
 	assert_eq "the restart written once" 1 "$(ev '.event == "restart"' | wc -l)" || return 1
 	assert_eq "one fault" 1 "$(grep -c 'helper observability killed by' "$T/log")"
+}
+
+# At arbord's orderly stop the workers' exits reach the event log, a
+# worker's whose stderr is captured too (its exit does not wait for a tail
+# the output helper would send after the observability helper is gone).
+test_the_last_exits_are_written_at_a_shutdown() {
+	obs_conf '{ name = "w"; command = ["/bin/sh", "-c", "echo hello >&2; exec sleep 1000"]; },
+	  { name = "v"; command = ["/bin/sleep", "1000"]; }'
+	echo "daemon = { log_dir = \"$T/logs\"; };" >>"$T/tree.conf"
+	start_obs "$T/tree.conf" || return 1
+	wait_for "w running" is_state root/w running || return 1
+	wait_for "v running" is_state root/v running || return 1
+	local w=$(pid_of root/w) v=$(pid_of root/v)
+	sleep 0.2	# w's line read
+	stop_arbord || fail "arbord's exit code" || return 1
+	assert_eq "w's exit" shutdown "$(ev ".event == \"exit\" and .pid == $w" | jq -r .reason)" || return 1
+	assert_eq "v's exit" shutdown "$(ev ".event == \"exit\" and .pid == $v" | jq -r .reason)"
 }
 
 test_bpf_on_failure_is_loud_never_fatal() {

@@ -85,19 +85,20 @@ a_reader_that_dies_leaves_what_it_did_not_give_back(void **state)
 	static struct obsq r;
 	struct obs_msg m = { 0 };
 	uint64_t at;
+	bool gave_up;
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
 		m.mono_ns = (uint64_t)i + 1;
 		assert_true(obsq_push(&r, &m));
 	}
-	at = obsq_resume(&r);
+	at = obsq_resume(&r, &gave_up);
 	assert_true(obsq_read(&r, at++, &m));
 	assert_true(obsq_read(&r, at++, &m));
 	assert_int_equal(m.mono_ns, 2);
 	obsq_commit(&r, 1);	/* the second one still held */
 	/* It dies; the next one reads from the second on. */
-	at = obsq_resume(&r);
+	at = obsq_resume(&r, &gave_up);
 	assert_int_equal(at, 1);
 	assert_true(obsq_read(&r, at++, &m));
 	assert_int_equal(m.mono_ns, 2);
@@ -112,11 +113,63 @@ a_reader_that_dies_leaves_what_it_did_not_give_back(void **state)
 	assert_true(obsq_room(&r));
 	/* A head out of the ring: resumed at the tail, nothing read. */
 	atomic_store(&r.head, atomic_load(&r.tail) + 5);
-	at = obsq_resume(&r);
+	at = obsq_resume(&r, &gave_up);
 	assert_int_equal(at, atomic_load(&r.tail));
 	assert_false(obsq_read(&r, at, &m));
 	assert_false(obsq_read(&r, at - OBSQ_CAPACITY - 1, &m));
 	assert_true(obsq_push(&r, &m));
+}
+
+/*
+ * An event that kills every reader that reads it: the starts that resume
+ * at it are counted, and after OBSQ_RESUME_MAX of them the event is given
+ * up, dropped and counted, and the next one reads on from the one after.
+ * Starts that made progress in between start the count again.
+ */
+static void
+an_event_that_kills_its_readers_is_given_up(void **state)
+{
+	static struct obsq r;
+	struct obs_msg m = { 0 };
+	uint64_t at;
+	bool gave_up;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		m.mono_ns = (uint64_t)i + 1;
+		assert_true(obsq_push(&r, &m));
+	}
+	for (int start = 1; start <= OBSQ_RESUME_MAX; start++) {
+		at = obsq_resume(&r, &gave_up);
+		assert_false(gave_up);
+		assert_int_equal(at, 0);
+		assert_true(obsq_read(&r, at, &m));	/* and it dies */
+	}
+	at = obsq_resume(&r, &gave_up);
+	assert_true(gave_up);
+	assert_int_equal(at, 1);
+	assert_int_equal(atomic_load(&r.dropped), 1);
+	assert_int_equal(atomic_load(&r.read), 1);
+	assert_true(obsq_read(&r, at, &m));
+	assert_int_equal(m.mono_ns, 2);
+	/* This one got on (two given back), then died at the third event:
+	 * its next start is the first at that place. */
+	obsq_commit(&r, 3);
+	at = obsq_resume(&r, &gave_up);
+	assert_false(gave_up);
+	assert_int_equal(at, 3);
+	at = obsq_resume(&r, &gave_up);
+	assert_false(gave_up);
+	at = obsq_resume(&r, &gave_up);
+	assert_true(gave_up);
+	assert_int_equal(at, 4);
+	/* Nothing left: an empty queue is never given up. */
+	for (int i = 0; i < 4; i++) {
+		at = obsq_resume(&r, &gave_up);
+		assert_false(gave_up);
+		assert_int_equal(at, 4);
+	}
+	assert_int_equal(atomic_load(&r.dropped), 2);
 }
 
 int
@@ -126,6 +179,7 @@ main(void)
 		cmocka_unit_test(nothing_lost_but_what_was_counted_and_order_kept),
 		cmocka_unit_test(full_queue_drops_and_counts),
 		cmocka_unit_test(a_reader_that_dies_leaves_what_it_did_not_give_back),
+		cmocka_unit_test(an_event_that_kills_its_readers_is_given_up),
 	};
 
 	return cmocka_run_group_tests_name("obsq", tests, NULL, NULL);
