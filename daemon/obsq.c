@@ -49,29 +49,45 @@ obsq_read(struct obsq *q, uint64_t at, struct obs_msg *m)
 }
 
 uint64_t
-obsq_resume(struct obsq *q, bool *gave_up)
+obsq_resume(struct obsq *q, uint64_t *skip)
 {
 	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
 	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+	uint64_t w = atomic_load_explicit(&q->working, memory_order_relaxed);
 
-	*gave_up = false;
+	*skip = UINT64_MAX;
 	/* A head its last consumer left out of the ring: from the tail. */
 	if (tail - head > OBSQ_CAPACITY) {
 		head = tail;
 		obsq_commit(q, head);
 	}
-	if (head == tail || head != q->resumed_at) {
-		q->resumed_at = head;
-		q->resumed_starts = 1;
-	} else if (++q->resumed_starts > OBSQ_RESUME_MAX) {
-		atomic_fetch_add_explicit(&q->dropped, 1, memory_order_relaxed);
-		obsq_commit(q, ++head);
-		q->resumed_at = head;
-		q->resumed_starts = 1;
-		*gave_up = true;
-	}
+	/* The last one died taking a slot (still unread by the next): once
+	 * more on the same one, and it is given up. */
+	if (w && w - 1 - head < tail - head) {
+		if (q->died_times && q->died_at == w - 1)
+			q->died_times++;
+		else {
+			q->died_at = w - 1;
+			q->died_times = 1;
+		}
+		if (q->died_times >= OBSQ_RESUME_MAX) {
+			*skip = w - 1;
+			q->died_times = 0;
+			atomic_fetch_add_explicit(&q->dropped, 1,
+			    memory_order_relaxed);
+		}
+	} else
+		q->died_times = 0;	/* it died of something else */
+	atomic_store_explicit(&q->working, 0, memory_order_relaxed);
 	obsq_said_read(q, head);
 	return head;
+}
+
+void
+obsq_working(struct obsq *q, uint64_t at, bool done)
+{
+	atomic_store_explicit(&q->working, done ? 0 : at + 1,
+	    memory_order_release);
 }
 
 void

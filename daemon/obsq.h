@@ -97,10 +97,14 @@ struct obsq {
 	/* The consumer's read cursor, as it last said (obsq_said_read). */
 	_Atomic uint64_t read;
 	_Atomic uint64_t dropped;
-	/* The consumer's, across its restarts: where its last starts
-	 * resumed, and how many did there (obsq_resume). */
-	uint64_t resumed_at;
-	uint32_t resumed_starts;
+	/* The consumer's, across its restarts: the slot it is taking now
+	 * (+1; 0: none), and the one its last starts died taking, how many
+	 * times (obsq_resume). */
+	_Atomic uint64_t working;
+	uint64_t died_at;
+	uint32_t died_times;
+	/* Set by the producer at its stop: everything held goes out now. */
+	_Atomic uint32_t finish;
 	struct obs_msg slots[OBSQ_CAPACITY];
 };
 
@@ -181,11 +185,15 @@ struct obs_kept {
 	/* kept so far; the next goes to n % OBS_KEPT_MAX (release: the slot
 	 * is whole before n counts it) */
 	_Atomic uint64_t n;
+	/* A start is giving them to its join: one that died doing it makes
+	 * the next skip them. */
+	_Atomic uint32_t replaying;
 	struct arbor_rec r[OBS_KEPT_MAX];
 };
 
 /* The shared memfd: the core writes all of it but the consumer's fields of
- * q (head, read, resumed_*) and kept. */
+ * q (head, read, working, died_*) and kept; read it sets before each
+ * start. */
 struct obs_shm {
 	struct obs_conf conf;
 	struct obs_helpers helpers;
@@ -207,14 +215,15 @@ bool obsq_pop(struct obsq *, struct obs_msg *);
  */
 bool obsq_read(struct obsq *, uint64_t at, struct obs_msg *);
 /*
- * Where a consumer's start reads from. When the starts before it resumed
- * at the same place, and OBSQ_RESUME_MAX of them did (each died before it
- * gave that slot back), the event there is given up (dropped and counted)
- * and *gave_up set: an event that kills its reader must not kill every
- * reader after it.
+ * Where a consumer's start reads from. *skip is a slot it must not take
+ * (UINT64_MAX: none): the last OBSQ_RESUME_MAX starts died taking it
+ * (obsq_working), so it is given up, dropped and counted: an event that
+ * kills its reader must not kill every reader after it.
  */
 #define OBSQ_RESUME_MAX 2
-uint64_t obsq_resume(struct obsq *, bool *gave_up);
+uint64_t obsq_resume(struct obsq *, uint64_t *skip);
+/* The consumer takes the slot at (working), or has taken it (done). */
+void obsq_working(struct obsq *, uint64_t at, bool done);
 void obsq_commit(struct obsq *, uint64_t to);
 /* The consumer has read up to at (what the core waits for at its stop). */
 void obsq_said_read(struct obsq *, uint64_t at);

@@ -36,8 +36,6 @@
 #define LISTEN_RETRY_MAX_MS 30000
 /* Status clients handed over and not yet answered, at most. */
 #define PENDING_MAX 256
-/* At arbord's stop, how long events read and still held are waited for. */
-#define STOP_HELD_NS (50 * NSEC_PER_MSEC)
 
 struct pending {
 	uint64_t id;
@@ -261,6 +259,9 @@ on_up(void *ctx)
 	int fds[4], n = 0, evfd = -1;
 
 	w->shm->conf.restarts = w->restarts;
+	/* What the last one said it read is not this one's (obswatch_queued
+	 * until it says). */
+	atomic_store(&w->shm->q.read, atomic_load(&w->shm->q.head));
 	if (w->probes) {
 		struct hmsg_obs_probes p;
 		const int pf[] = { w->pfds.events, w->pfds.runq,
@@ -594,31 +595,21 @@ obswatch_stop(struct obswatch *w)
 	/*
 	 * What the queue holds gets a second to reach the event log (a
 	 * helper that has stopped beating gets none): the helper gives the
-	 * queue's places back once their events are written out. Once it
-	 * has read them all, those still held get STOP_HELD_NS: they may
-	 * wait for what will not come now (a stderr tail the output helper
-	 * sends after this).
+	 * queue's places back once their events are written out, and what it
+	 * holds waiting for the rest of it (a kernel record, a tail, a
+	 * backlog's peak) goes out as it is now (q.finish).
 	 */
 	if (w->h && !helper_silent(w->h)) {
-		uint64_t now = mono_ns(), end = now + NSEC_PER_SEC, read_at = 0;
+		uint64_t end = mono_ns() + NSEC_PER_SEC;
 		struct obsq *q = &w->shm->q;
 
 		if (w->out)
 			on_notes(w, 0);
+		atomic_store(&q->finish, 1);
 		wake(w);
-		while ((now = mono_ns()) < end) {
-			uint64_t tail = atomic_load(&q->tail);
-
-			if (atomic_load(&q->head) == tail)
-				break;
-			if (atomic_load(&q->read) != tail)
-				read_at = 0;
-			else if (!read_at)
-				read_at = now;
-			else if (now - read_at >= STOP_HELD_NS)
-				break;
+		while (mono_ns() < end && atomic_load(&q->head) !=
+		    atomic_load(&q->tail))
 			usleep(2000);
-		}
 	}
 	if (w->h) {
 		static const struct helper_client none;

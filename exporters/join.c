@@ -112,7 +112,9 @@ join_forget_unmet(struct join *j)
 				free(p->kexit);
 				p->kexit = NULL;
 			}
-			if (p->have_kexec && !p->exec_msg)
+			/* One read again met its exec, or went out with
+			 * it, and has its path: that one is kept. */
+			if (p->have_kexec && !p->exec_msg && !p->path)
 				p->have_kexec = false;
 		}
 }
@@ -777,6 +779,12 @@ join_kernel(struct join *j, const struct arbor_rec *r, uint64_t now)
 	if (!(p = proc_get(j, (int)r->tgid, true, now)))
 		return;
 	if (r->kind == ARBOR_REC_EXEC) {
+		/* An exit before this exec is of an earlier process of the
+		 * pid (one a dead helper kept, left unjoined). */
+		if (p->kexit && p->kexit->ts < r->ts && !p->exit_msg) {
+			free(p->kexit);
+			p->kexit = NULL;
+		}
 		p->have_kexec = true;
 		p->kexec_ns = r->ts;
 		if (p->exec_msg)

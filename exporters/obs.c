@@ -112,6 +112,7 @@ struct obs {
 	struct join *join;
 	uint64_t qread;		/* the next of the core's queue to read */
 	uint64_t qcommitted;	/* given back up to here (commit) */
+	uint64_t qskip;		/* a slot not to take (obsq_resume) */
 	bool kexit_held;	/* on_record: a worker's exit waits for the core's */
 	struct backlog *backlog;	/* held sockets' accept queues */
 	uint64_t backlog_at;	/* the next sample while a restart waits */
@@ -357,6 +358,13 @@ resume_kept(struct obs *o)
 
 	if (!k || !join_kernel_side_on(o->join))
 		return;
+	/* The last start died giving them: this one does without. */
+	if (atomic_exchange(&k->replaying, 1)) {
+		log_msg(LOG_WARN, "observability: the helper died taking the kernel's records it had kept; the next start does without them");
+		atomic_store(&k->n, 0);
+		atomic_store(&k->replaying, 0);
+		return;
+	}
 	n = atomic_load_explicit(&k->n, memory_order_acquire);
 	from = n > OBS_KEPT_MAX - 1 ? n - (OBS_KEPT_MAX - 1) : 0;
 	for (uint64_t i = from; i < n; i++) {
@@ -370,6 +378,7 @@ resume_kept(struct obs *o)
 		r.fatal.sender_comm[sizeof(r.fatal.sender_comm) - 1] = '\0';
 		join_kernel(o->join, &r, now);
 	}
+	atomic_store(&k->replaying, 0);
 }
 
 /* pid's run-queue histogram: from refresh's snapshot of the map, if any. */
@@ -905,21 +914,19 @@ obs_client(struct obs *o, const struct obs_msg *m)
 /*
  * The queue's slots are given back up to the oldest core event not yet
  * written out, so that if the helper dies, the next one reads it again.
- * Never more than half the queue behind: an event held that long (a
- * restart held for its backlog's peak, 5 s at most) is no reason for the
- * core to drop new ones; given back, it is lost with the helper, as the
- * events read before it, and those after it are not.
  */
 static void
 commit(struct obs *o)
 {
 	uint64_t to = o->qread, held;
 
-	if (join_first_held(o->join, &held, NULL)) {
+	/* Held while half the queue came behind it: out as it is, with
+	 * everything else held, rather than keep the core's queue full. */
+	if (join_first_held(o->join, &held, NULL) &&
+	    o->qread - held > OBSQ_CAPACITY / 2)
+		join_tick(o->join, UINT64_MAX);
+	if (join_first_held(o->join, &held, NULL))
 		to = held;
-		if (o->qread - held > OBSQ_CAPACITY / 2)
-			to = o->qread - OBSQ_CAPACITY / 2;
-	}
 	if (to != o->qcommitted) {
 		obsq_commit(o->a->q, to);
 		o->qcommitted = to;
@@ -934,6 +941,10 @@ drain_queue(struct obs *o)
 	while (obsq_read(o->a->q, o->qread, &m)) {
 		m.qseq = o->qread++;
 		obsq_said_read(o->a->q, o->qread);
+		if (m.qseq == o->qskip) {	/* it killed two helpers */
+			commit(o);
+			continue;
+		}
 		/* Only events come this way; anything else is not the core's. */
 		if (m.kind != OBS_MSG_EVENT)
 			continue;
@@ -955,7 +966,9 @@ drain_queue(struct obs *o)
 			if (cgstat_read(&o->a->cg, m.path, true, CG_FIG_OOM, &f))
 				m.oom = oom_since(o, m.path, f.oom_kills) > 0;
 		}
+		obsq_working(o->a->q, m.qseq, false);
 		join_core(o->join, &m, mono_ns());
+		obsq_working(o->a->q, m.qseq, true);
 		commit(o);
 	}
 }
@@ -973,6 +986,9 @@ turn(struct obs *o)
 
 	if (o->probes)
 		probes_consume(o->probes);
+	/* arbord stops: what is held goes out as it is (obswatch_stop). */
+	if (atomic_load_explicit(&o->a->q->finish, memory_order_acquire))
+		join_tick(o->join, UINT64_MAX);
 	commit(o);
 	if (o->kexit_held && o->a->on_held)
 		o->a->on_held(o->a->hook_ctx);
@@ -1172,14 +1188,10 @@ obs_run(struct obs_args *a)
 	 * out (their kept records are theirs; any other kept one is of an
 	 * event written out already, and is forgotten, so that it cannot
 	 * meet a later process of its pid), then the rest. */
-	{
-		bool gave_up;
-
-		o->qread = o->qcommitted = obsq_resume(o->a->q, &gave_up);
-		if (gave_up)
-			log_msg(LOG_WARN, "observability: the event at the head of the queue was there at %d starts of the helper that died; given up (arbor_events_dropped_total)",
-			    OBSQ_RESUME_MAX);
-	}
+	o->qread = o->qcommitted = obsq_resume(o->a->q, &o->qskip);
+	if (o->qskip != UINT64_MAX)
+		log_msg(LOG_WARN, "observability: the helper died taking the same event at its last %d starts; that event is given up (arbor_events_dropped_total)",
+		    OBSQ_RESUME_MAX);
 	resume_kept(o);
 	drain_queue(o);
 	join_forget_unmet(o->join);

@@ -323,6 +323,27 @@ test_the_last_exits_are_written_at_a_shutdown() {
 	assert_eq "v's exit" shutdown "$(ev ".event == \"exit\" and .pid == $v" | jq -r .reason)"
 }
 
+# At the stop, an event held for the rest of it goes out as it is, and the
+# events behind it after it: here a restart held for the peak of a held
+# socket's backlog, which waits past a 3 s backoff.
+test_a_restart_held_at_a_shutdown_is_written_with_the_events_after_it() {
+	local port=$(free_port) p v
+	obs_conf "{ name = \"web\"; command = [\"/bin/sleep\", \"1000\"]; restart_delay = 3000;
+	    sockets = ( { listen = \"127.0.0.1:$port\"; name = \"http\"; } ); },
+	  { name = \"v\"; command = [\"/bin/sleep\", \"1000\"]; }"
+	start_obs "$T/tree.conf" || return 1
+	wait_for "web running" is_state root/web running || return 1
+	wait_for "v running" is_state root/v running || return 1
+	p=$(pid_of root/web)
+	v=$(pid_of root/v)
+	kill -9 "$p"
+	wait_for "web's exit seen" log_has "exit root/web pid=$p" || return 1
+	stop_arbord || fail "arbord's exit code" || return 1
+	assert_eq "web's exit" crash "$(ev ".event == \"exit\" and .pid == $p" | jq -r .reason)" || return 1
+	assert_eq "the restart" 1 "$(ev '.event == "restart" and .path == "root/web"' | wc -l)" || return 1
+	assert_eq "v's exit, behind it" shutdown "$(ev ".event == \"exit\" and .pid == $v" | jq -r .reason)"
+}
+
 test_bpf_on_failure_is_loud_never_fatal() {
 	obs_conf '{ name = "w"; command = ["/bin/sleep", "1000"]; }' 'bpf = "on";'
 	ARBOR_OBS_FAULT=bpf start_obs "$T/tree.conf" || return 1

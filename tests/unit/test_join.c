@@ -266,6 +266,15 @@ an_exit_of_an_earlier_process_of_the_pid_is_not_joined(void **state)
 	r.ts = 500 * MS;
 	join_kernel(f->j, &r, 502 * MS);
 	assert_int_equal(field(f, 2, "killer_pid"), 77);
+	/* A kernel exec after a kept exit: that exit is an earlier one's. */
+	join_kernel(f->j, &old, 600 * MS);
+	assert_true(join_kexit_waits(f->j, 42));
+	{
+		struct arbor_rec x = krec(ARBOR_REC_EXEC, 42, 60 * MS);
+
+		join_kernel(f->j, &x, 601 * MS);
+	}
+	assert_false(join_kexit_waits(f->j, 42));
 	fake_free(f);
 }
 

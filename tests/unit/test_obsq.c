@@ -84,21 +84,20 @@ a_reader_that_dies_leaves_what_it_did_not_give_back(void **state)
 {
 	static struct obsq r;
 	struct obs_msg m = { 0 };
-	uint64_t at;
-	bool gave_up;
+	uint64_t at, skip;
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
 		m.mono_ns = (uint64_t)i + 1;
 		assert_true(obsq_push(&r, &m));
 	}
-	at = obsq_resume(&r, &gave_up);
+	at = obsq_resume(&r, &skip);
 	assert_true(obsq_read(&r, at++, &m));
 	assert_true(obsq_read(&r, at++, &m));
 	assert_int_equal(m.mono_ns, 2);
 	obsq_commit(&r, 1);	/* the second one still held */
 	/* It dies; the next one reads from the second on. */
-	at = obsq_resume(&r, &gave_up);
+	at = obsq_resume(&r, &skip);
 	assert_int_equal(at, 1);
 	assert_true(obsq_read(&r, at++, &m));
 	assert_int_equal(m.mono_ns, 2);
@@ -113,7 +112,7 @@ a_reader_that_dies_leaves_what_it_did_not_give_back(void **state)
 	assert_true(obsq_room(&r));
 	/* A head out of the ring: resumed at the tail, nothing read. */
 	atomic_store(&r.head, atomic_load(&r.tail) + 5);
-	at = obsq_resume(&r, &gave_up);
+	at = obsq_resume(&r, &skip);
 	assert_int_equal(at, atomic_load(&r.tail));
 	assert_false(obsq_read(&r, at, &m));
 	assert_false(obsq_read(&r, at - OBSQ_CAPACITY - 1, &m));
@@ -121,54 +120,62 @@ a_reader_that_dies_leaves_what_it_did_not_give_back(void **state)
 }
 
 /*
- * An event that kills every reader that reads it: the starts that resume
- * at it are counted, and after OBSQ_RESUME_MAX of them the event is given
- * up, dropped and counted, and the next one reads on from the one after.
- * Starts that made progress in between start the count again.
+ * An event that kills every reader that takes it: the starts that died
+ * taking the same slot are counted, and after OBSQ_RESUME_MAX of them in a
+ * row it is given up (dropped and counted): the next start skips it. A
+ * start that died holding an event, not taking it, or taking another one,
+ * is no death on it.
  */
 static void
 an_event_that_kills_its_readers_is_given_up(void **state)
 {
 	static struct obsq r;
 	struct obs_msg m = { 0 };
-	uint64_t at;
-	bool gave_up;
+	uint64_t at, skip;
 
 	(void)state;
 	for (int i = 0; i < 4; i++) {
 		m.mono_ns = (uint64_t)i + 1;
 		assert_true(obsq_push(&r, &m));
 	}
-	for (int start = 1; start <= OBSQ_RESUME_MAX; start++) {
-		at = obsq_resume(&r, &gave_up);
-		assert_false(gave_up);
+	/* Deaths with the first event held, not being taken. */
+	for (int start = 0; start < 4; start++) {
+		at = obsq_resume(&r, &skip);
 		assert_int_equal(at, 0);
-		assert_true(obsq_read(&r, at, &m));	/* and it dies */
+		assert_true(skip == UINT64_MAX);
+		obsq_working(&r, 0, false);
+		obsq_working(&r, 0, true);	/* taken, held; it dies */
 	}
-	at = obsq_resume(&r, &gave_up);
-	assert_true(gave_up);
-	assert_int_equal(at, 1);
+	/* Deaths taking the second one. */
+	for (int start = 0; start < OBSQ_RESUME_MAX; start++) {
+		at = obsq_resume(&r, &skip);
+		assert_true(skip == UINT64_MAX);
+		obsq_working(&r, 1, false);	/* and it dies */
+	}
+	at = obsq_resume(&r, &skip);
+	assert_int_equal(at, 0);
+	assert_int_equal(skip, 1);
 	assert_int_equal(atomic_load(&r.dropped), 1);
-	assert_int_equal(atomic_load(&r.read), 1);
-	assert_true(obsq_read(&r, at, &m));
-	assert_int_equal(m.mono_ns, 2);
-	/* This one got on (two given back), then died at the third event:
-	 * its next start is the first at that place. */
-	obsq_commit(&r, 3);
-	at = obsq_resume(&r, &gave_up);
-	assert_false(gave_up);
-	assert_int_equal(at, 3);
-	at = obsq_resume(&r, &gave_up);
-	assert_false(gave_up);
-	at = obsq_resume(&r, &gave_up);
-	assert_true(gave_up);
+	/* Once, then in a row again from nothing: a death of something
+	 * else in between starts the count again. */
+	obsq_working(&r, 2, false);
+	at = obsq_resume(&r, &skip);
+	assert_true(skip == UINT64_MAX);
+	at = obsq_resume(&r, &skip);	/* died not taking anything */
+	obsq_working(&r, 2, false);
+	at = obsq_resume(&r, &skip);
+	assert_true(skip == UINT64_MAX);
+	obsq_working(&r, 2, false);
+	at = obsq_resume(&r, &skip);
+	assert_int_equal(skip, 2);
+	/* A slot given back already is no death on anything. */
+	obsq_commit(&r, 4);
+	obsq_working(&r, 3, false);
+	at = obsq_resume(&r, &skip);
+	obsq_working(&r, 3, false);
+	at = obsq_resume(&r, &skip);
+	assert_true(skip == UINT64_MAX);
 	assert_int_equal(at, 4);
-	/* Nothing left: an empty queue is never given up. */
-	for (int i = 0; i < 4; i++) {
-		at = obsq_resume(&r, &gave_up);
-		assert_false(gave_up);
-		assert_int_equal(at, 4);
-	}
 	assert_int_equal(atomic_load(&r.dropped), 2);
 }
 
