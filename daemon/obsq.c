@@ -26,17 +26,6 @@ obsq_room(struct obsq *q)
 }
 
 bool
-obsq_pop(struct obsq *q, struct obs_msg *m)
-{
-	uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
-
-	if (!obsq_read(q, head, m))
-		return false;
-	obsq_commit(q, head + 1);
-	return true;
-}
-
-bool
 obsq_read(struct obsq *q, uint64_t at, struct obs_msg *m)
 {
 	uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);

@@ -205,12 +205,10 @@ struct obs_shm {
 bool obsq_push(struct obsq *, const struct obs_msg *);
 /* Producer side: the next push would succeed. */
 bool obsq_room(struct obsq *);
-/* Consumer side: false when empty. */
-bool obsq_pop(struct obsq *, struct obs_msg *);
 /*
  * Consumer side, for a consumer that may die holding what it read (the
- * observability helper): it reads at a cursor of its own, from where
- * obsq_resume says, and gives the slots back (obsq_commit) only once what it
+ * observability helper): it reads at a cursor of its own (false when
+ * nothing is there), from where obsq_resume says, and gives the slots back (obsq_commit) only once what it
  * read from them is written out. Its successor reads again from there.
  */
 bool obsq_read(struct obsq *, uint64_t at, struct obs_msg *);

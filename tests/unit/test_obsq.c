@@ -37,16 +37,17 @@ static void
 nothing_lost_but_what_was_counted_and_order_kept(void **state)
 {
 	struct obs_msg m;
-	uint64_t received = 0, last = 0;
+	uint64_t received = 0, last = 0, at = 0;
 	pthread_t t;
 
 	(void)state;
 	assert_int_equal(pthread_create(&t, NULL, producer, NULL), 0);
 	for (;;) {
-		/* Read before popping: empty after the producer ended is drained. */
+		/* Read before reading: empty after the producer ended is drained. */
 		int done = atomic_load(&producer_done);
 
-		if (obsq_pop(&q, &m)) {
+		if (obsq_read(&q, at, &m)) {
+			obsq_commit(&q, ++at);	/* as the helper, once written */
 			assert_true(m.mono_ns > last);
 			last = m.mono_ns;
 			received++;
@@ -69,7 +70,9 @@ full_queue_drops_and_counts(void **state)
 		assert_true(obsq_push(&small, &m));
 	assert_false(obsq_push(&small, &m));
 	assert_int_equal(atomic_load(&small.dropped), 1);
-	assert_true(obsq_pop(&small, &m));
+	assert_true(obsq_read(&small, 0, &m));
+	assert_false(obsq_push(&small, &m));	/* read, not given back */
+	obsq_commit(&small, 1);
 	assert_true(obsq_push(&small, &m));
 }
 
