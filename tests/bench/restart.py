@@ -5,9 +5,12 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers]]]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap]]]
 
-With "console", only the console's row: the gap with 10 signed-in event
+With "gap", only the two gap targets at one probe life (GAP_LIFE_MS,
+default 100), RESTARTS each in rounds of 5 (ROUNDS unused): enough
+restarts for an interval narrower than the targets' margins. With
+"console", only the console's row: the gap with 10 signed-in event
 streams open beside the same arbord with none. With "helpers", only the
 helpers' rows: the gap beside a worker with a tcp check, the helpers
 healthy, then the checks helper and then the output helper crash-looping
@@ -42,6 +45,7 @@ N = int(sys.argv[2]) if len(sys.argv) > 2 else 40
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 ONLY_CONSOLE = len(sys.argv) > 4 and sys.argv[4] == "console"
 ONLY_HELPERS = len(sys.argv) > 4 and sys.argv[4] == "helpers"
+ONLY_GAP = len(sys.argv) > 4 and sys.argv[4] == "gap"
 CONSOLE_STREAMS = 10
 CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
 HELPER_ROWS = ["arbord (checks helper)", "arbord (checks helper crashing)",
@@ -493,12 +497,43 @@ def helpers_row(rows=None):
         print("  healthy: this build p50 / baseline build (%s) p50 = %s" % (BASELINE, verdict(base, old, 1.02)))
 
 
+SWEEP_ROWS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)"]
+
+
+def sweep_life(life, count):
+    """The two gap targets at one probe life: arbord (cgroups) against the
+    floor in a cgroup, arbord with cgroup = "off" against the bare floor;
+    count restarts each in rounds of 5."""
+    rounds = max(1, count // 5)
+    sweep, _ = restart_latency(life, SWEEP_ROWS, count, rounds)
+    m = {k: statistics.median(v) for k, v in sweep if v}
+    g = {k: v for k, v in sweep if v}
+    n = min(len(v) for _, v in sweep if v) if m else 0
+    if "floor (in a cgroup)" in m and "arbord (BPF on)" in m:
+        print("  probe lives %4d ms, %d restarts each: floor in a cgroup p50 %.3f ms, arbord (cgroups) p50 %.3f ms: %s%s" % (
+            life, n, m["floor (in a cgroup)"], m["arbord (BPF on)"],
+            verdict(g["arbord (BPF on)"], g["floor (in a cgroup)"], 1.05),
+            round_ratios(g["arbord (BPF on)"], g["floor (in a cgroup)"])))
+    if "floor" in m and "arbord (cgroup off)" in m:
+        print("  probe lives %4d ms, %d restarts each: floor p50 %.3f ms, arbord (cgroup off) p50 %.3f ms: %s%s" % (
+            life, n, m["floor"], m["arbord (cgroup off)"],
+            verdict(g["arbord (cgroup off)"], g["floor"], 1.03),
+            round_ratios(g["arbord (cgroup off)"], g["floor"])))
+
+
 def main():
     if ONLY_CONSOLE:
         console_row()
         return
     if ONLY_HELPERS:
         helpers_row()
+        return
+    if ONLY_GAP:
+        life = int(os.environ.get("GAP_LIFE_MS", "100"))
+        print("restart gap, long: probe lives %d ms, the floors and arbord BPF on, %d restarts each "
+              "in interleaved rounds of 5 (each round's first left out), for an interval narrower "
+              "than the targets' margins" % (life, N))
+        sweep_life(life, N)
         return
     print("restart latency: probe lives 1.2 s then exits 1; gap = next start - previous exit; "
           "%d restarts each, in %d interleaved rounds (each round's first left out)" % (
@@ -552,24 +587,8 @@ def main():
     # the same arbord differed by 4% (both within their interval).
     print("restart gap by probe life (the floors and arbord BPF on, interleaved rounds of 5 restarts, "
           "each round's first left out):")
-    sweep_rows = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)"]
     for life in (100, 300, 1200):
-        count = max(N, 200 if life <= 300 else 100)
-        rounds = count // 5
-        sweep, _ = restart_latency(life, sweep_rows, count, rounds)
-        m = {k: statistics.median(v) for k, v in sweep if v}
-        g = {k: v for k, v in sweep if v}
-        n = min(len(v) for _, v in sweep if v) if m else 0
-        if "floor (in a cgroup)" in m and "arbord (BPF on)" in m:
-            print("  probe lives %4d ms, %d restarts each: floor in a cgroup p50 %.3f ms, arbord (cgroups) p50 %.3f ms: %s%s" % (
-                life, n, m["floor (in a cgroup)"], m["arbord (BPF on)"],
-                verdict(g["arbord (BPF on)"], g["floor (in a cgroup)"], 1.05),
-                round_ratios(g["arbord (BPF on)"], g["floor (in a cgroup)"])))
-        if "floor" in m and "arbord (cgroup off)" in m:
-            print("  probe lives %4d ms, %d restarts each: floor p50 %.3f ms, arbord (cgroup off) p50 %.3f ms: %s%s" % (
-                life, n, m["floor"], m["arbord (cgroup off)"],
-                verdict(g["arbord (cgroup off)"], g["floor"], 1.03),
-                round_ratios(g["arbord (cgroup off)"], g["floor"])))
+        sweep_life(life, max(N, 200 if life <= 300 else 100))
     print("restart phases: probe lives 300 ms, 40 restarts each; medians in us from the probe's exit stamp")
     print("  %-22s %8s %12s %10s %14s %8s" % ("system", "restarts", "exit->woken", "->clone",
                                               "clone->start", "gap"))
