@@ -373,9 +373,9 @@ def ratio_interval(a, b):
 
 
 def verdict(a, b, target):
-    """"r (target; 95% interval lo-hi: met)" against target: met only when the
-    whole interval is within it, not met when all of it is above, and
-    otherwise not resolved by this run's restarts."""
+    """The ratio of a's median to b's, the target, the 95% interval and
+    what it says: met only when the whole interval is within the target,
+    not met when all of it is above, otherwise not resolved by this run."""
     r = statistics.median(a) / statistics.median(b)
     iv = ratio_interval(a, b)
     if iv is None:
@@ -582,9 +582,10 @@ def main():
     # minutes in all. Each ratio comes with its 95% interval over the
     # rounds (verdict): a target is met only when the whole interval is
     # within it. Here a tenth of single restarts took less than 0.8 times
-    # their median and a tenth more than 1.3 to 1.4 times it, and the interval of a ratio of two medians of 200 was
-    # about 0.08 either side, wider than the targets' margins; two rows of
-    # the same arbord differed by 4% (both within their interval).
+    # their median and a tenth more than 1.3 to 1.4 times it; the interval
+    # of a ratio of two medians of 200 was 0.07 to 0.09 either side, wider
+    # than the targets' margins, and two rows of the same arbord differed
+    # by 4% (both within their interval). The gap step takes 1,500.
     print("restart gap by probe life (the floors and arbord BPF on, interleaved rounds of 5 restarts, "
           "each round's first left out):")
     for life in (100, 300, 1200):
