@@ -404,7 +404,9 @@ BENCH_RESTARTS ?= 40
 # The gap step: the restart gap's two targets at a probe life of 0.1 s
 # with BENCH_GAP_RESTARTS restarts each (some 16 minutes at 1500), for a
 # 95% interval of some 0.03 either side where the restart step's 200 give
-# some 0.08 (tests/bench/restart.py, verdict).
+# some 0.08 (tests/bench/restart.py, verdict). Every restart step counts
+# a system's restarts once it has settled: those in the first
+# BENCH_SETTLE_MS (1000) after its start are left out (warm_for).
 BENCH_GAP_RESTARTS ?= 1500
 BENCH_STEPS ?= restart gap helpers sockets logs scale tls events console peers health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
