@@ -688,9 +688,10 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		.ready_to = -1,
 		.parent = self_pid(),
 		/*
-		 * A check's exit sends no SIGCHLD: at a thousand checks a
-		 * second, each would cost the loop's orphan scan a walk over
-		 * every worker. Its pidfd says when it is done.
+		 * A check is cloned with no exit signal, and its pidfd says
+		 * when it is done. That spares the loop's orphan scan only a
+		 * check that fails before its execve: the kernel makes
+		 * SIGCHLD the exit signal of every process that runs execve.
 		 */
 		.exit_signal = check ? 0 : SIGCHLD,
 	};
