@@ -402,7 +402,7 @@ BENCH_RESTARTS ?= 40
 # after one, arbord's output ran at half its rate with the CPUs idle
 # (4.2-5.3x s6-log's rate there, 11x alone; not found why).
 # The gap step: the restart gap's two targets at a probe life of 0.1 s
-# with BENCH_GAP_RESTARTS restarts each (some 16 minutes at 1500), for a
+# with BENCH_GAP_RESTARTS restarts each (some 18 minutes at 1500), for a
 # 95% interval of some 0.03 either side where the restart step's 200 give
 # some 0.08 (tests/bench/restart.py, verdict). Every restart step counts
 # a system's restarts once it has settled: those in the first
