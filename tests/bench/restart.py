@@ -261,8 +261,8 @@ def run_system(name, d, env, count):
 # SETTLE_MS after its supervisor started are left out, for every system
 # alike (at least the first). Right after a start, and right after the
 # previous system was torn down, every system here restarted slower: the
-# floor in a cgroup took 4.08, 3.95, 3.79, 3.62 and 3.27 ms over its first
-# five restarts at a 0.1 s life, and arbord's start (its helpers, its
+# floor in a cgroup took 4.08, 3.95, 3.79, 3.62 and 3.27 ms in the first
+# five places of its rounds at a 0.1 s life (by hand), and arbord's start (its helpers, its
 # BPF) weighs more than the floor's. A service's crash comes long after
 # its supervisor started; the settled gap is the one a user sees.
 SETTLE_MS = int(os.environ.get("BENCH_SETTLE_MS", "1000"))

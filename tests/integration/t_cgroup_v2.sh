@@ -157,8 +157,6 @@ CONF
 	! log_has "not applied" || fail "a limit was not applied: $(grep 'not applied' "$T/log")"
 }
 
-# Memory and process figures come from the worker's own cgroup: shown by
-# status (both forms) and the console's /api/status.
 # memory_at_least PATH BYTES: status shows PATH's memory_bytes at BYTES or more.
 memory_at_least() {
 	local mem
@@ -166,6 +164,8 @@ memory_at_least() {
 	[ "$mem" != null ] && [ -n "$mem" ] && [ "$mem" -ge "$2" ]
 }
 
+# Memory and process figures come from the worker's own cgroup: shown by
+# status (both forms) and the console's /api/status.
 test_memory_figures_in_status_and_the_console() {
 	need_v2 memory pids || return $?
 	local port
