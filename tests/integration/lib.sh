@@ -93,8 +93,9 @@ is_running_new() { [ "$(state_of "$1")" = running ] && [ "$(pid_of "$1")" != "$2
 alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
 dead() { ! alive "$1"; }
 log_has() { grep -q -- "$1" "$T/log"; }
-# helper_pid NAME: the pid of arbord's helper process NAME (arborctl daemon).
-helper_pid() { ctl daemon | awk -v h="$1" '$1 == "helper" && $2 == h && $5 > 0 { print $5 }'; }
+# helper_pid NAME: the pid of arbord's helper process NAME (arborctl daemon);
+# fails while there is none, so that wait_for can wait for one.
+helper_pid() { ctl daemon | awk -v h="$1" '$1 == "helper" && $2 == h && $5 > 0 { print $5; n++ } END { exit n == 0 }'; }
 
 # assert_eq WHAT EXPECTED ACTUAL
 assert_eq() {
