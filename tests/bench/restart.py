@@ -5,11 +5,16 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap]]]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|ahead]]]
 
 With "gap", only the two gap targets at one probe life (GAP_LIFE_MS,
 default 100), RESTARTS each in rounds of 25 (ROUNDS unused): enough
-restarts for an interval narrower than the targets' margins. With
+restarts for an interval narrower than the targets' margins. With "ahead", only
+arbord (BPF on), the floor in a cgroup, daemontools and runit, with the
+main table's 1.2 s life, RESTARTS each in ROUNDS rounds: the peers'
+verdicts and the 1.2 s gap's, over more rounds than the main table's
+(daemontools and runit wait a second before restarting a service that
+lived less than one). With
 "console", only the console's row: the gap with 10 signed-in event
 streams open beside the same arbord with none. With "helpers", only the
 helpers' rows: the gap beside a worker with a tcp check, the helpers
@@ -47,6 +52,7 @@ ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 ONLY_CONSOLE = len(sys.argv) > 4 and sys.argv[4] == "console"
 ONLY_HELPERS = len(sys.argv) > 4 and sys.argv[4] == "helpers"
 ONLY_GAP = len(sys.argv) > 4 and sys.argv[4] == "gap"
+ONLY_AHEAD = len(sys.argv) > 4 and sys.argv[4] == "ahead"
 GAP_ROUND = 25   # the gap step's restarts per round (each round settles first)
 CONSOLE_STREAMS = 10
 CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
@@ -532,7 +538,34 @@ def sweep_life(life, count, per_round=10):
             round_ratios(g["arbord (cgroup off)"], g["floor"])))
 
 
+AHEAD_ROWS = ["floor (in a cgroup)", "arbord (BPF on)", "daemontools (supervise)", "runit (runsv)"]
+
+
+def ahead():
+    """arbord against the peers and the floor in a cgroup at the main
+    table's life, N restarts each in ROUNDS rounds."""
+    print("restart latency against the peers: probe lives 1.2 s; %d restarts each, in %d interleaved "
+          "rounds (each round's first left out: %d ms settle)" % (-(-N // ROUNDS) * ROUNDS, ROUNDS, SETTLE_MS))
+    rows, _ = restart_latency(1200, AHEAD_ROWS)
+    g = dict(rows)
+    for name, gs in rows:
+        if gs:
+            print("  %-26s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (name, pct(gs, .5), pct(gs, .9), max(gs)))
+        else:
+            print("  %-26s %s" % (name, "not installed" if gs is None else "no restarts seen"))
+    arbord = g.get("arbord (BPF on)")
+    for name in AHEAD_ROWS[2:]:
+        if arbord and g.get(name):
+            print("  peers: arbord (BPF on) p50 / %s p50 = %s" % (name, verdict(arbord, g[name], 1.00)))
+    if arbord and g.get(AHEAD_ROWS[0]):
+        print("  arbord (BPF on, cgroups) p50 / floor in a cgroup p50 = %s%s" % (
+            verdict(arbord, g[AHEAD_ROWS[0]], 1.05), round_ratios(arbord, g[AHEAD_ROWS[0]])))
+
+
 def main():
+    if ONLY_AHEAD:
+        ahead()
+        return
     if ONLY_CONSOLE:
         console_row()
         return
