@@ -9,17 +9,16 @@ minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
 With "gap", only the two gap targets at one probe life (GAP_LIFE_MS,
 default 100), RESTARTS each in rounds of 25 (ROUNDS unused): enough
-restarts for an interval narrower than the targets' margins. With "ahead", only
-arbord (BPF on), the floor in a cgroup, daemontools and runit, with the
-main table's 1.2 s life, RESTARTS each in ROUNDS rounds: the peers'
-verdicts and the 1.2 s gap's, over more rounds than the main table's
-(daemontools and runit wait a second before restarting a service that
-lived less than one). With
-"console", only the console's row: the gap with 10 signed-in event
-streams open beside the same arbord with none. With "helpers", only the
-helpers' rows: the gap beside a worker with a tcp check, the helpers
-healthy, then the checks helper and then the output helper crash-looping
-(a segfault after every start).
+restarts for an interval narrower than the targets' margins. With
+"ahead", only arbord (BPF on), the floor in a cgroup, daemontools and
+runit, at the main table's 1.2 s life, RESTARTS each in ROUNDS rounds:
+the peers' verdicts and the 1.2 s gap's, over more rounds than the main
+table's (daemontools and runit wait a second before restarting a service
+that lived less than one). With "console", only the console's row: the
+gap with 10 signed-in event streams open beside the same arbord with
+none. With "helpers", only the helpers' rows: the gap beside a worker
+with a tcp check, the helpers healthy, then the checks helper and then
+the output helper crash-looping (a segfault after every start).
 
 The restarts of each system are taken in ROUNDS rounds, the systems one
 after the other in each round, so drift of the machine over the run (a
