@@ -267,9 +267,10 @@ def run_system(name, d, env, count):
 # alike (at least the first). Right after a start, and right after the
 # previous system was torn down, every system here restarted slower: the
 # floor in a cgroup took 4.08, 3.95, 3.79, 3.62 and 3.27 ms in the first
-# five places of its rounds at a 0.1 s life (by hand), and arbord's start (its helpers, its
-# BPF) weighs more than the floor's. A service's crash comes long after
-# its supervisor started; the settled gap is the one a user sees.
+# five places of its rounds at a 0.1 s life (by hand), and arbord's start
+# (its helpers, its BPF) weighs more than the floor's. A service's crash
+# comes long after its supervisor started; the settled gap is the one a
+# user sees.
 SETTLE_MS = int(os.environ.get("BENCH_SETTLE_MS", "1000"))
 
 
@@ -471,6 +472,16 @@ def phases(life_ms=300, count=40):
     return out
 
 
+def print_rows(rows, width, missing=False):
+    """Each row's p50, p90 and max; with missing, also the rows with no
+    gaps and why."""
+    for name, g in rows:
+        if g:
+            print("  %-*s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (width, name, pct(g, .5), pct(g, .9), max(g)))
+        elif missing:
+            print("  %-*s %s" % (width, name, "not installed" if g is None else "no restarts seen"))
+
+
 def pair_row(what, names, ratio, target, rows=None):
     """Rows of the gap, each further row's p50 over the first's (ratio:
     what each says, a list for more than two rows). Alone (rows None),
@@ -483,9 +494,7 @@ def pair_row(what, names, ratio, target, rows=None):
         print("restart latency %s: probe lives %.1f s; %d restarts each, in %d rounds" % (
             what, life / 1000, -(-N // ROUNDS) * ROUNDS, ROUNDS))
         rows, _ = restart_latency(life, names)
-        for name, g in rows:
-            if g:
-                print("  %-34s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (name, pct(g, .5), pct(g, .9), max(g)))
+        print_rows(rows, 34)
     ratios = ratio if isinstance(ratio, list) else [ratio]
     base = dict(rows).get(names[0])
     for name, what_ratio in zip(names[1:], ratios):
@@ -547,11 +556,7 @@ def ahead():
           "rounds (each round's first left out: %d ms settle)" % (-(-N // ROUNDS) * ROUNDS, ROUNDS, SETTLE_MS))
     rows, _ = restart_latency(1200, AHEAD_ROWS)
     g = dict(rows)
-    for name, gs in rows:
-        if gs:
-            print("  %-26s p50 %8.3f ms  p90 %8.3f ms  max %8.3f ms" % (name, pct(gs, .5), pct(gs, .9), max(gs)))
-        else:
-            print("  %-26s %s" % (name, "not installed" if gs is None else "no restarts seen"))
+    print_rows(rows, 26, missing=True)
     arbord = g.get("arbord (BPF on)")
     for name in AHEAD_ROWS[2:]:
         if arbord and g.get(name):
