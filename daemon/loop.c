@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -587,6 +588,19 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	    l->cg ? &cgs : NULL, out, passing ? &l->pass : NULL, &pidfd,
 	    err, msg, sizeof(msg));
 	l->spawned_ns = mono_ns();
+	/*
+	 * The child's execve woke arbord (CLONE_VFORK), most often on the
+	 * CPU the child goes on loading its program on, and the wake-up
+	 * preempted it there. The first spawn of a batch (a restart: one per
+	 * exit) gives that CPU back at once, so the bookkeeping below runs
+	 * once the new process blocks or has used its slice, not before its
+	 * first instruction. A no-op when no other task waits for arbord's
+	 * CPU. Further spawns of the batch (a start, a one_for_all) go on
+	 * without yielding: a yield at each would hand the CPU to each new
+	 * program in turn.
+	 */
+	if (pid > 0 && !l->spawned)
+		sched_yield();
 	if (l->cg)
 		cg_spawn_close(&cgs);
 	if (ready[1] >= 0)
