@@ -1259,7 +1259,7 @@ ops_daemon_status(void *ctx, json_t *d)
 }
 
 static int
-setup(struct loop *l, const struct loop_options *o)
+setup_open(struct loop *l, const struct loop_options *o)
 {
 	const struct control_ops ops = { .reload = ops_reload,
 	    .shutdown = ops_shutdown, .node_status = ops_node_status,
@@ -1274,7 +1274,6 @@ setup(struct loop *l, const struct loop_options *o)
 
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_msg(LOG_WARN, "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-	spawn_init();
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * Every signal another process can send goes to the signalfd: the
@@ -1317,8 +1316,6 @@ setup(struct loop *l, const struct loop_options *o)
 	    reactor_watch(l->r, &l->timerw, fd, EPOLLIN, on_timer, l) < 0)
 		fatal("%s: timerfd: %s", __func__, strerror(errno));
 	l->armed = UINT64_MAX;
-	if ((l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
-		fatal("%s: /dev/null: %s", __func__, strerror(errno));
 	/* Bound before anything starts: one that cannot be is the config's
 	 * error, and nothing runs. */
 	if (!(l->held = held_open(l->r, l->spec, &path))) {
@@ -1366,6 +1363,30 @@ setup(struct loop *l, const struct loop_options *o)
 	free(path);
 	warn_fd_limit(l->spec);		/* once spawn_init has raised it */
 	return 0;
+}
+
+/*
+ * What arbord holds for itself (epolls, its sockets, the probes' maps and
+ * links, its helpers' ends) is opened above SPAWN_FD_BASE: each spawn's
+ * child copies arbord's fds below it and its execve closes them, some 70
+ * with the probes loaded, one by one on every restart. /dev/null stays
+ * below: it is the workers' stdin. What is opened later (the copies a
+ * spawn hands down, a rotated log) takes the low numbers again.
+ */
+static int
+setup(struct loop *l, const struct loop_options *o)
+{
+	int low[SPAWN_FD_BASE];
+	size_t nlow;
+	int r;
+
+	spawn_init();		/* the fd limit raised first */
+	if ((l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+		fatal("%s: /dev/null: %s", __func__, strerror(errno));
+	nlow = fd_reserve_low(l->devnull, low, ARRAY_SIZE(low));
+	r = setup_open(l, o);
+	fd_unreserve_low(low, nlow);
+	return r;
 }
 
 int

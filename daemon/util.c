@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -477,6 +478,36 @@ heap_free(struct min_heap *h)
 	free(h->v);
 	h->v = NULL;
 	h->n = h->cap = 0;
+}
+
+size_t
+fd_reserve_low(int fd, int *held, size_t cap)
+{
+	struct rlimit rl;
+	size_t n = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
+	    rl.rlim_cur < 8 * SPAWN_FD_BASE)
+		return 0;
+	while (n < cap) {
+		int low = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+		if (low < 0)
+			break;
+		if (low >= SPAWN_FD_BASE) {
+			close(low);
+			break;
+		}
+		held[n++] = low;
+	}
+	return n;
+}
+
+void
+fd_unreserve_low(int *held, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(held[i]);
 }
 
 int

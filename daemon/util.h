@@ -23,6 +23,16 @@
  * fd is close-on-exec. */
 int fd_move_high(int fd);
 
+/*
+ * Fills the free fd numbers below SPAWN_FD_BASE with close-on-exec copies
+ * of fd (at most cap, their numbers in held), so that what arbord opens
+ * for itself until fd_unreserve_low lands above the range too: a spawning
+ * child then copies and closes only the fds it needs. Nothing is filled
+ * when the fd limit leaves less than 8 * SPAWN_FD_BASE. Returns how many.
+ */
+size_t fd_reserve_low(int fd, int *held, size_t cap);
+void fd_unreserve_low(int *held, size_t n);
+
 void *xcalloc(size_t n, size_t size);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *);

@@ -4,7 +4,8 @@
  * (daemon/util.h): the timers' min-heap and the pid index, against a plain
  * array that is searched the slow way. And the status's JSON writer
  * (daemon/jw.h) against jansson, whose text clients and the observability
- * helper read.
+ * helper read. And the reservation of the low fd numbers while arbord opens
+ * its own fds.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "daemon/jw.h"
 #include "daemon/util.h"
@@ -256,6 +260,50 @@ json_writer_numbers_are_janssons(void **state)
 	}
 }
 
+/*
+ * What is opened while the numbers below SPAWN_FD_BASE are held lands
+ * above them; once they are given back, the lowest free number is low
+ * again. Under a limit too small to spare them, nothing is held.
+ */
+static void
+fds_opened_while_reserved_land_above_the_spawn_range(void **state)
+{
+	struct rlimit was, rl;
+	int held[SPAWN_FD_BASE], fd, nul;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	if (was.rlim_max < 8 * SPAWN_FD_BASE)
+		skip();
+	rl = (struct rlimit){ was.rlim_max, was.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(nul >= 0 && nul < SPAWN_FD_BASE);
+	n = fd_reserve_low(nul, held, SPAWN_FD_BASE);
+	assert_true(n > 0);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(held[i] < SPAWN_FD_BASE);
+		assert_int_equal(fcntl(held[i], F_GETFD), FD_CLOEXEC);
+	}
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= SPAWN_FD_BASE);
+	close(fd);
+	fd_unreserve_low(held, n);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0 && fd < SPAWN_FD_BASE);
+	close(fd);
+
+	rl.rlim_cur = 8 * SPAWN_FD_BASE - 1;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(fd_reserve_low(nul, held, SPAWN_FD_BASE), 0);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0 && fd < SPAWN_FD_BASE);
+	close(fd);
+	close(nul);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+}
+
 int
 main(void)
 {
@@ -264,6 +312,7 @@ main(void)
 		cmocka_unit_test(pid_index_finds_what_is_in_it_only),
 		cmocka_unit_test(json_writer_writes_what_jansson_writes),
 		cmocka_unit_test(json_writer_numbers_are_janssons),
+		cmocka_unit_test(fds_opened_while_reserved_land_above_the_spawn_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
