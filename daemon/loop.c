@@ -927,6 +927,21 @@ count_spec_workers(const struct spec_node *n, size_t *workers, size_t *fds)
 		count_spec_workers(n->children[i], workers, fds);
 }
 
+/* The sockets the tree binds at arbord's start (held.c), a pool's once. */
+static size_t
+count_spec_sockets(const struct spec_node *n)
+{
+	size_t k = 0;
+
+	if (!n->is_supervisor)
+		return n->w.nsockets;
+	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE)
+		return n->template ? n->template->w.nsockets : 0;
+	for (size_t i = 0; i < n->nchildren; i++)
+		k += count_spec_sockets(n->children[i]);
+	return k;
+}
+
 /*
  * A tree that needs more fds than the limit fails part-way: say it at load
  * (spawn_init has raised the soft limit to the hard one).
@@ -1383,7 +1398,11 @@ setup(struct loop *l, const struct loop_options *o)
 	spawn_init();		/* the fd limit raised first */
 	if ((l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
 		fatal("%s: /dev/null: %s", __func__, strerror(errno));
-	nlow = fd_reserve_low(l->devnull, low, ARRAY_SIZE(low));
+	/* Held only where the limit leaves room for what setup opens: a
+	 * tree whose sockets come near it starts as it would without. */
+	nlow = fd_reserve_low(l->devnull,
+	    count_spec_sockets(l->spec->root) + FDS_RESERVED, low,
+	    ARRAY_SIZE(low));
 	r = setup_open(l, o);
 	fd_unreserve_low(low, nlow);
 	return r;

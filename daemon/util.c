@@ -481,13 +481,15 @@ heap_free(struct min_heap *h)
 }
 
 size_t
-fd_reserve_low(int fd, int *held, size_t cap)
+fd_reserve_low(int fd, size_t need, int *held, size_t cap)
 {
 	struct rlimit rl;
 	size_t n = 0;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
-	    rl.rlim_cur < 8 * SPAWN_FD_BASE)
+	    rl.rlim_cur < 8 * SPAWN_FD_BASE ||
+	    (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur - SPAWN_FD_BASE < need))
 		return 0;
 	while (n < cap) {
 		int low = fcntl(fd, F_DUPFD_CLOEXEC, 0);

@@ -28,9 +28,11 @@ int fd_move_high(int fd);
  * of fd (at most cap, their numbers in held), so that what arbord opens
  * for itself until fd_unreserve_low lands above the range too: a spawning
  * child then copies and closes only the fds it needs. Nothing is filled
- * when the fd limit leaves less than 8 * SPAWN_FD_BASE. Returns how many.
+ * when the fd limit is under 8 * SPAWN_FD_BASE, or would leave less than
+ * need (what the caller opens meanwhile) beside the fillers. Returns how
+ * many.
  */
-size_t fd_reserve_low(int fd, int *held, size_t cap);
+size_t fd_reserve_low(int fd, size_t need, int *held, size_t cap);
 void fd_unreserve_low(int *held, size_t n);
 
 void *xcalloc(size_t n, size_t size);

@@ -263,7 +263,8 @@ json_writer_numbers_are_janssons(void **state)
 /*
  * What is opened while the numbers below SPAWN_FD_BASE are held lands
  * above them; once they are given back, the lowest free number is low
- * again. Under a limit too small to spare them, nothing is held.
+ * again. Under a limit too small to spare them, or one that would leave
+ * too little beside them for what is to be opened, nothing is held.
  */
 static void
 fds_opened_while_reserved_land_above_the_spawn_range(void **state)
@@ -280,7 +281,10 @@ fds_opened_while_reserved_land_above_the_spawn_range(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(nul >= 0 && nul < SPAWN_FD_BASE);
-	n = fd_reserve_low(nul, held, SPAWN_FD_BASE);
+	/* No room beside the fillers for what is to be opened: none. */
+	assert_int_equal(fd_reserve_low(nul, rl.rlim_cur - SPAWN_FD_BASE + 1,
+	    held, SPAWN_FD_BASE), 0);
+	n = fd_reserve_low(nul, 100, held, SPAWN_FD_BASE);
 	assert_true(n > 0);
 	for (size_t i = 0; i < n; i++) {
 		assert_true(held[i] < SPAWN_FD_BASE);
@@ -296,7 +300,7 @@ fds_opened_while_reserved_land_above_the_spawn_range(void **state)
 
 	rl.rlim_cur = 8 * SPAWN_FD_BASE - 1;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	assert_int_equal(fd_reserve_low(nul, held, SPAWN_FD_BASE), 0);
+	assert_int_equal(fd_reserve_low(nul, 0, held, SPAWN_FD_BASE), 0);
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0 && fd < SPAWN_FD_BASE);
 	close(fd);
