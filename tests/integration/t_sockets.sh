@@ -443,3 +443,32 @@ CONF
 	start_arbord "$T/tree.conf"
 	wait_for "the flood removed, the directory kept" sh -c "'$ARBORCTL' -s '$T/sock' status root/w --json | jq -e '.fd_store == [\"dir\"]'" || return 1
 }
+
+# A tree whose sockets come near arbord's fd limit starts as a smaller one
+# does: arbord holds the low fd numbers while it opens its own (loop.c's
+# setup) only where the limit leaves room for the tree's sockets beside
+# them. 28 workers of 63 unix sockets each (1,764) under a limit of 2,048.
+test_sockets_near_the_fd_limit_all_start() {
+	local w s
+	mkdir "$T/s"
+	{
+		echo 'tree = { strategy = "one_for_one"; children = ('
+		for w in $(seq 0 27); do
+			printf '  { name = "w%d"; command = ["/bin/sleep", "1000"]; stdout = "null"; stderr = "null";\n    sockets = (' "$w"
+			for s in $(seq 0 62); do
+				printf ' { listen = "%s/s/%d.%d"; }%s' "$T" "$w" "$s" "$([ "$s" -lt 62 ] && echo ,)"
+			done
+			printf ' ); }%s\n' "$([ "$w" -lt 27 ] && echo ,)"
+		done
+		echo '); };'
+	} >"$T/tree.conf"
+	prlimit --nofile=2048:2048 "$ARBORD" -c "$T/tree.conf" -s "$T/sock" >"$T/log" 2>&1 &
+	ARBORD_PID=$!
+	wait_for "arbord control socket" ctl status || { cat "$T/log" >&2; return 1; }
+	wait_for "all 28 running" sh -c "[ \$($ARBORCTL -s $T/sock status | grep -c ' running ') -ge 28 ]" || {
+		ctl status >&2; cat "$T/log" >&2; return 1; }
+	assert_eq "w27's fds: 0-2 and its 63 sockets" 66 "$(ls /proc/"$(pid_of root/w27)"/fd | wc -l)" || return 1
+	log_has "Too many open files" && fail "arbord ran out of fds: $(grep -m1 'Too many' "$T/log")" && return 1
+	stop_arbord
+	assert_eq "exit code" 0 "$?"
+}
