@@ -907,39 +907,31 @@ unapplied_warnings(const struct cgroups *cg, const struct spec *spec,
 
 /*
  * Workers the tree may run at once (static ones and each pool's maximum),
- * and the fds they hold: a pidfd each, and the pipes of captured output.
+ * the fds they hold (a pidfd each, and the pipes of captured output), and
+ * the sockets arbord binds for them at its start (held.c; a pool's once).
  */
+struct spec_count {
+	size_t workers, fds, sockets;
+};
+
 static void
-count_spec_workers(const struct spec_node *n, size_t *workers, size_t *fds)
+count_spec(const struct spec_node *n, struct spec_count *c)
 {
 	if (!n->is_supervisor) {
-		*workers += 1;
-		*fds += 1 + capture_fds_per_worker(n);
+		c->workers += 1;
+		c->fds += 1 + capture_fds_per_worker(n);
+		c->sockets += n->w.nsockets;
 		return;
 	}
 	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE) {
-		*workers += n->max_children;
-		*fds += (size_t)n->max_children * (1 +
+		c->workers += n->max_children;
+		c->fds += (size_t)n->max_children * (1 +
 		    (n->template ? capture_fds_per_worker(n->template) : 0));
+		c->sockets += n->template ? n->template->w.nsockets : 0;
 		return;
 	}
 	for (size_t i = 0; i < n->nchildren; i++)
-		count_spec_workers(n->children[i], workers, fds);
-}
-
-/* The sockets the tree binds at arbord's start (held.c), a pool's once. */
-static size_t
-count_spec_sockets(const struct spec_node *n)
-{
-	size_t k = 0;
-
-	if (!n->is_supervisor)
-		return n->w.nsockets;
-	if (n->strategy == STRATEGY_SIMPLE_ONE_FOR_ONE)
-		return n->template ? n->template->w.nsockets : 0;
-	for (size_t i = 0; i < n->nchildren; i++)
-		k += count_spec_sockets(n->children[i]);
-	return k;
+		count_spec(n->children[i], c);
 }
 
 /*
@@ -956,15 +948,15 @@ count_spec_sockets(const struct spec_node *n)
 static void
 warn_fd_limit(const struct spec *spec)
 {
-	size_t workers = 0, fds = 0;
+	struct spec_count c = { 0 };
 	struct rlimit rl;
 
-	count_spec_workers(spec->root, &workers, &fds);
+	count_spec(spec->root, &c);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
-	if (fds + FDS_RESERVED > rl.rlim_cur)
+	if (c.fds + FDS_RESERVED > rl.rlim_cur)
 		log_msg(LOG_WARN, "the tree can run %zu workers, holding %zu file descriptors (a pidfd each, 4 more for each whose output is captured), but arbord's limit is %llu (RLIMIT_NOFILE, hard limit %llu): workers will fail to start past it; raise the limit (ulimit -Hn, LimitNOFILE=)",
-		    workers, fds, (unsigned long long)rl.rlim_cur,
+		    c.workers, c.fds, (unsigned long long)rl.rlim_cur,
 		    (unsigned long long)rl.rlim_max);
 }
 
@@ -1391,6 +1383,7 @@ setup_open(struct loop *l, const struct loop_options *o)
 static int
 setup(struct loop *l, const struct loop_options *o)
 {
+	struct spec_count c = { 0 };
 	int low[SPAWN_FD_BASE];
 	size_t nlow;
 	int r;
@@ -1400,8 +1393,8 @@ setup(struct loop *l, const struct loop_options *o)
 		fatal("%s: /dev/null: %s", __func__, strerror(errno));
 	/* Held only where the limit leaves room for what setup opens: a
 	 * tree whose sockets come near it starts as it would without. */
-	nlow = fd_reserve_low(l->devnull,
-	    count_spec_sockets(l->spec->root) + FDS_RESERVED, low,
+	count_spec(l->spec->root, &c);
+	nlow = fd_reserve_low(l->devnull, c.sockets + FDS_RESERVED, low,
 	    ARRAY_SIZE(low));
 	r = setup_open(l, o);
 	fd_unreserve_low(low, nlow);
