@@ -498,8 +498,10 @@ runnable(struct helper *h)
 	const char *what;
 	uint64_t delay;
 
-	if (h->exefd < 0)
-		h->exefd = open(h->path, O_PATH | O_CLOEXEC);
+	/* Out of the range each spawning child copies (spawn.c), as all
+	 * that arbord holds for a while. */
+	if (h->exefd < 0 && (h->exefd = open(h->path, O_PATH | O_CLOEXEC)) >= 0)
+		h->exefd = fd_move_high(h->exefd);
 	if (h->exefd < 0 || fstat(h->exefd, &st) < 0)
 		what = strerror(errno);
 	else if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
@@ -619,6 +621,9 @@ start(struct helper *h)
 		close(c.procs[i]);
 	if (cs.dirfd >= 0)
 		close(cs.dirfd);
+	/* Held until the helper's next end: out of the spawn range too. */
+	pidfd = fd_move_high(pidfd);
+	sv[0] = fd_move_high(sv[0]);
 	h->pid = pid;
 	h->state = H_RUNNING;
 	h->killing = false;

@@ -20,7 +20,8 @@
  * CLOSE_RANGE_UNSHARE), which copies only the fds below the base. When a fd
  * the child needs is not below the base, it gets the whole copy as before.
  * What arbord opens for itself at its start (epolls, sockets, the probes'
- * maps and links) is above the base too (loop.c's setup): below it stay
+ * maps and links) is above the base too (loop.c's setup), as is what it
+ * holds for a helper from each of its starts (helper.c): below it stay
  * stdio, /dev/null and what a spawn hands down, so few are copied.
  */
 #include <dirent.h>

@@ -240,6 +240,51 @@ sandboxed() {
 	grep -q "/helpers/$1$" "/proc/$hp/cgroup" || fail "$1: not in a leaf of its own: $(cat "/proc/$hp/cgroup")"
 }
 
+# low_helper_fds: arbord's fds below 256 that it holds for its helpers
+# (their pidfds, sockets and binaries), one a line; every spawning child
+# copies that range (arbord(8), FILES), so none may stay there.
+low_helper_fds() {
+	local fd to
+	for fd in /proc/"$ARBORD_PID"/fd/*; do
+		to=$(readlink "$fd") || continue
+		[ "${fd##*/}" -lt 256 ] || continue
+		case $to in
+		"anon_inode:[pidfd]" | socket:* | */arbor-checks | */arbor-output | */arbor-obs)
+			echo "${fd##*/} $to" ;;
+		esac
+	done
+}
+no_low_helper_fds() { [ -z "$(low_helper_fds)" ]; }
+helper_restarted() { local p; p=$(helper_pid "$1") && [ "$p" != "$2" ]; }
+
+# The checks helper starts after arbord's own start; both it and the
+# observability helper are killed (SIGKILL) and started again: what arbord
+# holds for each, from its first start and from its restart, is at 256
+# or above. (Before, a helper started after arbord's start, or restarted,
+# left its pidfd, its socket and its binary below 256.)
+test_what_arbord_holds_for_its_helpers_stays_above_the_spawn_range() {
+	local hc ho
+	conf fds <<CONF
+daemon = { log_dir = ""; };
+observability = { metrics_listen = ""; };
+tree = { name = "root"; strategy = "one_for_one"; children = (
+  { name = "w"; command = ["/bin/sleep", "1000"]; stdout = "null"; stderr = "null";
+    health = { tcp = "127.0.0.1:9"; interval = 200; timeout = 1000; failures = 1000000; }; } ); };
+CONF
+	start_arbord "$T/fds.conf" || return 1
+	wait_for "the checks helper" helper_pid checks || return 1
+	wait_for "the observability helper" helper_pid observability || return 1
+	wait_for "no helper fd below 256 after the helpers' start" no_low_helper_fds ||
+	    fail "below 256: $(low_helper_fds | tr '\n' ';')" || return 1
+	hc=$(helper_pid checks) && ho=$(helper_pid observability) || return 1
+	kill -KILL "$hc" "$ho"
+	wait_for "the checks helper started again" helper_restarted checks "$hc" || return 1
+	wait_for "the observability helper started again" helper_restarted observability "$ho" || return 1
+	wait_for "no helper fd below 256 after their restart" no_low_helper_fds ||
+	    fail "below 256: $(low_helper_fds | tr '\n' ';')" || return 1
+	stop_arbord || fail "arbord's exit: $?"
+}
+
 test_the_helper_runs_unprivileged_and_arbord_links_no_libcurl() {
 	local hp
 	start_tree 100 || return 1
