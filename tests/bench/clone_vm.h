@@ -68,19 +68,25 @@ cv_clone3(struct clone3_args *ca, int (*fn)(void *), void *arg)
 }
 
 /*
- * argv's child born in the cgroup cgfd; with copy (the old floor, kept
- * as a labelled row) without CLONE_VM: the page tables copied. Returns
- * once it has exec'd (CLONE_VFORK); the pid, or -1.
+ * argv's child born in the cgroup cgfd, or, with cgfd -1, in the caller's
+ * own (no CLONE_INTO_CGROUP: the bare floor, the same spawn otherwise);
+ * with copy (the old floor, kept as a labelled row) without CLONE_VM: the
+ * page tables copied. Returns once it has exec'd (CLONE_VFORK); the pid,
+ * or -1.
  */
 static pid_t
 cv_spawn_into(int cgfd, char **argv, int copy)
 {
 	static void *stack;
 	struct cv_child c = { argv };
-	struct clone3_args a = { .flags = CV_CLONE_VFORK | CV_CLONE_INTO_CGROUP,
-	    .exit_signal = SIGCHLD, .cgroup = (unsigned long long)cgfd };
+	struct clone3_args a = { .flags = CV_CLONE_VFORK,
+	    .exit_signal = SIGCHLD };
 	long pid;
 
+	if (cgfd >= 0) {
+		a.flags |= CV_CLONE_INTO_CGROUP;
+		a.cgroup = (unsigned long long)cgfd;
+	}
 	if (copy) {
 		pid = syscall(SYS_clone3, &a, sizeof(a));
 		if (pid == 0) {

@@ -2,6 +2,13 @@
 /*
  * The floor of restart latency: spawn, wait on a pidfd, respawn at once,
  * nothing else. Usage: floor COUNT PROGRAM [ARG...] (COUNT spawns).
+ * Each child is cloned with vfork semantics (clone3 with CLONE_VM |
+ * CLONE_VFORK, on a stack of its own, as arbord spawns: clone_vm.h) and
+ * calls execve at once. FLOOR_POSIX_SPAWN=1 spawns with glibc's
+ * posix_spawn instead, as the bare floor did before: its child also
+ * resets every signal's disposition (some 120 system calls, here), work
+ * no supervisor has to do, which made it slower than the floor in a
+ * cgroup's bare child and hid what the cgroup costs.
  * With FLOOR_CGROUP=DIR (a cgroup v2 directory, reused for every child as
  * arbord reuses a worker's leaf) each child is born there (clone3 with
  * CLONE_INTO_CGROUP and vfork semantics, CLONE_VM on a stack of its own,
@@ -45,6 +52,8 @@ main(int argc, char **argv)
 	int cgfd = cg ? open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	const char *st = getenv("FLOOR_STAMPS");
 	int copy = getenv("FLOOR_COPY") && *getenv("FLOOR_COPY") == '1';
+	int glibc = getenv("FLOOR_POSIX_SPAWN") &&
+	    *getenv("FLOOR_POSIX_SPAWN") == '1';
 	int sfd = st ? open(st, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0644) : -1;
 
@@ -56,11 +65,11 @@ main(int argc, char **argv)
 		int pfd;
 
 		stamp(sfd, "clone");
-		if (cgfd >= 0) {
-			if ((pid = cv_spawn_into(cgfd, argv + 2, copy)) < 0)
+		if (glibc && cgfd < 0) {
+			if (posix_spawn(&pid, argv[2], NULL, NULL, argv + 2,
+			    environ) != 0)
 				return 1;
-		} else if (posix_spawn(&pid, argv[2], NULL, NULL, argv + 2,
-		    environ) != 0)
+		} else if ((pid = cv_spawn_into(cgfd, argv + 2, copy)) < 0)
 			return 1;
 		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		struct pollfd p = { .fd = pfd, .events = POLLIN };

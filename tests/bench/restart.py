@@ -115,11 +115,13 @@ def service_dir(d, env_file=None):
     return svc, os.path.join(svc, "probe.log")
 
 
-def run_floor(d, env, count, in_cgroup=False, copy=False):
+def run_floor(d, env, count, in_cgroup=False, copy=False, glibc=False):
     log = os.path.join(d, "probe.log")
     e = dict(env)
     if copy:
         e["FLOOR_COPY"] = "1"
+    if glibc:
+        e["FLOOR_POSIX_SPAWN"] = "1"
     leaf = None
     if in_cgroup:
         mnt = cgroup2_mount()
@@ -216,6 +218,8 @@ def run_system(name, d, env, count):
         return run_floor(d, env, count), None
     if name == "floor (in a cgroup)":
         return run_floor(d, env, count, in_cgroup=True), None
+    if name == GLIBC_FLOOR:
+        return run_floor(d, env, count, glibc=True), None
     if name == COPY_FLOOR:
         return run_floor(d, env, count, in_cgroup=True, copy=True), None
     if name.startswith("arbord"):
@@ -285,10 +289,15 @@ def pct(xs, q):
 
 
 # The floor in a cgroup as it was before stop 39: clone3 without CLONE_VM,
-# so each spawn copied the floor's page tables (posix_spawn, the bare
-# floor, never does). Kept as a row of its own, labelled.
+# so each spawn copied the floor's page tables (a vfork, as the floors'
+# spawns are now, never does). Kept as a row of its own, labelled.
 COPY_FLOOR = "floor (cgroup, no CLONE_VM)"
-SYSTEMS = ["floor", "floor (in a cgroup)", COPY_FLOOR, "arbord (BPF on)", "arbord (BPF off)", "runit (runsv)",
+# The bare floor as it was before stop 56: glibc's posix_spawn, whose child
+# also resets every signal's disposition (tests/bench/floor.c). The floor
+# row now spawns as the floor in a cgroup does, without the cgroup, so
+# the two differ by the cgroup alone. Kept as a row of its own, labelled.
+GLIBC_FLOOR = "floor (posix_spawn)"
+SYSTEMS = ["floor", GLIBC_FLOOR, "floor (in a cgroup)", COPY_FLOOR, "arbord (BPF on)", "arbord (BPF off)", "runit (runsv)",
            "s6 (s6-supervise)", "s6 (notification-fd)", "daemontools (supervise)", "supervisord"]
 
 
@@ -401,6 +410,14 @@ def verdict(a, b, target):
     say = "met" if hi <= target else "not met" if lo > target else "not resolved by this run"
     return "%.3fx (target <= %.2f; 95%% interval over %d rounds %.3f-%.3f: %s)" % (
         r, target, len(a.rounds), lo, hi, say)
+
+
+def interval(a, b):
+    """The ratio of a's median to b's with its 95% interval, no target."""
+    r = statistics.median(a) / statistics.median(b)
+    iv = ratio_interval(a, b)
+    return "%.3fx" % r if iv is None else "%.3fx (95%% interval over %d rounds %.3f-%.3f)" % (
+        r, len(a.rounds), iv[0], iv[1])
 
 
 def crash_loop(seconds=5.0):
@@ -522,7 +539,7 @@ def helpers_row(rows=None):
         print("  healthy: this build p50 / baseline build (%s) p50 = %s" % (BASELINE, verdict(base, old, 1.02)))
 
 
-SWEEP_ROWS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)"]
+SWEEP_ROWS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)", GLIBC_FLOOR]
 
 
 def sweep_life(life, count, per_round=10):
@@ -544,6 +561,15 @@ def sweep_life(life, count, per_round=10):
             life, n, m["floor"], m["arbord (cgroup off)"],
             verdict(g["arbord (cgroup off)"], g["floor"], 1.03),
             round_ratios(g["arbord (cgroup off)"], g["floor"])))
+    # What the cgroup costs the kernel (the two floors differ by it alone),
+    # and the bare floor as it was measured before stop 56: no targets.
+    if "floor" in m and "floor (in a cgroup)" in m:
+        print("  probe lives %4d ms: the kernel's share of a cgroup, floor in a cgroup p50 / floor p50 = %s" % (
+            life, interval(g["floor (in a cgroup)"], g["floor"])))
+    if GLIBC_FLOOR in m and "floor" in m and "arbord (cgroup off)" in m:
+        print("  probe lives %4d ms: %s p50 %.3f ms; / floor p50 = %s; arbord (cgroup off) p50 / it = %s" % (
+            life, GLIBC_FLOOR, m[GLIBC_FLOOR], interval(g[GLIBC_FLOOR], g["floor"]),
+            interval(g["arbord (cgroup off)"], g[GLIBC_FLOOR])))
 
 
 AHEAD_ROWS = ["floor (in a cgroup)", "arbord (BPF on)", "daemontools (supervise)", "runit (runsv)"]
