@@ -408,11 +408,15 @@ BENCH_RESTARTS ?= 40
 # a system's restarts once it has settled: those in the first
 # BENCH_SETTLE_MS (1000) after its start are left out (warm_for).
 BENCH_GAP_RESTARTS ?= 1500
+# The phases step: where a restart's time goes (the probe's exit, the
+# supervisor's wake-up, its clone, the clone's return, the new start), for
+# the floors and arbord, at the gap step's life, 200 restarts each (some
+# 2 minutes).
 # The ahead step: arbord against daemontools and runit (and the floor in a
 # cgroup) at the main table's 1.2 s life, 120 restarts each in 24 rounds
 # of 5 (some 15 minutes), where the main table's 5 rounds of 8 left the
 # peers' verdicts unresolved.
-BENCH_STEPS ?= restart gap ahead helpers sockets logs scale tls events console peers health bpf vm
+BENCH_STEPS ?= restart gap phases ahead helpers sockets logs scale tls events console peers health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
@@ -449,6 +453,7 @@ bench: deps
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,gap,python3 tests/bench/restart.py $(BUILD) $(BENCH_GAP_RESTARTS) 5 gap)
+	$(Q)$(call step,phases,python3 tests/bench/restart.py $(BUILD) 200 1 phases)
 	$(Q)$(call step,ahead,python3 tests/bench/restart.py $(BUILD) 120 24 ahead)
 	$(Q)$(call step,helpers,PAIR_LIFE_MS=300 python3 tests/bench/restart.py $(BUILD) 300 5 helpers)
 	$(Q)$(call step,sockets,python3 tests/bench/sockets.py $(BUILD) 100 10 300)

@@ -16,7 +16,8 @@
  * for living in a cgroup of its own. FLOOR_COPY=1 leaves CLONE_VM out, as
  * this floor did before: each spawn then copies the floor's page tables.
  * With FLOOR_STAMPS=FILE it appends "woke NS" when a child's pidfd wakes it
- * and "clone NS" before each spawn (CLOCK_MONOTONIC): the phases of its
+ * "clone NS" before each spawn and "back NS" when the spawn returns (the
+ * child has exec'd: CLONE_VFORK) (CLOCK_MONOTONIC): the phases of its
  * restarts (restart.py).
  */
 #include <fcntl.h>
@@ -71,6 +72,7 @@ main(int argc, char **argv)
 				return 1;
 		} else if ((pid = cv_spawn_into(cgfd, argv + 2, copy)) < 0)
 			return 1;
+		stamp(sfd, "back");
 		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		struct pollfd p = { .fd = pfd, .events = POLLIN };
 		poll(&p, 1, -1);

@@ -5,7 +5,7 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|ahead]]]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|ahead|phases]]]
 
 With "gap", only the two gap targets at one probe life (GAP_LIFE_MS,
 default 100), RESTARTS each in rounds of 25 (ROUNDS unused): enough
@@ -14,9 +14,10 @@ restarts for an interval narrower than the targets' margins. With
 runit, at the main table's 1.2 s life, RESTARTS each in ROUNDS rounds:
 the peers' verdicts and the 1.2 s gap's, over more rounds than the main
 table's (daemontools and runit wait a second before restarting a service
-that lived less than one). With "console", only the console's row: the
-gap with 10 signed-in event streams open beside the same arbord with
-none. With "helpers", only the helpers' rows: the gap beside a worker
+that lived less than one). With "phases", only the phases table (where
+each restart's time goes) at GAP_LIFE_MS, RESTARTS each. With "console",
+only the console's row: the gap with 10 signed-in event streams open
+beside the same arbord with none. With "helpers", only the helpers' rows: the gap beside a worker
 with a tcp check, the helpers healthy, then the checks helper and then
 the output helper crash-looping (a segfault after every start).
 
@@ -52,6 +53,7 @@ ONLY_CONSOLE = len(sys.argv) > 4 and sys.argv[4] == "console"
 ONLY_HELPERS = len(sys.argv) > 4 and sys.argv[4] == "helpers"
 ONLY_GAP = len(sys.argv) > 4 and sys.argv[4] == "gap"
 ONLY_AHEAD = len(sys.argv) > 4 and sys.argv[4] == "ahead"
+ONLY_PHASES = len(sys.argv) > 4 and sys.argv[4] == "phases"
 GAP_ROUND = 25   # the gap step's restarts per round (each round settles first)
 CONSOLE_STREAMS = 10
 CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
@@ -444,29 +446,30 @@ def crash_loop(seconds=5.0):
 
 
 def phases(life_ms=300, count=40):
-    """Where one restart's time goes, by phase (medians, us), for the floor
-    (its own stamps, FLOOR_STAMPS), the floor in a cgroup, and arbord (BPF on)
-    with and without cgroups (its event log: the kernel's exit, arbord acting
-    on it, its clone): from the probe's exit stamp to the supervisor waking,
-    to its clone, to the replacement's start stamp."""
+    """Where one restart's time goes, by phase (medians, us), for the floors
+    (their own stamps, FLOOR_STAMPS) and arbord (BPF on) with and without
+    cgroups (its event log: the kernel's exit, arbord acting on it, its
+    clone, the clone's return): from the probe's exit stamp to the
+    supervisor waking, to its clone, to the clone's return (the child has
+    run execve: vfork semantics), to the replacement's start stamp."""
     env = dict(os.environ, PROBE_LIFE_MS=str(life_ms))
     med = lambda xs: statistics.median(xs) / 1000 if xs else float("nan")
     out = []
-    for name in ("floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (BPF off)",
+    for name in ("floor", GLIBC_FLOOR, "floor (in a cgroup)", "arbord (BPF on)", "arbord (BPF off)",
                  "arbord (cgroup off)"):
         d = workdir("phases")
-        wake, clone = [], []
+        wake, clone, back = [], [], []
         if name.startswith("floor"):
             stamps = os.path.join(d, "stamps")
-            log = run_floor(d, dict(env, FLOOR_STAMPS=stamps), count, in_cgroup="cgroup" in name)
+            log = run_floor(d, dict(env, FLOOR_STAMPS=stamps), count, in_cgroup="cgroup" in name,
+                            glibc=name == GLIBC_FLOOR)
             if log is None:
                 shutil.rmtree(d, ignore_errors=True)
                 continue
             with open(stamps) as f:
                 for line in f:
                     k, v = line.split()
-                    (wake if k == "woke" else clone).append(int(v))
-            clone = clone[1:]           # the first start is no restart
+                    {"woke": wake, "clone": clone, "back": back}[k].append(int(v))
         else:
             p, log = run_arbord(d, env, ["--no-bpf"] if "BPF off" in name else [],
                                 cgroup="off" if "cgroup off" in name else None)
@@ -478,15 +481,25 @@ def phases(life_ms=300, count=40):
                     e = json.loads(line)
                     if e["event"] == "exit":    # without BPF, mono_ns is arbord's
                         wake.append(e.get("arbord_mono_ns", e["mono_ns"]))
-                    elif e["event"] == "spawn" and "clone_mono_ns" in e:
+                    elif e["event"] == "spawn" and "spawned_mono_ns" in e:
                         clone.append(e["clone_mono_ns"])
-            clone = clone[1:]
+                        back.append(e["spawned_mono_ns"])
+        clone, back = clone[1:], back[1:]   # the first start is no restart
         starts, exits = starts_exits(log)
         shutil.rmtree(d, ignore_errors=True)
-        rows = [(w - e, c - w, s - c) for e, w, c, s in zip(exits, wake, clone, starts[1:])
-                if e < w < c < s]
-        out.append((name, len(rows), [med([r[k] for r in rows]) for k in range(3)]))
+        rows = [(w - e, c - w, b - c, s - b) for e, w, c, b, s in zip(exits, wake, clone, back, starts[1:])
+                if e < w < c < b < s]
+        out.append((name, len(rows), [med([r[k] for r in rows]) for k in range(4)]))
     return out
+
+
+def print_phases(life_ms, count):
+    print("restart phases: probe lives %d ms, %d restarts each; medians in us from the probe's exit stamp" % (
+        life_ms, count))
+    print("  %-22s %8s %12s %10s %12s %12s %8s" % ("system", "restarts", "exit->woken", "->clone",
+                                                   "clone->back", "back->start", "gap"))
+    for name, n, ph in phases(life_ms, count):
+        print("  %-22s %8d %12.1f %10.1f %12.1f %12.1f %8.1f" % ((name, n) + tuple(ph) + (sum(ph),)))
 
 
 def print_rows(rows, width, missing=False):
@@ -593,6 +606,9 @@ def ahead():
 
 
 def main():
+    if ONLY_PHASES:
+        print_phases(int(os.environ.get("GAP_LIFE_MS", "100")), N)
+        return
     if ONLY_AHEAD:
         ahead()
         return
@@ -664,11 +680,7 @@ def main():
           "each round's restarts in its first %d ms left out):" % SETTLE_MS)
     for life in (100, 300, 1200):
         sweep_life(life, max(N, 200 if life <= 300 else 100))
-    print("restart phases: probe lives 300 ms, 40 restarts each; medians in us from the probe's exit stamp")
-    print("  %-22s %8s %12s %10s %14s %8s" % ("system", "restarts", "exit->woken", "->clone",
-                                              "clone->start", "gap"))
-    for name, n, (a, b, c) in phases():
-        print("  %-22s %8d %12.1f %10.1f %14.1f %8.1f" % (name, n, a, b, c, a + b + c))
+    print_phases(300, 40)
     print("crash loop: probe exits at once; starts per second over 5 s")
     for name, rate in crash_loop():
         print("  %-26s %s" % (name, "not installed" if rate is None else "%8.1f/s" % rate))
