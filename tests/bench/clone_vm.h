@@ -11,6 +11,7 @@
 #ifndef ARBOR_BENCH_CLONE_VM_H
 #define ARBOR_BENCH_CLONE_VM_H
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -104,7 +105,11 @@ cv_spawn_into(int cgfd, char **argv, int copy)
 	a.stack = (unsigned long long)(unsigned long)stack;
 	a.stack_size = CV_STACK;
 	pid = cv_clone3(&a, cv_child_main, &c);
-	return pid < 0 ? -1 : (pid_t)pid;
+	if (pid < 0) {
+		errno = (int)-pid;	/* the raw system call's -errno */
+		return -1;
+	}
+	return (pid_t)pid;
 }
 
 #endif

@@ -232,8 +232,8 @@ def run(count, captured=True, start_only=False):
 
 def bare_spawn(count, in_cgroups=False):
     """The floor for starting count workers (tests/bench/spawn_many.c): a
-    loop of posix_spawn of the same program, or, in_cgroups, each into a
-    cgroup of its own made just before; None when cgroups are not writable
+    loop spawning the same program with vfork semantics, or, in_cgroups,
+    each into a cgroup of its own made just before; None when cgroups are not writable
     or the loop failed (said)."""
     args = [os.path.join(BUILD, "bench", "spawn_many"), str(count)]
     if in_cgroups:
@@ -287,7 +287,7 @@ def start_pairs(big):
     start = med([s for s, _ in starts])
     bare, leaf = med(bares), med(leaves)
     print("  start of %d (output %s), %d interleaved pairs, after the CPUs settle each time: arbord %s s; "
-          "a bare posix_spawn loop %s s; arbord / the loop = %s" % (
+          "a bare loop (clone3, vfork semantics) %s s; arbord / the loop = %s" % (
               n, big["output"], PAIRS, " ".join("%.2f" % s for s, _ in starts) or "-",
               " ".join("%.2f" % b for b in bares) or "-",
               "%.3f" % (start / bare) if start and bare else "-"))

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The floor of starting N workers: a loop of posix_spawn of /bin/sleep,
- * each call returning once its child has exec'd (glibc's posix_spawn waits
- * with CLONE_VFORK), as arbord's spawns do. Prints the seconds it took,
- * then kills and reaps them.
+ * The floor of starting N workers: a loop spawning /bin/sleep, each spawn
+ * returning once its child has exec'd (clone3 with CLONE_VM | CLONE_VFORK
+ * on a stack of its own, the child calling execve at once: clone_vm.h),
+ * as arbord's spawns do. Prints the seconds it took, then kills and reaps
+ * them.
  *
- *   spawn_many N            plain posix_spawn
+ *   spawn_many N            plain: each child in the loop's own cgroup;
+ *                           SPAWN_POSIX=1 with glibc's posix_spawn, as
+ *                           before, whose child also resets every
+ *                           signal's disposition (tests/bench/floor.c)
  *   spawn_many N DIR        each child born into a cgroup of its own,
  *                           DIR/wK, made just before (clone3 with
  *                           CLONE_INTO_CGROUP, vfork semantics as arbord's
@@ -60,6 +64,7 @@ main(int argc, char **argv)
 	int n = argc > 1 ? atoi(argv[1]) : 0, dirfd = -1;
 	pid_t *pids = calloc((size_t)n + 1, sizeof(*pids));
 	int copy = getenv("SPAWN_COPY") && *getenv("SPAWN_COPY") == '1';
+	int glibc = getenv("SPAWN_POSIX") && *getenv("SPAWN_POSIX") == '1';
 	int failed = 0;
 	double t0;
 
@@ -72,6 +77,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < n && !failed; i++) {
 		if (dirfd >= 0)
 			pids[i] = spawn_into(dirfd, i, sleeper, copy);
+		else if (!glibc)
+			pids[i] = cv_spawn_into(-1, sleeper, 0);
 		else if ((errno = posix_spawn(&pids[i], sleeper[0], NULL, NULL,
 		    sleeper, environ)) != 0)	/* its error is returned */
 			pids[i] = -1;
