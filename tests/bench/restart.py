@@ -17,9 +17,10 @@ table's (daemontools and runit wait a second before restarting a service
 that lived less than one). With "phases", only the phases table (where
 each restart's time goes) at GAP_LIFE_MS, RESTARTS each. With "console",
 only the console's row: the gap with 10 signed-in event streams open
-beside the same arbord with none. With "helpers", only the helpers' rows: the gap beside a worker
-with a tcp check, the helpers healthy, then the checks helper and then
-the output helper crash-looping (a segfault after every start).
+beside the same arbord with none. With "helpers", only the helpers'
+rows: the gap beside a worker with a tcp check, the helpers healthy,
+then the checks helper and then the output helper crash-looping (a
+segfault after every start).
 
 The restarts of each system are taken in ROUNDS rounds, the systems one
 after the other in each round, so drift of the machine over the run (a
