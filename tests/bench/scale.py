@@ -233,8 +233,8 @@ def run(count, captured=True, start_only=False):
 def bare_spawn(count, in_cgroups=False):
     """The floor for starting count workers (tests/bench/spawn_many.c): a
     loop spawning the same program with vfork semantics, or, in_cgroups,
-    each into a cgroup of its own made just before; None when cgroups are not writable
-    or the loop failed (said)."""
+    each into a cgroup of its own made just before; None when cgroups are
+    not writable or the loop failed (said)."""
     args = [os.path.join(BUILD, "bench", "spawn_many"), str(count)]
     if in_cgroups:
         mnt = cgroup2_mount()
