@@ -412,11 +412,16 @@ BENCH_GAP_RESTARTS ?= 1500
 # supervisor's wake-up, its clone, the clone's return, the new start), for
 # the floors and arbord, at the gap step's life, 200 restarts each (some
 # 2 minutes).
+# The syscalls step: the same restarts, system call by system call (perf
+# records every call machine-wide, 4 s of each system; some 4 minutes,
+# most of it perf's own reading of what it recorded): the floors' calls
+# between their wake-up and clone3 against arbord's, and its child's
+# before execve.
 # The ahead step: arbord against daemontools and runit (and the floor in a
 # cgroup) at the main table's 1.2 s life, 120 restarts each in 24 rounds
 # of 5 (some 15 minutes), where the main table's 5 rounds of 8 left the
 # peers' verdicts unresolved.
-BENCH_STEPS ?= restart gap phases ahead helpers sockets logs scale tls events console peers health bpf vm
+BENCH_STEPS ?= restart gap phases syscalls ahead helpers sockets logs scale tls events console peers health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
@@ -454,6 +459,7 @@ bench: deps
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,gap,python3 tests/bench/restart.py $(BUILD) $(BENCH_GAP_RESTARTS) 5 gap)
 	$(Q)$(call step,phases,python3 tests/bench/restart.py $(BUILD) 200 1 phases)
+	$(Q)$(call step,syscalls,python3 tests/bench/syscalls.py $(BUILD) 4)
 	$(Q)$(call step,ahead,python3 tests/bench/restart.py $(BUILD) 120 24 ahead)
 	$(Q)$(call step,helpers,PAIR_LIFE_MS=300 python3 tests/bench/restart.py $(BUILD) 300 5 helpers)
 	$(Q)$(call step,sockets,python3 tests/bench/sockets.py $(BUILD) 100 10 300)
