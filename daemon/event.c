@@ -262,6 +262,10 @@ msg_to_json(const struct obs_msg *m)
 			    json_integer((json_int_t)m->clone_ns));
 			json_object_set_new(o, "spawned_mono_ns",
 			    json_integer((json_int_t)m->spawned_ns));
+			json_object_set_new(o, "child_mono_ns",
+			    json_integer((json_int_t)m->child_ns));
+			json_object_set_new(o, "exec_mono_ns",
+			    json_integer((json_int_t)m->exec_ns));
 		}
 		break;
 	case EV_GIVE_UP:

@@ -109,6 +109,7 @@ struct loop {
 	uint64_t handoff_at;	/* held lines and events due (0: none) */
 	bool handoff_due;
 	uint64_t clone_ns, spawned_ns;	/* the last spawn's (obs_msg) */
+	struct spawn_times spawn_times;	/* its child's */
 	bool said_signal[_NSIG];	/* ignored signals, logged once */
 	bool done;
 	int exit_code;
@@ -586,7 +587,7 @@ op_spawn(void *ctx, struct enode *n, int *err)
 	l->clone_ns = mono_ns();
 	pid = spawn_worker(n, l->devnull, notify_path(l->notify),
 	    l->cg ? &cgs : NULL, out, passing ? &l->pass : NULL, &pidfd,
-	    err, msg, sizeof(msg));
+	    &l->spawn_times, err, msg, sizeof(msg));
 	l->spawned_ns = mono_ns();
 	/*
 	 * The child's execve woke arbord (CLONE_VFORK), most often on the
@@ -740,6 +741,8 @@ op_event(void *ctx, const struct event *ev)
 	if (ev->kind == EV_SPAWN) {	/* op_spawn has just returned */
 		m.clone_ns = l->clone_ns;
 		m.spawned_ns = l->spawned_ns;
+		m.child_ns = l->spawn_times.child_ns;
+		m.exec_ns = l->spawn_times.exec_ns;
 	}
 	if (!l->deferring) {
 		deferred_flush(l);

@@ -74,8 +74,9 @@ struct obs_msg {
 	uint32_t failures;	/* EV_HEALTH */
 	uint64_t failures_total;	/* EV_HEALTH */
 	/* EV_SPAWN: the core's clock as it called clone, and once the
-	 * worker's execve had succeeded (spawn returns then). */
-	uint64_t clone_ns, spawned_ns;
+	 * worker's execve had succeeded (spawn returns then); the child's as
+	 * it began and as it called execve (struct spawn_times). */
+	uint64_t clone_ns, spawned_ns, child_ns, exec_ns;
 	/* The node's cascade (0: none); EV_CASCADE: path is its cause, cause
 	 * its last worker ready, since_ns the core's clock at the cause's
 	 * exit, members and ready its workers (struct event). */

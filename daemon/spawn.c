@@ -90,6 +90,9 @@ static const char *const step_names[] = {
 struct child_failure {
 	int err;
 	int step;
+	/* The child's clock as it began and as it called execve (struct
+	 * spawn_times): the memory is the parent's (CLONE_VM). */
+	uint64_t entered_ns, exec_ns;
 };
 
 struct child_args {
@@ -271,6 +274,7 @@ child_main(void *arg)
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
 
+	a->fail->entered_ns = mono_ns();
 	/* Nothing touches a fd before this: the table is still arbord's. */
 	if (a->shares_files &&
 	    syscall(SYS_close_range, SPAWN_FD_BASE, ~0U, CLOSE_RANGE_UNSHARE) < 0 &&
@@ -361,6 +365,7 @@ child_main(void *arg)
 		child_fail(a, STEP_PASS);
 	if (a->listen_pid)
 		put_pid(a->listen_pid, (long)syscall(SYS_getpid));
+	a->fail->exec_ns = mono_ns();
 	execve(a->argv[0], a->argv, a->envp);
 	child_fail(a, STEP_EXECVE);
 }
@@ -557,8 +562,8 @@ clone3_run(struct clone3_args *ca, int (*fn)(void *), void *arg)
  * with *err and msg (the child is reaped then).
  */
 static pid_t
-clone_and_exec(struct child_args *a, int cgroup_fd, int *pidfd, int *err,
-    char *msg, size_t msglen)
+clone_and_exec(struct child_args *a, int cgroup_fd, int *pidfd,
+    struct spawn_times *times, int *err, char *msg, size_t msglen)
 {
 	volatile struct child_failure f = { .step = -1 };
 	siginfo_t si;
@@ -613,6 +618,10 @@ clone_and_exec(struct child_args *a, int cgroup_fd, int *pidfd, int *err,
 		close(*pidfd);
 		*pidfd = -1;
 		return -1;
+	}
+	if (times) {
+		times->child_ns = f.entered_ns;
+		times->exec_ns = f.exec_ns;
 	}
 	/* Out of the range children copy (see the top of this file); where
 	 * the limit does not allow it, it stays. */
@@ -673,7 +682,7 @@ static pid_t
 spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
     int devnull, const char *notify_socket, const struct cg_spawn *cg,
     const int capture[2], const struct spawn_pass *pass, int *pidfd,
-    int *err, char *msg, size_t msglen)
+    struct spawn_times *times, int *err, char *msg, size_t msglen)
 {
 	int staged[pass ? pass->n + 1 : 1];
 	const struct spec_worker *w = &enode_spec(n)->w;
@@ -743,7 +752,7 @@ spawn_as(const struct enode *n, char *const *argv, bool check, int out_fd,
 		a.shares_files &= join[i] < SPAWN_FD_BASE;
 	for (size_t i = 0; i < a.npass; i++)
 		a.shares_files &= a.pass[i] < SPAWN_FD_BASE;
-	pid = clone_and_exec(&a, cgroup_fd, pidfd, err, msg, msglen);
+	pid = clone_and_exec(&a, cgroup_fd, pidfd, times, err, msg, msglen);
 out:
 	unstage_pass(&a);
 	if (procs_fd >= 0)
@@ -761,11 +770,11 @@ out:
 pid_t
 spawn_worker(const struct enode *n, int devnull, const char *notify_socket,
     const struct cg_spawn *cg, const int capture[2],
-    const struct spawn_pass *pass, int *pidfd, int *err, char *msg,
-    size_t msglen)
+    const struct spawn_pass *pass, int *pidfd, struct spawn_times *times,
+    int *err, char *msg, size_t msglen)
 {
 	return spawn_as(n, enode_argv(n), false, -1, devnull, notify_socket,
-	    cg, capture, pass, pidfd, err, msg, msglen);
+	    cg, capture, pass, pidfd, times, err, msg, msglen);
 }
 
 pid_t
@@ -776,5 +785,5 @@ spawn_check(const struct enode *n, int devnull, int out_fd,
 	static const int none[2] = { -1, -1 };
 
 	return spawn_as(n, enode_spec(n)->w.health.argv, true, out_fd,
-	    devnull, NULL, cg, none, NULL, pidfd, err, msg, msglen);
+	    devnull, NULL, cg, none, NULL, pidfd, NULL, err, msg, msglen);
 }

@@ -2,6 +2,7 @@
 #ifndef ARBOR_SPAWN_H
 #define ARBOR_SPAWN_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "cgroup.h"
@@ -28,6 +29,13 @@ struct spawn_pass {
 	int ready_to;
 };
 
+/* The child's clock (CLOCK_MONOTONIC, ns) as it began, and as it called
+ * execve once its work there was done (the spawn event's child_mono_ns
+ * and exec_mono_ns). */
+struct spawn_times {
+	uint64_t child_ns, exec_ns;
+};
+
 /*
  * Starts worker n in its own process group. Returns its pid, with *pidfd set,
  * once execve has succeeded; or -1 with *err set and a message in msg naming
@@ -37,12 +45,13 @@ struct spawn_pass {
  * process groups only) the child is born in the cgroup cg->dirfd
  * (clone3, CLONE_INTO_CGROUP) and joins cg's v1 groups before execve.
  * capture[] are the pipes for its "log" stdout and stderr (-1: arbord's
- * stderr); they stay the caller's. pass (NULL: nothing) as above.
+ * stderr); they stay the caller's. pass (NULL: nothing) as above. times
+ * (NULL: not wanted) gets the child's clock once it has exec'd.
  */
 pid_t spawn_worker(const struct enode *n, int devnull,
     const char *notify_socket, const struct cg_spawn *cg,
     const int capture[2], const struct spawn_pass *pass, int *pidfd,
-    int *err, char *msg, size_t msglen);
+    struct spawn_times *times, int *err, char *msg, size_t msglen);
 
 /*
  * Starts the exec health check of worker n as the worker would start (its

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 struct clone3_args {
@@ -33,11 +34,22 @@ struct cv_child {
 	char **argv;
 };
 
+/* Set (floor.c, FLOOR_STAMPS): each child writes its clock there first
+ * (CLOCK_MONOTONIC, ns), in the memory it shares with the caller. */
+static volatile unsigned long long *cv_entered;
+
 static int
 cv_child_main(void *arg)
 {
 	struct cv_child *c = arg;
 
+	if (cv_entered) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		*cv_entered = (unsigned long long)ts.tv_sec * 1000000000ULL +
+		    (unsigned long long)ts.tv_nsec;
+	}
 	execve(c->argv[0], c->argv, environ);
 	syscall(SYS_exit_group, 127);
 	return 127;

@@ -16,9 +16,10 @@
  * for living in a cgroup of its own. FLOOR_COPY=1 leaves CLONE_VM out, as
  * this floor did before: each spawn then copies the floor's page tables.
  * With FLOOR_STAMPS=FILE it appends "woke NS" when a child's pidfd wakes it
- * "clone NS" before each spawn and "back NS" when the spawn returns (the
- * child has exec'd: CLONE_VFORK) (CLOCK_MONOTONIC): the phases of its
- * restarts (restart.py).
+ * "clone NS" before each spawn, "child NS" as the child began (its own
+ * clock, just before its execve; not with FLOOR_POSIX_SPAWN) and "back NS"
+ * when the spawn returns (the child has exec'd: CLONE_VFORK)
+ * (CLOCK_MONOTONIC): the phases of its restarts (restart.py).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -58,8 +59,12 @@ main(int argc, char **argv)
 	int sfd = st ? open(st, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 	    0644) : -1;
 
+	static volatile unsigned long long entered;
+
 	if (cg && cgfd < 0)
 		return 1;
+	if (sfd >= 0)
+		cv_entered = &entered;
 	for (int i = 0; i < count; i++) {
 		siginfo_t si;
 		pid_t pid;
@@ -72,6 +77,10 @@ main(int argc, char **argv)
 				return 1;
 		} else if ((pid = cv_spawn_into(cgfd, argv + 2, copy)) < 0)
 			return 1;
+		if (sfd >= 0 && entered) {
+			dprintf(sfd, "child %llu\n", entered);
+			entered = 0;
+		}
 		stamp(sfd, "back");
 		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		struct pollfd p = { .fd = pfd, .events = POLLIN };

@@ -450,16 +450,18 @@ def phases(life_ms=300, count=40):
     """Where one restart's time goes, by phase (medians, us), for the floors
     (their own stamps, FLOOR_STAMPS) and arbord (BPF on) with and without
     cgroups (its event log: the kernel's exit, arbord acting on it, its
-    clone, the clone's return): from the probe's exit stamp to the
-    supervisor waking, to its clone, to the clone's return (the child has
-    run execve: vfork semantics), to the replacement's start stamp."""
+    clone, its child's start and execve, the clone's return): from the
+    probe's exit stamp to the supervisor waking, to its clone, to the
+    child's first instruction, to its execve (the floors' children call it
+    at once: none of their own work), to the clone's return (the execve
+    has succeeded: vfork semantics), to the replacement's start stamp."""
     env = dict(os.environ, PROBE_LIFE_MS=str(life_ms))
     med = lambda xs: statistics.median(xs) / 1000 if xs else float("nan")
     out = []
     for name in ("floor", GLIBC_FLOOR, "floor (in a cgroup)", "arbord (BPF on)", "arbord (BPF off)",
                  "arbord (cgroup off)"):
         d = workdir("phases")
-        wake, clone, back = [], [], []
+        wake, clone, child, execve, back = [], [], [], [], []
         if name.startswith("floor"):
             stamps = os.path.join(d, "stamps")
             log = run_floor(d, dict(env, FLOOR_STAMPS=stamps), count, in_cgroup="cgroup" in name,
@@ -470,7 +472,8 @@ def phases(life_ms=300, count=40):
             with open(stamps) as f:
                 for line in f:
                     k, v = line.split()
-                    {"woke": wake, "clone": clone, "back": back}[k].append(int(v))
+                    {"woke": wake, "clone": clone, "child": child, "back": back}[k].append(int(v))
+            execve = child       # no work of its own before execve
         else:
             p, log = run_arbord(d, env, ["--no-bpf"] if "BPF off" in name else [],
                                 cgroup="off" if "cgroup off" in name else None)
@@ -484,23 +487,33 @@ def phases(life_ms=300, count=40):
                         wake.append(e.get("arbord_mono_ns", e["mono_ns"]))
                     elif e["event"] == "spawn" and "spawned_mono_ns" in e:
                         clone.append(e["clone_mono_ns"])
+                        child.append(e["child_mono_ns"])
+                        execve.append(e["exec_mono_ns"])
                         back.append(e["spawned_mono_ns"])
-        clone, back = clone[1:], back[1:]   # the first start is no restart
+        # the first start is no restart
+        clone, child, execve, back = clone[1:], child[1:], execve[1:], back[1:]
         starts, exits = starts_exits(log)
         shutil.rmtree(d, ignore_errors=True)
-        rows = [(w - e, c - w, b - c, s - b) for e, w, c, b, s in zip(exits, wake, clone, back, starts[1:])
-                if e < w < c < b < s]
-        out.append((name, len(rows), [med([r[k] for r in rows]) for k in range(4)]))
+        if len(child) != len(clone):     # the posix_spawn floor has no child stamp
+            child = execve = clone
+        rows = [(w - e, c - w, ch - c, x - ch, b - x, s - b)
+                for e, w, c, ch, x, b, s in zip(exits, wake, clone, child, execve, back, starts[1:])
+                if e < w < c <= ch <= x < b < s]
+        out.append((name, len(rows), [med([r[k] for r in rows]) for k in range(6)]))
     return out
 
 
 def print_phases(life_ms, count):
     print("restart phases: probe lives %d ms, %d restarts each; medians in us from the probe's exit stamp" % (
         life_ms, count))
-    print("  %-22s %8s %12s %10s %12s %12s %8s" % ("system", "restarts", "exit->woken", "->clone",
-                                                   "clone->back", "back->start", "gap"))
+    print("  (clone->child: the kernel's clone; child->execve: the child's own work; execve->back: the\n"
+          "  kernel's execve up to the clone's return; the posix_spawn floor's child is not stamped: its\n"
+          "  clone->child and child->execve are in execve->back)")
+    print("  %-22s %8s %12s %8s %13s %14s %13s %12s %8s" % (
+        "system", "restarts", "exit->woken", "->clone", "clone->child", "child->execve", "execve->back",
+        "back->start", "gap"))
     for name, n, ph in phases(life_ms, count):
-        print("  %-22s %8d %12.1f %10.1f %12.1f %12.1f %8.1f" % ((name, n) + tuple(ph) + (sum(ph),)))
+        print("  %-22s %8d %12.1f %8.1f %13.1f %14.1f %13.1f %12.1f %8.1f" % ((name, n) + tuple(ph) + (sum(ph),)))
 
 
 def print_rows(rows, width, missing=False):

@@ -61,7 +61,11 @@ CONF
 	assert_eq "exit event" "root/a crash 4 null" \
 		"$(jq -r 'select(.event == "exit") | "\(.path) \(.reason) \(.status) \(.signal)"' "$T/events")" || return 1
 	jq -se 'map(select(.event == "spawn")) | length > 0 and all((.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")) and .mono_ns > 0 and .pid > 0)' "$T/events" >/dev/null ||
-		fail "spawn event fields"
+		fail "spawn event fields" || return 1
+	# A spawn's times in their order: arbord's clone, the child's start,
+	# its execve, arbord's return from the clone.
+	jq -se 'map(select(.event == "spawn")) | length > 0 and all(.clone_mono_ns > 0 and .clone_mono_ns <= .child_mono_ns and .child_mono_ns <= .exec_mono_ns and .exec_mono_ns <= .spawned_mono_ns)' "$T/events" >/dev/null ||
+		fail "spawn event times out of order: $(jq -c 'select(.event == "spawn")' "$T/events")"
 }
 
 test_socket_from_config_and_environment() {
