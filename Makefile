@@ -409,7 +409,8 @@ BENCH_RESTARTS ?= 40
 # BENCH_SETTLE_MS (1000) after its start are left out (warm_for).
 BENCH_GAP_RESTARTS ?= 1500
 # The phases step: where a restart's time goes (the probe's exit, the
-# supervisor's wake-up, its clone, the clone's return, the new start), for
+# supervisor's wake-up, its clone, the child's start and its execve, the
+# clone's return, the new start), for
 # the floors and arbord, at the gap step's life, 200 restarts each (some
 # 2 minutes).
 # The syscalls step: the same restarts, system call by system call (perf
