@@ -17,9 +17,10 @@
  * this floor did before: each spawn then copies the floor's page tables.
  * With FLOOR_STAMPS=FILE it appends "woke NS" when a child's pidfd wakes it
  * "clone NS" before each spawn, "child NS" as the child began (its own
- * clock, just before its execve; not with FLOOR_POSIX_SPAWN) and "back NS"
- * when the spawn returns (the child has exec'd: CLONE_VFORK)
- * (CLOCK_MONOTONIC): the phases of its restarts (restart.py).
+ * clock, just before its execve; not with FLOOR_POSIX_SPAWN or FLOOR_COPY)
+ * and "back NS" when the spawn returns (the child has exec'd:
+ * CLONE_VFORK) (CLOCK_MONOTONIC): the phases of its restarts
+ * (restart.py).
  */
 #include <fcntl.h>
 #include <poll.h>
