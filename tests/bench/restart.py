@@ -118,6 +118,32 @@ def service_dir(d, env_file=None):
     return svc, os.path.join(svc, "probe.log")
 
 
+def floor_leaf():
+    """The floor in a cgroup's leaf, made; None when no cgroup v2 is
+    writable here."""
+    mnt = cgroup2_mount()
+    if not mnt or not os.access(mnt, os.W_OK):
+        return None
+    leaf = os.path.join(mnt, "arbor-bench-floor", "probe")
+    os.makedirs(leaf, exist_ok=True)
+    return leaf
+
+
+def floor_leaf_remove(leaf):
+    """Removes the leaf and its parent, waiting up to 2 s for a probe
+    killed a moment ago to leave it."""
+    end = time.time() + 2
+    for path in (leaf, os.path.dirname(leaf)):
+        while True:
+            try:
+                os.rmdir(path)
+                break
+            except OSError:
+                if time.time() > end:
+                    raise
+                time.sleep(0.01)
+
+
 def run_floor(d, env, count, in_cgroup=False, copy=False, glibc=False):
     log = os.path.join(d, "probe.log")
     e = dict(env)
@@ -127,18 +153,14 @@ def run_floor(d, env, count, in_cgroup=False, copy=False, glibc=False):
         e["FLOOR_POSIX_SPAWN"] = "1"
     leaf = None
     if in_cgroup:
-        mnt = cgroup2_mount()
-        if not mnt or not os.access(mnt, os.W_OK):
+        if (leaf := floor_leaf()) is None:
             return None
-        leaf = os.path.join(mnt, "arbor-bench-floor", "probe")
-        os.makedirs(leaf, exist_ok=True)
         e["FLOOR_CGROUP"] = leaf
     try:
         subprocess.run([FLOOR, str(count + 1), PROBE, log], env=e, check=True)
     finally:
         if leaf:
-            os.rmdir(leaf)
-            os.rmdir(os.path.dirname(leaf))
+            floor_leaf_remove(leaf)
     return log
 
 

@@ -31,7 +31,7 @@ import time
 
 import restart as R
 
-SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 4.0
+SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 4
 LIFE_MS = 100
 TRACEFS = "/sys/kernel/tracing"
 EVENTS = ("raw_syscalls:sys_enter,raw_syscalls:sys_exit,"
@@ -99,19 +99,21 @@ def parse(lines):
     return out
 
 
-def calls(evs, tid, t0, until):
-    """tid's calls that start after t0, up to and without the first whose
-    number is in until: [(nr, start, end)], and that call's start."""
-    out, open_ = [], {}
-    for t, who, kind, nr in evs:
-        if who != tid or t < t0:
+def calls(evs, i, tid, until):
+    """tid's calls from evs[i] on, up to and without the first whose number
+    is in until: [(nr, start, end)], and that call's index (None: none)."""
+    out, entered = [], None
+    for j in range(i, len(evs)):
+        t, who, kind, nr = evs[j]
+        if who != tid:
             continue
         if kind == "enter":
             if nr in until:
-                return out, t
-            open_ = {nr: t}
-        elif kind == "exit" and nr in open_:
-            out.append((nr, open_.pop(nr), t))
+                return out, j
+            entered = (nr, t)
+        elif kind == "exit" and entered and entered[0] == nr:
+            out.append((nr, entered[1], t))
+            entered = None
     return out, None
 
 
@@ -119,22 +121,25 @@ def restarts(evs, sup):
     """Per restart: (supervisor's calls woken -> clone, its time between
     them, child's calls -> execve, the child's time between them)."""
     rows = []
-    exits = [i for i, e in enumerate(evs) if e[2] == "exit_task"]
-    for i in exits:
+    first = lambda start, ok: next((j for j in range(start, len(evs)) if ok(evs[j])), None)
+    for i in (i for i, e in enumerate(evs) if e[2] == "exit_task"):
         t_exit = evs[i][0]
         # The wake-up: the first call of the main thread to return.
-        woke = next((e[0] for e in evs[i:] if e[1] == sup and e[2] == "exit"), None)
-        if woke is None:
+        w = first(i, lambda e: e[1] == sup and e[2] == "exit")
+        if w is None:
             continue
-        sc, t_clone = calls(evs, sup, woke, CLONES)
-        if t_clone is None or t_clone - t_exit > 0.05:
+        woke = evs[w][0]
+        sc, c = calls(evs, w + 1, sup, CLONES)
+        if c is None or evs[c][0] - t_exit > 0.05:
             continue
-        child = next((e for e in evs if e[0] > t_clone and e[2] == "exec"), None)
-        if child is None or child[0] - t_clone > 0.05:
+        t_clone = evs[c][0]
+        x = first(c, lambda e: e[2] == "exec")
+        if x is None or evs[x][0] - t_clone > 0.05:
             continue
-        cc, t_exec = calls(evs, child[1], t_clone, (EXECVE,))
-        if t_exec is None:
+        cc, k = calls(evs, c, evs[x][1], (EXECVE,))
+        if k is None:
             continue
+        t_exec = evs[k][0]
         rows.append((sc, (t_clone - woke) - sum(b - a for _, a, b in sc),
                      cc, (t_exec - t_clone) - sum(b - a for _, a, b in cc)))
     return rows
@@ -170,11 +175,8 @@ def run(label, d, env):
     if label.startswith("floor"):
         e = dict(env)
         if "cgroup" in label:
-            mnt = R.cgroup2_mount()
-            if not mnt or not os.access(mnt, os.W_OK):
+            if (leaf := R.floor_leaf()) is None:
                 return None
-            leaf = os.path.join(mnt, "arbor-bench-floor", "probe")
-            os.makedirs(leaf, exist_ok=True)
             e["FLOOR_CGROUP"] = leaf
         count = int((SECONDS + 2) * 1000 / LIFE_MS) + 20
         p = subprocess.Popen([R.FLOOR, str(count), R.PROBE, os.path.join(d, "probe.log")], env=e)
@@ -187,8 +189,7 @@ def run(label, d, env):
         R.stop(p, signal.SIGKILL if label.startswith("floor") else signal.SIGTERM)
         R.kill_probes(d)
         if leaf:
-            os.rmdir(leaf)
-            os.rmdir(os.path.dirname(leaf))
+            R.floor_leaf_remove(leaf)
     return restarts(evs, p.pid)
 
 
