@@ -408,6 +408,10 @@ BENCH_RESTARTS ?= 40
 # a system's restarts once it has settled: those in the first
 # BENCH_SETTLE_MS (1000) after its start are left out (warm_for).
 BENCH_GAP_RESTARTS ?= 1500
+# The paired step: the two gap targets with every system running at once
+# (the floors, arbord with cgroups and with cgroup = "off"), each
+# restarting its own probe, so the machine's drift falls on all alike:
+# 400 restarts each at 0.1 and 0.3 s, 200 at 1.2 s (some 8 minutes).
 # The phases step: where a restart's time goes (the probe's exit, the
 # supervisor's wake-up, its clone, the child's start and its execve, the
 # clone's return, the new start), for
@@ -422,7 +426,11 @@ BENCH_GAP_RESTARTS ?= 1500
 # cgroup) at the main table's 1.2 s life, 120 restarts each in 24 rounds
 # of 5 (some 15 minutes), where the main table's 5 rounds of 8 left the
 # peers' verdicts unresolved.
-BENCH_STEPS ?= restart gap phases syscalls ahead helpers sockets logs scale tls events console peers health bpf vm
+# BENCH_AHEAD_RESTARTS and BENCH_AHEAD_ROUNDS set them (240 in 48 rounds
+# take some 30 minutes, for an interval some 0.7 times as wide).
+BENCH_AHEAD_RESTARTS ?= 120
+BENCH_AHEAD_ROUNDS ?= 24
+BENCH_STEPS ?= restart gap paired phases syscalls ahead helpers sockets logs scale tls events console peers health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
@@ -459,9 +467,10 @@ bench: deps
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,gap,python3 tests/bench/restart.py $(BUILD) $(BENCH_GAP_RESTARTS) 5 gap)
+	$(Q)$(call step,paired,python3 tests/bench/restart.py $(BUILD) 0 1 paired)
 	$(Q)$(call step,phases,python3 tests/bench/restart.py $(BUILD) 200 1 phases)
 	$(Q)$(call step,syscalls,python3 tests/bench/syscalls.py $(BUILD) 4)
-	$(Q)$(call step,ahead,python3 tests/bench/restart.py $(BUILD) 120 24 ahead)
+	$(Q)$(call step,ahead,python3 tests/bench/restart.py $(BUILD) $(BENCH_AHEAD_RESTARTS) $(BENCH_AHEAD_ROUNDS) ahead)
 	$(Q)$(call step,helpers,PAIR_LIFE_MS=300 python3 tests/bench/restart.py $(BUILD) 300 5 helpers)
 	$(Q)$(call step,sockets,python3 tests/bench/sockets.py $(BUILD) 100 10 300)
 	$(Q)$(call step,logs,python3 tests/bench/logs.py $(BUILD))

@@ -5,7 +5,7 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|ahead|phases]]]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|paired|ahead|phases]]]
 
 With "gap", only the two gap targets at one probe life (GAP_LIFE_MS,
 default 100), RESTARTS each in rounds of 25 (ROUNDS unused): enough
@@ -14,8 +14,10 @@ restarts for an interval narrower than the targets' margins. With
 runit, at the main table's 1.2 s life, RESTARTS each in ROUNDS rounds:
 the peers' verdicts and the 1.2 s gap's, over more rounds than the main
 table's (daemontools and runit wait a second before restarting a service
-that lived less than one). With "phases", only the phases table (where
-each restart's time goes) at GAP_LIFE_MS, RESTARTS each. With "console",
+that lived less than one). With "paired", the two gap targets at 0.1,
+0.3 and 1.2 s with every system at once (paired_life; RESTARTS and
+ROUNDS unused). With "phases", only the phases table (where each
+restart's time goes) at GAP_LIFE_MS, RESTARTS each. With "console",
 only the console's row: the gap with 10 signed-in event streams open
 beside the same arbord with none. With "helpers", only the helpers'
 rows: the gap beside a worker with a tcp check, the helpers healthy,
@@ -55,6 +57,7 @@ ONLY_HELPERS = len(sys.argv) > 4 and sys.argv[4] == "helpers"
 ONLY_GAP = len(sys.argv) > 4 and sys.argv[4] == "gap"
 ONLY_AHEAD = len(sys.argv) > 4 and sys.argv[4] == "ahead"
 ONLY_PHASES = len(sys.argv) > 4 and sys.argv[4] == "phases"
+ONLY_PAIRED = len(sys.argv) > 4 and sys.argv[4] == "paired"
 GAP_ROUND = 25   # the gap step's restarts per round (each round settles first)
 CONSOLE_STREAMS = 10
 CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
@@ -621,6 +624,129 @@ def sweep_life(life, count, per_round=10):
             interval(g["arbord (cgroup off)"], g[GLIBC_FLOOR])))
 
 
+PAIRED_ROWS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)"]
+PAIRED_BLOCK = 10   # a slot of time, in probe lives: about so many restarts of each
+PAIRED_MARGIN_MS = 1
+
+
+def free_phase(life, logs):
+    """Seconds from now to the middle of the widest stretch of a life in
+    which none of logs' probes starts (their latest starts, modulo the
+    life)."""
+    period = life * 1000000
+    now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    phases = sorted(st[-1] % period for st in (starts_exits(log)[0] for log in logs) if st)
+    if not phases:
+        return 0.0
+    gaps = [((phases[(i + 1) % len(phases)] - ph) % period or period, ph) for i, ph in enumerate(phases)]
+    width, at = max(gaps)
+    target = (at + width // 2) % period
+    return ((target - now % period) % period) / 1e9
+
+
+def paired_life(life, count):
+    """The floors and arbord at once, each restarting its own probe, each
+    started a quarter of a life after the one before: every system meets
+    the machine in the same state, so its drift (which moved a whole
+    round's median by a third here) falls on all alike. Gaps from the
+    third restart on; a gap's interval resamples slots of PAIRED_BLOCK
+    lives, the same for every system. The floors run while arbord's
+    helpers and probes are loaded: the probes' tracepoints fire for the
+    floors' own processes too (a few per restart, each a map lookup),
+    which the sequential rounds never charge them."""
+    env = dict(os.environ, PROBE_LIFE_MS=str(life))
+    base, procs = None, []
+    try:
+        # arbord first: when its probe first starts depends on its own
+        # start-up. Each floor then starts in the middle of the widest
+        # stretch of the life that no system's restart is in yet.
+        for name in sorted(PAIRED_ROWS, key=lambda n: not n.startswith("arbord")):
+            d = workdir("paired")
+            log = os.path.join(d, "probe.log")
+            if name.startswith("floor"):
+                e = dict(env)
+                if name == "floor (in a cgroup)":
+                    if (base := floor_leaf()) is None:
+                        shutil.rmtree(d, ignore_errors=True)
+                        continue
+                    e["FLOOR_CGROUP"] = base
+                time.sleep(free_phase(life, [pl for _, _, pl, _ in procs]))
+                p = subprocess.Popen([FLOOR, str(count + 3), PROBE, log], env=e)
+            else:
+                p, log = run_arbord(d, env, cgroup="off" if name == "arbord (cgroup off)" else None)
+            procs.append((name, p, log, d))
+            wait_starts(log, 2, timeout=30)
+        for name, p, log, d in procs:
+            wait_starts(log, count + 3, timeout=count * life / 1000 * 2 + 60)
+    finally:
+        for name, p, log, d in procs:
+            if name.startswith("arbord"):
+                stop(p)
+                kill_probes(d)
+            else:
+                p.wait()
+    spans = {}
+    for name, p, log, d in procs:
+        starts, exits = starts_exits(log)
+        spans[name] = [(e, s2) for e, s2 in zip(exits, starts[1:]) if s2 > e][2:count + 2]
+        shutil.rmtree(d, ignore_errors=True)
+    # A gap that comes within PAIRED_MARGIN of another system's is left
+    # out (both): their phases drift, and two restarts at once would share
+    # the CPUs. The blocks are slots of time, PAIRED_BLOCK lives long.
+    margin = PAIRED_MARGIN_MS * 1000000
+    every = sorted((e - margin, s2 + margin, name) for name, sp in spans.items() for e, s2 in sp)
+    crowded = set()
+    for i, (lo, hi, name) in enumerate(every):
+        for lo2, hi2, name2 in every[i + 1:]:
+            if lo2 >= hi:
+                break
+            if name2 != name:
+                crowded.update({(lo, name), (lo2, name2)})
+    t0 = min((sp[0][0] for sp in spans.values() if sp), default=0)
+    slot = life * 1000000 * PAIRED_BLOCK
+    out, left = {}, {}
+    for name, sp in spans.items():
+        blocks = {}
+        for e, s2 in sp:
+            if (e - margin, name) in crowded:
+                left[name] = left.get(name, 0) + 1
+                continue
+            blocks.setdefault((e - t0) // slot, []).append((s2 - e) / 1e6)
+        out[name] = blocks
+    if base:
+        floor_leaf_remove(base)
+    return out, left
+
+
+def paired_gaps(blocks, a, b):
+    """a's and b's gaps (Gaps) over the slots both have gaps in."""
+    ga, gb = Gaps(), Gaps()
+    for k in sorted(set(blocks[a]) & set(blocks[b])):
+        ga.add_round(blocks[a][k])
+        gb.add_round(blocks[b][k])
+    return ga, gb
+
+
+def paired():
+    """The two gap targets and the kernel's share of a cgroup, every system
+    at once (paired_life), at the three probe lives."""
+    print("restart gap, paired: the floors and arbord (BPF on, and cgroup off) at once, each restarting "
+          "its own probe, started a quarter of a life apart; a gap within %d ms of another system's left "
+          "out (both); intervals over the slots of %d lives in which both rows have gaps" % (
+              PAIRED_MARGIN_MS, PAIRED_BLOCK))
+    for life, count in ((100, 400), (300, 400), (1200, 200)):
+        blocks, left = paired_life(life, count)
+        m = {k: statistics.median([x for v in b.values() for x in v]) for k, b in blocks.items() if b}
+        print("  probe lives %4d ms, %d restarts each: %s" % (life, count, ", ".join(
+            "%s p50 %.3f ms (%d left out)" % (k, m[k], left.get(k, 0)) for k in PAIRED_ROWS if k in m)))
+        for a, b, t in (("arbord (BPF on)", "floor (in a cgroup)", 1.05), ("arbord (cgroup off)", "floor", 1.03),
+                        ("floor (in a cgroup)", "floor", None)):
+            if a in m and b in m:
+                ga, gb = paired_gaps(blocks, a, b)
+                print("    %s / %s = %s" % (a if t else "the kernel's share of a cgroup, " + a, b,
+                                            verdict(ga, gb, t) if t else interval(ga, gb)))
+
+
 AHEAD_ROWS = ["floor (in a cgroup)", "arbord (BPF on)", "daemontools (supervise)", "runit (runsv)"]
 
 
@@ -642,6 +768,9 @@ def ahead():
 
 
 def main():
+    if ONLY_PAIRED:
+        paired()
+        return
     if ONLY_PHASES:
         print_phases(int(os.environ.get("GAP_LIFE_MS", "100")), N)
         return
