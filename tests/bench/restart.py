@@ -685,6 +685,8 @@ def paired_life(life, count):
                 kill_probes(d)
             else:
                 p.wait()
+        if base:
+            floor_leaf_remove(base)
     spans = {}
     for name, p, log, d in procs:
         starts, exits = starts_exits(log)
@@ -713,8 +715,6 @@ def paired_life(life, count):
                 continue
             blocks.setdefault((e - t0) // slot, []).append((s2 - e) / 1e6)
         out[name] = blocks
-    if base:
-        floor_leaf_remove(base)
     return out, left
 
 
