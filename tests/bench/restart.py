@@ -645,14 +645,13 @@ def free_phase(life, logs):
 
 
 def paired_life(life, count):
-    """The floors and arbord at once, each restarting its own probe, each
-    started a quarter of a life after the one before: every system meets
-    the machine in the same state, so its drift (which moved a whole
-    round's median by a third here) falls on all alike. Gaps from the
-    third restart on; a gap's interval resamples slots of PAIRED_BLOCK
-    lives, the same for every system. The floors run while arbord's
-    helpers and probes are loaded: the probes' tracepoints fire for the
-    floors' own processes too (a few per restart, each a map lookup),
+    """The floors and arbord at once, each restarting its own probe: every
+    system meets the machine in the same state, so its drift (which moved a
+    whole round's median by a third here) falls on all alike. Gaps from the
+    third restart on, by slots of PAIRED_BLOCK lives (the same slots for
+    every system), with how many were left out. The floors run while
+    arbord's helpers and probes are loaded: the probes' tracepoints fire for
+    the floors' own processes too (a few per restart, each a map lookup),
     which the sequential rounds never charge them."""
     env = dict(os.environ, PROBE_LIFE_MS=str(life))
     base, procs = None, []
@@ -731,7 +730,7 @@ def paired():
     """The two gap targets and the kernel's share of a cgroup, every system
     at once (paired_life), at the three probe lives."""
     print("restart gap, paired: the floors and arbord (BPF on, and cgroup off) at once, each restarting "
-          "its own probe, started a quarter of a life apart; a gap within %d ms of another system's left "
+          "its own probe, the floors started where no restart is; a gap within %d ms of another system's left "
           "out (both); intervals over the slots of %d lives in which both rows have gaps" % (
               PAIRED_MARGIN_MS, PAIRED_BLOCK))
     for life, count in ((100, 400), (300, 400), (1200, 200)):
