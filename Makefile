@@ -412,6 +412,13 @@ BENCH_GAP_RESTARTS ?= 1500
 # (the floors, arbord with cgroups and with cgroup = "off"), each
 # restarting its own probe, so the machine's drift falls on all alike:
 # 400 restarts each at 0.1 and 0.3 s, 200 at 1.2 s (some 8 minutes).
+# The probes step: the eBPF probes' share of a restart. Each program's
+# runs and time per restart (the kernel's own counts, with
+# kernel.bpf_stats_enabled on for 20 s and set back after), then arbord
+# with and without its probes beside the floor in a cgroup, all at once,
+# BENCH_PROBES_RESTARTS each at 0.3 s (some 7 minutes at 1200, for an
+# interval of some 0.02 either side).
+BENCH_PROBES_RESTARTS ?= 1200
 # The phases step: where a restart's time goes (the probe's exit, the
 # supervisor's wake-up, its clone, the child's start and its execve, the
 # clone's return, the new start), for
@@ -430,7 +437,7 @@ BENCH_GAP_RESTARTS ?= 1500
 # take some 30 minutes, for an interval some 0.7 times as wide).
 BENCH_AHEAD_RESTARTS ?= 120
 BENCH_AHEAD_ROUNDS ?= 24
-BENCH_STEPS ?= restart gap paired phases syscalls ahead helpers sockets logs scale tls events console peers health bpf vm
+BENCH_STEPS ?= restart gap paired probes phases syscalls ahead helpers sockets logs scale tls events console peers health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
@@ -468,6 +475,7 @@ bench: deps
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,gap,python3 tests/bench/restart.py $(BUILD) $(BENCH_GAP_RESTARTS) 5 gap)
 	$(Q)$(call step,paired,python3 tests/bench/restart.py $(BUILD) 0 1 paired)
+	$(Q)$(call step,probes,python3 tests/bench/restart.py $(BUILD) $(BENCH_PROBES_RESTARTS) 1 probes)
 	$(Q)$(call step,phases,python3 tests/bench/restart.py $(BUILD) 200 1 phases)
 	$(Q)$(call step,syscalls,python3 tests/bench/syscalls.py $(BUILD) 4)
 	$(Q)$(call step,ahead,python3 tests/bench/restart.py $(BUILD) $(BENCH_AHEAD_RESTARTS) $(BENCH_AHEAD_ROUNDS) ahead)

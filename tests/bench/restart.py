@@ -5,7 +5,7 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|paired|ahead|phases]]]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|paired|probes|ahead|phases]]]
 
 With "gap", only the two gap targets at one probe life (GAP_LIFE_MS,
 default 100), RESTARTS each in rounds of 25 (ROUNDS unused): enough
@@ -16,7 +16,10 @@ the peers' verdicts and the 1.2 s gap's, over more rounds than the main
 table's (daemontools and runit wait a second before restarting a service
 that lived less than one). With "paired", the two gap targets at 0.1,
 0.3 and 1.2 s with every system at once (paired_life; RESTARTS and
-ROUNDS unused). With "phases", only the phases table (where each
+ROUNDS unused). With "probes", the probes' share: each eBPF program's
+runs and time per restart (the kernel's own counts), then arbord with and
+without its probes beside the floor in a cgroup, all at once, RESTARTS
+each at 0.3 s (ROUNDS unused). With "phases", only the phases table (where each
 restart's time goes) at GAP_LIFE_MS, RESTARTS each. With "console",
 only the console's row: the gap with 10 signed-in event streams open
 beside the same arbord with none. With "helpers", only the helpers'
@@ -58,6 +61,7 @@ ONLY_GAP = len(sys.argv) > 4 and sys.argv[4] == "gap"
 ONLY_AHEAD = len(sys.argv) > 4 and sys.argv[4] == "ahead"
 ONLY_PHASES = len(sys.argv) > 4 and sys.argv[4] == "phases"
 ONLY_PAIRED = len(sys.argv) > 4 and sys.argv[4] == "paired"
+ONLY_PROBES = len(sys.argv) > 4 and sys.argv[4] == "probes"
 GAP_ROUND = 25   # the gap step's restarts per round (each round settles first)
 CONSOLE_STREAMS = 10
 CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
@@ -644,8 +648,8 @@ def free_phase(life, logs):
     return ((target - now % period) % period) / 1e9
 
 
-def paired_life(life, count):
-    """The floors and arbord at once, each restarting its own probe: every
+def paired_life(life, count, rows=None):
+    """rows (default PAIRED_ROWS): the floors and arbord at once, each restarting its own probe: every
     system meets the machine in the same state, so its drift (which moved a
     whole round's median by a third here) falls on all alike. Gaps from the
     third restart on, by slots of PAIRED_BLOCK lives (the same slots for
@@ -659,7 +663,7 @@ def paired_life(life, count):
         # arbord first: when its probe first starts depends on its own
         # start-up. Each floor then starts in the middle of the widest
         # stretch of the life that no system's restart is in yet.
-        for name in sorted(PAIRED_ROWS, key=lambda n: not n.startswith("arbord")):
+        for name in sorted(rows or PAIRED_ROWS, key=lambda n: not n.startswith("arbord")):
             d = workdir("paired")
             log = os.path.join(d, "probe.log")
             if name.startswith("floor"):
@@ -672,7 +676,8 @@ def paired_life(life, count):
                 time.sleep(free_phase(life, [pl for _, _, pl, _ in procs]))
                 p = subprocess.Popen([FLOOR, str(count + 3), PROBE, log], env=e)
             else:
-                p, log = run_arbord(d, env, cgroup="off" if name == "arbord (cgroup off)" else None)
+                p, log = run_arbord(d, env, ["--no-bpf"] if name == "arbord (BPF off)" else [],
+                                    cgroup="off" if name == "arbord (cgroup off)" else None)
             procs.append((name, p, log, d))
             wait_starts(log, 2, timeout=30)
         for name, p, log, d in procs:
@@ -746,6 +751,89 @@ def paired():
                                             verdict(ga, gb, t) if t else interval(ga, gb)))
 
 
+def tracing_progs():
+    """The machine's tracing programs by id: (name, runs, ns run), the
+    kernel's own counts (they grow only while kernel.bpf_stats_enabled is
+    1)."""
+    out = json.loads(subprocess.check_output(["bpftool", "-j", "prog", "show"], stderr=subprocess.DEVNULL))
+    return {x["id"]: (x.get("name", "?"), x.get("run_cnt", 0), x.get("run_time_ns", 0))
+            for x in out if x.get("type") == "tracing"}
+
+
+BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+def probes_cost(life, seconds):
+    """What each of arbord's eBPF programs takes per restart of a probe
+    living life ms, over seconds: the programs arbord attached (those that
+    were not there before it), kernel.bpf_stats_enabled on for the count
+    and set back after. True (with the figures printed) when arbord's
+    probes attached, else False with the reason printed."""
+    if not shutil.which("bpftool"):
+        print("  per program: skipped, no bpftool")
+        return False
+    with open(BPF_STATS) as f:
+        was = f.read().strip()
+    before = set(tracing_progs())
+    d = workdir("probes")
+    p, log = run_arbord(d, dict(os.environ, PROBE_LIFE_MS=str(life)))
+    try:
+        wait_starts(log, 3, timeout=30)
+        with open(os.path.join(d, "arbord.log")) as f:
+            said = f.read()
+        if "eBPF probes attached" not in said:
+            why = [ln for ln in said.splitlines() if "eBPF" in ln]
+            print("  skipped: arbord's probes did not attach here (%s)" % (why[0] if why else "no eBPF line in its log"))
+            return False
+        with open(BPF_STATS, "w") as f:
+            f.write("1")
+        a = {k: v for k, v in tracing_progs().items() if k not in before}
+        n0 = len(starts_exits(log)[0])
+        time.sleep(seconds)
+        b = {k: v for k, v in tracing_progs().items() if k in a}
+        n1 = len(starts_exits(log)[0])
+    finally:
+        with open(BPF_STATS, "w") as f:
+            f.write(was)
+        stop(p)
+        kill_probes(d)
+        shutil.rmtree(d, ignore_errors=True)
+    k = n1 - n0
+    if k <= 0:
+        print("  per program: no restarts seen in %.0f s" % seconds)
+        return True
+    print("  per program, probe lives %d ms, %d restarts (machine-wide: the scheduler's programs run at every "
+          "wake-up and switch of any task, most of them outside a restart):" % (life, k))
+    total = 0
+    for pid in sorted(b, key=lambda i: b[i][0]):
+        name, runs, ns = b[pid][0], b[pid][1] - a[pid][1], b[pid][2] - a[pid][2]
+        total += ns
+        print("    %-16s %7.1f runs per restart, %6.0f ns per run, %6.2f us per restart" % (
+            name, runs / k, ns / runs if runs else 0, ns / k / 1000))
+    print("    %-16s %48.2f us per restart" % ("all", total / k / 1000))
+    return True
+
+
+def probes():
+    """The probes' share of a restart: what each program takes (the
+    kernel's counts), then arbord with and without its probes and the
+    floor in a cgroup at once (paired_life), N restarts each at 0.3 s."""
+    print("eBPF probes' share of a restart: each program's runs and time per restart (kernel.bpf_stats_enabled), "
+          "then arbord (BPF on), arbord (BPF off) and the floor in a cgroup at once, each restarting its own probe")
+    if not probes_cost(100, 20):
+        return
+    rows = ["floor (in a cgroup)", "arbord (BPF on)", "arbord (BPF off)"]
+    blocks, left = paired_life(300, N, rows)
+    m = {k: statistics.median([x for v in b.values() for x in v]) for k, b in blocks.items() if b}
+    print("  probe lives  300 ms, %d restarts each: %s" % (N, ", ".join(
+        "%s p50 %.3f ms (%d left out)" % (k, m[k], left.get(k, 0)) for k in rows if k in m)))
+    for a, b, t in (("arbord (BPF on)", "arbord (BPF off)", None), ("arbord (BPF on)", "floor (in a cgroup)", 1.05),
+                    ("arbord (BPF off)", "floor (in a cgroup)", None)):
+        if a in m and b in m:
+            ga, gb = paired_gaps(blocks, a, b)
+            print("    %s / %s = %s" % (a, b, verdict(ga, gb, t) if t else interval(ga, gb)))
+
+
 AHEAD_ROWS = ["floor (in a cgroup)", "arbord (BPF on)", "daemontools (supervise)", "runit (runsv)"]
 
 
@@ -767,6 +855,9 @@ def ahead():
 
 
 def main():
+    if ONLY_PROBES:
+        probes()
+        return
     if ONLY_PAIRED:
         paired()
         return
