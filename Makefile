@@ -413,13 +413,14 @@ BENCH_GAP_RESTARTS ?= 1500
 # restarting its own probe, so the machine's drift falls on all alike:
 # 400 restarts each at 0.1 and 0.3 s, 200 at 1.2 s (some 9 minutes); at
 # 0.1 s each target's two rows run in a pass of their own.
-# The probes step: the eBPF probes' share of a restart. Each program's
-# runs and time per restart (the kernel's own counts, with
-# kernel.bpf_stats_enabled on for 20 s and set back after), then arbord
-# with and without its probes beside the floor in a cgroup, all at once,
-# BENCH_PROBES_RESTARTS each at 0.3 s (some 7 minutes at 1200, for an
-# interval of some 0.02 either side).
-BENCH_PROBES_RESTARTS ?= 1200
+# The shares step: what arbord's gap is made of beyond the floor in a
+# cgroup's. Each eBPF program's runs and time per restart (the kernel's
+# own counts, with kernel.bpf_stats_enabled on for 20 s and set back
+# after), then at once: the floor in a cgroup, the same floor making the
+# system calls of arbord's contract too (FLOOR_CONTRACT), arbord with and
+# without its probes; BENCH_SHARES_RESTARTS each at 0.3 s (some 7
+# minutes at 1200, for an interval of some 0.02 either side).
+BENCH_SHARES_RESTARTS ?= 1200
 # The phases step: where a restart's time goes (the probe's exit, the
 # supervisor's wake-up, its clone, the child's start and its execve, the
 # clone's return, the new start), for
@@ -438,7 +439,7 @@ BENCH_PROBES_RESTARTS ?= 1200
 # take some 30 minutes, for an interval some 0.7 times as wide).
 BENCH_AHEAD_RESTARTS ?= 120
 BENCH_AHEAD_ROUNDS ?= 24
-BENCH_STEPS ?= restart gap paired probes phases syscalls ahead helpers sockets logs scale tls events console peers health bpf vm
+BENCH_STEPS ?= restart gap paired shares phases syscalls ahead helpers sockets logs scale tls events console peers health bpf vm
 step = $(if $(filter $(1),$(BENCH_STEPS)),echo "make bench: step $(1)" && $(2),true)
 BENCH_ROUNDS ?= 5
 
@@ -476,7 +477,7 @@ bench: deps
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,gap,python3 tests/bench/restart.py $(BUILD) $(BENCH_GAP_RESTARTS) 5 gap)
 	$(Q)$(call step,paired,python3 tests/bench/restart.py $(BUILD) 0 1 paired)
-	$(Q)$(call step,probes,python3 tests/bench/restart.py $(BUILD) $(BENCH_PROBES_RESTARTS) 1 probes)
+	$(Q)$(call step,shares,python3 tests/bench/restart.py $(BUILD) $(BENCH_SHARES_RESTARTS) 1 shares)
 	$(Q)$(call step,phases,python3 tests/bench/restart.py $(BUILD) 200 1 phases)
 	$(Q)$(call step,syscalls,python3 tests/bench/syscalls.py $(BUILD) 4)
 	$(Q)$(call step,ahead,python3 tests/bench/restart.py $(BUILD) $(BENCH_AHEAD_RESTARTS) $(BENCH_AHEAD_ROUNDS) ahead)

@@ -38,6 +38,46 @@ struct cv_child {
  * (CLOCK_MONOTONIC, ns), in the memory it shares with the caller. */
 static volatile unsigned long long *cv_entered;
 
+/*
+ * Set (floor.c, FLOOR_CONTRACT): the child makes the system calls arbord's
+ * child makes for its contract (daemon/spawn.c, child_main) before its
+ * execve, and is cloned with CLONE_FILES as arbord's is: its own fd table
+ * below 256, a session of its own, /dev/null and the two capture pipes as
+ * 0, 1 and 2, the parent-death signal (and the check that the parent
+ * still lives), SIGPIPE back to default, an empty mask, every other fd
+ * close-on-exec.
+ */
+struct cv_contract {
+	int devnull, out, err;
+	pid_t parent;
+};
+static const struct cv_contract *cv_contract;
+
+#define CV_CLONE_FILES 0x400ULL
+#define CV_FD_BASE 256
+#define CV_CLOSE_RANGE_UNSHARE (1U << 1)
+#define CV_CLOSE_RANGE_CLOEXEC (1U << 2)
+#define CV_PR_SET_PDEATHSIG 1
+
+static void
+cv_contract_calls(const struct cv_contract *k)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	if (syscall(SYS_close_range, CV_FD_BASE, ~0U, CV_CLOSE_RANGE_UNSHARE) < 0 ||
+	    setsid() < 0 || dup2(k->devnull, 0) < 0 || dup2(k->out, 1) < 0 ||
+	    dup2(k->err, 2) < 0 ||
+	    syscall(SYS_prctl, CV_PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    getppid() != k->parent)
+		syscall(SYS_exit_group, 126);
+	sigaction(SIGPIPE, &dfl, NULL);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		syscall(SYS_exit_group, 126);
+	(void)syscall(SYS_close_range, 3, ~0U, CV_CLOSE_RANGE_CLOEXEC);
+}
+
 static int
 cv_child_main(void *arg)
 {
@@ -50,6 +90,8 @@ cv_child_main(void *arg)
 		*cv_entered = (unsigned long long)ts.tv_sec * 1000000000ULL +
 		    (unsigned long long)ts.tv_nsec;
 	}
+	if (cv_contract)
+		cv_contract_calls(cv_contract);
 	execve(c->argv[0], c->argv, environ);
 	syscall(SYS_exit_group, 127);
 	return 127;
@@ -113,7 +155,7 @@ cv_spawn_into(int cgfd, char **argv, int copy)
 		stack = NULL;
 		return -1;
 	}
-	a.flags |= CV_CLONE_VM;
+	a.flags |= CV_CLONE_VM | (cv_contract ? CV_CLONE_FILES : 0);
 	a.stack = (unsigned long long)(unsigned long)stack;
 	a.stack_size = CV_STACK;
 	pid = cv_clone3(&a, cv_child_main, &c);

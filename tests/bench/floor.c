@@ -21,9 +21,19 @@
  * and "back NS" when the spawn returns (the child has exec'd:
  * CLONE_VFORK) (CLOCK_MONOTONIC): the phases of its restarts
  * (restart.py).
+ * FLOOR_CONTRACT=1 (with FLOOR_CGROUP) adds the system calls arbord makes
+ * for its contract on each restart and nothing of arbord's own: after the
+ * wake-up and waitid, a pread of the leaf's cgroup.events and an fstat of
+ * the leaf (is it empty, has it sub-cgroups, is it still there), a
+ * FIONREAD on each capture pipe (where the old output ends); before the
+ * clone, a copy of each pipe's write end below fd 256, closed after; the
+ * child's own calls (clone_vm.h, cv_contract_calls). SIGPIPE ignored and
+ * the signals arbord reads from a signalfd blocked, as in arbord.
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -62,14 +72,50 @@ main(int argc, char **argv)
 
 	static volatile unsigned long long entered;
 
+	int contract = cgfd >= 0 && getenv("FLOOR_CONTRACT") &&
+	    *getenv("FLOOR_CONTRACT") == '1';
+	static struct cv_contract k;
+	int evfd = -1, rfd[2] = { -1, -1 }, wfd[2] = { -1, -1 };
+
 	if (cg && cgfd < 0)
 		return 1;
 	if (sfd >= 0)
 		cv_entered = &entered;
+	if (contract) {
+		sigset_t blocked;
+
+		for (int j = 0; j < 2; j++) {
+			int pp[2];
+
+			if (pipe2(pp, O_CLOEXEC) < 0 ||
+			    (rfd[j] = fcntl(pp[0], F_DUPFD_CLOEXEC, 256)) < 0 ||
+			    (wfd[j] = fcntl(pp[1], F_DUPFD_CLOEXEC, 256)) < 0)
+				return 1;
+			close(pp[0]);
+			close(pp[1]);
+		}
+		if ((k.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
+		    (evfd = openat(cgfd, "cgroup.events", O_RDONLY | O_CLOEXEC)) < 0)
+			return 1;
+		k.parent = getpid();
+		signal(SIGPIPE, SIG_IGN);
+		sigemptyset(&blocked);
+		sigaddset(&blocked, SIGCHLD);
+		sigaddset(&blocked, SIGTERM);
+		sigaddset(&blocked, SIGINT);
+		sigaddset(&blocked, SIGHUP);
+		sigprocmask(SIG_BLOCK, &blocked, NULL);
+		cv_contract = &k;
+	}
 	for (int i = 0; i < count; i++) {
 		siginfo_t si;
 		pid_t pid;
 		int pfd;
+
+		if (contract) {
+			k.out = fcntl(wfd[0], F_DUPFD_CLOEXEC, 3);
+			k.err = fcntl(wfd[1], F_DUPFD_CLOEXEC, 3);
+		}
 
 		stamp(sfd, "clone");
 		if (glibc && cgfd < 0) {
@@ -78,6 +124,10 @@ main(int argc, char **argv)
 				return 1;
 		} else if ((pid = cv_spawn_into(cgfd, argv + 2, copy)) < 0)
 			return 1;
+		if (contract) {
+			close(k.out);
+			close(k.err);
+		}
 		if (sfd >= 0 && entered) {
 			dprintf(sfd, "child %llu\n", entered);
 			entered = 0;
@@ -89,6 +139,17 @@ main(int argc, char **argv)
 		stamp(sfd, "woke");
 		waitid(P_PIDFD, (id_t)pfd, &si, WEXITED);
 		close(pfd);
+		if (contract) {
+			char ev[256];
+			struct stat sb;
+			int n;
+
+			if (pread(evfd, ev, sizeof(ev), 0) < 0 ||
+			    fstat(cgfd, &sb) < 0 ||
+			    ioctl(rfd[0], FIONREAD, &n) < 0 ||
+			    ioctl(rfd[1], FIONREAD, &n) < 0)
+				return 1;
+		}
 	}
 	return 0;
 }

@@ -5,7 +5,7 @@ peers, in one run. Every system runs tests/bench/probe from a tmpfs
 directory with no shell in the gap; the gap is the probe's own next start
 minus its previous exit (CLOCK_MONOTONIC). Figures only, never a test.
 
-  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|paired|probes|ahead|phases]]]
+  restart.py BUILD_DIR [RESTARTS [ROUNDS [console|helpers|gap|paired|shares|ahead|phases]]]
 
 With "gap", only the two gap targets at one probe life (GAP_LIFE_MS,
 default 100), RESTARTS each in rounds of 25 (ROUNDS unused): enough
@@ -16,10 +16,12 @@ the peers' verdicts and the 1.2 s gap's, over more rounds than the main
 table's (daemontools and runit wait a second before restarting a service
 that lived less than one). With "paired", the two gap targets at 0.1,
 0.3 and 1.2 s with every system at once (paired_life; RESTARTS and
-ROUNDS unused). With "probes", the probes' share: each eBPF program's
-runs and time per restart (the kernel's own counts), then arbord with and
-without its probes beside the floor in a cgroup, all at once, RESTARTS
-each at 0.3 s (ROUNDS unused). With "phases", only the phases table (where each
+ROUNDS unused). With "shares", what arbord's gap is made of beyond the
+floor in a cgroup's: each eBPF program's runs and time per restart (the
+kernel's own counts), then arbord with and without its probes, the floor
+in a cgroup and that floor making the system calls of arbord's contract
+too (CONTRACT_FLOOR), all at once, RESTARTS each at 0.3 s (ROUNDS
+unused). With "phases", only the phases table (where each
 restart's time goes) at GAP_LIFE_MS, RESTARTS each. With "console",
 only the console's row: the gap with 10 signed-in event streams open
 beside the same arbord with none. With "helpers", only the helpers'
@@ -61,7 +63,7 @@ ONLY_GAP = len(sys.argv) > 4 and sys.argv[4] == "gap"
 ONLY_AHEAD = len(sys.argv) > 4 and sys.argv[4] == "ahead"
 ONLY_PHASES = len(sys.argv) > 4 and sys.argv[4] == "phases"
 ONLY_PAIRED = len(sys.argv) > 4 and sys.argv[4] == "paired"
-ONLY_PROBES = len(sys.argv) > 4 and sys.argv[4] == "probes"
+ONLY_SHARES = len(sys.argv) > 4 and sys.argv[4] == "shares"
 GAP_ROUND = 25   # the gap step's restarts per round (each round settles first)
 CONSOLE_STREAMS = 10
 CONSOLE_ROWS = ["arbord (console, no streams)", "arbord (console, %d streams)" % CONSOLE_STREAMS]
@@ -125,22 +127,22 @@ def service_dir(d, env_file=None):
     return svc, os.path.join(svc, "probe.log")
 
 
-def floor_leaf():
-    """The floor in a cgroup's leaf, made; None when no cgroup v2 is
+def floor_leaf(name="probe"):
+    """The floor in a cgroup's leaf (name), made; None when no cgroup v2 is
     writable here."""
     mnt = cgroup2_mount()
     if not mnt or not os.access(mnt, os.W_OK):
         return None
-    leaf = os.path.join(mnt, "arbor-bench-floor", "probe")
+    leaf = os.path.join(mnt, "arbor-bench-floor", name)
     os.makedirs(leaf, exist_ok=True)
     return leaf
 
 
-def floor_leaf_remove(leaf):
-    """Removes the leaf and its parent, waiting up to 2 s for a probe
-    killed a moment ago to leave it."""
+def floor_leaf_remove(leaf, parent=True):
+    """Removes the leaf and (parent) its parent, waiting up to 2 s for a
+    probe killed a moment ago to leave it."""
     end = time.time() + 2
-    for path in (leaf, os.path.dirname(leaf)):
+    for path in (leaf, os.path.dirname(leaf)) if parent else (leaf,):
         while True:
             try:
                 os.rmdir(path)
@@ -628,6 +630,9 @@ def sweep_life(life, count, per_round=10):
             interval(g["arbord (cgroup off)"], g[GLIBC_FLOOR])))
 
 
+# The floor in a cgroup making the system calls of arbord's contract as
+# well (floor.c, FLOOR_CONTRACT): the shares step.
+CONTRACT_FLOOR = "floor (contract's calls)"
 PAIRED_ROWS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)"]
 PAIRED_BLOCK = 10   # a slot of time, in probe lives: about so many restarts of each
 PAIRED_MARGIN_MS = 1
@@ -658,7 +663,7 @@ def paired_life(life, count, rows=None):
     the floors' own processes too (a few per restart, each a map lookup),
     which the sequential rounds never charge them."""
     env = dict(os.environ, PROBE_LIFE_MS=str(life))
-    base, procs = None, []
+    leaves, procs = [], []
     try:
         # arbord first: when its probe first starts depends on its own
         # start-up. Each floor then starts in the middle of the widest
@@ -668,11 +673,14 @@ def paired_life(life, count, rows=None):
             log = os.path.join(d, "probe.log")
             if name.startswith("floor"):
                 e = dict(env)
-                if name == "floor (in a cgroup)":
-                    if (base := floor_leaf()) is None:
+                if name in ("floor (in a cgroup)", CONTRACT_FLOOR):
+                    if (leaf := floor_leaf("contract" if name == CONTRACT_FLOOR else "probe")) is None:
                         shutil.rmtree(d, ignore_errors=True)
                         continue
-                    e["FLOOR_CGROUP"] = base
+                    leaves.append(leaf)
+                    e["FLOOR_CGROUP"] = leaf
+                    if name == CONTRACT_FLOOR:
+                        e["FLOOR_CONTRACT"] = "1"
                 time.sleep(free_phase(life, [pl for _, _, pl, _ in procs]))
                 p = subprocess.Popen([FLOOR, str(count + 3), PROBE, log], env=e)
             else:
@@ -689,8 +697,8 @@ def paired_life(life, count, rows=None):
                 kill_probes(d)
             else:
                 p.wait()
-        if base:
-            floor_leaf_remove(base)
+        for i, leaf in enumerate(leaves):
+            floor_leaf_remove(leaf, parent=i == len(leaves) - 1)
     spans = {}
     for name, p, log, d in procs:
         starts, exits = starts_exits(log)
@@ -826,24 +834,31 @@ def probes_cost(life, seconds):
     return True
 
 
-def probes():
-    """The probes' share of a restart: what each program takes (the
-    kernel's counts), then arbord with and without its probes and the
-    floor in a cgroup at once (paired_life), N restarts each at 0.3 s."""
-    print("eBPF probes' share of a restart: each program's runs and time per restart (kernel.bpf_stats_enabled), "
-          "then arbord (BPF on), arbord (BPF off) and the floor in a cgroup at once, each restarting its own probe")
+def shares():
+    """What arbord's gap is made of beyond the floor in a cgroup's: what
+    each eBPF program takes (the kernel's counts), then at once
+    (paired_life), N restarts each at 0.3 s: the floor in a cgroup, the
+    same floor making the system calls of arbord's contract too, and
+    arbord with and without its probes."""
+    print("restart gap, shares: each eBPF program's runs and time per restart (kernel.bpf_stats_enabled), "
+          "then the floor in a cgroup, %s, arbord (BPF on) and arbord (BPF off) at once, each restarting "
+          "its own probe" % CONTRACT_FLOOR)
     if not probes_cost(100, 20):
+        print("  (arbord (BPF on) would be arbord without its probes: the rows at once are left out)")
         return
-    rows = ["floor (in a cgroup)", "arbord (BPF on)", "arbord (BPF off)"]
+    rows = ["floor (in a cgroup)", CONTRACT_FLOOR, "arbord (BPF on)", "arbord (BPF off)"]
     blocks, left = paired_life(300, N, rows)
     m = {k: statistics.median([x for v in b.values() for x in v]) for k, b in blocks.items() if b}
     print("  probe lives  300 ms, %d restarts each: %s" % (N, ", ".join(
         "%s p50 %.3f ms (%d left out)" % (k, m[k], left.get(k, 0)) for k in rows if k in m)))
-    for a, b, t in (("arbord (BPF on)", "arbord (BPF off)", None), ("arbord (BPF on)", "floor (in a cgroup)", 1.05),
-                    ("arbord (BPF off)", "floor (in a cgroup)", None)):
+    for a, b, t, what in (
+            ("arbord (BPF on)", "floor (in a cgroup)", 1.05, "the gap target"),
+            (CONTRACT_FLOOR, "floor (in a cgroup)", None, "the contract's calls"),
+            ("arbord (BPF on)", "arbord (BPF off)", None, "the probes"),
+            ("arbord (BPF off)", CONTRACT_FLOOR, None, "arbord's own, beyond the contract's calls")):
         if a in m and b in m:
             ga, gb = paired_gaps(blocks, a, b)
-            print("    %s / %s = %s" % (a, b, verdict(ga, gb, t) if t else interval(ga, gb)))
+            print("    %s: %s / %s = %s" % (what, a, b, verdict(ga, gb, t) if t else interval(ga, gb)))
 
 
 AHEAD_ROWS = ["floor (in a cgroup)", "arbord (BPF on)", "daemontools (supervise)", "runit (runsv)"]
@@ -867,8 +882,8 @@ def ahead():
 
 
 def main():
-    if ONLY_PROBES:
-        probes()
+    if ONLY_SHARES:
+        shares()
         return
     if ONLY_PAIRED:
         paired()
