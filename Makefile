@@ -411,8 +411,7 @@ BENCH_GAP_RESTARTS ?= 1500
 # The paired step: the two gap targets with every system running at once
 # (the floors, arbord with cgroups and with cgroup = "off"), each
 # restarting its own probe, so the machine's drift falls on all alike:
-# 400 restarts each at 0.1 and 0.3 s, 200 at 1.2 s (some 9 minutes); at
-# 0.1 s each target's two rows run in a pass of their own.
+# 400 restarts each at 0.1 and 0.3 s, 200 at 1.2 s (some 8 minutes).
 # The shares step: what arbord's gap is made of beyond the floor in a
 # cgroup's. Each eBPF program's runs and time per restart (the kernel's
 # own counts, with kernel.bpf_stats_enabled on for 20 s and set back

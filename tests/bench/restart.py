@@ -741,30 +741,18 @@ def paired_gaps(blocks, a, b):
 
 def paired():
     """The two gap targets and the kernel's share of a cgroup, every system
-    at once (paired_life), at the three probe lives; at 0.1 s each
-    target's two rows in a pass of their own."""
-    print("restart gap, paired: the floors and arbord (BPF on, and cgroup off) at once (at 0.1 s each target's "
-          "two in a pass of their own), each restarting its own probe, the floors started where no restart is; a gap within %d ms of another system's left "
+    at once (paired_life), at the three probe lives."""
+    print("restart gap, paired: the floors and arbord (BPF on, and cgroup off) at once, each restarting "
+          "its own probe, the floors started where no restart is; a gap within %d ms of another system's left "
           "out (both); intervals over the slots of %d lives in which both rows have gaps" % (
               PAIRED_MARGIN_MS, PAIRED_BLOCK))
-    # At 0.1 s four systems' restarts (some 3.5 ms each) cross so often
-    # that a third to a half of them were left out: there each target's
-    # two rows run in a pass of their own.
-    for life, count, passes in ((100, 400, (PAIRED_ROWS[1:3], PAIRED_ROWS[0:4:3])),
-                                (300, 400, (PAIRED_ROWS,)), (1200, 200, (PAIRED_ROWS,))):
-        blocks, left = {}, {}
-        for rows in passes:
-            b, lo = paired_life(life, count, rows)
-            blocks.update(b)
-            left.update(lo)
+    for life, count in ((100, 400), (300, 400), (1200, 200)):
+        blocks, left = paired_life(life, count)
         m = {k: statistics.median([x for v in b.values() for x in v]) for k, b in blocks.items() if b}
-        print("  probe lives %4d ms, %d restarts each%s: %s" % (
-            life, count, ", in %d passes of 2" % len(passes) if len(passes) > 1 else "", ", ".join(
-                "%s p50 %.3f ms (%d left out)" % (k, m[k], left.get(k, 0)) for k in PAIRED_ROWS if k in m)))
+        print("  probe lives %4d ms, %d restarts each: %s" % (life, count, ", ".join(
+            "%s p50 %.3f ms (%d left out)" % (k, m[k], left.get(k, 0)) for k in PAIRED_ROWS if k in m)))
         for a, b, t in (("arbord (BPF on)", "floor (in a cgroup)", 1.05), ("arbord (cgroup off)", "floor", 1.03),
                         ("floor (in a cgroup)", "floor", None)):
-            if t is None and len(passes) > 1:
-                continue    # the two floors ran in different passes
             if a in m and b in m:
                 ga, gb = paired_gaps(blocks, a, b)
                 print("    %s / %s = %s" % (a if t else "the kernel's share of a cgroup, " + a, b,
