@@ -654,10 +654,10 @@ def free_phase(life, logs):
 
 
 def paired_life(life, count, rows=None):
-    """rows (default PAIRED_ROWS): the floors and arbord at once, each restarting its own probe: every
-    system meets the machine in the same state, so its drift (which moved a
-    whole round's median by a third here) falls on all alike. Gaps from the
-    third restart on, by slots of PAIRED_BLOCK lives (the same slots for
+    """rows (default PAIRED_ROWS): the floors and arbord at once, each
+    restarting its own probe: every system meets the machine in the same
+    state, so its drift (which moved a whole round's median by a third
+    here) falls on all alike. Gaps from the third restart on, by slots of PAIRED_BLOCK lives (the same slots for
     every system), with how many were left out. The floors run while
     arbord's helpers and probes are loaded: the probes' tracepoints fire for
     the floors' own processes too (a few per restart, each a map lookup),
@@ -776,7 +776,8 @@ def probes_cost(life, seconds):
     living life ms, over seconds: the programs arbord attached (those that
     were not there before it), kernel.bpf_stats_enabled on for the count
     and set back after. True (with the figures printed) when arbord's
-    probes attached, else False with the reason printed."""
+    probes attached and were counted, else False with the reason
+    printed."""
     if not shutil.which("bpftool"):
         print("  per program: skipped, no bpftool")
         return False
@@ -793,16 +794,23 @@ def probes_cost(life, seconds):
             why = [ln for ln in said.splitlines() if "eBPF" in ln]
             print("  skipped: arbord's probes did not attach here (%s)" % (why[0] if why else "no eBPF line in its log"))
             return False
-        with open(BPF_STATS, "w") as f:
-            f.write("1")
+        try:
+            with open(BPF_STATS, "w") as f:
+                f.write("1")
+        except OSError as e:
+            print("  skipped: cannot set kernel.bpf_stats_enabled (%s)" % e.strerror)
+            return False
         a = {k: v for k, v in tracing_progs().items() if k not in before}
         n0 = len(starts_exits(log)[0])
         time.sleep(seconds)
         b = {k: v for k, v in tracing_progs().items() if k in a}
         n1 = len(starts_exits(log)[0])
     finally:
-        with open(BPF_STATS, "w") as f:
-            f.write(was)
+        try:
+            with open(BPF_STATS, "w") as f:
+                f.write(was)
+        except OSError:
+            pass    # never set: the skip above said why
         stop(p)
         kill_probes(d)
         shutil.rmtree(d, ignore_errors=True)
@@ -832,7 +840,7 @@ def shares():
           "then the floor in a cgroup, %s, arbord (BPF on) and arbord (BPF off) at once, each restarting "
           "its own probe" % CONTRACT_FLOOR)
     if not probes_cost(100, 20):
-        print("  (arbord (BPF on) would be arbord without its probes: the rows at once are left out)")
+        print("  (the rows at once need arbord's probes, counted: left out)")
         return
     rows = ["floor (in a cgroup)", CONTRACT_FLOOR, "arbord (BPF on)", "arbord (BPF off)"]
     blocks, left = paired_life(300, N, rows)
