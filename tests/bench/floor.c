@@ -21,14 +21,16 @@
  * and "back NS" when the spawn returns (the child has exec'd:
  * CLONE_VFORK) (CLOCK_MONOTONIC): the phases of its restarts
  * (restart.py).
- * FLOOR_CONTRACT=1 (with FLOOR_CGROUP) adds the system calls arbord makes
+ * FLOOR_CONTRACT=1 (with FLOOR_CGROUP, not FLOOR_COPY) adds the system calls arbord makes
  * for its contract on each restart and nothing of arbord's own: after the
  * wake-up and waitid, a pread of the leaf's cgroup.events and an fstat of
  * the leaf (is it empty, has it sub-cgroups, is it still there), a
  * FIONREAD on each capture pipe (where the old output ends); before the
  * clone, a copy of each pipe's write end below fd 256, closed after; the
  * child's own calls (clone_vm.h, cv_contract_calls). SIGPIPE ignored and
- * the signals arbord reads from a signalfd blocked, as in arbord.
+ * the signals arbord reads from a signalfd blocked, as in arbord. Its
+ * pidfd is still pidfd_open's after the clone (arbord's comes from the
+ * clone, CLONE_PIDFD).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -72,7 +74,7 @@ main(int argc, char **argv)
 
 	static volatile unsigned long long entered;
 
-	int contract = cgfd >= 0 && getenv("FLOOR_CONTRACT") &&
+	int contract = cgfd >= 0 && !copy && getenv("FLOOR_CONTRACT") &&
 	    *getenv("FLOOR_CONTRACT") == '1';
 	static struct cv_contract k;
 	int evfd = -1, rfd[2] = { -1, -1 }, wfd[2] = { -1, -1 };
@@ -113,8 +115,9 @@ main(int argc, char **argv)
 		int pfd;
 
 		if (contract) {
-			k.out = fcntl(wfd[0], F_DUPFD_CLOEXEC, 3);
-			k.err = fcntl(wfd[1], F_DUPFD_CLOEXEC, 3);
+			if ((k.out = fcntl(wfd[0], F_DUPFD_CLOEXEC, 3)) < 0 ||
+			    (k.err = fcntl(wfd[1], F_DUPFD_CLOEXEC, 3)) < 0)
+				return 1;
 		}
 
 		stamp(sfd, "clone");

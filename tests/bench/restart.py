@@ -821,8 +821,8 @@ def probes_cost(life, seconds):
     print("  per program, probe lives %d ms, %d restarts (machine-wide: the scheduler's programs run at every "
           "wake-up and switch of any task, most of them outside a restart):" % (life, k))
     total = 0
-    for pid in sorted(b, key=lambda i: b[i][0]):
-        name, runs, ns = b[pid][0], b[pid][1] - a[pid][1], b[pid][2] - a[pid][2]
+    for prog in sorted(b, key=lambda i: b[i][0]):
+        name, runs, ns = b[prog][0], b[prog][1] - a[prog][1], b[prog][2] - a[prog][2]
         total += ns
         print("    %-16s %7.1f runs per restart, %6.0f ns per run, %6.2f us per restart" % (
             name, runs / k, ns / runs if runs else 0, ns / k / 1000))
