@@ -74,12 +74,12 @@ main(int argc, char **argv)
 
 	static volatile unsigned long long entered;
 
-	int contract = cgfd >= 0 && !copy && getenv("FLOOR_CONTRACT") &&
+	int contract = cgfd >= 0 && getenv("FLOOR_CONTRACT") &&
 	    *getenv("FLOOR_CONTRACT") == '1';
 	static struct cv_contract k;
 	int evfd = -1, rfd[2] = { -1, -1 }, wfd[2] = { -1, -1 };
 
-	if (cg && cgfd < 0)
+	if ((cg && cgfd < 0) || (contract && copy))
 		return 1;
 	if (sfd >= 0)
 		cv_entered = &entered;
