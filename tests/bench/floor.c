@@ -97,7 +97,8 @@ main(int argc, char **argv)
 			close(pp[1]);
 		}
 		if ((k.devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
-		    (evfd = openat(cgfd, "cgroup.events", O_RDONLY | O_CLOEXEC)) < 0)
+		    (evfd = openat(cgfd, "cgroup.events",
+		    O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 			return 1;
 		k.parent = getpid();
 		signal(SIGPIPE, SIG_IGN);
