@@ -6,6 +6,10 @@
  * run ./run give no argument, or the service directory).
  * If fd 3 is open it writes a newline there: s6's notification-fd. With
  * PROBE_LIFE_MS=0 it exits at once (the crash-loop benchmark).
+ * PROBE_JITTER_MS=J adds to each life a whole number of milliseconds drawn
+ * anew at each start, from 0 to J: systems restarting probes at once
+ * (restart.py's paired steps) then meet each other at a new phase at every
+ * restart, instead of at one phase that drifts only a little in a run.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -34,6 +38,7 @@ int
 main(int argc, char **argv)
 {
 	const char *life = getenv("PROBE_LIFE_MS");
+	const char *jitter = getenv("PROBE_JITTER_MS");
 	long ms = life ? atol(life) : 1200;
 	/* Before opening anything, or the log itself would be fd 3. */
 	bool notify = fcntl(3, F_GETFD) >= 0;
@@ -42,11 +47,20 @@ main(int argc, char **argv)
 	const char *log = argc > 1 && !(stat(argv[1], &st) == 0 &&
 	    S_ISDIR(st.st_mode)) ? argv[1] : "probe.log";
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	struct timespec d = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec d;
 
 	if (fd < 0)
 		return 2;
 	stamp(fd, "start");
+	if (jitter && atol(jitter) > 0 && ms > 0) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		srandom((unsigned)now.tv_nsec ^ (unsigned)getpid());
+		ms += random() % (atol(jitter) + 1);
+	}
+	d.tv_sec = ms / 1000;
+	d.tv_nsec = (ms % 1000) * 1000000L;
 	if (notify)
 		(void)!write(3, "\n", 1);
 	if (ms > 0)

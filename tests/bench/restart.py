@@ -636,6 +636,7 @@ CONTRACT_FLOOR = "floor (contract's calls)"
 PAIRED_ROWS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)"]
 PAIRED_BLOCK = 10   # a slot of time, in probe lives: about so many restarts of each
 PAIRED_MARGIN_MS = 1
+PAIRED_JITTER = 0.25  # a probe's life drawn from life to life * 1.25 (paired_life)
 
 
 def free_phase(life, logs):
@@ -661,8 +662,13 @@ def paired_life(life, count, rows=None):
     every system), with how many were left out. The floors run while
     arbord's helpers and probes are loaded: the probes' tracepoints fire for
     the floors' own processes too (a few per restart, each a map lookup),
-    which the sequential rounds never charge them."""
-    env = dict(os.environ, PROBE_LIFE_MS=str(life))
+    which the sequential rounds never charge them. Each probe's life is
+    drawn anew at each start from life to life + PAIRED_JITTER of it: with
+    one fixed life the systems' phases drift only a little in a run, so
+    one system kept meeting another's restart (or the work an arbord does
+    10 ms after one) at the same offset for the whole run, and runs
+    disagreed by more than their intervals."""
+    env = dict(os.environ, PROBE_LIFE_MS=str(life), PROBE_JITTER_MS=str(int(life * PAIRED_JITTER)))
     leaves, procs = [], []
     try:
         # arbord first: when its probe first starts depends on its own
