@@ -411,7 +411,11 @@ BENCH_GAP_RESTARTS ?= 1500
 # The paired step: the two gap targets with every system running at once
 # (the floors, arbord with cgroups and with cgroup = "off"), each
 # restarting its own probe, so the machine's drift falls on all alike:
-# 400 restarts each at 0.1 and 0.3 s, 200 at 1.2 s (some 8 minutes).
+# BENCH_PAIRED_RESTARTS each at 0.1 and 0.3 s, half as many at 1.2 s
+# (some 9 minutes at 400; some 27 at 1200, for intervals of some 0.02-0.03
+# either side where 400 give 0.04-0.06). Each probe's life is drawn anew
+# at each start, from the life to a quarter more (PROBE_JITTER_MS).
+BENCH_PAIRED_RESTARTS ?= 400
 # The shares step: what arbord's gap is made of beyond the floor in a
 # cgroup's. Each eBPF program's runs and time per restart (the kernel's
 # own counts, with kernel.bpf_stats_enabled on for 20 s and set back
@@ -475,7 +479,7 @@ bench: deps
 	@echo "make bench: $$(date -u +%Y-%m-%dT%H:%MZ) on $$(uname -r), $$(nproc) CPUs, $$(awk '/model name/ { sub(/.*: /, ""); print; exit }' /proc/cpuinfo)"
 	$(Q)$(call step,restart,python3 tests/bench/restart.py $(BUILD) $(BENCH_RESTARTS) $(BENCH_ROUNDS))
 	$(Q)$(call step,gap,python3 tests/bench/restart.py $(BUILD) $(BENCH_GAP_RESTARTS) 5 gap)
-	$(Q)$(call step,paired,python3 tests/bench/restart.py $(BUILD) 0 1 paired)
+	$(Q)$(call step,paired,python3 tests/bench/restart.py $(BUILD) $(BENCH_PAIRED_RESTARTS) 1 paired)
 	$(Q)$(call step,shares,python3 tests/bench/restart.py $(BUILD) $(BENCH_SHARES_RESTARTS) 1 shares)
 	$(Q)$(call step,phases,python3 tests/bench/restart.py $(BUILD) 200 1 phases)
 	$(Q)$(call step,syscalls,python3 tests/bench/syscalls.py $(BUILD) 4)

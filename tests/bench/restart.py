@@ -747,12 +747,14 @@ def paired_gaps(blocks, a, b):
 
 def paired():
     """The two gap targets and the kernel's share of a cgroup, every system
-    at once (paired_life), at the three probe lives."""
+    at once (paired_life), at the three probe lives: N restarts each
+    (400 when N is 0) at 0.1 and 0.3 s, half as many at 1.2 s."""
+    n = N or 400
     print("restart gap, paired: the floors and arbord (BPF on, and cgroup off) at once, each restarting "
           "its own probe, the floors started where no restart is; a gap within %d ms of another system's left "
           "out (both); intervals over the slots of %d lives in which both rows have gaps" % (
               PAIRED_MARGIN_MS, PAIRED_BLOCK))
-    for life, count in ((100, 400), (300, 400), (1200, 200)):
+    for life, count in ((100, n), (300, n), (1200, n // 2)):
         blocks, left = paired_life(life, count)
         m = {k: statistics.median([x for v in b.values() for x in v]) for k, b in blocks.items() if b}
         print("  probe lives %4d ms, %d restarts each: %s" % (life, count, ", ".join(
