@@ -665,9 +665,9 @@ def paired_life(life, count, rows=None):
     which the sequential rounds never charge them. Each probe's life is
     drawn anew at each start from life to life + PAIRED_JITTER of it: with
     one fixed life the systems' phases drift only a little in a run, so
-    one system kept meeting another's restart (or the work an arbord does
-    10 ms after one) at the same offset for the whole run, and runs
-    disagreed by more than their intervals."""
+    one system could meet another's restart (or the work an arbord does
+    10 ms after one) at much the same offset for the whole run; runs
+    disagreed by more than their intervals then (stop 59)."""
     env = dict(os.environ, PROBE_LIFE_MS=str(life), PROBE_JITTER_MS=str(int(life * PAIRED_JITTER)))
     leaves, procs = [], []
     try:
