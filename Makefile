@@ -412,8 +412,8 @@ BENCH_GAP_RESTARTS ?= 1500
 # (the floors, arbord with cgroups and with cgroup = "off"), each
 # restarting its own probe, so the machine's drift falls on all alike:
 # BENCH_PAIRED_RESTARTS each at 0.1 and 0.3 s, half as many at 1.2 s
-# (some 9 minutes at 400; some 25 at 1200, for intervals of some 0.02-0.03
-# either side where 400 give 0.04-0.06). Each probe's life is drawn anew
+# (some 9 minutes at 400; some 25 at 1200, for intervals of some 0.02-0.035
+# either side where 400 give 0.03-0.06). Each probe's life is drawn anew
 # at each start, from the life to a quarter more (PROBE_JITTER_MS).
 BENCH_PAIRED_RESTARTS ?= 400
 # The shares step: what arbord's gap is made of beyond the floor in a
