@@ -39,7 +39,7 @@ main(int argc, char **argv)
 {
 	const char *life = getenv("PROBE_LIFE_MS");
 	const char *jitter = getenv("PROBE_JITTER_MS");
-	long ms = life ? atol(life) : 1200;
+	long ms = life ? atol(life) : 1200, most = jitter ? atol(jitter) : 0;
 	/* Before opening anything, or the log itself would be fd 3. */
 	bool notify = fcntl(3, F_GETFD) >= 0;
 	struct stat st;
@@ -52,12 +52,12 @@ main(int argc, char **argv)
 	if (fd < 0)
 		return 2;
 	stamp(fd, "start");
-	if (jitter && atol(jitter) > 0 && ms > 0) {
+	if (most > 0 && ms > 0) {
 		struct timespec now;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		srandom((unsigned)now.tv_nsec ^ (unsigned)getpid());
-		ms += random() % (atol(jitter) + 1);
+		ms += random() % (most + 1);
 	}
 	d.tv_sec = ms / 1000;
 	d.tv_nsec = (ms % 1000) * 1000000L;

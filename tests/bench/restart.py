@@ -658,8 +658,9 @@ def paired_life(life, count, rows=None):
     """rows (default PAIRED_ROWS): the floors and arbord at once, each
     restarting its own probe: every system meets the machine in the same
     state, so its drift (which moved a whole round's median by a third
-    here) falls on all alike. Gaps from the third restart on, by slots of PAIRED_BLOCK lives (the same slots for
-    every system), with how many were left out. The floors run while
+    here) falls on all alike. Gaps from the third restart on, by slots of
+    PAIRED_BLOCK lives (the same slots for every system), with how many
+    were left out. The floors run while
     arbord's helpers and probes are loaded: the probes' tracepoints fire for
     the floors' own processes too (a few per restart, each a map lookup),
     which the sequential rounds never charge them. Each probe's life is
