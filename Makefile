@@ -420,9 +420,10 @@ BENCH_PAIRED_RESTARTS ?= 400
 # cgroup's. Each eBPF program's runs and time per restart (the kernel's
 # own counts, with kernel.bpf_stats_enabled on for 20 s and set back
 # after), then at once: the floor in a cgroup, the same floor making the
-# system calls of arbord's contract too (FLOOR_CONTRACT), arbord with and
-# without its probes; BENCH_SHARES_RESTARTS each at 0.3 s (some 7
-# minutes at 1200, for an interval of some 0.02 either side).
+# system calls of arbord's contract too (FLOOR_CONTRACT), that one waiting
+# as arbord's event loop does (FLOOR_LOOP), arbord with and without its
+# probes; BENCH_SHARES_RESTARTS each at 0.3 s (some 9 minutes at 1200,
+# for an interval of some 0.02 either side).
 BENCH_SHARES_RESTARTS ?= 1200
 # The phases step: where a restart's time goes (the probe's exit, the
 # supervisor's wake-up, its clone, the child's start and its execve, the
@@ -452,7 +453,7 @@ $(BUILD)/bench/probe: tests/bench/probe.c
 
 $(BUILD)/bench/floor: tests/bench/floor.c tests/bench/clone_vm.h
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) -O2 -D_GNU_SOURCE -o $@ $<
+	$(Q)$(CC) -O2 -Wall -Wextra -D_GNU_SOURCE -o $@ $< -pthread
 
 $(BUILD)/bench/spawn_many: tests/bench/spawn_many.c tests/bench/clone_vm.h
 	@mkdir -p $(dir $@)

@@ -31,9 +31,20 @@
  * the signals arbord reads from a signalfd blocked, as in arbord. Its
  * pidfd is still pidfd_open's after the clone (arbord's comes from the
  * clone, CLONE_PIDFD).
+ * FLOOR_LOOP=1 (with FLOOR_CONTRACT) waits as arbord's event loop does
+ * instead of with poll on the pidfd: the pidfd in an epoll that is itself
+ * in the outer epoll (arbord's per-worker watches), SIGCHLD read from a
+ * signalfd in the outer epoll after the restart, then one
+ * waitid(P_ALL, WNOHANG) for orphans (arbord reaps what is re-parented to
+ * it), and a second thread blocked in a read (arbord's log writer). Its
+ * gap against the contract floor's is what the shape of such a loop
+ * costs, apart from the work arbord does in it.
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -42,6 +53,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +69,46 @@ stamp(int fd, const char *what)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	dprintf(fd, "%s %lld\n", what,
 	    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+}
+
+/*
+ * FLOOR_LOOP: waits until the inner epoll (the child's pidfd) is ready.
+ * A SIGCHLD that comes alone is left for after the restart, as arbord
+ * leaves it (its signalfd stays ready, so it is taken out of this wait's
+ * way by a read here only when nothing else is ready).
+ */
+static int
+loop_wait(int outer, int inner, int sigfd)
+{
+	for (;;) {
+		struct epoll_event ev[4], in[4];
+		int n = epoll_wait(outer, ev, 4, -1);
+
+		if (n < 0)
+			return -1;
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.fd == inner && epoll_wait(inner, in, 4, 0) > 0)
+				return 0;
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.fd == sigfd) {
+				struct signalfd_siginfo ssi;
+
+				while (read(sigfd, &ssi, sizeof(ssi)) ==
+				    (ssize_t)sizeof(ssi))
+					;
+			}
+	}
+}
+
+/* FLOOR_LOOP's second thread: blocked for good, as a log writer with
+ * nothing to write. */
+static void *
+idle_thread(void *arg)
+{
+	char c;
+
+	(void)read(*(int *)arg, &c, 1);
+	return NULL;
 }
 
 int
@@ -78,8 +130,11 @@ main(int argc, char **argv)
 	    *getenv("FLOOR_CONTRACT") == '1';
 	static struct cv_contract k;
 	int evfd = -1, rfd[2] = { -1, -1 }, wfd[2] = { -1, -1 };
+	int loop = getenv("FLOOR_LOOP") && *getenv("FLOOR_LOOP") == '1';
+	int outer = -1, inner = -1, sigfd = -1, done = -1;
+	static int idle[2];
 
-	if ((cg && cgfd < 0) || (contract && copy))
+	if ((cg && cgfd < 0) || (contract && copy) || (loop && !contract))
 		return 1;
 	if (sfd >= 0)
 		cv_entered = &entered;
@@ -110,6 +165,26 @@ main(int argc, char **argv)
 		sigprocmask(SIG_BLOCK, &blocked, NULL);
 		cv_contract = &k;
 	}
+	if (loop) {
+		struct epoll_event e = { .events = EPOLLIN };
+		sigset_t chld;
+		pthread_t t;
+
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		if (pipe2(idle, O_CLOEXEC) < 0 ||
+		    pthread_create(&t, NULL, idle_thread, &idle[0]) != 0 ||
+		    (sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+		    (outer = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+		    (inner = epoll_create1(EPOLL_CLOEXEC)) < 0)
+			return 1;
+		e.data.fd = inner;
+		if (epoll_ctl(outer, EPOLL_CTL_ADD, inner, &e) < 0)
+			return 1;
+		e.data.fd = sigfd;
+		if (epoll_ctl(outer, EPOLL_CTL_ADD, sigfd, &e) < 0)
+			return 1;
+	}
 	for (int i = 0; i < count; i++) {
 		siginfo_t si;
 		pid_t pid;
@@ -138,11 +213,34 @@ main(int argc, char **argv)
 		}
 		stamp(sfd, "back");
 		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		struct pollfd p = { .fd = pfd, .events = POLLIN };
-		poll(&p, 1, -1);
+		if (loop) {
+			struct signalfd_siginfo ssi;
+			struct epoll_event e = { .events = EPOLLIN, .data.fd = pfd };
+
+			/* After the restart, as arbord takes the old pidfd's
+			 * watch away and reads the signalfd once the watch's
+			 * turn in the same batch is over. */
+			if (done >= 0 && (epoll_ctl(inner, EPOLL_CTL_DEL, done,
+			    NULL) < 0 || close(done) < 0))
+				return 1;
+			while (read(sigfd, &ssi, sizeof(ssi)) == (ssize_t)sizeof(ssi))
+				;
+			memset(&si, 0, sizeof(si));
+			(void)waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT);
+			if (epoll_ctl(inner, EPOLL_CTL_ADD, pfd, &e) < 0 ||
+			    loop_wait(outer, inner, sigfd) < 0)
+				return 1;
+		} else {
+			struct pollfd p = { .fd = pfd, .events = POLLIN };
+
+			poll(&p, 1, -1);
+		}
 		stamp(sfd, "woke");
 		waitid(P_PIDFD, (id_t)pfd, &si, WEXITED);
-		close(pfd);
+		if (loop)
+			done = pfd;
+		else
+			close(pfd);
 		if (contract) {
 			char ev[256];
 			struct stat sb;

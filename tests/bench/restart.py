@@ -19,9 +19,9 @@ that lived less than one). With "paired", the two gap targets at 0.1,
 ROUNDS unused). With "shares", what arbord's gap is made of beyond the
 floor in a cgroup's: each eBPF program's runs and time per restart (the
 kernel's own counts), then arbord with and without its probes, the floor
-in a cgroup and that floor making the system calls of arbord's contract
-too (CONTRACT_FLOOR), all at once, RESTARTS each at 0.3 s (ROUNDS
-unused). With "phases", only the phases table (where each
+in a cgroup, that floor making the system calls of arbord's contract
+too (CONTRACT_FLOOR) and that one waiting as arbord's event loop does
+(LOOP_FLOOR), all at once, RESTARTS each at 0.3 s (ROUNDS unused). With "phases", only the phases table (where each
 restart's time goes) at GAP_LIFE_MS, RESTARTS each. With "console",
 only the console's row: the gap with 10 signed-in event streams open
 beside the same arbord with none. With "helpers", only the helpers'
@@ -633,6 +633,11 @@ def sweep_life(life, count, per_round=10):
 # The floor in a cgroup making the system calls of arbord's contract as
 # well (floor.c, FLOOR_CONTRACT): the shares step.
 CONTRACT_FLOOR = "floor (contract's calls)"
+# That floor waiting as arbord's event loop does (floor.c, FLOOR_LOOP: the
+# pidfd in an epoll inside an epoll, SIGCHLD from a signalfd, an orphan
+# reap, a second thread): the shares step.
+LOOP_FLOOR = "floor (contract's calls, arbord's loop)"
+FLOOR_LEAVES = {"floor (in a cgroup)": "probe", CONTRACT_FLOOR: "contract", LOOP_FLOOR: "loop"}
 PAIRED_ROWS = ["floor", "floor (in a cgroup)", "arbord (BPF on)", "arbord (cgroup off)"]
 PAIRED_BLOCK = 10   # a slot of time, in probe lives: about so many restarts of each
 PAIRED_MARGIN_MS = 1
@@ -680,14 +685,16 @@ def paired_life(life, count, rows=None):
             log = os.path.join(d, "probe.log")
             if name.startswith("floor"):
                 e = dict(env)
-                if name in ("floor (in a cgroup)", CONTRACT_FLOOR):
-                    if (leaf := floor_leaf("contract" if name == CONTRACT_FLOOR else "probe")) is None:
+                if name in FLOOR_LEAVES:
+                    if (leaf := floor_leaf(FLOOR_LEAVES[name])) is None:
                         shutil.rmtree(d, ignore_errors=True)
                         continue
                     leaves.append(leaf)
                     e["FLOOR_CGROUP"] = leaf
-                    if name == CONTRACT_FLOOR:
+                    if name in (CONTRACT_FLOOR, LOOP_FLOOR):
                         e["FLOOR_CONTRACT"] = "1"
+                    if name == LOOP_FLOOR:
+                        e["FLOOR_LOOP"] = "1"
                 time.sleep(free_phase(life, [pl for _, _, pl, _ in procs]))
                 p = subprocess.Popen([FLOOR, str(count + 3), PROBE, log], env=e)
             else:
@@ -843,15 +850,16 @@ def shares():
     """What arbord's gap is made of beyond the floor in a cgroup's: what
     each eBPF program takes (the kernel's counts), then at once
     (paired_life), N restarts each at 0.3 s: the floor in a cgroup, the
-    same floor making the system calls of arbord's contract too, and
-    arbord with and without its probes."""
+    same floor making the system calls of arbord's contract too, that one
+    waiting as arbord's event loop does, and arbord with and without its
+    probes."""
     print("restart gap, shares: each eBPF program's runs and time per restart (kernel.bpf_stats_enabled), "
-          "then the floor in a cgroup, %s, arbord (BPF on) and arbord (BPF off) at once, each restarting "
-          "its own probe" % CONTRACT_FLOOR)
+          "then the floor in a cgroup, %s, %s, arbord (BPF on) and arbord (BPF off) at once, each "
+          "restarting its own probe" % (CONTRACT_FLOOR, LOOP_FLOOR))
     if not probes_cost(100, 20):
         print("  (the rows at once need arbord's probes, counted: left out)")
         return
-    rows = ["floor (in a cgroup)", CONTRACT_FLOOR, "arbord (BPF on)", "arbord (BPF off)"]
+    rows = ["floor (in a cgroup)", CONTRACT_FLOOR, LOOP_FLOOR, "arbord (BPF on)", "arbord (BPF off)"]
     blocks, left = paired_life(300, N, rows)
     m = {k: statistics.median([x for v in b.values() for x in v]) for k, b in blocks.items() if b}
     print("  probe lives  300 ms, %d restarts each: %s" % (N, ", ".join(
@@ -860,7 +868,9 @@ def shares():
             ("arbord (BPF on)", "floor (in a cgroup)", 1.05, "the gap target"),
             (CONTRACT_FLOOR, "floor (in a cgroup)", None, "the contract's calls"),
             ("arbord (BPF on)", "arbord (BPF off)", None, "the probes"),
-            ("arbord (BPF off)", CONTRACT_FLOOR, None, "arbord's own, beyond the contract's calls")):
+            ("arbord (BPF off)", CONTRACT_FLOOR, None, "arbord's own, beyond the contract's calls"),
+            (LOOP_FLOOR, CONTRACT_FLOOR, None, "of that, the event loop's shape"),
+            ("arbord (BPF off)", LOOP_FLOOR, None, "of that, the work arbord does in its loop")):
         if a in m and b in m:
             ga, gb = paired_gaps(blocks, a, b)
             print("    %s: %s / %s = %s" % (what, a, b, verdict(ga, gb, t) if t else interval(ga, gb)))
