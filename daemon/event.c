@@ -145,7 +145,10 @@ appendf(char *buf, size_t len, size_t *n, const char *fmt, ...)
 static void
 copy_str(char *dst, size_t len, const char *src)
 {
-	snprintf(dst, len, "%s", src ? src : "");
+	size_t n = src ? strnlen(src, len - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
 }
 
 /* A text longer than the message's field ends in "...", never cut unseen. */

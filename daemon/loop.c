@@ -713,7 +713,7 @@ static void
 op_event(void *ctx, const struct event *ev)
 {
 	struct loop *l = ctx;
-	struct obs_msg m;
+	struct obs_msg now, *m = &now;
 
 	switch (ev->kind) {
 	case EV_CHILD_REMOVED:
@@ -732,32 +732,40 @@ op_event(void *ctx, const struct event *ev)
 	default:
 		break;
 	}
-	event_to_msg(ev, &m);
-	m.labels = metric_labels(l, ev->node);
+	/*
+	 * A deferred event is made in its place in the queue, not made on
+	 * the stack and copied there: on a restart's path (an exit, with the
+	 * replacement's clone still to come) every cache line counts.
+	 */
+	if (l->deferring) {
+		if (!l->deferred)
+			l->deferred = xcalloc(DEFERRED_MAX,
+			    sizeof(*l->deferred));
+		if (l->ndeferred == DEFERRED_MAX)
+			deferred_flush(l);
+		/* Still full: they are being sent on; this one goes now. */
+		if (l->ndeferred < DEFERRED_MAX)
+			m = &l->deferred[l->ndeferred];
+	}
+	event_to_msg(ev, m);
+	m->labels = metric_labels(l, ev->node);
 	/* At arbord's stop the exit does not wait for its tail: the output
 	 * helper finishes after the observability helper (obswatch_stop). */
-	m.tail = ev->kind == EV_EXIT && ev->pid > 0 && ev->pid == l->tail_pid &&
-	    !engine_stopping(l->eng);
+	m->tail = ev->kind == EV_EXIT && ev->pid > 0 &&
+	    ev->pid == l->tail_pid && !engine_stopping(l->eng);
 	if (ev->kind == EV_SPAWN) {	/* op_spawn has just returned */
-		m.clone_ns = l->clone_ns;
-		m.spawned_ns = l->spawned_ns;
-		m.child_ns = l->spawn_times.child_ns;
-		m.exec_ns = l->spawn_times.exec_ns;
+		m->clone_ns = l->clone_ns;
+		m->spawned_ns = l->spawned_ns;
+		m->child_ns = l->spawn_times.child_ns;
+		m->exec_ns = l->spawn_times.exec_ns;
 	}
-	if (!l->deferring) {
-		deferred_flush(l);
-		emit(l, &m);
+	if (m != &now) {
+		l->ndeferred++;
 		return;
 	}
-	if (!l->deferred)
-		l->deferred = xcalloc(DEFERRED_MAX, sizeof(*l->deferred));
-	if (l->ndeferred == DEFERRED_MAX)
+	if (!l->deferring)
 		deferred_flush(l);
-	if (l->ndeferred == DEFERRED_MAX) {	/* they are being sent on */
-		emit(l, &m);
-		return;
-	}
-	l->deferred[l->ndeferred++] = m;
+	emit(l, m);
 }
 
 static void

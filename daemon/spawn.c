@@ -397,6 +397,38 @@ overridden(const struct spec_worker *w, const char *kv)
 }
 
 /*
+ * arbord's environment less its own variables: sifted once, at the first
+ * spawn, not at each (a restart's set-up touched every string of it, cold
+ * after the worker's life, for a result that never changes: arbord never
+ * sets or unsets a variable of its own once it runs).
+ */
+static char **inherited;
+static size_t ninherited;
+
+static void
+inherited_ready(void)
+{
+	if (inherited)
+		return;
+	inherited = xcalloc(strv_len(environ) + 1, sizeof(*inherited));
+	for (char **e = environ; *e; e++)
+		if (!internal_var(*e))
+			inherited[ninherited++] = *e;
+}
+
+/* "NAME=" and a value joined, without printf's machinery (a restart's). */
+static char *
+env_var(const char *name_eq, const char *value)
+{
+	size_t a = strlen(name_eq), b = strlen(value);
+	char *s = xreallocarray(NULL, a + b + 1, 1);
+
+	memcpy(s, name_eq, a);
+	memcpy(s + a, value, b + 1);
+	return s;
+}
+
+/*
  * arbord's environment less its own variables, then env, then ARBOR_PATH
  * and, for notify workers, NOTIFY_SOCKET and WATCHDOG_USEC. The strings
  * of arbord's environment and of env are not copied (they outlive the
@@ -408,21 +440,22 @@ build_env(const struct enode *n, const char *notify_socket,
     const struct spawn_pass *pass, char **listen_pid, size_t *owned)
 {
 	const struct spec_worker *w = &enode_spec(n)->w;
-	size_t cap = strv_len(environ) + w->nenv + 7;
 	bool notify = w->ready == READY_NOTIFY || w->fd_store_max > 0;
-	char **envp = xcalloc(cap, sizeof(*envp));
+	char **envp;
 	size_t k = 0;
 
+	inherited_ready();
+	envp = xcalloc(ninherited + w->nenv + 7, sizeof(*envp));
 	if (!w->env_clear)
-		for (char **e = environ; *e; e++)
-			if (!internal_var(*e) && !overridden(w, *e))
-				envp[k++] = *e;
+		for (size_t i = 0; i < ninherited; i++)
+			if (!w->nenv || !overridden(w, inherited[i]))
+				envp[k++] = inherited[i];
 	for (size_t i = 0; i < w->nenv; i++)
 		envp[k++] = w->env[i];
 	*owned = k;
-	envp[k++] = xasprintf("ARBOR_PATH=%s", enode_path(n));
+	envp[k++] = env_var("ARBOR_PATH=", enode_path(n));
 	if (notify && notify_socket)
-		envp[k++] = xasprintf("NOTIFY_SOCKET=%s", notify_socket);
+		envp[k++] = env_var("NOTIFY_SOCKET=", notify_socket);
 	*listen_pid = NULL;
 	if (pass && pass->n > 0) {
 		envp[k++] = xasprintf("LISTEN_FDS=%zu", pass->n);
