@@ -145,7 +145,11 @@ appendf(char *buf, size_t len, size_t *n, const char *fmt, ...)
 static void
 copy_str(char *dst, size_t len, const char *src)
 {
-	size_t n = src ? strnlen(src, len - 1) : 0;
+	size_t n;
+
+	if (len == 0)
+		return;
+	n = src ? strnlen(src, len - 1) : 0;
 
 	memcpy(dst, src ? src : "", n);
 	dst[n] = '\0';
