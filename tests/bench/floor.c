@@ -73,9 +73,9 @@ stamp(int fd, const char *what)
 
 /*
  * FLOOR_LOOP: waits until the inner epoll (the child's pidfd) is ready.
- * A SIGCHLD that comes alone is left for after the restart, as arbord
- * leaves it (its signalfd stays ready, so it is taken out of this wait's
- * way by a read here only when nothing else is ready).
+ * A SIGCHLD that comes with it is left for after the restart, as arbord
+ * leaves it; one that comes before it is read here, or the signalfd
+ * (still ready) would wake this wait again at once.
  */
 static int
 loop_wait(int outer, int inner, int sigfd)

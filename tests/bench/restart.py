@@ -21,8 +21,9 @@ floor in a cgroup's: each eBPF program's runs and time per restart (the
 kernel's own counts), then arbord with and without its probes, the floor
 in a cgroup, that floor making the system calls of arbord's contract
 too (CONTRACT_FLOOR) and that one waiting as arbord's event loop does
-(LOOP_FLOOR), all at once, RESTARTS each at 0.3 s (ROUNDS unused). With "phases", only the phases table (where each
-restart's time goes) at GAP_LIFE_MS, RESTARTS each. With "console",
+(LOOP_FLOOR), all at once, RESTARTS each at 0.3 s (ROUNDS unused). With
+"phases", only the phases table (where each restart's time goes) at
+GAP_LIFE_MS, RESTARTS each. With "console",
 only the console's row: the gap with 10 signed-in event streams open
 beside the same arbord with none. With "helpers", only the helpers'
 rows: the gap beside a worker with a tcp check, the helpers healthy,
